@@ -1,0 +1,2 @@
+export { requireAll, skipWithout } from "./components";
+export { makeTempDir } from "./tempDir";

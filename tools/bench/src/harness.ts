@@ -1,0 +1,63 @@
+/** One comparison line of `pnpm bench --json`. ratio = ours / theirs (lower is better for times). */
+export interface Comparison {
+  bench: string;
+  ours: number;
+  peer: string;
+  theirs: number;
+  ratio: number;
+  unit: string;
+  /** Free-form figures that are reported but not compared (p99, RSS, sizes...). */
+  extra?: Record<string, number | string>;
+}
+
+/** A measurement with no peer (e.g. a bundle size against a target). */
+export interface Report {
+  bench: string;
+  value: number;
+  unit: string;
+  target?: number;
+  extra?: Record<string, number | string>;
+}
+
+export interface BenchContext {
+  /** Record a ratio against a named peer measured in this same run. */
+  compare(c: Omit<Comparison, "ratio">): void;
+  /** Record a standalone figure. */
+  report(r: Report): void;
+  /** Print a human progress line (stderr in --json mode). */
+  log(line: string): void;
+}
+
+export interface BenchSuite {
+  name: string;
+  /** Components this suite needs (e.g. "postgres", "docker"); missing ones skip it loudly. */
+  requires?: string[];
+  run(ctx: BenchContext): Promise<void>;
+}
+
+/** Median of a list of numbers. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Percentile (0..100) by nearest rank. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[i]!;
+}
+
+/** Time fn() `runs` times after `warmup` runs; returns each run's milliseconds. */
+export async function timeRuns(fn: () => unknown, opts: { runs?: number; warmup?: number } = {}): Promise<number[]> {
+  const { runs = 5, warmup = 1 } = opts;
+  for (let i = 0; i < warmup; i++) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}

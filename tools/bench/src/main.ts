@@ -1,0 +1,61 @@
+import { readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { BenchContext, BenchSuite, Comparison, Report } from "./harness";
+
+const args = process.argv.slice(2);
+const json = args.includes("--json");
+const filters = args.filter((a) => !a.startsWith("--"));
+const here = dirname(fileURLToPath(import.meta.url));
+const suiteDir = join(here, "suites");
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+const ctx: BenchContext = {
+  compare(c) {
+    const full: Comparison = { ...c, ratio: c.theirs === 0 ? Number.NaN : Number((c.ours / c.theirs).toFixed(4)) };
+    if (json) out(JSON.stringify(full));
+    else
+      out(
+        `${full.bench.padEnd(32)} ours ${fmt(full.ours)} ${full.unit}  ${full.peer} ${fmt(full.theirs)} ${full.unit}  ratio ${full.ratio}${
+          full.extra ? `  ${JSON.stringify(full.extra)}` : ""
+        }`,
+      );
+  },
+  report(r: Report) {
+    if (json) out(JSON.stringify(r));
+    else
+      out(
+        `${r.bench.padEnd(32)} ${fmt(r.value)} ${r.unit}${r.target !== undefined ? ` (target ${r.target})` : ""}${
+          r.extra ? `  ${JSON.stringify(r.extra)}` : ""
+        }`,
+      );
+  },
+  log(line) {
+    (json ? err : out)(`# ${line}`);
+  },
+};
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(3);
+}
+
+const files = readdirSync(suiteDir)
+  .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+  .sort();
+let failed = 0;
+for (const f of files) {
+  const mod = (await import(pathToFileURL(join(suiteDir, f)).href)) as { suite?: BenchSuite };
+  const suite = mod.suite;
+  if (!suite) continue;
+  if (filters.length && !filters.some((x) => suite.name.includes(x))) continue;
+  ctx.log(`suite ${suite.name}`);
+  try {
+    await suite.run(ctx);
+  } catch (e) {
+    failed++;
+    err(`bench suite ${suite.name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  }
+}
+process.exitCode = failed ? 1 : 0;
