@@ -50,7 +50,10 @@ export function percentile(xs: number[], p: number): number {
 }
 
 /** Time fn() `runs` times after `warmup` runs; returns each run's milliseconds. */
-export async function timeRuns(fn: () => unknown, opts: { runs?: number; warmup?: number } = {}): Promise<number[]> {
+export async function timeRuns(
+  fn: () => unknown,
+  opts: { runs?: number; warmup?: number } = {},
+): Promise<number[]> {
   const { runs = 5, warmup = 1 } = opts;
   for (let i = 0; i < warmup; i++) await fn();
   const out: number[] = [];

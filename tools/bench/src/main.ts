@@ -14,7 +14,10 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
 
 const ctx: BenchContext = {
   compare(c) {
-    const full: Comparison = { ...c, ratio: c.theirs === 0 ? Number.NaN : Number((c.ours / c.theirs).toFixed(4)) };
+    const full: Comparison = {
+      ...c,
+      ratio: c.theirs === 0 ? Number.NaN : Number((c.ours / c.theirs).toFixed(4)),
+    };
     if (json) out(JSON.stringify(full));
     else
       out(
