@@ -1,1 +1,56 @@
-export {};
+export { type CoreConfig, defaultCoreConfig } from "./config";
+export {
+  CoreError,
+  CoreErrorCode,
+  type CoreErrorOptions,
+  type DefinitionIssue,
+  formatIssue,
+  isCoreError,
+} from "./errors";
+export {
+  condaPackages,
+  type ParsedCondaEnvironment,
+  parseCondaEnvironment,
+  pipEntries,
+  renderCondaEnvironment,
+} from "./formats/condaEnvironment";
+export {
+  definitionFromCondaEnvironment,
+  definitionFromRequirements,
+  FolderFiles,
+  type LoadedDefinition,
+  type LoadOptions,
+  loadDefinitionFile,
+  loadDefinitionFolder,
+  saveDefinitionFolder,
+} from "./formats/folder";
+export { requirementLines } from "./formats/requirements";
+export { canonicalJson, type JsonValue } from "./hash/canonicalJson";
+export { definitionHash, HASH_SCHEME, hashJson, imageKey } from "./hash/hash";
+export {
+  definitionHashInput,
+  type ImageKeyOptions,
+  imageKeyInputs,
+  isPipOption,
+  type NormalizedCondaEnvironment,
+  normalizeCondaEnvironment,
+  normalizeCondaSpec,
+  normalizePipName,
+  normalizePipOption,
+  normalizePipRequirement,
+} from "./hash/normalize";
+export type { SourceLocation, SourceLocations } from "./internal/sourceMap";
+export {
+  type CondaEnvironment,
+  CondaEnvironmentSchema,
+  createDefinition,
+  defaultCondaEnvironment,
+  type EnvironmentDefinition,
+  type EnvironmentDefinitionInput,
+  EnvironmentDefinitionSchema,
+  type ParseDefinitionOptions,
+  type PipBlock,
+  parseDefinition,
+  type ReferenceJsonOptions,
+  toReferenceJson,
+} from "./spec/definition";

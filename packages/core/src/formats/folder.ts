@@ -1,0 +1,265 @@
+import { type CoreConfig, defaultCoreConfig } from "../config";
+import { CoreError, CoreErrorCode, type DefinitionIssue, preview } from "../errors";
+import { parseWithLocations, type SourceLocations } from "../internal/sourceMap";
+import {
+  type CondaEnvironment,
+  type EnvironmentDefinition,
+  parseDefinition,
+  toReferenceJson,
+} from "../spec/definition";
+import { condaPackages, parseCondaEnvironment, renderCondaEnvironment } from "./condaEnvironment";
+import { requirementLines } from "./requirements";
+
+/** File names of the on-disk folder layout. */
+export const FolderFiles = {
+  definition: "azureml_environment.json",
+  conda: "conda_dependencies.yml",
+  dockerfile: "BaseDockerfile",
+} as const;
+
+export interface LoadedDefinition {
+  definition: EnvironmentDefinition;
+  /** JSON path of the definition to the file and line it came from. */
+  locations: SourceLocations;
+  /** Non-fatal notes made while loading (e.g. a default python added). */
+  warnings: DefinitionIssue[];
+}
+
+export interface LoadOptions {
+  config?: CoreConfig;
+  /** Name to use when the files name none (e.g. the folder or file name). */
+  name?: string;
+  /** Prefix for file names in locations (e.g. the folder path). */
+  filePrefix?: string;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function locator(locations: SourceLocations) {
+  return (path: string) => {
+    // Walk up the path until a located ancestor is found.
+    let p = path;
+    while (p) {
+      const hit = locations[p];
+      if (hit) return hit;
+      const cut = Math.max(p.lastIndexOf("."), p.lastIndexOf("["));
+      p = cut > 0 ? p.slice(0, cut) : "";
+    }
+    return undefined;
+  };
+}
+
+/**
+ * Load a definition folder: `azureml_environment.json`, with the conda document in
+ * `conda_dependencies.yml` and a custom Dockerfile in `BaseDockerfile` (each optional).
+ * `files` maps file name to text; core does no I/O.
+ */
+export function loadDefinitionFolder(
+  files: Record<string, string>,
+  options: LoadOptions = {},
+): LoadedDefinition {
+  const prefix = options.filePrefix ?? "";
+  const jsonText = files[FolderFiles.definition];
+  if (jsonText === undefined) {
+    throw new CoreError(
+      CoreErrorCode.FOLDER_INVALID,
+      `Expected a definition folder containing ${FolderFiles.definition} (e.g. made by "mlenv env scaffold"); ` +
+        `received files ${preview(Object.keys(files))}`,
+    );
+  }
+  const jsonFile = prefix + FolderFiles.definition;
+  const parsed = parseWithLocations(jsonText, { file: jsonFile, kind: "json" });
+  const locations: SourceLocations = { ...parsed.locations };
+  if (!isRecord(parsed.value)) {
+    throw new CoreError(
+      CoreErrorCode.SPEC_INVALID,
+      `${jsonFile}:1: expected a JSON object like {"name":"my-env"}; received ${preview(parsed.value)}`,
+      { file: jsonFile, line: 1 },
+    );
+  }
+  const raw: Record<string, unknown> = { ...parsed.value };
+  if (raw.name === undefined && options.name !== undefined) raw.name = options.name;
+  const python: Record<string, unknown> = isRecord(raw.python) ? { ...raw.python } : {};
+  const docker: Record<string, unknown> = isRecord(raw.docker) ? { ...raw.docker } : {};
+
+  const condaText = files[FolderFiles.conda];
+  if (condaText !== undefined) {
+    const condaFile = prefix + FolderFiles.conda;
+    if (python.condaDependencies != null) {
+      throw new CoreError(
+        CoreErrorCode.FOLDER_INVALID,
+        `${jsonFile}: python.condaDependencies is set inline and ${FolderFiles.conda} exists; expected exactly ` +
+          `one of them (the folder layout keeps the conda document in ${FolderFiles.conda})`,
+        {
+          file: jsonFile,
+          ...(locations["python.condaDependencies"]?.line
+            ? { line: locations["python.condaDependencies"].line }
+            : {}),
+        },
+      );
+    }
+    const conda = parseCondaEnvironment(condaText, {
+      file: condaFile,
+      pathPrefix: ["python", "condaDependencies"],
+    });
+    Object.assign(locations, conda.locations);
+    python.condaDependencies = conda.environment;
+  } else if (python.condaDependencies === null) {
+    delete python.condaDependencies;
+  }
+
+  const dockerfileText = files[FolderFiles.dockerfile];
+  if (dockerfileText !== undefined) {
+    if (typeof docker.baseDockerfile === "string") {
+      throw new CoreError(
+        CoreErrorCode.FOLDER_INVALID,
+        `${jsonFile}: docker.baseDockerfile is set inline and ${FolderFiles.dockerfile} exists; expected exactly one`,
+        { file: jsonFile },
+      );
+    }
+    docker.baseDockerfile = dockerfileText;
+    if (!("baseImage" in docker)) docker.baseImage = null;
+    locations["docker.baseDockerfile"] = { file: prefix + FolderFiles.dockerfile, line: 1 };
+  }
+  raw.python = python;
+  raw.docker = docker;
+  const definition = parseDefinition(raw, {
+    ...(options.config ? { config: options.config } : {}),
+    file: jsonFile,
+    locate: locator(locations),
+  });
+  return { definition, locations, warnings: [] };
+}
+
+/**
+ * Save a definition in the folder layout. Loading the result with loadDefinitionFolder gives back
+ * an equal definition.
+ */
+export function saveDefinitionFolder(def: EnvironmentDefinition): Record<string, string> {
+  const json = toReferenceJson(def);
+  const python = json.python as Record<string, unknown>;
+  const docker = json.docker as Record<string, unknown>;
+  const out: Record<string, string> = {};
+  out[FolderFiles.conda] = renderCondaEnvironment(def.python.condaDependencies);
+  python.condaDependencies = null;
+  if (def.docker.baseDockerfile !== null) {
+    out[FolderFiles.dockerfile] = def.docker.baseDockerfile;
+    docker.baseDockerfile = null;
+  }
+  out[FolderFiles.definition] = `${JSON.stringify(json, null, 4)}\n`;
+  return out;
+}
+
+function hasPython(env: CondaEnvironment): boolean {
+  return condaPackages(env).some((d) => /^\s*(?:[^:\s]+::)?python(?:$|[\s=<>!~[])/i.test(d));
+}
+
+function safeName(candidate: string | undefined | null): string | undefined {
+  if (!candidate) return undefined;
+  const base = candidate.replace(/^.*[\\/]/, "").replace(/\.[^.]*$/, "");
+  const cleaned = base.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "");
+  return cleaned.slice(0, 255) || undefined;
+}
+
+/**
+ * A definition from a conda environment document. The reference adds the default python (with a
+ * warning) when the document names none.
+ */
+export function definitionFromCondaEnvironment(
+  env: CondaEnvironment,
+  options: LoadOptions & { file?: string; locations?: SourceLocations } = {},
+): LoadedDefinition {
+  const config = options.config ?? defaultCoreConfig;
+  const warnings: DefinitionIssue[] = [];
+  let environment = env;
+  if (!hasPython(env)) {
+    // Appended, so the located indexes of the written dependencies stay valid.
+    environment = { ...env, dependencies: [...(env.dependencies ?? []), `python=${config.pythonVersion}`] };
+    warnings.push({
+      code: "W_PYTHON_ADDED",
+      severity: "warning",
+      message: `the conda document names no python; added python=${config.pythonVersion}`,
+      path: "python.condaDependencies.dependencies",
+      ...(options.file ? { file: options.file } : {}),
+    });
+  }
+  const name = safeName(env.name) ?? options.name ?? safeName(options.file);
+  const definition = parseDefinition(
+    { name, python: { condaDependencies: environment } },
+    { config, ...(options.file ? { file: options.file } : {}) },
+  );
+  return { definition, locations: { ...options.locations }, warnings };
+}
+
+/** A definition from a pip requirements file: conda python and pip, the requirements as the pip block. */
+export function definitionFromRequirements(
+  text: string,
+  options: LoadOptions & { file?: string } = {},
+): LoadedDefinition {
+  const config = options.config ?? defaultCoreConfig;
+  const lines = requirementLines(text);
+  const name = options.name ?? safeName(options.file) ?? "requirements";
+  const definition = parseDefinition(
+    {
+      name,
+      python: {
+        condaDependencies: {
+          name,
+          channels: [...config.channels],
+          dependencies: [`python=${config.pythonVersion}`, `pip=${config.pipVersion}`, { pip: lines }],
+        },
+      },
+    },
+    { config, ...(options.file ? { file: options.file } : {}) },
+  );
+  const locations: SourceLocations = {};
+  if (options.file)
+    locations["python.condaDependencies.dependencies[2].pip"] = { file: options.file, line: 1 };
+  return { definition, locations, warnings: [] };
+}
+
+/**
+ * Load a single file: `.json`/`.yml`/`.yaml` holding either a whole definition (it has `python`,
+ * `docker` or `name` without `dependencies`) or a conda environment document; `.txt` is a pip
+ * requirements file.
+ */
+export function loadDefinitionFile(
+  fileName: string,
+  text: string,
+  options: LoadOptions = {},
+): LoadedDefinition {
+  const file = (options.filePrefix ?? "") + fileName;
+  const lower = fileName.toLowerCase();
+  if (lower.endsWith(".txt")) return definitionFromRequirements(text, { ...options, file });
+  const isJson = lower.endsWith(".json");
+  if (!isJson && !lower.endsWith(".yml") && !lower.endsWith(".yaml")) {
+    throw new CoreError(
+      CoreErrorCode.FILE_UNSUPPORTED,
+      `Expected a .json, .yml, .yaml or requirements .txt file (e.g. environment.yml); received ${preview(fileName)}`,
+      { file },
+    );
+  }
+  const parsed = parseWithLocations(text, { file, kind: isJson ? "json" : "yaml" });
+  const value = parsed.value;
+  const isDefinition =
+    isRecord(value) &&
+    ("python" in value || "docker" in value || ("name" in value && !("dependencies" in value)));
+  if (isDefinition) {
+    const raw: Record<string, unknown> = { ...value };
+    if (raw.name === undefined && options.name !== undefined) raw.name = options.name;
+    const definition = parseDefinition(raw, {
+      ...(options.config ? { config: options.config } : {}),
+      file,
+      locate: locator(parsed.locations),
+    });
+    return { definition, locations: parsed.locations, warnings: [] };
+  }
+  const conda = parseCondaEnvironment(text, { file, pathPrefix: ["python", "condaDependencies"] });
+  return definitionFromCondaEnvironment(conda.environment, {
+    ...options,
+    file,
+    locations: conda.locations,
+  });
+}

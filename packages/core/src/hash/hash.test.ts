@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { loadDefinitionFile } from "../formats/folder";
+import { type EnvironmentDefinitionInput, parseDefinition } from "../spec/definition";
+import { definitionHash, imageKey } from "./hash";
+
+const base: EnvironmentDefinitionInput = {
+  name: "base",
+  python: {
+    condaDependencies: {
+      channels: ["conda-forge", "defaults"],
+      dependencies: [
+        "python=3.10",
+        "numpy=1.17.0",
+        "scipy>=1.3",
+        { pip: ["requests==2.31.0", "Flask==2.0"] },
+      ],
+    },
+  },
+};
+
+function with_(mutate: (d: EnvironmentDefinitionInput & Record<string, unknown>) => void) {
+  const copy = JSON.parse(JSON.stringify(base));
+  mutate(copy);
+  return parseDefinition(copy);
+}
+// biome-ignore lint/suspicious/noExplicitAny: test helper over free-form input
+const conda = (d: any) => d.python.condaDependencies;
+
+const h = (d: ReturnType<typeof parseDefinition>) => [definitionHash(d), imageKey(d)];
+
+describe("hash labels", () => {
+  it("labels both hashes with the scheme", () => {
+    const d = parseDefinition(base);
+    expect(definitionHash(d)).toMatch(/^mlenv1-sha256:[0-9a-f]{64}$/);
+    expect(imageKey(d)).toMatch(/^mlenv1-sha256:[0-9a-f]{64}$/);
+    expect(definitionHash(d)).not.toBe(imageKey(d));
+  });
+});
+
+describe("hashes are EQUAL for", () => {
+  const ref = h(parseDefinition(base));
+  const equal: [string, ReturnType<typeof parseDefinition>][] = [
+    ["conda dependency order", with_((d) => conda(d).dependencies.reverse())],
+    [
+      "pip dependency order",
+      with_((d) => {
+        conda(d).dependencies[3].pip.reverse();
+      }),
+    ],
+    ["exact duplicate conda entries", with_((d) => conda(d).dependencies.push("numpy=1.17.0"))],
+    ["exact duplicate pip entries", with_((d) => conda(d).dependencies[3].pip.push("Flask==2.0"))],
+    ["whitespace and case in conda names", with_((d) => (conda(d).dependencies[1] = "  NumPy=1.17.0 "))],
+    ["PEP 503 pip names", with_((d) => (conda(d).dependencies[3].pip[1] = "flask==2.0"))],
+    ["PEP 503 separators", with_((d) => (conda(d).dependencies[3].pip[0] = "Requests == 2.31.0"))],
+    ["spaces around conda operators", with_((d) => (conda(d).dependencies[2] = "scipy >= 1.3"))],
+    [
+      "name, version, description and tags",
+      with_((d) => Object.assign(d, { name: "other", version: "3", description: "x", tags: { a: "b" } })),
+    ],
+    [
+      "registry credentials",
+      with_((d) => (d.docker = { baseImageRegistry: { username: "u", password: "p" } })),
+    ],
+  ];
+  it.each(equal)("%s", (_label, d) => {
+    expect(h(d)).toEqual(ref);
+  });
+
+  it("numpy==1.17.0 vs numpy == 1.17.0 in pip", () => {
+    const a = with_((d) => conda(d).dependencies[3].pip.push("numpy==1.17.0"));
+    const b = with_((d) => conda(d).dependencies[3].pip.push("numpy == 1.17.0"));
+    expect(h(a)).toEqual(h(b));
+  });
+
+  it("key order in JSON and a YAML vs JSON spelling", () => {
+    const json = loadDefinitionFile(
+      "a.json",
+      '{"python":{"condaDependencies":{"dependencies":["python=3.10",{"pip":["numpy"]}],"channels":["c"]}},"name":"n"}',
+    ).definition;
+    const yml = loadDefinitionFile(
+      "a.yml",
+      "name: n\npython:\n  condaDependencies:\n    channels: [c]\n    dependencies:\n      - python=3.10\n      - pip: [numpy]\n",
+    ).definition;
+    expect(h(json)).toEqual(h(yml));
+  });
+
+  it("imageKey ignores runtime environment variables, definitionHash does not", () => {
+    const d = with_((x) => (x.environmentVariables = { A: "1" }));
+    expect(imageKey(d)).toBe(ref[1]);
+    expect(definitionHash(d)).not.toBe(ref[0]);
+  });
+});
+
+describe("hashes DIFFER for", () => {
+  const ref = parseDefinition(base);
+  const differ: [string, ReturnType<typeof parseDefinition>][] = [
+    ["a conda version constraint", with_((d) => (conda(d).dependencies[1] = "numpy=1.17.1"))],
+    ["a pip version constraint", with_((d) => (conda(d).dependencies[3].pip[0] = "requests==2.31.1"))],
+    ["channel order", with_((d) => conda(d).channels.reverse())],
+    ["base image tag", with_((d) => (d.docker = { baseImage: "ubuntu:24.04" }))],
+    [
+      "pip index options",
+      with_((d) => conda(d).dependencies[3].pip.push("--index-url http://127.0.0.1:9/simple")),
+    ],
+    ["platform", with_((d) => (d.platforms = ["linux-aarch64"]))],
+    ["spark packages", with_((d) => (d.spark = { packages: [{ group: "g", artifact: "a", version: "1" }] }))],
+  ];
+  it.each(differ)("%s", (_label, d) => {
+    expect(definitionHash(d)).not.toBe(definitionHash(ref));
+    expect(imageKey(d)).not.toBe(imageKey(ref));
+  });
+
+  it("a Dockerfile byte change", () => {
+    const a = with_((d) => (d.docker = { baseDockerfile: "FROM ubuntu:22.04\n" }));
+    const b = with_((d) => (d.docker = { baseDockerfile: "FROM ubuntu:22.04 \n" }));
+    expect(definitionHash(a)).not.toBe(definitionHash(b));
+    expect(imageKey(a)).not.toBe(imageKey(b));
+  });
+
+  it("a lock passed to imageKey", () => {
+    expect(imageKey(ref, { lock: { numpy: "1.17.0" } })).not.toBe(imageKey(ref));
+  });
+});

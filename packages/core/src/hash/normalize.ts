@@ -1,0 +1,198 @@
+import type { CondaEnvironment, EnvironmentDefinition } from "../spec/definition";
+import type { JsonValue } from "./canonicalJson";
+
+/** PEP 503 normalised project name: lowercase, runs of `-`, `_`, `.` become `-`. */
+export function normalizePipName(name: string): string {
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/[-_.]+/g, "-");
+}
+
+const pipNameRe = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(.*)$/s;
+
+/**
+ * Canonical spelling of one pip requirement (PEP 508): normalised name, sorted extras, specifier
+ * without whitespace and with its clauses sorted, marker with collapsed whitespace. URLs and paths
+ * are kept as written (trimmed). This is the one place to swap in ./packaging's Requirement parser.
+ */
+export function normalizePipRequirement(line: string): string {
+  const s = line.trim().replace(/\s+/g, " ");
+  if (/^(-e|--editable)(\s|=)/.test(s)) return `-e ${s.replace(/^(-e|--editable)[\s=]+/, "")}`;
+  const m = pipNameRe.exec(s);
+  if (!m || /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^(\.|\/|~)/.test(s)) return s;
+  const name = normalizePipName(m[1]!);
+  const extras = m[2]
+    ? `[${m[2]
+        .slice(1, -1)
+        .split(",")
+        .map((e) => normalizePipName(e))
+        .filter(Boolean)
+        .sort()
+        .join(",")}]`
+    : "";
+  let rest = m[3] ?? "";
+  let marker = "";
+  const semi = rest.indexOf(";");
+  if (rest.startsWith("@")) {
+    // Direct reference: `name @ url ; marker` (the URL may hold `;` only after a space).
+    const at = rest.slice(1).trim();
+    const sm = / ;|; /.exec(at);
+    const url = sm ? at.slice(0, sm.index).trim() : at;
+    marker = sm ? at.slice(sm.index + sm[0].length).trim() : "";
+    return `${name}${extras} @ ${url}${marker ? `; ${marker}` : ""}`;
+  }
+  if (semi >= 0) {
+    marker = rest.slice(semi + 1).trim();
+    rest = rest.slice(0, semi);
+  }
+  let spec = rest.replace(/\s+/g, "");
+  if (spec.startsWith("(") && spec.endsWith(")")) spec = spec.slice(1, -1);
+  const clauses = spec ? spec.split(",").filter(Boolean).sort() : [];
+  return `${name}${extras}${clauses.join(",")}${marker ? `; ${marker}` : ""}`;
+}
+
+/** True for a pip block line that is an option (`--index-url`, `--extra-index-url`, `-f`...), not a requirement. */
+export function isPipOption(line: string): boolean {
+  const s = line.trim();
+  return s.startsWith("-") && !/^(-e|--editable)(\s|=)/.test(s);
+}
+
+/** Canonical spelling of a pip option line: whitespace collapsed, `--opt=value` as `--opt value`. */
+export function normalizePipOption(line: string): string {
+  const s = line.trim().replace(/\s+/g, " ");
+  const m = /^(--[A-Za-z0-9-]+)=(.*)$/.exec(s);
+  return m ? `${m[1]} ${m[2]}` : s;
+}
+
+/**
+ * Canonical spelling of a conda MatchSpec string: channel prefix kept, name lowercased, whitespace
+ * removed around operators (`python >= 3.8` is `python>=3.8`), a space-separated version/build
+ * (`numpy 1.17.0 py37_0`) kept with single spaces.
+ */
+export function normalizeCondaSpec(spec: string): string {
+  const s = spec.trim();
+  const m = /^((?:[^\s:]+::)?)([A-Za-z0-9_.+-]+)(.*)$/s.exec(s);
+  if (!m) return s.replace(/\s+/g, " ");
+  const channel = m[1] ?? "";
+  const name = (m[2] ?? "").toLowerCase();
+  const rest = (m[3] ?? "").trim();
+  if (!rest) return `${channel}${name}`;
+  if (/^[=<>!~]/.test(rest)) return `${channel}${name}${rest.replace(/\s+/g, "")}`;
+  if (rest.startsWith("[")) return `${channel}${name}${rest.replace(/\s+/g, "")}`;
+  return `${channel}${name} ${rest.replace(/\s+/g, " ")}`;
+}
+
+function sortedUnique(items: string[]): string[] {
+  return [...new Set(items)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The conda document in canonical form; the hashed shape of `python.condaDependencies`. */
+export interface NormalizedCondaEnvironment {
+  /** Channel order is priority, so it is kept; repeated channels keep their first position. */
+  channels: string[];
+  /** Conda specs, normalised, sorted, duplicates removed. */
+  conda: string[];
+  /** pip options (index URLs...), normalised, in written order. */
+  pipOptions: string[];
+  /** pip requirements, normalised, sorted, duplicates removed. */
+  pip: string[];
+  variables: Record<string, string>;
+  /** Unknown top-level keys of the document, kept as written. */
+  extra: Record<string, JsonValue>;
+}
+
+/** Normalise a conda document. `name` and `prefix` are dropped: mlenv builds into its own prefix. */
+export function normalizeCondaEnvironment(env: CondaEnvironment): NormalizedCondaEnvironment {
+  const conda: string[] = [];
+  const pipOptions: string[] = [];
+  const pip: string[] = [];
+  for (const dep of env.dependencies ?? []) {
+    if (typeof dep === "string") conda.push(normalizeCondaSpec(dep));
+    else
+      for (const line of dep.pip) {
+        if (isPipOption(line)) pipOptions.push(normalizePipOption(line));
+        else pip.push(normalizePipRequirement(line));
+      }
+  }
+  const channels: string[] = [];
+  for (const c of env.channels ?? []) {
+    const t = c.trim();
+    if (!channels.includes(t)) channels.push(t);
+  }
+  const variables: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env.variables ?? {})) variables[k] = String(v);
+  const extra: Record<string, JsonValue> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (!["name", "prefix", "channels", "dependencies", "variables"].includes(k) && v !== undefined) {
+      extra[k] = v as JsonValue;
+    }
+  }
+  return { channels, conda: sortedUnique(conda), pipOptions, pip: sortedUnique(pip), variables, extra };
+}
+
+/** Definition hash input: everything except name, version, description, tags and registry credentials. */
+export function definitionHashInput(def: EnvironmentDefinition): JsonValue {
+  return {
+    kind: "definition",
+    platforms: sortedUnique(def.platforms.map((p) => p.trim())),
+    environmentVariables: def.environmentVariables,
+    inferencingStackVersion: def.inferencingStackVersion,
+    python: {
+      userManagedDependencies: def.python.userManagedDependencies,
+      interpreterPath: def.python.interpreterPath,
+      condaDependencies: normalizeCondaEnvironment(def.python.condaDependencies) as unknown as JsonValue,
+      condaDependenciesFile: def.python.condaDependenciesFile,
+      baseCondaEnvironment: def.python.baseCondaEnvironment,
+    },
+    docker: {
+      enabled: def.docker.enabled,
+      baseImage: def.docker.baseImage,
+      baseDockerfile: def.docker.baseDockerfile,
+      registry: def.docker.baseImageRegistry.address,
+      sharedVolumes: def.docker.sharedVolumes,
+      shmSize: def.docker.shmSize,
+      arguments: def.docker.arguments,
+      platform: def.docker.platform,
+    },
+    spark: def.spark as unknown as JsonValue,
+    databricks: def.databricks as unknown as JsonValue,
+    r: def.r as unknown as JsonValue,
+  };
+}
+
+export interface ImageKeyOptions {
+  /**
+   * A lock of the definition (exact versions and artifact hashes per platform). When given, it
+   * is part of the key, so re-locking to new versions builds a new image.
+   */
+  lock?: JsonValue;
+}
+
+/**
+ * Everything that changes the built image and nothing else: base image or Dockerfile (and its
+ * registry), conda and pip content, platforms, user-managed python, Spark packages, R packages.
+ * Not runtime environment variables, names, versions, docker run options or Databricks libraries.
+ */
+export function imageKeyInputs(def: EnvironmentDefinition, options: ImageKeyOptions = {}): JsonValue {
+  const userManaged = def.python.userManagedDependencies;
+  const input: { [k: string]: JsonValue } = {
+    kind: "image",
+    platforms: sortedUnique(def.platforms.map((p) => p.trim())),
+    base: {
+      image: def.docker.baseDockerfile === null ? def.docker.baseImage : null,
+      dockerfile: def.docker.baseDockerfile,
+      registry: def.docker.baseImageRegistry.address,
+    },
+    python: userManaged
+      ? { userManaged: true, interpreterPath: def.python.interpreterPath }
+      : {
+          userManaged: false,
+          conda: normalizeCondaEnvironment(def.python.condaDependencies) as unknown as JsonValue,
+        },
+    spark: { repositories: def.spark.repositories, packages: def.spark.packages },
+    r: def.r as unknown as JsonValue,
+  };
+  if (options.lock !== undefined) input.lock = options.lock;
+  return input;
+}
