@@ -1,0 +1,247 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RegisterInput, Store } from "./types";
+
+/**
+ * The behaviour every Store backend must show. `open()` returns a fresh, empty, migrated store;
+ * `openAgain()` (optional) opens a second connection pool / process-like handle to the same data.
+ */
+export function storeContract(
+  label: string,
+  factory: { open(): Promise<Store>; openAgain?: () => Promise<Store>; skip?: boolean },
+): void {
+  describe.skipIf(factory.skip ?? false)(`Store contract: ${label}`, () => {
+    let store: Store;
+    let ws: string;
+    let other: string;
+    const now = "2026-01-01T00:00:00.000Z";
+    const input = (name: string, hash: string, extra: Partial<RegisterInput> = {}): RegisterInput => ({
+      workspaceId: ws,
+      name,
+      definitionHash: hash,
+      definitionJson: JSON.stringify({ name, hash }),
+      definitionBlob: `sha256:${"0".repeat(64)}`,
+      description: null,
+      tags: {},
+      curated: false,
+      createdBy: "test",
+      now,
+      ...extra,
+    });
+
+    beforeAll(async () => {
+      store = await factory.open();
+      ws = (await store.createWorkspace("w1", now)).id;
+      other = (await store.createWorkspace("w2", now)).id;
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    it("records applied migrations and migrating again is a no-op", async () => {
+      const before = await store.appliedMigrations();
+      expect(before[0]).toBe("0001_registry");
+      await store.migrate();
+      expect(await store.appliedMigrations()).toEqual(before);
+    });
+
+    it("workspaces have unique names", async () => {
+      expect((await store.getWorkspace("w1"))?.id).toBe(ws);
+      await expect(store.createWorkspace("w1", now)).rejects.toThrow();
+      expect((await store.listWorkspaces()).map((w) => w.name)).toEqual(["w1", "w2"]);
+    });
+
+    it("tokens are found by hash until revoked, per workspace", async () => {
+      const t = await store.createToken({
+        workspaceId: ws,
+        name: "ci",
+        role: "writer",
+        tokenHash: "h1",
+        now,
+      });
+      const found = await store.findToken("h1");
+      expect(found).toMatchObject({ id: t.id, role: "writer", workspaceName: "w1", name: "ci" });
+      expect(await store.findToken("nope")).toBeNull();
+      expect(await store.revokeToken(other, t.id, now)).toBe(false);
+      expect((await store.listTokens(ws)).map((x) => x.id)).toContain(t.id);
+      expect(await store.listTokens(other)).toEqual([]);
+      expect(await store.revokeToken(ws, t.id, now)).toBe(true);
+      expect(await store.findToken("h1")).toBeNull();
+      expect(await store.revokeToken(ws, t.id, now)).toBe(false);
+      await expect(
+        store.createToken({ workspaceId: ws, name: "dup", role: "reader", tokenHash: "h1", now }),
+      ).rejects.toThrow();
+    });
+
+    it("register: new hash bumps the version, same hash returns the existing one", async () => {
+      const a = await store.register(input("env-a", "h-1", { tags: { team: "x" }, description: "first" }));
+      expect(a.created).toBe(true);
+      expect(a.version).toMatchObject({
+        version: 1,
+        definitionHash: "h-1",
+        description: "first",
+        tags: { team: "x" },
+      });
+      const again = await store.register(input("env-a", "h-1"));
+      expect(again.created).toBe(false);
+      expect(again.version.version).toBe(1);
+      expect(again.version.description).toBe("first");
+      const b = await store.register(input("env-a", "h-2"));
+      expect(b).toMatchObject({ created: true, version: { version: 2 }, environment: { latestVersion: 2 } });
+      // Going back to an earlier definition is not a new version either.
+      expect((await store.register(input("env-a", "h-1"))).version.version).toBe(1);
+      expect((await store.listVersions(ws, "env-a")).map((v) => v.version)).toEqual([1, 2]);
+      expect((await store.getVersion(ws, "env-a", 1))?.definitionJson).toBe(
+        JSON.stringify({ name: "env-a", hash: "h-1" }),
+      );
+      expect(await store.getVersion(ws, "env-a", 3)).toBeNull();
+      expect(await store.getEnvironment(other, "env-a")).toBeNull();
+      expect(await store.getVersion(other, "env-a", 1)).toBeNull();
+    });
+
+    it("50 concurrent registers of distinct definitions get versions 1..50", async () => {
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.register(input("env-race", `race-${i}`))),
+      );
+      const versions = results.map((r) => r.version.version).sort((x, y) => x - y);
+      expect(versions).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect((await store.getEnvironment(ws, "env-race"))?.latestVersion).toBe(50);
+    });
+
+    it("concurrent registers of one definition create exactly one version", async () => {
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => store.register(input("env-same", "s"))),
+      );
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.version.version))).toEqual(new Set([1]));
+    });
+
+    if (factory.openAgain) {
+      it("two handles on the same database allocate versions without gaps or duplicates", async () => {
+        const second = await factory.openAgain!();
+        try {
+          const results = await Promise.all(
+            Array.from({ length: 40 }, (_, i) =>
+              (i % 2 ? store : second).register(input("env-two", `two-${i}`)),
+            ),
+          );
+          expect(results.map((r) => r.version.version).sort((x, y) => x - y)).toEqual(
+            Array.from({ length: 40 }, (_, i) => i + 1),
+          );
+          expect((await second.getEnvironment(ws, "env-two"))?.latestVersion).toBe(40);
+        } finally {
+          await second.close();
+        }
+      });
+    }
+
+    it("lists the latest of each name, by name, with paging, prefix, tag and archive filters", async () => {
+      for (const n of ["lst-b", "lst-a", "lst-c", "lst-d"]) {
+        await store.register(input(n, `${n}-1`, { tags: { kind: "old" } }));
+      }
+      await store.register(input("lst-b", "lst-b-2", { tags: { kind: "new", gpu: "yes" } }));
+      const all = await store.listEnvironments({
+        workspaceId: ws,
+        prefix: "lst-",
+        limit: 10,
+        archived: "exclude",
+      });
+      expect(all.map((e) => e.environment.name)).toEqual(["lst-a", "lst-b", "lst-c", "lst-d"]);
+      expect(all[1]?.latest.version).toBe(2);
+      const page1 = await store.listEnvironments({
+        workspaceId: ws,
+        prefix: "lst-",
+        limit: 2,
+        archived: "exclude",
+      });
+      const page2 = await store.listEnvironments({
+        workspaceId: ws,
+        prefix: "lst-",
+        limit: 2,
+        after: page1.at(-1)!.environment.name,
+        archived: "exclude",
+      });
+      expect([...page1, ...page2].map((e) => e.environment.name)).toEqual([
+        "lst-a",
+        "lst-b",
+        "lst-c",
+        "lst-d",
+      ]);
+      // Tags are those of the latest version.
+      const old = await store.listEnvironments({
+        workspaceId: ws,
+        prefix: "lst-",
+        tagKey: "kind",
+        tagValue: "old",
+        limit: 10,
+        archived: "exclude",
+      });
+      expect(old.map((e) => e.environment.name)).toEqual(["lst-a", "lst-c", "lst-d"]);
+      const gpu = await store.listEnvironments({
+        workspaceId: ws,
+        tagKey: "gpu",
+        limit: 10,
+        archived: "exclude",
+      });
+      expect(gpu.map((e) => e.environment.name)).toEqual(["lst-b"]);
+      // Prefix matching is literal (no LIKE wildcards).
+      expect(
+        await store.listEnvironments({ workspaceId: ws, prefix: "lst%", limit: 10, archived: "exclude" }),
+      ).toEqual([]);
+      expect(
+        await store.listEnvironments({ workspaceId: ws, prefix: "LST-", limit: 10, archived: "exclude" }),
+      ).toEqual([]);
+      expect(await store.listEnvironments({ workspaceId: other, limit: 10, archived: "include" })).toEqual(
+        [],
+      );
+
+      const arch = await store.setArchived(ws, "lst-c", true, now);
+      expect(arch?.archived).toBe(true);
+      const visible = await store.listEnvironments({
+        workspaceId: ws,
+        prefix: "lst-",
+        limit: 10,
+        archived: "exclude",
+      });
+      expect(visible.map((e) => e.environment.name)).toEqual(["lst-a", "lst-b", "lst-d"]);
+      const only = await store.listEnvironments({
+        workspaceId: ws,
+        prefix: "lst-",
+        limit: 10,
+        archived: "only",
+      });
+      expect(only.map((e) => e.environment.name)).toEqual(["lst-c"]);
+      expect((await store.getVersion(ws, "lst-c", 1))?.version).toBe(1);
+      expect((await store.setArchived(ws, "lst-c", false, now))?.archived).toBe(false);
+      expect(await store.setArchived(ws, "missing", true, now)).toBeNull();
+    });
+
+    it("labels move between versions and are per environment", async () => {
+      await store.register(input("lbl", "l1"));
+      await store.register(input("lbl", "l2"));
+      await store.setLabel({ workspaceId: ws, name: "lbl", label: "production", version: 1, now });
+      expect((await store.getLabel(ws, "lbl", "production"))?.version).toBe(1);
+      await store.setLabel({ workspaceId: ws, name: "lbl", label: "production", version: 2, now });
+      expect((await store.getLabel(ws, "lbl", "production"))?.version).toBe(2);
+      await store.setLabel({ workspaceId: ws, name: "lbl", label: "staging", version: 1, now });
+      expect((await store.listLabels(ws, "lbl")).map((l) => [l.label, l.version])).toEqual([
+        ["production", 2],
+        ["staging", 1],
+      ]);
+      expect(await store.getLabel(other, "lbl", "production")).toBeNull();
+      await expect(
+        store.setLabel({ workspaceId: ws, name: "lbl", label: "x", version: 9, now }),
+      ).rejects.toThrow();
+      expect(await store.deleteLabel(ws, "lbl", "staging")).toBe(true);
+      expect(await store.deleteLabel(ws, "lbl", "staging")).toBe(false);
+    });
+
+    it("a failed register leaves no trace", async () => {
+      // A tag row that violates NOT NULL fails the transaction after the version row was written.
+      const bad = input("env-bad", "bad-1", { tags: { ok: "1", broken: null as unknown as string } });
+      await expect(store.register(bad)).rejects.toThrow();
+      expect(await store.getEnvironment(ws, "env-bad")).toBeNull();
+      expect(await store.listVersions(ws, "env-bad")).toEqual([]);
+      expect((await store.register(input("env-bad", "bad-1"))).version.version).toBe(1);
+    });
+  });
+}

@@ -1,0 +1,72 @@
+import type {
+  EnvironmentRecord,
+  LabelRecord,
+  Role,
+  TokenRecord,
+  VersionRecord,
+  WorkspaceRecord,
+} from "./types";
+
+/** Row shapes shared by the SQL backends, and their mapping to records. */
+export type Row = Record<string, unknown>;
+
+const bool = (v: unknown): boolean => v === true || v === 1 || v === "1" || v === "t";
+const str = (v: unknown): string => String(v);
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+export function toWorkspace(r: Row): WorkspaceRecord {
+  return { id: str(r.id), name: str(r.name), createdAt: str(r.created_at) };
+}
+
+export function toToken(r: Row): TokenRecord {
+  return {
+    id: str(r.id),
+    workspaceId: str(r.workspace_id),
+    name: str(r.name),
+    role: str(r.role) as Role,
+    createdAt: str(r.created_at),
+    revokedAt: strOrNull(r.revoked_at),
+  };
+}
+
+export function toEnvironment(r: Row, prefix = ""): EnvironmentRecord {
+  return {
+    name: str(r[`${prefix}name`]),
+    latestVersion: Number(r[`${prefix}latest_version`]),
+    archived: bool(r[`${prefix}archived`]),
+    curated: bool(r[`${prefix}curated`]),
+    createdAt: str(r[`${prefix}created_at`]),
+    updatedAt: str(r[`${prefix}updated_at`]),
+  };
+}
+
+export function toVersion(r: Row): VersionRecord {
+  return {
+    name: str(r.name),
+    version: Number(r.version),
+    definitionHash: str(r.definition_hash),
+    definitionJson: str(r.definition),
+    definitionBlob: str(r.definition_blob),
+    description: strOrNull(r.description),
+    tags: JSON.parse(str(r.tags)) as Record<string, string>,
+    createdAt: str(r.created_at),
+    createdBy: str(r.created_by),
+  };
+}
+
+export function toLabel(r: Row): LabelRecord {
+  return { label: str(r.label), version: Number(r.version), updatedAt: str(r.updated_at) };
+}
+
+/** Encode tags as JSON with keys in a stable order. */
+export function tagsJson(tags: Record<string, string>): string {
+  const keys = Object.keys(tags).sort();
+  const out: Record<string, string> = {};
+  for (const k of keys) out[k] = tags[k]!;
+  return JSON.stringify(out);
+}
+
+/** The number of code points of `s` (SQL substr counts characters, not UTF-16 units). */
+export function charLength(s: string): number {
+  return Array.from(s).length;
+}

@@ -1,0 +1,145 @@
+/** A role of an API token. Each role includes the rights of the ones before it. */
+export type Role = "reader" | "writer" | "admin";
+
+export const ROLES: readonly Role[] = ["reader", "writer", "admin"];
+
+export interface WorkspaceRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface TokenRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface AuthenticatedToken extends TokenRecord {
+  workspaceName: string;
+}
+
+export interface EnvironmentRecord {
+  name: string;
+  latestVersion: number;
+  archived: boolean;
+  curated: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface VersionRecord {
+  name: string;
+  version: number;
+  definitionHash: string;
+  /** The definition as JSON text (stored verbatim). */
+  definitionJson: string;
+  definitionBlob: string;
+  description: string | null;
+  tags: Record<string, string>;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface LabelRecord {
+  label: string;
+  version: number;
+  updatedAt: string;
+}
+
+export interface RegisterInput {
+  workspaceId: string;
+  name: string;
+  definitionHash: string;
+  /** The definition as JSON text, stored verbatim. */
+  definitionJson: string;
+  definitionBlob: string;
+  description: string | null;
+  tags: Record<string, string>;
+  curated: boolean;
+  createdBy: string;
+  now: string;
+}
+
+export interface RegisterResult {
+  created: boolean;
+  environment: EnvironmentRecord;
+  version: VersionRecord;
+}
+
+export interface ListInput {
+  workspaceId: string;
+  prefix?: string | undefined;
+  tagKey?: string | undefined;
+  tagValue?: string | undefined;
+  /** Names strictly greater than this one (paging). */
+  after?: string | undefined;
+  limit: number;
+  archived: "exclude" | "include" | "only";
+}
+
+export interface ListedEnvironment {
+  environment: EnvironmentRecord;
+  latest: VersionRecord;
+}
+
+/**
+ * Durable state of the registry. Every backend passes the shared contract suite
+ * (src/store/contract.ts). Methods never mix workspaces: each takes a workspaceId.
+ */
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  /** Apply pending migrations (safe to call from several processes at once). */
+  migrate(): Promise<void>;
+  /** Ids of the migrations applied so far, in order. */
+  appliedMigrations(): Promise<string[]>;
+  close(): Promise<void>;
+
+  createWorkspace(name: string, now: string): Promise<WorkspaceRecord>;
+  getWorkspace(name: string): Promise<WorkspaceRecord | null>;
+  listWorkspaces(): Promise<WorkspaceRecord[]>;
+
+  createToken(input: {
+    workspaceId: string;
+    name: string;
+    role: Role;
+    tokenHash: string;
+    now: string;
+  }): Promise<TokenRecord>;
+  /** The live (not revoked) token with this hash, with its workspace's name. */
+  findToken(tokenHash: string): Promise<AuthenticatedToken | null>;
+  listTokens(workspaceId: string): Promise<TokenRecord[]>;
+  /** Revoke; false when no live token with this id exists in the workspace. */
+  revokeToken(workspaceId: string, id: string, now: string): Promise<boolean>;
+
+  /**
+   * Register a definition: an existing version with the same hash is returned unchanged;
+   * otherwise the next version number is allocated atomically (no gaps, no duplicates, even
+   * across processes).
+   */
+  register(input: RegisterInput): Promise<RegisterResult>;
+  getEnvironment(workspaceId: string, name: string): Promise<EnvironmentRecord | null>;
+  getVersion(workspaceId: string, name: string, version: number): Promise<VersionRecord | null>;
+  listVersions(workspaceId: string, name: string): Promise<VersionRecord[]>;
+  listEnvironments(input: ListInput): Promise<ListedEnvironment[]>;
+  setArchived(
+    workspaceId: string,
+    name: string,
+    archived: boolean,
+    now: string,
+  ): Promise<EnvironmentRecord | null>;
+
+  setLabel(input: {
+    workspaceId: string;
+    name: string;
+    label: string;
+    version: number;
+    now: string;
+  }): Promise<LabelRecord>;
+  deleteLabel(workspaceId: string, name: string, label: string): Promise<boolean>;
+  getLabel(workspaceId: string, name: string, label: string): Promise<LabelRecord | null>;
+  listLabels(workspaceId: string, name: string): Promise<LabelRecord[]>;
+}
