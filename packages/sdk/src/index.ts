@@ -1,1 +1,29 @@
-export {};
+export type { CondaDependenciesCreateOptions, CondaDocument } from "./condaDependencies";
+export {
+  CondaDependencies,
+  condaSpecName,
+  DEFAULT_CHANNELS,
+  normalisePipName,
+  pipLineName,
+} from "./condaDependencies";
+export type { DependencySources, PythonSection, Registration } from "./environment";
+export { Environment } from "./environment";
+export type { MlenvErrorOptions, SdkErrorCode } from "./errors";
+export { isMlenvError, MlenvError, SdkErrorCodes } from "./errors";
+export type {
+  CloneRequest,
+  DiffResult,
+  EnvironmentSummary,
+  EnvironmentVersion,
+  LabelInfo,
+  ListOptions,
+  ListPage,
+  RegisterRequest,
+  RegisterResult,
+  Role,
+  VersionSelector,
+  WhoAmI,
+} from "./registry";
+export { RegistryClient } from "./registry";
+export type { RequestOptions, WorkspaceEnv, WorkspaceOptions } from "./workspace";
+export { Workspace } from "./workspace";
