@@ -7,6 +7,7 @@ export const CoreErrorCode = {
   FOLDER_INVALID: "E_FOLDER_INVALID",
   CANONICAL_JSON: "E_CANONICAL_JSON",
   RENDER_REFUSED: "E_RENDER_REFUSED",
+  LOCK_INVALID: "E_LOCK_INVALID",
 } as const;
 
 export type CoreErrorCode = (typeof CoreErrorCode)[keyof typeof CoreErrorCode];

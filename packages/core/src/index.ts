@@ -54,3 +54,30 @@ export {
   type ReferenceJsonOptions,
   toReferenceJson,
 } from "./spec/definition";
+export { definitionJsonSchema, definitionJsonSchemaText } from "./spec/jsonSchema";
+export {
+  assertValidDefinition,
+  MAX_DOCKERFILE_BYTES,
+  RESERVED_NAME_PREFIX,
+  unsafeReason,
+  type ValidateOptions,
+  ValidationCode,
+  validateDefinition,
+} from "./validate/validate";
+export {
+  LOCK_VERSION,
+  type Lock,
+  type LockedCondaPackage,
+  LockedCondaPackageSchema,
+  type LockedPipPackage,
+  LockedPipPackageSchema,
+  type LockedPlatform,
+  LockedPlatformSchema,
+  LockSchema,
+  lockImageKeyInput,
+  parseLock,
+  serializeLock,
+  sortLock,
+  validateLock,
+} from "./lock/lock";
+export { renderCondaExplicit, renderPipRequirements } from "./lock/render";

@@ -1,6 +1,6 @@
 import { type CoreConfig, defaultCoreConfig } from "../config";
 import { CoreError, CoreErrorCode, type DefinitionIssue, preview } from "../errors";
-import { parseWithLocations, type SourceLocations } from "../internal/sourceMap";
+import { locator, parseWithLocations, type SourceLocations } from "../internal/sourceMap";
 import {
   type CondaEnvironment,
   type EnvironmentDefinition,
@@ -35,20 +35,6 @@ export interface LoadOptions {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function locator(locations: SourceLocations) {
-  return (path: string) => {
-    // Walk up the path until a located ancestor is found.
-    let p = path;
-    while (p) {
-      const hit = locations[p];
-      if (hit) return hit;
-      const cut = Math.max(p.lastIndexOf("."), p.lastIndexOf("["));
-      p = cut > 0 ? p.slice(0, cut) : "";
-    }
-    return undefined;
-  };
 }
 
 /**

@@ -186,10 +186,13 @@ export function imageKeyInputs(def: EnvironmentDefinition, options: ImageKeyOpti
     },
     python: userManaged
       ? { userManaged: true, interpreterPath: def.python.interpreterPath }
-      : {
-          userManaged: false,
-          conda: normalizeCondaEnvironment(def.python.condaDependencies) as unknown as JsonValue,
-        },
+      : options.lock !== undefined
+        ? // locked: the exact artifacts in `lock` replace the loose conda/pip specs
+          { userManaged: false, locked: true }
+        : {
+            userManaged: false,
+            conda: normalizeCondaEnvironment(def.python.condaDependencies) as unknown as JsonValue,
+          },
     spark: { repositories: def.spark.repositories, packages: def.spark.packages },
     r: def.r as unknown as JsonValue,
   };

@@ -118,3 +118,17 @@ export function parseWithLocations(
   }
   return { value, locations };
 }
+
+/** A lookup that finds a path's location, or its nearest located ancestor's. */
+export function locator(locations: SourceLocations): (path: string) => SourceLocation | undefined {
+  return (path: string) => {
+    let p = path;
+    while (p) {
+      const hit = locations[p];
+      if (hit) return hit;
+      const cut = Math.max(p.lastIndexOf("."), p.lastIndexOf("["));
+      p = cut > 0 ? p.slice(0, cut) : "";
+    }
+    return undefined;
+  };
+}
