@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import { type Dependencies, type DependencyProvider, solveCdcl } from "./cdcl";
+
+/** A tiny universe: packages with integer versions; requirements are [name, allowed versions]. */
+function universe(pkgs: Record<string, Record<number, [string, number[]][]>>) {
+  const names = Object.keys(pkgs);
+  const solvables: { name: number; version: number; deps: [string, number[]][] }[] = [];
+  const byName: number[][] = names.map(() => []);
+  names.forEach((n, ni) => {
+    const versions = Object.keys(pkgs[n] ?? {})
+      .map(Number)
+      .sort((a, b) => b - a);
+    for (const v of versions) {
+      byName[ni]?.push(solvables.length);
+      solvables.push({ name: ni, version: v, deps: pkgs[n]?.[v] ?? [] });
+    }
+  });
+  const reqs: [string, number[]][] = [];
+  const req = (name: string, versions: number[]) => reqs.push([name, versions]) - 1;
+  const provider: DependencyProvider = {
+    nameOf: (s) => solvables[s]?.name ?? -1,
+    solvablesOfName: (n) => byName[n] ?? [],
+    candidates: (r) => {
+      const [name, vs] = reqs[r] ?? ["", []];
+      const ni = names.indexOf(name);
+      return (byName[ni] ?? []).filter((s) => vs.includes(solvables[s]?.version ?? -1));
+    },
+    dependencies: (s): Dependencies => ({
+      requires: (solvables[s]?.deps ?? []).map(([n, vs]) => req(n, vs)),
+      constrains: [],
+    }),
+  };
+  const picked = (ids: number[]) =>
+    Object.fromEntries(ids.map((s) => [names[solvables[s]?.name ?? 0], solvables[s]?.version]));
+  return { provider, req, picked };
+}
+
+describe("solveCdcl", () => {
+  it("picks the newest versions when nothing conflicts", async () => {
+    const u = universe({ a: { 1: [["b", [1, 2]]], 2: [["b", [1, 2]]] }, b: { 1: [], 2: [] } });
+    const out = await solveCdcl(u.provider, [u.req("a", [1, 2])]);
+    expect(out.ok).toBe(true);
+    if (out.ok) expect(u.picked(out.solvables)).toEqual({ a: 2, b: 2 });
+  });
+
+  it("backtracks out of a newest choice that conflicts deeper down", async () => {
+    const u = universe({
+      a: { 1: [["c", [1]]], 2: [["c", [2]]] },
+      b: { 1: [["c", [1]]] },
+      c: { 1: [], 2: [] },
+    });
+    const out = await solveCdcl(u.provider, [u.req("a", [1, 2]), u.req("b", [1])]);
+    expect(out.ok).toBe(true);
+    if (out.ok) expect(u.picked(out.solvables)).toEqual({ a: 1, b: 1, c: 1 });
+  });
+
+  it("learns across many versions (pigeonhole-like conflict) and reports the clauses involved", async () => {
+    const pkgs: Record<string, Record<number, [string, number[]][]>> = { x: {}, y: { 1: [] } };
+    for (let v = 1; v <= 50; v++) (pkgs.x as Record<number, [string, number[]][]>)[v] = [["y", [2]]];
+    const u = universe(pkgs);
+    const out = await solveCdcl(u.provider, [u.req("x", []), u.req("y", [1])]);
+    expect(out.ok).toBe(false);
+    const out2 = await solveCdcl(u.provider, [u.req("x", [7]), u.req("y", [1])]);
+    expect(out2.ok).toBe(false);
+    if (!out2.ok) {
+      const kinds = out2.core.map((c) => c.kind).sort();
+      expect(kinds).toContain("root");
+      expect(kinds).toContain("requires");
+    }
+  });
+
+  it("solves a satisfiable chain needing deep backjumps", async () => {
+    // d pins e to 1; newest of a..c all want e 2 except their oldest version
+    const pkgs: Record<string, Record<number, [string, number[]][]>> = {
+      e: { 1: [], 2: [] },
+      d: { 1: [["e", [1]]] },
+    };
+    for (const n of ["a", "b", "c"]) pkgs[n] = { 1: [["e", [1, 2]]], 2: [["e", [2]]], 3: [["e", [2]]] };
+    const u = universe(pkgs);
+    const out = await solveCdcl(u.provider, [
+      u.req("a", [1, 2, 3]),
+      u.req("b", [1, 2, 3]),
+      u.req("c", [1, 2, 3]),
+      u.req("d", [1]),
+    ]);
+    expect(out.ok).toBe(true);
+    if (out.ok) expect(u.picked(out.solvables)).toEqual({ a: 1, b: 1, c: 1, d: 1, e: 1 });
+  });
+
+  it("awaits asynchronous providers", async () => {
+    const u = universe({ a: { 1: [["b", [1]]] }, b: { 1: [] } });
+    const p: DependencyProvider = {
+      ...u.provider,
+      dependencies: async (s) => u.provider.dependencies(s) as Dependencies,
+    };
+    const out = await solveCdcl(p, [u.req("a", [1])]);
+    expect(out.ok && u.picked(out.solvables)).toEqual({ a: 1, b: 1 });
+  });
+});
