@@ -1,0 +1,499 @@
+import { type BuildContextFiles, contextTar } from "./buildContext";
+import { type BuildLogLine, BuildLogTracker } from "./buildLog";
+import { type DockerEndpoint, describeEndpoint, parseDockerHost } from "./endpoint";
+import { cut, DockerError, DockerErrorCode } from "./errors";
+import { parseImageReference } from "./reference";
+import {
+  type DockerRequest,
+  type DockerResponse,
+  expectOk,
+  readJson,
+  readJsonLines,
+  readText,
+  sendRequest,
+} from "./transport";
+
+/** Credentials for a registry, sent only in the `X-Registry-Auth` header (never logged). */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  /** Registry address, e.g. `127.0.0.1:5000`. */
+  serveraddress?: string;
+}
+
+export interface DockerClientOptions {
+  /** A `DOCKER_HOST` value; defaults to `process.env.DOCKER_HOST`, then the default socket. */
+  host?: string;
+  /** An already-parsed endpoint (wins over `host`). */
+  endpoint?: DockerEndpoint;
+}
+
+/** Cancellation and time limit of one operation. */
+export interface OperationOptions {
+  signal?: AbortSignal;
+  /** Milliseconds before the operation fails with E_DOCKER_TIMEOUT. */
+  timeoutMs?: number;
+}
+
+export interface BuildImageOptions extends OperationOptions {
+  /** File path → bytes; must hold the Dockerfile. */
+  context: BuildContextFiles;
+  /** Image references to tag the result with. */
+  tags?: string[];
+  dockerfile?: string;
+  labels?: Record<string, string>;
+  buildArgs?: Record<string, string>;
+  /** Ignore the engine's layer cache. */
+  noCache?: boolean;
+  /** Every output line, tagged with its step, as it arrives. */
+  onLog?: (line: BuildLogLine) => void;
+}
+
+export interface BuildImageResult {
+  /** `sha256:...` image id. */
+  imageId: string;
+  /** The Dockerfile steps the engine ran, with whether each came from its layer cache. */
+  steps: { index: number; instruction: string; cached: boolean }[];
+}
+
+export interface ImageInspect {
+  Id: string;
+  RepoTags: string[] | null;
+  RepoDigests: string[] | null;
+  Created: string;
+  Size: number;
+  Config: { Labels: Record<string, string> | null; Env: string[] | null; Cmd: string[] | null } | null;
+  RootFS: { Type: string; Layers?: string[] };
+}
+
+export interface ImageHistoryEntry {
+  Id: string;
+  Created: number;
+  CreatedBy: string;
+  Tags: string[] | null;
+  Size: number;
+  Comment: string;
+}
+
+export interface PushImageOptions extends OperationOptions {
+  auth?: RegistryAuth;
+  onProgress?: (line: string) => void;
+}
+
+export interface ContainerSpec {
+  image: string;
+  cmd: string[];
+  env?: Record<string, string>;
+  labels?: Record<string, string>;
+  workingDir?: string;
+  name?: string;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * A Docker Engine API client over node:http: the unix socket by default, `DOCKER_HOST` honoured
+ * (`unix://` and `tcp://`). Every build and container uses host networking; there is no option
+ * to choose another network.
+ */
+export class DockerClient {
+  readonly endpoint: DockerEndpoint;
+
+  constructor(options: DockerClientOptions = {}) {
+    this.endpoint = options.endpoint ?? parseDockerHost(options.host ?? process.env.DOCKER_HOST);
+  }
+
+  /** e.g. `unix:///var/run/docker.sock`. */
+  get address(): string {
+    return describeEndpoint(this.endpoint);
+  }
+
+  private send(req: DockerRequest): Promise<DockerResponse> {
+    return sendRequest(this.endpoint, req);
+  }
+
+  /** Resolves when the engine answers `/_ping` with OK. */
+  async ping(options: OperationOptions = {}): Promise<void> {
+    const signal = operationSignal(options);
+    const res = await this.send({ method: "GET", path: "/_ping", ...(signal ? { signal } : {}) });
+    const text = await readTextOk(res, "ping", signal);
+    if (text.trim() !== "OK") {
+      throw new DockerError(
+        DockerErrorCode.API,
+        `ping: expected "OK" from the engine, received ${cut(text)}`,
+      );
+    }
+  }
+
+  /** Engine version, API version, OS and architecture. */
+  async version(
+    options: OperationOptions = {},
+  ): Promise<{ Version: string; ApiVersion: string; Os: string; Arch: string; KernelVersion?: string }> {
+    const signal = operationSignal(options);
+    const res = await this.send({ method: "GET", path: "/version", ...(signal ? { signal } : {}) });
+    return readJson(res, "version", signal);
+  }
+
+  /**
+   * Build an image from an in-memory context with the classic builder and host networking.
+   * Throws DockerBuildError (code E_DOCKER_BUILD_FAILED) naming the failed step and its output.
+   */
+  async buildImage(options: BuildImageOptions): Promise<BuildImageResult> {
+    const tags = options.tags ?? [];
+    for (const t of tags) parseImageReference(t);
+    const dockerfile = options.dockerfile ?? "Dockerfile";
+    if (!(dockerfile in options.context)) {
+      throw new DockerError(
+        DockerErrorCode.CONTEXT_INVALID,
+        `the build context must hold the Dockerfile ${cut(dockerfile)}; received files ${cut(Object.keys(options.context).join(", "))}`,
+      );
+    }
+    checkStringMap("label", options.labels);
+    checkStringMap("build argument", options.buildArgs);
+    const body = contextTar(options.context);
+    const signal = operationSignal(options);
+    const query: DockerRequest["query"] = {
+      dockerfile,
+      networkmode: "host",
+      rm: true,
+      forcerm: true,
+      version: "1",
+      nocache: options.noCache ?? false,
+      ...(options.labels ? { labels: JSON.stringify(options.labels) } : {}),
+      ...(options.buildArgs ? { buildargs: JSON.stringify(options.buildArgs) } : {}),
+    };
+    const res = await this.send({
+      method: "POST",
+      path: "/build",
+      query: { ...query, t: tags },
+      body: { stream: body, type: "application/x-tar" },
+      ...(signal ? { signal } : {}),
+    });
+    await expectOk(res, "image build", signal);
+    const tracker = new BuildLogTracker(options.onLog);
+    await readJsonLines(res, (m) => tracker.handle(m), signal);
+    tracker.end();
+    const failure = tracker.failure();
+    if (failure) throw failure;
+    if (!tracker.imageId) {
+      throw new DockerError(
+        DockerErrorCode.API,
+        "image build: the engine ended the build without an image id",
+      );
+    }
+    return { imageId: tracker.imageId, steps: tracker.steps };
+  }
+
+  /** The image's details, or null when the engine has no such image. */
+  async inspectImage(ref: string, options: OperationOptions = {}): Promise<ImageInspect | null> {
+    const name = imageName(ref);
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "GET",
+      path: `/images/${name}/json`,
+      ...(signal ? { signal } : {}),
+    });
+    if (res.status === 404) {
+      res.body.resume();
+      return null;
+    }
+    return readJson<ImageInspect>(res, `inspect image ${ref}`, signal);
+  }
+
+  /** The image's layers, newest first, with the instruction that created each. */
+  async imageHistory(ref: string, options: OperationOptions = {}): Promise<ImageHistoryEntry[]> {
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "GET",
+      path: `/images/${imageName(ref)}/history`,
+      ...(signal ? { signal } : {}),
+    });
+    return readJson(res, `history of image ${ref}`, signal);
+  }
+
+  /** Tag `source` (a reference or image id) as `target` (`repo:tag`). */
+  async tagImage(source: string, target: string, options: OperationOptions = {}): Promise<void> {
+    const t = parseImageReference(target);
+    if (t.digest) {
+      throw new DockerError(
+        DockerErrorCode.REFERENCE_INVALID,
+        `a tag target cannot hold a digest; received ${cut(target)}`,
+      );
+    }
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "POST",
+      path: `/images/${imageName(source)}/tag`,
+      query: { repo: t.repository, tag: t.tag ?? "latest" },
+      ...(signal ? { signal } : {}),
+    });
+    await expectOk(res, `tag ${source} as ${target}`, signal);
+    res.body.resume();
+  }
+
+  /** Remove an image (or one of its tags). Resolves false when there was no such image. */
+  async removeImage(ref: string, options: OperationOptions & { force?: boolean } = {}): Promise<boolean> {
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "DELETE",
+      path: `/images/${imageName(ref)}`,
+      query: { force: options.force ?? false },
+      ...(signal ? { signal } : {}),
+    });
+    if (res.status === 404) {
+      res.body.resume();
+      return false;
+    }
+    await expectOk(res, `remove image ${ref}`, signal);
+    res.body.resume();
+    return true;
+  }
+
+  /** Push `repo:tag` to its registry; resolves with the manifest digest the registry stored. */
+  async pushImage(
+    ref: string,
+    options: PushImageOptions = {},
+  ): Promise<{ digest: string; size: number | null }> {
+    const r = parseImageReference(ref);
+    if (r.digest) {
+      throw new DockerError(
+        DockerErrorCode.REFERENCE_INVALID,
+        `push needs repo:tag, not a digest; received ${cut(ref)}`,
+      );
+    }
+    const tag = r.tag ?? "latest";
+    const signal = operationSignal(options);
+    const auth = options.auth ? encodeAuth(options.auth) : encodeAuth({});
+    const res = await this.send({
+      method: "POST",
+      path: `/images/${encodeRepository(r.repository)}/push`,
+      query: { tag },
+      headers: { "x-registry-auth": auth },
+      ...(signal ? { signal } : {}),
+    });
+    await expectOk(res, `push ${ref}`, signal);
+    let digest: string | null = null;
+    let size: number | null = null;
+    let error: string | null = null;
+    await readJsonLines(
+      res,
+      (m) => {
+        const aux = m.aux as { Digest?: unknown; Size?: unknown } | undefined;
+        if (aux && typeof aux.Digest === "string") {
+          digest = aux.Digest;
+          size = typeof aux.Size === "number" ? aux.Size : null;
+        }
+        if (typeof m.error === "string") error = m.error;
+        if (options.onProgress && typeof m.status === "string") {
+          options.onProgress(`${typeof m.id === "string" ? `${m.id}: ` : ""}${m.status}`);
+        }
+      },
+      signal,
+    );
+    if (error !== null) {
+      throw new DockerError(DockerErrorCode.PUSH_FAILED, `push ${ref} failed: ${cut(error)}`);
+    }
+    if (digest === null) {
+      throw new DockerError(DockerErrorCode.PUSH_FAILED, `push ${ref}: the engine reported no digest`);
+    }
+    return { digest, size };
+  }
+
+  /** Create a container with host networking; resolves with its id. */
+  async createContainer(spec: ContainerSpec, options: OperationOptions = {}): Promise<string> {
+    imageName(spec.image);
+    checkStringMap("label", spec.labels);
+    const env = Object.entries(spec.env ?? {}).map(([k, v]) => {
+      if (!ENV_NAME.test(k) || v.includes("\0")) {
+        throw new DockerError(
+          DockerErrorCode.API,
+          `environment variable names must match ${ENV_NAME} (e.g. MY_VAR) and values hold no NUL; received ${cut(k)}`,
+        );
+      }
+      return `${k}=${v}`;
+    });
+    if (spec.name !== undefined && !CONTAINER_ID.test(spec.name)) {
+      throw new DockerError(
+        DockerErrorCode.API,
+        `container names match ${CONTAINER_ID}; received ${cut(spec.name)}`,
+      );
+    }
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "POST",
+      path: "/containers/create",
+      query: { name: spec.name },
+      body: {
+        json: {
+          Image: spec.image,
+          Cmd: spec.cmd,
+          Env: env,
+          Labels: spec.labels ?? {},
+          WorkingDir: spec.workingDir ?? "",
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: false,
+          HostConfig: { NetworkMode: "host" },
+        },
+      },
+      ...(signal ? { signal } : {}),
+    });
+    const created = await readJson<{ Id: string }>(res, `create a container from ${spec.image}`, signal);
+    return created.Id;
+  }
+
+  async startContainer(id: string, options: OperationOptions = {}): Promise<void> {
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "POST",
+      path: `/containers/${containerId(id)}/start`,
+      ...(signal ? { signal } : {}),
+    });
+    await expectOk(res, `start container ${id}`, signal);
+    res.body.resume();
+  }
+
+  /** Wait for the container to stop; resolves with its exit code. */
+  async waitContainer(id: string, options: OperationOptions = {}): Promise<number> {
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "POST",
+      path: `/containers/${containerId(id)}/wait`,
+      ...(signal ? { signal } : {}),
+    });
+    const out = await readJson<{ StatusCode: number; Error?: { Message?: string } | null }>(
+      res,
+      `wait for container ${id}`,
+      signal,
+    );
+    return out.StatusCode;
+  }
+
+  /** The container's stdout and stderr so far (demultiplexed). */
+  async containerLogs(
+    id: string,
+    options: OperationOptions = {},
+  ): Promise<{ stdout: string; stderr: string }> {
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "GET",
+      path: `/containers/${containerId(id)}/logs`,
+      query: { stdout: true, stderr: true },
+      ...(signal ? { signal } : {}),
+    });
+    await expectOk(res, `logs of container ${id}`, signal);
+    const chunks: Buffer[] = [];
+    for await (const c of res.body) chunks.push(c as Buffer);
+    return demultiplex(Buffer.concat(chunks));
+  }
+
+  /** Remove a container (forcefully, with its anonymous volumes). False when it did not exist. */
+  async removeContainer(id: string, options: OperationOptions = {}): Promise<boolean> {
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "DELETE",
+      path: `/containers/${containerId(id)}`,
+      query: { force: true, v: true },
+      ...(signal ? { signal } : {}),
+    });
+    if (res.status === 404) {
+      res.body.resume();
+      return false;
+    }
+    await expectOk(res, `remove container ${id}`, signal);
+    res.body.resume();
+    return true;
+  }
+
+  /**
+   * Run a command to completion in a fresh host-network container and remove it, e.g.
+   * `run({ image, cmd: ["python3", "-c", "import numpy"] })`. The container is removed even
+   * when the run is cancelled or times out.
+   */
+  async run(spec: ContainerSpec, options: OperationOptions = {}): Promise<RunResult> {
+    const signal = operationSignal(options);
+    const opts = signal ? { signal } : {};
+    const id = await this.createContainer(spec, opts);
+    try {
+      await this.startContainer(id, opts);
+      const exitCode = await this.waitContainer(id, opts);
+      const logs = await this.containerLogs(id, opts);
+      return { exitCode, ...logs };
+    } finally {
+      await this.removeContainer(id).catch(() => false);
+    }
+  }
+}
+
+async function readTextOk(res: DockerResponse, what: string, signal?: AbortSignal): Promise<string> {
+  await expectOk(res, what, signal);
+  return readText(res, signal);
+}
+
+/** Combine a caller's signal with a timeout. */
+export function operationSignal(options: OperationOptions): AbortSignal | undefined {
+  const signals: AbortSignal[] = [];
+  if (options.signal) signals.push(options.signal);
+  if (options.timeoutMs !== undefined) signals.push(AbortSignal.timeout(options.timeoutMs));
+  if (signals.length === 0) return undefined;
+  if (signals.length === 1) return signals[0];
+  const combined = AbortSignal.any(signals);
+  return combined;
+}
+
+function encodeAuth(auth: Partial<RegistryAuth>): string {
+  return Buffer.from(JSON.stringify(auth), "utf8").toString("base64url");
+}
+
+function encodeRepository(repository: string): string {
+  return repository.split("/").map(encodeURIComponent).join("/");
+}
+
+/** A checked image reference or id, encoded for a URL path. */
+function imageName(ref: string): string {
+  if (/^(sha256:)?[0-9a-f]{12,64}$/.test(ref)) return encodeURIComponent(ref);
+  const r = parseImageReference(ref);
+  const name = `${r.repository}${r.tag ? `:${r.tag}` : ""}${r.digest ? `@${r.digest}` : ""}`;
+  return name.split("/").map(encodeURIComponent).join("/");
+}
+
+function containerId(id: string): string {
+  if (!CONTAINER_ID.test(id)) {
+    throw new DockerError(DockerErrorCode.API, `expected a container id or name; received ${cut(id)}`);
+  }
+  return id;
+}
+
+function checkStringMap(what: string, map: Record<string, string> | undefined): void {
+  for (const [k, v] of Object.entries(map ?? {})) {
+    if (typeof v !== "string" || k === "" || k.includes("\0") || v.includes("\0")) {
+      throw new DockerError(
+        DockerErrorCode.API,
+        `each ${what} must be a non-empty name with a string value and no NUL (e.g. {"org.mlenv.key": "value"}); received ${cut(k)}`,
+      );
+    }
+  }
+}
+
+/** Split the engine's multiplexed log stream (8-byte frame headers) into stdout and stderr. */
+export function demultiplex(buf: Buffer): { stdout: string; stderr: string } {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const kind = buf[i];
+    const size = buf.readUInt32BE(i + 4);
+    const frame = buf.subarray(i + 8, i + 8 + size);
+    if (kind === 2) err.push(frame);
+    else out.push(frame);
+    i += 8 + size;
+  }
+  return { stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
+}
