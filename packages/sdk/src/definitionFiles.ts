@@ -86,6 +86,8 @@ function readText(path: string): string {
 export interface WriteFilesOptions {
   /** Allow writing into a non-empty directory (replacing files of the same name). */
   overwrite?: boolean;
+  /** How the directory appears in messages (default: `dir`). */
+  displayPath?: string;
 }
 
 /**
@@ -99,24 +101,25 @@ export function writeDefinitionFiles(
   options: WriteFilesOptions = {},
 ): string[] {
   const root = resolve(dir);
+  const shown = options.displayPath ?? dir;
   for (const name of Object.keys(files)) {
     const target = resolve(root, name);
     const rel = relative(root, target);
     if (isAbsolute(name) || rel === "" || rel.startsWith("..") || rel.includes(sep) || name.includes("\0")) {
       throw new MlenvError(
         SdkErrorCodes.io,
-        `Expected plain file names such as ${FolderFiles.definition} inside ${dir}; refusing ${JSON.stringify(name).slice(0, 200)} (outside the directory).`,
+        `Expected plain file names such as ${FolderFiles.definition} inside ${shown}; refusing ${JSON.stringify(name).slice(0, 200)} (outside the directory).`,
       );
     }
   }
   const st = statOrNull(root);
   if (st && !st.isDirectory()) {
-    throw new MlenvError(SdkErrorCodes.io, `Expected ${dir} to be a directory; it is a file.`);
+    throw new MlenvError(SdkErrorCodes.io, `Expected ${shown} to be a directory; it is a file.`);
   }
   if (st && !options.overwrite && readdirSync(root).length > 0) {
     throw new MlenvError(
       SdkErrorCodes.io,
-      `Expected an empty or new directory at ${dir}; it is not empty (pass --overwrite / { overwrite: true } to replace its files).`,
+      `Expected an empty or new directory at ${shown}; it is not empty (overwrite, e.g. --overwrite, replaces its files).`,
     );
   }
   mkdirSync(root, { recursive: true });

@@ -1,0 +1,278 @@
+import {
+  definitionHash,
+  formatIssue,
+  parseDefinition,
+  saveDefinitionFolder,
+  toReferenceJson,
+} from "@mlenv/core";
+import type { EnvironmentSummary, EnvironmentVersion, RegisterResult, VersionSelector } from "@mlenv/sdk";
+import { loadDefinitionPath, workspaceFromConfig, writeDefinitionFiles } from "@mlenv/sdk/node";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { type CliContext, CliError } from "../context";
+import { formatJson, formatTable, sanitize } from "../output";
+import { registerOfflineCommands } from "./envOffline";
+
+function parseVersion(v: string): number {
+  if (!/^[1-9]\d{0,8}$/.test(v))
+    throw new InvalidArgumentError(`expected a version number such as 1 or 2; received ${v}`);
+  return Number(v);
+}
+
+function collectTag(v: string, prev: Record<string, string> | undefined): Record<string, string> {
+  const i = v.indexOf("=");
+  if (i <= 0) throw new InvalidArgumentError(`expected KEY=VALUE such as team=vision; received ${v}`);
+  return { ...(prev ?? {}), [v.slice(0, i)]: v.slice(i + 1) };
+}
+
+/** The version selector of `-v`/`-l`, refusing both at once. */
+function selector(opts: { version?: number[] | number; label?: string }): VersionSelector {
+  const versions =
+    opts.version === undefined ? [] : Array.isArray(opts.version) ? opts.version : [opts.version];
+  if (versions.length > 1) throw new CliError("E_USAGE", "Expected at most one -v VERSION here.");
+  if (versions.length === 1 && opts.label !== undefined) {
+    throw new CliError("E_USAGE", "Expected -v VERSION or -l LABEL, not both.");
+  }
+  const sel: VersionSelector = {};
+  if (versions[0] !== undefined) sel.version = versions[0];
+  if (opts.label !== undefined) sel.label = opts.label;
+  return sel;
+}
+
+function describeVersion(v: EnvironmentVersion | EnvironmentSummary): string[] {
+  const lines = [
+    `name:            ${v.name}`,
+    `version:         ${v.version}`,
+    `definitionHash:  ${v.definitionHash}`,
+    `labels:          ${v.labels.length ? v.labels.join(", ") : "-"}`,
+    `description:     ${v.description ?? "-"}`,
+    `tags:            ${
+      Object.entries(v.tags)
+        .map(([k, val]) => `${k}=${val}`)
+        .join(", ") || "-"
+    }`,
+    `curated:         ${v.curated ? "yes" : "no"}`,
+    `archived:        ${v.archived ? "yes" : "no"}`,
+    `created:         ${v.createdAt} by ${v.createdBy}`,
+  ];
+  return lines.map(sanitize);
+}
+
+/** `mlenv env ...`: offline definition commands and registry commands. */
+export function register(program: Command, ctx: CliContext): void {
+  const env = program.command("env").description("Environment definitions and the environment registry.");
+  registerOfflineCommands(env, ctx);
+  const ws = () => workspaceFromConfig({ env: ctx.io.env });
+
+  env
+    .command("register")
+    .description("Register a definition folder or file: a changed definition becomes the next version.")
+    .requiredOption("-d, --directory <path>", "definition folder, or a .yml/.json/.txt file")
+    .option("-n, --name <name>", "name to register under (default: the definition's)")
+    .option("--description <text>", "description of this version")
+    .option("-t, --tag <key=value>", "tag (repeatable)", collectTag)
+    .option("--json", "print JSON")
+    .action(
+      async (opts: {
+        directory: string;
+        name?: string;
+        description?: string;
+        tag?: Record<string, string>;
+        json?: boolean;
+      }) => {
+        const loaded = loadDefinitionPath(ctx.path(opts.directory), { displayPath: opts.directory });
+        for (const w of loaded.warnings) ctx.err(formatIssue(w));
+        const def = { ...loaded.definition, version: null };
+        if (opts.name) def.name = opts.name;
+        const description = opts.description ?? def.description ?? undefined;
+        const tags = opts.tag ?? (Object.keys(def.tags).length ? def.tags : undefined);
+        const res: RegisterResult = await ws().environments.register({
+          definition: toReferenceJson(def),
+          ...(description !== undefined ? { description } : {}),
+          ...(tags !== undefined ? { tags } : {}),
+        });
+        if (opts.json) return ctx.out(formatJson(res));
+        const e = res.environment;
+        ctx.out(
+          sanitize(
+            res.created
+              ? `Registered ${e.name} version ${e.version} (${e.definitionHash})`
+              : `Unchanged: ${e.name} version ${e.version} already has this definition (${e.definitionHash})`,
+          ),
+        );
+      },
+    );
+
+  env
+    .command("list")
+    .description("List the latest version of each environment.")
+    .option("--prefix <prefix>", "only names starting with this")
+    .option("--tag <key[=value]>", "only environments with this tag")
+    .addOption(new Option("--archived <mode>", "include archived environments").choices(["true", "only"]))
+    .option("--json", "print JSON")
+    .action(async (opts: { prefix?: string; tag?: string; archived?: "true" | "only"; json?: boolean }) => {
+      const items = await ws().environments.list({
+        prefix: opts.prefix,
+        tag: opts.tag,
+        archived: opts.archived === undefined ? undefined : opts.archived === "only" ? "only" : true,
+      });
+      if (opts.json) return ctx.out(formatJson(items));
+      if (items.length === 0) return ctx.out("No environments.");
+      ctx.out(
+        formatTable(items, [
+          { header: "name", value: (r) => r.name },
+          { header: "version", value: (r) => r.version },
+          { header: "versions", value: (r) => r.versionCount },
+          { header: "labels", value: (r) => r.labels.join(",") },
+          { header: "curated", value: (r) => (r.curated ? "yes" : "") },
+          { header: "archived", value: (r) => (r.archived ? "yes" : "") },
+          { header: "created", value: (r) => r.createdAt },
+        ]),
+      );
+    });
+
+  env
+    .command("show")
+    .description("Show one version (latest, -v VERSION or -l LABEL).")
+    .requiredOption("-n, --name <name>", "environment name")
+    .option("-v, --version <n>", "version number", parseVersion)
+    .option("-l, --label <label>", "label, e.g. production")
+    .option("--json", "print JSON (includes the definition)")
+    .action(async (opts: { name: string; version?: number; label?: string; json?: boolean }) => {
+      const v = await ws().environments.get(opts.name, selector(opts));
+      if (opts.json) return ctx.out(formatJson(v));
+      for (const line of describeVersion(v)) ctx.out(line);
+      const def = v.definition as { python?: { condaDependencies?: unknown } } | undefined;
+      const conda = def?.python?.condaDependencies as
+        | { channels?: string[]; dependencies?: Array<string | { pip?: string[] }> }
+        | undefined;
+      if (conda) {
+        ctx.out(sanitize(`channels:        ${(conda.channels ?? []).join(", ") || "-"}`));
+        ctx.out("dependencies:");
+        for (const d of conda.dependencies ?? []) {
+          if (typeof d === "string") ctx.out(sanitize(`  - ${d}`));
+          else {
+            ctx.out("  - pip:");
+            for (const p of d.pip ?? []) ctx.out(sanitize(`    - ${p}`));
+          }
+        }
+      }
+    });
+
+  env
+    .command("versions")
+    .description("List every version of one environment, oldest first.")
+    .requiredOption("-n, --name <name>", "environment name")
+    .option("--json", "print JSON")
+    .action(async (opts: { name: string; json?: boolean }) => {
+      const h = await ws().environments.versions(opts.name);
+      if (opts.json) return ctx.out(formatJson(h));
+      ctx.out(
+        formatTable(h.items, [
+          { header: "version", value: (r) => r.version },
+          { header: "definitionHash", value: (r) => r.definitionHash },
+          { header: "labels", value: (r) => r.labels.join(",") },
+          { header: "created", value: (r) => r.createdAt },
+          { header: "by", value: (r) => r.createdBy },
+        ]),
+      );
+    });
+
+  env
+    .command("download")
+    .description("Download one version as a definition folder.")
+    .requiredOption("-n, --name <name>", "environment name")
+    .option("-v, --version <n>", "version number", parseVersion)
+    .option("-l, --label <label>", "label")
+    .requiredOption("-d, --directory <dir>", "folder to write")
+    .option("--overwrite", "replace the files of a non-empty folder")
+    .action(
+      async (opts: {
+        name: string;
+        version?: number;
+        label?: string;
+        directory: string;
+        overwrite?: boolean;
+      }) => {
+        const v = await ws().environments.get(opts.name, selector(opts));
+        if (!v.definition)
+          throw new CliError("E_BAD_RESPONSE", `The server returned no definition for ${opts.name}.`);
+        const def = parseDefinition(v.definition);
+        const files = saveDefinitionFolder(def);
+        writeDefinitionFiles(ctx.path(opts.directory), files, {
+          overwrite: opts.overwrite ?? false,
+          displayPath: opts.directory,
+        });
+        const local = definitionHash(def);
+        if (local !== v.definitionHash) {
+          throw new CliError(
+            "E_HASH_MISMATCH",
+            `Downloaded ${v.name} version ${v.version} but its definition hashes to ${local}, not the registered ${v.definitionHash}.`,
+          );
+        }
+        ctx.out(
+          sanitize(`Downloaded ${v.name} version ${v.version} to ${opts.directory} (${v.definitionHash})`),
+        );
+      },
+    );
+
+  env
+    .command("label")
+    .description("Point a label (e.g. production) at a version, or remove it with --delete.")
+    .requiredOption("-n, --name <name>", "environment name")
+    .requiredOption("-l, --label <label>", "label")
+    .option("-v, --version <n>", "version to point at", parseVersion)
+    .option("--delete", "remove the label")
+    .option("--json", "print JSON")
+    .action(
+      async (opts: { name: string; label: string; version?: number; delete?: boolean; json?: boolean }) => {
+        const registry = ws().environments;
+        if (opts.delete) {
+          if (opts.version !== undefined)
+            throw new CliError("E_USAGE", "Expected --delete or -v VERSION, not both.");
+          await registry.deleteLabel(opts.name, opts.label);
+          return ctx.out(sanitize(`Removed label ${opts.label} from ${opts.name}`));
+        }
+        if (opts.version === undefined) throw new CliError("E_USAGE", "Expected -v VERSION (or --delete).");
+        const l = await registry.setLabel(opts.name, opts.label, opts.version);
+        if (opts.json) return ctx.out(formatJson(l));
+        ctx.out(sanitize(`Label ${l.label} of ${opts.name} now points at version ${l.version}`));
+      },
+    );
+
+  for (const [verb, done] of [
+    ["archive", "Archived"],
+    ["restore", "Restored"],
+  ] as const) {
+    env
+      .command(verb)
+      .description(
+        verb === "archive"
+          ? "Hide an environment from list (its versions stay gettable)."
+          : "Show an archived environment in list again.",
+      )
+      .requiredOption("-n, --name <name>", "environment name")
+      .option("--json", "print JSON")
+      .action(async (opts: { name: string; json?: boolean }) => {
+        const s = await ws().environments[verb](opts.name);
+        if (opts.json) return ctx.out(formatJson(s));
+        ctx.out(sanitize(`${done} ${s.name}`));
+      });
+  }
+
+  env
+    .command("clone")
+    .description("Copy a registered environment (e.g. a curated mlenv-* one) to a new name.")
+    .requiredOption("-n, --name <name>", "environment to copy")
+    .requiredOption("--new-name <name>", "name of the copy")
+    .option("-v, --version <n>", "version to copy (default latest)", parseVersion)
+    .option("-l, --label <label>", "label to copy")
+    .option("--json", "print JSON")
+    .action(
+      async (opts: { name: string; newName: string; version?: number; label?: string; json?: boolean }) => {
+        const res = await ws().environments.clone(opts.name, { newName: opts.newName, ...selector(opts) });
+        if (opts.json) return ctx.out(formatJson(res));
+        const e = res.environment;
+        ctx.out(sanitize(`Cloned ${opts.name} to ${e.name} version ${e.version} (${e.definitionHash})`));
+      },
+    );
+}
