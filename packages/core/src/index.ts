@@ -28,6 +28,7 @@ export { requirementLines } from "./formats/requirements";
 export { canonicalJson, type JsonValue } from "./hash/canonicalJson";
 export { definitionHash, HASH_SCHEME, hashJson, imageKey } from "./hash/hash";
 export {
+  cudaPackages,
   definitionHashInput,
   type ImageKeyOptions,
   imageKeyInputs,
@@ -38,8 +39,33 @@ export {
   normalizePipName,
   normalizePipOption,
   normalizePipRequirement,
+  resolveBaseImage,
 } from "./hash/normalize";
 export type { SourceLocation, SourceLocations } from "./internal/sourceMap";
+export {
+  LOCK_VERSION,
+  type Lock,
+  type LockedCondaPackage,
+  LockedCondaPackageSchema,
+  type LockedPipPackage,
+  LockedPipPackageSchema,
+  type LockedPlatform,
+  LockedPlatformSchema,
+  LockSchema,
+  lockImageKeyInput,
+  parseLock,
+  serializeLock,
+  sortLock,
+  validateLock,
+} from "./lock/lock";
+export { renderCondaExplicit, renderPipRequirements } from "./lock/render";
+export {
+  type DockerBuild,
+  ImageLabels,
+  type RenderLock,
+  type RenderOptions,
+  renderDockerBuild,
+} from "./render/dockerfile";
 export {
   type CondaEnvironment,
   CondaEnvironmentSchema,
@@ -64,20 +90,3 @@ export {
   ValidationCode,
   validateDefinition,
 } from "./validate/validate";
-export {
-  LOCK_VERSION,
-  type Lock,
-  type LockedCondaPackage,
-  LockedCondaPackageSchema,
-  type LockedPipPackage,
-  LockedPipPackageSchema,
-  type LockedPlatform,
-  LockedPlatformSchema,
-  LockSchema,
-  lockImageKeyInput,
-  parseLock,
-  serializeLock,
-  sortLock,
-  validateLock,
-} from "./lock/lock";
-export { renderCondaExplicit, renderPipRequirements } from "./lock/render";

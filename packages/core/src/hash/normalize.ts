@@ -1,3 +1,4 @@
+import { type CoreConfig, defaultCoreConfig } from "../config";
 import type { CondaEnvironment, EnvironmentDefinition } from "../spec/definition";
 import type { JsonValue } from "./canonicalJson";
 
@@ -154,6 +155,8 @@ export function definitionHashInput(def: EnvironmentDefinition): JsonValue {
       shmSize: def.docker.shmSize,
       arguments: def.docker.arguments,
       platform: def.docker.platform,
+      gpuSupport: def.docker.gpuSupport,
+      systemPackages: sortedUnique(def.docker.systemPackages.map((p) => p.trim())),
     },
     spark: def.spark as unknown as JsonValue,
     databricks: def.databricks as unknown as JsonValue,
@@ -162,6 +165,8 @@ export function definitionHashInput(def: EnvironmentDefinition): JsonValue {
 }
 
 export interface ImageKeyOptions {
+  /** Configuration whose default base images are resolved (CPU vs GPU); defaults to defaultCoreConfig. */
+  config?: CoreConfig;
   /**
    * A lock of the definition (exact versions and artifact hashes per platform). When given, it
    * is part of the key, so re-locking to new versions builds a new image.
@@ -176,14 +181,16 @@ export interface ImageKeyOptions {
  */
 export function imageKeyInputs(def: EnvironmentDefinition, options: ImageKeyOptions = {}): JsonValue {
   const userManaged = def.python.userManagedDependencies;
+  const base = resolveBaseImage(def, options.config);
   const input: { [k: string]: JsonValue } = {
     kind: "image",
     platforms: sortedUnique(def.platforms.map((p) => p.trim())),
     base: {
-      image: def.docker.baseDockerfile === null ? def.docker.baseImage : null,
+      image: base.image,
       dockerfile: def.docker.baseDockerfile,
       registry: def.docker.baseImageRegistry.address,
     },
+    systemPackages: sortedUnique(def.docker.systemPackages.map((p) => p.trim())),
     python: userManaged
       ? { userManaged: true, interpreterPath: def.python.interpreterPath }
       : options.lock !== undefined
@@ -198,4 +205,52 @@ export function imageKeyInputs(def: EnvironmentDefinition, options: ImageKeyOpti
   };
   if (options.lock !== undefined) input.lock = options.lock;
   return input;
+}
+
+const cudaConda =
+  /^(?:cudatoolkit|cudnn|nccl|cuda|cuda-[a-z0-9-]+|pytorch-cuda|cupy|tensorflow-gpu|libcublas|libcufft|libcurand|libcusolver|libcusparse|libnvjitlink|libcudnn|cutensor)$/;
+const cudaPip =
+  /^(?:nvidia-[a-z0-9-]*cu\d+|nvidia-cuda-[a-z0-9-]+|nvidia-cudnn[a-z0-9-]*|cupy-cuda[a-z0-9]+|tensorflow-gpu|jax-cuda[0-9a-z-]*|torch-cuda)$/;
+
+/** Conda or pip packages of a definition that need CUDA (e.g. cudatoolkit, pytorch-cuda, cupy-cuda12x). */
+export function cudaPackages(def: EnvironmentDefinition): string[] {
+  const out: string[] = [];
+  for (const dep of def.python.condaDependencies.dependencies ?? []) {
+    if (typeof dep === "string") {
+      const name =
+        normalizeCondaSpec(dep)
+          .replace(/^[^\s:]+::/, "")
+          .split(/[\s=<>!~[]/)[0] ?? "";
+      if (cudaConda.test(name)) out.push(dep.trim());
+    } else {
+      for (const line of dep.pip) {
+        if (isPipOption(line)) continue;
+        const name = /^[A-Za-z0-9][A-Za-z0-9._-]*/.exec(line.trim())?.[0];
+        if (name && cudaPip.test(normalizePipName(name))) out.push(line.trim());
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The base image a definition builds on: a custom Dockerfile (image null), its own base image, or,
+ * when it uses the configured CPU default and asks for GPU (docker.gpuSupport) or names CUDA
+ * packages, the configured GPU default.
+ */
+export function resolveBaseImage(
+  def: EnvironmentDefinition,
+  config: CoreConfig = defaultCoreConfig,
+): { image: string | null; gpu: boolean; reason: string } {
+  if (def.docker.baseDockerfile !== null) return { image: null, gpu: false, reason: "custom Dockerfile" };
+  const image = def.docker.baseImage;
+  if (image !== null && image === config.baseImages.cpu) {
+    if (def.docker.gpuSupport)
+      return { image: config.baseImages.gpu, gpu: true, reason: "docker.gpuSupport" };
+    const cuda = cudaPackages(def);
+    if (cuda.length > 0)
+      return { image: config.baseImages.gpu, gpu: true, reason: `CUDA packages: ${cuda.join(", ")}` };
+    return { image, gpu: false, reason: "CPU default" };
+  }
+  return { image, gpu: image === config.baseImages.gpu, reason: "definition's base image" };
 }

@@ -33,6 +33,8 @@ describe("parseDefinition", () => {
       shmSize: "2g",
       arguments: [],
       platform: { os: "Linux", architecture: "amd64" },
+      gpuSupport: false,
+      systemPackages: [],
     });
     expect(def.spark).toEqual({ repositories: [], packages: [], precachePackages: true });
     expect(def.databricks).toEqual({

@@ -81,6 +81,14 @@ function buildSchema(config: CoreConfig) {
     platform: z
       .object({ os: z.string().default("Linux"), architecture: z.string().default("amd64") })
       .default(() => ({ os: "Linux", architecture: "amd64" })),
+    gpuSupport: z
+      .boolean()
+      .default(false)
+      .describe("Ask for the GPU default base image (the reference's deprecated docker.gpuSupport)."),
+    systemPackages: z
+      .array(z.string())
+      .default([])
+      .describe("mlenv addition: Debian/Ubuntu packages installed with apt-get before conda (e.g. libgl1)."),
   });
   const SparkSchema = z.object({
     repositories: z.array(SparkRepositorySchema).default([]),
@@ -238,6 +246,8 @@ export function toReferenceJson(
       shmSize: def.docker.shmSize,
       arguments: [...def.docker.arguments],
       baseImageRegistry: { ...def.docker.baseImageRegistry },
+      gpuSupport: def.docker.gpuSupport,
+      ...(options.referenceOnly ? {} : { systemPackages: [...def.docker.systemPackages] }),
     },
     inferencingStackVersion: def.inferencingStackVersion,
     spark: structuredCloneJson(def.spark),

@@ -18,6 +18,7 @@ export const ValidationCode = {
   UNSAFE_VALUE: "E_UNSAFE_VALUE",
   ENV_NAME_INVALID: "E_ENV_NAME_INVALID",
   CHANNEL_INVALID: "E_CHANNEL_INVALID",
+  SYSTEM_PACKAGE_INVALID: "E_SYSTEM_PACKAGE_INVALID",
   UNPINNED: "W_UNPINNED",
   UNTAGGED_IMAGE: "W_UNTAGGED_IMAGE",
   LOCAL_PATH: "W_LOCAL_PATH",
@@ -49,6 +50,7 @@ export interface ValidateOptions {
 }
 
 const nameRe = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const aptRe = /^[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?$/;
 const envNameRe = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // A docker image reference: [registry[:port]/]path[:tag][@digest], lowercase path components.
 const imageRe =
@@ -203,6 +205,17 @@ export function validateDefinition(
   }
   for (const [i, a] of def.docker.arguments.entries())
     hostile(["docker", "arguments", i], a, "a docker argument");
+  for (const [i, pkg] of def.docker.systemPackages.entries()) {
+    if (hostile(["docker", "systemPackages", i], pkg, "a system package")) continue;
+    if (!aptRe.test(pkg)) {
+      add(
+        ValidationCode.SYSTEM_PACKAGE_INVALID,
+        "error",
+        ["docker", "systemPackages", i],
+        `expected a Debian package name, optionally with =version (e.g. "libgl1" or "curl=7.88.1-10"); received ${preview(pkg)}`,
+      );
+    }
+  }
   hostile(["docker", "shmSize"], def.docker.shmSize, "docker.shmSize");
   hostile(
     ["docker", "baseImageRegistry", "address"],

@@ -1,0 +1,188 @@
+import { describe, expect, it } from "vitest";
+import { defaultCoreConfig } from "../config";
+import { definitionHash, imageKey } from "../hash/hash";
+import { type EnvironmentDefinitionInput, parseDefinition } from "../spec/definition";
+import { ImageLabels, renderDockerBuild } from "./dockerfile";
+
+const input: EnvironmentDefinitionInput = {
+  name: "train",
+  environmentVariables: { RUNTIME_ONLY: "1" },
+  docker: { systemPackages: ["libgl1", "curl"] },
+  python: {
+    condaDependencies: {
+      name: "ignored",
+      channels: ["conda-forge"],
+      dependencies: [
+        "python=3.11",
+        "numpy=1.26",
+        { pip: ["requests==2.31.0", "--index-url http://127.0.0.1:9/simple"] },
+      ],
+      variables: { OMP_NUM_THREADS: "4", QUOTED: 'a"b$c' },
+    },
+  },
+};
+const text = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b) : undefined);
+
+describe("renderDockerBuild", () => {
+  it("orders layers for cache reuse and labels the image with both hashes", () => {
+    const def = parseDefinition(input);
+    const build = renderDockerBuild(def);
+    const order = [
+      `FROM ${defaultCoreConfig.baseImages.cpu}`,
+      "RUN apt-get update",
+      "COPY environment.yml",
+      "RUN micromamba create -y -p /opt/conda/envs/mlenv -f /tmp/mlenv/environment.yml",
+      "COPY requirements.txt",
+      "RUN /opt/conda/envs/mlenv/bin/python -m pip install",
+      "ENV PATH=/opt/conda/envs/mlenv/bin:$PATH",
+      "LABEL ",
+      'CMD ["/opt/conda/envs/mlenv/bin/python"]',
+    ];
+    const positions = order.map((s) => build.dockerfile.indexOf(s));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(build.dockerfile).toContain("install -y --no-install-recommends curl libgl1 &&");
+    expect(build.dockerfile).toContain(`${ImageLabels.definitionHash}="${definitionHash(def)}"`);
+    expect(build.dockerfile).toContain(`${ImageLabels.imageKey}="${imageKey(def)}"`);
+    expect(build.definitionHash).toBe(definitionHash(def));
+    expect(build.imageKey).toBe(imageKey(def));
+    expect(build.dockerfile).toContain('OMP_NUM_THREADS="4"');
+    expect(build.dockerfile).toContain('QUOTED="a\\"b\\$c"');
+    expect(build.dockerfile).not.toContain("RUNTIME_ONLY");
+    expect(Object.keys(build.context).sort()).toEqual(["Dockerfile", "environment.yml", "requirements.txt"]);
+    expect(text(build.context.Dockerfile)).toBe(build.dockerfile);
+    expect(text(build.context["environment.yml"])).toBe(
+      "channels:\n  - conda-forge\ndependencies:\n  - numpy=1.26\n  - python=3.11\n",
+    );
+    expect(text(build.context["requirements.txt"])).toBe(
+      "--index-url http://127.0.0.1:9/simple\nrequests==2.31.0\n",
+    );
+  });
+
+  it("renders the same build context for definitions with the same image key", () => {
+    const a = parseDefinition(input);
+    const b = parseDefinition({
+      ...input,
+      name: "other",
+      environmentVariables: {},
+      python: {
+        condaDependencies: {
+          channels: ["conda-forge"],
+          dependencies: [
+            { pip: ["--index-url http://127.0.0.1:9/simple", "Requests == 2.31.0"] },
+            "numpy = 1.26",
+            "python=3.11",
+          ],
+          variables: { QUOTED: 'a"b$c', OMP_NUM_THREADS: "4" },
+        },
+      },
+    });
+    expect(imageKey(a)).toBe(imageKey(b));
+    const ca = renderDockerBuild(a).context;
+    const cb = renderDockerBuild(b).context;
+    expect(text(ca["environment.yml"])).toBe(text(cb["environment.yml"]));
+    expect(text(ca["requirements.txt"])).toBe(text(cb["requirements.txt"]));
+    const strip = (s: string | undefined) => s?.replace(/definition-hash="[^"]+"/, "");
+    expect(strip(text(ca.Dockerfile))).toBe(strip(text(cb.Dockerfile)));
+  });
+
+  it("picks the GPU default for CUDA packages or docker.gpuSupport, and keys the image on it", () => {
+    const cpu = parseDefinition(input);
+    const cuda = parseDefinition({
+      ...input,
+      python: { condaDependencies: { dependencies: ["python=3.11", "pytorch::pytorch-cuda=11.7"] } },
+    });
+    const pip = parseDefinition({
+      name: "p",
+      python: {
+        condaDependencies: { dependencies: ["python=3.11", { pip: ["nvidia-cudnn-cu12==9.1.0.70"] }] },
+      },
+    });
+    const asked = parseDefinition({ ...input, docker: { gpuSupport: true } });
+    for (const d of [cuda, pip, asked]) {
+      const b = renderDockerBuild(d);
+      expect(b.gpu).toBe(true);
+      expect(b.dockerfile).toContain(`FROM ${defaultCoreConfig.baseImages.gpu}\n`);
+    }
+    expect(renderDockerBuild(cpu).gpu).toBe(false);
+    const config = {
+      ...defaultCoreConfig,
+      baseImages: { cpu: defaultCoreConfig.baseImages.cpu, gpu: "gpu/base:2" },
+    };
+    expect(renderDockerBuild(cuda, { config }).dockerfile).toContain("FROM gpu/base:2\n");
+    expect(imageKey(cuda, { config })).not.toBe(imageKey(cuda));
+    // An explicit non-default base image is never swapped.
+    const own = parseDefinition({
+      ...input,
+      docker: { baseImage: "nvcr.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04" },
+    });
+    expect(renderDockerBuild(own).dockerfile).toContain(
+      "FROM nvcr.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04\n",
+    );
+  });
+
+  it("uses a custom Dockerfile as the base stage", () => {
+    const def = parseDefinition({
+      ...input,
+      docker: { baseDockerfile: "FROM ubuntu:22.04 AS base\nRUN echo hi\n" },
+    });
+    const build = renderDockerBuild(def);
+    expect(build.baseImage).toBeNull();
+    expect(build.dockerfile.indexOf("FROM ubuntu:22.04 AS base\nRUN echo hi\n")).toBeGreaterThan(0);
+    expect(build.dockerfile.match(/^FROM /gm)).toHaveLength(1);
+    expect(build.dockerfile.indexOf("RUN echo hi")).toBeLessThan(
+      build.dockerfile.indexOf("COPY environment.yml"),
+    );
+  });
+
+  it("skips conda and pip for user-managed dependencies and records the interpreter", () => {
+    const def = parseDefinition({
+      name: "um",
+      docker: { baseImage: "python:3.12-slim" },
+      python: { userManagedDependencies: true, interpreterPath: "/usr/local/bin/python3" },
+    });
+    const build = renderDockerBuild(def);
+    expect(build.dockerfile).not.toMatch(/micromamba|pip install|COPY/);
+    expect(build.dockerfile).toContain('MLENV_PYTHON="/usr/local/bin/python3"');
+    expect(build.dockerfile).toContain('CMD ["/usr/local/bin/python3"]');
+    expect(Object.keys(build.context)).toEqual(["Dockerfile"]);
+  });
+
+  it("installs a lock instead of the environment.yml, with pip --require-hashes", () => {
+    const def = parseDefinition(input);
+    const lock = {
+      condaExplicit: "@EXPLICIT\nhttp://127.0.0.1:9/linux-64/python-3.11.0-0.conda#abc\n",
+      pipRequirements: "requests @ http://127.0.0.1:9/r.whl --hash=sha256:00\n",
+      imageKeyInput: { locked: 1 },
+    };
+    const build = renderDockerBuild(def, { lock });
+    expect(build.dockerfile).toContain("--file /tmp/mlenv/conda-explicit.txt");
+    expect(build.dockerfile).toContain("--require-hashes --no-deps -r /tmp/mlenv/requirements.txt");
+    expect(text(build.context["conda-explicit.txt"])).toBe(lock.condaExplicit);
+    expect(build.context["environment.yml"]).toBeUndefined();
+    expect(build.imageKey).toBe(imageKey(def, { lock: lock.imageKeyInput }));
+    expect(build.imageKey).not.toBe(imageKey(def));
+  });
+
+  it.each([
+    [
+      "a pip line",
+      { python: { condaDependencies: { dependencies: ["python=3.11", { pip: ["x\nRUN rm -rf /"] }] } } },
+    ],
+    [
+      "a conda variable",
+      { python: { condaDependencies: { dependencies: ["python=3.11"], variables: { A: "$(id)" } } } },
+    ],
+    ["a system package", { docker: { systemPackages: ["curl; rm -rf /"] } }],
+    ["the base image", { docker: { baseImage: "ubuntu:22.04`id`" } }],
+  ])("refuses hostile input in %s instead of escaping it into a RUN", (_what, patch) => {
+    const def = parseDefinition({ name: "h", ...patch });
+    expect(() => renderDockerBuild(def)).toThrow(expect.objectContaining({ code: "E_RENDER_REFUSED" }));
+  });
+
+  it("refuses a hostile env prefix or conda executable", () => {
+    const def = parseDefinition(input);
+    expect(() => renderDockerBuild(def, { envPrefix: "/opt/x; rm -rf /" })).toThrow(/plain path/);
+    expect(() => renderDockerBuild(def, { condaExecutable: "conda`id`" })).toThrow(/plain path/);
+  });
+});
