@@ -1,1 +1,25 @@
-export {};
+export type { AppDeps } from "./app";
+export { createApp } from "./app";
+export { generateToken, hashToken } from "./auth";
+export type { BlobDigest, BlobStore } from "./blobs/blobStore";
+export { blobDigest, FsBlobStore, isBlobDigest } from "./blobs/blobStore";
+export { isReservedName, RESERVED_PREFIX } from "./curated";
+export { isServerError, ServerError, ServerErrorCode } from "./errors";
+export type { LogFields, Logger, LogLevel } from "./logger";
+export { jsonLogger, silentLogger } from "./logger";
+export type { EnvironmentSummaryView, EnvironmentVersionView, RegisterOutcome } from "./registry";
+export { Registry } from "./registry";
+export type { RunningServer, ServerOptions } from "./server";
+export { openStore, startServer } from "./server";
+export { PostgresStore } from "./store/postgresStore";
+export { SqliteStore } from "./store/sqliteStore";
+export type {
+  AuthenticatedToken,
+  EnvironmentRecord,
+  LabelRecord,
+  Role,
+  Store,
+  TokenRecord,
+  VersionRecord,
+  WorkspaceRecord,
+} from "./store/types";

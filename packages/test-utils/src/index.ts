@@ -2,6 +2,8 @@ export { requireAll, skipWithout } from "./components";
 export { baseImageCpu, dockerAvailable } from "./docker";
 export type { PostgresHandle } from "./postgres";
 export { postgresMissing, startPostgres } from "./postgres";
+export type { CapturedLog, StartServerFn, TestServer } from "./server";
+export { startTestServer } from "./server";
 export type { LocalRegistry } from "./registry";
 export { registryAvailable, startRegistry } from "./registry";
 export { makeTempDir } from "./tempDir";

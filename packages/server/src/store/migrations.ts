@@ -1,3 +1,5 @@
+import { wheelsMigrationSql } from "../wheels/catalog";
+
 /**
  * Schema migrations, applied in order and recorded in `schema_migrations`. Append new entries
  * (locks, builds, runs, wheels, secrets...); never edit or reorder applied ones.
@@ -77,4 +79,5 @@ export const migrations: readonly Migration[] = [
     sqlite: core,
     postgres: core.replaceAll("name TEXT NOT NULL", 'name TEXT COLLATE "C" NOT NULL'),
   },
+  { id: "0002_wheels", sqlite: wheelsMigrationSql("sqlite"), postgres: wheelsMigrationSql("postgres") },
 ];

@@ -1,0 +1,449 @@
+import {
+  canonicalJson,
+  definitionHash,
+  type EnvironmentDefinition,
+  isCoreError,
+  parseDefinition,
+  toReferenceJson,
+} from "@mlenv/core";
+import { generateToken, hashToken } from "./auth";
+import type { BlobStore } from "./blobs/blobStore";
+import { curatedDefinitions, isReservedName } from "./curated";
+import { preview, ServerError, ServerErrorCode } from "./errors";
+import type {
+  AuthenticatedToken,
+  EnvironmentRecord,
+  LabelRecord,
+  Role,
+  Store,
+  TokenRecord,
+  VersionRecord,
+  WorkspaceRecord,
+} from "./store/types";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const WORKSPACE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** One version of an environment as the API returns it. */
+export interface EnvironmentVersionView {
+  name: string;
+  version: number;
+  definitionHash: string;
+  definition?: Record<string, unknown>;
+  definitionBlob: string;
+  description: string | null;
+  tags: Record<string, string>;
+  labels: string[];
+  curated: boolean;
+  archived: boolean;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface EnvironmentSummaryView extends Omit<EnvironmentVersionView, "definition"> {
+  versionCount: number;
+}
+
+export interface RegisterOutcome {
+  created: boolean;
+  environment: EnvironmentVersionView;
+}
+
+function checkName(name: string, what = "environment name"): void {
+  if (!NAME.test(name)) {
+    throw new ServerError(
+      ServerErrorCode.NAME_INVALID,
+      `Expected an ${what} of 1-255 characters [A-Za-z0-9._-] starting with a letter or digit, e.g. "my-env"; received ${preview(name)}`,
+      { details: { name: preview(name) } },
+    );
+  }
+}
+
+function notFound(message: string, details: Record<string, unknown>): ServerError {
+  return new ServerError(ServerErrorCode.NOT_FOUND, message, { details });
+}
+
+/** The registry's rules on top of a Store and a BlobStore. All methods are workspace-scoped. */
+export class Registry {
+  readonly store: Store;
+  readonly blobs: BlobStore;
+  readonly #now: () => string;
+
+  constructor(deps: { store: Store; blobs: BlobStore; now?: () => string }) {
+    this.store = deps.store;
+    this.blobs = deps.blobs;
+    this.#now = deps.now ?? (() => new Date().toISOString());
+  }
+
+  // ---- workspaces and tokens -------------------------------------------------------------
+
+  /**
+   * First start: when no workspace exists, create `default` with an admin token. Returns the
+   * plaintext token when it was created now (null otherwise).
+   */
+  async bootstrap(token: string | undefined): Promise<{ token: string; generated: boolean } | null> {
+    if ((await this.store.listWorkspaces()).length > 0) return null;
+    const plain = token ?? generateToken();
+    const ws = await this.store.createWorkspace("default", this.#now());
+    await this.store.createToken({
+      workspaceId: ws.id,
+      name: "bootstrap-admin",
+      role: "admin",
+      tokenHash: hashToken(plain),
+      now: this.#now(),
+    });
+    return { token: plain, generated: token === undefined };
+  }
+
+  /** Seed (or update) the curated environments in every workspace. */
+  async seedCurated(): Promise<void> {
+    for (const ws of await this.store.listWorkspaces()) await this.#seed(ws.id);
+  }
+
+  async #seed(workspaceId: string): Promise<void> {
+    for (const def of curatedDefinitions()) {
+      await this.#register(workspaceId, def, { curated: true, createdBy: "mlenv" });
+    }
+  }
+
+  async authenticate(token: string): Promise<AuthenticatedToken | null> {
+    return this.store.findToken(hashToken(token));
+  }
+
+  async createWorkspace(name: string): Promise<{ workspace: WorkspaceRecord; adminToken: string }> {
+    if (!WORKSPACE.test(name)) {
+      throw new ServerError(
+        ServerErrorCode.NAME_INVALID,
+        `Expected a workspace name of 1-63 characters [a-z0-9-] starting with a letter or digit, e.g. "team-a"; received ${preview(name)}`,
+        { details: { name: preview(name) } },
+      );
+    }
+    if (await this.store.getWorkspace(name)) {
+      throw new ServerError(ServerErrorCode.CONFLICT, `Workspace ${JSON.stringify(name)} already exists`, {
+        details: { name },
+      });
+    }
+    const workspace = await this.store.createWorkspace(name, this.#now());
+    const adminToken = generateToken();
+    await this.store.createToken({
+      workspaceId: workspace.id,
+      name: "admin",
+      role: "admin",
+      tokenHash: hashToken(adminToken),
+      now: this.#now(),
+    });
+    await this.#seed(workspace.id);
+    return { workspace, adminToken };
+  }
+
+  async createToken(
+    workspaceId: string,
+    name: string,
+    role: Role,
+  ): Promise<{ record: TokenRecord; token: string }> {
+    const token = generateToken();
+    const record = await this.store.createToken({
+      workspaceId,
+      name,
+      role,
+      tokenHash: hashToken(token),
+      now: this.#now(),
+    });
+    return { record, token };
+  }
+
+  async revokeToken(workspaceId: string, id: string): Promise<void> {
+    if (!(await this.store.revokeToken(workspaceId, id, this.#now()))) {
+      throw notFound(`No live token with id ${preview(id)} in this workspace`, { id: preview(id) });
+    }
+  }
+
+  // ---- environments ----------------------------------------------------------------------
+
+  /** Validate a definition with core; bad input becomes E_DEFINITION_INVALID. */
+  parse(json: unknown): EnvironmentDefinition {
+    try {
+      return parseDefinition(json);
+    } catch (e) {
+      if (isCoreError(e)) {
+        throw new ServerError(ServerErrorCode.DEFINITION_INVALID, e.message, {
+          details: { issues: e.issues },
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+
+  /** Register a user definition (reserved names refused). */
+  async register(workspaceId: string, json: unknown, createdBy: string): Promise<RegisterOutcome> {
+    const def = this.parse(json);
+    checkName(def.name);
+    if (isReservedName(def.name)) {
+      throw new ServerError(
+        ServerErrorCode.NAME_RESERVED,
+        `The prefix "mlenv-" is reserved for curated environments; expected another name, e.g. "my-${def.name.slice(6) || "env"}" (clone a curated environment to change it); received ${preview(def.name)}`,
+        { details: { name: def.name } },
+      );
+    }
+    return this.#register(workspaceId, def, { curated: false, createdBy });
+  }
+
+  async #register(
+    workspaceId: string,
+    def: EnvironmentDefinition,
+    opts: { curated: boolean; createdBy: string },
+  ): Promise<RegisterOutcome> {
+    const stored = toReferenceJson({ ...def, version: null });
+    const text = canonicalJson(stored);
+    const definitionBlob = await this.blobs.put(new TextEncoder().encode(text));
+    const res = await this.store.register({
+      workspaceId,
+      name: def.name,
+      definitionHash: definitionHash(def),
+      definitionJson: text,
+      definitionBlob,
+      description: def.description,
+      tags: def.tags,
+      curated: opts.curated,
+      createdBy: opts.createdBy,
+      now: this.#now(),
+    });
+    const labels = res.created ? [] : await this.#labelsOf(workspaceId, def.name, res.version.version);
+    return { created: res.created, environment: this.#view(res.environment, res.version, labels, true) };
+  }
+
+  async #env(workspaceId: string, name: string): Promise<EnvironmentRecord> {
+    const env = await this.store.getEnvironment(workspaceId, name);
+    if (!env)
+      throw notFound(`No environment named ${preview(name)} in this workspace`, { name: preview(name) });
+    return env;
+  }
+
+  async #labelsOf(workspaceId: string, name: string, version: number): Promise<string[]> {
+    return (await this.store.listLabels(workspaceId, name))
+      .filter((l) => l.version === version)
+      .map((l) => l.label);
+  }
+
+  #view(
+    env: EnvironmentRecord,
+    v: VersionRecord,
+    labels: string[],
+    withDefinition: boolean,
+  ): EnvironmentVersionView {
+    const out: EnvironmentVersionView = {
+      name: v.name,
+      version: v.version,
+      definitionHash: v.definitionHash,
+      definitionBlob: v.definitionBlob,
+      description: v.description,
+      tags: v.tags,
+      labels,
+      curated: env.curated,
+      archived: env.archived,
+      createdAt: v.createdAt,
+      createdBy: v.createdBy,
+    };
+    if (withDefinition) {
+      const definition = JSON.parse(v.definitionJson) as Record<string, unknown>;
+      definition.version = String(v.version);
+      out.definition = definition;
+    }
+    return out;
+  }
+
+  /** Latest, a given version, or the version a label points at. */
+  async get(
+    workspaceId: string,
+    name: string,
+    which: { version?: number | undefined; label?: string | undefined } = {},
+  ): Promise<EnvironmentVersionView> {
+    const env = await this.#env(workspaceId, name);
+    let version = env.latestVersion;
+    if (which.label !== undefined) {
+      const l = await this.store.getLabel(workspaceId, name, which.label);
+      if (!l) {
+        throw notFound(`Environment ${preview(name)} has no label ${preview(which.label)}`, {
+          name,
+          label: preview(which.label),
+        });
+      }
+      version = l.version;
+    } else if (which.version !== undefined) {
+      version = which.version;
+    }
+    const v = await this.store.getVersion(workspaceId, name, version);
+    if (!v) {
+      throw notFound(
+        `Environment ${preview(name)} has no version ${version} (latest is ${env.latestVersion})`,
+        {
+          name,
+          version,
+          latestVersion: env.latestVersion,
+        },
+      );
+    }
+    return this.#view(env, v, await this.#labelsOf(workspaceId, name, version), true);
+  }
+
+  async history(
+    workspaceId: string,
+    name: string,
+  ): Promise<{ name: string; archived: boolean; items: EnvironmentVersionView[] }> {
+    const env = await this.#env(workspaceId, name);
+    const [versions, labels] = await Promise.all([
+      this.store.listVersions(workspaceId, name),
+      this.store.listLabels(workspaceId, name),
+    ]);
+    return {
+      name,
+      archived: env.archived,
+      items: versions.map((v) =>
+        this.#view(
+          env,
+          v,
+          labels.filter((l) => l.version === v.version).map((l) => l.label),
+          false,
+        ),
+      ),
+    };
+  }
+
+  async list(input: {
+    workspaceId: string;
+    prefix?: string | undefined;
+    tag?: string | undefined;
+    limit: number;
+    cursor?: string | undefined;
+    archived: "exclude" | "include" | "only";
+  }): Promise<{ items: EnvironmentSummaryView[]; nextCursor: string | null }> {
+    let after: string | undefined;
+    if (input.cursor !== undefined) {
+      after = Buffer.from(input.cursor, "base64url").toString("utf8");
+      if (!NAME.test(after)) {
+        throw new ServerError(
+          ServerErrorCode.BAD_REQUEST,
+          `Expected a cursor from a previous nextCursor; received ${preview(input.cursor)}`,
+          {
+            details: { cursor: preview(input.cursor) },
+          },
+        );
+      }
+    }
+    let tagKey: string | undefined;
+    let tagValue: string | undefined;
+    if (input.tag !== undefined) {
+      const eq = input.tag.indexOf("=");
+      tagKey = eq < 0 ? input.tag : input.tag.slice(0, eq);
+      tagValue = eq < 0 ? undefined : input.tag.slice(eq + 1);
+    }
+    const rows = await this.store.listEnvironments({
+      workspaceId: input.workspaceId,
+      prefix: input.prefix,
+      tagKey,
+      tagValue,
+      after,
+      limit: input.limit + 1,
+      archived: input.archived,
+    });
+    const page = rows.slice(0, input.limit);
+    const items = page.map(({ environment, latest }) => ({
+      ...this.#view(environment, latest, [], false),
+      versionCount: environment.latestVersion,
+    }));
+    const last = page.at(-1);
+    return {
+      items,
+      nextCursor:
+        rows.length > input.limit && last
+          ? Buffer.from(last.environment.name, "utf8").toString("base64url")
+          : null,
+    };
+  }
+
+  #writable(env: EnvironmentRecord): void {
+    if (env.curated) {
+      throw new ServerError(
+        ServerErrorCode.READ_ONLY,
+        `Curated environment ${JSON.stringify(env.name)} is read-only; clone it to change it, e.g. POST /api/v1/environments/${env.name}/clone {"newName":"my-env"}`,
+        { details: { name: env.name } },
+      );
+    }
+  }
+
+  async setLabel(workspaceId: string, name: string, label: string, version: number): Promise<LabelRecord> {
+    if (!LABEL.test(label)) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected a label of 1-63 characters [A-Za-z0-9._-] starting with a letter or digit, e.g. "production"; received ${preview(label)}`,
+        { details: { label: preview(label) } },
+      );
+    }
+    const env = await this.#env(workspaceId, name);
+    this.#writable(env);
+    if (!(await this.store.getVersion(workspaceId, name, version))) {
+      throw notFound(
+        `Environment ${preview(name)} has no version ${version} (latest is ${env.latestVersion})`,
+        {
+          name,
+          version,
+        },
+      );
+    }
+    return this.store.setLabel({ workspaceId, name, label, version, now: this.#now() });
+  }
+
+  async deleteLabel(workspaceId: string, name: string, label: string): Promise<void> {
+    const env = await this.#env(workspaceId, name);
+    this.#writable(env);
+    if (!(await this.store.deleteLabel(workspaceId, name, label))) {
+      throw notFound(`Environment ${preview(name)} has no label ${preview(label)}`, {
+        name,
+        label: preview(label),
+      });
+    }
+  }
+
+  async listLabels(workspaceId: string, name: string): Promise<LabelRecord[]> {
+    await this.#env(workspaceId, name);
+    return this.store.listLabels(workspaceId, name);
+  }
+
+  async setArchived(workspaceId: string, name: string, archived: boolean): Promise<EnvironmentSummaryView> {
+    const env = await this.#env(workspaceId, name);
+    this.#writable(env);
+    const after = (await this.store.setArchived(workspaceId, name, archived, this.#now()))!;
+    const latest = (await this.store.getVersion(workspaceId, name, after.latestVersion))!;
+    const labels = await this.#labelsOf(workspaceId, name, after.latestVersion);
+    return { ...this.#view(after, latest, labels, false), versionCount: after.latestVersion };
+  }
+
+  /** Copy a version (latest by default) under a new name as its version 1. */
+  async clone(
+    workspaceId: string,
+    name: string,
+    newName: string,
+    which: { version?: number | undefined; label?: string | undefined },
+    createdBy: string,
+  ): Promise<RegisterOutcome> {
+    const source = await this.get(workspaceId, name, which);
+    checkName(newName, "new environment name");
+    if (await this.store.getEnvironment(workspaceId, newName)) {
+      throw new ServerError(
+        ServerErrorCode.CONFLICT,
+        `Environment ${JSON.stringify(newName)} already exists; expected a new name`,
+        {
+          details: { name: newName },
+        },
+      );
+    }
+    const { curated: _c, ...tags } = source.tags;
+    return this.register(
+      workspaceId,
+      { ...source.definition, name: newName, version: null, tags },
+      createdBy,
+    );
+  }
+}

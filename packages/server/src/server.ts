@@ -1,0 +1,119 @@
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import { createApp } from "./app";
+import { FsBlobStore } from "./blobs/blobStore";
+import { jsonLogger, type Logger } from "./logger";
+import { PostgresStore } from "./store/postgresStore";
+import { SqliteStore } from "./store/sqliteStore";
+import type { Store } from "./store/types";
+
+export interface ServerOptions {
+  /** Listen address (default 127.0.0.1). */
+  host?: string;
+  /** Listen port; 0 picks a free one (default 0). */
+  port?: number;
+  /** Holds the SQLite database, `admin-token` and, by default, blobs. Created if missing. */
+  dataDir: string;
+  /** `postgres://...` to use PostgreSQL; otherwise SQLite at `<dataDir>/mlenv.db`. */
+  database?: string;
+  /** Blob store root (default `<dataDir>/blobs`). */
+  blobDir?: string;
+  /** Admin token of the default workspace on first start (default env MLENV_BOOTSTRAP_TOKEN, else generated). */
+  bootstrapToken?: string;
+  logger?: Logger;
+  /** PostgreSQL pool size (default 10). */
+  maxConnections?: number;
+}
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:41234 */
+  url: string;
+  port: number;
+  store: Store["kind"];
+  close(): Promise<void>;
+}
+
+/** Open the store a ServerOptions names, migrated. */
+export async function openStore(
+  options: Pick<ServerOptions, "dataDir" | "database" | "maxConnections">,
+): Promise<Store> {
+  let store: Store;
+  if (options.database) {
+    if (!/^postgres(ql)?:\/\//.test(options.database)) {
+      throw new Error(
+        `Expected database to be a PostgreSQL URL like postgres://user@127.0.0.1:5432/mlenv; received ${JSON.stringify(options.database.replace(/\/\/[^@/]*@/, "//***@")).slice(0, 200)}`,
+      );
+    }
+    store = new PostgresStore(options.database, { maxConnections: options.maxConnections ?? 10 });
+  } else {
+    store = new SqliteStore(join(options.dataDir, "mlenv.db"));
+  }
+  try {
+    await store.migrate();
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw e;
+  }
+  return store;
+}
+
+/**
+ * Start the registry: open (and migrate) the store, bootstrap the default workspace on first
+ * start, seed curated environments, and listen.
+ */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const logger = options.logger ?? jsonLogger();
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openStore(options);
+  try {
+    const blobs = new FsBlobStore(options.blobDir ?? join(options.dataDir, "blobs"));
+    const { app, registry } = createApp({ store, blobs, logger });
+    const given = options.bootstrapToken ?? process.env.MLENV_BOOTSTRAP_TOKEN;
+    if (given !== undefined && !/^mlenv_[A-Za-z0-9_-]{43}$/.test(given)) {
+      throw new Error(
+        "Expected the bootstrap token (MLENV_BOOTSTRAP_TOKEN) to look like mlenv_ + 43 base64url characters, e.g. the output of `mlenv token generate`; received a value of another shape",
+      );
+    }
+    const boot = await registry.bootstrap(given);
+    if (boot) {
+      const file = join(options.dataDir, "admin-token");
+      writeFileSync(file, `${boot.token}\n`, { mode: 0o600 });
+      chmodSync(file, 0o600);
+      if (boot.generated) {
+        // Printed once, on the very first start, so the operator can log in.
+        logger.info("bootstrap admin token created", { event: "bootstrap-token", token: boot.token, file });
+      } else {
+        logger.info("bootstrap admin token set from configuration", { event: "bootstrap-token", file });
+      }
+    }
+    await registry.seedCurated();
+    const host = options.host ?? "127.0.0.1";
+    const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 0 }, () => resolve(s));
+      s.once("error", reject);
+    });
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    logger.info("server listening", { url, store: store.kind });
+    let closed = false;
+    return {
+      url,
+      port,
+      store: store.kind,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        await store.close();
+      },
+    };
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw e;
+  }
+}
