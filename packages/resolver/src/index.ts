@@ -1,1 +1,31 @@
-export {};
+export {
+  type CondaChannel,
+  condaChannel,
+  type HttpChannelOptions,
+  httpCondaChannel,
+  localCondaChannel,
+} from "./conda/channel";
+export { type ChannelPriority, CondaProvider, type CondaSemantics } from "./conda/provider";
+export { type CondaRecord, parseRepodata } from "./conda/record";
+export { type CondaSolution, type CondaSolveInput, solveConda, solveCondaRecords } from "./conda/solve";
+export { type VirtualPackageOptions, virtualPackages } from "./conda/virtual";
+export { isResolverError, ResolverError, ResolverErrorCode } from "./errors";
+export {
+  type DistFile,
+  type HttpIndexOptions,
+  httpPypiIndex,
+  metadataFromWheel,
+  multiIndex,
+  normalizeProjectName,
+  type PypiIndex,
+  parseHtmlProjectPage,
+  parseJsonProjectPage,
+} from "./pypi/index";
+export {
+  type ClauseOrigin,
+  type Dependencies,
+  type DependencyProvider,
+  type SolveOutcome,
+  type SolveStats,
+  solveCdcl,
+} from "./solver/cdcl";

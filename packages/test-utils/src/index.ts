@@ -1,6 +1,10 @@
+export type { CondaChannelOptions, CondaChannelServer } from "./condaChannel";
+export { channelFilesFromFlatIndex, serveCondaChannel } from "./condaChannel";
 export { requireAll, skipWithout } from "./components";
 export { baseImageCpu, dockerAvailable } from "./docker";
 export type { PostgresHandle } from "./postgres";
+export type { IndexFile, PypiIndexOptions, PypiIndexServer } from "./pypiIndex";
+export { servePypiIndex } from "./pypiIndex";
 export { postgresMissing, startPostgres } from "./postgres";
 export type { CapturedLog, StartServerFn, TestServer } from "./server";
 export { startTestServer } from "./server";

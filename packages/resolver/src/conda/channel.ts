@@ -1,0 +1,161 @@
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { preview, ResolverError, ResolverErrorCode } from "../errors";
+import { type CondaRecord, parseRepodata } from "./record";
+
+/** A conda channel: per-subdir repodata. */
+export interface CondaChannel {
+  readonly kind: "conda";
+  /** Channel URL (`http(s)://...` or `file://...`). */
+  readonly url: string;
+  /**
+   * Records of one subdir. `current: true` reads `current_repodata.json` (latest versions only)
+   * and returns `null` when the channel has none. A missing subdir yields `[]`.
+   */
+  records(subdir: string, options?: { current?: boolean }): Promise<CondaRecord[] | null>;
+}
+
+export interface HttpChannelOptions {
+  /** On-disk cache folder; responses are revalidated with ETag / Last-Modified. */
+  cacheDir?: string;
+  fetch?: typeof fetch;
+  /** Extra request headers (e.g. authorization for a private channel). */
+  headers?: Record<string, string>;
+}
+
+interface CacheMeta {
+  url: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** A channel served over HTTP(S), with an optional ETag/Last-Modified disk cache. */
+export function httpCondaChannel(url: string, options: HttpChannelOptions = {}): CondaChannel {
+  if (!/^https?:\/\/[^\s]+$/.test(url)) {
+    throw new ResolverError(
+      ResolverErrorCode.SPEC_INVALID,
+      `channel URL must be http(s) without spaces, e.g. https://conda.anaconda.org/conda-forge; received ${preview(url)}`,
+    );
+  }
+  const base = url.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const get = async (fileUrl: string): Promise<string | null> => {
+    const key = createHash("sha256").update(fileUrl).digest("hex").slice(0, 40);
+    const metaPath = options.cacheDir ? join(options.cacheDir, `${key}.meta.json`) : undefined;
+    const bodyPath = options.cacheDir ? join(options.cacheDir, `${key}.json`) : undefined;
+    let meta: CacheMeta | undefined;
+    if (metaPath) {
+      try {
+        meta = JSON.parse(await readFile(metaPath, "utf8")) as CacheMeta;
+      } catch {
+        meta = undefined;
+      }
+    }
+    const headers: Record<string, string> = { ...options.headers, "accept-encoding": "gzip, br" };
+    if (meta?.etag) headers["if-none-match"] = meta.etag;
+    if (meta?.lastModified) headers["if-modified-since"] = meta.lastModified;
+    let res: Response;
+    try {
+      res = await doFetch(fileUrl, { headers, redirect: "follow" });
+    } catch (cause) {
+      throw new ResolverError(
+        ResolverErrorCode.FETCH_FAILED,
+        `could not fetch ${fileUrl}: expected a reachable channel such as https://conda.anaconda.org/conda-forge; received ${preview(String(cause))}`,
+        { cause },
+      );
+    }
+    if (res.status === 304 && bodyPath) {
+      try {
+        return await readFile(bodyPath, "utf8");
+      } catch {
+        // cache body vanished: refetch unconditionally
+        const again = await doFetch(fileUrl, { headers: { ...options.headers } });
+        if (!again.ok) return null;
+        return again.text();
+      }
+    }
+    if (res.status === 404) return null;
+    if (!res.ok) {
+      throw new ResolverError(
+        ResolverErrorCode.FETCH_FAILED,
+        `fetching ${fileUrl} failed: expected HTTP 200 (or 304); received HTTP ${res.status}`,
+      );
+    }
+    const text = await res.text();
+    if (metaPath && bodyPath && options.cacheDir) {
+      const m: CacheMeta = { url: fileUrl };
+      const etag = res.headers.get("etag");
+      const lm = res.headers.get("last-modified");
+      if (etag) m.etag = etag;
+      if (lm) m.lastModified = lm;
+      await mkdir(options.cacheDir, { recursive: true });
+      const tmp = `${bodyPath}.${process.pid}.tmp`;
+      await writeFile(tmp, text);
+      await rename(tmp, bodyPath);
+      await writeFile(metaPath, JSON.stringify(m));
+    }
+    return text;
+  };
+  return {
+    kind: "conda",
+    url: base,
+    async records(subdir, opts = {}) {
+      checkSubdir(subdir);
+      const file = opts.current ? "current_repodata.json" : "repodata.json";
+      const fileUrl = `${base}/${subdir}/${file}`;
+      const text = await get(fileUrl);
+      if (text === null) return opts.current ? null : [];
+      return parseRepodata(text, { channel: base, subdir, source: fileUrl });
+    },
+  };
+}
+
+/** A channel folder on disk (`<dir>/<subdir>/repodata.json`). */
+export function localCondaChannel(dir: string): CondaChannel {
+  const abs = resolve(dir);
+  const url = pathToFileURL(abs).href;
+  return {
+    kind: "conda",
+    url,
+    async records(subdir, opts = {}) {
+      checkSubdir(subdir);
+      const file = join(abs, subdir, opts.current ? "current_repodata.json" : "repodata.json");
+      let text: string;
+      try {
+        text = await readFile(file, "utf8");
+      } catch (e) {
+        if ((e as { code?: string }).code === "ENOENT") return opts.current ? null : [];
+        throw new ResolverError(
+          ResolverErrorCode.FETCH_FAILED,
+          `could not read ${file}: ${preview(String(e))}`,
+          {
+            cause: e,
+          },
+        );
+      }
+      return parseRepodata(text, { channel: url, subdir, source: file });
+    },
+  };
+}
+
+/** A channel from a URL (`http(s)://`, `file://`) or a local folder path. */
+export function condaChannel(location: string, options: HttpChannelOptions = {}): CondaChannel {
+  if (/^https?:\/\//.test(location)) return httpCondaChannel(location, options);
+  if (location.startsWith("file://")) return localCondaChannel(fileURLToPath(location));
+  if (location.startsWith("/") || location.startsWith(".")) return localCondaChannel(location);
+  throw new ResolverError(
+    ResolverErrorCode.SPEC_INVALID,
+    `channel must be a URL or a folder path, e.g. https://conda.anaconda.org/conda-forge or ./channel; received ${preview(location)} (named channels need a base URL)`,
+  );
+}
+
+function checkSubdir(subdir: string): void {
+  if (!/^[a-z0-9_-]+$/.test(subdir)) {
+    throw new ResolverError(
+      ResolverErrorCode.PLATFORM_UNKNOWN,
+      `subdir must look like linux-64 or noarch; received ${preview(subdir)}`,
+    );
+  }
+}

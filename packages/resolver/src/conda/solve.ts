@@ -1,0 +1,77 @@
+import { ResolverError, ResolverErrorCode } from "../errors";
+import { type SolveStats, solveCdcl } from "../solver/cdcl";
+import type { CondaChannel } from "./channel";
+import { type ChannelPriority, CondaProvider, type CondaSemantics } from "./provider";
+import type { CondaRecord } from "./record";
+import { type VirtualPackageOptions, virtualPackages } from "./virtual";
+
+export interface CondaSolveInput {
+  /** Records per channel, highest priority first (subdir and noarch together). */
+  channels: CondaRecord[][];
+  /** MatchSpec strings that must all hold. */
+  specs: string[];
+  /** Target subdir, e.g. linux-64 (decides the virtual packages). */
+  subdir: string;
+  semantics: CondaSemantics;
+  channelPriority?: ChannelPriority;
+  virtualPackages?: VirtualPackageOptions;
+}
+
+export interface CondaSolution {
+  /** Chosen records in dependency order (dependencies before dependants), virtual ones left out. */
+  records: CondaRecord[];
+  stats: SolveStats;
+}
+
+/** Solve conda specs over in-memory records. Throws E_UNSATISFIABLE with an explanation. */
+export async function solveCondaRecords(input: CondaSolveInput): Promise<CondaSolution> {
+  const virtual = virtualPackages(input.subdir, input.virtualPackages);
+  const provider = new CondaProvider([...input.channels, virtual], input.semantics, input.channelPriority);
+  const roots = input.specs.map((s) => provider.requirement(s));
+  const out = await solveCdcl(provider, roots);
+  if (!out.ok) {
+    const all = provider.explain(out.core);
+    const explanation =
+      all.length > 40 ? [...all.slice(0, 40), `… and ${all.length - 40} more statements`] : all;
+    throw new ResolverError(
+      ResolverErrorCode.UNSATISFIABLE,
+      `cannot satisfy ${input.specs.join(", ")} for ${input.subdir}:\n  ${explanation.join("\n  ")}`,
+      { explanation },
+    );
+  }
+  const chosen = out.solvables
+    .map((s) => provider.records[s] as CondaRecord)
+    .filter((r) => r.channel !== "@virtual");
+  return { records: topoOrder(chosen, provider), stats: out.stats };
+}
+
+/** Fetch `subdir` + `noarch` of every channel, then solve. */
+export async function solveConda(
+  options: Omit<CondaSolveInput, "channels"> & { channels: CondaChannel[] },
+): Promise<CondaSolution> {
+  const channels = await Promise.all(
+    options.channels.map(async (ch) => {
+      const [a, b] = await Promise.all([ch.records(options.subdir), ch.records("noarch")]);
+      return [...(a ?? []), ...(b ?? [])];
+    }),
+  );
+  return solveCondaRecords({ ...options, channels });
+}
+
+function topoOrder(records: CondaRecord[], provider: CondaProvider): CondaRecord[] {
+  const byName = new Map(records.map((r) => [r.name, r]));
+  const out: CondaRecord[] = [];
+  const state = new Map<string, number>();
+  const visit = (r: CondaRecord) => {
+    if (state.get(r.name)) return;
+    state.set(r.name, 1);
+    for (const d of r.depends) {
+      const name = provider.records[provider.candidates(provider.requirement(d))[0] ?? -1]?.name;
+      const dep = name ? byName.get(name) : undefined;
+      if (dep) visit(dep);
+    }
+    out.push(r);
+  };
+  for (const r of [...records].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) visit(r);
+  return out;
+}

@@ -1,0 +1,56 @@
+/** Error codes of @mlenv/resolver. Recognise errors by `code`, not by `instanceof`. */
+export const ResolverErrorCode = {
+  FETCH_FAILED: "E_FETCH_FAILED",
+  REPODATA_INVALID: "E_REPODATA_INVALID",
+  INDEX_INVALID: "E_INDEX_INVALID",
+  METADATA_INVALID: "E_METADATA_INVALID",
+  UNSATISFIABLE: "E_UNSATISFIABLE",
+  SPEC_INVALID: "E_RESOLVER_SPEC_INVALID",
+  PLATFORM_UNKNOWN: "E_PLATFORM_UNKNOWN",
+  LOCK_MISMATCH: "E_LOCK_MISMATCH",
+} as const;
+
+export type ResolverErrorCode = (typeof ResolverErrorCode)[keyof typeof ResolverErrorCode];
+
+/** Base class of every error thrown by @mlenv/resolver. */
+export class ResolverError extends Error {
+  override readonly name = "ResolverError";
+  readonly code: ResolverErrorCode;
+  /** For E_UNSATISFIABLE: the conflict explanation, one statement per line. */
+  readonly explanation: string[];
+
+  constructor(
+    code: ResolverErrorCode,
+    message: string,
+    options: { cause?: unknown; explanation?: string[] } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.explanation = options.explanation ?? [];
+  }
+
+  toJSON(): { name: string; code: string; message: string; explanation: string[] } {
+    return { name: this.name, code: this.code, message: this.message, explanation: this.explanation };
+  }
+}
+
+/** True when `e` is a ResolverError (by shape, so it works across bundle copies). */
+export function isResolverError(e: unknown): e is ResolverError {
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    (e as { name?: unknown }).name === "ResolverError" &&
+    typeof (e as { code?: unknown }).code === "string"
+  );
+}
+
+/** Cut untrusted input for a message. */
+export function preview(value: unknown, max = 200): string {
+  let s: string;
+  try {
+    s = JSON.stringify(value) ?? String(value);
+  } catch {
+    s = String(value);
+  }
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
