@@ -21,3 +21,5 @@ export type { FailedStep } from "./errors";
 export { DockerBuildError, DockerError, DockerErrorCode, isDockerError } from "./errors";
 export type { ImageReference } from "./reference";
 export { parseImageReference, registryHost } from "./reference";
+export type { RegistryTarget } from "./registryApi";
+export { registryBaseUrl, registryManifestDigest } from "./registryApi";

@@ -1,0 +1,290 @@
+import {
+  type CoreConfig,
+  definitionHash,
+  type EnvironmentDefinition,
+  imageKey,
+  type Lock,
+} from "@mlenv/core";
+import {
+  type BuildContextFiles,
+  type BuildLogLine,
+  type DockerClient,
+  DockerError,
+  DockerErrorCode,
+  type RegistryTarget,
+  registryManifestDigest,
+} from "../docker/index";
+
+/** Turns a definition (and its lock) into a build context: file path → bytes, `Dockerfile` at the root. */
+export type RenderBuildContext = (
+  definition: EnvironmentDefinition,
+  options: { lock?: Lock; config?: CoreConfig },
+) => BuildContextFiles;
+
+export interface ImageBuilderOptions {
+  docker: DockerClient;
+  /** Renders the build context (core's Dockerfile rendering). */
+  render: RenderBuildContext;
+  /** Where images are pushed and looked up; null keeps images local only. */
+  registry?: RegistryTarget | null;
+  /** Core configuration (default base images) used for the image key and rendering. */
+  config?: CoreConfig;
+  /** Time limit of one engine build, ms (default 30 min). */
+  buildTimeoutMs?: number;
+}
+
+export interface BuildRequest {
+  definition: EnvironmentDefinition;
+  lock?: Lock;
+  /** Every build log line as it arrives (and, for a request joining a running build, the lines so far). */
+  onLog?: (line: BuildLogLine) => void;
+  /** Cancels this request; the engine build stops when every request waiting on it is cancelled. */
+  signal?: AbortSignal;
+}
+
+export type BuildSource = "built" | "local" | "registry";
+
+export interface ImageBuildResult {
+  /** `mlenv1-sha256:<hex>`. */
+  imageKey: string;
+  /** `<registry>/mlenv/env_<hex>:latest` (no registry part without a registry). */
+  image: string;
+  /** Local image id; null when the cache hit was in the registry only. */
+  imageId: string | null;
+  /** Manifest digest in the registry; null without a registry. */
+  digest: string | null;
+  /** True when no engine build ran. */
+  cacheHit: boolean;
+  source: BuildSource;
+  /** True when this request joined a build another request had started. */
+  coalesced: boolean;
+  /** Dockerfile steps of an engine build, with whether each came from the layer cache. */
+  steps: { index: number; instruction: string; cached: boolean }[];
+  /** The rendered Dockerfile of an engine build; null on a cache hit. */
+  dockerfile: string | null;
+  durationMs: number;
+}
+
+export const IMAGE_LABEL_KEY = "org.mlenv.image-key";
+export const IMAGE_LABEL_DEFINITION = "org.mlenv.definition-hash";
+
+interface Inflight {
+  promise: Promise<ImageBuildResult>;
+  lines: BuildLogLine[];
+  listeners: Set<(line: BuildLogLine) => void>;
+  waiting: number;
+  controller: AbortController;
+}
+
+/**
+ * Builds environment images on a Docker engine, keyed by core's `imageKey`: the image
+ * `<registry>/mlenv/env_<hex>` is reused when it exists locally or in the registry (no engine
+ * build), otherwise built from the rendered context with host networking, pushed, and its digest
+ * recorded. Concurrent requests for one key in this process share one build.
+ */
+export class ImageBuilder {
+  private readonly inflight = new Map<string, Inflight>();
+
+  constructor(private readonly options: ImageBuilderOptions) {}
+
+  /** The image key and image reference of a definition. */
+  imageFor(
+    definition: EnvironmentDefinition,
+    lock?: Lock,
+  ): { imageKey: string; image: string; repositoryPath: string } {
+    const key = imageKey(definition, {
+      ...(lock ? { lock } : {}),
+      ...(this.options.config ? { config: this.options.config } : {}),
+    });
+    const hex = key.slice(key.lastIndexOf(":") + 1);
+    if (!/^[0-9a-f]{64}$/.test(hex)) {
+      throw new DockerError(
+        DockerErrorCode.REFERENCE_INVALID,
+        `expected an image key like mlenv1-sha256:<64 hex>; received ${key}`,
+      );
+    }
+    const repositoryPath = `mlenv/env_${hex}`;
+    const registry = this.options.registry?.address;
+    return {
+      imageKey: key,
+      image: `${registry ? `${registry}/` : ""}${repositoryPath}:latest`,
+      repositoryPath,
+    };
+  }
+
+  /** Build (or reuse) the image of a definition. */
+  build(request: BuildRequest): Promise<ImageBuildResult> {
+    let ids: ReturnType<ImageBuilder["imageFor"]>;
+    try {
+      ids = this.imageFor(request.definition, request.lock);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { imageKey: key, image, repositoryPath } = ids;
+    let entry = this.inflight.get(image);
+    const coalesced = entry !== undefined;
+    if (!entry) {
+      const controller = new AbortController();
+      const created: Inflight = {
+        lines: [],
+        listeners: new Set(),
+        waiting: 0,
+        controller,
+        promise: Promise.resolve() as unknown as Promise<ImageBuildResult>,
+      };
+      created.promise = this.run(request, { key, image, repositoryPath }, created).finally(() => {
+        this.inflight.delete(image);
+      });
+      this.inflight.set(image, created);
+      entry = created;
+    }
+    return this.subscribe(entry, request, coalesced);
+  }
+
+  private subscribe(entry: Inflight, request: BuildRequest, coalesced: boolean): Promise<ImageBuildResult> {
+    const listener = request.onLog;
+    if (listener) {
+      for (const line of entry.lines) listener(line);
+      entry.listeners.add(listener);
+    }
+    entry.waiting++;
+    return new Promise<ImageBuildResult>((resolve, reject) => {
+      let done = false;
+      const finish = () => {
+        done = true;
+        if (listener) entry.listeners.delete(listener);
+        entry.waiting--;
+        request.signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        if (done) return;
+        finish();
+        if (entry.waiting === 0) entry.controller.abort(request.signal?.reason);
+        reject(
+          new DockerError(DockerErrorCode.ABORTED, "the image build request was cancelled", {
+            cause: request.signal?.reason,
+          }),
+        );
+      };
+      if (request.signal?.aborted) {
+        onAbort();
+        return;
+      }
+      request.signal?.addEventListener("abort", onAbort, { once: true });
+      entry.promise.then(
+        (result) => {
+          if (done) return;
+          finish();
+          resolve({ ...result, coalesced });
+        },
+        (error: unknown) => {
+          if (done) return;
+          finish();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private async run(
+    request: BuildRequest,
+    ids: { key: string; image: string; repositoryPath: string },
+    entry: Inflight,
+  ): Promise<ImageBuildResult> {
+    const started = performance.now();
+    const signal = entry.controller.signal;
+    const { docker, registry } = this.options;
+    const emit = (text: string) => {
+      const line = { step: null, text };
+      entry.lines.push(line);
+      for (const l of entry.listeners) l(line);
+    };
+    const result = (fields: Omit<ImageBuildResult, "imageKey" | "image" | "durationMs" | "coalesced">) => ({
+      imageKey: ids.key,
+      image: ids.image,
+      coalesced: false,
+      durationMs: performance.now() - started,
+      ...fields,
+    });
+
+    // 1. Cache: the image exists locally, or in the registry.
+    const local = await docker.inspectImage(ids.image, { signal });
+    if (local) {
+      emit(`cache hit: ${ids.image} exists on the engine (${local.Id})`);
+      const digest = registry ? await this.ensurePushed(ids, emit, signal) : null;
+      return result({
+        imageId: local.Id,
+        digest,
+        cacheHit: true,
+        source: "local",
+        steps: [],
+        dockerfile: null,
+      });
+    }
+    if (registry) {
+      const digest = await registryManifestDigest(registry, ids.repositoryPath, "latest", { signal });
+      if (digest) {
+        emit(`cache hit: ${ids.image} exists in the registry (${digest})`);
+        return result({
+          imageId: null,
+          digest,
+          cacheHit: true,
+          source: "registry",
+          steps: [],
+          dockerfile: null,
+        });
+      }
+    }
+
+    // 2. Build from the rendered context.
+    const files = this.options.render(request.definition, {
+      ...(request.lock ? { lock: request.lock } : {}),
+      ...(this.options.config ? { config: this.options.config } : {}),
+    });
+    const dockerfileBytes = files.Dockerfile;
+    emit(`building ${ids.image} (image key ${ids.key})`);
+    const built = await docker.buildImage({
+      context: files,
+      tags: [ids.image],
+      labels: { [IMAGE_LABEL_KEY]: ids.key, [IMAGE_LABEL_DEFINITION]: definitionHash(request.definition) },
+      signal,
+      timeoutMs: this.options.buildTimeoutMs ?? 30 * 60_000,
+      onLog: (line) => {
+        entry.lines.push(line);
+        for (const l of entry.listeners) l(line);
+      },
+    });
+
+    // 3. Push and record the digest.
+    const digest = registry ? await this.push(ids.image, emit, signal) : null;
+    return result({
+      imageId: built.imageId,
+      digest,
+      cacheHit: false,
+      source: "built",
+      steps: built.steps,
+      dockerfile: dockerfileBytes ? new TextDecoder().decode(dockerfileBytes) : null,
+    });
+  }
+
+  private async ensurePushed(
+    ids: { image: string; repositoryPath: string },
+    emit: (text: string) => void,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const registry = this.options.registry as RegistryTarget;
+    const existing = await registryManifestDigest(registry, ids.repositoryPath, "latest", { signal });
+    return existing ?? (await this.push(ids.image, emit, signal));
+  }
+
+  private async push(image: string, emit: (text: string) => void, signal: AbortSignal): Promise<string> {
+    const registry = this.options.registry as RegistryTarget;
+    emit(`pushing ${image}`);
+    const pushed = await this.options.docker.pushImage(image, {
+      ...(registry.auth ? { auth: { ...registry.auth, serveraddress: registry.address } } : {}),
+      signal,
+    });
+    emit(`pushed ${image}@${pushed.digest}`);
+    return pushed.digest;
+  }
+}
