@@ -1,5 +1,13 @@
 export { type CoreConfig, defaultCoreConfig } from "./config";
 export {
+  type DefinitionDiff,
+  diffDefinitions,
+  type EnvVarChange,
+  type FieldChange,
+  formatDiff,
+  type PackageChange,
+} from "./diff/diff";
+export {
   CoreError,
   CoreErrorCode,
   type CoreErrorOptions,
@@ -59,6 +67,24 @@ export {
   validateLock,
 } from "./lock/lock";
 export { renderCondaExplicit, renderPipRequirements } from "./lock/render";
+export {
+  type ContainsOptions,
+  canonicalizeName,
+  canonicalizeVersion,
+  compareVersions,
+  isPackagingError,
+  isValidName,
+  PackagingError,
+  PackagingErrorCode,
+  type PackagingErrorOptions,
+  type PreLabel,
+  Specifier,
+  type SpecifierOperator,
+  SpecifierSet,
+  sortVersions,
+  Version,
+  type VersionParts,
+} from "./packaging/index";
 export {
   type DockerBuild,
   ImageLabels,

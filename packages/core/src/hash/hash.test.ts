@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadDefinitionFile } from "../formats/folder";
 import { type EnvironmentDefinitionInput, parseDefinition } from "../spec/definition";
@@ -119,5 +120,44 @@ describe("hashes DIFFER for", () => {
 
   it("a lock passed to imageKey", () => {
     expect(imageKey(ref, { lock: { numpy: "1.17.0" } })).not.toBe(imageKey(ref));
+  });
+});
+
+describe("hash invariance (property)", () => {
+  const name = fc.stringMatching(/^[a-z](?:[a-z0-9_-]{0,9}[a-z0-9])?$/);
+  const condaSpec = fc
+    .tuple(name, fc.constantFrom("", "=1.0", ">=2.1", " >= 3", "==4.0.1"))
+    .map(([n, v]) => n + v);
+  const pipSpec = fc.tuple(name, fc.constantFrom("", "==1.0", " >= 2", "[x]==3")).map(([n, v]) => n + v);
+  it("is unchanged by reordering, duplicating and re-casing dependencies", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(condaSpec, { maxLength: 8 }),
+        fc.uniqueArray(pipSpec, { maxLength: 8 }),
+        fc.integer(),
+        (condaSpecs, pipSpecs, seed) => {
+          const make = (c: string[], p: string[]) =>
+            parseDefinition({
+              name: "p",
+              python: {
+                condaDependencies: { channels: ["a", "b"], dependencies: ["python=3.11", ...c, { pip: p }] },
+              },
+            });
+          const shuffle = <T>(xs: T[]) =>
+            xs
+              .map((x, i) => ({ x, k: Math.imul(i + 1, seed | 1) >>> 0 }))
+              .sort((u, v) => u.k - v.k)
+              .map((u) => u.x);
+          const a = make(condaSpecs, pipSpecs);
+          const b = make(
+            [...shuffle(condaSpecs), ...condaSpecs.slice(0, 1)].map((s) => ` ${s.toUpperCase()} `),
+            [...shuffle(pipSpecs), ...pipSpecs.slice(0, 1)].map((s) => s.toUpperCase()),
+          );
+          expect(definitionHash(b)).toBe(definitionHash(a));
+          expect(imageKey(b)).toBe(imageKey(a));
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
