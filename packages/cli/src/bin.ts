@@ -23,7 +23,8 @@ const code = await runCli(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   env: process.env,
-  cwd: process.cwd(),
+  // `pnpm mlenv ...` runs in the repository root; resolve paths against where the user typed it.
+  cwd: (process.env.npm_lifecycle_event === "mlenv" && process.env.INIT_CWD) || process.cwd(),
   readStdin,
   untilStopped,
 });

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import * as envCommands from "./commands/env";
 import * as loginCommands from "./commands/login";
+import * as serverCommands from "./commands/server";
 import { type CliContext, type CliIo, createContext } from "./context";
 import { sanitize } from "./output";
 
@@ -13,7 +14,7 @@ export interface CommandModule {
  * The command modules, in help order. To add a command group, write
  * `src/commands/<group>.ts` exporting `register(program, ctx)` and add one entry here.
  */
-const commandModules: CommandModule[] = [envCommands, loginCommands];
+const commandModules: CommandModule[] = [envCommands, serverCommands, loginCommands];
 
 export const CLI_VERSION = "0.0.0";
 

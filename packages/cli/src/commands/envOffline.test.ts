@@ -120,3 +120,33 @@ describe("mlenv env (offline)", () => {
     expect(help.stdout).toContain("scaffold");
   });
 });
+
+describe("mlenv env render --format dockerfile", () => {
+  it("prints a Dockerfile labelled with the definition's hashes, and writes the build context with -o", async () => {
+    writeFileSync(
+      join(cwd, "d.yml"),
+      "name: d\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n    - numpy==1.26.4\n",
+    );
+    const hash = JSON.parse((await run("env", "hash", "-d", "d.yml", "--json")).stdout);
+    const r = await run("env", "render", "-d", "d.yml", "--format", "dockerfile");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^FROM /m);
+    expect(r.stdout).toContain(hash.definitionHash);
+    expect(r.stdout).toContain(hash.imageKey);
+    const w = await run("env", "render", "-d", "d.yml", "--format", "dockerfile", "-o", "ctx");
+    expect(w.code).toBe(0);
+    expect(readFileSync(join(cwd, "ctx", "Dockerfile"), "utf8")).toBe(r.stdout);
+    expect((await run("env", "render", "-d", "d.yml", "--format", "dockerfile", "-o", "ctx")).code).toBe(1);
+  });
+
+  it("refuses to render a hostile definition", async () => {
+    writeFileSync(
+      join(cwd, "evil.yml"),
+      'name: evil\ndependencies:\n  - python=3.11\n  - "numpy$(reboot)"\n',
+    );
+    const r = await run("env", "render", "-d", "evil.yml", "--format", "dockerfile");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^error: .*\[E_RENDER_REFUSED\]\n$/);
+  });
+});

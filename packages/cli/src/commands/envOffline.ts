@@ -1,3 +1,5 @@
+import { existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   createDefinition,
   type DefinitionIssue,
@@ -9,6 +11,7 @@ import {
   type LoadedDefinition,
   pipEntries,
   renderCondaEnvironment,
+  renderDockerBuild,
   saveDefinitionFolder,
   toReferenceJson,
   validateDefinition,
@@ -111,13 +114,28 @@ export function registerOfflineCommands(env: Command, ctx: CliContext): void {
     .addOption(
       new Option("-f, --format <format>", "output format").choices(RENDER_FORMATS).makeOptionMandatory(),
     )
-    .action((opts: { directory: string; format: RenderFormat }) => {
+    .option("-o, --output <dir>", "dockerfile: also write the whole build context into this folder")
+    .option("--overwrite", "with --output: write into a non-empty folder")
+    .action((opts: { directory: string; format: RenderFormat; output?: string; overwrite?: boolean }) => {
       const loaded = loadOrReport(ctx, opts.directory);
+      if (opts.output !== undefined) {
+        if (opts.format !== "dockerfile")
+          throw new CliError("E_USAGE", "Expected --output only with --format dockerfile.");
+        const build = renderDockerBuild(loaded.definition);
+        const written = writeContext(
+          ctx.path(opts.output),
+          opts.output,
+          build.context,
+          opts.overwrite ?? false,
+        );
+        ctx.out(sanitize(`Wrote the build context (${written.join(", ")}) to ${opts.output}`));
+        return;
+      }
       ctx.io.stdout(render(loaded.definition, opts.format));
     });
 }
 
-const RENDER_FORMATS = ["conda", "pip", "json"] as const;
+const RENDER_FORMATS = ["conda", "pip", "dockerfile", "json"] as const;
 type RenderFormat = (typeof RENDER_FORMATS)[number];
 
 function render(def: EnvironmentDefinition, format: RenderFormat): string {
@@ -128,7 +146,42 @@ function render(def: EnvironmentDefinition, format: RenderFormat): string {
       const lines = pipEntries(def.python.condaDependencies);
       return lines.length ? `${lines.join("\n")}\n` : "";
     }
+    case "dockerfile":
+      return renderDockerBuild(def).dockerfile;
     case "json":
       return `${formatJson(toReferenceJson(def))}\n`;
   }
+}
+
+/** Write a build context (file name → bytes) into a new or empty folder (or any with overwrite). */
+function writeContext(
+  dir: string,
+  shown: string,
+  context: Record<string, Uint8Array>,
+  overwrite: boolean,
+): string[] {
+  const names = Object.keys(context).sort();
+  for (const name of names) {
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || name === "." || name === "..") {
+      throw new CliError(
+        "E_IO",
+        `Expected plain build-context file names; refusing ${JSON.stringify(name).slice(0, 200)}.`,
+      );
+    }
+  }
+  if (existsSync(dir) && !overwrite && readdirSync(dir).length > 0) {
+    throw new CliError(
+      "E_IO",
+      `Expected an empty or new directory at ${shown}; it is not empty (--overwrite replaces its files).`,
+    );
+  }
+  mkdirSync(dir, { recursive: true });
+  for (const name of names) {
+    const target = join(dir, name);
+    if (existsSync(target) && !lstatSync(target).isFile()) {
+      throw new CliError("E_IO", `Expected ${target} to be a regular file or absent.`);
+    }
+    writeFileSync(target, context[name]!);
+  }
+  return names;
 }

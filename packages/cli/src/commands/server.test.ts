@@ -1,0 +1,156 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { makeTempDir } from "@mlenv/test-utils";
+import { afterAll, describe, expect, it } from "vitest";
+import { runInProcess } from "../internal/runInProcess";
+
+const repoRoot = join(import.meta.dirname, "..", "..", "..", "..");
+const t = makeTempDir("mlenv-cli-server-");
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  t.cleanup();
+});
+
+/**
+ * Start `mlenv server start` as a real process (node on src/bin.ts, what `pnpm mlenv` runs; pnpm
+ * itself is left out so the signal reaches the server); resolve once it prints its URL.
+ */
+function startProcess(args: string[], env: Record<string, string> = {}) {
+  const bin = join(repoRoot, "packages", "cli", "src", "bin.ts");
+  const node = ["--import", "tsx", "--conditions=@mlenv/source", bin];
+  const child = spawn(process.execPath, [...node, "server", "start", "--port", "0", ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no URL after 60 s; stdout=${stdout} stderr=${stderr}`)),
+      60_000,
+    );
+    child.stdout.on("data", () => {
+      const m = /listening on (http:\/\/\S+)/.exec(stdout);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on("exit", () => reject(new Error(`exited early; stdout=${stdout} stderr=${stderr}`)));
+  });
+  return { child, url, exited, output: () => ({ stdout, stderr }) };
+}
+
+describe("mlenv server start (real process)", () => {
+  it("starts on a fresh data dir, writes the admin token 0600, serves /healthz and stops on SIGTERM", async () => {
+    const dataDir = join(t.path, "data");
+    const p = startProcess(["--data-dir", dataDir]);
+    const url = await p.url;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${url}/healthz`);
+    expect(await health.json()).toMatchObject({ status: "ok", store: "sqlite" });
+    const tokenFile = join(dataDir, "admin-token");
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const token = readFileSync(tokenFile, "utf8").trim();
+    expect(p.output().stdout).toContain(`admin token: ${tokenFile}`);
+    expect(p.output().stdout).not.toContain(token);
+
+    // log in with the token from stdin, in-process, against the real server
+    const config = join(t.path, "config.json");
+    const login = await runInProcess(["login", "--url", url, "--token-stdin"], {
+      env: { MLENV_CONFIG: config },
+      readStdin: async () => `${token}\n`,
+    });
+    expect(login.code).toBe(0);
+    expect(login.stdout).toMatch(
+      /^Logged in to http:\/\/127\.0\.0\.1:\d+ as .+ \(admin\) in workspace default; saved to /,
+    );
+    expect(statSync(config).mode & 0o777).toBe(0o600);
+    const who = await runInProcess(["whoami", "--json"], { env: { MLENV_CONFIG: config } });
+    expect(JSON.parse(who.stdout)).toMatchObject({ role: "admin", workspace: "default", url });
+
+    p.child.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+    expect(p.output().stdout).toMatch(/stopping \(SIGTERM\)\.\.\.\nstopped\n$/);
+  }, 120_000);
+
+  it("refuses a non-postgres --database with one line and exit 1", async () => {
+    const r = await runInProcess([
+      "server",
+      "start",
+      "--database",
+      "mysql://x",
+      "--data-dir",
+      join(t.path, "d2"),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Expected --database to be a postgres:\/\/ URL.*\n$/);
+  });
+
+  it("runs in-process until told to stop", async () => {
+    let stop!: (s: string) => void;
+    const stopped = new Promise<string>((resolve) => {
+      stop = resolve;
+    });
+    const dataDir = join(t.path, "inproc");
+    const running = runInProcess(["server", "start", "--port", "0", "--data-dir", dataDir], {
+      untilStopped: () => stopped,
+    });
+    // wait for the admin token file, then stop
+    for (let i = 0; i < 200; i++) {
+      try {
+        statSync(join(dataDir, "admin-token"));
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+    stop("test");
+    const r = await running;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^mlenv server listening on http:\/\/127\.0\.0\.1:\d+\n/);
+    expect(r.stdout).toContain("stopping (test)...\nstopped\n");
+  });
+});
+
+describe("mlenv binary (real process)", () => {
+  it("pnpm mlenv --version and an offline command work from the repository root", async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const c = spawn("pnpm", ["-s", "mlenv", ...args], {
+          cwd: repoRoot,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        c.stdout.on("data", (d) => {
+          stdout += d;
+        });
+        c.stderr.on("data", (d) => {
+          stderr += d;
+        });
+        c.on("exit", (code) => resolve({ code, stdout, stderr }));
+      });
+    const v = await run(["--version"]);
+    expect(v).toMatchObject({ code: 0, stdout: "0.0.0\n" });
+    const dir = join(t.path, "bin-scaffold");
+    expect((await run(["env", "scaffold", "-n", "b", "-d", dir])).code).toBe(0);
+    const h = await run(["env", "hash", "-d", dir, "--json"]);
+    expect(h.code).toBe(0);
+    expect(JSON.parse(h.stdout).definitionHash).toMatch(/^mlenv1-sha256:/);
+    const bad = await run(["env", "hash", "-d", join(dir, "missing")]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+  }, 60_000);
+});
