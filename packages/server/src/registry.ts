@@ -254,38 +254,28 @@ export class Registry {
     return out;
   }
 
-  /** Latest, a given version, or the version a label points at. */
+  /** Latest, a given version, or the version a label points at (one store query). */
   async get(
     workspaceId: string,
     name: string,
     which: { version?: number | undefined; label?: string | undefined } = {},
   ): Promise<EnvironmentVersionView> {
-    const env = await this.#env(workspaceId, name);
-    let version = env.latestVersion;
-    if (which.label !== undefined) {
-      const l = await this.store.getLabel(workspaceId, name, which.label);
-      if (!l) {
+    const r = await this.store.resolve(workspaceId, name, which);
+    if (!r)
+      throw notFound(`No environment named ${preview(name)} in this workspace`, { name: preview(name) });
+    if (!r.version) {
+      if (which.label !== undefined) {
         throw notFound(`Environment ${preview(name)} has no label ${preview(which.label)}`, {
           name,
           label: preview(which.label),
         });
       }
-      version = l.version;
-    } else if (which.version !== undefined) {
-      version = which.version;
-    }
-    const v = await this.store.getVersion(workspaceId, name, version);
-    if (!v) {
       throw notFound(
-        `Environment ${preview(name)} has no version ${version} (latest is ${env.latestVersion})`,
-        {
-          name,
-          version,
-          latestVersion: env.latestVersion,
-        },
+        `Environment ${preview(name)} has no version ${which.version} (latest is ${r.environment.latestVersion})`,
+        { name, version: which.version, latestVersion: r.environment.latestVersion },
       );
     }
-    return this.#view(env, v, await this.#labelsOf(workspaceId, name, version), true);
+    return this.#view(r.environment, r.version, r.labels, true);
   }
 
   async history(

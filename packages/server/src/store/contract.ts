@@ -235,6 +235,29 @@ export function storeContract(
       expect(await store.deleteLabel(ws, "lbl", "staging")).toBe(false);
     });
 
+    it("resolve returns latest, a version or a label's version with its labels, in one call", async () => {
+      await store.register(input("res", "r1"));
+      await store.register(input("res", "r2"));
+      await store.setLabel({ workspaceId: ws, name: "res", label: "prod", version: 1, now });
+      await store.setLabel({ workspaceId: ws, name: "res", label: "alpha", version: 1, now });
+      const latest = await store.resolve(ws, "res", {});
+      expect(latest).toMatchObject({
+        environment: { name: "res", latestVersion: 2 },
+        version: { version: 2 },
+        labels: [],
+      });
+      const v1 = await store.resolve(ws, "res", { version: 1 });
+      expect(v1?.version?.definitionHash).toBe("r1");
+      expect(v1?.labels).toEqual(["alpha", "prod"]);
+      expect((await store.resolve(ws, "res", { label: "prod" }))?.version?.version).toBe(1);
+      const noLabel = await store.resolve(ws, "res", { label: "nope" });
+      expect(noLabel?.environment.name).toBe("res");
+      expect(noLabel?.version).toBeNull();
+      expect((await store.resolve(ws, "res", { version: 3 }))?.version).toBeNull();
+      expect(await store.resolve(ws, "missing", {})).toBeNull();
+      expect(await store.resolve(other, "res", {})).toBeNull();
+    });
+
     it("a failed register leaves no trace", async () => {
       // A tag row that violates NOT NULL fails the transaction after the version row was written.
       const bad = input("env-bad", "bad-1", { tags: { ok: "1", broken: null as unknown as string } });

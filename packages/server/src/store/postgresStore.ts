@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
 import { migrations } from "./migrations";
 import {
@@ -19,6 +19,7 @@ import type {
   ListInput,
   RegisterInput,
   RegisterResult,
+  Resolved,
   Role,
   Store,
   TokenRecord,
@@ -26,8 +27,29 @@ import type {
   WorkspaceRecord,
 } from "./types";
 
+const names = new Map<string, string>();
+function statementName(sql: string): string {
+  let n = names.get(sql);
+  if (!n) {
+    n = `mlenv_${createHash("sha1").update(sql).digest("hex").slice(0, 16)}`;
+    names.set(sql, n);
+  }
+  return n;
+}
+
 /** Any fixed number: the advisory lock key that serialises migrations across processes. */
 const MIGRATION_LOCK = 7_242_023_101;
+
+const RESOLVE_SQL = `
+SELECT e.name AS e_name, e.latest_version AS e_latest_version, e.archived AS e_archived,
+       e.curated AS e_curated, e.created_at AS e_created_at, e.updated_at AS e_updated_at, v.*,
+       (SELECT string_agg(label, ',' ORDER BY label) FROM environment_labels x
+          WHERE x.workspace_id = e.workspace_id AND x.name = e.name AND x.version = v.version) AS labels
+FROM environments e
+LEFT JOIN environment_labels lb ON lb.workspace_id = e.workspace_id AND lb.name = e.name AND lb.label = $1::text
+LEFT JOIN environment_versions v ON v.workspace_id = e.workspace_id AND v.name = e.name
+  AND v.version = (CASE WHEN $1::text IS NOT NULL THEN lb.version ELSE COALESCE($2::int, e.latest_version) END)
+WHERE e.workspace_id = $3 AND e.name = $4 AND e.latest_version > 0`;
 
 /** PostgreSQL backend (node-postgres pool). Several server processes may share one database. */
 export class PostgresStore implements Store {
@@ -55,8 +77,9 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** Run as a named prepared statement (parsed once per connection). */
   async #rows(sql: string, params: unknown[] = []): Promise<Row[]> {
-    return (await this.#pool.query(sql, params)).rows as Row[];
+    return (await this.#pool.query({ name: statementName(sql), text: sql, values: params })).rows as Row[];
   }
 
   async migrate(): Promise<void> {
@@ -218,6 +241,25 @@ export class PostgresStore implements Store {
       [workspaceId, name],
     );
     return r ? toEnvironment(r) : null;
+  }
+
+  async resolve(
+    workspaceId: string,
+    name: string,
+    which: { version?: number | undefined; label?: string | undefined },
+  ): Promise<Resolved | null> {
+    const [r] = await this.#rows(RESOLVE_SQL, [
+      which.label ?? null,
+      which.version ?? null,
+      workspaceId,
+      name,
+    ]);
+    if (!r) return null;
+    return {
+      environment: toEnvironment(r, "e_"),
+      version: r.version === null ? null : toVersion(r),
+      labels: r.labels ? String(r.labels).split(",") : [],
+    };
   }
 
   async getVersion(workspaceId: string, name: string, version: number): Promise<VersionRecord | null> {

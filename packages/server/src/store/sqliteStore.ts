@@ -19,12 +19,24 @@ import type {
   ListInput,
   RegisterInput,
   RegisterResult,
+  Resolved,
   Role,
   Store,
   TokenRecord,
   VersionRecord,
   WorkspaceRecord,
 } from "./types";
+
+const RESOLVE_SQL = `
+SELECT e.name AS e_name, e.latest_version AS e_latest_version, e.archived AS e_archived,
+       e.curated AS e_curated, e.created_at AS e_created_at, e.updated_at AS e_updated_at, v.*,
+       (SELECT group_concat(label, ',') FROM (SELECT label FROM environment_labels x
+          WHERE x.workspace_id = e.workspace_id AND x.name = e.name AND x.version = v.version ORDER BY label)) AS labels
+FROM environments e
+LEFT JOIN environment_labels lb ON lb.workspace_id = e.workspace_id AND lb.name = e.name AND lb.label = ?
+LEFT JOIN environment_versions v ON v.workspace_id = e.workspace_id AND v.name = e.name
+  AND v.version = (CASE WHEN ? IS NOT NULL THEN lb.version ELSE COALESCE(?, e.latest_version) END)
+WHERE e.workspace_id = ? AND e.name = ?`;
 
 /** The embedded default backend: one SQLite file in WAL mode (better-sqlite3). */
 export class SqliteStore implements Store {
@@ -217,6 +229,21 @@ export class SqliteStore implements Store {
   async getEnvironment(workspaceId: string, name: string): Promise<EnvironmentRecord | null> {
     const r = this.#get("SELECT * FROM environments WHERE workspace_id = ? AND name = ?", workspaceId, name);
     return r ? toEnvironment(r) : null;
+  }
+
+  async resolve(
+    workspaceId: string,
+    name: string,
+    which: { version?: number | undefined; label?: string | undefined },
+  ): Promise<Resolved | null> {
+    const label = which.label ?? null;
+    const r = this.#get(RESOLVE_SQL, label, label, which.version ?? null, workspaceId, name);
+    if (!r) return null;
+    return {
+      environment: toEnvironment(r, "e_"),
+      version: r.version === null ? null : toVersion(r),
+      labels: r.labels ? String(r.labels).split(",") : [],
+    };
   }
 
   async getVersion(workspaceId: string, name: string, version: number): Promise<VersionRecord | null> {

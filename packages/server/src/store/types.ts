@@ -50,6 +50,12 @@ export interface LabelRecord {
   updatedAt: string;
 }
 
+export interface Resolved {
+  environment: EnvironmentRecord;
+  version: VersionRecord | null;
+  labels: string[];
+}
+
 export interface RegisterInput {
   workspaceId: string;
   name: string;
@@ -122,6 +128,16 @@ export interface Store {
    */
   register(input: RegisterInput): Promise<RegisterResult>;
   getEnvironment(workspaceId: string, name: string): Promise<EnvironmentRecord | null>;
+  /**
+   * The hot read path in one query: the environment, the version asked for (a number, the one a
+   * label points at, or the latest) and the labels pointing at that version. null when the name
+   * does not exist; `version` null when the version or label does not.
+   */
+  resolve(
+    workspaceId: string,
+    name: string,
+    which: { version?: number | undefined; label?: string | undefined },
+  ): Promise<Resolved | null>;
   getVersion(workspaceId: string, name: string, version: number): Promise<VersionRecord | null>;
   listVersions(workspaceId: string, name: string): Promise<VersionRecord[]>;
   listEnvironments(input: ListInput): Promise<ListedEnvironment[]>;
