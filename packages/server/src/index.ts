@@ -3,7 +3,42 @@ export { createApp } from "./app";
 export { generateToken, hashToken } from "./auth";
 export type { BlobDigest, BlobStore } from "./blobs/blobStore";
 export { blobDigest, FsBlobStore, isBlobDigest } from "./blobs/blobStore";
+export type {
+  BuildRequest,
+  BuildSource,
+  ImageBuilderOptions,
+  ImageBuildResult,
+  RenderBuildContext,
+} from "./builds/index";
+export { IMAGE_LABEL_DEFINITION, IMAGE_LABEL_KEY, ImageBuilder } from "./builds/index";
 export { isReservedName, RESERVED_PREFIX } from "./curated";
+export type {
+  BuildContextFiles,
+  BuildImageOptions,
+  BuildImageResult,
+  BuildLogLine,
+  ContainerSpec,
+  DockerClientOptions,
+  DockerEndpoint,
+  FailedStep,
+  ImageHistoryEntry,
+  ImageInspect,
+  OperationOptions,
+  PushImageOptions,
+  RegistryAuth,
+  RegistryTarget,
+  RunResult,
+} from "./docker/index";
+export {
+  DockerBuildError,
+  DockerClient,
+  DockerError,
+  DockerErrorCode,
+  isDockerError,
+  parseDockerHost,
+  parseImageReference,
+  registryManifestDigest,
+} from "./docker/index";
 export { isServerError, ServerError, ServerErrorCode } from "./errors";
 export type { LogFields, Logger, LogLevel } from "./logger";
 export { jsonLogger, silentLogger } from "./logger";
