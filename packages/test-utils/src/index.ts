@@ -10,6 +10,8 @@ export type { CapturedLog, StartServerFn, TestServer } from "./server";
 export { startTestServer } from "./server";
 export type { LocalRegistry } from "./registry";
 export { registryAvailable, startRegistry } from "./registry";
+export type { BrowserRun, BundleOptions } from "./browser";
+export { bundleForBrowser, CHROMIUM_PATH, chromiumMissing, evaluateInChromium } from "./browser";
 export { makeTempDir } from "./tempDir";
 export type { BuildWheelOptions, BuiltWheel } from "./wheel";
 export { buildWheel, escapeWheelName } from "./wheel";
