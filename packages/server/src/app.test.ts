@@ -157,6 +157,25 @@ function registrySuite(label: string, opts: { skip: boolean; database: () => str
       expect(hist.json.items[0].definition).toBeUndefined();
     });
 
+    it("diffs two versions with core's diffDefinitions", async () => {
+      const d = await api("GET", "/api/v1/environments/train/diff?from=1&to=2");
+      expect(d.status).toBe(200);
+      expect(d.json).toMatchObject({ name: "train", from: 1, to: 2, changes: { equal: false } });
+      expect(d.json.changes.pip).toEqual([
+        expect.objectContaining({
+          name: "requests",
+          change: "changed",
+          oldConstraint: "==2.32.3",
+          newConstraint: "==2.32.4",
+        }),
+      ]);
+      expect(d.json.fromHash).not.toBe(d.json.toHash);
+      expect(JSON.stringify(d.json.changes.other)).not.toContain('"version"');
+      expect((await api("GET", "/api/v1/environments/train/diff?from=1&to=1")).json.changes.equal).toBe(true);
+      expect((await api("GET", "/api/v1/environments/train/diff?from=1&to=9")).json.code).toBe("E_NOT_FOUND");
+      expect((await api("GET", "/api/v1/environments/train/diff?from=1")).json.code).toBe("E_BAD_REQUEST");
+    });
+
     it("moves labels and gets by label", async () => {
       await api("POST", "/api/v1/environments", { definition: def("lab", ["a==1"]) });
       await api("POST", "/api/v1/environments", { definition: def("lab", ["a==2"]) });

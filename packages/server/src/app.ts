@@ -236,6 +236,18 @@ export function createApp(deps: AppDeps): {
     },
     {
       method: "get",
+      path: "/api/v1/environments/{name}/diff",
+      summary: "Structured diff between two versions (core's diffDefinitions)",
+      role: "reader",
+      query: S.DiffQuerySchema,
+      responses: { 200: S.DiffSchema },
+      handle: async ({ c, auth, params, query }) => {
+        const q = query as z.infer<typeof S.DiffQuerySchema>;
+        return c.json(await registry.diff(ws(auth), params.name!, q.from, q.to));
+      },
+    },
+    {
+      method: "get",
       path: "/api/v1/environments/{name}/labels",
       summary: "Labels of an environment",
       role: "reader",

@@ -1,6 +1,8 @@
 import {
   canonicalJson,
+  type DefinitionDiff,
   definitionHash,
+  diffDefinitions,
   type EnvironmentDefinition,
   isCoreError,
   parseDefinition,
@@ -276,6 +278,38 @@ export class Registry {
       );
     }
     return this.#view(r.environment, r.version, r.labels, true);
+  }
+
+  /** Core's structured diff between two versions of one environment. */
+  async diff(
+    workspaceId: string,
+    name: string,
+    from: number,
+    to: number,
+  ): Promise<{
+    name: string;
+    from: number;
+    to: number;
+    fromHash: string;
+    toHash: string;
+    changes: DefinitionDiff;
+  }> {
+    const [a, b] = await Promise.all([
+      this.get(workspaceId, name, { version: from }),
+      this.get(workspaceId, name, { version: to }),
+    ]);
+    return {
+      name,
+      from,
+      to,
+      fromHash: a.definitionHash,
+      toHash: b.definitionHash,
+      // Compare content, not the version numbers the views carry.
+      changes: diffDefinitions(
+        parseDefinition({ ...a.definition, version: null }),
+        parseDefinition({ ...b.definition, version: null }),
+      ),
+    };
   }
 
   async history(
