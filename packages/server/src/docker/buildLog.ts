@@ -7,6 +7,8 @@ export interface BuildLogLine {
   text: string;
 }
 
+// The classic builder colours a RUN step's stderr with ANSI escapes (ESC[91m ... ESC[0m).
+const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 const STEP = /^Step (\d+)\/(\d+) : (.*)$/;
 const MAX_STEP_OUTPUT = 64 * 1024;
 
@@ -48,7 +50,7 @@ export class BuildLogTracker {
   }
 
   private text(chunk: string): void {
-    this.partial += chunk.replace(/\r\n/g, "\n");
+    this.partial += chunk.replace(ANSI, "").replace(/\r\n/g, "\n");
     let nl = this.partial.indexOf("\n");
     while (nl >= 0) {
       this.line(this.partial.slice(0, nl));

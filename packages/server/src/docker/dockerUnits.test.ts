@@ -117,6 +117,12 @@ describe("BuildLogTracker", () => {
     expect(err?.message).toContain("boom: partial line");
     expect(JSON.stringify(err)).not.toContain("stack");
   });
+  it("strips the engine's ANSI colours from step output", () => {
+    const lines: string[] = [];
+    const t = new BuildLogTracker((l) => lines.push(l.text));
+    t.handle({ stream: "\u001b[91mERROR: no such package\n\u001b[0m" });
+    expect(lines).toEqual(["ERROR: no such package"]);
+  });
   it("records the built image id", () => {
     const t = new BuildLogTracker();
     t.handle({ aux: { ID: "sha256:abc" } });
