@@ -22,3 +22,17 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))("evaluateInChromium", 
     ).rejects.toThrow(/boom/);
   });
 });
+
+describe.skipIf(skipWithout("chromium", chromiumMissing))("evaluateInChromium page", () => {
+  it("is a secure context with WebCrypto and no network", async () => {
+    const run = await evaluateInChromium<{ secure: boolean; subtle: boolean; fetchFailed: boolean }>({
+      contents: "export const ok = true;",
+      expression: `(async () => ({
+        secure: isSecureContext,
+        subtle: typeof crypto.subtle?.digest === "function",
+        fetchFailed: await fetch("http://127.0.0.1:9/x").then(() => false, () => true),
+      }))()`,
+    });
+    expect(run.value).toEqual({ secure: true, subtle: true, fetchFailed: true });
+  });
+});

@@ -12,6 +12,8 @@ export const chromiumMissing: string | null = existsSync(CHROMIUM_PATH)
   ? null
   : `${CHROMIUM_PATH} not found (apt-get install chromium)`;
 
+const PAGE_URL = "http://127.0.0.1/__mlenv_test__";
+
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -73,7 +75,7 @@ export interface BrowserRun<T> {
 
 /**
  * Bundle `options` with esbuild and evaluate it in a fresh headless Chromium profile (no network:
- * every request is aborted), then evaluate `expression` (a JS expression; the bundle's exports are
+ * the page is fulfilled in-process and every other request is aborted), then evaluate `expression` (a JS expression; the bundle's exports are
  * on `globalThis[globalName]`). Returns the expression's JSON-serialisable value.
  */
 export async function evaluateInChromium<T>(
@@ -85,11 +87,21 @@ export async function evaluateInChromium<T>(
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: CHROMIUM_ARGS,
-    offline: true,
   });
   try {
-    await context.route("**/*", (route) => route.abort());
+    // The page is served by the route handler itself (no socket is opened); 127.0.0.1 makes it a
+    // secure context, so WebCrypto is available. Every other request is aborted.
+    await context.route("**/*", (route) =>
+      route.request().url() === PAGE_URL
+        ? route.fulfill({
+            status: 200,
+            contentType: "text/html",
+            body: "<!doctype html><title>mlenv test</title>",
+          })
+        : route.abort(),
+    );
     const page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(PAGE_URL);
     const logs: string[] = [];
     page.on("console", (m) => logs.push(m.text()));
     const errors: string[] = [];
