@@ -20,6 +20,7 @@ import type {
   Store,
   TokenRecord,
   VersionRecord,
+  VersionSummaryRecord,
   WorkspaceRecord,
 } from "./store/types";
 
@@ -231,7 +232,7 @@ export class Registry {
 
   #view(
     env: EnvironmentRecord,
-    v: VersionRecord,
+    v: VersionRecord | VersionSummaryRecord,
     labels: string[],
     withDefinition: boolean,
   ): EnvironmentVersionView {
@@ -248,7 +249,7 @@ export class Registry {
       createdAt: v.createdAt,
       createdBy: v.createdBy,
     };
-    if (withDefinition) {
+    if (withDefinition && "definitionJson" in v) {
       const definition = JSON.parse(v.definitionJson) as Record<string, unknown>;
       definition.version = String(v.version);
       out.definition = definition;

@@ -4,6 +4,7 @@ import type {
   Role,
   TokenRecord,
   VersionRecord,
+  VersionSummaryRecord,
   WorkspaceRecord,
 } from "./types";
 
@@ -41,11 +42,14 @@ export function toEnvironment(r: Row, prefix = ""): EnvironmentRecord {
 }
 
 export function toVersion(r: Row): VersionRecord {
+  return { ...toVersionSummary(r), definitionJson: str(r.definition) };
+}
+
+export function toVersionSummary(r: Row): VersionSummaryRecord {
   return {
     name: str(r.name),
     version: Number(r.version),
     definitionHash: str(r.definition_hash),
-    definitionJson: str(r.definition),
     definitionBlob: str(r.definition_blob),
     description: strOrNull(r.description),
     tags: JSON.parse(str(r.tags)) as Record<string, string>,

@@ -87,9 +87,12 @@ export interface ListInput {
   archived: "exclude" | "include" | "only";
 }
 
+/** A version without its definition text (what lists need). */
+export type VersionSummaryRecord = Omit<VersionRecord, "definitionJson">;
+
 export interface ListedEnvironment {
   environment: EnvironmentRecord;
-  latest: VersionRecord;
+  latest: VersionSummaryRecord;
 }
 
 /**
