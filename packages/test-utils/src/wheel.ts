@@ -33,7 +33,7 @@ export interface BuildWheelOptions {
 export interface BuiltWheel {
   /** The PEP 427 file name, e.g. `my_pkg-1.0-py3-none-any.whl`. */
   filename: string;
-  bytes: Uint8Array;
+  bytes: Uint8Array<ArrayBuffer>;
   /** The METADATA file's text. */
   metadata: string;
   /** Lower-case hex SHA-256 of `bytes`. */

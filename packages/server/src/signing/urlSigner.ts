@@ -141,3 +141,10 @@ export class UrlSigner {
     }
   }
 }
+
+/** True when `e` is a signing error (by shape and code, not only `instanceof`). */
+export function isSigningError(e: unknown): e is SigningError {
+  if (typeof e !== "object" || e === null) return false;
+  const c = (e as { code?: unknown }).code;
+  return typeof c === "string" && (Object.values(SigningErrorCodes) as string[]).includes(c);
+}

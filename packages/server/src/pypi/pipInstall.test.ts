@@ -1,0 +1,139 @@
+import { spawn, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { buildWheel, makeTempDir, skipWithout } from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWheelTestServer, type WheelTestServer } from "../wheels/testServer";
+
+function venvMissing(): string | null {
+  const py = spawnSync("python3", ["-c", "import venv, ensurepip"], { encoding: "utf8" });
+  return py.status === 0
+    ? null
+    : `python3 with venv/ensurepip is not available (${(py.stderr || String(py.error)).trim().slice(0, 200)})`;
+}
+
+/** A clean environment for pip: no user config, no other index, no cache, no prompts. */
+function pipEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith("PIP_") && !k.startsWith("PYTHON")) env[k] = v;
+  return {
+    ...env,
+    PIP_CONFIG_FILE: "/dev/null",
+    PIP_NO_INPUT: "1",
+    PIP_DISABLE_PIP_VERSION_CHECK: "1",
+    PIP_NO_CACHE_DIR: "1",
+  };
+}
+
+/** Run a command asynchronously: the server under test lives in this same process. */
+function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: pipEnv(), timeout: 120_000 });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.stderr.on("data", (d) => {
+      out += d;
+    });
+    child.on("error", (e) => resolve({ code: -1, out: `${out}\n${String(e)}` }));
+    child.on("close", (code) => resolve({ code, out }));
+  });
+}
+
+describe.skipIf(skipWithout("python3-venv", venvMissing()))("real pip installs private wheels", () => {
+  let srv: WheelTestServer;
+  let tmp: { path: string; cleanup: () => void };
+
+  async function put(w: { filename: string; bytes: Uint8Array }) {
+    const res = await fetch(`${srv.url}/upload/v1/wheels/${w.filename}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${srv.token}` },
+      body: w.bytes as Uint8Array<ArrayBuffer>,
+    });
+    expect(res.status).toBe(201);
+  }
+
+  beforeAll(async () => {
+    srv = await startWheelTestServer();
+    tmp = makeTempDir("mlenv-pip-");
+    await put(buildWheel({ name: "mlpriv-core", version: "1.0" }));
+    await put(
+      buildWheel({
+        name: "mlpriv-app",
+        version: "1.0",
+        requiresDist: ["mlpriv-core>=1.0"],
+        requiresPython: ">=3.7",
+      }),
+    );
+    // 2.0 is yanked and 3.0 needs a Python that does not exist: pip must pick 1.0.
+    await put(buildWheel({ name: "mlpriv-app", version: "2.0", requiresDist: ["mlpriv-core>=1.0"] }));
+    await put(buildWheel({ name: "mlpriv-app", version: "3.0", requiresPython: ">=4" }));
+    const y = await fetch(`${srv.url}/api/v1/wheels/mlpriv_app-2.0-py3-none-any.whl/yank`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${srv.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "broken" }),
+    });
+    expect(y.status).toBe(200);
+  });
+  afterAll(async () => {
+    await srv?.close();
+    tmp?.cleanup();
+  });
+
+  it("installs from the index with the token as basic auth, honouring yanking, requires-python and PEP 658", async () => {
+    const venv = join(tmp.path, "venv-index");
+    expect((await run("python3", ["-m", "venv", venv])).code).toBe(0);
+    const indexUrl = `${srv.url.replace("http://", `http://__token__:${srv.readerToken}@`)}/pypi/default/simple/`;
+    const pip = await run(join(venv, "bin/python"), [
+      "-m",
+      "pip",
+      "install",
+      "--index-url",
+      indexUrl,
+      "mlpriv-app",
+    ]);
+    expect(pip.code, pip.out).toBe(0);
+    const py = await run(join(venv, "bin/python"), [
+      "-c",
+      "import mlpriv_app, mlpriv_core; print(mlpriv_app.VALUE, '|', mlpriv_core.VALUE)",
+    ]);
+    expect(py.out.trim()).toBe("mlpriv-app 1.0 | mlpriv-core 1.0");
+    // pip read the index and the PEP 658 metadata files, and never the yanked or incompatible wheels.
+    expect(srv.paths).toContain("/pypi/default/simple/mlpriv-app/");
+    expect(srv.paths).toContain("/pypi/default/simple/mlpriv-core/");
+    expect(srv.paths.some((p) => p.endsWith("mlpriv_app-1.0-py3-none-any.whl.metadata"))).toBe(true);
+    expect(
+      srv.paths.some(
+        (p) => p.startsWith("/pypi/") && (p.includes("mlpriv_app-2.0") || p.includes("mlpriv_app-3.0")),
+      ),
+    ).toBe(false);
+  });
+
+  it("installs a wheel from the signed URL the reference resolves to, with no token and no index", async () => {
+    const res = await fetch(`${srv.url}/api/v1/wheels/resolve`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${srv.readerToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ reference: "mlenv+wheel://default/mlpriv_core-1.0-py3-none-any.whl" }),
+    });
+    const { requirement } = (await res.json()) as { requirement: string };
+    const venv = join(tmp.path, "venv-signed");
+    expect((await run("python3", ["-m", "venv", venv])).code).toBe(0);
+    const req = join(tmp.path, "requirements.txt");
+    writeFileSync(req, `${requirement}\n`);
+    const pip = await run(join(venv, "bin/python"), [
+      "-m",
+      "pip",
+      "install",
+      "--no-index",
+      "--require-hashes",
+      "--no-deps",
+      "-r",
+      req,
+    ]);
+    expect(pip.code, pip.out).toBe(0);
+    const py = await run(join(venv, "bin/python"), ["-c", "import mlpriv_core; print(mlpriv_core.VALUE)"]);
+    expect(py.out.trim()).toBe("mlpriv-core 1.0");
+  });
+});

@@ -1,0 +1,520 @@
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { hashToken, isTokenShaped, roleAllows } from "../auth";
+import type { BlobStore } from "../blobs/blobStore";
+import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
+import type { Logger } from "../logger";
+import {
+  type IndexFile,
+  negotiateSimpleFormat,
+  PYPI_HTML,
+  PYPI_JSON,
+  renderProjectHtml,
+  renderProjectJson,
+  renderRootHtml,
+  renderRootJson,
+} from "../pypi/simpleIndex";
+import { isSigningError, type UrlSigner } from "../signing/urlSigner";
+import type { AuthenticatedToken, Role, Store } from "../store/types";
+import type { WheelCatalog, WheelRecord } from "./catalog";
+import { isWheelError, received, WheelError, WheelErrorCodes } from "./errors";
+import { formatWheelReference, parseWheelReference } from "./reference";
+import { validateWheel } from "./validateWheel";
+import { normalizeProjectName, parseWheelFilename } from "./wheelFilename";
+import { defaultZipLimits, type ZipLimits } from "./zipArchive";
+
+/** What {@link wheelRoutes} needs; `store` and `blobs` are the registry's own. */
+export interface WheelRoutesDeps {
+  store: Store;
+  blobs: BlobStore;
+  catalog: WheelCatalog;
+  signer: UrlSigner;
+  limits?: Partial<ZipLimits>;
+  logger?: Pick<Logger, "info" | "warn" | "error">;
+  /** Lifetime of signed URLs handed out by `resolve` (default 3600 s). */
+  signedUrlTtlSeconds?: number;
+  now?: () => string;
+}
+
+const SECRET_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** The JSON form of a wheel in API responses. */
+export interface WheelInfo {
+  filename: string;
+  project: string;
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  requiresPython: string | null;
+  summary: string | null;
+  yanked: boolean;
+  yankedReason: string | null;
+  revision: number;
+  uploadedAt: string;
+  uploadedBy: string;
+  /** `mlenv+wheel://<workspace>/<filename>#sha256=<hex>`: what to put in a pip block. */
+  reference: string;
+}
+
+function info(workspace: string, w: WheelRecord): WheelInfo {
+  return {
+    filename: w.filename,
+    project: w.project,
+    name: w.name,
+    version: w.version,
+    sha256: w.sha256,
+    size: w.size,
+    requiresPython: w.requiresPython,
+    summary: w.summary,
+    yanked: w.yanked,
+    yankedReason: w.yankedReason,
+    revision: w.revision,
+    uploadedAt: w.uploadedAt,
+    uploadedBy: w.uploadedBy,
+    reference: formatWheelReference({ workspace, filename: w.filename, sha256: w.sha256 }),
+  };
+}
+
+/** The token from `Authorization: Bearer <t>` or `Basic base64(<user>:<t>)` (pip's form). */
+function presentedToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const bearer = /^Bearer (\S+)$/i.exec(header);
+  if (bearer) return bearer[1]!;
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (!basic) return null;
+  const decoded = Buffer.from(basic[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  const user = colon < 0 ? decoded : decoded.slice(0, colon);
+  const pass = colon < 0 ? "" : decoded.slice(colon + 1);
+  return isTokenShaped(pass) ? pass : isTokenShaped(user) ? user : null;
+}
+
+function notFound(what: string): ServerError {
+  return new ServerError(ServerErrorCode.NOT_FOUND, `${what} was not found`);
+}
+
+/**
+ * Private wheels and the per-workspace package index, as a Hono app to mount at `/`:
+ *
+ * - `PUT /upload/v1/wheels/{filename}[?overwrite=true]` (writer, raw wheel bytes as the body)
+ * - `GET /api/v1/wheels[?project=]`, `GET /api/v1/wheels/{filename}`,
+ *   `GET /api/v1/wheels/{filename}/download[?sha256=]` (reader)
+ * - `POST /api/v1/wheels/{filename}/yank` `{reason?}`, `POST .../unyank` (writer)
+ * - `POST /api/v1/wheels/resolve` `{reference, ttlSeconds?}` (reader): a signed URL
+ * - `PUT/GET/DELETE /api/v1/secrets[/{name}]` (admin; values are write-only)
+ * - `GET /pypi/{workspace}/simple/[{project}/]` PEP 503/691 index, `GET /pypi/{workspace}/files/{sha256}/{filename}[.metadata]`
+ *   (token via Basic auth, any user name), `GET /pypi/{workspace}/signed/{sha256}/{filename}?expires=&sig=` (no token)
+ */
+export function wheelRoutes(deps: WheelRoutesDeps): Hono {
+  const app = new Hono();
+  const limits = { ...defaultZipLimits, ...deps.limits };
+  const now = deps.now ?? (() => new Date().toISOString());
+  const log = deps.logger;
+
+  app.onError((err, c) => {
+    if (isWheelError(err) || isSigningError(err)) {
+      const e = err as WheelError;
+      return c.json(e.toJSON(), e.status as 400);
+    }
+    if (isServerError(err)) {
+      if (err.code === ServerErrorCode.UNAUTHENTICATED) c.header("WWW-Authenticate", 'Basic realm="mlenv"');
+      return c.json(err.toJSON(), err.status as 400);
+    }
+    log?.error("wheel request failed", {
+      method: c.req.method,
+      path: c.req.path,
+      error: String(err).slice(0, 500),
+    });
+    return c.json({ code: ServerErrorCode.INTERNAL, message: "Internal server error", details: {} }, 500);
+  });
+
+  async function auth(c: Context, role: Role, workspace?: string): Promise<AuthenticatedToken> {
+    const token = presentedToken(c.req.header("authorization"));
+    const found = token ? await deps.store.findToken(hashToken(token)) : null;
+    if (!found) {
+      throw new ServerError(
+        ServerErrorCode.UNAUTHENTICATED,
+        token
+          ? "The token is unknown or revoked; expected a live mlenv_... token"
+          : "Expected `Authorization: Bearer mlenv_...`, or for pip the token as the password in the index URL (https://__token__:mlenv_...@host/pypi/<workspace>/simple/)",
+      );
+    }
+    // A token of one workspace sees nothing of another: the same answer as for a missing workspace.
+    if (workspace !== undefined && workspace !== found.workspaceName)
+      throw notFound(`Workspace ${preview(workspace)}`);
+    if (!roleAllows(found.role, role)) {
+      throw new ServerError(
+        ServerErrorCode.FORBIDDEN,
+        `This needs a ${role} token; the calling token is a ${found.role}`,
+        {
+          details: { required: role, role: found.role },
+        },
+      );
+    }
+    return found;
+  }
+
+  function filenameParam(c: Context): string {
+    const filename = c.req.param("filename") ?? "";
+    parseWheelFilename(filename);
+    return filename;
+  }
+
+  async function mustGet(workspaceId: string, filename: string): Promise<WheelRecord> {
+    const w = await deps.catalog.get(workspaceId, filename);
+    if (!w) {
+      throw new WheelError(
+        WheelErrorCodes.notFound,
+        `Expected an uploaded wheel named "${received(filename)}", but there is none in this workspace`,
+        {
+          details: { filename },
+        },
+      );
+    }
+    return w;
+  }
+
+  async function blobOrThrow(sha256: string): Promise<Uint8Array> {
+    const bytes = await deps.blobs.get(`sha256:${sha256}`);
+    if (!bytes) throw new ServerError(ServerErrorCode.INTERNAL, "blob missing");
+    return bytes;
+  }
+
+  function wheelResponse(
+    c: Context,
+    bytes: Uint8Array,
+    filename: string,
+    sha256: string,
+    attachment: boolean,
+  ): Response {
+    c.header("Content-Type", "application/octet-stream");
+    c.header("Content-Length", String(bytes.length));
+    c.header("ETag", `"${sha256}"`);
+    c.header("Cache-Control", "private, max-age=31536000, immutable");
+    if (attachment) c.header("Content-Disposition", `attachment; filename="${filename}"`);
+    return c.body(bytes as Uint8Array<ArrayBuffer>);
+  }
+
+  // ---- upload -------------------------------------------------------------------------------
+  app.put(
+    "/upload/v1/wheels/:filename",
+    bodyLimit({
+      maxSize: limits.maxBytes,
+      onError: () => {
+        throw new WheelError(
+          WheelErrorCodes.tooLarge,
+          `Expected a wheel of at most ${limits.maxBytes} bytes; the upload is larger`,
+          {
+            details: { limit: limits.maxBytes },
+          },
+        );
+      },
+    }),
+    async (c) => {
+      const a = await auth(c, "writer");
+      const filename = filenameParam(c);
+      const overwrite = ["1", "true"].includes(c.req.query("overwrite") ?? "");
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      // Validate fully before anything is written: a refused upload leaves no state behind.
+      const v = validateWheel(filename, bytes, limits);
+      const existing = await deps.catalog.get(a.workspaceId, filename);
+      if (existing && existing.sha256 !== v.sha256 && !overwrite) {
+        throw new WheelError(
+          WheelErrorCodes.exists,
+          `Expected a new file name or the same bytes, but "${filename}" already holds different bytes (sha256 ${existing.sha256}); upload with --overwrite to replace it (the old bytes are kept)`,
+          { details: { filename, existingSha256: existing.sha256, sha256: v.sha256 } },
+        );
+      }
+      if (!(existing && existing.sha256 === v.sha256)) {
+        await deps.blobs.put(bytes);
+        await deps.blobs.put(v.metadata);
+      }
+      const out = await deps.catalog.put({
+        workspaceId: a.workspaceId,
+        filename,
+        project: v.file.project,
+        name: v.name,
+        version: v.version,
+        sha256: v.sha256,
+        size: v.size,
+        metadataSha256: v.metadataSha256,
+        requiresPython: v.requiresPython,
+        summary: v.summary,
+        uploadedAt: now(),
+        uploadedBy: a.name,
+        overwrite,
+      });
+      if (out.status !== "unchanged") {
+        log?.info(out.status === "created" ? "wheel uploaded" : "wheel replaced", {
+          workspace: a.workspaceName,
+          filename,
+          sha256: v.sha256,
+          revision: out.wheel.revision,
+        });
+      }
+      return c.json(
+        {
+          status: out.status,
+          wheel: info(a.workspaceName, out.wheel),
+          previous: out.previous ? { revision: out.previous.revision, sha256: out.previous.sha256 } : null,
+        },
+        out.status === "created" ? 201 : 200,
+      );
+    },
+  );
+
+  // ---- JSON API -----------------------------------------------------------------------------
+  app.get("/api/v1/wheels", async (c) => {
+    const a = await auth(c, "reader");
+    const project = c.req.query("project");
+    const items = await deps.catalog.list(a.workspaceId, project ? normalizeProjectName(project) : undefined);
+    return c.json({ items: items.map((w) => info(a.workspaceName, w)) });
+  });
+
+  app.post("/api/v1/wheels/resolve", async (c) => {
+    const a = await auth(c, "reader");
+    const body = (await c.req.json().catch(() => null)) as {
+      reference?: unknown;
+      ttlSeconds?: unknown;
+    } | null;
+    if (!body || typeof body.reference !== "string") {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected a JSON body like {"reference":"mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"}; received ${preview(body)}`,
+      );
+    }
+    const ttl = body.ttlSeconds === undefined ? (deps.signedUrlTtlSeconds ?? 3600) : body.ttlSeconds;
+    if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 24 * 3600) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected ttlSeconds to be a whole number from 1 to 604800; received ${preview(ttl)}`,
+      );
+    }
+    const ref = parseWheelReference(body.reference);
+    if (ref.workspace !== a.workspaceName) throw notFound(`Workspace ${preview(ref.workspace)}`);
+    const w = await mustGet(a.workspaceId, ref.filename);
+    let sha256 = w.sha256;
+    if (ref.sha256 && ref.sha256 !== w.sha256) {
+      const revs = await deps.catalog.revisions(a.workspaceId, ref.filename);
+      if (!revs.some((r) => r.sha256 === ref.sha256)) {
+        throw new WheelError(
+          WheelErrorCodes.notFound,
+          `Expected "${ref.filename}" to have had the bytes sha256=${ref.sha256}, but no upload of it did`,
+          { details: { filename: ref.filename, sha256: ref.sha256 } },
+        );
+      }
+      sha256 = ref.sha256;
+    }
+    const { query, expires } = deps.signer.signFor(
+      { workspace: a.workspaceName, sha256, filename: ref.filename },
+      { ttlSeconds: ttl },
+    );
+    const origin = new URL(c.req.url).origin;
+    const url = `${origin}/pypi/${a.workspaceName}/signed/${sha256}/${ref.filename}?${query}`;
+    return c.json({
+      reference: formatWheelReference({ ...ref, sha256 }),
+      filename: ref.filename,
+      name: w.name,
+      sha256,
+      url,
+      // PEP 508 direct reference with the hash pip checks (--require-hashes compatible).
+      requirement: `${w.name} @ ${url}#sha256=${sha256}`,
+      expiresAt: new Date(expires * 1000).toISOString(),
+    });
+  });
+
+  app.get("/api/v1/wheels/:filename", async (c) => {
+    const a = await auth(c, "reader");
+    const w = await mustGet(a.workspaceId, filenameParam(c));
+    const revisions = await deps.catalog.revisions(a.workspaceId, w.filename);
+    return c.json({ ...info(a.workspaceName, w), revisions });
+  });
+
+  app.get("/api/v1/wheels/:filename/download", async (c) => {
+    const a = await auth(c, "reader");
+    const w = await mustGet(a.workspaceId, filenameParam(c));
+    const wanted = c.req.query("sha256");
+    let sha256 = w.sha256;
+    if (wanted !== undefined) {
+      if (!SHA256.test(wanted))
+        throw new ServerError(
+          ServerErrorCode.BAD_REQUEST,
+          `Expected sha256 to be 64 lower-case hex digits; received ${preview(wanted)}`,
+        );
+      const revs = await deps.catalog.revisions(a.workspaceId, w.filename);
+      if (!revs.some((r) => r.sha256 === wanted))
+        throw notFound(`Revision sha256=${wanted} of ${preview(w.filename)}`);
+      sha256 = wanted;
+    }
+    return wheelResponse(c, await blobOrThrow(sha256), w.filename, sha256, true);
+  });
+
+  for (const action of ["yank", "unyank"] as const) {
+    app.post(`/api/v1/wheels/:filename/${action}`, async (c) => {
+      const a = await auth(c, "writer");
+      const filename = filenameParam(c);
+      await mustGet(a.workspaceId, filename);
+      let reason: string | null = null;
+      if (action === "yank") {
+        const body = (await c.req.json().catch(() => ({}))) as { reason?: unknown };
+        if (body.reason !== undefined && (typeof body.reason !== "string" || body.reason.length > 500)) {
+          throw new ServerError(
+            ServerErrorCode.BAD_REQUEST,
+            `Expected reason to be a string of at most 500 characters; received ${preview(body.reason)}`,
+          );
+        }
+        reason = (body.reason as string | undefined) ?? "";
+      }
+      const w = await deps.catalog.setYanked({
+        workspaceId: a.workspaceId,
+        filename,
+        yanked: action === "yank",
+        reason,
+      });
+      log?.info(`wheel ${action}ed`, { workspace: a.workspaceName, filename });
+      return c.json(info(a.workspaceName, w!));
+    });
+  }
+
+  // ---- workspace secrets (upstream index credentials) -----------------------------------------
+  function secretName(c: Context): string {
+    const name = c.req.param("name") ?? "";
+    if (!SECRET_NAME.test(name)) {
+      throw new ServerError(
+        ServerErrorCode.NAME_INVALID,
+        `Expected a secret name like "CORP_PYPI_TOKEN" ([A-Za-z][A-Za-z0-9_]{0,63}); received ${preview(name)}`,
+      );
+    }
+    return name;
+  }
+  app.get("/api/v1/secrets", async (c) => {
+    const a = await auth(c, "admin");
+    return c.json({ items: await deps.catalog.listSecrets(a.workspaceId) });
+  });
+  app.put("/api/v1/secrets/:name", async (c) => {
+    const a = await auth(c, "admin");
+    const name = secretName(c);
+    const body = (await c.req.json().catch(() => null)) as { value?: unknown } | null;
+    if (!body || typeof body.value !== "string" || body.value.length === 0 || body.value.length > 4096) {
+      // Never echo what was sent: it may be the secret.
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        'Expected a JSON body like {"value":"<secret, 1-4096 characters>"}',
+      );
+    }
+    const out = await deps.catalog.putSecret({
+      workspaceId: a.workspaceId,
+      name,
+      value: body.value,
+      now: now(),
+    });
+    log?.info("secret set", { workspace: a.workspaceName, name });
+    return c.json(out);
+  });
+  app.delete("/api/v1/secrets/:name", async (c) => {
+    const a = await auth(c, "admin");
+    const name = secretName(c);
+    if (!(await deps.catalog.deleteSecret(a.workspaceId, name))) throw notFound(`Secret ${preview(name)}`);
+    return c.body(null, 204);
+  });
+
+  // ---- the simple index -----------------------------------------------------------------------
+  /** PEP 691 negotiation; null means "answer 406". */
+  function negotiated(c: Context) {
+    const format = negotiateSimpleFormat(c.req.header("accept"));
+    c.header("Vary", "Accept");
+    c.header("Cache-Control", "private, no-cache");
+    return format;
+  }
+  function notAcceptable(c: Context): Response {
+    return c.json(
+      {
+        code: "E_NOT_ACCEPTABLE",
+        message: `Expected an Accept header naming ${PYPI_JSON}, ${PYPI_HTML} or text/html; received ${preview(c.req.header("accept"))}`,
+        details: { available: [PYPI_JSON, PYPI_HTML, "text/html"] },
+      },
+      406,
+    );
+  }
+
+  app.get("/pypi/:ws/simple", (c) => c.redirect(`/pypi/${c.req.param("ws")}/simple/`, 301));
+  app.get("/pypi/:ws/simple/", async (c) => {
+    const a = await auth(c, "reader", c.req.param("ws"));
+    const projects = await deps.catalog.projects(a.workspaceId);
+    const format = negotiated(c);
+    if (!format) return notAcceptable(c);
+    c.header("Content-Type", format);
+    return c.body(format === PYPI_JSON ? renderRootJson(projects) : renderRootHtml(projects));
+  });
+  app.get("/pypi/:ws/simple/:project", (c) =>
+    c.redirect(`/pypi/${c.req.param("ws")}/simple/${encodeURIComponent(c.req.param("project"))}/`, 301),
+  );
+  app.get("/pypi/:ws/simple/:project/", async (c) => {
+    const a = await auth(c, "reader", c.req.param("ws"));
+    const raw = c.req.param("project");
+    const project = normalizeProjectName(raw);
+    if (project !== raw)
+      return c.redirect(`/pypi/${a.workspaceName}/simple/${encodeURIComponent(project)}/`, 301);
+    const wheels = await deps.catalog.list(a.workspaceId, project);
+    if (wheels.length === 0) throw notFound(`Project ${preview(raw)}`);
+    const files: IndexFile[] = wheels.map((w) => ({
+      filename: w.filename,
+      url: `../../files/${w.sha256}/${w.filename}`,
+      sha256: w.sha256,
+      size: w.size,
+      requiresPython: w.requiresPython,
+      metadataSha256: w.metadataSha256,
+      yanked: w.yanked ? (w.yankedReason ?? "") : false,
+      uploadTime: w.uploadedAt,
+      version: w.version,
+    }));
+    const format = negotiated(c);
+    if (!format) return notAcceptable(c);
+    c.header("Content-Type", format);
+    return c.body(
+      format === PYPI_JSON ? renderProjectJson(project, files) : renderProjectHtml(project, files),
+    );
+  });
+
+  /** Resolve `<filename>` or `<filename>.metadata` of a stored revision, or throw 404. */
+  async function fileFor(workspaceId: string, sha256: string, requested: string) {
+    const isMetadata = requested.endsWith(".metadata");
+    const filename = isMetadata ? requested.slice(0, -".metadata".length) : requested;
+    if (!SHA256.test(sha256)) throw notFound("File");
+    parseWheelFilename(filename);
+    const revision = (await deps.catalog.revisions(workspaceId, filename)).find((r) => r.sha256 === sha256);
+    if (!revision) throw notFound(`File ${preview(requested)}`);
+    return { filename, isMetadata, revision };
+  }
+
+  app.get("/pypi/:ws/files/:sha256/:filename", async (c) => {
+    const a = await auth(c, "reader", c.req.param("ws"));
+    const f = await fileFor(a.workspaceId, c.req.param("sha256"), c.req.param("filename"));
+    if (f.isMetadata) {
+      const bytes = await blobOrThrow(f.revision.metadataSha256);
+      c.header("Content-Type", "text/plain; charset=utf-8");
+      return c.body(bytes as Uint8Array<ArrayBuffer>);
+    }
+    return wheelResponse(c, await blobOrThrow(f.revision.sha256), f.filename, f.revision.sha256, false);
+  });
+
+  app.get("/pypi/:ws/signed/:sha256/:filename", async (c) => {
+    const workspace = c.req.param("ws");
+    const sha256 = c.req.param("sha256");
+    const filename = c.req.param("filename");
+    // The signature is checked before anything is looked up, so unsigned probes learn nothing.
+    deps.signer.verify(
+      { workspace, sha256, filename },
+      { expires: c.req.query("expires"), sig: c.req.query("sig") },
+    );
+    const ws = await deps.store.getWorkspace(workspace);
+    if (!ws) throw notFound("File");
+    const f = await fileFor(ws.id, sha256, filename);
+    if (f.isMetadata) throw notFound("File");
+    return wheelResponse(c, await blobOrThrow(sha256), f.filename, sha256, false);
+  });
+
+  return app;
+}

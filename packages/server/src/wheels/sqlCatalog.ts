@@ -1,0 +1,323 @@
+import Database from "better-sqlite3";
+import pg from "pg";
+import {
+  type SecretInfo,
+  toRevision,
+  toSecretInfo,
+  toWheel,
+  type WheelCatalog,
+  type WheelPutInput,
+  type WheelPutResult,
+  type WheelRecord,
+  type WheelRevision,
+} from "./catalog";
+import { received, WheelError, WheelErrorCodes } from "./errors";
+
+type Row = Record<string, unknown>;
+
+/** One SQL connection's worth of operations; `?` placeholders in every dialect. */
+interface Exec {
+  all(sql: string, params?: unknown[]): Promise<Row[]>;
+}
+
+interface Db extends Exec {
+  /** Run `fn` in a write transaction; `lockKey` serialises writers of one key across processes. */
+  tx<T>(lockKey: string, fn: (x: Exec) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+class SqliteDb implements Db {
+  readonly #db: Database.Database;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(file: string) {
+    this.#db = new Database(file);
+    this.#db.pragma("busy_timeout = 5000");
+    this.#db.pragma("foreign_keys = ON");
+  }
+
+  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
+    const st = this.#db.prepare(sql);
+    if (st.reader) return st.all(...params) as Row[];
+    st.run(...params);
+    return [];
+  }
+
+  tx<T>(_lockKey: string, fn: (x: Exec) => Promise<T>): Promise<T> {
+    // One connection: transactions must not interleave across awaits, so queue them.
+    const run = async () => {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        const out = await fn(this);
+        this.#db.exec("COMMIT");
+        return out;
+      } catch (e) {
+        this.#db.exec("ROLLBACK");
+        throw e;
+      }
+    };
+    const next = this.#queue.then(run, run);
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+}
+
+function toPg(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+class PostgresDb implements Db {
+  readonly #pool: pg.Pool;
+
+  constructor(url: string) {
+    this.#pool = new pg.Pool({ connectionString: url, max: 4 });
+    this.#pool.on("error", () => {});
+  }
+
+  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
+    return (await this.#pool.query(toPg(sql), params)).rows as Row[];
+  }
+
+  async tx<T>(lockKey: string, fn: (x: Exec) => Promise<T>): Promise<T> {
+    const c = await this.#pool.connect();
+    try {
+      await c.query("BEGIN");
+      await c.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7242))", [lockKey]);
+      const out = await fn({
+        all: async (sql, params = []) => (await c.query(toPg(sql), params)).rows as Row[],
+      });
+      await c.query("COMMIT");
+      return out;
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+/** The wheel catalog over SQL; use {@link openWheelCatalog}. */
+class SqlWheelCatalog implements WheelCatalog {
+  constructor(private readonly db: Db) {}
+
+  async get(workspaceId: string, filename: string): Promise<WheelRecord | null> {
+    const [r] = await this.db.all("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
+      workspaceId,
+      filename,
+    ]);
+    return r ? toWheel(r) : null;
+  }
+
+  async list(workspaceId: string, project?: string): Promise<WheelRecord[]> {
+    const rows =
+      project === undefined
+        ? await this.db.all("SELECT * FROM wheels WHERE workspace_id = ? ORDER BY project, filename", [
+            workspaceId,
+          ])
+        : await this.db.all("SELECT * FROM wheels WHERE workspace_id = ? AND project = ? ORDER BY filename", [
+            workspaceId,
+            project,
+          ]);
+    return rows.map(toWheel);
+  }
+
+  async projects(workspaceId: string): Promise<string[]> {
+    const rows = await this.db.all(
+      "SELECT DISTINCT project FROM wheels WHERE workspace_id = ? ORDER BY project",
+      [workspaceId],
+    );
+    return rows.map((r) => String(r.project));
+  }
+
+  async put(input: WheelPutInput): Promise<WheelPutResult> {
+    return this.db.tx(`wheel:${input.workspaceId}:${input.filename}`, async (x) => {
+      const [cur] = await x.all("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
+        input.workspaceId,
+        input.filename,
+      ]);
+      const existing = cur ? toWheel(cur) : null;
+      if (existing && existing.sha256 === input.sha256)
+        return { status: "unchanged", wheel: existing, previous: null };
+      if (existing && !input.overwrite) {
+        throw new WheelError(
+          WheelErrorCodes.exists,
+          `Expected a new file name or the same bytes, but "${received(input.filename)}" already holds different bytes (sha256 ${existing.sha256}, received ${input.sha256}); upload with overwrite (--overwrite) to replace it, the old bytes are kept`,
+          { details: { filename: input.filename, existingSha256: existing.sha256, sha256: input.sha256 } },
+        );
+      }
+      const revision = existing ? existing.revision + 1 : 1;
+      if (existing) {
+        await x.all(
+          `UPDATE wheels SET project = ?, name = ?, version = ?, sha256 = ?, size = ?, metadata_sha256 = ?,
+             requires_python = ?, summary = ?, yanked = 0, yanked_reason = NULL, revision = ?, uploaded_at = ?, uploaded_by = ?
+           WHERE workspace_id = ? AND filename = ?`,
+          [
+            input.project,
+            input.name,
+            input.version,
+            input.sha256,
+            input.size,
+            input.metadataSha256,
+            input.requiresPython,
+            input.summary,
+            revision,
+            input.uploadedAt,
+            input.uploadedBy,
+            input.workspaceId,
+            input.filename,
+          ],
+        );
+      } else {
+        await x.all(
+          `INSERT INTO wheels (workspace_id, filename, project, name, version, sha256, size, metadata_sha256,
+             requires_python, summary, yanked, yanked_reason, revision, uploaded_at, uploaded_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)`,
+          [
+            input.workspaceId,
+            input.filename,
+            input.project,
+            input.name,
+            input.version,
+            input.sha256,
+            input.size,
+            input.metadataSha256,
+            input.requiresPython,
+            input.summary,
+            revision,
+            input.uploadedAt,
+            input.uploadedBy,
+          ],
+        );
+      }
+      await x.all(
+        `INSERT INTO wheel_revisions (workspace_id, filename, revision, sha256, size, metadata_sha256, uploaded_at, uploaded_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          input.workspaceId,
+          input.filename,
+          revision,
+          input.sha256,
+          input.size,
+          input.metadataSha256,
+          input.uploadedAt,
+          input.uploadedBy,
+        ],
+      );
+      const [row] = await x.all("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
+        input.workspaceId,
+        input.filename,
+      ]);
+      const previous = existing
+        ? {
+            filename: existing.filename,
+            revision: existing.revision,
+            sha256: existing.sha256,
+            size: existing.size,
+            metadataSha256: existing.metadataSha256,
+            uploadedAt: existing.uploadedAt,
+            uploadedBy: existing.uploadedBy,
+          }
+        : null;
+      return { status: existing ? "replaced" : "created", wheel: toWheel(row!), previous };
+    });
+  }
+
+  async revisions(workspaceId: string, filename: string): Promise<WheelRevision[]> {
+    const rows = await this.db.all(
+      "SELECT * FROM wheel_revisions WHERE workspace_id = ? AND filename = ? ORDER BY revision",
+      [workspaceId, filename],
+    );
+    return rows.map(toRevision);
+  }
+
+  async setYanked(input: {
+    workspaceId: string;
+    filename: string;
+    yanked: boolean;
+    reason: string | null;
+  }): Promise<WheelRecord | null> {
+    await this.db.all(
+      "UPDATE wheels SET yanked = ?, yanked_reason = ? WHERE workspace_id = ? AND filename = ?",
+      [input.yanked ? 1 : 0, input.yanked ? input.reason : null, input.workspaceId, input.filename],
+    );
+    return this.get(input.workspaceId, input.filename);
+  }
+
+  async putSecret(input: {
+    workspaceId: string;
+    name: string;
+    value: string;
+    now: string;
+  }): Promise<SecretInfo> {
+    return this.db.tx(`secret:${input.workspaceId}:${input.name}`, async (x) => {
+      const [cur] = await x.all(
+        "SELECT created_at FROM workspace_secrets WHERE workspace_id = ? AND name = ?",
+        [input.workspaceId, input.name],
+      );
+      if (cur) {
+        await x.all(
+          "UPDATE workspace_secrets SET value = ?, updated_at = ? WHERE workspace_id = ? AND name = ?",
+          [input.value, input.now, input.workspaceId, input.name],
+        );
+        return { name: input.name, createdAt: String(cur.created_at), updatedAt: input.now };
+      }
+      await x.all(
+        "INSERT INTO workspace_secrets (workspace_id, name, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        [input.workspaceId, input.name, input.value, input.now, input.now],
+      );
+      return { name: input.name, createdAt: input.now, updatedAt: input.now };
+    });
+  }
+
+  async getSecret(workspaceId: string, name: string): Promise<string | null> {
+    const [r] = await this.db.all("SELECT value FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
+      workspaceId,
+      name,
+    ]);
+    return r ? String(r.value) : null;
+  }
+
+  async listSecrets(workspaceId: string): Promise<SecretInfo[]> {
+    const rows = await this.db.all(
+      "SELECT name, created_at, updated_at FROM workspace_secrets WHERE workspace_id = ? ORDER BY name",
+      [workspaceId],
+    );
+    return rows.map(toSecretInfo);
+  }
+
+  async deleteSecret(workspaceId: string, name: string): Promise<boolean> {
+    return this.db.tx(`secret:${workspaceId}:${name}`, async (x) => {
+      const [r] = await x.all("SELECT name FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
+        workspaceId,
+        name,
+      ]);
+      if (!r) return false;
+      await x.all("DELETE FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [workspaceId, name]);
+      return true;
+    });
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+/**
+ * Open the wheel catalog on the server's database: the SQLite file or the PostgreSQL URL the
+ * registry Store uses (its migrations, including `0002_wheels`, must have run).
+ */
+export function openWheelCatalog(location: { sqliteFile: string } | { postgresUrl: string }): WheelCatalog {
+  return new SqlWheelCatalog(
+    "sqliteFile" in location ? new SqliteDb(location.sqliteFile) : new PostgresDb(location.postgresUrl),
+  );
+}

@@ -1,0 +1,95 @@
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import { makeTempDir } from "@mlenv/test-utils";
+import { generateToken, hashToken } from "../auth";
+import { FsBlobStore } from "../blobs/blobStore";
+import { generateSigningKey, UrlSigner } from "../signing/urlSigner";
+import { SqliteStore } from "../store/sqliteStore";
+import type { WheelCatalog } from "./catalog";
+import { wheelRoutes } from "./routes";
+import { openWheelCatalog } from "./sqlCatalog";
+import type { ZipLimits } from "./zipArchive";
+
+/** A real HTTP server (loopback) running only the wheel routes over SQLite + fs blobs. Tests only. */
+export interface WheelTestServer {
+  url: string;
+  /** Writer token of workspace `default`; `otherToken` is an admin of workspace `other`. */
+  token: string;
+  readerToken: string;
+  otherToken: string;
+  adminToken: string;
+  signer: UrlSigner;
+  catalog: WheelCatalog;
+  blobDir: string;
+  /** Request paths seen, in order. */
+  paths: string[];
+  close(): Promise<void>;
+}
+
+export async function startWheelTestServer(
+  options: { limits?: Partial<ZipLimits> } = {},
+): Promise<WheelTestServer> {
+  const dir = makeTempDir("mlenv-wheels-");
+  const file = join(dir.path, "mlenv.db");
+  const store = new SqliteStore(file);
+  await store.migrate();
+  const now = new Date().toISOString();
+  const tokens: Record<string, string> = {};
+  const def = await store.createWorkspace("default", now);
+  const other = await store.createWorkspace("other", now);
+  for (const [key, ws, role] of [
+    ["writer", def.id, "writer"],
+    ["reader", def.id, "reader"],
+    ["admin", def.id, "admin"],
+    ["other", other.id, "admin"],
+  ] as const) {
+    tokens[key] = generateToken();
+    await store.createToken({ workspaceId: ws, name: key, role, tokenHash: hashToken(tokens[key]!), now });
+  }
+  const blobDir = join(dir.path, "blobs");
+  const catalog = openWheelCatalog({ sqliteFile: file });
+  const signer = new UrlSigner(generateSigningKey());
+  const app = wheelRoutes({
+    store,
+    blobs: new FsBlobStore(blobDir),
+    catalog,
+    signer,
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
+  const paths: string[] = [];
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve(
+      {
+        fetch: (req) => {
+          paths.push(new URL(req.url).pathname);
+          return app.fetch(req);
+        },
+        hostname: "127.0.0.1",
+        port: 0,
+      },
+      () => resolve(s),
+    );
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token: tokens.writer!,
+    readerToken: tokens.reader!,
+    adminToken: tokens.admin!,
+    otherToken: tokens.other!,
+    signer,
+    catalog,
+    blobDir,
+    paths,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      await catalog.close();
+      await store.close();
+      dir.cleanup();
+    },
+  };
+}
