@@ -210,8 +210,6 @@ export class Environment {
     const def = this.toDefinition();
     const res: RegisterResult = await workspace.environments.register({
       definition: toReferenceJson({ ...def, version: null }),
-      ...(def.description !== null ? { description: def.description } : {}),
-      ...(Object.keys(def.tags).length > 0 ? { tags: def.tags } : {}),
     });
     return Environment.fromRegistered(res.environment, res.created);
   }

@@ -79,10 +79,9 @@ export interface LabelInfo {
   updatedAt: string;
 }
 
+/** A register call: the definition (its `description` and `tags` travel inside it). */
 export interface RegisterRequest {
   definition: unknown;
-  description?: string | undefined;
-  tags?: Record<string, string> | undefined;
 }
 
 export interface CloneRequest extends VersionSelector {

@@ -10,6 +10,7 @@ import { loadDefinitionPath, workspaceFromConfig, writeDefinitionFiles } from "@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type CliContext, CliError } from "../context";
 import { formatJson, formatTable, sanitize } from "../output";
+import { registerDiffCommand } from "./envDiff";
 import { registerOfflineCommands } from "./envOffline";
 
 function parseVersion(v: string): number {
@@ -61,6 +62,7 @@ function describeVersion(v: EnvironmentVersion | EnvironmentSummary): string[] {
 export function register(program: Command, ctx: CliContext): void {
   const env = program.command("env").description("Environment definitions and the environment registry.");
   registerOfflineCommands(env, ctx);
+  registerDiffCommand(env, ctx);
   const ws = () => workspaceFromConfig({ env: ctx.io.env });
 
   env
@@ -83,13 +85,9 @@ export function register(program: Command, ctx: CliContext): void {
         for (const w of loaded.warnings) ctx.err(formatIssue(w));
         const def = { ...loaded.definition, version: null };
         if (opts.name) def.name = opts.name;
-        const description = opts.description ?? def.description ?? undefined;
-        const tags = opts.tag ?? (Object.keys(def.tags).length ? def.tags : undefined);
-        const res: RegisterResult = await ws().environments.register({
-          definition: toReferenceJson(def),
-          ...(description !== undefined ? { description } : {}),
-          ...(tags !== undefined ? { tags } : {}),
-        });
+        if (opts.description !== undefined) def.description = opts.description;
+        if (opts.tag) def.tags = { ...def.tags, ...opts.tag };
+        const res: RegisterResult = await ws().environments.register({ definition: toReferenceJson(def) });
         if (opts.json) return ctx.out(formatJson(res));
         const e = res.environment;
         ctx.out(

@@ -1,0 +1,131 @@
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startServer } from "@mlenv/server";
+import { makeTempDir, startTestServer, type TestServer } from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runInProcess } from "../internal/runInProcess";
+
+let server: TestServer;
+const t = makeTempDir("mlenv-cli-env-");
+let env: Record<string, string>;
+beforeAll(async () => {
+  server = await startTestServer(startServer);
+  env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(t.path, "none.json") };
+});
+afterAll(async () => {
+  await server?.stop();
+  t.cleanup();
+});
+
+const run = (...argv: string[]) => runInProcess(argv, { cwd: t.path, env });
+
+/** Every failure is one line on stderr, `error: ... [E_CODE]`, and a non-zero exit. */
+function expectOneLineError(r: { code: number; stdout: string; stderr: string }, code: string): void {
+  expect(r.code).not.toBe(0);
+  expect(r.stdout).toBe("");
+  const lines = r.stderr.trimEnd().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(new RegExp(`^error: .+ \\[${code}\\]$`));
+}
+
+describe("mlenv env registry commands", () => {
+  it("register prints the version; --description and --tag are stored; list shows a table", async () => {
+    await run("env", "scaffold", "-n", "tabled", "-d", "tabled");
+    const r = await run("env", "register", "-d", "tabled", "--description", "first", "-t", "team=vision");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Registered tabled version 1 \(mlenv1-sha256:[0-9a-f]{64}\)\n$/);
+    const shown = JSON.parse((await run("env", "show", "-n", "tabled", "--json")).stdout);
+    expect(shown).toMatchObject({ description: "first", tags: { team: "vision" }, version: 1 });
+    const list = await run("env", "list", "--tag", "team=vision");
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^NAME\s+VERSION\s+VERSIONS\s+LABELS\s+CURATED\s+ARCHIVED\s+CREATED$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(["tabled"]);
+    const curated = await run("env", "list", "--prefix", "mlenv-", "--json");
+    expect(JSON.parse(curated.stdout).map((e: { name: string }) => e.name)).toEqual([
+      "mlenv-minimal",
+      "mlenv-tutorial",
+    ]);
+  });
+
+  it("show prints the version's fields and its conda dependencies", async () => {
+    const r = await run("env", "show", "-n", "mlenv-tutorial");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^name: +mlenv-tutorial$/m);
+    expect(r.stdout).toMatch(/^curated: +yes$/m);
+    expect(r.stdout).toMatch(/^dependencies:$/m);
+    expect(r.stdout).toMatch(/pandas/);
+  });
+
+  it("label, versions, archive, restore and clone", async () => {
+    await run("env", "scaffold", "-n", "life", "-d", "life");
+    await run("env", "register", "-d", "life");
+    writeFileSync(
+      join(t.path, "life", "conda_dependencies.yml"),
+      "dependencies:\n  - python=3.11\n  - numpy=1.26.4\n",
+    );
+    expect((await run("env", "register", "-d", "life")).stdout).toMatch(/^Registered life version 2 /);
+    expect((await run("env", "label", "-n", "life", "-l", "production", "-v", "1")).stdout).toBe(
+      "Label production of life now points at version 1\n",
+    );
+    const byLabel = JSON.parse((await run("env", "show", "-n", "life", "-l", "production", "--json")).stdout);
+    expect(byLabel.version).toBe(1);
+    const versions = await run("env", "versions", "-n", "life");
+    expect(
+      versions.stdout
+        .trimEnd()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(["1", "2"]);
+    expect((await run("env", "archive", "-n", "life")).stdout).toBe("Archived life\n");
+    expect((await run("env", "list", "--prefix", "life")).stdout).toBe("No environments.\n");
+    expect((await run("env", "list", "--prefix", "life", "--archived", "only")).stdout).toMatch(
+      /^life\s+2\s/m,
+    );
+    expect((await run("env", "restore", "-n", "life")).stdout).toBe("Restored life\n");
+    expect((await run("env", "label", "-n", "life", "-l", "production", "--delete")).code).toBe(0);
+    const clone = await run("env", "clone", "-n", "mlenv-minimal", "--new-name", "my-minimal");
+    expect(clone.stdout).toMatch(/^Cloned mlenv-minimal to my-minimal version 1 /);
+  });
+
+  it("download refuses a non-empty folder without --overwrite and leaves it untouched", async () => {
+    mkdirSync(join(t.path, "busy"));
+    writeFileSync(join(t.path, "busy", "keep.txt"), "mine");
+    const r = await run("env", "download", "-n", "mlenv-minimal", "-d", "busy");
+    expectOneLineError(r, "E_IO");
+    expect(readdirSync(join(t.path, "busy"))).toEqual(["keep.txt"]);
+    const ok = await run("env", "download", "-n", "mlenv-minimal", "-d", "fresh");
+    expect(ok.stdout).toMatch(/^Downloaded mlenv-minimal version 1 to fresh \(mlenv1-sha256:/);
+    expect(readdirSync(join(t.path, "fresh")).sort()).toEqual([
+      "azureml_environment.json",
+      "conda_dependencies.yml",
+    ]);
+  });
+
+  it("errors are one clear line with the server's code", async () => {
+    expectOneLineError(await run("env", "show", "-n", "nope"), "E_NOT_FOUND");
+    await run("env", "scaffold", "-n", "mlenv-evil", "-d", "evil");
+    expectOneLineError(await run("env", "register", "-d", "evil"), "E_NAME_RESERVED");
+    expectOneLineError(await run("env", "show", "-n", "life", "-v", "1", "-l", "x"), "E_USAGE");
+    const bad = await runInProcess(["env", "list"], {
+      cwd: t.path,
+      env: { ...env, MLENV_TOKEN: "mlenv_bad" },
+    });
+    expectOneLineError(bad, "E_UNAUTHENTICATED");
+    const none = await runInProcess(["env", "list"], {
+      cwd: t.path,
+      env: { MLENV_CONFIG: join(t.path, "x.json") },
+    });
+    expectOneLineError(none, "E_CONFIG");
+    expect(none.stderr).toContain("mlenv login");
+  });
+
+  it("a terminal escape in a stored description is shown escaped, not interpreted", async () => {
+    await run("env", "scaffold", "-n", "esc", "-d", "esc");
+    await run("env", "register", "-d", "esc", "--description", "bad\u001b[31mred");
+    const r = await run("env", "show", "-n", "esc");
+    expect(r.stdout).not.toContain("\u001b");
+    expect(r.stdout).toContain("bad\\u001b[31mred");
+  });
+});

@@ -1,0 +1,102 @@
+import { createServer } from "node:net";
+import { startServer } from "@mlenv/server";
+import { startTestServer, type TestServer } from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Environment } from "./environment";
+import { isMlenvError, type MlenvError } from "./errors";
+import { Workspace } from "./workspace";
+
+let server: TestServer;
+let ws: Workspace;
+beforeAll(async () => {
+  server = await startTestServer(startServer);
+  ws = new Workspace({ url: server.url, token: server.token });
+});
+afterAll(() => server?.stop());
+
+async function failure(p: Promise<unknown>): Promise<MlenvError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isMlenvError(e)) return e;
+    throw e;
+  }
+  throw new Error("expected a failure");
+}
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe("Workspace + RegistryClient against a real server", () => {
+  it("whoami names the workspace and role of the token", async () => {
+    expect(await ws.environments.whoami()).toMatchObject({ workspace: "default", role: "admin" });
+  });
+
+  it("server errors keep their code, status and message", async () => {
+    const bad = new Workspace({ url: server.url, token: "mlenv_wrong" });
+    const unauth = await failure(bad.environments.list());
+    expect([unauth.code, unauth.status]).toEqual(["E_UNAUTHENTICATED", 401]);
+    const missing = await failure(ws.environments.get("no-such-env"));
+    expect([missing.code, missing.status]).toEqual(["E_NOT_FOUND", 404]);
+    const reserved = await failure(new Environment("mlenv-mine").register(ws));
+    expect([reserved.code, reserved.status]).toEqual(["E_NAME_RESERVED", 403]);
+  });
+
+  it("an unreachable server is E_NETWORK naming the URL", async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const e = await failure(new Workspace({ url, token: "t" }).environments.list());
+    expect(e.code).toBe("E_NETWORK");
+    expect(e.message).toContain(url);
+  });
+
+  it("refuses non-http URLs and URLs with credentials", () => {
+    expect(() => new Workspace({ url: "file:///etc/passwd" })).toThrow(/http:\/\/ or https:\/\//);
+    expect(() => new Workspace({ url: "http://u:p@127.0.0.1:1" })).toThrow(/without credentials/);
+    expect(() => Workspace.fromEnv({})).toThrow(/MLENV_URL/);
+  });
+
+  it("names with URL metacharacters travel as one path segment", async () => {
+    const e = await failure(ws.environments.get("../../healthz"));
+    expect(e.code).toBe("E_NOT_FOUND");
+  });
+
+  it("labels move between versions; archive hides from list; restore shows again", async () => {
+    const env = new Environment("labelled");
+    await env.register(ws);
+    env.python.condaDependencies.addPipPackage("numpy==1.26.4");
+    await env.register(ws);
+    await ws.environments.setLabel("labelled", "production", 1);
+    expect((await Environment.get(ws, "labelled", { label: "production" })).registration?.version).toBe(1);
+    await ws.environments.setLabel("labelled", "production", 2);
+    expect((await Environment.get(ws, "labelled", { label: "production" })).registration?.version).toBe(2);
+    expect((await ws.environments.labels("labelled")).items).toMatchObject([{ label: "production", version: 2 }]);
+    await ws.environments.archive("labelled");
+    expect((await Environment.list(ws)).map((e) => e.name)).not.toContain("labelled");
+    expect((await Environment.list(ws, { archived: "only" })).map((e) => e.name)).toEqual(["labelled"]);
+    expect((await Environment.get(ws, "labelled", { version: 1 })).registration?.archived).toBe(true);
+    await ws.environments.restore("labelled");
+    expect((await Environment.list(ws)).map((e) => e.name)).toContain("labelled");
+    await ws.environments.deleteLabel("labelled", "production");
+    expect((await ws.environments.labels("labelled")).items).toEqual([]);
+  });
+
+  it("a curated environment is cloned to a new name at version 1, then editable", async () => {
+    const copy = await Environment.cloneRegistered(ws, "mlenv-tutorial", "my-tutorial");
+    expect(copy.registration).toMatchObject({ name: "my-tutorial", version: 1, curated: false });
+    expect(copy.name).toBe("my-tutorial");
+    copy.python.condaDependencies.addPipPackage("tqdm==4.66.4");
+    expect((await copy.register(ws)).registration?.version).toBe(2);
+  });
+
+  it("list pages through every environment with a small page size", async () => {
+    for (let i = 0; i < 5; i++) await new Environment(`paged-${i}`).register(ws);
+    const all = await ws.environments.list({ prefix: "paged-", limit: 2 });
+    expect(all.map((e) => e.name)).toEqual(["paged-0", "paged-1", "paged-2", "paged-3", "paged-4"]);
+  });
+});
