@@ -9,6 +9,7 @@ import * as S from "./http/schemas";
 import { type Logger, silentLogger } from "./logger";
 import { Registry } from "./registry";
 import type { AuthenticatedToken, Store } from "./store/types";
+import { mountUi } from "./ui/serve";
 
 /** What createApp needs. */
 export interface AppDeps {
@@ -352,6 +353,7 @@ export function createApp(deps: AppDeps): {
     { version: "1" },
   );
   app.get("/openapi.json", (c) => c.json(doc));
+  mountUi(app); // web UI: `/` and `/ui/*` (src/ui)
 
   app.use(
     "/api/*",

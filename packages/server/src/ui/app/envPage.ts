@@ -1,0 +1,231 @@
+import type { EnvironmentVersion, Workspace } from "@mlenv/sdk";
+import { type ComponentChild, h } from "preact";
+import { useState } from "preact/hooks";
+import { definitionJson, definitionYaml, dockerfileOf } from "./definitionText";
+import { TagList } from "./envList";
+import { href } from "./route";
+import { ErrorBox, formatDate, PageTitle, shortHash, Tabs, useAsync } from "./util";
+
+interface EnvData {
+  versions: EnvironmentVersion[];
+  archived: boolean;
+  current: EnvironmentVersion;
+  labels: { label: string; version: number; updatedAt: string }[];
+}
+
+async function load(ws: Workspace, name: string, version: number | null): Promise<EnvData> {
+  const reg = ws.environments;
+  const [versions, current, labels] = await Promise.all([
+    reg.versions(name),
+    reg.get(name, version ? { version } : {}),
+    reg.labels(name),
+  ]);
+  return { versions: versions.items, archived: versions.archived, current, labels: labels.items };
+}
+
+function Code(props: { text: string; label: string }): ComponentChild {
+  return h("pre", { class: "code", "aria-label": props.label, tabIndex: 0 }, h("code", null, props.text));
+}
+
+function DiffPicker(props: { name: string; versions: number[]; current: number }): ComponentChild {
+  const latest = props.versions[props.versions.length - 1] ?? 1;
+  const defaultFrom =
+    props.current === latest && props.versions.length > 1
+      ? props.versions[props.versions.length - 2]!
+      : props.current;
+  const [from, setFrom] = useState(defaultFrom);
+  const [to, setTo] = useState(props.current === defaultFrom ? latest : props.current);
+  const options = props.versions.map((v) => h("option", { value: String(v), key: v }, `v${v}`));
+  const go = (e: Event) => {
+    e.preventDefault();
+    location.hash = href.diff(props.name, from, to);
+  };
+  return h(
+    "form",
+    { class: "toolbar", onSubmit: go, "aria-label": "Compare two versions" },
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: "diff-from" }, "From version"),
+      h(
+        "select",
+        {
+          id: "diff-from",
+          value: String(from),
+          onChange: (e: Event) => setFrom(Number((e.currentTarget as HTMLSelectElement).value)),
+        },
+        options,
+      ),
+    ),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: "diff-to" }, "To version"),
+      h(
+        "select",
+        {
+          id: "diff-to",
+          value: String(to),
+          onChange: (e: Event) => setTo(Number((e.currentTarget as HTMLSelectElement).value)),
+        },
+        options,
+      ),
+    ),
+    h("button", { type: "submit" }, "Compare"),
+  );
+}
+
+/** One environment: version timeline, the selected version's definition, Dockerfile, labels. */
+export function EnvPage(props: {
+  ws: Workspace;
+  name: string;
+  version: number | null;
+  onError: (e: unknown) => void;
+}): ComponentChild {
+  const state = useAsync(async () => {
+    try {
+      return await load(props.ws, props.name, props.version);
+    } catch (e) {
+      props.onError(e);
+      throw e;
+    }
+  }, [props.ws, props.name, props.version]);
+  const d = state.data;
+  const body = state.error
+    ? h(ErrorBox, { error: state.error })
+    : !d
+      ? h("p", { "aria-live": "polite" }, "Loading…")
+      : h(EnvBody, { data: d, name: props.name });
+  return h(
+    "main",
+    { id: "main" },
+    h("p", { class: "meta" }, h("a", { href: href.list() }, "Environments"), " / "),
+    h(
+      PageTitle,
+      null,
+      props.name,
+      d?.current.curated ? h("span", { class: "badge curated" }, " curated") : null,
+      d?.archived ? h("span", { class: "badge archived" }, " archived") : null,
+    ),
+    body,
+  );
+}
+
+function EnvBody(props: { data: EnvData; name: string }): ComponentChild {
+  const { versions, current, labels } = props.data;
+  const def = current.definition ?? {};
+  const docker = dockerfileOf(def);
+  const newestFirst = [...versions].reverse();
+  return h(
+    "div",
+    { class: "layout" },
+    h(
+      "nav",
+      { "aria-labelledby": "timeline-title" },
+      h("h2", { id: "timeline-title" }, "Versions"),
+      h(
+        "ol",
+        { class: "timeline" },
+        newestFirst.map((v) =>
+          h(
+            "li",
+            { key: v.version, class: v.version === current.version ? "current" : undefined },
+            h(
+              "a",
+              {
+                href: href.env(props.name, v.version),
+                "aria-current": v.version === current.version ? "page" : undefined,
+              },
+              `v${v.version}`,
+            ),
+            v.labels.length ? ` (${v.labels.join(", ")})` : "",
+            h("div", { class: "meta" }, formatDate(v.createdAt), " · ", v.createdBy),
+            h("div", { class: "hash", title: v.definitionHash }, shortHash(v.definitionHash)),
+          ),
+        ),
+      ),
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "version-title" },
+      h("h2", { id: "version-title" }, `Version ${current.version}`),
+      h(
+        "dl",
+        { class: "facts" },
+        h("dt", null, "Definition hash"),
+        h("dd", { class: "hash", id: "definition-hash" }, current.definitionHash),
+        h("dt", null, "Registered"),
+        h("dd", null, `${formatDate(current.createdAt)} by ${current.createdBy}`),
+        h("dt", null, "Description"),
+        h("dd", null, current.description ?? "—"),
+        h("dt", null, "Tags"),
+        h("dd", null, Object.keys(current.tags).length ? h(TagList, { tags: current.tags }) : "—"),
+        h("dt", null, "Labels"),
+        h(
+          "dd",
+          null,
+          labels.length
+            ? h(
+                "ul",
+                { class: "tags", "aria-label": "Labels" },
+                labels.map((l) =>
+                  h(
+                    "li",
+                    { class: "tag", key: l.label },
+                    h("a", { href: href.env(props.name, l.version) }, `${l.label} → v${l.version}`),
+                  ),
+                ),
+              )
+            : "—",
+        ),
+      ),
+      versions.length > 1
+        ? h(
+            "section",
+            { "aria-labelledby": "compare-title" },
+            h("h2", { id: "compare-title" }, "Compare versions"),
+            h(DiffPicker, {
+              name: props.name,
+              versions: versions.map((v) => v.version),
+              current: current.version,
+            }),
+          )
+        : null,
+      h("h2", { id: "def-title" }, "Definition"),
+      h(Tabs, {
+        label: "Definition views",
+        idPrefix: `def-${current.version}`,
+        tabs: [
+          {
+            id: "yaml",
+            label: "YAML",
+            render: () => h(Code, { text: definitionYaml(def), label: "Definition as YAML" }),
+          },
+          {
+            id: "json",
+            label: "JSON",
+            render: () => h(Code, { text: definitionJson(def), label: "Definition as JSON" }),
+          },
+          {
+            id: "dockerfile",
+            label: "Dockerfile",
+            render: () =>
+              "text" in docker
+                ? h(Code, { text: docker.text, label: "Rendered Dockerfile" })
+                : h("div", { class: "alert", role: "alert" }, `Cannot render a Dockerfile: ${docker.error}`),
+          },
+          {
+            id: "lock",
+            label: "Lock",
+            render: () =>
+              h(
+                "p",
+                { class: "meta" },
+                "No lock is recorded for this version: this server has no lock API yet, so the image is built from the definition as written.",
+              ),
+          },
+        ],
+      }),
+    ),
+  );
+}

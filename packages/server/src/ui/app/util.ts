@@ -1,0 +1,116 @@
+import { type ComponentChild, type ComponentChildren, h } from "preact";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { errorText } from "./session";
+
+export interface AsyncState<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+}
+
+/** Run `fn` whenever `deps` change; results of stale runs are dropped. */
+export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): AsyncState<T> {
+  const [state, setState] = useState<AsyncState<T>>({ data: undefined, error: undefined, loading: true });
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ data: s.data, error: undefined, loading: true }));
+    fn().then(
+      (data) => live && setState({ data, error: undefined, loading: false }),
+      (error: unknown) => live && setState({ data: undefined, error, loading: false }),
+    );
+    return () => {
+      live = false;
+    };
+  }, deps);
+  return state;
+}
+
+export function ErrorBox(props: { error: unknown }): ComponentChild {
+  return h("div", { class: "alert", role: "alert" }, errorText(props.error));
+}
+
+/** The page heading; takes focus when the page changes so screen readers announce it. */
+export function PageTitle(props: { children: ComponentChildren }): ComponentChild {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useLayoutEffect(() => {
+    ref.current?.focus();
+  }, []);
+  return h("h1", { ref, tabIndex: -1, id: "page-title" }, props.children);
+}
+
+export function formatDate(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace("T", " ").slice(0, 16);
+}
+
+/** `mlenv1-sha256:abcdef…` shortened for lists (the full hash stays in the title). */
+export function shortHash(hash: string): string {
+  const i = hash.indexOf(":");
+  return i < 0 ? hash.slice(0, 12) : `${hash.slice(0, i + 1)}${hash.slice(i + 1, i + 13)}`;
+}
+
+export interface TabSpec {
+  id: string;
+  label: string;
+  render: () => ComponentChildren;
+}
+
+/** WAI-ARIA tabs: arrow keys, Home and End move between tabs. */
+export function Tabs(props: { label: string; tabs: TabSpec[]; idPrefix: string }): ComponentChild {
+  const [active, setActive] = useState(props.tabs[0]?.id ?? "");
+  const refs = useRef<Record<string, HTMLButtonElement | null>>({});
+  const ids = props.tabs.map((t) => t.id);
+  const move = (e: KeyboardEvent, id: string) => {
+    const i = ids.indexOf(id);
+    let next: number | null = null;
+    if (e.key === "ArrowRight") next = (i + 1) % ids.length;
+    else if (e.key === "ArrowLeft") next = (i - 1 + ids.length) % ids.length;
+    else if (e.key === "Home") next = 0;
+    else if (e.key === "End") next = ids.length - 1;
+    if (next === null) return;
+    e.preventDefault();
+    const nextId = ids[next]!;
+    setActive(nextId);
+    refs.current[nextId]?.focus();
+  };
+  const current = props.tabs.find((t) => t.id === active) ?? props.tabs[0];
+  return h(
+    "div",
+    null,
+    h(
+      "div",
+      { role: "tablist", "aria-label": props.label },
+      props.tabs.map((t) =>
+        h(
+          "button",
+          {
+            type: "button",
+            role: "tab",
+            id: `${props.idPrefix}-tab-${t.id}`,
+            "aria-selected": t.id === current?.id ? "true" : "false",
+            "aria-controls": `${props.idPrefix}-panel`,
+            tabIndex: t.id === current?.id ? 0 : -1,
+            ref: (el: HTMLButtonElement | null) => {
+              refs.current[t.id] = el;
+            },
+            onClick: () => setActive(t.id),
+            onKeyDown: (e: KeyboardEvent) => move(e, t.id),
+          },
+          t.label,
+        ),
+      ),
+    ),
+    current
+      ? h(
+          "div",
+          {
+            role: "tabpanel",
+            id: `${props.idPrefix}-panel`,
+            "aria-labelledby": `${props.idPrefix}-tab-${current.id}`,
+            tabIndex: 0,
+          },
+          current.render(),
+        )
+      : null,
+  );
+}
