@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { type CoreConfig, defaultCoreConfig } from "../config";
 import { CoreError, CoreErrorCode, type DefinitionIssue, preview } from "../errors";
 import { formatPath } from "../internal/path";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { EnvironmentDefinitionSchema } from "./definition";
 
 /** The JSON Schema (draft 2020-12) of what a user may write, generated from the zod schema. */
