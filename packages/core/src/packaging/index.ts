@@ -1,4 +1,15 @@
 export { isPackagingError, PackagingError, PackagingErrorCode, type PackagingErrorOptions } from "./errors";
+export {
+  MARKER_VARIABLES,
+  Marker,
+  type MarkerComparison,
+  type MarkerContext,
+  type MarkerEnvironment,
+  type MarkerList,
+  type MarkerOp,
+  type MarkerValue,
+} from "./marker";
+export { Requirement } from "./requirement";
 export { type ContainsOptions, canonicalizeVersion, Specifier, type SpecifierOperator } from "./specifier";
 export { SpecifierSet } from "./specifierSet";
 export {

@@ -63,7 +63,11 @@ async function throughput(ctx: BenchContext): Promise<void> {
   const rounds = 20;
   const ours = await timeRuns(
     () => {
-      for (let r = 0; r < rounds; r++) for (const d of defs) definitionHash(d), imageKey(d);
+      for (let r = 0; r < rounds; r++)
+        for (const d of defs) {
+          definitionHash(d);
+          imageKey(d);
+        }
     },
     { runs: 7, warmup: 2 },
   );

@@ -1,6 +1,12 @@
 import type { ConformanceSuite } from "../suite";
 import { pep440SpecifiersSuite } from "./pep440Specifiers";
 import { pep440VersionsSuite } from "./pep440Versions";
+import { pep508MarkersSuite, pep508RequirementsSuite } from "./pep508";
 
 /** Every suite the runner knows. Add new suites here (each claims its index.json entries). */
-export const suites: readonly ConformanceSuite[] = [pep440VersionsSuite, pep440SpecifiersSuite];
+export const suites: readonly ConformanceSuite[] = [
+  pep440VersionsSuite,
+  pep440SpecifiersSuite,
+  pep508MarkersSuite,
+  pep508RequirementsSuite,
+];
