@@ -75,7 +75,9 @@ describe("Workspace + RegistryClient against a real server", () => {
     expect((await Environment.get(ws, "labelled", { label: "production" })).registration?.version).toBe(1);
     await ws.environments.setLabel("labelled", "production", 2);
     expect((await Environment.get(ws, "labelled", { label: "production" })).registration?.version).toBe(2);
-    expect((await ws.environments.labels("labelled")).items).toMatchObject([{ label: "production", version: 2 }]);
+    expect((await ws.environments.labels("labelled")).items).toMatchObject([
+      { label: "production", version: 2 },
+    ]);
     await ws.environments.archive("labelled");
     expect((await Environment.list(ws)).map((e) => e.name)).not.toContain("labelled");
     expect((await Environment.list(ws, { archived: "only" })).map((e) => e.name)).toEqual(["labelled"]);
