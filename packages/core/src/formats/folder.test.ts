@@ -39,6 +39,21 @@ describe("folder layout", () => {
     expect(saveDefinitionFolder(loaded.definition)).toEqual(files);
   });
 
+  it("keeps registry fields it does not model (e.g. registryIdentity) through a round trip", () => {
+    const def = parseDefinition({
+      name: "r",
+      docker: { baseImageRegistry: { address: "127.0.0.1:5000", registryIdentity: null } },
+    });
+    const files = saveDefinitionFolder(def);
+    expect(JSON.parse(files[FolderFiles.definition]!).docker.baseImageRegistry).toEqual({
+      address: "127.0.0.1:5000",
+      username: null,
+      password: null,
+      registryIdentity: null,
+    });
+    expect(loadDefinitionFolder(files).definition).toEqual(def);
+  });
+
   it("round-trips the default definition without a Dockerfile", () => {
     const def = createDefinition("plain");
     const files = saveDefinitionFolder(def);

@@ -33,7 +33,7 @@ export function defaultCondaEnvironment(config: CoreConfig = defaultCoreConfig):
 
 const nstr = z.string().nullable();
 
-const RegistrySchema = z.object({
+const RegistrySchema = z.looseObject({
   address: nstr.default(null),
   username: nstr.default(null),
   password: nstr.default(null),
