@@ -21,6 +21,31 @@ export {
   parseHtmlProjectPage,
   parseJsonProjectPage,
 } from "./pypi/index";
+export { type CoreMetadata, parseCoreMetadata } from "./pypi/metadata";
+export {
+  type ParsedRequirement,
+  type PipCandidateSource,
+  type PipPolicy,
+  PipProvider,
+  type PipRelease,
+  type PipSemantics,
+} from "./pypi/provider";
+export {
+  type IndexSourceOptions,
+  indexCandidateSource,
+  type PipResolution,
+  type PipResolveOptions,
+  resolvePip,
+} from "./pypi/resolve";
+export { defaultPipSemantics } from "./pypi/semantics";
+export {
+  compatibleTags,
+  markerEnvironment,
+  type PythonTarget,
+  parseSdistFilename,
+  parseWheelFilename,
+  type WheelName,
+} from "./pypi/tags";
 export {
   type ClauseOrigin,
   type Dependencies,

@@ -1,4 +1,5 @@
 import type { ConformanceSuite } from "../suite";
+import { packseSuite } from "./packse";
 import { pep440SpecifiersSuite } from "./pep440Specifiers";
 import { pep440VersionsSuite } from "./pep440Versions";
 import { pep508MarkersSuite, pep508RequirementsSuite } from "./pep508";
@@ -9,4 +10,5 @@ export const suites: readonly ConformanceSuite[] = [
   pep440SpecifiersSuite,
   pep508MarkersSuite,
   pep508RequirementsSuite,
+  packseSuite,
 ];

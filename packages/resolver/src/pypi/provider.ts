@@ -1,0 +1,337 @@
+import { SpecifierSet, Version } from "@mlenv/core";
+import type { ClauseOrigin, Dependencies, DependencyProvider } from "../solver/cdcl";
+import type { DistFile } from "./index";
+import { normalizeProjectName } from "./index";
+
+/** A parsed PEP 508 requirement, as far as the resolver needs it. */
+export interface ParsedRequirement {
+  name: string;
+  extras: string[];
+  /** Specifier set text, e.g. `>=1.0,<2`. */
+  specifier: string;
+  url: string | null;
+  /** Marker evaluation for an environment (null = always). */
+  marker: { evaluate(env: Record<string, string>): boolean } | null;
+}
+
+/** Requirement parsing (from @mlenv/core's packaging module). */
+export interface PipSemantics {
+  parseRequirement(text: string): ParsedRequirement;
+}
+
+/** One release of a project as the resolver sees it. */
+export interface PipRelease {
+  version: string;
+  /** Whether every file of the release is yanked. */
+  yanked: boolean;
+  requiresPython?: string;
+  /** Installable artifact for the target (best wheel, else sdist), or null when none fits. */
+  artifact: DistFile | null;
+}
+
+/** Where releases and their dependencies come from (an index, or in-memory scenarios). */
+export interface PipCandidateSource {
+  releases(project: string): Promise<PipRelease[] | null>;
+  /** Requires-Dist lines and Requires-Python of a release. */
+  metadata(
+    project: string,
+    release: PipRelease,
+  ): Promise<{ requiresDist: string[]; requiresPython?: string }>;
+}
+
+export interface PipPolicy {
+  /** Marker environment of the target. */
+  env: Record<string, string>;
+  /** `if-necessary` (default): stable versions first, pre-releases only as fallback; `allow`: newest first. */
+  prereleases?: "if-necessary" | "allow";
+  /** Treat Requires-Python upper bounds as absent (uv does; pip does not). Default false. */
+  ignoreRequiresPythonUpperBound?: boolean;
+  /** Projects already provided (e.g. by conda): name → version; they are not resolved again. */
+  provided?: Record<string, string>;
+  /** `highest` (default), `lowest` (every package), `lowest-direct` (root requirements only). */
+  resolution?: "highest" | "lowest" | "lowest-direct";
+  /** Names of the root requirements (for `lowest-direct`). */
+  direct?: string[];
+}
+
+interface Pkg {
+  key: string; // name or name[extra]
+  name: string;
+  extra: string | null;
+  releases: PipRelease[]; // preference order
+  ids: number[];
+}
+
+interface Req {
+  key: string;
+  name: string;
+  extra: string | null;
+  spec: SpecifierSet;
+  text: string;
+  /** exact version of a root `==V` (allows a yanked V) */
+  allowYanked: string | null;
+  /** exact solvable (an extra's link to its base package) */
+  exact?: number;
+}
+
+/** The PEP 685 form of an extra name. */
+export const normalizeExtra = (e: string) => e.toLowerCase().replace(/[-_.]+/g, "-");
+
+/** Solver view of pip projects; releases and metadata load lazily. */
+export class PipProvider implements DependencyProvider {
+  readonly solvables: { pkg: Pkg; release: PipRelease }[] = [];
+  private readonly pkgs = new Map<string, Promise<Pkg>>();
+  private readonly pkgList: Pkg[] = [];
+  private readonly pkgIds = new Map<string, number>();
+  private readonly reqs: Req[] = [];
+  private readonly reqIds = new Map<string, number>();
+  private readonly candCache: (number[] | undefined)[] = [];
+  private readonly pythonVersion: Version;
+  /** Versions a root `==V` pin allows although yanked (uv's AllowedYanks): name → versions. */
+  private readonly allowedYanks = new Map<string, Version[]>();
+  /** Errors met while loading metadata (a release with unreadable metadata is unusable). */
+  readonly problems: string[] = [];
+
+  constructor(
+    private readonly source: PipCandidateSource,
+    private readonly semantics: PipSemantics,
+    private readonly policy: PipPolicy,
+  ) {
+    this.pythonVersion = Version.parse(policy.env.python_full_version ?? "3.12.0");
+  }
+
+  private pythonOk(requiresPython: string | undefined): boolean {
+    if (!requiresPython) return true;
+    let text = requiresPython;
+    if (this.policy.ignoreRequiresPythonUpperBound) {
+      text = text
+        .split(",")
+        .filter((s) => !/^\s*(<|<=)/.test(s))
+        .join(",");
+    }
+    try {
+      return new SpecifierSet(text).contains(this.pythonVersion, { prereleases: true });
+    } catch {
+      return false;
+    }
+  }
+
+  private loadPkg(key: string, name: string, extra: string | null): Promise<Pkg> {
+    let p = this.pkgs.get(key);
+    if (!p) {
+      p = (async () => {
+        const provided = this.policy.provided?.[name];
+        let releases: PipRelease[];
+        if (provided !== undefined) {
+          releases = [{ version: provided, yanked: false, artifact: null }];
+        } else {
+          releases = ((await this.source.releases(name)) ?? []).filter(
+            (r) =>
+              r.artifact !== null && Version.tryParse(r.version) !== null && this.pythonOk(r.requiresPython),
+          );
+          const allow = this.policy.prereleases === "allow";
+          const res = this.policy.resolution ?? "highest";
+          const lowest =
+            res === "lowest" || (res === "lowest-direct" && (this.policy.direct ?? []).includes(name));
+          const vs = new Map(releases.map((r) => [r, Version.parse(r.version)]));
+          releases.sort((a, b) => {
+            const va = vs.get(a) as Version;
+            const vb = vs.get(b) as Version;
+            if (!allow && va.isPrerelease !== vb.isPrerelease) return va.isPrerelease ? 1 : -1;
+            return lowest ? va.compare(vb) : vb.compare(va);
+          });
+        }
+        const pkg: Pkg = { key, name, extra, releases, ids: [] };
+        for (const release of releases) {
+          pkg.ids.push(this.solvables.length);
+          this.solvables.push({ pkg, release });
+        }
+        this.pkgIds.set(key, this.pkgList.length);
+        this.pkgList.push(pkg);
+        return pkg;
+      })();
+      this.pkgs.set(key, p);
+    }
+    return p;
+  }
+
+  /** Intern a requirement on `name` (or `name[extra]`) with a specifier. */
+  requirement(name: string, extra: string | null, specifier: string, root = false): number {
+    const n = normalizeProjectName(name);
+    const key = extra ? `${n}[${extra}]` : n;
+    const spec = new SpecifierSet(specifier);
+    const specs = [...spec];
+    const exact =
+      root && specs.length === 1 && (specs[0]?.operator === "==" || specs[0]?.operator === "===")
+        ? (specs[0]?.version ?? null)
+        : null;
+    if (exact !== null) {
+      const v = Version.tryParse(exact);
+      if (v) this.allowedYanks.set(n, [...(this.allowedYanks.get(n) ?? []), v]);
+    }
+    const id0 = `${key}\0${spec.toString()}\0${exact ?? ""}`;
+    const got = this.reqIds.get(id0);
+    if (got !== undefined) return got;
+    const id = this.reqs.length;
+    this.reqs.push({ key, name: n, extra, spec, text: `${key}${spec.toString()}`, allowYanked: exact });
+    this.reqIds.set(id0, id);
+    return id;
+  }
+
+  /** Root requirement ids for a PEP 508 string (base + one per extra); [] when its marker is false. */
+  rootRequirements(text: string): number[] {
+    const r = this.semantics.parseRequirement(text);
+    if (r.marker && !r.marker.evaluate({ ...this.policy.env, extra: "" })) return [];
+    const out = [this.requirement(r.name, null, r.specifier, true)];
+    for (const e of r.extras) out.push(this.requirement(r.name, normalizeExtra(e), r.specifier, true));
+    return out;
+  }
+
+  nameOf(solvable: number): number {
+    return this.pkgIds.get((this.solvables[solvable] as { pkg: Pkg }).pkg.key) as number;
+  }
+
+  solvablesOfName(name: number): readonly number[] {
+    return this.pkgList[name]?.ids ?? [];
+  }
+
+  async candidates(requirement: number): Promise<readonly number[]> {
+    const got = this.candCache[requirement];
+    if (got) return got;
+    const r = this.reqs[requirement] as Req;
+    if (r.exact !== undefined) return [r.exact];
+    const pkg = await this.loadPkg(r.key, r.name, r.extra);
+    const out: number[] = [];
+    for (const s of pkg.ids) {
+      const rel = (this.solvables[s] as { release: PipRelease }).release;
+      if (rel.yanked) {
+        const v = Version.parse(rel.version);
+        if (!(this.allowedYanks.get(r.name) ?? []).some((a) => a.equals(v))) continue;
+      }
+      if (r.spec.contains(rel.version, { prereleases: true })) out.push(s);
+    }
+    this.candCache[requirement] = out;
+    return out;
+  }
+
+  async dependencies(solvable: number): Promise<Dependencies> {
+    const { pkg, release } = this.solvables[solvable] as { pkg: Pkg; release: PipRelease };
+    const requires: number[] = [];
+    if (pkg.extra) {
+      // an extra is a virtual package pinned to its base package's same version
+      const base = await this.loadPkg(pkg.name, pkg.name, null);
+      const same = base.ids.find((s) => this.solvables[s]?.release.version === release.version);
+      const id = this.reqs.length;
+      this.reqs.push({
+        key: pkg.name,
+        name: pkg.name,
+        extra: null,
+        spec: new SpecifierSet(`==${release.version}`),
+        text: `${pkg.name}==${release.version}`,
+        allowYanked: null,
+        ...(same === undefined ? {} : { exact: same }),
+      });
+      if (same === undefined) this.candCache[id] = [];
+      requires.push(id);
+    }
+    if (this.policy.provided?.[pkg.name] !== undefined) return { requires, constrains: [] };
+    let meta: { requiresDist: string[]; requiresPython?: string };
+    try {
+      meta = await this.source.metadata(pkg.name, release);
+    } catch (e) {
+      this.problems.push(`${pkg.name} ${release.version}: ${(e as Error).message}`);
+      // unusable: require something that cannot exist
+      const id = this.reqs.length;
+      this.reqs.push({
+        key: `${pkg.name}!`,
+        name: pkg.name,
+        extra: null,
+        spec: new SpecifierSet(),
+        text: `${pkg.name} metadata`,
+        allowYanked: null,
+      });
+      this.candCache[id] = [];
+      return { requires: [id], constrains: [] };
+    }
+    if (!this.pythonOk(meta.requiresPython)) {
+      const id = this.reqs.length;
+      this.reqs.push({
+        key: "python",
+        name: "python",
+        extra: null,
+        spec: new SpecifierSet(),
+        text: `python${meta.requiresPython}`,
+        allowYanked: null,
+      });
+      this.candCache[id] = [];
+      return { requires: [id], constrains: [] };
+    }
+    const env = { ...this.policy.env, extra: pkg.extra ?? "" };
+    for (const line of meta.requiresDist) {
+      let r: ParsedRequirement;
+      try {
+        r = this.semantics.parseRequirement(line);
+      } catch (e) {
+        this.problems.push(
+          `${pkg.name} ${release.version}: bad Requires-Dist ${line}: ${(e as Error).message}`,
+        );
+        continue;
+      }
+      if (r.marker) {
+        if (!r.marker.evaluate(env)) continue;
+        // base deps (true without the extra) are the base package's business
+        if (pkg.extra && r.marker.evaluate({ ...env, extra: "" })) continue;
+      } else if (pkg.extra) continue;
+      if (normalizeProjectName(r.name) === pkg.name && r.extras.length === 0) continue;
+      if (!(normalizeProjectName(r.name) === pkg.name && !pkg.extra))
+        requires.push(this.requirement(r.name, null, r.specifier));
+      for (const e of r.extras) {
+        const ex = normalizeExtra(e);
+        if (normalizeProjectName(r.name) === pkg.name && ex === pkg.extra) continue;
+        requires.push(this.requirement(r.name, ex, r.specifier));
+      }
+    }
+    return { requires, constrains: [] };
+  }
+
+  label(s: number): string {
+    const x = this.solvables[s];
+    return x ? `${x.pkg.key}==${x.release.version}` : "?";
+  }
+
+  textOf(requirement: number): string {
+    return this.reqs[requirement]?.text ?? "?";
+  }
+
+  explain(core: ClauseOrigin[]): string[] {
+    const lines: string[] = [];
+    const oneOf = new Map<string, Set<string>>();
+    for (const o of core) {
+      if (o.kind === "root") {
+        const n = this.candCache[o.requirement]?.length ?? 0;
+        lines.push(
+          n === 0
+            ? `you asked for ${this.textOf(o.requirement)}, but no usable version matches it`
+            : `you asked for ${this.textOf(o.requirement)}`,
+        );
+      } else if (o.kind === "requires") {
+        const n = this.candCache[o.requirement]?.length ?? 0;
+        lines.push(
+          `${this.label(o.solvable)} requires ${this.textOf(o.requirement)}${n === 0 ? ", which no usable version satisfies" : ""}`,
+        );
+      } else if (o.kind === "oneOf") {
+        const key = this.solvables[o.a]?.pkg.key ?? "?";
+        let s = oneOf.get(key);
+        if (!s) {
+          s = new Set();
+          oneOf.set(key, s);
+        }
+        s.add(this.label(o.a));
+        s.add(this.label(o.b));
+      }
+    }
+    for (const [key, set] of oneOf)
+      lines.push(`only one version of ${key} can be installed: ${[...set].slice(0, 6).join(", ")}`);
+    return lines;
+  }
+}

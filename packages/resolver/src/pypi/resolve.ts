@@ -1,0 +1,161 @@
+import { Version } from "@mlenv/core";
+import { ResolverError, ResolverErrorCode } from "../errors";
+import { type SolveStats, solveCdcl } from "../solver/cdcl";
+import { type DistFile, normalizeProjectName, type PypiIndex } from "./index";
+import { parseCoreMetadata } from "./metadata";
+import { type PipCandidateSource, PipProvider, type PipRelease, type PipSemantics } from "./provider";
+import {
+  compatibleTags,
+  markerEnvironment,
+  type PythonTarget,
+  parseSdistFilename,
+  parseWheelFilename,
+} from "./tags";
+
+export interface IndexSourceOptions {
+  /** Projects that must not use wheels (`:all:` for every one). */
+  noBinary?: string[];
+  /** Projects that must not use sdists (`:all:` for every one). */
+  onlyBinary?: string[];
+}
+
+/** Releases of an index for a target: each version's best compatible wheel, else its sdist. */
+export function indexCandidateSource(
+  index: PypiIndex,
+  target: PythonTarget,
+  options: IndexSourceOptions = {},
+): PipCandidateSource {
+  const rank = new Map(compatibleTags(target).map((t, i) => [t, i]));
+  const has = (list: string[] | undefined, n: string) =>
+    !!list && (list.includes(":all:") || list.includes(n));
+  return {
+    async releases(project) {
+      const files = await index.files(project);
+      if (files === null) return null;
+      const name = normalizeProjectName(project);
+      const byVersion = new Map<
+        string,
+        { files: DistFile[]; wheel?: { f: DistFile; r: number }; sdist?: DistFile }
+      >();
+      for (const f of files) {
+        const w = parseWheelFilename(f.filename);
+        const sd = w ? null : parseSdistFilename(f.filename);
+        const ver = w?.version ?? sd?.version;
+        if (!ver) continue;
+        const v = Version.tryParse(ver);
+        if (!v) continue;
+        const key = v.toString();
+        let e = byVersion.get(key);
+        if (!e) {
+          e = { files: [] };
+          byVersion.set(key, e);
+        }
+        e.files.push(f);
+        if (f.yanked !== false) continue;
+        if (w && !has(options.noBinary, name)) {
+          let best = Number.POSITIVE_INFINITY;
+          for (const t of w.tags) best = Math.min(best, rank.get(t) ?? Number.POSITIVE_INFINITY);
+          if (best < Number.POSITIVE_INFINITY && (!e.wheel || best < e.wheel.r)) e.wheel = { f, r: best };
+        } else if (sd && !has(options.onlyBinary, name)) e.sdist = f;
+      }
+      const out: PipRelease[] = [];
+      for (const [version, e] of byVersion) {
+        const allYanked = e.files.every((f) => f.yanked !== false);
+        let artifact = e.wheel?.f ?? e.sdist ?? null;
+        if (allYanked) {
+          // a yanked release stays visible (an exact root pin may still select it)
+          for (const f of e.files) {
+            const w = parseWheelFilename(f.filename);
+            if (w && w.tags.some((t) => rank.has(t)) && !has(options.noBinary, name)) artifact = f;
+            else if (!w && !artifact && !has(options.onlyBinary, name)) artifact = f;
+          }
+        }
+        const rel: PipRelease = { version, yanked: allYanked, artifact };
+        if (artifact?.requiresPython) rel.requiresPython = artifact.requiresPython;
+        out.push(rel);
+      }
+      return out;
+    },
+    async metadata(_project, release) {
+      const f = release.artifact;
+      if (!f || !f.filename.endsWith(".whl")) {
+        throw new ResolverError(
+          ResolverErrorCode.METADATA_INVALID,
+          `${f?.filename ?? _project}: metadata of a source distribution needs a build; expected a wheel`,
+        );
+      }
+      const m = parseCoreMetadata(await index.metadata(f), f.url);
+      return m.requiresPython === undefined
+        ? { requiresDist: m.requiresDist }
+        : { requiresDist: m.requiresDist, requiresPython: m.requiresPython };
+    },
+  };
+}
+
+export interface PipResolveOptions {
+  /** PEP 508 requirement strings. */
+  requirements: string[];
+  source: PipCandidateSource;
+  target: PythonTarget;
+  semantics: PipSemantics;
+  prereleases?: "if-necessary" | "allow";
+  ignoreRequiresPythonUpperBound?: boolean;
+  /** Already installed by conda: name → version. Not reinstalled. */
+  provided?: Record<string, string>;
+  resolution?: "highest" | "lowest" | "lowest-direct";
+}
+
+export interface PipResolution {
+  packages: { name: string; version: string; artifact: DistFile | null; requires: string[] }[];
+  stats: SolveStats;
+}
+
+/** Resolve pip requirements for a target Python. Throws E_UNSATISFIABLE with an explanation. */
+export async function resolvePip(options: PipResolveOptions): Promise<PipResolution> {
+  const env = markerEnvironment(options.target);
+  const provided: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.provided ?? {})) provided[normalizeProjectName(k)] = v;
+  const requiresSeen = new Map<string, string[]>();
+  const source: PipCandidateSource = {
+    releases: (p) => options.source.releases(p),
+    async metadata(p, r) {
+      const m = await options.source.metadata(p, r);
+      requiresSeen.set(`${p}\0${r.version}`, m.requiresDist);
+      return m;
+    },
+  };
+  const provider = new PipProvider(source, options.semantics, {
+    env,
+    prereleases: options.prereleases ?? "if-necessary",
+    ignoreRequiresPythonUpperBound: options.ignoreRequiresPythonUpperBound ?? false,
+    provided,
+    resolution: options.resolution ?? "highest",
+    direct: options.requirements.flatMap((text) => {
+      const r = options.semantics.parseRequirement(text);
+      return r.marker && !r.marker.evaluate({ ...env, extra: "" }) ? [] : [normalizeProjectName(r.name)];
+    }),
+  });
+  const roots = options.requirements.flatMap((r) => provider.rootRequirements(r));
+  const out = await solveCdcl(provider, roots);
+  if (!out.ok) {
+    const explanation = provider.explain(out.core).concat(provider.problems.slice(0, 10));
+    throw new ResolverError(
+      ResolverErrorCode.UNSATISFIABLE,
+      `cannot resolve ${options.requirements.join(", ")} for Python ${env.python_full_version} on ${options.target.platform}:\n  ${explanation.join("\n  ")}`,
+      { explanation },
+    );
+  }
+  const packages: PipResolution["packages"] = [];
+  for (const s of out.solvables) {
+    const x = provider.solvables[s];
+    if (!x || x.pkg.extra || provided[x.pkg.name] !== undefined) continue;
+    packages.push({
+      name: x.pkg.name,
+      version: x.release.version,
+      artifact: x.release.artifact,
+      requires: requiresSeen.get(`${x.pkg.name}\0${x.release.version}`) ?? [],
+    });
+  }
+  packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { packages, stats: out.stats };
+}
