@@ -1,4 +1,4 @@
-import type { CondaEnvironment, PipBlock } from "@mlenv/core";
+import { type CondaEnvironment, canonicalizeName, type PipBlock, Requirement } from "@mlenv/core";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 
@@ -24,10 +24,7 @@ const HOSTILE = /[\n\r\0`]|\$\(/;
 
 /** PEP 503 normalised project name. */
 export function normalisePipName(name: string): string {
-  return name
-    .trim()
-    .toLowerCase()
-    .replace(/[-_.]+/g, "-");
+  return canonicalizeName(name.trim());
 }
 
 /**
@@ -45,8 +42,13 @@ export function pipLineName(line: string): string | null {
     );
     return file?.[1] ? normalisePipName(file[1]) : null;
   }
-  const m = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)/.exec(s);
-  return m?.[1] ? normalisePipName(m[1]) : null;
+  try {
+    return normalisePipName(Requirement.parse(s).name);
+  } catch {
+    // Not a PEP 508 line (pip accepts more, e.g. a trailing option): fall back to its leading name.
+    const m = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)/.exec(s);
+    return m?.[1] ? normalisePipName(m[1]) : null;
+  }
 }
 
 /** The package name of a conda match spec (`conda-forge::numpy >=1.17` → `numpy`), lowercased. */

@@ -1,6 +1,7 @@
 import {
   definitionHash,
   formatIssue,
+  loadDefinitionFolder,
   parseDefinition,
   saveDefinitionFolder,
   toReferenceJson,
@@ -194,19 +195,19 @@ export function register(program: Command, ctx: CliContext): void {
         const v = await ws().environments.get(opts.name, selector(opts));
         if (!v.definition)
           throw new CliError("E_BAD_RESPONSE", `The server returned no definition for ${opts.name}.`);
-        const def = parseDefinition(v.definition);
-        const files = saveDefinitionFolder(def);
+        const files = saveDefinitionFolder(parseDefinition(v.definition));
+        // Check what the folder will hold (loaded back in memory) before writing anything.
+        const local = definitionHash(loadDefinitionFolder(files).definition);
+        if (local !== v.definitionHash) {
+          throw new CliError(
+            "E_HASH_MISMATCH",
+            `Expected ${v.name} version ${v.version} to hash to the registered ${v.definitionHash}; its folder hashes to ${local}. Nothing was written.`,
+          );
+        }
         writeDefinitionFiles(ctx.path(opts.directory), files, {
           overwrite: opts.overwrite ?? false,
           displayPath: opts.directory,
         });
-        const local = definitionHash(def);
-        if (local !== v.definitionHash) {
-          throw new CliError(
-            "E_HASH_MISMATCH",
-            `Downloaded ${v.name} version ${v.version} but its definition hashes to ${local}, not the registered ${v.definitionHash}.`,
-          );
-        }
         ctx.out(
           sanitize(`Downloaded ${v.name} version ${v.version} to ${opts.directory} (${v.definitionHash})`),
         );
