@@ -427,14 +427,54 @@ afterAll(async () => {
 registrySuite("sqlite", { skip: false, database: () => undefined });
 registrySuite("postgres", { skip: pgSkip, database: () => pg!.createDatabase("registry_http") });
 
-describe.skipIf(pgSkip)("two servers on one PostgreSQL database", () => {
+/** Start serveMain.ts in its own process; resolves with its URL and a stop function. */
+async function spawnServer(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "--conditions=@mlenv/source", join(import.meta.dirname, "internal", "serveMain.ts")],
+    { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /^listening (\S+)$/m.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) =>
+      reject(new Error(`server process exited with ${code}: ${stderr.slice(0, 2000)}`)),
+    );
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+describe.skipIf(pgSkip)("two server processes on one PostgreSQL database", () => {
   it("allocate versions consistently and see each other's writes", async () => {
     const url = pg!.createDatabase("two_servers");
     const a = await startTestServer(startServer, { database: url });
-    const b = await startTestServer(startServer, { database: url, token: a.token });
+    const { makeTempDir } = await import("@mlenv/test-utils");
+    const dirB = makeTempDir();
+    const b = await spawnServer({
+      MLENV_DATA_DIR: dirB.path,
+      MLENV_DATABASE: url,
+      MLENV_BOOTSTRAP_TOKEN: a.token,
+    });
     try {
       const ca = client(a.url, a.token);
-      const cb = client(b.url, b.token);
+      const cb = client(b.url, a.token);
       const results = await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
           (i % 2 ? ca : cb)("POST", "/api/v1/environments", { definition: def("shared", [`p==${i}`]) }),
@@ -449,9 +489,12 @@ describe.skipIf(pgSkip)("two servers on one PostgreSQL database", () => {
       expect((await client(a.url, tok.json.token)("GET", "/api/v1/whoami")).json.role).toBe("reader");
       await ca("DELETE", `/api/v1/tokens/${tok.json.id}`);
       expect((await client(b.url, tok.json.token)("GET", "/api/v1/whoami")).status).toBe(401);
+      // Both processes seeded the curated environments once between them.
+      expect((await cb("GET", "/api/v1/environments/mlenv-minimal/versions")).json.items).toHaveLength(1);
     } finally {
       await a.stop();
       await b.stop();
+      dirB.cleanup();
     }
   });
 });

@@ -1,3 +1,4 @@
+import { buildsMigrationSql } from "../builds/jobStore";
 import { wheelsMigrationSql } from "../wheels/catalog";
 
 /**
@@ -80,4 +81,5 @@ export const migrations: readonly Migration[] = [
     postgres: core.replaceAll("name TEXT NOT NULL", 'name TEXT COLLATE "C" NOT NULL'),
   },
   { id: "0002_wheels", sqlite: wheelsMigrationSql("sqlite"), postgres: wheelsMigrationSql("postgres") },
+  { id: "0003_builds", sqlite: buildsMigrationSql("sqlite"), postgres: buildsMigrationSql("postgres") },
 ];

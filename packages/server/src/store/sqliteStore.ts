@@ -292,9 +292,10 @@ export class SqliteStore implements Store {
     const rows = this.#all(
       `SELECT e.name AS e_name, e.latest_version AS e_latest_version, e.archived AS e_archived,
               e.curated AS e_curated, e.created_at AS e_created_at, e.updated_at AS e_updated_at, v.name, v.version, v.definition_hash, v.definition_blob, v.description, v.tags, v.created_at, v.created_by
-       FROM environments e JOIN environment_versions v
+       FROM (SELECT * FROM environments e WHERE ${where.join(" AND ")} ORDER BY e.name LIMIT ?) e
+       JOIN environment_versions v
          ON v.workspace_id = e.workspace_id AND v.name = e.name AND v.version = e.latest_version
-       WHERE ${where.join(" AND ")} ORDER BY e.name LIMIT ?`,
+       ORDER BY e.name`,
       ...params,
     );
     return rows.map((r) => ({ environment: toEnvironment(r, "e_"), latest: toVersionSummary(r) }));
