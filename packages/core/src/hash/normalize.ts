@@ -1,4 +1,5 @@
 import { type CoreConfig, defaultCoreConfig } from "../config";
+import { Requirement } from "../packaging/index";
 import type { CondaEnvironment, EnvironmentDefinition } from "../spec/definition";
 import type { JsonValue } from "./canonicalJson";
 
@@ -10,47 +11,28 @@ export function normalizePipName(name: string): string {
     .replace(/[-_.]+/g, "-");
 }
 
-const pipNameRe = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(.*)$/s;
-
 /**
- * Canonical spelling of one pip requirement (PEP 508): normalised name, sorted extras, specifier
- * without whitespace and with its clauses sorted, marker with collapsed whitespace. URLs and paths
- * are kept as written (trimmed). This is the one place to swap in ./packaging's Requirement parser.
+ * Canonical spelling of one pip requirement (PEP 508, parsed by ./packaging's Requirement):
+ * PEP 503 name, sorted normalised extras, canonical specifier set (clauses sorted, no whitespace),
+ * canonical marker, `name @ url` kept. Editable (`-e`) targets, bare URLs and paths, and lines that
+ * do not parse as PEP 508 are kept as written (trimmed, whitespace collapsed).
  */
 export function normalizePipRequirement(line: string): string {
   const s = line.trim().replace(/\s+/g, " ");
   if (/^(-e|--editable)(\s|=)/.test(s)) return `-e ${s.replace(/^(-e|--editable)[\s=]+/, "")}`;
-  const m = pipNameRe.exec(s);
-  if (!m || /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^(\.|\/|~)/.test(s)) return s;
-  const name = normalizePipName(m[1]!);
-  const extras = m[2]
-    ? `[${m[2]
-        .slice(1, -1)
-        .split(",")
-        .map((e) => normalizePipName(e))
-        .filter(Boolean)
-        .sort()
-        .join(",")}]`
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^(\.|\/|~)/.test(s)) return s;
+  let req: Requirement;
+  try {
+    req = Requirement.parse(s);
+  } catch {
+    return s;
+  }
+  const extras = req.extras.length
+    ? `[${[...new Set(req.extras.map((e) => normalizePipName(e)))].sort().join(",")}]`
     : "";
-  let rest = m[3] ?? "";
-  let marker = "";
-  const semi = rest.indexOf(";");
-  if (rest.startsWith("@")) {
-    // Direct reference: `name @ url ; marker` (the URL may hold `;` only after a space).
-    const at = rest.slice(1).trim();
-    const sm = / ;|; /.exec(at);
-    const url = sm ? at.slice(0, sm.index).trim() : at;
-    marker = sm ? at.slice(sm.index + sm[0].length).trim() : "";
-    return `${name}${extras} @ ${url}${marker ? `; ${marker}` : ""}`;
-  }
-  if (semi >= 0) {
-    marker = rest.slice(semi + 1).trim();
-    rest = rest.slice(0, semi);
-  }
-  let spec = rest.replace(/\s+/g, "");
-  if (spec.startsWith("(") && spec.endsWith(")")) spec = spec.slice(1, -1);
-  const clauses = spec ? spec.split(",").filter(Boolean).sort() : [];
-  return `${name}${extras}${clauses.join(",")}${marker ? `; ${marker}` : ""}`;
+  const marker = req.marker ? `; ${req.marker.toString()}` : "";
+  if (req.url !== null) return `${req.canonicalName}${extras} @ ${req.url}${marker}`;
+  return `${req.canonicalName}${extras}${req.specifier.toString()}${marker}`;
 }
 
 /** True for a pip block line that is an option (`--index-url`, `--extra-index-url`, `-f`...), not a requirement. */
