@@ -33,10 +33,11 @@ label { font-weight: 600; display: block; margin: .6rem 0 .25rem; }
 .ok { border: 1px solid var(--good); background: var(--goodbg); color: var(--good); padding: .5rem .75rem;
   border-radius: 6px; margin: .5rem 0; word-break: break-word; }
 .toolbar { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: end; margin-bottom: 1rem; }
-.toolbar .field { margin: 0; }
+.toolbar .field { margin: 0; max-width: 100%; min-width: 0; }
+input[type=file] { max-width: 100%; }
 ul.envs { list-style: none; padding: 0; margin: 0; display: grid; gap: .75rem;
   grid-template-columns: repeat(auto-fill, minmax(min(100%, 22rem), 1fr)); }
-ul.envs li { border: 1px solid var(--line); border-radius: 8px; padding: .75rem 1rem; }
+ul.envs > li { border: 1px solid var(--line); border-radius: 8px; padding: .75rem 1rem; }
 ul.envs .title { display: flex; flex-wrap: wrap; align-items: baseline; gap: .4rem; }
 ul.envs .title a { font-weight: 600; font-size: 1.05rem; word-break: break-all; }
 .badge { display: inline-block; font-size: .75rem; font-weight: 600; padding: .05rem .5rem; border-radius: 999px;
@@ -67,7 +68,8 @@ dl.facts dd { margin: 0; word-break: break-word; }
 table.diff { border-collapse: collapse; width: 100%; font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
   font-size: .8rem; table-layout: fixed; }
 table.diff td { padding: 0 .4rem; vertical-align: top; white-space: pre-wrap; word-break: break-all; }
-table.diff td.n { width: 3rem; color: var(--muted); text-align: right; user-select: none; }
+table.diff col.n { width: 3.2rem; }
+table.diff td.n { color: var(--muted); text-align: right; user-select: none; }
 table.diff th { background: var(--panel); text-align: left; padding: .3rem .4rem; font-family: system-ui, sans-serif; }
 table.diff td.del { background: var(--badbg); }
 table.diff td.add { background: var(--goodbg); }
@@ -86,6 +88,6 @@ ul.issues .warning button { border-color: #d4a72c; background: var(--warnbg); }
   main { padding: .75rem; }
   header.top .who { margin-left: 0; width: 100%; }
   table.diff { font-size: .7rem; }
-  table.diff td.n { width: 2rem; }
+  table.diff col.n { width: 2.2rem; }
 }
 `;

@@ -1,13 +1,25 @@
-import { parseDefinition, renderDockerBuild } from "@mlenv/core";
+import { parseDefinition, renderDockerBuild, toReferenceJson } from "@mlenv/core";
 import { stringify } from "yaml";
 
-/** A registered definition as YAML (the JSON form, key order kept). */
+/**
+ * A stored definition (canonical JSON: keys sorted) in the reference's key order, for reading and
+ * diffing; as stored when core cannot parse it.
+ */
+export function readableDefinition(definition: unknown): unknown {
+  try {
+    return toReferenceJson(parseDefinition(definition));
+  } catch {
+    return definition;
+  }
+}
+
+/** A registered definition as YAML, in the reference's key order. */
 export function definitionYaml(definition: unknown): string {
-  return stringify(definition, { lineWidth: 0 });
+  return stringify(readableDefinition(definition), { lineWidth: 0 });
 }
 
 export function definitionJson(definition: unknown): string {
-  return `${JSON.stringify(definition, null, 2)}\n`;
+  return `${JSON.stringify(readableDefinition(definition), null, 2)}\n`;
 }
 
 /** The Dockerfile core renders for a definition, or why it cannot be rendered. */

@@ -1,0 +1,262 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { definitionHash, loadDefinitionFile } from "@mlenv/core";
+import {
+  CHROMIUM_PATH,
+  chromiumMissing,
+  skipWithout,
+  startTestServer,
+  type TestServer,
+} from "@mlenv/test-utils";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer } from "../server";
+
+const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 375, height: 812 };
+
+const V1 = `name: ui-demo
+channels:
+  - conda-forge
+dependencies:
+  - python=3.11
+  - numpy=1.26.4
+  - pip:
+      - requests==2.32.3
+`;
+const V2 = V1.replace("numpy=1.26.4", "numpy=2.1.0").replace(
+  "requests==2.32.3",
+  "requests==2.32.3\n      - tqdm==4.66.5",
+);
+const BROKEN = V1.replace("  - numpy=1.26.4\n", "  - numpy=1.26.4\n  - python=3.10\n");
+
+describe.skipIf(skipWithout("chromium", chromiumMissing))(
+  "web UI in Chromium",
+  () => {
+    let srv: TestServer;
+    let context: BrowserContext;
+    let page: Page;
+    let profile: string;
+    const pageErrors: string[] = [];
+    const offOrigin: string[] = [];
+
+    const shot = async (name: string) => {
+      await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+    };
+    const setSource = async (text: string) => {
+      await page.fill("#source", text);
+    };
+    const noHorizontalScroll = () =>
+      page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
+
+    beforeAll(async () => {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      srv = await startTestServer(startServer);
+      profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM_PATH,
+        headless: true,
+        viewport: DESKTOP,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      });
+      // Only the test server may be reached; anything else (a CDN, a font) is recorded and refused.
+      await context.route("**/*", (route) => {
+        const url = route.request().url();
+        if (url.startsWith(`${srv.url}/`)) return route.continue();
+        offOrigin.push(url);
+        return route.abort();
+      });
+      page = context.pages()[0] ?? (await context.newPage());
+      page.on("pageerror", (e) => pageErrors.push(String(e)));
+    }, 120_000);
+
+    afterAll(async () => {
+      await context?.close();
+      if (profile) rmSync(profile, { recursive: true, force: true });
+      await srv?.stop();
+    });
+
+    it("shows nothing of the workspace without a token and rejects bad tokens", async () => {
+      await page.goto(`${srv.url}/`);
+      await page.getByRole("heading", { name: "Sign in to mlenv" }).waitFor();
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe("page-title");
+      expect(await page.content()).not.toContain("mlenv-minimal");
+      await page.getByLabel("API token").fill("not-a-token");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await expect
+        .poll(() => page.locator("#login-error").textContent())
+        .toContain("Expected a token like mlenv_");
+      await page.getByLabel("API token").fill(`mlenv_${"A".repeat(43)}`);
+      await page.keyboard.press("Enter");
+      await expect
+        .poll(() => page.locator("#login-error").textContent())
+        .toContain("does not know this token");
+      await shot("login-desktop");
+      expect(await page.evaluate(() => sessionStorage.getItem("mlenv.token"))).toBeNull();
+    });
+
+    it("logs in, lists the curated environments and searches them", async () => {
+      await page.getByLabel("API token").fill(srv.token);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("heading", { name: "Environments" }).waitFor();
+      expect(await page.evaluate(() => sessionStorage.getItem("mlenv.token"))).toBe(srv.token);
+      await expect.poll(() => page.locator("#whoami").textContent()).toContain("default");
+      const minimal = page.locator('li[data-env="mlenv-minimal"]');
+      await minimal.waitFor();
+      expect(await minimal.locator(".badge.curated").textContent()).toBe("curated");
+      expect(await minimal.locator(".badge", { hasText: /^v\d+$/ }).count()).toBe(1);
+      expect(await page.getByRole("main").count()).toBe(1);
+      expect(await page.getByRole("navigation", { name: "Main" }).count()).toBe(1);
+      await page.getByLabel("Search environments").fill("tutorial");
+      await expect.poll(() => page.locator("ul.envs > li").count()).toBe(1);
+      expect(await page.locator("ul.envs > li").getAttribute("data-env")).toBe("mlenv-tutorial");
+      await page.getByLabel("Search environments").fill("");
+      await expect.poll(() => page.locator("ul.envs > li").count()).toBe(2);
+      await shot("environments-desktop");
+    });
+
+    it("validates pasted YAML as you type, with located errors, and registers it with the server's hash", async () => {
+      await page.getByRole("link", { name: "New environment" }).first().click();
+      await page.getByRole("heading", { name: "New environment" }).waitFor();
+      await setSource(BROKEN);
+      const issues = page.locator("ul.issues li.error");
+      await expect.poll(() => issues.count()).toBeGreaterThan(0);
+      expect(await issues.first().textContent()).toMatch(/E_PYTHON_MULTIPLE/);
+      expect(await page.locator("#issues-title").textContent()).toMatch(/^1 error/);
+      expect(await page.getByRole("button", { name: "Register" }).isDisabled()).toBe(true);
+      // Warnings carry their line; clicking one selects that line in the editor.
+      await setSource(V1.replace("numpy=1.26.4", "numpy"));
+      const unpinned = page.locator("ul.issues li.warning button", { hasText: "W_UNPINNED" });
+      await expect.poll(() => unpinned.textContent()).toMatch(/^line 6/);
+      await unpinned.click();
+      expect(
+        await page.evaluate(() => {
+          const a = document.getElementById("source") as HTMLTextAreaElement;
+          return a.value.slice(a.selectionStart, a.selectionEnd);
+        }),
+      ).toBe("  - numpy");
+
+      await setSource(V1);
+      await page.getByLabel("Tags").fill("team=vision, demo");
+      await page.getByLabel("Description").fill("made in the browser");
+      const expected = definitionHash(loadDefinitionFile("environment.yml", V1).definition);
+      await expect.poll(() => page.locator("#local-hash").textContent()).toBe(expected);
+      expect(await page.locator("#issues-title").textContent()).toMatch(/0 errors|No problems/);
+      await shot("new-environment-desktop");
+      await page.getByRole("button", { name: "Register" }).click();
+      await page.locator("#register-result").waitFor();
+      expect(await page.locator("#register-result").textContent()).toContain("Registered ui-demo version 1");
+      expect(await page.locator("#server-hash").textContent()).toBe(expected);
+      expect(await page.locator("#hash-verdict").textContent()).toContain(
+        "equals the hash computed in this browser",
+      );
+      const api = await fetch(`${srv.url}/api/v1/environments/ui-demo`, {
+        headers: { authorization: `Bearer ${srv.token}` },
+      });
+      const v1 = (await api.json()) as {
+        version: number;
+        definitionHash: string;
+        tags: Record<string, string>;
+      };
+      expect(v1).toMatchObject({ version: 1, definitionHash: expected, tags: { team: "vision", demo: "" } });
+
+      // The second version: a changed numpy pin and one more pip package.
+      await setSource(V2);
+      const expected2 = definitionHash(loadDefinitionFile("environment.yml", V2).definition);
+      await expect.poll(() => page.locator("#local-hash").textContent()).toBe(expected2);
+      await page.getByRole("button", { name: "Register" }).click();
+      await expect
+        .poll(() => page.locator("#register-result").textContent())
+        .toContain("Registered ui-demo version 2");
+      expect(await page.locator("#server-hash").textContent()).toBe(expected2);
+    });
+
+    it("shows the environment's timeline, definition views and Dockerfile, and diffs two versions", async () => {
+      await page.getByRole("link", { name: "Open it" }).click();
+      await page.getByRole("heading", { name: "ui-demo" }).waitFor();
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe("page-title");
+      const timeline = page.locator("ol.timeline > li > a");
+      expect(await timeline.allTextContents()).toEqual(["v2", "v1"]);
+      expect(await page.locator('ol.timeline a[aria-current="page"]').textContent()).toBe("v2");
+      expect(await page.getByRole("tabpanel").textContent()).toContain("numpy=2.1.0");
+      // Keyboard: arrow right moves from YAML to JSON.
+      await page.getByRole("tab", { name: "YAML" }).focus();
+      await page.keyboard.press("ArrowRight");
+      expect(await page.getByRole("tab", { name: "JSON" }).getAttribute("aria-selected")).toBe("true");
+      expect(await page.getByRole("tabpanel").textContent()).toContain('"condaDependencies"');
+      await page.getByRole("tab", { name: "Dockerfile" }).click();
+      const dockerfile = (await page.getByRole("tabpanel").textContent()) ?? "";
+      expect(dockerfile).toMatch(/^FROM /m);
+      expect(dockerfile).toContain("dev.mlenv.definition-hash");
+      await shot("environment-desktop");
+
+      await page.getByLabel("From version").selectOption("1");
+      await page.getByLabel("To version").selectOption("2");
+      await page.getByRole("button", { name: "Compare" }).click();
+      await page.getByRole("heading", { name: "Compare v1 and v2" }).waitFor();
+      const changed = page.locator('table.diff tr[data-kind="changed"]');
+      await expect.poll(() => changed.count()).toBeGreaterThan(0);
+      const changedText = (await changed.allTextContents()).join("\n");
+      expect(changedText).toContain("numpy=1.26.4");
+      expect(changedText).toContain("numpy=2.1.0");
+      const added = (await page.locator('table.diff tr[data-kind="added"]').allTextContents()).join("\n");
+      expect(added).toContain("tqdm==4.66.5");
+      expect(await page.locator("#diff-summary").textContent()).toMatch(/^\d+ changed lines?$/);
+      await shot("diff-desktop");
+      // Same version on both sides: identical.
+      await page.getByLabel("From version").selectOption("2");
+      await expect.poll(() => page.locator("#diff-summary").textContent()).toContain("identical");
+    });
+
+    it("is usable at phone width", async () => {
+      await page.setViewportSize(PHONE);
+      await page.goto(`${srv.url}/#/env/ui-demo/diff/1/2`);
+      await page.getByRole("heading", { name: "Compare v1 and v2" }).waitFor();
+      await page.locator('table.diff tr[data-kind="changed"]').first().waitFor();
+      expect(await noHorizontalScroll()).toBe(true);
+      await shot("diff-phone");
+      await page.goto(`${srv.url}/#/`);
+      await page.locator('li[data-env="ui-demo"]').waitFor();
+      expect(await noHorizontalScroll()).toBe(true);
+      await shot("environments-phone");
+      await page.goto(`${srv.url}/#/env/ui-demo`);
+      await page.getByRole("tab", { name: "Dockerfile" }).waitFor();
+      expect(await noHorizontalScroll()).toBe(true);
+      await shot("environment-phone");
+      await page.goto(`${srv.url}/#/new`);
+      await page.locator("#local-hash").waitFor();
+      expect(await noHorizontalScroll()).toBe(true);
+      await shot("new-environment-phone");
+      await page.setViewportSize(DESKTOP);
+    });
+
+    it("keeps the token to its tab and forgets it on sign out", async () => {
+      const other = await context.newPage();
+      try {
+        await other.goto(`${srv.url}/#/env/ui-demo`);
+        await other.getByRole("heading", { name: "Sign in to mlenv" }).waitFor();
+        expect(await other.content()).not.toContain("numpy");
+      } finally {
+        await other.close();
+      }
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.getByRole("heading", { name: "Sign in to mlenv" }).waitFor();
+      expect(await page.evaluate(() => sessionStorage.getItem("mlenv.token"))).toBeNull();
+      expect(pageErrors).toEqual([]);
+      expect(offOrigin).toEqual([]);
+    });
+  },
+  180_000,
+);
