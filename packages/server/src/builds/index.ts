@@ -6,3 +6,16 @@ export type {
   RenderBuildContext,
 } from "./builder";
 export { IMAGE_LABEL_DEFINITION, IMAGE_LABEL_KEY, ImageBuilder } from "./builder";
+export type { BuildEvent, BuildQueueOptions, SubmitBuildInput } from "./buildQueue";
+export { BuildQueue } from "./buildQueue";
+export { BuildError, BuildErrorCode } from "./errors";
+export type {
+  BuildJob,
+  BuildJobError,
+  BuildJobOutcome,
+  BuildJobStatus,
+  BuildJobStore,
+  BuildLogRecord,
+} from "./jobStore";
+export { buildsMigrationSql, openBuildJobStore } from "./jobStore";
+export { buildEventResponse, buildEventStream } from "./sse";

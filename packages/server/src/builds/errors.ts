@@ -1,0 +1,26 @@
+/** Error codes of the build queue. Recognise errors by `code`. */
+export const BuildErrorCode = {
+  NOT_FOUND: "E_BUILD_NOT_FOUND",
+  TIMEOUT: "E_BUILD_TIMEOUT",
+  CANCELLED: "E_BUILD_CANCELLED",
+  INTERRUPTED: "E_BUILD_INTERRUPTED",
+  CLOSED: "E_BUILD_QUEUE_CLOSED",
+  FAILED: "E_BUILD_FAILED",
+} as const;
+
+export type BuildErrorCode = (typeof BuildErrorCode)[keyof typeof BuildErrorCode];
+
+/** Base class of the build queue's errors. */
+export class BuildError extends Error {
+  override readonly name = "BuildError";
+  readonly code: BuildErrorCode;
+
+  constructor(code: BuildErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message };
+  }
+}

@@ -1,0 +1,389 @@
+import { randomUUID } from "node:crypto";
+import Database from "better-sqlite3";
+import pg from "pg";
+
+/** Where a build job is in its life. `queued` and `running` are active; the rest are final. */
+export type BuildJobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+/** What a finished job produced (the builder's result without its log). */
+export interface BuildJobOutcome {
+  image: string;
+  imageId: string | null;
+  digest: string | null;
+  cacheHit: boolean;
+  source: "built" | "local" | "registry";
+  steps: { index: number; instruction: string; cached: boolean }[];
+  dockerfile: string | null;
+  durationMs: number;
+}
+
+/** Why a job failed: the error's code and message, and for a failed step its number and output. */
+export interface BuildJobError {
+  code: string;
+  message: string;
+  step?: { index: number | null; total: number | null; instruction: string | null; output: string };
+}
+
+export interface BuildJob {
+  id: string;
+  workspaceId: string;
+  imageKey: string;
+  image: string;
+  status: BuildJobStatus;
+  /** The definition (and lock) as JSON, exactly as submitted. */
+  request: unknown;
+  /** Free-form caller context, e.g. `{ environment: "name", version: 3 }`. */
+  context: Record<string, unknown>;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  heartbeatAt: string | null;
+  outcome: BuildJobOutcome | null;
+  error: BuildJobError | null;
+}
+
+export interface BuildLogRecord {
+  /** 1-based, increasing per job: the SSE event id. */
+  seq: number;
+  step: number | null;
+  text: string;
+}
+
+/** Persistence of build jobs and their logs (SQLite or PostgreSQL, same schema). */
+export interface BuildJobStore {
+  /**
+   * Insert a queued job unless an active job for the same image key exists: then that job is
+   * returned with `created: false` (the database's partial unique index decides, across processes).
+   */
+  enqueue(input: {
+    workspaceId: string;
+    imageKey: string;
+    image: string;
+    request: unknown;
+    context?: Record<string, unknown>;
+  }): Promise<{ job: BuildJob; created: boolean }>;
+  get(id: string): Promise<BuildJob | null>;
+  /** The active job of an image key, if any. */
+  activeFor(imageKey: string): Promise<BuildJob | null>;
+  list(options?: { workspaceId?: string; status?: BuildJobStatus[]; limit?: number }): Promise<BuildJob[]>;
+  /** Atomically move the oldest queued job to running; null when none is queued. */
+  claimNext(): Promise<BuildJob | null>;
+  heartbeat(ids: string[]): Promise<void>;
+  /** Move an active job to a final status (no-op when it is already final); true when it moved. */
+  finish(
+    id: string,
+    status: "succeeded" | "failed" | "cancelled",
+    fields: { outcome?: BuildJobOutcome; error?: BuildJobError },
+  ): Promise<boolean>;
+  /** Fail running jobs whose heartbeat is older than `staleBefore` (their server died). */
+  failStale(staleBefore: Date, error: BuildJobError): Promise<string[]>;
+  appendLogs(id: string, lines: BuildLogRecord[]): Promise<void>;
+  logs(id: string, afterSeq?: number): Promise<BuildLogRecord[]>;
+  close(): Promise<void>;
+}
+
+type Row = Record<string, unknown>;
+
+/** The `build_jobs` and `build_logs` tables; applied by the store's migration list. */
+export function buildsMigrationSql(_backend: "sqlite" | "postgres"): string {
+  // The same SQL serves both: JSON is kept as TEXT, timestamps as ISO-8601 TEXT (they sort).
+  return `
+CREATE TABLE build_jobs (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  image_key TEXT NOT NULL,
+  image TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+  request TEXT NOT NULL,
+  context TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  heartbeat_at TEXT,
+  outcome TEXT,
+  error TEXT
+);
+CREATE UNIQUE INDEX build_jobs_one_active_per_key ON build_jobs(image_key) WHERE status IN ('queued', 'running');
+CREATE INDEX build_jobs_status ON build_jobs(status, created_at);
+CREATE INDEX build_jobs_workspace ON build_jobs(workspace_id, created_at);
+CREATE TABLE build_logs (
+  job_id TEXT NOT NULL REFERENCES build_jobs(id),
+  seq INTEGER NOT NULL,
+  step INTEGER,
+  text TEXT NOT NULL,
+  PRIMARY KEY (job_id, seq)
+);
+`;
+}
+
+interface Db {
+  all(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** Run statements that must not interleave with other writers (one transaction). */
+  tx<T>(fn: (all: Db["all"]) => Promise<T>): Promise<T>;
+  isUniqueViolation(e: unknown): boolean;
+  close(): Promise<void>;
+}
+
+class SqliteDb implements Db {
+  readonly #db: Database.Database;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(file: string) {
+    this.#db = new Database(file);
+    this.#db.pragma("busy_timeout = 5000");
+    this.#db.pragma("foreign_keys = ON");
+  }
+
+  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
+    const st = this.#db.prepare(sql);
+    if (st.reader) return st.all(...params) as Row[];
+    st.run(...params);
+    return [];
+  }
+
+  tx<T>(fn: (all: Db["all"]) => Promise<T>): Promise<T> {
+    const run = async () => {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        const out = await fn((sql, params) => this.all(sql, params));
+        this.#db.exec("COMMIT");
+        return out;
+      } catch (e) {
+        this.#db.exec("ROLLBACK");
+        throw e;
+      }
+    };
+    const next = this.#queue.then(run, run);
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  isUniqueViolation(e: unknown): boolean {
+    return (e as { code?: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE";
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+}
+
+function toPg(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+class PostgresDb implements Db {
+  readonly #pool: pg.Pool;
+
+  constructor(url: string) {
+    this.#pool = new pg.Pool({ connectionString: url, max: 4 });
+    this.#pool.on("error", () => {});
+  }
+
+  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
+    return (await this.#pool.query(toPg(sql), params)).rows as Row[];
+  }
+
+  async tx<T>(fn: (all: Db["all"]) => Promise<T>): Promise<T> {
+    const c = await this.#pool.connect();
+    try {
+      await c.query("BEGIN");
+      const out = await fn(async (sql, params = []) => (await c.query(toPg(sql), params)).rows as Row[]);
+      await c.query("COMMIT");
+      return out;
+    } catch (e) {
+      await c.query("ROLLBACK").catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  isUniqueViolation(e: unknown): boolean {
+    return (e as { code?: unknown }).code === "23505";
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const parse = <T>(v: unknown): T | null =>
+  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
+
+function toJob(r: Row): BuildJob {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    imageKey: String(r.image_key),
+    image: String(r.image),
+    status: String(r.status) as BuildJobStatus,
+    request: parse(r.request),
+    context: parse<Record<string, unknown>>(r.context) ?? {},
+    createdAt: String(r.created_at),
+    startedAt: str(r.started_at),
+    finishedAt: str(r.finished_at),
+    heartbeatAt: str(r.heartbeat_at),
+    outcome: parse<BuildJobOutcome>(r.outcome),
+    error: parse<BuildJobError>(r.error),
+  };
+}
+
+const now = () => new Date().toISOString();
+
+class SqlBuildJobStore implements BuildJobStore {
+  constructor(private readonly db: Db) {}
+
+  async enqueue(
+    input: Parameters<BuildJobStore["enqueue"]>[0],
+  ): Promise<{ job: BuildJob; created: boolean }> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const existing = await this.activeFor(input.imageKey);
+      if (existing) return { job: existing, created: false };
+      const id = randomUUID();
+      try {
+        await this.db.all(
+          "INSERT INTO build_jobs (id, workspace_id, image_key, image, status, request, context, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
+          [
+            id,
+            input.workspaceId,
+            input.imageKey,
+            input.image,
+            JSON.stringify(input.request),
+            JSON.stringify(input.context ?? {}),
+            now(),
+          ],
+        );
+      } catch (e) {
+        if (this.db.isUniqueViolation(e)) continue; // another request won the race: join its job
+        throw e;
+      }
+      return { job: (await this.get(id)) as BuildJob, created: true };
+    }
+    throw new Error(`could not enqueue or find an active build for ${input.imageKey}`);
+  }
+
+  async get(id: string): Promise<BuildJob | null> {
+    const [r] = await this.db.all("SELECT * FROM build_jobs WHERE id = ?", [id]);
+    return r ? toJob(r) : null;
+  }
+
+  async activeFor(imageKey: string): Promise<BuildJob | null> {
+    const [r] = await this.db.all(
+      "SELECT * FROM build_jobs WHERE image_key = ? AND status IN ('queued', 'running')",
+      [imageKey],
+    );
+    return r ? toJob(r) : null;
+  }
+
+  async list(
+    options: { workspaceId?: string; status?: BuildJobStatus[]; limit?: number } = {},
+  ): Promise<BuildJob[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (options.workspaceId !== undefined) {
+      where.push("workspace_id = ?");
+      params.push(options.workspaceId);
+    }
+    if (options.status?.length) {
+      where.push(`status IN (${options.status.map(() => "?").join(", ")})`);
+      params.push(...options.status);
+    }
+    params.push(Math.max(1, Math.min(options.limit ?? 100, 1000)));
+    const rows = await this.db.all(
+      `SELECT * FROM build_jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id LIMIT ?`,
+      params,
+    );
+    return rows.map(toJob);
+  }
+
+  async claimNext(): Promise<BuildJob | null> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const [r] = await this.db.all(
+        "SELECT id FROM build_jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1",
+      );
+      if (!r) return null;
+      const t = now();
+      const moved = await this.db.all(
+        "UPDATE build_jobs SET status = 'running', started_at = ?, heartbeat_at = ? WHERE id = ? AND status = 'queued' RETURNING *",
+        [t, t, String(r.id)],
+      );
+      if (moved[0]) return toJob(moved[0]);
+    }
+    return null;
+  }
+
+  async heartbeat(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.all(
+      `UPDATE build_jobs SET heartbeat_at = ? WHERE status = 'running' AND id IN (${ids.map(() => "?").join(", ")})`,
+      [now(), ...ids],
+    );
+  }
+
+  async finish(
+    id: string,
+    status: "succeeded" | "failed" | "cancelled",
+    fields: { outcome?: BuildJobOutcome; error?: BuildJobError },
+  ): Promise<boolean> {
+    const moved = await this.db.all(
+      "UPDATE build_jobs SET status = ?, finished_at = ?, outcome = ?, error = ? WHERE id = ? AND status IN ('queued', 'running') RETURNING id",
+      [
+        status,
+        now(),
+        fields.outcome ? JSON.stringify(fields.outcome) : null,
+        fields.error ? JSON.stringify(fields.error) : null,
+        id,
+      ],
+    );
+    return moved.length > 0;
+  }
+
+  async failStale(staleBefore: Date, error: BuildJobError): Promise<string[]> {
+    const rows = await this.db.all(
+      "UPDATE build_jobs SET status = 'failed', finished_at = ?, error = ? WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?) RETURNING id",
+      [now(), JSON.stringify(error), staleBefore.toISOString()],
+    );
+    return rows.map((r) => String(r.id));
+  }
+
+  async appendLogs(id: string, lines: BuildLogRecord[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.db.tx(async (all) => {
+      for (let i = 0; i < lines.length; i += 200) {
+        const chunk = lines.slice(i, i + 200);
+        await all(
+          `INSERT INTO build_logs (job_id, seq, step, text) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
+          chunk.flatMap((l) => [id, l.seq, l.step, l.text]),
+        );
+      }
+    });
+  }
+
+  async logs(id: string, afterSeq = 0): Promise<BuildLogRecord[]> {
+    const rows = await this.db.all(
+      "SELECT seq, step, text FROM build_logs WHERE job_id = ? AND seq > ? ORDER BY seq",
+      [id, afterSeq],
+    );
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      step: r.step === null || r.step === undefined ? null : Number(r.step),
+      text: String(r.text),
+    }));
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+/**
+ * Open the build job store on the server's database (the tables come from the store's
+ * migrations, so run `store.migrate()` first).
+ */
+export function openBuildJobStore(location: { sqliteFile: string } | { postgresUrl: string }): BuildJobStore {
+  return new SqlBuildJobStore(
+    "sqliteFile" in location ? new SqliteDb(location.sqliteFile) : new PostgresDb(location.postgresUrl),
+  );
+}
