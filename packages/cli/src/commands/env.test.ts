@@ -129,3 +129,34 @@ describe("mlenv env registry commands", () => {
     expect(r.stdout).toContain("bad\\u001b[31mred");
   });
 });
+
+describe("mlenv login / logout", () => {
+  it("a wrong token is refused and nothing is saved; a right one is saved and used by later commands", async () => {
+    const config = join(t.path, "login", "config.json");
+    const cfgEnv = { MLENV_CONFIG: config };
+    const bad = await runInProcess(["login", "--url", server.url, "--token-stdin"], {
+      env: cfgEnv,
+      readStdin: async () => "mlenv_not_a_real_token\n",
+    });
+    expectOneLineError(bad, "E_UNAUTHENTICATED");
+    expect(() => readdirSync(join(t.path, "login"))).toThrow();
+
+    const good = await runInProcess(["login", "--url", server.url], {
+      env: { ...cfgEnv, MLENV_TOKEN: server.token },
+    });
+    expect(good.code).toBe(0);
+    const list = await runInProcess(["env", "list", "--prefix", "mlenv-", "--json"], { env: cfgEnv });
+    expect(JSON.parse(list.stdout)).toHaveLength(2);
+
+    expect((await runInProcess(["logout"], { env: cfgEnv })).code).toBe(0);
+    expectOneLineError(await runInProcess(["env", "list"], { env: cfgEnv }), "E_UNAUTHENTICATED");
+  });
+
+  it("login without a token says where to find one", async () => {
+    const r = await runInProcess(["login", "--url", server.url], {
+      env: { MLENV_CONFIG: join(t.path, "c3.json") },
+    });
+    expectOneLineError(r, "E_USAGE");
+    expect(r.stderr).toContain("admin-token");
+  });
+});
