@@ -53,6 +53,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (!(e instanceof Error && e.message === "" && (e as { exitCode?: unknown }).exitCode !== undefined)) {
       io.stderr(`${errorLine(e)}\n`);
     }
+    // MLENV_DEBUG=1 adds the stack (and causes) after the one-line message.
+    if (io.env.MLENV_DEBUG && e instanceof Error && e.stack) io.stderr(`${e.stack}\n`);
     const exit = (e as { exitCode?: unknown }).exitCode;
     return typeof exit === "number" && exit > 0 ? exit : 1;
   }

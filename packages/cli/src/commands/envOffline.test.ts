@@ -150,3 +150,13 @@ describe("mlenv env render --format dockerfile", () => {
     expect(r.stderr).toMatch(/^error: .*\[E_RENDER_REFUSED\]\n$/);
   });
 });
+
+describe("MLENV_DEBUG", () => {
+  it("adds the stack after the one-line error only when set", async () => {
+    const quiet = await runInProcess(["env", "hash", "-d", "nope"], { cwd, env: {} });
+    expect(quiet.stderr.trim().split("\n")).toHaveLength(1);
+    const loud = await runInProcess(["env", "hash", "-d", "nope"], { cwd, env: { MLENV_DEBUG: "1" } });
+    expect(loud.stderr.split("\n")[0]).toBe(quiet.stderr.trim());
+    expect(loud.stderr).toMatch(/\n\s+at /);
+  });
+});
