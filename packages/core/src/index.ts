@@ -70,7 +70,10 @@ export { renderCondaExplicit, renderPipRequirements } from "./lock/render";
 export {
   type ContainsOptions,
   canonicalizeName,
+  CondaVersion,
+  type CondaVersionPart,
   canonicalizeVersion,
+  compareCondaVersionsSlow,
   compareVersions,
   isPackagingError,
   isValidName,
@@ -90,9 +93,11 @@ export {
   Specifier,
   type SpecifierOperator,
   SpecifierSet,
+  sortCondaVersions,
   sortVersions,
   Version,
   type VersionParts,
+  VersionSpec,
 } from "./packaging/index";
 export {
   type DockerBuild,

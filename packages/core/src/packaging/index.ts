@@ -1,3 +1,10 @@
+export {
+  CondaVersion,
+  type CondaVersionPart,
+  compareCondaVersionsSlow,
+  sortCondaVersions,
+} from "./condaVersion";
+export { VersionSpec } from "./condaVersionSpec";
 export { isPackagingError, PackagingError, PackagingErrorCode, type PackagingErrorOptions } from "./errors";
 export {
   MARKER_VARIABLES,

@@ -1,4 +1,5 @@
 import type { ConformanceSuite } from "../suite";
+import { condaVersionsSuite } from "./condaVersions";
 import { packseSuite } from "./packse";
 import { pep440SpecifiersSuite } from "./pep440Specifiers";
 import { pep440VersionsSuite } from "./pep440Versions";
@@ -11,4 +12,5 @@ export const suites: readonly ConformanceSuite[] = [
   pep508MarkersSuite,
   pep508RequirementsSuite,
   packseSuite,
+  condaVersionsSuite,
 ];
