@@ -10,6 +10,8 @@ import { type Logger, silentLogger } from "./logger";
 import { Registry } from "./registry";
 import type { AuthenticatedToken, Store } from "./store/types";
 import { mountUi } from "./ui/serve";
+import { wheelRoutes } from "./wheels/routes";
+import type { WheelSupport } from "./wheels/support";
 
 /** What createApp needs. */
 export interface AppDeps {
@@ -20,6 +22,8 @@ export interface AppDeps {
   now?: () => string;
   /** Maximum request body in bytes (default 10 MiB). */
   maxBodyBytes?: number;
+  /** Private wheels, the simple index and signed URLs (src/wheels, see its README section). */
+  wheels?: WheelSupport;
 }
 
 type Env = { Variables: { auth: AuthenticatedToken } };
@@ -353,6 +357,7 @@ export function createApp(deps: AppDeps): {
     { version: "1" },
   );
   app.get("/openapi.json", (c) => c.json(doc));
+  if (deps.wheels) app.route("/", wheelRoutes({ ...deps, ...deps.wheels, logger }));
   mountUi(app); // web UI: `/` and `/ui/*` (src/ui)
 
   app.use(

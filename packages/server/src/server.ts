@@ -8,6 +8,7 @@ import { jsonLogger, type Logger } from "./logger";
 import { PostgresStore } from "./store/postgresStore";
 import { SqliteStore } from "./store/sqliteStore";
 import type { Store } from "./store/types";
+import { openWheelSupport, type WheelSupport } from "./wheels/support";
 
 export interface ServerOptions {
   /** Listen address (default 127.0.0.1). */
@@ -67,9 +68,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const logger = options.logger ?? jsonLogger();
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(options);
+  let wheels: WheelSupport | undefined;
   try {
     const blobs = new FsBlobStore(options.blobDir ?? join(options.dataDir, "blobs"));
-    const { app, registry } = createApp({ store, blobs, logger });
+    wheels = openWheelSupport({ dataDir: options.dataDir, database: options.database });
+    const { app, registry } = createApp({ store, blobs, logger, wheels });
     const given = options.bootstrapToken ?? process.env.MLENV_BOOTSTRAP_TOKEN;
     if (given !== undefined && !/^mlenv_[A-Za-z0-9_-]{43}$/.test(given)) {
       throw new Error(
@@ -109,10 +112,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           server.close(() => resolve());
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         });
+        await wheels?.close();
         await store.close();
       },
     };
   } catch (e) {
+    await wheels?.close().catch(() => {});
     await store.close().catch(() => {});
     throw e;
   }

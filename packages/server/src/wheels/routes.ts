@@ -18,7 +18,7 @@ import { isSigningError, type UrlSigner } from "../signing/urlSigner";
 import type { AuthenticatedToken, Role, Store } from "../store/types";
 import type { WheelCatalog, WheelRecord } from "./catalog";
 import { isWheelError, received, WheelError, WheelErrorCodes } from "./errors";
-import { formatWheelReference, parseWheelReference } from "./reference";
+import { formatWheelReference, isWheelReference, parseWheelReference } from "./reference";
 import { validateWheel } from "./validateWheel";
 import { normalizeProjectName, parseWheelFilename } from "./wheelFilename";
 import { defaultZipLimits, type ZipLimits } from "./zipArchive";
@@ -273,26 +273,20 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     return c.json({ items: items.map((w) => info(a.workspaceName, w)) });
   });
 
-  app.post("/api/v1/wheels/resolve", async (c) => {
-    const a = await auth(c, "reader");
-    const body = (await c.req.json().catch(() => null)) as {
-      reference?: unknown;
-      ttlSeconds?: unknown;
-    } | null;
-    if (!body || typeof body.reference !== "string") {
-      throw new ServerError(
-        ServerErrorCode.BAD_REQUEST,
-        `Expected a JSON body like {"reference":"mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"}; received ${preview(body)}`,
-      );
-    }
-    const ttl = body.ttlSeconds === undefined ? (deps.signedUrlTtlSeconds ?? 3600) : body.ttlSeconds;
+  function ttlFrom(value: unknown): number {
+    const ttl = value === undefined ? (deps.signedUrlTtlSeconds ?? 3600) : value;
     if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 24 * 3600) {
       throw new ServerError(
         ServerErrorCode.BAD_REQUEST,
         `Expected ttlSeconds to be a whole number from 1 to 604800; received ${preview(ttl)}`,
       );
     }
-    const ref = parseWheelReference(body.reference);
+    return ttl;
+  }
+
+  /** Turn a `mlenv+wheel://` reference into a signed URL (the pinned revision, or the current one). */
+  async function resolveReference(c: Context, a: AuthenticatedToken, reference: string, ttl: number) {
+    const ref = parseWheelReference(reference);
     if (ref.workspace !== a.workspaceName) throw notFound(`Workspace ${preview(ref.workspace)}`);
     const w = await mustGet(a.workspaceId, ref.filename);
     let sha256 = w.sha256;
@@ -313,7 +307,7 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     );
     const origin = new URL(c.req.url).origin;
     const url = `${origin}/pypi/${a.workspaceName}/signed/${sha256}/${ref.filename}?${query}`;
-    return c.json({
+    return {
       reference: formatWheelReference({ ...ref, sha256 }),
       filename: ref.filename,
       name: w.name,
@@ -322,7 +316,44 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
       // PEP 508 direct reference with the hash pip checks (--require-hashes compatible).
       requirement: `${w.name} @ ${url}#sha256=${sha256}`,
       expiresAt: new Date(expires * 1000).toISOString(),
-    });
+    };
+  }
+
+  app.post("/api/v1/wheels/resolve", async (c) => {
+    const a = await auth(c, "reader");
+    const body = (await c.req.json().catch(() => null)) as {
+      reference?: unknown;
+      ttlSeconds?: unknown;
+    } | null;
+    if (!body || typeof body.reference !== "string") {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected a JSON body like {"reference":"mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"}; received ${preview(body)}`,
+      );
+    }
+    return c.json(await resolveReference(c, a, body.reference, ttlFrom(body.ttlSeconds)));
+  });
+
+  // Build/run time: a pip block's lines with every wheel reference swapped for a signed URL.
+  app.post("/api/v1/wheels/render", async (c) => {
+    const a = await auth(c, "reader");
+    const body = (await c.req.json().catch(() => null)) as {
+      requirements?: unknown;
+      ttlSeconds?: unknown;
+    } | null;
+    const lines = body?.requirements;
+    if (!Array.isArray(lines) || lines.length > 10_000 || !lines.every((l) => typeof l === "string")) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected a JSON body like {"requirements":["numpy==2.1.0","mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"]}; received ${preview(body)}`,
+      );
+    }
+    const ttl = ttlFrom(body?.ttlSeconds);
+    const out: string[] = [];
+    for (const line of lines as string[]) {
+      out.push(isWheelReference(line) ? (await resolveReference(c, a, line, ttl)).requirement : line);
+    }
+    return c.json({ requirements: out });
   });
 
   app.get("/api/v1/wheels/:filename", async (c) => {

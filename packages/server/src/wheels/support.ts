@@ -1,0 +1,60 @@
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { generateSigningKey, UrlSigner } from "../signing/urlSigner";
+import type { WheelCatalog } from "./catalog";
+import { openWheelCatalog } from "./sqlCatalog";
+import type { ZipLimits } from "./zipArchive";
+
+/** What the server passes to `wheelRoutes` besides its store and blobs. */
+export interface WheelSupport {
+  catalog: WheelCatalog;
+  signer: UrlSigner;
+  limits?: Partial<ZipLimits>;
+  close(): Promise<void>;
+}
+
+export interface WheelSupportOptions {
+  dataDir: string;
+  /** The PostgreSQL URL the store uses; otherwise SQLite at `<dataDir>/mlenv.db`. */
+  database?: string | undefined;
+  /**
+   * HMAC key for signed URLs (>= 32 bytes). Default: env `MLENV_SIGNING_KEY`, else
+   * `<dataDir>/signing-key` (generated once, mode 0600). Several server processes sharing one
+   * PostgreSQL database must share the key: set `MLENV_SIGNING_KEY` on all of them.
+   */
+  signingKey?: string | undefined;
+  /** Largest wheel accepted, in bytes (default env `MLENV_MAX_WHEEL_BYTES`, else 500 MiB). */
+  maxWheelBytes?: number | undefined;
+}
+
+function signingKey(options: WheelSupportOptions): string {
+  const given = options.signingKey ?? process.env.MLENV_SIGNING_KEY;
+  if (given) return given;
+  const file = join(options.dataDir, "signing-key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const key = generateSigningKey();
+  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: "wx" });
+  chmodSync(file, 0o600);
+  return key;
+}
+
+/** Open the wheel catalog on the store's database (already migrated) and the URL signer. */
+export function openWheelSupport(options: WheelSupportOptions): WheelSupport {
+  const signer = new UrlSigner(signingKey(options));
+  const envMax = process.env.MLENV_MAX_WHEEL_BYTES;
+  const maxBytes = options.maxWheelBytes ?? (envMax ? Number(envMax) : undefined);
+  if (maxBytes !== undefined && (!Number.isInteger(maxBytes) || maxBytes <= 0)) {
+    throw new Error(
+      `Expected MLENV_MAX_WHEEL_BYTES to be a positive whole number of bytes (e.g. 524288000); received ${String(envMax).slice(0, 200)}`,
+    );
+  }
+  const catalog = openWheelCatalog(
+    options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
+  );
+  return {
+    catalog,
+    signer,
+    ...(maxBytes !== undefined ? { limits: { maxBytes } } : {}),
+    close: () => catalog.close(),
+  };
+}
