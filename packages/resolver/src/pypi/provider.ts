@@ -291,6 +291,11 @@ export class PipProvider implements DependencyProvider {
         requires.push(this.requirement(r.name, ex, r.specifier));
       }
     }
+    // fetch the project pages of every requirement concurrently; the solver asks for them next
+    for (const id of requires) {
+      const r = this.reqs[id];
+      if (r && r.exact === undefined) this.loadPkg(r.key, r.name, r.extra).catch(() => {});
+    }
     return { requires, constrains: [] };
   }
 
