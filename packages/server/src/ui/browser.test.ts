@@ -214,10 +214,21 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
       const added = (await page.locator('table.diff tr[data-kind="added"]').allTextContents()).join("\n");
       expect(added).toContain("tqdm==4.66.5");
       expect(await page.locator("#diff-summary").textContent()).toMatch(/^\d+ changed lines?$/);
+      // The server's structured diff (core's diffDefinitions): one changed conda pin, one added pip package.
+      const numpy = page.locator('#change-summary tr[data-change="changed"]', { hasText: "numpy" });
+      expect(await numpy.locator("td").allTextContents()).toEqual([
+        "conda",
+        "changed",
+        "numpy=1.26.4",
+        "numpy=2.1.0",
+      ]);
+      const tqdm = page.locator('#change-summary tr[data-change="added"]', { hasText: "tqdm" });
+      expect(await tqdm.locator("td").allTextContents()).toEqual(["pip", "added", "—", "tqdm==4.66.5"]);
       await shot("diff-desktop");
       // Same version on both sides: identical.
       await page.getByLabel("From version").selectOption("2");
       await expect.poll(() => page.locator("#diff-summary").textContent()).toContain("identical");
+      expect(await page.locator("#change-summary").textContent()).toBe("No differences in the definitions.");
     });
 
     it("is usable at phone width", async () => {

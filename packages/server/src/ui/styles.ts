@@ -74,6 +74,14 @@ table.diff th { background: var(--panel); text-align: left; padding: .3rem .4rem
 table.diff td.del { background: var(--badbg); }
 table.diff td.add { background: var(--goodbg); }
 table.diff td.empty { background: #f3f4f6; }
+table.changes { border-collapse: collapse; width: 100%; font-size: .85rem; }
+table.changes caption { text-align: left; font-weight: 600; padding: .3rem .4rem; }
+table.changes th, table.changes td { border-top: 1px solid var(--line); padding: .25rem .5rem; text-align: left; vertical-align: top; }
+table.changes tr[data-change=added] td:last-child { background: var(--goodbg); }
+table.changes tr[data-change=removed] td:nth-child(4) { background: var(--badbg); }
+table.changes tr[data-change=changed] td:nth-child(4) { background: var(--badbg); }
+table.changes tr[data-change=changed] td:last-child { background: var(--goodbg); }
+ul.changes { margin: 0; padding-left: 1.2rem; font-size: .85rem; word-break: break-word; }
 .summary { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; margin: .5rem 0 1rem; }
 .editor textarea { width: 100%; min-height: 18rem; font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
   font-size: .85rem; }

@@ -1,5 +1,7 @@
+import type { DefinitionDiff } from "@mlenv/core";
 import type { Workspace } from "@mlenv/sdk";
 import { type ComponentChild, h } from "preact";
+import { ChangeSummary } from "./changeSummary";
 import { definitionYaml } from "./definitionText";
 import { type DiffRow, lineDiff } from "./lineDiff";
 import { href } from "./route";
@@ -45,13 +47,15 @@ export function DiffPage(props: {
   const state = useAsync(async () => {
     const reg = props.ws.environments;
     try {
-      const [versions, a, b] = await Promise.all([
+      const [versions, a, b, structured] = await Promise.all([
         reg.versions(props.name),
         reg.get(props.name, { version: props.from }),
         reg.get(props.name, { version: props.to }),
+        reg.diff(props.name, props.from, props.to),
       ]);
       const rows = lineDiff(definitionYaml(a.definition ?? {}), definitionYaml(b.definition ?? {}));
-      return { versions: versions.items.map((v) => v.version), a, b, rows };
+      const changes = structured.changes as DefinitionDiff;
+      return { versions: versions.items.map((v) => v.version), a, b, rows, changes };
     } catch (e) {
       props.onError(e);
       throw e;
@@ -112,6 +116,9 @@ export function DiffPage(props: {
             h("span", { class: "hash", title: d.a.definitionHash }, `v${props.from}: ${d.a.definitionHash}`),
             h("span", { class: "hash", title: d.b.definitionHash }, `v${props.to}: ${d.b.definitionHash}`),
           ),
+          h("h2", null, "What changed"),
+          h(ChangeSummary, { diff: d.changes }),
+          h("h2", null, "Definitions side by side"),
           h(
             "div",
             { class: "diffwrap", tabIndex: 0, role: "region", "aria-label": "Side-by-side definition diff" },
