@@ -31,6 +31,7 @@ export {
   loadDefinitionFile,
   loadDefinitionFolder,
   saveDefinitionFolder,
+  unknownFieldWarnings,
 } from "./formats/folder";
 export { requirementLines } from "./formats/requirements";
 export { canonicalJson, type JsonValue } from "./hash/canonicalJson";
@@ -68,17 +69,17 @@ export {
 } from "./lock/lock";
 export { renderCondaExplicit, renderPipRequirements } from "./lock/render";
 export {
-  type ContainsOptions,
-  canonicalizeName,
   CondaVersion,
   type CondaVersionPart,
+  type ContainsOptions,
+  canonicalizeName,
   canonicalizeVersion,
   compareCondaVersionsSlow,
   compareVersions,
   isPackagingError,
   isValidName,
-  Marker,
   MARKER_VARIABLES,
+  Marker,
   type MarkerComparison,
   type MarkerContext,
   type MarkerEnvironment,

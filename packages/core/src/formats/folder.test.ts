@@ -80,6 +80,18 @@ describe("folder layout", () => {
     }
   });
 
+  it("warns, with file and line, about fields the model does not know", () => {
+    const loaded = loadDefinitionFolder({
+      [FolderFiles.definition]:
+        '{\n  "name": "x",\n  "enviromentVariables": {},\n  "docker": {\n    "baseImag": "u"\n  }\n}\n',
+    });
+    expect(loaded.warnings.map((w) => [w.code, w.path, w.line])).toEqual([
+      ["W_UNKNOWN_FIELD", "enviromentVariables", 3],
+      ["W_UNKNOWN_FIELD", "docker.baseImag", 5],
+    ]);
+    expect(loadDefinitionFolder(saveDefinitionFolder(createDefinition("clean"))).warnings).toEqual([]);
+  });
+
   it("reports YAML syntax errors with file and line", () => {
     try {
       loadDefinitionFolder({

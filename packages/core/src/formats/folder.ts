@@ -1,5 +1,6 @@
 import { type CoreConfig, defaultCoreConfig } from "../config";
 import { CoreError, CoreErrorCode, type DefinitionIssue, preview } from "../errors";
+import { formatPath } from "../internal/path";
 import { locator, parseWithLocations, type SourceLocations } from "../internal/sourceMap";
 import {
   type CondaEnvironment,
@@ -35,6 +36,39 @@ export interface LoadOptions {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+let knownKeys: Record<string, Set<string>> | undefined;
+
+/** Warnings for keys the definition model does not know (they are dropped, e.g. a misspelt field). */
+export function unknownFieldWarnings(raw: unknown, locations: SourceLocations = {}): DefinitionIssue[] {
+  if (!knownKeys) {
+    const ref = toReferenceJson(parseDefinition({ name: "x", r: {} }));
+    knownKeys = { "": new Set([...Object.keys(ref), "$schema"]) };
+    for (const section of ["python", "docker", "spark", "databricks", "r"]) {
+      knownKeys[section] = new Set(Object.keys(ref[section] as Record<string, unknown>));
+    }
+  }
+  const out: DefinitionIssue[] = [];
+  const check = (value: unknown, section: string) => {
+    if (!isRecord(value)) return;
+    const known = knownKeys![section]!;
+    for (const key of Object.keys(value)) {
+      if (known.has(key)) continue;
+      const path = formatPath(section ? [section, key] : [key]);
+      out.push({
+        code: "W_UNKNOWN_FIELD",
+        severity: "warning",
+        message: `unknown field ${preview(key, 80)} is ignored; expected one of ${[...known].join(", ")}`,
+        path,
+        ...locations[path],
+      });
+    }
+  };
+  check(raw, "");
+  if (isRecord(raw))
+    for (const section of ["python", "docker", "spark", "databricks", "r"]) check(raw[section], section);
+  return out;
 }
 
 /**
@@ -116,7 +150,7 @@ export function loadDefinitionFolder(
     file: jsonFile,
     locate: locator(locations),
   });
-  return { definition, locations, warnings: [] };
+  return { definition, locations, warnings: unknownFieldWarnings(parsed.value, locations) };
 }
 
 /**
@@ -240,7 +274,11 @@ export function loadDefinitionFile(
       file,
       locate: locator(parsed.locations),
     });
-    return { definition, locations: parsed.locations, warnings: [] };
+    return {
+      definition,
+      locations: parsed.locations,
+      warnings: unknownFieldWarnings(value, parsed.locations),
+    };
   }
   const conda = parseCondaEnvironment(text, { file, pathPrefix: ["python", "condaDependencies"] });
   return definitionFromCondaEnvironment(conda.environment, {
