@@ -88,7 +88,14 @@ export class Registry {
   async bootstrap(token: string | undefined): Promise<{ token: string; generated: boolean } | null> {
     if ((await this.store.listWorkspaces()).length > 0) return null;
     const plain = token ?? generateToken();
-    const ws = await this.store.createWorkspace("default", this.#now());
+    let ws: WorkspaceRecord;
+    try {
+      ws = await this.store.createWorkspace("default", this.#now());
+    } catch (e) {
+      // Another server process on the same database bootstrapped first.
+      if (await this.store.getWorkspace("default")) return null;
+      throw e;
+    }
     await this.store.createToken({
       workspaceId: ws.id,
       name: "bootstrap-admin",
