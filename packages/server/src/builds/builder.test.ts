@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { type EnvironmentDefinition, parseDefinition, pipEntries } from "@mlenv/core";
+import { type EnvironmentDefinition, parseDefinition, pipEntries, renderDockerBuild } from "@mlenv/core";
 import {
   type BuiltWheel,
   baseImageCpu,
@@ -223,4 +223,47 @@ describe.skipIf(skipWithout("docker", reason))("ImageBuilder on a real engine an
     expect(e.step.output).toMatch(/No matching distribution found for mlenv-demo-a/i);
     expect(e.message).toContain("step 5/");
   }, 300_000);
+
+  it("builds with core's rendered Dockerfile by default: a user-managed environment runs its interpreter", async () => {
+    const local = new ImageBuilder({ docker });
+    const def = parseDefinition({
+      name: "core-rendered",
+      description: run,
+      docker: { baseImage: baseImageCpu() },
+      python: { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" },
+      // part of the image key, so every test run gets its own image
+      platforms: ["linux-64"],
+      spark: { repositories: [`https://example.invalid/${run}`] },
+    });
+    const result = await local.build({ definition: def });
+    images.add(result.image);
+    expect(result.source).toBe("built");
+    expect(result.imageKey).toBe(renderDockerBuild(def).imageKey);
+    expect(result.image).toBe(`mlenv/env_${result.imageKey.split(":")[1]}:latest`);
+    expect(result.digest).toBeNull();
+    expect(result.dockerfile).toContain(`FROM ${baseImageCpu()}`);
+    const labels = (await docker.inspectImage(result.image))?.Config?.Labels ?? {};
+    expect(labels[IMAGE_LABEL_KEY]).toBe(result.imageKey);
+    const out = await docker.run({
+      image: result.image,
+      cmd: ["sh", "-c", 'exec "$MLENV_PYTHON" -c "import sys; print(sys.executable)"'],
+    });
+    expect(out.stdout.trim()).toBe("/usr/bin/python3");
+  }, 120_000);
+
+  it("reports core's conda step failing on a base image without conda, with its output", async () => {
+    const local = new ImageBuilder({ docker });
+    const def = parseDefinition({
+      name: "core-conda",
+      docker: { baseImage: baseImageCpu() },
+      python: { condaDependencies: { dependencies: ["python=3.11", `mlenv-missing-${run}=1.0`] } },
+    });
+    const err = (await local.build({ definition: def }).catch((e: unknown) => e)) as {
+      code: string;
+      step: { instruction: string; output: string };
+    };
+    expect(err.code).toBe("E_DOCKER_BUILD_FAILED");
+    expect(err.step.instruction).toContain("micromamba create");
+    expect(err.step.output).toMatch(/micromamba: (command )?not found/);
+  }, 120_000);
 });

@@ -2,8 +2,13 @@ import {
   type CoreConfig,
   definitionHash,
   type EnvironmentDefinition,
+  ImageLabels,
   imageKey,
   type Lock,
+  lockImageKeyInput,
+  renderCondaExplicit,
+  renderDockerBuild,
+  renderPipRequirements,
 } from "@mlenv/core";
 import {
   type BuildContextFiles,
@@ -21,10 +26,35 @@ export type RenderBuildContext = (
   options: { lock?: Lock; config?: CoreConfig },
 ) => BuildContextFiles;
 
+/**
+ * Core's Dockerfile rendering (`renderDockerBuild`) as a RenderBuildContext; a lock is rendered
+ * for the definition's first platform (conda explicit spec + hashed pip requirements).
+ */
+export function coreRenderer(
+  options: { condaExecutable?: string; envPrefix?: string } = {},
+): RenderBuildContext {
+  return (definition, { lock, config }) => {
+    const platform = definition.platforms[0] ?? "linux-64";
+    return renderDockerBuild(definition, {
+      ...options,
+      ...(config ? { config } : {}),
+      ...(lock
+        ? {
+            lock: {
+              condaExplicit: renderCondaExplicit(lock, platform),
+              pipRequirements: renderPipRequirements(lock, platform),
+              imageKeyInput: lockImageKeyInput(lock),
+            },
+          }
+        : {}),
+    }).context;
+  };
+}
+
 export interface ImageBuilderOptions {
   docker: DockerClient;
-  /** Renders the build context (core's Dockerfile rendering). */
-  render: RenderBuildContext;
+  /** Renders the build context; default: core's Dockerfile rendering ({@link coreRenderer}). */
+  render?: RenderBuildContext;
   /** Where images are pushed and looked up; null keeps images local only. */
   registry?: RegistryTarget | null;
   /** Core configuration (default base images) used for the image key and rendering. */
@@ -65,8 +95,9 @@ export interface ImageBuildResult {
   durationMs: number;
 }
 
-export const IMAGE_LABEL_KEY = "org.mlenv.image-key";
-export const IMAGE_LABEL_DEFINITION = "org.mlenv.definition-hash";
+/** Image labels (the same names core's rendered Dockerfile writes). */
+export const IMAGE_LABEL_KEY = ImageLabels.imageKey;
+export const IMAGE_LABEL_DEFINITION = ImageLabels.definitionHash;
 
 interface Inflight {
   promise: Promise<ImageBuildResult>;
@@ -93,7 +124,7 @@ export class ImageBuilder {
     lock?: Lock,
   ): { imageKey: string; image: string; repositoryPath: string } {
     const key = imageKey(definition, {
-      ...(lock ? { lock } : {}),
+      ...(lock ? { lock: lockImageKeyInput(lock) } : {}),
       ...(this.options.config ? { config: this.options.config } : {}),
     });
     const hex = key.slice(key.lastIndexOf(":") + 1);
@@ -237,7 +268,8 @@ export class ImageBuilder {
     }
 
     // 2. Build from the rendered context.
-    const files = this.options.render(request.definition, {
+    const render = this.options.render ?? coreRenderer();
+    const files = render(request.definition, {
       ...(request.lock ? { lock: request.lock } : {}),
       ...(this.options.config ? { config: this.options.config } : {}),
     });

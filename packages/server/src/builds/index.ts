@@ -5,7 +5,7 @@ export type {
   ImageBuildResult,
   RenderBuildContext,
 } from "./builder";
-export { IMAGE_LABEL_DEFINITION, IMAGE_LABEL_KEY, ImageBuilder } from "./builder";
+export { coreRenderer, IMAGE_LABEL_DEFINITION, IMAGE_LABEL_KEY, ImageBuilder } from "./builder";
 export type { BuildEvent, BuildQueueOptions, SubmitBuildInput } from "./buildQueue";
 export { BuildQueue } from "./buildQueue";
 export { BuildError, BuildErrorCode } from "./errors";
