@@ -1,0 +1,73 @@
+import { startServer } from "@mlenv/server";
+import { buildWheel, startTestServer, type TestServer } from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Environment } from "./environment";
+import { isMlenvError } from "./errors";
+import { addPrivatePipWheel, WheelsClient } from "./wheels";
+import { Workspace } from "./workspace";
+
+let server: TestServer;
+let ws: Workspace;
+beforeAll(async () => {
+  server = await startTestServer(startServer);
+  ws = new Workspace({ url: server.url, token: server.token });
+});
+afterAll(() => server?.stop());
+
+describe("private wheels through the SDK against a real server", () => {
+  it("addPrivatePipWheel uploads and puts the stable reference in the pip block", async () => {
+    const env = new Environment("with-wheel");
+    env.python.condaDependencies.addPipPackage("sdkwheel==0.9");
+    const w = buildWheel({ name: "sdkwheel", version: "1.0" });
+    const ref = await addPrivatePipWheel(ws, w, { environment: env });
+    expect(ref).toBe(`mlenv+wheel://default/${w.filename}#sha256=${w.sha256}`);
+    // Replaces the existing line for the same package, as the reference does.
+    expect(env.python.condaDependencies.pipPackages).toEqual([ref]);
+    // Same bytes again are fine; existOk: false refuses them.
+    expect(await addPrivatePipWheel(ws, w)).toBe(ref);
+    await expect(addPrivatePipWheel(ws, w, { existOk: false })).rejects.toMatchObject({
+      code: "E_WHEEL_EXISTS",
+    });
+  });
+
+  it("lists, shows, downloads, yanks, resolves and renders", async () => {
+    const client = new WheelsClient(ws);
+    const w = buildWheel({ name: "sdkwheel", version: "1.0" });
+    const [listed] = await client.list({ project: "SDKWheel" });
+    expect(listed?.filename).toBe(w.filename);
+    expect((await client.show(w.filename)).revisions).toHaveLength(1);
+    expect(await client.download(w.filename)).toEqual(w.bytes);
+    expect((await client.yank(w.filename, "bad")).yankedReason).toBe("bad");
+    expect((await client.unyank(w.filename)).yanked).toBe(false);
+    const resolved = await client.resolve(`mlenv+wheel://default/${w.filename}`, { ttlSeconds: 60 });
+    expect(new Uint8Array(await (await fetch(resolved.url)).arrayBuffer())).toEqual(w.bytes);
+    const lines = await client.render(["numpy==2.1.0", `mlenv+wheel://default/${w.filename}`]);
+    expect(lines[0]).toBe("numpy==2.1.0");
+    expect(lines[1]).toMatch(/^sdkwheel @ http:\/\/127\.0\.0\.1:\d+\/pypi\/default\/signed\//);
+    const index = await client.indexUrl({ credentials: true });
+    expect(index).toBe(
+      `${server.url.replace("http://", `http://__token__:${server.token}@`)}/pypi/default/simple/`,
+    );
+  });
+
+  it("server refusals keep their codes", async () => {
+    const client = new WheelsClient(ws);
+    const other = buildWheel({
+      name: "sdkwheel",
+      version: "1.0",
+      files: { "sdkwheel/__init__.py": "X = 2\n" },
+    });
+    try {
+      await client.upload(other.filename, other.bytes);
+      expect.unreachable();
+    } catch (e) {
+      expect(isMlenvError(e, "E_WHEEL_EXISTS")).toBe(true);
+    }
+    await expect(client.upload("evil;rm-1.0-py3-none-any.whl", other.bytes)).rejects.toMatchObject({
+      code: "E_WHEEL_FILENAME_INVALID",
+      status: 400,
+    });
+    const replaced = await client.upload(other.filename, other.bytes, { overwrite: true });
+    expect(replaced.status).toBe("replaced");
+  });
+});
