@@ -4,13 +4,33 @@ export { generateToken, hashToken } from "./auth";
 export type { BlobDigest, BlobStore } from "./blobs/blobStore";
 export { blobDigest, FsBlobStore, isBlobDigest } from "./blobs/blobStore";
 export type {
+  BuildEvent,
+  BuildJob,
+  BuildJobError,
+  BuildJobOutcome,
+  BuildJobStatus,
+  BuildJobStore,
+  BuildLogRecord,
+  BuildQueueOptions,
   BuildRequest,
   BuildSource,
   ImageBuilderOptions,
   ImageBuildResult,
   RenderBuildContext,
+  SubmitBuildInput,
 } from "./builds/index";
-export { IMAGE_LABEL_DEFINITION, IMAGE_LABEL_KEY, ImageBuilder } from "./builds/index";
+export {
+  BuildError,
+  BuildErrorCode,
+  BuildQueue,
+  buildEventResponse,
+  buildEventStream,
+  coreRenderer,
+  IMAGE_LABEL_DEFINITION,
+  IMAGE_LABEL_KEY,
+  ImageBuilder,
+  openBuildJobStore,
+} from "./builds/index";
 export { isReservedName, RESERVED_PREFIX } from "./curated";
 export type {
   BuildContextFiles,
