@@ -406,6 +406,26 @@ function registrySuite(label: string, opts: { skip: boolean; database: () => str
       expect((await api("GET", "/api/v1/environments/train")).json.version).toBe(2);
     });
 
+    it("logs writes as structured fields and never logs a token", async () => {
+      const created = await api("POST", "/api/v1/tokens", { name: "audit", role: "writer" });
+      const writes = srv.logs.filter((l) => l.msg === "request" && l.fields.method === "post");
+      expect(writes).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            level: "info",
+            fields: expect.objectContaining({
+              route: "/api/v1/environments",
+              status: 201,
+              workspace: "default",
+            }),
+          }),
+        ]),
+      );
+      const text = JSON.stringify(srv.logs);
+      expect(text).not.toContain(srv.token);
+      expect(text).not.toContain(created.json.token);
+    });
+
     it("stores the canonical definition in the blob store", async () => {
       const env = (await api("GET", "/api/v1/environments/train/versions/1")).json;
       const hex = (env.definitionBlob as string).slice("sha256:".length);

@@ -422,7 +422,8 @@ export function createApp(deps: AppDeps): {
       const params = c.req.param() as Record<string, string>;
       const t0 = performance.now();
       const res = await r.handle({ c, auth, body, query, params });
-      logger.debug("request", {
+      // Writes at info (an audit trail), reads at debug (hot path).
+      logger[r.method === "get" ? "debug" : "info"]("request", {
         method: r.method,
         route: r.path,
         status: res.status,
