@@ -188,7 +188,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
       await page.getByRole("heading", { name: "ui-demo" }).waitFor();
       expect(await page.evaluate(() => document.activeElement?.id)).toBe("page-title");
       const timeline = page.locator("ol.timeline > li > a");
-      expect(await timeline.allTextContents()).toEqual(["v2", "v1"]);
+      await expect.poll(() => timeline.allTextContents()).toEqual(["v2", "v1"]);
       expect(await page.locator('ol.timeline a[aria-current="page"]').textContent()).toBe("v2");
       expect(await page.getByRole("tabpanel").textContent()).toContain("numpy=2.1.0");
       // Keyboard: arrow right moves from YAML to JSON.
