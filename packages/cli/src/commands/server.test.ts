@@ -108,7 +108,7 @@ describe("mlenv server start (real process)", () => {
       untilStopped: () => stopped,
     });
     // wait for the admin token file, then stop
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 2400; i++) {
       try {
         statSync(join(dataDir, "admin-token"));
         break;
