@@ -1,7 +1,9 @@
 import { Command, CommanderError } from "commander";
 import * as envCommands from "./commands/env";
+import * as indexCommands from "./commands/indexUrl";
 import * as loginCommands from "./commands/login";
 import * as serverCommands from "./commands/server";
+import * as wheelCommands from "./commands/wheel";
 import { type CliContext, type CliIo, createContext } from "./context";
 import { sanitize } from "./output";
 
@@ -14,7 +16,13 @@ export interface CommandModule {
  * The command modules, in help order. To add a command group, write
  * `src/commands/<group>.ts` exporting `register(program, ctx)` and add one entry here.
  */
-const commandModules: CommandModule[] = [envCommands, serverCommands, loginCommands];
+const commandModules: CommandModule[] = [
+  envCommands,
+  serverCommands,
+  loginCommands,
+  wheelCommands,
+  indexCommands,
+];
 
 export const CLI_VERSION = "0.0.0";
 

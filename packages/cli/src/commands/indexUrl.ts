@@ -1,0 +1,78 @@
+import { workspaceFromConfig } from "@mlenv/sdk/node";
+import type { Command } from "commander";
+import { type CliContext, CliError } from "../context";
+import { formatJson, formatTable, sanitize } from "../output";
+
+/** `mlenv index url` (the workspace's pip index) and `mlenv index secret` (upstream index credentials). */
+export function register(program: Command, ctx: CliContext): void {
+  const index = program
+    .command("index")
+    .description("The workspace's private package index and upstream index credentials.");
+  const workspace = () => workspaceFromConfig({ env: ctx.io.env });
+
+  index
+    .command("url")
+    .description(
+      "Print the pip --index-url of the current workspace, with the token as basic-auth password (for scripts).",
+    )
+    .option("--no-credentials", "leave the token out")
+    .option("--json", "print JSON")
+    .action(async (opts: { credentials: boolean; json?: boolean }) => {
+      const ws = workspace();
+      const me = await ws.environments.whoami();
+      const url = new URL(`${ws.url}/pypi/${encodeURIComponent(me.workspace)}/simple/`);
+      if (opts.credentials) {
+        if (!ws.token)
+          throw new CliError(
+            "E_CONFIG",
+            "Expected a token (mlenv login or MLENV_TOKEN) to put into the index URL; none is configured.",
+          );
+        url.username = "__token__";
+        url.password = ws.token;
+      }
+      if (opts.json) return ctx.out(formatJson({ workspace: me.workspace, indexUrl: url.toString() }));
+      ctx.out(url.toString());
+    });
+
+  const secret = index
+    .command("secret")
+    .description(
+      "Workspace secrets (admin) holding upstream index credentials; definitions name them, never contain them.",
+    );
+  secret
+    .command("set")
+    .description("Set a secret from standard input (never from argv, which other users can see).")
+    .argument("<name>", "e.g. CORP_PYPI_PASSWORD")
+    .action(async (name: string) => {
+      if (!ctx.io.readStdin)
+        throw new CliError("E_USAGE", "Expected the secret value on standard input; there is none.");
+      const value = (await ctx.io.readStdin()).replace(/\r?\n$/, "");
+      if (value === "") throw new CliError("E_USAGE", "Expected a non-empty secret value on standard input.");
+      await workspace().request("PUT", `/api/v1/secrets/${encodeURIComponent(name)}`, { body: { value } });
+      ctx.out(sanitize(`Set secret ${name}`));
+    });
+  secret
+    .command("list")
+    .description("List secret names (values are never shown).")
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const out = await workspace().request<{
+        items: { name: string; createdAt: string; updatedAt: string }[];
+      }>("GET", "/api/v1/secrets");
+      if (opts.json) return ctx.out(formatJson(out.items));
+      ctx.out(
+        formatTable(out.items, [
+          { header: "name", value: (s) => s.name },
+          { header: "updated", value: (s) => s.updatedAt },
+        ]),
+      );
+    });
+  secret
+    .command("delete")
+    .description("Delete a secret.")
+    .argument("<name>")
+    .action(async (name: string) => {
+      await workspace().request("DELETE", `/api/v1/secrets/${encodeURIComponent(name)}`);
+      ctx.out(sanitize(`Deleted secret ${name}`));
+    });
+}

@@ -1,0 +1,248 @@
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { Workspace } from "@mlenv/sdk";
+import { workspaceFromConfig } from "@mlenv/sdk/node";
+import { type Command, InvalidArgumentError } from "commander";
+import { type CliContext, CliError } from "../context";
+import { formatJson, formatTable, sanitize } from "../output";
+
+/** A wheel as the server lists it (see packages/server/src/wheels/routes.ts). */
+interface WheelInfo {
+  filename: string;
+  project: string;
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  requiresPython: string | null;
+  yanked: boolean;
+  yankedReason: string | null;
+  revision: number;
+  uploadedAt: string;
+  uploadedBy: string;
+  reference: string;
+}
+
+interface Revision {
+  revision: number;
+  sha256: string;
+  size: number;
+  uploadedAt: string;
+  uploadedBy: string;
+}
+
+const seg = encodeURIComponent;
+
+/** Send a non-JSON request (upload/download) with the workspace's token; server errors keep their code. */
+async function send(ws: Workspace, method: string, path: string, body?: Uint8Array): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (ws.token) headers.authorization = `Bearer ${ws.token}`;
+  if (body) headers["content-type"] = "application/octet-stream";
+  let res: Response;
+  try {
+    res = await fetch(`${ws.url}${path}`, {
+      method,
+      headers,
+      ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}),
+      signal: AbortSignal.timeout(10 * 60_000),
+    });
+  } catch (cause) {
+    throw new CliError(
+      "E_NETWORK",
+      `Expected an mlenv server at ${ws.url}; ${method} failed: ${String(cause)}`,
+      {
+        cause,
+      },
+    );
+  }
+  if (!res.ok) {
+    const text = await res.text();
+    let parsed: { code?: unknown; message?: unknown } | null = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+    if (parsed && typeof parsed.code === "string" && typeof parsed.message === "string") {
+      throw new CliError(parsed.code, parsed.message);
+    }
+    throw new CliError("E_HTTP", `Expected success from ${method} ${path}; received HTTP ${res.status}`);
+  }
+  return res;
+}
+
+function parseTtl(v: string): number {
+  if (!/^[1-9]\d{0,5}$/.test(v))
+    throw new InvalidArgumentError(`expected seconds such as 3600; received ${v}`);
+  return Number(v);
+}
+
+function human(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** `mlenv wheel upload|list|show|download|yank|unyank|url`. */
+export function register(program: Command, ctx: CliContext): void {
+  const wheel = program
+    .command("wheel")
+    .description("Private wheels of the workspace: upload, list, show, download, yank, signed URLs.");
+  const workspace = () => workspaceFromConfig({ env: ctx.io.env });
+
+  wheel
+    .command("upload")
+    .description(
+      "Upload a wheel (checked by the server) and print its stable reference for a pip block: mlenv+wheel://<workspace>/<file>#sha256=<hex>",
+    )
+    .argument("<file>", "the .whl file")
+    .option(
+      "--overwrite",
+      "replace different bytes already stored under this file name (the old bytes are kept)",
+    )
+    .option("--exist-ok", "accepted for compatibility: identical bytes already uploaded are always fine")
+    .option("--json", "print JSON")
+    .action(async (file: string, opts: { overwrite?: boolean; json?: boolean }) => {
+      const path = ctx.path(file);
+      if (!existsSync(path) || !statSync(path).isFile()) {
+        throw new CliError(
+          "E_USAGE",
+          `Expected a wheel file such as dist/my_pkg-1.0-py3-none-any.whl; ${sanitize(path)} is not a file.`,
+        );
+      }
+      const ws = workspace();
+      const query = opts.overwrite ? "?overwrite=true" : "";
+      const res = await send(
+        ws,
+        "PUT",
+        `/upload/v1/wheels/${seg(basename(path))}${query}`,
+        readFileSync(path),
+      );
+      const out = (await res.json()) as {
+        status: string;
+        wheel: WheelInfo;
+        previous: { sha256: string } | null;
+      };
+      if (opts.json) return ctx.out(formatJson(out));
+      const what =
+        { created: "Uploaded", unchanged: "Already uploaded (same bytes)", replaced: "Replaced" }[
+          out.status
+        ] ?? out.status;
+      ctx.out(
+        sanitize(
+          `${what} ${out.wheel.filename} (revision ${out.wheel.revision}, sha256 ${out.wheel.sha256})`,
+        ),
+      );
+      if (out.previous) ctx.out(`previous sha256 ${out.previous.sha256} is kept`);
+      ctx.out(sanitize(`reference: ${out.wheel.reference}`));
+    });
+
+  wheel
+    .command("list")
+    .description("List the workspace's wheels.")
+    .option("--project <name>", "only this project")
+    .option("--json", "print JSON")
+    .action(async (opts: { project?: string; json?: boolean }) => {
+      const out = await workspace().request<{ items: WheelInfo[] }>("GET", "/api/v1/wheels", {
+        query: { project: opts.project },
+      });
+      if (opts.json) return ctx.out(formatJson(out.items));
+      ctx.out(
+        formatTable(out.items, [
+          { header: "filename", value: (w) => w.filename },
+          { header: "version", value: (w) => w.version },
+          { header: "size", value: (w) => human(w.size) },
+          { header: "revision", value: (w) => w.revision },
+          { header: "yanked", value: (w) => (w.yanked ? w.yankedReason || "yes" : "no") },
+          { header: "uploaded", value: (w) => w.uploadedAt },
+        ]),
+      );
+    });
+
+  wheel
+    .command("show")
+    .description("Show one wheel and its upload history.")
+    .argument("<filename>", "the wheel's file name")
+    .option("--json", "print JSON")
+    .action(async (filename: string, opts: { json?: boolean }) => {
+      const w = await workspace().request<WheelInfo & { revisions: Revision[] }>(
+        "GET",
+        `/api/v1/wheels/${seg(filename)}`,
+      );
+      if (opts.json) return ctx.out(formatJson(w));
+      const lines = [
+        `filename:        ${w.filename}`,
+        `project:         ${w.project} (${w.name})`,
+        `version:         ${w.version}`,
+        `requires-python: ${w.requiresPython ?? "-"}`,
+        `sha256:          ${w.sha256}`,
+        `size:            ${human(w.size)}`,
+        `yanked:          ${w.yanked ? `yes${w.yankedReason ? ` (${w.yankedReason})` : ""}` : "no"}`,
+        `reference:       ${w.reference}`,
+        `uploaded:        ${w.uploadedAt} by ${w.uploadedBy}`,
+        "revisions:",
+        ...w.revisions.map(
+          (r) => `  ${r.revision}  ${r.sha256}  ${human(r.size)}  ${r.uploadedAt} by ${r.uploadedBy}`,
+        ),
+      ];
+      for (const l of lines) ctx.out(sanitize(l));
+    });
+
+  wheel
+    .command("download")
+    .description("Download a wheel into a directory (the current bytes, or an earlier revision by hash).")
+    .argument("<filename>", "the wheel's file name")
+    .option("-d, --dir <dir>", "target directory", ".")
+    .option("--sha256 <hex>", "an earlier revision's sha256")
+    .option("--overwrite", "replace an existing file")
+    .action(async (filename: string, opts: { dir: string; sha256?: string; overwrite?: boolean }) => {
+      if (filename !== basename(filename) || filename.startsWith(".")) {
+        throw new CliError(
+          "E_USAGE",
+          `Expected a wheel file name without directories; received ${sanitize(filename)}`,
+        );
+      }
+      const target = join(ctx.path(opts.dir), filename);
+      if (existsSync(target) && !opts.overwrite) {
+        throw new CliError(
+          "E_EXISTS",
+          `Expected ${sanitize(target)} not to exist; pass --overwrite to replace it.`,
+        );
+      }
+      const q = opts.sha256 ? `?sha256=${seg(opts.sha256)}` : "";
+      const res = await send(workspace(), "GET", `/api/v1/wheels/${seg(filename)}/download${q}`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      writeFileSync(target, bytes);
+      ctx.out(sanitize(`Downloaded ${filename} (${human(bytes.length)}) to ${target}`));
+    });
+
+  for (const action of ["yank", "unyank"] as const) {
+    const cmd = wheel
+      .command(action)
+      .description(
+        action === "yank" ? "Yank a wheel (PEP 592): pip skips it unless pinned exactly." : "Undo a yank.",
+      )
+      .argument("<filename>", "the wheel's file name");
+    if (action === "yank") cmd.option("--reason <text>", "why it is yanked (shown by pip)");
+    cmd.action(async (filename: string, opts: { reason?: string }) => {
+      await workspace().request("POST", `/api/v1/wheels/${seg(filename)}/${action}`, {
+        body: opts.reason === undefined ? {} : { reason: opts.reason },
+      });
+      ctx.out(sanitize(`${action === "yank" ? "Yanked" : "Un-yanked"} ${filename}`));
+    });
+  }
+
+  wheel
+    .command("url")
+    .description("Print a short-lived signed download URL for a wheel reference (no token needed to use it).")
+    .argument("<reference>", "mlenv+wheel://<workspace>/<file>[#sha256=<hex>]")
+    .option("--ttl <seconds>", "lifetime in seconds (default 3600)", parseTtl)
+    .option("--json", "print JSON")
+    .action(async (reference: string, opts: { ttl?: number; json?: boolean }) => {
+      const out = await workspace().request<{ url: string; requirement: string; expiresAt: string }>(
+        "POST",
+        "/api/v1/wheels/resolve",
+        { body: { reference, ...(opts.ttl ? { ttlSeconds: opts.ttl } : {}) } },
+      );
+      if (opts.json) return ctx.out(formatJson(out));
+      ctx.out(out.url);
+    });
+}
