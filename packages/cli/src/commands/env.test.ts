@@ -106,7 +106,10 @@ describe("mlenv env registry commands", () => {
   it("errors are one clear line with the server's code", async () => {
     expectOneLineError(await run("env", "show", "-n", "nope"), "E_NOT_FOUND");
     await run("env", "scaffold", "-n", "mlenv-evil", "-d", "evil");
-    expectOneLineError(await run("env", "register", "-d", "evil"), "E_NAME_RESERVED");
+    // The reserved prefix is refused locally with its location (the server refuses it too: SDK tests).
+    const reserved = await run("env", "register", "-d", "evil");
+    expect(reserved.code).toBe(1);
+    expect(reserved.stderr).toMatch(/^evil\/azureml_environment\.json:2: error .*reserved/im);
     expectOneLineError(await run("env", "show", "-n", "life", "-v", "1", "-l", "x"), "E_USAGE");
     const bad = await runInProcess(["env", "list"], {
       cwd: t.path,
@@ -158,5 +161,30 @@ describe("mlenv login / logout", () => {
     });
     expectOneLineError(r, "E_USAGE");
     expect(r.stderr).toContain("admin-token");
+  });
+});
+
+describe("mlenv env register validates locally", () => {
+  it("prints file:line errors and sends nothing when the definition is invalid", async () => {
+    await run("env", "scaffold", "-n", "local-invalid", "-d", "local-invalid");
+    writeFileSync(
+      join(t.path, "local-invalid", "conda_dependencies.yml"),
+      "dependencies:\n  - python=3.11\n  - python=3.10\n",
+    );
+    const r = await run("env", "register", "-d", "local-invalid");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^local-invalid\/conda_dependencies\.yml:\d+: error /m);
+    expectOneLineError(await run("env", "show", "-n", "local-invalid"), "E_NOT_FOUND");
+  });
+
+  it("prints warnings (e.g. unpinned packages) on stderr and registers", async () => {
+    writeFileSync(
+      join(t.path, "unpinned.yml"),
+      "name: unpinned\ndependencies:\n  - python=3.11\n  - numpy\n",
+    );
+    const r = await run("env", "register", "-d", "unpinned.yml");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Registered unpinned version 1 /);
+    expect(r.stderr).toMatch(/^unpinned\.yml:4: warning /m);
   });
 });

@@ -1,18 +1,17 @@
 import {
   definitionHash,
-  formatIssue,
   loadDefinitionFolder,
   parseDefinition,
   saveDefinitionFolder,
   toReferenceJson,
 } from "@mlenv/core";
 import type { EnvironmentSummary, EnvironmentVersion, RegisterResult, VersionSelector } from "@mlenv/sdk";
-import { loadDefinitionPath, workspaceFromConfig, writeDefinitionFiles } from "@mlenv/sdk/node";
+import { workspaceFromConfig, writeDefinitionFiles } from "@mlenv/sdk/node";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type CliContext, CliError } from "../context";
 import { formatJson, formatTable, sanitize } from "../output";
 import { registerDiffCommand } from "./envDiff";
-import { registerOfflineCommands } from "./envOffline";
+import { loadOrReport, registerOfflineCommands, validateOrReport } from "./envOffline";
 
 function parseVersion(v: string): number {
   if (!/^[1-9]\d{0,8}$/.test(v))
@@ -82,8 +81,9 @@ export function register(program: Command, ctx: CliContext): void {
         tag?: Record<string, string>;
         json?: boolean;
       }) => {
-        const loaded = loadDefinitionPath(ctx.path(opts.directory), { displayPath: opts.directory });
-        for (const w of loaded.warnings) ctx.err(formatIssue(w));
+        // Validate locally first: errors come out as `file:line: ...` lines and nothing is sent.
+        const loaded = loadOrReport(ctx, opts.directory);
+        validateOrReport(ctx, loaded);
         const def = { ...loaded.definition, version: null };
         if (opts.name) def.name = opts.name;
         if (opts.description !== undefined) def.description = opts.description;
