@@ -69,6 +69,8 @@ export {
 } from "./lock/lock";
 export { renderCondaExplicit, renderPipRequirements } from "./lock/render";
 export {
+  CONDA_SUBDIRS,
+  type CondaPackageRecord,
   CondaVersion,
   type CondaVersionPart,
   type ContainsOptions,
@@ -76,6 +78,8 @@ export {
   canonicalizeVersion,
   compareCondaVersionsSlow,
   compareVersions,
+  condaChannelMatches,
+  condaSpecFromLine,
   isPackagingError,
   isValidName,
   MARKER_VARIABLES,
@@ -86,10 +90,14 @@ export {
   type MarkerList,
   type MarkerOp,
   type MarkerValue,
+  MatchSpec,
+  type MatchSpecFields,
   PackagingError,
   PackagingErrorCode,
   type PackagingErrorOptions,
   type PreLabel,
+  parseCondaChannel,
+  parseMatchSpecString,
   Requirement,
   Specifier,
   type SpecifierOperator,

@@ -16,6 +16,16 @@ export {
   type MarkerOp,
   type MarkerValue,
 } from "./marker";
+export {
+  CONDA_SUBDIRS,
+  type CondaPackageRecord,
+  condaChannelMatches,
+  condaSpecFromLine,
+  MatchSpec,
+  type MatchSpecFields,
+  parseCondaChannel,
+  parseMatchSpecString,
+} from "./matchSpec";
 export { Requirement } from "./requirement";
 export { type ContainsOptions, canonicalizeVersion, Specifier, type SpecifierOperator } from "./specifier";
 export { SpecifierSet } from "./specifierSet";
