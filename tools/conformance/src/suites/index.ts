@@ -2,7 +2,6 @@ import type { ConformanceSuite } from "../suite";
 import { condaMatchspecSuite } from "./condaMatchspec";
 import { condaVersionsSuite } from "./condaVersions";
 import { packseSuite } from "./packse";
-import { repodataSuite } from "./repodata";
 import { pep440SpecifiersSuite } from "./pep440Specifiers";
 import { pep440VersionsSuite } from "./pep440Versions";
 import { pep508MarkersSuite, pep508RequirementsSuite } from "./pep508";
