@@ -253,6 +253,70 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
       await page.setViewportSize(DESKTOP);
     });
 
+    it("moves and removes labels, copies a curated environment, archives and restores", async () => {
+      await page.goto(`${srv.url}/#/env/ui-demo`);
+      await page.getByLabel("Label", { exact: true }).fill("production");
+      await page.getByLabel("Points at").selectOption("1");
+      await page.getByRole("button", { name: "Set label" }).click();
+      await expect
+        .poll(() => page.getByRole("status").textContent())
+        .toContain("production now points at v1");
+      await expect
+        .poll(() => page.locator("ol.timeline > li").last().textContent())
+        .toContain("(production)");
+      const api = await fetch(`${srv.url}/api/v1/environments/ui-demo?label=production`, {
+        headers: { authorization: `Bearer ${srv.token}` },
+      });
+      expect(((await api.json()) as { version: number }).version).toBe(1);
+      await page.getByRole("button", { name: "Remove label production" }).click();
+      await expect.poll(() => page.getByRole("status").textContent()).toContain("Label production removed");
+      await expect.poll(() => page.locator("ol.timeline").textContent()).not.toContain("production");
+
+      await page.getByRole("button", { name: "Archive" }).click();
+      await expect.poll(() => page.locator("h1 .badge.archived").count()).toBe(1);
+      await page.getByRole("link", { name: "Environments" }).first().click();
+      await page.locator('li[data-env="mlenv-minimal"]').waitFor();
+      expect(await page.locator('li[data-env="ui-demo"]').count()).toBe(0);
+      await page.getByLabel("Include archived").check();
+      await page.locator('li[data-env="ui-demo"]').waitFor();
+      await page.locator('li[data-env="ui-demo"] a').click();
+      await page.getByRole("button", { name: "Restore" }).click();
+      await expect.poll(() => page.locator("h1 .badge.archived").count()).toBe(0);
+
+      await page.goto(`${srv.url}/#/env/mlenv-minimal`);
+      await page.getByText("Curated environments are read-only").waitFor();
+      expect(await page.getByRole("button", { name: "Archive" }).count()).toBe(0);
+      await page.getByLabel("Copy v1 as").fill("my-minimal");
+      await page.getByRole("button", { name: "Copy", exact: true }).click();
+      await page.getByRole("heading", { name: "my-minimal" }).waitFor();
+      await expect.poll(() => page.locator("ol.timeline > li > a").allTextContents()).toEqual(["v1"]);
+    });
+
+    it("gives a reader token no write controls", async () => {
+      const res = await fetch(`${srv.url}/api/v1/tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${srv.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "viewer", role: "reader" }),
+      });
+      const reader = ((await res.json()) as { token: string }).token;
+      const other = await context.newPage();
+      try {
+        await other.goto(`${srv.url}/#/env/ui-demo`);
+        await other.getByLabel("API token").fill(reader);
+        await other.getByRole("button", { name: "Sign in" }).click();
+        await expect.poll(() => other.locator("#whoami").textContent()).toContain("viewer (reader)");
+        await other.getByRole("heading", { name: "ui-demo" }).waitFor();
+        await other.locator("ol.timeline").waitFor();
+        expect(await other.getByRole("heading", { name: "Manage" }).count()).toBe(0);
+        await other.getByRole("link", { name: "New environment" }).first().click();
+        await other.locator("#local-hash").waitFor();
+        expect(await other.getByRole("button", { name: "Register" }).isDisabled()).toBe(true);
+        expect(await other.getByText("Your token is read-only").count()).toBe(1);
+      } finally {
+        await other.close();
+      }
+    });
+
     it("keeps the token to its tab and forgets it on sign out", async () => {
       const other = await context.newPage();
       try {

@@ -3,6 +3,7 @@ import { type ComponentChild, h } from "preact";
 import { useState } from "preact/hooks";
 import { definitionJson, definitionYaml, dockerfileOf } from "./definitionText";
 import { TagList } from "./envList";
+import { Manage } from "./manage";
 import { href } from "./route";
 import { ErrorBox, formatDate, PageTitle, shortHash, Tabs, useAsync } from "./util";
 
@@ -80,8 +81,10 @@ export function EnvPage(props: {
   ws: Workspace;
   name: string;
   version: number | null;
+  canWrite: boolean;
   onError: (e: unknown) => void;
 }): ComponentChild {
+  const [tick, setTick] = useState(0);
   const state = useAsync(async () => {
     try {
       return await load(props.ws, props.name, props.version);
@@ -89,13 +92,30 @@ export function EnvPage(props: {
       props.onError(e);
       throw e;
     }
-  }, [props.ws, props.name, props.version]);
+  }, [props.ws, props.name, props.version, tick]);
   const d = state.data;
   const body = state.error
     ? h(ErrorBox, { error: state.error })
     : !d
       ? h("p", { "aria-live": "polite" }, "Loading…")
-      : h(EnvBody, { data: d, name: props.name });
+      : h(EnvBody, {
+          data: d,
+          name: props.name,
+          manage: props.canWrite
+            ? h(Manage, {
+                ws: props.ws,
+                name: props.name,
+                versions: d.versions.map((v) => v.version),
+                current: d.current.version,
+                labels: d.labels,
+                curated: d.current.curated,
+                archived: d.archived,
+                onChanged: () => setTick((t) => t + 1),
+                onError: props.onError,
+                key: `${props.name}@${d.current.version}`,
+              })
+            : null,
+        });
   return h(
     "main",
     { id: "main" },
@@ -111,7 +131,7 @@ export function EnvPage(props: {
   );
 }
 
-function EnvBody(props: { data: EnvData; name: string }): ComponentChild {
+function EnvBody(props: { data: EnvData; name: string; manage: ComponentChild }): ComponentChild {
   const { versions, current, labels } = props.data;
   const def = current.definition ?? {};
   const docker = dockerfileOf(def);
@@ -179,6 +199,7 @@ function EnvBody(props: { data: EnvData; name: string }): ComponentChild {
             : "—",
         ),
       ),
+      props.manage,
       versions.length > 1
         ? h(
             "section",

@@ -60,7 +60,14 @@ function Page(props: {
     case "new":
       return h(NewEnv, { ws, onError, canWrite: props.who ? props.who.role !== "reader" : true });
     case "env":
-      return h(EnvPage, { ws, onError, name: route.name, version: route.version, key: `${route.name}` });
+      return h(EnvPage, {
+        ws,
+        onError,
+        name: route.name,
+        version: route.version,
+        canWrite: props.who ? props.who.role !== "reader" : false,
+        key: route.name,
+      });
     case "diff":
       return h(DiffPage, { ws, onError, name: route.name, from: route.from, to: route.to });
     case "missing":
