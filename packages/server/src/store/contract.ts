@@ -42,6 +42,7 @@ export function storeContract(
       expect(before[0]).toBe("0001_registry");
       await store.migrate();
       expect(await store.appliedMigrations()).toEqual(before);
+      await store.optimize();
     });
 
     it("workspaces have unique names", async () => {

@@ -101,6 +101,10 @@ export class PostgresStore implements Store {
     });
   }
 
+  async optimize(): Promise<void> {
+    await this.#pool.query("ANALYZE");
+  }
+
   async appliedMigrations(): Promise<string[]> {
     return (await this.#rows("SELECT id FROM schema_migrations ORDER BY id")).map((r) => String(r.id));
   }

@@ -70,6 +70,10 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
+  async optimize(): Promise<void> {
+    this.#db.exec("ANALYZE");
+  }
+
   async appliedMigrations(): Promise<string[]> {
     return (this.#db.prepare("SELECT id FROM schema_migrations ORDER BY id").all() as Row[]).map((r) =>
       String(r.id),
