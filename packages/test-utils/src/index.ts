@@ -8,7 +8,7 @@ export type { PostgresHandle } from "./postgres";
 export { postgresMissing, startPostgres } from "./postgres";
 export type { IndexFile, PypiIndexOptions, PypiIndexServer } from "./pypiIndex";
 export { servePypiIndex } from "./pypiIndex";
-export type { LocalRegistry } from "./registry";
+export type { LocalRegistry, StartRegistryOptions } from "./registry";
 export { registryAvailable, startRegistry } from "./registry";
 export type { CapturedLog, StartServerFn, TestServer } from "./server";
 export { startTestServer } from "./server";

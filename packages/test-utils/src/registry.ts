@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import bcrypt from "bcryptjs";
 import { makeTempDir } from "./tempDir";
 
 /** A running Debian `docker-registry` (distribution v2) on 127.0.0.1 with its own storage. */
@@ -44,7 +45,7 @@ async function waitUntilUp(url: string, child: ChildProcess, output: () => strin
       throw new Error(`docker-registry exited with ${child.exitCode}: ${output()}`);
     try {
       const res = await fetch(`${url}/v2/`);
-      if (res.status === 200) return;
+      if (res.status === 200 || res.status === 401) return;
     } catch {
       // not listening yet
     }
@@ -53,10 +54,25 @@ async function waitUntilUp(url: string, child: ChildProcess, output: () => strin
   throw new Error(`docker-registry did not answer at ${url}/v2/ within 15 s: ${output()}`);
 }
 
+export interface StartRegistryOptions {
+  /** Require these credentials (htpasswd basic auth, bcrypt); default: anonymous access. */
+  auth?: { username: string; password: string };
+}
+
 /** Start a registry on 127.0.0.1:<random port> with a temporary config and storage directory. */
-export async function startRegistry(): Promise<LocalRegistry> {
+export async function startRegistry(options: StartRegistryOptions = {}): Promise<LocalRegistry> {
   const dir = makeTempDir("mlenv-registry-");
   const storage = join(dir.path, "storage");
+  const authLines: string[] = [];
+  if (options.auth) {
+    if (!/^[A-Za-z0-9._-]+$/.test(options.auth.username))
+      throw new Error("registry user names are [A-Za-z0-9._-]+");
+    const htpasswd = join(dir.path, "htpasswd");
+    writeFileSync(htpasswd, `${options.auth.username}:${bcrypt.hashSync(options.auth.password, 10)}\n`, {
+      mode: 0o600,
+    });
+    authLines.push("auth:", "  htpasswd:", "    realm: mlenv-test", `    path: ${JSON.stringify(htpasswd)}`);
+  }
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
@@ -76,6 +92,7 @@ export async function startRegistry(): Promise<LocalRegistry> {
         "    enabled: true",
         "http:",
         `  addr: 127.0.0.1:${port}`,
+        ...authLines,
         "",
       ].join("\n"),
     );

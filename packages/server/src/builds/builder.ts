@@ -16,6 +16,7 @@ import {
   type DockerClient,
   DockerError,
   DockerErrorCode,
+  type RegistryAuth,
   type RegistryTarget,
   registryManifestDigest,
 } from "../docker/index";
@@ -59,6 +60,12 @@ export interface ImageBuilderOptions {
   registry?: RegistryTarget | null;
   /** Core configuration (default base images) used for the image key and rendering. */
   config?: CoreConfig;
+  /**
+   * Credentials for pulling a definition's base image from a private registry (e.g. from the
+   * workspace's secrets); null for public or local base images. They reach the engine only in
+   * the X-Registry-Config header: never the Dockerfile, build args, image or log.
+   */
+  baseImageAuth?: (definition: EnvironmentDefinition) => Promise<RegistryAuth | null> | RegistryAuth | null;
   /** Time limit of one engine build, ms (default 30 min). */
   buildTimeoutMs?: number;
 }
@@ -274,12 +281,15 @@ export class ImageBuilder {
       ...(this.options.config ? { config: this.options.config } : {}),
     });
     const dockerfileBytes = files.Dockerfile;
+    const baseAuth = (await this.options.baseImageAuth?.(request.definition)) ?? null;
+    const baseRegistry = baseAuth?.serveraddress ?? request.definition.docker.baseImageRegistry.address;
     emit(`building ${ids.image} (image key ${ids.key})`);
     const built = await docker.buildImage({
       context: files,
       tags: [ids.image],
       labels: { [IMAGE_LABEL_KEY]: ids.key, [IMAGE_LABEL_DEFINITION]: definitionHash(request.definition) },
       signal,
+      ...(baseAuth && baseRegistry ? { registryAuth: { [baseRegistry]: baseAuth } } : {}),
       timeoutMs: this.options.buildTimeoutMs ?? 30 * 60_000,
       onLog: (line) => {
         entry.lines.push(line);

@@ -45,6 +45,11 @@ export interface BuildImageOptions extends OperationOptions {
   buildArgs?: Record<string, string>;
   /** Ignore the engine's layer cache. */
   noCache?: boolean;
+  /**
+   * Credentials per registry address for pulling base images (`X-Registry-Config`); they reach
+   * the engine only in that header, never the context, build args, image or log.
+   */
+  registryAuth?: Record<string, RegistryAuth>;
   /** Every output line, tagged with its step, as it arrives. */
   onLog?: (line: BuildLogLine) => void;
 }
@@ -174,6 +179,9 @@ export class DockerClient {
       path: "/build",
       query: { ...query, t: tags },
       body: { stream: body, type: "application/x-tar" },
+      ...(options.registryAuth
+        ? { headers: { "x-registry-config": encodeRegistryConfig(options.registryAuth) } }
+        : {}),
       ...(signal ? { signal } : {}),
     });
     await expectOk(res, "image build", signal);
@@ -448,8 +456,25 @@ export function operationSignal(options: OperationOptions): AbortSignal | undefi
   return combined;
 }
 
+/** URL-safe base64 WITH padding: what the engine's decoder (Go's base64.URLEncoding) expects. */
+function headerJson(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), "utf8").toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
 function encodeAuth(auth: Partial<RegistryAuth>): string {
-  return Buffer.from(JSON.stringify(auth), "utf8").toString("base64url");
+  return headerJson(auth);
+}
+
+function encodeRegistryConfig(auths: Record<string, RegistryAuth>): string {
+  const config: Record<string, { username: string; password: string; serveraddress: string }> = {};
+  for (const [address, a] of Object.entries(auths)) {
+    config[address] = {
+      username: a.username,
+      password: a.password,
+      serveraddress: a.serveraddress ?? address,
+    };
+  }
+  return headerJson(config);
 }
 
 function encodeRepository(repository: string): string {
