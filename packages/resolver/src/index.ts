@@ -7,9 +7,20 @@ export {
 } from "./conda/channel";
 export { type ChannelPriority, CondaProvider, type CondaSemantics } from "./conda/provider";
 export { type CondaRecord, parseRepodata } from "./conda/record";
+export { defaultCondaSemantics } from "./conda/semantics";
 export { type CondaSolution, type CondaSolveInput, solveConda, solveCondaRecords } from "./conda/solve";
+export { type VerifyInput, type VerifyResult, verifyCondaSolution } from "./conda/verify";
 export { type VirtualPackageOptions, virtualPackages } from "./conda/virtual";
 export { isResolverError, ResolverError, ResolverErrorCode } from "./errors";
+export {
+  channelLocation,
+  checkLock,
+  type LockCheck,
+  type LockOptions,
+  lockEnvironment,
+  type OutdatedEntry,
+  outdated,
+} from "./lock";
 export {
   type DistFile,
   type HttpIndexOptions,

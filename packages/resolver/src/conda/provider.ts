@@ -18,66 +18,132 @@ export type ChannelPriority = "strict" | "flexible" | "disabled";
  */
 export class CondaProvider implements DependencyProvider {
   readonly records: CondaRecord[] = [];
+  private readonly channelOf: number[] = [];
   private readonly nameIds = new Map<string, number>();
+  /** Solvables per name; sorted by preference on first use (see `ensureSorted`). */
   private readonly byName: number[][] = [];
+  private readonly sorted: boolean[] = [];
+  /** Version rank per solvable within its name (0 = newest), filled per name on demand. */
+  private readonly versionRank: number[] = [];
+  private readonly ranked: boolean[] = [];
   private readonly reqs: { spec: string; name: string; matches(r: CondaRecord): boolean }[] = [];
   private readonly reqIds = new Map<string, number>();
   private readonly candCache: (number[] | undefined)[] = [];
   private readonly depCache: (Dependencies | undefined)[] = [];
+  private readonly bestRankCache = new Map<number, number>();
 
   constructor(
     /** Records per channel, highest priority first. */
     channels: CondaRecord[][],
     private readonly semantics: CondaSemantics,
-    priority: ChannelPriority = "flexible",
+    private readonly priority: ChannelPriority = "flexible",
   ) {
-    const groups = new Map<string, { rec: CondaRecord; ch: number }[]>();
-    channels.forEach((recs, ch) => {
-      for (const rec of recs) {
-        let g = groups.get(rec.name);
-        if (!g) {
-          g = [];
-          groups.set(rec.name, g);
+    for (let ch = 0; ch < channels.length; ch++) {
+      for (const rec of channels[ch] as CondaRecord[]) {
+        let id = this.nameIds.get(rec.name);
+        if (id === undefined) {
+          id = this.byName.length;
+          this.nameIds.set(rec.name, id);
+          this.byName.push([]);
+          this.sorted.push(false);
+          this.ranked.push(false);
         }
-        g.push({ rec, ch });
+        (this.byName[id] as number[]).push(this.records.length);
+        this.records.push(rec);
+        this.channelOf.push(ch);
       }
-    });
-    const versionCache = new Map<string, number>();
-    for (const [name, g0] of groups) {
-      let g = g0;
-      if (priority === "strict") {
-        let best = Number.POSITIVE_INFINITY;
-        for (const e of g) if (e.ch < best) best = e.ch;
-        g = g.filter((e) => e.ch === best);
-      }
-      // rank versions once, then sort by the integer rank
-      const versions = [...new Set(g.map((e) => e.rec.version))].sort((a, b) =>
-        semantics.compareVersions(b, a),
-      );
-      versionCache.clear();
-      for (let i = 0; i < versions.length; i++) versionCache.set(versions[i] as string, i);
-      const useCh = priority !== "disabled";
-      g.sort(
-        (a, b) =>
-          (useCh ? a.ch - b.ch : 0) ||
-          (a.rec.trackFeatures.length > 0 ? 1 : 0) - (b.rec.trackFeatures.length > 0 ? 1 : 0) ||
-          (versionCache.get(a.rec.version) as number) - (versionCache.get(b.rec.version) as number) ||
-          b.rec.buildNumber - a.rec.buildNumber ||
-          b.rec.timestamp - a.rec.timestamp,
-      );
-      const ids: number[] = [];
-      for (const e of g) {
-        ids.push(this.records.length);
-        this.records.push(e.rec);
-      }
-      this.nameIds.set(name, this.byName.length);
-      this.byName.push(ids);
     }
+  }
+
+  /** Rank the versions of one name (parsing each distinct version once). */
+  private ensureRanked(name: number): void {
+    if (this.ranked[name]) return;
+    this.ranked[name] = true;
+    const ids = this.byName[name] as number[];
+    const versions = [...new Set(ids.map((s) => (this.records[s] as CondaRecord).version))].sort((a, b) =>
+      this.semantics.compareVersions(b, a),
+    );
+    const rank = new Map<string, number>();
+    for (let i = 0; i < versions.length; i++) rank.set(versions[i] as string, i);
+    for (const s of ids) this.versionRank[s] = rank.get((this.records[s] as CondaRecord).version) as number;
+  }
+
+  /** Best (lowest) version rank any record matching `requirement` has; Infinity when none. */
+  private bestRank(requirement: number): number {
+    const got = this.bestRankCache.get(requirement);
+    if (got !== undefined) return got;
+    const r = this.reqs[requirement];
+    let best = Number.POSITIVE_INFINITY;
+    const nameId = r ? this.nameIds.get(r.name) : undefined;
+    if (r && nameId !== undefined) {
+      this.ensureRanked(nameId);
+      for (const s of this.byName[nameId] as number[]) {
+        const vr = this.versionRank[s] as number;
+        if (vr < best && r.matches(this.records[s] as CondaRecord)) best = vr;
+      }
+    }
+    this.bestRankCache.set(requirement, best);
+    return best;
+  }
+
+  /**
+   * Between two records of equal version, prefer the one whose dependencies allow newer
+   * versions (rattler/conda: the py37 build of a package beats its py35 build).
+   */
+  private compareDeps(a: CondaRecord, b: CondaRecord): number {
+    if (a.depends.length === 0 || b.depends.length === 0) return 0;
+    const bByName = new Map<string, number>();
+    for (const d of b.depends) {
+      const id = this.requirement(d);
+      bByName.set((this.reqs[id] as { name: string }).name, id);
+    }
+    for (const d of a.depends) {
+      const ida = this.requirement(d);
+      const idb = bByName.get((this.reqs[ida] as { name: string }).name);
+      if (idb === undefined || idb === ida) continue;
+      const diff = this.bestRank(ida) - this.bestRank(idb);
+      if (diff !== 0) return diff;
+    }
+    return 0;
+  }
+
+  /**
+   * Preference order of one name: channel priority (strict: only the best channel), no
+   * track_features first, newest version, newest dependencies, highest build number, newest
+   * timestamp.
+   */
+  private ensureSorted(name: number): number[] {
+    const ids0 = this.byName[name] as number[];
+    if (this.sorted[name]) return ids0;
+    this.sorted[name] = true;
+    this.ensureRanked(name);
+    let ids = ids0;
+    if (this.priority === "strict") {
+      let best = Number.POSITIVE_INFINITY;
+      for (const s of ids) best = Math.min(best, this.channelOf[s] as number);
+      ids = ids.filter((s) => this.channelOf[s] === best);
+    }
+    const useCh = this.priority !== "disabled";
+    const tf = (s: number) => ((this.records[s] as CondaRecord).trackFeatures.length > 0 ? 1 : 0);
+    ids.sort((x, y) => {
+      const a = this.records[x] as CondaRecord;
+      const b = this.records[y] as CondaRecord;
+      return (
+        (useCh ? (this.channelOf[x] as number) - (this.channelOf[y] as number) : 0) ||
+        tf(x) - tf(y) ||
+        (this.versionRank[x] as number) - (this.versionRank[y] as number) ||
+        this.compareDeps(a, b) ||
+        b.buildNumber - a.buildNumber ||
+        b.timestamp - a.timestamp
+      );
+    });
+    this.byName[name] = ids;
+    return ids;
   }
 
   private nameRecords(name: string): number[] {
     const id = this.nameIds.get(name);
-    return id === undefined ? [] : (this.byName[id] as number[]);
+    return id === undefined ? [] : this.ensureSorted(id);
   }
 
   /** Intern a MatchSpec string as a requirement id. */
@@ -100,7 +166,7 @@ export class CondaProvider implements DependencyProvider {
   }
 
   solvablesOfName(name: number): readonly number[] {
-    return this.byName[name] ?? [];
+    return name < this.byName.length ? this.ensureSorted(name) : [];
   }
 
   candidates(requirement: number): readonly number[] {

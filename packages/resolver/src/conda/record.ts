@@ -22,6 +22,102 @@ export interface CondaRecord {
   noarch?: string;
 }
 
+interface Raw {
+  name: string;
+  version: string;
+  build?: unknown;
+  build_number?: unknown;
+  depends?: unknown;
+  constrains?: unknown;
+  track_features?: unknown;
+  timestamp?: unknown;
+  md5?: unknown;
+  sha256?: unknown;
+  size?: unknown;
+  noarch?: unknown;
+}
+
+/** A record read straight from repodata: fields are derived on access, so parsing stays cheap. */
+export class RepodataRecord implements CondaRecord {
+  private tf: string[] | undefined;
+  private deps: string[] | undefined;
+  constructor(
+    private readonly raw: Raw,
+    readonly fn: string,
+    readonly channel: string,
+    readonly subdir: string,
+  ) {}
+  get name(): string {
+    return this.raw.name;
+  }
+  get version(): string {
+    return this.raw.version;
+  }
+  get build(): string {
+    return str(this.raw.build);
+  }
+  get buildNumber(): number {
+    return typeof this.raw.build_number === "number" ? this.raw.build_number : 0;
+  }
+  /** repodata spelling, for MatchSpec matching */
+  get build_number(): number {
+    return this.buildNumber;
+  }
+  get track_features(): string[] {
+    return this.trackFeatures;
+  }
+  get depends(): string[] {
+    if (!this.deps) this.deps = strs(this.raw.depends);
+    return this.deps;
+  }
+  get constrains(): string[] {
+    return strs(this.raw.constrains);
+  }
+  get trackFeatures(): string[] {
+    if (!this.tf) this.tf = features(this.raw.track_features);
+    return this.tf;
+  }
+  get timestamp(): number {
+    const t = this.raw.timestamp;
+    return typeof t === "number" ? (t > 1e11 ? t : t * 1000) : 0;
+  }
+  get url(): string {
+    return `${this.channel}/${this.subdir}/${encodeURIComponent(this.fn)}`;
+  }
+  get md5(): string | undefined {
+    return typeof this.raw.md5 === "string" ? this.raw.md5 : undefined;
+  }
+  get sha256(): string | undefined {
+    return typeof this.raw.sha256 === "string" ? this.raw.sha256 : undefined;
+  }
+  get size(): number | undefined {
+    return typeof this.raw.size === "number" ? this.raw.size : undefined;
+  }
+  get noarch(): string | undefined {
+    return typeof this.raw.noarch === "string" ? this.raw.noarch : undefined;
+  }
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      version: this.version,
+      build: this.build,
+      buildNumber: this.buildNumber,
+      depends: this.depends,
+      constrains: this.constrains,
+      trackFeatures: this.trackFeatures,
+      timestamp: this.timestamp,
+      channel: this.channel,
+      subdir: this.subdir,
+      fn: this.fn,
+      url: this.url,
+      md5: this.md5,
+      sha256: this.sha256,
+      size: this.size,
+      noarch: this.noarch,
+    };
+  }
+}
+
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 const strs = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
@@ -55,39 +151,23 @@ export function parseRepodata(
   const d = doc as Record<string, unknown>;
   const base = options.channel.replace(/\/+$/, "");
   const out: CondaRecord[] = [];
-  const seen = new Set<string>();
+  const conda = d["packages.conda"];
+  const hasConda = typeof conda === "object" && conda !== null && Object.keys(conda).length > 0;
+  const seen = hasConda ? new Set<string>() : null;
   const add = (group: unknown) => {
     if (typeof group !== "object" || group === null) return;
-    for (const [fn, raw] of Object.entries(group as Record<string, unknown>)) {
+    const g = group as Record<string, unknown>;
+    for (const fn in g) {
+      const raw = g[fn];
       if (typeof raw !== "object" || raw === null) continue;
-      const r = raw as Record<string, unknown>;
-      const name = str(r.name);
-      const version = str(r.version);
-      if (!name || !version) continue;
-      const build = str(r.build);
-      const key = `${name}\0${version}\0${build}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const rec: CondaRecord = {
-        name,
-        version,
-        build,
-        buildNumber: typeof r.build_number === "number" ? r.build_number : 0,
-        depends: strs(r.depends),
-        constrains: strs(r.constrains),
-        trackFeatures: features(r.track_features),
-        timestamp:
-          typeof r.timestamp === "number" ? (r.timestamp > 1e11 ? r.timestamp : r.timestamp * 1000) : 0,
-        channel: base,
-        subdir: options.subdir,
-        fn,
-        url: `${base}/${options.subdir}/${encodeURIComponent(fn)}`,
-      };
-      if (typeof r.md5 === "string") rec.md5 = r.md5;
-      if (typeof r.sha256 === "string") rec.sha256 = r.sha256;
-      if (typeof r.size === "number") rec.size = r.size;
-      if (typeof r.noarch === "string") rec.noarch = r.noarch;
-      out.push(rec);
+      const r = raw as Raw;
+      if (typeof r.name !== "string" || typeof r.version !== "string" || !r.name || !r.version) continue;
+      if (seen) {
+        const key = `${r.name}\0${r.version}\0${typeof r.build === "string" ? r.build : ""}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      out.push(new RepodataRecord(r, fn, base, options.subdir));
     }
   };
   add(d["packages.conda"]);

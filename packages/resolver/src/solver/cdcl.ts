@@ -127,6 +127,17 @@ class Cdcl {
     this.trail.push(lit);
   }
 
+  /**
+   * Implications made above the level where their clause became unit (chronological
+   * backtracking): re-asserted after a backtrack that undoes them while the clause stays unit.
+   */
+  private lateUnits: { clause: number; lit: number; low: number }[] = [];
+
+  private assertLate(lit: number, clause: number, low: number): void {
+    if (low < this.decisionLevel) this.lateUnits.push({ clause, lit, low });
+    if (this.litValue(lit) === 0) this.enqueue(lit, clause);
+  }
+
   private backtrack(to: number): void {
     if (this.decisionLevel <= to) return;
     const lim = this.trailLim[to] ?? this.trail.length;
@@ -139,6 +150,15 @@ class Cdcl {
     this.trailLim.length = to;
     if (this.qhead > lim) this.qhead = lim;
     if (this.processed > lim) this.processed = lim;
+    if (this.lateUnits.length) {
+      const keep: typeof this.lateUnits = [];
+      for (const u of this.lateUnits) {
+        if (u.low > to) continue; // the clause is no longer unit
+        if (this.litValue(u.lit) === 0) this.enqueue(u.lit, u.clause);
+        if (u.low < to) keep.push(u);
+      }
+      this.lateUnits = keep;
+    }
   }
 
   private watch(lit: number, clause: number): void {
@@ -187,21 +207,19 @@ class Cdcl {
     if (v1 >= 0) return -1;
     const lev1 = this.level[l1 >> 1] as number;
     if (v0 > 0) {
-      if (lev1 >= (this.level[l0 >> 1] as number)) return -1;
-      this.backtrack(lev1);
-      this.enqueue(l0, idx);
+      if (lev1 < (this.level[l0 >> 1] as number)) this.lateUnits.push({ clause: idx, lit: l0, low: lev1 });
       return -1;
     }
     if (v0 === 0) {
-      this.backtrack(lev1);
-      this.enqueue(l0, idx);
+      this.assertLate(l0, idx, lev1);
       return -1;
     }
     // all false
     const lev0 = this.level[l0 >> 1] as number;
     if (lev1 < lev0) {
-      this.backtrack(lev1);
-      this.enqueue(l0, idx);
+      // only l0 sits on the highest level: undo just that level and assert its negation
+      this.backtrack(lev0 - 1);
+      this.assertLate(l0, idx, lev1);
       return -1;
     }
     this.backtrack(lev0);
@@ -425,8 +443,10 @@ class Cdcl {
       if (conflict >= 0) return { ok: false, core: this.unsatCore(conflict), stats: this.stats };
     }
     this.processed = 1;
+    let pendingConflict = -1;
     for (;;) {
-      let conflict = this.propagate();
+      let conflict = pendingConflict >= 0 ? pendingConflict : this.propagate();
+      pendingConflict = -1;
       if (conflict < 0) {
         // expand newly true solvables
         let changed = false;
@@ -462,7 +482,10 @@ class Cdcl {
           this.watch(learned[0] as number, idx);
           this.watch(learned[1] as number, idx);
         }
-        this.enqueue(learned[0] as number, idx);
+        const asserted = learned[0] as number;
+        const val = this.litValue(asserted);
+        if (val === 0) this.enqueue(asserted, idx);
+        else if (val < 0) pendingConflict = idx;
         continue;
       }
       if (this.processed < this.trail.length) continue;

@@ -2,6 +2,7 @@ import type { ConformanceSuite } from "../suite";
 import { condaMatchspecSuite } from "./condaMatchspec";
 import { condaVersionsSuite } from "./condaVersions";
 import { packseSuite } from "./packse";
+import { repodataSuite } from "./repodata";
 import { pep440SpecifiersSuite } from "./pep440Specifiers";
 import { pep440VersionsSuite } from "./pep440Versions";
 import { pep508MarkersSuite, pep508RequirementsSuite } from "./pep508";
@@ -15,4 +16,5 @@ export const suites: readonly ConformanceSuite[] = [
   packseSuite,
   condaVersionsSuite,
   condaMatchspecSuite,
+  repodataSuite,
 ];

@@ -1,0 +1,139 @@
+/**
+ * conda solving end to end: fetch repodata of conda's tests/data/index4.json from a loopback
+ * HTTP channel (linux-64 + noarch), parse, solve the problems conda's test suite asserts, vs
+ * @conda-org/rattler's simpleSolve (resolvo in WASM) doing the same in this run. Also checks
+ * that each solution satisfies every constraint and is no older than rattler's, and reports
+ * the peak RSS of a child process doing one solve (this file with MLENV_BENCH_CONDA_CHILD=1).
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { simpleSolve } from "@conda-org/rattler";
+import { defaultCondaSemantics, httpCondaChannel, solveConda, verifyCondaSolution } from "@mlenv/resolver";
+import { channelFilesFromFlatIndex, serveCondaChannel } from "@mlenv/test-utils";
+import { type BenchSuite, median, timeRuns } from "../harness";
+
+const DATA = process.env.MLENV_CONFORMANCE_DIR ?? "/work/shared/conformance";
+const INDEX4 = `${DATA}/repodata/conda__tests__data__index4.json`;
+
+interface Problem {
+  name: string;
+  specs: string[];
+}
+
+function problems(): Problem[] {
+  const idx = JSON.parse(readFileSync(`${DATA}/repodata/INDEX.json`, "utf8")) as {
+    problems: { conda_channel4_fresh_installs: { cases: Problem[] } };
+  };
+  return idx.problems.conda_channel4_fresh_installs.cases.map((c) => ({ name: c.name, specs: c.specs }));
+}
+
+async function ours(url: string, specs: string[]) {
+  return solveConda({
+    channels: [httpCondaChannel(url)],
+    specs,
+    subdir: "linux-64",
+    semantics: defaultCondaSemantics,
+  });
+}
+
+async function rattler(url: string, specs: string[]) {
+  return simpleSolve(specs, [url], ["linux-64", "noarch"], []);
+}
+
+/** Child mode: one solve, then print peak RSS in KiB. */
+async function child(): Promise<void> {
+  const [who, url, specsJson] = process.argv.slice(2) as [string, string, string];
+  const specs = JSON.parse(specsJson) as string[];
+  if (who === "ours") await ours(url, specs);
+  else await rattler(url, specs);
+  process.stdout.write(`${process.resourceUsage().maxRSS}\n`);
+}
+
+function peakRss(who: string, url: string, specs: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--conditions=@mlenv/source",
+        fileURLToPath(import.meta.url),
+        who,
+        url,
+        JSON.stringify(specs),
+      ],
+      { env: { ...process.env, MLENV_BENCH_CONDA_CHILD: "1" }, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    p.stdout.on("data", (d) => {
+      out += String(d);
+    });
+    p.on("error", reject);
+    p.on("exit", (code) =>
+      code === 0 ? resolve(Number(out.trim()) / 1024) : reject(new Error(`child exit ${code}`)),
+    );
+  });
+}
+
+export const suite: BenchSuite = {
+  name: "conda-solve",
+  async run(ctx) {
+    if (!existsSync(INDEX4)) {
+      ctx.log(`conda-solve skipped: ${INDEX4} is missing (set MLENV_CONFORMANCE_DIR)`);
+      return;
+    }
+    const flat = JSON.parse(readFileSync(INDEX4, "utf8")) as Record<string, Record<string, unknown>>;
+    const server = await serveCondaChannel({ files: channelFilesFromFlatIndex(flat) });
+    try {
+      const ratios: number[] = [];
+      for (const p of problems()) {
+        const mine = await ours(server.url, p.specs);
+        const theirs = await rattler(server.url, p.specs);
+        const check = verifyCondaSolution({
+          records: mine.records,
+          specs: p.specs,
+          subdir: "linux-64",
+          semantics: defaultCondaSemantics,
+          compareTo: theirs.map((r) => ({ name: r.packageName as string, version: String(r.version) })),
+        });
+        const tOurs = await timeRuns(() => ours(server.url, p.specs), { runs: 7, warmup: 2 });
+        const tTheirs = await timeRuns(() => rattler(server.url, p.specs), { runs: 7, warmup: 2 });
+        const rssOurs = await peakRss("ours", server.url, p.specs);
+        const rssTheirs = await peakRss("rattler", server.url, p.specs);
+        const mo = median(tOurs);
+        const mt = median(tTheirs);
+        ratios.push(mo / mt);
+        ctx.compare({
+          bench: `conda-solve ${p.name}`,
+          ours: mo,
+          peer: "rattler simpleSolve",
+          theirs: mt,
+          unit: "ms",
+          extra: {
+            packages: mine.records.length,
+            valid: check.problems.length === 0 ? "yes" : check.problems.slice(0, 3).join("; "),
+            olderThanRattler: check.older.join(",") || "none",
+            newerThanRattler: check.newer.join(",") || "none",
+            peakRssOursMiB: Math.round(rssOurs),
+            peakRssRattlerMiB: Math.round(rssTheirs),
+            decisions: mine.stats.decisions,
+            conflicts: mine.stats.conflicts,
+          },
+        });
+      }
+      ctx.report({
+        bench: "conda-solve median ratio",
+        value: Number(median(ratios).toFixed(3)),
+        unit: "x rattler",
+        target: 0.5,
+      });
+    } finally {
+      await server.close();
+    }
+  },
+};
+
+if (process.env.MLENV_BENCH_CONDA_CHILD === "1" && process.argv[1] === fileURLToPath(import.meta.url)) {
+  await child();
+}
