@@ -3,6 +3,7 @@ import * as envCommands from "./commands/env";
 import * as indexCommands from "./commands/indexUrl";
 import * as loginCommands from "./commands/login";
 import * as serverCommands from "./commands/server";
+import * as tokenCommands from "./commands/token";
 import * as wheelCommands from "./commands/wheel";
 import { type CliContext, type CliIo, createContext } from "./context";
 import { sanitize } from "./output";
@@ -20,6 +21,7 @@ const commandModules: CommandModule[] = [
   envCommands,
   serverCommands,
   loginCommands,
+  tokenCommands,
   wheelCommands,
   indexCommands,
 ];

@@ -1,3 +1,5 @@
+export type { CreatedToken, CreatedWorkspace, TokenInfo } from "./admin";
+export { AdminClient } from "./admin";
 export type { CondaDependenciesCreateOptions, CondaDocument } from "./condaDependencies";
 export {
   CondaDependencies,

@@ -102,3 +102,25 @@ describe("Workspace + RegistryClient against a real server", () => {
     expect(all.map((e) => e.name)).toEqual(["paged-0", "paged-1", "paged-2", "paged-3", "paged-4"]);
   });
 });
+
+describe("AdminClient against a real server", () => {
+  it("a reader token shares read access: it can get and list but not register", async () => {
+    const created = await ws.admin.createToken("colleague", "reader");
+    expect(created).toMatchObject({ name: "colleague", role: "reader" });
+    expect((await ws.admin.listTokens()).map((x) => x.name)).toContain("colleague");
+    expect(JSON.stringify(await ws.admin.listTokens())).not.toContain(created.token);
+    const reader = new Workspace({ url: server.url, token: created.token });
+    expect((await Environment.list(reader)).length).toBeGreaterThan(0);
+    const denied = await failure(new Environment("by-reader").register(reader));
+    expect([denied.code, denied.status]).toEqual(["E_FORBIDDEN", 403]);
+    await ws.admin.revokeToken(created.id);
+    expect((await failure(reader.environments.list())).code).toBe("E_UNAUTHENTICATED");
+  });
+
+  it("a new workspace sees nothing of this one", async () => {
+    const other = await ws.admin.createWorkspace("other-team");
+    const ows = new Workspace({ url: server.url, token: other.adminToken });
+    expect(await ows.environments.whoami()).toMatchObject({ workspace: "other-team", role: "admin" });
+    expect((await failure(ows.environments.get("labelled"))).code).toBe("E_NOT_FOUND");
+  });
+});

@@ -1,3 +1,4 @@
+import { AdminClient } from "./admin";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import { RegistryClient } from "./registry";
 
@@ -52,6 +53,11 @@ export class Workspace {
   /** Typed calls to this workspace's environment registry. */
   get environments(): RegistryClient {
     return new RegistryClient(this);
+  }
+
+  /** Admin calls: tokens and workspaces (needs an admin token). */
+  get admin(): AdminClient {
+    return new AdminClient(this);
   }
 
   /** A workspace from `MLENV_URL` and `MLENV_TOKEN` (pass `process.env` in Node). */

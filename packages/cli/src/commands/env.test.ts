@@ -188,3 +188,34 @@ describe("mlenv env register validates locally", () => {
     expect(r.stderr).toMatch(/^unpinned\.yml:4: warning /m);
   });
 });
+
+describe("mlenv token / workspace", () => {
+  it("generate prints a token of the server's shape without contacting a server", async () => {
+    const r = await runInProcess(["token", "generate"], { env: {} });
+    expect(r.stdout).toMatch(/^mlenv_[A-Za-z0-9_-]{43}\n$/);
+  });
+
+  it("create prints the secret once; a reader can list but not register; revoke ends it", async () => {
+    const created = JSON.parse((await run("token", "create", "-n", "ci", "-r", "reader", "--json")).stdout);
+    const list = await run("token", "list");
+    expect(list.stdout).toMatch(/\sci\s+reader\s/);
+    expect(list.stdout).not.toContain(created.token);
+    const asReader = { ...env, MLENV_TOKEN: created.token };
+    expect((await runInProcess(["env", "list", "--json"], { cwd: t.path, env: asReader })).code).toBe(0);
+    await run("env", "scaffold", "-n", "by-reader", "-d", "by-reader");
+    const denied = await runInProcess(["env", "register", "-d", "by-reader"], { cwd: t.path, env: asReader });
+    expectOneLineError(denied, "E_FORBIDDEN");
+    expect((await run("token", "revoke", created.id)).stdout).toBe(`Revoked token ${created.id}\n`);
+    expectOneLineError(await runInProcess(["env", "list"], { env: asReader }), "E_UNAUTHENTICATED");
+  });
+
+  it("workspace create prints an admin token of a workspace that sees nothing of this one", async () => {
+    const r = await run("workspace", "create", "team-b");
+    expect(r.code).toBe(0);
+    const [, secret] = r.stdout.trimEnd().split("\n");
+    const other = { MLENV_URL: server.url, MLENV_TOKEN: secret ?? "" };
+    expect(
+      JSON.parse((await runInProcess(["env", "list", "--json"], { env: other })).stdout),
+    ).not.toContainEqual(expect.objectContaining({ name: "tabled" }));
+  });
+});

@@ -1,0 +1,74 @@
+import { randomBytes } from "node:crypto";
+import type { Role } from "@mlenv/sdk";
+import { workspaceFromConfig } from "@mlenv/sdk/node";
+import { type Command, Option } from "commander";
+import type { CliContext } from "../context";
+import { formatJson, formatTable, sanitize } from "../output";
+
+const ROLES: Role[] = ["reader", "writer", "admin"];
+
+/** `mlenv token ...` and `mlenv workspace create`: share access (admin token needed, except generate). */
+export function register(program: Command, ctx: CliContext): void {
+  const ws = () => workspaceFromConfig({ env: ctx.io.env });
+  const token = program.command("token").description("API tokens of the current workspace.");
+
+  token
+    .command("generate")
+    .description("Print a new random token value (e.g. for MLENV_BOOTSTRAP_TOKEN); contacts no server.")
+    .action(() => {
+      ctx.out(`mlenv_${randomBytes(32).toString("base64url")}`);
+    });
+
+  token
+    .command("create")
+    .description("Create a token; its secret is printed once (reader tokens share read-only access).")
+    .requiredOption("-n, --name <name>", "who or what the token is for")
+    .addOption(new Option("-r, --role <role>", "role").choices(ROLES).default("reader"))
+    .option("--json", "print JSON")
+    .action(async (opts: { name: string; role: Role; json?: boolean }) => {
+      const t = await ws().admin.createToken(opts.name, opts.role);
+      if (opts.json) return ctx.out(formatJson(t));
+      ctx.out(sanitize(`Created ${t.role} token ${t.name} (id ${t.id}); it is shown only now:`));
+      ctx.out(t.token);
+    });
+
+  token
+    .command("list")
+    .description("List the workspace's tokens (never their secrets).")
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const items = await ws().admin.listTokens();
+      if (opts.json) return ctx.out(formatJson(items));
+      ctx.out(
+        formatTable(items, [
+          { header: "id", value: (r) => r.id },
+          { header: "name", value: (r) => r.name },
+          { header: "role", value: (r) => r.role },
+          { header: "created", value: (r) => r.createdAt },
+        ]),
+      );
+    });
+
+  token
+    .command("revoke")
+    .description("Revoke a token by id.")
+    .argument("<id>", "token id (see mlenv token list)")
+    .action(async (id: string) => {
+      await ws().admin.revokeToken(id);
+      ctx.out(sanitize(`Revoked token ${id}`));
+    });
+
+  program
+    .command("workspace")
+    .description("Workspaces of the server.")
+    .command("create")
+    .description("Create a workspace; prints its admin token once.")
+    .argument("<name>", "workspace name")
+    .option("--json", "print JSON")
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const w = await ws().admin.createWorkspace(name);
+      if (opts.json) return ctx.out(formatJson(w));
+      ctx.out(sanitize(`Created workspace ${w.workspace.name}; its admin token is shown only now:`));
+      ctx.out(w.adminToken);
+    });
+}
