@@ -519,6 +519,28 @@ describe.skipIf(pgSkip)("two server processes on one PostgreSQL database", () =>
   });
 });
 
+describe("createApp in process", () => {
+  it("answers /healthz 503 once the database is gone", async () => {
+    const { makeTempDir } = await import("@mlenv/test-utils");
+    const { SqliteStore } = await import("./store/sqliteStore");
+    const { FsBlobStore } = await import("./blobs/blobStore");
+    const { createApp } = await import("./app");
+    const dir = makeTempDir();
+    try {
+      const store = new SqliteStore(join(dir.path, "db"));
+      await store.migrate();
+      const { app } = createApp({ store, blobs: new FsBlobStore(join(dir.path, "blobs")) });
+      expect(await (await app.request("/healthz")).json()).toEqual({ status: "ok", store: "sqlite" });
+      await store.close();
+      const res = await app.request("/healthz");
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: "unavailable", store: "sqlite" });
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
 describe("first start", () => {
   it("creates the default workspace and a generated admin token, printed once and written 0600", async () => {
     const { makeTempDir } = await import("@mlenv/test-utils");

@@ -348,10 +348,24 @@ export function createApp(deps: AppDeps): {
     ),
   );
 
-  app.get("/healthz", (c) => c.json({ status: "ok", store: deps.store.kind }));
+  app.get("/healthz", async (c) => {
+    try {
+      await deps.store.ping();
+      return c.json({ status: "ok", store: deps.store.kind });
+    } catch (e) {
+      logger.error("health check failed", { store: deps.store.kind, error: String(e).slice(0, 500) });
+      return c.json({ status: "unavailable", store: deps.store.kind }, 503);
+    }
+  });
   const doc = openApiDocument(
     [
-      { method: "get", path: "/healthz", summary: "Health", role: null, responses: { 200: S.HealthSchema } },
+      {
+        method: "get",
+        path: "/healthz",
+        summary: "Health (503 when the database does not answer)",
+        role: null,
+        responses: { 200: S.HealthSchema, 503: S.HealthSchema },
+      },
       ...routes,
     ],
     { version: "1" },

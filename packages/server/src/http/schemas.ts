@@ -12,7 +12,10 @@ export const ErrorSchema = z
   })
   .meta({ id: "Error" });
 
-export const HealthSchema = z.object({ status: z.literal("ok"), store: z.enum(["sqlite", "postgres"]) });
+export const HealthSchema = z.object({
+  status: z.enum(["ok", "unavailable"]),
+  store: z.enum(["sqlite", "postgres"]),
+});
 
 export const WhoamiSchema = z.object({
   workspace: z.string(),

@@ -43,6 +43,7 @@ export function storeContract(
       await store.migrate();
       expect(await store.appliedMigrations()).toEqual(before);
       await store.optimize();
+      await store.ping();
     });
 
     it("workspaces have unique names", async () => {

@@ -101,6 +101,10 @@ export class PostgresStore implements Store {
     });
   }
 
+  async ping(): Promise<void> {
+    await this.#pool.query("SELECT 1");
+  }
+
   async optimize(): Promise<void> {
     await this.#pool.query("ANALYZE");
   }

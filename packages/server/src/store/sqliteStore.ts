@@ -70,6 +70,10 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
+  async ping(): Promise<void> {
+    this.#prep("SELECT 1").get();
+  }
+
   async optimize(): Promise<void> {
     this.#db.exec("ANALYZE");
   }

@@ -103,6 +103,8 @@ export interface Store {
   readonly kind: "sqlite" | "postgres";
   /** Apply pending migrations (safe to call from several processes at once). */
   migrate(): Promise<void>;
+  /** Throws when the database cannot answer (health checks). */
+  ping(): Promise<void>;
   /** Refresh planner statistics (after bulk loads; cheap to call at any time). */
   optimize(): Promise<void>;
   /** Ids of the migrations applied so far, in order. */
