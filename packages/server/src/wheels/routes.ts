@@ -18,7 +18,8 @@ import { isSigningError, type UrlSigner } from "../signing/urlSigner";
 import type { AuthenticatedToken, Role, Store } from "../store/types";
 import type { WheelCatalog, WheelRecord } from "./catalog";
 import { isWheelError, received, WheelError, WheelErrorCodes } from "./errors";
-import { formatWheelReference, isWheelReference, parseWheelReference } from "./reference";
+import { formatWheelReference } from "./reference";
+import { type ResolveOptions, resolveWheelReference, resolveWheelReferences } from "./resolve";
 import { validateWheel } from "./validateWheel";
 import { normalizeProjectName, parseWheelFilename } from "./wheelFilename";
 import { defaultZipLimits, type ZipLimits } from "./zipArchive";
@@ -284,38 +285,13 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     return ttl;
   }
 
-  /** Turn a `mlenv+wheel://` reference into a signed URL (the pinned revision, or the current one). */
-  async function resolveReference(c: Context, a: AuthenticatedToken, reference: string, ttl: number) {
-    const ref = parseWheelReference(reference);
-    if (ref.workspace !== a.workspaceName) throw notFound(`Workspace ${preview(ref.workspace)}`);
-    const w = await mustGet(a.workspaceId, ref.filename);
-    let sha256 = w.sha256;
-    if (ref.sha256 && ref.sha256 !== w.sha256) {
-      const revs = await deps.catalog.revisions(a.workspaceId, ref.filename);
-      if (!revs.some((r) => r.sha256 === ref.sha256)) {
-        throw new WheelError(
-          WheelErrorCodes.notFound,
-          `Expected "${ref.filename}" to have had the bytes sha256=${ref.sha256}, but no upload of it did`,
-          { details: { filename: ref.filename, sha256: ref.sha256 } },
-        );
-      }
-      sha256 = ref.sha256;
-    }
-    const { query, expires } = deps.signer.signFor(
-      { workspace: a.workspaceName, sha256, filename: ref.filename },
-      { ttlSeconds: ttl },
-    );
-    const origin = new URL(c.req.url).origin;
-    const url = `${origin}/pypi/${a.workspaceName}/signed/${sha256}/${ref.filename}?${query}`;
+  function resolveOptions(c: Context, a: AuthenticatedToken, ttl: number): ResolveOptions {
     return {
-      reference: formatWheelReference({ ...ref, sha256 }),
-      filename: ref.filename,
-      name: w.name,
-      sha256,
-      url,
-      // PEP 508 direct reference with the hash pip checks (--require-hashes compatible).
-      requirement: `${w.name} @ ${url}#sha256=${sha256}`,
-      expiresAt: new Date(expires * 1000).toISOString(),
+      catalog: deps.catalog,
+      signer: deps.signer,
+      workspace: { id: a.workspaceId, name: a.workspaceName },
+      baseUrl: new URL(c.req.url).origin,
+      ttlSeconds: ttl,
     };
   }
 
@@ -331,7 +307,9 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
         `Expected a JSON body like {"reference":"mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"}; received ${preview(body)}`,
       );
     }
-    return c.json(await resolveReference(c, a, body.reference, ttlFrom(body.ttlSeconds)));
+    return c.json(
+      await resolveWheelReference(body.reference, resolveOptions(c, a, ttlFrom(body.ttlSeconds))),
+    );
   });
 
   // Build/run time: a pip block's lines with every wheel reference swapped for a signed URL.
@@ -348,11 +326,10 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
         `Expected a JSON body like {"requirements":["numpy==2.1.0","mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"]}; received ${preview(body)}`,
       );
     }
-    const ttl = ttlFrom(body?.ttlSeconds);
-    const out: string[] = [];
-    for (const line of lines as string[]) {
-      out.push(isWheelReference(line) ? (await resolveReference(c, a, line, ttl)).requirement : line);
-    }
+    const out = await resolveWheelReferences(
+      lines as string[],
+      resolveOptions(c, a, ttlFrom(body?.ttlSeconds)),
+    );
     return c.json({ requirements: out });
   });
 

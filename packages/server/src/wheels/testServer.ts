@@ -21,6 +21,8 @@ export interface WheelTestServer {
   adminToken: string;
   signer: UrlSigner;
   catalog: WheelCatalog;
+  /** Id of workspace `default`. */
+  workspaceId: string;
   blobDir: string;
   /** Request paths seen, in order. */
   paths: string[];
@@ -80,6 +82,7 @@ export async function startWheelTestServer(
     otherToken: tokens.other!,
     signer,
     catalog,
+    workspaceId: def.id,
     blobDir,
     paths,
     async close() {
