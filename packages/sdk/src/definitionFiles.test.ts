@@ -4,6 +4,8 @@ import { FolderFiles } from "@mlenv/core";
 import { makeTempDir } from "@mlenv/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  fromCondaSpecificationFile,
+  fromPipRequirementsFile,
   loadDefinitionPath,
   loadFromDirectory,
   saveToDirectory,
@@ -129,3 +131,21 @@ function catchIt(f: () => unknown): unknown {
   }
   return undefined;
 }
+
+describe("from*File", () => {
+  it("fromCondaSpecificationFile uses the given name, not the document's", () => {
+    const dir = tmp();
+    const file = join(dir, "environment.yml");
+    writeFileSync(file, "name: doc-name\ndependencies:\n  - python=3.11\n  - numpy=1.26.4\n");
+    const env = fromCondaSpecificationFile("given", file);
+    expect(env.name).toBe("given");
+    expect(env.python.condaDependencies.condaPackages).toContain("numpy=1.26.4");
+  });
+
+  it("fromPipRequirementsFile puts the requirements in the pip block", () => {
+    const dir = tmp();
+    const file = join(dir, "requirements.txt");
+    writeFileSync(file, "torch==2.3.0\n");
+    expect(fromPipRequirementsFile("r", file).python.condaDependencies.pipPackages).toEqual(["torch==2.3.0"]);
+  });
+});

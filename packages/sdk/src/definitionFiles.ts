@@ -172,3 +172,13 @@ export function loadFromDirectory(path: string, options: LoadDefinitionPathOptio
   env.warnings = loaded.warnings;
   return env;
 }
+
+/** The reference's `from_conda_specification(name, file_path)`: read a conda file, name it `name`. */
+export function fromCondaSpecificationFile(name: string, path: string): Environment {
+  return Environment.fromCondaSpecification(name, readText(path), { file: path });
+}
+
+/** The reference's `from_pip_requirements(name, file_path)`: read a requirements file, name it `name`. */
+export function fromPipRequirementsFile(name: string, path: string): Environment {
+  return Environment.fromPipRequirements(name, readText(path), { file: path });
+}

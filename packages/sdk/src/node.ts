@@ -5,6 +5,8 @@ export type { ConfigEnv, MlenvConfig, WorkspaceFromConfigOptions } from "./confi
 export { configPath, readConfig, workspaceFromConfig, writeConfig } from "./config";
 export type { LoadDefinitionPathOptions, WriteFilesOptions } from "./definitionFiles";
 export {
+  fromCondaSpecificationFile,
+  fromPipRequirementsFile,
   loadDefinitionPath,
   loadFromDirectory,
   saveToDirectory,
