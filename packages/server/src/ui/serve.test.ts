@@ -36,6 +36,10 @@ describe("web UI routes", () => {
     expect(etag).toMatch(/^"[\w-]+"$/);
     const again = await fetch(`${srv.url}/ui/app.js`, { headers: { "if-none-match": etag! } });
     expect(again.status).toBe(304);
+    // Compressed for clients that accept gzip (undici decodes it transparently).
+    const zipped = await fetch(`${srv.url}/ui/app.js`, { headers: { "accept-encoding": "gzip" } });
+    expect(zipped.headers.get("content-encoding")).toBe("gzip");
+    expect(await zipped.text()).toBe(js);
     const css = await fetch(`${srv.url}/ui/app.css`);
     expect(css.headers.get("content-type")).toMatch(/^text\/css/);
     expect(await css.text()).toContain("@media (max-width: 480px)");

@@ -1,18 +1,24 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import type { Env, Hono } from "hono";
 import { uiPage } from "./page";
 import { uiStyles } from "./styles";
 
-/** A built asset with its strong ETag. */
+/** A built asset with its strong ETag and a gzipped copy. */
 interface Asset {
   body: string;
+  gzip: Uint8Array<ArrayBuffer>;
   etag: string;
 }
 
 function asset(body: string): Asset {
-  return { body, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"` };
+  return {
+    body,
+    gzip: new Uint8Array(gzipSync(body, { level: 9 })),
+    etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`,
+  };
 }
 
 /** Source entry of the browser app (present when running from source). */
@@ -70,14 +76,19 @@ const pageHeaders = {
   "cache-control": "no-cache",
 };
 
-function serveAsset(ifNoneMatch: string | undefined, a: Asset, type: string): Response {
-  const headers = {
+function serveAsset(req: { header(name: string): string | undefined }, a: Asset, type: string): Response {
+  const headers: Record<string, string> = {
     "content-type": type,
     etag: a.etag,
     "cache-control": "no-cache",
     "x-content-type-options": "nosniff",
+    vary: "accept-encoding",
   };
-  if (ifNoneMatch === a.etag) return new Response(null, { status: 304, headers });
+  if (req.header("if-none-match") === a.etag) return new Response(null, { status: 304, headers });
+  if (/\bgzip\b/.test(req.header("accept-encoding") ?? "")) {
+    headers["content-encoding"] = "gzip";
+    return new Response(a.gzip, { headers });
+  }
   return new Response(a.body, { headers });
 }
 
@@ -88,8 +99,6 @@ function serveAsset(ifNoneMatch: string | undefined, a: Asset, type: string): Re
  */
 export function mountUi<E extends Env>(app: Hono<E>): void {
   app.get("/", () => new Response(page.body, { headers: { ...pageHeaders, etag: page.etag } }));
-  app.get("/ui/app.css", (c) => serveAsset(c.req.header("if-none-match"), css, "text/css; charset=utf-8"));
-  app.get("/ui/app.js", async (c) =>
-    serveAsset(c.req.header("if-none-match"), await loadAppJs(), "text/javascript; charset=utf-8"),
-  );
+  app.get("/ui/app.css", (c) => serveAsset(c.req, css, "text/css; charset=utf-8"));
+  app.get("/ui/app.js", async (c) => serveAsset(c.req, await loadAppJs(), "text/javascript; charset=utf-8"));
 }

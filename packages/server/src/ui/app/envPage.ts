@@ -199,7 +199,6 @@ function EnvBody(props: { data: EnvData; name: string; manage: ComponentChild })
             : "—",
         ),
       ),
-      props.manage,
       versions.length > 1
         ? h(
             "section",
@@ -247,6 +246,7 @@ function EnvBody(props: { data: EnvData; name: string; manage: ComponentChild })
           },
         ],
       }),
+      props.manage,
     ),
   );
 }
