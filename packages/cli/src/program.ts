@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import * as envCommands from "./commands/env";
 import * as indexCommands from "./commands/indexUrl";
+import * as lockCommands from "./commands/lock";
 import * as loginCommands from "./commands/login";
 import * as serverCommands from "./commands/server";
 import * as tokenCommands from "./commands/token";
@@ -19,6 +20,7 @@ export interface CommandModule {
  */
 const commandModules: CommandModule[] = [
   envCommands,
+  lockCommands,
   serverCommands,
   loginCommands,
   tokenCommands,
