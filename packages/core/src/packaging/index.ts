@@ -27,6 +27,20 @@ export {
   parseMatchSpecString,
 } from "./matchSpec";
 export { Requirement } from "./requirement";
+export {
+  decodeRequirementsBytes,
+  joinRequirementLines,
+  type ParsedRequirementLine,
+  type ParsedRequirementsFile,
+  type ParseRequirementsOptions,
+  PIP_FEATURES,
+  parseRequirementsFile,
+  type RequirementLineOptions,
+  type RequirementsGlobalOptions,
+  type RequirementsLoader,
+  splitRequirementOptions,
+  stripRequirementComments,
+} from "./requirementsFile";
 export { type ContainsOptions, canonicalizeVersion, Specifier, type SpecifierOperator } from "./specifier";
 export { SpecifierSet } from "./specifierSet";
 export {

@@ -6,6 +6,8 @@ import { repodataSuite } from "./repodata";
 import { pep440SpecifiersSuite } from "./pep440Specifiers";
 import { pep440VersionsSuite } from "./pep440Versions";
 import { pep508MarkersSuite, pep508RequirementsSuite } from "./pep508";
+import { pipRequirementsSuite } from "./pipRequirements";
+import { realWorldSuite } from "./realWorld";
 
 /** Every suite the runner knows. Add new suites here (each claims its index.json entries). */
 export const suites: readonly ConformanceSuite[] = [
@@ -16,5 +18,7 @@ export const suites: readonly ConformanceSuite[] = [
   packseSuite,
   condaVersionsSuite,
   condaMatchspecSuite,
+  pipRequirementsSuite,
+  realWorldSuite,
   repodataSuite,
 ];
