@@ -289,7 +289,7 @@ function registrySuite(label: string, opts: { skip: boolean; database: () => str
 
     it("answers bad input with JSON errors and changes nothing", async () => {
       const before = await api("GET", "/api/v1/environments?archived=true&limit=500");
-      const cases: Array<[string, string, unknown, string | undefined, number, string]> = [
+      const cases: Array<[string, string, unknown, string | undefined, number, string | undefined]> = [
         ["POST", "/api/v1/environments", undefined, "{not json", 400, "E_BAD_REQUEST"],
         [
           "POST",
@@ -352,10 +352,62 @@ function registrySuite(label: string, opts: { skip: boolean; database: () => str
         ["POST", "/api/v1/tokens", { name: "t", role: "root" }, undefined, 400, "E_BAD_REQUEST"],
         ["POST", "/api/v1/workspaces", { name: "Bad Name" }, undefined, 400, "E_NAME_INVALID"],
         ["GET", "/api/v1/nothing-here", undefined, undefined, 404, "E_NOT_FOUND"],
+        ["GET", "/api/v1/environments/train/versions/9999999999", undefined, undefined, 400, "E_BAD_REQUEST"],
+        ["GET", "/api/v1/environments/train?version=2147483648", undefined, undefined, 400, "E_BAD_REQUEST"],
+        [
+          "GET",
+          "/api/v1/environments/train/diff?from=1&to=99999999999",
+          undefined,
+          undefined,
+          400,
+          "E_BAD_REQUEST",
+        ],
+        ["PUT", "/api/v1/environments/train/labels/p", { version: 2 ** 40 }, undefined, 400, "E_BAD_REQUEST"],
+        [
+          "POST",
+          "/api/v1/environments/train/clone",
+          { newName: "c", version: 2 ** 31 },
+          undefined,
+          400,
+          "E_BAD_REQUEST",
+        ],
+        ["GET", "/api/v1/environments/train?label=%00%27%3B", undefined, undefined, 400, "E_BAD_REQUEST"],
+        [
+          "GET",
+          "/api/v1/environments/train?label=%27%3B%20DROP%20TABLE%20x",
+          undefined,
+          undefined,
+          404,
+          "E_NOT_FOUND",
+        ],
+        ["GET", "/api/v1/environments?prefix=%27%20OR%201%3D1--", undefined, undefined, 200, undefined],
+        ["GET", "/api/v1/environments/tr%00ain", undefined, undefined, 400, "E_BAD_REQUEST"],
+        ["GET", "/api/v1/environments?tag=a%00b", undefined, undefined, 400, "E_BAD_REQUEST"],
+        [
+          "POST",
+          "/api/v1/environments",
+          { definition: def("nul", ["a==1"], { tags: { k: "v\u0000" } }) },
+          undefined,
+          400,
+          "E_BAD_REQUEST",
+        ],
+        [
+          "POST",
+          "/api/v1/environments",
+          { definition: def("nul", ["a==1"], { description: "x\u0000" }) },
+          undefined,
+          400,
+          "E_BAD_REQUEST",
+        ],
+        ["POST", "/api/v1/tokens", { name: "t\u0000", role: "reader" }, undefined, 400, "E_BAD_REQUEST"],
       ];
       for (const [method, path, body, raw, status, code] of cases) {
         const r = await api(method, path, body, raw);
         expect({ path, status: r.status, code: r.json.code }).toEqual({ path, status, code });
+        if (status === 200) {
+          expect(r.json.items).toEqual([]);
+          continue;
+        }
         expect(typeof r.json.message).toBe("string");
         expect(r.json.message.length).toBeLessThan(1200);
         expect(typeof r.json.details).toBe("object");

@@ -59,6 +59,39 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string, exampl
   );
 }
 
+/** The JSON path of the first string (or key) holding a NUL character, or null. */
+function findNul(value: unknown, path = ""): string | null {
+  if (typeof value === "string") return value.includes("\u0000") ? path || "(root)" : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const hit = findNul(value[i], `${path}[${i}]`);
+      if (hit) return hit;
+    }
+    return null;
+  }
+  if (typeof value === "object" && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const here = path ? `${path}.${k}` : k;
+      if (k.includes("\u0000")) return here;
+      const hit = findNul(v, here);
+      if (hit) return hit;
+    }
+  }
+  return null;
+}
+
+/** No NUL character may reach the database (PostgreSQL text refuses it; names never need it). */
+function refuseNul(value: unknown, where: string): void {
+  const at = findNul(value);
+  if (at) {
+    throw new ServerError(
+      ServerErrorCode.BAD_REQUEST,
+      `Expected text without NUL characters in the ${where}, e.g. "production"; received one at ${preview(at)}`,
+      { details: { where, path: preview(at) } },
+    );
+  }
+}
+
 const ARCHIVED = { false: "exclude", true: "include", only: "only" } as const;
 
 /** The registry HTTP app (Hono). Serve it with @hono/node-server or call `app.request()` in tests. */
@@ -432,8 +465,12 @@ export function createApp(deps: AppDeps): {
         }
         body = parseWith(r.body, raw, "request body", r.bodyExample ?? "{}");
       }
-      const query = r.query ? parseWith(r.query, c.req.query(), "query", "?limit=50") : undefined;
+      const rawQuery = c.req.query();
       const params = c.req.param() as Record<string, string>;
+      refuseNul(params, "path");
+      refuseNul(rawQuery, "query");
+      refuseNul(body, "request body");
+      const query = r.query ? parseWith(r.query, rawQuery, "query", "?limit=50") : undefined;
       const t0 = performance.now();
       const res = await r.handle({ c, auth, body, query, params });
       // Writes at info (an audit trail), reads at debug (hot path).

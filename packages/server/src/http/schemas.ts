@@ -72,10 +72,14 @@ export const EnvironmentSummarySchema = z
 
 export const RegisteredSchema = z.object({ created: z.boolean(), environment: EnvironmentVersionSchema });
 
+/** Versions are 32-bit in the database: larger numbers are bad input, not a server error. */
+const MAX_INT = 2_147_483_647;
+
 const positiveInt = z
   .string()
   .regex(/^[1-9][0-9]{0,9}$/, "expected a positive integer, e.g. 3")
-  .transform(Number);
+  .transform(Number)
+  .pipe(z.number().max(MAX_INT, "expected at most 2147483647"));
 
 export const ListQuerySchema = z.strictObject({
   prefix: z.string().max(255).optional(),
@@ -110,10 +114,10 @@ export const DiffSchema = z.object({
 
 export const LabelSchema = z.object({ label: z.string(), version: z.number(), updatedAt: z.string() });
 export const LabelListSchema = z.object({ items: z.array(LabelSchema) });
-export const SetLabelSchema = z.strictObject({ version: z.number().int().min(1) });
+export const SetLabelSchema = z.strictObject({ version: z.number().int().min(1).max(MAX_INT) });
 
 export const CloneSchema = z.strictObject({
   newName: z.string(),
-  version: z.number().int().min(1).optional(),
+  version: z.number().int().min(1).max(MAX_INT).optional(),
   label: z.string().optional(),
 });
