@@ -139,6 +139,11 @@ export class BuildQueue {
     return job;
   }
 
+  /** The stored log lines of a job after line `afterSeq`. */
+  logs(id: string, afterSeq = 0): Promise<BuildLogRecord[]> {
+    return this.#jobs.logs(id, afterSeq);
+  }
+
   /** Cancel a queued or running job; resolves with its state afterwards. */
   async cancel(id: string): Promise<BuildJob> {
     const job = await this.get(id);

@@ -150,6 +150,49 @@ export class ImageBuilder {
     };
   }
 
+  /**
+   * What the image of a definition is and whether it exists (the reference's image details):
+   * repository, registry, the rendered Dockerfile, and where the image is (engine, registry).
+   */
+  async describe(
+    definition: EnvironmentDefinition,
+    options: { lock?: Lock; signal?: AbortSignal } = {},
+  ): Promise<{
+    imageKey: string;
+    image: string;
+    repository: string;
+    registry: string | null;
+    exists: boolean;
+    local: boolean;
+    imageId: string | null;
+    digest: string | null;
+    dockerfile: string | null;
+  }> {
+    const ids = this.imageFor(definition, options.lock);
+    const opts = options.signal ? { signal: options.signal } : {};
+    const local = await this.options.docker.inspectImage(ids.image, opts);
+    const registry = this.options.registry ?? null;
+    const digest = registry
+      ? await registryManifestDigest(registry, ids.repositoryPath, "latest", opts)
+      : null;
+    const render = this.options.render ?? coreRenderer();
+    const files = render(definition, {
+      ...(options.lock ? { lock: options.lock } : {}),
+      ...(this.options.config ? { config: this.options.config } : {}),
+    });
+    return {
+      imageKey: ids.imageKey,
+      image: ids.image,
+      repository: ids.image.replace(/:latest$/, ""),
+      registry: registry?.address ?? null,
+      exists: local !== null || digest !== null,
+      local: local !== null,
+      imageId: local?.Id ?? null,
+      digest,
+      dockerfile: files.Dockerfile ? new TextDecoder().decode(files.Dockerfile) : null,
+    };
+  }
+
   /** Build (or reuse) the image of a definition. */
   build(request: BuildRequest): Promise<ImageBuildResult> {
     let ids: ReturnType<ImageBuilder["imageFor"]>;

@@ -18,4 +18,6 @@ export type {
   BuildLogRecord,
 } from "./jobStore";
 export { buildsMigrationSql, openBuildJobStore } from "./jobStore";
+export type { BuildRoutesDeps } from "./routes";
+export { buildRoutes } from "./routes";
 export { buildEventResponse, buildEventStream } from "./sse";

@@ -6,7 +6,7 @@ const encoder = new TextEncoder();
 /**
  * A job's log as server-sent events: `event: log` (id = line number, data
  * `{seq, step, text}`) for every stored and live line after `lastEventId`, then one `event: end`
- * whose data is the final job. A comment every 15 s keeps idle connections open.
+ * whose data is the final job (without its request body). A comment every 15 s keeps idle connections open.
  */
 export function buildEventStream(
   queue: BuildQueue,
@@ -31,7 +31,9 @@ export function buildEventStream(
                 encoder.encode(`id: ${event.line.seq}\nevent: log\ndata: ${JSON.stringify(event.line)}\n\n`),
               );
             } else {
-              controller.enqueue(encoder.encode(`event: end\ndata: ${JSON.stringify(event.job)}\n\n`));
+              // the API view: no submitted request body, no internal workspace id
+              const { request: _request, workspaceId: _ws, ...job } = event.job;
+              controller.enqueue(encoder.encode(`event: end\ndata: ${JSON.stringify(job)}\n\n`));
             }
           }
         } catch (e) {
