@@ -400,6 +400,14 @@ function registrySuite(label: string, opts: { skip: boolean; database: () => str
           "E_BAD_REQUEST",
         ],
         ["POST", "/api/v1/tokens", { name: "t\u0000", role: "reader" }, undefined, 400, "E_BAD_REQUEST"],
+        [
+          "POST",
+          "/api/v1/environments",
+          undefined,
+          '{"definition":{"name":"sur","description":"\\ud800"}}',
+          400,
+          "E_DEFINITION_INVALID",
+        ],
       ];
       for (const [method, path, body, raw, status, code] of cases) {
         const r = await api(method, path, body, raw);

@@ -200,18 +200,32 @@ export class Registry {
     return this.#register(workspaceId, def, { curated: false, createdBy });
   }
 
+  /** Canonical JSON and hash; core refusing them (e.g. a lone surrogate) is bad input. */
+  #canonical(def: EnvironmentDefinition): { text: string; hash: string } {
+    try {
+      return { text: canonicalJson(toReferenceJson({ ...def, version: null })), hash: definitionHash(def) };
+    } catch (e) {
+      if (isCoreError(e)) {
+        throw new ServerError(ServerErrorCode.DEFINITION_INVALID, e.message, {
+          details: { issues: e.issues },
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+
   async #register(
     workspaceId: string,
     def: EnvironmentDefinition,
     opts: { curated: boolean; createdBy: string },
   ): Promise<RegisterOutcome> {
-    const stored = toReferenceJson({ ...def, version: null });
-    const text = canonicalJson(stored);
+    const { text, hash } = this.#canonical(def);
     const definitionBlob = await this.blobs.put(new TextEncoder().encode(text));
     const res = await this.store.register({
       workspaceId,
       name: def.name,
-      definitionHash: definitionHash(def),
+      definitionHash: hash,
       definitionJson: text,
       definitionBlob,
       description: def.description,
