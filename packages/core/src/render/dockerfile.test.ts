@@ -27,6 +27,8 @@ describe("renderDockerBuild", () => {
   it("orders layers for cache reuse and labels the image with both hashes", () => {
     const def = parseDefinition(input);
     const build = renderDockerBuild(def);
+    // No BuildKit frontend directive: it would pull an image, and builds run offline.
+    expect(build.dockerfile).not.toContain("syntax=");
     const order = [
       `FROM ${defaultCoreConfig.baseImages.cpu}`,
       "RUN apt-get update",
@@ -128,7 +130,7 @@ describe("renderDockerBuild", () => {
     });
     const build = renderDockerBuild(def);
     expect(build.baseImage).toBeNull();
-    expect(build.dockerfile.indexOf("FROM ubuntu:22.04 AS base\nRUN echo hi\n")).toBeGreaterThan(0);
+    expect(build.dockerfile.startsWith("FROM ubuntu:22.04 AS base\nRUN echo hi\n")).toBe(true);
     expect(build.dockerfile.match(/^FROM /gm)).toHaveLength(1);
     expect(build.dockerfile.indexOf("RUN echo hi")).toBeLessThan(
       build.dockerfile.indexOf("COPY environment.yml"),
@@ -178,6 +180,22 @@ describe("renderDockerBuild", () => {
   ])("refuses hostile input in %s instead of escaping it into a RUN", (_what, patch) => {
     const def = parseDefinition({ name: "h", ...patch });
     expect(() => renderDockerBuild(def)).toThrow(expect.objectContaining({ code: "E_RENDER_REFUSED" }));
+  });
+
+  it("renders a venv instead of a conda environment when the base image has no conda", () => {
+    const def = parseDefinition({
+      name: "v",
+      docker: { baseImage: "mlenv/base-cpu:bookworm" },
+      python: { condaDependencies: { dependencies: ["python=3.11", "pip", { pip: ["requests==2.31.0"] }] } },
+    });
+    const build = renderDockerBuild(def, { condaExecutable: null });
+    expect(build.dockerfile).toContain("RUN python3 -m venv /opt/mlenv/venv\n");
+    expect(build.dockerfile).not.toMatch(/micromamba|environment\.yml/);
+    expect(build.dockerfile).toContain("RUN /opt/mlenv/venv/bin/python -m pip install");
+    expect(build.dockerfile).toContain('VIRTUAL_ENV="/opt/mlenv/venv"');
+    expect(Object.keys(build.context).sort()).toEqual(["Dockerfile", "requirements.txt"]);
+    const withConda = parseDefinition({ ...input, docker: { baseImage: "mlenv/base-cpu:bookworm" } });
+    expect(() => renderDockerBuild(withConda, { condaExecutable: null })).toThrow(/numpy=1\.26/);
   });
 
   it("refuses a hostile env prefix or conda executable", () => {

@@ -63,6 +63,13 @@ describe("validateDefinition", () => {
     expect(codes(v((d) => (d.docker = { baseDockerfile: `${at}#` })))).toEqual(["E_DOCKERFILE_TOO_LARGE"]);
   });
 
+  it("rejects a Dockerfile that changes the escape character (mlenv's appended layers use backslash)", () => {
+    const df = "# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\n";
+    expect(codes(v((d) => (d.docker = { baseDockerfile: df })))).toEqual(["E_DOCKERFILE_DIRECTIVE"]);
+    expect(v((d) => (d.docker = { baseDockerfile: "# escape=\\\nFROM ubuntu:22.04\n" }))).toEqual([]);
+    expect(v((d) => (d.docker = { baseDockerfile: "FROM ubuntu:22.04\n# escape=`\n" }))).toEqual([]);
+  });
+
   it("requires exactly one python unless dependencies are user-managed", () => {
     const none = v((d) => (d.python!.condaDependencies!.dependencies = ["numpy=1.26"]));
     expect(codes(none)).toEqual(["E_PYTHON_MISSING"]);

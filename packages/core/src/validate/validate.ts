@@ -13,6 +13,7 @@ export const ValidationCode = {
   BASE_CONFLICT: "E_BASE_CONFLICT",
   BASE_IMAGE_INVALID: "E_BASE_IMAGE_INVALID",
   DOCKERFILE_TOO_LARGE: "E_DOCKERFILE_TOO_LARGE",
+  DOCKERFILE_DIRECTIVE: "E_DOCKERFILE_DIRECTIVE",
   PYTHON_MISSING: "E_PYTHON_MISSING",
   PYTHON_MULTIPLE: "E_PYTHON_MULTIPLE",
   UNSAFE_VALUE: "E_UNSAFE_VALUE",
@@ -192,6 +193,17 @@ export function validateDefinition(
         "error",
         ["docker", "baseDockerfile"],
         `expected a Dockerfile of at most ${MAX_DOCKERFILE_BYTES} bytes (100 KB); received ${size} bytes`,
+      );
+    }
+    const escapeDirective = /^(?:#[^\n]*\n)*?#\s*escape\s*=\s*(\S)/i.exec(
+      baseDockerfile.replace(/\r\n?/g, "\n"),
+    );
+    if (escapeDirective && escapeDirective[1] !== "\\") {
+      add(
+        ValidationCode.DOCKERFILE_DIRECTIVE,
+        "error",
+        ["docker", "baseDockerfile"],
+        `the Dockerfile sets the escape character to ${preview(escapeDirective[1])}; mlenv appends layers written with the default "\\" escape, so remove the "# escape=" directive`,
       );
     }
     if (baseDockerfile.includes("\0")) {
