@@ -15,20 +15,29 @@ import { received, WheelError, WheelErrorCodes } from "./errors";
 
 type Row = Record<string, unknown>;
 
-/** One SQL connection's worth of operations; `?` placeholders in every dialect. */
-interface Exec {
-  all(sql: string, params?: unknown[]): Promise<Row[]>;
+/** One SQL statement with `?` placeholders (every dialect). */
+interface Query {
+  sql: string;
+  params: unknown[];
 }
+const q = (sql: string, params: unknown[] = []): Query => ({ sql, params });
 
-interface Db extends Exec {
-  /** Run `fn` in a write transaction; `lockKey` serialises writers of one key across processes. */
-  tx<T>(lockKey: string, fn: (x: Exec) => Promise<T>): Promise<T>;
+/**
+ * A transaction body: a generator that yields statements and receives their rows. SQLite runs
+ * it synchronously inside one `BEGIN IMMEDIATE` (never holding the lock across an await, which
+ * would deadlock other connections of this process); PostgreSQL runs it on one pooled client.
+ */
+type TxBody<T> = () => Generator<Query, T, Row[]>;
+
+interface Db {
+  all(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** Run `body` in a write transaction; `lockKey` serialises writers of one key across processes. */
+  tx<T>(lockKey: string, body: TxBody<T>): Promise<T>;
   close(): Promise<void>;
 }
 
 class SqliteDb implements Db {
   readonly #db: Database.Database;
-  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(file: string) {
     this.#db = new Database(file);
@@ -37,28 +46,25 @@ class SqliteDb implements Db {
   }
 
   async all(sql: string, params: unknown[] = []): Promise<Row[]> {
+    return this.#allSync(sql, params);
+  }
+
+  #allSync(sql: string, params: unknown[]): Row[] {
     const st = this.#db.prepare(sql);
     if (st.reader) return st.all(...params) as Row[];
     st.run(...params);
     return [];
   }
 
-  tx<T>(_lockKey: string, fn: (x: Exec) => Promise<T>): Promise<T> {
-    // One connection: transactions must not interleave across awaits, so queue them.
-    const run = async () => {
-      this.#db.exec("BEGIN IMMEDIATE");
-      try {
-        const out = await fn(this);
-        this.#db.exec("COMMIT");
-        return out;
-      } catch (e) {
-        this.#db.exec("ROLLBACK");
-        throw e;
-      }
-    };
-    const next = this.#queue.then(run, run);
-    this.#queue = next.catch(() => {});
-    return next;
+  async tx<T>(_lockKey: string, body: TxBody<T>): Promise<T> {
+    return this.#db
+      .transaction(() => {
+        const g = body();
+        let step = g.next();
+        while (!step.done) step = g.next(this.#allSync(step.value.sql, step.value.params));
+        return step.value;
+      })
+      .immediate();
   }
 
   async close(): Promise<void> {
@@ -83,14 +89,16 @@ class PostgresDb implements Db {
     return (await this.#pool.query(toPg(sql), params)).rows as Row[];
   }
 
-  async tx<T>(lockKey: string, fn: (x: Exec) => Promise<T>): Promise<T> {
+  async tx<T>(lockKey: string, body: TxBody<T>): Promise<T> {
     const c = await this.#pool.connect();
     try {
       await c.query("BEGIN");
       await c.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7242))", [lockKey]);
-      const out = await fn({
-        all: async (sql, params = []) => (await c.query(toPg(sql), params)).rows as Row[],
-      });
+      const g = body();
+      let step = g.next();
+      while (!step.done)
+        step = g.next((await c.query(toPg(step.value.sql), step.value.params)).rows as Row[]);
+      const out = step.value;
       await c.query("COMMIT");
       return out;
     } catch (e) {
@@ -140,8 +148,8 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async put(input: WheelPutInput): Promise<WheelPutResult> {
-    return this.db.tx(`wheel:${input.workspaceId}:${input.filename}`, async (x) => {
-      const [cur] = await x.all("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
+    return this.db.tx(`wheel:${input.workspaceId}:${input.filename}`, function* () {
+      const [cur] = yield q("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
         input.workspaceId,
         input.filename,
       ]);
@@ -157,7 +165,7 @@ class SqlWheelCatalog implements WheelCatalog {
       }
       const revision = existing ? existing.revision + 1 : 1;
       if (existing) {
-        await x.all(
+        yield q(
           `UPDATE wheels SET project = ?, name = ?, version = ?, sha256 = ?, size = ?, metadata_sha256 = ?,
              requires_python = ?, summary = ?, yanked = 0, yanked_reason = NULL, revision = ?, uploaded_at = ?, uploaded_by = ?
            WHERE workspace_id = ? AND filename = ?`,
@@ -178,7 +186,7 @@ class SqlWheelCatalog implements WheelCatalog {
           ],
         );
       } else {
-        await x.all(
+        yield q(
           `INSERT INTO wheels (workspace_id, filename, project, name, version, sha256, size, metadata_sha256,
              requires_python, summary, yanked, yanked_reason, revision, uploaded_at, uploaded_by)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)`,
@@ -199,7 +207,7 @@ class SqlWheelCatalog implements WheelCatalog {
           ],
         );
       }
-      await x.all(
+      yield q(
         `INSERT INTO wheel_revisions (workspace_id, filename, revision, sha256, size, metadata_sha256, uploaded_at, uploaded_by)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         [
@@ -213,7 +221,7 @@ class SqlWheelCatalog implements WheelCatalog {
           input.uploadedBy,
         ],
       );
-      const [row] = await x.all("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
+      const [row] = yield q("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
         input.workspaceId,
         input.filename,
       ]);
@@ -259,19 +267,19 @@ class SqlWheelCatalog implements WheelCatalog {
     value: string;
     now: string;
   }): Promise<SecretInfo> {
-    return this.db.tx(`secret:${input.workspaceId}:${input.name}`, async (x) => {
-      const [cur] = await x.all(
-        "SELECT created_at FROM workspace_secrets WHERE workspace_id = ? AND name = ?",
-        [input.workspaceId, input.name],
-      );
+    return this.db.tx(`secret:${input.workspaceId}:${input.name}`, function* () {
+      const [cur] = yield q("SELECT created_at FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
+        input.workspaceId,
+        input.name,
+      ]);
       if (cur) {
-        await x.all(
+        yield q(
           "UPDATE workspace_secrets SET value = ?, updated_at = ? WHERE workspace_id = ? AND name = ?",
           [input.value, input.now, input.workspaceId, input.name],
         );
         return { name: input.name, createdAt: String(cur.created_at), updatedAt: input.now };
       }
-      await x.all(
+      yield q(
         "INSERT INTO workspace_secrets (workspace_id, name, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
         [input.workspaceId, input.name, input.value, input.now, input.now],
       );
@@ -296,13 +304,13 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async deleteSecret(workspaceId: string, name: string): Promise<boolean> {
-    return this.db.tx(`secret:${workspaceId}:${name}`, async (x) => {
-      const [r] = await x.all("SELECT name FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
+    return this.db.tx(`secret:${workspaceId}:${name}`, function* () {
+      const [r] = yield q("SELECT name FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
         workspaceId,
         name,
       ]);
       if (!r) return false;
-      await x.all("DELETE FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [workspaceId, name]);
+      yield q("DELETE FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [workspaceId, name]);
       return true;
     });
   }
