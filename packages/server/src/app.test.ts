@@ -289,6 +289,9 @@ function registrySuite(label: string, opts: { skip: boolean; database: () => str
 
     it("answers bad input with JSON errors and changes nothing", async () => {
       const before = await api("GET", "/api/v1/environments?archived=true&limit=500");
+      const tokensBefore = await api("GET", "/api/v1/tokens");
+      const historyBefore = await api("GET", "/api/v1/environments/train/versions");
+      const labelsBefore = await api("GET", "/api/v1/environments/train/labels");
       const cases: Array<[string, string, unknown, string | undefined, number, string | undefined]> = [
         ["POST", "/api/v1/environments", undefined, "{not json", 400, "E_BAD_REQUEST"],
         [
@@ -430,6 +433,9 @@ function registrySuite(label: string, opts: { skip: boolean; database: () => str
       );
       expect(big).toMatchObject({ status: 413, json: { code: "E_TOO_LARGE" } });
       expect(await api("GET", "/api/v1/environments?archived=true&limit=500")).toEqual(before);
+      expect(await api("GET", "/api/v1/tokens")).toEqual(tokensBefore);
+      expect(await api("GET", "/api/v1/environments/train/versions")).toEqual(historyBefore);
+      expect(await api("GET", "/api/v1/environments/train/labels")).toEqual(labelsBefore);
     });
 
     it("50 concurrent registers of distinct definitions give versions 1..50", async () => {
