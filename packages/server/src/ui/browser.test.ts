@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +17,7 @@ import { startServer } from "../server";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
 const DESKTOP = { width: 1280, height: 900 };
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const PHONE = { width: 375, height: 812 };
 
 const V1 = `name: ui-demo
@@ -43,8 +45,21 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
     const pageErrors: string[] = [];
     const offOrigin: string[] = [];
 
+    const consoleErrors: string[] = [];
+    /** Run axe-core (WCAG 2.x A/AA rules) on the current page; serious or critical findings fail. */
+    const audit = async (name: string) => {
+      // Runtime evaluation is not subject to the page's CSP, so the app keeps its strict policy.
+      if (!(await page.evaluate("typeof axe !== 'undefined'"))) await page.evaluate(AXE);
+      const found = (await page.evaluate(
+        `axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
+          .then((r) => r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+          .map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")))`,
+      )) as string[];
+      expect(found, `accessibility violations on ${name}`).toEqual([]);
+    };
     const shot = async (name: string) => {
       await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+      await audit(name);
     };
     const setSource = async (text: string) => {
       await page.fill("#source", text);
@@ -80,6 +95,9 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
       });
       page = context.pages()[0] ?? (await context.newPage());
       page.on("pageerror", (e) => pageErrors.push(String(e)));
+      page.on("console", (m) => {
+        if (m.type() === "error") consoleErrors.push(m.text());
+      });
     }, 120_000);
 
     afterAll(async () => {
@@ -330,6 +348,8 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
       await page.getByRole("heading", { name: "Sign in to mlenv" }).waitFor();
       expect(await page.evaluate(() => sessionStorage.getItem("mlenv.token"))).toBeNull();
       expect(pageErrors).toEqual([]);
+      // Only the expected failed requests (the bad-token sign-in attempts) may log errors; never CSP.
+      expect(consoleErrors.filter((m) => !/status of 401/.test(m))).toEqual([]);
       expect(offOrigin).toEqual([]);
     });
   },
