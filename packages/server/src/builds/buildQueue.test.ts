@@ -136,7 +136,7 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
   }, 180_000);
 
   it("cancels a running build, and fails one that outlives its timeout with its log kept", async () => {
-    const q = queue({ timeoutMs: 4000 });
+    const q = queue({ timeoutMs: 8000 });
     await q.start();
     try {
       const { job: running } = await q.submit({ definition: job("cancel", 60) });
