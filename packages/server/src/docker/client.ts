@@ -458,7 +458,10 @@ export function operationSignal(options: OperationOptions): AbortSignal | undefi
 
 /** URL-safe base64 WITH padding: what the engine's decoder (Go's base64.URLEncoding) expects. */
 function headerJson(value: unknown): string {
-  return Buffer.from(JSON.stringify(value), "utf8").toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
+  return Buffer.from(JSON.stringify(value), "utf8")
+    .toString("base64")
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_");
 }
 
 function encodeAuth(auth: Partial<RegistryAuth>): string {
