@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { preview, ResolverError, ResolverErrorCode } from "../errors";
+import { type Fetcher, nodeGet, type SimpleResponse } from "../internal/http";
 import { type CondaRecord, parseRepodata } from "./record";
 
 /** A conda channel: per-subdir repodata. */
@@ -40,7 +41,9 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
     );
   }
   const base = url.replace(/\/+$/, "");
-  const doFetch = options.fetch ?? fetch;
+  const doFetch: Fetcher = options.fetch
+    ? (u, init) => (options.fetch as typeof fetch)(u, { ...init, redirect: "follow" })
+    : nodeGet;
   const get = async (fileUrl: string): Promise<string | null> => {
     const key = createHash("sha256").update(fileUrl).digest("hex").slice(0, 40);
     const metaPath = options.cacheDir ? join(options.cacheDir, `${key}.meta.json`) : undefined;
@@ -53,12 +56,12 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
         meta = undefined;
       }
     }
-    const headers: Record<string, string> = { ...options.headers, "accept-encoding": "gzip, br" };
+    const headers: Record<string, string> = { ...options.headers };
     if (meta?.etag) headers["if-none-match"] = meta.etag;
     if (meta?.lastModified) headers["if-modified-since"] = meta.lastModified;
-    let res: Response;
+    let res: SimpleResponse;
     try {
-      res = await doFetch(fileUrl, { headers, redirect: "follow" });
+      res = await doFetch(fileUrl, { headers });
     } catch (cause) {
       throw new ResolverError(
         ResolverErrorCode.FETCH_FAILED,

@@ -1,4 +1,5 @@
 import { preview, ResolverError, ResolverErrorCode } from "../errors";
+import { type ScannedRepodata, scanRepodata } from "./scan";
 
 /** One package record of a conda channel subdir. */
 export interface CondaRecord {
@@ -41,20 +42,32 @@ interface Raw {
 export class RepodataRecord implements CondaRecord {
   private tf: string[] | undefined;
   private deps: string[] | undefined;
+  private parsed: Raw | undefined;
   constructor(
-    private readonly raw: Raw,
+    /** The record object, or the text it sits in with its [start, end) range (parsed on first use). */
+    private readonly source: Raw | { text: string; start: number; end: number },
     readonly fn: string,
     readonly channel: string,
     readonly subdir: string,
+    readonly name: string,
+    readonly version: string,
+    readonly build: string,
   ) {}
-  get name(): string {
-    return this.raw.name;
-  }
-  get version(): string {
-    return this.raw.version;
-  }
-  get build(): string {
-    return str(this.raw.build);
+  private get raw(): Raw {
+    if (this.parsed) return this.parsed;
+    const src = this.source;
+    if ("text" in src && typeof src.text === "string" && typeof src.start === "number") {
+      try {
+        this.parsed = JSON.parse(src.text.slice(src.start, src.end)) as Raw;
+      } catch (cause) {
+        throw new ResolverError(
+          ResolverErrorCode.REPODATA_INVALID,
+          `record ${this.fn} in ${this.channel}/${this.subdir} is not valid JSON: expected an object like {"name": ..., "version": ...}; received ${preview(src.text.slice(src.start, Math.min(src.end, src.start + 200)))}`,
+          { cause },
+        );
+      }
+    } else this.parsed = src as Raw;
+    return this.parsed;
   }
   get buildNumber(): number {
     return typeof this.raw.build_number === "number" ? this.raw.build_number : 0;
@@ -132,6 +145,39 @@ export function parseRepodata(
   text: string,
   options: { channel: string; subdir: string; source?: string },
 ): CondaRecord[] {
+  const base = options.channel.replace(/\/+$/, "");
+  let scanned: ScannedRepodata | null = null;
+  try {
+    scanned = scanRepodata(text);
+  } catch {
+    scanned = null; // unusual layout or invalid JSON: the full parser below decides
+  }
+  if (scanned) {
+    const out: CondaRecord[] = [];
+    const seen = scanned.condaPackages.length ? new Set<string>() : null;
+    for (const group of [scanned.condaPackages, scanned.packages]) {
+      for (const r of group) {
+        if (!r.name || !r.version) continue;
+        if (seen) {
+          const key = `${r.name}\0${r.version}\0${r.build}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+        }
+        out.push(
+          new RepodataRecord(
+            { text, start: r.start, end: r.end },
+            r.fn,
+            base,
+            options.subdir,
+            r.name,
+            r.version,
+            r.build,
+          ),
+        );
+      }
+    }
+    return out;
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -149,7 +195,6 @@ export function parseRepodata(
     );
   }
   const d = doc as Record<string, unknown>;
-  const base = options.channel.replace(/\/+$/, "");
   const out: CondaRecord[] = [];
   const conda = d["packages.conda"];
   const hasConda = typeof conda === "object" && conda !== null && Object.keys(conda).length > 0;
@@ -162,12 +207,13 @@ export function parseRepodata(
       if (typeof raw !== "object" || raw === null) continue;
       const r = raw as Raw;
       if (typeof r.name !== "string" || typeof r.version !== "string" || !r.name || !r.version) continue;
+      const build = typeof r.build === "string" ? r.build : "";
       if (seen) {
-        const key = `${r.name}\0${r.version}\0${typeof r.build === "string" ? r.build : ""}`;
+        const key = `${r.name}\0${r.version}\0${build}`;
         if (seen.has(key)) continue;
         seen.add(key);
       }
-      out.push(new RepodataRecord(r, fn, base, options.subdir));
+      out.push(new RepodataRecord(r, fn, base, options.subdir, r.name, r.version, build));
     }
   };
   add(d["packages.conda"]);

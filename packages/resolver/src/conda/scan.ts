@@ -1,0 +1,191 @@
+/**
+ * A structural scanner for repodata.json: finds every record of `packages` / `packages.conda`
+ * (its file name, byte range, name, version and build) without building the whole object
+ * graph, so only the records a solve touches are ever parsed. Throws on anything it does not
+ * expect; callers then fall back to JSON.parse.
+ */
+export interface ScannedRecord {
+  fn: string;
+  start: number;
+  end: number;
+  name: string;
+  version: string;
+  build: string;
+}
+
+export interface ScannedRepodata {
+  packages: ScannedRecord[];
+  condaPackages: ScannedRecord[];
+}
+
+const Q = 34; // "
+const BS = 92; // \
+const LB = 123; // {
+const RB = 125; // }
+const LS = 91; // [
+const RS = 93; // ]
+const COLON = 58;
+const COMMA = 44;
+
+class Scanner {
+  i = 0;
+  constructor(readonly s: string) {}
+
+  fail(what: string): never {
+    throw new Error(`repodata scan: expected ${what} at offset ${this.i}`);
+  }
+
+  ws(): void {
+    const s = this.s;
+    let c = s.charCodeAt(this.i);
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++this.i);
+  }
+
+  /** Position just after the closing quote of the string starting at `this.i`. */
+  skipString(): number {
+    const s = this.s;
+    let j = this.i + 1;
+    for (;;) {
+      const q = s.indexOf('"', j);
+      if (q < 0) this.fail("a closing quote");
+      let k = q - 1;
+      while (s.charCodeAt(k) === BS) k--;
+      if ((q - k - 1) % 2 === 0) return q + 1;
+      j = q + 1;
+    }
+  }
+
+  string(): string {
+    if (this.s.charCodeAt(this.i) !== Q) this.fail("a string");
+    const start = this.i;
+    const end = this.skipString();
+    this.i = end;
+    const raw = this.s.slice(start + 1, end - 1);
+    return raw.includes("\\") ? (JSON.parse(this.s.slice(start, end)) as string) : raw;
+  }
+
+  expect(c: number, what: string): void {
+    this.ws();
+    if (this.s.charCodeAt(this.i) !== c) this.fail(what);
+    this.i++;
+  }
+
+  /** Skip any JSON value (structure only). */
+  skipValue(): void {
+    const s = this.s;
+    this.ws();
+    const c = s.charCodeAt(this.i);
+    if (c === Q) {
+      this.i = this.skipString();
+      return;
+    }
+    if (c === LB || c === LS) {
+      let depth = 0;
+      for (;;) {
+        const d = s.charCodeAt(this.i);
+        if (d === Q) {
+          this.i = this.skipString();
+          continue;
+        }
+        if (d === LB || d === LS) depth++;
+        else if (d === RB || d === RS) {
+          depth--;
+          if (depth === 0) {
+            this.i++;
+            return;
+          }
+        } else if (Number.isNaN(d)) this.fail("the end of a value");
+        this.i++;
+      }
+    }
+    // number, true, false, null
+    while (this.i < s.length) {
+      const d = s.charCodeAt(this.i);
+      if (d === COMMA || d === RB || d === RS || d === 32 || d === 10 || d === 13 || d === 9) return;
+      this.i++;
+    }
+  }
+
+  /** A record object: its extent and the top-level name/version/build strings. */
+  record(fn: string): ScannedRecord {
+    this.ws();
+    const start = this.i;
+    if (this.s.charCodeAt(this.i) !== LB) this.fail("a record object");
+    this.i++;
+    let name = "";
+    let version = "";
+    let build = "";
+    this.ws();
+    if (this.s.charCodeAt(this.i) === RB) {
+      this.i++;
+      return { fn, start, end: this.i, name, version, build };
+    }
+    for (;;) {
+      this.ws();
+      const key = this.string();
+      this.expect(COLON, "':'");
+      this.ws();
+      if ((key === "name" || key === "version" || key === "build") && this.s.charCodeAt(this.i) === Q) {
+        const v = this.string();
+        if (key === "name") name = v;
+        else if (key === "version") version = v;
+        else build = v;
+      } else this.skipValue();
+      this.ws();
+      const c = this.s.charCodeAt(this.i++);
+      if (c === COMMA) continue;
+      if (c === RB) break;
+      this.i--;
+      this.fail("',' or '}' in a record");
+    }
+    return { fn, start, end: this.i, name, version, build };
+  }
+
+  group(): ScannedRecord[] {
+    const out: ScannedRecord[] = [];
+    this.expect(LB, "'{' of a package group");
+    this.ws();
+    if (this.s.charCodeAt(this.i) === RB) {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.ws();
+      const fn = this.string();
+      this.expect(COLON, "':'");
+      out.push(this.record(fn));
+      this.ws();
+      const c = this.s.charCodeAt(this.i++);
+      if (c === COMMA) continue;
+      if (c === RB) return out;
+      this.i--;
+      this.fail("',' or '}' in a package group");
+    }
+  }
+}
+
+export function scanRepodata(text: string): ScannedRepodata {
+  const sc = new Scanner(text);
+  const result: ScannedRepodata = { packages: [], condaPackages: [] };
+  sc.expect(LB, "'{' at the start");
+  sc.ws();
+  if (text.charCodeAt(sc.i) === RB) return result;
+  for (;;) {
+    sc.ws();
+    const key = sc.string();
+    sc.expect(COLON, "':'");
+    sc.ws();
+    if (key === "packages" && text.charCodeAt(sc.i) === LB) result.packages = sc.group();
+    else if (key === "packages.conda" && text.charCodeAt(sc.i) === LB) result.condaPackages = sc.group();
+    else sc.skipValue();
+    sc.ws();
+    const c = text.charCodeAt(sc.i++);
+    if (c === COMMA) continue;
+    if (c === RB) break;
+    sc.i--;
+    sc.fail("',' or '}' at the top level");
+  }
+  sc.ws();
+  if (sc.i !== text.length) sc.fail("the end of the document");
+  return result;
+}

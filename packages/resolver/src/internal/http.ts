@@ -1,0 +1,73 @@
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+
+/** The part of a fetch Response the sources use. */
+export interface SimpleResponse {
+  status: number;
+  ok: boolean;
+  url: string;
+  headers: { get(name: string): string | null };
+  text(): Promise<string>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+export type Fetcher = (url: string, init: { headers: Record<string, string> }) => Promise<SimpleResponse>;
+
+/**
+ * GET over node:http(s), following up to 5 redirects and decoding gzip/deflate/br. Several
+ * times cheaper than the global fetch for multi-megabyte repodata on loopback.
+ */
+export function nodeGet(
+  url: string,
+  init: { headers: Record<string, string> },
+  redirects = 5,
+): Promise<SimpleResponse> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(
+      u,
+      { method: "GET", headers: { "accept-encoding": "gzip, deflate, br", ...init.headers } },
+      (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        const location = res.headers.location;
+        if (status >= 300 && status < 400 && status !== 304 && location && redirects > 0) {
+          res.resume();
+          nodeGet(new URL(location, u).href, init, redirects - 1).then(resolve, reject);
+          return;
+        }
+        const enc = String(res.headers["content-encoding"] ?? "").toLowerCase();
+        const stream =
+          enc === "gzip" || enc === "x-gzip"
+            ? res.pipe(createGunzip())
+            : enc === "deflate"
+              ? res.pipe(createInflate())
+              : enc === "br"
+                ? res.pipe(createBrotliDecompress())
+                : res;
+        const chunks: Buffer[] = [];
+        stream.on("data", (c: Buffer) => chunks.push(c));
+        stream.on("error", reject);
+        stream.on("end", () => {
+          const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+          resolve({
+            status,
+            ok: status >= 200 && status < 300,
+            url,
+            headers: {
+              get: (name) => {
+                const v = res.headers[name.toLowerCase()];
+                return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
+              },
+            },
+            text: async () => body.toString("utf8"),
+            arrayBuffer: async () =>
+              body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
+          });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
