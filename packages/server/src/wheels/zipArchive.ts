@@ -1,4 +1,4 @@
-import { Inflate } from "fflate";
+import { crc32, inflateRawSync } from "node:zlib";
 import { received, WheelError, WheelErrorCodes } from "./errors";
 
 /** Limits applied while reading an uploaded archive. */
@@ -87,22 +87,6 @@ export function checkMemberName(name: string): void {
     if (seg === ".") throw fail('contains a "." segment');
     if (seg === "") throw fail("contains an empty path segment");
   }
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32Update(crc: number, data: Uint8Array): number {
-  let c = crc ^ 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 /**
@@ -307,32 +291,29 @@ export class ZipArchive {
     if (entry.method === 0) {
       out = data;
     } else {
-      out = new Uint8Array(entry.uncompressedSize);
-      let written = 0;
-      const inflater = new Inflate((chunk) => {
-        if (written + chunk.length > entry.uncompressedSize) {
+      // Native inflate with a hard output cap: one byte past the declared size means a lie.
+      try {
+        out = inflateRawSync(data, { maxOutputLength: entry.uncompressedSize + 1 });
+      } catch (cause) {
+        if ((cause as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
           throw bomb(
             `member "${received(entry.name)}" expands past its declared size of ${entry.uncompressedSize} bytes`,
             entry.name,
           );
         }
-        out.set(chunk, written);
-        written += chunk.length;
-      });
-      const step = 16 * 1024;
-      try {
-        for (let o = 0; o < data.length; o += step)
-          inflater.push(data.subarray(o, o + step), o + step >= data.length);
-        if (data.length === 0) inflater.push(data, true);
-      } catch (cause) {
-        if (cause instanceof WheelError) throw cause;
         throw notZip(
           `member "${received(entry.name)}" is not valid deflate data (${received(String(cause))})`,
         );
       }
-      if (written !== entry.uncompressedSize) {
+      if (out.length !== entry.uncompressedSize) {
+        if (out.length > entry.uncompressedSize) {
+          throw bomb(
+            `member "${received(entry.name)}" expands past its declared size of ${entry.uncompressedSize} bytes`,
+            entry.name,
+          );
+        }
         throw notZip(
-          `member "${received(entry.name)}" expands to ${written} bytes, not the declared ${entry.uncompressedSize}`,
+          `member "${received(entry.name)}" expands to ${out.length} bytes, not the declared ${entry.uncompressedSize}`,
         );
       }
     }
@@ -340,8 +321,7 @@ export class ZipArchive {
     if (this.inflated > this.limits.maxUncompressedBytes) {
       throw bomb(`the members expand to more than ${this.limits.maxUncompressedBytes} bytes`, entry.name);
     }
-    if (crc32Update(0, out) !== entry.crc32)
-      throw notZip(`member "${received(entry.name)}" fails its CRC-32 check`);
+    if (crc32(out) !== entry.crc32) throw notZip(`member "${received(entry.name)}" fails its CRC-32 check`);
     return out;
   }
 }
