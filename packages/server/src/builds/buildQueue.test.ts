@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { type EnvironmentDefinition, parseDefinition, pipEntries } from "@mlenv/core";
@@ -224,4 +225,85 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
       await q.close();
     }
   }, 120_000);
+
+  it("a worker process killed (SIGKILL) mid-build: its build is failed as interrupted, by heartbeat and on restart", async () => {
+    const slow = (tag: string) =>
+      parseDefinition({
+        name: "crash",
+        docker: { baseDockerfile: `FROM ${baseImageCpu()}\nRUN echo begin-${tag}-${run} && sleep 60\n` },
+        python: { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" },
+      });
+    const startWorker = async () => {
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "--conditions=@mlenv/source",
+          join(import.meta.dirname, "workerMain.ts"),
+          "--sqlite",
+          file,
+          "--heartbeat-ms",
+          "200",
+          "--stale-ms",
+          "60000",
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let out = "";
+      child.stderr?.on("data", (c: Buffer) => {
+        out += c.toString();
+      });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout?.on("data", (c: Buffer) => {
+          if (c.toString().includes('"ready"')) resolve();
+        });
+        child.once("exit", (code) => reject(new Error(`worker exited with ${code}: ${out}`)));
+      });
+      return child;
+    };
+    const waitForLine = async (id: string, prefix: string) => {
+      const submitter = queue();
+      for await (const e of submitter.follow(id))
+        if (e.type === "log" && e.line.text.startsWith(prefix)) return;
+      throw new Error(`job ${id} ended before printing ${prefix}: ${JSON.stringify(await jobs.get(id))}`);
+    };
+    // a queue that only submits (not started): the worker process claims the jobs
+    const submitter = queue();
+
+    // 1. the dead worker is noticed by a live queue through its stale heartbeat
+    const worker = await startWorker();
+    const { job: first } = await submitter.submit({ definition: slow("a") });
+    await waitForLine(first.id, `begin-a-${run}`);
+    expect((await jobs.get(first.id))?.status).toBe("running");
+    worker.kill("SIGKILL");
+    const watcher = queue({ exclusive: false, staleMs: 1500 });
+    await watcher.start();
+    try {
+      const failed = await watcher.wait(first.id);
+      expect(failed.status).toBe("failed");
+      expect(failed.error?.code).toBe("E_BUILD_INTERRUPTED");
+      expect((await jobs.logs(first.id)).some((l) => l.text === `begin-a-${run}`)).toBe(true);
+    } finally {
+      await watcher.close();
+    }
+
+    // 2. an exclusive server restarting fails the dead worker's build at once
+    const worker2 = await startWorker();
+    const { job: second } = await submitter.submit({ definition: slow("b") });
+    await waitForLine(second.id, `begin-b-${run}`);
+    worker2.kill("SIGKILL");
+    const restarted = queue({ staleMs: 600_000 });
+    const t0 = Date.now();
+    await restarted.start();
+    try {
+      expect(await jobs.get(second.id)).toMatchObject({
+        status: "failed",
+        error: { code: "E_BUILD_INTERRUPTED" },
+      });
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      await restarted.close();
+    }
+  }, 180_000);
 });

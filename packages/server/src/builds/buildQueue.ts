@@ -73,6 +73,8 @@ export class BuildQueue {
   #pumping = false;
   #pumpAgain = false;
   #closed = false;
+  /** Only a started queue runs jobs; one that is never started only submits, follows and cancels. */
+  #started = false;
 
   constructor(options: BuildQueueOptions) {
     this.#jobs = options.jobs;
@@ -104,6 +106,7 @@ export class BuildQueue {
       setInterval(() => void this.#heartbeat(), this.#heartbeatMs),
     );
     for (const t of this.#timers) t.unref();
+    this.#started = true;
     this.#pump();
   }
 
@@ -248,7 +251,7 @@ export class BuildQueue {
   }
 
   #pump(): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#started) return;
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
