@@ -31,6 +31,26 @@ function patchDeclaredSize(bytes: Uint8Array, name: string, size: number): Uint8
   throw new Error(`no central entry for ${name}`);
 }
 
+/** Apply `edit` to the central-directory entry of member `name` (offset of its signature). */
+function patchCentral(
+  bytes: Uint8Array,
+  name: string,
+  edit: (view: DataView, at: number) => void,
+): Uint8Array {
+  const out = bytes.slice();
+  const view = new DataView(out.buffer);
+  const nameBytes = new TextEncoder().encode(name);
+  for (let i = 0; i < out.length - 46; i++) {
+    if (view.getUint32(i, true) !== 0x02014b50) continue;
+    const len = view.getUint16(i + 28, true);
+    if (len === nameBytes.length && out.subarray(i + 46, i + 46 + len).every((b, j) => b === nameBytes[j])) {
+      edit(view, i);
+      return out;
+    }
+  }
+  throw new Error(`no central entry for ${name}`);
+}
+
 describe("validateWheel", () => {
   it("accepts a real wheel and reports its metadata", () => {
     const w = buildWheel({
@@ -151,6 +171,32 @@ describe("validateWheel", () => {
       },
     });
     expectCode(() => validateWheel(w.filename, w.bytes), "E_WHEEL_UNSAFE_MEMBER");
+  });
+
+  it("refuses encrypted members and zip64 sizes", () => {
+    const w = buildWheel({ name: "enc", version: "1.0" });
+    const encrypted = patchCentral(w.bytes, "enc/__init__.py", (v, at) =>
+      v.setUint16(at + 8, v.getUint16(at + 8, true) | 1, true),
+    );
+    expectCode(() => validateWheel(w.filename, encrypted), "E_WHEEL_UNSUPPORTED_ZIP");
+    const zip64 = patchCentral(w.bytes, "enc/__init__.py", (v, at) => v.setUint32(at + 24, 0xffffffff, true));
+    expectCode(() => validateWheel(w.filename, zip64), "E_WHEEL_UNSUPPORTED_ZIP");
+  });
+
+  it("refuses a central entry that points at another member's data (overlap / name smuggling)", () => {
+    const w = buildWheel({
+      name: "ovl",
+      version: "1.0",
+      files: { "ovl/a.py": "A = 1\n", "ovl/b.py": "B = 2\n" },
+    });
+    const view = new DataView(w.bytes.buffer, w.bytes.byteOffset);
+    let aOffset = -1;
+    patchCentral(w.bytes, "ovl/a.py", (v, at) => {
+      aOffset = v.getUint32(at + 42, true);
+    });
+    expect(view.getUint32(aOffset, true)).toBe(0x04034b50);
+    const smuggled = patchCentral(w.bytes, "ovl/b.py", (v, at) => v.setUint32(at + 42, aOffset, true));
+    expectCode(() => validateWheel(w.filename, smuggled), "E_WHEEL_UNSAFE_MEMBER");
   });
 
   it("refuses a symbolic link member", () => {
