@@ -233,6 +233,7 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
         docker: { baseDockerfile: `FROM ${baseImageCpu()}\nRUN echo begin-${tag}-${run} && sleep 60\n` },
         python: { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" },
       });
+    const workers: ReturnType<typeof spawn>[] = [];
     const startWorker = async () => {
       const child = spawn(
         process.execPath,
@@ -254,6 +255,7 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
       child.stderr?.on("data", (c: Buffer) => {
         out += c.toString();
       });
+      workers.push(child);
       await new Promise<void>((resolve, reject) => {
         child.stdout?.on("data", (c: Buffer) => {
           if (c.toString().includes('"ready"')) resolve();
@@ -271,39 +273,43 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
     // a queue that only submits (not started): the worker process claims the jobs
     const submitter = queue();
 
-    // 1. the dead worker is noticed by a live queue through its stale heartbeat
-    const worker = await startWorker();
-    const { job: first } = await submitter.submit({ definition: slow("a") });
-    await waitForLine(first.id, `begin-a-${run}`);
-    expect((await jobs.get(first.id))?.status).toBe("running");
-    worker.kill("SIGKILL");
-    const watcher = queue({ exclusive: false, staleMs: 1500 });
-    await watcher.start();
     try {
-      const failed = await watcher.wait(first.id);
-      expect(failed.status).toBe("failed");
-      expect(failed.error?.code).toBe("E_BUILD_INTERRUPTED");
-      expect((await jobs.logs(first.id)).some((l) => l.text === `begin-a-${run}`)).toBe(true);
-    } finally {
-      await watcher.close();
-    }
+      // 1. the dead worker is noticed by a live queue through its stale heartbeat
+      const worker = await startWorker();
+      const { job: first } = await submitter.submit({ definition: slow("a") });
+      await waitForLine(first.id, `begin-a-${run}`);
+      expect((await jobs.get(first.id))?.status).toBe("running");
+      worker.kill("SIGKILL");
+      const watcher = queue({ exclusive: false, staleMs: 1500 });
+      await watcher.start();
+      try {
+        const failed = await watcher.wait(first.id);
+        expect(failed.status).toBe("failed");
+        expect(failed.error?.code).toBe("E_BUILD_INTERRUPTED");
+        expect((await jobs.logs(first.id)).some((l) => l.text === `begin-a-${run}`)).toBe(true);
+      } finally {
+        await watcher.close();
+      }
 
-    // 2. an exclusive server restarting fails the dead worker's build at once
-    const worker2 = await startWorker();
-    const { job: second } = await submitter.submit({ definition: slow("b") });
-    await waitForLine(second.id, `begin-b-${run}`);
-    worker2.kill("SIGKILL");
-    const restarted = queue({ staleMs: 600_000 });
-    const t0 = Date.now();
-    await restarted.start();
-    try {
-      expect(await jobs.get(second.id)).toMatchObject({
-        status: "failed",
-        error: { code: "E_BUILD_INTERRUPTED" },
-      });
-      expect(Date.now() - t0).toBeLessThan(5000);
+      // 2. an exclusive server restarting fails the dead worker's build at once
+      const worker2 = await startWorker();
+      const { job: second } = await submitter.submit({ definition: slow("b") });
+      await waitForLine(second.id, `begin-b-${run}`);
+      worker2.kill("SIGKILL");
+      const restarted = queue({ staleMs: 600_000 });
+      const t0 = Date.now();
+      await restarted.start();
+      try {
+        expect(await jobs.get(second.id)).toMatchObject({
+          status: "failed",
+          error: { code: "E_BUILD_INTERRUPTED" },
+        });
+        expect(Date.now() - t0).toBeLessThan(5000);
+      } finally {
+        await restarted.close();
+      }
     } finally {
-      await restarted.close();
+      for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
     }
   }, 180_000);
 });
