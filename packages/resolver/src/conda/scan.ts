@@ -120,15 +120,25 @@ class Scanner {
       this.i++;
       return { fn, start, end: this.i, name, version, build };
     }
+    const s = this.s;
     for (;;) {
       this.ws();
-      const key = this.string();
+      if (s.charCodeAt(this.i) !== Q) this.fail("a key");
+      // compare keys in place: no substring per key
+      const field = s.startsWith('"name"', this.i)
+        ? 1
+        : s.startsWith('"version"', this.i)
+          ? 2
+          : s.startsWith('"build"', this.i)
+            ? 3
+            : 0;
+      this.i = this.skipString();
       this.expect(COLON, "':'");
       this.ws();
-      if ((key === "name" || key === "version" || key === "build") && this.s.charCodeAt(this.i) === Q) {
+      if (field !== 0 && s.charCodeAt(this.i) === Q) {
         const v = this.string();
-        if (key === "name") name = v;
-        else if (key === "version") version = v;
+        if (field === 1) name = v;
+        else if (field === 2) version = v;
         else build = v;
       } else this.skipValue();
       this.ws();

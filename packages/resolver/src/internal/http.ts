@@ -1,3 +1,4 @@
+import { isAscii } from "node:buffer";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
@@ -60,7 +61,8 @@ export function nodeGet(
                 return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
               },
             },
-            text: async () => body.toString("utf8"),
+            // pure-ASCII bodies (most repodata) decode as latin1: same string, no UTF-8 pass
+            text: async () => body.toString(isAscii(body) ? "latin1" : "utf8"),
             arrayBuffer: async () =>
               body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
           });

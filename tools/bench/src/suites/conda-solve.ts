@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { simpleSolve } from "@conda-org/rattler";
 import { defaultCondaSemantics, httpCondaChannel, solveConda, verifyCondaSolution } from "@mlenv/resolver";
 import { channelFilesFromFlatIndex, serveCondaChannel } from "@mlenv/test-utils";
-import { type BenchSuite, median, timeRuns } from "../harness";
+import { type BenchSuite, median } from "../harness";
 
 const DATA = process.env.MLENV_CONFORMANCE_DIR ?? "/work/shared/conformance";
 const INDEX4 = `${DATA}/repodata/conda__tests__data__index4.json`;
@@ -46,7 +46,8 @@ async function child(): Promise<void> {
   const [who, url, specsJson] = process.argv.slice(2) as [string, string, string];
   const specs = JSON.parse(specsJson) as string[];
   if (who === "ours") await ours(url, specs);
-  else await rattler(url, specs);
+  else if (who === "rattler") await rattler(url, specs);
+  // "baseline": same process and imports, no solve
   process.stdout.write(`${process.resourceUsage().maxRSS}\n`);
 }
 
@@ -97,10 +98,31 @@ export const suite: BenchSuite = {
           semantics: defaultCondaSemantics,
           compareTo: theirs.map((r) => ({ name: r.packageName as string, version: String(r.version) })),
         });
-        const tOurs = await timeRuns(() => ours(server.url, p.specs), { runs: 7, warmup: 2 });
-        const tTheirs = await timeRuns(() => rattler(server.url, p.specs), { runs: 7, warmup: 2 });
+        // alternate the two so machine load hits both alike; CPU time is reported too
+        const tOurs: number[] = [];
+        const tTheirs: number[] = [];
+        const cOurs: number[] = [];
+        const cTheirs: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          await ours(server.url, p.specs);
+          await rattler(server.url, p.specs);
+        }
+        for (let i = 0; i < 11; i++) {
+          for (const [f, wall, cpu] of [
+            [() => ours(server.url, p.specs), tOurs, cOurs],
+            [() => rattler(server.url, p.specs), tTheirs, cTheirs],
+          ] as const) {
+            const c0 = process.cpuUsage();
+            const t0 = performance.now();
+            await f();
+            wall.push(performance.now() - t0);
+            const c = process.cpuUsage(c0);
+            cpu.push((c.user + c.system) / 1000);
+          }
+        }
         const rssOurs = await peakRss("ours", server.url, p.specs);
         const rssTheirs = await peakRss("rattler", server.url, p.specs);
+        const rssBase = await peakRss("baseline", server.url, p.specs);
         const mo = median(tOurs);
         const mt = median(tTheirs);
         ratios.push(mo / mt);
@@ -115,8 +137,11 @@ export const suite: BenchSuite = {
             valid: check.problems.length === 0 ? "yes" : check.problems.slice(0, 3).join("; "),
             olderThanRattler: check.older.join(",") || "none",
             newerThanRattler: check.newer.join(",") || "none",
+            cpuMsOurs: Number(median(cOurs).toFixed(1)),
+            cpuMsRattler: Number(median(cTheirs).toFixed(1)),
             peakRssOursMiB: Math.round(rssOurs),
             peakRssRattlerMiB: Math.round(rssTheirs),
+            idleProcessRssMiB: Math.round(rssBase),
             decisions: mine.stats.decisions,
             conflicts: mine.stats.conflicts,
           },
