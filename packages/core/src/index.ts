@@ -68,6 +68,7 @@ export {
   validateLock,
 } from "./lock/lock";
 export { renderCondaExplicit, renderPipRequirements } from "./lock/render";
+export { lockJsonSchema, lockJsonSchemaText } from "./lock/jsonSchema";
 export {
   CONDA_SUBDIRS,
   type CondaPackageRecord,

@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { isCoreError } from "../errors";
 import { imageKey } from "../hash/hash";
 import { parseDefinition } from "../spec/definition";
+import { lockJsonSchema } from "./jsonSchema";
 import { type Lock, lockImageKeyInput, parseLock, serializeLock, validateLock } from "./lock";
+import committedSchema from "./lock.schema.json";
 import { renderCondaExplicit, renderPipRequirements } from "./render";
 
 const H = "mlenv1-sha256:".concat("a".repeat(64));
@@ -101,5 +103,11 @@ describe("mlenv.lock", () => {
     expect(imageKey(a, { lock: lockImageKeyInput(lock("py312h2_0")) })).not.toBe(imageKey(a, { lock: same }));
     // the definition hash recorded in the lock does not matter for the image
     expect(lockImageKeyInput({ ...lock(), definitionHash: `mlenv1-sha256:${"b".repeat(64)}` })).toEqual(same);
+  });
+});
+
+describe("lock.schema.json", () => {
+  it("matches the zod schema (regenerate with lockJsonSchemaText() when this fails)", () => {
+    expect(committedSchema).toEqual(lockJsonSchema());
   });
 });
