@@ -33,7 +33,13 @@ function signingKey(options: WheelSupportOptions): string {
   const file = join(options.dataDir, "signing-key");
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   const key = generateSigningKey();
-  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: "wx" });
+  try {
+    writeFileSync(file, `${key}\n`, { mode: 0o600, flag: "wx" });
+  } catch (e) {
+    // Another process sharing this data dir wrote it first: use theirs.
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return readFileSync(file, "utf8").trim();
+    throw e;
+  }
   chmodSync(file, 0o600);
   return key;
 }
