@@ -31,6 +31,8 @@ export interface LockOptions {
   cacheDir?: string;
   channelPriority?: ChannelPriority;
   virtualPackages?: VirtualPackageOptions;
+  /** Try `current_repodata.json` first (like conda), falling back to the full repodata. */
+  currentRepodata?: boolean;
   /** pip pre-release policy (default: stable first, pre-releases only when nothing else fits). */
   prereleases?: "if-necessary" | "allow";
   condaSemantics?: CondaSemantics;
@@ -110,6 +112,7 @@ export async function lockEnvironment(def: EnvironmentDefinition, options: LockO
       semantics: condaSem,
       ...(options.channelPriority ? { channelPriority: options.channelPriority } : {}),
       ...(options.virtualPackages ? { virtualPackages: options.virtualPackages } : {}),
+      ...(options.currentRepodata ? { currentRepodata: true } : {}),
     });
     const condaLocked: LockedCondaPackage[] = sol.records.map((r) => {
       const e: LockedCondaPackage = {

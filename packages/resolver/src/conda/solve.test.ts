@@ -162,4 +162,33 @@ describe("conda solve (fixture channel)", () => {
     );
     await s.close();
   });
+
+  it("tries current_repodata.json first and falls back to the full repodata", async () => {
+    const s = await serveCondaChannel({
+      files: {
+        "linux-64/repodata.json": doc("linux-64", main),
+        "linux-64/current_repodata.json": doc(
+          "linux-64",
+          main.filter((r) => r.name !== "python" || r.version === "3.12.1"),
+        ),
+      },
+    });
+    const run = (specs: string[]) =>
+      solveConda({
+        channels: [httpCondaChannel(s.url)],
+        specs,
+        subdir: "linux-64",
+        semantics: defaultCondaSemantics,
+        currentRepodata: true,
+      });
+    expect(names((await run(["python"])).records)).toContain("python-3.12.1-h0_1");
+    expect(s.requests.map((r) => r.path.split("/").slice(-2).join("/"))).toEqual([
+      "linux-64/current_repodata.json",
+      "noarch/current_repodata.json",
+      "noarch/repodata.json",
+    ]);
+    expect(names((await run(["python 3.11.*"])).records)).toContain("python-3.11.9-h0_0");
+    expect(s.requests.some((r) => r.path.endsWith("linux-64/repodata.json"))).toBe(true);
+    await s.close();
+  });
 });

@@ -45,17 +45,32 @@ export async function solveCondaRecords(input: CondaSolveInput): Promise<CondaSo
   return { records: topoOrder(chosen, provider), stats: out.stats };
 }
 
-/** Fetch `subdir` + `noarch` of every channel, then solve. */
+/**
+ * Fetch `subdir` + `noarch` of every channel, then solve. With `currentRepodata`, conda's
+ * `current_repodata.json` (latest versions only) is tried first where a channel has it, and
+ * the full repodata is used when that solve fails.
+ */
 export async function solveConda(
-  options: Omit<CondaSolveInput, "channels"> & { channels: CondaChannel[] },
+  options: Omit<CondaSolveInput, "channels"> & { channels: CondaChannel[]; currentRepodata?: boolean },
 ): Promise<CondaSolution> {
-  const channels = await Promise.all(
-    options.channels.map(async (ch) => {
-      const [a, b] = await Promise.all([ch.records(options.subdir), ch.records("noarch")]);
-      return [...(a ?? []), ...(b ?? [])];
-    }),
-  );
-  return solveCondaRecords({ ...options, channels });
+  const load = (current: boolean) =>
+    Promise.all(
+      options.channels.map(async (ch) => {
+        const get = async (subdir: string) =>
+          (current ? await ch.records(subdir, { current: true }) : null) ?? (await ch.records(subdir)) ?? [];
+        const [a, b] = await Promise.all([get(options.subdir), get("noarch")]);
+        return [...a, ...b];
+      }),
+    );
+  const { currentRepodata, ...rest } = options;
+  if (currentRepodata) {
+    try {
+      return await solveCondaRecords({ ...rest, channels: await load(true) });
+    } catch (e) {
+      if (!(e instanceof ResolverError && e.code === ResolverErrorCode.UNSATISFIABLE)) throw e;
+    }
+  }
+  return solveCondaRecords({ ...rest, channels: await load(false) });
 }
 
 function topoOrder(records: CondaRecord[], provider: CondaProvider): CondaRecord[] {
