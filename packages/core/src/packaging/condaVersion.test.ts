@@ -58,6 +58,23 @@ describe("CondaVersion", () => {
     );
   });
 
+  it("property: sortCondaVersions (packed fast path) agrees with the element-wise comparison", () => {
+    const plain = fc
+      .array(fc.oneof(fc.nat(12), fc.constantFrom(0, 4095, 4096)), { minLength: 1, maxLength: 6 })
+      .map((xs) => xs.join("."));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(arbCondaVersion, plain), { minLength: 2, maxLength: 30 }), (list) => {
+        const sorted = sortCondaVersions(list).map((s) => CondaVersion.parse(s));
+        for (let i = 0; i + 1 < sorted.length; i++) {
+          expect(
+            compareCondaVersionsSlow(sorted[i] as CondaVersion, sorted[i + 1] as CondaVersion),
+          ).toBeLessThanOrEqual(0);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it("property: normalising is idempotent and parse(toString(v)) == v", () => {
     fc.assert(
       fc.property(arbCondaVersion, (s) => {

@@ -141,8 +141,10 @@ export class CondaVersion {
   /** Components, epoch first (as `[epoch]`); "post" is +Infinity, "dev" is "DEV". */
   readonly version: readonly (readonly CondaVersionPart[])[];
   readonly local: readonly (readonly CondaVersionPart[])[];
-  /** Sort key: `a.key < b.key` iff a sorts before b; equal keys iff equal versions. */
-  readonly key: string;
+  /** Packed numeric key of plain numeric versions (epoch <= 3, at most 4 numbers < 4096, no local), else -1. */
+  readonly p: number;
+  private digits: { v: (string | undefined)[][]; l: (string | undefined)[][] } | null;
+  private keyCache: string | null = null;
 
   constructor(input: string) {
     let v = input.trim().toLowerCase();
@@ -173,7 +175,18 @@ export class CondaVersion {
     const loc = parseComponents(localRaw, input);
     this.version = ver.comps;
     this.local = loc.comps;
-    this.key = sequenceKey(ver.comps, ver.digits) + sequenceKey(loc.comps, loc.digits);
+    this.digits = { v: ver.digits, l: loc.digits };
+    this.p = packComponents(ver.comps, loc.comps);
+  }
+
+  /** Sort key: `a.key < b.key` iff a sorts before b; equal keys iff equal versions. Built on first use. */
+  get key(): string {
+    if (this.keyCache === null) {
+      const d = this.digits as { v: (string | undefined)[][]; l: (string | undefined)[][] };
+      this.keyCache = sequenceKey(this.version, d.v) + sequenceKey(this.local, d.l);
+      this.digits = null;
+    }
+    return this.keyCache;
   }
 
   /** Parse (cached). Throws PackagingError(E_CONDA_VERSION_INVALID). */
@@ -196,10 +209,14 @@ export class CondaVersion {
   }
 
   compare(other: CondaVersion): -1 | 0 | 1 {
-    return this.key < other.key ? -1 : this.key > other.key ? 1 : 0;
+    if (this.p >= 0 && other.p >= 0) return this.p < other.p ? -1 : this.p > other.p ? 1 : 0;
+    const a = this.key;
+    const b = other.key;
+    return a < b ? -1 : a > b ? 1 : 0;
   }
 
   equals(other: CondaVersion): boolean {
+    if (this.p >= 0 && other.p >= 0) return this.p === other.p;
     return this.key === other.key;
   }
 
@@ -266,9 +283,83 @@ export function compareCondaVersionsSlow(a: CondaVersion, b: CondaVersion): -1 |
   return 0;
 }
 
-/** Parse and sort conda version strings ascending (each parsed once, sorted by key). */
+const R = 4096;
+
+function packComponents(
+  version: readonly (readonly CondaVersionPart[])[],
+  local: readonly (readonly CondaVersionPart[])[],
+): number {
+  if (local.length > 0 || version.length > 5) return -1;
+  let p = 0;
+  for (let i = 0; i < 5; i++) {
+    const c = version[i];
+    let x = 0;
+    if (c !== undefined) {
+      if (c.length !== 1) return -1;
+      x = c[0] as number;
+      if (typeof x !== "number" || !(x < (i === 0 ? 4 : R))) return -1;
+    }
+    p = p * R + x;
+  }
+  return p;
+}
+
+/** Packed key of a plain `N(.N)*` string (no epoch), or -1. */
+function packPlain(s: string): number {
+  const comps: number[] = [0];
+  let cur = 0;
+  let digits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      cur = cur * 10 + (c - 48);
+      if (++digits > 6) return -1;
+    } else if (c === 46 && digits > 0) {
+      comps.push(cur);
+      cur = 0;
+      digits = 0;
+    } else return -1;
+  }
+  if (digits === 0) return -1;
+  comps.push(cur);
+  if (comps.length > 5) return -1;
+  let p = 0;
+  for (let i = 0; i < 5; i++) {
+    const x = comps[i] ?? 0;
+    if (x >= R) return -1;
+    p = p * R + x;
+  }
+  return p;
+}
+
+interface SortEntry {
+  s: string;
+  p: number;
+  k: string | null;
+}
+
+function entryKey(e: SortEntry): string {
+  if (e.k === null) e.k = CondaVersion.parse(e.s).key;
+  return e.k;
+}
+
+/** Parse and sort conda version strings ascending (each parsed once; plain versions compare as numbers). */
 export function sortCondaVersions(versions: readonly string[]): string[] {
-  const keyed = versions.map((s) => ({ k: new CondaVersion(s).key, s }));
-  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-  return keyed.map((x) => x.s);
+  const entries: SortEntry[] = new Array(versions.length);
+  for (let i = 0; i < versions.length; i++) {
+    const s = versions[i] as string;
+    const p = packPlain(s);
+    if (p >= 0) entries[i] = { s, p, k: null };
+    else {
+      const v = new CondaVersion(s);
+      entries[i] = { s, p: v.p, k: v.p >= 0 ? null : v.key };
+    }
+  }
+  entries.sort((a, b) => {
+    if (a.p >= 0 && b.p >= 0) return a.p - b.p;
+    const x = entryKey(a);
+    const y = entryKey(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  return entries.map((e) => e.s);
 }

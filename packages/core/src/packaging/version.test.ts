@@ -6,7 +6,10 @@ import { canonicalizeName, sortVersions, Version } from "./version";
 const arbVersion = fc
   .record({
     epoch: fc.oneof(fc.constant(0), fc.nat(3)),
-    release: fc.array(fc.nat(20), { minLength: 1, maxLength: 4 }),
+    release: fc.array(fc.oneof(fc.nat(20), fc.constantFrom(0, 4095, 4096, 100000)), {
+      minLength: 1,
+      maxLength: 6,
+    }),
     pre: fc.option(fc.tuple(fc.constantFrom("a" as const, "b" as const, "rc" as const), fc.nat(3))),
     post: fc.option(fc.nat(3)),
     dev: fc.option(fc.nat(3)),
@@ -76,6 +79,20 @@ describe("Version", () => {
         expect(again.equals(v)).toBe(true);
         expect(again.toString()).toBe(v.toString());
       }),
+    );
+  });
+
+  it("property: the packed numeric order agrees with the string sort key, and sortVersions with both", () => {
+    fc.assert(
+      fc.property(fc.array(arbVersion, { minLength: 2, maxLength: 30 }), (vs) => {
+        const [a, b] = vs as [Version, Version];
+        const byKey = a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+        expect(a.compare(b)).toBe(byKey);
+        const strings = vs.map(String);
+        const sorted = sortVersions(strings).map((x) => Version.parse(x).key);
+        expect(sorted).toEqual(vs.map((v) => v.key).sort());
+      }),
+      { numRuns: 500 },
     );
   });
 

@@ -100,13 +100,17 @@ export class Version {
   readonly dev: number | null;
   /** Normalised local label (`"ubuntu.1"`), or null. */
   readonly local: string | null;
-  /** Sort key: compare with `<`/`===` (total order, equal keys = equal versions). */
-  readonly key: string;
-  /** Key of (epoch, release) only, trailing zeros dropped. */
-  readonly releaseKey: string;
-  /** Key up to and including the pre-release segment. */
-  readonly preKey: string;
-  private readonly text: string;
+  /**
+   * Packed numeric sort key of the public version for common versions (epoch <= 3, at most 4
+   * release numbers < 4096, small pre/post/dev numbers): `p1` then `p2` order the public part
+   * exactly like `key`; equal public parts then order by local label. `p1` is -1 when the
+   * version does not fit; then only `key` applies.
+   */
+  readonly p1: number;
+  readonly p2: number;
+  private raw: Raw | null;
+  private keys: { key: string; releaseKey: string; preKey: string } | null = null;
+  private textCache: string | null = null;
 
   private constructor(r: Raw) {
     this.epoch = num(r.epoch);
@@ -115,17 +119,49 @@ export class Version {
     this.post = r.post === null ? null : num(r.post);
     this.dev = r.dev === null ? null : num(r.dev);
     this.local = r.local === null ? null : r.local.join(".");
-    const k = buildKeyParts(r);
-    this.key = k.key;
-    this.releaseKey = k.releaseKey;
-    this.preKey = k.releaseKey + k.preKey;
-    let s = r.epoch === "0" ? "" : `${r.epoch}!`;
-    s += r.release.join(".");
-    if (r.pre !== null) s += r.pre[0] + r.pre[1];
-    if (r.post !== null) s += `.post${r.post}`;
-    if (r.dev !== null) s += `.dev${r.dev}`;
-    if (r.local !== null) s += `+${this.local}`;
-    this.text = s;
+    this.raw = r;
+    const packed = pack(this);
+    this.p1 = packed[0];
+    this.p2 = packed[1];
+  }
+
+  private ensureKeys(): { key: string; releaseKey: string; preKey: string } {
+    if (this.keys === null) {
+      const k = buildKeyParts(this.raw as Raw);
+      this.keys = { key: k.key, releaseKey: k.releaseKey, preKey: k.releaseKey + k.preKey };
+      if (this.textCache !== null) this.raw = null;
+    }
+    return this.keys;
+  }
+
+  /** Sort key: compare with `<`/`===` (total order, equal keys = equal versions). Built on first use. */
+  get key(): string {
+    return this.ensureKeys().key;
+  }
+
+  /** Key of (epoch, release) only, trailing zeros dropped. */
+  get releaseKey(): string {
+    return this.ensureKeys().releaseKey;
+  }
+
+  /** Key up to and including the pre-release segment. */
+  get preKey(): string {
+    return this.ensureKeys().preKey;
+  }
+
+  private get text(): string {
+    if (this.textCache === null) {
+      const r = this.raw as Raw;
+      let s = r.epoch === "0" ? "" : `${r.epoch}!`;
+      s += r.release.join(".");
+      if (r.pre !== null) s += r.pre[0] + r.pre[1];
+      if (r.post !== null) s += `.post${r.post}`;
+      if (r.dev !== null) s += `.dev${r.dev}`;
+      if (r.local !== null) s += `+${this.local}`;
+      this.textCache = s;
+      if (this.keys !== null) this.raw = null;
+    }
+    return this.textCache;
   }
 
   /** Parse a version; throws PackagingError(E_VERSION_INVALID). */
@@ -265,10 +301,25 @@ export class Version {
 
   /** -1, 0 or 1. */
   compare(other: Version): -1 | 0 | 1 {
-    return this.key < other.key ? -1 : this.key > other.key ? 1 : 0;
+    if (this.p1 >= 0 && other.p1 >= 0) {
+      if (this.p1 !== other.p1) return this.p1 < other.p1 ? -1 : 1;
+      if (this.p2 !== other.p2) return this.p2 < other.p2 ? -1 : 1;
+      if (this.local === null || other.local === null)
+        return this.local === other.local ? 0 : this.local === null ? -1 : 1;
+    }
+    const a = this.key;
+    const b = other.key;
+    return a < b ? -1 : a > b ? 1 : 0;
   }
 
   equals(other: Version): boolean {
+    if (
+      this.p1 >= 0 &&
+      other.p1 >= 0 &&
+      (this.p1 !== other.p1 || this.p2 !== other.p2 || this.local === null || other.local === null)
+    ) {
+      return this.p1 === other.p1 && this.p2 === other.p2 && this.local === other.local;
+    }
     return this.key === other.key;
   }
 
@@ -278,19 +329,109 @@ export class Version {
   }
 }
 
+const R = 4096;
+/** p2 of a final release with no post/dev (phase 4, no post, no dev). */
+const FINAL_P2 = 4 * 2 ** 28 + 4095;
+
+/** Packed [p1, p2] (see {@link Version.p1}), or [-1, 0] when the version does not fit. */
+function pack(v: Version): [number, number] {
+  if (v.epoch > 3) return [-1, 0];
+  let end = v.release.length;
+  while (end > 0 && v.release[end - 1] === 0) end--;
+  if (end > 4) return [-1, 0];
+  let p1 = v.epoch;
+  for (let i = 0; i < 4; i++) {
+    const x = i < end ? (v.release[i] as number) : 0;
+    if (x >= R) return [-1, 0];
+    p1 = p1 * R + x;
+  }
+  let phase: number;
+  let preN = 0;
+  if (v.pre === null) phase = v.post === null && v.dev !== null ? 0 : 4;
+  else {
+    phase = v.pre[0] === "a" ? 1 : v.pre[0] === "b" ? 2 : 3;
+    preN = v.pre[1];
+  }
+  const post = v.post === null ? 0 : v.post + 1;
+  const dev = v.dev === null ? 4095 : v.dev;
+  if (preN > 255 || post > 255 || dev > 4095 || (v.dev !== null && v.dev >= 4095)) return [-1, 0];
+  return [p1, ((phase * 256 + preN) * 256 + post) * 4096 + dev];
+}
+
 /** Compare two versions (for `Array.prototype.sort`). */
 export function compareVersions(a: Version, b: Version): number {
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  return a.compare(b);
+}
+
+interface SortEntry {
+  s: string;
+  p1: number;
+  p2: number;
+  /** Has a local label (orders after the same public version). */
+  l: boolean;
+  k: string | null;
+}
+
+/** Packed key of a plain `N(.N)*` release, straight from the string; -1 when it does not fit. */
+function packPlain(s: string): number {
+  const comps: number[] = [];
+  let cur = 0;
+  let digits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      cur = cur * 10 + (c - 48);
+      if (++digits > 6) return -1;
+    } else if (c === 46 && digits > 0) {
+      comps.push(cur);
+      cur = 0;
+      digits = 0;
+    } else return -1;
+  }
+  if (digits === 0) return -1;
+  comps.push(cur);
+  while (comps.length > 4 && comps[comps.length - 1] === 0) comps.pop();
+  if (comps.length > 4) return -1;
+  let p = 0;
+  for (let i = 0; i < 4; i++) {
+    const x = comps[i] ?? 0;
+    if (x >= R) return -1;
+    p = p * R + x;
+  }
+  return p;
+}
+
+function entryKey(e: SortEntry): string {
+  if (e.k === null) e.k = Version.parse(e.s).key;
+  return e.k;
 }
 
 /**
  * Parse and sort version strings ascending by PEP 440 order. Throws on an invalid string.
- * Sorts by precomputed keys, so each string is parsed exactly once.
+ * Each string is parsed once; common versions compare as packed numbers, others by sort key.
  */
 export function sortVersions(versions: readonly string[]): string[] {
-  const keyed = versions.map((s) => ({ k: Version.parse(s).key, s }));
-  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-  return keyed.map((x) => x.s);
+  const entries: SortEntry[] = new Array(versions.length);
+  for (let i = 0; i < versions.length; i++) {
+    const s = versions[i] as string;
+    const p = packPlain(s);
+    if (p >= 0) entries[i] = { s, p1: p, p2: FINAL_P2, l: false, k: null };
+    else {
+      const v = Version.parse(s);
+      entries[i] = { s, p1: v.p1, p2: v.p2, l: v.local !== null, k: v.p1 >= 0 ? null : v.key };
+    }
+  }
+  entries.sort((a, b) => {
+    if (a.p1 >= 0 && b.p1 >= 0) {
+      const d = a.p1 - b.p1 || a.p2 - b.p2;
+      if (d !== 0) return d;
+      if (!a.l || !b.l) return a.l === b.l ? 0 : a.l ? 1 : -1;
+    }
+    const x = entryKey(a);
+    const y = entryKey(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  return entries.map((e) => e.s);
 }
 
 const NAME_SEP_RE = /[-_.]+/g;
