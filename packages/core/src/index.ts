@@ -30,6 +30,7 @@ export {
   type LoadOptions,
   loadDefinitionFile,
   loadDefinitionFolder,
+  type RequirementsReadOptions,
   saveDefinitionFolder,
   unknownFieldWarnings,
 } from "./formats/folder";
@@ -50,7 +51,8 @@ export {
   normalizePipRequirement,
   resolveBaseImage,
 } from "./hash/normalize";
-export type { SourceLocation, SourceLocations } from "./internal/sourceMap";
+export type { SourceLocation, SourceLocations } from "./internal/path";
+export { lockJsonSchema, lockJsonSchemaText } from "./lock/jsonSchema";
 export {
   LOCK_VERSION,
   type Lock,
@@ -68,7 +70,6 @@ export {
   validateLock,
 } from "./lock/lock";
 export { renderCondaExplicit, renderPipRequirements } from "./lock/render";
-export { lockJsonSchema, lockJsonSchemaText } from "./lock/jsonSchema";
 export {
   CONDA_SUBDIRS,
   type CondaPackageRecord,

@@ -61,7 +61,7 @@ describe("diffDefinitions", () => {
         oldConstraint: "=1.17.0",
         newConstraint: ">=1.18",
         old: ["numpy=1.17.0"],
-        new: ["numpy>=1.18"],
+        new: ["numpy[version='>=1.18']"],
       },
       {
         name: "pandas",

@@ -44,7 +44,10 @@ export interface DefinitionDiff {
 
 function splitConda(spec: string): [string, string] {
   const m = /^((?:[^\s:]+::)?[A-Za-z0-9_.+-]+)(.*)$/s.exec(spec);
-  return m ? [m[1]!.toLowerCase(), m[2]!.trim()] : [spec, ""];
+  if (!m) return [spec, ""];
+  // Show conda's bracket form `[version='>=1.3']` as the plain constraint `>=1.3`.
+  const constraint = m[2]!.trim().replace(/^\[version='([^']*)'\]$/, "$1");
+  return [m[1]!.toLowerCase(), constraint];
 }
 
 function splitPip(line: string): [string, string] {

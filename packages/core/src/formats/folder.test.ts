@@ -150,8 +150,48 @@ describe("single files", () => {
     expect(r.definition.python.condaDependencies.dependencies).toEqual([
       "python=3.11",
       "pip=24.2",
-      { pip: ["numpy==1.26.0", "requests >=2"] },
+      { pip: ["numpy==1.26.0", "requests   >=2"] },
     ]);
+  });
+
+  it("reads full pip syntax: options, editables, hashes, includes through a loader, constraints dropped", () => {
+    const text = [
+      "--index-url http://127.0.0.1:9/simple",
+      "--extra-index-url=http://127.0.0.1:8/simple",
+      "-e git+https://example.invalid/x.git#egg=x",
+      "numpy==1.26.4 --hash=sha256:aa --hash=sha256:bb",
+      "-r more.txt",
+      "-c constraints.txt",
+      "",
+    ].join("\n");
+    const files: Record<string, string> = { "more.txt": "scipy==1.13.0\n", "constraints.txt": "urllib3<2\n" };
+    const r = loadDefinitionFile("requirements.txt", text, {
+      requirements: { loader: (path) => files[path.replace(/^.*\//, "")] ?? "" },
+    });
+    expect(r.definition.python.condaDependencies.dependencies?.[2]).toEqual({
+      pip: [
+        "--index-url http://127.0.0.1:9/simple",
+        "--extra-index-url http://127.0.0.1:8/simple",
+        "-e git+https://example.invalid/x.git#egg=x",
+        "numpy==1.26.4 --hash=sha256:aa --hash=sha256:bb",
+        "scipy==1.13.0",
+      ],
+    });
+    expect(r.locations["python.condaDependencies.dependencies[2].pip[4]"]).toMatchObject({ line: 1 });
+    expect(r.locations["python.condaDependencies.dependencies[2].pip[3]"]).toEqual({
+      file: "requirements.txt",
+      line: 4,
+    });
+    expect(r.warnings.map((w) => [w.code, w.line])).toEqual([["W_CONSTRAINT_DROPPED", 1]]);
+  });
+
+  it("reports includes without a loader as a located error", () => {
+    try {
+      loadDefinitionFile("requirements.txt", "numpy==1\n-r other.txt\n");
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toMatchObject({ code: "E_SPEC_INVALID", file: "requirements.txt", line: 2 });
+    }
   });
 
   it("rejects unknown file kinds", () => {

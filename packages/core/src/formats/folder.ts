@@ -1,7 +1,13 @@
 import { type CoreConfig, defaultCoreConfig } from "../config";
 import { CoreError, CoreErrorCode, type DefinitionIssue, preview } from "../errors";
-import { formatPath } from "../internal/path";
-import { locator, parseWithLocations, type SourceLocations } from "../internal/sourceMap";
+import { formatPath, locator, type SourceLocations } from "../internal/path";
+import { parseWithLocations } from "../internal/sourceMap";
+import {
+  isPackagingError,
+  parseRequirementsFile,
+  type RequirementLineOptions,
+  type RequirementsLoader,
+} from "../packaging/index";
 import {
   type CondaEnvironment,
   type EnvironmentDefinition,
@@ -9,7 +15,6 @@ import {
   toReferenceJson,
 } from "../spec/definition";
 import { condaPackages, parseCondaEnvironment, renderCondaEnvironment } from "./condaEnvironment";
-import { requirementLines } from "./requirements";
 
 /** File names of the on-disk folder layout. */
 export const FolderFiles = {
@@ -213,13 +218,100 @@ export function definitionFromCondaEnvironment(
   return { definition, locations: { ...options.locations }, warnings };
 }
 
-/** A definition from a pip requirements file: conda python and pip, the requirements as the pip block. */
+/** Options of a pip requirements file read into a definition. */
+export interface RequirementsReadOptions {
+  /** Reads `-r`/`-c` includes (path resolved against the including file); without it they are an error. */
+  loader?: RequirementsLoader;
+  /** Values for `${VAR}` expansion. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+function optionLines(o: RequirementLineOptions): string[] {
+  const out: string[] = [];
+  if (o.no_index) out.push("--no-index");
+  if (o.index_url !== undefined) out.push(`--index-url ${o.index_url}`);
+  for (const u of o.extra_index_urls ?? []) out.push(`--extra-index-url ${u}`);
+  for (const u of o.find_links ?? []) out.push(`--find-links ${u}`);
+  for (const h of o.trusted_hosts ?? []) out.push(`--trusted-host ${h}`);
+  if (o.pre) out.push("--pre");
+  if (o.prefer_binary) out.push("--prefer-binary");
+  if (o.require_hashes) out.push("--require-hashes");
+  for (const x of o.format_control?.no_binary ?? []) out.push(`--no-binary ${x}`);
+  for (const x of o.format_control?.only_binary ?? []) out.push(`--only-binary ${x}`);
+  for (const f of o.features_enabled ?? []) out.push(`--use-feature ${f}`);
+  return out;
+}
+
+/**
+ * A definition from a pip requirements file (full pip syntax, via ./packaging's
+ * parseRequirementsFile): conda python and pip, and a pip block holding the file's options
+ * (index URLs, find-links, ...) and requirements (`-e` kept, `--hash` pins kept). Lines from
+ * constraint files (`-c`) cannot be expressed in a conda pip block; they are dropped with a warning.
+ */
 export function definitionFromRequirements(
   text: string,
-  options: LoadOptions & { file?: string } = {},
+  options: LoadOptions & { file?: string; requirements?: RequirementsReadOptions } = {},
 ): LoadedDefinition {
   const config = options.config ?? defaultCoreConfig;
-  const lines = requirementLines(text);
+  const file = options.file ?? "requirements.txt";
+  let parsed: ReturnType<typeof parseRequirementsFile>;
+  try {
+    parsed = parseRequirementsFile(text, {
+      file,
+      ...(options.requirements?.loader ? { loader: options.requirements.loader } : {}),
+      ...(options.requirements?.env ? { env: options.requirements.env } : {}),
+    });
+  } catch (e) {
+    if (!isPackagingError(e)) throw e;
+    throw new CoreError(CoreErrorCode.SPEC_INVALID, e.message, {
+      cause: e,
+      ...(e.file ? { file: e.file } : {}),
+      ...(e.line ? { line: e.line } : {}),
+      issues: [
+        {
+          code: e.code,
+          severity: "error",
+          message: e.message,
+          path: "python.condaDependencies.dependencies[2].pip",
+          ...(e.file ? { file: e.file } : {}),
+          ...(e.line ? { line: e.line } : {}),
+        },
+      ],
+    });
+  }
+  const pip: string[] = [];
+  const where: { file: string; line: number }[] = [];
+  const warnings: DefinitionIssue[] = [];
+  for (const line of parsed.lines) {
+    if (line.constraint) {
+      if (line.requirement !== null) {
+        warnings.push({
+          code: "W_CONSTRAINT_DROPPED",
+          severity: "warning",
+          message: `constraint ${preview(line.requirement)} cannot be expressed in a conda pip block and is dropped; pin it as a requirement instead`,
+          path: "python.condaDependencies.dependencies[2].pip",
+          file: line.file,
+          line: line.lineno,
+        });
+      }
+      continue;
+    }
+    if (line.requirement === null) {
+      for (const o of optionLines(line.options)) {
+        pip.push(o);
+        where.push({ file: line.file, line: line.lineno });
+      }
+      continue;
+    }
+    let entry = line.isEditable ? `-e ${line.requirement}` : line.requirement;
+    for (const [alg, digests] of Object.entries(line.options.hashes ?? {})) {
+      for (const d of digests) entry += ` --hash=${alg}:${d}`;
+    }
+    for (const [k, v] of Object.entries(line.options.config_settings ?? {}))
+      entry += ` --config-settings ${k}=${v}`;
+    pip.push(entry);
+    where.push({ file: line.file, line: line.lineno });
+  }
   const name = options.name ?? safeName(options.file) ?? "requirements";
   const definition = parseDefinition(
     {
@@ -228,16 +320,19 @@ export function definitionFromRequirements(
         condaDependencies: {
           name,
           channels: [...config.channels],
-          dependencies: [`python=${config.pythonVersion}`, `pip=${config.pipVersion}`, { pip: lines }],
+          dependencies: [`python=${config.pythonVersion}`, `pip=${config.pipVersion}`, { pip }],
         },
       },
     },
-    { config, ...(options.file ? { file: options.file } : {}) },
+    { config, file },
   );
-  const locations: SourceLocations = {};
-  if (options.file)
-    locations["python.condaDependencies.dependencies[2].pip"] = { file: options.file, line: 1 };
-  return { definition, locations, warnings: [] };
+  const locations: SourceLocations = {
+    "python.condaDependencies.dependencies[2].pip": { file, line: 1 },
+  };
+  where.forEach((w, j) => {
+    locations[`python.condaDependencies.dependencies[2].pip[${j}]`] = w;
+  });
+  return { definition, locations, warnings };
 }
 
 /**
@@ -248,7 +343,7 @@ export function definitionFromRequirements(
 export function loadDefinitionFile(
   fileName: string,
   text: string,
-  options: LoadOptions = {},
+  options: LoadOptions & { requirements?: RequirementsReadOptions } = {},
 ): LoadedDefinition {
   const file = (options.filePrefix ?? "") + fileName;
   const lower = fileName.toLowerCase();

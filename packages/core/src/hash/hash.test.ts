@@ -54,6 +54,8 @@ describe("hashes are EQUAL for", () => {
     ["PEP 503 pip names", with_((d) => (conda(d).dependencies[3].pip[1] = "flask==2.0"))],
     ["PEP 503 separators", with_((d) => (conda(d).dependencies[3].pip[0] = "Requests == 2.31.0"))],
     ["spaces around conda operators", with_((d) => (conda(d).dependencies[2] = "scipy >= 1.3"))],
+    ["conda's bracket spelling", with_((d) => (conda(d).dependencies[2] = "scipy[version='>=1.3']"))],
+    ["conda's space spelling of a fuzzy version", with_((d) => (conda(d).dependencies[0] = "python 3.10.*"))],
     [
       "name, version, description and tags",
       with_((d) => Object.assign(d, { name: "other", version: "3", description: "x", tags: { a: "b" } })),

@@ -1,5 +1,5 @@
 import { type CoreConfig, defaultCoreConfig } from "../config";
-import { Requirement } from "../packaging/index";
+import { MatchSpec, Requirement } from "../packaging/index";
 import type { CondaEnvironment, EnvironmentDefinition } from "../spec/definition";
 import type { JsonValue } from "./canonicalJson";
 
@@ -49,20 +49,25 @@ export function normalizePipOption(line: string): string {
 }
 
 /**
- * Canonical spelling of a conda MatchSpec string: channel prefix kept, name lowercased, whitespace
- * removed around operators (`python >= 3.8` is `python>=3.8`), a space-separated version/build
- * (`numpy 1.17.0 py37_0`) kept with single spaces.
+ * Canonical spelling of a conda MatchSpec string: conda's own `str(MatchSpec)` form, from
+ * ./packaging's MatchSpec (name lowercased, channel kept, `python >= 3.8` = `python>=3.8` =
+ * `python[version='>=3.8']`, `python 3.9.*` = `python=3.9`). A spec MatchSpec cannot parse is kept
+ * trimmed, with whitespace around operators removed.
  */
 export function normalizeCondaSpec(spec: string): string {
   const s = spec.trim();
+  try {
+    return MatchSpec.parse(s).toString();
+  } catch {
+    // Fall through to a conservative textual normalisation.
+  }
   const m = /^((?:[^\s:]+::)?)([A-Za-z0-9_.+-]+)(.*)$/s.exec(s);
   if (!m) return s.replace(/\s+/g, " ");
   const channel = m[1] ?? "";
   const name = (m[2] ?? "").toLowerCase();
   const rest = (m[3] ?? "").trim();
   if (!rest) return `${channel}${name}`;
-  if (/^[=<>!~]/.test(rest)) return `${channel}${name}${rest.replace(/\s+/g, "")}`;
-  if (rest.startsWith("[")) return `${channel}${name}${rest.replace(/\s+/g, "")}`;
+  if (/^[=<>!~[]/.test(rest)) return `${channel}${name}${rest.replace(/\s+/g, "")}`;
   return `${channel}${name} ${rest.replace(/\s+/g, " ")}`;
 }
 

@@ -1,15 +1,8 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { CoreError, CoreErrorCode, type DefinitionIssue, preview } from "../errors";
-import { formatPath } from "./path";
+import { formatPath, type SourceLocations } from "./path";
 
-export interface SourceLocation {
-  file?: string;
-  line?: number;
-  column?: number;
-}
-
-/** Maps JSON paths (see formatPath) to where they were written. */
-export type SourceLocations = Record<string, SourceLocation>;
+export type { SourceLocation, SourceLocations } from "./path";
 
 export interface ParsedSource {
   value: unknown;
@@ -117,18 +110,4 @@ export function parseWithLocations(
     });
   }
   return { value, locations };
-}
-
-/** A lookup that finds a path's location, or its nearest located ancestor's. */
-export function locator(locations: SourceLocations): (path: string) => SourceLocation | undefined {
-  return (path: string) => {
-    let p = path;
-    while (p) {
-      const hit = locations[p];
-      if (hit) return hit;
-      const cut = Math.max(p.lastIndexOf("."), p.lastIndexOf("["));
-      p = cut > 0 ? p.slice(0, cut) : "";
-    }
-    return undefined;
-  };
 }

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { condaPackages, parseCondaEnvironment, pipEntries } from "../formats/condaEnvironment";
+import { definitionFromRequirements } from "../formats/folder";
 import { requirementLines } from "../formats/requirements";
 import { isPipOption } from "../hash/normalize";
 
@@ -49,6 +50,18 @@ describe.skipIf(expected === null)(
         .filter((l) => /^--(extra-)?index-url\b/.test(l))
         .map((l) => l.replace(/^--(extra-)?index-url[\s=]+/, ""));
       expect(indexUrls).toEqual(exp.pip?.global.index_urls);
+
+      // The definition made from the file (pip syntax through ./packaging) holds the same requirements.
+      const def = definitionFromRequirements(readFileSync(join(dir, file), "utf8"), { file }).definition;
+      const block = def.python.condaDependencies.dependencies?.find((d) => typeof d !== "string");
+      const entries = typeof block === "object" ? block.pip : [];
+      expect(entries.filter((l) => !isPipOption(l)).map((l) => l.replace(/^-e /, ""))).toEqual(
+        exp.pip?.requirements.map((r) => r.requirement),
+      );
+      const optionUrls = entries
+        .filter((l) => /^--(extra-)?index-url /.test(l))
+        .map((l) => l.replace(/^--(extra-)?index-url /, ""));
+      expect(optionUrls).toEqual(exp.pip?.global.index_urls);
     });
   },
 );

@@ -1,8 +1,7 @@
 import { type CoreConfig, defaultCoreConfig } from "../config";
 import { CoreError, CoreErrorCode, type DefinitionIssue, preview } from "../errors";
 import { isPipOption, normalizeCondaSpec } from "../hash/normalize";
-import { formatPath } from "../internal/path";
-import { locator, type SourceLocations } from "../internal/sourceMap";
+import { formatPath, locator, type SourceLocations } from "../internal/path";
 import type { EnvironmentDefinition } from "../spec/definition";
 
 /** Codes of validation issues (errors start with E_, warnings with W_). */
