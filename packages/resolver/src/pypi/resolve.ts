@@ -136,7 +136,8 @@ export async function resolvePip(options: PipResolveOptions): Promise<PipResolut
     }),
   });
   const roots = options.requirements.flatMap((r) => provider.rootRequirements(r));
-  const out = await solveCdcl(provider, roots);
+  // like uv: a package whose candidates keep getting rejected by earlier decisions goes first
+  const out = await solveCdcl(provider, roots, { prioritizeAfterRejections: 5 });
   if (!out.ok) {
     const explanation = provider.explain(out.core).concat(provider.problems.slice(0, 10));
     throw new ResolverError(

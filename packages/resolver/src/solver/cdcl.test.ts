@@ -96,4 +96,21 @@ describe("solveCdcl", () => {
     const out = await solveCdcl(p, [u.req("a", [1])]);
     expect(out.ok && u.picked(out.solvables)).toEqual({ a: 1, b: 1 });
   });
+
+  it("prioritises a package whose candidates keep being rejected (uv's wrong-backtracking case)", async () => {
+    const b: Record<number, [string, number[]][]> = { 1: [["old", [1]]] };
+    for (let v = 20; v <= 29; v++) b[v] = [["a", [1]]];
+    const u = universe({ a: { 1: [], 2: [] }, b, old: { 1: [] } });
+    const plain = await solveCdcl(u.provider, [
+      u.req("a", [1, 2]),
+      u.req("b", [1, ...Object.keys(b).map(Number)]),
+    ]);
+    expect(plain.ok && u.picked(plain.solvables)).toEqual({ a: 2, b: 1, old: 1 });
+    const prioritised = await solveCdcl(
+      u.provider,
+      [u.req("a", [1, 2]), u.req("b", [1, ...Object.keys(b).map(Number)])],
+      { prioritizeAfterRejections: 5 },
+    );
+    expect(prioritised.ok && u.picked(prioritised.solvables)).toEqual({ a: 1, b: 29 });
+  });
 });

@@ -52,11 +52,21 @@ const isThenable = <T>(v: T | Promise<T>): v is Promise<T> =>
  * Solve `rootRequirements` (every one must be satisfied) against a provider. Returns the chosen
  * solvables, or the original clauses forming the conflict (for `explainConflict`).
  */
+export interface SolveOptions {
+  /**
+   * uv-style conflict prioritisation: once decided candidates of one package have been
+   * rejected this many times because of earlier decisions, that package is decided first
+   * (after a restart). Off by default (conda's order is kept).
+   */
+  prioritizeAfterRejections?: number;
+}
+
 export async function solveCdcl(
   provider: DependencyProvider,
   rootRequirements: readonly number[],
+  options: SolveOptions = {},
 ): Promise<SolveOutcome> {
-  return new Cdcl(provider).run(rootRequirements);
+  return new Cdcl(provider, options).run(rootRequirements);
 }
 
 class Cdcl {
@@ -81,7 +91,28 @@ class Cdcl {
   private nameSolvables = new Map<number, readonly number[]>();
   private stats: SolveStats = { decisions: 0, conflicts: 0, clauses: 0, propagations: 0 };
 
-  constructor(private readonly provider: DependencyProvider) {}
+  private readonly rejections = new Map<number, number>();
+  private readonly boosted = new Set<number>();
+  private restart = false;
+
+  constructor(
+    private readonly provider: DependencyProvider,
+    private readonly options: SolveOptions = {},
+  ) {}
+
+  /** A decided solvable was refuted by its own clauses right away: count it against its name. */
+  private noteRejection(v: number): void {
+    const limit = this.options.prioritizeAfterRejections;
+    if (!limit || this.reason[v] !== -1 || v === ROOT) return;
+    const name = this.provider.nameOf(v - 1);
+    if (this.boosted.has(name)) return;
+    const n = (this.rejections.get(name) ?? 0) + 1;
+    this.rejections.set(name, n);
+    if (n >= limit) {
+      this.boosted.add(name);
+      this.restart = true;
+    }
+  }
 
   private grow(v: number): void {
     if (v < this.value.length) return;
@@ -218,6 +249,7 @@ class Cdcl {
     const lev0 = this.level[l0 >> 1] as number;
     if (lev1 < lev0) {
       // only l0 sits on the highest level: undo just that level and assert its negation
+      if (origin.kind === "requires") this.noteRejection(l0 >> 1);
       this.backtrack(lev0 - 1);
       this.assertLate(l0, idx, lev1);
       return -1;
@@ -489,6 +521,11 @@ class Cdcl {
         continue;
       }
       if (this.processed < this.trail.length) continue;
+      if (this.restart) {
+        this.restart = false;
+        this.backtrack(0);
+        continue;
+      }
       const lit = this.decide();
       if (lit < 0) break;
       this.stats.decisions++;
@@ -507,6 +544,7 @@ class Cdcl {
   private decide(): number {
     let best = -1;
     let bestCount = Number.POSITIVE_INFINITY;
+    let bestBoost = false;
     for (const rq of this.reqClauses) {
       if (this.litValue(rq.owner) >= 0) continue; // owner not true
       let satisfied = false;
@@ -524,10 +562,12 @@ class Cdcl {
         }
       }
       if (satisfied || first < 0) continue;
-      if (count < bestCount) {
+      const boost = this.boosted.size > 0 && this.boosted.has(this.provider.nameOf((first >> 1) - 1));
+      if ((boost && !bestBoost) || (boost === bestBoost && count < bestCount)) {
         bestCount = count;
         best = first;
-        if (count === 1) break;
+        bestBoost = boost;
+        if (count === 1 && (boost || this.boosted.size === 0)) break;
       }
     }
     return best;
