@@ -103,6 +103,8 @@ export interface PipResolveOptions {
   /** Already installed by conda: name → version. Not reinstalled. */
   provided?: Record<string, string>;
   resolution?: "highest" | "lowest" | "lowest-direct";
+  /** Marker variables to override (e.g. `{ sys_platform: "os2" }`) on top of the target's. */
+  environment?: Record<string, string>;
 }
 
 export interface PipResolution {
@@ -112,7 +114,7 @@ export interface PipResolution {
 
 /** Resolve pip requirements for a target Python. Throws E_UNSATISFIABLE with an explanation. */
 export async function resolvePip(options: PipResolveOptions): Promise<PipResolution> {
-  const env = markerEnvironment(options.target);
+  const env = { ...markerEnvironment(options.target), ...options.environment };
   const provided: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.provided ?? {})) provided[normalizeProjectName(k)] = v;
   const requiresSeen = new Map<string, string[]>();

@@ -163,10 +163,17 @@ async function runScenario(dir: string, e: Entry, useHead: boolean): Promise<voi
           glibc: "2.17",
         },
       ];
+  // universal mode also forks on marker values the scenario names (sys_platform == 'os2', ...)
+  const overrides: (Record<string, string> | undefined)[] = [undefined];
+  if (universal) {
+    const re =
+      /\b(sys_platform|platform_machine|os_name|implementation_name|platform_system)\s*==\s*['"]([^'"]+)['"]/g;
+    for (const m of text.matchAll(re)) overrides.push({ [m[1] as string]: m[2] as string });
+  }
   let got: Record<string, string> | null = {};
   const union = new Set<string>();
   let error: unknown = null;
-  for (const target of envs) {
+  for (const [target, environment] of envs.flatMap((t) => overrides.map((o) => [t, o] as const))) {
     // universal mode: wheel tags only filter which wheels are locked, not which versions exist
     const tags = universal ? null : new Set(compatibleTags(target));
     try {
@@ -178,6 +185,7 @@ async function runScenario(dir: string, e: Entry, useHead: boolean): Promise<voi
         prereleases: s.resolver_options?.prereleases ? "allow" : "if-necessary",
         ignoreRequiresPythonUpperBound: true,
         resolution: s.resolver_options?.resolution ?? "highest",
+        ...(environment ? { environment } : {}),
       });
       for (const p of out.packages) {
         union.add(`${p.name}==${p.version}`);
