@@ -18,6 +18,16 @@ export function normalizePipName(name: string): string {
  * do not parse as PEP 508 are kept as written (trimmed, whitespace collapsed).
  */
 export function normalizePipRequirement(line: string): string {
+  let out = pipCache.get(line);
+  if (out === undefined) {
+    out = normalizePipRequirementUncached(line);
+    if (pipCache.size >= CACHE_LIMIT) pipCache.clear();
+    pipCache.set(line, out);
+  }
+  return out;
+}
+
+function normalizePipRequirementUncached(line: string): string {
   const s = line.trim().replace(/\s+/g, " ");
   if (/^(-e|--editable)(\s|=)/.test(s)) return `-e ${s.replace(/^(-e|--editable)[\s=]+/, "")}`;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^(\.|\/|~)/.test(s)) return s;
@@ -55,6 +65,20 @@ export function normalizePipOption(line: string): string {
  * trimmed, with whitespace around operators removed.
  */
 export function normalizeCondaSpec(spec: string): string {
+  let out = condaCache.get(spec);
+  if (out === undefined) {
+    out = normalizeCondaSpecUncached(spec);
+    if (condaCache.size >= CACHE_LIMIT) condaCache.clear();
+    condaCache.set(spec, out);
+  }
+  return out;
+}
+
+const CACHE_LIMIT = 20_000;
+const condaCache = new Map<string, string>();
+const pipCache = new Map<string, string>();
+
+function normalizeCondaSpecUncached(spec: string): string {
   const s = spec.trim();
   try {
     return MatchSpec.parse(s).toString();
