@@ -573,8 +573,18 @@ describe.skipIf(pgSkip)("two server processes on one PostgreSQL database", () =>
       expect((await cb("GET", "/api/v1/environments/shared?label=prod")).json.version).toBe(7);
       const tok = await cb("POST", "/api/v1/tokens", { name: "r", role: "reader" });
       expect((await client(a.url, tok.json.token)("GET", "/api/v1/whoami")).json.role).toBe("reader");
+      // B has the token cached; A's revocation reaches B through NOTIFY, well before the cache TTL.
+      expect((await client(b.url, tok.json.token)("GET", "/api/v1/whoami")).status).toBe(200);
       await ca("DELETE", `/api/v1/tokens/${tok.json.id}`);
-      expect((await client(b.url, tok.json.token)("GET", "/api/v1/whoami")).status).toBe(401);
+      expect((await client(a.url, tok.json.token)("GET", "/api/v1/whoami")).status).toBe(401);
+      const t0 = Date.now();
+      let status = 200;
+      while (status !== 401 && Date.now() - t0 < 2_000) {
+        status = (await client(b.url, tok.json.token)("GET", "/api/v1/whoami")).status;
+        if (status !== 401) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(status).toBe(401);
+      expect(Date.now() - t0).toBeLessThan(2_000);
       // Both processes seeded the curated environments once between them.
       expect((await cb("GET", "/api/v1/environments/mlenv-minimal/versions")).json.items).toHaveLength(1);
     } finally {

@@ -24,6 +24,9 @@ import type {
   WorkspaceRecord,
 } from "./store/types";
 
+/** How long a looked-up token is trusted without asking the database again. */
+const TOKEN_TTL_MS = 5_000;
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const WORKSPACE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -72,6 +75,9 @@ export class Registry {
   readonly store: Store;
   readonly blobs: BlobStore;
   readonly #now: () => string;
+  readonly #tokens = new Map<string, { auth: AuthenticatedToken; until: number }>();
+  #generation = 0;
+  #cacheTokens = true;
 
   constructor(deps: { store: Store; blobs: BlobStore; now?: () => string }) {
     this.store = deps.store;
@@ -117,8 +123,40 @@ export class Registry {
     }
   }
 
+  /**
+   * The live token, cached for TOKEN_TTL_MS. Revocations clear the cache at once in this process
+   * and, through `Store.watchRevocations` (PostgreSQL NOTIFY), in every other one.
+   */
   async authenticate(token: string): Promise<AuthenticatedToken | null> {
-    return this.store.findToken(hashToken(token));
+    const hash = hashToken(token);
+    const now = Date.now();
+    const hit = this.#tokens.get(hash);
+    if (hit && hit.until > now) return hit.auth;
+    const generation = this.#generation;
+    const auth = await this.store.findToken(hash);
+    // Cache only if no revocation arrived while we looked (and caching is still trusted).
+    if (auth && this.#cacheTokens && generation === this.#generation) {
+      if (this.#tokens.size >= 10_000) this.#tokens.clear();
+      this.#tokens.set(hash, { auth, until: now + TOKEN_TTL_MS });
+    }
+    return auth;
+  }
+
+  /** Forget a revoked token (its hash), or every cached token (null: the revocation feed was lost). */
+  forgetToken(tokenHash: string | null): void {
+    this.#generation++;
+    if (tokenHash === null) {
+      this.#tokens.clear();
+      this.#cacheTokens = false;
+    } else {
+      this.#tokens.delete(tokenHash);
+    }
+  }
+
+  /** Follow the store's revocation feed, if it has one; returns the function that stops it. */
+  async watchRevocations(): Promise<() => Promise<void>> {
+    if (!this.store.watchRevocations) return async () => {};
+    return this.store.watchRevocations((hash) => this.forgetToken(hash));
   }
 
   async createWorkspace(name: string): Promise<{ workspace: WorkspaceRecord; adminToken: string }> {
@@ -164,7 +202,11 @@ export class Registry {
   }
 
   async revokeToken(workspaceId: string, id: string): Promise<void> {
-    if (!(await this.store.revokeToken(workspaceId, id, this.#now()))) {
+    const revoked = await this.store.revokeToken(workspaceId, id, this.#now());
+    // The id is not the hash: forget every cached token of this process (revocations are rare).
+    this.#generation++;
+    this.#tokens.clear();
+    if (!revoked) {
       throw notFound(`No live token with id ${preview(id)} in this workspace`, { id: preview(id) });
     }
   }

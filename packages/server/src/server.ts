@@ -99,6 +99,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const port = (server.address() as AddressInfo).port;
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    // Token revocations made by other server processes on the same database reach this one.
+    const stopWatching = await registry.watchRevocations();
     logger.info("server listening", { url, store: store.kind });
     let closed = false;
     return {
@@ -113,6 +115,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         });
         await wheels?.close();
+        await stopWatching();
         await store.close();
       },
     };

@@ -38,6 +38,9 @@ function statementName(sql: string): string {
   return n;
 }
 
+/** NOTIFY channel carrying the hash of each revoked token. */
+const REVOKED_CHANNEL = "mlenv_token_revoked";
+
 /** Any fixed number: the advisory lock key that serialises migrations across processes. */
 const MIGRATION_LOCK = 7_242_023_101;
 
@@ -57,7 +60,10 @@ export class PostgresStore implements Store {
   readonly kind = "postgres" as const;
   readonly #pool: pg.Pool;
 
+  readonly #url: string;
+
   constructor(url: string, options: { maxConnections?: number } = {}) {
+    this.#url = url;
     this.#pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 });
     // An idle client losing its connection must not crash the process.
     this.#pool.on("error", () => {});
@@ -177,11 +183,34 @@ export class PostgresStore implements Store {
   }
 
   async revokeToken(workspaceId: string, id: string, now: string): Promise<boolean> {
+    // The notification is sent on commit, to every server process listening on this database.
     const res = await this.#pool.query(
-      "UPDATE api_tokens SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
+      `WITH r AS (
+         UPDATE api_tokens SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL
+         RETURNING token_hash)
+       SELECT pg_notify('${REVOKED_CHANNEL}', token_hash) FROM r`,
       [now, workspaceId, id],
     );
     return res.rowCount === 1;
+  }
+
+  async watchRevocations(onRevoked: (tokenHash: string | null) => void): Promise<() => Promise<void>> {
+    const client = new pg.Client({ connectionString: this.#url });
+    let closing = false;
+    const lost = () => {
+      if (!closing) onRevoked(null);
+    };
+    client.on("error", lost);
+    client.on("end", lost);
+    client.on("notification", (m) => {
+      if (m.channel === REVOKED_CHANNEL && m.payload) onRevoked(m.payload);
+    });
+    await client.connect();
+    await client.query(`LISTEN ${REVOKED_CHANNEL}`);
+    return async () => {
+      closing = true;
+      await client.end().catch(() => {});
+    };
   }
 
   async register(input: RegisterInput): Promise<RegisterResult> {

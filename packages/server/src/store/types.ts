@@ -127,6 +127,12 @@ export interface Store {
   listTokens(workspaceId: string): Promise<TokenRecord[]>;
   /** Revoke; false when no live token with this id exists in the workspace. */
   revokeToken(workspaceId: string, id: string, now: string): Promise<boolean>;
+  /**
+   * Backends shared by several processes tell each one about revocations: `onRevoked(hash)` per
+   * revoked token, `onRevoked(null)` when the feed is lost (forget every cached token). Returns
+   * a function that stops watching. Absent: only this process revokes (SQLite).
+   */
+  watchRevocations?(onRevoked: (tokenHash: string | null) => void): Promise<() => Promise<void>>;
 
   /**
    * Register a definition: an existing version with the same hash is returned unchanged;
