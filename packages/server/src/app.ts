@@ -8,6 +8,7 @@ import { openApiDocument, type RouteDoc } from "./http/openapi";
 import * as S from "./http/schemas";
 import { type Logger, silentLogger } from "./logger";
 import { Registry } from "./registry";
+import type { RunSupport } from "./runs/support";
 import type { AuthenticatedToken, Store } from "./store/types";
 import { mountUi } from "./ui/serve";
 import { wheelRoutes } from "./wheels/routes";
@@ -24,6 +25,8 @@ export interface AppDeps {
   maxBodyBytes?: number;
   /** Private wheels, the simple index and signed URLs (src/wheels, see its README section). */
   wheels?: WheelSupport;
+  /** Runs, models and local web services (src/runs, src/models, src/services). */
+  runs?: RunSupport;
 }
 
 type Env = { Variables: { auth: AuthenticatedToken } };
@@ -405,6 +408,7 @@ export function createApp(deps: AppDeps): {
   );
   app.get("/openapi.json", (c) => c.json(doc));
   if (deps.wheels) app.route("/", wheelRoutes({ ...deps, ...deps.wheels, logger }));
+  if (deps.runs) app.route("/", deps.runs.routes);
   mountUi(app); // web UI: `/` and `/ui/*` (src/ui)
 
   app.use(

@@ -5,6 +5,7 @@ import { serve } from "@hono/node-server";
 import { createApp } from "./app";
 import { FsBlobStore } from "./blobs/blobStore";
 import { jsonLogger, type Logger } from "./logger";
+import { openRunSupport, type RunSupport } from "./runs/support";
 import { PostgresStore } from "./store/postgresStore";
 import { SqliteStore } from "./store/sqliteStore";
 import type { Store } from "./store/types";
@@ -69,10 +70,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(options);
   let wheels: WheelSupport | undefined;
+  let runs: RunSupport | undefined;
   try {
     const blobs = new FsBlobStore(options.blobDir ?? join(options.dataDir, "blobs"));
     wheels = openWheelSupport({ dataDir: options.dataDir, database: options.database });
-    const { app, registry } = createApp({ store, blobs, logger, wheels });
+    runs = openRunSupport({
+      dataDir: options.dataDir,
+      database: options.database,
+      store,
+      blobs,
+      logger,
+      wheels,
+    });
+    const { app, registry } = createApp({ store, blobs, logger, wheels, runs });
     const given = options.bootstrapToken ?? process.env.MLENV_BOOTSTRAP_TOKEN;
     if (given !== undefined && !/^mlenv_[A-Za-z0-9_-]{43}$/.test(given)) {
       throw new Error(
@@ -99,6 +109,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const port = (server.address() as AddressInfo).port;
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    runs.setBaseUrl(url);
+    await runs.start();
     // Token revocations made by other server processes on the same database reach this one.
     const stopWatching = await registry.watchRevocations();
     logger.info("server listening", { url, store: store.kind });
@@ -110,6 +122,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       async close() {
         if (closed) return;
         closed = true;
+        await runs?.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
@@ -120,6 +133,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       },
     };
   } catch (e) {
+    await runs?.close().catch(() => {});
     await wheels?.close().catch(() => {});
     await store.close().catch(() => {});
     throw e;

@@ -1,4 +1,5 @@
 import { buildsMigrationSql } from "../builds/jobStore";
+import { runsMigrationSql } from "../runs/runStore";
 import { wheelsMigrationSql } from "../wheels/catalog";
 
 /**
@@ -82,4 +83,5 @@ export const migrations: readonly Migration[] = [
   },
   { id: "0002_wheels", sqlite: wheelsMigrationSql("sqlite"), postgres: wheelsMigrationSql("postgres") },
   { id: "0003_builds", sqlite: buildsMigrationSql("sqlite"), postgres: buildsMigrationSql("postgres") },
+  { id: "0004_runs", sqlite: runsMigrationSql("sqlite"), postgres: runsMigrationSql("postgres") },
 ];

@@ -1,0 +1,81 @@
+import { type EnvironmentDefinition, imageKey, type Lock, parseDefinition, validateLock } from "@mlenv/core";
+import { preview, ServerError, ServerErrorCode } from "../errors";
+import type { Registry } from "../registry";
+import type { RunEnvironment } from "./runStore";
+
+/** The name of the environment registered for runs submitted without one (as in the reference). */
+export const DEFAULT_RUN_ENVIRONMENT = "default-run-environment";
+
+/** How a run or deployment names its environment. */
+export type EnvironmentChoice =
+  | { name: string; version?: number | undefined; label?: string | undefined }
+  | { definition: Record<string, unknown> }
+  | null;
+
+/**
+ * Resolve an environment choice to the exact registered version: a name (+version/label) is looked
+ * up; an inline definition is registered first (same definition: same version); none registers
+ * the default environment. A lock, when given, must be a valid lock of that definition.
+ */
+export async function resolveRunEnvironment(options: {
+  registry: Registry;
+  workspaceId: string;
+  createdBy: string;
+  choice: EnvironmentChoice;
+  lock?: unknown;
+}): Promise<{ environment: RunEnvironment; definition: EnvironmentDefinition; lock: Lock | null }> {
+  const { registry, workspaceId, choice } = options;
+  let name: string;
+  let selector: { version?: number | undefined; label?: string | undefined };
+  if (choice === null || "definition" in choice) {
+    const json = choice === null ? { name: DEFAULT_RUN_ENVIRONMENT } : choice.definition;
+    const out = await registry.register(workspaceId, json, options.createdBy);
+    name = out.environment.name;
+    selector = { version: out.environment.version };
+  } else {
+    name = choice.name;
+    selector = { version: choice.version, label: choice.label };
+  }
+  const view = await registry.get(workspaceId, name, selector);
+  const definition = parseDefinition(view.definition);
+  let lock: Lock | null = null;
+  if (options.lock !== undefined && options.lock !== null) {
+    try {
+      lock = validateLock(options.lock);
+    } catch (e) {
+      throw new ServerError(ServerErrorCode.BAD_REQUEST, `Expected a valid lock: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    if (lock.definitionHash !== view.definitionHash) {
+      throw new ServerError(
+        ServerErrorCode.CONFLICT,
+        `Expected a lock of environment ${name} version ${view.version} (definition ${view.definitionHash}); the lock was made for ${preview(lock.definitionHash)}: run \`mlenv env lock\` again`,
+      );
+    }
+  }
+  const key = imageKey(definition, lock ? { lock: lock as never } : {});
+  return {
+    environment: {
+      name: view.name,
+      version: view.version,
+      definitionHash: view.definitionHash,
+      imageKey: key,
+      definition: view.definition ?? {},
+      lock: lock as unknown as Record<string, unknown> | null,
+    },
+    definition,
+    lock,
+  };
+}
+
+/** The definition and lock stored on a run or service record. */
+export function recordedEnvironment(env: RunEnvironment): {
+  definition: EnvironmentDefinition;
+  lock: Lock | null;
+} {
+  return {
+    definition: parseDefinition(env.definition),
+    lock: env.lock ? validateLock(env.lock) : null,
+  };
+}

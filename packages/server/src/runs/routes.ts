@@ -1,0 +1,365 @@
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
+import { hashToken, isTokenShaped, roleAllows } from "../auth";
+import type { BlobStore } from "../blobs/blobStore";
+import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
+import type { Logger } from "../logger";
+import { registerModel } from "../models/models";
+import type { ServiceManager } from "../services/serviceManager";
+import type { AuthenticatedToken, Role, Store } from "../store/types";
+import type { RunManager } from "./runManager";
+import type { ModelRecord, RunRecord, ServiceRecord } from "./runStore";
+import { storeSnapshot } from "./snapshot";
+
+export interface RunRoutesDeps {
+  store: Store;
+  blobs: BlobStore;
+  runs: RunManager;
+  services: ServiceManager;
+  logger: Logger;
+  /** Largest snapshot, in bytes of file content. */
+  maxSnapshotBytes: number;
+}
+
+const NUL_FREE = z.string().refine((s) => !s.includes("\u0000"), "must not contain NUL");
+const EnvironmentChoiceSchema = z
+  .union([
+    z.object({
+      name: NUL_FREE.min(1).max(255),
+      version: z.number().int().positive().optional(),
+      label: NUL_FREE.max(63).optional(),
+    }),
+    z.object({ definition: z.record(z.string(), z.unknown()) }),
+  ])
+  .nullable()
+  .optional();
+const FilesSchema = z
+  .array(z.object({ path: NUL_FREE, content: z.string(), executable: z.boolean().optional() }))
+  .max(20_000);
+const SubmitSchema = z.object({
+  experiment: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/),
+  script: NUL_FREE.min(1).max(1024),
+  arguments: z.array(NUL_FREE.max(10_000)).max(1000).default([]),
+  snapshot: z.string(),
+  target: z.enum(["local", "docker"]).default("local"),
+  environment: EnvironmentChoiceSchema,
+  lock: z.unknown().optional(),
+});
+const ModelSchema = z.object({
+  name: NUL_FREE,
+  description: NUL_FREE.max(10_000).nullable().optional(),
+  runId: z.string().optional(),
+  path: NUL_FREE.optional(),
+  files: FilesSchema.optional(),
+});
+const DeploySchema = z.object({
+  name: NUL_FREE,
+  model: z.object({ name: NUL_FREE, version: z.number().int().positive().optional() }),
+  entryScript: NUL_FREE.min(1).max(1024),
+  snapshot: z.string(),
+  environment: EnvironmentChoiceSchema,
+  lock: z.unknown().optional(),
+});
+
+function runView(r: RunRecord) {
+  const { workspaceId: _w, pid: _p, ...rest } = r;
+  return rest;
+}
+function modelView(m: ModelRecord) {
+  const { workspaceId: _w, ...rest } = m;
+  return rest;
+}
+function serviceView(s: ServiceRecord) {
+  const { workspaceId: _w, ...rest } = s;
+  return rest;
+}
+
+/**
+ * HTTP routes of runs, models and local web services (mount with `app.route("/", runRoutes(deps))`):
+ *
+ * | method | path | role | answer |
+ * |---|---|---|---|
+ * | POST | `/api/v1/snapshots` `{files:[{path,content(base64)}]}` | writer | 201 `{id, files, size}` |
+ * | POST | `/api/v1/runs` `{experiment, script, snapshot, arguments?, environment?, lock?, target?}` | writer | 201 run |
+ * | GET | `/api/v1/runs` `?experiment=` | reader | `{items}` |
+ * | GET | `/api/v1/runs/:id` | reader | run (with `environment`: name, version, hash, definition, lock) |
+ * | GET | `/api/v1/runs/:id/logs` `?after=seq` | reader | `{items, status, next}` (poll until final) |
+ * | GET | `/api/v1/runs/:id/metrics` | reader | `{items}` |
+ * | GET | `/api/v1/runs/:id/artifacts/content` `?path=outputs/x` | reader | the bytes |
+ * | POST | `/api/v1/runs/:id/cancel` | writer | run |
+ * | POST | `/api/v1/models` `{name, runId, path}` or `{name, files}` | writer | 201/200 `{created, model}` |
+ * | GET | `/api/v1/models` `?name=` | reader | `{items}` |
+ * | GET | `/api/v1/models/:name` `?version=` | reader | model |
+ * | POST | `/api/v1/services` `{name, model, entryScript, snapshot, environment?}` | writer | 201 service |
+ * | GET | `/api/v1/services`, `/api/v1/services/:name` | reader | services / one |
+ * | GET | `/api/v1/services/:name/logs` `?after=seq` | reader | `{items, next}` |
+ * | DELETE | `/api/v1/services/:name` | writer | 204 |
+ */
+export function runRoutes(deps: RunRoutesDeps): Hono {
+  const app = new Hono();
+  const store = deps.runs.store;
+
+  app.onError((err, c) => {
+    if (isServerError(err)) return c.json(err.toJSON(), err.status as 400);
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("E_CORE_")) {
+      return c.json(
+        { code: ServerErrorCode.DEFINITION_INVALID, message: err.message.slice(0, 1000), details: {} },
+        400,
+      );
+    }
+    deps.logger.error("run request failed", {
+      method: c.req.method,
+      path: c.req.path,
+      error: String(err).slice(0, 500),
+    });
+    return c.json({ code: ServerErrorCode.INTERNAL, message: "Internal server error", details: {} }, 500);
+  });
+
+  async function auth(c: Context, role: Role): Promise<AuthenticatedToken> {
+    const m = /^Bearer (\S+)$/i.exec(c.req.header("authorization") ?? "");
+    const token = m?.[1];
+    const found = token && isTokenShaped(token) ? await deps.store.findToken(hashToken(token)) : null;
+    if (!found) {
+      throw new ServerError(
+        ServerErrorCode.UNAUTHENTICATED,
+        "Expected an `Authorization: Bearer mlenv_...` header with a live token",
+      );
+    }
+    if (!roleAllows(found.role, role)) {
+      throw new ServerError(
+        ServerErrorCode.FORBIDDEN,
+        `This needs a ${role} token; the calling token is a ${found.role}`,
+        {
+          details: { required: role, role: found.role },
+        },
+      );
+    }
+    return found;
+  }
+
+  async function body<T>(c: Context, schema: z.ZodType<T>, example: string): Promise<T> {
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      throw new ServerError(ServerErrorCode.BAD_REQUEST, `Expected a JSON request body like ${example}`);
+    }
+    const r = schema.safeParse(raw);
+    if (!r.success) {
+      const i = r.error.issues[0];
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Invalid request body: ${i ? `${i.path.map(String).join(".") || "(root)"}: ${i.message}` : "rejected"}. Expected e.g. ${example}; received ${preview(raw)}`,
+      );
+    }
+    return r.data;
+  }
+
+  async function runOf(a: AuthenticatedToken, id: string): Promise<RunRecord> {
+    const run = /^[0-9a-f-]{36}$/.test(id) ? await store.getRun(id) : null;
+    if (!run || run.workspaceId !== a.workspaceId)
+      throw new ServerError(ServerErrorCode.NOT_FOUND, `No run ${preview(id)} in this workspace`);
+    return run;
+  }
+
+  async function serviceOf(a: AuthenticatedToken, name: string): Promise<ServiceRecord> {
+    const s = await store.findService(a.workspaceId, name);
+    if (!s) throw new ServerError(ServerErrorCode.NOT_FOUND, `No service ${preview(name)} in this workspace`);
+    return s;
+  }
+
+  const after = (c: Context) => {
+    const v = c.req.query("after");
+    const n = v === undefined || v === "" ? 0 : Number(v);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected ?after= a log sequence number like 42; received ${preview(v)}`,
+      );
+    return n;
+  };
+
+  // Snapshots and model files travel base64 in JSON: allow them past the default 10 MiB limit.
+  const uploadLimit = Math.ceil(deps.maxSnapshotBytes * 1.4) + 1024 * 1024;
+  const limit = bodyLimit({
+    maxSize: uploadLimit,
+    onError: (c) =>
+      c.json(
+        new ServerError(
+          ServerErrorCode.TOO_LARGE,
+          `Expected a source snapshot of at most ${deps.maxSnapshotBytes} bytes (list large files in .mlenvignore); the request body is larger`,
+          { details: { maxBytes: deps.maxSnapshotBytes } },
+        ).toJSON(),
+        413,
+      ),
+  });
+
+  app.post("/api/v1/snapshots", limit, async (c) => {
+    await auth(c, "writer");
+    const b = await body(
+      c,
+      z.object({ files: FilesSchema }),
+      '{"files":[{"path":"train.py","content":"<base64>"}]}',
+    );
+    const out = await storeSnapshot(deps.blobs, b.files, deps.maxSnapshotBytes);
+    return c.json({ id: out.id, files: out.manifest.files.length, size: out.size }, 201);
+  });
+
+  app.post("/api/v1/runs", async (c) => {
+    const a = await auth(c, "writer");
+    const b = await body(
+      c,
+      SubmitSchema,
+      '{"experiment":"demo","script":"train.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
+    );
+    const run = await deps.runs.submit({
+      workspaceId: a.workspaceId,
+      createdBy: a.name,
+      experiment: b.experiment,
+      script: b.script,
+      arguments: b.arguments,
+      snapshot: b.snapshot,
+      target: b.target,
+      environment: b.environment ?? null,
+      lock: b.lock,
+    });
+    deps.logger.info("run submitted", {
+      workspace: a.workspaceName,
+      run: run.id,
+      experiment: run.experiment,
+    });
+    return c.json(runView(run), 201);
+  });
+
+  app.get("/api/v1/runs", async (c) => {
+    const a = await auth(c, "reader");
+    const experiment = c.req.query("experiment");
+    const items = await store.listRuns({ workspaceId: a.workspaceId, ...(experiment ? { experiment } : {}) });
+    return c.json({ items: items.map(runView) });
+  });
+
+  app.get("/api/v1/runs/:id", async (c) =>
+    c.json(runView(await runOf(await auth(c, "reader"), c.req.param("id")))),
+  );
+
+  app.get("/api/v1/runs/:id/logs", async (c) => {
+    const run = await runOf(await auth(c, "reader"), c.req.param("id"));
+    const from = after(c);
+    // read the status first: a final status means every line is already written
+    const items = await store.logs(run.id, from);
+    return c.json({ items, status: run.status, next: items.at(-1)?.seq ?? from });
+  });
+
+  app.get("/api/v1/runs/:id/metrics", async (c) => {
+    const run = await runOf(await auth(c, "reader"), c.req.param("id"));
+    return c.json({ items: await store.metrics(run.id) });
+  });
+
+  app.get("/api/v1/runs/:id/artifacts/content", async (c) => {
+    const run = await runOf(await auth(c, "reader"), c.req.param("id"));
+    const path = c.req.query("path") ?? "";
+    const art = run.artifacts.find((x) => x.path === path);
+    const bytes = art ? await deps.blobs.get(art.digest) : null;
+    if (!bytes)
+      throw new ServerError(
+        ServerErrorCode.NOT_FOUND,
+        `Run ${run.id} has no artifact ${preview(path)}; it has ${preview(run.artifacts.map((x) => x.path))}`,
+      );
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/octet-stream" });
+  });
+
+  app.post("/api/v1/runs/:id/cancel", async (c) => {
+    const run = await runOf(await auth(c, "writer"), c.req.param("id"));
+    const after = await deps.runs.cancel(run.id);
+    return c.json(runView(after ?? run));
+  });
+
+  app.post("/api/v1/models", limit, async (c) => {
+    const a = await auth(c, "writer");
+    const b = await body(c, ModelSchema, '{"name":"my-model","runId":"…","path":"outputs/model.json"}');
+    const out = await registerModel({
+      store,
+      blobs: deps.blobs,
+      workspaceId: a.workspaceId,
+      createdBy: a.name,
+      name: b.name,
+      description: b.description,
+      fromRun: b.runId !== undefined ? { runId: b.runId, path: b.path ?? "outputs" } : undefined,
+      files: b.files,
+    });
+    return c.json({ created: out.created, model: modelView(out.model) }, out.created ? 201 : 200);
+  });
+
+  app.get("/api/v1/models", async (c) => {
+    const a = await auth(c, "reader");
+    const name = c.req.query("name");
+    return c.json({ items: (await store.listModels(a.workspaceId, name || undefined)).map(modelView) });
+  });
+
+  app.get("/api/v1/models/:name", async (c) => {
+    const a = await auth(c, "reader");
+    const v = c.req.query("version");
+    const version = v ? Number(v) : undefined;
+    if (version !== undefined && !(Number.isSafeInteger(version) && version > 0)) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected ?version= a positive integer like 2; received ${preview(v)}`,
+      );
+    }
+    const m = await store.getModel(a.workspaceId, c.req.param("name"), version);
+    if (!m)
+      throw new ServerError(
+        ServerErrorCode.NOT_FOUND,
+        `No model ${preview(c.req.param("name"))}${version ? ` version ${version}` : ""} in this workspace`,
+      );
+    return c.json(modelView(m));
+  });
+
+  app.post("/api/v1/services", async (c) => {
+    const a = await auth(c, "writer");
+    const b = await body(
+      c,
+      DeploySchema,
+      '{"name":"scoring","model":{"name":"my-model"},"entryScript":"score.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
+    );
+    const s = await deps.services.deploy({
+      workspaceId: a.workspaceId,
+      createdBy: a.name,
+      name: b.name,
+      model: b.model,
+      entryScript: b.entryScript,
+      snapshot: b.snapshot,
+      environment: b.environment ?? null,
+      lock: b.lock,
+    });
+    deps.logger.info("service deployed", { workspace: a.workspaceName, service: s.name });
+    return c.json(serviceView(s), 201);
+  });
+
+  app.get("/api/v1/services", async (c) => {
+    const a = await auth(c, "reader");
+    return c.json({ items: (await store.listServices(a.workspaceId)).map(serviceView) });
+  });
+
+  app.get("/api/v1/services/:name", async (c) =>
+    c.json(serviceView(await serviceOf(await auth(c, "reader"), c.req.param("name")))),
+  );
+
+  app.get("/api/v1/services/:name/logs", async (c) => {
+    const s = await serviceOf(await auth(c, "reader"), c.req.param("name"));
+    const from = after(c);
+    const items = await store.logs(s.id, from);
+    return c.json({ items, status: s.status, next: items.at(-1)?.seq ?? from });
+  });
+
+  app.delete("/api/v1/services/:name", async (c) => {
+    const a = await auth(c, "writer");
+    await deps.services.delete(await serviceOf(a, c.req.param("name")));
+    deps.logger.info("service deleted", { workspace: a.workspaceName, service: c.req.param("name") });
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,374 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BlobStore } from "../blobs/blobStore";
+import { preview, ServerError, ServerErrorCode } from "../errors";
+import type { Logger } from "../logger";
+import type { Registry } from "../registry";
+import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "./environments";
+import { failureOf, RunFailure, RunFailureCode } from "./errors";
+import { LogWriter } from "./logWriter";
+import { type SpawnedProcess, spawnLogged, stopTree } from "./process";
+import type { RunArtifact, RunRecord, RunStore } from "./runStore";
+import { extractSnapshot, insideDir, readSnapshot } from "./snapshot";
+import type { VenvCache } from "./venv";
+
+/** The folder holding `mlenv_run.py` and `mlenv_serve.py` (from src/runs or from dist). */
+export function pythonHelperDir(): string {
+  const candidates = [
+    fileURLToPath(new URL("../../python", import.meta.url)),
+    fileURLToPath(new URL("../python", import.meta.url)),
+  ];
+  const found = candidates.find((d) => existsSync(join(d, "mlenv_run.py")));
+  if (!found) throw new Error(`mlenv_run.py not found in ${candidates.join(" or ")}`);
+  return found;
+}
+
+/** A minimal environment for user code: never the server's own variables (tokens, database URLs). */
+export function childEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT"]) {
+    if (process.env[k] !== undefined) env[k] = process.env[k];
+  }
+  return { ...env, PYTHONUNBUFFERED: "1", ...extra };
+}
+
+export interface SubmitRunInput {
+  workspaceId: string;
+  createdBy: string;
+  experiment: string;
+  script: string;
+  arguments: string[];
+  snapshot: string;
+  target: "local" | "docker";
+  environment: EnvironmentChoice;
+  lock?: unknown;
+}
+
+export interface RunManagerOptions {
+  store: RunStore;
+  blobs: BlobStore;
+  registry: Registry;
+  venvs: VenvCache;
+  /** Working directories of active runs: `<workDir>/<run id>`. */
+  workDir: string;
+  logger: Logger;
+  /** Runs executing at once (default 2); more wait Queued. */
+  concurrency?: number;
+  /** Largest total size of ./outputs kept as artifacts (default 500 MiB). */
+  maxArtifactBytes?: number;
+  /** Prepare a pip block for a workspace (signed wheel URLs, secrets). */
+  preparePip?: (
+    workspaceId: string,
+    lines: string[],
+  ) => Promise<{ lines: string[]; env: Record<string, string> }>;
+}
+
+interface Active {
+  token: string;
+  process: SpawnedProcess | null;
+  cancel: boolean;
+}
+
+/**
+ * Executes runs on this machine: queued → preparing (venv, snapshot) → running → a final status,
+ * with output, metrics (a loopback callback the shipped `mlenv_run` helper posts to) and artifacts.
+ */
+export class RunManager {
+  readonly #o: RunManagerOptions;
+  readonly #active = new Map<string, Active>();
+  readonly #queue: string[] = [];
+  #running = 0;
+  readonly #executions = new Set<Promise<void>>();
+  #callback: Server | null = null;
+  #callbackUrl = "";
+  #closed = false;
+  readonly #helperDir = pythonHelperDir();
+
+  constructor(options: RunManagerOptions) {
+    this.#o = options;
+  }
+
+  get store(): RunStore {
+    return this.#o.store;
+  }
+
+  /** Fail runs a previous server process lost, and open the metrics callback listener. */
+  async start(): Promise<void> {
+    const lost = await this.#o.store.failUnfinished({
+      code: RunFailureCode.SERVER_RESTARTED,
+      message: "The server stopped while this run was active, so its process was lost; submit it again",
+    });
+    if (lost.length) this.#o.logger.warn("runs lost by a restart marked failed", { count: lost.length });
+    this.#callback = createServer((req, res) => void this.#onCallback(req, res));
+    await new Promise<void>((resolve, reject) => {
+      this.#callback?.once("error", reject);
+      this.#callback?.listen(0, "127.0.0.1", () => resolve());
+    });
+    this.#callbackUrl = `http://127.0.0.1:${(this.#callback.address() as AddressInfo).port}`;
+  }
+
+  async #onCallback(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) {
+    const answer = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      const m = /^\/runs\/([0-9a-f-]{36})\/metrics$/.exec(req.url ?? "");
+      const active = m ? this.#active.get(m[1]!) : undefined;
+      const given = String(req.headers["x-mlenv-run-token"] ?? "");
+      if (
+        req.method !== "POST" ||
+        !m ||
+        !active ||
+        given.length !== active.token.length ||
+        !timingSafeEqual(Buffer.from(given), Buffer.from(active.token))
+      ) {
+        return answer(404, { error: "no active run with this id and token" });
+      }
+      let size = 0;
+      const chunks: Buffer[] = [];
+      for await (const c of req) {
+        size += (c as Buffer).length;
+        if (size > 1024 * 1024) return answer(413, { error: "metric body over 1 MiB" });
+        chunks.push(c as Buffer);
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { name?: unknown; value?: unknown };
+      if (typeof body.name !== "string" || !/^[^\0]{1,255}$/.test(body.name) || body.value === undefined) {
+        return answer(400, { error: `expected {"name":"loss","value":0.1}; received ${preview(body)}` });
+      }
+      await this.#o.store.addMetric(m[1]!, body.name, body.value);
+      answer(200, { ok: true });
+    } catch (e) {
+      answer(400, { error: String(e).slice(0, 200) });
+    }
+  }
+
+  async submit(input: SubmitRunInput): Promise<RunRecord> {
+    if (this.#closed) throw new ServerError(ServerErrorCode.CONFLICT, "The server is shutting down");
+    if (input.target === "docker") {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        'Expected target "local": the docker target for runs is not available on this server yet; received "docker"',
+      );
+    }
+    const manifest = await readSnapshot(this.#o.blobs, input.snapshot);
+    insideDir("/", input.script);
+    if (!manifest.files.some((f) => f.path === input.script)) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected the script to be a file of the source directory, e.g. "train.py"; ${preview(input.script)} is not in the snapshot (${manifest.files.length} files)`,
+      );
+    }
+    const { environment } = await resolveRunEnvironment({
+      registry: this.#o.registry,
+      workspaceId: input.workspaceId,
+      createdBy: input.createdBy,
+      choice: input.environment,
+      lock: input.lock,
+    });
+    const run = await this.#o.store.createRun({
+      workspaceId: input.workspaceId,
+      experiment: input.experiment,
+      target: input.target,
+      script: input.script,
+      arguments: input.arguments,
+      snapshot: input.snapshot,
+      environment,
+      createdBy: input.createdBy,
+    });
+    this.#queue.push(run.id);
+    this.#pump();
+    return run;
+  }
+
+  #pump(): void {
+    while (!this.#closed && this.#running < (this.#o.concurrency ?? 2) && this.#queue.length > 0) {
+      const id = this.#queue.shift()!;
+      this.#running++;
+      const p = this.#execute(id)
+        .catch((e) =>
+          this.#o.logger.error("run execution failed", { run: id, error: String(e).slice(0, 500) }),
+        )
+        .finally(() => {
+          this.#running--;
+          this.#executions.delete(p);
+          this.#pump();
+        });
+      this.#executions.add(p);
+    }
+  }
+
+  async #execute(id: string): Promise<void> {
+    const store = this.#o.store;
+    const run = await store.getRun(id);
+    if (!run || run.status !== "queued") return;
+    const active: Active = { token: randomBytes(24).toString("base64url"), process: null, cancel: false };
+    this.#active.set(id, active);
+    const log = new LogWriter(store, id);
+    const system = (t: string) => log.write("system", t);
+    const dir = join(this.#o.workDir, id);
+    // the log is complete before a final status is visible (clients stop polling at a final status)
+    const finish = async (
+      status: "completed" | "failed",
+      fields: Parameters<RunStore["setRunStatus"]>[2],
+    ) => {
+      await log.flush();
+      await store.setRunStatus(id, status, fields);
+    };
+    try {
+      if (!(await store.setRunStatus(id, "preparing"))) return;
+      system(`run ${run.experiment} #${run.number} (${id}) on target ${run.target}`);
+      system(
+        `environment ${run.environment.name} version ${run.environment.version} (${run.environment.imageKey})`,
+      );
+      const { definition, lock } = recordedEnvironment(run.environment);
+      const preparePip = this.#o.preparePip;
+      const interpreter = await this.#o.venvs.materialise({
+        definition,
+        imageKey: run.environment.imageKey,
+        lock,
+        log: system,
+        ...(preparePip ? { preparePip: (lines: string[]) => preparePip(run.workspaceId, lines) } : {}),
+      });
+      await extractSnapshot(this.#o.blobs, await readSnapshot(this.#o.blobs, run.snapshot), dir);
+      if (active.cancel) return;
+      const env = childEnvironment({
+        ...definition.environmentVariables,
+        PYTHONPATH: this.#helperDir,
+        MLENV_RUN_ID: id,
+        MLENV_RUN_CALLBACK: this.#callbackUrl,
+        MLENV_RUN_TOKEN: active.token,
+        MLENV_EXPERIMENT: run.experiment,
+        ...(interpreter.venvDir
+          ? {
+              VIRTUAL_ENV: interpreter.venvDir,
+              PATH: `${join(interpreter.venvDir, "bin")}:${process.env.PATH ?? ""}`,
+            }
+          : {}),
+      });
+      system(`running ${interpreter.python} ${run.script} ${run.arguments.join(" ")}`.trimEnd());
+      const proc = spawnLogged({
+        command: interpreter.python,
+        args: ["-u", insideDir(dir, run.script), ...run.arguments],
+        cwd: dir,
+        env,
+        sink: (stream, text) => log.write(stream, text),
+      });
+      active.process = proc;
+      await store.setRunStatus(id, "running", { pid: proc.child.pid ?? null });
+      const { code, signal } = await proc.done;
+      const artifacts = await this.#collectOutputs(dir, system);
+      if (active.cancel) {
+        system("canceled");
+        await store.setArtifacts(id, artifacts);
+      } else if (code === 0) {
+        system("completed");
+        await finish("completed", { exitCode: 0, artifacts });
+      } else {
+        const exit = code ?? 128;
+        const why = signal ? `was killed by ${signal}` : `exited with code ${exit}`;
+        system(`failed: the script ${why}`);
+        await finish("failed", {
+          exitCode: exit,
+          artifacts,
+          error: {
+            code: RunFailureCode.SCRIPT_FAILED,
+            message: `The script ${run.script} ${why}; last output: ${log.tail.slice(-5).join(" | ").slice(-500)}`,
+          },
+        });
+      }
+    } catch (e) {
+      const f = failureOf(e);
+      system(`failed: ${f.message}`);
+      await finish("failed", { error: f });
+    } finally {
+      await log.flush();
+      this.#active.delete(id);
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  /** Keep the files under ./outputs as blobs (symlinks are skipped: they could point anywhere). */
+  async #collectOutputs(dir: string, system: (t: string) => void): Promise<RunArtifact[]> {
+    const root = join(dir, "outputs");
+    const out: RunArtifact[] = [];
+    const max = this.#o.maxArtifactBytes ?? 500 * 1024 * 1024;
+    let total = 0;
+    const walk = async (d: string): Promise<void> => {
+      let entries: import("node:fs").Dirent[];
+      try {
+        entries = await readdir(d, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile()) {
+          const size = (await stat(p)).size;
+          if (total + size > max) {
+            system(`artifact ${relative(dir, p)} not kept: outputs exceed ${max} bytes`);
+            continue;
+          }
+          total += size;
+          const digest = await this.#o.blobs.put(new Uint8Array(await readFile(p)));
+          out.push({ path: relative(dir, p).split(sep).join("/"), digest, size });
+        }
+      }
+    };
+    await walk(root);
+    if (out.length) system(`kept ${out.length} output file(s), ${total} bytes`);
+    return out;
+  }
+
+  /** Cancel a run: a queued one never starts; a running one has its process tree stopped. */
+  async cancel(id: string): Promise<RunRecord | null> {
+    const run = await this.#o.store.getRun(id);
+    if (!run) return null;
+    const active = this.#active.get(id);
+    if (active) this.#active.get(id)!.cancel = true;
+    const moved = await this.#o.store.setRunStatus(id, "canceled", {
+      error: { code: "E_CANCELED", message: "Canceled by a user" },
+    });
+    const qi = this.#queue.indexOf(id);
+    if (qi >= 0) this.#queue.splice(qi, 1);
+    if (moved && active) {
+      active.cancel = true;
+      if (active.process) await stopTree(active.process);
+    }
+    return this.#o.store.getRun(id);
+  }
+
+  /** Stop accepting runs and stop active ones (they are marked failed: the server stopped). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const stops: Promise<void>[] = [];
+    for (const [id, a] of this.#active) {
+      a.cancel = true;
+      stops.push(
+        this.#o.store
+          .setRunStatus(id, "failed", {
+            error: {
+              code: RunFailureCode.SERVER_RESTARTED,
+              message: "The server stopped while this run was active",
+            },
+          })
+          .then(() => (a.process ? stopTree(a.process, 1000) : undefined))
+          .catch(() => {}),
+      );
+    }
+    await Promise.all(stops);
+    // let executions record their end before the store closes (a pip install is not waited for long)
+    await Promise.race([Promise.all([...this.#executions]), new Promise((r) => setTimeout(r, 5000).unref())]);
+    await new Promise<void>((resolve) =>
+      this.#callback ? this.#callback.close(() => resolve()) : resolve(),
+    );
+  }
+}
+
+export { RunFailure };

@@ -1,0 +1,164 @@
+import { join } from "node:path";
+import {
+  makeTempDir,
+  type PostgresHandle,
+  postgresMissing,
+  skipWithout,
+  startPostgres,
+} from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PostgresStore } from "../store/postgresStore";
+import { SqliteStore } from "../store/sqliteStore";
+import { openRunStore, type RunEnvironment, type RunStore } from "./runStore";
+
+const env: RunEnvironment = {
+  name: "e",
+  version: 1,
+  definitionHash: "mlenv1-sha256:00",
+  imageKey: "mlenv1-sha256:11",
+  definition: { name: "e" },
+  lock: null,
+};
+
+function contract(open: () => Promise<{ runs: RunStore; done: () => Promise<void> }>) {
+  let runs: RunStore;
+  let done: () => Promise<void>;
+  beforeAll(async () => {
+    ({ runs, done } = await open());
+  });
+  afterAll(() => done?.());
+
+  const input = (experiment: string) => ({
+    workspaceId: "w",
+    experiment,
+    target: "local" as const,
+    script: "train.py",
+    arguments: ["--x", "1"],
+    snapshot: "sha256:ab",
+    environment: env,
+    createdBy: "t",
+  });
+
+  it("numbers concurrent runs of an experiment 1..n without gaps and moves them through statuses once", async () => {
+    const made = await Promise.all(Array.from({ length: 6 }, () => runs.createRun(input("exp"))));
+    expect(made.map((r) => r.number).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    const r = made[0]!;
+    expect(r).toMatchObject({ status: "queued", arguments: ["--x", "1"], environment: env, artifacts: [] });
+    expect(await runs.setRunStatus(r.id, "running", { pid: 42 })).toBe(true);
+    expect((await runs.getRun(r.id))?.pid).toBe(42);
+    const artifacts = [{ path: "outputs/m.json", digest: "sha256:cd", size: 3 }];
+    expect(
+      await runs.setRunStatus(r.id, "failed", { exitCode: 2, error: { code: "E", message: "m" }, artifacts }),
+    ).toBe(true);
+    expect(await runs.setRunStatus(r.id, "completed", { exitCode: 0 })).toBe(false);
+    const final = await runs.getRun(r.id);
+    expect(final).toMatchObject({ status: "failed", exitCode: 2, artifacts, pid: null });
+    expect(final?.startedAt).not.toBeNull();
+    expect(final?.finishedAt).not.toBeNull();
+    expect(await runs.failUnfinished({ code: "E_SERVER_RESTARTED", message: "lost" })).toHaveLength(5);
+    expect(
+      (await runs.listRuns({ workspaceId: "w", experiment: "exp" })).every((x) => x.status === "failed"),
+    ).toBe(true);
+    expect(await runs.listRuns({ workspaceId: "other" })).toEqual([]);
+  });
+
+  it("keeps logs in order and pages them; metrics count steps per name", async () => {
+    const r = await runs.createRun(input("logs"));
+    await runs.appendLogs(r.id, [
+      { seq: 1, stream: "system", text: "one" },
+      { seq: 2, stream: "stdout", text: "two" },
+    ]);
+    await runs.appendLogs(r.id, [{ seq: 3, stream: "stderr", text: "three" }]);
+    expect((await runs.logs(r.id)).map((l) => l.text)).toEqual(["one", "two", "three"]);
+    expect((await runs.logs(r.id, 2)).map((l) => l.stream)).toEqual(["stderr"]);
+    expect(await runs.lastLogSeq(r.id)).toBe(3);
+    await Promise.all([runs.addMetric(r.id, "loss", 0.5), runs.addMetric(r.id, "acc", { top1: 0.9 })]);
+    await runs.addMetric(r.id, "loss", 0.25);
+    const m = await runs.metrics(r.id);
+    expect(m.filter((x) => x.name === "loss").map((x) => [x.value, x.step])).toEqual([
+      [0.5, 0],
+      [0.25, 1],
+    ]);
+    expect(m.find((x) => x.name === "acc")?.value).toEqual({ top1: 0.9 });
+  });
+
+  it("versions models by content and keeps one live service per name", async () => {
+    const files = [{ path: "m.json", digest: "sha256:01", size: 1 }];
+    const reg = (digest: string) =>
+      runs.registerModel({
+        workspaceId: "w",
+        name: "m",
+        digest,
+        files,
+        runId: null,
+        description: null,
+        createdBy: "t",
+      });
+    const [a, b] = await Promise.all([reg("sha256:d1"), reg("sha256:d1")]);
+    expect([a.model.version, b.model.version]).toEqual([1, 1]);
+    expect([a.created, b.created].filter(Boolean)).toHaveLength(1);
+    expect((await reg("sha256:d2")).model.version).toBe(2);
+    expect((await runs.getModel("w", "m"))?.version).toBe(2);
+    expect((await runs.getModel("w", "m", 1))?.digest).toBe("sha256:d1");
+    expect((await runs.listModels("w")).map((x) => [x.name, x.version])).toEqual([["m", 2]]);
+
+    const svc = {
+      workspaceId: "w",
+      name: "s",
+      model: { name: "m", version: 2 },
+      entryScript: "score.py",
+      snapshot: "sha256:ab",
+      environment: env,
+      createdBy: "t",
+    };
+    const s = await runs.createService(svc);
+    expect(s).toMatchObject({ status: "deploying", restarts: 0, model: { name: "m", version: 2 } });
+    expect(await runs.createService(svc)).toBeNull();
+    await runs.updateService(s!.id, {
+      status: "healthy",
+      port: 1234,
+      url: "http://127.0.0.1:1234",
+      restarts: 1,
+    });
+    expect(await runs.findService("w", "s")).toMatchObject({ status: "healthy", port: 1234, restarts: 1 });
+    await runs.updateService(s!.id, { status: "deleted" });
+    expect(await runs.findService("w", "s")).toBeNull();
+    expect(await runs.createService(svc)).not.toBeNull();
+    expect((await runs.listServices("w")).map((x) => x.name)).toEqual(["s"]);
+  });
+}
+
+describe("RunStore on SQLite", () => {
+  contract(async () => {
+    const t = makeTempDir("mlenv-runstore-");
+    const store = new SqliteStore(join(t.path, "mlenv.db"));
+    await store.migrate();
+    const runs = openRunStore({ sqliteFile: join(t.path, "mlenv.db") });
+    return {
+      runs,
+      done: async () => {
+        await runs.close();
+        await store.close();
+        t.cleanup();
+      },
+    };
+  });
+});
+
+describe.skipIf(skipWithout("postgres", postgresMissing()))("RunStore on PostgreSQL", () => {
+  let pg: PostgresHandle;
+  contract(async () => {
+    pg = await startPostgres();
+    const store = new PostgresStore(pg.url);
+    await store.migrate();
+    const runs = openRunStore({ postgresUrl: pg.url });
+    return {
+      runs,
+      done: async () => {
+        await runs.close();
+        await store.close();
+        await pg.stop();
+      },
+    };
+  });
+});

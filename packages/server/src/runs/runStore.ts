@@ -1,0 +1,671 @@
+import { randomUUID } from "node:crypto";
+import Database from "better-sqlite3";
+import pg from "pg";
+
+/** Where a run is in its life. The last three are final. */
+export type RunStatus = "queued" | "preparing" | "running" | "completed" | "failed" | "canceled";
+
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = ["completed", "failed", "canceled"];
+
+/** The environment a run used, exactly (name, version, hash, definition, lock when one was given). */
+export interface RunEnvironment {
+  name: string;
+  version: number;
+  definitionHash: string;
+  imageKey: string;
+  definition: Record<string, unknown>;
+  lock: Record<string, unknown> | null;
+}
+
+/** A file the script wrote under `./outputs`, kept in the blob store. */
+export interface RunArtifact {
+  /** POSIX path relative to the run's working directory, e.g. `outputs/model.json`. */
+  path: string;
+  digest: string;
+  size: number;
+}
+
+export interface RunError {
+  code: string;
+  message: string;
+}
+
+export interface RunRecord {
+  id: string;
+  workspaceId: string;
+  experiment: string;
+  /** Per-experiment run number (1, 2, ...). */
+  number: number;
+  status: RunStatus;
+  target: "local" | "docker";
+  script: string;
+  arguments: string[];
+  snapshot: string;
+  environment: RunEnvironment;
+  exitCode: number | null;
+  error: RunError | null;
+  artifacts: RunArtifact[];
+  createdBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Process id of the script while it runs on this machine. */
+  pid: number | null;
+}
+
+export interface LogLine {
+  /** 1-based, increasing per owner. */
+  seq: number;
+  stream: "stdout" | "stderr" | "system";
+  text: string;
+}
+
+export interface MetricRecord {
+  name: string;
+  value: unknown;
+  step: number;
+  at: string;
+}
+
+export interface ModelRecord {
+  workspaceId: string;
+  name: string;
+  version: number;
+  /** Digest of the model's file manifest (same files: same version). */
+  digest: string;
+  files: RunArtifact[];
+  runId: string | null;
+  description: string | null;
+  createdBy: string;
+  createdAt: string;
+}
+
+export type ServiceStatus = "deploying" | "healthy" | "unhealthy" | "failed" | "deleted";
+
+export interface ServiceRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  status: ServiceStatus;
+  model: { name: string; version: number };
+  entryScript: string;
+  snapshot: string;
+  environment: RunEnvironment;
+  port: number | null;
+  url: string | null;
+  restarts: number;
+  error: RunError | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+type Row = Record<string, unknown>;
+
+/** Tables of runs, their logs and metrics, models and web services (the store's migration list applies it). */
+export function runsMigrationSql(_backend: "sqlite" | "postgres"): string {
+  // JSON as TEXT and ISO-8601 timestamps as TEXT serve both backends unchanged.
+  return `
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  experiment TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'preparing', 'running', 'completed', 'failed', 'canceled')),
+  target TEXT NOT NULL,
+  script TEXT NOT NULL,
+  arguments TEXT NOT NULL,
+  snapshot TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  exit_code INTEGER,
+  error TEXT,
+  artifacts TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  pid INTEGER,
+  UNIQUE (workspace_id, experiment, number)
+);
+CREATE INDEX runs_workspace ON runs(workspace_id, created_at);
+CREATE TABLE process_logs (
+  owner_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  stream TEXT NOT NULL,
+  text TEXT NOT NULL,
+  PRIMARY KEY (owner_id, seq)
+);
+CREATE TABLE run_metrics (
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  seq INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  at TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE models (
+  workspace_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  files TEXT NOT NULL,
+  run_id TEXT,
+  description TEXT,
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (workspace_id, name, version),
+  UNIQUE (workspace_id, name, digest)
+);
+CREATE TABLE services (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL,
+  model TEXT NOT NULL,
+  entry_script TEXT NOT NULL,
+  snapshot TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  port INTEGER,
+  url TEXT,
+  restarts INTEGER NOT NULL,
+  error TEXT,
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX services_one_live_name ON services(workspace_id, name) WHERE status <> 'deleted';
+`;
+}
+
+interface Db {
+  all(sql: string, params?: unknown[]): Promise<Row[]>;
+  isUniqueViolation(e: unknown): boolean;
+  close(): Promise<void>;
+}
+
+class SqliteDb implements Db {
+  readonly #db: Database.Database;
+  constructor(file: string) {
+    this.#db = new Database(file);
+    this.#db.pragma("busy_timeout = 5000");
+    this.#db.pragma("foreign_keys = ON");
+  }
+  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
+    const st = this.#db.prepare(sql);
+    if (st.reader) return st.all(...params) as Row[];
+    st.run(...params);
+    return [];
+  }
+  isUniqueViolation(e: unknown): boolean {
+    const code = (e as { code?: unknown }).code;
+    return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+  }
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+}
+
+function toPg(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+class PostgresDb implements Db {
+  readonly #pool: pg.Pool;
+  constructor(url: string) {
+    this.#pool = new pg.Pool({ connectionString: url, max: 4 });
+    this.#pool.on("error", () => {});
+  }
+  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
+    return (await this.#pool.query(toPg(sql), params)).rows as Row[];
+  }
+  isUniqueViolation(e: unknown): boolean {
+    return (e as { code?: unknown }).code === "23505";
+  }
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const parse = <T>(v: unknown): T | null =>
+  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
+const now = () => new Date().toISOString();
+
+function toRun(r: Row): RunRecord {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    experiment: String(r.experiment),
+    number: Number(r.number),
+    status: String(r.status) as RunStatus,
+    target: String(r.target) as RunRecord["target"],
+    script: String(r.script),
+    arguments: parse<string[]>(r.arguments) ?? [],
+    snapshot: String(r.snapshot),
+    environment: parse<RunEnvironment>(r.environment) as RunEnvironment,
+    exitCode: num(r.exit_code),
+    error: parse<RunError>(r.error),
+    artifacts: parse<RunArtifact[]>(r.artifacts) ?? [],
+    createdBy: String(r.created_by),
+    createdAt: String(r.created_at),
+    startedAt: str(r.started_at),
+    finishedAt: str(r.finished_at),
+    pid: num(r.pid),
+  };
+}
+
+function toModel(r: Row): ModelRecord {
+  return {
+    workspaceId: String(r.workspace_id),
+    name: String(r.name),
+    version: Number(r.version),
+    digest: String(r.digest),
+    files: parse<RunArtifact[]>(r.files) ?? [],
+    runId: str(r.run_id),
+    description: str(r.description),
+    createdBy: String(r.created_by),
+    createdAt: String(r.created_at),
+  };
+}
+
+function toService(r: Row): ServiceRecord {
+  return {
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    name: String(r.name),
+    status: String(r.status) as ServiceStatus,
+    model: parse<{ name: string; version: number }>(r.model) as { name: string; version: number },
+    entryScript: String(r.entry_script),
+    snapshot: String(r.snapshot),
+    environment: parse<RunEnvironment>(r.environment) as RunEnvironment,
+    port: num(r.port),
+    url: str(r.url),
+    restarts: Number(r.restarts),
+    error: parse<RunError>(r.error),
+    createdBy: String(r.created_by),
+    createdAt: String(r.created_at),
+    updatedAt: String(r.updated_at),
+  };
+}
+
+export interface CreateRunInput {
+  workspaceId: string;
+  experiment: string;
+  target: RunRecord["target"];
+  script: string;
+  arguments: string[];
+  snapshot: string;
+  environment: RunEnvironment;
+  createdBy: string;
+}
+
+/** Persistence of runs, logs, metrics, models and services (SQLite or PostgreSQL, same schema). */
+export class RunStore {
+  constructor(private readonly db: Db) {}
+
+  /** Insert a queued run with the experiment's next number (retried on a concurrent insert). */
+  async createRun(input: CreateRunInput): Promise<RunRecord> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const [m] = await this.db.all(
+        "SELECT COALESCE(MAX(number), 0) AS n FROM runs WHERE workspace_id = ? AND experiment = ?",
+        [input.workspaceId, input.experiment],
+      );
+      const id = randomUUID();
+      try {
+        await this.db.all(
+          `INSERT INTO runs (id, workspace_id, experiment, number, status, target, script, arguments, snapshot,
+             environment, artifacts, created_by, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, '[]', ?, ?)`,
+          [
+            id,
+            input.workspaceId,
+            input.experiment,
+            Number(m?.n ?? 0) + 1,
+            input.target,
+            input.script,
+            JSON.stringify(input.arguments),
+            input.snapshot,
+            JSON.stringify(input.environment),
+            input.createdBy,
+            now(),
+          ],
+        );
+      } catch (e) {
+        if (this.db.isUniqueViolation(e)) continue;
+        throw e;
+      }
+      return (await this.getRun(id)) as RunRecord;
+    }
+    throw new Error(`could not allocate a run number in experiment ${input.experiment}`);
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    const [r] = await this.db.all("SELECT * FROM runs WHERE id = ?", [id]);
+    return r ? toRun(r) : null;
+  }
+
+  async listRuns(options: {
+    workspaceId: string;
+    experiment?: string;
+    limit?: number;
+  }): Promise<RunRecord[]> {
+    const params: unknown[] = [options.workspaceId];
+    let where = "workspace_id = ?";
+    if (options.experiment !== undefined) {
+      where += " AND experiment = ?";
+      params.push(options.experiment);
+    }
+    params.push(Math.max(1, Math.min(options.limit ?? 100, 1000)));
+    const rows = await this.db.all(
+      `SELECT * FROM runs WHERE ${where} ORDER BY created_at DESC, id LIMIT ?`,
+      params,
+    );
+    return rows.map(toRun);
+  }
+
+  /** Move a run that is not final to `status`; false when it is already final (e.g. canceled). */
+  async setRunStatus(
+    id: string,
+    status: RunStatus,
+    fields: {
+      exitCode?: number | null;
+      error?: RunError | null;
+      artifacts?: RunArtifact[];
+      pid?: number | null;
+    } = {},
+  ): Promise<boolean> {
+    const final = FINAL_RUN_STATUSES.includes(status);
+    const t = now();
+    const moved = await this.db.all(
+      `UPDATE runs SET status = ?,
+         started_at = CASE WHEN ? = 'running' THEN ? ELSE started_at END,
+         finished_at = CASE WHEN ? = 1 THEN ? ELSE finished_at END,
+         exit_code = COALESCE(?, exit_code), error = COALESCE(?, error),
+         artifacts = COALESCE(?, artifacts), pid = ?
+       WHERE id = ? AND status NOT IN ('completed', 'failed', 'canceled') RETURNING id`,
+      [
+        status,
+        status,
+        t,
+        final ? 1 : 0,
+        t,
+        fields.exitCode ?? null,
+        fields.error ? JSON.stringify(fields.error) : null,
+        fields.artifacts ? JSON.stringify(fields.artifacts) : null,
+        final ? null : (fields.pid ?? null),
+        id,
+      ],
+    );
+    return moved.length > 0;
+  }
+
+  /** Record artifacts of a run that already reached a final status (cancel races the collection). */
+  async setArtifacts(id: string, artifacts: RunArtifact[]): Promise<void> {
+    await this.db.all("UPDATE runs SET artifacts = ? WHERE id = ?", [JSON.stringify(artifacts), id]);
+  }
+
+  /** Fail every run that is not final (their server stopped); returns their ids. */
+  async failUnfinished(error: RunError): Promise<string[]> {
+    const rows = await this.db.all(
+      "UPDATE runs SET status = 'failed', finished_at = ?, error = ?, pid = NULL WHERE status IN ('queued', 'preparing', 'running') RETURNING id",
+      [now(), JSON.stringify(error)],
+    );
+    return rows.map((r) => String(r.id));
+  }
+
+  async appendLogs(ownerId: string, lines: LogLine[]): Promise<void> {
+    for (let i = 0; i < lines.length; i += 200) {
+      const chunk = lines.slice(i, i + 200);
+      await this.db.all(
+        `INSERT INTO process_logs (owner_id, seq, stream, text) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
+        chunk.flatMap((l) => [ownerId, l.seq, l.stream, l.text]),
+      );
+    }
+  }
+
+  async logs(ownerId: string, afterSeq = 0, limit = 5000): Promise<LogLine[]> {
+    const rows = await this.db.all(
+      "SELECT seq, stream, text FROM process_logs WHERE owner_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      [ownerId, afterSeq, limit],
+    );
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      stream: String(r.stream) as LogLine["stream"],
+      text: String(r.text),
+    }));
+  }
+
+  async lastLogSeq(ownerId: string): Promise<number> {
+    const [r] = await this.db.all("SELECT COALESCE(MAX(seq), 0) AS n FROM process_logs WHERE owner_id = ?", [
+      ownerId,
+    ]);
+    return Number(r?.n ?? 0);
+  }
+
+  async addMetric(runId: string, name: string, value: unknown): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const [m] = await this.db.all("SELECT COALESCE(MAX(seq), 0) AS n FROM run_metrics WHERE run_id = ?", [
+        runId,
+      ]);
+      try {
+        await this.db.all("INSERT INTO run_metrics (run_id, seq, name, value, at) VALUES (?, ?, ?, ?, ?)", [
+          runId,
+          Number(m?.n ?? 0) + 1,
+          name,
+          JSON.stringify(value),
+          now(),
+        ]);
+        return;
+      } catch (e) {
+        if (!this.db.isUniqueViolation(e)) throw e;
+      }
+    }
+    throw new Error(`could not record metric ${name} of run ${runId}`);
+  }
+
+  /** Metrics in logged order; `step` counts per name from 0. */
+  async metrics(runId: string): Promise<MetricRecord[]> {
+    const rows = await this.db.all("SELECT name, value, at FROM run_metrics WHERE run_id = ? ORDER BY seq", [
+      runId,
+    ]);
+    const steps = new Map<string, number>();
+    return rows.map((r) => {
+      const name = String(r.name);
+      const step = steps.get(name) ?? 0;
+      steps.set(name, step + 1);
+      return { name, value: JSON.parse(String(r.value)), step, at: String(r.at) };
+    });
+  }
+
+  /** Register model files: the same files under a name return the existing version. */
+  async registerModel(input: {
+    workspaceId: string;
+    name: string;
+    digest: string;
+    files: RunArtifact[];
+    runId: string | null;
+    description: string | null;
+    createdBy: string;
+  }): Promise<{ created: boolean; model: ModelRecord }> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const [same] = await this.db.all(
+        "SELECT * FROM models WHERE workspace_id = ? AND name = ? AND digest = ?",
+        [input.workspaceId, input.name, input.digest],
+      );
+      if (same) return { created: false, model: toModel(same) };
+      const [m] = await this.db.all(
+        "SELECT COALESCE(MAX(version), 0) AS n FROM models WHERE workspace_id = ? AND name = ?",
+        [input.workspaceId, input.name],
+      );
+      const version = Number(m?.n ?? 0) + 1;
+      try {
+        await this.db.all(
+          `INSERT INTO models (workspace_id, name, version, digest, files, run_id, description, created_by, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [
+            input.workspaceId,
+            input.name,
+            version,
+            input.digest,
+            JSON.stringify(input.files),
+            input.runId,
+            input.description,
+            input.createdBy,
+            now(),
+          ],
+        );
+      } catch (e) {
+        if (this.db.isUniqueViolation(e)) continue;
+        throw e;
+      }
+      return {
+        created: true,
+        model: (await this.getModel(input.workspaceId, input.name, version)) as ModelRecord,
+      };
+    }
+    throw new Error(`could not register model ${input.name}`);
+  }
+
+  /** A version, or the latest when `version` is undefined. */
+  async getModel(workspaceId: string, name: string, version?: number): Promise<ModelRecord | null> {
+    const rows =
+      version === undefined
+        ? await this.db.all(
+            "SELECT * FROM models WHERE workspace_id = ? AND name = ? ORDER BY version DESC LIMIT 1",
+            [workspaceId, name],
+          )
+        : await this.db.all("SELECT * FROM models WHERE workspace_id = ? AND name = ? AND version = ?", [
+            workspaceId,
+            name,
+            version,
+          ]);
+    return rows[0] ? toModel(rows[0]) : null;
+  }
+
+  /** The latest version of each model (or every version of one name). */
+  async listModels(workspaceId: string, name?: string): Promise<ModelRecord[]> {
+    const rows =
+      name === undefined
+        ? await this.db.all(
+            `SELECT m.* FROM models m WHERE m.workspace_id = ? AND m.version =
+               (SELECT MAX(version) FROM models x WHERE x.workspace_id = m.workspace_id AND x.name = m.name) ORDER BY m.name`,
+            [workspaceId],
+          )
+        : await this.db.all("SELECT * FROM models WHERE workspace_id = ? AND name = ? ORDER BY version", [
+            workspaceId,
+            name,
+          ]);
+    return rows.map(toModel);
+  }
+
+  /** Insert a deploying service; null when a live service of that name exists. */
+  async createService(input: {
+    workspaceId: string;
+    name: string;
+    model: { name: string; version: number };
+    entryScript: string;
+    snapshot: string;
+    environment: RunEnvironment;
+    createdBy: string;
+  }): Promise<ServiceRecord | null> {
+    const id = randomUUID();
+    const t = now();
+    try {
+      await this.db.all(
+        `INSERT INTO services (id, workspace_id, name, status, model, entry_script, snapshot, environment, restarts,
+           created_by, created_at, updated_at) VALUES (?, ?, ?, 'deploying', ?, ?, ?, ?, 0, ?, ?, ?)`,
+        [
+          id,
+          input.workspaceId,
+          input.name,
+          JSON.stringify(input.model),
+          input.entryScript,
+          input.snapshot,
+          JSON.stringify(input.environment),
+          input.createdBy,
+          t,
+          t,
+        ],
+      );
+    } catch (e) {
+      if (this.db.isUniqueViolation(e)) return null;
+      throw e;
+    }
+    return this.getService(id);
+  }
+
+  async getService(id: string): Promise<ServiceRecord | null> {
+    const [r] = await this.db.all("SELECT * FROM services WHERE id = ?", [id]);
+    return r ? toService(r) : null;
+  }
+
+  async findService(workspaceId: string, name: string): Promise<ServiceRecord | null> {
+    const [r] = await this.db.all(
+      "SELECT * FROM services WHERE workspace_id = ? AND name = ? AND status <> 'deleted'",
+      [workspaceId, name],
+    );
+    return r ? toService(r) : null;
+  }
+
+  async listServices(workspaceId: string): Promise<ServiceRecord[]> {
+    const rows = await this.db.all(
+      "SELECT * FROM services WHERE workspace_id = ? AND status <> 'deleted' ORDER BY name",
+      [workspaceId],
+    );
+    return rows.map(toService);
+  }
+
+  async updateService(
+    id: string,
+    fields: {
+      status?: ServiceStatus;
+      port?: number;
+      url?: string;
+      restarts?: number;
+      error?: RunError | null;
+    },
+  ): Promise<void> {
+    const sets: string[] = ["updated_at = ?"];
+    const params: unknown[] = [now()];
+    if (fields.status !== undefined) {
+      sets.push("status = ?");
+      params.push(fields.status);
+    }
+    if (fields.port !== undefined) {
+      sets.push("port = ?");
+      params.push(fields.port);
+    }
+    if (fields.url !== undefined) {
+      sets.push("url = ?");
+      params.push(fields.url);
+    }
+    if (fields.restarts !== undefined) {
+      sets.push("restarts = ?");
+      params.push(fields.restarts);
+    }
+    if (fields.error !== undefined) {
+      sets.push("error = ?");
+      params.push(fields.error ? JSON.stringify(fields.error) : null);
+    }
+    params.push(id);
+    await this.db.all(`UPDATE services SET ${sets.join(", ")} WHERE id = ? AND status <> 'deleted'`, params);
+  }
+
+  /** Services that should be running (to restart them after a server restart). */
+  async liveServices(): Promise<ServiceRecord[]> {
+    const rows = await this.db.all("SELECT * FROM services WHERE status <> 'deleted' ORDER BY created_at");
+    return rows.map(toService);
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+/** Open the run store on the server's database (run `store.migrate()` first: the tables come from its migrations). */
+export function openRunStore(location: { sqliteFile: string } | { postgresUrl: string }): RunStore {
+  return new RunStore(
+    "sqliteFile" in location ? new SqliteDb(location.sqliteFile) : new PostgresDb(location.postgresUrl),
+  );
+}

@@ -1,0 +1,307 @@
+import { join } from "node:path";
+import {
+  buildWheel,
+  makeTempDir,
+  servePypiIndex,
+  skipWithout,
+  startTestServer,
+  type TestServer,
+} from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openStore, startServer } from "../server";
+import { openRunStore } from "./runStore";
+import { apiClient, snapshotFiles, venvMissing } from "./testHelpers";
+
+const TRAIN = `
+import json, os, sys
+import mlenv_run
+print("training with", sys.argv[1:])
+for i, loss in enumerate([0.5, 0.25, 0.125]):
+    mlenv_run.log("loss", loss)
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/model.json", "w") as f:
+    json.dump({"weight": 2.0}, f)
+print("prefix", os.environ.get("GREETING"))
+print("done", file=sys.stderr)
+`;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe.skipIf(skipWithout("python3-venv", venvMissing()))(
+  "runs on the local target (real python3, venv, pip)",
+  () => {
+    let server: TestServer;
+    let api: ReturnType<typeof apiClient>;
+    beforeAll(async () => {
+      server = await startTestServer(startServer);
+      api = apiClient(server.url, server.token);
+    });
+    afterAll(() => server?.stop());
+
+    async function snapshot(files: Record<string, string>): Promise<string> {
+      const r = await api("POST", "/api/v1/snapshots", { files: snapshotFiles(files) });
+      expect(r.status, JSON.stringify(r.json)).toBe(201);
+      return r.json.id;
+    }
+
+    async function waitFinal(id: string, timeoutMs = 120_000): Promise<any> {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const r = await api("GET", `/api/v1/runs/${id}`);
+        if (["completed", "failed", "canceled"].includes(r.json.status)) return r.json;
+        if (Date.now() > end) throw new Error(`run ${id} still ${r.json.status}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+
+    async function logText(id: string): Promise<string> {
+      const r = await api("GET", `/api/v1/runs/${id}/logs`);
+      return r.json.items.map((l: { text: string }) => l.text).join("\n");
+    }
+
+    it("runs a script in a registered environment: output, metrics, outputs as artifacts, exact environment", async () => {
+      const reg = await api("POST", "/api/v1/environments", {
+        definition: { name: "train-env", environmentVariables: { GREETING: "hello" } },
+      });
+      expect(reg.status).toBe(201);
+      const snap = await snapshot({ "train.py": TRAIN, "lib/util.py": "X = 1\n" });
+      const sub = await api("POST", "/api/v1/runs", {
+        experiment: "demo",
+        script: "train.py",
+        arguments: ["--lr", "0.1; rm -rf /"],
+        snapshot: snap,
+        environment: { name: "train-env" },
+      });
+      expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+      expect(sub.json).toMatchObject({ status: "queued", number: 1, experiment: "demo" });
+      const run = await waitFinal(sub.json.id);
+      const log = await logText(run.id);
+      expect(run.status, log).toBe("completed");
+      expect(run.exitCode).toBe(0);
+      expect(log).toContain("training with ['--lr', '0.1; rm -rf /']");
+      expect(log).toContain("prefix hello");
+      expect(log).toContain("done");
+      expect(run.environment).toMatchObject({
+        name: "train-env",
+        version: 1,
+        definitionHash: reg.json.environment.definitionHash,
+        lock: null,
+      });
+      expect(run.environment.definition.name).toBe("train-env");
+      expect(run.artifacts.map((a: { path: string }) => a.path)).toEqual(["outputs/model.json"]);
+      const metrics = await api("GET", `/api/v1/runs/${run.id}/metrics`);
+      expect(metrics.json.items.map((m: { value: number; step: number }) => [m.value, m.step])).toEqual([
+        [0.5, 0],
+        [0.25, 1],
+        [0.125, 2],
+      ]);
+      const content = await fetch(
+        `${server.url}/api/v1/runs/${run.id}/artifacts/content?path=outputs/model.json`,
+        {
+          headers: { authorization: `Bearer ${server.token}` },
+        },
+      );
+      expect(await content.json()).toEqual({ weight: 2 });
+      // paging the log from a sequence number returns only what follows it
+      const page = await api("GET", `/api/v1/runs/${run.id}/logs?after=2`);
+      expect(page.json.items[0].seq).toBe(3);
+      expect(page.json.status).toBe("completed");
+    }, 180_000);
+
+    it("a second run in the same environment reuses the cached venv", async () => {
+      const snap = await snapshot({ "train.py": TRAIN });
+      const t0 = performance.now();
+      const sub = await api("POST", "/api/v1/runs", {
+        experiment: "demo",
+        script: "train.py",
+        snapshot: snap,
+        environment: { name: "train-env" },
+      });
+      const run = await waitFinal(sub.json.id);
+      const ms = performance.now() - t0;
+      expect(run.status).toBe("completed");
+      expect(run.number).toBe(2);
+      expect(await logText(run.id)).toContain("environment ready: reusing venv");
+      expect(ms).toBeLessThan(10_000);
+    });
+
+    it("no environment given: a default environment is registered and used", async () => {
+      const snap = await snapshot({ "hello.py": "print('hi')\n" });
+      const sub = await api("POST", "/api/v1/runs", {
+        experiment: "auto",
+        script: "hello.py",
+        snapshot: snap,
+      });
+      const run = await waitFinal(sub.json.id);
+      expect(run.status).toBe("completed");
+      expect(run.environment).toMatchObject({ name: "default-run-environment", version: 1 });
+      const env = await api("GET", "/api/v1/environments/default-run-environment");
+      expect(env.status).toBe(200);
+    }, 120_000);
+
+    it("a failing script ends Failed with its exit code and log", async () => {
+      const snap = await snapshot({ "bad.py": "import sys\nprint('about to fail')\nsys.exit(3)\n" });
+      const sub = await api("POST", "/api/v1/runs", {
+        experiment: "demo",
+        script: "bad.py",
+        snapshot: snap,
+        environment: { name: "train-env" },
+      });
+      const run = await waitFinal(sub.json.id);
+      expect(run).toMatchObject({ status: "failed", exitCode: 3, error: { code: "E_SCRIPT_FAILED" } });
+      expect(run.error.message).toContain("about to fail");
+    });
+
+    it("cancel stops the whole process tree", async () => {
+      const script = [
+        "import subprocess, sys, time",
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])",
+        "print('child', child.pid, flush=True)",
+        "time.sleep(60)",
+      ].join("\n");
+      const snap = await snapshot({ "long.py": script });
+      const sub = await api("POST", "/api/v1/runs", {
+        experiment: "demo",
+        script: "long.py",
+        snapshot: snap,
+        environment: { name: "train-env" },
+      });
+      let childPid = 0;
+      const end = Date.now() + 30_000;
+      while (!childPid && Date.now() < end) {
+        const m = /child (\d+)/.exec(await logText(sub.json.id));
+        if (m) childPid = Number(m[1]);
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(childPid).toBeGreaterThan(0);
+      expect(alive(childPid)).toBe(true);
+      const c = await api("POST", `/api/v1/runs/${sub.json.id}/cancel`);
+      expect(c.json.status).toBe("canceled");
+      const deadline = Date.now() + 10_000;
+      while (alive(childPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(alive(childPid)).toBe(false);
+    }, 60_000);
+
+    it("conda packages on the local target fail clearly when no conda is on PATH", async () => {
+      const def = {
+        name: "conda-env",
+        python: {
+          condaDependencies: {
+            name: "x",
+            dependencies: ["python=3.11", "numpy=1.26", { pip: [] }],
+            channels: ["conda-forge"],
+          },
+        },
+      };
+      const snap = await snapshot({ "a.py": "print(1)\n" });
+      const sub = await api("POST", "/api/v1/runs", {
+        experiment: "demo",
+        script: "a.py",
+        snapshot: snap,
+        environment: { definition: def },
+      });
+      expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+      const run = await waitFinal(sub.json.id);
+      expect(run).toMatchObject({ status: "failed", error: { code: "E_CONDA_REQUIRED" } });
+      expect(run.error.message).toMatch(/numpy.*conda, mamba or micromamba on PATH/);
+    });
+
+    it("installs the pip block from a loopback index into the venv", async () => {
+      const wheel = buildWheel({
+        name: "tinymath",
+        version: "1.0",
+        files: { "tinymath/__init__.py": "def double(x):\n    return 2 * x\n" },
+      });
+      const index = await servePypiIndex({ projects: { tinymath: [{ wheel }] } });
+      try {
+        const def = {
+          name: "pip-env",
+          python: {
+            condaDependencies: {
+              name: "x",
+              dependencies: ["python=3.11", { pip: [`--index-url ${index.url}`, "tinymath==1.0"] }],
+              channels: ["conda-forge"],
+            },
+          },
+        };
+        const snap = await snapshot({ "use.py": "import tinymath\nprint('double', tinymath.double(21))\n" });
+        const sub = await api("POST", "/api/v1/runs", {
+          experiment: "pip",
+          script: "use.py",
+          snapshot: snap,
+          environment: { definition: def },
+        });
+        const run = await waitFinal(sub.json.id);
+        const log = await logText(run.id);
+        expect(run.status, log).toBe("completed");
+        expect(log).toContain("double 42");
+        expect(index.requests.some((r) => r.path.includes("tinymath"))).toBe(true);
+      } finally {
+        await index.close();
+      }
+    }, 180_000);
+
+    it("refuses hostile snapshot paths, scripts outside the snapshot, and oversized snapshots", async () => {
+      for (const path of ["../evil.py", "/etc/passwd", "a/../../b.py", "a\\b.py"]) {
+        const r = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ [path]: "x" }) });
+        expect(r.status, path).toBe(400);
+        expect(r.json.code).toBe("E_BAD_REQUEST");
+      }
+      const snap = await snapshot({ "a.py": "print(1)\n" });
+      const r = await api("POST", "/api/v1/runs", { experiment: "demo", script: "b.py", snapshot: snap });
+      expect([r.status, r.json.code]).toEqual([400, "E_BAD_REQUEST"]);
+      expect(r.json.message).toContain('"b.py" is not in the snapshot');
+      const big = await api("POST", "/api/v1/snapshots", {
+        files: snapshotFiles({ "big.bin": "x".repeat(26 * 1024 * 1024) }),
+      });
+      expect([big.status, big.json.code]).toEqual([413, "E_TOO_LARGE"]);
+      expect(big.json.message).toContain(".mlenvignore");
+    });
+  },
+);
+
+describe.skipIf(skipWithout("python3-venv", venvMissing()))("server restart", () => {
+  it("marks runs a previous server process lost as Failed", async () => {
+    const t = makeTempDir("mlenv-restart-");
+    try {
+      const a = await startTestServer(startServer, { dataDir: t.path });
+      await a.stop();
+      const store = await openStore({ dataDir: t.path });
+      const runs = openRunStore({ sqliteFile: join(t.path, "mlenv.db") });
+      const ws = await store.getWorkspace("default");
+      const lost = await runs.createRun({
+        workspaceId: ws!.id,
+        experiment: "lost",
+        target: "local",
+        script: "x.py",
+        arguments: [],
+        snapshot: "sha256:0",
+        environment: {
+          name: "e",
+          version: 1,
+          definitionHash: "h",
+          imageKey: "k",
+          definition: {},
+          lock: null,
+        },
+        createdBy: "t",
+      });
+      await runs.setRunStatus(lost.id, "running", { pid: 999_999 });
+      await runs.close();
+      await store.close();
+      const b = await startTestServer(startServer, { dataDir: t.path, token: a.token });
+      const r = await apiClient(b.url, a.token)("GET", `/api/v1/runs/${lost.id}`);
+      expect(r.json).toMatchObject({ status: "failed", error: { code: "E_SERVER_RESTARTED" } });
+      await b.stop();
+    } finally {
+      t.cleanup();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,113 @@
+import { join } from "node:path";
+import type { Hono } from "hono";
+import type { BlobStore } from "../blobs/blobStore";
+import type { Logger } from "../logger";
+import { Registry } from "../registry";
+import { ServiceManager } from "../services/serviceManager";
+import type { Store } from "../store/types";
+import { resolveWheelReferences, secretEnvironment } from "../wheels/resolve";
+import type { WheelSupport } from "../wheels/support";
+import { runRoutes } from "./routes";
+import { RunManager } from "./runManager";
+import { openRunStore, type RunStore } from "./runStore";
+import { DEFAULT_MAX_SNAPSHOT_BYTES } from "./snapshot";
+import { VenvCache } from "./venv";
+
+export interface RunSupportOptions {
+  dataDir: string;
+  /** The PostgreSQL URL the store uses; otherwise SQLite at `<dataDir>/mlenv.db`. */
+  database?: string | undefined;
+  store: Store;
+  blobs: BlobStore;
+  logger: Logger;
+  wheels?: WheelSupport | undefined;
+  /** Largest source snapshot (default env `MLENV_MAX_SNAPSHOT_BYTES`, else 25 MiB). */
+  maxSnapshotBytes?: number | undefined;
+  /** Base interpreter of venvs (default env `MLENV_PYTHON`, else `python3`). */
+  python?: string | undefined;
+}
+
+/** Runs, models and local web services of one server process. */
+export interface RunSupport {
+  runs: RunManager;
+  services: ServiceManager;
+  runStore: RunStore;
+  routes: Hono;
+  /** The server's own URL (signed wheel URLs point at it); set once it listens. */
+  setBaseUrl(url: string): void;
+  /** Fail runs a previous process lost, restart live services (call after the server listens). */
+  start(): Promise<void>;
+  /** Stop active runs and service workers. */
+  close(): Promise<void>;
+}
+
+/** Wire runs and services on the store's (migrated) database under `<dataDir>/{venvs,work}`. */
+export function openRunSupport(options: RunSupportOptions): RunSupport {
+  const runStore = openRunStore(
+    options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
+  );
+  const registry = new Registry({ store: options.store, blobs: options.blobs });
+  const python = options.python ?? process.env.MLENV_PYTHON ?? "python3";
+  const venvs = new VenvCache({ root: join(options.dataDir, "venvs"), python });
+  let baseUrl = "http://127.0.0.1";
+  const wheels = options.wheels;
+  const preparePip = wheels
+    ? async (workspaceId: string, lines: string[]) => {
+        const ws = (await options.store.listWorkspaces()).find((w) => w.id === workspaceId);
+        if (!ws) return { lines, env: {} };
+        const resolved = await resolveWheelReferences(lines, {
+          catalog: wheels.catalog,
+          signer: wheels.signer,
+          workspace: { id: ws.id, name: ws.name },
+          baseUrl,
+          ttlSeconds: 3600,
+        });
+        return {
+          lines: resolved,
+          env: await secretEnvironment(lines, { catalog: wheels.catalog, workspaceId }),
+        };
+      }
+    : undefined;
+  const envMax = process.env.MLENV_MAX_SNAPSHOT_BYTES;
+  const maxSnapshotBytes = options.maxSnapshotBytes ?? (envMax ? Number(envMax) : DEFAULT_MAX_SNAPSHOT_BYTES);
+  if (!Number.isSafeInteger(maxSnapshotBytes) || maxSnapshotBytes <= 0) {
+    throw new Error(
+      `Expected MLENV_MAX_SNAPSHOT_BYTES to be a positive whole number of bytes (e.g. 26214400); received ${String(envMax).slice(0, 200)}`,
+    );
+  }
+  const common = {
+    store: runStore,
+    blobs: options.blobs,
+    registry,
+    venvs,
+    logger: options.logger,
+    ...(preparePip ? { preparePip } : {}),
+  };
+  const runs = new RunManager({ ...common, workDir: join(options.dataDir, "work", "runs") });
+  const services = new ServiceManager({ ...common, workDir: join(options.dataDir, "work", "services") });
+  const routes = runRoutes({
+    store: options.store,
+    blobs: options.blobs,
+    runs,
+    services,
+    logger: options.logger,
+    maxSnapshotBytes,
+  });
+  return {
+    runs,
+    services,
+    runStore,
+    routes,
+    setBaseUrl: (url) => {
+      baseUrl = url;
+    },
+    async start() {
+      await runs.start();
+      await services.start();
+    },
+    async close() {
+      await Promise.all([runs.close(), services.close()]);
+      await runStore.close();
+    },
+  };
+}

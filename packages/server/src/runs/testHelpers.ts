@@ -1,0 +1,37 @@
+import { spawnSync } from "node:child_process";
+
+/** Why runs cannot execute here (python3 with venv/ensurepip missing), or null. */
+export function venvMissing(): string | null {
+  const py = spawnSync("python3", ["-c", "import venv, ensurepip"], { encoding: "utf8" });
+  return py.status === 0
+    ? null
+    : `python3 with venv/ensurepip is not available (${(py.stderr || String(py.error)).trim().slice(0, 200)})`;
+}
+
+/** A tiny JSON client of a test server. */
+export function apiClient(url: string, token: string) {
+  return async function api<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: T }> {
+    const res = await fetch(url + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, json: (text ? JSON.parse(text) : null) as T };
+  };
+}
+
+/** Files for `POST /api/v1/snapshots`. */
+export function snapshotFiles(files: Record<string, string>): { path: string; content: string }[] {
+  return Object.entries(files).map(([path, text]) => ({
+    path,
+    content: Buffer.from(text).toString("base64"),
+  }));
+}

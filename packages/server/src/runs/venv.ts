@@ -1,0 +1,228 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { delimiter, join } from "node:path";
+import {
+  condaPackages,
+  type EnvironmentDefinition,
+  type Lock,
+  pipEntries,
+  renderPipRequirements,
+} from "@mlenv/core";
+import { RunFailure, RunFailureCode } from "./errors";
+import { runCollect } from "./process";
+
+/** Conda packages a plain venv provides itself (the interpreter and pip). */
+const VENV_PROVIDED = new Set(["python", "pip"]);
+
+/** The name part of a conda spec string such as `numpy>=1.2`, `conda-forge::scipy=1.11`. */
+export function condaSpecName(spec: string): string {
+  const s = spec.includes("::") ? spec.slice(spec.indexOf("::") + 2) : spec;
+  return (
+    s
+      .trim()
+      .split(/[\s=<>!~[]/)[0]
+      ?.toLowerCase() ?? ""
+  );
+}
+
+/** The first `python=X.Y` of a conda document, if any. */
+function pythonSpec(def: EnvironmentDefinition): string | null {
+  for (const spec of condaPackages(def.python.condaDependencies)) {
+    if (condaSpecName(spec) === "python")
+      return (
+        spec
+          .trim()
+          .slice("python".length)
+          .replace(/^[=\s]+/, "") || null
+      );
+  }
+  return null;
+}
+
+/** The server's PATH/HOME/locale and PIP_* settings (a mirror, a CA bundle), nothing else of its environment. */
+function pipBaseEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith("PIP_") || ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE"].includes(k))
+      env[k] = v;
+  }
+  return env;
+}
+
+/** An executable on PATH, or null. */
+export function onPath(name: string, path = process.env.PATH ?? ""): string | null {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+/** The interpreter a run or service uses. */
+export interface Interpreter {
+  /** Absolute path (venv) or the user-managed interpreter as given. */
+  python: string;
+  /** The venv directory, null for user-managed environments. */
+  venvDir: string | null;
+  /** True when the venv already existed (nothing was installed). */
+  cached: boolean;
+}
+
+export interface MaterialiseInput {
+  definition: EnvironmentDefinition;
+  imageKey: string;
+  lock: Lock | null;
+  /**
+   * Turn the pip block into requirement lines pip can use (e.g. `mlenv+wheel://` references into
+   * signed URLs) and the environment pip needs (secret references). Identity by default.
+   */
+  preparePip?: (lines: string[]) => Promise<{ lines: string[]; env: Record<string, string> }>;
+  log: (text: string) => void;
+}
+
+export interface VenvCacheOptions {
+  /** Where venvs live: `<root>/<imageKey hex>` (e.g. `<dataDir>/venvs`). */
+  root: string;
+  /** The base interpreter (default `python3`). */
+  python?: string;
+  /** Extra environment for pip (e.g. `PIP_INDEX_URL` for an offline mirror). */
+  pipEnv?: Record<string, string>;
+}
+
+/**
+ * Materialises environments on this machine as Python venvs, one per image key, built once and
+ * reused (a `.mlenv-complete` marker says a venv finished installing).
+ */
+export class VenvCache {
+  readonly #opts: VenvCacheOptions;
+  readonly #pending = new Map<string, Promise<Interpreter>>();
+
+  constructor(options: VenvCacheOptions) {
+    this.#opts = options;
+  }
+
+  /** The venv directory of an image key. */
+  dirFor(imageKey: string): string {
+    const hex = imageKey.replace(/^.*:/, "");
+    if (!/^[0-9a-f]{16,128}$/.test(hex)) throw new Error(`not an image key: ${imageKey.slice(0, 100)}`);
+    return join(this.#opts.root, hex);
+  }
+
+  async materialise(input: MaterialiseInput): Promise<Interpreter> {
+    const def = input.definition;
+    if (def.python.userManagedDependencies) return this.#userManaged(def, input.log);
+    const needConda = condaPackages(def.python.condaDependencies)
+      .map(condaSpecName)
+      .filter((n) => n && !VENV_PROVIDED.has(n));
+    if (needConda.length > 0) {
+      const tool = ["micromamba", "mamba", "conda"].find((t) => onPath(t));
+      throw new RunFailure(
+        RunFailureCode.CONDA_REQUIRED,
+        tool
+          ? `Environment ${def.name} needs conda packages (${needConda.join(", ")}) and the local target builds plain venvs only; found ${tool} on PATH but conda environments are not materialised locally yet: move them to the pip block or use the docker target`
+          : `Environment ${def.name} needs conda packages (${needConda.join(", ")}); the local target needs conda, mamba or micromamba on PATH for them, and none was found. Install one (e.g. micromamba), move the packages to the pip block, or use the docker target`,
+      );
+    }
+    const dir = this.dirFor(input.imageKey);
+    const running = this.#pending.get(dir);
+    if (running) return running;
+    const p = this.#build(dir, input).finally(() => this.#pending.delete(dir));
+    this.#pending.set(dir, p);
+    return p;
+  }
+
+  async #userManaged(def: EnvironmentDefinition, log: (t: string) => void): Promise<Interpreter> {
+    const python = def.python.interpreterPath;
+    const probe = await runCollect(python, ["-c", "import sys; print(sys.version.split()[0])"], {
+      cwd: this.#opts.root,
+    }).catch(() => ({ code: 127, output: [] as string[] }));
+    if (probe.code !== 0) {
+      throw new RunFailure(
+        RunFailureCode.INTERPRETER_MISSING,
+        `Expected the user-managed interpreter ${JSON.stringify(python).slice(0, 200)} of environment ${def.name} to run on this machine (e.g. "python3" or "/opt/venv/bin/python"); it could not be started`,
+      );
+    }
+    log(`user-managed dependencies: running ${python} (Python ${probe.output.at(-1) ?? "?"}) as is`);
+    return { python, venvDir: null, cached: true };
+  }
+
+  async #build(dir: string, input: MaterialiseInput): Promise<Interpreter> {
+    const marker = join(dir, ".mlenv-complete");
+    const python = join(dir, "bin", "python");
+    if (existsSync(marker)) {
+      input.log(`environment ready: reusing venv ${dir}`);
+      return { python, venvDir: dir, cached: true };
+    }
+    await rm(dir, { recursive: true, force: true }); // a venv left half-built by a crash
+    await mkdir(this.#opts.root, { recursive: true });
+    const base = this.#opts.python ?? "python3";
+    const version = await runCollect(base, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], {
+      cwd: this.#opts.root,
+    });
+    const wanted = pythonSpec(input.definition);
+    const have = version.output.at(-1) ?? "?";
+    if (wanted && !wanted.startsWith(have)) {
+      input.log(
+        `warning: the definition asks for python ${wanted}; this machine's ${base} is Python ${have} (the local target uses the machine's interpreter; use the docker target for an exact Python)`,
+      );
+    }
+    try {
+      let text: string;
+      let hashes = false;
+      const env: Record<string, string> = {};
+      if (input.lock) {
+        text = renderPipRequirements(input.lock, "linux-64");
+        hashes = text.length > 0;
+      } else {
+        const raw = pipEntries(input.definition.python.condaDependencies);
+        const prepared = input.preparePip ? await input.preparePip(raw) : { lines: raw, env: {} };
+        Object.assign(env, prepared.env);
+        text = prepared.lines.length ? `${prepared.lines.join("\n")}\n` : "";
+      }
+      // Nothing to install: no pip inside the venv either (seconds instead of ensurepip's ~15 s).
+      const withPip = text.trim() !== "";
+      input.log(
+        `creating venv ${dir} with ${base} (Python ${have})${withPip ? "" : " without pip: no pip packages"}`,
+      );
+      const sink = (_s: string, t: string) => input.log(t);
+      const made = await runCollect(base, ["-m", "venv", ...(withPip ? [] : ["--without-pip"]), dir], {
+        cwd: this.#opts.root,
+        sink,
+      });
+      if (made.code !== 0) {
+        throw new RunFailure(
+          RunFailureCode.VENV_FAILED,
+          `Expected \`${base} -m venv\` to create a venv (is the python3-venv package installed?); it exited with ${made.code}: ${made.output.slice(-3).join(" | ").slice(0, 200)}`,
+        );
+      }
+      if (text.trim()) {
+        const req = join(dir, `.mlenv-requirements-${randomBytes(4).toString("hex")}.txt`);
+        await writeFile(req, text, { mode: 0o600 });
+        const args = ["-m", "pip", "install", "--no-input", "--disable-pip-version-check", "-r", req];
+        if (hashes) args.push("--require-hashes", "--no-deps");
+        input.log(
+          `pip install (${text.trim().split("\n").length} requirement lines${input.lock ? ", from the lock" : ""})`,
+        );
+        const pip = await runCollect(python, args, {
+          cwd: dir,
+          env: { ...pipBaseEnvironment(), ...this.#opts.pipEnv, ...env, PIP_NO_INPUT: "1" },
+          sink,
+        });
+        await rm(req, { force: true });
+        if (pip.code !== 0) {
+          throw new RunFailure(
+            RunFailureCode.PIP_FAILED,
+            `Expected pip to install the environment's requirements; it exited with ${pip.code}: ${pip.output.slice(-3).join(" | ").slice(0, 200)}`,
+          );
+        }
+      }
+      await writeFile(marker, `${input.imageKey}\n`);
+      return { python, venvDir: dir, cached: false };
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+}

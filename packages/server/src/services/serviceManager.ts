@@ -1,0 +1,286 @@
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { dirname, join, resolve, sep } from "node:path";
+import type { BlobStore } from "../blobs/blobStore";
+import { preview, ServerError, ServerErrorCode } from "../errors";
+import type { Logger } from "../logger";
+import { checkModelName } from "../models/models";
+import type { Registry } from "../registry";
+import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "../runs/environments";
+import { failureOf, RunFailureCode } from "../runs/errors";
+import { LogWriter } from "../runs/logWriter";
+import { type SpawnedProcess, spawnLogged, stopTree } from "../runs/process";
+import { childEnvironment, pythonHelperDir } from "../runs/runManager";
+import type { RunStore, ServiceRecord } from "../runs/runStore";
+import { checkRelativePath, extractSnapshot, readSnapshot } from "../runs/snapshot";
+import type { VenvCache } from "../runs/venv";
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export interface DeployInput {
+  workspaceId: string;
+  createdBy: string;
+  name: string;
+  model: { name: string; version?: number | undefined };
+  entryScript: string;
+  snapshot: string;
+  environment: EnvironmentChoice;
+  lock?: unknown;
+}
+
+export interface ServiceManagerOptions {
+  store: RunStore;
+  blobs: BlobStore;
+  registry: Registry;
+  venvs: VenvCache;
+  /** `<workDir>/<service id>` holds the source and model files of a live service. */
+  workDir: string;
+  logger: Logger;
+  /** Restarts of a crashing worker before the service is marked failed (default 5). */
+  maxRestarts?: number;
+  /** How long a worker may take to answer /healthz after start (default 60 s). */
+  startTimeoutMs?: number;
+  preparePip?: (
+    workspaceId: string,
+    lines: string[],
+  ) => Promise<{ lines: string[]; env: Record<string, string> }>;
+}
+
+interface Live {
+  process: SpawnedProcess | null;
+  stopping: boolean;
+  log: LogWriter;
+}
+
+/** A free loopback port (the worker binds it; the same port is reused across restarts). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r, j) => {
+    s.once("error", j);
+    s.listen(0, "127.0.0.1", () => r());
+  });
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/**
+ * Local web services: the entry script's `init()` once and `run(raw_data)` per `POST /score`, in
+ * a Python worker on 127.0.0.1 in the environment's venv, restarted when it crashes.
+ */
+export class ServiceManager {
+  readonly #o: ServiceManagerOptions;
+  readonly #live = new Map<string, Live>();
+  #closed = false;
+
+  constructor(options: ServiceManagerOptions) {
+    this.#o = options;
+  }
+
+  /** Start the workers of services that were live when the server stopped. */
+  async start(): Promise<void> {
+    for (const s of await this.#o.store.liveServices()) {
+      if (s.status === "failed") continue;
+      void this.#launch(s);
+    }
+  }
+
+  async deploy(input: DeployInput): Promise<ServiceRecord> {
+    if (!NAME.test(input.name)) {
+      throw new ServerError(
+        ServerErrorCode.NAME_INVALID,
+        `Expected a service name of 1-63 characters [a-z0-9-] starting with a letter or digit, e.g. "churn-scoring"; received ${preview(input.name)}`,
+      );
+    }
+    checkModelName(input.model.name);
+    const model = await this.#o.store.getModel(input.workspaceId, input.model.name, input.model.version);
+    if (!model) {
+      throw new ServerError(
+        ServerErrorCode.NOT_FOUND,
+        `No model ${preview(input.model.name)}${input.model.version ? ` version ${input.model.version}` : ""} in this workspace; register it first (mlenv model register)`,
+      );
+    }
+    checkRelativePath(input.entryScript, "entry script path");
+    const manifest = await readSnapshot(this.#o.blobs, input.snapshot);
+    if (!manifest.files.some((f) => f.path === input.entryScript)) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected the entry script to be a file of the source directory, e.g. "score.py"; ${preview(input.entryScript)} is not in the snapshot`,
+      );
+    }
+    const { environment } = await resolveRunEnvironment({
+      registry: this.#o.registry,
+      workspaceId: input.workspaceId,
+      createdBy: input.createdBy,
+      choice: input.environment,
+      lock: input.lock,
+    });
+    const service = await this.#o.store.createService({
+      workspaceId: input.workspaceId,
+      name: input.name,
+      model: { name: model.name, version: model.version },
+      entryScript: input.entryScript,
+      snapshot: input.snapshot,
+      environment,
+      createdBy: input.createdBy,
+    });
+    if (!service) {
+      throw new ServerError(
+        ServerErrorCode.CONFLICT,
+        `A service named ${preview(input.name)} already exists; delete it first (mlenv service delete ${input.name}) or choose another name`,
+      );
+    }
+    void this.#launch(service);
+    return service;
+  }
+
+  async #launch(service: ServiceRecord): Promise<void> {
+    const store = this.#o.store;
+    const log = new LogWriter(store, service.id, await store.lastLogSeq(service.id));
+    const live: Live = { process: null, stopping: false, log };
+    this.#live.set(service.id, live);
+    const system = (t: string) => log.write("system", t);
+    const dir = join(this.#o.workDir, service.id);
+    try {
+      system(
+        `deploying ${service.name}: model ${service.model.name}:${service.model.version}, environment ${service.environment.name}:${service.environment.version}`,
+      );
+      const { definition, lock } = recordedEnvironment(service.environment);
+      const preparePip = this.#o.preparePip;
+      const interpreter = await this.#o.venvs.materialise({
+        definition,
+        imageKey: service.environment.imageKey,
+        lock,
+        log: system,
+        ...(preparePip ? { preparePip: (lines: string[]) => preparePip(service.workspaceId, lines) } : {}),
+      });
+      await rm(dir, { recursive: true, force: true });
+      await extractSnapshot(
+        this.#o.blobs,
+        await readSnapshot(this.#o.blobs, service.snapshot),
+        join(dir, "src"),
+      );
+      const model = await store.getModel(service.workspaceId, service.model.name, service.model.version);
+      if (!model) throw new Error(`model ${service.model.name}:${service.model.version} is gone`);
+      const modelDir = resolve(dir, "model");
+      for (const f of model.files) {
+        checkRelativePath(f.path, "model file path");
+        const target = resolve(modelDir, f.path);
+        if (!target.startsWith(modelDir + sep)) throw new Error(`model path escapes: ${f.path}`);
+        const bytes = await this.#o.blobs.get(f.digest);
+        if (!bytes) throw new Error(`model blob ${f.digest} is missing`);
+        await mkdir(dirname(target), { recursive: true });
+        await writeFile(target, bytes);
+      }
+      const port = service.port ?? (await freePort());
+      const url = `http://127.0.0.1:${port}`;
+      const env = childEnvironment({
+        ...definition.environmentVariables,
+        PYTHONPATH: pythonHelperDir(),
+        MLENV_MODEL_DIR: modelDir,
+        AZUREML_MODEL_DIR: modelDir,
+        MLENV_SERVICE_NAME: service.name,
+        ...(interpreter.venvDir
+          ? {
+              VIRTUAL_ENV: interpreter.venvDir,
+              PATH: `${join(interpreter.venvDir, "bin")}:${process.env.PATH ?? ""}`,
+            }
+          : {}),
+      });
+      await store.updateService(service.id, { port, url });
+      let restarts = service.restarts;
+      const maxRestarts = this.#o.maxRestarts ?? 5;
+      for (;;) {
+        if (live.stopping || this.#closed) return;
+        const proc = spawnLogged({
+          command: interpreter.python,
+          args: [
+            "-u",
+            join(pythonHelperDir(), "mlenv_serve.py"),
+            join(dir, "src", ...service.entryScript.split("/")),
+            String(port),
+          ],
+          cwd: join(dir, "src"),
+          env,
+          sink: (stream, text) => log.write(stream, text),
+        });
+        live.process = proc;
+        const healthy = await this.#waitHealthy(url, proc);
+        if (healthy) {
+          system(`healthy at ${url}`);
+          await store.updateService(service.id, { status: "healthy", error: null });
+        }
+        const { code, signal } = await proc.done;
+        if (live.stopping || this.#closed) return;
+        restarts++;
+        const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        system(
+          `worker ${why}${healthy ? "" : " before answering /healthz"}; restart ${restarts} of ${maxRestarts}`,
+        );
+        if (restarts > maxRestarts) {
+          await store.updateService(service.id, {
+            status: "failed",
+            restarts,
+            error: {
+              code: RunFailureCode.SERVICE_FAILED,
+              message: `The worker ${why} ${restarts} times; last output: ${log.tail.slice(-5).join(" | ").slice(-500)}`,
+            },
+          });
+          return;
+        }
+        await store.updateService(service.id, { status: "unhealthy", restarts });
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (restarts - 1), 5000)));
+      }
+    } catch (e) {
+      const f = failureOf(e);
+      system(`failed: ${f.message}`);
+      if (!live.stopping)
+        await store.updateService(service.id, { status: "failed", error: f }).catch(() => {});
+    } finally {
+      await log.flush();
+    }
+  }
+
+  async #waitHealthy(url: string, proc: SpawnedProcess): Promise<boolean> {
+    let exited = false;
+    void proc.done.then(() => {
+      exited = true;
+    });
+    const deadline = Date.now() + (this.#o.startTimeoutMs ?? 60_000);
+    while (!exited && Date.now() < deadline) {
+      try {
+        const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+        if (res.ok) return true;
+      } catch {}
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  }
+
+  /** Stop a service's worker and remove it (its logs stay readable by id). */
+  async delete(service: ServiceRecord): Promise<void> {
+    const live = this.#live.get(service.id);
+    if (live) {
+      live.stopping = true;
+      if (live.process) await stopTree(live.process, 2000);
+      live.log.write("system", "deleted");
+      await live.log.flush();
+      this.#live.delete(service.id);
+    }
+    await this.#o.store.updateService(service.id, { status: "deleted" });
+    await rm(join(this.#o.workDir, service.id), { recursive: true, force: true });
+  }
+
+  /** Stop every worker (server shutdown); the services stay registered and start again with the server. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(
+      [...this.#live.values()].map(async (l) => {
+        l.stopping = true;
+        if (l.process) await stopTree(l.process, 1000);
+        await l.log.flush();
+      }),
+    );
+    this.#live.clear();
+  }
+}

@@ -1,0 +1,135 @@
+import { skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiClient, snapshotFiles, venvMissing } from "../runs/testHelpers";
+import { startServer } from "../server";
+
+const SCORE = `
+import json, os
+model = None
+calls = {"init": 0}
+
+def init():
+    global model
+    calls["init"] += 1
+    with open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.json")) as f:
+        model = json.load(f)
+
+def run(raw_data):
+    data = json.loads(raw_data)
+    if data.get("crash"):
+        os._exit(7)
+    if data.get("fail"):
+        raise ValueError("bad input: " + str(data["fail"]))
+    return {"result": [model["weight"] * x for x in data["data"]], "inits": calls["init"], "pid": os.getpid()}
+`;
+
+async function until<T>(f: () => Promise<T | null>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f().catch(() => null);
+    if (v) return v;
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.skipIf(skipWithout("python3-venv", venvMissing()))(
+  "local web services (real python3 venv workers)",
+  () => {
+    let server: TestServer;
+    let api: ReturnType<typeof apiClient>;
+    beforeAll(async () => {
+      server = await startTestServer(startServer);
+      api = apiClient(server.url, server.token);
+    });
+    afterAll(() => server?.stop());
+
+    it("registers a model from files (same files: same version) and lists it", async () => {
+      const files = snapshotFiles({ "model.json": JSON.stringify({ weight: 3 }) });
+      const a = await api("POST", "/api/v1/models", { name: "triple", files });
+      expect([a.status, a.json.model.version]).toEqual([201, 1]);
+      const b = await api("POST", "/api/v1/models", { name: "triple", files });
+      expect([b.status, b.json.created, b.json.model.version]).toEqual([200, false, 1]);
+      const list = await api("GET", "/api/v1/models");
+      expect(list.json.items.map((m: { name: string }) => m.name)).toEqual(["triple"]);
+      const bad = await api("POST", "/api/v1/models", { name: "x", files: snapshotFiles({ "../m": "1" }) });
+      expect(bad.status).toBe(400);
+    });
+
+    it("deploys, scores over HTTP, answers errors with 500 + message, restarts a crashed worker, deletes", async () => {
+      await api("POST", "/api/v1/environments", { definition: { name: "serve-env" } });
+      const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ "score.py": SCORE }) });
+      const dep = await api("POST", "/api/v1/services", {
+        name: "triple-svc",
+        model: { name: "triple" },
+        entryScript: "score.py",
+        snapshot: snap.json.id,
+        environment: { name: "serve-env" },
+      });
+      expect(dep.status, JSON.stringify(dep.json)).toBe(201);
+      const healthy = await until(async () => {
+        const s = await api("GET", "/api/v1/services/triple-svc");
+        if (s.json.status === "failed") throw new Error(JSON.stringify(s.json));
+        return s.json.status === "healthy" ? s.json : null;
+      });
+      expect(healthy.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(healthy.environment).toMatchObject({ name: "serve-env", version: 1 });
+      expect((await fetch(`${healthy.url}/healthz`)).status).toBe(200);
+
+      const score = (body: unknown) =>
+        fetch(`${healthy.url}/score`, { method: "POST", body: JSON.stringify(body) });
+      const ok = await score({ data: [1, 2] });
+      const first = await ok.json();
+      expect(first).toMatchObject({ result: [3, 6], inits: 1 });
+      expect((await (await score({ data: [5] })).json()).inits).toBe(1);
+
+      const err = await score({ fail: "negative" });
+      expect(err.status).toBe(500);
+      expect(await err.json()).toEqual({ error: "ValueError: bad input: negative" });
+
+      await score({ crash: true }).catch(() => null);
+      const restarted = await until(async () => {
+        const s = await api("GET", "/api/v1/services/triple-svc");
+        if (s.json.restarts < 1 || s.json.status !== "healthy") return null;
+        const r = await score({ data: [1] });
+        return r.ok ? await r.json() : null;
+      });
+      expect(restarted.result).toEqual([3]);
+      expect(restarted.pid).not.toBe(first.pid);
+
+      const logs = await api("GET", "/api/v1/services/triple-svc/logs");
+      const text = logs.json.items.map((l: { text: string }) => l.text).join("\n");
+      expect(text).toContain("Traceback");
+      expect(text).toMatch(/worker exited with code 7; restart 1/);
+
+      const dupe = await api("POST", "/api/v1/services", {
+        name: "triple-svc",
+        model: { name: "triple" },
+        entryScript: "score.py",
+        snapshot: snap.json.id,
+      });
+      expect([dupe.status, dupe.json.code]).toEqual([409, "E_CONFLICT"]);
+
+      expect((await api("GET", "/api/v1/services")).json.items.map((s: { name: string }) => s.name)).toEqual([
+        "triple-svc",
+      ]);
+      expect((await api("DELETE", "/api/v1/services/triple-svc")).status).toBe(204);
+      await expect(fetch(`${healthy.url}/healthz`)).rejects.toThrow();
+      expect((await api("GET", "/api/v1/services")).json.items).toEqual([]);
+      expect((await api("GET", "/api/v1/services/triple-svc")).status).toBe(404);
+    }, 120_000);
+
+    it("refuses bad service names, unknown models and entry scripts outside the snapshot", async () => {
+      const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ "score.py": SCORE }) });
+      const base = { model: { name: "triple" }, entryScript: "score.py", snapshot: snap.json.id };
+      expect((await api("POST", "/api/v1/services", { ...base, name: "Bad Name;" })).json.code).toBe(
+        "E_NAME_INVALID",
+      );
+      expect(
+        (await api("POST", "/api/v1/services", { ...base, name: "x", model: { name: "nope" } })).json.code,
+      ).toBe("E_NOT_FOUND");
+      const r = await api("POST", "/api/v1/services", { ...base, name: "x", entryScript: "other.py" });
+      expect([r.status, r.json.code]).toEqual([400, "E_BAD_REQUEST"]);
+    });
+  },
+);
