@@ -42,6 +42,11 @@ ul.envs .title { display: flex; flex-wrap: wrap; align-items: baseline; gap: .4r
 ul.envs .title a { font-weight: 600; font-size: 1.05rem; word-break: break-all; }
 .badge { display: inline-block; font-size: .75rem; font-weight: 600; padding: .05rem .5rem; border-radius: 999px;
   border: 1px solid var(--line); background: var(--panel); color: var(--muted); }
+.badge.status-succeeded { background: var(--goodbg); border-color: var(--good); color: var(--good); }
+.badge.status-failed { background: var(--badbg); border-color: var(--bad); color: var(--bad); }
+.badge.status-running, .badge.status-queued { background: #ddf4ff; border-color: #54aeff; color: #0550ae; }
+.badge.status-cancelled { background: var(--warnbg); border-color: #d4a72c; color: var(--warn); }
+pre.log { max-height: 60vh; white-space: pre-wrap; word-break: break-all; }
 .badge.curated { background: #ddf4ff; border-color: #54aeff; color: #0550ae; }
 .badge.archived { background: var(--warnbg); border-color: #d4a72c; color: var(--warn); }
 .tags { display: flex; flex-wrap: wrap; gap: .3rem; list-style: none; padding: 0; margin: .4rem 0 0; }

@@ -3,6 +3,7 @@ import { type ComponentChild, h } from "preact";
 import { useState } from "preact/hooks";
 import { definitionJson, definitionYaml, dockerfileOf } from "./definitionText";
 import { TagList } from "./envList";
+import { ImageSection } from "./imageSection";
 import { Manage } from "./manage";
 import { href } from "./route";
 import { ErrorBox, formatDate, PageTitle, shortHash, Tabs, useAsync } from "./util";
@@ -101,6 +102,13 @@ export function EnvPage(props: {
       : h(EnvBody, {
           data: d,
           name: props.name,
+          image: h(ImageSection, {
+            ws: props.ws,
+            name: props.name,
+            version: d.current.version,
+            canWrite: props.canWrite,
+            onError: props.onError,
+          }),
           manage: props.canWrite
             ? h(Manage, {
                 ws: props.ws,
@@ -131,7 +139,12 @@ export function EnvPage(props: {
   );
 }
 
-function EnvBody(props: { data: EnvData; name: string; manage: ComponentChild }): ComponentChild {
+function EnvBody(props: {
+  data: EnvData;
+  name: string;
+  image: ComponentChild;
+  manage: ComponentChild;
+}): ComponentChild {
   const { versions, current, labels } = props.data;
   const def = current.definition ?? {};
   const docker = dockerfileOf(def);
@@ -246,6 +259,7 @@ function EnvBody(props: { data: EnvData; name: string; manage: ComponentChild })
           },
         ],
       }),
+      props.image,
       props.manage,
     ),
   );

@@ -1,6 +1,7 @@
 import type { WhoAmI, Workspace } from "@mlenv/sdk";
 import { type ComponentChild, h, render } from "preact";
 import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
+import { BuildPage } from "./buildPage";
 import { DiffPage } from "./diffPage";
 import { EnvList } from "./envList";
 import { EnvPage } from "./envPage";
@@ -70,6 +71,14 @@ function Page(props: {
       });
     case "diff":
       return h(DiffPage, { ws, onError, name: route.name, from: route.from, to: route.to });
+    case "build":
+      return h(BuildPage, {
+        ws,
+        onError,
+        id: route.id,
+        canWrite: props.who ? props.who.role !== "reader" : false,
+        key: route.id,
+      });
     case "missing":
       return h(
         "main",

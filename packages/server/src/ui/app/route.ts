@@ -4,6 +4,7 @@ export type Route =
   | { page: "new" }
   | { page: "env"; name: string; version: number | null }
   | { page: "diff"; name: string; from: number; to: number }
+  | { page: "build"; id: string }
   | { page: "missing"; hash: string };
 
 const seg = (s: string) => encodeURIComponent(s);
@@ -13,6 +14,7 @@ export const href = {
   create: () => "#/new",
   env: (name: string, version?: number) => `#/env/${seg(name)}${version ? `/v/${version}` : ""}`,
   diff: (name: string, from: number, to: number) => `#/env/${seg(name)}/diff/${from}/${to}`,
+  build: (id: string) => `#/builds/${seg(id)}`,
 };
 
 function positive(s: string | undefined): number | null {
@@ -33,6 +35,10 @@ export function parseRoute(hash: string): Route {
   if (path === "/" || path === "") return { page: "list" };
   if (path === "/new") return { page: "new" };
   const parts = path.split("/").slice(1);
+  if (parts[0] === "builds" && parts[1] && parts.length === 2) {
+    const id = decode(parts[1]);
+    if (id !== null && /^[A-Za-z0-9_-]{1,100}$/.test(id)) return { page: "build", id };
+  }
   if (parts[0] === "env" && parts[1]) {
     const name = decode(parts[1]);
     if (name !== null) {

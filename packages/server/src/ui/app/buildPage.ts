@@ -1,0 +1,302 @@
+import type { Workspace } from "@mlenv/sdk";
+import { type ComponentChild, h } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { href } from "./route";
+import { SseParser } from "./sse";
+import { ErrorBox, formatDate, PageTitle } from "./util";
+
+/** A build job as GET /api/v1/builds/:id answers it. */
+export interface BuildJobView {
+  id: string;
+  imageKey: string;
+  image: string;
+  status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+  context: { environment?: string; version?: number } & Record<string, unknown>;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  outcome: {
+    image: string;
+    imageId: string | null;
+    digest: string | null;
+    cacheHit: boolean;
+    source: string;
+    steps: { index: number; instruction: string; cached: boolean }[];
+    durationMs: number;
+  } | null;
+  error: {
+    code: string;
+    message: string;
+    step?: { index: number | null; total: number | null; instruction: string | null; output: string };
+  } | null;
+}
+
+export interface LogLine {
+  seq: number;
+  step: number | null;
+  text: string;
+}
+
+const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+export function isFinal(status: string): boolean {
+  return FINAL.has(status);
+}
+
+/**
+ * Follow a build's log (server-sent events read with fetch, so the token goes in a header) until
+ * its `end` event; reconnects after a dropped connection from the last line seen.
+ */
+export async function followBuildLog(options: {
+  ws: Workspace;
+  id: string;
+  signal: AbortSignal;
+  onLine: (line: LogLine) => void;
+  onEnd: (job: BuildJobView) => void;
+}): Promise<void> {
+  let after = 0;
+  for (let attempt = 0; attempt < 20 && !options.signal.aborted; attempt++) {
+    const headers: Record<string, string> = { accept: "text/event-stream" };
+    if (options.ws.token) headers.authorization = `Bearer ${options.ws.token}`;
+    if (after > 0) headers["last-event-id"] = String(after);
+    let res: Response;
+    try {
+      res = await fetch(`${options.ws.url}/api/v1/builds/${encodeURIComponent(options.id)}/logs`, {
+        headers,
+        signal: options.signal,
+      });
+    } catch {
+      if (options.signal.aborted) return;
+      await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+      continue;
+    }
+    if (!res.ok || !res.body) {
+      const body = (await res.json().catch(() => null)) as { message?: string; code?: string } | null;
+      throw new Error(
+        `Expected the build's log stream; the server answered ${res.status}${body?.message ? `: ${body.message}` : ""}`,
+      );
+    }
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    const parser = new SseParser();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (const ev of parser.push(value)) {
+          if (ev.event === "log") {
+            const line = JSON.parse(ev.data) as LogLine;
+            after = Math.max(after, line.seq);
+            options.onLine(line);
+          } else if (ev.event === "end") {
+            options.onEnd(JSON.parse(ev.data) as BuildJobView);
+            return;
+          } else if (ev.event === "error") {
+            const err = JSON.parse(ev.data) as { code: string; message: string };
+            throw new Error(`${err.message} (${err.code})`);
+          }
+        }
+      }
+    } catch (e) {
+      if (options.signal.aborted) return;
+      if (e instanceof SyntaxError || (e instanceof Error && /\(E_/.test(e.message))) throw e;
+    }
+  }
+}
+
+function durationText(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** One build: status, live log, image details or the failed step. */
+export function BuildPage(props: {
+  ws: Workspace;
+  id: string;
+  canWrite: boolean;
+  onError: (e: unknown) => void;
+}): ComponentChild {
+  const [job, setJob] = useState<BuildJobView | null>(null);
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [following, setFollowing] = useState(false);
+  const [cancelling, setCancelling] = useState(false);
+  const logRef = useRef<HTMLPreElement>(null);
+  const stick = useRef(true);
+
+  useEffect(() => {
+    const stop = new AbortController();
+    setLines([]);
+    setJob(null);
+    setError(null);
+    (async () => {
+      try {
+        const first = await props.ws.request<BuildJobView>(
+          "GET",
+          `/api/v1/builds/${encodeURIComponent(props.id)}`,
+        );
+        if (stop.signal.aborted) return;
+        setJob(first);
+        setFollowing(true);
+        await followBuildLog({
+          ws: props.ws,
+          id: props.id,
+          signal: stop.signal,
+          onLine: (line) => setLines((ls) => [...ls, line]),
+          onEnd: (end) => setJob(end),
+        });
+      } catch (e) {
+        if (!stop.signal.aborted) {
+          props.onError(e);
+          setError(e);
+        }
+      } finally {
+        if (!stop.signal.aborted) setFollowing(false);
+      }
+    })();
+    return () => stop.abort();
+  }, [props.ws, props.id]);
+
+  useEffect(() => {
+    const el = logRef.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [lines]);
+
+  const cancel = async () => {
+    setCancelling(true);
+    try {
+      setJob(
+        await props.ws.request<BuildJobView>("POST", `/api/v1/builds/${encodeURIComponent(props.id)}/cancel`),
+      );
+    } catch (e) {
+      props.onError(e);
+      setError(e);
+    } finally {
+      setCancelling(false);
+    }
+  };
+
+  const env = job?.context.environment;
+  const version = job?.context.version;
+  return h(
+    "main",
+    { id: "main" },
+    h(
+      "p",
+      { class: "meta" },
+      h("a", { href: href.list() }, "Environments"),
+      " / ",
+      typeof env === "string"
+        ? [
+            h(
+              "a",
+              { href: href.env(env, typeof version === "number" ? version : undefined) },
+              `${env}${typeof version === "number" ? ` v${version}` : ""}`,
+            ),
+            " / ",
+          ]
+        : null,
+    ),
+    h(PageTitle, null, "Build ", h("span", { class: "hash" }, props.id)),
+    error ? h(ErrorBox, { error }) : null,
+    job
+      ? h(
+          "dl",
+          { class: "facts" },
+          h("dt", null, "Status"),
+          h(
+            "dd",
+            null,
+            h("span", { id: "build-status", class: `badge status-${job.status}` }, job.status),
+            following && !isFinal(job.status) ? " (following the log live)" : "",
+          ),
+          h("dt", null, "Image"),
+          h("dd", { class: "hash" }, job.outcome?.image ?? job.image),
+          h("dt", null, "Image key"),
+          h("dd", { class: "hash" }, job.imageKey),
+          h("dt", null, "Queued"),
+          h("dd", null, formatDate(job.createdAt)),
+          job.startedAt ? [h("dt", null, "Started"), h("dd", null, formatDate(job.startedAt))] : null,
+          job.finishedAt ? [h("dt", null, "Finished"), h("dd", null, formatDate(job.finishedAt))] : null,
+        )
+      : null,
+    job && !isFinal(job.status) && props.canWrite
+      ? h(
+          "p",
+          null,
+          h(
+            "button",
+            { type: "button", onClick: cancel, disabled: cancelling },
+            cancelling ? "Cancelling…" : "Cancel build",
+          ),
+        )
+      : null,
+    job?.outcome
+      ? h(
+          "section",
+          { "aria-labelledby": "outcome-title", id: "build-outcome" },
+          h("h2", { id: "outcome-title" }, "Image"),
+          h(
+            "dl",
+            { class: "facts" },
+            h("dt", null, "Reference"),
+            h("dd", { class: "hash" }, job.outcome.image),
+            h("dt", null, "Image id"),
+            h("dd", { class: "hash" }, job.outcome.imageId ?? "—"),
+            h("dt", null, "Digest"),
+            h("dd", { class: "hash" }, job.outcome.digest ?? "—"),
+            h("dt", null, "Cache"),
+            h(
+              "dd",
+              null,
+              job.outcome.cacheHit
+                ? `hit: the image was ${job.outcome.source === "registry" ? "in the registry" : "on the engine"}`
+                : "missed: built now",
+            ),
+            h("dt", null, "Duration"),
+            h("dd", null, durationText(job.outcome.durationMs)),
+            h("dt", null, "Steps"),
+            h(
+              "dd",
+              null,
+              `${job.outcome.steps.length} (${job.outcome.steps.filter((s) => s.cached).length} cached)`,
+            ),
+          ),
+        )
+      : null,
+    job?.error
+      ? h(
+          "div",
+          { class: "alert", role: "alert", id: "build-error" },
+          h("p", null, `${job.error.message} (${job.error.code})`),
+          job.error.step
+            ? h(
+                "p",
+                null,
+                `Failed at step ${job.error.step.index ?? "?"}${job.error.step.total ? `/${job.error.step.total}` : ""}: `,
+                h("code", null, job.error.step.instruction ?? ""),
+              )
+            : null,
+        )
+      : null,
+    h("h2", { id: "log-title" }, "Log"),
+    h(
+      "pre",
+      {
+        class: "code log",
+        id: "build-log",
+        role: "log",
+        "aria-labelledby": "log-title",
+        tabIndex: 0,
+        ref: logRef,
+        onScroll: (e: Event) => {
+          const el = e.currentTarget as HTMLPreElement;
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        },
+      },
+      lines.length === 0
+        ? job && isFinal(job.status)
+          ? "(no log lines)"
+          : "Waiting for the log…"
+        : lines.map((l) => `${l.text}\n`).join(""),
+    ),
+  );
+}

@@ -1,0 +1,143 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serve } from "@hono/node-server";
+import {
+  baseImageCpu,
+  CHROMIUM_PATH,
+  chromiumMissing,
+  dockerAvailable,
+  makeTempDir,
+  skipWithout,
+} from "@mlenv/test-utils";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../app";
+import { FsBlobStore } from "../blobs/blobStore";
+import { BuildQueue, buildRoutes, ImageBuilder, openBuildJobStore } from "../builds/index";
+import { DockerClient } from "../docker/index";
+import { Registry } from "../registry";
+import { SqliteStore } from "../store/sqliteStore";
+
+const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
+const dockerReason = await dockerAvailable();
+const run = `${process.pid}x${Date.now().toString(36)}`;
+
+/**
+ * The UI against the registry app with the build routes mounted next to it (as the builds README
+ * shows) on the real Docker engine: start a build from an environment's page and watch its log.
+ */
+describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("docker", dockerReason))(
+  "web UI builds in Chromium",
+  () => {
+    const dir = makeTempDir("mlenv-ui-builds-");
+    const docker = new DockerClient();
+    const images = new Set<string>();
+    let url: string;
+    let token: string;
+    let stop: () => Promise<void>;
+    let context: BrowserContext;
+    let page: Page;
+    let profile: string;
+
+    beforeAll(async () => {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      const file = join(dir.path, "mlenv.db");
+      const store = new SqliteStore(file);
+      await store.migrate();
+      const blobs = new FsBlobStore(join(dir.path, "blobs"));
+      const { app } = createApp({ store, blobs });
+      const boot = await new Registry({ store, blobs }).bootstrap(undefined);
+      token = boot!.token;
+      const builder = new ImageBuilder({ docker });
+      const jobs = openBuildJobStore({ sqliteFile: file });
+      const queue = new BuildQueue({ jobs, builder, pollMs: 100, heartbeatMs: 200 });
+      await queue.start();
+      app.route("/", buildRoutes({ store, queue, builder }));
+      const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+      await new Promise<void>((r) => server.once("listening", () => r()));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      stop = async () => {
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        await queue.close();
+        await jobs.close();
+        await store.close();
+      };
+      // User-managed on the local base image: a quick real build. The spark repository makes the
+      // image key unique to this run, so it is built, not found in the cache.
+      const res = await fetch(`${url}/api/v1/environments`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          definition: {
+            name: "ui-build",
+            docker: { baseImage: baseImageCpu() },
+            python: { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" },
+            spark: { repositories: [`https://example.invalid/${run}`] },
+          },
+        }),
+      });
+      expect(res.status).toBe(201);
+
+      profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM_PATH,
+        headless: true,
+        viewport: { width: 1280, height: 900 },
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      });
+      await context.route("**/*", (route) =>
+        route.request().url().startsWith(`${url}/`) ? route.continue() : route.abort(),
+      );
+      page = context.pages()[0] ?? (await context.newPage());
+    }, 180_000);
+
+    afterAll(async () => {
+      await context?.close();
+      if (profile) rmSync(profile, { recursive: true, force: true });
+      await stop?.();
+      for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
+      dir.cleanup();
+    });
+
+    it("starts a build from the environment page and shows its log and image", async () => {
+      await page.goto(`${url}/`);
+      await page.getByLabel("API token").fill(token);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.locator('li[data-env="ui-build"] a').click();
+      await expect.poll(() => page.locator("#image-state").textContent()).toBe("not built yet");
+      await page.getByRole("button", { name: "Build image" }).click();
+      await page.getByRole("heading", { name: /^Build / }).waitFor();
+      expect(page.url()).toMatch(/#\/builds\/[A-Za-z0-9_-]+$/);
+      await expect
+        .poll(() => page.locator("#build-status").textContent(), { timeout: 120_000, interval: 250 })
+        .toBe("succeeded");
+      const log = (await page.locator("#build-log").textContent()) ?? "";
+      expect(log).toMatch(/Step 1\/\d+ : FROM /);
+      const image = (await page.locator("#build-outcome dd").first().textContent()) ?? "";
+      expect(image).toMatch(/mlenv\/env_[0-9a-f]+:latest$/);
+      images.add(image);
+      expect(await page.locator("#build-outcome").textContent()).toContain("missed: built now");
+      await page.screenshot({ path: join(ARTIFACTS, "build-desktop.png"), fullPage: true });
+
+      // The environment page now finds the image on the engine.
+      await page.getByRole("link", { name: "ui-build v1" }).click();
+      await expect.poll(() => page.locator("#image-state").textContent()).toBe("built (in the local engine)");
+      expect(await page.getByRole("button", { name: "Rebuild image" }).count()).toBe(1);
+    }, 180_000);
+  },
+);
