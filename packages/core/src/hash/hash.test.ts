@@ -106,6 +106,10 @@ describe("hashes DIFFER for", () => {
       with_((d) => conda(d).dependencies[3].pip.push("--index-url http://127.0.0.1:9/simple")),
     ],
     ["platform", with_((d) => (d.platforms = ["linux-aarch64"]))],
+    [
+      "docker platform architecture",
+      with_((d) => (d.docker = { platform: { os: "Linux", architecture: "arm64" } })),
+    ],
     ["spark packages", with_((d) => (d.spark = { packages: [{ group: "g", artifact: "a", version: "1" }] }))],
   ];
   it.each(differ)("%s", (_label, d) => {

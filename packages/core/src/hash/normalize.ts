@@ -187,7 +187,7 @@ export interface ImageKeyOptions {
 
 /**
  * Everything that changes the built image and nothing else: base image or Dockerfile (and its
- * registry), conda and pip content, platforms, user-managed python, Spark packages, R packages.
+ * registry and docker.platform), conda and pip content, platforms, user-managed python, Spark packages, R packages.
  * Not runtime environment variables, names, versions, docker run options or Databricks libraries.
  */
 export function imageKeyInputs(def: EnvironmentDefinition, options: ImageKeyOptions = {}): JsonValue {
@@ -200,6 +200,8 @@ export function imageKeyInputs(def: EnvironmentDefinition, options: ImageKeyOpti
       image: base.image,
       dockerfile: def.docker.baseDockerfile,
       registry: def.docker.baseImageRegistry.address,
+      // The image's OS/architecture (docker.platform) selects different base layers and binaries.
+      platform: def.docker.platform,
     },
     systemPackages: sortedUnique(def.docker.systemPackages.map((p) => p.trim())),
     python: userManaged
