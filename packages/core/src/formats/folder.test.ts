@@ -92,6 +92,29 @@ describe("folder layout", () => {
     expect(loadDefinitionFolder(saveDefinitionFolder(createDefinition("clean"))).warnings).toEqual([]);
   });
 
+  it("locates a schema error in azureml_environment.json by line", () => {
+    try {
+      loadDefinitionFolder({
+        [FolderFiles.definition]:
+          '{\n  "name": "x",\n  "python": {\n    "userManagedDependencies": "yes"\n  }\n}\n',
+      });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toMatchObject({
+        code: "E_SPEC_INVALID",
+        file: "azureml_environment.json",
+        line: 4,
+        issues: [expect.objectContaining({ path: "python.userManagedDependencies", line: 4 })],
+      });
+    }
+  });
+
+  it("reports JSON syntax errors with file and line", () => {
+    expect(() =>
+      loadDefinitionFolder({ [FolderFiles.definition]: '{\n  "name": "x",\n  "tags": {,}\n}' }),
+    ).toThrow(expect.objectContaining({ code: "E_JSON_SYNTAX", file: "azureml_environment.json", line: 3 }));
+  });
+
   it("reports YAML syntax errors with file and line", () => {
     try {
       loadDefinitionFolder({
