@@ -83,6 +83,22 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("docker"
         }),
       });
       expect(res.status).toBe(201);
+      // A custom Dockerfile that prints while it runs, then fails: the log must arrive live.
+      const failing = await fetch(`${url}/api/v1/environments`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          definition: {
+            name: "ui-fails",
+            docker: {
+              baseImage: null,
+              baseDockerfile: `FROM ${baseImageCpu()}\nRUN for i in 1 2 3 4; do echo tick-$i; sleep 1; done; echo ${run} >&2; exit 3\n`,
+            },
+            python: { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" },
+          },
+        }),
+      });
+      expect(failing.status).toBe(201);
 
       profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
       context = await chromium.launchPersistentContext(profile, {
@@ -138,6 +154,27 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("docker"
       await page.getByRole("link", { name: "ui-build v1" }).click();
       await expect.poll(() => page.locator("#image-state").textContent()).toBe("built (in the local engine)");
       expect(await page.getByRole("button", { name: "Rebuild image" }).count()).toBe(1);
+    }, 180_000);
+
+    it("streams a running build's log live and shows where a failed build failed", async () => {
+      await page.goto(`${url}/#/env/ui-fails`);
+      await page.getByRole("button", { name: "Build image" }).click();
+      await page.getByRole("heading", { name: /^Build / }).waitFor();
+      // The first tick arrives while the step still runs (it sleeps 4 s in total).
+      await expect
+        .poll(() => page.locator("#build-log").textContent(), { timeout: 60_000, interval: 100 })
+        .toContain("tick-1");
+      expect(await page.locator("#build-status").textContent()).toBe("running");
+      expect(await page.locator("#build-log").textContent()).not.toContain("tick-4");
+      await expect
+        .poll(() => page.locator("#build-status").textContent(), { timeout: 120_000, interval: 250 })
+        .toBe("failed");
+      const error = (await page.locator("#build-error").textContent()) ?? "";
+      expect(error).toMatch(/Failed at step \d+(\/\d+)?: RUN for i in 1 2 3 4/);
+      const log = (await page.locator("#build-log").textContent()) ?? "";
+      expect(log).toContain("tick-4");
+      expect(log).toContain(run);
+      await page.screenshot({ path: join(ARTIFACTS, "build-failed-desktop.png"), fullPage: true });
     }, 180_000);
   },
 );
