@@ -126,6 +126,17 @@ describe("hashes DIFFER for", () => {
 
   it("a lock passed to imageKey", () => {
     expect(imageKey(ref, { lock: { numpy: "1.17.0" } })).not.toBe(imageKey(ref));
+    expect(imageKey(ref, { lock: { numpy: "1.17.0" } })).not.toBe(
+      imageKey(ref, { lock: { numpy: "1.17.1" } }),
+    );
+  });
+
+  it("with a lock: the lock replaces loose specs, but conda variables (baked as ENV) still count", () => {
+    const lock = { numpy: "1.17.0" };
+    const looser = with_((d) => (conda(d).dependencies[1] = "numpy>=1.17"));
+    expect(imageKey(looser, { lock })).toBe(imageKey(ref, { lock }));
+    const vars = with_((d) => (conda(d).variables = { OMP_NUM_THREADS: "2" }));
+    expect(imageKey(vars, { lock })).not.toBe(imageKey(ref, { lock }));
   });
 });
 

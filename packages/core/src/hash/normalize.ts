@@ -207,8 +207,13 @@ export function imageKeyInputs(def: EnvironmentDefinition, options: ImageKeyOpti
     python: userManaged
       ? { userManaged: true, interpreterPath: def.python.interpreterPath }
       : options.lock !== undefined
-        ? // locked: the exact artifacts in `lock` replace the loose conda/pip specs
-          { userManaged: false, locked: true }
+        ? // locked: the exact artifacts in `lock` replace the loose conda/pip specs; conda
+          // `variables` still become ENV lines of the image, so they stay in the key.
+          {
+            userManaged: false,
+            locked: true,
+            variables: normalizeCondaEnvironment(def.python.condaDependencies).variables,
+          }
         : {
             userManaged: false,
             conda: normalizeCondaEnvironment(def.python.condaDependencies) as unknown as JsonValue,
