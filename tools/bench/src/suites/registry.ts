@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Agent, request } from "node:http";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { canonicalJson, definitionHash, parseDefinition, toReferenceJson } from "@mlenv/core";
 import { blobDigest, FsBlobStore, openStore, Registry, silentLogger, startServer } from "@mlenv/server";
@@ -228,6 +229,8 @@ async function measure(
             req_per_s: Math.round(r.rps),
             requests: r.latencies.length,
             concurrency: CONCURRENCY,
+            // Other work on this shared machine shows up in the tail; report how busy it was.
+            loadavg_1m: Number(loadavg()[0]!.toFixed(2)),
             ...(what === "get" && label === "sqlite" ? { target_req_per_s: 3000 } : {}),
           },
         });
