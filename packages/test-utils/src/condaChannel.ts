@@ -30,13 +30,13 @@ export interface CondaChannelOptions {
  */
 export async function serveCondaChannel(options: CondaChannelOptions): Promise<CondaChannelServer> {
   const name = options.name ?? "channel";
-  const mem = new Map<string, { body: Buffer; mtime: Date }>();
+  const mem = new Map<string, { body: Buffer; mtime: Date; etag?: string }>();
   const started = new Date(Math.floor(Date.now() / 1000) * 1000);
   for (const [p, b] of Object.entries(options.files ?? {}))
     mem.set(p, { body: Buffer.from(b), mtime: started });
   const requests: CondaChannelServer["requests"] = [];
 
-  const lookup = (rel: string): { body: Buffer; mtime: Date } | undefined => {
+  const lookup = (rel: string): { body: Buffer; mtime: Date; etag?: string } | undefined => {
     const m = mem.get(rel);
     if (m) return m;
     if (!options.dir) return undefined;
@@ -61,7 +61,9 @@ export async function serveCondaChannel(options: CondaChannelOptions): Promise<C
       done(404);
       return;
     }
-    const etag = `"${createHash("sha256").update(file.body).digest("hex").slice(0, 32)}"`;
+    // hashed once per content, like a real server's precomputed ETag
+    file.etag ??= `"${createHash("sha256").update(file.body).digest("hex").slice(0, 32)}"`;
+    const etag = file.etag;
     const lastModified = file.mtime.toUTCString();
     const inm = req.headers["if-none-match"];
     const ims = req.headers["if-modified-since"];

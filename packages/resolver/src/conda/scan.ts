@@ -125,13 +125,15 @@ class Scanner {
       this.ws();
       if (s.charCodeAt(this.i) !== Q) this.fail("a key");
       // compare keys in place: no substring per key
-      const field = s.startsWith('"name"', this.i)
-        ? 1
-        : s.startsWith('"version"', this.i)
-          ? 2
-          : s.startsWith('"build"', this.i)
-            ? 3
-            : 0;
+      const k1 = s.charCodeAt(this.i + 1);
+      const field =
+        k1 === 110 /* n */ && s.startsWith('"name"', this.i)
+          ? 1
+          : k1 === 118 /* v */ && s.startsWith('"version"', this.i)
+            ? 2
+            : k1 === 98 /* b */ && s.startsWith('"build"', this.i)
+              ? 3
+              : 0;
       this.i = this.skipString();
       this.expect(COLON, "':'");
       this.ws();

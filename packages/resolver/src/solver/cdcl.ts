@@ -213,14 +213,7 @@ class Cdcl {
     this.stats.clauses++;
     if (lits.length === 0) return idx;
     // order: true (lowest level first), unassigned, false (highest level first)
-    const rank = (l: number): number => {
-      const val = this.litValue(l);
-      const lev = this.level[l >> 1] as number;
-      if (val > 0) return lev;
-      if (val === 0) return 1e9;
-      return 2e9 + (1e9 - lev);
-    };
-    if (lits.length > 1) lits.sort((a, b) => rank(a) - rank(b));
+    if (lits.length > 1) this.orderForWatching(lits);
     const l0 = lits[0] as number;
     if (lits.length === 1) {
       const v0 = this.litValue(l0);
@@ -256,6 +249,29 @@ class Cdcl {
     }
     this.backtrack(lev0);
     return idx;
+  }
+
+  /** Sort key for new clauses: true (lowest level first), unassigned, false (highest level first). */
+  private rank(l: number): number {
+    const val = this.litValue(l);
+    const lev = this.level[l >> 1] as number;
+    if (val > 0) return lev;
+    if (val === 0) return 1e9;
+    return 2e9 + (1e9 - lev);
+  }
+
+  /** Insertion sort by rank (clauses are short; no closure allocation). */
+  private orderForWatching(lits: number[]): void {
+    for (let i = 1; i < lits.length; i++) {
+      const x = lits[i] as number;
+      const rx = this.rank(x);
+      let j = i - 1;
+      while (j >= 0 && this.rank(lits[j] as number) > rx) {
+        lits[j + 1] = lits[j] as number;
+        j--;
+      }
+      lits[j + 1] = x;
+    }
   }
 
   /** Unit propagation; returns a conflicting clause index or -1. */
