@@ -6,6 +6,7 @@ import {
   imageKey,
   type Lock,
   lockImageKeyInput,
+  type RenderOptions,
   renderCondaExplicit,
   renderDockerBuild,
   renderPipRequirements,
@@ -30,9 +31,11 @@ export type RenderBuildContext = (
 /**
  * Core's Dockerfile rendering (`renderDockerBuild`) as a RenderBuildContext; a lock is rendered
  * for the definition's first platform (conda explicit spec + hashed pip requirements).
+ * `condaExecutable: null` renders a venv + pip environment for base images without conda (such
+ * as the local debootstrap base image).
  */
 export function coreRenderer(
-  options: { condaExecutable?: string; envPrefix?: string } = {},
+  options: Pick<RenderOptions, "condaExecutable" | "envPrefix" | "venvPython"> = {},
 ): RenderBuildContext {
   return (definition, { lock, config }) => {
     const platform = definition.platforms[0] ?? "linux-64";

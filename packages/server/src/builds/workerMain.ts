@@ -6,13 +6,14 @@
  *
  *   node --import tsx --conditions=@mlenv/source packages/server/src/builds/workerMain.ts \
  *     (--sqlite FILE | --postgres URL) [--registry HOST:PORT] [--concurrency N] [--timeout-ms MS]
+ *     [--venv]   (base images without conda: core renders a venv + pip environment)
  *
  * The database must be migrated (the server does it on start). Prints one JSON line
  * `{"event":"ready","pid":...}` on stdout when it takes jobs. DOCKER_HOST selects the engine.
  */
 import { parseArgs } from "node:util";
 import { DockerClient } from "../docker/index";
-import { ImageBuilder } from "./builder";
+import { coreRenderer, ImageBuilder } from "./builder";
 import { BuildQueue } from "./buildQueue";
 import { openBuildJobStore } from "./jobStore";
 
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     sqlite: { type: "string" },
     postgres: { type: "string" },
     registry: { type: "string" },
+    venv: { type: "boolean" },
     concurrency: { type: "string" },
     "timeout-ms": { type: "string" },
     "heartbeat-ms": { type: "string" },
@@ -49,6 +51,7 @@ const jobs = openBuildJobStore(
 );
 const builder = new ImageBuilder({
   docker: new DockerClient(),
+  render: coreRenderer(values.venv ? { condaExecutable: null } : {}),
   ...(values.registry ? { registry: { address: values.registry } } : {}),
 });
 const concurrency = num("concurrency", values.concurrency);

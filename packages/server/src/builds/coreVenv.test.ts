@@ -1,0 +1,105 @@
+import { parseDefinition } from "@mlenv/core";
+import {
+  baseImageCpu,
+  buildWheel,
+  dockerAvailable,
+  type LocalRegistry,
+  type PypiIndexServer,
+  registryAvailable,
+  servePypiIndex,
+  skipWithout,
+  startRegistry,
+} from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BuildImageOptions, type BuildLogLine, DockerClient } from "../docker/index";
+import { coreRenderer, ImageBuilder } from "./builder";
+
+const reason = (await dockerAvailable()) ?? registryAvailable();
+const run = `${process.pid}x${Date.now().toString(36)}`;
+
+class CountingDocker extends DockerClient {
+  builds = 0;
+  override buildImage(options: BuildImageOptions) {
+    this.builds++;
+    return super.buildImage(options);
+  }
+}
+
+describe.skipIf(skipWithout("docker", reason))("core's venv rendering built on the local base image", () => {
+  const docker = new CountingDocker();
+  const a = `mlenv-venv-a-${run}`;
+  const b = `mlenv-venv-b-${run}`;
+  let index: PypiIndexServer;
+  let registry: LocalRegistry;
+  let builder: ImageBuilder;
+  const images = new Set<string>();
+
+  beforeAll(async () => {
+    index = await servePypiIndex({
+      projects: {
+        [a]: [{ wheel: buildWheel({ name: a, version: "1.0" }) }],
+        [b]: [
+          { wheel: buildWheel({ name: b, version: "2.0" }) },
+          { wheel: buildWheel({ name: b, version: "2.1" }) },
+        ],
+      },
+    });
+    registry = await startRegistry();
+    builder = new ImageBuilder({
+      docker,
+      render: coreRenderer({ condaExecutable: null }),
+      registry: { address: registry.address },
+    });
+  });
+  afterAll(async () => {
+    for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
+    await index?.close();
+    await registry?.stop();
+  });
+
+  const definition = (pinB: string) =>
+    parseDefinition({
+      name: "venv-env",
+      docker: { baseImage: baseImageCpu() },
+      python: {
+        condaDependencies: {
+          dependencies: ["python=3.11", { pip: [`--index-url ${index.url}/`, `${a}==1.0`, `${b}==${pinB}`] }],
+        },
+      },
+    });
+
+  it("builds from a test-served index, imports in the image, rebuilds as a cache hit, and reuses layers on a pin change", async () => {
+    const lines: BuildLogLine[] = [];
+    const before = docker.builds;
+    const cold = await builder.build({ definition: definition("2.0"), onLog: (l) => lines.push(l) });
+    images.add(cold.image);
+    expect(cold.source).toBe("built");
+    expect(cold.dockerfile).toContain("-m venv");
+    expect(lines.some((l) => l.text.includes("Successfully installed"))).toBe(true);
+    const mod = (n: string) => n.replace(/-/g, "_");
+    const out = await docker.run({
+      image: cold.image,
+      cmd: ["sh", "-c", `exec "$MLENV_PYTHON" -c "import ${mod(a)}, ${mod(b)}; print(${mod(b)}.VALUE)"`],
+    });
+    expect(out.stdout.trim()).toBe(`${b} 2.0`);
+
+    const hit = await builder.build({ definition: definition("2.0") });
+    expect(hit).toMatchObject({ cacheHit: true, source: "local", digest: cold.digest });
+    expect(docker.builds - before).toBe(1);
+
+    const changed = await builder.build({ definition: definition("2.1") });
+    images.add(changed.image);
+    expect(changed.source).toBe("built");
+    const venvStep = changed.steps.find((s) => s.instruction.includes("-m venv"));
+    expect(venvStep?.cached).toBe(true);
+    expect(changed.steps.find((s) => s.instruction.includes("pip install"))?.cached).toBe(false);
+    const layerOf = async (image: string) =>
+      (await docker.imageHistory(image)).find((h) => h.CreatedBy.includes("-m venv"))?.Id;
+    expect(await layerOf(changed.image)).toBe(await layerOf(cold.image));
+    const out2 = await docker.run({
+      image: changed.image,
+      cmd: ["sh", "-c", `exec "$MLENV_PYTHON" -c "import ${mod(b)}; print(${mod(b)}.VALUE)"`],
+    });
+    expect(out2.stdout.trim()).toBe(`${b} 2.1`);
+  }, 300_000);
+});
