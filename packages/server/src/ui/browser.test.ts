@@ -339,6 +339,35 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
       await expect.poll(() => page.locator("ol.timeline > li > a").allTextContents()).toEqual(["v1"]);
     });
 
+    it("signs out with a notice when the token is revoked mid-session", async () => {
+      const auth = { authorization: `Bearer ${srv.token}`, "content-type": "application/json" };
+      const created = (await (
+        await fetch(`${srv.url}/api/v1/tokens`, {
+          method: "POST",
+          headers: auth,
+          body: JSON.stringify({ name: "short-lived", role: "writer" }),
+        })
+      ).json()) as { id: string; token: string };
+      const other = await context.newPage();
+      try {
+        await other.goto(`${srv.url}/`);
+        await other.getByLabel("API token").fill(created.token);
+        await other.getByRole("button", { name: "Sign in" }).click();
+        await other.locator('li[data-env="ui-demo"]').waitFor();
+        const revoked = await fetch(`${srv.url}/api/v1/tokens/${created.id}`, {
+          method: "DELETE",
+          headers: auth,
+        });
+        expect(revoked.status).toBe(204);
+        await other.locator('li[data-env="ui-demo"] a').click();
+        await other.getByRole("heading", { name: "Sign in to mlenv" }).waitFor();
+        expect(await other.getByRole("alert").first().textContent()).toContain("no longer accepted");
+        expect(await other.evaluate(() => sessionStorage.getItem("mlenv.token"))).toBeNull();
+      } finally {
+        await other.close();
+      }
+    });
+
     it("gives a reader token no write controls", async () => {
       const res = await fetch(`${srv.url}/api/v1/tokens`, {
         method: "POST",
