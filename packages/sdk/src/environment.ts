@@ -19,6 +19,7 @@ import type {
   RegisterResult,
   VersionSelector,
 } from "./registry";
+import { addPrivatePipWheel } from "./wheels";
 import type { Workspace } from "./workspace";
 
 /** The `python` section, with the conda document as an editable {@link CondaDependencies}. */
@@ -217,6 +218,19 @@ export class Environment {
   /** The latest version of `name`, or a given version or label. */
   static async get(workspace: Workspace, name: string, selector: VersionSelector = {}): Promise<Environment> {
     return Environment.fromRegistered(await workspace.environments.get(name, selector));
+  }
+
+  /**
+   * Upload a private wheel to the workspace and return its stable `mlenv+wheel://` reference to
+   * put in a pip block (the reference's `Environment.add_private_pip_wheel`). With
+   * `options.environment`, the reference also replaces that environment's line for the package.
+   */
+  static addPrivatePipWheel(
+    workspace: Workspace,
+    wheel: { filename: string; bytes: Uint8Array },
+    options: { environment?: Environment; existOk?: boolean; overwrite?: boolean } = {},
+  ): Promise<string> {
+    return addPrivatePipWheel(workspace, wheel, options);
   }
 
   /** The latest version of each environment (every page). */

@@ -27,5 +27,7 @@ export type {
   WhoAmI,
 } from "./registry";
 export { RegistryClient } from "./registry";
+export type { ResolvedWheel, SecretInfo, WheelInfo, WheelRevisionInfo, WheelUploadResult } from "./wheels";
+export { addPrivatePipWheel, WheelsClient } from "./wheels";
 export type { RequestOptions, WorkspaceEnv, WorkspaceOptions } from "./workspace";
 export { Workspace } from "./workspace";

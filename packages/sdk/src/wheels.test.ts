@@ -71,3 +71,25 @@ describe("private wheels through the SDK against a real server", () => {
     expect(replaced.status).toBe("replaced");
   });
 });
+
+describe("wheels through the public SDK surface", () => {
+  it("Environment.addPrivatePipWheel and Workspace.wheels use the workspace's fetch", async () => {
+    const sdk = await import("./index");
+    const seen: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      seen.push(new URL(input instanceof Request ? input.url : String(input)).pathname);
+      return fetch(input, init);
+    };
+    const wsCounting = new sdk.Workspace({ url: server.url, token: server.token, fetch: counting });
+    const env = new sdk.Environment("public-wheel");
+    const w = buildWheel({ name: "publicwheel", version: "2.0" });
+    const ref = await sdk.Environment.addPrivatePipWheel(wsCounting, w, { environment: env });
+    expect(ref).toBe(`mlenv+wheel://default/${w.filename}#sha256=${w.sha256}`);
+    expect(env.python.condaDependencies.pipPackages).toEqual([ref]);
+    expect(wsCounting.wheels).toBeInstanceOf(sdk.WheelsClient);
+    const [listed] = await wsCounting.wheels.list({ project: "publicwheel" });
+    expect(listed?.reference).toBe(ref);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.every((p) => p.includes("/wheels"))).toBe(true);
+  });
+});

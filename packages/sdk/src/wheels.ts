@@ -225,7 +225,7 @@ export async function addPrivatePipWheel(
   wheel: { filename: string; bytes: Uint8Array },
   options: { environment?: Environment; existOk?: boolean; overwrite?: boolean; fetch?: typeof fetch } = {},
 ): Promise<string> {
-  const client = new WheelsClient(workspace, options.fetch ? { fetch: options.fetch } : {});
+  const client = options.fetch ? new WheelsClient(workspace, { fetch: options.fetch }) : workspace.wheels;
   const out = await client.upload(wheel.filename, wheel.bytes, { overwrite: options.overwrite ?? false });
   if (out.status === "unchanged" && options.existOk === false) {
     throw new MlenvError(

@@ -1,6 +1,7 @@
 import { AdminClient } from "./admin";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import { RegistryClient } from "./registry";
+import { WheelsClient } from "./wheels";
 
 /** Options for {@link Workspace}. */
 export interface WorkspaceOptions {
@@ -53,6 +54,11 @@ export class Workspace {
   /** Typed calls to this workspace's environment registry. */
   get environments(): RegistryClient {
     return new RegistryClient(this);
+  }
+
+  /** Private wheels of this workspace: upload, list, yank, resolve to signed URLs. */
+  get wheels(): WheelsClient {
+    return new WheelsClient(this, { fetch: this.#fetch });
   }
 
   /** Admin calls: tokens and workspaces (needs an admin token). */

@@ -11,6 +11,7 @@ import { Registry } from "./registry";
 import type { RunSupport } from "./runs/support";
 import type { AuthenticatedToken, Store } from "./store/types";
 import { mountUi } from "./ui/serve";
+import { wheelRouteDocs } from "./wheels/openapi";
 import { wheelRoutes } from "./wheels/routes";
 import type { WheelSupport } from "./wheels/support";
 
@@ -403,6 +404,7 @@ export function createApp(deps: AppDeps): {
         responses: { 200: S.HealthSchema, 503: S.HealthSchema },
       },
       ...routes,
+      ...(deps.wheels ? wheelRouteDocs : []),
     ],
     { version: "1" },
   );

@@ -68,6 +68,15 @@ export type { EnvironmentSummaryView, EnvironmentVersionView, RegisterOutcome } 
 export { Registry } from "./registry";
 export type { RunningServer, ServerOptions } from "./server";
 export { openStore, startServer } from "./server";
+export type { SignedBlobClaims, SigningErrorCode } from "./signing/urlSigner";
+export {
+  DEFAULT_SIGNED_URL_TTL_SECONDS,
+  generateSigningKey,
+  isSigningError,
+  SigningError,
+  SigningErrorCodes,
+  UrlSigner,
+} from "./signing/urlSigner";
 export { PostgresStore } from "./store/postgresStore";
 export { SqliteStore } from "./store/sqliteStore";
 export type {
@@ -80,3 +89,32 @@ export type {
   VersionRecord,
   WorkspaceRecord,
 } from "./store/types";
+export type {
+  SecretInfo,
+  WheelCatalog,
+  WheelPutInput,
+  WheelPutResult,
+  WheelRecord,
+  WheelRevision,
+} from "./wheels/catalog";
+export type { WheelErrorCode, WheelErrorOptions } from "./wheels/errors";
+export { isWheelError, WheelError, WheelErrorCodes } from "./wheels/errors";
+export { wheelRouteDocs } from "./wheels/openapi";
+export type { WheelReference } from "./wheels/reference";
+export {
+  formatWheelReference,
+  isWheelReference,
+  parseWheelReference,
+  WHEEL_REFERENCE_SCHEME,
+} from "./wheels/reference";
+export type { ResolvedWheel, ResolveOptions } from "./wheels/resolve";
+export { resolveWheelReference, resolveWheelReferences } from "./wheels/resolve";
+export type { WheelInfo, WheelRoutesDeps } from "./wheels/routes";
+export { wheelRoutes } from "./wheels/routes";
+export { openWheelCatalog } from "./wheels/sqlCatalog";
+export type { WheelSupport, WheelSupportOptions } from "./wheels/support";
+export { openWheelSupport } from "./wheels/support";
+export type { ValidatedWheel } from "./wheels/validateWheel";
+export { validateWheel } from "./wheels/validateWheel";
+export type { WheelFilename } from "./wheels/wheelFilename";
+export { normalizeProjectName, parseWheelFilename } from "./wheels/wheelFilename";

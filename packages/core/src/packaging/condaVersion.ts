@@ -143,6 +143,8 @@ export class CondaVersion {
   readonly local: readonly (readonly CondaVersionPart[])[];
   /** Packed numeric key of plain numeric versions (epoch <= 3, at most 4 numbers < 4096, no local), else -1. */
   readonly p: number;
+  /** Epoch and numbers of a purely numeric version without local part (one number per component), else null. */
+  private readonly nums: number[] | null;
   private digits: { v: (string | undefined)[][]; l: (string | undefined)[][] } | null;
   private keyCache: string | null = null;
 
@@ -177,6 +179,17 @@ export class CondaVersion {
     this.local = loc.comps;
     this.digits = { v: ver.digits, l: loc.digits };
     this.p = packComponents(ver.comps, loc.comps);
+    let nums: number[] | null = loc.comps.length === 0 ? [] : null;
+    if (nums !== null) {
+      for (const c of ver.comps) {
+        if (c.length !== 1 || typeof c[0] !== "number" || !Number.isFinite(c[0])) {
+          nums = null;
+          break;
+        }
+        nums.push(c[0]);
+      }
+    }
+    this.nums = nums;
   }
 
   /** Sort key: `a.key < b.key` iff a sorts before b; equal keys iff equal versions. Built on first use. */
@@ -222,10 +235,17 @@ export class CondaVersion {
 
   /** conda's prefix match (used by `1.7*`, `=1.7`): the version lists agree up to `prefix`'s last part. */
   startsWith(prefix: CondaVersion): boolean {
+    const a = this.nums;
+    const b = prefix.nums;
+    if (a !== null && b !== null) {
+      for (let i = 0; i < b.length; i++) if ((a[i] ?? 0) !== b[i]) return false;
+      return true;
+    }
     let t1: readonly (readonly CondaVersionPart[])[];
     let t2: readonly (readonly CondaVersionPart[])[];
     if (prefix.local.length > 0) {
-      if (!eqSeq(this.version, prefix.version)) return false;
+      if (!eqSeqUpTo(this.version, prefix.version, Math.max(this.version.length, prefix.version.length)))
+        return false;
       t1 = this.local;
       t2 = prefix.local;
     } else {
@@ -233,11 +253,11 @@ export class CondaVersion {
       t2 = prefix.version;
     }
     const nt = t2.length - 1;
-    if (!eqSeq(t1.slice(0, nt), t2.slice(0, nt))) return false;
-    const v1 = t1.length <= nt ? [] : (t1[nt] as readonly CondaVersionPart[]);
+    if (!eqSeqUpTo(t1, t2, nt)) return false;
+    const v1 = t1.length <= nt ? EMPTY : (t1[nt] as readonly CondaVersionPart[]);
     const v2 = t2[nt] as readonly CondaVersionPart[];
     const np = v2.length - 1;
-    if (!eqSeq([v1.slice(0, np)], [v2.slice(0, np)])) return false;
+    for (let j = 0; j < np; j++) if ((v1[j] ?? 0) !== (v2[j] ?? 0)) return false;
     const c1 = v1.length <= np ? 0 : (v1[np] as CondaVersionPart);
     const c2 = v2[np] as CondaVersionPart;
     if (typeof c2 === "string") return typeof c1 === "string" && c1.startsWith(c2);
@@ -245,14 +265,17 @@ export class CondaVersion {
   }
 }
 
-function eqSeq(
+const EMPTY: readonly CondaVersionPart[] = [];
+
+/** Zero-padded equality of the first `n` components of two component lists. */
+function eqSeqUpTo(
   a: readonly (readonly CondaVersionPart[])[],
   b: readonly (readonly CondaVersionPart[])[],
+  n: number,
 ): boolean {
-  const n = Math.max(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    const x = a[i] ?? [];
-    const y = b[i] ?? [];
+    const x = a[i] ?? EMPTY;
+    const y = b[i] ?? EMPTY;
     const m = Math.max(x.length, y.length);
     for (let j = 0; j < m; j++) if ((x[j] ?? 0) !== (y[j] ?? 0)) return false;
   }

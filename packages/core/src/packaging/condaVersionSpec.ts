@@ -103,17 +103,17 @@ function leaf(specIn: string): Leaf {
     const exact = op === "==";
     switch (op) {
       case "==":
-        return { str: spec, exact, match: (v) => v.key === target.key };
+        return { str: spec, exact, match: (v) => v.equals(target) };
       case "!=":
-        return { str: spec, exact, match: (v) => v.key !== target.key };
+        return { str: spec, exact, match: (v) => !v.equals(target) };
       case "<":
-        return { str: spec, exact, match: (v) => v.key < target.key };
+        return { str: spec, exact, match: (v) => v.compare(target) < 0 };
       case "<=":
-        return { str: spec, exact, match: (v) => v.key <= target.key };
+        return { str: spec, exact, match: (v) => v.compare(target) <= 0 };
       case ">":
-        return { str: spec, exact, match: (v) => v.key > target.key };
+        return { str: spec, exact, match: (v) => v.compare(target) > 0 };
       case ">=":
-        return { str: spec, exact, match: (v) => v.key >= target.key };
+        return { str: spec, exact, match: (v) => v.compare(target) >= 0 };
       case "=":
         return { str: spec, exact, match: (v) => v.startsWith(target) };
       case "!=startswith":
@@ -123,7 +123,7 @@ function leaf(specIn: string): Leaf {
         const dots = target.normalized.split(".");
         if (dots.length < 2) throw invalid(specIn, "'~=' needs at least two components");
         const prefix = CondaVersion.parse(dots.slice(0, -1).join("."));
-        return { str: spec, exact, match: (v) => v.key >= target.key && v.startsWith(prefix) };
+        return { str: spec, exact, match: (v) => v.compare(target) >= 0 && v.startsWith(prefix) };
       }
     }
   }
@@ -140,15 +140,30 @@ function leaf(specIn: string): Leaf {
     return { str: spec, exact: false, match: (v) => v.startsWith(target) };
   }
   const target = CondaVersion.parse(spec);
-  return { str: spec, exact: true, match: (v) => v.key === target.key };
+  return { str: spec, exact: true, match: (v) => v.equals(target) };
 }
 
 function compile(t: Tree): { match: Matcher; exact: boolean } {
   if (typeof t === "string") return leaf(t);
   const parts = t.items.map(compile);
   const fns = parts.map((p) => p.match);
-  if (t.op === ",") return { exact: false, match: (v) => fns.every((f) => f(v)) };
-  return { exact: false, match: (v) => fns.some((f) => f(v)) };
+  const n = fns.length;
+  if (t.op === ",") {
+    return {
+      exact: false,
+      match: (v) => {
+        for (let i = 0; i < n; i++) if (!(fns[i] as Matcher)(v)) return false;
+        return true;
+      },
+    };
+  }
+  return {
+    exact: false,
+    match: (v) => {
+      for (let i = 0; i < n; i++) if ((fns[i] as Matcher)(v)) return true;
+      return false;
+    },
+  };
 }
 
 const specCache = new Map<string, VersionSpec>();

@@ -292,8 +292,20 @@ function featureSet(v: string | readonly string[] | null | undefined): string[] 
   return [...new Set(list.filter((x) => x !== ""))].sort();
 }
 
-/** A channel (name or URL, subdir stripped) as a URL; "defaults" stays "defaults". */
+const channelUrls = new Map<string, string>();
+
+/** A channel (name or URL, subdir stripped) as a URL; "defaults" stays "defaults". Cached. */
 function channelUrl(value: string): string {
+  let u = channelUrls.get(value);
+  if (u === undefined) {
+    u = channelUrlUncached(value);
+    if (channelUrls.size > 10_000) channelUrls.clear();
+    channelUrls.set(value, u);
+  }
+  return u;
+}
+
+function channelUrlUncached(value: string): string {
   let v = value.replace(/\/+$/, "");
   const slash = v.lastIndexOf("/");
   if (slash >= 0 && CONDA_SUBDIRS.has(v.slice(slash + 1))) v = v.slice(0, slash);
@@ -350,7 +362,10 @@ export class MatchSpec {
     if (!NAME_RE.test(name)) throw invalid(input, "invalid package name");
     if (name !== "*") {
       c.name = name;
-      tests.push(strMatcher(name, (r) => r.name?.toLowerCase()));
+      if (name.includes("*") || name.startsWith("^"))
+        tests.push(strMatcher(name, (r) => r.name?.toLowerCase()));
+      else
+        tests.push((r) => r.name === name || (typeof r.name === "string" && r.name.toLowerCase() === name));
     } else if (raw.name !== undefined) c.name = "*";
     for (const f of FIELDS) {
       if (f === "name") continue;

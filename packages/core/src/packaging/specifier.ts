@@ -66,8 +66,8 @@ export class Specifier {
   private readonly v: Version | null;
   private readonly wildcard: readonly number[] | null;
   private readonly epoch: number;
-  /** Precomputed bound keys. */
-  private readonly lowKey: string;
+  /** For `<V` with V final: the lowest pre-release of V (items must sort below it). */
+  private readonly low: Version | null;
   private readonly arbitrary: string;
 
   constructor(spec: string, prereleases: boolean | null = null) {
@@ -80,7 +80,7 @@ export class Specifier {
     this.version = text;
     this.explicitPre = prereleases;
     this.wildcard = null;
-    this.lowKey = "";
+    this.low = null;
     this.arbitrary = "";
     this.epoch = 0;
     if (op === "===") {
@@ -115,9 +115,9 @@ export class Specifier {
     this.canonical = op + canonicalizeVersion(v, op !== "~=");
     this.impliedPre = op !== "!=" && v.isPrerelease;
     if (op === "<") {
-      this.lowKey = v.isPrerelease
-        ? v.key
-        : Version.fromParts({ epoch: v.epoch, release: v.release, pre: v.pre, post: v.post, dev: 0 }).key;
+      this.low = v.isPrerelease
+        ? v
+        : Version.fromParts({ epoch: v.epoch, release: v.release, pre: v.pre, post: v.post, dev: 0 });
     }
   }
 
@@ -167,22 +167,22 @@ export class Specifier {
     switch (this.operator) {
       case "==":
         if (this.wildcard !== null) return this.prefixMatch(v);
-        return sv.local !== null ? v.key === sv.key : v.publicKey === sv.key;
+        return sv.local !== null ? v.equals(sv) : v.comparePublic(sv) === 0;
       case "!=":
         if (this.wildcard !== null) return !this.prefixMatch(v);
-        return sv.local !== null ? v.key !== sv.key : v.publicKey !== sv.key;
+        return sv.local !== null ? !v.equals(sv) : v.comparePublic(sv) !== 0;
       case "~=":
-        return v.publicKey >= sv.key && this.prefixMatch(v);
+        return v.comparePublic(sv) >= 0 && this.prefixMatch(v);
       case "<=":
-        return v.publicKey <= sv.key;
+        return v.comparePublic(sv) <= 0;
       case ">=":
-        return v.publicKey >= sv.key;
+        return v.comparePublic(sv) >= 0;
       case "<":
-        return v.key < this.lowKey;
+        return v.compare(this.low as Version) < 0;
       case ">":
-        if (v.key <= sv.key) return false;
-        if (sv.post === null && sv.dev === null && v.post !== null && v.preKey === sv.preKey) return false;
-        if (v.local !== null && v.publicKey === sv.key) return false;
+        if (v.compare(sv) <= 0) return false;
+        if (sv.post === null && sv.dev === null && v.post !== null && samePre(v, sv)) return false;
+        if (v.local !== null && v.comparePublic(sv) === 0) return false;
         return true;
       case "===":
         return v.toString().toLowerCase() === this.arbitrary;
@@ -227,6 +227,13 @@ export class Specifier {
       false,
     );
   }
+}
+
+/** Same epoch, release and pre-release segment (what `>V` treats as "V itself" for post-releases). */
+function samePre(v: Version, sv: Version): boolean {
+  if (v.p1 >= 0 && sv.p1 >= 0)
+    return v.p1 === sv.p1 && Math.floor(v.p2 / 1048576) === Math.floor(sv.p2 / 1048576);
+  return v.preKey === sv.preKey;
 }
 
 /** Shared filter loop: `policy` null = PEP 440 default (pre-releases only if no final matches). */

@@ -111,6 +111,7 @@ export class Version {
   private raw: Raw | null;
   private keys: { key: string; releaseKey: string; preKey: string } | null = null;
   private textCache: string | null = null;
+  private publicKeyCache: string | null = null;
 
   private constructor(r: Raw) {
     this.epoch = num(r.epoch);
@@ -325,7 +326,21 @@ export class Version {
 
   /** Key of this version with the local label removed. */
   get publicKey(): string {
-    return this.local === null ? this.key : `${this.key.slice(0, this.key.lastIndexOf("\x03"))}\x02`;
+    if (this.local === null) return this.key;
+    if (this.publicKeyCache === null)
+      this.publicKeyCache = `${this.key.slice(0, this.key.lastIndexOf("\x03"))}\x02`;
+    return this.publicKeyCache;
+  }
+
+  /** Compare the public parts (local labels ignored) of two versions: -1, 0 or 1. */
+  comparePublic(other: Version): -1 | 0 | 1 {
+    if (this.p1 >= 0 && other.p1 >= 0) {
+      if (this.p1 !== other.p1) return this.p1 < other.p1 ? -1 : 1;
+      return this.p2 < other.p2 ? -1 : this.p2 > other.p2 ? 1 : 0;
+    }
+    const a = this.publicKey;
+    const b = other.publicKey;
+    return a < b ? -1 : a > b ? 1 : 0;
   }
 }
 

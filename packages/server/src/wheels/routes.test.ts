@@ -1,6 +1,7 @@
 import { readdirSync } from "node:fs";
-import { buildWheel } from "@mlenv/test-utils";
+import { buildWheel, startTestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer } from "../server";
 import { startWheelTestServer, type WheelTestServer } from "./testServer";
 
 let srv: WheelTestServer;
@@ -374,5 +375,22 @@ describe("wheel API over HTTP", () => {
       expect(res.status).toBe(403);
       expect((await res.json()).code).toBe("E_SIGNATURE_INVALID");
     });
+  });
+});
+
+describe("wheel routes in /openapi.json", () => {
+  it("documents every wheel, secret and index route with its role", async () => {
+    const full = await startTestServer(startServer);
+    const res = await fetch(`${full.url}/openapi.json`).finally(() => full.stop());
+    const doc = (await res.json()) as {
+      paths: Record<string, Record<string, { "x-mlenv-role"?: string; requestBody?: unknown }>>;
+    };
+    expect(doc.paths["/upload/v1/wheels/{filename}"]?.put?.["x-mlenv-role"]).toBe("writer");
+    expect(doc.paths["/api/v1/wheels/resolve"]?.post?.requestBody).toBeDefined();
+    expect(doc.paths["/api/v1/secrets/{name}"]?.delete?.["x-mlenv-role"]).toBe("admin");
+    expect(doc.paths["/pypi/{workspace}/signed/{sha256}/{filename}"]?.get?.["x-mlenv-role"]).toBeUndefined();
+    expect(Object.keys(doc.paths).filter((p) => p.includes("wheels") || p.startsWith("/pypi/"))).toHaveLength(
+      12,
+    );
   });
 });
