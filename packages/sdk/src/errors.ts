@@ -14,6 +14,12 @@ export const SdkErrorCodes = {
   io: "E_IO",
   /** A local conda prefix could not be read as an environment. */
   condaPrefix: "E_CONDA_PREFIX",
+  /** A run's source directory is larger than the snapshot limit. */
+  snapshotTooLarge: "E_SNAPSHOT_TOO_LARGE",
+  /** A run or deployment did not reach the wanted state in time. */
+  timeout: "E_TIMEOUT",
+  /** A run ended Failed or Canceled, or a service failed (with `raiseOnError`). */
+  runFailed: "E_RUN_FAILED",
 } as const;
 
 export type SdkErrorCode = (typeof SdkErrorCodes)[keyof typeof SdkErrorCodes];

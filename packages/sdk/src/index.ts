@@ -27,6 +27,35 @@ export type {
   WhoAmI,
 } from "./registry";
 export { RegistryClient } from "./registry";
+export type {
+  DeploymentConfig,
+  EnvironmentRef,
+  LogLine,
+  MetricPoint,
+  ModelInfo,
+  RunArtifact,
+  RunEnvironmentInfo,
+  RunInfo,
+  RunStatus,
+  ServiceInfo,
+  ServiceStatus,
+  SnapshotFile,
+  SourceReader,
+  WaitOptions,
+} from "./runs";
+export {
+  deploy,
+  Estimator,
+  Experiment,
+  encodeFiles,
+  environmentChoice,
+  InferenceConfig,
+  Model,
+  Run,
+  RunsClient,
+  ScriptRunConfig,
+  Webservice,
+} from "./runs";
 export type { ResolvedWheel, SecretInfo, WheelInfo, WheelRevisionInfo, WheelUploadResult } from "./wheels";
 export { addPrivatePipWheel, WheelsClient } from "./wheels";
 export type { RequestOptions, WorkspaceEnv, WorkspaceOptions } from "./workspace";

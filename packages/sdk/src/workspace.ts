@@ -35,6 +35,8 @@ export class Workspace {
   readonly url: string;
   readonly token: string | undefined;
   readonly #fetch: typeof fetch;
+  /** The `fetch` this workspace sends with (for non-JSON requests). */
+  readonly fetch: typeof fetch;
   readonly #timeoutMs: number;
 
   constructor(options: WorkspaceOptions) {
@@ -48,6 +50,7 @@ export class Workspace {
       );
     }
     this.#fetch = f.bind(globalThis);
+    this.fetch = this.#fetch;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -127,6 +130,42 @@ export class Workspace {
     }
     return body as T;
   }
+}
+
+/** Answer bytes of a non-JSON endpoint (artifacts); errors as in {@link Workspace.request}. */
+export async function requestBytes(
+  ws: Workspace,
+  fetchFn: typeof fetch,
+  path: string,
+  query: Record<string, string>,
+): Promise<Uint8Array> {
+  const url = new URL(ws.url + path);
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const headers: Record<string, string> = {};
+  if (ws.token) headers.authorization = `Bearer ${ws.token}`;
+  let res: Response;
+  try {
+    res = await fetchFn(url, { headers });
+  } catch (cause) {
+    throw new MlenvError(
+      SdkErrorCodes.network,
+      `Expected an mlenv server at ${ws.url}; GET ${url.pathname} failed`,
+      {
+        cause,
+      },
+    );
+  }
+  if (!res.ok) {
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    if (isErrorBody(body))
+      throw new MlenvError(body.code, body.message, { status: res.status, details: body.details });
+    throw httpError(res, "GET", url, text);
+  }
+  return new Uint8Array(await res.arrayBuffer());
 }
 
 function httpError(res: Response, method: string, url: URL, text: string): MlenvError {

@@ -1,0 +1,700 @@
+import { CondaDependencies } from "./condaDependencies";
+import { Environment } from "./environment";
+import { MlenvError, preview, SdkErrorCodes } from "./errors";
+import { seg } from "./internal/url";
+import { requestBytes, type Workspace } from "./workspace";
+
+/** One file of a run's source snapshot. */
+export interface SnapshotFile {
+  /** POSIX path relative to the source directory, e.g. `train.py`. */
+  path: string;
+  content: Uint8Array;
+  executable?: boolean;
+}
+
+export type RunStatus = "queued" | "preparing" | "running" | "completed" | "failed" | "canceled";
+const FINAL: readonly RunStatus[] = ["completed", "failed", "canceled"];
+
+/** The exact environment a run or service used. */
+export interface RunEnvironmentInfo {
+  name: string;
+  version: number;
+  definitionHash: string;
+  imageKey: string;
+  definition: Record<string, unknown>;
+  lock: Record<string, unknown> | null;
+}
+
+export interface RunArtifact {
+  path: string;
+  digest: string;
+  size: number;
+}
+
+/** A run as the server describes it. */
+export interface RunInfo {
+  id: string;
+  experiment: string;
+  number: number;
+  status: RunStatus;
+  target: "local" | "docker";
+  script: string;
+  arguments: string[];
+  snapshot: string;
+  environment: RunEnvironmentInfo;
+  exitCode: number | null;
+  error: { code: string; message: string } | null;
+  artifacts: RunArtifact[];
+  createdBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface LogLine {
+  seq: number;
+  stream: "stdout" | "stderr" | "system";
+  text: string;
+}
+
+export interface MetricPoint {
+  name: string;
+  value: unknown;
+  step: number;
+  at: string;
+}
+
+export interface ModelInfo {
+  name: string;
+  version: number;
+  digest: string;
+  files: RunArtifact[];
+  runId: string | null;
+  description: string | null;
+  createdBy: string;
+  createdAt: string;
+}
+
+export type ServiceStatus = "deploying" | "healthy" | "unhealthy" | "failed" | "deleted";
+
+export interface ServiceInfo {
+  id: string;
+  name: string;
+  status: ServiceStatus;
+  model: { name: string; version: number };
+  entryScript: string;
+  snapshot: string;
+  environment: RunEnvironmentInfo;
+  port: number | null;
+  /** The scoring base URL (`<url>/score`, `<url>/healthz`), on 127.0.0.1. */
+  url: string | null;
+  restarts: number;
+  error: { code: string; message: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** How a run or deployment names its environment. */
+export type EnvironmentRef =
+  | Environment
+  | string
+  | { name: string; version?: number | undefined; label?: string | undefined };
+
+/** The JSON form the server takes: a registered name (+version/label) or a definition to register. */
+export function environmentChoice(
+  env: EnvironmentRef | undefined | null,
+): { name: string; version?: number; label?: string } | { definition: Record<string, unknown> } | null {
+  if (env === undefined || env === null) return null;
+  if (typeof env === "string") {
+    const m = /^(.+?)(?::(\d+))?$/.exec(env);
+    return m?.[2] ? { name: m[1]!, version: Number(m[2]) } : { name: env };
+  }
+  if (env instanceof Environment) {
+    // a registered, unchanged environment is named (curated ones cannot be registered again)
+    const reg = env.registration;
+    if (reg && reg.definitionHash === env.definitionHash) return { name: reg.name, version: reg.version };
+    const def = env.toJSON();
+    return { definition: { ...def, version: null } };
+  }
+  const out: { name: string; version?: number; label?: string } = { name: env.name };
+  if (env.version !== undefined) out.version = env.version;
+  if (env.label !== undefined) out.label = env.label;
+  return out;
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** Files as the server's JSON takes them. */
+export function encodeFiles(
+  files: SnapshotFile[],
+): { path: string; content: string; executable?: boolean }[] {
+  return files.map((f) => ({
+    path: f.path,
+    content: base64(f.content),
+    ...(f.executable ? { executable: true } : {}),
+  }));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Raw calls for runs, models and services of one workspace (`/api/v1/{snapshots,runs,models,services}`). */
+export class RunsClient {
+  constructor(readonly workspace: Workspace) {}
+
+  /** Upload a source snapshot; returns its content address (the same files give the same id). */
+  uploadSnapshot(files: SnapshotFile[]): Promise<{ id: string; files: number; size: number }> {
+    return this.workspace.request("POST", "/api/v1/snapshots", { body: { files: encodeFiles(files) } });
+  }
+
+  submit(body: {
+    experiment: string;
+    script: string;
+    snapshot: string;
+    arguments?: string[];
+    target?: "local" | "docker";
+    environment?: ReturnType<typeof environmentChoice>;
+    lock?: unknown;
+  }): Promise<RunInfo> {
+    return this.workspace.request("POST", "/api/v1/runs", { body });
+  }
+
+  get(id: string): Promise<RunInfo> {
+    return this.workspace.request("GET", `/api/v1/runs/${seg(id)}`);
+  }
+
+  async list(options: { experiment?: string } = {}): Promise<RunInfo[]> {
+    return (
+      await this.workspace.request<{ items: RunInfo[] }>("GET", "/api/v1/runs", {
+        query: { experiment: options.experiment },
+      })
+    ).items;
+  }
+
+  logs(id: string, after = 0): Promise<{ items: LogLine[]; status: RunStatus; next: number }> {
+    return this.workspace.request("GET", `/api/v1/runs/${seg(id)}/logs`, { query: { after } });
+  }
+
+  async metrics(id: string): Promise<MetricPoint[]> {
+    return (await this.workspace.request<{ items: MetricPoint[] }>("GET", `/api/v1/runs/${seg(id)}/metrics`))
+      .items;
+  }
+
+  artifact(id: string, path: string): Promise<Uint8Array> {
+    return requestBytes(this.workspace, this.workspace.fetch, `/api/v1/runs/${seg(id)}/artifacts/content`, {
+      path,
+    });
+  }
+
+  cancel(id: string): Promise<RunInfo> {
+    return this.workspace.request("POST", `/api/v1/runs/${seg(id)}/cancel`);
+  }
+
+  registerModel(body: {
+    name: string;
+    description?: string | null;
+    runId?: string;
+    path?: string;
+    files?: ReturnType<typeof encodeFiles>;
+  }): Promise<{ created: boolean; model: ModelInfo }> {
+    return this.workspace.request("POST", "/api/v1/models", { body });
+  }
+
+  getModel(name: string, version?: number): Promise<ModelInfo> {
+    return this.workspace.request("GET", `/api/v1/models/${seg(name)}`, { query: { version } });
+  }
+
+  async listModels(name?: string): Promise<ModelInfo[]> {
+    return (
+      await this.workspace.request<{ items: ModelInfo[] }>("GET", "/api/v1/models", { query: { name } })
+    ).items;
+  }
+
+  deploy(body: {
+    name: string;
+    model: { name: string; version?: number };
+    entryScript: string;
+    snapshot: string;
+    environment?: ReturnType<typeof environmentChoice>;
+    lock?: unknown;
+  }): Promise<ServiceInfo> {
+    return this.workspace.request("POST", "/api/v1/services", { body });
+  }
+
+  getService(name: string): Promise<ServiceInfo> {
+    return this.workspace.request("GET", `/api/v1/services/${seg(name)}`);
+  }
+
+  async listServices(): Promise<ServiceInfo[]> {
+    return (await this.workspace.request<{ items: ServiceInfo[] }>("GET", "/api/v1/services")).items;
+  }
+
+  serviceLogs(name: string, after = 0): Promise<{ items: LogLine[]; status: ServiceStatus; next: number }> {
+    return this.workspace.request("GET", `/api/v1/services/${seg(name)}/logs`, { query: { after } });
+  }
+
+  async deleteService(name: string): Promise<void> {
+    await this.workspace.request("DELETE", `/api/v1/services/${seg(name)}`);
+  }
+}
+
+/** Options of {@link Run.waitForCompletion}. */
+export interface WaitOptions {
+  /**
+   * Stream the run's output while waiting. Lines go to `output`, or, when none is given, to the
+   * process's standard output in Node (the caller asked to see them; browsers need `output`).
+   */
+  showOutput?: boolean;
+  output?: (line: string) => void;
+  /** Poll interval in ms (default 250). */
+  pollMs?: number;
+  /** Give up after this many ms (default: wait for ever). */
+  timeoutMs?: number;
+  /** Throw `E_RUN_FAILED` when the run ends Failed or Canceled (default true, as the reference). */
+  raiseOnError?: boolean;
+}
+
+function defaultOutput(): (line: string) => void {
+  const proc = (globalThis as { process?: { stdout?: { write(s: string): unknown } } }).process;
+  if (proc?.stdout) return (line) => void proc.stdout?.write(`${line}\n`);
+  throw new MlenvError(
+    SdkErrorCodes.invalidArgument,
+    "Expected an `output` function with showOutput outside Node (e.g. { showOutput: true, output: (l) => lines.push(l) })",
+  );
+}
+
+/** A training run: its status, output, metrics, artifacts and the exact environment it used. */
+export class Run {
+  readonly #client: RunsClient;
+  info: RunInfo;
+
+  constructor(workspace: Workspace, info: RunInfo) {
+    this.#client = new RunsClient(workspace);
+    this.info = info;
+  }
+
+  get id(): string {
+    return this.info.id;
+  }
+
+  get status(): RunStatus {
+    return this.info.status;
+  }
+
+  /** A run by id. */
+  static async get(workspace: Workspace, id: string): Promise<Run> {
+    return new Run(workspace, await new RunsClient(workspace).get(id));
+  }
+
+  /** Runs of the workspace (newest first), optionally of one experiment. */
+  static async list(workspace: Workspace, options: { experiment?: string } = {}): Promise<Run[]> {
+    return (await new RunsClient(workspace).list(options)).map((r) => new Run(workspace, r));
+  }
+
+  async refresh(): Promise<Run> {
+    this.info = await this.#client.get(this.id);
+    return this;
+  }
+
+  /** The environment version (and lock, when one was given) the run used, exactly. */
+  async getEnvironment(): Promise<RunEnvironmentInfo & { environment: Environment }> {
+    const env = this.info.environment;
+    return {
+      ...env,
+      environment: Environment.fromDefinition({ ...env.definition, version: String(env.version) }),
+    };
+  }
+
+  /** Metrics by name, values in logged order. */
+  async getMetrics(): Promise<Record<string, unknown[]>> {
+    const out: Record<string, unknown[]> = {};
+    for (const m of await this.#client.metrics(this.id)) {
+      const values = out[m.name] ?? [];
+      values.push(m.value);
+      out[m.name] = values;
+    }
+    return out;
+  }
+
+  /** Output lines after sequence number `after`. */
+  getLogs(after = 0): Promise<{ items: LogLine[]; status: RunStatus; next: number }> {
+    return this.#client.logs(this.id, after);
+  }
+
+  /** Paths of files the script wrote under ./outputs. */
+  getFileNames(): string[] {
+    return this.info.artifacts.map((a) => a.path);
+  }
+
+  /** The bytes of an artifact, e.g. `outputs/model.json`. */
+  downloadFile(path: string): Promise<Uint8Array> {
+    return this.#client.artifact(this.id, path);
+  }
+
+  async cancel(): Promise<Run> {
+    this.info = await this.#client.cancel(this.id);
+    return this;
+  }
+
+  /** Wait for a final status, optionally streaming output (`showOutput`, as the reference). */
+  async waitForCompletion(options: WaitOptions = {}): Promise<Run> {
+    const out = options.showOutput ? (options.output ?? defaultOutput()) : null;
+    const poll = options.pollMs ?? 250;
+    const end = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+    let after = 0;
+    for (;;) {
+      const page = await this.#client.logs(this.id, after);
+      if (out) for (const l of page.items) out(l.stream === "system" ? `[mlenv] ${l.text}` : l.text);
+      after = page.next;
+      if (FINAL.includes(page.status) && page.items.length === 0) break;
+      if (Date.now() > end) {
+        throw new MlenvError(
+          SdkErrorCodes.timeout,
+          `Expected run ${this.id} to finish within ${options.timeoutMs} ms; it is ${page.status}`,
+        );
+      }
+      if (page.items.length === 0) await sleep(poll);
+    }
+    await this.refresh();
+    if ((options.raiseOnError ?? true) && this.info.status !== "completed") {
+      throw new MlenvError(
+        SdkErrorCodes.runFailed,
+        `Run ${this.id} ended ${this.info.status}${this.info.exitCode !== null ? ` (exit code ${this.info.exitCode})` : ""}: ${this.info.error?.message ?? ""}`.trim(),
+        {
+          details: {
+            run: this.id,
+            status: this.info.status,
+            exitCode: this.info.exitCode,
+            error: this.info.error,
+          },
+        },
+      );
+    }
+    return this;
+  }
+
+  /** Register an artifact (file or folder, e.g. `outputs/model.json`) as a model version. */
+  async registerModel(name: string, path: string, options: { description?: string } = {}): Promise<Model> {
+    const res = await this.#client.registerModel({
+      name,
+      runId: this.id,
+      path,
+      ...(options.description !== undefined ? { description: options.description } : {}),
+    });
+    return new Model(this.#client.workspace, res.model, res.created);
+  }
+}
+
+/** A registered model version (files versioned like environments: same files, same version). */
+export class Model {
+  constructor(
+    readonly workspace: Workspace,
+    readonly info: ModelInfo,
+    /** False when identical files were already registered under this name. */
+    readonly created?: boolean,
+  ) {}
+
+  get name(): string {
+    return this.info.name;
+  }
+
+  get version(): number {
+    return this.info.version;
+  }
+
+  /** Register files (e.g. a local model file read into bytes) as a model version. */
+  static async register(
+    workspace: Workspace,
+    options: { name: string; files: SnapshotFile[]; description?: string },
+  ): Promise<Model> {
+    if (options.files.length === 0) {
+      throw new MlenvError(
+        SdkErrorCodes.invalidArgument,
+        `Expected at least one model file; received none for ${preview(options.name)}`,
+      );
+    }
+    const res = await new RunsClient(workspace).registerModel({
+      name: options.name,
+      files: encodeFiles(options.files),
+      ...(options.description !== undefined ? { description: options.description } : {}),
+    });
+    return new Model(workspace, res.model, res.created);
+  }
+
+  /** The latest version, or a given one. */
+  static async get(workspace: Workspace, name: string, version?: number): Promise<Model> {
+    return new Model(workspace, await new RunsClient(workspace).getModel(name, version));
+  }
+
+  /** The latest version of each model (or every version of `name`). */
+  static async list(workspace: Workspace, name?: string): Promise<Model[]> {
+    return (await new RunsClient(workspace).listModels(name)).map((m) => new Model(workspace, m));
+  }
+}
+
+/** An entry script (`init()`, `run(raw_data)`) in its source directory, with the environment to serve in. */
+export class InferenceConfig {
+  readonly entryScript: string;
+  readonly sourceDirectory: string;
+  readonly environment: EnvironmentRef | undefined;
+
+  constructor(options: { entryScript: string; sourceDirectory?: string; environment?: EnvironmentRef }) {
+    this.entryScript = options.entryScript;
+    this.sourceDirectory = options.sourceDirectory ?? ".";
+    this.environment = options.environment;
+  }
+}
+
+/** Where and how to serve: the local target runs a venv worker on 127.0.0.1 (limits are recorded, not enforced). */
+export interface DeploymentConfig {
+  cpuCores?: number;
+  memoryGb?: number;
+}
+
+/** A deployed web service. */
+export class Webservice {
+  readonly #client: RunsClient;
+  info: ServiceInfo;
+
+  constructor(workspace: Workspace, info: ServiceInfo) {
+    this.#client = new RunsClient(workspace);
+    this.info = info;
+  }
+
+  get name(): string {
+    return this.info.name;
+  }
+
+  /** `<url>/score`, or null before the worker listens. */
+  get scoringUri(): string | null {
+    return this.info.url ? `${this.info.url}/score` : null;
+  }
+
+  static async get(workspace: Workspace, name: string): Promise<Webservice> {
+    return new Webservice(workspace, await new RunsClient(workspace).getService(name));
+  }
+
+  static async list(workspace: Workspace): Promise<Webservice[]> {
+    return (await new RunsClient(workspace).listServices()).map((s) => new Webservice(workspace, s));
+  }
+
+  async refresh(): Promise<Webservice> {
+    this.info = await this.#client.getService(this.name);
+    return this;
+  }
+
+  /** Wait until the service is healthy; throws `E_RUN_FAILED` with the service's error when it failed. */
+  async waitForDeployment(options: { timeoutMs?: number; pollMs?: number } = {}): Promise<Webservice> {
+    const end = Date.now() + (options.timeoutMs ?? 10 * 60_000);
+    for (;;) {
+      await this.refresh();
+      if (this.info.status === "healthy") return this;
+      if (this.info.status === "failed") {
+        throw new MlenvError(
+          SdkErrorCodes.runFailed,
+          `Service ${this.name} failed: ${this.info.error?.message ?? "no message"}`,
+          {
+            details: { service: this.name, error: this.info.error },
+          },
+        );
+      }
+      if (Date.now() > end) {
+        throw new MlenvError(
+          SdkErrorCodes.timeout,
+          `Expected service ${this.name} to be healthy in time; it is ${this.info.status}`,
+        );
+      }
+      await sleep(options.pollMs ?? 250);
+    }
+  }
+
+  /** POST a request body to /score and return the parsed JSON answer (errors keep the service's message). */
+  async run(input: unknown): Promise<unknown> {
+    if (!this.info.url) await this.waitForDeployment();
+    const body = typeof input === "string" ? input : JSON.stringify(input);
+    let res: Response;
+    try {
+      res = await this.#client.workspace.fetch(`${this.info.url}/score`, { method: "POST", body });
+    } catch (cause) {
+      throw new MlenvError(
+        SdkErrorCodes.network,
+        `Expected service ${this.name} to answer at ${this.info.url}/score`,
+        { cause },
+      );
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (cause) {
+      throw new MlenvError(
+        SdkErrorCodes.badResponse,
+        `Expected JSON from ${this.name}/score; received ${preview(text)}`,
+        { cause },
+      );
+    }
+    if (!res.ok) {
+      const message = (json as { error?: unknown })?.error;
+      throw new MlenvError(
+        SdkErrorCodes.http,
+        `Service ${this.name} answered HTTP ${res.status}: ${preview(message ?? text)}`,
+        {
+          status: res.status,
+          details: json,
+        },
+      );
+    }
+    return json;
+  }
+
+  /** The worker's output (and mlenv's notes), all of it or after a sequence number. */
+  async getLogs(after = 0): Promise<LogLine[]> {
+    return (await this.#client.serviceLogs(this.name, after)).items;
+  }
+
+  async delete(): Promise<void> {
+    await this.#client.deleteService(this.name);
+  }
+}
+
+/** A script run configuration: what to run (source directory, script, arguments), where, and in which environment. */
+export class ScriptRunConfig {
+  sourceDirectory: string;
+  script: string;
+  arguments: string[];
+  computeTarget: "local" | "docker";
+  environment: EnvironmentRef | undefined;
+  /** A lock of the environment's definition (exact versions): the run installs from it. */
+  lock: unknown;
+
+  constructor(options: {
+    sourceDirectory?: string;
+    script: string;
+    arguments?: (string | number)[];
+    computeTarget?: "local" | "docker";
+    environment?: EnvironmentRef;
+    lock?: unknown;
+  }) {
+    this.sourceDirectory = options.sourceDirectory ?? ".";
+    this.script = options.script;
+    this.arguments = (options.arguments ?? []).map(String);
+    this.computeTarget = options.computeTarget ?? "local";
+    this.environment = options.environment;
+    this.lock = options.lock;
+  }
+}
+
+/**
+ * The reference's estimator shorthand: a script, a target and conda/pip package lists that make an
+ * anonymous environment (registered at submit as `<experiment>-estimator-env` unless `environmentName`).
+ */
+export class Estimator extends ScriptRunConfig {
+  constructor(options: {
+    sourceDirectory?: string;
+    entryScript: string;
+    scriptParams?: (string | number)[];
+    computeTarget?: "local" | "docker";
+    condaPackages?: string[];
+    pipPackages?: string[];
+    pipOptions?: string[];
+    pythonVersion?: string;
+    environmentName?: string;
+  }) {
+    const env = new Environment(options.environmentName ?? "estimator-env");
+    env.python.condaDependencies = CondaDependencies.create({
+      ...(options.pythonVersion !== undefined ? { pythonVersion: options.pythonVersion } : {}),
+      condaPackages: options.condaPackages ?? [],
+      pipPackages: options.pipPackages ?? [],
+      pipOptions: options.pipOptions ?? [],
+    });
+    super({
+      script: options.entryScript,
+      arguments: options.scriptParams ?? [],
+      environment: env,
+      ...(options.sourceDirectory !== undefined ? { sourceDirectory: options.sourceDirectory } : {}),
+      ...(options.computeTarget !== undefined ? { computeTarget: options.computeTarget } : {}),
+    });
+  }
+}
+
+/** Reads a source directory into snapshot files (Node: `snapshotDirectory` from `@mlenv/sdk/node`). */
+export type SourceReader = (directory: string) => SnapshotFile[] | Promise<SnapshotFile[]>;
+
+/** An experiment: a named group of runs. `submit` snapshots the source directory and starts a run. */
+export class Experiment {
+  constructor(
+    readonly workspace: Workspace,
+    readonly name: string,
+    readonly options: { readSource?: SourceReader } = {},
+  ) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(name)) {
+      throw new MlenvError(
+        SdkErrorCodes.invalidArgument,
+        `Expected an experiment name of 1-255 characters [A-Za-z0-9._-], e.g. "train-demo"; received ${preview(name)}`,
+      );
+    }
+  }
+
+  async submit(config: ScriptRunConfig): Promise<Run> {
+    const read = this.options.readSource;
+    if (!read) {
+      throw new MlenvError(
+        SdkErrorCodes.invalidArgument,
+        "Expected a readSource function to snapshot the source directory; in Node use Experiment from @mlenv/sdk/node",
+      );
+    }
+    const client = new RunsClient(this.workspace);
+    const snap = await client.uploadSnapshot(await read(config.sourceDirectory));
+    let environment = config.environment;
+    if (
+      config instanceof Estimator &&
+      environment instanceof Environment &&
+      environment.name === "estimator-env"
+    ) {
+      environment = environment.clone(`${this.name}-estimator-env`);
+    }
+    const info = await client.submit({
+      experiment: this.name,
+      script: config.script,
+      snapshot: snap.id,
+      arguments: config.arguments,
+      target: config.computeTarget,
+      environment: environmentChoice(environment),
+      ...(config.lock !== undefined ? { lock: config.lock } : {}),
+    });
+    return new Run(this.workspace, info);
+  }
+}
+
+/** Deploy models as a web service with an inference configuration (the reference's `Model.deploy`). */
+export async function deploy(
+  workspace: Workspace,
+  options: {
+    name: string;
+    models: Model[];
+    inferenceConfig: InferenceConfig;
+    deploymentConfig?: DeploymentConfig;
+    readSource: SourceReader;
+  },
+): Promise<Webservice> {
+  const [model, ...rest] = options.models;
+  if (!model || rest.length > 0) {
+    throw new MlenvError(
+      SdkErrorCodes.invalidArgument,
+      `Expected exactly one model (the local target serves one model per service); received ${options.models.length}`,
+    );
+  }
+  const client = new RunsClient(workspace);
+  const snap = await client.uploadSnapshot(await options.readSource(options.inferenceConfig.sourceDirectory));
+  const info = await client.deploy({
+    name: options.name,
+    model: { name: model.name, version: model.version },
+    entryScript: options.inferenceConfig.entryScript,
+    snapshot: snap.id,
+    environment: environmentChoice(options.inferenceConfig.environment),
+  });
+  return new Webservice(workspace, info);
+}
