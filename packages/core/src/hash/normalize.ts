@@ -235,16 +235,18 @@ export function cudaPackages(def: EnvironmentDefinition): string[] {
   const out: string[] = [];
   for (const dep of def.python.condaDependencies.dependencies ?? []) {
     if (typeof dep === "string") {
-      const name =
-        normalizeCondaSpec(dep)
-          .replace(/^[^\s:]+::/, "")
-          .split(/[\s=<>!~[]/)[0] ?? "";
-      if (cudaConda.test(name)) out.push(dep.trim());
+      const spec = normalizeCondaSpec(dep).replace(/^[^\s:]+::/, "");
+      const name = spec.split(/[\s=<>!~[]/)[0] ?? "";
+      // A CUDA package by name, or a CUDA build selected by build string (`pytorch=2.3=*cuda*`).
+      const rest = spec.slice(name.length);
+      if (cudaConda.test(name) || /cuda/i.test(rest)) out.push(dep.trim());
     } else {
       for (const line of dep.pip) {
         if (isPipOption(line)) continue;
         const name = /^[A-Za-z0-9][A-Za-z0-9._-]*/.exec(line.trim())?.[0];
-        if (name && cudaPip.test(normalizePipName(name))) out.push(line.trim());
+        // A CUDA distribution by name, or a CUDA local version (`torch==2.3.0+cu121`).
+        if ((name && cudaPip.test(normalizePipName(name))) || /\+cu\d{2,3}\b/.test(line))
+          out.push(line.trim());
       }
     }
   }

@@ -101,12 +101,25 @@ describe("renderDockerBuild", () => {
       },
     });
     const asked = parseDefinition({ ...input, docker: { gpuSupport: true } });
-    for (const d of [cuda, pip, asked]) {
+    const localVersion = parseDefinition({
+      name: "lv",
+      python: { condaDependencies: { dependencies: ["python=3.11", { pip: ["torch==2.3.0+cu121"] }] } },
+    });
+    const build = parseDefinition({
+      name: "bs",
+      python: { condaDependencies: { dependencies: ["python=3.11", "pytorch=2.3=*cuda*"] } },
+    });
+    for (const d of [cuda, pip, asked, localVersion, build]) {
       const b = renderDockerBuild(d);
       expect(b.gpu).toBe(true);
       expect(b.dockerfile).toContain(`FROM ${defaultCoreConfig.baseImages.gpu}\n`);
     }
     expect(renderDockerBuild(cpu).gpu).toBe(false);
+    const channelOnly = parseDefinition({
+      name: "c",
+      python: { condaDependencies: { dependencies: ["python=3.11", "cuda-tools-mirror::numpy=1.26"] } },
+    });
+    expect(renderDockerBuild(channelOnly).gpu).toBe(false);
     const config = {
       ...defaultCoreConfig,
       baseImages: { cpu: defaultCoreConfig.baseImages.cpu, gpu: "gpu/base:2" },
