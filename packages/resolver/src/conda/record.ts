@@ -42,10 +42,13 @@ interface Raw {
 export class RepodataRecord implements CondaRecord {
   private tf: string[] | undefined;
   private deps: string[] | undefined;
-  private parsed: Raw | undefined;
+  // Positional on purpose: one record per repodata entry is built in the hot parse loop.
   constructor(
-    /** The record object, or the text it sits in with its [start, end) range (parsed on first use). */
-    private readonly source: Raw | { text: string; start: number; end: number },
+    /** The record object when already parsed (otherwise parsed from text[start, end) on first use). */
+    private parsed: Raw | undefined,
+    private readonly text: string,
+    private readonly start: number,
+    private readonly end: number,
     readonly fn: string,
     readonly channel: string,
     readonly subdir: string,
@@ -55,18 +58,15 @@ export class RepodataRecord implements CondaRecord {
   ) {}
   private get raw(): Raw {
     if (this.parsed) return this.parsed;
-    const src = this.source;
-    if ("text" in src && typeof src.text === "string" && typeof src.start === "number") {
-      try {
-        this.parsed = JSON.parse(src.text.slice(src.start, src.end)) as Raw;
-      } catch (cause) {
-        throw new ResolverError(
-          ResolverErrorCode.REPODATA_INVALID,
-          `record ${this.fn} in ${this.channel}/${this.subdir} is not valid JSON: expected an object like {"name": ..., "version": ...}; received ${preview(src.text.slice(src.start, Math.min(src.end, src.start + 200)))}`,
-          { cause },
-        );
-      }
-    } else this.parsed = src as Raw;
+    try {
+      this.parsed = JSON.parse(this.text.slice(this.start, this.end)) as Raw;
+    } catch (cause) {
+      throw new ResolverError(
+        ResolverErrorCode.REPODATA_INVALID,
+        `record ${this.fn} in ${this.channel}/${this.subdir} is not valid JSON: expected an object like {"name": ..., "version": ...}; received ${preview(this.text.slice(this.start, Math.min(this.end, this.start + 200)))}`,
+        { cause },
+      );
+    }
     return this.parsed;
   }
   get buildNumber(): number {
@@ -165,7 +165,10 @@ export function parseRepodata(
         }
         out.push(
           new RepodataRecord(
-            { text, start: r.start, end: r.end },
+            undefined,
+            text,
+            r.start,
+            r.end,
             r.fn,
             base,
             options.subdir,
@@ -213,7 +216,7 @@ export function parseRepodata(
         if (seen.has(key)) continue;
         seen.add(key);
       }
-      out.push(new RepodataRecord(r, fn, base, options.subdir, r.name, r.version, build));
+      out.push(new RepodataRecord(r, "", 0, 0, fn, base, options.subdir, r.name, r.version, build));
     }
   };
   add(d["packages.conda"]);
