@@ -175,6 +175,13 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("docker"
       expect(log).toContain("tick-4");
       expect(log).toContain(run);
       await page.screenshot({ path: join(ARTIFACTS, "build-failed-desktop.png"), fullPage: true });
+      await page.setViewportSize({ width: 375, height: 812 });
+      expect(
+        await page.evaluate(
+          () => document.documentElement.scrollWidth <= document.documentElement.clientWidth,
+        ),
+      ).toBe(true);
+      await page.screenshot({ path: join(ARTIFACTS, "build-failed-phone.png"), fullPage: true });
     }, 180_000);
   },
 );

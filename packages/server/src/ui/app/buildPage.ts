@@ -103,6 +103,12 @@ export async function followBuildLog(options: {
   }
 }
 
+/** The first part of an error message: the failed step's output is shown in the log. */
+function headline(message: string): string {
+  const cut = message.split(/\s+step output \(last lines\):/)[0] ?? message;
+  return cut.length > 300 ? `${cut.slice(0, 300)}…` : cut;
+}
+
 function durationText(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
@@ -266,7 +272,7 @@ export function BuildPage(props: {
       ? h(
           "div",
           { class: "alert", role: "alert", id: "build-error" },
-          h("p", null, `${job.error.message} (${job.error.code})`),
+          h("p", null, `${headline(job.error.message)} (${job.error.code})`),
           job.error.step
             ? h(
                 "p",
