@@ -80,6 +80,11 @@ export interface BuildRequest {
   onLog?: (line: BuildLogLine) => void;
   /** Cancels this request; the engine build stops when every request waiting on it is cancelled. */
   signal?: AbortSignal;
+  /**
+   * Build again from scratch: skip the image cache and the engine's layer cache (a request
+   * joining a build already running for the key just joins it).
+   */
+  rebuild?: boolean;
 }
 
 export type BuildSource = "built" | "local" | "registry";
@@ -292,7 +297,7 @@ export class ImageBuilder {
     });
 
     // 1. Cache: the image exists locally, or in the registry.
-    const local = await docker.inspectImage(ids.image, { signal });
+    const local = request.rebuild ? null : await docker.inspectImage(ids.image, { signal });
     if (local) {
       emit(`cache hit: ${ids.image} exists on the engine (${local.Id})`);
       const digest = registry ? await this.ensurePushed(ids, emit, signal) : null;
@@ -305,7 +310,7 @@ export class ImageBuilder {
         dockerfile: null,
       });
     }
-    if (registry) {
+    if (registry && !request.rebuild) {
       const digest = await registryManifestDigest(registry, ids.repositoryPath, "latest", { signal });
       if (digest) {
         emit(`cache hit: ${ids.image} exists in the registry (${digest})`);
@@ -337,6 +342,7 @@ export class ImageBuilder {
       signal,
       ...(baseAuth && baseRegistry ? { registryAuth: { [baseRegistry]: baseAuth } } : {}),
       timeoutMs: this.options.buildTimeoutMs ?? 30 * 60_000,
+      noCache: request.rebuild ?? false,
       onLog: (line) => {
         entry.lines.push(line);
         for (const l of entry.listeners) l(line);

@@ -101,5 +101,12 @@ describe.skipIf(skipWithout("docker", reason))("core's venv rendering built on t
       cmd: ["sh", "-c", `exec "$MLENV_PYTHON" -c "import ${mod(b)}; print(${mod(b)}.VALUE)"`],
     });
     expect(out2.stdout.trim()).toBe(`${b} 2.1`);
+
+    // a forced rebuild skips both caches
+    const builds = docker.builds;
+    const forced = await builder.build({ definition: definition("2.0"), rebuild: true });
+    expect(forced.source).toBe("built");
+    expect(docker.builds - builds).toBe(1);
+    expect(forced.steps.some((s) => s.cached)).toBe(false);
   }, 300_000);
 });
