@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RegisterInput, Store } from "./types";
 
@@ -258,6 +259,36 @@ export function storeContract(
       expect((await store.resolve(ws, "res", { version: 3 }))?.version).toBeNull();
       expect(await store.resolve(ws, "missing", {})).toBeNull();
       expect(await store.resolve(other, "res", {})).toBeNull();
+    });
+
+    it("property: versions follow the first appearance of each distinct definition, per name", async () => {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.constantFrom("a", "b", "c"), fc.constantFrom("h1", "h2", "h3", "h4")), {
+            maxLength: 25,
+          }),
+          async (ops) => {
+            const prefix = `prop${run++}-`;
+            const model = new Map<string, string[]>();
+            for (const [n, h] of ops) {
+              const seen = model.get(n) ?? [];
+              const known = seen.indexOf(h);
+              const expected = known >= 0 ? known + 1 : seen.push(h);
+              model.set(n, seen);
+              const r = await store.register(input(prefix + n, h));
+              expect(r.created).toBe(known < 0);
+              expect(r.version.version).toBe(expected);
+            }
+            for (const [n, hashes] of model) {
+              const versions = await store.listVersions(ws, prefix + n);
+              expect(versions.map((v) => v.definitionHash)).toEqual(hashes);
+              expect((await store.getEnvironment(ws, prefix + n))?.latestVersion).toBe(hashes.length);
+            }
+          },
+        ),
+        { numRuns: 25 },
+      );
     });
 
     it("a failed register leaves no trace", async () => {
