@@ -96,6 +96,7 @@ export {
   type MarkerValue,
   MatchSpec,
   type MatchSpecFields,
+  type MatchSpecParseOptions,
   PackagingError,
   PackagingErrorCode,
   type PackagingErrorOptions,

@@ -23,6 +23,7 @@ export {
   condaSpecFromLine,
   MatchSpec,
   type MatchSpecFields,
+  type MatchSpecParseOptions,
   parseCondaChannel,
   parseMatchSpecString,
 } from "./matchSpec";

@@ -67,3 +67,28 @@ describe("MatchSpec", () => {
     );
   });
 });
+
+describe("MatchSpec, repodata-v3 syntax", () => {
+  it("parses when=, extras= and flags= and version operators without '='", () => {
+    const v3 = { syntax: "v3" } as const;
+    expect(String(new MatchSpec("numpy[version<2]", {}, v3))).toBe("numpy[version='<2']");
+    const m = new MatchSpec("pkg[when='python >=3.6 and __unix', extras=[b, a], flags=cpu]", {}, v3);
+    expect(m.components).toEqual({
+      name: "pkg",
+      when: "python >=3.6 and __unix",
+      extras: "['a', 'b']",
+      flags: "['cpu']",
+    });
+    expect(String(m)).toBe("pkg[when='python >=3.6 and __unix',extras=['a', 'b'],flags=['cpu']]");
+    for (const bad of [
+      "pkg[build=0,junk]",
+      "package[build=0][version=2]",
+      "python[when='package[when='__unix']']",
+      "foo if python>=3.6",
+    ]) {
+      expect(() => new MatchSpec(bad, {}, v3), bad).toThrow(
+        expect.objectContaining({ code: "E_MATCHSPEC_INVALID" }),
+      );
+    }
+  });
+});

@@ -132,7 +132,122 @@ const NAME_SPLIT_RE = /^([^ =<>!~]+)?([><!=~ ].+)?/s;
 const VERSION_BUILD_RE = /^((?:.+?)[^><!,|]?)(?:(?<![=!|,<>~])(?:[ =])([^-=,|<>~]+?))?$/s;
 const NAME_RE = /^[a-z0-9_*](?:[a-z0-9_*]|[.-](?=[a-z0-9_*]))*$/;
 
-type Raw = Partial<Record<Field, string | readonly string[]>> & { optional?: boolean; target?: string };
+type Raw = Partial<Record<Field, string | readonly string[]>> & {
+  optional?: boolean;
+  target?: string;
+  when?: string;
+  extras?: string;
+  flags?: string;
+};
+
+/** Parser options: `syntax: "v3"` is conda's repodata-v3 form (when=, extras=, flags=, `[version<2]`). */
+export interface MatchSpecParseOptions {
+  syntax?: "v1" | "v3";
+}
+
+const V3_KEYS = new Set(["when", "extras", "flags"]);
+
+/** Python-style list repr of sorted unique strings: ['a', 'b']. */
+function listRepr(items: readonly string[]): string {
+  return `[${[...new Set(items)]
+    .sort()
+    .map((x) => `'${x}'`)
+    .join(", ")}]`;
+}
+
+/** Split a v3 bracket body into key/value pairs (quotes and nested brackets respected). */
+function parseV3Brackets(body: string, input: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let i = 0;
+  const n = body.length;
+  const ws = () => {
+    while (i < n && /\s/.test(body[i] as string)) i++;
+  };
+  while (true) {
+    ws();
+    if (i >= n) break;
+    const km = /^[A-Za-z0-9_-]+/.exec(body.slice(i));
+    if (km === null) throw invalid(input, "expected key=value in brackets");
+    const key = km[0];
+    i += key.length;
+    ws();
+    const om = /^(==|!=|<=|>=|<|>|=)/.exec(body.slice(i));
+    if (om === null) throw invalid(input, `expected '=' after ${JSON.stringify(key)} in brackets`);
+    i += om[0].length;
+    const op = om[0] === "=" ? "" : om[0];
+    if (op !== "" && key !== "version")
+      throw invalid(input, `operator without '=' is only allowed for version`);
+    ws();
+    let value = "";
+    let isList = false;
+    const c = body[i];
+    if (c === "'" || c === '"') {
+      i++;
+      let depth = 0;
+      let closed = false;
+      while (i < n) {
+        const d = body[i] as string;
+        if (d === "[") depth++;
+        else if (d === "]") depth--;
+        else if (d === c && depth <= 0) {
+          closed = true;
+          i++;
+          break;
+        }
+        value += d;
+        i++;
+      }
+      if (!closed) throw invalid(input, "unterminated quote in brackets");
+    } else if (c === "[") {
+      isList = true;
+      let depth = 0;
+      const start = i;
+      while (i < n) {
+        const d = body[i] as string;
+        if (d === "[") depth++;
+        else if (d === "]") {
+          depth--;
+          if (depth === 0) {
+            i++;
+            break;
+          }
+        }
+        i++;
+      }
+      if (depth !== 0) throw invalid(input, "unbalanced '[' in a list value");
+      value = body.slice(start + 1, i - 1);
+    } else {
+      let depth = 0;
+      while (i < n) {
+        const d = body[i] as string;
+        if (d === "[") depth++;
+        else if (d === "]") depth--;
+        else if (depth === 0 && (d === "," || /\s/.test(d))) break;
+        value += d;
+        i++;
+      }
+      if (depth !== 0) throw invalid(input, "unbalanced brackets in a value");
+    }
+    if (key in out) throw invalid(input, `duplicate key ${JSON.stringify(key)} in brackets`);
+    if (isList) {
+      if (key !== "extras" && key !== "flags")
+        throw invalid(input, `a list value is only allowed for extras and flags`);
+      const items = value.split(",").map((x) => x.trim().replace(/^(['"])(.*)\1$/, "$2"));
+      if (items.length > 0 && items[items.length - 1] === "") items.pop();
+      if (items.length === 0 || items.some((x) => x === "")) throw invalid(input, `empty item in ${key}`);
+      out[key] = listRepr(items);
+    } else {
+      if (value.trim() === "") throw invalid(input, `empty value for ${JSON.stringify(key)}`);
+      out[key] = key === "extras" || key === "flags" ? listRepr([value.trim()]) : op + value;
+    }
+    ws();
+    if (i < n) {
+      if (body[i] !== ",") throw invalid(input, "expected ',' between bracket entries");
+      i++;
+    }
+  }
+  return out;
+}
 
 function parseLegacyDist(fn: string): { name: string; version: string; build: string } {
   const base = fn.replace(/\.(tar\.bz2|conda)$/, "");
@@ -143,11 +258,14 @@ function parseLegacyDist(fn: string): { name: string; version: string; build: st
 }
 
 /** conda's `_parse_spec_str`: the raw component strings of a spec. */
-export function parseMatchSpecString(input: string): Raw {
+export function parseMatchSpecString(input: string, options: MatchSpecParseOptions = {}): Raw {
+  const v3 = options.syntax === "v3";
   let spec = input;
   if (spec.endsWith("@")) return { name: "*", track_features: spec.slice(0, -1) };
   const hash = spec.indexOf("#");
   if (hash >= 0) spec = spec.slice(0, hash);
+  if (v3 && spec.includes(" if "))
+    throw invalid(input, "conditional ' if ' specs are not supported; use [when=...]");
   spec = (spec.split(" if ", 1)[0] as string).trim();
   if (spec.endsWith(".tar.bz2") || spec.endsWith(".conda")) {
     const url = spec.includes("://") ? spec : spec.startsWith("/") ? `file://${spec}` : spec;
@@ -163,9 +281,20 @@ export function parseMatchSpecString(input: string): Raw {
     }
     return { name: "*", fn, url };
   }
-  const brackets: Record<string, string> = {};
-  const m3 = BRACKET_RE.exec(spec);
-  if (m3 !== null) {
+  let brackets: Record<string, string> = {};
+  const open = v3 ? spec.indexOf("[") : -1;
+  const m3 = v3 ? null : BRACKET_RE.exec(spec);
+  if (v3 && open >= 0) {
+    if (!spec.endsWith("]")) throw invalid(input, "the bracket section must close the spec");
+    const body = spec.slice(open + 1, -1);
+    let depth = 0;
+    for (const ch of body) {
+      if (ch === "[") depth++;
+      else if (ch === "]" && --depth < 0) throw invalid(input, "only one bracket section is allowed");
+    }
+    brackets = parseV3Brackets(body, input);
+    spec = spec.slice(0, open);
+  } else if (m3 !== null) {
     const b = m3[2] as string;
     spec = spec.replace(b, "");
     for (const m of b.slice(1, -1).matchAll(KV_RE)) {
@@ -225,6 +354,10 @@ export function parseMatchSpecString(input: string): Raw {
   if (build !== undefined) out.build = build;
   delete brackets.name;
   for (const [k, v] of Object.entries(brackets)) {
+    if (v3 && V3_KEYS.has(k)) {
+      out[k as "when" | "extras" | "flags"] = v;
+      continue;
+    }
     if (!FIELD_SET.has(k)) throw invalid(input, `unknown key ${JSON.stringify(k)} in brackets`);
     out[k as Field] = v;
   }
@@ -339,8 +472,12 @@ const parsedSpecs = new Map<string, MatchSpec>();
 
 /** A conda MatchSpec: parse, canonical string, and matching against package records. */
 export class MatchSpec {
-  /** Component values as conda prints them (`version` canonical, e.g. "1.7.*"). */
-  readonly components: Readonly<Partial<Record<Field, string>>>;
+  /**
+   * Component values as conda prints them (`version` canonical, e.g. "1.7.*"). With the v3
+   * syntax also `when` (a condition on the environment; not checked by match) and `extras` /
+   * `flags` (as a sorted list repr, e.g. "['a', 'b']").
+   */
+  readonly components: Readonly<Partial<Record<Field | "when" | "extras" | "flags", string>>>;
   readonly optional: boolean;
   readonly target: string | null;
   private readonly tests: Test[];
@@ -350,12 +487,14 @@ export class MatchSpec {
   constructor(
     spec: string | MatchSpecFields | null,
     fields: MatchSpecFields & { optional?: boolean; target?: string | null } = {},
+    options: MatchSpecParseOptions = {},
   ) {
     const input = typeof spec === "string" ? spec : JSON.stringify({ ...spec, ...fields });
-    let raw: Raw = typeof spec === "string" ? parseMatchSpecString(spec) : spec === null ? {} : toRaw(spec);
+    let raw: Raw =
+      typeof spec === "string" ? parseMatchSpecString(spec, options) : spec === null ? {} : toRaw(spec);
     const { optional, target, ...rest } = fields;
     raw = { ...raw, ...toRaw(rest) };
-    const c: Partial<Record<Field, string>> = {};
+    const c: Partial<Record<Field | "when" | "extras" | "flags", string>> = {};
     const tests: Test[] = [];
     let versionSpec: VersionSpec | null = null;
     const name = typeof raw.name === "string" ? raw.name.toLowerCase() : "*";
@@ -428,6 +567,8 @@ export class MatchSpec {
         }
       }
     }
+    for (const k of ["when", "extras", "flags"] as const) if (raw[k] !== undefined) c[k] = raw[k];
+    if (c.when !== undefined) validateCondition(c.when, input);
     this.components = c;
     this.tests = tests;
     this.versionSpec = versionSpec;
@@ -437,12 +578,13 @@ export class MatchSpec {
   }
 
   /** Parse (cached). Throws PackagingError(E_MATCHSPEC_INVALID). */
-  static parse(spec: string): MatchSpec {
-    let m = parsedSpecs.get(spec);
+  static parse(spec: string, options: MatchSpecParseOptions = {}): MatchSpec {
+    const cacheKey = options.syntax === "v3" ? `v3\0${spec}` : spec;
+    let m = parsedSpecs.get(cacheKey);
     if (m === undefined) {
-      m = new MatchSpec(spec);
+      m = new MatchSpec(spec, {}, options);
       if (parsedSpecs.size > 20_000) parsedSpecs.clear();
-      parsedSpecs.set(spec, m);
+      parsedSpecs.set(cacheKey, m);
     }
     return m;
   }
@@ -504,6 +646,28 @@ export class MatchSpec {
   }
 }
 
+/** A `when=` condition: match specs joined by and/or with parentheses; no nested conditions. */
+function validateCondition(expr: string, input: string): void {
+  const atoms = expr
+    .replace(/[()]/g, " ")
+    .split(/\s+(?:and|or)\s+/)
+    .map((a) => a.trim());
+  for (const atom of atoms) {
+    if (atom === "") throw invalid(input, "empty term in the when= condition");
+    let m: MatchSpec;
+    try {
+      m = new MatchSpec(atom, {}, { syntax: "v3" });
+    } catch (e) {
+      throw new PackagingError(
+        PackagingErrorCode.MATCHSPEC_INVALID,
+        `Expected a valid match spec in the when= condition of ${received(input)}`,
+        { cause: e },
+      );
+    }
+    if (m.components.when !== undefined) throw invalid(input, "nested when= conditions are not allowed");
+  }
+}
+
 function toRaw(f: MatchSpecFields): Raw {
   const out: Raw = {};
   for (const [k, v] of Object.entries(f)) {
@@ -520,7 +684,7 @@ function toRaw(f: MatchSpecFields): Raw {
   return out;
 }
 
-function render(c: Partial<Record<Field, string>>): string {
+function render(c: Partial<Record<Field | "when" | "extras" | "flags", string>>): string {
   const builder: string[] = [];
   const brackets: string[] = [];
   const channel = c.channel;
@@ -567,6 +731,9 @@ function render(c: Partial<Record<Field, string>>): string {
     if (key === "url" && channel !== undefined) continue;
     brackets.push(/[, =]/.test(value) ? `${key}='${value}'` : `${key}=${value}`);
   }
+  if (c.when !== undefined) brackets.push(/[, =]/.test(c.when) ? `when='${c.when}'` : `when=${c.when}`);
+  if (c.extras !== undefined) brackets.push(`extras=${c.extras}`);
+  if (c.flags !== undefined) brackets.push(`flags=${c.flags}`);
   if (brackets.length > 0) builder.push(`[${brackets.join(",")}]`);
   return builder.join("");
 }

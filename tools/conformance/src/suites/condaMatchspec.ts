@@ -68,8 +68,10 @@ function run(section: string, c: Case): unknown {
     case "matchspec_parse":
     case "matchspec_parse_v3": {
       const e = c.expected as Record<string, unknown>;
-      if ("$raises" in e) return expectThrows(() => new MatchSpec(c.input as string), c.input as string);
-      return checkParsed(new MatchSpec(c.input as string), e);
+      const options = section === "matchspec_parse_v3" ? ({ syntax: "v3" } as const) : {};
+      if ("$raises" in e)
+        return expectThrows(() => new MatchSpec(c.input as string, {}, options), c.input as string);
+      return checkParsed(new MatchSpec(c.input as string, {}, options), e);
     }
     case "matchspec_parse_kwargs":
       return checkParsed(
@@ -85,7 +87,9 @@ function run(section: string, c: Case): unknown {
     }
     case "match":
       return expectEqual(
-        MatchSpec.parse(c.spec as string).match(record(c.record as Record<string, unknown>)),
+        MatchSpec.parse(c.spec as string, c.parser === "v3" ? { syntax: "v3" } : {}).match(
+          record(c.record as Record<string, unknown>),
+        ),
         c.expected,
         `${c.spec}`,
       );
