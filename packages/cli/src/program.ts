@@ -3,6 +3,7 @@ import * as envCommands from "./commands/env";
 import * as indexCommands from "./commands/indexUrl";
 import * as lockCommands from "./commands/lock";
 import * as loginCommands from "./commands/login";
+import * as runCommands from "./commands/run";
 import * as serverCommands from "./commands/server";
 import * as tokenCommands from "./commands/token";
 import * as wheelCommands from "./commands/wheel";
@@ -26,6 +27,7 @@ const commandModules: CommandModule[] = [
   tokenCommands,
   wheelCommands,
   indexCommands,
+  runCommands,
 ];
 
 export const CLI_VERSION = "0.0.0";

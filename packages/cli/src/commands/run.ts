@@ -1,0 +1,429 @@
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import { isMlenvError, type LogLine, Model, Run, RunsClient, Webservice, type Workspace } from "@mlenv/sdk";
+import { snapshotDirectory, workspaceFromConfig } from "@mlenv/sdk/node";
+import { type Command, InvalidArgumentError } from "commander";
+import { type CliContext, CliError } from "../context";
+import { formatJson, formatTable, sanitize } from "../output";
+
+const FINAL = ["completed", "failed", "canceled"];
+
+/** `NAME` or `NAME:VERSION`. */
+export function parseNameVersion(v: string): { name: string; version?: number } {
+  const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,254})(?::([1-9]\d{0,8}))?$/.exec(v);
+  if (!m)
+    throw new InvalidArgumentError(`expected NAME or NAME:VERSION such as my-env:3; received ${sanitize(v)}`);
+  return m[2] ? { name: m[1]!, version: Number(m[2]) } : { name: m[1]! };
+}
+
+function line(l: LogLine): string {
+  return sanitize(l.stream === "system" ? `[mlenv] ${l.text}` : l.text);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function checkDir(ctx: CliContext, dir: string): string {
+  const path = ctx.path(dir);
+  if (!existsSync(path) || !statSync(path).isDirectory()) {
+    throw new CliError(
+      "E_USAGE",
+      `Expected --source-dir to name a directory such as ./src; ${sanitize(path)} is not one.`,
+    );
+  }
+  return path;
+}
+
+/** Print a run's log from `after` until it is final (follow) or once; returns the run's status. */
+async function printLogs(ctx: CliContext, ws: Workspace, id: string, follow: boolean): Promise<string> {
+  const client = new RunsClient(ws);
+  let after = 0;
+  for (;;) {
+    const page = await client.logs(id, after);
+    for (const l of page.items) ctx.out(line(l));
+    after = page.next;
+    if (!follow || (FINAL.includes(page.status) && page.items.length === 0)) return page.status;
+    if (page.items.length === 0) await sleep(250);
+  }
+}
+
+/** `mlenv run`, `mlenv model` and `mlenv service`. */
+export function register(program: Command, ctx: CliContext): void {
+  const workspace = () => workspaceFromConfig({ env: ctx.io.env });
+
+  const run = program
+    .command("run")
+    .description("Training runs: submit a script with its source directory, follow, list, cancel.");
+
+  run
+    .command("submit")
+    .description(
+      "Snapshot a source directory (honours .mlenvignore) and run a script in an environment; arguments after -- go to the script",
+    )
+    .requiredOption("--source-dir <dir>", "the directory to snapshot")
+    .requiredOption("--script <path>", "the script, relative to the source directory, e.g. train.py")
+    .option("-e, --experiment <name>", "the experiment (default: the source directory's name)")
+    .option(
+      "--env <name[:version]>",
+      "a registered environment (default: a default environment registered automatically)",
+      parseNameVersion,
+    )
+    .option("--target <target>", "local (a venv on the server's machine) or docker", "local")
+    .option("--lock <file>", "a lock of the environment (mlenv env lock): install exactly its artifacts")
+    .option("--wait", "stream the output until the run ends; exit 1 when it fails")
+    .option("--json", "print the run as JSON")
+    .argument("[args...]", "arguments for the script (after --)")
+    .action(
+      async (
+        args: string[],
+        opts: {
+          sourceDir: string;
+          script: string;
+          experiment?: string;
+          env?: { name: string; version?: number };
+          target: string;
+          lock?: string;
+          wait?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        if (opts.target !== "local" && opts.target !== "docker") {
+          throw new CliError(
+            "E_USAGE",
+            `Expected --target local or docker; received ${sanitize(opts.target)}`,
+          );
+        }
+        const dir = checkDir(ctx, opts.sourceDir);
+        const experiment =
+          opts.experiment ??
+          (basename(dir)
+            .replace(/[^A-Za-z0-9._-]/g, "-")
+            .replace(/^[^A-Za-z0-9]+/, "") ||
+            "default");
+        let lock: unknown;
+        if (opts.lock) {
+          try {
+            lock = JSON.parse(readFileSync(ctx.path(opts.lock), "utf8"));
+          } catch (e) {
+            throw new CliError(
+              "E_USAGE",
+              `Expected --lock to name a JSON lock file written by mlenv env lock; ${sanitize(String(e)).slice(0, 200)}`,
+            );
+          }
+        }
+        const ws = workspace();
+        const client = new RunsClient(ws);
+        const snap = await client.uploadSnapshot(snapshotDirectory(dir));
+        const info = await client.submit({
+          experiment,
+          script: opts.script,
+          snapshot: snap.id,
+          arguments: args,
+          target: opts.target,
+          environment: opts.env ?? null,
+          ...(lock !== undefined ? { lock } : {}),
+        });
+        if (!opts.wait) {
+          if (opts.json) ctx.out(formatJson(info));
+          else {
+            ctx.out(
+              `Submitted run ${info.id} (${info.experiment} #${info.number}) in ${info.environment.name} version ${info.environment.version}`,
+            );
+            ctx.out(`Follow it with: mlenv run logs -f ${info.id}`);
+          }
+          return;
+        }
+        if (!opts.json) ctx.err(`Submitted run ${info.id} (${info.experiment} #${info.number})`);
+        const status = opts.json ? await waitQuiet(ws, info.id) : await printLogs(ctx, ws, info.id, true);
+        const final = await client.get(info.id);
+        if (opts.json) ctx.out(formatJson(final));
+        if (status !== "completed") {
+          throw new CliError(
+            final.error?.code ?? "E_RUN_FAILED",
+            `Run ${final.id} ended ${final.status}${final.exitCode !== null ? ` with exit code ${final.exitCode}` : ""}`,
+          );
+        }
+      },
+    );
+
+  async function waitQuiet(ws: Workspace, id: string): Promise<string> {
+    for (;;) {
+      const r = await new RunsClient(ws).get(id);
+      if (FINAL.includes(r.status)) return r.status;
+      await sleep(250);
+    }
+  }
+
+  run
+    .command("logs")
+    .description("Print a run's output (-f: follow until it ends)")
+    .argument("<id>", "the run id")
+    .option("-f, --follow", "keep printing until the run ends")
+    .action(async (id: string, opts: { follow?: boolean }) => {
+      await printLogs(ctx, workspace(), id, opts.follow === true);
+    });
+
+  run
+    .command("list")
+    .description("Runs of the workspace, newest first")
+    .option("-e, --experiment <name>", "only this experiment")
+    .option("--json", "print JSON")
+    .action(async (opts: { experiment?: string; json?: boolean }) => {
+      const items = (await Run.list(workspace(), opts.experiment ? { experiment: opts.experiment } : {})).map(
+        (r) => r.info,
+      );
+      if (opts.json) return ctx.out(formatJson({ items }));
+      ctx.out(
+        formatTable(items, [
+          { header: "id", value: (r) => r.id },
+          { header: "experiment", value: (r) => `${r.experiment} #${r.number}` },
+          { header: "status", value: (r) => r.status },
+          { header: "exit", value: (r) => r.exitCode },
+          { header: "environment", value: (r) => `${r.environment.name}:${r.environment.version}` },
+          { header: "script", value: (r) => r.script },
+          { header: "created", value: (r) => r.createdAt },
+        ]),
+      );
+    });
+
+  run
+    .command("show")
+    .description("A run: status, exit code, the exact environment version, metrics and output files")
+    .argument("<id>", "the run id")
+    .option("--json", "print JSON (with the environment's definition and lock)")
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const r = await Run.get(workspace(), id);
+      const metrics = await r.getMetrics();
+      if (opts.json) return ctx.out(formatJson({ ...r.info, metrics }));
+      const i = r.info;
+      ctx.out(`run: ${i.id}`);
+      ctx.out(`experiment: ${sanitize(i.experiment)} #${i.number}`);
+      ctx.out(`status: ${i.status}${i.exitCode !== null ? ` (exit code ${i.exitCode})` : ""}`);
+      if (i.error) ctx.out(`error: ${sanitize(i.error.message)} [${i.error.code}]`);
+      ctx.out(
+        `environment: ${i.environment.name} version ${i.environment.version} (${i.environment.definitionHash})${i.environment.lock ? " with a lock" : ""}`,
+      );
+      ctx.out(`script: ${sanitize([i.script, ...i.arguments].join(" "))}`);
+      for (const [name, values] of Object.entries(metrics))
+        ctx.out(
+          `metric ${sanitize(name)}: ${sanitize(JSON.stringify(values.at(-1)))} (${values.length} values)`,
+        );
+      for (const a of i.artifacts) ctx.out(`output: ${sanitize(a.path)} (${a.size} bytes)`);
+    });
+
+  run
+    .command("download")
+    .description("Save an output file of a run, e.g. outputs/model.json")
+    .argument("<id>", "the run id")
+    .argument("<path>", "the artifact path")
+    .option("-o, --output <file>", "where to write it (default: its base name)")
+    .action(async (id: string, path: string, opts: { output?: string }) => {
+      const bytes = await new RunsClient(workspace()).artifact(id, path);
+      const target = ctx.path(opts.output ?? basename(path));
+      writeFileSync(target, bytes);
+      ctx.out(`Saved ${sanitize(path)} (${bytes.length} bytes) to ${sanitize(target)}`);
+    });
+
+  run
+    .command("cancel")
+    .description("Cancel a run: a queued one never starts, a running one has its process tree stopped")
+    .argument("<id>", "the run id")
+    .action(async (id: string) => {
+      const r = await (await Run.get(workspace(), id)).cancel();
+      ctx.out(`Run ${r.id} is ${r.status}`);
+    });
+
+  const model = program
+    .command("model")
+    .description("Models: files registered from run outputs or from local files, versioned.");
+
+  model
+    .command("register")
+    .description(
+      "Register a model from a run's output (--run ID --path outputs/model.json) or from local files (--file)",
+    )
+    .requiredOption("-n, --name <name>", "the model name")
+    .option("--run <id>", "the run whose output to register")
+    .option("--path <path>", "the artifact path in the run (a file or folder under outputs/)")
+    .option("--file <files...>", "local files to register")
+    .option("--description <text>", "a description")
+    .option("--json", "print JSON")
+    .action(
+      async (opts: {
+        name: string;
+        run?: string;
+        path?: string;
+        file?: string[];
+        description?: string;
+        json?: boolean;
+      }) => {
+        const ws = workspace();
+        let m: Model;
+        if (opts.run) {
+          if (!opts.path)
+            throw new CliError("E_USAGE", "Expected --path with --run, e.g. --path outputs/model.json");
+          m = await (await Run.get(ws, opts.run)).registerModel(
+            opts.name,
+            opts.path,
+            opts.description !== undefined ? { description: opts.description } : {},
+          );
+        } else if (opts.file?.length) {
+          const files = opts.file.map((f) => {
+            const p = ctx.path(f);
+            if (!existsSync(p) || !statSync(p).isFile())
+              throw new CliError("E_USAGE", `Expected --file to name a file; ${sanitize(p)} is not one`);
+            return { path: basename(p), content: new Uint8Array(readFileSync(p)) };
+          });
+          m = await Model.register(ws, {
+            name: opts.name,
+            files,
+            ...(opts.description !== undefined ? { description: opts.description } : {}),
+          });
+        } else {
+          throw new CliError("E_USAGE", "Expected --run ID --path outputs/model.json, or --file model.pkl");
+        }
+        if (opts.json) return ctx.out(formatJson({ created: m.created, model: m.info }));
+        ctx.out(
+          `${m.created === false ? "Unchanged" : "Registered"}: model ${m.name} version ${m.version} (${m.info.files.length} file(s))`,
+        );
+      },
+    );
+
+  model
+    .command("list")
+    .description("The latest version of each model, or every version of one (-n)")
+    .option("-n, --name <name>", "only this model, every version")
+    .option("--json", "print JSON")
+    .action(async (opts: { name?: string; json?: boolean }) => {
+      const items = (await Model.list(workspace(), opts.name)).map((m) => m.info);
+      if (opts.json) return ctx.out(formatJson({ items }));
+      ctx.out(
+        formatTable(items, [
+          { header: "name", value: (m) => m.name },
+          { header: "version", value: (m) => m.version },
+          { header: "files", value: (m) => m.files.map((f) => f.path).join(",") },
+          { header: "run", value: (m) => m.runId },
+          { header: "created", value: (m) => m.createdAt },
+        ]),
+      );
+    });
+
+  const service = program
+    .command("service")
+    .description("Local web services: an entry script (init/run) serving a model in an environment.");
+
+  service
+    .command("deploy")
+    .description(
+      "Deploy a model as a web service on 127.0.0.1: POST /score runs the entry script's run(raw_data)",
+    )
+    .requiredOption("-n, --name <name>", "the service name, e.g. churn-scoring")
+    .requiredOption("--model <name[:version]>", "the registered model", parseNameVersion)
+    .requiredOption(
+      "--entry-script <path>",
+      "the entry script, relative to the source directory, e.g. score.py",
+    )
+    .option("--source-dir <dir>", "the directory holding the entry script", ".")
+    .option(
+      "--env <name[:version]>",
+      "a registered environment (default: the default environment)",
+      parseNameVersion,
+    )
+    .option("--no-wait", "return at once instead of waiting until the service is healthy")
+    .option("--json", "print JSON")
+    .action(
+      async (opts: {
+        name: string;
+        model: { name: string; version?: number };
+        entryScript: string;
+        sourceDir: string;
+        env?: { name: string; version?: number };
+        wait: boolean;
+        json?: boolean;
+      }) => {
+        const ws = workspace();
+        const client = new RunsClient(ws);
+        const snap = await client.uploadSnapshot(snapshotDirectory(checkDir(ctx, opts.sourceDir)));
+        const info = await client.deploy({
+          name: opts.name,
+          model: opts.model,
+          entryScript: opts.entryScript,
+          snapshot: snap.id,
+          environment: opts.env ?? null,
+        });
+        const svc = new Webservice(ws, info);
+        if (opts.wait) {
+          try {
+            await svc.waitForDeployment();
+          } catch (e) {
+            if (isMlenvError(e))
+              throw new CliError(e.code, `${e.message} (see mlenv service logs ${opts.name})`, { cause: e });
+            throw e;
+          }
+        }
+        if (opts.json) return ctx.out(formatJson(svc.info));
+        ctx.out(
+          `Service ${svc.name} is ${svc.info.status}: model ${svc.info.model.name}:${svc.info.model.version}, environment ${svc.info.environment.name}:${svc.info.environment.version}`,
+        );
+        if (svc.scoringUri) ctx.out(`scoring URI: ${svc.scoringUri}`);
+      },
+    );
+
+  service
+    .command("list")
+    .description("Services of the workspace")
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const items = (await Webservice.list(workspace())).map((s) => s.info);
+      if (opts.json) return ctx.out(formatJson({ items }));
+      ctx.out(
+        formatTable(items, [
+          { header: "name", value: (s) => s.name },
+          { header: "status", value: (s) => s.status },
+          { header: "model", value: (s) => `${s.model.name}:${s.model.version}` },
+          { header: "environment", value: (s) => `${s.environment.name}:${s.environment.version}` },
+          { header: "restarts", value: (s) => s.restarts },
+          { header: "url", value: (s) => s.url },
+        ]),
+      );
+    });
+
+  service
+    .command("logs")
+    .description("A service's worker output and mlenv's notes (-f: follow)")
+    .argument("<name>", "the service")
+    .option("-f, --follow", "keep printing until interrupted or the service is deleted")
+    .action(async (name: string, opts: { follow?: boolean }) => {
+      const client = new RunsClient(workspace());
+      let after = 0;
+      for (;;) {
+        const page = await client.serviceLogs(name, after).catch((e) => {
+          if (opts.follow && isMlenvError(e, "E_NOT_FOUND") && after > 0) return null;
+          throw e;
+        });
+        if (!page) return;
+        for (const l of page.items) ctx.out(line(l));
+        after = page.next;
+        if (!opts.follow) return;
+        if (page.items.length === 0) await sleep(500);
+      }
+    });
+
+  service
+    .command("score")
+    .description("POST a JSON body to a service's /score and print the answer")
+    .argument("<name>", "the service")
+    .requiredOption("--data <json>", "the request body, e.g. '{\"data\": [1, 2]}'")
+    .action(async (name: string, opts: { data: string }) => {
+      const svc = await Webservice.get(workspace(), name);
+      ctx.out(formatJson(await svc.run(opts.data)));
+    });
+
+  service
+    .command("delete")
+    .description("Stop a service's worker and remove it")
+    .argument("<name>", "the service")
+    .action(async (name: string) => {
+      await (await Webservice.get(workspace(), name)).delete();
+      ctx.out(`Deleted service ${sanitize(name)}`);
+    });
+}

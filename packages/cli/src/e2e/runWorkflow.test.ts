@@ -1,0 +1,237 @@
+/**
+ * The reference's sections 4 and 6 through the CLI against a real server (real python3 venvs):
+ * register an environment, train in it on `local` (output streamed, metrics, outputs kept, the
+ * exact version recorded), a run without an environment registers the default one, register the
+ * output as a model (versioned), deploy it with the same environment as a local web service,
+ * score it, read its logs, delete it; a failing run and a canceled run.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startServer } from "@mlenv/server";
+import { makeTempDir, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runInProcess } from "../internal/runInProcess";
+
+function venvMissing(): string | null {
+  const py = spawnSync("python3", ["-c", "import venv, ensurepip"], { encoding: "utf8" });
+  return py.status === 0
+    ? null
+    : `python3 with venv is not available: ${(py.stderr || String(py.error)).slice(0, 200)}`;
+}
+
+const TRAIN = `
+import json, os, sys
+import mlenv_run
+epochs = int(sys.argv[sys.argv.index("--epochs") + 1])
+data = [(1.0, 3.0), (2.0, 5.0), (3.0, 7.0)]
+w, b = 0.0, 0.0
+for epoch in range(epochs):
+    gw = sum(2 * (w * x + b - y) * x for x, y in data) / len(data)
+    gb = sum(2 * (w * x + b - y) for x, y in data) / len(data)
+    w, b = w - 0.05 * gw, b - 0.05 * gb
+    if epoch % 500 == 0:
+        mlenv_run.log("loss", sum((w * x + b - y) ** 2 for x, y in data) / len(data))
+os.makedirs("outputs", exist_ok=True)
+json.dump({"w": w, "b": b}, open("outputs/model.json", "w"))
+print("trained w=%.2f b=%.2f" % (w, b))
+`;
+
+const SCORE = `
+import json, os
+def init():
+    global model
+    model = json.load(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.json")))
+def run(raw_data):
+    return {"predictions": [model["w"] * x + model["b"] for x in json.loads(raw_data)["data"]]}
+`;
+
+describe.skipIf(skipWithout("python3-venv", venvMissing()))(
+  "mlenv run / model / service (reference sections 4 and 6)",
+  () => {
+    let server: TestServer;
+    const t = makeTempDir("mlenv-cli-runs-");
+    let env: Record<string, string>;
+    beforeAll(async () => {
+      server = await startTestServer(startServer);
+      env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(t.path, "none.json") };
+      mkdirSync(join(t.path, "train"));
+      mkdirSync(join(t.path, "serve"));
+      writeFileSync(join(t.path, "train", "train.py"), TRAIN);
+      writeFileSync(
+        join(t.path, "train", "fail.py"),
+        "import sys\nprint('bad data', file=sys.stderr)\nsys.exit(2)\n",
+      );
+      writeFileSync(
+        join(t.path, "train", "sleep.py"),
+        "import time\nprint('sleeping', flush=True)\ntime.sleep(60)\n",
+      );
+      writeFileSync(join(t.path, "serve", "score.py"), SCORE);
+    });
+    afterAll(async () => {
+      await server?.stop();
+      t.cleanup();
+    });
+
+    const mlenv = (...argv: string[]) => runInProcess(argv, { cwd: t.path, env });
+    const ok = async (...argv: string[]) => {
+      const r = await mlenv(...argv);
+      expect(r.code, `${argv.join(" ")}: ${r.stderr}`).toBe(0);
+      return r;
+    };
+
+    it("trains, registers the output as a model, deploys it in the same environment and scores it", async () => {
+      await ok("env", "scaffold", "-n", "cli-train", "-d", "envdir");
+      expect((await ok("env", "register", "-d", "envdir")).stdout).toMatch(
+        /^Registered cli-train version 1 /,
+      );
+
+      const trained = await ok(
+        "run",
+        "submit",
+        "--source-dir",
+        "train",
+        "--script",
+        "train.py",
+        "--env",
+        "cli-train",
+        "--wait",
+        "--",
+        "--epochs",
+        "3000",
+      );
+      expect(trained.stdout).toContain("trained w=2.00 b=1.00");
+      expect(trained.stdout).toMatch(/\[mlenv\] environment cli-train version 1 /);
+      const id = /Submitted run ([0-9a-f-]{36}) \(train #1\)/.exec(trained.stderr)?.[1];
+      expect(id, trained.stderr).toBeDefined();
+
+      const shown = await ok("run", "show", id!);
+      expect(shown.stdout).toContain("status: completed (exit code 0)");
+      expect(shown.stdout).toMatch(/environment: cli-train version 1 \(mlenv1-sha256:[0-9a-f]{64}\)/);
+      expect(shown.stdout).toMatch(/metric loss: .* \(6 values\)/);
+      expect(shown.stdout).toContain("output: outputs/model.json");
+      const json = JSON.parse((await ok("run", "show", id!, "--json")).stdout);
+      expect(json.environment).toMatchObject({ name: "cli-train", version: 1 });
+      expect(json.environment.definition.name).toBe("cli-train");
+      expect((await ok("run", "list")).stdout).toMatch(
+        new RegExp(`^${id}\\s+train #1\\s+completed\\s+0\\s+cli-train:1`, "m"),
+      );
+      expect((await ok("run", "logs", id!)).stdout).toContain("trained w=2.00");
+      await ok("run", "download", id!, "outputs/model.json", "-o", "model-copy.json");
+      expect(JSON.parse(readFileSync(join(t.path, "model-copy.json"), "utf8")).w).toBeCloseTo(2, 2);
+
+      expect(
+        (await ok("model", "register", "-n", "linear", "--run", id!, "--path", "outputs/model.json")).stdout,
+      ).toBe("Registered: model linear version 1 (1 file(s))\n");
+      expect(
+        (await ok("model", "register", "-n", "linear", "--run", id!, "--path", "outputs/model.json")).stdout,
+      ).toMatch(/^Unchanged: model linear version 1/);
+      expect((await ok("model", "list")).stdout).toMatch(
+        new RegExp(`^linear\\s+1\\s+model.json\\s+${id}`, "m"),
+      );
+
+      const deployed = await ok(
+        "service",
+        "deploy",
+        "-n",
+        "linear-svc",
+        "--model",
+        "linear:1",
+        "--entry-script",
+        "score.py",
+        "--source-dir",
+        "serve",
+        "--env",
+        "cli-train:1",
+      );
+      expect(deployed.stdout).toMatch(
+        /^Service linear-svc is healthy: model linear:1, environment cli-train:1\nscoring URI: http:\/\/127\.0\.0\.1:\d+\/score\n$/,
+      );
+      const scored = JSON.parse(
+        (await ok("service", "score", "linear-svc", "--data", '{"data": [10]}')).stdout,
+      );
+      expect(scored.predictions[0]).toBeCloseTo(21, 1);
+      expect((await ok("service", "list")).stdout).toMatch(
+        /^linear-svc\s+healthy\s+linear:1\s+cli-train:1\s+0\s+http:\/\/127\.0\.0\.1:/m,
+      );
+      expect((await ok("service", "logs", "linear-svc")).stdout).toContain(
+        "[mlenv] healthy at http://127.0.0.1:",
+      );
+      expect((await ok("service", "delete", "linear-svc")).stdout).toBe("Deleted service linear-svc\n");
+      expect((await ok("service", "list", "--json")).stdout).toBe('{\n  "items": []\n}\n');
+    }, 240_000);
+
+    it("a run without an environment registers the default one automatically", async () => {
+      const r = await ok(
+        "run",
+        "submit",
+        "--source-dir",
+        "train",
+        "--script",
+        "train.py",
+        "-e",
+        "auto",
+        "--wait",
+        "--json",
+        "--",
+        "--epochs",
+        "10",
+      );
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        status: "completed",
+        environment: { name: "default-run-environment", version: 1 },
+      });
+      expect((await ok("env", "list")).stdout).toMatch(/^default-run-environment\s+1\s/m);
+    }, 120_000);
+
+    it("a failing run exits 1 with its exit code on one line; cancel stops a running one", async () => {
+      const failed = await mlenv(
+        "run",
+        "submit",
+        "--source-dir",
+        "train",
+        "--script",
+        "fail.py",
+        "--env",
+        "cli-train",
+        "--wait",
+      );
+      expect(failed.code).toBe(1);
+      expect(failed.stdout).toContain("bad data");
+      expect(failed.stderr).toMatch(
+        /error: Run [0-9a-f-]{36} ended failed with exit code 2 \[E_SCRIPT_FAILED\]\n$/,
+      );
+
+      const sub = await ok(
+        "run",
+        "submit",
+        "--source-dir",
+        "train",
+        "--script",
+        "sleep.py",
+        "--env",
+        "cli-train",
+      );
+      const id = /^Submitted run ([0-9a-f-]{36})/.exec(sub.stdout)?.[1];
+      expect(sub.stdout).toContain(`Follow it with: mlenv run logs -f ${id}`);
+      const end = Date.now() + 30_000;
+      while (!(await ok("run", "logs", id!)).stdout.includes("sleeping") && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 100));
+      expect((await ok("run", "cancel", id!)).stdout).toBe(`Run ${id} is canceled\n`);
+      expect((await ok("run", "logs", "-f", id!)).stdout).toContain("sleeping");
+
+      const bad = await mlenv(
+        "run",
+        "submit",
+        "--source-dir",
+        "train",
+        "--script",
+        "train.py",
+        "--env",
+        "no such;env",
+      );
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/expected NAME or NAME:VERSION/);
+    }, 120_000);
+  },
+);
