@@ -131,7 +131,6 @@ export class RepodataRecord implements CondaRecord {
   }
 }
 
-const str = (v: unknown): string => (typeof v === "string" ? v : "");
 const strs = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 const features = (v: unknown): string[] =>

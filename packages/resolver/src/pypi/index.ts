@@ -230,7 +230,7 @@ export function multiIndex(
       if (policy === "first-index") {
         for (const ix of indexes) {
           const f = await ix.files(project);
-          if (f && f.length) return f;
+          if (f?.length) return f;
         }
         return null;
       }

@@ -66,7 +66,7 @@ export function indexCandidateSource(
           // a yanked release stays visible (an exact root pin may still select it)
           for (const f of e.files) {
             const w = parseWheelFilename(f.filename);
-            if (w && w.tags.some((t) => rank.has(t)) && !has(options.noBinary, name)) artifact = f;
+            if (w?.tags.some((t) => rank.has(t)) && !has(options.noBinary, name)) artifact = f;
             else if (!w && !artifact && !has(options.onlyBinary, name)) artifact = f;
           }
         }
@@ -78,7 +78,7 @@ export function indexCandidateSource(
     },
     async metadata(_project, release) {
       const f = release.artifact;
-      if (!f || !f.filename.endsWith(".whl")) {
+      if (!f?.filename.endsWith(".whl")) {
         throw new ResolverError(
           ResolverErrorCode.METADATA_INVALID,
           `${f?.filename ?? _project}: metadata of a source distribution needs a build; expected a wheel`,
