@@ -87,6 +87,16 @@ table.changes tr[data-change=removed] td:nth-child(4) { background: var(--badbg)
 table.changes tr[data-change=changed] td:nth-child(4) { background: var(--badbg); }
 table.changes tr[data-change=changed] td:last-child { background: var(--goodbg); }
 ul.changes { margin: 0; padding-left: 1.2rem; font-size: .85rem; word-break: break-word; }
+.metrics { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 20rem), 1fr)); }
+figure.metric { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: .5rem .75rem; }
+figure.metric svg { width: 100%; height: auto; display: block; }
+figure.metric .axis { stroke: var(--line); }
+figure.metric .series { fill: none; stroke: var(--accent); stroke-width: 2; }
+figure.metric .point { fill: var(--accent); }
+figure.metric .tick { font-size: 10px; fill: var(--muted); }
+.badge.status-completed { background: var(--goodbg); border-color: var(--good); color: var(--good); }
+.badge.status-preparing { background: #ddf4ff; border-color: #54aeff; color: #0550ae; }
+.badge.status-canceled { background: var(--warnbg); border-color: #d4a72c; color: var(--warn); }
 .summary { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; margin: .5rem 0 1rem; }
 .editor textarea { width: 100%; min-height: 18rem; font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
   font-size: .85rem; }

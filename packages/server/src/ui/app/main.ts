@@ -8,6 +8,7 @@ import { EnvPage } from "./envPage";
 import { Login } from "./login";
 import { NewEnv } from "./newEnv";
 import { href, parseRoute, type Route } from "./route";
+import { RunList, RunPage } from "./runs";
 import { isUnauthenticated, storedToken, storeToken, workspaceFor } from "./session";
 import { PageTitle } from "./util";
 
@@ -35,6 +36,7 @@ function Header(props: { who: WhoAmI | null; route: Route; onLogout: () => void 
         null,
         h("li", null, h("a", { href: href.list(), "aria-current": cur("list") }, "Environments")),
         h("li", null, h("a", { href: href.create(), "aria-current": cur("new") }, "New environment")),
+        h("li", null, h("a", { href: href.runs(), "aria-current": cur("runs") }, "Runs")),
       ),
     ),
     h(
@@ -79,6 +81,10 @@ function Page(props: {
         canWrite: props.who ? props.who.role !== "reader" : false,
         key: route.id,
       });
+    case "runs":
+      return h(RunList, { ws, onError });
+    case "run":
+      return h(RunPage, { ws, onError, id: route.id, key: route.id });
     case "missing":
       return h(
         "main",

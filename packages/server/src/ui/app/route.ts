@@ -5,6 +5,8 @@ export type Route =
   | { page: "env"; name: string; version: number | null }
   | { page: "diff"; name: string; from: number; to: number }
   | { page: "build"; id: string }
+  | { page: "runs" }
+  | { page: "run"; id: string }
   | { page: "missing"; hash: string };
 
 const seg = (s: string) => encodeURIComponent(s);
@@ -15,6 +17,8 @@ export const href = {
   env: (name: string, version?: number) => `#/env/${seg(name)}${version ? `/v/${version}` : ""}`,
   diff: (name: string, from: number, to: number) => `#/env/${seg(name)}/diff/${from}/${to}`,
   build: (id: string) => `#/builds/${seg(id)}`,
+  runs: () => "#/runs",
+  run: (id: string) => `#/runs/${seg(id)}`,
 };
 
 function positive(s: string | undefined): number | null {
@@ -34,10 +38,13 @@ export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, "") || "/";
   if (path === "/" || path === "") return { page: "list" };
   if (path === "/new") return { page: "new" };
+  if (path === "/runs") return { page: "runs" };
   const parts = path.split("/").slice(1);
-  if (parts[0] === "builds" && parts[1] && parts.length === 2) {
+  if ((parts[0] === "builds" || parts[0] === "runs") && parts[1] && parts.length === 2) {
     const id = decode(parts[1]);
-    if (id !== null && /^[A-Za-z0-9_-]{1,100}$/.test(id)) return { page: "build", id };
+    if (id !== null && /^[A-Za-z0-9_-]{1,100}$/.test(id)) {
+      return parts[0] === "builds" ? { page: "build", id } : { page: "run", id };
+    }
   }
   if (parts[0] === "env" && parts[1]) {
     const name = decode(parts[1]);

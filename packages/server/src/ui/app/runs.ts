@@ -1,0 +1,233 @@
+import { type LogLine, type MetricPoint, type RunInfo, RunsClient, type Workspace } from "@mlenv/sdk";
+import { type ComponentChild, h } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { MetricChart, numericSeries } from "./metricsChart";
+import { href } from "./route";
+import { ErrorBox, formatDate, PageTitle, useAsync } from "./util";
+
+const FINAL = new Set(["completed", "failed", "canceled"]);
+
+/** Every run of the workspace, newest first. */
+export function RunList(props: { ws: Workspace; onError: (e: unknown) => void }): ComponentChild {
+  const state = useAsync(async () => {
+    try {
+      return await new RunsClient(props.ws).list();
+    } catch (e) {
+      props.onError(e);
+      throw e;
+    }
+  }, [props.ws]);
+  const runs = [...(state.data ?? [])].sort((a, b) =>
+    a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0,
+  );
+  return h(
+    "main",
+    { id: "main" },
+    h(PageTitle, null, "Runs"),
+    state.error ? h(ErrorBox, { error: state.error }) : null,
+    h(
+      "p",
+      { class: "meta", "aria-live": "polite" },
+      state.loading && !state.data ? "Loading…" : `${runs.length} run${runs.length === 1 ? "" : "s"}`,
+    ),
+    h(
+      "div",
+      { class: "diffwrap", role: "region", tabIndex: 0, "aria-label": "Runs" },
+      h(
+        "table",
+        { class: "changes", id: "runs" },
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            ["Run", "Status", "Script", "Environment", "Created"].map((c) =>
+              h("th", { scope: "col", key: c }, c),
+            ),
+          ),
+        ),
+        h(
+          "tbody",
+          null,
+          runs.map((r) =>
+            h(
+              "tr",
+              { key: r.id, "data-run": r.id },
+              h("th", { scope: "row" }, h("a", { href: href.run(r.id) }, `${r.experiment} #${r.number}`)),
+              h("td", null, h("span", { class: `badge status-${r.status}` }, r.status)),
+              h("td", { class: "hash" }, [r.script, ...r.arguments].join(" ")),
+              h(
+                "td",
+                null,
+                r.environment
+                  ? h(
+                      "a",
+                      { href: href.env(r.environment.name, r.environment.version) },
+                      `${r.environment.name} v${r.environment.version}`,
+                    )
+                  : "—",
+              ),
+              h("td", null, formatDate(r.createdAt)),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function download(bytes: Uint8Array, path: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>]));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = path.split("/").pop() ?? "artifact";
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** One run: status, its live log (polled), metrics as charts, and its outputs. */
+export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown) => void }): ComponentChild {
+  const [run, setRun] = useState<RunInfo | null>(null);
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const [metrics, setMetrics] = useState<MetricPoint[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const logRef = useRef<HTMLPreElement>(null);
+
+  useEffect(() => {
+    let live = true;
+    const client = new RunsClient(props.ws);
+    (async () => {
+      let after = 0;
+      try {
+        for (;;) {
+          const [info, page, points] = await Promise.all([
+            client.get(props.id),
+            client.logs(props.id, after),
+            client.metrics(props.id),
+          ]);
+          if (!live) return;
+          setRun(info);
+          setMetrics(points);
+          if (page.items.length) setLines((ls) => [...ls, ...page.items]);
+          after = page.next;
+          if (FINAL.has(info.status) && FINAL.has(page.status) && page.items.length === 0) return;
+          await new Promise((r) => setTimeout(r, 700));
+          if (!live) return;
+        }
+      } catch (e) {
+        if (live) {
+          props.onError(e);
+          setError(e);
+        }
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [props.ws, props.id]);
+
+  useEffect(() => {
+    const el = logRef.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [lines]);
+
+  const series = numericSeries(metrics);
+  return h(
+    "main",
+    { id: "main" },
+    h("p", { class: "meta" }, h("a", { href: href.runs() }, "Runs"), " / "),
+    h(PageTitle, null, run ? `${run.experiment} #${run.number}` : "Run"),
+    error ? h(ErrorBox, { error }) : null,
+    run
+      ? h(
+          "dl",
+          { class: "facts" },
+          h("dt", null, "Status"),
+          h(
+            "dd",
+            null,
+            h("span", { id: "run-status", class: `badge status-${run.status}` }, run.status),
+            run.exitCode !== null ? ` (exit code ${run.exitCode})` : "",
+          ),
+          h("dt", null, "Script"),
+          h("dd", { class: "hash" }, [run.script, ...run.arguments].join(" ")),
+          h("dt", null, "Target"),
+          h("dd", null, run.target),
+          h("dt", null, "Environment"),
+          h(
+            "dd",
+            null,
+            run.environment
+              ? [
+                  h(
+                    "a",
+                    { href: href.env(run.environment.name, run.environment.version) },
+                    `${run.environment.name} v${run.environment.version}`,
+                  ),
+                  " ",
+                  h("span", { class: "hash" }, run.environment.definitionHash),
+                ]
+              : "—",
+          ),
+          h("dt", null, "Created"),
+          h("dd", null, `${formatDate(run.createdAt)} by ${run.createdBy}`),
+          run.finishedAt ? [h("dt", null, "Finished"), h("dd", null, formatDate(run.finishedAt))] : null,
+        )
+      : null,
+    run?.error
+      ? h("div", { class: "alert", role: "alert" }, `${run.error.message} (${run.error.code})`)
+      : null,
+    h("h2", null, "Metrics"),
+    series.length
+      ? h(
+          "div",
+          { class: "metrics", id: "run-metrics" },
+          series.map((s) => h(MetricChart, { series: s, key: s.name })),
+        )
+      : h("p", { class: "meta" }, "No metrics logged."),
+    h("h2", null, "Outputs"),
+    run?.artifacts.length
+      ? h(
+          "ul",
+          { id: "run-outputs" },
+          run.artifacts.map((a) =>
+            h(
+              "li",
+              { key: a.path },
+              h(
+                "button",
+                {
+                  type: "button",
+                  onClick: async () => {
+                    try {
+                      download(await new RunsClient(props.ws).artifact(props.id, a.path), a.path);
+                    } catch (e) {
+                      setError(e);
+                    }
+                  },
+                },
+                `Download ${a.path}`,
+              ),
+              ` ${a.size} bytes`,
+            ),
+          ),
+        )
+      : h("p", { class: "meta" }, "No outputs."),
+    h("h2", { id: "run-log-title" }, "Log"),
+    h(
+      "pre",
+      {
+        class: "code log",
+        id: "run-log",
+        role: "log",
+        "aria-labelledby": "run-log-title",
+        tabIndex: 0,
+        ref: logRef,
+      },
+      lines.length === 0
+        ? "Waiting for output…"
+        : lines.map((l) => `${l.stream === "stderr" ? "! " : ""}${l.text}\n`).join(""),
+    ),
+  );
+}

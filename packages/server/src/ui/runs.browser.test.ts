@@ -1,0 +1,125 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  CHROMIUM_PATH,
+  chromiumMissing,
+  skipWithout,
+  startTestServer,
+  type TestServer,
+} from "@mlenv/test-utils";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiClient, snapshotFiles, venvMissing } from "../runs/testHelpers";
+import { startServer } from "../server";
+
+const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
+
+const TRAIN = `
+import json, os, sys, time
+import mlenv_run
+print("training with", sys.argv[1:])
+for i, loss in enumerate([0.9, 0.4, 0.2, 0.1]):
+    mlenv_run.log("loss", loss)
+    mlenv_run.log("accuracy", 0.5 + i / 10)
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/model.json", "w") as f:
+    json.dump({"weight": 3.0}, f)
+print("finished", file=sys.stderr)
+`;
+
+describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3-venv", venvMissing()))(
+  "web UI runs in Chromium",
+  () => {
+    let srv: TestServer;
+    let context: BrowserContext;
+    let page: Page;
+    let profile: string;
+    let runId: string;
+
+    beforeAll(async () => {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      srv = await startTestServer(startServer);
+      const api = apiClient(srv.url, srv.token);
+      expect((await api("POST", "/api/v1/environments", { definition: { name: "train-ui" } })).status).toBe(
+        201,
+      );
+      const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ "train.py": TRAIN }) });
+      expect(snap.status).toBe(201);
+      const sub = await api("POST", "/api/v1/runs", {
+        experiment: "ui-demo",
+        script: "train.py",
+        arguments: ["--epochs", "4"],
+        snapshot: snap.json.id,
+        environment: { name: "train-ui" },
+      });
+      expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+      runId = sub.json.id;
+      profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM_PATH,
+        headless: true,
+        viewport: { width: 1280, height: 900 },
+        acceptDownloads: true,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      });
+      await context.route("**/*", (route) =>
+        route.request().url().startsWith(`${srv.url}/`) ? route.continue() : route.abort(),
+      );
+      page = context.pages()[0] ?? (await context.newPage());
+    }, 180_000);
+
+    afterAll(async () => {
+      await context?.close();
+      if (profile) rmSync(profile, { recursive: true, force: true });
+      await srv?.stop();
+    });
+
+    it("lists runs and shows a run's status, log, metric charts and outputs", async () => {
+      await page.goto(`${srv.url}/`);
+      await page.getByLabel("API token").fill(srv.token);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("link", { name: "Runs", exact: true }).click();
+      const row = page.locator(`tr[data-run="${runId}"]`);
+      await row.waitFor();
+      expect(await row.locator("td").nth(2).textContent()).toBe("train-ui v1");
+      await row.getByRole("link", { name: "ui-demo #1" }).click();
+      await page.getByRole("heading", { name: "ui-demo #1" }).waitFor();
+      await expect
+        .poll(() => page.locator("#run-status").textContent(), { timeout: 150_000, interval: 300 })
+        .toBe("completed");
+      await expect
+        .poll(() => page.locator("#run-log").textContent())
+        .toContain("training with ['--epochs', '4']");
+      expect(await page.locator("#run-log").textContent()).toContain("! finished");
+      const loss = page.locator('figure[data-metric="loss"]');
+      await expect.poll(() => loss.locator("circle").count()).toBe(4);
+      expect(await loss.locator("figcaption").textContent()).toBe("loss — last 0.1 at step 3");
+      expect(await page.locator('figure[data-metric="accuracy"] circle').count()).toBe(4);
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Download outputs/model.json" }).click(),
+      ]);
+      const file = await download.path();
+      expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ weight: 3 });
+      await page.screenshot({ path: join(ARTIFACTS, "run-desktop.png"), fullPage: true });
+      await page.setViewportSize({ width: 375, height: 812 });
+      expect(
+        await page.evaluate(
+          () => document.documentElement.scrollWidth <= document.documentElement.clientWidth,
+        ),
+      ).toBe(true);
+      await page.screenshot({ path: join(ARTIFACTS, "run-phone.png"), fullPage: true });
+    }, 200_000);
+  },
+);
