@@ -49,6 +49,10 @@ beforeAll(async () => {
           }),
         },
       ],
+      beta: [
+        { wheel: buildWheel({ name: "beta", version: "1.0" }) },
+        { wheel: buildWheel({ name: "beta", version: "2.0b1" }) },
+      ],
       "uses-numpy": [
         { wheel: buildWheel({ name: "uses-numpy", version: "1.0", requiresDist: ["numpy>=1.20", "tqdm"] }) },
       ],
@@ -138,5 +142,23 @@ describe("lockEnvironment", () => {
     const e = await lockEnvironment(def).catch((x) => x);
     expect(isResolverError(e) && e.code).toBe("E_UNSATISFIABLE");
     expect((e as { explanation: string[] }).explanation[0]).toContain("tqdm>=5");
+  });
+
+  it("honours --pre in the pip block", async () => {
+    const def = (pip: string[]) =>
+      parseDefinition({
+        name: "pre",
+        platforms: ["linux-64"],
+        python: {
+          condaDependencies: {
+            channels: [channel.url],
+            dependencies: ["python=3.12", { pip: [`--index-url ${index.url}`, ...pip] }],
+          },
+        },
+      });
+    const version = async (pip: string[]) =>
+      (await lockEnvironment(def(pip))).platforms["linux-64"]?.pip[0]?.version;
+    expect(await version(["beta"])).toBe("1.0");
+    expect(await version(["--pre", "beta"])).toBe("2.0b1");
   });
 });

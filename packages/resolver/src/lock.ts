@@ -52,12 +52,22 @@ export function channelLocation(channel: string): string {
 }
 
 /** Split a pip block into requirement lines and index options. */
-function splitPipBlock(lines: string[]): { requirements: string[]; indexUrl?: string; extra: string[] } {
+function splitPipBlock(lines: string[]): {
+  requirements: string[];
+  indexUrl?: string;
+  extra: string[];
+  pre: boolean;
+} {
   const requirements: string[] = [];
   const extra: string[] = [];
   let indexUrl: string | undefined;
+  let pre = false;
   for (const raw of lines) {
     const line = raw.trim();
+    if (line === "--pre") {
+      pre = true;
+      continue;
+    }
     const m = /^(--index-url|-i|--extra-index-url)(?:\s+|=)(\S+)$/.exec(line);
     if (m) {
       if (m[1] === "--extra-index-url") extra.push(m[2] as string);
@@ -67,7 +77,7 @@ function splitPipBlock(lines: string[]): { requirements: string[]; indexUrl?: st
     if (line.startsWith("-")) continue; // other pip options do not change the resolution here
     if (line) requirements.push(line);
   }
-  return indexUrl === undefined ? { requirements, extra } : { requirements, indexUrl, extra };
+  return indexUrl === undefined ? { requirements, extra, pre } : { requirements, indexUrl, extra, pre };
 }
 
 /**
@@ -147,7 +157,7 @@ export async function lockEnvironment(def: EnvironmentDefinition, options: LockO
         target: { python: pyVersion, platform },
         semantics: pipSem,
         provided,
-        ...(options.prereleases ? { prereleases: options.prereleases } : {}),
+        ...(options.prereleases || pip.pre ? { prereleases: options.prereleases ?? "allow" } : {}),
       });
       for (const p of res.packages) {
         const a = p.artifact;
