@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { imageKey, parseDefinition } from "@mlenv/core";
 import {
   buildWheel,
   makeTempDir,
@@ -243,6 +244,73 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         expect(run.status, log).toBe("completed");
         expect(log).toContain("double 42");
         expect(index.requests.some((r) => r.path.includes("tinymath"))).toBe(true);
+      } finally {
+        await index.close();
+      }
+    }, 180_000);
+
+    it("a run given a lock installs exactly its artifacts (hash-checked) and records the lock", async () => {
+      const wheel = buildWheel({
+        name: "lockedpkg",
+        version: "2.0",
+        files: { "lockedpkg/__init__.py": "V = 'locked 2.0'\n" },
+      });
+      const index = await servePypiIndex({ projects: { lockedpkg: [{ wheel }] } });
+      try {
+        const def = {
+          name: "locked-env",
+          python: {
+            condaDependencies: {
+              name: "x",
+              dependencies: ["python=3.11", { pip: [`--index-url ${index.url}`, "lockedpkg"] }],
+              channels: ["conda-forge"],
+            },
+          },
+        };
+        const reg = await api("POST", "/api/v1/environments", { definition: def });
+        const base = index.url.replace(/\/simple$/, "");
+        const lock = {
+          lockVersion: 1,
+          definitionHash: reg.json.environment.definitionHash,
+          platforms: {
+            "linux-64": {
+              conda: [],
+              pip: [
+                {
+                  name: "lockedpkg",
+                  version: "2.0",
+                  url: `${base}/files/${wheel.filename}`,
+                  sha256: wheel.sha256,
+                },
+              ],
+            },
+          },
+        };
+        const snap = await snapshot({ "use.py": "import lockedpkg\nprint(lockedpkg.V)\n" });
+        const stale = await api("POST", "/api/v1/runs", {
+          experiment: "lock",
+          script: "use.py",
+          snapshot: snap,
+          environment: { name: "locked-env" },
+          lock: { ...lock, definitionHash: `mlenv1-sha256:${"0".repeat(64)}` },
+        });
+        expect([stale.status, stale.json.code]).toEqual([409, "E_CONFLICT"]);
+        const sub = await api("POST", "/api/v1/runs", {
+          experiment: "lock",
+          script: "use.py",
+          snapshot: snap,
+          environment: { name: "locked-env" },
+          lock,
+        });
+        expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+        const run = await waitFinal(sub.json.id);
+        const log = await logText(run.id);
+        expect(run.status, log).toBe("completed");
+        expect(log).toContain("locked 2.0");
+        expect(log).toContain("from the lock");
+        expect(run.environment.lock.platforms["linux-64"].pip[0].sha256).toBe(wheel.sha256);
+        // the lock is part of the venv's key: not the unlocked environment's venv
+        expect(run.environment.imageKey).not.toBe(imageKey(parseDefinition(reg.json.environment.definition)));
       } finally {
         await index.close();
       }

@@ -1,4 +1,4 @@
-import { skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
+import { makeTempDir, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, snapshotFiles, venvMissing } from "../runs/testHelpers";
 import { startServer } from "../server";
@@ -133,3 +133,45 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     });
   },
 );
+
+describe.skipIf(skipWithout("python3-venv", venvMissing()))("services and server shutdown", () => {
+  it("server shutdown stops the workers; the next start serves the service again", async () => {
+    const t = makeTempDir("mlenv-svc-restart-");
+    try {
+      const a = await startTestServer(startServer, { dataDir: t.path });
+      const api = apiClient(a.url, a.token);
+      await api("POST", "/api/v1/models", {
+        name: "m",
+        files: snapshotFiles({ "model.json": '{"weight": 2}' }),
+      });
+      const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ "score.py": SCORE }) });
+      await api("POST", "/api/v1/services", {
+        name: "svc",
+        model: { name: "m" },
+        entryScript: "score.py",
+        snapshot: snap.json.id,
+      });
+      const url = await until(async () => {
+        const s = await api("GET", "/api/v1/services/svc");
+        return s.json.status === "healthy" ? (s.json.url as string) : null;
+      });
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      await a.stop();
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+
+      const b = await startTestServer(startServer, { dataDir: t.path, token: a.token });
+      try {
+        const answer = await until(async () => {
+          const r = await fetch(`${url}/score`, { method: "POST", body: '{"data": [4]}' });
+          return r.ok ? ((await r.json()) as { result: number[] }) : null;
+        });
+        expect(answer.result).toEqual([8]);
+        expect((await apiClient(b.url, a.token)("DELETE", "/api/v1/services/svc")).status).toBe(204);
+      } finally {
+        await b.stop();
+      }
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
+});
