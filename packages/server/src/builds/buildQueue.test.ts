@@ -6,7 +6,7 @@ import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BuildImageOptions, DockerClient } from "../docker/index";
 import { SqliteStore } from "../store/sqliteStore";
-import { ImageBuilder, type RenderBuildContext } from "./builder";
+import { coreRenderer, ImageBuilder, type RenderBuildContext } from "./builder";
 import { type BuildEvent, BuildQueue } from "./buildQueue";
 import { type BuildJobStore, openBuildJobStore } from "./jobStore";
 import { buildEventResponse } from "./sse";
@@ -312,4 +312,38 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
       for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
     }
   }, 180_000);
+
+  it("caps a job's stored log, keeps the final status line, and passes rebuild through", async () => {
+    const q = new BuildQueue({
+      jobs,
+      builder: new ImageBuilder({ docker, render: coreRenderer() }),
+      maxLogBytes: 4000,
+      pollMs: 100,
+    });
+    await q.start();
+    try {
+      const noisy = parseDefinition({
+        name: "noisy",
+        docker: { baseDockerfile: `FROM ${baseImageCpu()}\nRUN echo noisy-${run} && seq 1 5000\n` },
+        python: { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" },
+      });
+      const first = await q.wait((await q.submit({ definition: noisy })).job.id);
+      expect(first.status).toBe("succeeded");
+      images.add(first.image);
+      const log = await jobs.logs(first.id);
+      const bytes = log.reduce((n, l) => n + l.text.length + 1, 0);
+      expect(bytes).toBeLessThan(4000 + 1000);
+      expect(log.some((l) => l.text === "[mlenv: log truncated at 4000 bytes]")).toBe(true);
+      expect(log.some((l) => l.text === "4999")).toBe(false);
+      expect(log.at(-1)?.text).toMatch(/^done: built sha256:/);
+
+      const hit = await q.wait((await q.submit({ definition: noisy })).job.id);
+      expect(hit.outcome).toMatchObject({ cacheHit: true });
+      const forced = await q.wait((await q.submit({ definition: noisy, rebuild: true })).job.id);
+      expect(forced.outcome).toMatchObject({ cacheHit: false, source: "built" });
+      expect(forced.outcome?.steps.some((s) => s.cached)).toBe(false);
+    } finally {
+      await q.close();
+    }
+  }, 120_000);
 });

@@ -18,6 +18,8 @@ export interface BuildQueueOptions {
   concurrency?: number;
   /** A build running longer fails with E_BUILD_TIMEOUT, its log kept (default 30 min). */
   timeoutMs?: number;
+  /** Log bytes kept per job; later lines are dropped after one notice (default 16 MiB). */
+  maxLogBytes?: number;
   /** How often to look for queued jobs and stale ones (default 1000 ms). */
   pollMs?: number;
   /** How often running jobs are marked alive (default 5000 ms). */
@@ -34,6 +36,8 @@ export interface BuildQueueOptions {
 export interface SubmitBuildInput {
   definition: EnvironmentDefinition;
   lock?: Lock;
+  /** Build from scratch: no image cache, no engine layer cache. */
+  rebuild?: boolean;
   workspaceId?: string;
   /** Recorded with the job, e.g. `{ environment: "name", version: 3 }`. */
   context?: Record<string, unknown>;
@@ -49,6 +53,8 @@ interface Running {
   reason: "cancel" | "timeout" | "shutdown" | null;
   pending: BuildLogRecord[];
   seq: number;
+  bytes: number;
+  truncated: boolean;
   flushing: Promise<void>;
 }
 
@@ -62,6 +68,7 @@ export class BuildQueue {
   readonly #builder: ImageBuilder;
   readonly #concurrency: number;
   readonly #timeoutMs: number;
+  readonly #maxLogBytes: number;
   readonly #pollMs: number;
   readonly #heartbeatMs: number;
   readonly #staleMs: number;
@@ -81,6 +88,7 @@ export class BuildQueue {
     this.#builder = options.builder;
     this.#concurrency = Math.max(1, options.concurrency ?? 2);
     this.#timeoutMs = options.timeoutMs ?? 30 * 60_000;
+    this.#maxLogBytes = options.maxLogBytes ?? 16 * 1024 * 1024;
     this.#pollMs = options.pollMs ?? 1000;
     this.#heartbeatMs = options.heartbeatMs ?? 5000;
     this.#staleMs = options.staleMs ?? 30_000;
@@ -125,7 +133,11 @@ export class BuildQueue {
       workspaceId: input.workspaceId ?? "default",
       imageKey,
       image,
-      request: { definition: toReferenceJson(input.definition), ...(input.lock ? { lock: input.lock } : {}) },
+      request: {
+        definition: toReferenceJson(input.definition),
+        ...(input.lock ? { lock: input.lock } : {}),
+        ...(input.rebuild ? { rebuild: true } : {}),
+      },
       ...(input.context ? { context: input.context } : {}),
     });
     if (created) this.#pump();
@@ -281,6 +293,8 @@ export class BuildQueue {
       reason: null,
       pending: [],
       seq: 0,
+      bytes: 0,
+      truncated: false,
       flushing: Promise.resolve(),
     };
     this.#running.set(job.id, r);
@@ -305,6 +319,17 @@ export class BuildQueue {
   }
 
   #log(r: Running, id: string, line: BuildLogLine): void {
+    if (r.truncated && line.step !== null) return;
+    r.bytes += line.text.length + 1;
+    if (r.bytes > this.#maxLogBytes && line.step !== null) {
+      r.truncated = true;
+      r.pending.push({
+        seq: ++r.seq,
+        step: line.step,
+        text: `[mlenv: log truncated at ${this.#maxLogBytes} bytes]`,
+      });
+      return;
+    }
     r.pending.push({ seq: ++r.seq, step: line.step, text: line.text });
     if (r.pending.length >= 500) this.#flush(id, r);
   }
@@ -323,7 +348,7 @@ export class BuildQueue {
   }
 
   async #execute(job: BuildJob, r: Running): Promise<void> {
-    const request = job.request as { definition: unknown; lock?: unknown };
+    const request = job.request as { definition: unknown; lock?: unknown; rebuild?: unknown };
     let status: "succeeded" | "failed" | "cancelled" = "failed";
     let fields: Parameters<BuildJobStore["finish"]>[2];
     try {
@@ -331,6 +356,7 @@ export class BuildQueue {
       const lock = request.lock === undefined ? undefined : LockSchema.parse(request.lock);
       this.#log(r, job.id, { step: null, text: `build job ${job.id}: image ${job.image}` });
       const result = await this.#builder.build({
+        ...(request.rebuild === true ? { rebuild: true } : {}),
         definition,
         ...(lock ? { lock } : {}),
         signal: r.controller.signal,
