@@ -100,20 +100,45 @@ function leaf(specIn: string): Leaf {
       vo = vo.slice(0, -2);
     }
     const target = CondaVersion.parse(vo);
+    const tp = target.p;
     const exact = op === "==";
     switch (op) {
       case "==":
-        return { str: spec, exact, match: (v) => v.equals(target) };
+        return {
+          str: spec,
+          exact,
+          match: tp >= 0 ? (v) => (v.p >= 0 ? v.p === tp : v.equals(target)) : (v) => v.equals(target),
+        };
       case "!=":
         return { str: spec, exact, match: (v) => !v.equals(target) };
       case "<":
-        return { str: spec, exact, match: (v) => v.compare(target) < 0 };
+        return {
+          str: spec,
+          exact,
+          match:
+            tp >= 0 ? (v) => (v.p >= 0 ? v.p < tp : v.compare(target) < 0) : (v) => v.compare(target) < 0,
+        };
       case "<=":
-        return { str: spec, exact, match: (v) => v.compare(target) <= 0 };
+        return {
+          str: spec,
+          exact,
+          match:
+            tp >= 0 ? (v) => (v.p >= 0 ? v.p <= tp : v.compare(target) <= 0) : (v) => v.compare(target) <= 0,
+        };
       case ">":
-        return { str: spec, exact, match: (v) => v.compare(target) > 0 };
+        return {
+          str: spec,
+          exact,
+          match:
+            tp >= 0 ? (v) => (v.p >= 0 ? v.p > tp : v.compare(target) > 0) : (v) => v.compare(target) > 0,
+        };
       case ">=":
-        return { str: spec, exact, match: (v) => v.compare(target) >= 0 };
+        return {
+          str: spec,
+          exact,
+          match:
+            tp >= 0 ? (v) => (v.p >= 0 ? v.p >= tp : v.compare(target) >= 0) : (v) => v.compare(target) >= 0,
+        };
       case "=":
         return { str: spec, exact, match: (v) => v.startsWith(target) };
       case "!=startswith":
