@@ -94,12 +94,12 @@ async function pip(url: string, reqs: string[]): Promise<Record<string, string>>
 }
 
 async function child(): Promise<void> {
-  const [url, reqs] = process.argv.slice(2) as [string, string];
-  await ours(url, JSON.parse(reqs) as string[]);
+  const [url, reqs, mode] = process.argv.slice(2) as [string, string, string | undefined];
+  if (mode !== "baseline") await ours(url, JSON.parse(reqs) as string[]);
   process.stdout.write(`${process.resourceUsage().maxRSS}\n`);
 }
 
-function peakRss(url: string, reqs: string[]): Promise<number> {
+function peakRss(url: string, reqs: string[], mode = "resolve"): Promise<number> {
   return new Promise((resolve, reject) => {
     const p = spawn(
       process.execPath,
@@ -163,6 +163,7 @@ export const suite: BenchSuite = {
                     .map((k) => `${k}:${mine[k]}/${theirs[k]}`)
                     .join(","),
             peakRssOursMiB: Math.round(await peakRss(server.url, reqs)),
+            idleProcessRssMiB: Math.round(await peakRss(server.url, reqs, "baseline")),
           },
         });
       }
