@@ -14,7 +14,9 @@ export {
   type MarkerEnvironment,
   type MarkerList,
   type MarkerOp,
+  type MarkerTarget,
   type MarkerValue,
+  markerEnvironment,
 } from "./marker";
 export {
   CONDA_SUBDIRS,

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Marker, type MarkerEnvironment } from "./marker";
+import { Marker, type MarkerEnvironment, markerEnvironment } from "./marker";
 
 const linux311: MarkerEnvironment = {
   python_version: "3.11",
@@ -32,6 +32,17 @@ describe("Marker", () => {
     expect(m.toString()).toBe('extra == "foo-bar"');
     expect(m.evaluate({ ...linux311, extra: "foo.bar" })).toBe(true);
     expect(m.evaluate(linux311)).toBe(false);
+  });
+
+  it("builds target environments without host I/O", () => {
+    const win = markerEnvironment({ pythonVersion: "3.12.1", platform: "win32" });
+    expect(
+      new Marker('sys_platform == "win32" and python_version >= "3.12" and os_name == "nt"').evaluate(win),
+    ).toBe(true);
+    const mac = markerEnvironment({ pythonVersion: "3.10.4", platform: "darwin", machine: "arm64" });
+    expect(new Marker('platform_machine == "arm64" and python_full_version < "3.11"').evaluate(mac)).toBe(
+      true,
+    );
   });
 
   it("rejects malformed markers and undefined names with codes", () => {

@@ -351,3 +351,35 @@ function evalList(list: MarkerList, env: MarkerEnvironment): boolean {
   }
   return group;
 }
+
+/** A target to build a marker environment for (what a lock for one platform needs). */
+export interface MarkerTarget {
+  /** Full Python version, e.g. "3.11.9". */
+  pythonVersion: string;
+  platform: "linux" | "darwin" | "win32";
+  /** Machine as Python reports it; defaults to "x86_64" (Windows: "AMD64"). */
+  machine?: string;
+  /** Kernel release/version strings when known (otherwise ""). */
+  platformRelease?: string;
+  platformVersion?: string;
+}
+
+/** The PEP 508 environment of a CPython interpreter on `target` (no host I/O). */
+export function markerEnvironment(target: MarkerTarget): Record<string, string> {
+  const [major = "3", minor = "0"] = target.pythonVersion.split(".");
+  const win = target.platform === "win32";
+  return {
+    implementation_name: "cpython",
+    implementation_version: target.pythonVersion,
+    os_name: win ? "nt" : "posix",
+    platform_machine: target.machine ?? (win ? "AMD64" : "x86_64"),
+    platform_python_implementation: "CPython",
+    platform_release: target.platformRelease ?? "",
+    platform_system:
+      target.platform === "linux" ? "Linux" : target.platform === "darwin" ? "Darwin" : "Windows",
+    platform_version: target.platformVersion ?? "",
+    python_full_version: target.pythonVersion,
+    python_version: `${major}.${minor}`,
+    sys_platform: target.platform,
+  };
+}
