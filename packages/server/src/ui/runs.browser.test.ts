@@ -16,6 +16,21 @@ import { startServer } from "../server";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
 
+const SCORE = `
+import json, os
+model = None
+
+def init():
+    global model
+    with open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.json")) as f:
+        model = json.load(f)
+    print("model loaded")
+
+def run(raw_data):
+    data = json.loads(raw_data)
+    return {"result": [model["weight"] * x for x in data["data"]]}
+`;
+
 const TRAIN = `
 import json, os, sys, time
 import mlenv_run
@@ -120,6 +135,43 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3
         ),
       ).toBe(true);
       await page.screenshot({ path: join(ARTIFACTS, "run-phone.png"), fullPage: true });
+    }, 200_000);
+
+    it("shows a deployed service's status, scoring URL and log", async () => {
+      const api = apiClient(srv.url, srv.token);
+      const model = await api("POST", "/api/v1/models", {
+        name: "triple",
+        files: snapshotFiles({ "model.json": JSON.stringify({ weight: 3 }) }),
+      });
+      expect(model.status).toBe(201);
+      const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ "score.py": SCORE }) });
+      const dep = await api("POST", "/api/v1/services", {
+        name: "triple-svc",
+        model: { name: "triple" },
+        entryScript: "score.py",
+        snapshot: snap.json.id,
+        environment: { name: "train-ui" },
+      });
+      expect(dep.status, JSON.stringify(dep.json)).toBe(201);
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.getByRole("link", { name: "Services", exact: true }).click();
+      await page.locator('li[data-service="triple-svc"]').waitFor();
+      await page.locator('li[data-service="triple-svc"] a').click();
+      await expect
+        .poll(() => page.locator("#service-status").textContent(), { timeout: 120_000, interval: 300 })
+        .toBe("healthy");
+      const scoreUrl = (await page.locator("#service-url").textContent()) ?? "";
+      expect(scoreUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/score$/);
+      // The shown address really scores (from here: it is another origin than the page).
+      const scored = await fetch(scoreUrl, { method: "POST", body: JSON.stringify({ data: [1, 2] }) });
+      expect(await scored.json()).toEqual({ result: [3, 6] });
+      await expect
+        .poll(() => page.locator("#service-log").textContent(), { timeout: 30_000 })
+        .toContain("model loaded");
+      await page.screenshot({ path: join(ARTIFACTS, "service-desktop.png"), fullPage: true });
+      await page.getByRole("button", { name: "Delete service" }).click();
+      await page.getByRole("heading", { name: "Services" }).waitFor();
+      await expect.poll(() => page.locator('li[data-service="triple-svc"]').count()).toBe(0);
     }, 200_000);
   },
 );

@@ -97,6 +97,9 @@ figure.metric .tick { font-size: 10px; fill: var(--muted); }
 .badge.status-completed { background: var(--goodbg); border-color: var(--good); color: var(--good); }
 .badge.status-preparing { background: #ddf4ff; border-color: #54aeff; color: #0550ae; }
 .badge.status-canceled { background: var(--warnbg); border-color: #d4a72c; color: var(--warn); }
+.badge.status-healthy { background: var(--goodbg); border-color: var(--good); color: var(--good); }
+.badge.status-deploying { background: #ddf4ff; border-color: #54aeff; color: #0550ae; }
+.badge.status-unhealthy { background: var(--warnbg); border-color: #d4a72c; color: var(--warn); }
 .summary { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; margin: .5rem 0 1rem; }
 .editor textarea { width: 100%; min-height: 18rem; font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
   font-size: .85rem; }

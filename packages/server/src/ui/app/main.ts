@@ -9,6 +9,7 @@ import { Login } from "./login";
 import { NewEnv } from "./newEnv";
 import { href, parseRoute, type Route } from "./route";
 import { RunList, RunPage } from "./runs";
+import { ServiceList, ServicePage } from "./services";
 import { isUnauthenticated, storedToken, storeToken, workspaceFor } from "./session";
 import { PageTitle } from "./util";
 
@@ -37,6 +38,7 @@ function Header(props: { who: WhoAmI | null; route: Route; onLogout: () => void 
         h("li", null, h("a", { href: href.list(), "aria-current": cur("list") }, "Environments")),
         h("li", null, h("a", { href: href.create(), "aria-current": cur("new") }, "New environment")),
         h("li", null, h("a", { href: href.runs(), "aria-current": cur("runs") }, "Runs")),
+        h("li", null, h("a", { href: href.services(), "aria-current": cur("services") }, "Services")),
       ),
     ),
     h(
@@ -85,6 +87,16 @@ function Page(props: {
       return h(RunList, { ws, onError });
     case "run":
       return h(RunPage, { ws, onError, id: route.id, key: route.id });
+    case "services":
+      return h(ServiceList, { ws, onError });
+    case "service":
+      return h(ServicePage, {
+        ws,
+        onError,
+        name: route.name,
+        canWrite: props.who ? props.who.role !== "reader" : false,
+        key: route.name,
+      });
     case "missing":
       return h(
         "main",

@@ -7,6 +7,8 @@ export type Route =
   | { page: "build"; id: string }
   | { page: "runs" }
   | { page: "run"; id: string }
+  | { page: "services" }
+  | { page: "service"; name: string }
   | { page: "missing"; hash: string };
 
 const seg = (s: string) => encodeURIComponent(s);
@@ -19,6 +21,8 @@ export const href = {
   build: (id: string) => `#/builds/${seg(id)}`,
   runs: () => "#/runs",
   run: (id: string) => `#/runs/${seg(id)}`,
+  services: () => "#/services",
+  service: (name: string) => `#/services/${seg(name)}`,
 };
 
 function positive(s: string | undefined): number | null {
@@ -39,12 +43,17 @@ export function parseRoute(hash: string): Route {
   if (path === "/" || path === "") return { page: "list" };
   if (path === "/new") return { page: "new" };
   if (path === "/runs") return { page: "runs" };
+  if (path === "/services") return { page: "services" };
   const parts = path.split("/").slice(1);
   if ((parts[0] === "builds" || parts[0] === "runs") && parts[1] && parts.length === 2) {
     const id = decode(parts[1]);
     if (id !== null && /^[A-Za-z0-9_-]{1,100}$/.test(id)) {
       return parts[0] === "builds" ? { page: "build", id } : { page: "run", id };
     }
+  }
+  if (parts[0] === "services" && parts[1] && parts.length === 2) {
+    const name = decode(parts[1]);
+    if (name !== null) return { page: "service", name };
   }
   if (parts[0] === "env" && parts[1]) {
     const name = decode(parts[1]);

@@ -1,0 +1,179 @@
+import { type LogLine, RunsClient, type ServiceInfo, type Workspace } from "@mlenv/sdk";
+import { type ComponentChild, h } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { href } from "./route";
+import { errorText } from "./session";
+import { ErrorBox, formatDate, PageTitle } from "./util";
+
+/** Poll `load` every `ms` while the component is shown. */
+function usePoll<T>(load: () => Promise<T>, deps: unknown[], ms: number): { data: T | null; error: unknown } {
+  const [state, setState] = useState<{ data: T | null; error: unknown }>({ data: null, error: null });
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = async () => {
+      try {
+        const data = await load();
+        if (live) setState({ data, error: null });
+      } catch (error) {
+        if (live) setState((s) => ({ data: s.data, error }));
+      }
+      if (live) timer = setTimeout(tick, ms);
+    };
+    void tick();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, deps);
+  return state;
+}
+
+/** Deployed web services and their state (refreshed every 2 s). */
+export function ServiceList(props: { ws: Workspace; onError: (e: unknown) => void }): ComponentChild {
+  const { data, error } = usePoll(
+    () =>
+      new RunsClient(props.ws).listServices().catch((e: unknown) => {
+        props.onError(e);
+        throw e;
+      }),
+    [props.ws],
+    2000,
+  );
+  const items = data ?? [];
+  return h(
+    "main",
+    { id: "main" },
+    h(PageTitle, null, "Services"),
+    error ? h(ErrorBox, { error }) : null,
+    h(
+      "p",
+      { class: "meta", "aria-live": "polite" },
+      data ? `${items.length} service${items.length === 1 ? "" : "s"}` : "Loading…",
+    ),
+    h(
+      "ul",
+      { class: "envs" },
+      items.map((s) =>
+        h(
+          "li",
+          { key: s.name, "data-service": s.name },
+          h(
+            "div",
+            { class: "title" },
+            h("a", { href: href.service(s.name) }, s.name),
+            h("span", { class: `badge status-${s.status}` }, s.status),
+          ),
+          h(
+            "p",
+            { class: "meta" },
+            `model ${s.model.name} v${s.model.version} · ${s.environment.name} v${s.environment.version}`,
+          ),
+          h(
+            "p",
+            { class: "meta" },
+            `updated ${formatDate(s.updatedAt)}${s.restarts ? ` · ${s.restarts} restart(s)` : ""}`,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** One service: status, scoring address, its log; writers can delete it. */
+export function ServicePage(props: {
+  ws: Workspace;
+  name: string;
+  canWrite: boolean;
+  onError: (e: unknown) => void;
+}): ComponentChild {
+  const client = new RunsClient(props.ws);
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const [deleted, setDeleted] = useState<string | null>(null);
+  const { data: s, error } = usePoll<ServiceInfo>(
+    async () => {
+      const info = await client.getService(props.name);
+      const page = await client.serviceLogs(props.name);
+      setLines(page.items);
+      return info;
+    },
+    [props.ws, props.name],
+    2000,
+  );
+  const remove = async () => {
+    try {
+      await client.deleteService(props.name);
+      setDeleted(`Service ${props.name} deleted.`);
+      location.hash = href.services();
+    } catch (e) {
+      props.onError(e);
+      setDeleted(errorText(e));
+    }
+  };
+  const example = s?.url ? `curl -s -X POST ${s.url}/score -d '{"data": [1, 2, 3]}'` : null;
+  return h(
+    "main",
+    { id: "main" },
+    h("p", { class: "meta" }, h("a", { href: href.services() }, "Services"), " / "),
+    h(PageTitle, null, props.name),
+    error ? h(ErrorBox, { error }) : null,
+    deleted ? h("div", { class: "ok", role: "status" }, deleted) : null,
+    s
+      ? h(
+          "dl",
+          { class: "facts" },
+          h("dt", null, "Status"),
+          h("dd", null, h("span", { id: "service-status", class: `badge status-${s.status}` }, s.status)),
+          h("dt", null, "Model"),
+          h("dd", null, `${s.model.name} v${s.model.version}`),
+          h("dt", null, "Entry script"),
+          h("dd", { class: "hash" }, s.entryScript),
+          h("dt", null, "Environment"),
+          h(
+            "dd",
+            null,
+            h(
+              "a",
+              { href: href.env(s.environment.name, s.environment.version) },
+              `${s.environment.name} v${s.environment.version}`,
+            ),
+          ),
+          h("dt", null, "Scoring URL"),
+          h("dd", { class: "hash", id: "service-url" }, s.url ? `${s.url}/score` : "—"),
+          h("dt", null, "Restarts"),
+          h("dd", null, String(s.restarts)),
+        )
+      : null,
+    s?.error ? h("div", { class: "alert", role: "alert" }, `${s.error.message} (${s.error.code})`) : null,
+    example
+      ? h(
+          "section",
+          { "aria-labelledby": "score-title" },
+          h("h2", { id: "score-title" }, "Send a scoring request"),
+          h(
+            "p",
+            { class: "meta" },
+            "The service answers on its own port of the server host, outside this page's origin, so send requests from there (the server has no scoring proxy route yet):",
+          ),
+          h("pre", { class: "code", tabIndex: 0, "aria-label": "Example request" }, example),
+        )
+      : null,
+    props.canWrite && s && s.status !== "deleted"
+      ? h("p", null, h("button", { type: "button", onClick: remove }, "Delete service"))
+      : null,
+    h("h2", { id: "service-log-title" }, "Log"),
+    h(
+      "pre",
+      {
+        class: "code log",
+        id: "service-log",
+        role: "log",
+        "aria-labelledby": "service-log-title",
+        tabIndex: 0,
+      },
+      lines.length
+        ? lines.map((l) => `${l.stream === "stderr" ? "! " : ""}${l.text}\n`).join("")
+        : "No output yet.",
+    ),
+  );
+}
