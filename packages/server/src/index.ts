@@ -66,6 +66,20 @@ export type { LogFields, Logger, LogLevel } from "./logger";
 export { jsonLogger, silentLogger } from "./logger";
 export type { EnvironmentSummaryView, EnvironmentVersionView, RegisterOutcome } from "./registry";
 export { Registry } from "./registry";
+export type {
+  LogLine,
+  MetricRecord,
+  ModelRecord,
+  RunArtifact,
+  RunEnvironment,
+  RunRecord,
+  RunStatus,
+  ServiceRecord,
+  ServiceStatus,
+} from "./runs/runStore";
+export { openRunStore, RunStore, runsMigrationSql } from "./runs/runStore";
+export type { RunSupport, RunSupportOptions } from "./runs/support";
+export { openRunSupport } from "./runs/support";
 export type { RunningServer, ServerOptions } from "./server";
 export { openStore, startServer } from "./server";
 export type { SignedBlobClaims, SigningErrorCode } from "./signing/urlSigner";

@@ -6,15 +6,18 @@ import type { AddressInfo } from "node:net";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BlobStore } from "../blobs/blobStore";
+import type { ImageBuilder } from "../builds/builder";
+import type { DockerClient } from "../docker/client";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
 import type { Registry } from "../registry";
+import { dockerRun } from "./dockerTarget";
 import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "./environments";
 import { failureOf, RunFailure, RunFailureCode } from "./errors";
 import { LogWriter } from "./logWriter";
 import { type SpawnedProcess, spawnLogged, stopTree } from "./process";
 import type { RunArtifact, RunRecord, RunStore } from "./runStore";
-import { extractSnapshot, insideDir, readSnapshot } from "./snapshot";
+import { checkRelativePath, extractSnapshot, insideDir, readSnapshot } from "./snapshot";
 import type { VenvCache } from "./venv";
 
 /** The folder holding `mlenv_run.py` and `mlenv_serve.py` (from src/runs or from dist). */
@@ -61,6 +64,8 @@ export interface RunManagerOptions {
   concurrency?: number;
   /** Largest total size of ./outputs kept as artifacts (default 500 MiB). */
   maxArtifactBytes?: number;
+  /** The docker target: environment images from the builder, runs in host-network containers. */
+  docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
   /** Prepare a pip block for a workspace (signed wheel URLs, secrets). */
   preparePip?: (
     workspaceId: string,
@@ -72,6 +77,10 @@ interface Active {
   token: string;
   process: SpawnedProcess | null;
   cancel: boolean;
+  /** The docker target's container while it exists. */
+  container: string | null;
+  /** Outputs the docker target's entry uploaded. */
+  outputs: RunArtifact[] | null;
 }
 
 /**
@@ -118,11 +127,10 @@ export class RunManager {
       res.end(JSON.stringify(body));
     };
     try {
-      const m = /^\/runs\/([0-9a-f-]{36})\/metrics$/.exec(req.url ?? "");
+      const m = /^\/runs\/([0-9a-f-]{36})\/(metrics|snapshot|outputs)$/.exec(req.url ?? "");
       const active = m ? this.#active.get(m[1]!) : undefined;
       const given = String(req.headers["x-mlenv-run-token"] ?? "");
       if (
-        req.method !== "POST" ||
         !m ||
         !active ||
         given.length !== active.token.length ||
@@ -130,18 +138,53 @@ export class RunManager {
       ) {
         return answer(404, { error: "no active run with this id and token" });
       }
+      const id = m[1]!;
+      const what = m[2]!;
+      if (what === "snapshot" && req.method === "GET") {
+        // the docker target's entry fetches the source and the helper (the container has no mounts)
+        const run = await this.#o.store.getRun(id);
+        const manifest = await readSnapshot(this.#o.blobs, run?.snapshot ?? "");
+        const files = [];
+        for (const f of manifest.files) {
+          const bytes = await this.#o.blobs.get(f.digest);
+          files.push({
+            path: f.path,
+            content: Buffer.from(bytes ?? new Uint8Array()).toString("base64"),
+            executable: f.executable,
+          });
+        }
+        const helper = await readFile(join(this.#helperDir, "mlenv_run.py"), "utf8");
+        return answer(200, { files, helpers: { "mlenv_run.py": helper } });
+      }
+      if (req.method !== "POST" || what === "snapshot") return answer(405, { error: "method not allowed" });
+      const limit = what === "outputs" ? (this.#o.maxArtifactBytes ?? 500 * 1024 * 1024) * 1.4 : 1024 * 1024;
       let size = 0;
       const chunks: Buffer[] = [];
       for await (const c of req) {
         size += (c as Buffer).length;
-        if (size > 1024 * 1024) return answer(413, { error: "metric body over 1 MiB" });
+        if (size > limit) return answer(413, { error: `${what} body over ${limit} bytes` });
         chunks.push(c as Buffer);
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { name?: unknown; value?: unknown };
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
+      if (what === "outputs") {
+        const files = Array.isArray(body.files)
+          ? (body.files as { path?: unknown; content?: unknown }[])
+          : [];
+        const out: RunArtifact[] = [];
+        for (const f of files) {
+          if (typeof f.path !== "string" || typeof f.content !== "string") continue;
+          checkRelativePath(f.path, "output path");
+          if (!f.path.startsWith("outputs/")) continue;
+          const bytes = new Uint8Array(Buffer.from(f.content, "base64"));
+          out.push({ path: f.path, digest: await this.#o.blobs.put(bytes), size: bytes.length });
+        }
+        active.outputs = out;
+        return answer(200, { ok: true, files: out.length });
+      }
       if (typeof body.name !== "string" || !/^[^\0]{1,255}$/.test(body.name) || body.value === undefined) {
         return answer(400, { error: `expected {"name":"loss","value":0.1}; received ${preview(body)}` });
       }
-      await this.#o.store.addMetric(m[1]!, body.name, body.value);
+      await this.#o.store.addMetric(id, body.name, body.value);
       answer(200, { ok: true });
     } catch (e) {
       answer(400, { error: String(e).slice(0, 200) });
@@ -150,10 +193,10 @@ export class RunManager {
 
   async submit(input: SubmitRunInput): Promise<RunRecord> {
     if (this.#closed) throw new ServerError(ServerErrorCode.CONFLICT, "The server is shutting down");
-    if (input.target === "docker") {
+    if (input.target === "docker" && !this.#o.docker) {
       throw new ServerError(
         ServerErrorCode.BAD_REQUEST,
-        'Expected target "local": the docker target for runs is not available on this server yet; received "docker"',
+        'Expected target "local": this server has no Docker engine configured for the docker target; received "docker"',
       );
     }
     const manifest = await readSnapshot(this.#o.blobs, input.snapshot);
@@ -207,7 +250,13 @@ export class RunManager {
     const store = this.#o.store;
     const run = await store.getRun(id);
     if (!run || run.status !== "queued") return;
-    const active: Active = { token: randomBytes(24).toString("base64url"), process: null, cancel: false };
+    const active: Active = {
+      token: randomBytes(24).toString("base64url"),
+      process: null,
+      cancel: false,
+      container: null,
+      outputs: null,
+    };
     this.#active.set(id, active);
     const log = new LogWriter(store, id);
     const system = (t: string) => log.write("system", t);
@@ -227,6 +276,53 @@ export class RunManager {
         `environment ${run.environment.name} version ${run.environment.version} (${run.environment.imageKey})`,
       );
       const { definition, lock } = recordedEnvironment(run.environment);
+      if (run.target === "docker") {
+        const docker = this.#o.docker;
+        if (!docker) throw new Error("the docker target is not configured on this server");
+        const result = await dockerRun({
+          ...docker,
+          definition,
+          lock,
+          script: run.script,
+          arguments: run.arguments,
+          env: {
+            ...definition.environmentVariables,
+            MLENV_RUN_ID: id,
+            MLENV_RUN_CALLBACK: this.#callbackUrl,
+            MLENV_RUN_TOKEN: active.token,
+            MLENV_EXPERIMENT: run.experiment,
+            PYTHONUNBUFFERED: "1",
+          },
+          entrySource: await readFile(join(this.#helperDir, "mlenv_docker_entry.py"), "utf8"),
+          log: (stream, text) => log.write(stream, text),
+          onContainer: async (container) => {
+            active.container = container;
+            await store.setRunStatus(id, "running");
+          },
+          canceled: () => active.cancel,
+        });
+        active.container = null;
+        const artifacts = active.outputs ?? [];
+        if (artifacts.length) system(`kept ${artifacts.length} output file(s)`);
+        if (active.cancel) {
+          system("canceled");
+          await store.setArtifacts(id, artifacts);
+        } else if (result.exitCode === 0) {
+          system("completed");
+          await finish("completed", { exitCode: 0, artifacts });
+        } else {
+          system(`failed: the script exited with code ${result.exitCode}`);
+          await finish("failed", {
+            exitCode: result.exitCode,
+            artifacts,
+            error: {
+              code: RunFailureCode.SCRIPT_FAILED,
+              message: `The script ${run.script} exited with code ${result.exitCode} in its container; last output: ${log.tail.slice(-5).join(" | ").slice(-500)}`,
+            },
+          });
+        }
+        return;
+      }
       const preparePip = this.#o.preparePip;
       const interpreter = await this.#o.venvs.materialise({
         definition,
@@ -340,6 +436,7 @@ export class RunManager {
     if (moved && active) {
       active.cancel = true;
       if (active.process) await stopTree(active.process);
+      if (active.container) await this.#o.docker?.client.removeContainer(active.container).catch(() => false);
     }
     return this.#o.store.getRun(id);
   }
@@ -358,7 +455,10 @@ export class RunManager {
               message: "The server stopped while this run was active",
             },
           })
-          .then(() => (a.process ? stopTree(a.process, 1000) : undefined))
+          .then(async () => {
+            if (a.process) await stopTree(a.process, 1000);
+            if (a.container) await this.#o.docker?.client.removeContainer(a.container).catch(() => false);
+          })
           .catch(() => {}),
       );
     }

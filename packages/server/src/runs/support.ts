@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import type { Hono } from "hono";
 import type { BlobStore } from "../blobs/blobStore";
+import type { ImageBuilder } from "../builds/builder";
+import type { DockerClient } from "../docker/client";
 import type { Logger } from "../logger";
 import { Registry } from "../registry";
 import { ServiceManager } from "../services/serviceManager";
@@ -25,6 +27,8 @@ export interface RunSupportOptions {
   maxSnapshotBytes?: number | undefined;
   /** Base interpreter of venvs (default env `MLENV_PYTHON`, else `python3`). */
   python?: string | undefined;
+  /** Enables the docker target: environment images from this builder, runs in host-network containers. */
+  docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
 }
 
 /** Runs, models and local web services of one server process. */
@@ -83,7 +87,11 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     logger: options.logger,
     ...(preparePip ? { preparePip } : {}),
   };
-  const runs = new RunManager({ ...common, workDir: join(options.dataDir, "work", "runs") });
+  const runs = new RunManager({
+    ...common,
+    workDir: join(options.dataDir, "work", "runs"),
+    ...(options.docker ? { docker: options.docker } : {}),
+  });
   const services = new ServiceManager({ ...common, workDir: join(options.dataDir, "work", "services") });
   const routes = runRoutes({
     store: options.store,

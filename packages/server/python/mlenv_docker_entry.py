@@ -1,0 +1,75 @@
+"""Starts an mlenv run inside a container (shipped with the mlenv server; standard library only).
+
+    python -c "$(cat mlenv_docker_entry.py)" SCRIPT [ARGS...]
+
+Fetches the run's source snapshot and the mlenv_run helper from the server's loopback callback
+(host networking), runs SCRIPT in it, uploads the files written under ./outputs, and exits with
+the script's exit code. Needs MLENV_RUN_ID, MLENV_RUN_CALLBACK and MLENV_RUN_TOKEN.
+"""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+
+def call(method, path, body=None):
+    url = os.environ["MLENV_RUN_CALLBACK"].rstrip("/") + path
+    data = json.dumps(body).encode("utf-8") if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "content-type": "application/json",
+        "x-mlenv-run-token": os.environ["MLENV_RUN_TOKEN"],
+    })
+    with urllib.request.urlopen(req, timeout=300) as res:
+        return json.loads(res.read().decode("utf-8"))
+
+
+def safe_join(root, rel):
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts):
+        raise SystemExit("mlenv: refusing snapshot path %r" % rel)
+    return os.path.join(root, *parts)
+
+
+def main():
+    rid = os.environ["MLENV_RUN_ID"]
+    snap = call("GET", "/runs/%s/snapshot" % rid)
+    base = tempfile.mkdtemp(prefix="mlenv-run-")
+    work = os.path.join(base, "work")
+    helpers = os.path.join(base, "helpers")
+    os.makedirs(work)
+    os.makedirs(helpers)
+    for name, text in snap["helpers"].items():
+        with open(safe_join(helpers, name), "w") as f:
+            f.write(text)
+    for f in snap["files"]:
+        target = safe_join(work, f["path"])
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as out:
+            out.write(base64.b64decode(f["content"]))
+        if f.get("executable"):
+            os.chmod(target, 0o755)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = helpers + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    sys.stdout.flush()
+    code = subprocess.call([sys.executable, "-u", safe_join(work, sys.argv[1])] + sys.argv[2:], cwd=work, env=env)
+    outputs = []
+    root = os.path.join(work, "outputs")
+    for dirpath, _dirs, names in os.walk(root):
+        for name in sorted(names):
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full) or not os.path.isfile(full):
+                continue
+            with open(full, "rb") as f:
+                rel = os.path.relpath(full, work).replace(os.sep, "/")
+                outputs.append({"path": rel, "content": base64.b64encode(f.read()).decode("ascii")})
+    if outputs:
+        call("POST", "/runs/%s/outputs" % rid, {"files": outputs})
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

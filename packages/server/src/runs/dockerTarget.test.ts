@@ -1,0 +1,116 @@
+import { join } from "node:path";
+import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FsBlobStore } from "../blobs/blobStore";
+import { coreRenderer, ImageBuilder } from "../builds/builder";
+import { DockerClient } from "../docker/client";
+import { silentLogger } from "../logger";
+import { Registry } from "../registry";
+import { openStore } from "../server";
+import type { Store } from "../store/types";
+import { storeSnapshot } from "./snapshot";
+import { openRunSupport, type RunSupport } from "./support";
+
+const reason = await dockerAvailable();
+
+describe.skipIf(skipWithout("docker", reason))(
+  "runs on the docker target (real engine, host network)",
+  () => {
+    const t = makeTempDir("mlenv-docker-runs-");
+    const client = new DockerClient();
+    let store: Store;
+    let support: RunSupport;
+    let workspaceId: string;
+    const blobs = new FsBlobStore(join(t.path, "blobs"));
+    const images = new Set<string>();
+    beforeAll(async () => {
+      store = await openStore({ dataDir: t.path });
+      const registry = new Registry({ store, blobs });
+      await registry.bootstrap(undefined);
+      workspaceId = (await store.getWorkspace("default"))!.id;
+      const builder = new ImageBuilder({
+        docker: client,
+        render: coreRenderer({ condaExecutable: null }),
+        registry: null,
+      });
+      support = openRunSupport({
+        dataDir: t.path,
+        store,
+        blobs,
+        logger: silentLogger,
+        docker: { builder, client },
+      });
+      await support.start();
+    });
+    afterAll(async () => {
+      await support?.close();
+      await store?.close();
+      for (const i of images) await client.removeImage(i, { force: true }).catch(() => false);
+      t.cleanup();
+    });
+
+    it("runs the script in the environment's image: output, metrics, outputs, exit code", async () => {
+      const definition = {
+        name: "docker-env",
+        docker: { baseImage: baseImageCpu() },
+        environmentVariables: { MODE: "container" },
+      };
+      const snap = await storeSnapshot(
+        blobs,
+        [
+          {
+            path: "train.py",
+            content: Buffer.from(
+              [
+                "import os, sys, json, mlenv_run",
+                "print('in', os.environ['MODE'], sys.argv[1:])",
+                "mlenv_run.log('acc', 0.75)",
+                "os.makedirs('outputs', exist_ok=True)",
+                "json.dump({'w': 1}, open('outputs/model.json', 'w'))",
+                "sys.exit(int(sys.argv[1]))",
+              ].join("\n"),
+            ).toString("base64"),
+          },
+        ],
+        1024 * 1024,
+      );
+      const submit = (code: string) =>
+        support.runs.submit({
+          workspaceId,
+          createdBy: "t",
+          experiment: "docker",
+          script: "train.py",
+          arguments: [code],
+          snapshot: snap.id,
+          target: "docker",
+          environment: { definition },
+        });
+      const wait = async (id: string) => {
+        for (;;) {
+          const r = await support.runStore.getRun(id);
+          if (r && ["completed", "failed", "canceled"].includes(r.status)) return r;
+          await new Promise((res) => setTimeout(res, 200));
+        }
+      };
+      const ok = await wait((await submit("0")).id);
+      const text = (await support.runStore.logs(ok.id)).map((l) => l.text).join("\n");
+      expect(ok.status, text).toBe("completed");
+      expect(text).toContain("in container ['0']");
+      expect(text).toMatch(/running in container [0-9a-f]{12} \(host network\)/);
+      expect(ok.artifacts.map((a) => a.path)).toEqual(["outputs/model.json"]);
+      expect(await support.runStore.metrics(ok.id)).toMatchObject([{ name: "acc", value: 0.75 }]);
+      images.add(
+        `mlenv/env_${ok.environment.imageKey.slice(ok.environment.imageKey.lastIndexOf(":") + 1)}:latest`,
+      );
+
+      const bad = await wait((await submit("5")).id);
+      expect(bad).toMatchObject({ status: "failed", exitCode: 5, error: { code: "E_SCRIPT_FAILED" } });
+      // the second run reuses the image built for the first (same image key)
+      expect(
+        (await support.runStore.logs(bad.id)).some((l) =>
+          /^image mlenv\/env_[0-9a-f]{64}:latest \(cached\)$/.test(l.text),
+        ),
+      ).toBe(true);
+    }, 600_000);
+  },
+);

@@ -1,0 +1,92 @@
+import type { EnvironmentDefinition, Lock } from "@mlenv/core";
+import type { ImageBuilder } from "../builds/builder";
+import type { DockerClient } from "../docker/client";
+
+/** Emits the complete new lines of a growing text (the container's log so far) once each. */
+class LineTail {
+  #seen = 0;
+  #partial = "";
+  constructor(private readonly emit: (line: string) => void) {}
+  update(all: string, final = false): void {
+    const fresh = this.#partial + all.slice(this.#seen);
+    this.#seen = all.length;
+    const lines = fresh.split("\n");
+    this.#partial = lines.pop() ?? "";
+    for (const l of lines) this.emit(l.replace(/\r$/, ""));
+    if (final && this.#partial) {
+      this.emit(this.#partial);
+      this.#partial = "";
+    }
+  }
+}
+
+/**
+ * Run a script in a host-network container of the environment's built image: the builder builds
+ * (or reuses) the image by its key, the container's entry fetches the source from the run's
+ * loopback callback, and its output is polled into the log until it exits.
+ */
+export async function dockerRun(options: {
+  builder: ImageBuilder;
+  client: DockerClient;
+  definition: EnvironmentDefinition;
+  lock: Lock | null;
+  script: string;
+  arguments: string[];
+  env: Record<string, string>;
+  /** The source of mlenv_docker_entry.py, passed as `python -c`. */
+  entrySource: string;
+  log: (stream: "stdout" | "stderr" | "system", text: string) => void;
+  onContainer: (id: string) => Promise<void>;
+  canceled: () => boolean;
+}): Promise<{ exitCode: number }> {
+  const system = (t: string) => options.log("system", t);
+  system("building or reusing the environment's image");
+  const built = await options.builder.build({
+    definition: options.definition,
+    ...(options.lock ? { lock: options.lock } : {}),
+    onLog: (l) => system(`build: ${l.text}`),
+  });
+  system(`image ${built.image}${built.cacheHit ? " (cached)" : ""}`);
+  if (options.canceled()) return { exitCode: 130 };
+  const python = options.definition.python.userManagedDependencies
+    ? options.definition.python.interpreterPath
+    : "python";
+  const id = await options.client.createContainer({
+    image: built.image,
+    cmd: [python, "-c", options.entrySource, options.script, ...options.arguments],
+    env: options.env,
+    labels: { "mlenv.run": options.env.MLENV_RUN_ID ?? "" },
+  });
+  try {
+    await options.onContainer(id);
+    await options.client.startContainer(id);
+    system(`running in container ${id.slice(0, 12)} (host network)`);
+    const out = new LineTail((t) => options.log("stdout", t));
+    const err = new LineTail((t) => options.log("stderr", t));
+    let exitCode: number | null = null;
+    const waiting = options.client.waitContainer(id).then(
+      (code) => {
+        exitCode = code;
+      },
+      () => {
+        exitCode = 137; // removed (canceled) while waiting
+      },
+    );
+    while (exitCode === null) {
+      await Promise.race([waiting, new Promise((r) => setTimeout(r, 300))]);
+      const logs = await options.client.containerLogs(id).catch(() => null);
+      if (logs) {
+        out.update(logs.stdout);
+        err.update(logs.stderr);
+      }
+    }
+    const logs = await options.client.containerLogs(id).catch(() => null);
+    if (logs) {
+      out.update(logs.stdout, true);
+      err.update(logs.stderr, true);
+    }
+    return { exitCode };
+  } finally {
+    await options.client.removeContainer(id).catch(() => false);
+  }
+}
