@@ -1,0 +1,128 @@
+/**
+ * Build, pack and lint the publishable packages, the way a consumer receives them.
+ *
+ *   pnpm check:packages [--out DIR] [--no-build] [--no-lint]
+ *
+ * 1. builds every publishable package with `pnpm -r` (topological; turbo refuses the
+ *    sdk <-> server dev-dependency cycle),
+ * 2. packs each with `pnpm pack` (workspace:^ becomes a version; `publishConfig.exports` drops the
+ *    in-repo `@mlenv/source` condition, whose src/ files are not in the tarball),
+ * 3. runs publint (warnings are errors) and @arethetypeswrong/cli (ESM-only profile) on each
+ *    tarball, and checks that every path the packed `exports` names is inside the tarball.
+ *
+ * Prints one line per package; exits 1 on any problem. `--out` keeps the tarballs
+ * (test/packages.test.ts installs them into a scratch project).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { publint } from "publint";
+import { formatMessage } from "publint/utils";
+
+export const PUBLISHED = ["core", "resolver", "sdk", "cli", "server"] as const;
+
+const root = resolve(import.meta.dirname, "..");
+
+function run(cmd: string, args: string[], cwd: string): string {
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} (in ${cwd}) exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+/** Paths named by an `exports` value (strings at any depth). */
+function exportTargets(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (value && typeof value === "object") return Object.values(value).flatMap(exportTargets);
+  return [];
+}
+
+/** Build (optional) and pack every published package into `outDir`; returns tarball paths by package. */
+export function buildAndPack(outDir: string, options: { build?: boolean } = {}): Record<string, string> {
+  if (options.build !== false) {
+    const filters = PUBLISHED.flatMap((p) => ["--filter", `./packages/${p}`]);
+    run("pnpm", ["-r", ...filters, "run", "build"], root);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const out: Record<string, string> = {};
+  for (const p of PUBLISHED) {
+    const before = new Set(readdirSync(outDir));
+    run("pnpm", ["pack", "--pack-destination", outDir], join(root, "packages", p));
+    const made = readdirSync(outDir).filter((f) => f.endsWith(".tgz") && !before.has(f));
+    const name =
+      made[0] ?? readdirSync(outDir).find((f) => f.startsWith(`mlenv-${p}-`) && f.endsWith(".tgz"));
+    if (!name) throw new Error(`Expected pnpm pack to write a tarball for @mlenv/${p} into ${outDir}`);
+    out[p] = join(outDir, name);
+  }
+  return out;
+}
+
+/** Problems found in one tarball (empty: fine). */
+export async function lintTarball(tarball: string): Promise<string[]> {
+  const problems: string[] = [];
+  const bytes = readFileSync(tarball);
+  const { messages, pkg } = await publint({
+    pack: { tarball: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) },
+    level: "warning",
+    strict: true,
+  });
+  for (const m of messages) problems.push(`publint ${m.type}: ${formatMessage(m, pkg, { color: false })}`);
+
+  const listing = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, "./"));
+  const files = new Set(listing);
+  const packedPkg = JSON.parse(
+    execFileSync("tar", ["-xzOf", tarball, "package/package.json"], { encoding: "utf8" }),
+  );
+  for (const target of exportTargets(packedPkg.exports)) {
+    if (!files.has(target)) problems.push(`exports names ${target}, which is not in the tarball`);
+  }
+  if (JSON.stringify(packedPkg).includes("workspace:"))
+    problems.push("package.json still names workspace: ranges");
+  if (!files.has("./LICENSE")) problems.push("no LICENSE in the tarball");
+
+  const attw = spawnSync(
+    join(root, "node_modules", ".bin", "attw"),
+    [tarball, "--profile", "esm-only", "--format", "ascii", "--no-color", "--no-emoji"],
+    { encoding: "utf8" },
+  );
+  if (attw.status !== 0) problems.push(`attw:\n${attw.stdout}${attw.stderr}`);
+  return problems;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const outIdx = argv.indexOf("--out");
+  const keep = outIdx >= 0 ? argv[outIdx + 1] : undefined;
+  const outDir = keep ? resolve(keep) : mkdtempSync(join(tmpdir(), "mlenv-pack-"));
+  try {
+    const tarballs = buildAndPack(outDir, { build: !argv.includes("--no-build") });
+    if (argv.includes("--no-lint")) {
+      for (const [p, t] of Object.entries(tarballs)) process.stdout.write(`@mlenv/${p}: ${t}\n`);
+      return 0;
+    }
+    let failed = 0;
+    for (const [p, t] of Object.entries(tarballs)) {
+      const problems = await lintTarball(t);
+      process.stdout.write(`${problems.length ? "FAIL" : "ok  "} @mlenv/${p} (${t.split("/").pop()})\n`);
+      for (const line of problems) process.stdout.write(`  ${line.replaceAll("\n", "\n  ")}\n`);
+      if (problems.length) failed++;
+    }
+    return failed ? 1 : 0;
+  } finally {
+    if (!keep) rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`check:packages: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
