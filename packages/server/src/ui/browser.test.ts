@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,10 +13,10 @@ import {
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "../server";
+import { axeViolations } from "./axeAudit";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
 const DESKTOP = { width: 1280, height: 900 };
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const PHONE = { width: 375, height: 812 };
 
 const V1 = `name: ui-demo
@@ -48,14 +47,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
     const consoleErrors: string[] = [];
     /** Run axe-core (WCAG 2.x A/AA rules) on the current page; serious or critical findings fail. */
     const audit = async (name: string) => {
-      // Runtime evaluation is not subject to the page's CSP, so the app keeps its strict policy.
-      if (!(await page.evaluate("typeof axe !== 'undefined'"))) await page.evaluate(AXE);
-      const found = (await page.evaluate(
-        `axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
-          .then((r) => r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-          .map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")))`,
-      )) as string[];
-      expect(found, `accessibility violations on ${name}`).toEqual([]);
+      expect(await axeViolations(page), `accessibility violations on ${name}`).toEqual([]);
     };
     const shot = async (name: string) => {
       await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });

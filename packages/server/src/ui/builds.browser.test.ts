@@ -20,6 +20,7 @@ import { BuildQueue, buildRoutes, ImageBuilder, openBuildJobStore } from "../bui
 import { DockerClient } from "../docker/index";
 import { Registry } from "../registry";
 import { SqliteStore } from "../store/sqliteStore";
+import { axeViolations } from "./axeAudit";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
 const dockerReason = await dockerAvailable();
@@ -149,6 +150,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("docker"
       images.add(image);
       expect(await page.locator("#build-outcome").textContent()).toContain("missed: built now");
       await page.screenshot({ path: join(ARTIFACTS, "build-desktop.png"), fullPage: true });
+      expect(await axeViolations(page)).toEqual([]);
 
       // The environment page now finds the image on the engine.
       await page.getByRole("link", { name: "ui-build v1" }).click();
@@ -175,6 +177,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("docker"
       expect(log).toContain("tick-4");
       expect(log).toContain(run);
       await page.screenshot({ path: join(ARTIFACTS, "build-failed-desktop.png"), fullPage: true });
+      expect(await axeViolations(page)).toEqual([]);
       await page.setViewportSize({ width: 375, height: 812 });
       expect(
         await page.evaluate(

@@ -13,6 +13,7 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, snapshotFiles, venvMissing } from "../runs/testHelpers";
 import { startServer } from "../server";
+import { axeViolations } from "./axeAudit";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
 
@@ -128,6 +129,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3
       const file = await download.path();
       expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ weight: 3 });
       await page.screenshot({ path: join(ARTIFACTS, "run-desktop.png"), fullPage: true });
+      expect(await axeViolations(page)).toEqual([]);
       await page.setViewportSize({ width: 375, height: 812 });
       expect(
         await page.evaluate(
@@ -169,6 +171,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3
         .poll(() => page.locator("#service-log").textContent(), { timeout: 30_000 })
         .toContain("model loaded");
       await page.screenshot({ path: join(ARTIFACTS, "service-desktop.png"), fullPage: true });
+      expect(await axeViolations(page)).toEqual([]);
       await page.getByRole("button", { name: "Delete service" }).click();
       await page.getByRole("heading", { name: "Services" }).waitFor();
       await expect.poll(() => page.locator('li[data-service="triple-svc"]').count()).toBe(0);
