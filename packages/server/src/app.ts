@@ -1,3 +1,4 @@
+import type { CoreConfig } from "@mlenv/core";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
@@ -28,6 +29,10 @@ export interface AppDeps {
   wheels?: WheelSupport;
   /** Runs, models and local web services (src/runs, src/models, src/services). */
   runs?: RunSupport;
+  /** Image builds (src/builds: `openBuildSupport`): its routes, mounted as they are. */
+  builds?: { routes: Hono };
+  /** Core configuration definitions are parsed with (the builder's default base images). */
+  config?: CoreConfig;
 }
 
 type Env = { Variables: { auth: AuthenticatedToken } };
@@ -109,6 +114,7 @@ export function createApp(deps: AppDeps): {
     store: deps.store,
     blobs: deps.blobs,
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.config ? { config: deps.config } : {}),
   });
   const ws = (a: AuthenticatedToken) => a.workspaceId;
 
@@ -411,6 +417,7 @@ export function createApp(deps: AppDeps): {
   app.get("/openapi.json", (c) => c.json(doc));
   if (deps.wheels) app.route("/", wheelRoutes({ ...deps, ...deps.wheels, logger }));
   if (deps.runs) app.route("/", deps.runs.routes);
+  if (deps.builds) app.route("/", deps.builds.routes);
   mountUi(app); // web UI: `/` and `/ui/*` (src/ui)
 
   app.use(

@@ -17,6 +17,8 @@ export type {
   BuildSource,
   ImageBuilderOptions,
   ImageBuildResult,
+  PipSecretsPayload,
+  PipSecretsSource,
   RenderBuildContext,
   SubmitBuildInput,
 } from "./builds/index";
@@ -24,6 +26,7 @@ export {
   BuildError,
   BuildErrorCode,
   BuildQueue,
+  BuildSecretBroker,
   buildEventResponse,
   buildEventStream,
   buildRoutes,
@@ -31,7 +34,9 @@ export {
   IMAGE_LABEL_DEFINITION,
   IMAGE_LABEL_KEY,
   ImageBuilder,
+  needsPipSecrets,
   openBuildJobStore,
+  wheelPipSecrets,
 } from "./builds/index";
 export { isReservedName, RESERVED_PREFIX } from "./curated";
 export type {

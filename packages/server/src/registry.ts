@@ -1,4 +1,5 @@
 import {
+  type CoreConfig,
   canonicalJson,
   type DefinitionDiff,
   definitionHash,
@@ -75,11 +76,14 @@ export class Registry {
   readonly store: Store;
   readonly blobs: BlobStore;
   readonly #now: () => string;
+  /** Core configuration definitions are parsed with (default base images); core's defaults otherwise. */
+  readonly #config: CoreConfig | undefined;
   readonly #tokens = new Map<string, { auth: AuthenticatedToken; until: number }>();
   #generation = 0;
   #cacheTokens = true;
 
-  constructor(deps: { store: Store; blobs: BlobStore; now?: () => string }) {
+  constructor(deps: { store: Store; blobs: BlobStore; now?: () => string; config?: CoreConfig }) {
+    this.#config = deps.config;
     this.store = deps.store;
     this.blobs = deps.blobs;
     this.#now = deps.now ?? (() => new Date().toISOString());
@@ -216,7 +220,7 @@ export class Registry {
   /** Validate a definition with core; bad input becomes E_DEFINITION_INVALID. */
   parse(json: unknown): EnvironmentDefinition {
     try {
-      return parseDefinition(json);
+      return parseDefinition(json, this.#config ? { config: this.#config } : {});
     } catch (e) {
       if (isCoreError(e)) {
         throw new ServerError(ServerErrorCode.DEFINITION_INVALID, e.message, {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app";
 import { FsBlobStore } from "./blobs/blobStore";
+import { type BuildSupport, type BuildSupportOptions, openBuildSupport } from "./builds/buildSupport";
 import { jsonLogger, type Logger } from "./logger";
 import { openRunSupport, type RunSupport } from "./runs/support";
 import { PostgresStore } from "./store/postgresStore";
@@ -27,6 +28,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** PostgreSQL pool size (default 10). */
   maxConnections?: number;
+  /** Image builds: base images, registry, Docker engine, concurrency, timeout (each also an env var). */
+  builds?: BuildSupportOptions;
 }
 
 export interface RunningServer {
@@ -71,6 +74,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const store = await openStore(options);
   let wheels: WheelSupport | undefined;
   let runs: RunSupport | undefined;
+  let builds: BuildSupport | undefined;
   try {
     const blobs = new FsBlobStore(options.blobDir ?? join(options.dataDir, "blobs"));
     wheels = openWheelSupport({ dataDir: options.dataDir, database: options.database });
@@ -82,7 +86,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       logger,
       wheels,
     });
-    const { app, registry } = createApp({ store, blobs, logger, wheels, runs });
+    builds = openBuildSupport({
+      dataDir: options.dataDir,
+      database: options.database,
+      store,
+      wheels,
+      logger,
+      builds: options.builds,
+    });
+    const { app, registry } = createApp({
+      store,
+      blobs,
+      logger,
+      wheels,
+      runs,
+      builds,
+      config: builds.config,
+    });
     const given = options.bootstrapToken ?? process.env.MLENV_BOOTSTRAP_TOKEN;
     if (given !== undefined && !/^mlenv_[A-Za-z0-9_-]{43}$/.test(given)) {
       throw new Error(
@@ -111,6 +131,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
     runs.setBaseUrl(url);
     await runs.start();
+    builds.setBaseUrl(url);
+    // jobs an earlier process left running are failed as interrupted; queued ones run now
+    await builds.start();
     // Token revocations made by other server processes on the same database reach this one.
     const stopWatching = await registry.watchRevocations();
     logger.info("server listening", { url, store: store.kind });
@@ -123,6 +146,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (closed) return;
         closed = true;
         await runs?.close();
+        await builds?.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
@@ -134,6 +158,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     };
   } catch (e) {
     await runs?.close().catch(() => {});
+    await builds?.close().catch(() => {});
     await wheels?.close().catch(() => {});
     await store.close().catch(() => {});
     throw e;

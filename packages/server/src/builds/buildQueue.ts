@@ -359,6 +359,7 @@ export class BuildQueue {
         ...(request.rebuild === true ? { rebuild: true } : {}),
         definition,
         ...(lock ? { lock } : {}),
+        workspaceId: job.workspaceId,
         signal: r.controller.signal,
         onLog: (line) => this.#log(r, job.id, line),
       });

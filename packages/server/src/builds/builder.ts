@@ -21,6 +21,13 @@ import {
   type RegistryTarget,
   registryManifestDigest,
 } from "../docker/index";
+import {
+  type BuildSecretBroker,
+  needsPipSecrets,
+  PIP_SECRETS_ARG,
+  type PipSecretsSource,
+  routePipThroughHelper,
+} from "./pipSecrets";
 
 /** Turns a definition (and its lock) into a build context: file path → bytes, `Dockerfile` at the root. */
 export type RenderBuildContext = (
@@ -71,6 +78,12 @@ export interface ImageBuilderOptions {
   baseImageAuth?: (definition: EnvironmentDefinition) => Promise<RegistryAuth | null> | RegistryAuth | null;
   /** Time limit of one engine build, ms (default 30 min). */
   buildTimeoutMs?: number;
+  /**
+   * Private wheels and index secrets for the pip step: when the rendered requirements reference
+   * any, pip runs through a helper that fetches them once from `broker` at build time (see the
+   * builds README). Without it such references reach pip unchanged (and fail there).
+   */
+  pipSecrets?: { source: PipSecretsSource; broker: BuildSecretBroker };
 }
 
 export interface BuildRequest {
@@ -85,6 +98,8 @@ export interface BuildRequest {
    * joining a build already running for the key just joins it).
    */
   rebuild?: boolean;
+  /** The workspace the build belongs to (private wheels and secrets are looked up in it). */
+  workspaceId?: string;
 }
 
 export type BuildSource = "built" | "local" | "registry";
@@ -183,11 +198,7 @@ export class ImageBuilder {
     const digest = registry
       ? await registryManifestDigest(registry, ids.repositoryPath, "latest", opts)
       : null;
-    const render = this.options.render ?? coreRenderer();
-    const files = render(definition, {
-      ...(options.lock ? { lock: options.lock } : {}),
-      ...(this.options.config ? { config: this.options.config } : {}),
-    });
+    const files = this.renderContext(definition, options.lock);
     return {
       imageKey: ids.imageKey,
       image: ids.image,
@@ -325,29 +336,49 @@ export class ImageBuilder {
       }
     }
 
-    // 2. Build from the rendered context.
-    const render = this.options.render ?? coreRenderer();
-    const files = render(request.definition, {
-      ...(request.lock ? { lock: request.lock } : {}),
-      ...(this.options.config ? { config: this.options.config } : {}),
-    });
+    // 2. Build from the rendered context; private wheels and secrets reach pip only at run time.
+    const files = this.renderContext(request.definition, request.lock);
     const dockerfileBytes = files.Dockerfile;
+    const requirements = files["requirements.txt"];
+    const pip =
+      this.options.pipSecrets && requirements && files["mlenv_pip.py"]
+        ? await this.options.pipSecrets.source({
+            requirements: new TextDecoder().decode(requirements),
+            workspaceId: request.workspaceId,
+          })
+        : null;
+    const issued = pip && this.options.pipSecrets ? this.options.pipSecrets.broker.issue(pip) : null;
+    const redact = (text: string) => {
+      let out = text;
+      for (const s of pip?.redact ?? []) out = out.split(s).join("***");
+      return out;
+    };
     const baseAuth = (await this.options.baseImageAuth?.(request.definition)) ?? null;
     const baseRegistry = baseAuth?.serveraddress ?? request.definition.docker.baseImageRegistry.address;
     emit(`building ${ids.image} (image key ${ids.key})`);
-    const built = await docker.buildImage({
-      context: files,
-      tags: [ids.image],
-      labels: { [IMAGE_LABEL_KEY]: ids.key, [IMAGE_LABEL_DEFINITION]: definitionHash(request.definition) },
-      signal,
-      ...(baseAuth && baseRegistry ? { registryAuth: { [baseRegistry]: baseAuth } } : {}),
-      timeoutMs: this.options.buildTimeoutMs ?? 30 * 60_000,
-      noCache: request.rebuild ?? false,
-      onLog: (line) => {
-        entry.lines.push(line);
-        for (const l of entry.listeners) l(line);
-      },
-    });
+    const built = await docker
+      .buildImage({
+        context: files,
+        ...(issued ? { buildArgs: { [PIP_SECRETS_ARG]: issued.url } } : {}),
+        tags: [ids.image],
+        labels: { [IMAGE_LABEL_KEY]: ids.key, [IMAGE_LABEL_DEFINITION]: definitionHash(request.definition) },
+        signal,
+        ...(baseAuth && baseRegistry ? { registryAuth: { [baseRegistry]: baseAuth } } : {}),
+        timeoutMs: this.options.buildTimeoutMs ?? 30 * 60_000,
+        noCache: request.rebuild ?? false,
+        onLog: (raw) => {
+          const line = pip ? { ...raw, text: redact(raw.text) } : raw;
+          entry.lines.push(line);
+          for (const l of entry.listeners) l(line);
+        },
+      })
+      .catch((e: unknown) => {
+        const step = (e as { step?: { output?: unknown } }).step;
+        if (pip && step && typeof step.output === "string") step.output = redact(step.output);
+        if (pip && e instanceof Error) e.message = redact(e.message);
+        throw e;
+      })
+      .finally(() => issued?.revoke());
 
     // 3. Push and record the digest.
     const digest = registry ? await this.push(ids.image, emit, signal) : null;
@@ -359,6 +390,19 @@ export class ImageBuilder {
       steps: built.steps,
       dockerfile: dockerfileBytes ? new TextDecoder().decode(dockerfileBytes) : null,
     });
+  }
+
+  /** Core's (or the given) rendering, with pip routed through the secrets helper when needed. */
+  private renderContext(definition: EnvironmentDefinition, lock: Lock | undefined): BuildContextFiles {
+    const render = this.options.render ?? coreRenderer();
+    const files = render(definition, {
+      ...(lock ? { lock } : {}),
+      ...(this.options.config ? { config: this.options.config } : {}),
+    });
+    const requirements = files["requirements.txt"];
+    return this.options.pipSecrets && requirements && needsPipSecrets(new TextDecoder().decode(requirements))
+      ? routePipThroughHelper(files)
+      : files;
   }
 
   private async ensurePushed(

@@ -8,6 +8,8 @@ export type {
 export { coreRenderer, IMAGE_LABEL_DEFINITION, IMAGE_LABEL_KEY, ImageBuilder } from "./builder";
 export type { BuildEvent, BuildQueueOptions, SubmitBuildInput } from "./buildQueue";
 export { BuildQueue } from "./buildQueue";
+export type { BuildSupport, BuildSupportOptions } from "./buildSupport";
+export { openBuildSupport, serverCoreConfig } from "./buildSupport";
 export { BuildError, BuildErrorCode } from "./errors";
 export type {
   BuildJob,
@@ -18,6 +20,8 @@ export type {
   BuildLogRecord,
 } from "./jobStore";
 export { buildsMigrationSql, openBuildJobStore } from "./jobStore";
+export type { PipSecretsPayload, PipSecretsSource } from "./pipSecrets";
+export { BuildSecretBroker, needsPipSecrets, wheelPipSecrets } from "./pipSecrets";
 export type { BuildRoutesDeps } from "./routes";
 export { buildRoutes } from "./routes";
 export { buildEventResponse, buildEventStream } from "./sse";

@@ -1,4 +1,4 @@
-import { parseDefinition } from "@mlenv/core";
+import { type CoreConfig, parseDefinition } from "@mlenv/core";
 import { type Context, Hono } from "hono";
 import { hashToken, isTokenShaped, roleAllows } from "../auth";
 import { isServerError, ServerError, ServerErrorCode } from "../errors";
@@ -14,6 +14,8 @@ export interface BuildRoutesDeps {
   queue: BuildQueue;
   builder: ImageBuilder;
   logger?: Logger;
+  /** The core configuration stored definitions are parsed with (the builder's). */
+  config?: CoreConfig;
 }
 
 const cut = (v: unknown) => {
@@ -108,7 +110,10 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
     }
     const v = resolved.version;
     return {
-      definition: parseDefinition(JSON.parse(v.definitionJson) as Record<string, unknown>),
+      definition: parseDefinition(
+        JSON.parse(v.definitionJson) as Record<string, unknown>,
+        deps.config ? { config: deps.config } : {},
+      ),
       version: v.version,
     };
   }

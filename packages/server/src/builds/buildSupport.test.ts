@@ -1,0 +1,125 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { makeTempDir } from "@mlenv/test-utils";
+import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../logger";
+import { startServer } from "../server";
+import { serverCoreConfig } from "./buildSupport";
+import { openBuildJobStore } from "./jobStore";
+
+const token = () => `mlenv_${randomBytes(32).toString("base64url")}`;
+
+describe("serverCoreConfig", () => {
+  it("takes base images and the conda executable from options, then the environment", () => {
+    const fromEnv = serverCoreConfig(
+      {},
+      {
+        MLENV_BASE_IMAGE_CPU: "local/cpu:1",
+        MLENV_BASE_IMAGE_GPU: "local/gpu:1",
+        MLENV_CONDA_EXECUTABLE: "none",
+      },
+    );
+    expect(fromEnv.config.baseImages).toEqual({ cpu: "local/cpu:1", gpu: "local/gpu:1" });
+    expect(fromEnv.condaExecutable).toBeNull();
+    const fromOptions = serverCoreConfig(
+      { baseImageCpu: "mine/cpu:2" },
+      { MLENV_BASE_IMAGE_CPU: "local/cpu:1" },
+    );
+    expect(fromOptions.config.baseImages.cpu).toBe("mine/cpu:2");
+    expect(fromOptions.condaExecutable).toBe("micromamba");
+    expect(() => serverCoreConfig({}, { MLENV_BASE_IMAGE_CPU: "bad image; rm -rf /" })).toThrow(
+      /MLENV_BASE_IMAGE_CPU.*mlenv\/base-cpu:bookworm/,
+    );
+  });
+});
+
+describe("a server without a Docker engine", () => {
+  const stops: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const s of stops.splice(0).reverse()) await s();
+  });
+
+  it("starts, fails builds with a clear error, parses with its base image, and recovers jobs on restart", async () => {
+    const dir = makeTempDir("mlenv-builds-server-");
+    stops.push(async () => dir.cleanup());
+    const admin = token();
+    const builds = {
+      dockerHost: `unix://${join(dir.path, "no-engine.sock")}`,
+      baseImageCpu: "local/base-cpu:test",
+      pollMs: 50,
+    };
+    const start = () =>
+      startServer({ dataDir: dir.path, bootstrapToken: admin, logger: silentLogger, builds });
+    let srv = await start();
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${srv.url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      });
+
+    // a definition without a base image gets the server's CPU default
+    const reg = await api("/api/v1/environments", {
+      method: "POST",
+      body: JSON.stringify({ definition: { name: "no-engine" } }),
+    });
+    expect(reg.status).toBe(201);
+    const got = (await (await api("/api/v1/environments/no-engine")).json()) as {
+      definition: { docker: { baseImage: string } };
+    };
+    expect(got.definition.docker.baseImage).toBe("local/base-cpu:test");
+
+    const submitted = await api("/api/v1/environments/no-engine/builds", { method: "POST", body: "{}" });
+    expect(submitted.status).toBe(202);
+    const { job } = (await submitted.json()) as { job: { id: string; image: string } };
+    let final: { status: string; error: { code: string; message: string } | null } | undefined;
+    for (let i = 0; i < 100; i++) {
+      final = (await (await api(`/api/v1/builds/${job.id}`)).json()) as typeof final;
+      if (final?.status === "failed") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(final?.status).toBe("failed");
+    expect(final?.error?.code).toBe("E_DOCKER_UNREACHABLE");
+    expect(final?.error?.message).toContain("no-engine.sock");
+    await srv.close();
+
+    // An earlier process left one job queued and one running: a restart runs the first and
+    // fails the second as interrupted.
+    const jobs = openBuildJobStore({ sqliteFile: join(dir.path, "mlenv.db") });
+    const request = (await jobs.get(job.id))!.request;
+    const queued = await jobs.enqueue({
+      workspaceId: "w",
+      imageKey: `mlenv1-sha256:${"1".repeat(64)}`,
+      image: "x:latest",
+      request,
+    });
+    const running = await jobs.enqueue({
+      workspaceId: "w",
+      imageKey: `mlenv1-sha256:${"2".repeat(64)}`,
+      image: "y:latest",
+      request,
+    });
+    expect((await jobs.claimNext())?.id).toBe(queued.job.id);
+    // claimNext took the older job; make the newer one the left-over running job instead
+    await jobs.finish(queued.job.id, "failed", { error: { code: "X", message: "x" } });
+    const requeued = await jobs.enqueue({
+      workspaceId: "w",
+      imageKey: `mlenv1-sha256:${"3".repeat(64)}`,
+      image: "z:latest",
+      request,
+    });
+    expect((await jobs.claimNext())?.id).toBe(running.job.id);
+    await jobs.close();
+
+    srv = await start();
+    const after = openBuildJobStore({ sqliteFile: join(dir.path, "mlenv.db") });
+    stops.push(() => after.close());
+    let a = await after.get(requeued.job.id);
+    for (let i = 0; i < 100 && a?.status !== "failed"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      a = await after.get(requeued.job.id);
+    }
+    expect(a?.error?.code).toBe("E_DOCKER_UNREACHABLE");
+    expect((await after.get(running.job.id))?.error?.code).toBe("E_BUILD_INTERRUPTED");
+    await srv.close();
+  });
+});
