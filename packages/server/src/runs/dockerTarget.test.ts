@@ -5,6 +5,7 @@ import { FsBlobStore } from "../blobs/blobStore";
 import { coreRenderer, ImageBuilder } from "../builds/builder";
 import { DockerClient } from "../docker/client";
 import { silentLogger } from "../logger";
+import { registerModel } from "../models/models";
 import { Registry } from "../registry";
 import { openStore } from "../server";
 import type { Store } from "../store/types";
@@ -111,6 +112,52 @@ describe.skipIf(skipWithout("docker", reason))(
           /^image mlenv\/env_[0-9a-f]{64}:latest \(cached\)$/.test(l.text),
         ),
       ).toBe(true);
+    }, 600_000);
+
+    it("serves a model from a host-network container of the environment's image", async () => {
+      const b64 = (t: string) => Buffer.from(t).toString("base64");
+      const { model } = await registerModel({
+        store: support.runStore,
+        blobs,
+        workspaceId,
+        createdBy: "t",
+        name: "docker-model",
+        files: [{ path: "model.json", content: b64('{"w": 3}') }],
+      });
+      const score = [
+        "import json, os",
+        "def init():",
+        "    global m",
+        "    m = json.load(open(os.path.join(os.environ['AZUREML_MODEL_DIR'], 'model.json')))",
+        "def run(raw):",
+        "    return {'y': [m['w'] * x for x in json.loads(raw)['data']], 'in_container': os.path.exists('/.dockerenv')}",
+      ].join("\n");
+      const snap = await storeSnapshot(blobs, [{ path: "score.py", content: b64(score) }], 1024 * 1024);
+      const svc = await support.services.deploy({
+        workspaceId,
+        createdBy: "t",
+        name: "docker-svc",
+        target: "docker",
+        model: { name: model.name, version: model.version },
+        entryScript: "score.py",
+        snapshot: snap.id,
+        environment: { definition: { name: "docker-env", docker: { baseImage: baseImageCpu() } } },
+      });
+      let live = svc;
+      const end = Date.now() + 300_000;
+      while (live.status !== "healthy" && Date.now() < end) {
+        if (live.status === "failed") throw new Error(JSON.stringify(live.error));
+        await new Promise((r) => setTimeout(r, 200));
+        live = (await support.runStore.getService(svc.id)) ?? live;
+      }
+      expect(live).toMatchObject({ status: "healthy", target: "docker" });
+      const res = await fetch(`${live.url}/score`, { method: "POST", body: '{"data": [1, 2]}' });
+      expect(await res.json()).toEqual({ y: [3, 6], in_container: true });
+      const logs = (await support.runStore.logs(svc.id)).map((l) => l.text).join("\n");
+      expect(logs).toMatch(/worker container [0-9a-f]{12} \(host network\)/);
+      await support.services.delete(live);
+      await expect(fetch(`${live.url}/healthz`)).rejects.toThrow();
+      expect(await client.inspectImage(`mlenv/service_${svc.id.replace(/-/g, "")}:latest`)).toBeNull();
     }, 600_000);
   },
 );

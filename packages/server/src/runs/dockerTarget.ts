@@ -3,7 +3,7 @@ import type { ImageBuilder } from "../builds/builder";
 import type { DockerClient } from "../docker/client";
 
 /** Emits the complete new lines of a growing text (the container's log so far) once each. */
-class LineTail {
+export class LineTail {
   #seen = 0;
   #partial = "";
   constructor(private readonly emit: (line: string) => void) {}

@@ -55,6 +55,7 @@ const ModelSchema = z.object({
 });
 const DeploySchema = z.object({
   name: NUL_FREE,
+  target: z.enum(["local", "docker"]).default("local"),
   model: z.object({ name: NUL_FREE, version: z.number().int().positive().optional() }),
   entryScript: NUL_FREE.min(1).max(1024),
   snapshot: z.string(),
@@ -328,6 +329,7 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
       workspaceId: a.workspaceId,
       createdBy: a.name,
       name: b.name,
+      target: b.target,
       model: b.model,
       entryScript: b.entryScript,
       snapshot: b.snapshot,

@@ -87,6 +87,8 @@ export interface ServiceRecord {
   workspaceId: string;
   name: string;
   status: ServiceStatus;
+  /** `local`: a venv worker; `docker`: a host-network container of the environment's image. */
+  target: "local" | "docker";
   model: { name: string; version: number };
   entryScript: string;
   snapshot: string;
@@ -101,6 +103,11 @@ export interface ServiceRecord {
 }
 
 type Row = Record<string, unknown>;
+
+/** The services' target column (added after 0004_runs). */
+export function servicesTargetMigrationSql(_backend: "sqlite" | "postgres"): string {
+  return "ALTER TABLE services ADD COLUMN target TEXT NOT NULL DEFAULT 'local';";
+}
 
 /** Tables of runs, their logs and metrics, models and web services (the store's migration list applies it). */
 export function runsMigrationSql(_backend: "sqlite" | "postgres"): string {
@@ -276,6 +283,7 @@ function toService(r: Row): ServiceRecord {
     workspaceId: String(r.workspace_id),
     name: String(r.name),
     status: String(r.status) as ServiceStatus,
+    target: (r.target === "docker" ? "docker" : "local") as ServiceRecord["target"],
     model: parse<{ name: string; version: number }>(r.model) as { name: string; version: number },
     entryScript: String(r.entry_script),
     snapshot: String(r.snapshot),
@@ -563,6 +571,7 @@ export class RunStore {
   async createService(input: {
     workspaceId: string;
     name: string;
+    target?: ServiceRecord["target"];
     model: { name: string; version: number };
     entryScript: string;
     snapshot: string;
@@ -573,12 +582,13 @@ export class RunStore {
     const t = now();
     try {
       await this.db.all(
-        `INSERT INTO services (id, workspace_id, name, status, model, entry_script, snapshot, environment, restarts,
-           created_by, created_at, updated_at) VALUES (?, ?, ?, 'deploying', ?, ?, ?, ?, 0, ?, ?, ?)`,
+        `INSERT INTO services (id, workspace_id, name, status, target, model, entry_script, snapshot, environment, restarts,
+           created_by, created_at, updated_at) VALUES (?, ?, ?, 'deploying', ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
         [
           id,
           input.workspaceId,
           input.name,
+          input.target ?? "local",
           JSON.stringify(input.model),
           input.entryScript,
           input.snapshot,

@@ -92,7 +92,11 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     workDir: join(options.dataDir, "work", "runs"),
     ...(options.docker ? { docker: options.docker } : {}),
   });
-  const services = new ServiceManager({ ...common, workDir: join(options.dataDir, "work", "services") });
+  const services = new ServiceManager({
+    ...common,
+    workDir: join(options.dataDir, "work", "services"),
+    ...(options.docker ? { docker: options.docker } : {}),
+  });
   const routes = runRoutes({
     store: options.store,
     blobs: options.blobs,

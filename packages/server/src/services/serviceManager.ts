@@ -1,17 +1,21 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, join, resolve, sep } from "node:path";
+import type { EnvironmentDefinition, Lock } from "@mlenv/core";
 import type { BlobStore } from "../blobs/blobStore";
+import type { ImageBuilder } from "../builds/builder";
+import type { DockerClient } from "../docker/client";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
 import { checkModelName } from "../models/models";
 import type { Registry } from "../registry";
+import { LineTail } from "../runs/dockerTarget";
 import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "../runs/environments";
 import { failureOf, RunFailureCode } from "../runs/errors";
 import { LogWriter } from "../runs/logWriter";
-import { type SpawnedProcess, spawnLogged, stopTree } from "../runs/process";
+import { spawnLogged, stopTree } from "../runs/process";
 import { childEnvironment, pythonHelperDir } from "../runs/runManager";
-import type { RunStore, ServiceRecord } from "../runs/runStore";
+import type { ModelRecord, RunStore, ServiceRecord } from "../runs/runStore";
 import { checkRelativePath, extractSnapshot, readSnapshot } from "../runs/snapshot";
 import type { VenvCache } from "../runs/venv";
 
@@ -21,6 +25,7 @@ export interface DeployInput {
   workspaceId: string;
   createdBy: string;
   name: string;
+  target?: "local" | "docker";
   model: { name: string; version?: number | undefined };
   entryScript: string;
   snapshot: string;
@@ -36,6 +41,8 @@ export interface ServiceManagerOptions {
   /** `<workDir>/<service id>` holds the source and model files of a live service. */
   workDir: string;
   logger: Logger;
+  /** The docker target: environment images from the builder, workers in host-network containers. */
+  docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
   /** Restarts of a crashing worker before the service is marked failed (default 5). */
   maxRestarts?: number;
   /** How long a worker may take to answer /healthz after start (default 60 s). */
@@ -46,8 +53,14 @@ export interface ServiceManagerOptions {
   ) => Promise<{ lines: string[]; env: Record<string, string> }>;
 }
 
+/** One running worker: a local process or a container. */
+interface Worker {
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(graceMs: number): Promise<void>;
+}
+
 interface Live {
-  process: SpawnedProcess | null;
+  process: Worker | null;
   stopping: boolean;
   log: LogWriter;
 }
@@ -71,6 +84,7 @@ async function freePort(): Promise<number> {
 export class ServiceManager {
   readonly #o: ServiceManagerOptions;
   readonly #live = new Map<string, Live>();
+  readonly #images = new Map<string, string>();
   #closed = false;
 
   constructor(options: ServiceManagerOptions) {
@@ -93,6 +107,12 @@ export class ServiceManager {
       );
     }
     checkModelName(input.model.name);
+    if (input.target === "docker" && !this.#o.docker) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        'Expected target "local": this server has no Docker engine configured for the docker target; received "docker"',
+      );
+    }
     const model = await this.#o.store.getModel(input.workspaceId, input.model.name, input.model.version);
     if (!model) {
       throw new ServerError(
@@ -118,6 +138,7 @@ export class ServiceManager {
     const service = await this.#o.store.createService({
       workspaceId: input.workspaceId,
       name: input.name,
+      target: input.target ?? "local",
       model: { name: model.name, version: model.version },
       entryScript: input.entryScript,
       snapshot: input.snapshot,
@@ -146,64 +167,20 @@ export class ServiceManager {
         `deploying ${service.name}: model ${service.model.name}:${service.model.version}, environment ${service.environment.name}:${service.environment.version}`,
       );
       const { definition, lock } = recordedEnvironment(service.environment);
-      const preparePip = this.#o.preparePip;
-      const interpreter = await this.#o.venvs.materialise({
-        definition,
-        imageKey: service.environment.imageKey,
-        lock,
-        log: system,
-        ...(preparePip ? { preparePip: (lines: string[]) => preparePip(service.workspaceId, lines) } : {}),
-      });
-      await rm(dir, { recursive: true, force: true });
-      await extractSnapshot(
-        this.#o.blobs,
-        await readSnapshot(this.#o.blobs, service.snapshot),
-        join(dir, "src"),
-      );
       const model = await store.getModel(service.workspaceId, service.model.name, service.model.version);
       if (!model) throw new Error(`model ${service.model.name}:${service.model.version} is gone`);
-      const modelDir = resolve(dir, "model");
-      for (const f of model.files) {
-        checkRelativePath(f.path, "model file path");
-        const target = resolve(modelDir, f.path);
-        if (!target.startsWith(modelDir + sep)) throw new Error(`model path escapes: ${f.path}`);
-        const bytes = await this.#o.blobs.get(f.digest);
-        if (!bytes) throw new Error(`model blob ${f.digest} is missing`);
-        await mkdir(dirname(target), { recursive: true });
-        await writeFile(target, bytes);
-      }
       const port = service.port ?? (await freePort());
       const url = `http://127.0.0.1:${port}`;
-      const env = childEnvironment({
-        ...definition.environmentVariables,
-        PYTHONPATH: pythonHelperDir(),
-        MLENV_MODEL_DIR: modelDir,
-        AZUREML_MODEL_DIR: modelDir,
-        MLENV_SERVICE_NAME: service.name,
-        ...(interpreter.venvDir
-          ? {
-              VIRTUAL_ENV: interpreter.venvDir,
-              PATH: `${join(interpreter.venvDir, "bin")}:${process.env.PATH ?? ""}`,
-            }
-          : {}),
-      });
+      const startWorker =
+        service.target === "docker"
+          ? await this.#dockerWorkers({ service, definition, lock, model, port, log })
+          : await this.#localWorkers({ service, definition, lock, model, port, log, dir });
       await store.updateService(service.id, { port, url });
       let restarts = service.restarts;
       const maxRestarts = this.#o.maxRestarts ?? 5;
       for (;;) {
         if (live.stopping || this.#closed) return;
-        const proc = spawnLogged({
-          command: interpreter.python,
-          args: [
-            "-u",
-            join(pythonHelperDir(), "mlenv_serve.py"),
-            join(dir, "src", ...service.entryScript.split("/")),
-            String(port),
-          ],
-          cwd: join(dir, "src"),
-          env,
-          sink: (stream, text) => log.write(stream, text),
-        });
+        const proc = await startWorker();
         live.process = proc;
         const healthy = await this.#waitHealthy(url, proc);
         if (healthy) {
@@ -241,7 +218,184 @@ export class ServiceManager {
     }
   }
 
-  async #waitHealthy(url: string, proc: SpawnedProcess): Promise<boolean> {
+  /** Files of the service's model, path → bytes (paths checked). */
+  async #modelFiles(model: ModelRecord): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    for (const f of model.files) {
+      checkRelativePath(f.path, "model file path");
+      const bytes = await this.#o.blobs.get(f.digest);
+      if (!bytes) throw new Error(`model blob ${f.digest} is missing`);
+      out.set(f.path, bytes);
+    }
+    return out;
+  }
+
+  /** Local target: the venv, the source and model files under the service's folder, a python worker. */
+  async #localWorkers(o: {
+    service: ServiceRecord;
+    definition: EnvironmentDefinition;
+    lock: Lock | null;
+    model: ModelRecord;
+    port: number;
+    log: LogWriter;
+    dir: string;
+  }): Promise<() => Promise<Worker>> {
+    const { service, dir } = o;
+    const system = (t: string) => o.log.write("system", t);
+    const preparePip = this.#o.preparePip;
+    const interpreter = await this.#o.venvs.materialise({
+      definition: o.definition,
+      imageKey: service.environment.imageKey,
+      lock: o.lock,
+      log: system,
+      ...(preparePip ? { preparePip: (lines: string[]) => preparePip(service.workspaceId, lines) } : {}),
+    });
+    await rm(dir, { recursive: true, force: true });
+    await extractSnapshot(
+      this.#o.blobs,
+      await readSnapshot(this.#o.blobs, service.snapshot),
+      join(dir, "src"),
+    );
+    const modelDir = resolve(dir, "model");
+    for (const [path, bytes] of await this.#modelFiles(o.model)) {
+      const target = resolve(modelDir, path);
+      if (!target.startsWith(modelDir + sep)) throw new Error(`model path escapes: ${path}`);
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, bytes);
+    }
+    const env = childEnvironment({
+      ...o.definition.environmentVariables,
+      PYTHONPATH: pythonHelperDir(),
+      MLENV_MODEL_DIR: modelDir,
+      AZUREML_MODEL_DIR: modelDir,
+      MLENV_SERVICE_NAME: service.name,
+      ...(interpreter.venvDir
+        ? {
+            VIRTUAL_ENV: interpreter.venvDir,
+            PATH: `${join(interpreter.venvDir, "bin")}:${process.env.PATH ?? ""}`,
+          }
+        : {}),
+    });
+    return async () => {
+      const proc = spawnLogged({
+        command: interpreter.python,
+        args: [
+          "-u",
+          join(pythonHelperDir(), "mlenv_serve.py"),
+          join(dir, "src", ...service.entryScript.split("/")),
+          String(o.port),
+        ],
+        cwd: join(dir, "src"),
+        env,
+        sink: (stream, text) => o.log.write(stream, text),
+      });
+      return { done: proc.done, stop: (grace) => stopTree(proc, grace) };
+    };
+  }
+
+  /**
+   * Docker target: the environment's image from the builder, then a service image on top holding
+   * the source and model as one JSON bundle (file names need not be safe context paths) that the
+   * container's entry unpacks before starting the worker with host networking on `port`.
+   */
+  async #dockerWorkers(o: {
+    service: ServiceRecord;
+    definition: EnvironmentDefinition;
+    lock: Lock | null;
+    model: ModelRecord;
+    port: number;
+    log: LogWriter;
+  }): Promise<() => Promise<Worker>> {
+    const docker = this.#o.docker;
+    if (!docker) throw new Error("the docker target is not configured on this server");
+    const system = (t: string) => o.log.write("system", t);
+    const built = await docker.builder.build({
+      definition: o.definition,
+      ...(o.lock ? { lock: o.lock } : {}),
+      onLog: (l) => system(`build: ${l.text}`),
+    });
+    system(`environment image ${built.image}${built.cacheHit ? " (cached)" : ""}`);
+    const manifest = await readSnapshot(this.#o.blobs, o.service.snapshot);
+    const src: Record<string, string> = {};
+    for (const f of manifest.files) {
+      const bytes = await this.#o.blobs.get(f.digest);
+      src[f.path] = Buffer.from(bytes ?? new Uint8Array()).toString("base64");
+    }
+    const model: Record<string, string> = {};
+    for (const [path, bytes] of await this.#modelFiles(o.model))
+      model[path] = Buffer.from(bytes).toString("base64");
+    const helpers = pythonHelperDir();
+    const tag = `mlenv/service_${o.service.id.replace(/-/g, "")}:latest`;
+    const enc = (t: string) => new TextEncoder().encode(t);
+    await docker.client.buildImage({
+      context: {
+        Dockerfile: enc(
+          `FROM ${built.image}\nCOPY bundle.json mlenv_serve.py mlenv_bundle_entry.py /opt/mlenv-service/\n`,
+        ),
+        "bundle.json": enc(JSON.stringify({ src, model })),
+        "mlenv_serve.py": enc(await readFile(join(helpers, "mlenv_serve.py"), "utf8")),
+        "mlenv_bundle_entry.py": enc(await readFile(join(helpers, "mlenv_bundle_entry.py"), "utf8")),
+      },
+      tags: [tag],
+      labels: { "mlenv.service": o.service.id },
+      onLog: (l) => system(`build: ${l.text}`),
+    });
+    this.#images.set(o.service.id, tag);
+    const python = o.definition.python.userManagedDependencies
+      ? o.definition.python.interpreterPath
+      : "python";
+    return async () => {
+      const id = await docker.client.createContainer({
+        image: tag,
+        cmd: [
+          python,
+          "-u",
+          "/opt/mlenv-service/mlenv_bundle_entry.py",
+          o.service.entryScript,
+          String(o.port),
+        ],
+        env: {
+          ...o.definition.environmentVariables,
+          MLENV_SERVICE_NAME: o.service.name,
+          PYTHONUNBUFFERED: "1",
+        },
+        labels: { "mlenv.service": o.service.id },
+      });
+      await docker.client.startContainer(id);
+      system(`worker container ${id.slice(0, 12)} (host network)`);
+      const out = new LineTail((t) => o.log.write("stdout", t));
+      const err = new LineTail((t) => o.log.write("stderr", t));
+      let exited = false;
+      const done = docker.client.waitContainer(id).then(
+        (code) => ({ code, signal: null }),
+        () => ({ code: 137, signal: null }),
+      );
+      void done.then(() => {
+        exited = true;
+      });
+      void (async () => {
+        for (;;) {
+          const logs = await docker.client.containerLogs(id).catch(() => null);
+          if (logs) {
+            out.update(logs.stdout, exited);
+            err.update(logs.stderr, exited);
+          }
+          if (exited || !logs) break;
+          await Promise.race([done, new Promise((r) => setTimeout(r, 500))]);
+        }
+        await docker.client.removeContainer(id).catch(() => false);
+      })();
+      return {
+        done: done as Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
+        stop: async () => {
+          await docker.client.removeContainer(id).catch(() => false);
+          await done;
+        },
+      };
+    };
+  }
+
+  async #waitHealthy(url: string, proc: Worker): Promise<boolean> {
     let exited = false;
     void proc.done.then(() => {
       exited = true;
@@ -262,12 +416,17 @@ export class ServiceManager {
     const live = this.#live.get(service.id);
     if (live) {
       live.stopping = true;
-      if (live.process) await stopTree(live.process, 2000);
+      if (live.process) await live.process.stop(2000);
       live.log.write("system", "deleted");
       await live.log.flush();
       this.#live.delete(service.id);
     }
     await this.#o.store.updateService(service.id, { status: "deleted" });
+    const image = this.#images.get(service.id);
+    if (image) {
+      this.#images.delete(service.id);
+      await this.#o.docker?.client.removeImage(image, { force: true }).catch(() => false);
+    }
     await rm(join(this.#o.workDir, service.id), { recursive: true, force: true });
   }
 
@@ -277,7 +436,7 @@ export class ServiceManager {
     await Promise.all(
       [...this.#live.values()].map(async (l) => {
         l.stopping = true;
-        if (l.process) await stopTree(l.process, 1000);
+        if (l.process) await l.process.stop(1000);
         await l.log.flush();
       }),
     );

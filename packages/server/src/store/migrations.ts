@@ -1,5 +1,5 @@
 import { buildsMigrationSql } from "../builds/jobStore";
-import { runsMigrationSql } from "../runs/runStore";
+import { runsMigrationSql, servicesTargetMigrationSql } from "../runs/runStore";
 import { wheelsMigrationSql } from "../wheels/catalog";
 
 /**
@@ -84,4 +84,9 @@ export const migrations: readonly Migration[] = [
   { id: "0002_wheels", sqlite: wheelsMigrationSql("sqlite"), postgres: wheelsMigrationSql("postgres") },
   { id: "0003_builds", sqlite: buildsMigrationSql("sqlite"), postgres: buildsMigrationSql("postgres") },
   { id: "0004_runs", sqlite: runsMigrationSql("sqlite"), postgres: runsMigrationSql("postgres") },
+  {
+    id: "0005_service_target",
+    sqlite: servicesTargetMigrationSql("sqlite"),
+    postgres: servicesTargetMigrationSql("postgres"),
+  },
 ];
