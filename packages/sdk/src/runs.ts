@@ -81,6 +81,7 @@ export interface ServiceInfo {
   id: string;
   name: string;
   status: ServiceStatus;
+  target: "local" | "docker";
   model: { name: string; version: number };
   entryScript: string;
   snapshot: string;
@@ -215,6 +216,7 @@ export class RunsClient {
 
   deploy(body: {
     name: string;
+    target?: "local" | "docker";
     model: { name: string; version?: number };
     entryScript: string;
     snapshot: string;
@@ -448,8 +450,13 @@ export class InferenceConfig {
   }
 }
 
-/** Where and how to serve: the local target runs a venv worker on 127.0.0.1 (limits are recorded, not enforced). */
+/**
+ * Where and how to serve: `local` runs a venv worker, `docker` a host-network container of the
+ * environment's image; both listen on 127.0.0.1. CPU and memory are accepted for the reference's
+ * shape; neither target enforces them yet.
+ */
 export interface DeploymentConfig {
+  target?: "local" | "docker";
   cpuCores?: number;
   memoryGb?: number;
 }
@@ -691,6 +698,7 @@ export async function deploy(
   const snap = await client.uploadSnapshot(await options.readSource(options.inferenceConfig.sourceDirectory));
   const info = await client.deploy({
     name: options.name,
+    ...(options.deploymentConfig?.target ? { target: options.deploymentConfig.target } : {}),
     model: { name: model.name, version: model.version },
     entryScript: options.inferenceConfig.entryScript,
     snapshot: snap.id,

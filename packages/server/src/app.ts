@@ -8,6 +8,7 @@ import { isServerError, preview, ServerError, ServerErrorCode } from "./errors";
 import { openApiDocument, type RouteDoc } from "./http/openapi";
 import * as S from "./http/schemas";
 import { type Logger, silentLogger } from "./logger";
+import { metricsRouteDoc, ServerMetrics } from "./metrics/metrics";
 import { Registry } from "./registry";
 import type { RunSupport } from "./runs/support";
 import type { AuthenticatedToken, Store } from "./store/types";
@@ -27,6 +28,8 @@ export interface AppDeps {
   maxBodyBytes?: number;
   /** Private wheels, the simple index and signed URLs (src/wheels, see its README section). */
   wheels?: WheelSupport;
+  /** Prometheus metrics served at `GET /metrics` (src/metrics); a fresh registry when absent. */
+  metrics?: ServerMetrics;
   /** Runs, models and local web services (src/runs, src/models, src/services). */
   runs?: RunSupport;
   /** Image builds (src/builds: `openBuildSupport`): its routes, mounted as they are. */
@@ -367,6 +370,9 @@ export function createApp(deps: AppDeps): {
   ];
 
   const app = new Hono<Env>();
+  const metrics = deps.metrics ?? new ServerMetrics();
+  app.use("*", metrics.middleware());
+  app.get("/metrics", metrics.handler);
   const maxBody = deps.maxBodyBytes ?? 10 * 1024 * 1024;
 
   app.onError((err, c) => {
@@ -411,6 +417,7 @@ export function createApp(deps: AppDeps): {
       },
       ...routes,
       ...(deps.wheels ? wheelRouteDocs : []),
+      metricsRouteDoc,
     ],
     { version: "1" },
   );

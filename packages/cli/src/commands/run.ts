@@ -324,6 +324,11 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option("--source-dir <dir>", "the directory holding the entry script", ".")
     .option(
+      "--target <target>",
+      "local (a venv worker) or docker (a container of the environment's image)",
+      "local",
+    )
+    .option(
       "--env <name[:version]>",
       "a registered environment (default: the default environment)",
       parseNameVersion,
@@ -337,14 +342,22 @@ export function register(program: Command, ctx: CliContext): void {
         entryScript: string;
         sourceDir: string;
         env?: { name: string; version?: number };
+        target: string;
         wait: boolean;
         json?: boolean;
       }) => {
+        if (opts.target !== "local" && opts.target !== "docker") {
+          throw new CliError(
+            "E_USAGE",
+            `Expected --target local or docker; received ${sanitize(opts.target)}`,
+          );
+        }
         const ws = workspace();
         const client = new RunsClient(ws);
         const snap = await client.uploadSnapshot(snapshotDirectory(checkDir(ctx, opts.sourceDir)));
         const info = await client.deploy({
           name: opts.name,
+          target: opts.target,
           model: opts.model,
           entryScript: opts.entryScript,
           snapshot: snap.id,

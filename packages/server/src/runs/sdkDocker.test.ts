@@ -1,0 +1,133 @@
+/**
+ * The done-when scenario on the docker target, through the SDK: train a tiny pure-Python model in
+ * a registered environment in a host-network container of its image, register the output as a
+ * model, deploy it in a container of the same image, score it over HTTP.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { serve } from "@hono/node-server";
+import { Environment, InferenceConfig, ScriptRunConfig, Workspace } from "@mlenv/sdk";
+import { deploy, Experiment } from "@mlenv/sdk/node";
+import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../app";
+import { generateToken } from "../auth";
+import { FsBlobStore } from "../blobs/blobStore";
+import { coreRenderer, ImageBuilder } from "../builds/builder";
+import { DockerClient } from "../docker/client";
+import { silentLogger } from "../logger";
+import { Registry } from "../registry";
+import { openStore } from "../server";
+import type { Store } from "../store/types";
+import { openRunSupport, type RunSupport } from "./support";
+
+const reason = await dockerAvailable();
+
+const TRAIN = `
+import json, os, mlenv_run
+data = [(1.0, 3.0), (2.0, 5.0), (3.0, 7.0)]
+w, b = 0.0, 0.0
+for epoch in range(3000):
+    gw = sum(2 * (w * x + b - y) * x for x, y in data) / len(data)
+    gb = sum(2 * (w * x + b - y) for x, y in data) / len(data)
+    w, b = w - 0.05 * gw, b - 0.05 * gb
+mlenv_run.log("loss", sum((w * x + b - y) ** 2 for x, y in data) / len(data))
+os.makedirs("outputs", exist_ok=True)
+json.dump({"w": w, "b": b}, open("outputs/model.json", "w"))
+print("trained in a container:", os.path.exists("/.dockerenv"))
+`;
+
+const SCORE = `
+import json, os
+def init():
+    global model
+    model = json.load(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.json")))
+def run(raw_data):
+    return {"predictions": [model["w"] * x + model["b"] for x in json.loads(raw_data)["data"]]}
+`;
+
+describe.skipIf(skipWithout("docker", reason))("SDK end to end on the docker target", () => {
+  const t = makeTempDir("mlenv-sdk-docker-");
+  const client = new DockerClient();
+  let store: Store;
+  let support: RunSupport;
+  let server: ReturnType<typeof serve>;
+  let ws: Workspace;
+  beforeAll(async () => {
+    store = await openStore({ dataDir: t.path });
+    const blobs = new FsBlobStore(join(t.path, "blobs"));
+    const token = generateToken();
+    await new Registry({ store, blobs }).bootstrap(token);
+    const builder = new ImageBuilder({
+      docker: client,
+      render: coreRenderer({ condaExecutable: null }),
+      registry: null,
+    });
+    support = openRunSupport({
+      dataDir: t.path,
+      store,
+      blobs,
+      logger: silentLogger,
+      docker: { builder, client },
+    });
+    const { app } = createApp({ store, blobs, runs: support });
+    server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    support.setBaseUrl(url);
+    await support.start();
+    ws = new Workspace({ url, token });
+    mkdirSync(join(t.path, "train"));
+    mkdirSync(join(t.path, "serve"));
+    writeFileSync(join(t.path, "train", "train.py"), TRAIN);
+    writeFileSync(join(t.path, "serve", "score.py"), SCORE);
+  });
+  afterAll(async () => {
+    await support?.close();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    await store?.close();
+    t.cleanup();
+  });
+
+  it("trains in a container, registers the output, deploys it in a container and scores it", async () => {
+    const env = new Environment("docker-regression");
+    env.docker.baseImage = baseImageCpu();
+    const registered = await env.register(ws);
+    const run = await new Experiment(ws, "docker-tiny").submit(
+      new ScriptRunConfig({
+        sourceDirectory: join(t.path, "train"),
+        script: "train.py",
+        computeTarget: "docker",
+        environment: registered,
+      }),
+    );
+    const lines: string[] = [];
+    await run.waitForCompletion({ showOutput: true, output: (l) => lines.push(l), timeoutMs: 600_000 });
+    expect(lines).toContain("trained in a container: True");
+    expect(run.info.target).toBe("docker");
+    expect((await run.getEnvironment()).version).toBe(1);
+    expect((await run.getMetrics()).loss).toHaveLength(1);
+    const model = await run.registerModel("docker-regression-model", "outputs/model.json");
+
+    const service = await deploy(ws, {
+      name: "docker-regression",
+      models: [model],
+      inferenceConfig: new InferenceConfig({
+        entryScript: "score.py",
+        sourceDirectory: join(t.path, "serve"),
+        environment: registered,
+      }),
+      deploymentConfig: { target: "docker" },
+    });
+    await service.waitForDeployment({ timeoutMs: 600_000 });
+    expect(service.info).toMatchObject({
+      target: "docker",
+      environment: { name: "docker-regression", version: 1 },
+    });
+    const score = (await service.run({ data: [10] })) as { predictions: number[] };
+    expect(score.predictions[0]).toBeCloseTo(21, 1);
+    await service.delete();
+  }, 900_000);
+});
