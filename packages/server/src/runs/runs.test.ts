@@ -52,6 +52,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       return r.json.id;
     }
 
+    // biome-ignore lint/suspicious/noExplicitAny: the run's JSON is checked field by field with expect()
     async function waitFinal(id: string, timeoutMs = 120_000): Promise<any> {
       const end = Date.now() + timeoutMs;
       for (;;) {

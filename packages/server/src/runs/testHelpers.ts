@@ -8,8 +8,9 @@ export function venvMissing(): string | null {
     : `python3 with venv/ensurepip is not available (${(py.stderr || String(py.error)).trim().slice(0, 200)})`;
 }
 
-/** A tiny JSON client of a test server. */
+/** A tiny JSON client of a test server (answers are checked field by field with expect). */
 export function apiClient(url: string, token: string) {
+  // biome-ignore lint/suspicious/noExplicitAny: test answers are checked field by field with expect()
   return async function api<T = any>(
     method: string,
     path: string,
