@@ -8,7 +8,7 @@ import { isServerError, preview, ServerError, ServerErrorCode } from "./errors";
 import { openApiDocument, type RouteDoc } from "./http/openapi";
 import * as S from "./http/schemas";
 import { type Logger, silentLogger } from "./logger";
-import { metricsRouteDoc, ServerMetrics } from "./metrics/metrics";
+import { type BuildJobsSource, metricsRouteDoc, ServerMetrics } from "./metrics/metrics";
 import { Registry } from "./registry";
 import type { RunSupport } from "./runs/support";
 import type { AuthenticatedToken, Store } from "./store/types";
@@ -33,7 +33,7 @@ export interface AppDeps {
   /** Runs, models and local web services (src/runs, src/models, src/services). */
   runs?: RunSupport;
   /** Image builds (src/builds: `openBuildSupport`): its routes, mounted as they are. */
-  builds?: { routes: Hono };
+  builds?: { routes: Hono; jobs?: BuildJobsSource };
   /** Core configuration definitions are parsed with (the builder's default base images). */
   config?: CoreConfig;
 }
@@ -371,6 +371,7 @@ export function createApp(deps: AppDeps): {
 
   const app = new Hono<Env>();
   const metrics = deps.metrics ?? new ServerMetrics();
+  if (deps.builds?.jobs) metrics.setBuildJobs(deps.builds.jobs);
   app.use("*", metrics.middleware());
   app.get("/metrics", metrics.handler);
   const maxBody = deps.maxBodyBytes ?? 10 * 1024 * 1024;

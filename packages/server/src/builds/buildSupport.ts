@@ -6,7 +6,7 @@ import type { Store } from "../store/types";
 import type { WheelSupport } from "../wheels/support";
 import { coreRenderer, ImageBuilder } from "./builder";
 import { BuildQueue } from "./buildQueue";
-import { openBuildJobStore } from "./jobStore";
+import { type BuildJobStore, openBuildJobStore } from "./jobStore";
 import { BuildSecretBroker, wheelPipSecrets } from "./pipSecrets";
 import { buildRoutes } from "./routes";
 
@@ -39,6 +39,8 @@ export interface BuildSupport {
   docker: DockerClient;
   builder: ImageBuilder;
   queue: BuildQueue;
+  /** The job store the queue uses (read by GET /metrics). */
+  jobs: BuildJobStore;
   broker: BuildSecretBroker;
   routes: Hono;
   /** The server's own URL (signed wheel URLs and one-time pip payloads point at it). */
@@ -177,6 +179,7 @@ export function openBuildSupport(options: {
     docker,
     builder,
     queue,
+    jobs,
     broker,
     routes,
     setBaseUrl(url) {

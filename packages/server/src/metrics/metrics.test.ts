@@ -135,6 +135,9 @@ describe("GET /metrics on the real server", () => {
         paths: Record<string, unknown>;
       };
       expect(doc.paths["/metrics"]).toBeDefined();
+      // The server's build queue is wired in: its gauges are reported (no builds yet).
+      expect(sample(text, "mlenv_build_queue_depth")).toBe(0);
+      expect(text).toContain("mlenv_build_cache_hit_ratio NaN");
     } finally {
       await srv.stop();
     }
