@@ -34,6 +34,7 @@ export {
 } from "./pypi/index";
 export { type CoreMetadata, parseCoreMetadata } from "./pypi/metadata";
 export {
+  ForkNeeded,
   type ParsedRequirement,
   type PipCandidateSource,
   type PipPolicy,
@@ -46,7 +47,10 @@ export {
   indexCandidateSource,
   type PipResolution,
   type PipResolveOptions,
+  type PipUniversalOptions,
+  type PipUniversalResolution,
   resolvePip,
+  resolvePipUniversal,
 } from "./pypi/resolve";
 export { defaultPipSemantics } from "./pypi/semantics";
 export {

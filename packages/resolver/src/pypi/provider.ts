@@ -42,6 +42,14 @@ export interface PipCandidateSource {
 export interface PipPolicy {
   /** Marker environment of the target. */
   env: Record<string, string>;
+  /**
+   * Universal (forking) resolution, like `uv lock`: the marker environments of the current fork
+   * (instead of `env`). A requirement applies when its marker holds in at least one of them,
+   * Requires-Python must hold in all of them, and only sibling requirements on one name with
+   * disjoint markers split the fork ({@link ForkNeeded}); requirements from different parents
+   * are never forked on, so they must agree.
+   */
+  fork?: Record<string, string>[];
   /** `if-necessary` (default): stable versions first, pre-releases only as fallback; `allow`: newest first. */
   prereleases?: "if-necessary" | "allow";
   /** Treat Requires-Python upper bounds as absent (uv does; pip does not). Default false. */
@@ -74,6 +82,20 @@ interface Req {
   exact?: number;
 }
 
+/**
+ * Thrown by {@link PipProvider} in universal mode when one package's requirements on one name
+ * have disjoint markers within the fork: `parts` partition the fork's environments (indices
+ * into `PipPolicy.fork`), each to be resolved on its own.
+ */
+export class ForkNeeded extends Error {
+  constructor(
+    readonly project: string,
+    readonly parts: number[][],
+  ) {
+    super(`fork on ${project} into ${parts.length} parts`);
+  }
+}
+
 /** The PEP 685 form of an extra name. */
 export const normalizeExtra = (e: string) => e.toLowerCase().replace(/[-_.]+/g, "-");
 
@@ -86,7 +108,8 @@ export class PipProvider implements DependencyProvider {
   private readonly reqs: Req[] = [];
   private readonly reqIds = new Map<string, number>();
   private readonly candCache: (number[] | undefined)[] = [];
-  private readonly pythonVersion: Version;
+  private readonly envs: Record<string, string>[];
+  private readonly pythonVersions: Version[];
   /** Versions a root `==V` pin allows although yanked (uv's AllowedYanks): name → versions. */
   private readonly allowedYanks = new Map<string, Version[]>();
   /** Errors met while loading metadata (a release with unreadable metadata is unusable). */
@@ -97,7 +120,53 @@ export class PipProvider implements DependencyProvider {
     private readonly semantics: PipSemantics,
     private readonly policy: PipPolicy,
   ) {
-    this.pythonVersion = Version.parse(policy.env.python_full_version ?? "3.12.0");
+    this.envs = policy.fork?.length ? policy.fork : [policy.env];
+    this.pythonVersions = this.envs.map((e) => Version.parse(e.python_full_version ?? "3.12.0"));
+  }
+
+  /** Indices of the fork's environments where a requirement line applies. */
+  private appliesIn(r: ParsedRequirement, extra: string | null): number[] {
+    const out: number[] = [];
+    this.envs.forEach((env, i) => {
+      if (r.marker) {
+        if (!r.marker.evaluate({ ...env, extra: extra ?? "" })) return;
+        // base deps (true without the extra) are the base package's business
+        if (extra && r.marker.evaluate({ ...env, extra: "" })) return;
+      } else if (extra) return;
+      out.push(i);
+    });
+    return out;
+  }
+
+  /**
+   * uv's fork rule: requirements on one name (siblings of one package) whose markers are
+   * disjoint within the fork split it into the groups of overlapping markers, plus the rest.
+   */
+  private checkFork(lines: { name: string; envs: number[] }[]): void {
+    if (this.envs.length < 2) return;
+    const byName = new Map<string, number[][]>();
+    for (const l of lines) byName.set(l.name, [...(byName.get(l.name) ?? []), l.envs]);
+    for (const [name, sets] of byName) {
+      if (sets.length < 2) continue;
+      // merge overlapping environment sets into groups
+      const groups: Set<number>[] = [];
+      for (const set of sets) {
+        const merged = new Set(set);
+        for (let g = groups.length - 1; g >= 0; g--) {
+          const group = groups[g] as Set<number>;
+          if (set.some((i) => group.has(i))) {
+            for (const i of group) merged.add(i);
+            groups.splice(g, 1);
+          }
+        }
+        groups.push(merged);
+      }
+      if (groups.length < 2) continue;
+      const parts = groups.map((g) => [...g].sort((a, b) => a - b));
+      const rest = this.envs.map((_, i) => i).filter((i) => !groups.some((g) => g.has(i)));
+      if (rest.length) parts.push(rest);
+      throw new ForkNeeded(name, parts);
+    }
   }
 
   private pythonOk(requiresPython: string | undefined): boolean {
@@ -110,7 +179,8 @@ export class PipProvider implements DependencyProvider {
         .join(",");
     }
     try {
-      return new SpecifierSet(text).contains(this.pythonVersion, { prereleases: true });
+      const spec = new SpecifierSet(text);
+      return this.pythonVersions.every((v) => spec.contains(v, { prereleases: true }));
     } catch {
       return false;
     }
@@ -180,10 +250,25 @@ export class PipProvider implements DependencyProvider {
 
   /** Root requirement ids for a PEP 508 string (base + one per extra); [] when its marker is false. */
   rootRequirements(text: string): number[] {
-    const r = this.semantics.parseRequirement(text);
-    if (r.marker && !r.marker.evaluate({ ...this.policy.env, extra: "" })) return [];
-    const out = [this.requirement(r.name, null, r.specifier, true)];
-    for (const e of r.extras) out.push(this.requirement(r.name, normalizeExtra(e), r.specifier, true));
+    return this.rootRequirementsOf([text]);
+  }
+
+  /**
+   * Root requirement ids for the root's PEP 508 strings; in universal mode throws
+   * {@link ForkNeeded} when requirements on one name have disjoint markers.
+   */
+  rootRequirementsOf(texts: string[]): number[] {
+    const out: number[] = [];
+    const lines: { name: string; envs: number[] }[] = [];
+    for (const text of texts) {
+      const r = this.semantics.parseRequirement(text);
+      const envs = this.appliesIn(r, null);
+      if (envs.length === 0) continue;
+      lines.push({ name: normalizeProjectName(r.name), envs });
+      out.push(this.requirement(r.name, null, r.specifier, true));
+      for (const e of r.extras) out.push(this.requirement(r.name, normalizeExtra(e), r.specifier, true));
+    }
+    this.checkFork(lines);
     return out;
   }
 
@@ -266,7 +351,7 @@ export class PipProvider implements DependencyProvider {
       this.candCache[id] = [];
       return { requires: [id], constrains: [] };
     }
-    const env = { ...this.policy.env, extra: pkg.extra ?? "" };
+    const lines: { name: string; envs: number[] }[] = [];
     for (const line of meta.requiresDist) {
       let r: ParsedRequirement;
       try {
@@ -277,12 +362,10 @@ export class PipProvider implements DependencyProvider {
         );
         continue;
       }
-      if (r.marker) {
-        if (!r.marker.evaluate(env)) continue;
-        // base deps (true without the extra) are the base package's business
-        if (pkg.extra && r.marker.evaluate({ ...env, extra: "" })) continue;
-      } else if (pkg.extra) continue;
+      const envs = this.appliesIn(r, pkg.extra);
+      if (envs.length === 0) continue;
       if (normalizeProjectName(r.name) === pkg.name && r.extras.length === 0) continue;
+      lines.push({ name: normalizeProjectName(r.name), envs });
       if (!(normalizeProjectName(r.name) === pkg.name && !pkg.extra))
         requires.push(this.requirement(r.name, null, r.specifier));
       for (const e of r.extras) {
@@ -291,6 +374,7 @@ export class PipProvider implements DependencyProvider {
         requires.push(this.requirement(r.name, ex, r.specifier));
       }
     }
+    this.checkFork(lines);
     // fetch the project pages of every requirement concurrently; the solver asks for them next
     for (const id of requires) {
       const r = this.reqs[id];

@@ -3,7 +3,13 @@ import { ResolverError, ResolverErrorCode } from "../errors";
 import { type SolveStats, solveCdcl } from "../solver/cdcl";
 import { type DistFile, normalizeProjectName, type PypiIndex } from "./index";
 import { parseCoreMetadata } from "./metadata";
-import { type PipCandidateSource, PipProvider, type PipRelease, type PipSemantics } from "./provider";
+import {
+  ForkNeeded,
+  type PipCandidateSource,
+  PipProvider,
+  type PipRelease,
+  type PipSemantics,
+} from "./provider";
 import {
   compatibleTags,
   markerEnvironment,
@@ -115,6 +121,85 @@ export interface PipResolution {
 /** Resolve pip requirements for a target Python. Throws E_UNSATISFIABLE with an explanation. */
 export async function resolvePip(options: PipResolveOptions): Promise<PipResolution> {
   const env = { ...markerEnvironment(options.target), ...options.environment };
+  return solveFor(options, env, undefined, `Python ${env.python_full_version} on ${options.target.platform}`);
+}
+
+export interface PipUniversalOptions extends Omit<PipResolveOptions, "target" | "environment"> {
+  /** The environments the resolution must cover: targets, each with optional marker overrides. */
+  environments: { target: PythonTarget; environment?: Record<string, string> }[];
+}
+
+export interface PipUniversalResolution {
+  /** One resolution per fork, with the marker environments it covers (together: all of them). */
+  forks: { environments: Record<string, string>[]; packages: PipResolution["packages"] }[];
+  stats: SolveStats;
+}
+
+/**
+ * Universal resolution like `uv lock`: one resolution for all `environments`, forked only where
+ * one package (or the root) has requirements on the same name with disjoint markers. Markers of
+ * requirements from different parents do not fork: such a requirement applies to the whole fork
+ * when it holds in any of its environments, so `a -> c<2 ; sys_platform == 'linux'` and
+ * `b -> c>=2 ; sys_platform == 'darwin'` conflict. Requires-Python must hold in every
+ * environment of a fork. Throws E_UNSATISFIABLE when any fork has no resolution.
+ */
+export async function resolvePipUniversal(options: PipUniversalOptions): Promise<PipUniversalResolution> {
+  const envs = options.environments.map((e) => ({ ...markerEnvironment(e.target), ...e.environment }));
+  if (envs.length === 0) {
+    throw new ResolverError(
+      ResolverErrorCode.SPEC_INVALID,
+      "universal resolution needs at least one environment, e.g. { target: { python: '3.12', platform: 'linux-64' } }; received none",
+    );
+  }
+  const stats: SolveStats = { decisions: 0, conflicts: 0, clauses: 0, propagations: 0 };
+  const forks: PipUniversalResolution["forks"] = [];
+  const queue = initialForks(options, envs);
+  while (queue.length) {
+    const ids = queue.shift() as number[];
+    const fork = ids.map((i) => envs[i] as Record<string, string>);
+    const where = `${fork.length} environment${fork.length === 1 ? "" : "s"} (${describeFork(fork)})`;
+    try {
+      const out = await solveFor(options, fork[0] as Record<string, string>, fork, where);
+      for (const k of Object.keys(stats) as (keyof SolveStats)[]) stats[k] += out.stats[k];
+      forks.push({ environments: fork, packages: out.packages });
+    } catch (e) {
+      if (!(e instanceof ForkNeeded)) throw e;
+      // every part is a strict subset of the fork, so this terminates
+      for (const part of e.parts) queue.push(part.map((i) => ids[i] as number));
+    }
+  }
+  return { forks, stats };
+}
+
+/**
+ * The forks a universal resolution starts from: one, except under `lowest-direct`, where (like
+ * uv) the environments are split by the markers of the root requirements, so that a package is
+ * direct (and resolved to its lowest version) exactly where a root requirement names it.
+ */
+function initialForks(options: PipUniversalOptions, envs: Record<string, string>[]): number[][] {
+  const all = envs.map((_, i) => i);
+  if (options.resolution !== "lowest-direct") return [all];
+  const markers = options.requirements.flatMap((t) => options.semantics.parseRequirement(t).marker ?? []);
+  const bySignature = new Map<string, number[]>();
+  for (const i of all) {
+    const env = { ...(envs[i] as Record<string, string>), extra: "" };
+    const sig = markers.map((m) => (m.evaluate(env) ? "1" : "0")).join("");
+    bySignature.set(sig, [...(bySignature.get(sig) ?? []), i]);
+  }
+  return [...bySignature.values()];
+}
+
+function describeFork(fork: Record<string, string>[]): string {
+  const vals = (k: string) => [...new Set(fork.map((e) => e[k]))].join("|");
+  return `sys_platform ${vals("sys_platform")}, python ${vals("python_full_version")}`.slice(0, 200);
+}
+
+async function solveFor(
+  options: Omit<PipResolveOptions, "target" | "environment">,
+  env: Record<string, string>,
+  fork: Record<string, string>[] | undefined,
+  where: string,
+): Promise<PipResolution> {
   const provided: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.provided ?? {})) provided[normalizeProjectName(k)] = v;
   const requiresSeen = new Map<string, string[]>();
@@ -126,25 +211,28 @@ export async function resolvePip(options: PipResolveOptions): Promise<PipResolut
       return m;
     },
   };
+  const inFork = (r: ReturnType<PipSemantics["parseRequirement"]>) =>
+    !r.marker || (fork ?? [env]).some((e) => r.marker?.evaluate({ ...e, extra: "" }));
   const provider = new PipProvider(source, options.semantics, {
     env,
+    ...(fork ? { fork } : {}),
     prereleases: options.prereleases ?? "if-necessary",
     ignoreRequiresPythonUpperBound: options.ignoreRequiresPythonUpperBound ?? false,
     provided,
     resolution: options.resolution ?? "highest",
     direct: options.requirements.flatMap((text) => {
       const r = options.semantics.parseRequirement(text);
-      return r.marker && !r.marker.evaluate({ ...env, extra: "" }) ? [] : [normalizeProjectName(r.name)];
+      return inFork(r) ? [normalizeProjectName(r.name)] : [];
     }),
   });
-  const roots = options.requirements.flatMap((r) => provider.rootRequirements(r));
+  const roots = provider.rootRequirementsOf(options.requirements);
   // like uv: a package whose candidates keep getting rejected by earlier decisions goes first
   const out = await solveCdcl(provider, roots, { prioritizeAfterRejections: 5 });
   if (!out.ok) {
     const explanation = provider.explain(out.core).concat(provider.problems.slice(0, 10));
     throw new ResolverError(
       ResolverErrorCode.UNSATISFIABLE,
-      `cannot resolve ${options.requirements.join(", ")} for Python ${env.python_full_version} on ${options.target.platform}:\n  ${explanation.join("\n  ")}`,
+      `cannot resolve ${options.requirements.join(", ")} for ${where}:\n  ${explanation.join("\n  ")}`,
       { explanation },
     );
   }

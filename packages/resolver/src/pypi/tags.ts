@@ -1,3 +1,4 @@
+import { markerEnvironment as coreMarkerEnvironment } from "@mlenv/core";
 import { preview, ResolverError, ResolverErrorCode } from "../errors";
 
 /** The Python a pip resolution targets (marker environment and wheel tags). */
@@ -10,25 +11,14 @@ export interface PythonTarget {
   glibc?: string;
 }
 
-/** PEP 508 marker environment of a target. */
+/** PEP 508 marker environment of a target (core's `markerEnvironment` for a conda platform). */
 export function markerEnvironment(t: PythonTarget): Record<string, string> {
-  const full = fullPython(t.python);
-  const [maj, min] = full.split(".");
   const { os, arch } = splitPlatform(t.platform);
-  const machine = os === "win" ? (arch === "x86_64" ? "AMD64" : "ARM64") : arch;
-  return {
-    python_version: `${maj}.${min}`,
-    python_full_version: full,
-    implementation_name: "cpython",
-    implementation_version: full,
-    platform_python_implementation: "CPython",
-    os_name: os === "win" ? "nt" : "posix",
-    sys_platform: os === "win" ? "win32" : os === "osx" ? "darwin" : "linux",
-    platform_system: os === "win" ? "Windows" : os === "osx" ? "Darwin" : "Linux",
-    platform_machine: machine,
-    platform_release: "",
-    platform_version: "",
-  };
+  return coreMarkerEnvironment({
+    pythonVersion: fullPython(t.python),
+    platform: os === "win" ? "win32" : os === "osx" ? "darwin" : "linux",
+    machine: os === "win" ? (arch === "x86_64" ? "AMD64" : "ARM64") : arch,
+  });
 }
 
 export function fullPython(v: string): string {

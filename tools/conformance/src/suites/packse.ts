@@ -8,6 +8,7 @@ import {
   type PipCandidateSource,
   type PipRelease,
   resolvePip,
+  resolvePipUniversal,
 } from "@mlenv/resolver";
 import { parse as parseToml } from "smol-toml";
 import { parse as parseYaml } from "yaml";
@@ -117,9 +118,9 @@ function tagsOf(tag: string): string[] {
 }
 
 /**
- * Universal (lock) mode, approximated by resolving for concrete environments: the lowest
- * Python that requires-python allows and the newest, on Linux x86_64/aarch64, macOS arm64/x86_64
- * and Windows. A scenario is satisfiable when every environment resolves.
+ * The environments a universal (lock) resolution must cover: the lowest Python that
+ * requires-python allows and the newest, on Linux x86_64/aarch64, macOS arm64/x86_64 and
+ * Windows (plus, in runScenario, every marker value the scenario names).
  */
 function universalTargets(requiresPython: string): { python: string; platform: string; glibc?: string }[] {
   const m = />=\s*(\d+\.\d+(?:\.\d+)?)/.exec(requiresPython);
@@ -173,30 +174,38 @@ async function runScenario(dir: string, e: Entry, useHead: boolean): Promise<voi
   let got: Record<string, string> | null = {};
   const union = new Set<string>();
   let error: unknown = null;
-  for (const [target, environment] of envs.flatMap((t) => overrides.map((o) => [t, o] as const))) {
-    // universal mode: wheel tags only filter which wheels are locked, not which versions exist
-    const tags = universal ? null : new Set(compatibleTags(target));
-    try {
-      const out = await resolvePip({
-        requirements: s.root?.requires ?? [],
-        source: scenarioSource(s, tags),
-        target,
-        semantics: defaultPipSemantics,
-        prereleases: s.resolver_options?.prereleases ? "allow" : "if-necessary",
-        ignoreRequiresPythonUpperBound: true,
-        resolution: s.resolver_options?.resolution ?? "highest",
-        ...(environment ? { environment } : {}),
+  const common = {
+    requirements: s.root?.requires ?? [],
+    semantics: defaultPipSemantics,
+    prereleases: s.resolver_options?.prereleases ? ("allow" as const) : ("if-necessary" as const),
+    ignoreRequiresPythonUpperBound: true,
+    resolution: s.resolver_options?.resolution ?? "highest",
+  };
+  try {
+    if (universal) {
+      // one forking resolution over every environment; wheel tags only filter which wheels
+      // are locked, not which versions exist
+      const out = await resolvePipUniversal({
+        ...common,
+        source: scenarioSource(s, null),
+        environments: envs.flatMap((target) =>
+          overrides.map((o) => (o ? { target, environment: o } : { target })),
+        ),
       });
-      for (const p of out.packages) {
-        union.add(`${p.name}==${p.version}`);
-        if (got) got[p.name] = p.version;
-      }
-    } catch (err) {
-      if (!isResolverError(err) || err.code !== "E_UNSATISFIABLE") throw err;
-      error = err;
-      got = null;
-      break;
+      for (const f of out.forks) for (const p of f.packages) union.add(`${p.name}==${p.version}`);
+    } else {
+      const target = envs[0] as (typeof envs)[number];
+      const out = await resolvePip({
+        ...common,
+        source: scenarioSource(s, new Set(compatibleTags(target))),
+        target,
+      });
+      for (const p of out.packages) got[p.name] = p.version;
     }
+  } catch (err) {
+    if (!isResolverError(err) || err.code !== "E_UNSATISFIABLE") throw err;
+    error = err;
+    got = null;
   }
   expectEqual(
     got !== null,
@@ -218,8 +227,9 @@ async function runScenario(dir: string, e: Entry, useHead: boolean): Promise<voi
 }
 
 /**
- * packse resolver scenarios (single-environment: install and compile modes) under uv HEAD's
- * pre-release rules (stable first, pre-releases as fallback), plus uv's own scenarios.
+ * packse resolver scenarios under uv HEAD's pre-release rules (stable first, pre-releases as
+ * fallback), plus uv's own scenarios: install and compile modes resolve for one environment,
+ * universal (lock) mode with `resolvePipUniversal` over a set of environments.
  */
 export const packseSuite: ConformanceSuite = {
   name: "packse",
