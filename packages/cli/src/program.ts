@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import * as buildCommands from "./commands/build";
 import * as envCommands from "./commands/env";
 import * as indexCommands from "./commands/indexUrl";
 import * as lockCommands from "./commands/lock";
@@ -21,6 +22,7 @@ export interface CommandModule {
  */
 const commandModules: CommandModule[] = [
   envCommands,
+  buildCommands,
   lockCommands,
   serverCommands,
   loginCommands,

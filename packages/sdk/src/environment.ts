@@ -10,6 +10,7 @@ import {
   parseDefinition,
   toReferenceJson,
 } from "@mlenv/core";
+import { buildEnvironment, type ImageBuild } from "./builds";
 import { CondaDependencies } from "./condaDependencies";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import type {
@@ -213,6 +214,15 @@ export class Environment {
       definition: toReferenceJson({ ...def, version: null }),
     });
     return Environment.fromRegistered(res.environment, res.created);
+  }
+
+  /**
+   * Build this environment's image on the server (the reference's `build`): this registered
+   * version, else the latest of its name. `await (await env.build(ws)).waitForCompletion({ showOutput: true })`.
+   */
+  build(workspace: Workspace): Promise<ImageBuild> {
+    const version = this.version === null ? undefined : Number(this.version);
+    return buildEnvironment(workspace, this.name, version ? { version } : {});
   }
 
   /** The latest version of `name`, or a given version or label. */

@@ -20,6 +20,8 @@ export const SdkErrorCodes = {
   timeout: "E_TIMEOUT",
   /** A run ended Failed or Canceled, or a service failed (with `raiseOnError`). */
   runFailed: "E_RUN_FAILED",
+  /** An image build ended failed or cancelled (with `raiseOnError`). */
+  buildFailed: "E_BUILD_FAILED",
 } as const;
 
 export type SdkErrorCode = (typeof SdkErrorCodes)[keyof typeof SdkErrorCodes];

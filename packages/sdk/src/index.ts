@@ -1,5 +1,7 @@
 export type { CreatedToken, CreatedWorkspace, TokenInfo } from "./admin";
 export { AdminClient } from "./admin";
+export type { BuildInfo, BuildLogLine, BuildStatus, BuildWaitOptions, ImageDetails } from "./builds";
+export { BuildsClient, buildEnvironment, ImageBuild } from "./builds";
 export type { CondaDependenciesCreateOptions, CondaDocument } from "./condaDependencies";
 export {
   CondaDependencies,

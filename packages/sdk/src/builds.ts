@@ -1,0 +1,296 @@
+import { MlenvError, preview, SdkErrorCodes } from "./errors";
+import type { Workspace } from "./workspace";
+
+/** Where an image build is in its life. */
+export type BuildStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+/** An image build job as the server shows it. */
+export interface BuildInfo {
+  id: string;
+  imageKey: string;
+  /** `<registry>/mlenv/env_<hex>:latest`. */
+  image: string;
+  status: BuildStatus;
+  context: { environment?: string; version?: number } & Record<string, unknown>;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  outcome: {
+    image: string;
+    imageId: string | null;
+    digest: string | null;
+    /** True when no engine build ran (the image existed). */
+    cacheHit: boolean;
+    source: "built" | "local" | "registry";
+    steps: { index: number; instruction: string; cached: boolean }[];
+    dockerfile: string | null;
+    durationMs: number;
+  } | null;
+  /** Why it failed; `step` names the Dockerfile step that failed and holds its output. */
+  error: {
+    code: string;
+    message: string;
+    step?: { index: number | null; total: number | null; instruction: string | null; output: string };
+  } | null;
+}
+
+/** One line of a build log (`seq` increases from 1; `step` is the Dockerfile step or null). */
+export interface BuildLogLine {
+  seq: number;
+  step: number | null;
+  text: string;
+}
+
+/** The image of an environment version, as the reference's image details show it. */
+export interface ImageDetails {
+  name: string;
+  version: number;
+  imageKey: string;
+  image: string;
+  repository: string;
+  registry: string | null;
+  exists: boolean;
+  local: boolean;
+  imageId: string | null;
+  digest: string | null;
+  dockerfile: string | null;
+}
+
+/** Options of {@link ImageBuild.waitForCompletion}. */
+export interface BuildWaitOptions {
+  /** Stream the build log while waiting: to `output`, else (Node) standard output. */
+  showOutput?: boolean;
+  output?: (line: string) => void;
+  /** Give up after this many ms (default: wait for ever). */
+  timeoutMs?: number;
+  /** Throw `E_BUILD_FAILED` when the build ends failed or cancelled (default true). */
+  raiseOnError?: boolean;
+}
+
+const FINAL: BuildStatus[] = ["succeeded", "failed", "cancelled"];
+const seg = encodeURIComponent;
+
+function defaultOutput(): (line: string) => void {
+  const proc = (globalThis as { process?: { stdout?: { write(s: string): unknown } } }).process;
+  if (proc?.stdout) return (line) => void proc.stdout?.write(`${line}\n`);
+  throw new MlenvError(
+    SdkErrorCodes.invalidArgument,
+    "Expected an `output` function with showOutput outside Node (e.g. { showOutput: true, output: (l) => lines.push(l) })",
+  );
+}
+
+/** Typed calls to a workspace's image builds. */
+export class BuildsClient {
+  constructor(readonly workspace: Workspace) {}
+
+  /** Start (or join: `coalesced`) the image build of an environment version (default latest). */
+  async submit(
+    name: string,
+    selector: { version?: number; label?: string } = {},
+  ): Promise<{ job: BuildInfo; coalesced: boolean }> {
+    return this.workspace.request("POST", `/api/v1/environments/${seg(name)}/builds`, { body: selector });
+  }
+
+  get(id: string): Promise<BuildInfo> {
+    return this.workspace.request("GET", `/api/v1/builds/${seg(id)}`);
+  }
+
+  cancel(id: string): Promise<BuildInfo> {
+    return this.workspace.request("POST", `/api/v1/builds/${seg(id)}/cancel`);
+  }
+
+  /** Stored log lines after line `after`. */
+  logs(id: string, after = 0): Promise<{ status: BuildStatus; items: BuildLogLine[] }> {
+    return this.workspace.request("GET", `/api/v1/builds/${seg(id)}/logs`, {
+      query: { format: "json", after },
+    });
+  }
+
+  /** Image details of an environment version (default latest). */
+  image(name: string, selector: { version?: number; label?: string } = {}): Promise<ImageDetails> {
+    return this.workspace.request("GET", `/api/v1/environments/${seg(name)}/image`, {
+      query: { version: selector.version, label: selector.label },
+    });
+  }
+
+  /**
+   * The build log as it happens (server-sent events): every line after `after`, then the final
+   * job. A dropped connection resumes where it stopped (`Last-Event-ID`).
+   */
+  async *follow(
+    id: string,
+    options: { after?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<{ type: "log"; line: BuildLogLine } | { type: "end"; job: BuildInfo }> {
+    let last = options.after ?? 0;
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { accept: "text/event-stream" };
+      if (this.workspace.token) headers.authorization = `Bearer ${this.workspace.token}`;
+      if (last > 0) headers["last-event-id"] = String(last);
+      let res: Response;
+      try {
+        res = await this.workspace.fetch(`${this.workspace.url}/api/v1/builds/${seg(id)}/logs`, {
+          headers,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      } catch (cause) {
+        if (options.signal?.aborted || attempt >= 5) {
+          throw new MlenvError(
+            SdkErrorCodes.network,
+            `Expected the build log stream at ${this.workspace.url}; it failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+            { cause },
+          );
+        }
+        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+        continue;
+      }
+      if (!res.ok || !res.body) {
+        const text = await res.text();
+        let body: { code?: unknown; message?: unknown; details?: unknown } = {};
+        try {
+          body = JSON.parse(text) as typeof body;
+        } catch {
+          // not JSON
+        }
+        throw new MlenvError(
+          typeof body.code === "string" ? body.code : SdkErrorCodes.http,
+          typeof body.message === "string"
+            ? body.message
+            : `Expected a build log stream; received HTTP ${res.status} ${preview(text)}`,
+          { status: res.status, details: body.details },
+        );
+      }
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
+            const block = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + 2);
+            let event = "message";
+            const data: string[] = [];
+            for (const l of block.split("\n")) {
+              if (l.startsWith("event:")) event = l.slice(6).trim();
+              else if (l.startsWith("data:")) data.push(l.slice(5).replace(/^ /, ""));
+            }
+            if (data.length === 0) continue;
+            const payload = JSON.parse(data.join("\n")) as unknown;
+            if (event === "log") {
+              const line = payload as BuildLogLine;
+              last = line.seq;
+              yield { type: "log", line };
+            } else if (event === "end") {
+              yield { type: "end", job: payload as BuildInfo };
+              return;
+            } else if (event === "error") {
+              const e = payload as { code?: string; message?: string };
+              throw new MlenvError(
+                e.code ?? SdkErrorCodes.badResponse,
+                e.message ?? "the build log stream failed",
+              );
+            }
+          }
+        }
+      } catch (e) {
+        if (e instanceof MlenvError || options.signal?.aborted) throw e;
+        // the connection dropped: resume after the last line seen
+      } finally {
+        reader.releaseLock();
+      }
+      if (options.signal?.aborted) return;
+    }
+  }
+}
+
+/** An image build started with {@link buildEnvironment} or `Environment.build`. */
+export class ImageBuild {
+  readonly #client: BuildsClient;
+  info: BuildInfo;
+  /** True when this request joined a build already queued or running for the same image. */
+  readonly coalesced: boolean;
+
+  constructor(workspace: Workspace, info: BuildInfo, coalesced = false) {
+    this.#client = new BuildsClient(workspace);
+    this.info = info;
+    this.coalesced = coalesced;
+  }
+
+  get id(): string {
+    return this.info.id;
+  }
+
+  get status(): BuildStatus {
+    return this.info.status;
+  }
+
+  /** A build by id. */
+  static async get(workspace: Workspace, id: string): Promise<ImageBuild> {
+    return new ImageBuild(workspace, await new BuildsClient(workspace).get(id));
+  }
+
+  async refresh(): Promise<ImageBuild> {
+    this.info = await this.#client.get(this.id);
+    return this;
+  }
+
+  async cancel(): Promise<ImageBuild> {
+    this.info = await this.#client.cancel(this.id);
+    return this;
+  }
+
+  /** Log lines stored so far after line `after`. */
+  getLogs(after = 0): Promise<{ status: BuildStatus; items: BuildLogLine[] }> {
+    return this.#client.logs(this.id, after);
+  }
+
+  /**
+   * Wait until the build is final, streaming its log live with `showOutput` (the reference's
+   * `wait_for_completion(show_output=True)`). A failed build throws `E_BUILD_FAILED` naming the
+   * failed step and its output, unless `raiseOnError: false`.
+   */
+  async waitForCompletion(options: BuildWaitOptions = {}): Promise<ImageBuild> {
+    const out = options.showOutput ? (options.output ?? defaultOutput()) : null;
+    const controller = new AbortController();
+    const timer =
+      options.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(), options.timeoutMs);
+    try {
+      for await (const event of this.#client.follow(this.id, { signal: controller.signal })) {
+        if (event.type === "log") out?.(event.line.text);
+        else this.info = event.job;
+      }
+    } catch (e) {
+      if (controller.signal.aborted) {
+        throw new MlenvError(
+          SdkErrorCodes.timeout,
+          `Expected build ${this.id} to finish within ${options.timeoutMs} ms; it is ${this.info.status}`,
+        );
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!FINAL.includes(this.info.status)) await this.refresh();
+    if ((options.raiseOnError ?? true) && this.info.status !== "succeeded") {
+      const err = this.info.error;
+      const step = err?.step;
+      throw new MlenvError(
+        SdkErrorCodes.buildFailed,
+        `Build ${this.id} ended ${this.info.status}${step?.index ? ` at step ${step.index}/${step.total ?? "?"} (${step.instruction ?? ""})` : ""}: ${err?.message ?? ""}`.trim(),
+        { details: { build: this.id, status: this.info.status, error: err } },
+      );
+    }
+    return this;
+  }
+}
+
+/** Start the image build of a registered environment (default: its latest version). */
+export async function buildEnvironment(
+  workspace: Workspace,
+  name: string,
+  selector: { version?: number; label?: string } = {},
+): Promise<ImageBuild> {
+  const { job, coalesced } = await new BuildsClient(workspace).submit(name, selector);
+  return new ImageBuild(workspace, job, coalesced);
+}
