@@ -249,7 +249,7 @@ export class RunManager {
   async #execute(id: string): Promise<void> {
     const store = this.#o.store;
     const run = await store.getRun(id);
-    if (!run || run.status !== "queued") return;
+    if (run?.status !== "queued") return;
     const active: Active = {
       token: randomBytes(24).toString("base64url"),
       process: null,

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import {
@@ -48,6 +48,26 @@ function pipBaseEnvironment(): NodeJS.ProcessEnv {
       env[k] = v;
   }
   return env;
+}
+
+/** False when a venv lock's holder (a pid on this machine) is gone, or the lock is unreadable and old. */
+function lockHolderAlive(lock: string): boolean {
+  try {
+    const pid = Number(readFileSync(join(lock, "pid"), "utf8"));
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw new Error("no pid");
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EPERM") return true;
+    if (code === "ESRCH") return false;
+    // the pid file is not written yet (or unreadable): alive while the lock is young
+    try {
+      return Date.now() - statSync(lock).mtimeMs < 60_000;
+    } catch {
+      return false;
+    }
+  }
 }
 
 /** An executable on PATH, or null. */
@@ -151,12 +171,44 @@ export class VenvCache {
   async #build(dir: string, input: MaterialiseInput): Promise<Interpreter> {
     const marker = join(dir, ".mlenv-complete");
     const python = join(dir, "bin", "python");
-    if (existsSync(marker)) {
+    const ready = (): Interpreter | null => {
+      if (!existsSync(marker)) return null;
       input.log(`environment ready: reusing venv ${dir}`);
       return { python, venvDir: dir, cached: true };
-    }
-    await rm(dir, { recursive: true, force: true }); // a venv left half-built by a crash
+    };
+    // Another server process on this data dir may be building the same venv: wait for it.
     await mkdir(this.#opts.root, { recursive: true });
+    const lock = `${dir}.lock`;
+    let told = false;
+    for (;;) {
+      const done = ready();
+      if (done) return done;
+      try {
+        await mkdir(lock);
+        await writeFile(join(lock, "pid"), String(process.pid));
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        if (!lockHolderAlive(lock)) {
+          await rm(lock, { recursive: true, force: true });
+          continue;
+        }
+        if (!told) input.log(`waiting for another process that is building venv ${dir}`);
+        told = true;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    try {
+      const done = ready();
+      if (done) return done;
+      return await this.#create(dir, marker, python, input);
+    } finally {
+      await rm(lock, { recursive: true, force: true });
+    }
+  }
+
+  async #create(dir: string, marker: string, python: string, input: MaterialiseInput): Promise<Interpreter> {
+    await rm(dir, { recursive: true, force: true }); // a venv left half-built by a crash
     const base = this.#opts.python ?? "python3";
     const version = await runCollect(base, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], {
       cwd: this.#opts.root,
