@@ -39,12 +39,15 @@ function exportTargets(value: unknown): string[] {
   return [];
 }
 
+/** Build every published package (and what it depends on) with `pnpm -r`. */
+export function buildPackages(): void {
+  const filters = PUBLISHED.flatMap((p) => ["--filter", `./packages/${p}`]);
+  run("pnpm", ["-r", ...filters, "run", "build"], root);
+}
+
 /** Build (optional) and pack every published package into `outDir`; returns tarball paths by package. */
 export function buildAndPack(outDir: string, options: { build?: boolean } = {}): Record<string, string> {
-  if (options.build !== false) {
-    const filters = PUBLISHED.flatMap((p) => ["--filter", `./packages/${p}`]);
-    run("pnpm", ["-r", ...filters, "run", "build"], root);
-  }
+  if (options.build !== false) buildPackages();
   mkdirSync(outDir, { recursive: true });
   const out: Record<string, string> = {};
   for (const p of PUBLISHED) {

@@ -148,8 +148,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await runs?.close();
         await builds?.close();
         await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          // Stop accepting; idle keep-alive sockets close now, requests in flight get up to 10 s.
+          const s = server as unknown as {
+            closeIdleConnections?: () => void;
+            closeAllConnections?: () => void;
+          };
+          const force = setTimeout(() => s.closeAllConnections?.(), 10_000);
+          server.close(() => {
+            clearTimeout(force);
+            resolve();
+          });
+          s.closeIdleConnections?.();
         });
         await wheels?.close();
         await stopWatching();
