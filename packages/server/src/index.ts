@@ -15,6 +15,8 @@ export type {
   BuildRequest,
   BuildRoutesDeps,
   BuildSource,
+  BuildSupport,
+  BuildSupportOptions,
   ImageBuilderOptions,
   ImageBuildResult,
   PipSecretsPayload,
@@ -36,6 +38,8 @@ export {
   ImageBuilder,
   needsPipSecrets,
   openBuildJobStore,
+  openBuildSupport,
+  serverCoreConfig,
   wheelPipSecrets,
 } from "./builds/index";
 export { isReservedName, RESERVED_PREFIX } from "./curated";

@@ -16,6 +16,18 @@ interface StartOptions {
   dataDir?: string;
   database?: string;
   blobDir?: string;
+  baseImageCpu?: string;
+  baseImageGpu?: string;
+  registry?: string;
+  dockerHost?: string;
+  buildConcurrency?: number;
+  buildTimeout?: number;
+}
+
+function parsePositive(v: string): number {
+  if (!/^[1-9]\d{0,6}$/.test(v))
+    throw new InvalidArgumentError(`expected a positive whole number such as 2; received ${v}`);
+  return Number(v);
 }
 
 /** `mlenv server start`. */
@@ -35,6 +47,23 @@ export function register(program: Command, ctx: CliContext): void {
       "postgres://... to use PostgreSQL (default: $MLENV_DATABASE_URL, else SQLite)",
     )
     .option("--blob-dir <dir>", "blob store directory (default: <data-dir>/blobs)")
+    .option("--base-image-cpu <image>", "default CPU base image (default: $MLENV_BASE_IMAGE_CPU)")
+    .option("--base-image-gpu <image>", "default GPU base image (default: $MLENV_BASE_IMAGE_GPU)")
+    .option("--registry <host:port>", "container registry images are pushed to (default: $MLENV_REGISTRY)")
+    .option(
+      "--docker-host <address>",
+      "Docker engine, unix:///path or tcp://host:port (default: $DOCKER_HOST)",
+    )
+    .option(
+      "--build-concurrency <n>",
+      "image builds at once (default: $MLENV_BUILD_CONCURRENCY or 2)",
+      parsePositive,
+    )
+    .option(
+      "--build-timeout <seconds>",
+      "image build time limit (default: $MLENV_BUILD_TIMEOUT_SECONDS or 1800)",
+      parsePositive,
+    )
     .action(async (opts: StartOptions) => {
       const dataDir = ctx.path(opts.dataDir ?? ctx.io.env.MLENV_DATA_DIR ?? ".mlenv-data");
       const database = opts.database ?? ctx.io.env.MLENV_DATABASE_URL;
@@ -54,6 +83,20 @@ export function register(program: Command, ctx: CliContext): void {
         ...(opts.blobDir ? { blobDir: ctx.path(opts.blobDir) } : {}),
         ...(ctx.io.env.MLENV_BOOTSTRAP_TOKEN ? { bootstrapToken: ctx.io.env.MLENV_BOOTSTRAP_TOKEN } : {}),
         logger: jsonLogger({ write: ctx.io.stderr }),
+        builds: {
+          baseImageCpu: opts.baseImageCpu ?? (ctx.io.env.MLENV_BASE_IMAGE_CPU || undefined),
+          baseImageGpu: opts.baseImageGpu ?? (ctx.io.env.MLENV_BASE_IMAGE_GPU || undefined),
+          ...(ctx.io.env.MLENV_CONDA_EXECUTABLE
+            ? {
+                condaExecutable:
+                  ctx.io.env.MLENV_CONDA_EXECUTABLE === "none" ? null : ctx.io.env.MLENV_CONDA_EXECUTABLE,
+              }
+            : {}),
+          registry: opts.registry ?? (ctx.io.env.MLENV_REGISTRY || undefined),
+          dockerHost: opts.dockerHost ?? (ctx.io.env.DOCKER_HOST || undefined),
+          concurrency: opts.buildConcurrency,
+          timeoutMs: opts.buildTimeout === undefined ? undefined : opts.buildTimeout * 1000,
+        },
       });
       ctx.out(`mlenv server listening on ${started.url}`);
       ctx.out(`storage: ${database ? "postgres" : `sqlite in ${dataDir}`}`);
