@@ -428,18 +428,20 @@ export function createApp(deps: AppDeps): {
   if (deps.builds) app.route("/", deps.builds.routes);
   mountUi(app); // web UI: `/` and `/ui/*` (src/ui)
 
-  app.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: maxBody,
-      onError: (c) =>
-        c.json(
-          new ServerError(ServerErrorCode.TOO_LARGE, `Expected a request body of at most ${maxBody} bytes`, {
-            details: { maxBytes: maxBody },
-          }).toJSON(),
-          413,
-        ),
-    }),
+  const limitBody = bodyLimit({
+    maxSize: maxBody,
+    onError: (c) =>
+      c.json(
+        new ServerError(ServerErrorCode.TOO_LARGE, `Expected a request body of at most ${maxBody} bytes`, {
+          details: { maxBytes: maxBody },
+        }).toJSON(),
+        413,
+      ),
+  });
+  // Touching `body` makes @hono/node-server build a full Request (an AbortSignal and more):
+  // skip it for methods that carry none, the hot read path.
+  app.use("/api/*", (c, next) =>
+    c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next),
   );
   app.use("/api/*", async (c, next) => {
     const header = c.req.header("authorization") ?? "";

@@ -78,7 +78,7 @@ export class Registry {
   readonly #now: () => string;
   /** Core configuration definitions are parsed with (default base images); core's defaults otherwise. */
   readonly #config: CoreConfig | undefined;
-  readonly #tokens = new Map<string, { auth: AuthenticatedToken; until: number }>();
+  readonly #tokens = new Map<string, { auth: AuthenticatedToken; hash: string; until: number }>();
   #generation = 0;
   #cacheTokens = true;
 
@@ -132,16 +132,17 @@ export class Registry {
    * and, through `Store.watchRevocations` (PostgreSQL NOTIFY), in every other one.
    */
   async authenticate(token: string): Promise<AuthenticatedToken | null> {
-    const hash = hashToken(token);
     const now = Date.now();
-    const hit = this.#tokens.get(hash);
+    // Keyed by the presented token (no hashing on a hit); the entry remembers its hash for eviction.
+    const hit = this.#tokens.get(token);
     if (hit && hit.until > now) return hit.auth;
+    const hash = hashToken(token);
     const generation = this.#generation;
     const auth = await this.store.findToken(hash);
     // Cache only if no revocation arrived while we looked (and caching is still trusted).
     if (auth && this.#cacheTokens && generation === this.#generation) {
       if (this.#tokens.size >= 10_000) this.#tokens.clear();
-      this.#tokens.set(hash, { auth, until: now + TOKEN_TTL_MS });
+      this.#tokens.set(token, { auth, hash, until: now + TOKEN_TTL_MS });
     }
     return auth;
   }
@@ -153,7 +154,7 @@ export class Registry {
       this.#tokens.clear();
       this.#cacheTokens = false;
     } else {
-      this.#tokens.delete(tokenHash);
+      for (const [key, entry] of this.#tokens) if (entry.hash === tokenHash) this.#tokens.delete(key);
     }
   }
 

@@ -50,6 +50,10 @@ export class SqliteStore implements Store {
     this.#db.pragma("synchronous = NORMAL");
     this.#db.pragma("foreign_keys = ON");
     this.#db.pragma("busy_timeout = 5000");
+    // Reads dominate: map the file (no read syscalls per page) and keep a 64 MiB page cache
+    // instead of the 2 MiB default, so a registry of tens of thousands of versions stays hot.
+    this.#db.pragma("mmap_size = 268435456");
+    this.#db.pragma("cache_size = -65536");
   }
 
   async migrate(): Promise<void> {
