@@ -60,6 +60,8 @@ export interface RunManagerOptions {
   /** Working directories of active runs: `<workDir>/<run id>`. */
   workDir: string;
   logger: Logger;
+  /** How often this process renews its runs' heartbeats (default 10 s); 3 missed beats fail a run. */
+  heartbeatMs?: number;
   /** Runs executing at once (default 2); more wait Queued. */
   concurrency?: number;
   /** Largest total size of ./outputs kept as artifacts (default 500 MiB). */
@@ -96,6 +98,7 @@ export class RunManager {
   #callback: Server | null = null;
   #callbackUrl = "";
   #closed = false;
+  #timer: NodeJS.Timeout | null = null;
   readonly #helperDir = pythonHelperDir();
 
   constructor(options: RunManagerOptions) {
@@ -108,17 +111,35 @@ export class RunManager {
 
   /** Fail runs a previous server process lost, and open the metrics callback listener. */
   async start(): Promise<void> {
-    const lost = await this.#o.store.failUnfinished({
-      code: RunFailureCode.SERVER_RESTARTED,
-      message: "The server stopped while this run was active, so its process was lost; submit it again",
-    });
-    if (lost.length) this.#o.logger.warn("runs lost by a restart marked failed", { count: lost.length });
+    await this.#sweep();
+    // Renew this process's runs and fail other processes' lost ones (several servers may share a database).
+    this.#timer = setInterval(() => {
+      const ids = [...this.#queue, ...this.#active.keys()];
+      void this.#o.store
+        .heartbeat(ids)
+        .then(() => this.#sweep())
+        .catch((e) => this.#o.logger.warn("run heartbeat failed", { error: String(e).slice(0, 200) }));
+    }, this.#o.heartbeatMs ?? 10_000);
+    this.#timer.unref();
     this.#callback = createServer((req, res) => void this.#onCallback(req, res));
     await new Promise<void>((resolve, reject) => {
       this.#callback?.once("error", reject);
       this.#callback?.listen(0, "127.0.0.1", () => resolve());
     });
     this.#callbackUrl = `http://127.0.0.1:${(this.#callback.address() as AddressInfo).port}`;
+  }
+
+  /** Fail runs whose heartbeat is older than three intervals: the process that owned them is gone. */
+  async #sweep(): Promise<void> {
+    const mine = new Set([...this.#queue, ...this.#active.keys()]);
+    const staleBefore = new Date(Date.now() - 3 * (this.#o.heartbeatMs ?? 10_000));
+    const lost = (
+      await this.#o.store.failStale(staleBefore, {
+        code: RunFailureCode.SERVER_RESTARTED,
+        message: "The server process running this run stopped, so the run was lost; submit it again",
+      })
+    ).filter((id) => !mine.has(id));
+    if (lost.length) this.#o.logger.warn("lost runs marked failed", { count: lost.length });
   }
 
   async #onCallback(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) {
@@ -444,6 +465,7 @@ export class RunManager {
   /** Stop accepting runs and stop active ones (they are marked failed: the server stopped). */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
     const stops: Promise<void>[] = [];
     for (const [id, a] of this.#active) {
       a.cancel = true;

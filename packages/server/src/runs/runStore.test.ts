@@ -55,7 +55,17 @@ function contract(open: () => Promise<{ runs: RunStore; done: () => Promise<void
     expect(final).toMatchObject({ status: "failed", exitCode: 2, artifacts, pid: null });
     expect(final?.startedAt).not.toBeNull();
     expect(final?.finishedAt).not.toBeNull();
-    expect(await runs.failUnfinished({ code: "E_SERVER_RESTARTED", message: "lost" })).toHaveLength(5);
+    // heartbeats: a fresh beat keeps a run; only stale ones are failed
+    const ids = made.slice(1).map((x) => x.id);
+    await runs.heartbeat(ids.slice(0, 2), new Date(Date.now() - 3_600_000));
+    const lost = await runs.failStale(new Date(Date.now() - 60_000), {
+      code: "E_SERVER_RESTARTED",
+      message: "lost",
+    });
+    expect(lost.sort()).toEqual(ids.slice(0, 2).sort());
+    await runs.heartbeat(ids.slice(2));
+    expect(await runs.failStale(new Date(Date.now() - 60_000), { code: "E", message: "m" })).toEqual([]);
+    expect(await runs.failStale(new Date(Date.now() + 60_000), { code: "E", message: "m" })).toHaveLength(3);
     expect(
       (await runs.listRuns({ workspaceId: "w", experiment: "exp" })).every((x) => x.status === "failed"),
     ).toBe(true);

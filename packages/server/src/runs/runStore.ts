@@ -104,6 +104,11 @@ export interface ServiceRecord {
 
 type Row = Record<string, unknown>;
 
+/** Runs' heartbeat column: a process renews it for runs it owns, so others can tell lost runs. */
+export function runsHeartbeatMigrationSql(_backend: "sqlite" | "postgres"): string {
+  return "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;";
+}
+
 /** The services' target column (added after 0004_runs). */
 export function servicesTargetMigrationSql(_backend: "sqlite" | "postgres"): string {
   return "ALTER TABLE services ADD COLUMN target TEXT NOT NULL DEFAULT 'local';";
@@ -324,7 +329,7 @@ export class RunStore {
       try {
         await this.db.all(
           `INSERT INTO runs (id, workspace_id, experiment, number, status, target, script, arguments, snapshot,
-             environment, artifacts, created_by, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, '[]', ?, ?)`,
+             environment, artifacts, created_by, created_at, heartbeat_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, '[]', ?, ?, ?)`,
           [
             id,
             input.workspaceId,
@@ -336,6 +341,7 @@ export class RunStore {
             input.snapshot,
             JSON.stringify(input.environment),
             input.createdBy,
+            now(),
             now(),
           ],
         );
@@ -413,11 +419,24 @@ export class RunStore {
     await this.db.all("UPDATE runs SET artifacts = ? WHERE id = ?", [JSON.stringify(artifacts), id]);
   }
 
-  /** Fail every run that is not final (their server stopped); returns their ids. */
-  async failUnfinished(error: RunError): Promise<string[]> {
+  /** Renew the heartbeat of runs this process owns (queued or active). */
+  async heartbeat(ids: string[], at: Date = new Date()): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.all(
+      `UPDATE runs SET heartbeat_at = ? WHERE status IN ('queued', 'preparing', 'running') AND id IN (${ids.map(() => "?").join(", ")})`,
+      [at.toISOString(), ...ids],
+    );
+  }
+
+  /**
+   * Fail runs that are not final and whose owner stopped renewing their heartbeat before
+   * `staleBefore` (their server process died); returns their ids.
+   */
+  async failStale(staleBefore: Date, error: RunError): Promise<string[]> {
     const rows = await this.db.all(
-      "UPDATE runs SET status = 'failed', finished_at = ?, error = ?, pid = NULL WHERE status IN ('queued', 'preparing', 'running') RETURNING id",
-      [now(), JSON.stringify(error)],
+      `UPDATE runs SET status = 'failed', finished_at = ?, error = ?, pid = NULL
+       WHERE status IN ('queued', 'preparing', 'running') AND (heartbeat_at IS NULL OR heartbeat_at < ?) RETURNING id`,
+      [now(), JSON.stringify(error), staleBefore.toISOString()],
     );
     return rows.map((r) => String(r.id));
   }

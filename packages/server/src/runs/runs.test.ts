@@ -363,6 +363,8 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("server restart", ()
         createdBy: "t",
       });
       await runs.setRunStatus(lost.id, "running", { pid: 999_999 });
+      // its server stopped renewing the heartbeat an hour ago
+      await runs.heartbeat([lost.id], new Date(Date.now() - 3_600_000));
       await runs.close();
       await store.close();
       const b = await startTestServer(startServer, { dataDir: t.path, token: a.token });

@@ -1,5 +1,5 @@
 import { buildsMigrationSql } from "../builds/jobStore";
-import { runsMigrationSql, servicesTargetMigrationSql } from "../runs/runStore";
+import { runsHeartbeatMigrationSql, runsMigrationSql, servicesTargetMigrationSql } from "../runs/runStore";
 import { wheelsMigrationSql } from "../wheels/catalog";
 
 /**
@@ -88,5 +88,10 @@ export const migrations: readonly Migration[] = [
     id: "0005_service_target",
     sqlite: servicesTargetMigrationSql("sqlite"),
     postgres: servicesTargetMigrationSql("postgres"),
+  },
+  {
+    id: "0006_run_heartbeat",
+    sqlite: runsHeartbeatMigrationSql("sqlite"),
+    postgres: runsHeartbeatMigrationSql("postgres"),
   },
 ];
