@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import * as buildCommands from "./commands/build";
+import * as completionCommands from "./commands/completion";
 import * as envCommands from "./commands/env";
 import * as indexCommands from "./commands/indexUrl";
 import * as lockCommands from "./commands/lock";
@@ -30,6 +31,7 @@ const commandModules: CommandModule[] = [
   wheelCommands,
   indexCommands,
   runCommands,
+  completionCommands,
 ];
 
 export const CLI_VERSION = "0.0.0";
