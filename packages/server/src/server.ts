@@ -78,14 +78,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     const blobs = new FsBlobStore(options.blobDir ?? join(options.dataDir, "blobs"));
     wheels = openWheelSupport({ dataDir: options.dataDir, database: options.database });
-    runs = openRunSupport({
-      dataDir: options.dataDir,
-      database: options.database,
-      store,
-      blobs,
-      logger,
-      wheels,
-    });
     builds = openBuildSupport({
       dataDir: options.dataDir,
       database: options.database,
@@ -93,6 +85,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       wheels,
       logger,
       builds: options.builds,
+    });
+    // the docker run target uses the same builder (and engine) as image builds
+    runs = openRunSupport({
+      dataDir: options.dataDir,
+      database: options.database,
+      store,
+      blobs,
+      logger,
+      wheels,
+      docker: { builder: builds.builder, client: builds.docker },
     });
     const { app, registry } = createApp({
       store,

@@ -9,7 +9,14 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer } from "@mlenv/server";
-import { makeTempDir, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
+import {
+  baseImageCpu,
+  dockerAvailable,
+  makeTempDir,
+  skipWithout,
+  startTestServer,
+  type TestServer,
+} from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
 
@@ -235,3 +242,83 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     }, 120_000);
   },
 );
+
+const dockerReason = await dockerAvailable();
+
+describe.skipIf(skipWithout("docker", dockerReason))("mlenv run / service on the docker target", () => {
+  let server: TestServer;
+  const t = makeTempDir("mlenv-cli-docker-");
+  let env: Record<string, string>;
+  const condaBefore = process.env.MLENV_CONDA_EXECUTABLE;
+  beforeAll(async () => {
+    // the local base image has python3-venv and no conda: the server builds venv images on it
+    process.env.MLENV_CONDA_EXECUTABLE = "none";
+    server = await startTestServer(startServer);
+    env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(t.path, "none.json") };
+    mkdirSync(join(t.path, "train"));
+    mkdirSync(join(t.path, "serve"));
+    writeFileSync(join(t.path, "train", "train.py"), TRAIN);
+    writeFileSync(join(t.path, "serve", "score.py"), SCORE);
+    writeFileSync(
+      join(t.path, "docker-env.json"),
+      JSON.stringify({ name: "cli-docker", docker: { baseImage: baseImageCpu() } }),
+    );
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (condaBefore === undefined) delete process.env.MLENV_CONDA_EXECUTABLE;
+    else process.env.MLENV_CONDA_EXECUTABLE = condaBefore;
+    t.cleanup();
+  });
+  const ok = async (...argv: string[]) => {
+    const r = await runInProcess(argv, { cwd: t.path, env });
+    expect(r.code, `${argv.join(" ")}: ${r.stderr}`).toBe(0);
+    return r;
+  };
+
+  it("trains in a container of the environment's image and serves the model from one", async () => {
+    await ok("env", "register", "-d", "docker-env.json");
+    const trained = await ok(
+      "run",
+      "submit",
+      "--source-dir",
+      "train",
+      "--script",
+      "train.py",
+      "--env",
+      "cli-docker",
+      "--target",
+      "docker",
+      "--wait",
+      "--",
+      "--epochs",
+      "3000",
+    );
+    expect(trained.stdout).toContain("trained w=2.00 b=1.00");
+    expect(trained.stdout).toMatch(/\[mlenv\] running in container [0-9a-f]{12} \(host network\)/);
+    const id = /Submitted run ([0-9a-f-]{36})/.exec(trained.stderr)?.[1];
+    await ok("model", "register", "-n", "docker-linear", "--run", id!, "--path", "outputs/model.json");
+    const deployed = await ok(
+      "service",
+      "deploy",
+      "-n",
+      "docker-linear",
+      "--model",
+      "docker-linear",
+      "--entry-script",
+      "score.py",
+      "--source-dir",
+      "serve",
+      "--env",
+      "cli-docker",
+      "--target",
+      "docker",
+    );
+    expect(deployed.stdout).toMatch(/^Service docker-linear is healthy/);
+    const scored = JSON.parse(
+      (await ok("service", "score", "docker-linear", "--data", '{"data": [10]}')).stdout,
+    );
+    expect(scored.predictions[0]).toBeCloseTo(21, 1);
+    await ok("service", "delete", "docker-linear");
+  }, 900_000);
+});
