@@ -49,8 +49,15 @@ const files = readdirSync(suiteDir)
   .sort();
 let failed = 0;
 for (const f of files) {
-  const mod = (await import(pathToFileURL(join(suiteDir, f)).href)) as { suite?: BenchSuite };
-  const suite = mod.suite;
+  let suite: BenchSuite | undefined;
+  try {
+    suite = ((await import(pathToFileURL(join(suiteDir, f)).href)) as { suite?: BenchSuite }).suite;
+  } catch (e) {
+    // One suite that fails to load must not hide the others' figures.
+    failed++;
+    err(`bench suite file ${f} failed to load: ${e instanceof Error ? e.message : String(e)}`);
+    continue;
+  }
   if (!suite) continue;
   if (filters.length && !filters.some((x) => suite.name.includes(x))) continue;
   ctx.log(`suite ${suite.name}`);
