@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
 
 const reason = (await dockerAvailable()) ?? registryAvailable();
+const testsStarted = new Date(Date.now() - 1000);
 const tag = `${process.pid}x${Date.now().toString(36)}`;
 
 describe.skipIf(skipWithout("docker", reason))("mlenv env build / mlenv env image", () => {
@@ -65,6 +66,8 @@ describe.skipIf(skipWithout("docker", reason))("mlenv env build / mlenv env imag
   afterAll(async () => {
     await srv?.close();
     for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
+    // what this file's failed and cancelled builds left behind
+    await docker.pruneDanglingImages({ since: testsStarted }).catch(() => []);
     await index?.close();
     await registry?.stop();
     t.cleanup();

@@ -12,6 +12,7 @@ import { type BuildJobStore, openBuildJobStore } from "./jobStore";
 import { buildEventResponse } from "./sse";
 
 const reason = await dockerAvailable();
+const testsStarted = new Date(Date.now() - 1000);
 const enc = (s: string) => new TextEncoder().encode(s);
 const run = `${process.pid}x${Date.now().toString(36)}`;
 
@@ -70,6 +71,8 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
   });
   afterAll(async () => {
     for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
+    // what this file's failed and cancelled builds left behind
+    await docker.pruneDanglingImages({ since: testsStarted }).catch(() => []);
     await jobs?.close();
     await store?.close();
     dir.cleanup();

@@ -20,6 +20,7 @@ import {
 import { IMAGE_LABEL_KEY, ImageBuilder, type RenderBuildContext } from "./index";
 
 const reason = (await dockerAvailable()) ?? registryAvailable();
+const testsStarted = new Date(Date.now() - 1000);
 const enc = (s: string) => new TextEncoder().encode(s);
 const run = `${process.pid}x${Date.now().toString(36)}`;
 
@@ -107,6 +108,8 @@ describe.skipIf(skipWithout("docker", reason))("ImageBuilder on a real engine an
   });
   afterAll(async () => {
     for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
+    // what this file's failed and cancelled builds left behind
+    await docker.pruneDanglingImages({ since: testsStarted }).catch(() => []);
     index?.server.close();
     await registry?.stop();
   });

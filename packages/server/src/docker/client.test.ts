@@ -127,6 +127,20 @@ describe.skipIf(skipWithout("docker", reason))("DockerClient on a real engine", 
     expect(await docker.inspectImage(`mlenv-test/client-${run}:fails`)).toBeNull();
   }, 120_000);
 
+  it("prunes the dangling image a failed build leaves behind", async () => {
+    const since = new Date(Date.now() - 1000);
+    const err = await docker
+      .buildImage({
+        context: { Dockerfile: enc(`FROM ${base}\nENV MARKER=prune-${run}\nRUN false\n`) },
+        tags: [`mlenv-test/client-${run}:prune`],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "E_DOCKER_BUILD_FAILED" });
+    const removed = await docker.pruneDanglingImages({ since });
+    expect(removed.length).toBeGreaterThanOrEqual(1);
+    for (const id of removed) expect(await docker.inspectImage(id)).toBeNull();
+  }, 120_000);
+
   it("cancels a running build through an AbortSignal and fails a build that outlives its timeout", async () => {
     const controller = new AbortController();
     const started = Date.now();

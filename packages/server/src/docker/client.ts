@@ -226,6 +226,29 @@ export class DockerClient {
     return readJson(res, `history of image ${ref}`, signal);
   }
 
+  /**
+   * Remove dangling images (untagged, no children: what failed and cancelled builds leave behind)
+   * created at or after `since`; images in use or removed meanwhile are skipped. Returns the ids removed.
+   */
+  async pruneDanglingImages(options: OperationOptions & { since?: Date } = {}): Promise<string[]> {
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "GET",
+      path: "/images/json",
+      query: { filters: JSON.stringify({ dangling: ["true"] }) },
+      ...(signal ? { signal } : {}),
+    });
+    const list = await readJson<{ Id: string; Created: number }[]>(res, "list dangling images", signal);
+    const since = options.since ? Math.floor(options.since.getTime() / 1000) : 0;
+    const removed: string[] = [];
+    for (const image of list) {
+      if (image.Created < since) continue;
+      if (await this.removeImage(image.Id, signal ? { signal } : {}).catch(() => false))
+        removed.push(image.Id);
+    }
+    return removed;
+  }
+
   /** Tag `source` (a reference or image id) as `target` (`repo:tag`). */
   async tagImage(source: string, target: string, options: OperationOptions = {}): Promise<void> {
     const t = parseImageReference(target);
