@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { buildEnvironment, Workspace } from "@mlenv/sdk";
 import { makeTempDir } from "@mlenv/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../logger";
@@ -80,6 +81,19 @@ describe("a server without a Docker engine", () => {
     expect(final?.status).toBe("failed");
     expect(final?.error?.code).toBe("E_DOCKER_UNREACHABLE");
     expect(final?.error?.message).toContain("no-engine.sock");
+
+    // through the SDK: the streamed log ends with the failure, which waitForCompletion raises
+    const sdkBuild = await buildEnvironment(new Workspace({ url: srv.url, token: admin }), "no-engine");
+    expect(sdkBuild.id).not.toBe(job.id);
+    const lines: string[] = [];
+    const err = await sdkBuild
+      .waitForCompletion({ showOutput: true, output: (l) => lines.push(l) })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "E_BUILD_FAILED" });
+    expect((err as Error).message).toContain("could not reach the Docker engine");
+    expect(lines[0]).toBe(`build job ${sdkBuild.id}: image ${sdkBuild.info.image}`);
+    expect(lines.at(-1)).toMatch(/^failed: could not reach the Docker engine/);
+    expect(sdkBuild.status).toBe("failed");
     await srv.close();
 
     // An earlier process left one job queued and one running: a restart runs the first and
