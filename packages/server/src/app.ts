@@ -204,11 +204,8 @@ export function createApp(deps: AppDeps): {
       bodyExample: '{"definition":{"name":"my-env"}}',
       responses: { 200: S.RegisteredSchema, 201: S.RegisteredSchema },
       handle: async ({ c, auth, body }) => {
-        const out = await registry.register(
-          ws(auth),
-          (body as z.infer<typeof S.RegisterSchema>).definition,
-          auth.name,
-        );
+        const b = body as z.infer<typeof S.RegisterSchema>;
+        const out = await registry.register(ws(auth), b.definition, auth.name, b.lock);
         if (out.created) {
           logger.info("environment registered", {
             workspace: auth.workspaceName,
@@ -283,6 +280,22 @@ export function createApp(deps: AppDeps): {
           "/versions/3",
         );
         return c.json(await registry.get(ws(auth), params.name!, { version }));
+      },
+    },
+    {
+      method: "get",
+      path: "/api/v1/environments/{name}/versions/{version}/lock",
+      summary: "The lock stored with a version (404 E_NOT_FOUND when it is unlocked)",
+      role: "reader",
+      responses: { 200: S.LockDocumentSchema },
+      handle: async ({ c, auth, params }) => {
+        const { version } = parseWith(
+          S.GetQuerySchema,
+          { version: params.version },
+          "version",
+          "/versions/3/lock",
+        );
+        return c.json(await registry.getLock(ws(auth), params.name!, version!));
       },
     },
     {

@@ -5,9 +5,15 @@ import {
   definitionHash,
   diffDefinitions,
   type EnvironmentDefinition,
+  imageKey,
   isCoreError,
+  type JsonValue,
+  type Lock,
+  lockImageKeyInput,
   parseDefinition,
+  parseLock,
   toReferenceJson,
+  validateLock,
 } from "@mlenv/core";
 import { generateToken, hashToken } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
@@ -46,6 +52,9 @@ export interface EnvironmentVersionView {
   archived: boolean;
   createdAt: string;
   createdBy: string;
+  /** Image key: over the lock's exact artifacts when locked, else over the loose definition. */
+  imageKey: string | null;
+  locked: boolean;
 }
 
 export interface EnvironmentSummaryView extends Omit<EnvironmentVersionView, "definition"> {
@@ -233,8 +242,38 @@ export class Registry {
     }
   }
 
-  /** Register a user definition (reserved names refused). */
-  async register(workspaceId: string, json: unknown, createdBy: string): Promise<RegisterOutcome> {
+  /**
+   * Validate a lock (an mlenv.lock document as JSON, or its YAML text) with core and check it was
+   * made from `def`. Bad input becomes E_LOCK_INVALID, another definition's lock E_LOCK_MISMATCH.
+   */
+  parseLockFor(def: EnvironmentDefinition, input: unknown): Lock {
+    let lock: Lock;
+    try {
+      lock = typeof input === "string" ? parseLock(input, "lock") : validateLock(input, "lock");
+    } catch (e) {
+      if (isCoreError(e)) {
+        throw new ServerError(ServerErrorCode.LOCK_INVALID, e.message, { cause: e, details: {} });
+      }
+      throw e;
+    }
+    const { hash } = this.#canonical(def);
+    if (lock.definitionHash !== hash) {
+      throw new ServerError(
+        ServerErrorCode.LOCK_MISMATCH,
+        `The lock was made from another definition: expected definitionHash ${hash} (this definition's; relock with "mlenv env lock"), received ${preview(lock.definitionHash)}`,
+        { details: { expected: hash, received: preview(lock.definitionHash) } },
+      );
+    }
+    return lock;
+  }
+
+  /** Register a user definition (reserved names refused), optionally with its lock. */
+  async register(
+    workspaceId: string,
+    json: unknown,
+    createdBy: string,
+    lockInput?: unknown,
+  ): Promise<RegisterOutcome> {
     const def = this.parse(json);
     checkName(def.name);
     if (isReservedName(def.name)) {
@@ -244,7 +283,8 @@ export class Registry {
         { details: { name: def.name } },
       );
     }
-    return this.#register(workspaceId, def, { curated: false, createdBy });
+    const lock = lockInput === undefined || lockInput === null ? null : this.parseLockFor(def, lockInput);
+    return this.#register(workspaceId, def, { curated: false, createdBy, lock });
   }
 
   /** Canonical JSON and hash; core refusing them (e.g. a lone surrogate) is bad input. */
@@ -265,9 +305,12 @@ export class Registry {
   async #register(
     workspaceId: string,
     def: EnvironmentDefinition,
-    opts: { curated: boolean; createdBy: string },
+    opts: { curated: boolean; createdBy: string; lock?: Lock | null },
   ): Promise<RegisterOutcome> {
     const { text, hash } = this.#canonical(def);
+    const lock = opts.lock ?? null;
+    const config = this.#config ? { config: this.#config } : {};
+    const key = imageKey(def, lock ? { ...config, lock: lockImageKeyInput(lock) } : config);
     const definitionBlob = await this.blobs.put(new TextEncoder().encode(text));
     const res = await this.store.register({
       workspaceId,
@@ -280,7 +323,17 @@ export class Registry {
       curated: opts.curated,
       createdBy: opts.createdBy,
       now: this.#now(),
+      lockJson: lock ? canonicalJson(lock as unknown as JsonValue) : null,
+      imageKey: key,
     });
+    // A version is immutable once locked: another lock for it is refused (nothing changed).
+    if (lock && !res.created && res.version.locked && res.version.imageKey !== key) {
+      throw new ServerError(
+        ServerErrorCode.CONFLICT,
+        `Version ${res.version.version} of ${preview(def.name)} is already locked to other artifacts; expected the same lock, or a changed definition (e.g. pin the package that moved) to register a new version`,
+        { details: { name: def.name, version: res.version.version, imageKey: res.version.imageKey } },
+      );
+    }
     const labels = res.created ? [] : await this.#labelsOf(workspaceId, def.name, res.version.version);
     return { created: res.created, environment: this.#view(res.environment, res.version, labels, true) };
   }
@@ -316,6 +369,8 @@ export class Registry {
       archived: env.archived,
       createdAt: v.createdAt,
       createdBy: v.createdBy,
+      imageKey: v.imageKey,
+      locked: v.locked,
     };
     if (withDefinition && "definitionJson" in v) {
       const definition = JSON.parse(v.definitionJson) as Record<string, unknown>;
@@ -347,6 +402,26 @@ export class Registry {
       );
     }
     return this.#view(r.environment, r.version, r.labels, true);
+  }
+
+  /** The lock stored with a version; E_NOT_FOUND when the version is unlocked. */
+  async getLock(workspaceId: string, name: string, version: number): Promise<Lock> {
+    const r = await this.store.resolve(workspaceId, name, { version });
+    if (!r)
+      throw notFound(`No environment named ${preview(name)} in this workspace`, { name: preview(name) });
+    if (!r.version) {
+      throw notFound(
+        `Environment ${preview(name)} has no version ${version} (latest is ${r.environment.latestVersion})`,
+        { name, version, latestVersion: r.environment.latestVersion },
+      );
+    }
+    if (r.version.lockJson === null) {
+      throw notFound(
+        `Version ${version} of ${preview(name)} is unlocked; expected a version registered with a lock (mlenv env register with an mlenv.lock beside the definition)`,
+        { name, version, locked: false },
+      );
+    }
+    return JSON.parse(r.version.lockJson) as Lock;
   }
 
   /** Core's structured diff between two versions of one environment. */

@@ -46,7 +46,20 @@ export const DefinitionSchema = z
   .record(z.string(), z.unknown())
   .describe("An environment definition (see @mlenv/core schema.json)");
 
-export const RegisterSchema = z.strictObject({ definition: DefinitionSchema });
+export const LockDocumentSchema = z
+  .record(z.string(), z.unknown())
+  .describe("An mlenv.lock document (see @mlenv/core lock.schema.json)")
+  .meta({ id: "Lock" });
+
+export const RegisterSchema = z.strictObject({
+  definition: DefinitionSchema,
+  lock: z
+    .union([LockDocumentSchema, z.string()])
+    .optional()
+    .describe(
+      "The definition's mlenv.lock, as JSON or YAML text; its definitionHash must be the definition's (else E_LOCK_MISMATCH)",
+    ),
+});
 
 const versionFields = {
   name: z.string(),
@@ -60,6 +73,13 @@ const versionFields = {
   archived: z.boolean(),
   createdAt: z.string(),
   createdBy: z.string(),
+  imageKey: z
+    .string()
+    .nullable()
+    .describe(
+      "Over the lock's exact artifacts when locked, else the loose definition; null before locks existed",
+    ),
+  locked: z.boolean(),
 };
 
 export const EnvironmentVersionSchema = z

@@ -26,6 +26,8 @@ export function storeContract(
       curated: false,
       createdBy: "test",
       now,
+      lockJson: null,
+      imageKey: `key-${hash}`,
       ...extra,
     });
 
@@ -99,6 +101,31 @@ export function storeContract(
       expect(await store.getVersion(ws, "env-a", 3)).toBeNull();
       expect(await store.getEnvironment(other, "env-a")).toBeNull();
       expect(await store.getVersion(other, "env-a", 1)).toBeNull();
+    });
+
+    it("locks: stored with a version, attached once to an unlocked one, listed as locked", async () => {
+      const u = await store.register(input("env-lk", "lk-1"));
+      expect(u.version).toMatchObject({ locked: false, lockJson: null, imageKey: "key-lk-1" });
+      const lock = JSON.stringify({ lockVersion: 1, definitionHash: "lk-1", platforms: {} });
+      const att = await store.register(input("env-lk", "lk-1", { lockJson: lock, imageKey: "locked-key" }));
+      expect(att).toMatchObject({ created: false, lockAttached: true });
+      expect(att.version).toMatchObject({ version: 1, locked: true, lockJson: lock, imageKey: "locked-key" });
+      // A locked version keeps its lock and key.
+      const again = await store.register(input("env-lk", "lk-1", { lockJson: "{}", imageKey: "other" }));
+      expect(again.lockAttached).toBeUndefined();
+      expect(again.version).toMatchObject({ lockJson: lock, imageKey: "locked-key" });
+      const l2 = await store.register(input("env-lk", "lk-2", { lockJson: lock, imageKey: "k2" }));
+      expect(l2.version).toMatchObject({ version: 2, locked: true, imageKey: "k2" });
+      expect((await store.getVersion(ws, "env-lk", 1))?.lockJson).toBe(lock);
+      expect((await store.resolve(ws, "env-lk", {}))?.version?.lockJson).toBe(lock);
+      const [listed] = await store.listEnvironments({
+        workspaceId: ws,
+        prefix: "env-lk",
+        limit: 5,
+        archived: "exclude",
+      });
+      expect(listed?.latest).toMatchObject({ version: 2, locked: true, imageKey: "k2" });
+      expect(await store.getVersion(other, "env-lk", 1)).toBeNull();
     });
 
     it("50 concurrent registers of distinct definitions get versions 1..50", async () => {

@@ -74,6 +74,11 @@ CREATE TABLE environment_labels (
 );
 `;
 
+const LOCKS_SQL = `
+ALTER TABLE environment_versions ADD COLUMN lock TEXT;
+ALTER TABLE environment_versions ADD COLUMN image_key TEXT;
+`;
+
 export const migrations: readonly Migration[] = [
   // TEXT sorts by bytes in both backends once PostgreSQL columns use the "C" collation.
   {
@@ -93,5 +98,12 @@ export const migrations: readonly Migration[] = [
     id: "0006_run_heartbeat",
     sqlite: runsHeartbeatMigrationSql("sqlite"),
     postgres: runsHeartbeatMigrationSql("postgres"),
+  },
+  // A version's lock (mlenv.lock as canonical JSON, NULL when unlocked) and the image key the
+  // registry computed for it (over the lock when locked); NULL image_key: registered before 0007.
+  {
+    id: "0007_environment_locks",
+    sqlite: LOCKS_SQL,
+    postgres: LOCKS_SQL,
   },
 ];

@@ -235,7 +235,23 @@ export class PostgresStore implements Store {
           [ws, input.name, input.definitionHash],
         )
       ).rows[0] as Row | undefined;
-      if (same) return { created: false, environment: toEnvironment(env), version: toVersion(same) };
+      if (same) {
+        if (same.lock !== null || input.lockJson === null)
+          return { created: false, environment: toEnvironment(env), version: toVersion(same) };
+        const attached = (
+          await c.query(
+            `UPDATE environment_versions SET lock = $1, image_key = $2
+             WHERE workspace_id = $3 AND name = $4 AND version = $5 RETURNING *`,
+            [input.lockJson, input.imageKey, ws, input.name, same.version],
+          )
+        ).rows[0] as Row;
+        return {
+          created: false,
+          lockAttached: true,
+          environment: toEnvironment(env),
+          version: toVersion(attached),
+        };
+      }
       const version = Number(env.latest_version) + 1;
       const envAfter = (
         await c.query(
@@ -247,8 +263,8 @@ export class PostgresStore implements Store {
       const row = (
         await c.query(
           `INSERT INTO environment_versions (workspace_id, name, version, definition_hash, definition,
-             definition_blob, description, tags, created_at, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+             definition_blob, description, tags, created_at, created_by, lock, image_key)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
           [
             ws,
             input.name,
@@ -260,6 +276,8 @@ export class PostgresStore implements Store {
             tagsJson(input.tags),
             input.now,
             input.createdBy,
+            input.lockJson,
+            input.imageKey,
           ],
         )
       ).rows[0] as Row;
@@ -336,7 +354,7 @@ export class PostgresStore implements Store {
     }
     const rows = await this.#rows(
       `SELECT e.name AS e_name, e.latest_version AS e_latest_version, e.archived AS e_archived,
-              e.curated AS e_curated, e.created_at AS e_created_at, e.updated_at AS e_updated_at, v.name, v.version, v.definition_hash, v.definition_blob, v.description, v.tags, v.created_at, v.created_by
+              e.curated AS e_curated, e.created_at AS e_created_at, e.updated_at AS e_updated_at, v.name, v.version, v.definition_hash, v.definition_blob, v.description, v.tags, v.created_at, v.created_by, v.image_key, (v.lock IS NOT NULL) AS locked
        FROM (SELECT * FROM environments e WHERE ${where.join(" AND ")} ORDER BY e.name LIMIT ${p(input.limit)}) e
        JOIN environment_versions v
          ON v.workspace_id = e.workspace_id AND v.name = e.name AND v.version = e.latest_version

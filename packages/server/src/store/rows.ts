@@ -42,7 +42,7 @@ export function toEnvironment(r: Row, prefix = ""): EnvironmentRecord {
 }
 
 export function toVersion(r: Row): VersionRecord {
-  return { ...toVersionSummary(r), definitionJson: str(r.definition) };
+  return { ...toVersionSummary(r), definitionJson: str(r.definition), lockJson: strOrNull(r.lock) };
 }
 
 export function toVersionSummary(r: Row): VersionSummaryRecord {
@@ -55,6 +55,9 @@ export function toVersionSummary(r: Row): VersionSummaryRecord {
     tags: JSON.parse(str(r.tags)) as Record<string, string>,
     createdAt: str(r.created_at),
     createdBy: str(r.created_by),
+    imageKey: strOrNull(r.image_key),
+    // Full rows carry the lock itself; list rows a computed `locked` flag.
+    locked: "lock" in r ? r.lock !== null && r.lock !== undefined : bool(r.locked),
   };
 }
 

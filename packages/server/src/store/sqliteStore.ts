@@ -185,8 +185,25 @@ export class SqliteStore implements Store {
         input.workspaceId,
         input.name,
       );
-      if (same && envRow)
-        return { created: false, environment: toEnvironment(envRow), version: toVersion(same) };
+      if (same && envRow) {
+        if (same.lock !== null || input.lockJson === null)
+          return { created: false, environment: toEnvironment(envRow), version: toVersion(same) };
+        this.#prep(
+          "UPDATE environment_versions SET lock = ?, image_key = ? WHERE workspace_id = ? AND name = ? AND version = ?",
+        ).run(input.lockJson, input.imageKey, input.workspaceId, input.name, same.version);
+        const attached = this.#get(
+          "SELECT * FROM environment_versions WHERE workspace_id = ? AND name = ? AND version = ?",
+          input.workspaceId,
+          input.name,
+          same.version,
+        )!;
+        return {
+          created: false,
+          lockAttached: true,
+          environment: toEnvironment(envRow),
+          version: toVersion(attached),
+        };
+      }
       let version: number;
       if (envRow) {
         version = Number(envRow.latest_version) + 1;
@@ -203,8 +220,8 @@ export class SqliteStore implements Store {
       const tags = tagsJson(input.tags);
       this.#prep(
         `INSERT INTO environment_versions (workspace_id, name, version, definition_hash, definition,
-           definition_blob, description, tags, created_at, created_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           definition_blob, description, tags, created_at, created_by, lock, image_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         input.workspaceId,
         input.name,
@@ -216,6 +233,8 @@ export class SqliteStore implements Store {
         tags,
         input.now,
         input.createdBy,
+        input.lockJson,
+        input.imageKey,
       );
       const tagStmt = this.#prep(
         "INSERT INTO environment_version_tags (workspace_id, name, version, key, value) VALUES (?, ?, ?, ?, ?)",
@@ -303,7 +322,7 @@ export class SqliteStore implements Store {
     params.push(input.limit);
     const rows = this.#all(
       `SELECT e.name AS e_name, e.latest_version AS e_latest_version, e.archived AS e_archived,
-              e.curated AS e_curated, e.created_at AS e_created_at, e.updated_at AS e_updated_at, v.name, v.version, v.definition_hash, v.definition_blob, v.description, v.tags, v.created_at, v.created_by
+              e.curated AS e_curated, e.created_at AS e_created_at, e.updated_at AS e_updated_at, v.name, v.version, v.definition_hash, v.definition_blob, v.description, v.tags, v.created_at, v.created_by, v.image_key, (v.lock IS NOT NULL) AS locked
        FROM (SELECT * FROM environments e WHERE ${where.join(" AND ")} ORDER BY e.name LIMIT ?) e
        JOIN environment_versions v
          ON v.workspace_id = e.workspace_id AND v.name = e.name AND v.version = e.latest_version

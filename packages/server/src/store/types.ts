@@ -42,6 +42,12 @@ export interface VersionRecord {
   tags: Record<string, string>;
   createdAt: string;
   createdBy: string;
+  /** The image key the registry computed (over the lock when locked); null before migration 0007. */
+  imageKey: string | null;
+  /** Whether a lock is stored with this version. */
+  locked: boolean;
+  /** The stored lock as JSON text; null when unlocked. */
+  lockJson: string | null;
 }
 
 export interface LabelRecord {
@@ -68,10 +74,15 @@ export interface RegisterInput {
   curated: boolean;
   createdBy: string;
   now: string;
+  /** The lock as JSON text, or null (unlocked). */
+  lockJson: string | null;
+  imageKey: string;
 }
 
 export interface RegisterResult {
   created: boolean;
+  /** The existing version was unlocked and the given lock was attached to it. */
+  lockAttached?: boolean;
   environment: EnvironmentRecord;
   version: VersionRecord;
 }
@@ -88,7 +99,7 @@ export interface ListInput {
 }
 
 /** A version without its definition text (what lists need). */
-export type VersionSummaryRecord = Omit<VersionRecord, "definitionJson">;
+export type VersionSummaryRecord = Omit<VersionRecord, "definitionJson" | "lockJson">;
 
 export interface ListedEnvironment {
   environment: EnvironmentRecord;
@@ -135,8 +146,9 @@ export interface Store {
   watchRevocations?(onRevoked: (tokenHash: string | null) => void): Promise<() => Promise<void>>;
 
   /**
-   * Register a definition: an existing version with the same hash is returned unchanged;
-   * otherwise the next version number is allocated atomically (no gaps, no duplicates, even
+   * Register a definition: an existing version with the same hash is returned unchanged, except
+   * that a lock given for an unlocked version is attached to it (with its image key; a locked
+   * version keeps its lock: the caller compares); otherwise the next version number is allocated atomically (no gaps, no duplicates, even
    * across processes).
    */
   register(input: RegisterInput): Promise<RegisterResult>;
