@@ -206,12 +206,15 @@ export class Environment {
 
   /**
    * Register this definition. An identical definition (same `definitionHash`) returns the existing
-   * version (`registration.created === false`); a changed one becomes the next version.
+   * version (`registration.created === false`); a changed one becomes the next version. With
+   * `lock` (the definition's mlenv.lock, a document or YAML text) the version is locked and its
+   * image key is computed over the lock's exact artifacts.
    */
-  async register(workspace: Workspace): Promise<Environment> {
+  async register(workspace: Workspace, options: { lock?: unknown } = {}): Promise<Environment> {
     const def = this.toDefinition();
     const res: RegisterResult = await workspace.environments.register({
       definition: toReferenceJson({ ...def, version: null }),
+      ...(options.lock === undefined ? {} : { lock: options.lock }),
     });
     return Environment.fromRegistered(res.environment, res.created);
   }

@@ -20,6 +20,10 @@ export interface EnvironmentVersion {
   archived: boolean;
   createdAt: string;
   createdBy: string;
+  /** Image key: over the lock's exact artifacts when locked, else over the loose definition. */
+  imageKey: string | null;
+  /** Whether an mlenv.lock is stored with this version (`RegistryClient.lock`). */
+  locked: boolean;
 }
 
 /** The latest version of one environment, as listed. */
@@ -82,6 +86,11 @@ export interface LabelInfo {
 /** A register call: the definition (its `description` and `tags` travel inside it). */
 export interface RegisterRequest {
   definition: unknown;
+  /**
+   * The definition's mlenv.lock (a lock document, or its YAML text). Stored with the version;
+   * the server refuses a lock made from another definition (E_LOCK_MISMATCH).
+   */
+  lock?: unknown;
 }
 
 export interface CloneRequest extends VersionSelector {
@@ -152,6 +161,14 @@ export class RegistryClient {
       if (!page.nextCursor) return out;
       cursor = page.nextCursor;
     }
+  }
+
+  /** The lock stored with a version (a lock document; validate with core's validateLock). */
+  lock(name: string, version: number): Promise<Record<string, unknown>> {
+    return this.workspace.request(
+      "GET",
+      `/api/v1/environments/${seg(name)}/versions/${positiveVersion(version)}/lock`,
+    );
   }
 
   versions(name: string): Promise<{ name: string; archived: boolean; items: EnvironmentVersion[] }> {

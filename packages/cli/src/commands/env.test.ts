@@ -33,7 +33,9 @@ describe("mlenv env registry commands", () => {
     await run("env", "scaffold", "-n", "tabled", "-d", "tabled");
     const r = await run("env", "register", "-d", "tabled", "--description", "first", "-t", "team=vision");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Registered tabled version 1 \(mlenv1-sha256:[0-9a-f]{64}\)\n$/);
+    expect(r.stdout).toMatch(/^Registered tabled version 1 \(mlenv1-sha256:[0-9a-f]{64}\), unlocked\n$/);
+    // conda-forge is unreachable here: one warning line, and the version is registered unlocked.
+    expect(r.stderr.split("\n").filter((l) => l.startsWith("warning: registering unlocked"))).toHaveLength(1);
     const shown = JSON.parse((await run("env", "show", "-n", "tabled", "--json")).stdout);
     expect(shown).toMatchObject({ description: "first", tags: { team: "vision" }, version: 1 });
     const list = await run("env", "list", "--tag", "team=vision");

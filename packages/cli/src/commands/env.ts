@@ -12,6 +12,7 @@ import { type CliContext, CliError } from "../context";
 import { formatJson, formatTable, sanitize } from "../output";
 import { registerDiffCommand } from "./envDiff";
 import { loadOrReport, registerOfflineCommands, validateOrReport } from "./envOffline";
+import { lockForRegister } from "./lock";
 
 function parseVersion(v: string): number {
   if (!/^[1-9]\d{0,8}$/.test(v))
@@ -51,6 +52,8 @@ function describeVersion(v: EnvironmentVersion | EnvironmentSummary): string[] {
         .map(([k, val]) => `${k}=${val}`)
         .join(", ") || "-"
     }`,
+    `locked:          ${v.locked ? "yes" : "no (imageKey over the loose definition)"}`,
+    `imageKey:        ${v.imageKey ?? "-"}`,
     `curated:         ${v.curated ? "yes" : "no"}`,
     `archived:        ${v.archived ? "yes" : "no"}`,
     `created:         ${v.createdAt} by ${v.createdBy}`,
@@ -72,6 +75,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-n, --name <name>", "name to register under (default: the definition's)")
     .option("--description <text>", "description of this version")
     .option("-t, --tag <key=value>", "tag (repeatable)", collectTag)
+    .option("--lock <file>", "the lock to store (default: mlenv.lock beside the definition, else lock now)")
+    .option("--no-lock", "register unlocked without trying to lock")
     .option("--json", "print JSON")
     .action(
       async (opts: {
@@ -79,6 +84,7 @@ export function register(program: Command, ctx: CliContext): void {
         name?: string;
         description?: string;
         tag?: Record<string, string>;
+        lock?: string | false;
         json?: boolean;
       }) => {
         // Validate locally first: errors come out as `file:line: ...` lines and nothing is sent.
@@ -88,14 +94,21 @@ export function register(program: Command, ctx: CliContext): void {
         if (opts.name) def.name = opts.name;
         if (opts.description !== undefined) def.description = opts.description;
         if (opts.tag) def.tags = { ...def.tags, ...opts.tag };
-        const res: RegisterResult = await ws().environments.register({ definition: toReferenceJson(def) });
+        const locked = await lockForRegister(ctx, opts.directory, loaded.definition, opts.lock);
+        const res: RegisterResult = await ws().environments.register({
+          definition: toReferenceJson(def),
+          ...(locked.lock === undefined ? {} : { lock: locked.lock }),
+        });
+        // Warn only once the version exists (a refused register prints just its error).
+        if (locked.warning) ctx.err(sanitize(locked.warning));
         if (opts.json) return ctx.out(formatJson(res));
         const e = res.environment;
+        const how = e.locked ? `locked${locked.source ? ` (${locked.source})` : ""}` : "unlocked";
         ctx.out(
           sanitize(
             res.created
-              ? `Registered ${e.name} version ${e.version} (${e.definitionHash})`
-              : `Unchanged: ${e.name} version ${e.version} already has this definition (${e.definitionHash})`,
+              ? `Registered ${e.name} version ${e.version} (${e.definitionHash}), ${how}`
+              : `Unchanged: ${e.name} version ${e.version} already has this definition (${e.definitionHash}), ${how}`,
           ),
         );
       },

@@ -1,9 +1,16 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { type EnvironmentDefinition, parseDefinition, parseLock, serializeLock } from "@mlenv/core";
+import {
+  type EnvironmentDefinition,
+  type Lock,
+  parseDefinition,
+  parseLock,
+  serializeLock,
+  validateLock,
+} from "@mlenv/core";
 import { checkLock, isResolverError, lockEnvironment, outdated } from "@mlenv/resolver";
 import { workspaceFromConfig } from "@mlenv/sdk/node";
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { type CliContext, CliError } from "../context";
 import { formatJson, formatTable, sanitize } from "../output";
 import { loadOrReport } from "./envOffline";
@@ -38,6 +45,48 @@ async function withResolverErrors<T>(ctx: CliContext, f: () => Promise<T>): Prom
       throw new CliError(e.code, e.message, { cause: e });
     }
     throw e;
+  }
+}
+
+/** The lock `mlenv env register` sends, and the warning to print when it has none. */
+export interface RegisterLock {
+  /** YAML text of an mlenv.lock, or a lock just made; undefined: register unlocked. */
+  lock?: string | Lock;
+  /** Where it came from, for the output line. */
+  source?: string;
+  /** One line explaining why the version is unlocked (printed once on stderr). */
+  warning?: string;
+}
+
+/**
+ * The lock for `mlenv env register`: `--lock FILE`, else mlenv.lock beside the definition, else
+ * a fresh lock made with the resolver when the definition's channels and indexes answer. A
+ * definition that cannot be locked here (sources unreachable, unsatisfiable) registers unlocked,
+ * with one warning line. `--no-lock` (option false) skips all of this.
+ */
+export async function lockForRegister(
+  ctx: CliContext,
+  directory: string,
+  def: EnvironmentDefinition,
+  option: string | false | undefined,
+): Promise<RegisterLock> {
+  if (option === false) return {};
+  if (typeof option === "string") {
+    const p = ctx.path(option);
+    if (!existsSync(p)) throw new CliError("E_USAGE", `expected a lock file at --lock ${option}; none found`);
+    return { lock: readFileSync(p, "utf8"), source: p };
+  }
+  const beside = defaultLockPath(ctx, directory);
+  if (existsSync(beside)) return { lock: readFileSync(beside, "utf8"), source: beside };
+  if (def.python.userManagedDependencies) return {};
+  try {
+    return { lock: await lockEnvironment(def, { cacheDir: cacheDir(ctx) }), source: "resolved now" };
+  } catch (e) {
+    if (!isResolverError(e)) throw e;
+    const why = e.message.split("\n")[0] ?? e.code;
+    return {
+      warning: `warning: registering unlocked (no mlenv.lock beside the definition and locking failed: ${why.slice(0, 200)} [${e.code}]); run mlenv env lock -d ${directory} where the channels and indexes are reachable`,
+    };
   }
 }
 
@@ -101,42 +150,69 @@ export function register(program: Command, ctx: CliContext): void {
   env
     .command("outdated")
     .description("Show packages that would now resolve to other versions than the lock pins.")
-    .option("-n, --name <name>", "registered environment (its latest version)")
+    .option("-n, --name <name>", "registered environment (its stored lock; latest version unless -v)")
+    .option("-v, --version <n>", "version of -n NAME", (v: string) => {
+      if (!/^[1-9]\d{0,8}$/.test(v))
+        throw new InvalidArgumentError(`expected a version such as 2; received ${v}`);
+      return Number(v);
+    })
     .option("-d, --directory <path>", "definition folder or file")
-    .option("--lock <file>", "the lock to compare with (default: mlenv.lock beside the definition)")
+    .option(
+      "--lock <file>",
+      "the lock to compare with (default: the registered version's, or mlenv.lock beside the definition)",
+    )
     .option("--json", "print JSON")
-    .action(async (opts: { name?: string; directory?: string; lock?: string; json?: boolean }) => {
-      let def: EnvironmentDefinition;
-      let lockPath: string | undefined = opts.lock ? ctx.path(opts.lock) : undefined;
-      if (opts.name) {
-        const v = await workspaceFromConfig({ env: ctx.io.env }).environments.get(opts.name, {});
-        def = parseDefinition(v.definition);
-      } else if (opts.directory) {
-        def = loadOrReport(ctx, opts.directory).definition;
-        lockPath ??= defaultLockPath(ctx, opts.directory);
-      } else {
-        throw new CliError("E_USAGE", "expected -n NAME or -d DIR|FILE");
-      }
-      if (!lockPath || !existsSync(lockPath)) {
-        throw new CliError(
-          "E_LOCK_MISMATCH",
-          `expected a lock to compare with (--lock FILE); none at ${lockPath ?? "(not given)"}`,
+    .action(
+      async (opts: {
+        name?: string;
+        version?: number;
+        directory?: string;
+        lock?: string;
+        json?: boolean;
+      }) => {
+        let def: EnvironmentDefinition;
+        let lockPath: string | undefined = opts.lock ? ctx.path(opts.lock) : undefined;
+        let stored: Lock | undefined;
+        if (opts.name) {
+          const envs = workspaceFromConfig({ env: ctx.io.env }).environments;
+          const v = await envs.get(opts.name, opts.version === undefined ? {} : { version: opts.version });
+          def = parseDefinition(v.definition);
+          if (!lockPath) {
+            if (!v.locked) {
+              throw new CliError(
+                "E_LOCK_MISMATCH",
+                `${opts.name} version ${v.version} is unlocked: expected a version registered with a lock, or --lock FILE`,
+              );
+            }
+            stored = validateLock(await envs.lock(opts.name, v.version), `${opts.name} version ${v.version}`);
+          }
+        } else if (opts.directory) {
+          def = loadOrReport(ctx, opts.directory).definition;
+          lockPath ??= defaultLockPath(ctx, opts.directory);
+        } else {
+          throw new CliError("E_USAGE", "expected -n NAME or -d DIR|FILE");
+        }
+        if (!stored && (!lockPath || !existsSync(lockPath))) {
+          throw new CliError(
+            "E_LOCK_MISMATCH",
+            `expected a lock to compare with (--lock FILE); none at ${lockPath ?? "(not given)"}`,
+          );
+        }
+        const lock = stored ?? parseLock(readFileSync(lockPath as string, "utf8"), lockPath);
+        const rows = await withResolverErrors(ctx, () => outdated(def, lock, { cacheDir: cacheDir(ctx) }));
+        if (opts.json) return ctx.out(formatJson(rows));
+        if (!rows.length) return ctx.out("Everything is up to date.");
+        ctx.out(
+          sanitize(
+            formatTable(rows, [
+              { header: "PLATFORM", value: (r) => r.platform },
+              { header: "KIND", value: (r) => r.kind },
+              { header: "PACKAGE", value: (r) => r.name },
+              { header: "LOCKED", value: (r) => r.locked ?? "-" },
+              { header: "NOW", value: (r) => r.latest ?? "(removed)" },
+            ]),
+          ),
         );
-      }
-      const lock = parseLock(readFileSync(lockPath, "utf8"), lockPath);
-      const rows = await withResolverErrors(ctx, () => outdated(def, lock, { cacheDir: cacheDir(ctx) }));
-      if (opts.json) return ctx.out(formatJson(rows));
-      if (!rows.length) return ctx.out("Everything is up to date.");
-      ctx.out(
-        sanitize(
-          formatTable(rows, [
-            { header: "PLATFORM", value: (r) => r.platform },
-            { header: "KIND", value: (r) => r.kind },
-            { header: "PACKAGE", value: (r) => r.name },
-            { header: "LOCKED", value: (r) => r.locked ?? "-" },
-            { header: "NOW", value: (r) => r.latest ?? "(removed)" },
-          ]),
-        ),
-      );
-    });
+      },
+    );
 }
