@@ -94,8 +94,9 @@ describe.skipIf(skipWithout("docker", reason))("mlenv env build / mlenv env imag
     expect(shown.stdout).toMatch(/^digest: +sha256:[0-9a-f]{64}$/m);
     expect(shown.stdout).toContain(`  FROM ${baseImageCpu()}`);
 
-    const again = await cli(["env", "build", "-n", `ok-${tag}`, "--wait", "--json"]);
+    const again = await cli(["env", "build", "-n", `ok-${tag}`, "--json", "--show-output"]);
     expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain("cache hit: "); // the log goes to stderr next to --json
     const job = JSON.parse(again.stdout) as {
       status: string;
       outcome: { cacheHit: boolean; source: string };

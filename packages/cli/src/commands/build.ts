@@ -72,7 +72,11 @@ export function register(program: Command, ctx: CliContext): void {
           await build.waitForCompletion({
             raiseOnError: false,
             ...(opts.showOutput
-              ? { showOutput: true, output: (line: string) => ctx.out(sanitize(line)) }
+              ? {
+                  showOutput: true,
+                  // with --json the log goes to stderr, so stdout stays one JSON document
+                  output: (line: string) => (opts.json ? ctx.err : ctx.out)(sanitize(line)),
+                }
               : {}),
           });
           if (build.status !== "succeeded") {
