@@ -1,3 +1,4 @@
+import { serializeLock, validateLock } from "@mlenv/core";
 import type { EnvironmentVersion, Workspace } from "@mlenv/sdk";
 import { type ComponentChild, h } from "preact";
 import { useState } from "preact/hooks";
@@ -13,6 +14,8 @@ interface EnvData {
   archived: boolean;
   current: EnvironmentVersion;
   labels: { label: string; version: number; updatedAt: string }[];
+  /** The stored mlenv.lock as YAML, when the version is locked. */
+  lockYaml: string | null;
 }
 
 async function load(ws: Workspace, name: string, version: number | null): Promise<EnvData> {
@@ -22,7 +25,8 @@ async function load(ws: Workspace, name: string, version: number | null): Promis
     reg.get(name, version ? { version } : {}),
     reg.labels(name),
   ]);
-  return { versions: versions.items, archived: versions.archived, current, labels: labels.items };
+  const lockYaml = current.locked ? serializeLock(validateLock(await reg.lock(name, current.version))) : null;
+  return { versions: versions.items, archived: versions.archived, current, labels: labels.items, lockYaml };
 }
 
 function Code(props: { text: string; label: string }): ComponentChild {
@@ -251,11 +255,13 @@ function EnvBody(props: {
             id: "lock",
             label: "Lock",
             render: () =>
-              h(
-                "p",
-                { class: "meta" },
-                "No lock is recorded for this version: this server has no lock API yet, so the image is built from the definition as written.",
-              ),
+              props.data.lockYaml !== null
+                ? h(Code, { text: props.data.lockYaml, label: "Lock as YAML" })
+                : h(
+                    "p",
+                    { class: "meta" },
+                    "This version is unlocked: its image is built from the definition as written. Register it with an mlenv.lock (mlenv env lock, then mlenv env register) to pin exact packages.",
+                  ),
           },
         ],
       }),
