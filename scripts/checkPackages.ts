@@ -14,9 +14,9 @@
  * (test/packages.test.ts installs them into a scratch project).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
 
@@ -39,6 +39,35 @@ function exportTargets(value: unknown): string[] {
   return [];
 }
 
+/**
+ * Run `f` while holding a lock on this checkout's dist/ folders: tests that build and then read
+ * dist (packing, the server image) run in parallel vitest workers and must not clean each other's
+ * output mid-way.
+ */
+export function withBuildLock<T>(f: () => T): T {
+  const lock = join(root, "node_modules", ".cache", "mlenv-build.lock");
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + 20 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      // A lock older than 20 minutes belongs to a process that died.
+      if (Date.now() - statSync(lock).mtimeMs > 20 * 60_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline)
+        throw new Error(`Expected the build lock ${lock} to be released within 20 minutes`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  try {
+    return f();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 /** Build every published package (and what it depends on) with `pnpm -r`. */
 export function buildPackages(): void {
   const filters = PUBLISHED.flatMap((p) => ["--filter", `./packages/${p}`]);
@@ -47,6 +76,10 @@ export function buildPackages(): void {
 
 /** Build (optional) and pack every published package into `outDir`; returns tarball paths by package. */
 export function buildAndPack(outDir: string, options: { build?: boolean } = {}): Record<string, string> {
+  return withBuildLock(() => packAll(outDir, options));
+}
+
+function packAll(outDir: string, options: { build?: boolean }): Record<string, string> {
   if (options.build !== false) buildPackages();
   mkdirSync(outDir, { recursive: true });
   const out: Record<string, string> = {};
@@ -87,6 +120,11 @@ export async function lintTarball(tarball: string): Promise<string[]> {
   if (JSON.stringify(packedPkg).includes("workspace:"))
     problems.push("package.json still names workspace: ranges");
   if (!files.has("./LICENSE")) problems.push("no LICENSE in the tarball");
+  if (packedPkg.name === "@mlenv/server" && !files.has("./dist/ui/app.js")) {
+    problems.push(
+      "no prebuilt web UI (dist/ui/app.js): the server would try to bundle sources it does not ship",
+    );
+  }
 
   const attw = spawnSync(
     join(root, "node_modules", ".bin", "attw"),

@@ -18,7 +18,7 @@ import {
   startPostgres,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildPackages } from "../scripts/checkPackages";
+import { buildPackages, withBuildLock } from "../scripts/checkPackages";
 
 const root = join(import.meta.dirname, "..");
 const tag = `mlenv/server:test-${process.pid}`;
@@ -93,6 +93,10 @@ async function registerRoundTrip(url: string, token: string, store: string) {
   expect(again.version).toBe("1"); // unchanged definition: no new version
   const got = await Environment.get(ws, `image-${store}`);
   expect(got.python.condaDependencies.pipPackages).toEqual(["numpy==2.1.0"]);
+  // The web UI's prebuilt bundle ships in the image (no esbuild or sources needed at run time).
+  const ui = await fetch(`${url}/ui/app.js`);
+  expect(ui.status).toBe(200);
+  expect((await ui.text()).length).toBeGreaterThan(1000);
   const metrics = await (await fetch(`${url}/metrics`)).text();
   // First registration 201 (created), the identical second one 200: both counted by route pattern.
   for (const status of ["201", "200"]) {
@@ -111,12 +115,15 @@ describe.skipIf(skipWithout("docker", dockerMissing))(
   "[slow] server image on the local Docker engine",
   () => {
     beforeAll(() => {
-      buildPackages();
-      const r = spawnSync(join(root, "scripts", "build-server-image.sh"), [tag], {
-        cwd: root,
-        encoding: "utf8",
-        env: { ...process.env, MLENV_BASE_IMAGE_CPU: baseImageCpu() },
-        timeout: 600_000,
+      // Built and read (pnpm deploy) under one lock: test/packages.test.ts builds the same dist/.
+      const r = withBuildLock(() => {
+        buildPackages();
+        return spawnSync(join(root, "scripts", "build-server-image.sh"), [tag], {
+          cwd: root,
+          encoding: "utf8",
+          env: { ...process.env, MLENV_BASE_IMAGE_CPU: baseImageCpu() },
+          timeout: 600_000,
+        });
       });
       if (r.status !== 0) throw new Error(`image build failed:\n${r.stdout}\n${r.stderr}`);
     }, 900_000);
