@@ -122,7 +122,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<shell>", "bash, zsh or fish")
     .addHelpText(
       "after",
-      '\nInstall:\n  bash: source <(mlenv completion bash)   (or write it to /etc/bash_completion.d/mlenv)\n  zsh:  mlenv completion zsh > ~/.zfunc/_mlenv   (a directory on $fpath)\n  fish: mlenv completion fish > ~/.config/fish/completions/mlenv.fish',
+      "\nInstall:\n  bash: source <(mlenv completion bash)   (or write it to /etc/bash_completion.d/mlenv)\n  zsh:  mlenv completion zsh > ~/.zfunc/_mlenv   (a directory on $fpath)\n  fish: mlenv completion fish > ~/.config/fish/completions/mlenv.fish",
     )
     .action((shell: string, opts: { name: string }) => {
       const make = { bash: bashCompletion, zsh: zshCompletion, fish: fishCompletion }[shell];
