@@ -8,6 +8,7 @@ import { coreRenderer, ImageBuilder } from "./builder";
 import { BuildQueue } from "./buildQueue";
 import { type BuildJobStore, openBuildJobStore } from "./jobStore";
 import { BuildSecretBroker, wheelPipSecrets } from "./pipSecrets";
+import { workspaceRegistryAuth } from "./registryAuth";
 import { buildRoutes } from "./routes";
 
 /** Image-build settings of a server; each falls back to an environment variable, then a default. */
@@ -151,6 +152,7 @@ export function openBuildSupport(options: {
             source: wheelPipSecrets({ store: options.store, wheels: options.wheels, baseUrl: () => baseUrl }),
             broker,
           },
+          baseImageAuth: workspaceRegistryAuth(options.wheels.catalog),
         }
       : {}),
   });

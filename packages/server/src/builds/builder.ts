@@ -75,7 +75,10 @@ export interface ImageBuilderOptions {
    * workspace's secrets); null for public or local base images. They reach the engine only in
    * the X-Registry-Config header: never the Dockerfile, build args, image or log.
    */
-  baseImageAuth?: (definition: EnvironmentDefinition) => Promise<RegistryAuth | null> | RegistryAuth | null;
+  baseImageAuth?: (
+    definition: EnvironmentDefinition,
+    context: { workspaceId: string | undefined },
+  ) => Promise<RegistryAuth | null> | RegistryAuth | null;
   /** Time limit of one engine build, ms (default 30 min). */
   buildTimeoutMs?: number;
   /**
@@ -353,7 +356,8 @@ export class ImageBuilder {
       for (const s of pip?.redact ?? []) out = out.split(s).join("***");
       return out;
     };
-    const baseAuth = (await this.options.baseImageAuth?.(request.definition)) ?? null;
+    const baseAuth =
+      (await this.options.baseImageAuth?.(request.definition, { workspaceId: request.workspaceId })) ?? null;
     const baseRegistry = baseAuth?.serveraddress ?? request.definition.docker.baseImageRegistry.address;
     emit(`building ${ids.image} (image key ${ids.key})`);
     const built = await docker
