@@ -130,6 +130,10 @@ function locksSuite(label: string, opts: { skip: boolean; database: () => string
         locked: true,
         imageKey: a.json.environment.imageKey,
       });
+      // A clone keeps the lock, so it shares the image.
+      const cl = await api("POST", "/api/v1/environments/lk-loose/clone", { newName: "lk-clone" });
+      expect(cl.status).toBe(201);
+      expect(cl.json.environment).toMatchObject({ locked: true, imageKey: a.json.environment.imageKey });
       const listed = (await api("GET", "/api/v1/environments?prefix=lk-")).json.items as Json[];
       expect(listed.find((e) => e.name === "lk-loose")).toMatchObject({ locked: true });
       expect(listed.find((e) => e.name === "lk-u1")).toMatchObject({ locked: false });

@@ -608,10 +608,13 @@ export class Registry {
       );
     }
     const { curated: _c, ...tags } = source.tags;
+    // The name is not part of definitionHash, so the source's lock still fits the copy.
+    const lock = source.locked ? await this.getLock(workspaceId, name, source.version) : undefined;
     return this.register(
       workspaceId,
       { ...source.definition, name: newName, version: null, tags },
       createdBy,
+      lock,
     );
   }
 }

@@ -236,13 +236,13 @@ export class PostgresStore implements Store {
         )
       ).rows[0] as Row | undefined;
       if (same) {
-        if (same.lock !== null || input.lockJson === null)
+        if (same.lock !== null || (input.lockJson ?? null) === null)
           return { created: false, environment: toEnvironment(env), version: toVersion(same) };
         const attached = (
           await c.query(
             `UPDATE environment_versions SET lock = $1, image_key = $2
              WHERE workspace_id = $3 AND name = $4 AND version = $5 RETURNING *`,
-            [input.lockJson, input.imageKey, ws, input.name, same.version],
+            [input.lockJson, input.imageKey ?? null, ws, input.name, same.version],
           )
         ).rows[0] as Row;
         return {
@@ -276,8 +276,8 @@ export class PostgresStore implements Store {
             tagsJson(input.tags),
             input.now,
             input.createdBy,
-            input.lockJson,
-            input.imageKey,
+            input.lockJson ?? null,
+            input.imageKey ?? null,
           ],
         )
       ).rows[0] as Row;

@@ -186,11 +186,11 @@ export class SqliteStore implements Store {
         input.name,
       );
       if (same && envRow) {
-        if (same.lock !== null || input.lockJson === null)
+        if (same.lock !== null || (input.lockJson ?? null) === null)
           return { created: false, environment: toEnvironment(envRow), version: toVersion(same) };
         this.#prep(
           "UPDATE environment_versions SET lock = ?, image_key = ? WHERE workspace_id = ? AND name = ? AND version = ?",
-        ).run(input.lockJson, input.imageKey, input.workspaceId, input.name, same.version);
+        ).run(input.lockJson, input.imageKey ?? null, input.workspaceId, input.name, same.version);
         const attached = this.#get(
           "SELECT * FROM environment_versions WHERE workspace_id = ? AND name = ? AND version = ?",
           input.workspaceId,
@@ -233,8 +233,8 @@ export class SqliteStore implements Store {
         tags,
         input.now,
         input.createdBy,
-        input.lockJson,
-        input.imageKey,
+        input.lockJson ?? null,
+        input.imageKey ?? null,
       );
       const tagStmt = this.#prep(
         "INSERT INTO environment_version_tags (workspace_id, name, version, key, value) VALUES (?, ?, ?, ?, ?)",

@@ -74,9 +74,10 @@ export interface RegisterInput {
   curated: boolean;
   createdBy: string;
   now: string;
-  /** The lock as JSON text, or null (unlocked). */
-  lockJson: string | null;
-  imageKey: string;
+  /** The lock as JSON text; null or absent: unlocked. */
+  lockJson?: string | null;
+  /** The image key the registry computed; absent only for raw seeding (stored as null). */
+  imageKey?: string | null;
 }
 
 export interface RegisterResult {
