@@ -83,9 +83,13 @@ export async function lockForRegister(
     return { lock: await lockEnvironment(def, { cacheDir: cacheDir(ctx) }), source: "resolved now" };
   } catch (e) {
     if (!isResolverError(e)) throw e;
-    const why = e.message.split("\n")[0] ?? e.code;
+    // Which of several parallel fetches failed first varies: name the cause, not the URL.
+    const why =
+      e.code === "E_FETCH_FAILED"
+        ? "the definition's channels or indexes are unreachable"
+        : (e.message.split("\n")[0] ?? "").slice(0, 200);
     return {
-      warning: `warning: registering unlocked (no mlenv.lock beside the definition and locking failed: ${why.slice(0, 200)} [${e.code}]); run mlenv env lock -d ${directory} where the channels and indexes are reachable`,
+      warning: `warning: registering unlocked: no mlenv.lock beside the definition and locking failed (${why}) [${e.code}]; run mlenv env lock -d ${directory} where they are reachable, or pass --lock FILE`,
     };
   }
 }

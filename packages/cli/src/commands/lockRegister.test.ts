@@ -101,7 +101,7 @@ describe("mlenv env register with locks", () => {
     const lines = r.stderr.split("\n").filter((l) => !/: warning W_/.test(l) && l !== "");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^warning: registering unlocked .*\[E_FETCH_FAILED\]\); run mlenv env lock -d offline\/env\.yml/,
+      /^warning: registering unlocked: .*unreachable\) \[E_FETCH_FAILED\]; run mlenv env lock -d offline\/env\.yml/,
     );
     expect(await show("offline")).toMatchObject({ locked: false });
     expect((await run("env", "show", "-n", "offline")).stdout).toMatch(/^locked: +no/m);
