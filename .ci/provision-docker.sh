@@ -4,7 +4,8 @@
 # Starts dockerd without the default bridge, iptables or masquerading (every build and container
 # uses host networking), logging to $MLENV_DOCKER_LOG, if nothing answers on the socket yet; waits
 # until the engine answers; then makes the local CPU base image if it is absent
-# (scripts/make-base-image.sh).
+# (scripts/make-base-image.sh). dockerd runs in its own session (setsid) so it outlives the
+# shell or job group that provisioned it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,7 @@ else
   command -v dockerd >/dev/null || { echo "provision-docker: dockerd missing (apt-get install docker.io)" >&2; exit 1; }
   mkdir -p "$DATA_ROOT" "$(dirname "$LOG")"
   echo "provision-docker: starting dockerd (data root $DATA_ROOT, log $LOG)"
-  nohup dockerd \
+  setsid nohup dockerd \
     --host "unix://$SOCK" \
     --data-root "$DATA_ROOT" \
     --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
