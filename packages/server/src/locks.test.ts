@@ -137,6 +137,12 @@ function locksSuite(label: string, opts: { skip: boolean; database: () => string
       const listed = (await api("GET", "/api/v1/environments?prefix=lk-")).json.items as Json[];
       expect(listed.find((e) => e.name === "lk-loose")).toMatchObject({ locked: true });
       expect(listed.find((e) => e.name === "lk-u1")).toMatchObject({ locked: false });
+
+      // A build of the locked version is keyed (and rendered) from the stored lock, like the registry.
+      const build = await api("POST", "/api/v1/environments/lk-loose/builds", { version: 1 });
+      expect(build.status).toBe(202);
+      expect(build.json.job.imageKey).toBe(a.json.environment.imageKey);
+      await api("POST", `/api/v1/builds/${build.json.job.id}/cancel`);
     });
 
     it("a lock of another definition is refused and nothing is stored", async () => {

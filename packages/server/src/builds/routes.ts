@@ -1,4 +1,4 @@
-import { type CoreConfig, parseDefinition } from "@mlenv/core";
+import { type CoreConfig, type Lock, parseDefinition, validateLock } from "@mlenv/core";
 import { type Context, Hono } from "hono";
 import { hashToken, isTokenShaped, roleAllows } from "../auth";
 import { isServerError, ServerError, ServerErrorCode } from "../errors";
@@ -109,12 +109,15 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
       );
     }
     const v = resolved.version;
+    // A locked version builds (and is keyed) from its exact artifacts, as the registry keys it.
+    const lock: Lock | undefined = v.lockJson ? validateLock(JSON.parse(v.lockJson)) : undefined;
     return {
       definition: parseDefinition(
         JSON.parse(v.definitionJson) as Record<string, unknown>,
         deps.config ? { config: deps.config } : {},
       ),
       version: v.version,
+      lock,
     };
   }
 
@@ -142,9 +145,10 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
         );
       }
     }
-    const { definition, version } = await definitionOf(a, name, body ?? {});
+    const { definition, version, lock } = await definitionOf(a, name, body ?? {});
     const { job, coalesced } = await deps.queue.submit({
       definition,
+      ...(lock ? { lock } : {}),
       workspaceId: a.workspaceId,
       context: { environment: name, version },
     });
@@ -154,11 +158,14 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
 
   app.get("/api/v1/environments/:name/image", async (c) => {
     const a = await auth(c, "reader");
-    const { definition, version } = await definitionOf(a, c.req.param("name"), {
+    const { definition, version, lock } = await definitionOf(a, c.req.param("name"), {
       version: c.req.query("version"),
       label: c.req.query("label"),
     });
-    const details = await deps.builder.describe(definition, { signal: c.req.raw.signal });
+    const details = await deps.builder.describe(definition, {
+      signal: c.req.raw.signal,
+      ...(lock ? { lock } : {}),
+    });
     return c.json({ name: c.req.param("name"), version, ...details });
   });
 

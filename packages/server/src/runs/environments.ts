@@ -1,4 +1,11 @@
-import { type EnvironmentDefinition, imageKey, type Lock, parseDefinition, validateLock } from "@mlenv/core";
+import {
+  type EnvironmentDefinition,
+  imageKey,
+  type Lock,
+  lockImageKeyInput,
+  parseDefinition,
+  validateLock,
+} from "@mlenv/core";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import type { Registry } from "../registry";
 import type { RunEnvironment } from "./runStore";
@@ -39,7 +46,10 @@ export async function resolveRunEnvironment(options: {
   const view = await registry.get(workspaceId, name, selector);
   const definition = parseDefinition(view.definition);
   let lock: Lock | null = null;
-  if (options.lock !== undefined && options.lock !== null) {
+  if ((options.lock === undefined || options.lock === null) && view.locked) {
+    // No lock given: a locked version runs from the exact artifacts stored with it.
+    lock = await registry.getLock(workspaceId, view.name, view.version);
+  } else if (options.lock !== undefined && options.lock !== null) {
     try {
       lock = validateLock(options.lock);
     } catch (e) {
@@ -54,7 +64,8 @@ export async function resolveRunEnvironment(options: {
       );
     }
   }
-  const key = imageKey(definition, lock ? { lock: lock as never } : {});
+  // The same key the registry and the builder compute: over the lock's artifacts when locked.
+  const key = imageKey(definition, lock ? { lock: lockImageKeyInput(lock) } : {});
   return {
     environment: {
       name: view.name,
