@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { makeTempDir } from "@mlenv/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
@@ -121,6 +122,62 @@ describe("mlenv server start (real process)", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^mlenv server listening on http:\/\/127\.0\.0\.1:\d+\n/);
     expect(r.stdout).toContain("stopping (test)...\nstopped\n");
+  });
+});
+
+describe("mlenv server start settings from the environment", () => {
+  it("takes port, host, data and blob directories from MLENV_* when no flag is given", async () => {
+    const free = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, "127.0.0.1", () => {
+        const port = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    let stop!: (s: string) => void;
+    const stopped = new Promise<string>((resolve) => {
+      stop = resolve;
+    });
+    const dataDir = join(t.path, "from-env");
+    const blobDir = join(t.path, "from-env-blobs");
+    const running = runInProcess(["server", "start"], {
+      env: {
+        MLENV_PORT: String(free),
+        MLENV_HOST: "127.0.0.1",
+        MLENV_DATA_DIR: dataDir,
+        MLENV_BLOB_DIR: blobDir,
+      },
+      untilStopped: () => stopped,
+    });
+    for (let i = 0; i < 2400; i++) {
+      try {
+        statSync(join(dataDir, "admin-token"));
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+    const health = await fetch(`http://127.0.0.1:${free}/healthz`);
+    expect(health.status).toBe(200);
+    expect(statSync(blobDir).isDirectory()).toBe(true);
+    stop("test");
+    const r = await running;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`mlenv server listening on http://127.0.0.1:${free}\n`);
+  });
+
+  it("refuses a malformed MLENV_PORT naming the variable, and a flag wins over it", async () => {
+    const bad = await runInProcess(["server", "start", "--database", "mysql://x"], {
+      env: { MLENV_PORT: "80a" },
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      /^error: Expected MLENV_PORT to be a port 0-65535, e\.g\. 8080; received 80a \[E_USAGE\]\n$/,
+    );
+    const flagWins = await runInProcess(["server", "start", "--port", "0", "--database", "mysql://x"], {
+      env: { MLENV_PORT: "80a" },
+    });
+    expect(flagWins.stderr).toMatch(/^error: Expected --database to be a postgres/);
   });
 });
 

@@ -3,16 +3,31 @@ import { join } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
 
+function isPort(v: string): boolean {
+  return /^\d{1,5}$/.test(v) && Number(v) <= 65535;
+}
+
 function parsePort(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n > 65535)
-    throw new InvalidArgumentError(`expected a port 0-65535, e.g. 8080; received ${v}`);
-  return n;
+  if (!isPort(v)) throw new InvalidArgumentError(`expected a port 0-65535, e.g. 8080; received ${v}`);
+  return Number(v);
+}
+
+/** The port from `--port`, else `$MLENV_PORT`, else 8080. */
+function resolvePort(flag: number | undefined, env: string | undefined): number {
+  if (flag !== undefined) return flag;
+  if (env === undefined || env === "") return 8080;
+  if (!isPort(env)) {
+    throw new CliError(
+      "E_USAGE",
+      `Expected MLENV_PORT to be a port 0-65535, e.g. 8080; received ${env.slice(0, 200)}`,
+    );
+  }
+  return Number(env);
 }
 
 interface StartOptions {
-  port: number;
-  host: string;
+  port?: number;
+  host?: string;
   dataDir?: string;
   database?: string;
   blobDir?: string;
@@ -36,8 +51,8 @@ export function register(program: Command, ctx: CliContext): void {
   server
     .command("start")
     .description("Start the server in the foreground; stops gracefully on SIGINT/SIGTERM.")
-    .option("--port <port>", "listen port (0 = random)", parsePort, 8080)
-    .option("--host <host>", "listen address", "127.0.0.1")
+    .option("--port <port>", "listen port, 0 = random (default: $MLENV_PORT or 8080)", parsePort)
+    .option("--host <host>", "listen address (default: $MLENV_HOST or 127.0.0.1)")
     .option(
       "--data-dir <dir>",
       "SQLite database, admin token and blobs (default: $MLENV_DATA_DIR or ./.mlenv-data)",
@@ -46,7 +61,7 @@ export function register(program: Command, ctx: CliContext): void {
       "--database <url>",
       "postgres://... to use PostgreSQL (default: $MLENV_DATABASE_URL, else SQLite)",
     )
-    .option("--blob-dir <dir>", "blob store directory (default: <data-dir>/blobs)")
+    .option("--blob-dir <dir>", "blob store directory (default: $MLENV_BLOB_DIR or <data-dir>/blobs)")
     .option("--base-image-cpu <image>", "default CPU base image (default: $MLENV_BASE_IMAGE_CPU)")
     .option("--base-image-gpu <image>", "default GPU base image (default: $MLENV_BASE_IMAGE_GPU)")
     .option("--registry <host:port>", "container registry images are pushed to (default: $MLENV_REGISTRY)")
@@ -65,8 +80,12 @@ export function register(program: Command, ctx: CliContext): void {
       parsePositive,
     )
     .action(async (opts: StartOptions) => {
-      const dataDir = ctx.path(opts.dataDir ?? ctx.io.env.MLENV_DATA_DIR ?? ".mlenv-data");
-      const database = opts.database ?? ctx.io.env.MLENV_DATABASE_URL;
+      const dataDir = ctx.path(opts.dataDir ?? (ctx.io.env.MLENV_DATA_DIR || ".mlenv-data"));
+      const env = ctx.io.env;
+      const port = resolvePort(opts.port, env.MLENV_PORT);
+      const host = opts.host ?? (env.MLENV_HOST || "127.0.0.1");
+      const blobDir = opts.blobDir ?? (env.MLENV_BLOB_DIR || undefined);
+      const database = opts.database ?? (ctx.io.env.MLENV_DATABASE_URL || undefined);
       if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) {
         throw new CliError(
           "E_USAGE",
@@ -76,11 +95,11 @@ export function register(program: Command, ctx: CliContext): void {
       // Loaded on demand: the server's storage drivers are not needed by any other command.
       const { jsonLogger, startServer } = await import("@mlenv/server");
       const started = await startServer({
-        host: opts.host,
-        port: opts.port,
+        host,
+        port,
         dataDir,
         ...(database ? { database } : {}),
-        ...(opts.blobDir ? { blobDir: ctx.path(opts.blobDir) } : {}),
+        ...(blobDir ? { blobDir: ctx.path(blobDir) } : {}),
         ...(ctx.io.env.MLENV_BOOTSTRAP_TOKEN ? { bootstrapToken: ctx.io.env.MLENV_BOOTSTRAP_TOKEN } : {}),
         logger: jsonLogger({ write: ctx.io.stderr }),
         builds: {
