@@ -82,6 +82,10 @@ export interface ServiceInfo {
   name: string;
   status: ServiceStatus;
   target: "local" | "docker";
+  /** CPU cores and memory (GB, 2^30 bytes) asked for at deploy time; null when not asked. */
+  deploymentConfig: { cpuCores: number | null; memoryGb: number | null };
+  /** True on the docker target (container limits); false on local (recorded, not enforced). */
+  limitsEnforced: boolean;
   model: { name: string; version: number };
   entryScript: string;
   snapshot: string;
@@ -217,6 +221,7 @@ export class RunsClient {
   deploy(body: {
     name: string;
     target?: "local" | "docker";
+    deploymentConfig?: { cpuCores?: number; memoryGb?: number };
     model: { name: string; version?: number };
     entryScript: string;
     snapshot: string;
@@ -452,8 +457,10 @@ export class InferenceConfig {
 
 /**
  * Where and how to serve: `local` runs a venv worker, `docker` a host-network container of the
- * environment's image; both listen on 127.0.0.1. CPU and memory are accepted for the reference's
- * shape; neither target enforces them yet.
+ * environment's image; both listen on 127.0.0.1. `cpuCores` (0.01 to 1024, at most the host's
+ * CPUs on docker) and `memoryGb` (GB of 2^30 bytes, 0.01 to 1024) are container limits on the
+ * docker target; the local target records them without enforcing them
+ * (`ServiceInfo.limitsEnforced` says which).
  */
 export interface DeploymentConfig {
   target?: "local" | "docker";
@@ -676,6 +683,18 @@ export class Experiment {
   }
 }
 
+function limitsOf(c: DeploymentConfig | undefined): {
+  deploymentConfig?: { cpuCores?: number; memoryGb?: number };
+} {
+  if (c?.cpuCores === undefined && c?.memoryGb === undefined) return {};
+  return {
+    deploymentConfig: {
+      ...(c.cpuCores !== undefined ? { cpuCores: c.cpuCores } : {}),
+      ...(c.memoryGb !== undefined ? { memoryGb: c.memoryGb } : {}),
+    },
+  };
+}
+
 /** Deploy models as a web service with an inference configuration (the reference's `Model.deploy`). */
 export async function deploy(
   workspace: Workspace,
@@ -699,6 +718,7 @@ export async function deploy(
   const info = await client.deploy({
     name: options.name,
     ...(options.deploymentConfig?.target ? { target: options.deploymentConfig.target } : {}),
+    ...limitsOf(options.deploymentConfig),
     model: { name: model.name, version: model.version },
     entryScript: options.inferenceConfig.entryScript,
     snapshot: snap.id,

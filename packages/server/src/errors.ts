@@ -13,6 +13,8 @@ export const ServerErrorCode = {
   CONFLICT: "E_CONFLICT",
   TOO_LARGE: "E_TOO_LARGE",
   INTERNAL: "E_INTERNAL",
+  /** A web service's worker did not answer (in time, or with JSON). */
+  SERVICE_UNREACHABLE: "E_SERVICE_UNREACHABLE",
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
@@ -31,6 +33,7 @@ const STATUS: Record<ServerErrorCode, number> = {
   E_CONFLICT: 409,
   E_TOO_LARGE: 413,
   E_INTERNAL: 500,
+  E_SERVICE_UNREACHABLE: 502,
 };
 
 /** Cut a received value to at most `max` characters for an error message. */

@@ -16,6 +16,14 @@ export function parseNameVersion(v: string): { name: string; version?: number } 
   return m[2] ? { name: m[1]!, version: Number(m[2]) } : { name: m[1]! };
 }
 
+/** A positive decimal such as 0.5 (the server checks the bounds). */
+function parseLimit(v: string): number {
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive number such as 0.5; received ${sanitize(v)}`);
+  return n;
+}
+
 function line(l: LogLine): string {
   return sanitize(l.stream === "system" ? `[mlenv] ${l.text}` : l.text);
 }
@@ -333,10 +341,22 @@ export function register(program: Command, ctx: CliContext): void {
       "a registered environment (default: the default environment)",
       parseNameVersion,
     )
+    .option(
+      "--cpu-cores <n>",
+      "CPU limit in cores, e.g. 0.5 (enforced on docker, recorded on local)",
+      parseLimit,
+    )
+    .option(
+      "--memory-gb <n>",
+      "memory limit in GB of 2^30 bytes, e.g. 0.5 (enforced on docker, recorded on local)",
+      parseLimit,
+    )
     .option("--no-wait", "return at once instead of waiting until the service is healthy")
     .option("--json", "print JSON")
     .action(
       async (opts: {
+        cpuCores?: number;
+        memoryGb?: number;
         name: string;
         model: { name: string; version?: number };
         entryScript: string;
@@ -358,6 +378,14 @@ export function register(program: Command, ctx: CliContext): void {
         const info = await client.deploy({
           name: opts.name,
           target: opts.target,
+          ...(opts.cpuCores !== undefined || opts.memoryGb !== undefined
+            ? {
+                deploymentConfig: {
+                  ...(opts.cpuCores !== undefined ? { cpuCores: opts.cpuCores } : {}),
+                  ...(opts.memoryGb !== undefined ? { memoryGb: opts.memoryGb } : {}),
+                },
+              }
+            : {}),
           model: opts.model,
           entryScript: opts.entryScript,
           snapshot: snap.id,
@@ -377,6 +405,11 @@ export function register(program: Command, ctx: CliContext): void {
         ctx.out(
           `Service ${svc.name} is ${svc.info.status}: model ${svc.info.model.name}:${svc.info.model.version}, environment ${svc.info.environment.name}:${svc.info.environment.version}`,
         );
+        const { cpuCores, memoryGb } = svc.info.deploymentConfig ?? { cpuCores: null, memoryGb: null };
+        if (cpuCores !== null || memoryGb !== null)
+          ctx.out(
+            `limits: ${cpuCores ?? "-"} CPU cores, ${memoryGb ?? "-"} GB memory (${svc.info.limitsEnforced ? "enforced" : "recorded, not enforced on this target"})`,
+          );
         if (svc.scoringUri) ctx.out(`scoring URI: ${svc.scoringUri}`);
       },
     );

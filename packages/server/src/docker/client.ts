@@ -92,6 +92,54 @@ export interface ContainerSpec {
   labels?: Record<string, string>;
   workingDir?: string;
   name?: string;
+  /** CPU limit in cores, e.g. 0.5 (`HostConfig.NanoCpus`); 0.01 to 1024, at most the host's CPUs. */
+  cpus?: number;
+  /** Memory limit in bytes (`HostConfig.Memory`); an integer from 6 MiB (the engine's minimum) to 1 PiB. */
+  memoryBytes?: number;
+}
+
+/** The part of a container's inspect answer mlenv reads. */
+export interface ContainerInspect {
+  Id: string;
+  Config: { Labels: Record<string, string> | null } | null;
+  HostConfig: { NetworkMode?: string; NanoCpus?: number; Memory?: number } | null;
+  State: { Status: string; Running: boolean } | null;
+}
+
+const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+const MAX_MEMORY_BYTES = 2 ** 50;
+
+/** `HostConfig` limits of a spec, checked: positive, finite, within sane bounds. */
+export function containerLimits(spec: Pick<ContainerSpec, "cpus" | "memoryBytes">): {
+  NanoCpus?: number;
+  Memory?: number;
+} {
+  const out: { NanoCpus?: number; Memory?: number } = {};
+  if (spec.cpus !== undefined) {
+    if (
+      typeof spec.cpus !== "number" ||
+      !Number.isFinite(spec.cpus) ||
+      spec.cpus < 0.01 ||
+      spec.cpus > 1024
+    ) {
+      throw new DockerError(
+        DockerErrorCode.API,
+        `Expected a CPU limit in cores from 0.01 to 1024, e.g. 0.5; received ${cut(String(spec.cpus))}`,
+      );
+    }
+    out.NanoCpus = Math.round(spec.cpus * 1e9);
+  }
+  if (spec.memoryBytes !== undefined) {
+    const m = spec.memoryBytes;
+    if (!Number.isSafeInteger(m) || m < MIN_MEMORY_BYTES || m > MAX_MEMORY_BYTES) {
+      throw new DockerError(
+        DockerErrorCode.API,
+        `Expected a memory limit as whole bytes from ${MIN_MEMORY_BYTES} (6 MiB) to ${MAX_MEMORY_BYTES}, e.g. 268435456; received ${cut(String(m))}`,
+      );
+    }
+    out.Memory = m;
+  }
+  return out;
 }
 
 export interface RunResult {
@@ -356,6 +404,7 @@ export class DockerClient {
         `container names match ${CONTAINER_ID}; received ${cut(spec.name)}`,
       );
     }
+    const limits = containerLimits(spec);
     const signal = operationSignal(options);
     const res = await this.send({
       method: "POST",
@@ -371,13 +420,42 @@ export class DockerClient {
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { NetworkMode: "host" },
+          HostConfig: { NetworkMode: "host", ...limits },
         },
       },
       ...(signal ? { signal } : {}),
     });
     const created = await readJson<{ Id: string }>(res, `create a container from ${spec.image}`, signal);
     return created.Id;
+  }
+
+  /** A container's inspect answer, or null when there is no such container. */
+  async inspectContainer(id: string, options: OperationOptions = {}): Promise<ContainerInspect | null> {
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "GET",
+      path: `/containers/${containerId(id)}/json`,
+      ...(signal ? { signal } : {}),
+    });
+    if (res.status === 404) {
+      res.body.resume();
+      return null;
+    }
+    return readJson(res, `inspect container ${id}`, signal);
+  }
+
+  /** Ids of the containers (running or not) carrying a label with this value. */
+  async containersWithLabel(key: string, value: string, options: OperationOptions = {}): Promise<string[]> {
+    checkStringMap("label", { [key]: value });
+    const signal = operationSignal(options);
+    const res = await this.send({
+      method: "GET",
+      path: "/containers/json",
+      query: { all: true, filters: JSON.stringify({ label: [`${key}=${value}`] }) },
+      ...(signal ? { signal } : {}),
+    });
+    const items = await readJson<{ Id: string }[]>(res, "list containers", signal);
+    return items.map((c) => c.Id);
   }
 
   async startContainer(id: string, options: OperationOptions = {}): Promise<void> {

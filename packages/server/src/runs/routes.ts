@@ -20,6 +20,31 @@ export interface RunRoutesDeps {
   logger: Logger;
   /** Largest snapshot, in bytes of file content. */
   maxSnapshotBytes: number;
+  /** How long `POST /services/:name/score` waits for the worker (default 30 s). */
+  scoreTimeoutMs?: number;
+}
+
+/** Largest scoring request and answer relayed by `POST /services/:name/score`. */
+export const MAX_SCORE_REQUEST_BYTES = 1024 * 1024;
+export const MAX_SCORE_ANSWER_BYTES = 10 * 1024 * 1024;
+
+/** The body of a fetch answer, failing past `max` bytes (the worker is not trusted to be small). */
+async function readCapped(res: Response, max: number): Promise<string | null> {
+  const reader = res.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 const NUL_FREE = z.string().refine((s) => !s.includes("\u0000"), "must not contain NUL");
@@ -56,6 +81,10 @@ const ModelSchema = z.object({
 const DeploySchema = z.object({
   name: NUL_FREE,
   target: z.enum(["local", "docker"]).default("local"),
+  // bounds are checked by the service manager (one message for API and direct callers)
+  deploymentConfig: z
+    .object({ cpuCores: z.number().nullable().optional(), memoryGb: z.number().nullable().optional() })
+    .optional(),
   model: z.object({ name: NUL_FREE, version: z.number().int().positive().optional() }),
   entryScript: NUL_FREE.min(1).max(1024),
   snapshot: z.string(),
@@ -95,6 +124,7 @@ function serviceView(s: ServiceRecord) {
  * | POST | `/api/v1/services` `{name, model, entryScript, snapshot, environment?}` | writer | 201 service |
  * | GET | `/api/v1/services`, `/api/v1/services/:name` | reader | services / one |
  * | GET | `/api/v1/services/:name/logs` `?after=seq` | reader | `{items, next}` |
+ * | POST | `/api/v1/services/:name/score` (any JSON, at most 1 MiB) | reader | the service's status and JSON |
  * | DELETE | `/api/v1/services/:name` | writer | 204 |
  */
 export function runRoutes(deps: RunRoutesDeps): Hono {
@@ -330,6 +360,7 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
       createdBy: a.name,
       name: b.name,
       target: b.target,
+      deploymentConfig: b.deploymentConfig,
       model: b.model,
       entryScript: b.entryScript,
       snapshot: b.snapshot,
@@ -355,6 +386,80 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
     const items = await store.logs(s.id, from);
     return c.json({ items, status: s.status, next: items.at(-1)?.seq ?? from });
   });
+
+  // Scoring is a read of the workspace's services (it changes no record): a reader token may score.
+  app.post(
+    "/api/v1/services/:name/score",
+    bodyLimit({
+      maxSize: MAX_SCORE_REQUEST_BYTES,
+      onError: (c) =>
+        c.json(
+          new ServerError(
+            ServerErrorCode.TOO_LARGE,
+            `Expected a scoring request of at most ${MAX_SCORE_REQUEST_BYTES} bytes; the request body is larger`,
+            { details: { maxBytes: MAX_SCORE_REQUEST_BYTES } },
+          ).toJSON(),
+          413,
+        ),
+    }),
+    async (c) => {
+      const s = await serviceOf(await auth(c, "reader"), c.req.param("name"));
+      const text = await c.req.text();
+      try {
+        JSON.parse(text);
+      } catch {
+        throw new ServerError(
+          ServerErrorCode.BAD_REQUEST,
+          `Expected a JSON scoring request like {"data": [1, 2]}; received ${preview(text)}`,
+        );
+      }
+      if (s.status !== "healthy" || !s.url) {
+        throw new ServerError(
+          ServerErrorCode.CONFLICT,
+          `Service ${s.name} is ${s.status}; it takes scoring requests once healthy (see mlenv service logs ${s.name})`,
+          { details: { status: s.status } },
+        );
+      }
+      const timeoutMs = deps.scoreTimeoutMs ?? 30_000;
+      let answer: Response;
+      let raw: string | null;
+      try {
+        answer = await fetch(`${s.url}/score`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: text,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        raw = await readCapped(answer, MAX_SCORE_ANSWER_BYTES);
+      } catch (cause) {
+        const timedOut = (cause as { name?: string }).name === "TimeoutError";
+        throw new ServerError(
+          ServerErrorCode.SERVICE_UNREACHABLE,
+          timedOut
+            ? `Service ${s.name} did not answer within ${timeoutMs} ms`
+            : `Service ${s.name} did not answer at its /score (${String(cause).slice(0, 200)}); see mlenv service logs ${s.name}`,
+          { cause },
+        );
+      }
+      if (raw === null) {
+        throw new ServerError(
+          ServerErrorCode.SERVICE_UNREACHABLE,
+          `Service ${s.name} answered more than ${MAX_SCORE_ANSWER_BYTES} bytes`,
+        );
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(raw);
+      } catch {
+        throw new ServerError(
+          ServerErrorCode.SERVICE_UNREACHABLE,
+          `Expected JSON from service ${s.name}; it answered HTTP ${answer.status} ${preview(raw)}`,
+        );
+      }
+      const status = answer.status >= 200 && answer.status <= 599 ? answer.status : 502;
+      return c.json(json as object, status as 200);
+    },
+  );
 
   app.delete("/api/v1/services/:name", async (c) => {
     const a = await auth(c, "writer");

@@ -82,6 +82,11 @@ export interface ModelRecord {
 
 export type ServiceStatus = "deploying" | "healthy" | "unhealthy" | "failed" | "deleted";
 
+export interface ServiceDeploymentConfig {
+  cpuCores: number | null;
+  memoryGb: number | null;
+}
+
 export interface ServiceRecord {
   id: string;
   workspaceId: string;
@@ -89,6 +94,10 @@ export interface ServiceRecord {
   status: ServiceStatus;
   /** `local`: a venv worker; `docker`: a host-network container of the environment's image. */
   target: "local" | "docker";
+  /** CPU cores and memory (GB) asked for at deploy time; null when not asked. */
+  deploymentConfig: ServiceDeploymentConfig;
+  /** Whether the target enforces `deploymentConfig` (docker: yes; local: recorded only). */
+  limitsEnforced: boolean;
   model: { name: string; version: number };
   entryScript: string;
   snapshot: string;
@@ -107,6 +116,11 @@ type Row = Record<string, unknown>;
 /** Runs' heartbeat column: a process renews it for runs it owns, so others can tell lost runs. */
 export function runsHeartbeatMigrationSql(_backend: "sqlite" | "postgres"): string {
   return "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;";
+}
+
+/** The services' deployment config column (JSON `{cpuCores, memoryGb}`; NULL before 0008). */
+export function servicesDeploymentConfigMigrationSql(_backend: "sqlite" | "postgres"): string {
+  return "ALTER TABLE services ADD COLUMN deployment_config TEXT;";
 }
 
 /** The services' target column (added after 0004_runs). */
@@ -289,6 +303,12 @@ function toService(r: Row): ServiceRecord {
     name: String(r.name),
     status: String(r.status) as ServiceStatus,
     target: (r.target === "docker" ? "docker" : "local") as ServiceRecord["target"],
+    deploymentConfig: {
+      cpuCores: null,
+      memoryGb: null,
+      ...parse<Partial<ServiceDeploymentConfig>>(r.deployment_config),
+    },
+    limitsEnforced: r.target === "docker",
     model: parse<{ name: string; version: number }>(r.model) as { name: string; version: number },
     entryScript: String(r.entry_script),
     snapshot: String(r.snapshot),
@@ -591,6 +611,7 @@ export class RunStore {
     workspaceId: string;
     name: string;
     target?: ServiceRecord["target"];
+    deploymentConfig?: ServiceDeploymentConfig;
     model: { name: string; version: number };
     entryScript: string;
     snapshot: string;
@@ -601,13 +622,14 @@ export class RunStore {
     const t = now();
     try {
       await this.db.all(
-        `INSERT INTO services (id, workspace_id, name, status, target, model, entry_script, snapshot, environment, restarts,
-           created_by, created_at, updated_at) VALUES (?, ?, ?, 'deploying', ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+        `INSERT INTO services (id, workspace_id, name, status, target, deployment_config, model, entry_script, snapshot,
+           environment, restarts, created_by, created_at, updated_at) VALUES (?, ?, ?, 'deploying', ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
         [
           id,
           input.workspaceId,
           input.name,
           input.target ?? "local",
+          JSON.stringify(input.deploymentConfig ?? { cpuCores: null, memoryGb: null }),
           JSON.stringify(input.model),
           input.entryScript,
           input.snapshot,

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
-import { Environment, InferenceConfig, ScriptRunConfig, Workspace } from "@mlenv/sdk";
+import { Environment, InferenceConfig, ScriptRunConfig, Webservice, Workspace } from "@mlenv/sdk";
 import { deploy, Experiment } from "@mlenv/sdk/node";
 import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -111,21 +111,43 @@ describe.skipIf(skipWithout("docker", reason))("SDK end to end on the docker tar
     expect((await run.getMetrics()).loss).toHaveLength(1);
     const model = await run.registerModel("docker-regression-model", "outputs/model.json");
 
+    const inferenceConfig = new InferenceConfig({
+      entryScript: "score.py",
+      sourceDirectory: join(t.path, "serve"),
+      environment: registered,
+    });
+    for (const bad of [{ cpuCores: -1 }, { memoryGb: 0 }, { cpuCores: 5000 }]) {
+      await expect(
+        deploy(ws, {
+          name: "docker-regression",
+          models: [model],
+          inferenceConfig,
+          deploymentConfig: { target: "docker", ...bad },
+        }),
+      ).rejects.toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/deploymentConfig\.\w+.*0\.01 to 1024/),
+      });
+    }
+    expect((await Webservice.list(ws)).map((s) => s.name)).not.toContain("docker-regression");
+
     const service = await deploy(ws, {
       name: "docker-regression",
       models: [model],
-      inferenceConfig: new InferenceConfig({
-        entryScript: "score.py",
-        sourceDirectory: join(t.path, "serve"),
-        environment: registered,
-      }),
-      deploymentConfig: { target: "docker" },
+      inferenceConfig,
+      deploymentConfig: { target: "docker", cpuCores: 0.5, memoryGb: 0.25 },
     });
     await service.waitForDeployment({ timeoutMs: 600_000 });
     expect(service.info).toMatchObject({
       target: "docker",
       environment: { name: "docker-regression", version: 1 },
+      deploymentConfig: { cpuCores: 0.5, memoryGb: 0.25 },
+      limitsEnforced: true,
     });
+    const [containerId, ...others] = await client.containersWithLabel("mlenv.service", service.info.id);
+    expect(others).toEqual([]);
+    const inspected = await client.inspectContainer(containerId!);
+    expect(inspected?.HostConfig).toMatchObject({ NanoCpus: 500_000_000, Memory: 256 * 1024 * 1024 });
     const score = (await service.run({ data: [10] })) as { predictions: number[] };
     expect(score.predictions[0]).toBeCloseTo(21, 1);
     await service.delete();

@@ -15,17 +15,38 @@ import { failureOf, RunFailureCode } from "../runs/errors";
 import { LogWriter } from "../runs/logWriter";
 import { spawnLogged, stopTree } from "../runs/process";
 import { childEnvironment, pythonHelperDir } from "../runs/runManager";
-import type { ModelRecord, RunStore, ServiceRecord } from "../runs/runStore";
+import type { ModelRecord, RunStore, ServiceDeploymentConfig, ServiceRecord } from "../runs/runStore";
 import { checkRelativePath, extractSnapshot, readSnapshot } from "../runs/snapshot";
 import type { VenvCache } from "../runs/venv";
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const GIB = 1024 ** 3;
+
+/** Checked limits: each absent/null or a finite number in 0.01..1024 (a BAD_REQUEST otherwise). */
+export function checkDeploymentConfig(c: DeployInput["deploymentConfig"]): ServiceDeploymentConfig {
+  const one = (key: "cpuCores" | "memoryGb", example: string): number | null => {
+    const v = c?.[key];
+    if (v === undefined || v === null) return null;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0.01 || v > 1024) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected deploymentConfig.${key} to be a number from 0.01 to 1024, e.g. ${example}; received ${preview(v)}`,
+      );
+    }
+    return v;
+  };
+  return { cpuCores: one("cpuCores", "0.5"), memoryGb: one("memoryGb", "0.5") };
+}
 
 export interface DeployInput {
   workspaceId: string;
   createdBy: string;
   name: string;
   target?: "local" | "docker";
+  /** CPU cores and memory in GB (2^30 bytes, as Docker's `--memory 1g`): enforced on docker, recorded on local. */
+  deploymentConfig?:
+    | { cpuCores?: number | null | undefined; memoryGb?: number | null | undefined }
+    | undefined;
   model: { name: string; version?: number | undefined };
   entryScript: string;
   snapshot: string;
@@ -107,6 +128,7 @@ export class ServiceManager {
       );
     }
     checkModelName(input.model.name);
+    const deploymentConfig = checkDeploymentConfig(input.deploymentConfig);
     if (input.target === "docker" && !this.#o.docker) {
       throw new ServerError(
         ServerErrorCode.BAD_REQUEST,
@@ -139,6 +161,7 @@ export class ServiceManager {
       workspaceId: input.workspaceId,
       name: input.name,
       target: input.target ?? "local",
+      deploymentConfig,
       model: { name: model.name, version: model.version },
       entryScript: input.entryScript,
       snapshot: input.snapshot,
@@ -169,6 +192,15 @@ export class ServiceManager {
       const { definition, lock } = recordedEnvironment(service.environment);
       const model = await store.getModel(service.workspaceId, service.model.name, service.model.version);
       if (!model) throw new Error(`model ${service.model.name}:${service.model.version} is gone`);
+      const { cpuCores, memoryGb } = service.deploymentConfig;
+      if (cpuCores !== null || memoryGb !== null) {
+        const asked = `${cpuCores ?? "-"} CPU cores, ${memoryGb ?? "-"} GB memory`;
+        system(
+          service.limitsEnforced
+            ? `limits: ${asked} (enforced by the container)`
+            : `limits: ${asked} recorded but NOT enforced on the ${service.target} target`,
+        );
+      }
       const port = service.port ?? (await freePort());
       const url = `http://127.0.0.1:${port}`;
       const startWorker =
@@ -360,6 +392,12 @@ export class ServiceManager {
           PYTHONUNBUFFERED: "1",
         },
         labels: { "mlenv.service": o.service.id },
+        ...(o.service.deploymentConfig.cpuCores !== null
+          ? { cpus: o.service.deploymentConfig.cpuCores }
+          : {}),
+        ...(o.service.deploymentConfig.memoryGb !== null
+          ? { memoryBytes: Math.round(o.service.deploymentConfig.memoryGb * GIB) }
+          : {}),
       });
       await docker.client.startContainer(id);
       system(`worker container ${id.slice(0, 12)} (host network)`);

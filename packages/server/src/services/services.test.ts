@@ -65,8 +65,14 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         entryScript: "score.py",
         snapshot: snap.json.id,
         environment: { name: "serve-env" },
+        deploymentConfig: { cpuCores: 1.5, memoryGb: 0.5 },
       });
       expect(dep.status, JSON.stringify(dep.json)).toBe(201);
+      // the local target records the limits and says it does not enforce them
+      expect(dep.json).toMatchObject({
+        deploymentConfig: { cpuCores: 1.5, memoryGb: 0.5 },
+        limitsEnforced: false,
+      });
       const healthy = await until(async () => {
         const s = await api("GET", "/api/v1/services/triple-svc");
         if (s.json.status === "failed") throw new Error(JSON.stringify(s.json));
@@ -87,7 +93,21 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       expect(err.status).toBe(500);
       expect(await err.json()).toEqual({ error: "ValueError: bad input: negative" });
 
-      await score({ crash: true }).catch(() => null);
+      // the same through the server (for callers that cannot reach the loopback port)
+      const relayed = await api("POST", "/api/v1/services/triple-svc/score", { data: [4] });
+      expect([relayed.status, relayed.json.result]).toEqual([200, [12]]);
+      const relayedErr = await api("POST", "/api/v1/services/triple-svc/score", { fail: "x" });
+      expect([relayedErr.status, relayedErr.json]).toEqual([500, { error: "ValueError: bad input: x" }]);
+      const notJson = await fetch(`${server.url}/api/v1/services/triple-svc/score`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${server.token}` },
+        body: "{data",
+      });
+      expect(notJson.status).toBe(400);
+      expect((await api("POST", "/api/v1/services/nope/score", {})).status).toBe(404);
+      // the worker dies mid-request: the server says the service did not answer
+      const crashed = await api("POST", "/api/v1/services/triple-svc/score", { crash: true });
+      expect([crashed.status, crashed.json.code]).toEqual([502, "E_SERVICE_UNREACHABLE"]);
       const restarted = await until(async () => {
         const s = await api("GET", "/api/v1/services/triple-svc");
         if (s.json.restarts < 1 || s.json.status !== "healthy") return null;
@@ -130,6 +150,34 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       ).toBe("E_NOT_FOUND");
       const r = await api("POST", "/api/v1/services", { ...base, name: "x", entryScript: "other.py" });
       expect([r.status, r.json.code]).toEqual([400, "E_BAD_REQUEST"]);
+      for (const deploymentConfig of [
+        { cpuCores: 0 },
+        { memoryGb: -1 },
+        { cpuCores: 2000 },
+        { memoryGb: "1" },
+      ]) {
+        const bad = await api("POST", "/api/v1/services", { ...base, name: "limits", deploymentConfig });
+        expect([bad.status, bad.json.code], JSON.stringify(bad.json)).toEqual([400, "E_BAD_REQUEST"]);
+      }
+      expect((await api("GET", "/api/v1/services/limits")).status).toBe(404);
+    });
+
+    it("scoring through the server answers 409 while the service is not healthy", async () => {
+      const slow = "import time\ndef init():\n    time.sleep(60)\ndef run(raw_data):\n    return raw_data\n";
+      const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ "score.py": slow }) });
+      const dep = await api("POST", "/api/v1/services", {
+        name: "slow-svc",
+        model: { name: "triple" },
+        entryScript: "score.py",
+        snapshot: snap.json.id,
+      });
+      expect(dep.status, JSON.stringify(dep.json)).toBe(201);
+      const r = await api("POST", "/api/v1/services/slow-svc/score", { data: [1] });
+      expect([r.status, r.json.code, r.json.details]).toEqual([409, "E_CONFLICT", { status: "deploying" }]);
+      expect((await api("DELETE", "/api/v1/services/slow-svc")).status).toBe(204);
+      // last: the server closes the connection of an oversized body, which fetch's pool may reuse
+      const tooBig = await api("POST", "/api/v1/services/slow-svc/score", { data: "x".repeat(1_100_000) });
+      expect([tooBig.status, tooBig.json.code]).toEqual([413, "E_TOO_LARGE"]);
     });
   },
 );

@@ -1,5 +1,10 @@
 import { buildsMigrationSql } from "../builds/jobStore";
-import { runsHeartbeatMigrationSql, runsMigrationSql, servicesTargetMigrationSql } from "../runs/runStore";
+import {
+  runsHeartbeatMigrationSql,
+  runsMigrationSql,
+  servicesDeploymentConfigMigrationSql,
+  servicesTargetMigrationSql,
+} from "../runs/runStore";
 import { wheelsMigrationSql } from "../wheels/catalog";
 
 /**
@@ -105,5 +110,11 @@ export const migrations: readonly Migration[] = [
     id: "0007_environment_locks",
     sqlite: LOCKS_SQL,
     postgres: LOCKS_SQL,
+  },
+  // A service's CPU/memory limits as JSON `{cpuCores, memoryGb}` (enforced on the docker target).
+  {
+    id: "0008_service_deployment_config",
+    sqlite: servicesDeploymentConfigMigrationSql("sqlite"),
+    postgres: servicesDeploymentConfigMigrationSql("postgres"),
   },
 ];
