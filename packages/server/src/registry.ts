@@ -107,21 +107,17 @@ export class Registry {
   async bootstrap(token: string | undefined): Promise<{ token: string; generated: boolean } | null> {
     if ((await this.store.listWorkspaces()).length > 0) return null;
     const plain = token ?? generateToken();
-    let ws: WorkspaceRecord;
     try {
-      ws = await this.store.createWorkspace("default", this.#now());
+      // One transaction: the workspace never exists without its admin token.
+      await this.store.createWorkspace("default", this.#now(), {
+        name: "bootstrap-admin",
+        tokenHash: hashToken(plain),
+      });
     } catch (e) {
       // Another server process on the same database bootstrapped first.
       if (await this.store.getWorkspace("default")) return null;
       throw e;
     }
-    await this.store.createToken({
-      workspaceId: ws.id,
-      name: "bootstrap-admin",
-      role: "admin",
-      tokenHash: hashToken(plain),
-      now: this.#now(),
-    });
     return { token: plain, generated: token === undefined };
   }
 
@@ -186,14 +182,10 @@ export class Registry {
         details: { name },
       });
     }
-    const workspace = await this.store.createWorkspace(name, this.#now());
     const adminToken = generateToken();
-    await this.store.createToken({
-      workspaceId: workspace.id,
+    const workspace = await this.store.createWorkspace(name, this.#now(), {
       name: "admin",
-      role: "admin",
       tokenHash: hashToken(adminToken),
-      now: this.#now(),
     });
     await this.#seed(workspace.id);
     return { workspace, adminToken };
@@ -273,6 +265,7 @@ export class Registry {
     json: unknown,
     createdBy: string,
     lockInput?: unknown,
+    options: { onlyIfNew?: boolean } = {},
   ): Promise<RegisterOutcome> {
     const def = this.parse(json);
     checkName(def.name);
@@ -284,7 +277,12 @@ export class Registry {
       );
     }
     const lock = lockInput === undefined || lockInput === null ? null : this.parseLockFor(def, lockInput);
-    return this.#register(workspaceId, def, { curated: false, createdBy, lock });
+    return this.#register(workspaceId, def, {
+      curated: false,
+      createdBy,
+      lock,
+      onlyIfNew: options.onlyIfNew ?? false,
+    });
   }
 
   /** Canonical JSON and hash; core refusing them (e.g. a lone surrogate) is bad input. */
@@ -305,7 +303,7 @@ export class Registry {
   async #register(
     workspaceId: string,
     def: EnvironmentDefinition,
-    opts: { curated: boolean; createdBy: string; lock?: Lock | null },
+    opts: { curated: boolean; createdBy: string; lock?: Lock | null; onlyIfNew?: boolean },
   ): Promise<RegisterOutcome> {
     const { text, hash } = this.#canonical(def);
     const lock = opts.lock ?? null;
@@ -325,7 +323,10 @@ export class Registry {
       now: this.#now(),
       lockJson: lock ? canonicalJson(lock as unknown as JsonValue) : null,
       imageKey: key,
+      ...(opts.onlyIfNew ? { onlyIfNew: true } : {}),
     });
+    if (opts.onlyIfNew && !res.created)
+      return { created: false, environment: this.#view(res.environment, res.version, [], true) };
     // A version is immutable once locked: another lock for it is refused (nothing changed).
     if (lock && !res.created && res.version.locked && res.version.imageKey !== key) {
       throw new ServerError(
@@ -598,23 +599,25 @@ export class Registry {
   ): Promise<RegisterOutcome> {
     const source = await this.get(workspaceId, name, which);
     checkName(newName, "new environment name");
-    if (await this.store.getEnvironment(workspaceId, newName)) {
-      throw new ServerError(
+    const taken = () =>
+      new ServerError(
         ServerErrorCode.CONFLICT,
         `Environment ${JSON.stringify(newName)} already exists; expected a new name`,
-        {
-          details: { name: newName },
-        },
+        { details: { name: newName } },
       );
-    }
+    // Fails fast here; the register below re-checks in its transaction (a concurrent register).
+    if (await this.store.getEnvironment(workspaceId, newName)) throw taken();
     const { curated: _c, ...tags } = source.tags;
     // The name is not part of definitionHash, so the source's lock still fits the copy.
     const lock = source.locked ? await this.getLock(workspaceId, name, source.version) : undefined;
-    return this.register(
+    const out = await this.register(
       workspaceId,
       { ...source.definition, name: newName, version: null, tags },
       createdBy,
       lock,
+      { onlyIfNew: true },
     );
+    if (!out.created) throw taken();
+    return out;
   }
 }

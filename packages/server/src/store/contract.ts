@@ -326,5 +326,38 @@ export function storeContract(
       expect(await store.listVersions(ws, "env-bad")).toEqual([]);
       expect((await store.register(input("env-bad", "bad-1"))).version.version).toBe(1);
     });
+
+    it("a workspace and its admin token are created together or not at all", async () => {
+      const hash = "f".repeat(64);
+      const made = await store.createWorkspace("w-admin", now, { name: "bootstrap-admin", tokenHash: hash });
+      expect(await store.findToken(hash)).toMatchObject({
+        workspaceId: made.id,
+        workspaceName: "w-admin",
+        role: "admin",
+        name: "bootstrap-admin",
+      });
+      // The token insert fails (its hash is taken): the workspace insert is rolled back with it.
+      await expect(
+        store.createWorkspace("w-orphan", now, { name: "admin", tokenHash: hash }),
+      ).rejects.toThrow();
+      expect(await store.getWorkspace("w-orphan")).toBeNull();
+      expect((await store.createWorkspace("w-orphan", now)).name).toBe("w-orphan");
+    });
+
+    it("onlyIfNew registers a new name, and returns an existing one untouched", async () => {
+      const first = await store.register(input("env-clone", "c-1", { onlyIfNew: true }));
+      expect(first).toMatchObject({ created: true, version: { version: 1 } });
+      const taken = await store.register(input("env-clone", "c-2", { onlyIfNew: true }));
+      expect(taken).toMatchObject({ created: false, version: { version: 1, definitionHash: "c-1" } });
+      expect((await store.listVersions(ws, "env-clone")).map((v) => v.version)).toEqual([1]);
+      // Concurrent clones to one new name: exactly one creates it.
+      const racers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          store.register(input("env-clone-race", `r-${i}`, { onlyIfNew: true })),
+        ),
+      );
+      expect(racers.filter((r) => r.created)).toHaveLength(1);
+      expect((await store.listVersions(ws, "env-clone-race")).map((v) => v.version)).toEqual([1]);
+    });
   });
 }

@@ -123,13 +123,24 @@ export class PostgresStore implements Store {
     await this.#pool.end();
   }
 
-  async createWorkspace(name: string, now: string): Promise<WorkspaceRecord> {
+  async createWorkspace(
+    name: string,
+    now: string,
+    admin?: { name: string; tokenHash: string },
+  ): Promise<WorkspaceRecord> {
     const id = randomUUID();
-    await this.#pool.query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)", [
-      id,
-      name,
-      now,
-    ]);
+    const insert = "INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)";
+    if (!admin) {
+      await this.#pool.query(insert, [id, name, now]);
+      return { id, name, createdAt: now };
+    }
+    await this.#tx(async (c) => {
+      await c.query(insert, [id, name, now]);
+      await c.query(
+        "INSERT INTO api_tokens (id, workspace_id, name, role, token_hash, created_at) VALUES ($1, $2, $3, 'admin', $4, $5)",
+        [randomUUID(), id, admin.name, admin.tokenHash, now],
+      );
+    });
     return { id, name, createdAt: now };
   }
 
@@ -229,6 +240,15 @@ export class PostgresStore implements Store {
           input.name,
         ])
       ).rows[0] as Row;
+      if (input.onlyIfNew && Number(env.latest_version) > 0) {
+        const latest = (
+          await c.query(
+            "SELECT * FROM environment_versions WHERE workspace_id = $1 AND name = $2 AND version = $3",
+            [ws, input.name, env.latest_version],
+          )
+        ).rows[0] as Row;
+        return { created: false, environment: toEnvironment(env), version: toVersion(latest) };
+      }
       const same = (
         await c.query(
           "SELECT * FROM environment_versions WHERE workspace_id = $1 AND name = $2 AND definition_hash = $3",

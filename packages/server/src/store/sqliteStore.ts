@@ -112,9 +112,20 @@ export class SqliteStore implements Store {
     return this.#prep(sql).all(...params) as Row[];
   }
 
-  async createWorkspace(name: string, now: string): Promise<WorkspaceRecord> {
+  async createWorkspace(
+    name: string,
+    now: string,
+    admin?: { name: string; tokenHash: string },
+  ): Promise<WorkspaceRecord> {
     const id = randomUUID();
-    this.#prep("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)").run(id, name, now);
+    this.#db.transaction(() => {
+      this.#prep("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)").run(id, name, now);
+      if (admin) {
+        this.#prep(
+          "INSERT INTO api_tokens (id, workspace_id, name, role, token_hash, created_at) VALUES (?, ?, ?, 'admin', ?, ?)",
+        ).run(randomUUID(), id, admin.name, admin.tokenHash, now);
+      }
+    })();
     return { id, name, createdAt: now };
   }
 
@@ -185,6 +196,15 @@ export class SqliteStore implements Store {
         input.workspaceId,
         input.name,
       );
+      if (input.onlyIfNew && envRow) {
+        const latest = this.#get(
+          "SELECT * FROM environment_versions WHERE workspace_id = ? AND name = ? AND version = ?",
+          input.workspaceId,
+          input.name,
+          envRow.latest_version,
+        )!;
+        return { created: false, environment: toEnvironment(envRow), version: toVersion(latest) };
+      }
       if (same && envRow) {
         if (same.lock !== null || (input.lockJson ?? null) === null)
           return { created: false, environment: toEnvironment(envRow), version: toVersion(same) };

@@ -78,6 +78,11 @@ export interface RegisterInput {
   lockJson?: string | null;
   /** The image key the registry computed; absent only for raw seeding (stored as null). */
   imageKey?: string | null;
+  /**
+   * Only create a new name (clone): when the name already has versions, nothing is written and
+   * its latest version is returned with `created: false`. Checked in the register's transaction.
+   */
+  onlyIfNew?: boolean;
 }
 
 export interface RegisterResult {
@@ -123,7 +128,15 @@ export interface Store {
   appliedMigrations(): Promise<string[]>;
   close(): Promise<void>;
 
-  createWorkspace(name: string, now: string): Promise<WorkspaceRecord>;
+  /**
+   * Create a workspace; with `admin`, also its first admin token, in the same transaction (both
+   * or neither: a crash in between never leaves a workspace nobody can log in to).
+   */
+  createWorkspace(
+    name: string,
+    now: string,
+    admin?: { name: string; tokenHash: string },
+  ): Promise<WorkspaceRecord>;
   getWorkspace(name: string): Promise<WorkspaceRecord | null>;
   listWorkspaces(): Promise<WorkspaceRecord[]>;
 
