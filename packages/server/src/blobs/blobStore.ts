@@ -61,6 +61,33 @@ export class FsBlobStore implements BlobStore {
     return digest;
   }
 
+  /**
+   * A fresh path for a temp file inside the store (same file system, so {@link putFile} is a
+   * rename). The caller writes it and either hands it to `putFile` or removes it.
+   */
+  async tempPath(): Promise<string> {
+    const dir = join(this.root, "tmp");
+    await mkdir(dir, { recursive: true });
+    return join(dir, `.upload-${randomBytes(12).toString("hex")}`);
+  }
+
+  /**
+   * Move a complete temp file whose SHA-256 the caller computed into the store atomically
+   * (rename; idempotent: when the blob exists the temp file is just removed). The file is gone
+   * from `tmpPath` afterwards either way.
+   */
+  async putFile(tmpPath: string, digest: BlobDigest): Promise<BlobDigest> {
+    const path = this.#path(digest);
+    try {
+      if (await this.has(digest)) return digest;
+      await mkdir(join(path, ".."), { recursive: true });
+      await rename(tmpPath, path);
+    } finally {
+      await rm(tmpPath, { force: true });
+    }
+    return digest;
+  }
+
   async get(digest: string): Promise<Uint8Array | null> {
     try {
       return new Uint8Array(await readFile(this.#path(digest)));

@@ -1,7 +1,10 @@
+import { createHash, randomBytes } from "node:crypto";
+import { open, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { hashToken, isTokenShaped, roleAllows } from "../auth";
-import type { BlobStore } from "../blobs/blobStore";
+import { type BlobDigest, type BlobStore, FsBlobStore } from "../blobs/blobStore";
 import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
 import {
@@ -20,9 +23,9 @@ import type { WheelCatalog, WheelRecord } from "./catalog";
 import { isWheelError, received, WheelError, WheelErrorCodes } from "./errors";
 import { formatWheelReference } from "./reference";
 import { type ResolveOptions, resolveWheelReference, resolveWheelReferences } from "./resolve";
-import { validateWheel } from "./validateWheel";
+import { validateWheelSource } from "./validateWheel";
 import { normalizeProjectName, parseWheelFilename } from "./wheelFilename";
-import { defaultZipLimits, type ZipLimits } from "./zipArchive";
+import { defaultZipLimits, fileZipSource, type ZipLimits } from "./zipArchive";
 
 /** What {@link wheelRoutes} needs; `store` and `blobs` are the registry's own. */
 export interface WheelRoutesDeps {
@@ -90,6 +93,51 @@ function presentedToken(header: string | undefined): string | null {
   const user = colon < 0 ? decoded : decoded.slice(0, colon);
   const pass = colon < 0 ? "" : decoded.slice(colon + 1);
   return isTokenShaped(pass) ? pass : isTokenShaped(user) ? user : null;
+}
+
+function tooLarge(limit: number, received: string): WheelError {
+  return new WheelError(
+    WheelErrorCodes.tooLarge,
+    `Expected a wheel of at most ${limit} bytes (MLENV_MAX_WHEEL_BYTES); received ${received}`,
+    { details: { limit } },
+  );
+}
+
+/** An upload spooled to disk: where, its SHA-256 (hex) and its size. */
+interface Spooled {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * Write a request body to `path` while hashing and counting it; past `limit` bytes the body is
+ * cancelled and `E_WHEEL_TOO_LARGE` thrown. The file is removed on any failure.
+ */
+async function spool(body: ReadableStream<Uint8Array> | null, path: string, limit: number): Promise<Spooled> {
+  const file = await open(path, "wx", 0o644);
+  const hash = createHash("sha256");
+  let size = 0;
+  const reader = body?.getReader();
+  try {
+    while (reader) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(limit, `more than ${limit} bytes`);
+      }
+      hash.update(value);
+      await file.write(value);
+    }
+    await file.close();
+  } catch (e) {
+    await file.close().catch(() => {});
+    await rm(path, { force: true });
+    throw e;
+  }
+  return { path, sha256: hash.digest("hex"), size };
 }
 
 function notFound(what: string): ServerError {
@@ -199,27 +247,36 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
   }
 
   // ---- upload -------------------------------------------------------------------------------
-  app.put(
-    "/upload/v1/wheels/:filename",
-    bodyLimit({
-      maxSize: limits.maxBytes,
-      onError: () => {
-        throw new WheelError(
-          WheelErrorCodes.tooLarge,
-          `Expected a wheel of at most ${limits.maxBytes} bytes; the upload is larger`,
-          {
-            details: { limit: limits.maxBytes },
-          },
-        );
-      },
-    }),
-    async (c) => {
-      const a = await auth(c, "writer");
-      const filename = filenameParam(c);
-      const overwrite = ["1", "true"].includes(c.req.query("overwrite") ?? "");
-      const bytes = new Uint8Array(await c.req.arrayBuffer());
-      // Validate fully before anything is written: a refused upload leaves no state behind.
-      const v = validateWheel(filename, bytes, limits);
+  /** A temp path next to the blobs (so committing is a rename), or in the OS temp dir. */
+  async function uploadPath(): Promise<string> {
+    if (deps.blobs instanceof FsBlobStore) return deps.blobs.tempPath();
+    return join(tmpdir(), `mlenv-wheel-${randomBytes(12).toString("hex")}`);
+  }
+  async function commitBlob(path: string, sha256: string): Promise<void> {
+    const digest: BlobDigest = `sha256:${sha256}`;
+    if (deps.blobs instanceof FsBlobStore) await deps.blobs.putFile(path, digest);
+    else if (!(await deps.blobs.has(digest))) await deps.blobs.put(new Uint8Array(await readFile(path)));
+  }
+
+  app.put("/upload/v1/wheels/:filename", async (c) => {
+    const a = await auth(c, "writer");
+    const filename = filenameParam(c);
+    const overwrite = ["1", "true"].includes(c.req.query("overwrite") ?? "");
+    const declared = c.req.header("content-length");
+    if (declared !== undefined && Number(declared) > limits.maxBytes)
+      throw tooLarge(limits.maxBytes, `Content-Length ${preview(declared)}`);
+    // The body goes to a temp file (hashed and counted on the way, never held in memory), is
+    // validated from there, and becomes a blob only after the catalog row is written: a refused
+    // upload, or the loser of two racing uploads of one file name, leaves nothing behind.
+    const spooled = await spool(c.req.raw.body, await uploadPath(), limits.maxBytes);
+    try {
+      const fd = await open(spooled.path, "r");
+      let v: ReturnType<typeof validateWheelSource>;
+      try {
+        v = validateWheelSource(filename, fileZipSource(fd.fd), limits, { sha256: spooled.sha256 });
+      } finally {
+        await fd.close();
+      }
       const existing = await deps.catalog.get(a.workspaceId, filename);
       if (existing && existing.sha256 !== v.sha256 && !overwrite) {
         throw new WheelError(
@@ -227,10 +284,6 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
           `Expected a new file name or the same bytes, but "${filename}" already holds different bytes (sha256 ${existing.sha256}); upload with --overwrite to replace it (the old bytes are kept)`,
           { details: { filename, existingSha256: existing.sha256, sha256: v.sha256 } },
         );
-      }
-      if (!(existing && existing.sha256 === v.sha256)) {
-        await deps.blobs.put(bytes);
-        await deps.blobs.put(v.metadata);
       }
       const out = await deps.catalog.put({
         workspaceId: a.workspaceId,
@@ -247,6 +300,10 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
         uploadedBy: a.name,
         overwrite,
       });
+      // The row won; its blobs are committed now (also for "unchanged", which repairs a blob lost
+      // to a crash between the row and the rename). Readers may see a 500 for that instant.
+      await commitBlob(spooled.path, v.sha256);
+      await deps.blobs.put(v.metadata);
       if (out.status !== "unchanged") {
         log?.info(out.status === "created" ? "wheel uploaded" : "wheel replaced", {
           workspace: a.workspaceName,
@@ -263,8 +320,10 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
         },
         out.status === "created" ? 201 : 200,
       );
-    },
-  );
+    } finally {
+      await rm(spooled.path, { force: true });
+    }
+  });
 
   // ---- JSON API -----------------------------------------------------------------------------
   app.get("/api/v1/wheels", async (c) => {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { received, WheelError, WheelErrorCodes } from "./errors";
 import { normalizeProjectName, parseWheelFilename, type WheelFilename } from "./wheelFilename";
-import { ZipArchive, type ZipLimits } from "./zipArchive";
+import { bytesZipSource, ZipArchive, type ZipLimits, type ZipSource } from "./zipArchive";
 
 /** What validation learned about a wheel; everything the index needs to list it. */
 export interface ValidatedWheel {
@@ -105,8 +105,25 @@ export function validateWheel(
   bytes: Uint8Array,
   limits: Partial<ZipLimits> = {},
 ): ValidatedWheel {
+  return validateWheelSource(filename, bytesZipSource(bytes), limits, {
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+  });
+}
+
+/**
+ * {@link validateWheel} over random access to the archive (e.g. {@link fileZipSource} over an
+ * uploaded temp file): memory stays bounded by the largest METADATA/WHEEL/RECORD plus 1 MiB
+ * pieces, whatever the wheel's size. `known.sha256` is the whole file's hash, computed by the
+ * caller while the bytes arrived.
+ */
+export function validateWheelSource(
+  filename: string,
+  source: ZipSource,
+  limits: Partial<ZipLimits>,
+  known: { sha256: string },
+): ValidatedWheel {
   const file = parseWheelFilename(filename);
-  const zip = new ZipArchive(bytes, limits);
+  const zip = new ZipArchive(source, limits);
 
   const distInfos = new Set<string>();
   for (const e of zip.entries) {
@@ -211,8 +228,7 @@ export function validateWheel(
         `Expected a sha256 (or stronger) hash in RECORD for "${received(entry.name)}" (e.g. "sha256=<urlsafe-base64>"), received "${received(rec.hash)}"`,
       );
     }
-    const data = zip.read(entry);
-    const digest = createHash(algo).update(data).digest("base64url");
+    const { digest, size } = zip.digest(entry, algo);
     if (digest !== rec.hash.slice(eq + 1).replace(/=+$/, "")) {
       throw new WheelError(
         WheelErrorCodes.recordMismatch,
@@ -222,10 +238,10 @@ export function validateWheel(
         },
       );
     }
-    if (rec.size !== "" && rec.size !== String(data.length)) {
+    if (rec.size !== "" && rec.size !== String(size)) {
       throw new WheelError(
         WheelErrorCodes.recordMismatch,
-        `Expected "${received(entry.name)}" to be ${received(rec.size)} bytes as RECORD says, received ${data.length} bytes`,
+        `Expected "${received(entry.name)}" to be ${received(rec.size)} bytes as RECORD says, received ${size} bytes`,
       );
     }
     recorded.delete(entry.name);
@@ -247,7 +263,7 @@ export function validateWheel(
     summary: headers.get("summary")?.[0] ?? null,
     metadata,
     metadataSha256: createHash("sha256").update(metadata).digest("hex"),
-    sha256: createHash("sha256").update(bytes).digest("hex"),
-    size: bytes.length,
+    sha256: known.sha256,
+    size: source.size,
   };
 }

@@ -1,5 +1,8 @@
+import { createHash } from "node:crypto";
+import { fstatSync, readSync } from "node:fs";
 import { crc32, inflateRawSync } from "node:zlib";
-import { received, WheelError, WheelErrorCodes } from "./errors";
+import { Inflate } from "fflate";
+import { isWheelError, received, WheelError, WheelErrorCodes } from "./errors";
 
 /** Limits applied while reading an uploaded archive. */
 export interface ZipLimits {
@@ -34,6 +37,40 @@ export interface ZipEntry {
   dataOffset: number;
 }
 
+/**
+ * Random access to an archive's bytes: the whole archive in memory, or a file read piece by
+ * piece ({@link fileZipSource}) so a large upload is never held in memory at once.
+ */
+export interface ZipSource {
+  readonly size: number;
+  /** Exactly `length` bytes at `offset` (the caller keeps within `size`). */
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** A {@link ZipSource} over bytes in memory. */
+export function bytesZipSource(bytes: Uint8Array): ZipSource {
+  return { size: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) };
+}
+
+/** A {@link ZipSource} over an open file descriptor (the caller closes it). */
+export function fileZipSource(fd: number): ZipSource {
+  const size = fstatSync(fd).size;
+  return {
+    size,
+    read(offset, length) {
+      const out = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const n = readSync(fd, out, done, length - done, offset + done);
+        if (n === 0) throw notZip(`the file ended at ${offset + done} bytes while reading`);
+        done += n;
+      }
+      return out;
+    },
+  };
+}
+
+const CHUNK = 1024 * 1024;
 const RATIO_FLOOR = 1024 * 1024;
 const EOCD_SIG = 0x06054b50;
 const CEN_SIG = 0x02014b50;
@@ -89,62 +126,66 @@ export function checkMemberName(name: string): void {
   }
 }
 
+function u16(b: Uint8Array, o: number): number {
+  return b[o]! | (b[o + 1]! << 8);
+}
+function u32(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
 /**
- * A zip archive read from memory. The constructor parses and vets the central directory and the
+ * A zip archive read from memory or from a file ({@link ZipSource}). The constructor parses and vets the central directory and the
  * local headers (names, sizes, overlaps, limits) without decompressing anything; {@link read}
  * decompresses one entry with a hard cap at its declared size.
  */
 export class ZipArchive {
   readonly entries: ZipEntry[];
-  private readonly view: DataView;
+  private readonly source: ZipSource;
   private readonly limits: ZipLimits;
   private inflated = 0;
 
-  constructor(
-    private readonly bytes: Uint8Array,
-    limits: Partial<ZipLimits> = {},
-  ) {
+  constructor(input: Uint8Array | ZipSource, limits: Partial<ZipLimits> = {}) {
+    this.source = input instanceof Uint8Array ? bytesZipSource(input) : input;
     this.limits = { ...defaultZipLimits, ...limits };
-    if (bytes.length > this.limits.maxBytes) {
+    const size = this.source.size;
+    if (size > this.limits.maxBytes) {
       throw new WheelError(
         WheelErrorCodes.tooLarge,
-        `Expected a wheel of at most ${this.limits.maxBytes} bytes, received ${bytes.length} bytes`,
-        { details: { limit: this.limits.maxBytes, size: bytes.length } },
+        `Expected a wheel of at most ${this.limits.maxBytes} bytes, received ${size} bytes`,
+        { details: { limit: this.limits.maxBytes, size } },
       );
     }
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.entries = this.parse();
   }
 
-  private u16(o: number): number {
-    return this.view.getUint16(o, true);
-  }
-  private u32(o: number): number {
-    return this.view.getUint32(o, true);
-  }
-
   private parse(): ZipEntry[] {
-    const b = this.bytes;
-    if (b.length < 22) throw notZip(`received only ${b.length} bytes`);
-    if (this.u32(0) !== LOC_SIG) {
+    const src = this.source;
+    const size = src.size;
+    if (size < 22) throw notZip(`received only ${size} bytes`);
+    const head = src.read(0, 8);
+    if (u32(head, 0) !== LOC_SIG) {
       throw notZip(
-        `the file does not start with a zip local header (first bytes: ${received(new TextDecoder().decode(b.subarray(0, 8)))})`,
+        `the file does not start with a zip local header (first bytes: ${received(new TextDecoder().decode(head))})`,
       );
     }
+    // The end record lies in the last 22 + 65535 (comment) bytes.
+    const tailStart = Math.max(0, size - 22 - 0xffff);
+    const tail = src.read(tailStart, size - tailStart);
     let eocd = -1;
-    for (let i = b.length - 22; i >= Math.max(0, b.length - 22 - 0xffff); i--) {
-      if (this.u32(i) === EOCD_SIG && i + 22 + this.u16(i + 20) === b.length) {
+    for (let i = tail.length - 22; i >= 0; i--) {
+      if (u32(tail, i) === EOCD_SIG && tailStart + i + 22 + u16(tail, i + 20) === size) {
         eocd = i;
         break;
       }
     }
     if (eocd < 0) throw notZip("no end-of-central-directory record was found (truncated or not a zip)");
-    const disk = this.u16(eocd + 4);
-    const cdDisk = this.u16(eocd + 6);
-    const diskEntries = this.u16(eocd + 8);
-    const count = this.u16(eocd + 10);
-    const cdSize = this.u32(eocd + 12);
-    const cdOffset = this.u32(eocd + 16);
+    const disk = u16(tail, eocd + 4);
+    const cdDisk = u16(tail, eocd + 6);
+    const diskEntries = u16(tail, eocd + 8);
+    const count = u16(tail, eocd + 10);
+    const cdSize = u32(tail, eocd + 12);
+    const cdOffset = u32(tail, eocd + 16);
+    eocd += tailStart;
     if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
       throw unsupported("it is a zip64 archive (wheels up to the size limit never need zip64)");
     }
@@ -153,31 +194,31 @@ export class ZipArchive {
       throw bomb(`the archive has ${count} entries, more than the limit of ${this.limits.maxEntries}`);
     }
     if (cdOffset + cdSize > eocd) throw notZip("the central directory lies outside the archive");
+    const cd = src.read(cdOffset, cdSize);
 
     const entries: ZipEntry[] = [];
     const names = new Set<string>();
     const decoder = new TextDecoder("utf-8", { fatal: true });
-    let p = cdOffset;
+    let p = 0;
     let declaredTotal = 0;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cdOffset + cdSize || this.u32(p) !== CEN_SIG)
-        throw notZip(`central directory entry ${i} is corrupt`);
-      const madeBy = this.u16(p + 4);
-      const flags = this.u16(p + 8);
-      const method = this.u16(p + 10);
-      const crc = this.u32(p + 16);
-      const csize = this.u32(p + 20);
-      const usize = this.u32(p + 24);
-      const nameLen = this.u16(p + 28);
-      const extraLen = this.u16(p + 30);
-      const commentLen = this.u16(p + 32);
-      const externalAttrs = this.u32(p + 38);
-      const localOffset = this.u32(p + 42);
-      if (p + 46 + nameLen + extraLen + commentLen > cdOffset + cdSize)
+      if (p + 46 > cdSize || u32(cd, p) !== CEN_SIG) throw notZip(`central directory entry ${i} is corrupt`);
+      const madeBy = u16(cd, p + 4);
+      const flags = u16(cd, p + 8);
+      const method = u16(cd, p + 10);
+      const crc = u32(cd, p + 16);
+      const csize = u32(cd, p + 20);
+      const usize = u32(cd, p + 24);
+      const nameLen = u16(cd, p + 28);
+      const extraLen = u16(cd, p + 30);
+      const commentLen = u16(cd, p + 32);
+      const externalAttrs = u32(cd, p + 38);
+      const localOffset = u32(cd, p + 42);
+      if (p + 46 + nameLen + extraLen + commentLen > cdSize)
         throw notZip(`central directory entry ${i} is truncated`);
       let name: string;
       try {
-        name = decoder.decode(b.subarray(p + 46, p + 46 + nameLen));
+        name = decoder.decode(cd.subarray(p + 46, p + 46 + nameLen));
       } catch (cause) {
         throw new WheelError(
           WheelErrorCodes.unsafeMember,
@@ -229,12 +270,15 @@ export class ZipArchive {
         throw bomb(`the members expand to more than ${this.limits.maxUncompressedBytes} bytes`, name);
       }
       // Local header: its name must agree, and its data must lie before the central directory.
-      if (localOffset + 30 > cdOffset || this.u32(localOffset) !== LOC_SIG) {
+      const loc = localOffset + 30 > cdOffset ? null : src.read(localOffset, 30);
+      if (!loc || u32(loc, 0) !== LOC_SIG) {
         throw notZip(`the local header of "${received(name)}" is missing or corrupt`);
       }
-      const locNameLen = this.u16(localOffset + 26);
-      const locExtraLen = this.u16(localOffset + 28);
-      const locName = b.subarray(localOffset + 30, localOffset + 30 + locNameLen);
+      const locNameLen = u16(loc, 26);
+      const locExtraLen = u16(loc, 28);
+      if (localOffset + 30 + locNameLen > cdOffset)
+        throw notZip(`the local header of "${received(name)}" runs past the central directory`);
+      const locName = src.read(localOffset + 30, locNameLen);
       if (locNameLen !== nameLen || decoderLoose(locName) !== name) {
         throw new WheelError(
           WheelErrorCodes.unsafeMember,
@@ -256,9 +300,9 @@ export class ZipArchive {
         dataOffset,
       });
     }
-    if (declaredTotal > RATIO_FLOOR && declaredTotal / b.length > this.limits.maxCompressionRatio) {
+    if (declaredTotal > RATIO_FLOOR && declaredTotal / size > this.limits.maxCompressionRatio) {
       throw bomb(
-        `the archive expands ${declaredTotal} bytes from ${b.length} (ratio over ${this.limits.maxCompressionRatio})`,
+        `the archive expands ${declaredTotal} bytes from ${size} (ratio over ${this.limits.maxCompressionRatio})`,
       );
     }
     // Overlapping members are how "non-recursive" zip bombs reuse one compressed block many times.
@@ -286,7 +330,7 @@ export class ZipArchive {
    * uncompressed limit, aborts the read; the CRC-32 must match.
    */
   read(entry: ZipEntry): Uint8Array {
-    const data = this.bytes.subarray(entry.dataOffset, entry.dataOffset + entry.compressedSize);
+    const data = this.source.read(entry.dataOffset, entry.compressedSize);
     let out: Uint8Array;
     if (entry.method === 0) {
       out = data;
@@ -324,6 +368,65 @@ export class ZipArchive {
     if (crc32(out) !== entry.crc32) throw notZip(`member "${received(entry.name)}" fails its CRC-32 check`);
     return out;
   }
+
+  /**
+   * Hash one entry's content with `algo` (e.g. "sha256") without holding it in memory: the
+   * compressed data is read and inflated in 1 MiB pieces, with the same caps and CRC-32 check as
+   * {@link read}.
+   */
+  digest(entry: ZipEntry, algo: string): ZipEntryDigest {
+    const hash = createHash(algo);
+    let crc = 0;
+    let size = 0;
+    const take = (piece: Uint8Array) => {
+      size += piece.length;
+      if (size > entry.uncompressedSize) {
+        throw bomb(
+          `member "${received(entry.name)}" expands past its declared size of ${entry.uncompressedSize} bytes`,
+          entry.name,
+        );
+      }
+      this.inflated += piece.length;
+      if (this.inflated > this.limits.maxUncompressedBytes) {
+        throw bomb(`the members expand to more than ${this.limits.maxUncompressedBytes} bytes`, entry.name);
+      }
+      hash.update(piece);
+      crc = crc32(piece, crc);
+    };
+    const inflater = entry.method === 0 ? null : new Inflate((piece) => take(piece));
+    let done = 0;
+    do {
+      const n = Math.min(CHUNK, entry.compressedSize - done);
+      const piece = this.source.read(entry.dataOffset + done, n);
+      done += n;
+      if (!inflater) {
+        take(piece);
+        continue;
+      }
+      try {
+        inflater.push(piece, done >= entry.compressedSize);
+      } catch (cause) {
+        if (isWheelError(cause)) throw cause;
+        throw notZip(
+          `member "${received(entry.name)}" is not valid deflate data (${received(String(cause))})`,
+        );
+      }
+    } while (done < entry.compressedSize);
+    if (size !== entry.uncompressedSize) {
+      throw notZip(
+        `member "${received(entry.name)}" expands to ${size} bytes, not the declared ${entry.uncompressedSize}`,
+      );
+    }
+    if (crc !== entry.crc32) throw notZip(`member "${received(entry.name)}" fails its CRC-32 check`);
+    return { digest: hash.digest("base64url"), size };
+  }
+}
+
+/** A member's hash and size, computed while streaming it. */
+export interface ZipEntryDigest {
+  /** base64url digest (no padding). */
+  digest: string;
+  size: number;
 }
 
 function decoderLoose(bytes: Uint8Array): string {
