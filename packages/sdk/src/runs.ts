@@ -243,6 +243,53 @@ export class RunsClient {
     return this.workspace.request("GET", `/api/v1/services/${seg(name)}/logs`, { query: { after } });
   }
 
+  /**
+   * Score through the server (`POST /api/v1/services/:name/score`), for callers that cannot reach
+   * the worker's loopback port: the worker's HTTP status and JSON answer (e.g. 500
+   * `{"error": ...}`). The server's own refusals (409 not healthy, 502 no answer, 404) throw.
+   */
+  async scoreService(name: string, input: unknown): Promise<{ status: number; body: unknown }> {
+    const ws = this.workspace;
+    const path = `/api/v1/services/${seg(name)}/score`;
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (ws.token) headers.authorization = `Bearer ${ws.token}`;
+    let res: Response;
+    try {
+      res = await ws.fetch(ws.url + path, {
+        method: "POST",
+        headers,
+        body: typeof input === "string" ? input : JSON.stringify(input),
+      });
+    } catch (cause) {
+      throw new MlenvError(
+        SdkErrorCodes.network,
+        `Expected an mlenv server at ${ws.url}; POST ${path} failed`,
+        {
+          cause,
+        },
+      );
+    }
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (cause) {
+      throw new MlenvError(
+        SdkErrorCodes.badResponse,
+        `Expected JSON from POST ${path}; received ${preview(text)}`,
+        {
+          cause,
+          status: res.status,
+        },
+      );
+    }
+    const e = body as { code?: unknown; message?: unknown; details?: unknown };
+    if (!res.ok && typeof e?.code === "string" && e.code.startsWith("E_") && typeof e.message === "string") {
+      throw new MlenvError(e.code, e.message, { status: res.status, details: e.details });
+    }
+    return { status: res.status, body };
+  }
+
   async deleteService(name: string): Promise<void> {
     await this.workspace.request("DELETE", `/api/v1/services/${seg(name)}`);
   }

@@ -459,7 +459,19 @@ export function register(program: Command, ctx: CliContext): void {
     .description("POST a JSON body to a service's /score and print the answer")
     .argument("<name>", "the service")
     .requiredOption("--data <json>", "the request body, e.g. '{\"data\": [1, 2]}'")
-    .action(async (name: string, opts: { data: string }) => {
+    .option("--via-server", "send it through the mlenv server (when the service's port is not reachable)")
+    .action(async (name: string, opts: { data: string; viaServer?: boolean }) => {
+      if (opts.viaServer) {
+        const { status, body } = await new RunsClient(workspace()).scoreService(name, opts.data);
+        if (status >= 400) {
+          const msg = (body as { error?: unknown })?.error;
+          throw new CliError(
+            "E_HTTP",
+            `Service ${sanitize(name)} answered HTTP ${status}: ${sanitize(String(msg ?? JSON.stringify(body)))}`,
+          );
+        }
+        return ctx.out(formatJson(body));
+      }
       const svc = await Webservice.get(workspace(), name);
       ctx.out(formatJson(await svc.run(opts.data)));
     });

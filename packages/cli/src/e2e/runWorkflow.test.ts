@@ -150,10 +150,18 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         "serve",
         "--env",
         "cli-train:1",
+        "--cpu-cores",
+        "0.5",
+        "--memory-gb",
+        "0.25",
       );
       expect(deployed.stdout).toMatch(
-        /^Service linear-svc is healthy: model linear:1, environment cli-train:1\nscoring URI: http:\/\/127\.0\.0\.1:\d+\/score\n$/,
+        /^Service linear-svc is healthy: model linear:1, environment cli-train:1\nlimits: 0\.5 CPU cores, 0\.25 GB memory \(recorded, not enforced on this target\)\nscoring URI: http:\/\/127\.0\.0\.1:\d+\/score\n$/,
       );
+      const relayed = JSON.parse(
+        (await ok("service", "score", "linear-svc", "--via-server", "--data", '{"data": [10]}')).stdout,
+      );
+      expect(relayed.predictions[0]).toBeCloseTo(21, 1);
       const scored = JSON.parse(
         (await ok("service", "score", "linear-svc", "--data", '{"data": [10]}')).stdout,
       );
@@ -313,8 +321,11 @@ describe.skipIf(skipWithout("docker", dockerReason))("mlenv run / service on the
       "cli-docker",
       "--target",
       "docker",
+      "--memory-gb",
+      "0.5",
     );
     expect(deployed.stdout).toMatch(/^Service docker-linear is healthy/);
+    expect(deployed.stdout).toContain("limits: - CPU cores, 0.5 GB memory (enforced)");
     const scored = JSON.parse(
       (await ok("service", "score", "docker-linear", "--data", '{"data": [10]}')).stdout,
     );

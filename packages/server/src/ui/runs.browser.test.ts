@@ -170,6 +170,20 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3
       await expect
         .poll(() => page.locator("#service-log").textContent(), { timeout: 30_000 })
         .toContain("model loaded");
+      // The page's scoring form goes through the server (the worker's port is another origin).
+      const body = page.getByLabel(/Request body \(JSON\)/);
+      await body.fill('{"data": [1, 2');
+      await page.getByRole("button", { name: "Score" }).click();
+      await expect.poll(() => page.locator("#score-input-error").textContent()).toMatch(/^Expected JSON/);
+      expect(await body.getAttribute("aria-invalid")).toBe("true");
+      expect(await page.locator("#score-answer").count()).toBe(0);
+      await body.fill('{"data": [1, 2, 5]}');
+      await page.getByRole("button", { name: "Score" }).click();
+      await page.getByRole("heading", { name: "Answer: HTTP 200" }).waitFor();
+      expect(JSON.parse((await page.locator("#score-answer").textContent()) ?? "")).toEqual({
+        result: [3, 6, 15],
+      });
+      expect(await page.locator("#score-input-error").count()).toBe(0);
       await page.screenshot({ path: join(ARTIFACTS, "service-desktop.png"), fullPage: true });
       expect(await axeViolations(page)).toEqual([]);
       await page.getByRole("button", { name: "Delete service" }).click();

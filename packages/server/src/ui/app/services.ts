@@ -111,6 +111,40 @@ export function ServicePage(props: {
     }
   };
   const example = s?.url ? `curl -s -X POST ${s.url}/score -d '{"data": [1, 2, 3]}'` : null;
+  const [input, setInput] = useState('{"data": [1, 2, 3]}');
+  const [inputError, setInputError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [answer, setAnswer] = useState<{ title: string; text: string; failed: boolean } | null>(null);
+  const checkJson = (text: string): string | null => {
+    try {
+      JSON.parse(text);
+      return null;
+    } catch (e) {
+      return `Expected JSON such as {"data": [1, 2]}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  };
+  const score = async (ev: Event) => {
+    ev.preventDefault();
+    const problem = checkJson(input);
+    setInputError(problem);
+    if (problem) {
+      document.getElementById("score-input")?.focus();
+      return;
+    }
+    setBusy(true);
+    try {
+      const { status, body } = await client.scoreService(props.name, input);
+      setAnswer({
+        title: `Answer: HTTP ${status}`,
+        text: JSON.stringify(body, null, 2),
+        failed: status >= 400,
+      });
+    } catch (e) {
+      setAnswer({ title: "Not scored", text: errorText(e), failed: true });
+    } finally {
+      setBusy(false);
+    }
+  };
   return h(
     "main",
     { id: "main" },
@@ -145,17 +179,61 @@ export function ServicePage(props: {
         )
       : null,
     s?.error ? h("div", { class: "alert", role: "alert" }, `${s.error.message} (${s.error.code})`) : null,
-    example
+    s && s.status !== "deleted"
       ? h(
           "section",
           { "aria-labelledby": "score-title" },
           h("h2", { id: "score-title" }, "Send a scoring request"),
           h(
-            "p",
-            { class: "meta" },
-            "The service answers on its own port of the server host, outside this page's origin, so send requests from there (the server has no scoring proxy route yet):",
+            "form",
+            { class: "score", onSubmit: score, noValidate: true, "aria-labelledby": "score-title" },
+            h("label", { for: "score-input" }, "Request body (JSON), sent to the entry script's run()"),
+            h("textarea", {
+              id: "score-input",
+              rows: 4,
+              spellcheck: false,
+              value: input,
+              "aria-invalid": inputError ? "true" : "false",
+              "aria-describedby": inputError ? "score-input-error" : undefined,
+              onInput: (e: Event) => {
+                const text = (e.currentTarget as HTMLTextAreaElement).value;
+                setInput(text);
+                if (inputError) setInputError(checkJson(text));
+              },
+            }),
+            inputError
+              ? h("p", { id: "score-input-error", class: "alert", role: "alert" }, inputError)
+              : null,
+            h("p", null, h("button", { type: "submit", disabled: busy }, busy ? "Scoring…" : "Score")),
           ),
-          h("pre", { class: "code", tabIndex: 0, "aria-label": "Example request" }, example),
+          h(
+            "div",
+            { "aria-live": "polite" },
+            answer
+              ? [
+                  h("h3", { id: "score-answer-title", key: "t" }, answer.title),
+                  h(
+                    "pre",
+                    {
+                      key: "a",
+                      id: "score-answer",
+                      class: answer.failed ? "code alert" : "code",
+                      tabIndex: 0,
+                      "aria-labelledby": "score-answer-title",
+                    },
+                    answer.text,
+                  ),
+                ]
+              : null,
+          ),
+          example
+            ? h(
+                "p",
+                { class: "meta" },
+                "The page sends it through the server. On the server host the service also answers directly: ",
+                h("code", { class: "hash" }, example),
+              )
+            : null,
         )
       : null,
     props.canWrite && s && s.status !== "deleted"
