@@ -94,8 +94,12 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       expect(await err.json()).toEqual({ error: "ValueError: bad input: negative" });
 
       // the same through the server (for callers that cannot reach the loopback port)
-      const relayed = await api("POST", "/api/v1/services/triple-svc/score", { data: [4] });
+      // a reader may score (it changes no record) but not deploy
+      const reader = await api("POST", "/api/v1/tokens", { name: "scorer", role: "reader" });
+      const asReader = apiClient(server.url, reader.json.token);
+      const relayed = await asReader("POST", "/api/v1/services/triple-svc/score", { data: [4] });
       expect([relayed.status, relayed.json.result]).toEqual([200, [12]]);
+      expect((await asReader("DELETE", "/api/v1/services/triple-svc")).status).toBe(403);
       const relayedErr = await api("POST", "/api/v1/services/triple-svc/score", { fail: "x" });
       expect([relayedErr.status, relayedErr.json]).toEqual([500, { error: "ValueError: bad input: x" }]);
       const notJson = await fetch(`${server.url}/api/v1/services/triple-svc/score`, {
