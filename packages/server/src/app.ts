@@ -2,7 +2,7 @@ import type { CoreConfig } from "@mlenv/core";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import { isTokenShaped, roleAllows } from "./auth";
+import { identify, provideTokenLookup, requireRole } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
 import { isServerError, preview, ServerError, ServerErrorCode } from "./errors";
 import { openApiDocument, type RouteDoc } from "./http/openapi";
@@ -436,6 +436,11 @@ export function createApp(deps: AppDeps): {
     { version: "1" },
   );
   app.get("/openapi.json", (c) => c.json(doc));
+  // Every route below, the sub-routers' too, authenticates through the registry's token cache.
+  app.use(
+    "*",
+    provideTokenLookup((token) => registry.authenticate(token)),
+  );
   if (deps.wheels) app.route("/", wheelRoutes({ ...deps, ...deps.wheels, logger }));
   if (deps.runs) app.route("/", deps.runs.routes);
   if (deps.builds) app.route("/", deps.builds.routes);
@@ -457,19 +462,7 @@ export function createApp(deps: AppDeps): {
     c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next),
   );
   app.use("/api/*", async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const m = /^Bearer (\S+)$/i.exec(header);
-    const token = m?.[1];
-    const auth = token && isTokenShaped(token) ? await registry.authenticate(token) : null;
-    if (!auth) {
-      throw new ServerError(
-        ServerErrorCode.UNAUTHENTICATED,
-        header
-          ? "The bearer token is unknown or revoked; expected `Authorization: Bearer mlenv_...` with a live token"
-          : "Expected an `Authorization: Bearer mlenv_...` header; received none",
-      );
-    }
-    c.set("auth", auth);
+    c.set("auth", await identify(c));
     await next();
   });
 
@@ -477,13 +470,7 @@ export function createApp(deps: AppDeps): {
     const honoPath = r.path.replace(/\{([^}]+)\}/g, ":$1");
     app.on(r.method.toUpperCase(), honoPath, async (c) => {
       const auth = c.get("auth");
-      if (r.role && !roleAllows(auth.role, r.role)) {
-        throw new ServerError(
-          ServerErrorCode.FORBIDDEN,
-          `This needs a ${r.role} token; the calling token ${JSON.stringify(auth.name)} is a ${auth.role}`,
-          { details: { required: r.role, role: auth.role } },
-        );
-      }
+      if (r.role) requireRole(auth, r.role);
       let body: unknown;
       if (r.body) {
         let raw: unknown;

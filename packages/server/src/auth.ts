@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Role } from "./store/types";
+import type { Context, MiddlewareHandler } from "hono";
+import { ServerError, ServerErrorCode } from "./errors";
+import type { AuthenticatedToken, Role } from "./store/types";
 
 const TOKEN = /^mlenv_[A-Za-z0-9_-]{43}$/;
 
@@ -23,4 +25,78 @@ const RANK: Record<Role, number> = { reader: 1, writer: 2, admin: 3 };
 /** True when `have` includes the rights of `need`. */
 export function roleAllows(have: Role, need: Role): boolean {
   return RANK[have] >= RANK[need];
+}
+
+/** How a presented token is turned into its live record (the app's: `Registry.authenticate`, cached). */
+export type TokenLookup = (token: string) => Promise<AuthenticatedToken | null>;
+
+type AuthEnv = { Variables: { tokenLookup: TokenLookup } };
+
+/**
+ * The server's one authentication: createApp installs it before mounting any sub-router, so
+ * every route (registry, builds, runs, wheels, pypi) looks tokens up through the same cache and
+ * sees the same revocations. Standalone mounts (tests) install it themselves.
+ */
+export function provideTokenLookup(lookup: TokenLookup): MiddlewareHandler {
+  return async (c, next) => {
+    (c as Context<AuthEnv>).set("tokenLookup", lookup);
+    await next();
+  };
+}
+
+/** The token in `Authorization`: Bearer, or with `basic` (pip) the password (or user) of Basic auth. */
+function presentedToken(header: string | undefined, basic: boolean): string | null {
+  if (!header) return null;
+  const bearer = /^Bearer (\S+)$/i.exec(header);
+  if (bearer) return isTokenShaped(bearer[1]!) ? bearer[1]! : null;
+  if (!basic) return null;
+  const m = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (!m) return null;
+  const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  const user = colon < 0 ? decoded : decoded.slice(0, colon);
+  const pass = colon < 0 ? "" : decoded.slice(colon + 1);
+  return isTokenShaped(pass) ? pass : isTokenShaped(user) ? user : null;
+}
+
+/** The calling token (any role); E_UNAUTHENTICATED when none, or not a live one, is presented. */
+export async function identify(c: Context, options: { basic?: boolean } = {}): Promise<AuthenticatedToken> {
+  const lookup = (c as Context<AuthEnv>).get("tokenLookup");
+  if (!lookup) {
+    throw new Error(
+      "Expected routes mounted under createApp (or after provideTokenLookup); received a request without a token lookup",
+    );
+  }
+  const header = c.req.header("authorization");
+  const token = presentedToken(header, options.basic ?? false);
+  const found = token ? await lookup(token) : null;
+  if (found) return found;
+  const how = options.basic
+    ? "`Authorization: Bearer mlenv_...`, or for pip the token as the password in the index URL (https://__token__:mlenv_...@host/pypi/<workspace>/simple/)"
+    : "`Authorization: Bearer mlenv_...`";
+  throw new ServerError(
+    ServerErrorCode.UNAUTHENTICATED,
+    header
+      ? `The token is unknown or revoked; expected ${how} with a live token`
+      : `Expected an ${how} header; received none`,
+  );
+}
+
+/** `auth` when its role includes `role`; E_FORBIDDEN otherwise. */
+export function requireRole(auth: AuthenticatedToken, role: Role): AuthenticatedToken {
+  if (roleAllows(auth.role, role)) return auth;
+  throw new ServerError(
+    ServerErrorCode.FORBIDDEN,
+    `This needs a ${role} token; the calling token ${JSON.stringify(auth.name)} is a ${auth.role}`,
+    { details: { required: role, role: auth.role } },
+  );
+}
+
+/** The calling token, which must have (at least) `role`. */
+export async function authenticate(
+  c: Context,
+  role: Role,
+  options: { basic?: boolean } = {},
+): Promise<AuthenticatedToken> {
+  return requireRole(await identify(c, options), role);
 }

@@ -1,7 +1,9 @@
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
+import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { provideTokenLookup } from "../auth";
 import { FsBlobStore } from "../blobs/blobStore";
 import { DockerClient } from "../docker/index";
 import { Registry } from "../registry";
@@ -52,7 +54,13 @@ describe.skipIf(skipWithout("docker", reason))("build routes over real HTTP", ()
     queue = new BuildQueue({ jobs, builder, pollMs: 100, heartbeatMs: 200 });
     await queue.start();
     const server = serve({
-      fetch: buildRoutes({ store, queue, builder }).fetch,
+      // mounted as createApp mounts it: behind the registry's token lookup
+      fetch: new Hono()
+        .use(
+          "*",
+          provideTokenLookup((token) => registry.authenticate(token)),
+        )
+        .route("/", buildRoutes({ store, queue, builder })).fetch,
       port: 0,
       hostname: "127.0.0.1",
     });

@@ -1,9 +1,9 @@
 import { type CoreConfig, type Lock, parseDefinition, validateLock } from "@mlenv/core";
-import { type Context, Hono } from "hono";
-import { hashToken, isTokenShaped, roleAllows } from "../auth";
+import { Hono } from "hono";
+import { authenticate } from "../auth";
 import { isServerError, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
-import type { AuthenticatedToken, Role, Store } from "../store/types";
+import type { AuthenticatedToken, Store } from "../store/types";
 import type { ImageBuilder } from "./builder";
 import type { BuildQueue } from "./buildQueue";
 import type { BuildJob } from "./jobStore";
@@ -63,27 +63,7 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
     return c.json({ code: ServerErrorCode.INTERNAL, message: "Internal server error", details: {} }, 500);
   });
 
-  async function auth(c: Context, role: Role): Promise<AuthenticatedToken> {
-    const m = /^Bearer (\S+)$/i.exec(c.req.header("authorization") ?? "");
-    const token = m?.[1];
-    const found = token && isTokenShaped(token) ? await deps.store.findToken(hashToken(token)) : null;
-    if (!found) {
-      throw new ServerError(
-        ServerErrorCode.UNAUTHENTICATED,
-        "Expected an `Authorization: Bearer mlenv_...` header with a live token",
-      );
-    }
-    if (!roleAllows(found.role, role)) {
-      throw new ServerError(
-        ServerErrorCode.FORBIDDEN,
-        `This needs a ${role} token; the calling token is a ${found.role}`,
-        {
-          details: { required: role, role: found.role },
-        },
-      );
-    }
-    return found;
-  }
+  const auth = authenticate;
 
   async function definitionOf(
     a: AuthenticatedToken,

@@ -1,13 +1,13 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { hashToken, isTokenShaped, roleAllows } from "../auth";
+import { authenticate } from "../auth";
 import type { BlobStore } from "../blobs/blobStore";
 import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
 import { registerModel } from "../models/models";
 import type { ServiceManager } from "../services/serviceManager";
-import type { AuthenticatedToken, Role, Store } from "../store/types";
+import type { AuthenticatedToken, Store } from "../store/types";
 import type { RunManager } from "./runManager";
 import type { ModelRecord, RunRecord, ServiceRecord } from "./runStore";
 import { storeSnapshot } from "./snapshot";
@@ -148,27 +148,7 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
     return c.json({ code: ServerErrorCode.INTERNAL, message: "Internal server error", details: {} }, 500);
   });
 
-  async function auth(c: Context, role: Role): Promise<AuthenticatedToken> {
-    const m = /^Bearer (\S+)$/i.exec(c.req.header("authorization") ?? "");
-    const token = m?.[1];
-    const found = token && isTokenShaped(token) ? await deps.store.findToken(hashToken(token)) : null;
-    if (!found) {
-      throw new ServerError(
-        ServerErrorCode.UNAUTHENTICATED,
-        "Expected an `Authorization: Bearer mlenv_...` header with a live token",
-      );
-    }
-    if (!roleAllows(found.role, role)) {
-      throw new ServerError(
-        ServerErrorCode.FORBIDDEN,
-        `This needs a ${role} token; the calling token is a ${found.role}`,
-        {
-          details: { required: role, role: found.role },
-        },
-      );
-    }
-    return found;
-  }
+  const auth = authenticate;
 
   async function body<T>(c: Context, schema: z.ZodType<T>, example: string): Promise<T> {
     let raw: unknown;

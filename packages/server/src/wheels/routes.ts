@@ -3,7 +3,7 @@ import { open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Context, Hono } from "hono";
-import { hashToken, isTokenShaped, roleAllows } from "../auth";
+import { identify, requireRole } from "../auth";
 import { type BlobDigest, type BlobStore, FsBlobStore } from "../blobs/blobStore";
 import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
@@ -79,20 +79,6 @@ function info(workspace: string, w: WheelRecord): WheelInfo {
     uploadedBy: w.uploadedBy,
     reference: formatWheelReference({ workspace, filename: w.filename, sha256: w.sha256 }),
   };
-}
-
-/** The token from `Authorization: Bearer <t>` or `Basic base64(<user>:<t>)` (pip's form). */
-function presentedToken(header: string | undefined): string | null {
-  if (!header) return null;
-  const bearer = /^Bearer (\S+)$/i.exec(header);
-  if (bearer) return bearer[1]!;
-  const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
-  if (!basic) return null;
-  const decoded = Buffer.from(basic[1]!, "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  const user = colon < 0 ? decoded : decoded.slice(0, colon);
-  const pass = colon < 0 ? "" : decoded.slice(colon + 1);
-  return isTokenShaped(pass) ? pass : isTokenShaped(user) ? user : null;
 }
 
 function tooLarge(limit: number, received: string): WheelError {
@@ -180,29 +166,11 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
   });
 
   async function auth(c: Context, role: Role, workspace?: string): Promise<AuthenticatedToken> {
-    const token = presentedToken(c.req.header("authorization"));
-    const found = token ? await deps.store.findToken(hashToken(token)) : null;
-    if (!found) {
-      throw new ServerError(
-        ServerErrorCode.UNAUTHENTICATED,
-        token
-          ? "The token is unknown or revoked; expected a live mlenv_... token"
-          : "Expected `Authorization: Bearer mlenv_...`, or for pip the token as the password in the index URL (https://__token__:mlenv_...@host/pypi/<workspace>/simple/)",
-      );
-    }
+    const found = await identify(c, { basic: true });
     // A token of one workspace sees nothing of another: the same answer as for a missing workspace.
     if (workspace !== undefined && workspace !== found.workspaceName)
       throw notFound(`Workspace ${preview(workspace)}`);
-    if (!roleAllows(found.role, role)) {
-      throw new ServerError(
-        ServerErrorCode.FORBIDDEN,
-        `This needs a ${role} token; the calling token is a ${found.role}`,
-        {
-          details: { required: role, role: found.role },
-        },
-      );
-    }
-    return found;
+    return requireRole(found, role);
   }
 
   function filenameParam(c: Context): string {

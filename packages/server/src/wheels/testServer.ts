@@ -2,7 +2,8 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { makeTempDir } from "@mlenv/test-utils";
-import { generateToken, hashToken } from "../auth";
+import { Hono } from "hono";
+import { generateToken, hashToken, provideTokenLookup } from "../auth";
 import { FsBlobStore } from "../blobs/blobStore";
 import { generateSigningKey, UrlSigner } from "../signing/urlSigner";
 import { SqliteStore } from "../store/sqliteStore";
@@ -52,13 +53,16 @@ export async function startWheelTestServer(
   const blobDir = join(dir.path, "blobs");
   const catalog = openWheelCatalog({ sqliteFile: file });
   const signer = new UrlSigner(generateSigningKey());
-  const app = wheelRoutes({
+  const routes = wheelRoutes({
     store,
     blobs: new FsBlobStore(blobDir),
     catalog,
     signer,
     ...(options.limits ? { limits: options.limits } : {}),
   });
+  // mounted as createApp mounts it: behind the token lookup (uncached here; there, the registry's)
+  const lookup = (token: string) => store.findToken(hashToken(token));
+  const app = new Hono().use("*", provideTokenLookup(lookup)).route("/", routes);
   const paths: string[] = [];
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve(
