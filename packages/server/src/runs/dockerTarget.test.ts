@@ -58,6 +58,7 @@ describe.skipIf(skipWithout("docker", reason))(
       };
       const snap = await storeSnapshot(
         blobs,
+        workspaceId,
         [
           {
             path: "train.py",
@@ -132,7 +133,12 @@ describe.skipIf(skipWithout("docker", reason))(
         "def run(raw):",
         "    return {'y': [m['w'] * x for x in json.loads(raw)['data']], 'in_container': os.path.exists('/.dockerenv')}",
       ].join("\n");
-      const snap = await storeSnapshot(blobs, [{ path: "score.py", content: b64(score) }], 1024 * 1024);
+      const snap = await storeSnapshot(
+        blobs,
+        workspaceId,
+        [{ path: "score.py", content: b64(score) }],
+        1024 * 1024,
+      );
       const svc = await support.services.deploy({
         workspaceId,
         createdBy: "t",

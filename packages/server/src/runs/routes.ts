@@ -10,7 +10,7 @@ import type { ServiceManager } from "../services/serviceManager";
 import type { AuthenticatedToken, Store } from "../store/types";
 import type { RunManager } from "./runManager";
 import type { ModelRecord, RunRecord, ServiceRecord } from "./runStore";
-import { storeSnapshot } from "./snapshot";
+import { readSnapshot, storeSnapshot } from "./snapshot";
 
 export interface RunRoutesDeps {
   store: Store;
@@ -208,13 +208,13 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
   });
 
   app.post("/api/v1/snapshots", limit, async (c) => {
-    await auth(c, "writer");
+    const a = await auth(c, "writer");
     const b = await body(
       c,
       z.object({ files: FilesSchema }),
       '{"files":[{"path":"train.py","content":"<base64>"}]}',
     );
-    const out = await storeSnapshot(deps.blobs, b.files, deps.maxSnapshotBytes);
+    const out = await storeSnapshot(deps.blobs, a.workspaceId, b.files, deps.maxSnapshotBytes);
     return c.json({ id: out.id, files: out.manifest.files.length, size: out.size }, 201);
   });
 
@@ -225,6 +225,8 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
       SubmitSchema,
       '{"experiment":"demo","script":"train.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
     );
+    // Snapshots belong to the workspace that uploaded them: another's answers like a missing one.
+    await readSnapshot(deps.blobs, b.snapshot, a.workspaceId);
     const run = await deps.runs.submit({
       workspaceId: a.workspaceId,
       createdBy: a.name,
@@ -335,6 +337,7 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
       DeploySchema,
       '{"name":"scoring","model":{"name":"my-model"},"entryScript":"score.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
     );
+    await readSnapshot(deps.blobs, b.snapshot, a.workspaceId);
     const s = await deps.services.deploy({
       workspaceId: a.workspaceId,
       createdBy: a.name,

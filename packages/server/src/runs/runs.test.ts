@@ -333,6 +333,29 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       expect([big.status, big.json.code]).toEqual([413, "E_TOO_LARGE"]);
       expect(big.json.message).toContain(".mlenvignore");
     });
+
+    it("a snapshot belongs to the workspace that uploaded it: another answers as for a missing one", async () => {
+      const files = { "train.py": "print(1)\n", "score.py": "print(2)\n" };
+      const mine = await snapshot(files);
+      const created = await api("POST", "/api/v1/workspaces", { name: "snapshot-thief" });
+      expect(created.status).toBe(201);
+      const other = apiClient(server.url, created.json.adminToken);
+      const missing = `sha256:${"0".repeat(64)}`;
+      for (const [path, body] of [
+        ["/api/v1/runs", { experiment: "demo", script: "train.py" }],
+        ["/api/v1/services", { name: "thief", model: { name: "m" }, entryScript: "score.py" }],
+      ] as const) {
+        const stolen = await other("POST", path, { ...body, snapshot: mine });
+        const absent = await other("POST", path, { ...body, snapshot: missing });
+        expect([stolen.status, stolen.json.code], path).toEqual([404, "E_NOT_FOUND"]);
+        expect(stolen.json.message.replace(mine, "<id>")).toBe(absent.json.message.replace(missing, "<id>"));
+      }
+      expect((await other("GET", "/api/v1/runs")).json.items).toEqual([]);
+      // The same files uploaded by the other workspace are its own snapshot, under another id.
+      const theirs = await other("POST", "/api/v1/snapshots", { files: snapshotFiles(files) });
+      expect(theirs.status).toBe(201);
+      expect(theirs.json.id).not.toBe(mine);
+    });
   },
 );
 

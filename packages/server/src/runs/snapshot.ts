@@ -12,8 +12,13 @@ export interface SnapshotUploadFile {
   executable?: boolean;
 }
 
-/** A stored snapshot: the manifest blob lists each file's blob. */
+/**
+ * A stored snapshot: the manifest blob lists each file's blob and names the workspace that
+ * uploaded it, so its digest (the snapshot id) differs per workspace and is usable only there.
+ */
 export interface SnapshotManifest {
+  /** Id of the uploading workspace (absent in manifests stored before snapshots were scoped). */
+  workspace?: string;
   files: { path: string; digest: string; size: number; executable: boolean }[];
 }
 
@@ -47,6 +52,7 @@ function utf8(s: string): Uint8Array {
 /** Store the files (each a blob) and their manifest; returns the manifest's digest, the snapshot id. */
 export async function storeSnapshot(
   blobs: BlobStore,
+  workspaceId: string,
   files: SnapshotUploadFile[],
   maxBytes: number,
 ): Promise<{ id: string; manifest: SnapshotManifest; size: number }> {
@@ -74,7 +80,7 @@ export async function storeSnapshot(
       { details: { maxBytes, size } },
     );
   }
-  const manifest: SnapshotManifest = { files: [] };
+  const manifest: SnapshotManifest = { workspace: workspaceId, files: [] };
   for (const f of decoded) {
     manifest.files.push({
       path: f.path,
@@ -88,19 +94,31 @@ export async function storeSnapshot(
   return { id, manifest, size };
 }
 
-/** The manifest of a stored snapshot; E_NOT_FOUND when absent. */
-export async function readSnapshot(blobs: BlobStore, id: string): Promise<SnapshotManifest> {
-  const bytes = isBlobDigest(id) ? await blobs.get(id) : null;
-  if (!bytes) {
-    throw new ServerError(
+/**
+ * The manifest of a stored snapshot; E_NOT_FOUND when absent. With `workspaceId` (a client
+ * naming a snapshot), one uploaded by another workspace answers exactly like a missing one.
+ */
+export async function readSnapshot(
+  blobs: BlobStore,
+  id: string,
+  workspaceId?: string,
+): Promise<SnapshotManifest> {
+  const missing = () =>
+    new ServerError(
       ServerErrorCode.NOT_FOUND,
       `Expected a snapshot id returned by POST /api/v1/snapshots, e.g. "sha256:<64 hex>"; no snapshot ${preview(id)}`,
     );
+  const bytes = isBlobDigest(id) ? await blobs.get(id) : null;
+  if (!bytes) throw missing();
+  let manifest: SnapshotManifest;
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(bytes)) as SnapshotManifest;
+  } catch {
+    manifest = { files: null as unknown as SnapshotManifest["files"] };
   }
-  const manifest = JSON.parse(new TextDecoder().decode(bytes)) as SnapshotManifest;
-  if (!Array.isArray(manifest.files)) {
-    throw new ServerError(ServerErrorCode.BAD_REQUEST, `Blob ${preview(id)} is not a snapshot manifest`);
-  }
+  // Any other blob (a wheel, a model file) is not a snapshot: same answer as a missing one.
+  if (typeof manifest !== "object" || manifest === null || !Array.isArray(manifest.files)) throw missing();
+  if (workspaceId !== undefined && manifest.workspace !== workspaceId) throw missing();
   return manifest;
 }
 
