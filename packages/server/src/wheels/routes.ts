@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { type Context, Hono } from "hono";
 import { identify, requireRole } from "../auth";
 import { type BlobDigest, type BlobStore, FsBlobStore } from "../blobs/blobStore";
@@ -97,23 +98,41 @@ interface Spooled {
 }
 
 /**
- * Write a request body to `path` while hashing and counting it; past `limit` bytes the body is
- * cancelled and `E_WHEEL_TOO_LARGE` thrown. The file is removed on any failure.
+ * The request body, read with backpressure. Under @hono/node-server this is the Node request
+ * itself: its web stream (`Readable.toWeb`) reads ahead without bound on Node 20, which would
+ * buffer a fast upload in memory while the disk catches up.
  */
-async function spool(body: ReadableStream<Uint8Array> | null, path: string, limit: number): Promise<Spooled> {
+function requestBody(c: Context): AsyncIterator<Uint8Array> | null {
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  if (incoming instanceof Readable) return incoming[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  const reader = c.req.raw.body?.getReader();
+  if (!reader) return null;
+  return {
+    next: async () => {
+      const r = await reader.read();
+      return r.done ? { done: true, value: undefined } : { done: false, value: r.value };
+    },
+    return: async () => {
+      await reader.cancel().catch(() => {});
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+/**
+ * Write a request body to `path` while hashing and counting it; past `limit` bytes reading stops
+ * and `E_WHEEL_TOO_LARGE` is thrown. The file is removed on any failure.
+ */
+async function spool(body: AsyncIterator<Uint8Array> | null, path: string, limit: number): Promise<Spooled> {
   const file = await open(path, "wx", 0o644);
   const hash = createHash("sha256");
   let size = 0;
-  const reader = body?.getReader();
   try {
-    while (reader) {
-      const { done, value } = await reader.read();
+    while (body) {
+      const { done, value } = await body.next();
       if (done) break;
       size += value.length;
-      if (size > limit) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(limit, `more than ${limit} bytes`);
-      }
+      if (size > limit) throw tooLarge(limit, `more than ${limit} bytes`);
       hash.update(value);
       await file.write(value);
     }
@@ -236,7 +255,7 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     // The body goes to a temp file (hashed and counted on the way, never held in memory), is
     // validated from there, and becomes a blob only after the catalog row is written: a refused
     // upload, or the loser of two racing uploads of one file name, leaves nothing behind.
-    const spooled = await spool(c.req.raw.body, await uploadPath(), limits.maxBytes);
+    const spooled = await spool(requestBody(c), await uploadPath(), limits.maxBytes);
     try {
       const fd = await open(spooled.path, "r");
       let v: ReturnType<typeof validateWheelSource>;

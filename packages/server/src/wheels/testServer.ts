@@ -30,8 +30,13 @@ export interface WheelTestServer {
   close(): Promise<void>;
 }
 
+/**
+ * `holdLookups: n` makes the first n `catalog.get` calls wait until all n have been made, so n
+ * concurrent uploads all pass their "is the name taken?" check before any of them publishes
+ * (a deterministic race). The catalog itself is the real one.
+ */
 export async function startWheelTestServer(
-  options: { limits?: Partial<ZipLimits> } = {},
+  options: { limits?: Partial<ZipLimits>; holdLookups?: number } = {},
 ): Promise<WheelTestServer> {
   const dir = makeTempDir("mlenv-wheels-");
   const file = join(dir.path, "mlenv.db");
@@ -52,11 +57,34 @@ export async function startWheelTestServer(
   }
   const blobDir = join(dir.path, "blobs");
   const catalog = openWheelCatalog({ sqliteFile: file });
+  let held = 0;
+  let release: () => void = () => {};
+  const allHeld = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const served: WheelCatalog = new Proxy(catalog, {
+    get(target, key) {
+      const value = Reflect.get(target, key) as unknown;
+      if (typeof value !== "function") return value;
+      if (key === "get" && options.holdLookups !== undefined) {
+        return async (...args: Parameters<WheelCatalog["get"]>) => {
+          const out = await target.get(...args);
+          if (held < options.holdLookups!) {
+            held++;
+            if (held === options.holdLookups) release();
+            await allHeld;
+          }
+          return out;
+        };
+      }
+      return value.bind(target);
+    },
+  });
   const signer = new UrlSigner(generateSigningKey());
   const routes = wheelRoutes({
     store,
     blobs: new FsBlobStore(blobDir),
-    catalog,
+    catalog: served,
     signer,
     ...(options.limits ? { limits: options.limits } : {}),
   });
