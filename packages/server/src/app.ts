@@ -10,6 +10,7 @@ import * as S from "./http/schemas";
 import { type Logger, silentLogger } from "./logger";
 import { type BuildJobsSource, metricsRouteDoc, ServerMetrics } from "./metrics/metrics";
 import { Registry } from "./registry";
+import { runRouteDocs } from "./runs/openapi";
 import type { RunSupport } from "./runs/support";
 import type { AuthenticatedToken, Store } from "./store/types";
 import { mountUi } from "./ui/serve";
@@ -431,6 +432,7 @@ export function createApp(deps: AppDeps): {
       },
       ...routes,
       ...(deps.wheels ? wheelRouteDocs : []),
+      ...(deps.runs ? runRouteDocs : []),
       metricsRouteDoc,
     ],
     { version: "1" },

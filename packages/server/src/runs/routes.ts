@@ -59,10 +59,10 @@ const EnvironmentChoiceSchema = z
   ])
   .nullable()
   .optional();
-const FilesSchema = z
+export const FilesSchema = z
   .array(z.object({ path: NUL_FREE, content: z.string(), executable: z.boolean().optional() }))
   .max(20_000);
-const SubmitSchema = z.object({
+export const SubmitSchema = z.object({
   experiment: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/),
   script: NUL_FREE.min(1).max(1024),
   arguments: z.array(NUL_FREE.max(10_000)).max(1000).default([]),
@@ -71,14 +71,14 @@ const SubmitSchema = z.object({
   environment: EnvironmentChoiceSchema,
   lock: z.unknown().optional(),
 });
-const ModelSchema = z.object({
+export const ModelSchema = z.object({
   name: NUL_FREE,
   description: NUL_FREE.max(10_000).nullable().optional(),
   runId: z.string().optional(),
   path: NUL_FREE.optional(),
   files: FilesSchema.optional(),
 });
-const DeploySchema = z.object({
+export const DeploySchema = z.object({
   name: NUL_FREE,
   target: z.enum(["local", "docker"]).default("local"),
   // bounds are checked by the service manager (one message for API and direct callers)
