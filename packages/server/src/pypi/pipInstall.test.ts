@@ -103,7 +103,18 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("real pip installs p
     // pip read the index and the PEP 658 metadata files, and never the yanked or incompatible wheels.
     expect(srv.paths).toContain("/pypi/default/simple/mlpriv-app/");
     expect(srv.paths).toContain("/pypi/default/simple/mlpriv-core/");
-    expect(srv.paths.some((p) => p.endsWith("mlpriv_app-1.0-py3-none-any.whl.metadata"))).toBe(true);
+    // pip >= 23.2 reads PEP 714's `core-metadata`; older pips (Debian bookworm ships 23.0.1) ignore
+    // it by design (PEP 714 renamed the key because they crash on the dict form) and fetch the wheel.
+    const pipVersion = /pip (\d+)\.(\d+)/.exec(
+      (await run(join(venv, "bin/python"), ["-m", "pip", "--version"])).out,
+    );
+    const readsCoreMetadata =
+      pipVersion !== null &&
+      (Number(pipVersion[1]) > 23 || (Number(pipVersion[1]) === 23 && Number(pipVersion[2]) >= 2));
+    const fetched = readsCoreMetadata
+      ? "mlpriv_app-1.0-py3-none-any.whl.metadata"
+      : "mlpriv_app-1.0-py3-none-any.whl";
+    expect(srv.paths.some((p) => p.endsWith(fetched))).toBe(true);
     expect(
       srv.paths.some(
         (p) => p.startsWith("/pypi/") && (p.includes("mlpriv_app-2.0") || p.includes("mlpriv_app-3.0")),

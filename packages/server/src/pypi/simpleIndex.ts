@@ -123,8 +123,10 @@ export function renderProjectJson(project: string, files: IndexFile[]): string {
         yanked: f.yanked === false ? false : f.yanked === "" ? true : f.yanked,
       };
       if (f.metadataSha256 !== null) {
+        // PEP 714: JSON carries only `core-metadata`. pip < 23.2 (e.g. Debian bookworm's 23.0.1)
+        // crashes on the dict form of the legacy `dist-info-metadata` key ("unhashable type:
+        // 'dict'"); without it those clients simply download the wheel.
         out["core-metadata"] = { sha256: f.metadataSha256 };
-        out["dist-info-metadata"] = { sha256: f.metadataSha256 };
       }
       return out;
     }),
