@@ -149,16 +149,14 @@ describe("mlenv server start settings from the environment", () => {
       },
       untilStopped: () => stopped,
     });
-    for (let i = 0; i < 2400; i++) {
-      try {
-        statSync(join(dataDir, "admin-token"));
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 25));
-      }
+    // The admin token is written before the server listens: wait for the port itself to answer.
+    let health: Response | null = null;
+    for (let i = 0; i < 2400 && !health; i++) {
+      health = await fetch(`http://127.0.0.1:${free}/healthz`).catch(() => null);
+      if (!health) await new Promise((r) => setTimeout(r, 25));
     }
-    const health = await fetch(`http://127.0.0.1:${free}/healthz`);
-    expect(health.status).toBe(200);
+    expect(health?.status).toBe(200);
+    statSync(join(dataDir, "admin-token"));
     expect(statSync(blobDir).isDirectory()).toBe(true);
     stop("test");
     const r = await running;
