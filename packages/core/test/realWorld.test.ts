@@ -1,14 +1,12 @@
-// biome-ignore lint/style/noRestrictedImports: the test reads fixture files; core itself stays I/O-free
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-// biome-ignore lint/style/noRestrictedImports: see above
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatIssue } from "../errors";
-import { loadDefinitionFile } from "../formats/folder";
-import { definitionHash, imageKey } from "../hash/hash";
-import { validateDefinition } from "./validate";
+import { formatIssue } from "../src/errors";
+import { loadDefinitionFile } from "../src/formats/folder";
+import { definitionHash, imageKey } from "../src/hash/hash";
+import { validateDefinition } from "../src/validate/validate";
 
-const dir = join(import.meta.dirname, "../../../../../shared/conformance/real-world");
+const dir = join(import.meta.dirname, "../../../../shared/conformance/real-world");
 const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.(ya?ml|txt)$/.test(f)) : [];
 
 describe.skipIf(files.length === 0)("real-world environment files", () => {

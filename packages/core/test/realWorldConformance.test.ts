@@ -1,14 +1,12 @@
-// biome-ignore lint/style/noRestrictedImports: the test reads fixture files; core itself stays I/O-free
 import { existsSync, readFileSync } from "node:fs";
-// biome-ignore lint/style/noRestrictedImports: see above
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { condaPackages, parseCondaEnvironment, pipEntries } from "../formats/condaEnvironment";
-import { definitionFromRequirements } from "../formats/folder";
-import { requirementLines } from "../formats/requirements";
-import { isPipOption } from "../hash/normalize";
+import { condaPackages, parseCondaEnvironment, pipEntries } from "../src/formats/condaEnvironment";
+import { definitionFromRequirements } from "../src/formats/folder";
+import { requirementLines } from "../src/formats/requirements";
+import { isPipOption } from "../src/hash/normalize";
 
-const dir = join(import.meta.dirname, "../../../../../shared/conformance/real-world");
+const dir = join(import.meta.dirname, "../../../../shared/conformance/real-world");
 const expectedFile = join(dir, "expected_parse.json");
 
 interface Expected {

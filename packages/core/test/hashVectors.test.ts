@@ -1,9 +1,8 @@
-// biome-ignore lint/style/noRestrictedImports: the test checks SHA-256 against Node's own implementation
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import committed from "../../hash-vectors.json";
-import { canonicalJson } from "./canonicalJson";
-import { computeHashVectors, type HashVectors } from "./vectors";
+import committed from "../hash-vectors.json";
+import { canonicalJson } from "../src/hash/canonicalJson";
+import { computeHashVectors, type HashVectors } from "../src/hash/vectors";
 
 const vectors = committed as HashVectors;
 

@@ -1,10 +1,8 @@
-// biome-ignore lint/style/noRestrictedImports: the test drives a browser; core itself stays browser-safe
 import { join } from "node:path";
-// biome-ignore lint/style/noRestrictedImports: test fixture package
 import { chromiumMissing, evaluateInChromium, skipWithout } from "@mlenv/test-utils";
 import { describe, expect, it } from "vitest";
-import committed from "../../hash-vectors.json";
-import type { HashVectors } from "./vectors";
+import committed from "../hash-vectors.json";
+import type { HashVectors } from "../src/hash/vectors";
 
 const vectors = committed as HashVectors;
 
@@ -13,7 +11,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))("hash-vectors.json in 
     const run = await evaluateInChromium<{ result: HashVectors; subtle: string[] }>({
       contents:
         'export { computeHashVectors } from "./hash/vectors";\nexport { canonicalJson } from "./index";\n',
-      resolveDir: join(import.meta.dirname, ".."),
+      resolveDir: join(import.meta.dirname, "../src"),
       globalName: "__core",
       expression: `(async () => {
         const v = ${JSON.stringify(vectors)};

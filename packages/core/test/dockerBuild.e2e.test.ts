@@ -1,8 +1,5 @@
-// biome-ignore lint/style/noRestrictedImports: the e2e test drives the Docker CLI; core itself stays I/O-free
 import { spawn, spawnSync } from "node:child_process";
-// biome-ignore lint/style/noRestrictedImports: see above
 import { mkdirSync, writeFileSync } from "node:fs";
-// biome-ignore lint/style/noRestrictedImports: see above
 import { dirname, join } from "node:path";
 import {
   baseImageCpu,
@@ -12,11 +9,10 @@ import {
   type PypiIndexServer,
   servePypiIndex,
   skipWithout,
-  // biome-ignore lint/style/noRestrictedImports: test fixture package
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseDefinition } from "../spec/definition";
-import { ImageLabels, renderDockerBuild } from "./dockerfile";
+import { ImageLabels, renderDockerBuild } from "../src/render/dockerfile";
+import { parseDefinition } from "../src/spec/definition";
 
 /** Run the docker CLI without blocking the event loop (the test's package index must keep serving). */
 function docker(
