@@ -145,37 +145,27 @@ export function parseRepodata(
   options: { channel: string; subdir: string; source?: string },
 ): CondaRecord[] {
   const base = options.channel.replace(/\/+$/, "");
-  let scanned: ScannedRepodata | null = null;
+  let scanned: ScannedRepodata<RepodataRecord> | null = null;
   try {
-    scanned = scanRepodata(text);
+    // records are built during the scan; nameless or versionless entries are skipped
+    scanned = scanRepodata(text, (fn, start, end, name, version, build) =>
+      name && version
+        ? new RepodataRecord(undefined, text, start, end, fn, base, options.subdir, name, version, build)
+        : null,
+    );
   } catch {
     scanned = null; // unusual layout or invalid JSON: the full parser below decides
   }
   if (scanned) {
-    const out: CondaRecord[] = [];
-    const seen = scanned.condaPackages.length ? new Set<string>() : null;
+    if (!scanned.condaPackages.length) return scanned.packages;
+    const out: RepodataRecord[] = [];
+    const seen = new Set<string>();
     for (const group of [scanned.condaPackages, scanned.packages]) {
       for (const r of group) {
-        if (!r.name || !r.version) continue;
-        if (seen) {
-          const key = `${r.name}\0${r.version}\0${r.build}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
-        }
-        out.push(
-          new RepodataRecord(
-            undefined,
-            text,
-            r.start,
-            r.end,
-            r.fn,
-            base,
-            options.subdir,
-            r.name,
-            r.version,
-            r.build,
-          ),
-        );
+        const key = `${r.name}\0${r.version}\0${r.build}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(r);
       }
     }
     return out;

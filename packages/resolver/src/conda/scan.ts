@@ -13,10 +13,29 @@ export interface ScannedRecord {
   build: string;
 }
 
-export interface ScannedRepodata {
-  packages: ScannedRecord[];
-  condaPackages: ScannedRecord[];
+export interface ScannedRepodata<T = ScannedRecord> {
+  packages: T[];
+  condaPackages: T[];
 }
+
+/** Builds the caller's record straight from the scan (no intermediate object); null skips it. */
+export type MakeRecord<T> = (
+  fn: string,
+  start: number,
+  end: number,
+  name: string,
+  version: string,
+  build: string,
+) => T | null;
+
+const scannedRecord: MakeRecord<ScannedRecord> = (fn, start, end, name, version, build) => ({
+  fn,
+  start,
+  end,
+  name,
+  version,
+  build,
+});
 
 const Q = 34; // "
 const BS = 92; // \
@@ -107,7 +126,7 @@ class Scanner {
   }
 
   /** A record object: its extent and the top-level name/version/build strings. */
-  record(fn: string): ScannedRecord {
+  record<T>(fn: string, make: MakeRecord<T>): T | null {
     this.ws();
     const start = this.i;
     if (this.s.charCodeAt(this.i) !== LB) this.fail("a record object");
@@ -118,7 +137,7 @@ class Scanner {
     this.ws();
     if (this.s.charCodeAt(this.i) === RB) {
       this.i++;
-      return { fn, start, end: this.i, name, version, build };
+      return make(fn, start, this.i, name, version, build);
     }
     const s = this.s;
     for (;;) {
@@ -150,11 +169,11 @@ class Scanner {
       this.i--;
       this.fail("',' or '}' in a record");
     }
-    return { fn, start, end: this.i, name, version, build };
+    return make(fn, start, this.i, name, version, build);
   }
 
-  group(): ScannedRecord[] {
-    const out: ScannedRecord[] = [];
+  group<T>(make: MakeRecord<T>): T[] {
+    const out: T[] = [];
     this.expect(LB, "'{' of a package group");
     this.ws();
     if (this.s.charCodeAt(this.i) === RB) {
@@ -165,7 +184,8 @@ class Scanner {
       this.ws();
       const fn = this.string();
       this.expect(COLON, "':'");
-      out.push(this.record(fn));
+      const r = this.record(fn, make);
+      if (r !== null) out.push(r);
       this.ws();
       const c = this.s.charCodeAt(this.i++);
       if (c === COMMA) continue;
@@ -176,9 +196,14 @@ class Scanner {
   }
 }
 
-export function scanRepodata(text: string): ScannedRepodata {
+export function scanRepodata(text: string): ScannedRepodata;
+export function scanRepodata<T>(text: string, make: MakeRecord<T>): ScannedRepodata<T>;
+export function scanRepodata<T>(
+  text: string,
+  make: MakeRecord<T> = scannedRecord as unknown as MakeRecord<T>,
+): ScannedRepodata<T> {
   const sc = new Scanner(text);
-  const result: ScannedRepodata = { packages: [], condaPackages: [] };
+  const result: ScannedRepodata<T> = { packages: [], condaPackages: [] };
   sc.expect(LB, "'{' at the start");
   sc.ws();
   if (text.charCodeAt(sc.i) === RB) return result;
@@ -187,8 +212,8 @@ export function scanRepodata(text: string): ScannedRepodata {
     const key = sc.string();
     sc.expect(COLON, "':'");
     sc.ws();
-    if (key === "packages" && text.charCodeAt(sc.i) === LB) result.packages = sc.group();
-    else if (key === "packages.conda" && text.charCodeAt(sc.i) === LB) result.condaPackages = sc.group();
+    if (key === "packages" && text.charCodeAt(sc.i) === LB) result.packages = sc.group(make);
+    else if (key === "packages.conda" && text.charCodeAt(sc.i) === LB) result.condaPackages = sc.group(make);
     else sc.skipValue();
     sc.ws();
     const c = text.charCodeAt(sc.i++);
