@@ -110,6 +110,7 @@ function peakRss(url: string, reqs: string[], mode = "resolve"): Promise<number>
         fileURLToPath(import.meta.url),
         url,
         JSON.stringify(reqs),
+        mode,
       ],
       { env: { ...process.env, MLENV_BENCH_PIP_CHILD: "1" }, stdio: ["ignore", "pipe", "inherit"] },
     );
