@@ -1,21 +1,13 @@
-import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer } from "@mlenv/server";
-import { makeTempDir, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
+import { makeTempDir, skipWithout, startTestServer, type TestServer, venvMissing } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Environment } from "./environment";
 import { isMlenvError } from "./errors";
 import { deploy, Experiment, snapshotDirectory } from "./node";
 import { Estimator, InferenceConfig, Model, Run, ScriptRunConfig, Webservice } from "./runs";
 import { Workspace } from "./workspace";
-
-function venvMissing(): string | null {
-  const py = spawnSync("python3", ["-c", "import venv, ensurepip"], { encoding: "utf8" });
-  return py.status === 0
-    ? null
-    : `python3 with venv is not available: ${(py.stderr || String(py.error)).slice(0, 200)}`;
-}
 
 /** Fits y = w*x + b by gradient descent on (1,3),(2,5),(3,7),(4,9): w=2, b=1. Pure Python. */
 const TRAIN = `

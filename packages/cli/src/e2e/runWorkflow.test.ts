@@ -1,11 +1,3 @@
-/**
- * The reference's sections 4 and 6 through the CLI against a real server (real python3 venvs):
- * register an environment, train in it on `local` (output streamed, metrics, outputs kept, the
- * exact version recorded), a run without an environment registers the default one, register the
- * output as a model (versioned), deploy it with the same environment as a local web service,
- * score it, read its logs, delete it; a failing run and a canceled run.
- */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer } from "@mlenv/server";
@@ -16,16 +8,10 @@ import {
   skipWithout,
   startTestServer,
   type TestServer,
+  venvMissing,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
-
-function venvMissing(): string | null {
-  const py = spawnSync("python3", ["-c", "import venv, ensurepip"], { encoding: "utf8" });
-  return py.status === 0
-    ? null
-    : `python3 with venv is not available: ${(py.stderr || String(py.error)).slice(0, 200)}`;
-}
 
 const TRAIN = `
 import json, os, sys

@@ -1,18 +1,11 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildWheel, makeTempDir, skipWithout } from "@mlenv/test-utils";
+import { buildWheel, makeTempDir, skipWithout, venvMissing } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isWheelError } from "../wheels/errors";
 import { referencedSecrets, secretEnvironment } from "../wheels/resolve";
 import { startWheelTestServer, type WheelTestServer } from "../wheels/testServer";
-
-function venvMissing(): string | null {
-  const py = spawnSync("python3", ["-c", "import venv, ensurepip"], { encoding: "utf8" });
-  return py.status === 0
-    ? null
-    : `python3 with venv/ensurepip is not available (${(py.stderr || String(py.error)).trim().slice(0, 200)})`;
-}
 
 function run(
   cmd: string,

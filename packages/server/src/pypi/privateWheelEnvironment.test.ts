@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -6,49 +5,15 @@ import {
   makeTempDir,
   type PostgresHandle,
   postgresMissing,
+  runWithPipEnv as run,
   skipWithout,
   startPostgres,
   startTestServer,
   type TestServer,
+  venvMissing,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "../server";
-
-function venvMissing(): string | null {
-  const py = spawnSync("python3", ["-c", "import venv, ensurepip"], { encoding: "utf8" });
-  return py.status === 0
-    ? null
-    : `python3 with venv/ensurepip is not available (${(py.stderr || String(py.error)).trim().slice(0, 200)})`;
-}
-
-function pipEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!k.startsWith("PIP_") && !k.startsWith("PYTHON")) env[k] = v;
-  return {
-    ...env,
-    PIP_CONFIG_FILE: "/dev/null",
-    PIP_NO_INPUT: "1",
-    PIP_DISABLE_PIP_VERSION_CHECK: "1",
-    PIP_NO_CACHE_DIR: "1",
-  };
-}
-
-/** Asynchronous: the server under test runs in this process. */
-function run(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: pipEnv(), timeout: 120_000 });
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      out += d;
-    });
-    child.on("error", (e) => resolve({ code: -1, out: `${out}\n${String(e)}` }));
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 const pgMissing = postgresMissing();
 

@@ -1,12 +1,4 @@
-import { spawnSync } from "node:child_process";
-
-/** Why runs cannot execute here (python3 with venv/ensurepip missing), or null. */
-export function venvMissing(): string | null {
-  const py = spawnSync("python3", ["-c", "import venv, ensurepip"], { encoding: "utf8" });
-  return py.status === 0
-    ? null
-    : `python3 with venv/ensurepip is not available (${(py.stderr || String(py.error)).trim().slice(0, 200)})`;
-}
+export { venvMissing } from "@mlenv/test-utils";
 
 /** A tiny JSON client of a test server (answers are checked field by field with expect). */
 export function apiClient(url: string, token: string) {
