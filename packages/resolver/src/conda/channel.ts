@@ -3,8 +3,8 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { preview, ResolverError, ResolverErrorCode } from "../errors";
-import { type Fetcher, nodeGet, type SimpleResponse } from "../internal/http";
-import { type CondaRecord, parseRepodata } from "./record";
+import { type Fetcher, nodeGet, responseBytes, type SimpleResponse } from "../internal/http";
+import { type CondaRecord, type CondaRecordSource, repodataSource } from "./record";
 
 /** A conda channel: per-subdir repodata. */
 export interface CondaChannel {
@@ -16,7 +16,15 @@ export interface CondaChannel {
    * and returns `null` when the channel has none. A missing subdir yields `[]`.
    */
   records(subdir: string, options?: { current?: boolean }): Promise<CondaRecord[] | null>;
+  /**
+   * The same records by package name, each parsed on first use (what a solve reads). Same
+   * `null` / empty rules as `records`. Optional for other implementations: solves fall back
+   * to `records`.
+   */
+  source?(subdir: string, options?: { current?: boolean }): Promise<CondaRecordSource | null>;
 }
+
+const EMPTY: CondaRecordSource = { recordsOf: () => [], all: () => [] };
 
 export interface HttpChannelOptions {
   /** On-disk cache folder; responses are revalidated with ETag / Last-Modified. */
@@ -44,7 +52,7 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
   const doFetch: Fetcher = options.fetch
     ? (u, init) => (options.fetch as typeof fetch)(u, { ...init, redirect: "follow" })
     : nodeGet;
-  const get = async (fileUrl: string): Promise<string | null> => {
+  const get = async (fileUrl: string): Promise<Buffer | null> => {
     const key = createHash("sha256").update(fileUrl).digest("hex").slice(0, 40);
     const metaPath = options.cacheDir ? join(options.cacheDir, `${key}.meta.json`) : undefined;
     const bodyPath = options.cacheDir ? join(options.cacheDir, `${key}.json`) : undefined;
@@ -71,12 +79,12 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
     }
     if (res.status === 304 && bodyPath) {
       try {
-        return await readFile(bodyPath, "utf8");
+        return await readFile(bodyPath);
       } catch {
         // cache body vanished: refetch unconditionally
         const again = await doFetch(fileUrl, { headers: { ...options.headers } });
         if (!again.ok) return null;
-        return again.text();
+        return responseBytes(again);
       }
     }
     if (res.status === 404) return null;
@@ -86,7 +94,7 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
         `fetching ${fileUrl} failed: expected HTTP 200 (or 304); received HTTP ${res.status}`,
       );
     }
-    const text = await res.text();
+    const body = await responseBytes(res);
     if (metaPath && bodyPath && options.cacheDir) {
       const m: CacheMeta = { url: fileUrl };
       const etag = res.headers.get("etag");
@@ -95,22 +103,26 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
       if (lm) m.lastModified = lm;
       await mkdir(options.cacheDir, { recursive: true });
       const tmp = `${bodyPath}.${process.pid}.tmp`;
-      await writeFile(tmp, text);
+      await writeFile(tmp, body);
       await rename(tmp, bodyPath);
       await writeFile(metaPath, JSON.stringify(m));
     }
-    return text;
+    return body;
+  };
+  const source = async (subdir: string, opts: { current?: boolean } = {}) => {
+    checkSubdir(subdir);
+    const file = opts.current ? "current_repodata.json" : "repodata.json";
+    const fileUrl = `${base}/${subdir}/${file}`;
+    const body = await get(fileUrl);
+    if (body === null) return opts.current ? null : EMPTY;
+    return repodataSource(body, { channel: base, subdir, source: fileUrl });
   };
   return {
     kind: "conda",
     url: base,
+    source,
     async records(subdir, opts = {}) {
-      checkSubdir(subdir);
-      const file = opts.current ? "current_repodata.json" : "repodata.json";
-      const fileUrl = `${base}/${subdir}/${file}`;
-      const text = await get(fileUrl);
-      if (text === null) return opts.current ? null : [];
-      return parseRepodata(text, { channel: base, subdir, source: fileUrl });
+      return (await source(subdir, opts))?.all() ?? null;
     },
   };
 }
@@ -119,26 +131,30 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
 export function localCondaChannel(dir: string): CondaChannel {
   const abs = resolve(dir);
   const url = pathToFileURL(abs).href;
+  const source = async (subdir: string, opts: { current?: boolean } = {}) => {
+    checkSubdir(subdir);
+    const file = join(abs, subdir, opts.current ? "current_repodata.json" : "repodata.json");
+    let body: Buffer;
+    try {
+      body = await readFile(file);
+    } catch (e) {
+      if ((e as { code?: string }).code === "ENOENT") return opts.current ? null : EMPTY;
+      throw new ResolverError(
+        ResolverErrorCode.FETCH_FAILED,
+        `could not read ${file}: ${preview(String(e))}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    return repodataSource(body, { channel: url, subdir, source: file });
+  };
   return {
     kind: "conda",
     url,
+    source,
     async records(subdir, opts = {}) {
-      checkSubdir(subdir);
-      const file = join(abs, subdir, opts.current ? "current_repodata.json" : "repodata.json");
-      let text: string;
-      try {
-        text = await readFile(file, "utf8");
-      } catch (e) {
-        if ((e as { code?: string }).code === "ENOENT") return opts.current ? null : [];
-        throw new ResolverError(
-          ResolverErrorCode.FETCH_FAILED,
-          `could not read ${file}: ${preview(String(e))}`,
-          {
-            cause: e,
-          },
-        );
-      }
-      return parseRepodata(text, { channel: url, subdir, source: file });
+      return (await source(subdir, opts))?.all() ?? null;
     },
   };
 }

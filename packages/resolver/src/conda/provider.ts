@@ -1,5 +1,5 @@
 import type { ClauseOrigin, Dependencies, DependencyProvider } from "../solver/cdcl";
-import type { CondaRecord } from "./record";
+import { type CondaRecord, type CondaRecordSource, recordSource } from "./record";
 
 /** The conda spec/version semantics the provider needs (from @mlenv/core's packaging module). */
 export interface CondaSemantics {
@@ -17,8 +17,10 @@ export type ChannelPriority = "strict" | "flexible" | "disabled";
  * number, newest timestamp.
  */
 export class CondaProvider implements DependencyProvider {
+  /** Solvable id -> record. Filled per package name on first use. */
   readonly records: CondaRecord[] = [];
   private readonly channelOf: number[] = [];
+  private readonly sources: CondaRecordSource[];
   private readonly nameIds = new Map<string, number>();
   /** Solvables per name; sorted by preference on first use (see `ensureSorted`). */
   private readonly byName: number[][] = [];
@@ -33,26 +35,35 @@ export class CondaProvider implements DependencyProvider {
   private readonly bestRankCache = new Map<number, number>();
 
   constructor(
-    /** Records per channel, highest priority first. */
-    channels: CondaRecord[][],
+    /**
+     * Records per channel, highest priority first: arrays, or sources read by package name
+     * (only the names a solve reaches are ever read).
+     */
+    channels: readonly (readonly CondaRecord[] | CondaRecordSource)[],
     private readonly semantics: CondaSemantics,
     private readonly priority: ChannelPriority = "flexible",
   ) {
-    for (let ch = 0; ch < channels.length; ch++) {
-      for (const rec of channels[ch] as CondaRecord[]) {
-        let id = this.nameIds.get(rec.name);
-        if (id === undefined) {
-          id = this.byName.length;
-          this.nameIds.set(rec.name, id);
-          this.byName.push([]);
-          this.sorted.push(false);
-          this.ranked.push(false);
-        }
-        (this.byName[id] as number[]).push(this.records.length);
+    this.sources = channels.map((c) => (isRecordArray(c) ? recordSource(c) : c));
+  }
+
+  /** The id of a package name, reading its records from every channel the first time. */
+  private nameId(name: string): number {
+    let id = this.nameIds.get(name);
+    if (id !== undefined) return id;
+    id = this.byName.length;
+    this.nameIds.set(name, id);
+    const ids: number[] = [];
+    for (let ch = 0; ch < this.sources.length; ch++) {
+      for (const rec of (this.sources[ch] as CondaRecordSource).recordsOf(name)) {
+        ids.push(this.records.length);
         this.records.push(rec);
         this.channelOf.push(ch);
       }
     }
+    this.byName.push(ids);
+    this.sorted.push(false);
+    this.ranked.push(false);
+    return id;
   }
 
   /** Rank the versions of one name (parsing each distinct version once). */
@@ -74,8 +85,8 @@ export class CondaProvider implements DependencyProvider {
     if (got !== undefined) return got;
     const r = this.reqs[requirement];
     let best = Number.POSITIVE_INFINITY;
-    const nameId = r ? this.nameIds.get(r.name) : undefined;
-    if (r && nameId !== undefined) {
+    if (r) {
+      const nameId = this.nameId(r.name);
       this.ensureRanked(nameId);
       for (const s of this.byName[nameId] as number[]) {
         const vr = this.versionRank[s] as number;
@@ -142,8 +153,7 @@ export class CondaProvider implements DependencyProvider {
   }
 
   private nameRecords(name: string): number[] {
-    const id = this.nameIds.get(name);
-    return id === undefined ? [] : this.ensureSorted(id);
+    return this.ensureSorted(this.nameId(name));
   }
 
   /** Intern a MatchSpec string as a requirement id. */
@@ -162,7 +172,7 @@ export class CondaProvider implements DependencyProvider {
   }
 
   nameOf(solvable: number): number {
-    return this.nameIds.get((this.records[solvable] as CondaRecord).name) as number;
+    return this.nameId((this.records[solvable] as CondaRecord).name);
   }
 
   solvablesOfName(name: number): readonly number[] {
@@ -243,3 +253,6 @@ export class CondaProvider implements DependencyProvider {
     return lines;
   }
 }
+
+const isRecordArray = (c: readonly CondaRecord[] | CondaRecordSource): c is readonly CondaRecord[] =>
+  Array.isArray(c);

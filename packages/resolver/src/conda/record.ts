@@ -1,5 +1,27 @@
+import { isAscii } from "node:buffer";
 import { preview, ResolverError, ResolverErrorCode } from "../errors";
-import { type ScannedRepodata, scanRepodata } from "./scan";
+import {
+  N_BUILD_NUMBER,
+  N_TIMESTAMP,
+  NUMS,
+  R_BUILD,
+  R_BUILD_END,
+  R_DEPENDS,
+  R_DEPENDS_END,
+  R_END,
+  R_FN,
+  R_FN_END,
+  R_NAME,
+  R_NAME_END,
+  R_START,
+  R_TRACK,
+  R_VERSION,
+  R_VERSION_END,
+  type RepodataScan,
+  ROW,
+  scanRecordFields,
+  scanRepodata,
+} from "./scan";
 
 /** One package record of a conda channel subdir. */
 export interface CondaRecord {
@@ -38,17 +60,28 @@ interface Raw {
   noarch?: unknown;
 }
 
+/** Where a lazily read record's JSON lives: the repodata bytes and how to decode them. */
+export interface RepodataBytes {
+  readonly bytes: Buffer;
+  /** Pure ASCII (most repodata): slices decode as latin1, with no UTF-8 pass. */
+  readonly ascii: boolean;
+}
+
+const decode = (doc: RepodataBytes, start: number, end: number): string =>
+  doc.bytes.toString(doc.ascii ? "latin1" : "utf8", start, end);
+
 /** A record read straight from repodata: fields are derived on access, so parsing stays cheap. */
 export class RepodataRecord implements CondaRecord {
   private tf: string[] | undefined;
   private deps: string[] | undefined;
-  // Positional on purpose: one record per repodata entry is built in the hot parse loop.
+  // Positional on purpose: built in the hot path of a solve.
   constructor(
-    /** The record object when already parsed (otherwise parsed from text[start, end) on first use). */
+    /** The record object when already parsed (otherwise parsed from the scanned bytes on first use). */
     private parsed: Raw | undefined,
-    private readonly text: string,
-    private readonly start: number,
-    private readonly end: number,
+    private readonly doc: RepodataBytes | undefined,
+    /** The scan that found the record, and its row there (unused when `parsed` is given). */
+    private readonly scan: RepodataScan | undefined,
+    private readonly row: number,
     readonly fn: string,
     readonly channel: string,
     readonly subdir: string,
@@ -56,20 +89,32 @@ export class RepodataRecord implements CondaRecord {
     readonly version: string,
     readonly build: string,
   ) {}
+  private slot(slot: number): number {
+    return (this.scan as RepodataScan).rows[this.row * ROW + slot] as number;
+  }
+  /** A scanned number (NaN when the scan left it to the parse). */
+  private num(slot: number): number {
+    return this.scan ? (this.scan.nums[this.row * NUMS + slot] as number) : Number.NaN;
+  }
   private get raw(): Raw {
     if (this.parsed) return this.parsed;
+    const text = decode(this.doc as RepodataBytes, this.slot(R_START), this.slot(R_END));
     try {
-      this.parsed = JSON.parse(this.text.slice(this.start, this.end)) as Raw;
+      const v = JSON.parse(text) as unknown;
+      if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not an object");
+      this.parsed = v as Raw;
     } catch (cause) {
       throw new ResolverError(
         ResolverErrorCode.REPODATA_INVALID,
-        `record ${this.fn} in ${this.channel}/${this.subdir} is not valid JSON: expected an object like {"name": ..., "version": ...}; received ${preview(this.text.slice(this.start, Math.min(this.end, this.start + 200)))}`,
+        `record ${this.fn} in ${this.channel}/${this.subdir} is not valid JSON: expected an object like {"name": ..., "version": ...}; received ${preview(text.slice(0, 200))}`,
         { cause },
       );
     }
     return this.parsed;
   }
   get buildNumber(): number {
+    const scanned = this.num(N_BUILD_NUMBER);
+    if (!Number.isNaN(scanned)) return scanned;
     return typeof this.raw.build_number === "number" ? this.raw.build_number : 0;
   }
   /** repodata spelling, for MatchSpec matching */
@@ -80,18 +125,32 @@ export class RepodataRecord implements CondaRecord {
     return this.trackFeatures;
   }
   get depends(): string[] {
-    if (!this.deps) this.deps = strs(this.raw.depends);
+    if (!this.deps) this.deps = strs(this.parsed || !this.scan ? this.raw.depends : this.scannedDepends());
     return this.deps;
+  }
+  /** Only the `depends` array is parsed (the build-order tie-break reads it for many records). */
+  private scannedDepends(): unknown {
+    const start = this.slot(R_DEPENDS);
+    if (start === -1) return undefined;
+    if (start >= 0) {
+      try {
+        return JSON.parse(decode(this.doc as RepodataBytes, start, this.slot(R_DEPENDS_END)));
+      } catch {
+        // malformed: the whole record's parse reports it
+      }
+    }
+    return this.raw.depends;
   }
   get constrains(): string[] {
     return strs(this.raw.constrains);
   }
   get trackFeatures(): string[] {
-    if (!this.tf) this.tf = features(this.raw.track_features);
+    if (!this.tf) this.tf = this.scan && this.slot(R_TRACK) === 0 ? [] : features(this.raw.track_features);
     return this.tf;
   }
   get timestamp(): number {
-    const t = this.raw.timestamp;
+    const scanned = this.num(N_TIMESTAMP);
+    const t = Number.isNaN(scanned) ? this.raw.timestamp : scanned;
     return typeof t === "number" ? (t > 1e11 ? t : t * 1000) : 0;
   }
   get url(): string {
@@ -136,43 +195,211 @@ const strs = (v: unknown): string[] =>
 const features = (v: unknown): string[] =>
   typeof v === "string" ? v.split(/[\s,]+/).filter(Boolean) : strs(v);
 
+/** Records by package name: what a solve reads from a channel. */
+export interface CondaRecordSource {
+  /** The records of one package name (the solver orders them by preference). */
+  recordsOf(name: string): readonly CondaRecord[];
+  /** Every record. */
+  all(): CondaRecord[];
+}
+
+/** A {@link CondaRecordSource} over records already in memory. */
+export function recordSource(records: readonly CondaRecord[]): CondaRecordSource {
+  let byName: Map<string, CondaRecord[]> | undefined;
+  return {
+    recordsOf(name) {
+      if (!byName) {
+        byName = new Map();
+        for (const r of records) {
+          const list = byName.get(r.name);
+          if (list) list.push(r);
+          else byName.set(r.name, [r]);
+        }
+      }
+      return byName.get(name) ?? [];
+    },
+    all: () => [...records],
+  };
+}
+
+/** Several sources read as one (a channel's subdir and its noarch). */
+export function combineSources(sources: readonly CondaRecordSource[]): CondaRecordSource {
+  if (sources.length === 1) return sources[0] as CondaRecordSource;
+  return {
+    recordsOf: (name) => sources.flatMap((s) => s.recordsOf(name)),
+    all: () => sources.flatMap((s) => s.all()),
+  };
+}
+
+const BACKSLASH = 92;
+
+/**
+ * One subdir's repodata, scanned but not parsed: a record is built the first time its
+ * package name is asked for. `.conda` artifacts win over `.tar.bz2` ones of the same package.
+ */
+class RepodataIndex implements CondaRecordSource {
+  private readonly rowsByName = new Map<string, number[]>();
+  private readonly made: (RepodataRecord | null | undefined)[];
+  /** 1 for rows that a name's record list kept (not a duplicate of a `.conda` record). */
+  private readonly kept: Uint8Array;
+  private readonly byName = new Map<string, RepodataRecord[]>();
+  private readonly dedupe: boolean;
+
+  constructor(
+    private readonly doc: RepodataBytes,
+    private readonly scan: RepodataScan,
+    private readonly channel: string,
+    private readonly subdir: string,
+  ) {
+    this.made = new Array(scan.count);
+    this.kept = new Uint8Array(scan.count);
+    this.dedupe = scan.conda[1] > scan.conda[0];
+    const b = doc.bytes;
+    const rows = scan.rows;
+    let prevS = -1;
+    let prevLen = -1;
+    let current: number[] = [];
+    for (const [from, to] of [scan.conda, scan.packages]) {
+      for (let r = from; r < to; r++) {
+        const o = r * ROW;
+        const ns = rows[o + R_NAME] as number;
+        const len = (rows[o + R_NAME_END] as number) - ns;
+        // nameless entries are skipped (as a full parse skips them); versionless ones when read
+        if (ns < 0 || len <= 0) continue;
+        // records come sorted by file name, so a name is usually the previous record's: compare
+        // bytes and decode only when it changes
+        let same = len === prevLen;
+        for (let k = 0; same && k < len; k++) same = b[ns + k] === b[prevS + k];
+        if (!same) {
+          const name = this.str(ns, ns + len);
+          let list = this.rowsByName.get(name);
+          if (!list) {
+            list = [];
+            this.rowsByName.set(name, list);
+          }
+          current = list;
+          prevS = ns;
+          prevLen = len;
+        }
+        current.push(r);
+      }
+    }
+  }
+
+  /** A string's contents between its quotes. */
+  private str(start: number, end: number): string {
+    const b = this.doc.bytes;
+    for (let k = start; k < end; k++) {
+      if (b[k] === BACKSLASH) return JSON.parse(decode(this.doc, start - 1, end + 1)) as string;
+    }
+    return decode(this.doc, start, end);
+  }
+
+  /** The record of row `r`, or null when it has no version. */
+  private make(r: number): RepodataRecord | null {
+    const got = this.made[r];
+    if (got !== undefined) return got;
+    scanRecordFields(this.doc.bytes, this.scan, r);
+    const rows = this.scan.rows;
+    const o = r * ROW;
+    const at = (slot: number) => rows[o + slot] as number;
+    if (at(R_VERSION) < 0 || at(R_VERSION_END) <= at(R_VERSION)) {
+      this.made[r] = null;
+      return null;
+    }
+    const rec = new RepodataRecord(
+      undefined,
+      this.doc,
+      this.scan,
+      r,
+      this.str(at(R_FN), at(R_FN_END)),
+      this.channel,
+      this.subdir,
+      this.str(at(R_NAME), at(R_NAME_END)),
+      this.str(at(R_VERSION), at(R_VERSION_END)),
+      at(R_BUILD) < 0 ? "" : this.str(at(R_BUILD), at(R_BUILD_END)),
+    );
+    this.made[r] = rec;
+    return rec;
+  }
+
+  recordsOf(name: string): readonly CondaRecord[] {
+    const got = this.byName.get(name);
+    if (got) return got;
+    const out: RepodataRecord[] = [];
+    const seen = this.dedupe ? new Set<string>() : null;
+    for (const r of this.rowsByName.get(name) ?? []) {
+      const rec = this.make(r);
+      if (!rec) continue;
+      if (seen) {
+        const key = `${rec.version}\0${rec.build}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      this.kept[r] = 1;
+      out.push(rec);
+    }
+    this.byName.set(name, out);
+    return out;
+  }
+
+  /** Every record, `.conda` group first, in document order. */
+  all(): CondaRecord[] {
+    for (const name of this.rowsByName.keys()) this.recordsOf(name);
+    const out: CondaRecord[] = [];
+    for (const [from, to] of [this.scan.conda, this.scan.packages]) {
+      for (let r = from; r < to; r++) if (this.kept[r] === 1) out.push(this.made[r] as RepodataRecord);
+    }
+    return out;
+  }
+}
+
+/**
+ * Read a `repodata.json` document (`info`, `packages`, `packages.conda`) of one subdir as a
+ * {@link CondaRecordSource}: scanned up front, each record parsed on first use. Documents the
+ * scanner does not expect are parsed whole (and invalid JSON is reported with its source).
+ */
+export function repodataSource(
+  input: Uint8Array | string,
+  options: { channel: string; subdir: string; source?: string },
+): CondaRecordSource {
+  const base = options.channel.replace(/\/+$/, "");
+  const bytes =
+    typeof input === "string"
+      ? Buffer.from(input, "utf8")
+      : Buffer.isBuffer(input)
+        ? input
+        : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  let scan: RepodataScan | null;
+  try {
+    scan = scanRepodata(bytes);
+  } catch {
+    scan = null; // unusual layout or invalid JSON: the full parser below decides
+  }
+  if (scan) return new RepodataIndex({ bytes, ascii: isAscii(bytes) }, scan, base, options.subdir);
+  return recordSource(parseWhole(bytes, base, options));
+}
+
 /**
  * Parse a `repodata.json` document (`info`, `packages`, `packages.conda`) of one subdir.
  * `.conda` artifacts win over `.tar.bz2` ones of the same package.
  */
 export function parseRepodata(
-  text: string,
+  input: Uint8Array | string,
   options: { channel: string; subdir: string; source?: string },
 ): CondaRecord[] {
-  const base = options.channel.replace(/\/+$/, "");
-  let scanned: ScannedRepodata<RepodataRecord> | null = null;
-  try {
-    // records are built during the scan; nameless or versionless entries are skipped
-    scanned = scanRepodata(text, (fn, start, end, name, version, build) =>
-      name && version
-        ? new RepodataRecord(undefined, text, start, end, fn, base, options.subdir, name, version, build)
-        : null,
-    );
-  } catch {
-    scanned = null; // unusual layout or invalid JSON: the full parser below decides
-  }
-  if (scanned) {
-    if (!scanned.condaPackages.length) return scanned.packages;
-    const out: RepodataRecord[] = [];
-    const seen = new Set<string>();
-    for (const group of [scanned.condaPackages, scanned.packages]) {
-      for (const r of group) {
-        const key = `${r.name}\0${r.version}\0${r.build}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        out.push(r);
-      }
-    }
-    return out;
-  }
+  return repodataSource(input, options).all();
+}
+
+function parseWhole(
+  bytes: Buffer,
+  base: string,
+  options: { subdir: string; source?: string },
+): CondaRecord[] {
   let doc: unknown;
+  const text = bytes.toString("utf8");
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (cause) {
     throw new ResolverError(
       ResolverErrorCode.REPODATA_INVALID,
@@ -205,7 +432,9 @@ export function parseRepodata(
         if (seen.has(key)) continue;
         seen.add(key);
       }
-      out.push(new RepodataRecord(r, "", 0, 0, fn, base, options.subdir, r.name, r.version, build));
+      out.push(
+        new RepodataRecord(r, undefined, undefined, 0, fn, base, options.subdir, r.name, r.version, build),
+      );
     }
   };
   add(d["packages.conda"]);

@@ -2,12 +2,15 @@ import { ResolverError, ResolverErrorCode } from "../errors";
 import { type SolveStats, solveCdcl } from "../solver/cdcl";
 import type { CondaChannel } from "./channel";
 import { type ChannelPriority, CondaProvider, type CondaSemantics } from "./provider";
-import type { CondaRecord } from "./record";
+import { type CondaRecord, type CondaRecordSource, combineSources, recordSource } from "./record";
 import { type VirtualPackageOptions, virtualPackages } from "./virtual";
 
 export interface CondaSolveInput {
-  /** Records per channel, highest priority first (subdir and noarch together). */
-  channels: CondaRecord[][];
+  /**
+   * Records per channel, highest priority first (subdir and noarch together): arrays, or
+   * sources read by package name.
+   */
+  channels: readonly (readonly CondaRecord[] | CondaRecordSource)[];
   /** MatchSpec strings that must all hold. */
   specs: string[];
   /** Target subdir, e.g. linux-64 (decides the virtual packages). */
@@ -56,10 +59,17 @@ export async function solveConda(
   const load = (current: boolean) =>
     Promise.all(
       options.channels.map(async (ch) => {
-        const get = async (subdir: string) =>
-          (current ? await ch.records(subdir, { current: true }) : null) ?? (await ch.records(subdir)) ?? [];
+        const read = async (subdir: string, opts?: { current: true }) => {
+          if (ch.source) return ch.source(subdir, opts);
+          const records = await ch.records(subdir, opts);
+          return records ? recordSource(records) : null;
+        };
+        const get = async (subdir: string): Promise<CondaRecordSource> =>
+          (current ? await read(subdir, { current: true }) : null) ??
+          (await read(subdir)) ??
+          recordSource([]);
         const [a, b] = await Promise.all([get(options.subdir), get("noarch")]);
-        return [...a, ...b];
+        return combineSources([a, b]);
       }),
     );
   const { currentRepodata, ...rest } = options;

@@ -11,6 +11,13 @@ export interface SimpleResponse {
   headers: { get(name: string): string | null };
   text(): Promise<string>;
   arrayBuffer(): Promise<ArrayBuffer>;
+  /** The body without a copy (nodeGet only). */
+  rawBody?(): Promise<Buffer>;
+}
+
+/** A response body as a Buffer (no copy when the fetcher is nodeGet). */
+export async function responseBytes(res: SimpleResponse): Promise<Buffer> {
+  return res.rawBody ? res.rawBody() : Buffer.from(await res.arrayBuffer());
 }
 
 export type Fetcher = (url: string, init: { headers: Record<string, string> }) => Promise<SimpleResponse>;
@@ -63,6 +70,7 @@ export function nodeGet(
             },
             // pure-ASCII bodies (most repodata) decode as latin1: same string, no UTF-8 pass
             text: async () => body.toString(isAscii(body) ? "latin1" : "utf8"),
+            rawBody: async () => body,
             arrayBuffer: async () =>
               body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
           });
