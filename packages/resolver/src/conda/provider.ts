@@ -33,6 +33,8 @@ export class CondaProvider implements DependencyProvider {
   private readonly candCache: (number[] | undefined)[] = [];
   private readonly depCache: (Dependencies | undefined)[] = [];
   private readonly bestRankCache = new Map<number, number>();
+  private readonly depIds: (number[] | undefined)[] = [];
+  private readonly depNames: (Map<string, number> | undefined)[] = [];
 
   constructor(
     /**
@@ -101,21 +103,38 @@ export class CondaProvider implements DependencyProvider {
    * Between two records of equal version, prefer the one whose dependencies allow newer
    * versions (rattler/conda: the py37 build of a package beats its py35 build).
    */
-  private compareDeps(a: CondaRecord, b: CondaRecord): number {
-    if (a.depends.length === 0 || b.depends.length === 0) return 0;
-    const bByName = new Map<string, number>();
-    for (const d of b.depends) {
-      const id = this.requirement(d);
-      bByName.set((this.reqs[id] as { name: string }).name, id);
-    }
-    for (const d of a.depends) {
-      const ida = this.requirement(d);
-      const idb = bByName.get((this.reqs[ida] as { name: string }).name);
+  private compareDeps(x: number, y: number): number {
+    const a = this.depReqs(x);
+    if (a.length === 0 || this.depReqs(y).length === 0) return 0;
+    const b = this.depsByName(y);
+    for (const ida of a) {
+      const idb = b.get((this.reqs[ida] as { name: string }).name);
       if (idb === undefined || idb === ida) continue;
       const diff = this.bestRank(ida) - this.bestRank(idb);
       if (diff !== 0) return diff;
     }
     return 0;
+  }
+
+  /** Requirement ids of a solvable's dependencies, in order. */
+  private depReqs(solvable: number): number[] {
+    let ids = this.depIds[solvable];
+    if (!ids) {
+      ids = (this.records[solvable] as CondaRecord).depends.map((d) => this.requirement(d));
+      this.depIds[solvable] = ids;
+    }
+    return ids;
+  }
+
+  /** A solvable's dependencies as package name -> requirement id (the last one per name). */
+  private depsByName(solvable: number): Map<string, number> {
+    let m = this.depNames[solvable];
+    if (!m) {
+      m = new Map();
+      for (const id of this.depReqs(solvable)) m.set((this.reqs[id] as { name: string }).name, id);
+      this.depNames[solvable] = m;
+    }
+    return m;
   }
 
   /**
@@ -143,7 +162,7 @@ export class CondaProvider implements DependencyProvider {
         (useCh ? (this.channelOf[x] as number) - (this.channelOf[y] as number) : 0) ||
         tf(x) - tf(y) ||
         (this.versionRank[x] as number) - (this.versionRank[y] as number) ||
-        this.compareDeps(a, b) ||
+        this.compareDeps(x, y) ||
         b.buildNumber - a.buildNumber ||
         b.timestamp - a.timestamp
       );
@@ -194,7 +213,7 @@ export class CondaProvider implements DependencyProvider {
     const got = this.depCache[solvable];
     if (got) return got;
     const rec = this.records[solvable] as CondaRecord;
-    const requires = rec.depends.map((d) => this.requirement(d));
+    const requires = this.depReqs(solvable);
     const constrains = rec.constrains.map((c) => {
       const requirement = this.requirement(c);
       const r = this.reqs[requirement] as (typeof this.reqs)[number];

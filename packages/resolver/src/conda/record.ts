@@ -1,4 +1,3 @@
-import { isAscii } from "node:buffer";
 import { preview, ResolverError, ResolverErrorCode } from "../errors";
 import {
   N_BUILD_NUMBER,
@@ -60,15 +59,13 @@ interface Raw {
   noarch?: unknown;
 }
 
-/** Where a lazily read record's JSON lives: the repodata bytes and how to decode them. */
+/** Where a lazily read record's JSON lives: the repodata bytes (UTF-8). */
 export interface RepodataBytes {
   readonly bytes: Buffer;
-  /** Pure ASCII (most repodata): slices decode as latin1, with no UTF-8 pass. */
-  readonly ascii: boolean;
 }
 
 const decode = (doc: RepodataBytes, start: number, end: number): string =>
-  doc.bytes.toString(doc.ascii ? "latin1" : "utf8", start, end);
+  doc.bytes.toString("utf8", start, end);
 
 /** A record read straight from repodata: fields are derived on access, so parsing stays cheap. */
 export class RepodataRecord implements CondaRecord {
@@ -376,7 +373,7 @@ export function repodataSource(
   } catch {
     scan = null; // unusual layout or invalid JSON: the full parser below decides
   }
-  if (scan) return new RepodataIndex({ bytes, ascii: isAscii(bytes) }, scan, base, options.subdir);
+  if (scan) return new RepodataIndex({ bytes }, scan, base, options.subdir);
   return recordSource(parseWhole(bytes, base, options));
 }
 

@@ -42,6 +42,8 @@ export interface RepodataScan {
   /** {@link NUMS} float64 per record. */
   nums: Float64Array;
   count: number;
+  /** Position of the document's last '"'. */
+  lastQuote: number;
   /** Row ranges `[from, to)` of the (last) `packages` and `packages.conda` groups. */
   packages: readonly [number, number];
   conda: readonly [number, number];
@@ -135,13 +137,14 @@ class Scanner {
 
   constructor(
     readonly b: Uint8Array,
-    existing?: { rows: Int32Array; nums: Float64Array },
+    existing?: RepodataScan,
   ) {
-    this.lastQuote = b.lastIndexOf(Q);
+    this.lastQuote = existing ? existing.lastQuote : b.lastIndexOf(Q);
     // a guess at the record count (repodata averages ~400 bytes per record); grown on demand
-    const guess = Math.max(64, (b.length / 256) | 0);
+    const guess = Math.max(64, (b.length / 384) | 0);
     this.rows = existing?.rows ?? new Int32Array(ROW * guess);
     this.nums = existing?.nums ?? new Float64Array(NUMS * guess);
+    if (existing) return; // a rescan of one record of a document already scanned
     let end = b.length - 1;
     while (end >= 0 && isWs(b[end])) end--;
     // every loop below ends at the document's final '}' at the latest
@@ -159,8 +162,8 @@ class Scanner {
 
   ws(): void {
     const b = this.b;
-    let c = b[this.i];
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++this.i];
+    let c = b[this.i] as number;
+    while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++this.i] as number;
   }
 
   /**
@@ -234,7 +237,7 @@ class Scanner {
     const lastQuote = this.lastQuote;
     let i = this.i;
     let c = b[i] as number;
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++i] as number;
+    while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++i] as number;
     const start = i;
     if (c !== LB) this.failAt(i, "a record object");
     let nameS = -1;
@@ -249,12 +252,12 @@ class Scanner {
     let depS = -1;
     let depE = -1;
     c = b[++i] as number;
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++i] as number;
+    while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++i] as number;
     if (c === RB) c = -1; // {}: no members
     // grammar-driven: key, ':', value, then ',' or '}'; the common values (strings, arrays of
     // strings, integers) are skipped inline, anything else by skipValue
     while (c !== -1) {
-      while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++i] as number;
+      while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++i] as number;
       if (c !== Q || i >= lastQuote) this.failAt(i, "a key");
       const open = i;
       c = b[++i] as number;
@@ -274,10 +277,10 @@ class Scanner {
           ? fieldOf(b, open + 1, len)
           : F_OTHER;
       c = b[++i] as number;
-      while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++i] as number;
+      while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++i] as number;
       if (c !== COLON) this.failAt(i, "':' after a key");
       c = b[++i] as number;
-      while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++i] as number;
+      while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++i] as number;
       const v = i;
       if (c === Q) {
         if (i >= lastQuote) this.failAt(i, "a closing quote");
@@ -291,7 +294,7 @@ class Scanner {
         // an array, usually of strings (depends, constrains)
         c = b[++i] as number;
         for (;;) {
-          while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++i] as number;
+          while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++i] as number;
           if (c === Q) {
             if (i >= lastQuote) this.failAt(i, "a closing quote");
             c = b[++i] as number;
@@ -309,15 +312,20 @@ class Scanner {
             i = this.i;
             c = b[i] as number;
           }
-          while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++i] as number;
+          while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++i] as number;
           if (c === COMMA) c = b[++i] as number;
           else if (c === RS) {
             c = b[++i] as number;
             break;
           } else this.failAt(i, "',' or ']' in an array");
         }
+      } else if ((c >= 48 && c <= 57) || c === 45) {
+        // a number: digits, sign, fraction and exponent characters
+        c = b[++i] as number;
+        while ((c >= 48 && c <= 57) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45)
+          c = b[++i] as number;
       } else {
-        // an object, number, true, false or null
+        // an object, true, false or null
         this.i = i;
         this.skipValue();
         i = this.i;
@@ -348,7 +356,7 @@ class Scanner {
           else timestamp = value;
         }
       }
-      while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++i] as number;
+      while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++i] as number;
       if (c === COMMA) c = b[++i] as number;
       else if (c === RB) break;
       else this.failAt(i, "',' or '}' in a record");
@@ -449,7 +457,7 @@ export function scanRepodata(bytes: Uint8Array): RepodataScan {
   } else sc.i++;
   sc.ws();
   if (sc.i !== bytes.length) sc.fail("the end of the document");
-  return { rows: sc.rows, nums: sc.nums, count: sc.count, packages, conda };
+  return { rows: sc.rows, nums: sc.nums, count: sc.count, lastQuote: sc.lastQuote, packages, conda };
 }
 
 /**

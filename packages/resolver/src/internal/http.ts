@@ -53,11 +53,29 @@ export function nodeGet(
               : enc === "br"
                 ? res.pipe(createBrotliDecompress())
                 : res;
+        // with a known length (and no encoding) chunks are copied straight into one buffer
+        const declared = stream === res ? Number(res.headers["content-length"]) : Number.NaN;
+        let whole = Number.isSafeInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : null;
+        let filled = 0;
         const chunks: Buffer[] = [];
-        stream.on("data", (c: Buffer) => chunks.push(c));
+        stream.on("data", (c: Buffer) => {
+          if (whole && filled + c.length <= whole.length) {
+            c.copy(whole, filled);
+            filled += c.length;
+          } else {
+            if (whole) chunks.push(whole.subarray(0, filled));
+            whole = null;
+            chunks.push(c);
+          }
+        });
         stream.on("error", reject);
         stream.on("end", () => {
-          const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+          const body =
+            whole !== null
+              ? whole.subarray(0, filled)
+              : chunks.length === 1
+                ? (chunks[0] as Buffer)
+                : Buffer.concat(chunks);
           resolve({
             status,
             ok: status >= 200 && status < 300,
