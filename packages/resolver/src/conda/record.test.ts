@@ -88,6 +88,8 @@ describe("repodata parsing", () => {
     const str = fc.oneof(
       fc.string({ unit: "grapheme", maxLength: 12 }),
       fc.constantFrom("", "}", "{", "]", "[", '"', "\\", '\\"', ",", ":", "name", "version", "é", "\u2028"),
+      // backslash runs of every parity right before a closing or an escaped quote
+      fc.string({ unit: fc.constantFrom("\\", '"', "a"), maxLength: 8 }),
     );
     const record = fc.record(
       {

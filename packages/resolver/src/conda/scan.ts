@@ -114,6 +114,13 @@ function bytesAre(b: Uint8Array, at: number, word: Uint8Array): boolean {
   return true;
 }
 
+/** Whether the backslashes right before the quote at `q` pair up (so the quote is not escaped). */
+function escapedRunIsEven(b: Uint8Array, q: number): boolean {
+  let k = q - 1;
+  while (b[k] === BS) k--;
+  return ((q - 1 - k) & 1) === 0;
+}
+
 /** The value of a plain JSON integer in bytes [from, to) (trailing whitespace allowed); NaN otherwise. */
 function plainInteger(b: Uint8Array, from: number, to: number): number {
   let j = from;
@@ -285,8 +292,11 @@ class Scanner {
       if (c === Q) {
         if (i >= lastQuote) this.failAt(i, "a closing quote");
         c = b[++i] as number;
-        while (c !== Q) {
-          if (c === BS && ++i >= lastQuote) this.failAt(i, "a closing quote");
+        for (;;) {
+          // one compare per byte; a quote after an odd run of backslashes is escaped
+          while (c !== Q) c = b[++i] as number;
+          if (b[i - 1] !== BS || escapedRunIsEven(b, i)) break;
+          if (i >= lastQuote) this.failAt(i, "a closing quote");
           c = b[++i] as number;
         }
         c = b[++i] as number;
@@ -298,8 +308,11 @@ class Scanner {
           if (c === Q) {
             if (i >= lastQuote) this.failAt(i, "a closing quote");
             c = b[++i] as number;
-            while (c !== Q) {
-              if (c === BS && ++i >= lastQuote) this.failAt(i, "a closing quote");
+            for (;;) {
+              // one compare per byte; a quote after an odd run of backslashes is escaped
+              while (c !== Q) c = b[++i] as number;
+              if (b[i - 1] !== BS || escapedRunIsEven(b, i)) break;
+              if (i >= lastQuote) this.failAt(i, "a closing quote");
               c = b[++i] as number;
             }
             c = b[++i] as number;
