@@ -85,7 +85,7 @@ class Cdcl {
   private watches: number[][] = [];
   /** requirement clauses with their candidates in preference order, checked when deciding */
   private reqClauses: { clause: number; owner: number; cands: number[] }[] = [];
-  private pending = new Map<number, PendingClause[]>();
+  private pending = new Map<number, Pending>();
   private expandPos = new Map<number, number>();
   private forbidDone = new Set<number>();
   private nameSolvables = new Map<number, readonly number[]>();
@@ -399,8 +399,11 @@ class Cdcl {
       .filter((o) => o.kind !== "learned");
   }
 
-  /** Clauses a true solvable implies, computed once. */
-  private async pendingFor(v: number): Promise<PendingClause[]> {
+  /**
+   * Clauses a true solvable implies, computed once: its requires and constrains clauses, and
+   * the other solvables of its name (their at-most-one clauses are built only when added).
+   */
+  private async pendingFor(v: number): Promise<Pending> {
     const got = this.pending.get(v);
     if (got) return got;
     const s = v - 1;
@@ -433,16 +436,9 @@ class Cdcl {
         });
       }
     }
-    for (const o of all) {
-      if (o === s) continue;
-      out.push({
-        lits: [((s + 1) << 1) | 1, ((o + 1) << 1) | 1],
-        origin: { kind: "oneOf", a: s, b: o },
-        req: false,
-      });
-    }
-    this.pending.set(v, out);
-    return out;
+    const pending: Pending = { clauses: out, sameName: all };
+    this.pending.set(v, pending);
+    return pending;
   }
 
   /**
@@ -450,21 +446,38 @@ class Cdcl {
    * changed (enqueue/backtrack; the caller must propagate first), or -1 when done.
    */
   private async expand(v: number): Promise<number> {
-    const list = await this.pendingFor(v);
+    const { clauses, sameName } = await this.pendingFor(v);
+    const s = v - 1;
+    const total = clauses.length + sameName.length;
     let pos = this.expandPos.get(v) ?? 0;
-    while (pos < list.length) {
-      const pc = list[pos++] as PendingClause;
-      if (pc.origin.kind === "oneOf") {
-        const { a, b } = pc.origin;
-        const key = a < b ? a * 0x200000 + b : b * 0x200000 + a;
+    while (pos < total) {
+      const k = pos++;
+      let lits: number[];
+      let origin: ClauseOrigin;
+      if (k < clauses.length) {
+        const pc = clauses[k] as PendingClause;
+        if (pc.req) {
+          this.reqClauses.push({
+            clause: this.clauses.length,
+            owner: pc.lits[0] as number,
+            cands: pc.lits.slice(1),
+          });
+        }
+        // each pending clause is added once (expandPos), so the clause may own its array
+        lits = pc.lits;
+        origin = pc.origin;
+      } else {
+        const o = sameName[k - clauses.length] as number;
+        if (o === s) continue;
+        const key = s < o ? s * 0x200000 + o : o * 0x200000 + s;
         if (this.forbidDone.has(key)) continue;
         this.forbidDone.add(key);
+        lits = [((s + 1) << 1) | 1, ((o + 1) << 1) | 1];
+        origin = { kind: "oneOf", a: s, b: o };
       }
       const trailLen = this.trail.length;
       const lvl = this.decisionLevel;
-      const idx = this.clauses.length;
-      if (pc.req) this.reqClauses.push({ clause: idx, owner: pc.lits[0] as number, cands: pc.lits.slice(1) });
-      const r = this.addClause(pc.lits.slice(), pc.origin);
+      const r = this.addClause(lits, origin);
       if (r >= 0 || this.trail.length !== trailLen || this.decisionLevel !== lvl) {
         this.expandPos.set(v, pos);
         return r >= 0 ? r : -2;
@@ -588,6 +601,12 @@ class Cdcl {
     }
     return best;
   }
+}
+
+interface Pending {
+  clauses: PendingClause[];
+  /** Every solvable of the true solvable's name (itself included). */
+  sameName: readonly number[];
 }
 
 interface PendingClause {
