@@ -6,7 +6,14 @@ export {
   localCondaChannel,
 } from "./conda/channel";
 export { type ChannelPriority, CondaProvider, type CondaSemantics } from "./conda/provider";
-export { type CondaRecord, parseRepodata } from "./conda/record";
+export {
+  type CondaRecord,
+  type CondaRecordSource,
+  combineSources,
+  parseRepodata,
+  recordSource,
+  repodataSource,
+} from "./conda/record";
 export { defaultCondaSemantics } from "./conda/semantics";
 export { type CondaSolution, type CondaSolveInput, solveConda, solveCondaRecords } from "./conda/solve";
 export { type VerifyInput, type VerifyResult, verifyCondaSolution } from "./conda/verify";

@@ -56,6 +56,24 @@ function condaChannelContract(label: string, make: () => Promise<CondaChannel>) 
       await expect(ch.records("../etc")).rejects.toSatisfy(
         (e) => isResolverError(e) && e.code === "E_PLATFORM_UNKNOWN",
       );
+      if (ch.source) {
+        await expect(ch.source("../etc")).rejects.toSatisfy(
+          (e) => isResolverError(e) && e.code === "E_PLATFORM_UNKNOWN",
+        );
+      }
+    });
+    it("reads the same records by package name (what a solve reads)", async () => {
+      const source = await ch.source?.("linux-64");
+      expect(source).toBeTruthy();
+      const python = source?.recordsOf("python") ?? [];
+      expect(python.map((r) => [r.fn, r.version, r.build, r.trackFeatures, r.buildNumber])).toEqual([
+        ["python-3.12.1-h0_0.tar.bz2", "3.12.1", "h0_0", [], 0],
+      ]);
+      expect(source?.recordsOf("numpy")[0]?.depends).toEqual(["python >=3.12,<3.13"]);
+      expect(source?.recordsOf("scipy")).toEqual([]);
+      expect(source?.all().map((r) => r.name)).toEqual((await ch.records("linux-64"))?.map((r) => r.name));
+      expect((await ch.source?.("osx-arm64"))?.all()).toEqual([]);
+      expect(await ch.source?.("linux-64", { current: true })).toBeNull();
     });
   });
 }
