@@ -92,6 +92,26 @@ function contract(open: () => Promise<{ jobs: BuildJobStore; done: () => Promise
     expect((await jobs.list({ workspaceId: "w", status: ["failed"] })).map((j) => j.id)).toEqual([active.id]);
     expect(await jobs.get("nope")).toBeNull();
   });
+
+  it("claims jobs in enqueue order even when they share a millisecond", async () => {
+    // drain what earlier tests left queued
+    for (let j = await jobs.claimNext(); j; j = await jobs.claimNext())
+      await jobs.finish(j.id, "cancelled", {});
+    const ids: string[] = [];
+    for (let n = 0; n < 12; n++) {
+      const { job } = await jobs.enqueue({
+        workspaceId: "w",
+        imageKey: key(100 + n),
+        image: `q${n}`,
+        request: {},
+      });
+      ids.push(job.id);
+    }
+    const claimed: string[] = [];
+    for (let n = 0; n < 12; n++) claimed.push(((await jobs.claimNext()) as { id: string }).id);
+    expect(claimed).toEqual(ids);
+    for (const id of claimed) await jobs.finish(id, "cancelled", {});
+  });
 }
 
 describe("BuildJobStore on SQLite", () => {

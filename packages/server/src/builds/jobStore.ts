@@ -116,6 +116,23 @@ CREATE TABLE build_logs (
 `;
 }
 
+/**
+ * Strict FIFO for the build queue: `enqueue_seq` numbers jobs in enqueue order (created_at has
+ * millisecond resolution, and ties used to fall back to the random id). Jobs enqueued before
+ * this migration are numbered by (created_at, id).
+ */
+export function buildsQueueOrderMigrationSql(_backend: "sqlite" | "postgres"): string {
+  return `
+ALTER TABLE build_jobs ADD COLUMN enqueue_seq BIGINT;
+UPDATE build_jobs SET enqueue_seq = (
+  SELECT COUNT(*) FROM build_jobs b
+  WHERE b.created_at < build_jobs.created_at OR (b.created_at = build_jobs.created_at AND b.id <= build_jobs.id)
+);
+CREATE INDEX build_jobs_queue ON build_jobs(status, enqueue_seq);
+CREATE INDEX build_jobs_enqueue_seq ON build_jobs(enqueue_seq);
+`;
+}
+
 interface Db {
   all(sql: string, params?: unknown[]): Promise<Row[]>;
   /** Run statements that must not interleave with other writers (one transaction). */
@@ -244,7 +261,10 @@ class SqlBuildJobStore implements BuildJobStore {
       const id = randomUUID();
       try {
         await this.db.all(
-          "INSERT INTO build_jobs (id, workspace_id, image_key, image, status, request, context, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
+          // the next queue number is taken in the insert itself (one statement: no gap for
+          // another SQLite writer; concurrent PostgreSQL inserts may share a number, and then
+          // fall back to created_at order)
+          "INSERT INTO build_jobs (id, workspace_id, image_key, image, status, request, context, created_at, enqueue_seq) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, (SELECT COALESCE(MAX(enqueue_seq), 0) + 1 FROM build_jobs))",
           [
             id,
             input.workspaceId,
@@ -301,7 +321,7 @@ class SqlBuildJobStore implements BuildJobStore {
   async claimNext(): Promise<BuildJob | null> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const [r] = await this.db.all(
-        "SELECT id FROM build_jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1",
+        "SELECT id FROM build_jobs WHERE status = 'queued' ORDER BY enqueue_seq, created_at, id LIMIT 1",
       );
       if (!r) return null;
       const t = now();

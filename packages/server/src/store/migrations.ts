@@ -1,4 +1,4 @@
-import { buildsMigrationSql } from "../builds/jobStore";
+import { buildsMigrationSql, buildsQueueOrderMigrationSql } from "../builds/jobStore";
 import {
   runsHeartbeatMigrationSql,
   runsMigrationSql,
@@ -116,5 +116,11 @@ export const migrations: readonly Migration[] = [
     id: "0008_service_deployment_config",
     sqlite: servicesDeploymentConfigMigrationSql("sqlite"),
     postgres: servicesDeploymentConfigMigrationSql("postgres"),
+  },
+  // Build jobs are claimed in enqueue order, not (created_at, random id).
+  {
+    id: "0009_build_queue_order",
+    sqlite: buildsQueueOrderMigrationSql("sqlite"),
+    postgres: buildsQueueOrderMigrationSql("postgres"),
   },
 ];
