@@ -64,8 +64,28 @@ export interface RepodataBytes {
   readonly bytes: Buffer;
 }
 
+/**
+ * Node's Buffer has `utf8Slice`/`latin1Slice` (what `toString` dispatches to, without its
+ * argument handling); used when present, since a solve decodes a few thousand short slices.
+ */
+type SliceBuffer = Buffer & {
+  utf8Slice?(start: number, end: number): string;
+  latin1Slice?(start: number, end: number): string;
+};
+const directSlices =
+  typeof (Buffer.prototype as SliceBuffer).utf8Slice === "function" &&
+  typeof (Buffer.prototype as SliceBuffer).latin1Slice === "function";
+
 const decode = (doc: RepodataBytes, start: number, end: number): string =>
-  doc.bytes.toString("utf8", start, end);
+  directSlices
+    ? ((doc.bytes as SliceBuffer).utf8Slice as (s: number, e: number) => string).call(doc.bytes, start, end)
+    : doc.bytes.toString("utf8", start, end);
+
+/** A short string's bytes: ASCII decodes as latin1 (no UTF-8 pass). */
+const decodeAscii = (doc: RepodataBytes, start: number, end: number): string =>
+  directSlices
+    ? ((doc.bytes as SliceBuffer).latin1Slice as (s: number, e: number) => string).call(doc.bytes, start, end)
+    : doc.bytes.toString("latin1", start, end);
 
 /** A record read straight from repodata: fields are derived on access, so parsing stays cheap. */
 export class RepodataRecord implements CondaRecord {
@@ -286,10 +306,13 @@ class RepodataIndex implements CondaRecordSource {
   /** A string's contents between its quotes. */
   private str(start: number, end: number): string {
     const b = this.doc.bytes;
+    let ascii = true;
     for (let k = start; k < end; k++) {
-      if (b[k] === BACKSLASH) return JSON.parse(decode(this.doc, start - 1, end + 1)) as string;
+      const c = b[k] as number;
+      if (c === BACKSLASH) return JSON.parse(decode(this.doc, start - 1, end + 1)) as string;
+      if (c >= 0x80) ascii = false;
     }
-    return decode(this.doc, start, end);
+    return ascii ? decodeAscii(this.doc, start, end) : decode(this.doc, start, end);
   }
 
   /** The record of row `r`, or null when it has no version. */
