@@ -255,7 +255,11 @@ const BACKSLASH = 92;
  * package name is asked for. `.conda` artifacts win over `.tar.bz2` ones of the same package.
  */
 class RepodataIndex implements CondaRecordSource {
-  private readonly rowsByName = new Map<string, number[]>();
+  /** Package name -> group; a group's rows are linked in document order (heads/tails/next). */
+  private readonly groupOf = new Map<string, number>();
+  private readonly heads: number[] = [];
+  private readonly tails: number[] = [];
+  private readonly next: Int32Array;
   private readonly made: (RepodataRecord | null | undefined)[];
   /** 1 for rows that a name's record list kept (not a duplicate of a `.conda` record). */
   private readonly kept: Uint8Array;
@@ -270,12 +274,14 @@ class RepodataIndex implements CondaRecordSource {
   ) {
     this.made = new Array(scan.count);
     this.kept = new Uint8Array(scan.count);
+    this.next = new Int32Array(scan.count);
     this.dedupe = scan.conda[1] > scan.conda[0];
     const b = doc.bytes;
     const rows = scan.rows;
+    const { heads, tails, next } = this;
     let prevS = -1;
     let prevLen = -1;
-    let current: number[] = [];
+    let group = -1;
     for (const [from, to] of [scan.conda, scan.packages]) {
       for (let r = from; r < to; r++) {
         const o = r * ROW;
@@ -289,16 +295,24 @@ class RepodataIndex implements CondaRecordSource {
         for (let k = 0; same && k < len; k++) same = b[ns + k] === b[prevS + k];
         if (!same) {
           const name = this.str(ns, ns + len);
-          let list = this.rowsByName.get(name);
-          if (!list) {
-            list = [];
-            this.rowsByName.set(name, list);
+          const known = this.groupOf.get(name);
+          if (known === undefined) {
+            group = heads.length;
+            this.groupOf.set(name, group);
+            heads.push(r);
+            tails.push(r);
+            next[r] = -1;
+            prevS = ns;
+            prevLen = len;
+            continue;
           }
-          current = list;
+          group = known;
           prevS = ns;
           prevLen = len;
         }
-        current.push(r);
+        next[tails[group] as number] = r;
+        next[r] = -1;
+        tails[group] = r;
       }
     }
   }
@@ -348,7 +362,12 @@ class RepodataIndex implements CondaRecordSource {
     if (got) return got;
     const out: RepodataRecord[] = [];
     const seen = this.dedupe ? new Set<string>() : null;
-    for (const r of this.rowsByName.get(name) ?? []) {
+    const group = this.groupOf.get(name);
+    for (
+      let r = group === undefined ? -1 : (this.heads[group] as number);
+      r >= 0;
+      r = this.next[r] as number
+    ) {
       const rec = this.make(r);
       if (!rec) continue;
       if (seen) {
@@ -365,7 +384,7 @@ class RepodataIndex implements CondaRecordSource {
 
   /** Every record, `.conda` group first, in document order. */
   all(): CondaRecord[] {
-    for (const name of this.rowsByName.keys()) this.recordsOf(name);
+    for (const name of this.groupOf.keys()) this.recordsOf(name);
     const out: CondaRecord[] = [];
     for (const [from, to] of [this.scan.conda, this.scan.packages]) {
       for (let r = from; r < to; r++) if (this.kept[r] === 1) out.push(this.made[r] as RepodataRecord);
