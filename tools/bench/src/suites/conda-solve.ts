@@ -14,6 +14,9 @@ import { channelFilesFromFlatIndex, serveCondaChannel } from "@mlenv/test-utils"
 import { type BenchSuite, median } from "../harness";
 
 const DATA = process.env.MLENV_CONFORMANCE_DIR ?? "/work/shared/conformance";
+/** Runs per problem and solver before measuring (JIT/WASM tier-up), and measured runs. */
+const WARMUP = 10;
+const MEASURED = 21;
 const INDEX4 = `${DATA}/repodata/conda__tests__data__index4.json`;
 
 interface Problem {
@@ -41,17 +44,20 @@ async function rattler(url: string, specs: string[]) {
   return simpleSolve(specs, [url], ["linux-64", "noarch"], []);
 }
 
-/** Child mode: one solve, then print peak RSS in KiB. */
+/** Child mode: one solve in a fresh process, then print peak RSS in KiB and the solve's ms. */
 async function child(): Promise<void> {
   const [who, url, specsJson] = process.argv.slice(2) as [string, string, string];
   const specs = JSON.parse(specsJson) as string[];
+  const t0 = performance.now();
   if (who === "ours") await ours(url, specs);
   else if (who === "rattler") await rattler(url, specs);
   // "baseline": same process and imports, no solve
-  process.stdout.write(`${process.resourceUsage().maxRSS}\n`);
+  const ms = performance.now() - t0;
+  process.stdout.write(`${process.resourceUsage().maxRSS} ${ms}\n`);
 }
 
-function peakRss(who: string, url: string, specs: string[]): Promise<number> {
+/** One solve in a fresh process: its peak RSS (MiB) and wall time (ms, cold: nothing compiled yet). */
+function coldSolve(who: string, url: string, specs: string[]): Promise<{ rss: number; ms: number }> {
   return new Promise((resolve, reject) => {
     const p = spawn(
       process.execPath,
@@ -71,9 +77,11 @@ function peakRss(who: string, url: string, specs: string[]): Promise<number> {
       out += String(d);
     });
     p.on("error", reject);
-    p.on("exit", (code) =>
-      code === 0 ? resolve(Number(out.trim()) / 1024) : reject(new Error(`child exit ${code}`)),
-    );
+    p.on("exit", (code) => {
+      const [rss, ms] = out.trim().split(" ").map(Number);
+      if (code === 0) resolve({ rss: (rss as number) / 1024, ms: ms as number });
+      else reject(new Error(`child exit ${code}`));
+    });
   });
 }
 
@@ -88,6 +96,7 @@ export const suite: BenchSuite = {
     const server = await serveCondaChannel({ files: channelFilesFromFlatIndex(flat) });
     try {
       const ratios: number[] = [];
+      const coldRatios: number[] = [];
       for (const p of problems()) {
         const mine = await ours(server.url, p.specs);
         const theirs = await rattler(server.url, p.specs);
@@ -98,16 +107,18 @@ export const suite: BenchSuite = {
           semantics: defaultCondaSemantics,
           compareTo: theirs.map((r) => ({ name: r.packageName as string, version: String(r.version) })),
         });
-        // alternate the two so machine load hits both alike; CPU time is reported too
+        // Steady state: both run WARMUP times first (V8 tiers up our JS and rattler's WASM alike),
+        // then MEASURED alternating runs, so machine load and GC pauses hit both alike; CPU time
+        // is reported too, and the cold figures below come from fresh processes.
         const tOurs: number[] = [];
         const tTheirs: number[] = [];
         const cOurs: number[] = [];
         const cTheirs: number[] = [];
-        for (let i = 0; i < 3; i++) {
+        for (let i = 0; i < WARMUP; i++) {
           await ours(server.url, p.specs);
           await rattler(server.url, p.specs);
         }
-        for (let i = 0; i < 11; i++) {
+        for (let i = 0; i < MEASURED; i++) {
           for (const [f, wall, cpu] of [
             [() => ours(server.url, p.specs), tOurs, cOurs],
             [() => rattler(server.url, p.specs), tTheirs, cTheirs],
@@ -120,12 +131,13 @@ export const suite: BenchSuite = {
             cpu.push((c.user + c.system) / 1000);
           }
         }
-        const rssOurs = await peakRss("ours", server.url, p.specs);
-        const rssTheirs = await peakRss("rattler", server.url, p.specs);
-        const rssBase = await peakRss("baseline", server.url, p.specs);
+        const coldOurs = await coldSolve("ours", server.url, p.specs);
+        const coldTheirs = await coldSolve("rattler", server.url, p.specs);
+        const rssBase = (await coldSolve("baseline", server.url, p.specs)).rss;
         const mo = median(tOurs);
         const mt = median(tTheirs);
         ratios.push(mo / mt);
+        coldRatios.push(coldOurs.ms / coldTheirs.ms);
         ctx.compare({
           bench: `conda-solve ${p.name}`,
           ours: mo,
@@ -139,8 +151,10 @@ export const suite: BenchSuite = {
             newerThanRattler: check.newer.join(",") || "none",
             cpuMsOurs: Number(median(cOurs).toFixed(1)),
             cpuMsRattler: Number(median(cTheirs).toFixed(1)),
-            peakRssOursMiB: Math.round(rssOurs),
-            peakRssRattlerMiB: Math.round(rssTheirs),
+            coldMsOurs: Number(coldOurs.ms.toFixed(1)),
+            coldMsRattler: Number(coldTheirs.ms.toFixed(1)),
+            peakRssOursMiB: Math.round(coldOurs.rss),
+            peakRssRattlerMiB: Math.round(coldTheirs.rss),
             idleProcessRssMiB: Math.round(rssBase),
             decisions: mine.stats.decisions,
             conflicts: mine.stats.conflicts,
@@ -152,6 +166,11 @@ export const suite: BenchSuite = {
         value: Number(median(ratios).toFixed(3)),
         unit: "x rattler",
         target: 0.5,
+      });
+      ctx.report({
+        bench: "conda-solve cold median ratio",
+        value: Number(median(coldRatios).toFixed(3)),
+        unit: "x rattler (one solve in a fresh process)",
       });
     } finally {
       await server.close();
