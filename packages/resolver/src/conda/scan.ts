@@ -114,6 +114,22 @@ function bytesAre(b: Uint8Array, at: number, word: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * The position of the quote closing the string opened at `open`, or minus the position where
+ * the search failed (no closing quote before `lastQuote`, the document's last quote). One compare
+ * per byte: a quote after an odd run of backslashes is escaped.
+ */
+function closingQuote(b: Uint8Array, open: number, lastQuote: number): number {
+  if (open >= lastQuote) return -open;
+  let i = open + 1;
+  for (;;) {
+    while (b[i] !== Q) i++;
+    if (b[i - 1] !== BS || escapedRunIsEven(b, i)) return i;
+    if (i >= lastQuote) return -i;
+    i++;
+  }
+}
+
 /** Whether the backslashes right before the quote at `q` pair up (so the quote is not escaped). */
 function escapedRunIsEven(b: Uint8Array, q: number): boolean {
   let k = q - 1;
@@ -290,15 +306,8 @@ class Scanner {
       while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++i] as number;
       const v = i;
       if (c === Q) {
-        if (i >= lastQuote) this.failAt(i, "a closing quote");
-        c = b[++i] as number;
-        for (;;) {
-          // one compare per byte; a quote after an odd run of backslashes is escaped
-          while (c !== Q) c = b[++i] as number;
-          if (b[i - 1] !== BS || escapedRunIsEven(b, i)) break;
-          if (i >= lastQuote) this.failAt(i, "a closing quote");
-          c = b[++i] as number;
-        }
+        i = closingQuote(b, i, lastQuote);
+        if (i < 0) this.failAt(-i, "a closing quote");
         c = b[++i] as number;
       } else if (c === LS) {
         // an array, usually of strings (depends, constrains)
@@ -306,15 +315,8 @@ class Scanner {
         for (;;) {
           while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++i] as number;
           if (c === Q) {
-            if (i >= lastQuote) this.failAt(i, "a closing quote");
-            c = b[++i] as number;
-            for (;;) {
-              // one compare per byte; a quote after an odd run of backslashes is escaped
-              while (c !== Q) c = b[++i] as number;
-              if (b[i - 1] !== BS || escapedRunIsEven(b, i)) break;
-              if (i >= lastQuote) this.failAt(i, "a closing quote");
-              c = b[++i] as number;
-            }
+            i = closingQuote(b, i, lastQuote);
+            if (i < 0) this.failAt(-i, "a closing quote");
             c = b[++i] as number;
           } else if (c === RS) {
             c = b[++i] as number;
