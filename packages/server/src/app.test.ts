@@ -11,6 +11,7 @@ import {
   type TestServer,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnServer } from "./runs/testHelpers";
 import { startServer } from "./server";
 
 // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary JSON responses
@@ -512,40 +513,6 @@ afterAll(async () => {
 
 registrySuite("sqlite", { skip: false, database: () => undefined });
 registrySuite("postgres", { skip: pgSkip, database: () => pg!.createDatabase("registry_http") });
-
-/** Start serveMain.ts in its own process; resolves with its URL and a stop function. */
-async function spawnServer(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {
-  const { spawn } = await import("node:child_process");
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "--conditions=@mlenv/source", join(import.meta.dirname, "internal", "serveMain.ts")],
-    { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /^listening (\S+)$/m.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) =>
-      reject(new Error(`server process exited with ${code}: ${stderr.slice(0, 2000)}`)),
-    );
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
 
 describe.skipIf(pgSkip)("two server processes on one PostgreSQL database", () => {
   it("allocate versions consistently and see each other's writes", async () => {

@@ -43,7 +43,7 @@ export interface TestServer {
  */
 export async function startTestServer(
   startServer: StartServerFn,
-  options: { database?: string; dataDir?: string; token?: string } = {},
+  options: { database?: string; dataDir?: string; token?: string; blobDir?: string } = {},
 ): Promise<TestServer> {
   const temp = options.dataDir ? null : makeTempDir("mlenv-server-");
   const dataDir = options.dataDir ?? temp!.path;
@@ -62,6 +62,7 @@ export async function startTestServer(
       port: 0,
       bootstrapToken: token,
       ...(options.database ? { database: options.database } : {}),
+      ...(options.blobDir ? { blobDir: options.blobDir } : {}),
       logger: {
         debug: capture("debug"),
         info: capture("info"),

@@ -1,6 +1,6 @@
 /**
  * A bare process entry for tests and benches that need the server in its own process:
- *   MLENV_DATA_DIR=... [MLENV_DATABASE=postgres://...] [MLENV_BOOTSTRAP_TOKEN=...] \
+ *   MLENV_DATA_DIR=... [MLENV_DATABASE=postgres://...] [MLENV_BLOB_DIR=...] [MLENV_BOOTSTRAP_TOKEN=...] \
  *     node --import tsx --conditions=@mlenv/source packages/server/src/internal/serveMain.ts
  * Prints one line `listening <url>` on stdout, logs JSON to stderr, stops on SIGTERM/SIGINT.
  * Operators use `mlenv server start` instead.
@@ -14,9 +14,11 @@ if (!dataDir) {
   process.exit(2);
 }
 const database = process.env.MLENV_DATABASE || undefined;
+const blobDir = process.env.MLENV_BLOB_DIR || undefined;
 const server = await startServer({
   dataDir,
   ...(database ? { database } : {}),
+  ...(blobDir ? { blobDir } : {}),
   port: Number(process.env.MLENV_PORT ?? 0),
   logger: jsonLogger({ level: process.env.MLENV_LOG_LEVEL === "debug" ? "debug" : "warn" }),
 });

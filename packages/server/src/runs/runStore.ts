@@ -123,6 +123,14 @@ export function servicesDeploymentConfigMigrationSql(_backend: "sqlite" | "postg
   return "ALTER TABLE services ADD COLUMN deployment_config TEXT;";
 }
 
+/**
+ * Which server process runs a service's workers (`owner`, a per-process id) and when it last
+ * said so; a service whose owner stopped renewing is taken over by another process.
+ */
+export function servicesOwnerMigrationSql(_backend: "sqlite" | "postgres"): string {
+  return "ALTER TABLE services ADD COLUMN owner TEXT;\nALTER TABLE services ADD COLUMN owner_heartbeat_at TEXT;";
+}
+
 /** The services' target column (added after 0004_runs). */
 export function servicesTargetMigrationSql(_backend: "sqlite" | "postgres"): string {
   return "ALTER TABLE services ADD COLUMN target TEXT NOT NULL DEFAULT 'local';";
@@ -701,6 +709,37 @@ export class RunStore {
     }
     params.push(id);
     await this.db.all(`UPDATE services SET ${sets.join(", ")} WHERE id = ? AND status <> 'deleted'`, params);
+  }
+
+  /**
+   * Make `owner` the process that runs a live service, when no other process holds it: nobody
+   * does, `owner` already does, or the holder's last heartbeat is older than `staleBefore`.
+   * Returns the service when `owner` holds it afterwards.
+   */
+  async claimService(id: string, owner: string, staleBefore: Date): Promise<ServiceRecord | null> {
+    const t = now();
+    const [r] = await this.db.all(
+      `UPDATE services SET owner = ?, owner_heartbeat_at = ?
+       WHERE id = ? AND status <> 'deleted' AND status <> 'failed'
+         AND (owner IS NULL OR owner = ? OR owner_heartbeat_at IS NULL OR owner_heartbeat_at < ?)
+       RETURNING *`,
+      [owner, t, id, owner, staleBefore.toISOString()],
+    );
+    return r ? toService(r) : null;
+  }
+
+  /** Renew `owner`'s hold on its services; returns the ids it still holds (live ones only). */
+  async heartbeatServices(owner: string): Promise<string[]> {
+    const rows = await this.db.all(
+      "UPDATE services SET owner_heartbeat_at = ? WHERE owner = ? AND status <> 'deleted' RETURNING id",
+      [now(), owner],
+    );
+    return rows.map((r) => String(r.id));
+  }
+
+  /** Give up `owner`'s services (graceful shutdown) so another process, or the next start, takes them at once. */
+  async releaseServices(owner: string): Promise<void> {
+    await this.db.all("UPDATE services SET owner = NULL, owner_heartbeat_at = NULL WHERE owner = ?", [owner]);
   }
 
   /** Services that should be running (to restart them after a server restart). */

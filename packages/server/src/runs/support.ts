@@ -25,6 +25,12 @@ export interface RunSupportOptions {
   wheels?: WheelSupport | undefined;
   /** Largest source snapshot (default env `MLENV_MAX_SNAPSHOT_BYTES`, else 25 MiB). */
   maxSnapshotBytes?: number | undefined;
+  /**
+   * How often this process renews its hold on the services it runs (default env
+   * `MLENV_SERVICE_HEARTBEAT_MS`, else 5000); after three missed renewals another server
+   * process on the same database takes them over.
+   */
+  serviceHeartbeatMs?: number | undefined;
   /** Base interpreter of venvs (default env `MLENV_PYTHON`, else `python3`). */
   python?: string | undefined;
   /** Enables the docker target: environment images from this builder, runs in host-network containers. */
@@ -79,6 +85,13 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
       `Expected MLENV_MAX_SNAPSHOT_BYTES to be a positive whole number of bytes (e.g. 26214400); received ${String(envMax).slice(0, 200)}`,
     );
   }
+  const envBeat = process.env.MLENV_SERVICE_HEARTBEAT_MS;
+  const serviceHeartbeatMs = options.serviceHeartbeatMs ?? (envBeat ? Number(envBeat) : 5_000);
+  if (!Number.isSafeInteger(serviceHeartbeatMs) || serviceHeartbeatMs < 50) {
+    throw new Error(
+      `Expected MLENV_SERVICE_HEARTBEAT_MS to be a whole number of milliseconds of at least 50 (e.g. 5000); received ${String(envBeat).slice(0, 200)}`,
+    );
+  }
   const common = {
     store: runStore,
     blobs: options.blobs,
@@ -95,6 +108,7 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
   const services = new ServiceManager({
     ...common,
     workDir: join(options.dataDir, "work", "services"),
+    heartbeatMs: serviceHeartbeatMs,
     ...(options.docker ? { docker: options.docker } : {}),
   });
   const routes = runRoutes({

@@ -1,4 +1,48 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+
 export { venvMissing } from "@mlenv/test-utils";
+
+/**
+ * Start the server (src/internal/serveMain.ts) in its own process; resolves with its URL, a
+ * graceful stop (SIGTERM) and a crash (SIGKILL: nothing is released or flushed).
+ */
+export async function spawnServer(
+  env: Record<string, string>,
+): Promise<{ url: string; stop: () => Promise<void>; crash: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "--conditions=@mlenv/source",
+      join(import.meta.dirname, "..", "internal", "serveMain.ts"),
+    ],
+    { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /^listening (\S+)$/m.exec(out);
+      if (m) resolve(m[1] as string);
+    });
+    child.once("exit", (code) =>
+      reject(new Error(`server process exited with ${code}: ${stderr.slice(0, 2000)}`)),
+    );
+  });
+  const signal = (sig: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill(sig);
+    });
+  return { url, stop: () => signal("SIGTERM"), crash: () => signal("SIGKILL") };
+}
 
 /** A tiny JSON client of a test server (answers are checked field by field with expect). */
 export function apiClient(url: string, token: string) {

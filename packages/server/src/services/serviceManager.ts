@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, join, resolve, sep } from "node:path";
@@ -68,6 +69,11 @@ export interface ServiceManagerOptions {
   maxRestarts?: number;
   /** How long a worker may take to answer /healthz after start (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * How often this process renews its hold on its services and looks for services nobody runs
+   * (default 5 s); a holder that misses three renewals is taken over by another process.
+   */
+  heartbeatMs?: number;
   preparePip?: (
     workspaceId: string,
     lines: string[],
@@ -106,18 +112,81 @@ export class ServiceManager {
   readonly #o: ServiceManagerOptions;
   readonly #live = new Map<string, Live>();
   readonly #images = new Map<string, string>();
+  /** This process as a service owner: one process at a time runs a service's workers. */
+  readonly #owner = randomUUID();
+  #timer: NodeJS.Timeout | undefined;
+  #ticking = false;
   #closed = false;
 
   constructor(options: ServiceManagerOptions) {
     this.#o = options;
   }
 
-  /** Start the workers of services that were live when the server stopped. */
+  get #heartbeatMs(): number {
+    return this.#o.heartbeatMs ?? 5_000;
+  }
+
+  /**
+   * Start the workers of services that were live when the server stopped and that no other
+   * server process runs; then keep renewing this process's hold and take over services whose
+   * process went away.
+   */
   async start(): Promise<void> {
+    await this.#adopt();
+    this.#timer = setInterval(() => {
+      this.#tick().catch((e) =>
+        this.#o.logger.warn("service heartbeat failed", { error: String(e).slice(0, 200) }),
+      );
+    }, this.#heartbeatMs);
+    this.#timer.unref();
+  }
+
+  /** Launch the live services that nobody holds (all of them at a first start), holding them. */
+  async #adopt(): Promise<void> {
+    const staleBefore = new Date(Date.now() - 3 * this.#heartbeatMs);
     for (const s of await this.#o.store.liveServices()) {
-      if (s.status === "failed") continue;
-      void this.#launch(s);
+      if (this.#closed) return;
+      if (s.status === "failed" || this.#live.has(s.id)) continue;
+      const mine = await this.#o.store.claimService(s.id, this.#owner, staleBefore);
+      if (mine) void this.#launch(mine);
     }
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#closed || this.#ticking) return;
+    this.#ticking = true;
+    try {
+      const held = new Set(await this.#o.store.heartbeatServices(this.#owner));
+      // deleted through another process, or taken over after this one missed its renewals
+      for (const id of [...this.#live.keys()]) if (!held.has(id)) await this.#stopHere(id);
+      await this.#adopt();
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  /** Stop a service's worker in this process because it is no longer this process's to run. */
+  async #stopHere(id: string): Promise<void> {
+    const live = this.#live.get(id);
+    if (!live) return;
+    this.#live.delete(id);
+    live.stopping = true;
+    if (live.process) await live.process.stop(2000);
+    const now = await this.#o.store.getService(id);
+    if (!now || now.status === "deleted") {
+      live.log.write("system", "deleted");
+      await this.#cleanUp(id);
+    } else live.log.write("system", "stopped here: another server process runs this service now");
+    await live.log.flush();
+  }
+
+  async #cleanUp(id: string): Promise<void> {
+    const image = this.#images.get(id);
+    if (image) {
+      this.#images.delete(id);
+      await this.#o.docker?.client.removeImage(image, { force: true }).catch(() => false);
+    }
+    await rm(join(this.#o.workDir, id), { recursive: true, force: true });
   }
 
   async deploy(input: DeployInput): Promise<ServiceRecord> {
@@ -174,8 +243,10 @@ export class ServiceManager {
         `A service named ${preview(input.name)} already exists; delete it first (mlenv service delete ${input.name}) or choose another name`,
       );
     }
-    void this.#launch(service);
-    return service;
+    // a new service is nobody's yet: this process holds it from the start
+    const mine = await this.#o.store.claimService(service.id, this.#owner, new Date(0));
+    void this.#launch(mine ?? service);
+    return mine ?? service;
   }
 
   async #launch(service: ServiceRecord): Promise<void> {
@@ -459,18 +530,18 @@ export class ServiceManager {
       await live.log.flush();
       this.#live.delete(service.id);
     }
+    // the process that runs it, if another, stops its worker at its next heartbeat
     await this.#o.store.updateService(service.id, { status: "deleted" });
-    const image = this.#images.get(service.id);
-    if (image) {
-      this.#images.delete(service.id);
-      await this.#o.docker?.client.removeImage(image, { force: true }).catch(() => false);
-    }
-    await rm(join(this.#o.workDir, service.id), { recursive: true, force: true });
+    await this.#cleanUp(service.id);
   }
 
-  /** Stop every worker (server shutdown); the services stay registered and start again with the server. */
+  /**
+   * Stop every worker (server shutdown) and let go of the services: they stay registered, and
+   * another server process, or this server's next start, runs them.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
     await Promise.all(
       [...this.#live.values()].map(async (l) => {
         l.stopping = true;
@@ -479,5 +550,8 @@ export class ServiceManager {
       }),
     );
     this.#live.clear();
+    await this.#o.store
+      .releaseServices(this.#owner)
+      .catch((e) => this.#o.logger.warn("releasing services failed", { error: String(e).slice(0, 200) }));
   }
 }

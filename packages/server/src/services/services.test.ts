@@ -1,6 +1,13 @@
-import { makeTempDir, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
+import {
+  makeTempDir,
+  postgresMissing,
+  skipWithout,
+  startPostgres,
+  startTestServer,
+  type TestServer,
+} from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, venvMissing } from "../runs/testHelpers";
+import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../runs/testHelpers";
 import { startServer } from "../server";
 
 const SCORE = `
@@ -227,3 +234,104 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("services and server
     }
   }, 120_000);
 });
+
+describe.skipIf(skipWithout("python3-venv", venvMissing()) || skipWithout("postgres", postgresMissing()))(
+  "services with two server processes on one PostgreSQL database",
+  () => {
+    it("one process runs a service; another takes it over when that process dies, and deletes reach it", async () => {
+      const pg = await startPostgres();
+      const dir = makeTempDir("mlenv-svc-two-");
+      // several server processes share the database and the blob store (snapshots, models)
+      const blobDir = makeTempDir("mlenv-svc-blobs-");
+      const beat = "300";
+      const saved = process.env.MLENV_SERVICE_HEARTBEAT_MS;
+      process.env.MLENV_SERVICE_HEARTBEAT_MS = beat;
+      let a: TestServer | undefined;
+      let b: Awaited<ReturnType<typeof spawnServer>> | undefined;
+      try {
+        const database = pg.createDatabase("two_servers_services");
+        a = await startTestServer(startServer, { database, blobDir: blobDir.path });
+        b = await spawnServer({
+          MLENV_DATA_DIR: dir.path,
+          MLENV_DATABASE: database,
+          MLENV_BLOB_DIR: blobDir.path,
+          MLENV_BOOTSTRAP_TOKEN: a.token,
+          MLENV_SERVICE_HEARTBEAT_MS: beat,
+        });
+        const apiA = apiClient(a.url, a.token);
+        const apiB = apiClient(b.url, a.token);
+        await apiB("POST", "/api/v1/models", {
+          name: "m",
+          files: snapshotFiles({ "model.json": '{"weight": 3}' }),
+        });
+        const snap = await apiB("POST", "/api/v1/snapshots", { files: snapshotFiles({ "score.py": SCORE }) });
+        expect(
+          (
+            await apiB("POST", "/api/v1/services", {
+              name: "shared",
+              model: { name: "m" },
+              entryScript: "score.py",
+              snapshot: snap.json.id,
+            })
+          ).status,
+        ).toBe(201);
+        const url = await until(async () => {
+          const s = await apiA("GET", "/api/v1/services/shared");
+          return s.json.status === "healthy" ? (s.json.url as string) : null;
+        });
+        const first = (await (
+          await fetch(`${url}/score`, { method: "POST", body: '{"data": [2]}' })
+        ).json()) as {
+          result: number[];
+          pid: number;
+        };
+        expect(first.result).toEqual([6]);
+        // several heartbeats later, A has still not started a worker of its own: one deployment only
+        await new Promise((r) => setTimeout(r, 1500));
+        const deploying = async () =>
+          ((await apiA("GET", "/api/v1/services/shared/logs")).json.items as { text: string }[]).filter((l) =>
+            l.text.startsWith("deploying shared"),
+          ).length;
+        expect(await deploying()).toBe(1);
+
+        // B dies without a word (and its host with it: the worker goes too); A takes the service over
+        await b.crash();
+        process.kill(first.pid, "SIGKILL");
+        const second = await until(async () => {
+          const r = await fetch(`${url}/score`, { method: "POST", body: '{"data": [5]}' });
+          return r.ok ? ((await r.json()) as { result: number[]; pid: number }) : null;
+        }, 30_000);
+        expect(second.result).toEqual([15]);
+        expect(second.pid).not.toBe(first.pid);
+        expect(await deploying()).toBe(2);
+        expect((await apiA("POST", "/api/v1/services/shared/score", { data: [1] })).json.result).toEqual([3]);
+
+        // another process starts; a delete through it reaches the process that runs the service
+        b = await spawnServer({
+          MLENV_DATA_DIR: dir.path,
+          MLENV_DATABASE: database,
+          MLENV_SERVICE_HEARTBEAT_MS: beat,
+        });
+        // a process that starts while another runs the service leaves it alone
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(await deploying()).toBe(2);
+        expect((await apiClient(b.url, a.token)("DELETE", "/api/v1/services/shared")).status).toBe(204);
+        await until(async () => {
+          const alive = await fetch(`${url}/healthz`).then(
+            () => true,
+            () => false,
+          );
+          return alive ? null : true;
+        }, 10_000);
+      } finally {
+        if (saved === undefined) delete process.env.MLENV_SERVICE_HEARTBEAT_MS;
+        else process.env.MLENV_SERVICE_HEARTBEAT_MS = saved;
+        await b?.stop();
+        await a?.stop();
+        await pg.stop();
+        dir.cleanup();
+        blobDir.cleanup();
+      }
+    }, 120_000);
+  },
+);

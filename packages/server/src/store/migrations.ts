@@ -3,6 +3,7 @@ import {
   runsHeartbeatMigrationSql,
   runsMigrationSql,
   servicesDeploymentConfigMigrationSql,
+  servicesOwnerMigrationSql,
   servicesTargetMigrationSql,
 } from "../runs/runStore";
 import { wheelsMigrationSql } from "../wheels/catalog";
@@ -122,5 +123,11 @@ export const migrations: readonly Migration[] = [
     id: "0009_build_queue_order",
     sqlite: buildsQueueOrderMigrationSql("sqlite"),
     postgres: buildsQueueOrderMigrationSql("postgres"),
+  },
+  // Services are run by one server process at a time (a lease), not by every process.
+  {
+    id: "0010_service_owner",
+    sqlite: servicesOwnerMigrationSql("sqlite"),
+    postgres: servicesOwnerMigrationSql("postgres"),
   },
 ];
