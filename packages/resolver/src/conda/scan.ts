@@ -1,9 +1,9 @@
 /**
- * A structural scanner for repodata.json bytes: finds every record of `packages` /
- * `packages.conda` (its byte range, and where its file name, name, version and build strings
- * are) without decoding the document or building any object, so records are only ever built
- * for the package names a solve touches. Throws on anything it does not expect (including a
- * key spelled with escapes); callers then fall back to JSON.parse.
+ * A structural scanner for repodata.json bytes. The document scan finds every record of
+ * `packages` / `packages.conda` (its byte range, and where its file name and name strings are)
+ * without decoding the document or building any object; {@link scanRecordFields} then reads the
+ * other fields of just the records a solve touches. Throws on anything it does not expect
+ * (including a record key spelled with escapes); callers then fall back to JSON.parse.
  */
 
 /** Int32 slots per record in {@link RepodataScan.rows}. */
@@ -57,18 +57,6 @@ const LS = 91; // [
 const RS = 93; // ]
 const COLON = 58;
 const COMMA = 44;
-
-/** Bytes the record loop must stop at outside strings: quotes and brackets. */
-const STOP = new Uint8Array(256);
-STOP[Q] = 1;
-STOP[LB] = 1;
-STOP[RB] = 1;
-STOP[LS] = 1;
-STOP[RS] = 1;
-
-/** Bytes that may continue a JSON number after its integer digits. */
-const NUMBER_TAIL = new Uint8Array(256);
-for (const c of ".eE0123456789") NUMBER_TAIL[c.charCodeAt(0)] = 1;
 
 const F_OTHER = 0;
 const F_NAME = 1;
@@ -189,29 +177,12 @@ class Scanner {
     while (c <= 32 && (c === 32 || c === 10 || c === 13 || c === 9)) c = b[++this.i] as number;
   }
 
-  /**
-   * With `this.i` on an opening quote, returns the position of the closing quote. Sets
-   * `escaped` when the string holds a backslash escape.
-   */
+  /** With `this.i` on an opening quote, the position of its closing quote. */
   stringEnd(): number {
-    const b = this.b;
-    let i = this.i;
-    if (i >= this.lastQuote) this.fail("a closing quote");
-    this.escaped = false;
-    let c = b[++i];
-    for (;;) {
-      while (c !== Q && c !== BS) c = b[++i];
-      if (c === Q) return i;
-      this.escaped = true;
-      i += 2; // the backslash and the byte it escapes
-      if (i > this.lastQuote) {
-        this.i = i;
-        this.fail("a closing quote");
-      }
-      c = b[i];
-    }
+    const close = closingQuote(this.b, this.i, this.lastQuote);
+    if (close < 0) this.failAt(-close, "a closing quote");
+    return close;
   }
-  escaped = false;
 
   expect(c: number, what: string): void {
     this.ws();
