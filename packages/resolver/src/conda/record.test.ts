@@ -167,6 +167,30 @@ describe("repodata parsing", () => {
     );
   });
 
+  it("reports invalid escapes and odd package groups as E_REPODATA_INVALID or as JSON.parse reads them", () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+        return "none";
+      } catch (e) {
+        return isResolverError(e) ? e.code : String(e);
+      }
+    };
+    const opts = { channel: "c", subdir: "s", source: "r.json" };
+    expect(code(() => repodataSource('{"packages":{"a.tar.bz2":{"name":"x\\q","version":"1"}}}', opts))).toBe(
+      "E_REPODATA_INVALID",
+    );
+    const badVersion = repodataSource('{"packages":{"a.tar.bz2":{"name":"x","version":"1\\u009"}}}', opts);
+    expect(code(() => badVersion.recordsOf("x"))).toBe("E_REPODATA_INVALID");
+    // a later non-object group wins (nothing); an array group is read like JSON.parse reads it
+    expect(
+      parseRepodata('{"packages":{"a.tar.bz2":{"name":"x","version":"1"}},"packages":null}', opts).map(
+        (r) => r.fn,
+      ),
+    ).toEqual([]);
+    expect(parseRepodata('{"packages":[{"name":"x","version":"1"}]}', opts).map((r) => r.fn)).toEqual(["0"]);
+  });
+
   it("takes the fast path on well-formed repodata and rejects truncated documents", () => {
     const text = JSON.stringify(tricky);
     expect(scanRepodata(Buffer.from(text)).count).toBe(4);

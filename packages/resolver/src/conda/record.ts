@@ -323,10 +323,23 @@ class RepodataIndex implements CondaRecordSource {
     let ascii = true;
     for (let k = start; k < end; k++) {
       const c = b[k] as number;
-      if (c === BACKSLASH) return JSON.parse(decode(this.doc, start - 1, end + 1)) as string;
+      if (c === BACKSLASH) return this.unescape(start, end);
       if (c >= 0x80) ascii = false;
     }
     return ascii ? decodeAscii(this.doc, start, end) : decode(this.doc, start, end);
+  }
+
+  private unescape(start: number, end: number): string {
+    const raw = decode(this.doc, start - 1, end + 1);
+    try {
+      return JSON.parse(raw) as string;
+    } catch (cause) {
+      throw new ResolverError(
+        ResolverErrorCode.REPODATA_INVALID,
+        `repodata of ${this.channel}/${this.subdir} has an invalid string at byte ${start - 1}: expected JSON escapes such as \\n or \\u00e9; received ${preview(raw.slice(0, 200))}`,
+        { cause },
+      );
+    }
   }
 
   /** The record of row `r`, or null when it has no version. */
@@ -415,7 +428,13 @@ export function repodataSource(
   } catch {
     scan = null; // unusual layout or invalid JSON: the full parser below decides
   }
-  if (scan) return new RepodataIndex({ bytes }, scan, base, options.subdir);
+  if (scan) {
+    try {
+      return new RepodataIndex({ bytes }, scan, base, options.subdir);
+    } catch {
+      // a package name the scan passed over is not valid JSON: the full parser reports it
+    }
+  }
   return recordSource(parseWhole(bytes, base, options));
 }
 

@@ -15,6 +15,9 @@ export interface SimpleResponse {
   rawBody?(): Promise<Buffer>;
 }
 
+/** Largest body read into one buffer allocated up front from its Content-Length (256 MiB). */
+const PREALLOCATE_MAX = 256 * 1024 * 1024;
+
 /** A response body as a Buffer (no copy when the fetcher is nodeGet). */
 export async function responseBytes(res: SimpleResponse): Promise<Buffer> {
   return res.rawBody ? res.rawBody() : Buffer.from(await res.arrayBuffer());
@@ -55,7 +58,15 @@ export function nodeGet(
                 : res;
         // with a known length (and no encoding) chunks are copied straight into one buffer
         const declared = stream === res ? Number(res.headers["content-length"]) : Number.NaN;
-        let whole = Number.isSafeInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : null;
+        // (never trusting a huge declared length: above the cap, chunks are collected as they come)
+        let whole: Buffer | null = null;
+        if (Number.isSafeInteger(declared) && declared > 0 && declared <= PREALLOCATE_MAX) {
+          try {
+            whole = Buffer.allocUnsafe(declared);
+          } catch {
+            whole = null;
+          }
+        }
         let filled = 0;
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => {
