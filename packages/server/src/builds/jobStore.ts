@@ -124,10 +124,9 @@ CREATE TABLE build_logs (
 export function buildsQueueOrderMigrationSql(_backend: "sqlite" | "postgres"): string {
   return `
 ALTER TABLE build_jobs ADD COLUMN enqueue_seq BIGINT;
-UPDATE build_jobs SET enqueue_seq = (
-  SELECT COUNT(*) FROM build_jobs b
-  WHERE b.created_at < build_jobs.created_at OR (b.created_at = build_jobs.created_at AND b.id <= build_jobs.id)
-);
+UPDATE build_jobs SET enqueue_seq = s.n
+FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY created_at, id) AS n FROM build_jobs) s
+WHERE s.id = build_jobs.id;
 CREATE INDEX build_jobs_queue ON build_jobs(status, enqueue_seq);
 CREATE INDEX build_jobs_enqueue_seq ON build_jobs(enqueue_seq);
 `;
@@ -321,7 +320,9 @@ class SqlBuildJobStore implements BuildJobStore {
   async claimNext(): Promise<BuildJob | null> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const [r] = await this.db.all(
-        "SELECT id FROM build_jobs WHERE status = 'queued' ORDER BY enqueue_seq, created_at, id LIMIT 1",
+        // a job without a number (inserted by an older server sharing the database) sorts
+        // by its time, after the numbered ones on both backends
+        "SELECT id FROM build_jobs WHERE status = 'queued' ORDER BY (enqueue_seq IS NULL), enqueue_seq, created_at, id LIMIT 1",
       );
       if (!r) return null;
       const t = now();
