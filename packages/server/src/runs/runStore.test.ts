@@ -136,6 +136,42 @@ function contract(open: () => Promise<{ runs: RunStore; done: () => Promise<void
     expect(await runs.createService(svc)).not.toBeNull();
     expect((await runs.listServices("w")).map((x) => x.name)).toEqual(["s"]);
   });
+
+  it("lets one server process hold a service at a time", async () => {
+    const svc = {
+      workspaceId: "w",
+      name: "held",
+      model: { name: "m", version: 1 },
+      entryScript: "score.py",
+      snapshot: "sha256:ab",
+      environment: env,
+      createdBy: "t",
+    };
+    const s = (await runs.createService({ ...svc, owner: "p1" })) as { id: string };
+    const fresh = new Date(Date.now() - 60_000); // heartbeats after this count as alive
+    expect(await runs.claimService(s.id, "p2", fresh)).toBeNull();
+    expect(await runs.claimService(s.id, "p1", fresh)).not.toBeNull();
+    expect(await runs.heartbeatServices("p1")).toContain(s.id);
+    expect(await runs.heartbeatServices("p2")).not.toContain(s.id);
+    // p2 writes nothing while p1 holds it
+    await runs.updateService(s.id, { status: "healthy" }, { owner: "p2" });
+    expect((await runs.getService(s.id))?.status).toBe("deploying");
+    await runs.updateService(s.id, { status: "healthy" }, { owner: "p1" });
+    expect((await runs.getService(s.id))?.status).toBe("healthy");
+    // p1 stops renewing: p2 takes over, and p1 no longer holds it
+    const later = new Date(Date.now() + 60_000);
+    expect(await runs.claimService(s.id, "p2", later)).not.toBeNull();
+    expect(await runs.heartbeatServices("p1")).not.toContain(s.id);
+    // a graceful stop lets go at once
+    await runs.releaseServices("p2");
+    expect(await runs.claimService(s.id, "p3", fresh)).not.toBeNull();
+    // failed and deleted services are nobody's to take
+    await runs.updateService(s.id, { status: "failed" });
+    expect(await runs.claimService(s.id, "p4", later)).toBeNull();
+    await runs.updateService(s.id, { status: "deleted" });
+    expect(await runs.claimService(s.id, "p3", later)).toBeNull();
+    expect(await runs.heartbeatServices("p3")).not.toContain(s.id);
+  });
 }
 
 describe("RunStore on SQLite", () => {

@@ -625,13 +625,16 @@ export class RunStore {
     snapshot: string;
     environment: RunEnvironment;
     createdBy: string;
+    /** The server process that runs it from the start (see claimService). */
+    owner?: string;
   }): Promise<ServiceRecord | null> {
     const id = randomUUID();
     const t = now();
     try {
       await this.db.all(
         `INSERT INTO services (id, workspace_id, name, status, target, deployment_config, model, entry_script, snapshot,
-           environment, restarts, created_by, created_at, updated_at) VALUES (?, ?, ?, 'deploying', ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+           environment, restarts, created_by, created_at, updated_at, owner, owner_heartbeat_at)
+         VALUES (?, ?, ?, 'deploying', ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
         [
           id,
           input.workspaceId,
@@ -645,6 +648,8 @@ export class RunStore {
           input.createdBy,
           t,
           t,
+          input.owner ?? null,
+          input.owner ? t : null,
         ],
       );
     } catch (e) {
@@ -684,6 +689,8 @@ export class RunStore {
       restarts?: number;
       error?: RunError | null;
     },
+    /** Only while this process holds the service (a process that lost it writes nothing). */
+    guard?: { owner: string },
   ): Promise<void> {
     const sets: string[] = ["updated_at = ?"];
     const params: unknown[] = [now()];
@@ -708,7 +715,11 @@ export class RunStore {
       params.push(fields.error ? JSON.stringify(fields.error) : null);
     }
     params.push(id);
-    await this.db.all(`UPDATE services SET ${sets.join(", ")} WHERE id = ? AND status <> 'deleted'`, params);
+    if (guard) params.push(guard.owner);
+    await this.db.all(
+      `UPDATE services SET ${sets.join(", ")} WHERE id = ? AND status <> 'deleted'${guard ? " AND owner = ?" : ""}`,
+      params,
+    );
   }
 
   /**

@@ -89,7 +89,10 @@ interface Worker {
 interface Live {
   process: Worker | null;
   stopping: boolean;
-  log: LogWriter;
+  /** The service's log (null until its last sequence number is read). */
+  log: LogWriter | null;
+  /** When this process took the service (see #tick). */
+  seq: number;
 }
 
 /** A free loopback port (the worker binds it; the same port is reused across restarts). */
@@ -115,7 +118,9 @@ export class ServiceManager {
   /** This process as a service owner: one process at a time runs a service's workers. */
   readonly #owner = randomUUID();
   #timer: NodeJS.Timeout | undefined;
-  #ticking = false;
+  #tickRunning: Promise<void> | undefined;
+  /** Orders takeovers and heartbeats (a heartbeat cannot vouch for a service taken after it began). */
+  #seq = 0;
   #closed = false;
 
   constructor(options: ServiceManagerOptions) {
@@ -133,6 +138,7 @@ export class ServiceManager {
    */
   async start(): Promise<void> {
     await this.#adopt();
+    if (this.#closed) return;
     this.#timer = setInterval(() => {
       this.#tick().catch((e) =>
         this.#o.logger.warn("service heartbeat failed", { error: String(e).slice(0, 200) }),
@@ -148,21 +154,32 @@ export class ServiceManager {
       if (this.#closed) return;
       if (s.status === "failed" || this.#live.has(s.id)) continue;
       const mine = await this.#o.store.claimService(s.id, this.#owner, staleBefore);
-      if (mine) void this.#launch(mine);
+      // (a close or another launch may have come while the claim was on its way)
+      if (mine && !this.#closed && !this.#live.has(s.id)) this.#launch(mine);
     }
   }
 
-  async #tick(): Promise<void> {
-    if (this.#closed || this.#ticking) return;
-    this.#ticking = true;
-    try {
+  /** Renew this process's hold, stop what it no longer holds, take over what nobody runs. */
+  #tick(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#tickRunning) return this.#tickRunning;
+    this.#tickRunning = (async () => {
+      const mark = ++this.#seq;
       const held = new Set(await this.#o.store.heartbeatServices(this.#owner));
-      // deleted through another process, or taken over after this one missed its renewals
-      for (const id of [...this.#live.keys()]) if (!held.has(id)) await this.#stopHere(id);
+      // deleted through another process, or taken over after this one missed its renewals;
+      // stops run on their own so that slow ones do not hold up the next renewal
+      for (const [id, live] of this.#live) {
+        if (live.seq < mark && !held.has(id)) {
+          this.#stopHere(id).catch((e) =>
+            this.#o.logger.warn("stopping a service failed", { id, error: String(e).slice(0, 200) }),
+          );
+        }
+      }
       await this.#adopt();
-    } finally {
-      this.#ticking = false;
-    }
+    })().finally(() => {
+      this.#tickRunning = undefined;
+    });
+    return this.#tickRunning;
   }
 
   /** Stop a service's worker in this process because it is no longer this process's to run. */
@@ -174,10 +191,10 @@ export class ServiceManager {
     if (live.process) await live.process.stop(2000);
     const now = await this.#o.store.getService(id);
     if (!now || now.status === "deleted") {
-      live.log.write("system", "deleted");
+      live.log?.write("system", "deleted");
       await this.#cleanUp(id);
-    } else live.log.write("system", "stopped here: another server process runs this service now");
-    await live.log.flush();
+    } else live.log?.write("system", "stopped here: another server process runs this service now");
+    await live.log?.flush();
   }
 
   async #cleanUp(id: string): Promise<void> {
@@ -236,6 +253,8 @@ export class ServiceManager {
       snapshot: input.snapshot,
       environment,
       createdBy: input.createdBy,
+      // held by this process from the start: no other process can take it before it runs
+      owner: this.#owner,
     });
     if (!service) {
       throw new ServerError(
@@ -243,20 +262,25 @@ export class ServiceManager {
         `A service named ${preview(input.name)} already exists; delete it first (mlenv service delete ${input.name}) or choose another name`,
       );
     }
-    // a new service is nobody's yet: this process holds it from the start
-    const mine = await this.#o.store.claimService(service.id, this.#owner, new Date(0));
-    void this.#launch(mine ?? service);
-    return mine ?? service;
+    this.#launch(service);
+    return service;
   }
 
-  async #launch(service: ServiceRecord): Promise<void> {
-    const store = this.#o.store;
-    const log = new LogWriter(store, service.id, await store.lastLogSeq(service.id));
-    const live: Live = { process: null, stopping: false, log };
+  /** Run a service this process holds (registered at once, so it cannot be launched twice). */
+  #launch(service: ServiceRecord): void {
+    const live: Live = { process: null, stopping: false, log: null, seq: ++this.#seq };
     this.#live.set(service.id, live);
-    const system = (t: string) => log.write("system", t);
+    void this.#run(service, live);
+  }
+
+  async #run(service: ServiceRecord, live: Live): Promise<void> {
+    const store = this.#o.store;
+    const mine = { owner: this.#owner };
+    const system = (t: string) => live.log?.write("system", t);
     const dir = join(this.#o.workDir, service.id);
     try {
+      const log = new LogWriter(store, service.id, await store.lastLogSeq(service.id));
+      live.log = log;
       system(
         `deploying ${service.name}: model ${service.model.name}:${service.model.version}, environment ${service.environment.name}:${service.environment.version}`,
       );
@@ -278,7 +302,7 @@ export class ServiceManager {
         service.target === "docker"
           ? await this.#dockerWorkers({ service, definition, lock, model, port, log })
           : await this.#localWorkers({ service, definition, lock, model, port, log, dir });
-      await store.updateService(service.id, { port, url });
+      await store.updateService(service.id, { port, url }, mine);
       let restarts = service.restarts;
       const maxRestarts = this.#o.maxRestarts ?? 5;
       for (;;) {
@@ -288,7 +312,7 @@ export class ServiceManager {
         const healthy = await this.#waitHealthy(url, proc);
         if (healthy) {
           system(`healthy at ${url}`);
-          await store.updateService(service.id, { status: "healthy", error: null });
+          await store.updateService(service.id, { status: "healthy", error: null }, mine);
         }
         const { code, signal } = await proc.done;
         if (live.stopping || this.#closed) return;
@@ -298,26 +322,30 @@ export class ServiceManager {
           `worker ${why}${healthy ? "" : " before answering /healthz"}; restart ${restarts} of ${maxRestarts}`,
         );
         if (restarts > maxRestarts) {
-          await store.updateService(service.id, {
-            status: "failed",
-            restarts,
-            error: {
-              code: RunFailureCode.SERVICE_FAILED,
-              message: `The worker ${why} ${restarts} times; last output: ${log.tail.slice(-5).join(" | ").slice(-500)}`,
+          await store.updateService(
+            service.id,
+            {
+              status: "failed",
+              restarts,
+              error: {
+                code: RunFailureCode.SERVICE_FAILED,
+                message: `The worker ${why} ${restarts} times; last output: ${log.tail.slice(-5).join(" | ").slice(-500)}`,
+              },
             },
-          });
+            mine,
+          );
           return;
         }
-        await store.updateService(service.id, { status: "unhealthy", restarts });
+        await store.updateService(service.id, { status: "unhealthy", restarts }, mine);
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (restarts - 1), 5000)));
       }
     } catch (e) {
       const f = failureOf(e);
       system(`failed: ${f.message}`);
       if (!live.stopping)
-        await store.updateService(service.id, { status: "failed", error: f }).catch(() => {});
+        await store.updateService(service.id, { status: "failed", error: f }, mine).catch(() => {});
     } finally {
-      await log.flush();
+      await live.log?.flush();
     }
   }
 
@@ -526,8 +554,8 @@ export class ServiceManager {
     if (live) {
       live.stopping = true;
       if (live.process) await live.process.stop(2000);
-      live.log.write("system", "deleted");
-      await live.log.flush();
+      live.log?.write("system", "deleted");
+      await live.log?.flush();
       this.#live.delete(service.id);
     }
     // the process that runs it, if another, stops its worker at its next heartbeat
@@ -542,11 +570,13 @@ export class ServiceManager {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    // a renewal under way may still claim: let it finish before letting go
+    await this.#tickRunning?.catch(() => {});
     await Promise.all(
       [...this.#live.values()].map(async (l) => {
         l.stopping = true;
         if (l.process) await l.process.stop(1000);
-        await l.log.flush();
+        await l.log?.flush();
       }),
     );
     this.#live.clear();
