@@ -21,7 +21,10 @@ export interface CondaChannel {
    * `null` / empty rules as `records`. Optional for other implementations: solves fall back
    * to `records`.
    */
-  source?(subdir: string, options?: { current?: boolean }): Promise<CondaRecordSource | null>;
+  source?(
+    subdir: string,
+    options?: { current?: boolean; alloc?: ((size: number) => Buffer) | undefined },
+  ): Promise<CondaRecordSource | null>;
 }
 
 const EMPTY: CondaRecordSource = { recordsOf: () => [], all: () => [] };
@@ -50,9 +53,9 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
   }
   const base = url.replace(/\/+$/, "");
   const doFetch: Fetcher = options.fetch
-    ? (u, init) => (options.fetch as typeof fetch)(u, { ...init, redirect: "follow" })
+    ? (u, { headers }) => (options.fetch as typeof fetch)(u, { headers, redirect: "follow" })
     : nodeGet;
-  const get = async (fileUrl: string): Promise<Buffer | null> => {
+  const get = async (fileUrl: string, alloc?: (size: number) => Buffer): Promise<Buffer | null> => {
     const key = createHash("sha256").update(fileUrl).digest("hex").slice(0, 40);
     const metaPath = options.cacheDir ? join(options.cacheDir, `${key}.meta.json`) : undefined;
     const bodyPath = options.cacheDir ? join(options.cacheDir, `${key}.json`) : undefined;
@@ -69,7 +72,7 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
     if (meta?.lastModified) headers["if-modified-since"] = meta.lastModified;
     let res: SimpleResponse;
     try {
-      res = await doFetch(fileUrl, { headers });
+      res = await doFetch(fileUrl, { headers, alloc });
     } catch (cause) {
       throw new ResolverError(
         ResolverErrorCode.FETCH_FAILED,
@@ -109,11 +112,14 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
     }
     return body;
   };
-  const source = async (subdir: string, opts: { current?: boolean } = {}) => {
+  const source = async (
+    subdir: string,
+    opts: { current?: boolean; alloc?: ((size: number) => Buffer) | undefined } = {},
+  ) => {
     checkSubdir(subdir);
     const file = opts.current ? "current_repodata.json" : "repodata.json";
     const fileUrl = `${base}/${subdir}/${file}`;
-    const body = await get(fileUrl);
+    const body = await get(fileUrl, opts.alloc);
     if (body === null) return opts.current ? null : EMPTY;
     return repodataSource(body, { channel: base, subdir, source: fileUrl });
   };

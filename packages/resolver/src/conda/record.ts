@@ -95,9 +95,9 @@ export class RepodataRecord implements CondaRecord {
   constructor(
     /** The record object when already parsed (otherwise parsed from the scanned bytes on first use). */
     private parsed: Raw | undefined,
-    private readonly doc: RepodataBytes | undefined,
+    private doc: RepodataBytes | undefined,
     /** The scan that found the record, and its row there (unused when `parsed` is given). */
-    private readonly scan: RepodataScan | undefined,
+    private scan: RepodataScan | undefined,
     private readonly row: number,
     readonly fn: string,
     readonly channel: string,
@@ -128,6 +128,15 @@ export class RepodataRecord implements CondaRecord {
       );
     }
     return this.parsed;
+  }
+  /**
+   * Parse the whole record now and let go of the repodata bytes and scan (a solve that reuses
+   * its response buffers detaches the records it returns).
+   */
+  detach(): void {
+    if (!this.parsed) void this.raw;
+    this.doc = undefined;
+    this.scan = undefined;
   }
   get buildNumber(): number {
     const scanned = this.num(N_BUILD_NUMBER);

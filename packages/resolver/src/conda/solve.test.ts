@@ -16,6 +16,7 @@ type Rec = {
   constrains?: string[];
   track_features?: string;
   timestamp?: number;
+  sha256?: string;
 };
 const doc = (subdir: string, recs: Rec[]) =>
   JSON.stringify({
@@ -161,6 +162,43 @@ describe("conda solve (fixture channel)", () => {
       `${s.url}/noarch/tqdm-4.66.0-pyhd_0.tar.bz2`,
     );
     await s.close();
+  });
+
+  it("returns records that keep their fields after later solves reuse the response buffers", async () => {
+    // two channels whose repodata has the same length but other hashes and dependencies
+    const channelWith = (digit: string, dep: string) =>
+      serveCondaChannel({
+        files: {
+          "linux-64/repodata.json": doc("linux-64", [
+            { name: "a", version: "1.0", build: "0", depends: [dep], sha256: digit.repeat(64) },
+            { name: dep, version: "1.0", build: "0", depends: [], sha256: digit.repeat(64) },
+          ]),
+        },
+      });
+    const one = await channelWith("1", "b");
+    const two = await channelWith("2", "c");
+    try {
+      const solve = (url: string) =>
+        solveConda({
+          channels: [httpCondaChannel(url)],
+          specs: ["a"],
+          subdir: "linux-64",
+          semantics: defaultCondaSemantics,
+        });
+      const first = await solve(one.url);
+      for (let i = 0; i < 3; i++) await solve(two.url);
+      const a = first.records.find((r) => r.name === "a");
+      expect([a?.sha256, a?.depends, a?.buildNumber, a?.fn]).toEqual([
+        "1".repeat(64),
+        ["b"],
+        0,
+        "a-1.0-0.tar.bz2",
+      ]);
+      expect(names(first.records).sort()).toEqual(["a-1.0-0", "b-1.0-0"]);
+    } finally {
+      await one.close();
+      await two.close();
+    }
   });
 
   it("tries current_repodata.json first and falls back to the full repodata", async () => {

@@ -2,7 +2,13 @@ import { ResolverError, ResolverErrorCode } from "../errors";
 import { type SolveStats, solveCdcl } from "../solver/cdcl";
 import type { CondaChannel } from "./channel";
 import { type ChannelPriority, CondaProvider, type CondaSemantics } from "./provider";
-import { type CondaRecord, type CondaRecordSource, combineSources, recordSource } from "./record";
+import {
+  type CondaRecord,
+  type CondaRecordSource,
+  combineSources,
+  RepodataRecord,
+  recordSource,
+} from "./record";
 import { type VirtualPackageOptions, virtualPackages } from "./virtual";
 
 export interface CondaSolveInput {
@@ -56,11 +62,14 @@ export async function solveCondaRecords(input: CondaSolveInput): Promise<CondaSo
 export async function solveConda(
   options: Omit<CondaSolveInput, "channels"> & { channels: CondaChannel[]; currentRepodata?: boolean },
 ): Promise<CondaSolution> {
+  // Response bodies come from a pool of spare buffers and go back to it when the solve is
+  // over: the records returned are detached from them first (nothing else outlives the solve).
+  const bodies = new BodyPool();
   const load = (current: boolean) =>
     Promise.all(
       options.channels.map(async (ch) => {
         const read = async (subdir: string, opts?: { current: true }) => {
-          if (ch.source) return ch.source(subdir, opts);
+          if (ch.source) return ch.source(subdir, { ...opts, alloc: bodies.take });
           const records = await ch.records(subdir, opts);
           return records ? recordSource(records) : null;
         };
@@ -73,14 +82,45 @@ export async function solveConda(
       }),
     );
   const { currentRepodata, ...rest } = options;
-  if (currentRepodata) {
-    try {
-      return await solveCondaRecords({ ...rest, channels: await load(true) });
-    } catch (e) {
-      if (!(e instanceof ResolverError && e.code === ResolverErrorCode.UNSATISFIABLE)) throw e;
+  const detached = (solution: CondaSolution) => {
+    for (const r of solution.records) if (r instanceof RepodataRecord) r.detach();
+    return solution;
+  };
+  try {
+    if (currentRepodata) {
+      try {
+        return detached(await solveCondaRecords({ ...rest, channels: await load(true) }));
+      } catch (e) {
+        if (!(e instanceof ResolverError && e.code === ResolverErrorCode.UNSATISFIABLE)) throw e;
+      }
+    }
+    return detached(await solveCondaRecords({ ...rest, channels: await load(false) }));
+  } finally {
+    bodies.release();
+  }
+}
+
+/** Spare response buffers, reused by later solves (a few, and none over 64 MiB). */
+const spareBodies: Buffer[] = [];
+const SPARE_BODIES = 4;
+const SPARE_BODY_BYTES = 64 * 1024 * 1024;
+
+/** The buffers one solve took from the spares; `release` gives them back. */
+class BodyPool {
+  readonly #taken: Buffer[] = [];
+  readonly take = (size: number): Buffer => {
+    const at = spareBodies.findIndex((b) => b.length >= size);
+    // a little headroom, so that a slightly larger repodata next time still fits
+    const buf =
+      at >= 0 ? (spareBodies.splice(at, 1)[0] as Buffer) : Buffer.allocUnsafe(Math.ceil(size * 1.05));
+    this.#taken.push(buf);
+    return buf.subarray(0, size);
+  };
+  release(): void {
+    for (const b of this.#taken.splice(0)) {
+      if (spareBodies.length < SPARE_BODIES && b.length <= SPARE_BODY_BYTES) spareBodies.push(b);
     }
   }
-  return solveCondaRecords({ ...rest, channels: await load(false) });
 }
 
 function topoOrder(records: CondaRecord[], provider: CondaProvider): CondaRecord[] {

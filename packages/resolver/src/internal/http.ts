@@ -23,17 +23,19 @@ export async function responseBytes(res: SimpleResponse): Promise<Buffer> {
   return res.rawBody ? res.rawBody() : Buffer.from(await res.arrayBuffer());
 }
 
-export type Fetcher = (url: string, init: { headers: Record<string, string> }) => Promise<SimpleResponse>;
+export interface GetInit {
+  headers: Record<string, string>;
+  /** Where a body of known length goes (default: a new buffer); see conda/solve.ts's body pool. */
+  alloc?: ((size: number) => Buffer) | undefined;
+}
+
+export type Fetcher = (url: string, init: GetInit) => Promise<SimpleResponse>;
 
 /**
  * GET over node:http(s), following up to 5 redirects and decoding gzip/deflate/br. Several
  * times cheaper than the global fetch for multi-megabyte repodata on loopback.
  */
-export function nodeGet(
-  url: string,
-  init: { headers: Record<string, string> },
-  redirects = 5,
-): Promise<SimpleResponse> {
+export function nodeGet(url: string, init: GetInit, redirects = 5): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(
@@ -62,7 +64,7 @@ export function nodeGet(
         let whole: Buffer | null = null;
         if (Number.isSafeInteger(declared) && declared > 0 && declared <= PREALLOCATE_MAX) {
           try {
-            whole = Buffer.allocUnsafe(declared);
+            whole = init.alloc ? init.alloc(declared) : Buffer.allocUnsafe(declared);
           } catch {
             whole = null;
           }
