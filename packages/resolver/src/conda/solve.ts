@@ -100,10 +100,10 @@ export async function solveConda(
   }
 }
 
-/** Spare response buffers, reused by later solves (a few, and none over 64 MiB). */
+/** Spare response buffers, reused by later solves: at most 4, 32 MiB in all. */
 const spareBodies: Buffer[] = [];
 const SPARE_BODIES = 4;
-const SPARE_BODY_BYTES = 64 * 1024 * 1024;
+const SPARE_BYTES = 32 * 1024 * 1024;
 
 /** The buffers one solve took from the spares; `release` gives them back. */
 class BodyPool {
@@ -117,8 +117,12 @@ class BodyPool {
     return buf.subarray(0, size);
   };
   release(): void {
+    let kept = spareBodies.reduce((n, b) => n + b.length, 0);
     for (const b of this.#taken.splice(0)) {
-      if (spareBodies.length < SPARE_BODIES && b.length <= SPARE_BODY_BYTES) spareBodies.push(b);
+      if (spareBodies.length < SPARE_BODIES && kept + b.length <= SPARE_BYTES) {
+        spareBodies.push(b);
+        kept += b.length;
+      }
     }
   }
 }
