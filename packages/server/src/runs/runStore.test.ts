@@ -20,6 +20,17 @@ const env: RunEnvironment = {
   lock: null,
 };
 
+/** A service of model m in workspace w (what createService takes). */
+const serviceInput = (name: string, modelVersion: number) => ({
+  workspaceId: "w",
+  name,
+  model: { name: "m", version: modelVersion },
+  entryScript: "score.py",
+  snapshot: "sha256:ab",
+  environment: env,
+  createdBy: "t",
+});
+
 function contract(open: () => Promise<{ runs: RunStore; done: () => Promise<void> }>) {
   let runs: RunStore;
   let done: () => Promise<void>;
@@ -112,15 +123,7 @@ function contract(open: () => Promise<{ runs: RunStore; done: () => Promise<void
     expect((await runs.getModel("w", "m", 1))?.digest).toBe("sha256:d1");
     expect((await runs.listModels("w")).map((x) => [x.name, x.version])).toEqual([["m", 2]]);
 
-    const svc = {
-      workspaceId: "w",
-      name: "s",
-      model: { name: "m", version: 2 },
-      entryScript: "score.py",
-      snapshot: "sha256:ab",
-      environment: env,
-      createdBy: "t",
-    };
+    const svc = serviceInput("s", 2);
     const s = await runs.createService(svc);
     expect(s).toMatchObject({ status: "deploying", restarts: 0, model: { name: "m", version: 2 } });
     expect(await runs.createService(svc)).toBeNull();
@@ -138,16 +141,7 @@ function contract(open: () => Promise<{ runs: RunStore; done: () => Promise<void
   });
 
   it("lets one server process hold a service at a time", async () => {
-    const svc = {
-      workspaceId: "w",
-      name: "held",
-      model: { name: "m", version: 1 },
-      entryScript: "score.py",
-      snapshot: "sha256:ab",
-      environment: env,
-      createdBy: "t",
-    };
-    const s = (await runs.createService({ ...svc, owner: "p1" })) as { id: string };
+    const s = (await runs.createService({ ...serviceInput("held", 1), owner: "p1" })) as { id: string };
     const fresh = new Date(Date.now() - 60_000); // heartbeats after this count as alive
     expect(await runs.claimService(s.id, "p2", fresh)).toBeNull();
     expect(await runs.claimService(s.id, "p1", fresh)).not.toBeNull();
