@@ -435,7 +435,9 @@ export function scanRepodata(bytes: Uint8Array): RepodataScan {
       if (key === "packages" || key === "packages.conda") {
         // a later occurrence wins, as in JSON.parse; an array is left to the full parse
         if (bytes[sc.i] === LS) sc.fail("a package group object");
-        const range: readonly [number, number] = bytes[sc.i] === LB ? sc.group() : (sc.skipValue(), [0, 0]);
+        let range: readonly [number, number] = [0, 0];
+        if (bytes[sc.i] === LB) range = sc.group();
+        else sc.skipValue();
         if (key === "packages") packages = range;
         else conda = range;
       } else sc.skipValue();
