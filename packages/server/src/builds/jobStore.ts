@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import Database from "better-sqlite3";
-import pg from "pg";
+import type { Row } from "../store/rows";
+import { openSqlDb, type SqlDb, type SqlLocation } from "../store/sqlDb";
 
 /** Where a build job is in its life. `queued` and `running` are active; the rest are final. */
 export type BuildJobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -82,8 +82,6 @@ export interface BuildJobStore {
   close(): Promise<void>;
 }
 
-type Row = Record<string, unknown>;
-
 /** The `build_jobs` and `build_logs` tables; applied by the store's migration list. */
 export function buildsMigrationSql(_backend: "sqlite" | "postgres"): string {
   // The same SQL serves both: JSON is kept as TEXT, timestamps as ISO-8601 TEXT (they sort).
@@ -132,98 +130,6 @@ CREATE INDEX build_jobs_enqueue_seq ON build_jobs(enqueue_seq);
 `;
 }
 
-interface Db {
-  all(sql: string, params?: unknown[]): Promise<Row[]>;
-  /** Run statements that must not interleave with other writers (one transaction). */
-  tx<T>(fn: (all: Db["all"]) => Promise<T>): Promise<T>;
-  isUniqueViolation(e: unknown): boolean;
-  close(): Promise<void>;
-}
-
-class SqliteDb implements Db {
-  readonly #db: Database.Database;
-  #queue: Promise<unknown> = Promise.resolve();
-
-  constructor(file: string) {
-    this.#db = new Database(file);
-    this.#db.pragma("busy_timeout = 5000");
-    this.#db.pragma("foreign_keys = ON");
-  }
-
-  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
-    const st = this.#db.prepare(sql);
-    if (st.reader) return st.all(...params) as Row[];
-    st.run(...params);
-    return [];
-  }
-
-  tx<T>(fn: (all: Db["all"]) => Promise<T>): Promise<T> {
-    const run = async () => {
-      this.#db.exec("BEGIN IMMEDIATE");
-      try {
-        const out = await fn((sql, params) => this.all(sql, params));
-        this.#db.exec("COMMIT");
-        return out;
-      } catch (e) {
-        this.#db.exec("ROLLBACK");
-        throw e;
-      }
-    };
-    const next = this.#queue.then(run, run);
-    this.#queue = next.catch(() => {});
-    return next;
-  }
-
-  isUniqueViolation(e: unknown): boolean {
-    return (e as { code?: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE";
-  }
-
-  async close(): Promise<void> {
-    this.#db.close();
-  }
-}
-
-function toPg(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-}
-
-class PostgresDb implements Db {
-  readonly #pool: pg.Pool;
-
-  constructor(url: string) {
-    this.#pool = new pg.Pool({ connectionString: url, max: 4 });
-    this.#pool.on("error", () => {});
-  }
-
-  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
-    return (await this.#pool.query(toPg(sql), params)).rows as Row[];
-  }
-
-  async tx<T>(fn: (all: Db["all"]) => Promise<T>): Promise<T> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query("BEGIN");
-      const out = await fn(async (sql, params = []) => (await c.query(toPg(sql), params)).rows as Row[]);
-      await c.query("COMMIT");
-      return out;
-    } catch (e) {
-      await c.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
-  }
-
-  isUniqueViolation(e: unknown): boolean {
-    return (e as { code?: unknown }).code === "23505";
-  }
-
-  async close(): Promise<void> {
-    await this.#pool.end();
-  }
-}
-
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const parse = <T>(v: unknown): T | null =>
   v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
@@ -249,7 +155,7 @@ function toJob(r: Row): BuildJob {
 const now = () => new Date().toISOString();
 
 class SqlBuildJobStore implements BuildJobStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: SqlDb) {}
 
   async enqueue(
     input: Parameters<BuildJobStore["enqueue"]>[0],
@@ -403,8 +309,6 @@ class SqlBuildJobStore implements BuildJobStore {
  * Open the build job store on the server's database (the tables come from the store's
  * migrations, so run `store.migrate()` first).
  */
-export function openBuildJobStore(location: { sqliteFile: string } | { postgresUrl: string }): BuildJobStore {
-  return new SqlBuildJobStore(
-    "sqliteFile" in location ? new SqliteDb(location.sqliteFile) : new PostgresDb(location.postgresUrl),
-  );
+export function openBuildJobStore(location: SqlLocation): BuildJobStore {
+  return new SqlBuildJobStore(openSqlDb(location));
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import Database from "better-sqlite3";
-import pg from "pg";
+import type { Row } from "../store/rows";
+import { openSqlDb, type SqlDb, type SqlLocation } from "../store/sqlDb";
 
 /** Where a run is in its life. The last three are final. */
 export type RunStatus = "queued" | "preparing" | "running" | "completed" | "failed" | "canceled";
@@ -111,8 +111,6 @@ export interface ServiceRecord {
   updatedAt: string;
 }
 
-type Row = Record<string, unknown>;
-
 /** Runs' heartbeat column: a process renews it for runs it owns, so others can tell lost runs. */
 export function runsHeartbeatMigrationSql(_backend: "sqlite" | "postgres"): string {
   return "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;";
@@ -211,56 +209,6 @@ CREATE UNIQUE INDEX services_one_live_name ON services(workspace_id, name) WHERE
 `;
 }
 
-interface Db {
-  all(sql: string, params?: unknown[]): Promise<Row[]>;
-  isUniqueViolation(e: unknown): boolean;
-  close(): Promise<void>;
-}
-
-class SqliteDb implements Db {
-  readonly #db: Database.Database;
-  constructor(file: string) {
-    this.#db = new Database(file);
-    this.#db.pragma("busy_timeout = 5000");
-    this.#db.pragma("foreign_keys = ON");
-  }
-  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
-    const st = this.#db.prepare(sql);
-    if (st.reader) return st.all(...params) as Row[];
-    st.run(...params);
-    return [];
-  }
-  isUniqueViolation(e: unknown): boolean {
-    const code = (e as { code?: unknown }).code;
-    return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
-  }
-  async close(): Promise<void> {
-    this.#db.close();
-  }
-}
-
-function toPg(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-}
-
-class PostgresDb implements Db {
-  readonly #pool: pg.Pool;
-  constructor(url: string) {
-    this.#pool = new pg.Pool({ connectionString: url, max: 4 });
-    this.#pool.on("error", () => {});
-  }
-  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
-    return (await this.#pool.query(toPg(sql), params)).rows as Row[];
-  }
-  isUniqueViolation(e: unknown): boolean {
-    return (e as { code?: unknown }).code === "23505";
-  }
-  async close(): Promise<void> {
-    await this.#pool.end();
-  }
-}
-
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const parse = <T>(v: unknown): T | null =>
@@ -344,7 +292,7 @@ export interface CreateRunInput {
 
 /** Persistence of runs, logs, metrics, models and services (SQLite or PostgreSQL, same schema). */
 export class RunStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: SqlDb) {}
 
   /** Insert a queued run with the experiment's next number (retried on a concurrent insert). */
   async createRun(input: CreateRunInput): Promise<RunRecord> {
@@ -765,8 +713,6 @@ export class RunStore {
 }
 
 /** Open the run store on the server's database (run `store.migrate()` first: the tables come from its migrations). */
-export function openRunStore(location: { sqliteFile: string } | { postgresUrl: string }): RunStore {
-  return new RunStore(
-    "sqliteFile" in location ? new SqliteDb(location.sqliteFile) : new PostgresDb(location.postgresUrl),
-  );
+export function openRunStore(location: SqlLocation): RunStore {
+  return new RunStore(openSqlDb(location));
 }

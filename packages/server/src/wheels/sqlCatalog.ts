@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import pg from "pg";
+import { toPg } from "../store/sqlDb";
 import {
   type SecretInfo,
   toRevision,
@@ -70,11 +71,6 @@ class SqliteDb implements Db {
   async close(): Promise<void> {
     this.#db.close();
   }
-}
-
-function toPg(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
 }
 
 class PostgresDb implements Db {
