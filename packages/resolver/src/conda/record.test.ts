@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isResolverError } from "../errors";
-import { parseRepodata, repodataSource } from "./record";
+import { parseRepodata, type RepodataRecord, repodataSource } from "./record";
 import { R_END, R_NAME, R_NAME_END, R_START, ROW, scanRepodata } from "./scan";
 
 const tricky = {
@@ -165,6 +165,17 @@ describe("repodata parsing", () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  it("a detached record keeps its fields when its repodata bytes are reused", () => {
+    const bytes = Buffer.from(JSON.stringify(tricky));
+    const source = repodataSource(bytes, { channel: "c", subdir: "linux-64" });
+    const [kept, left] = [source.recordsOf("a")[0], source.recordsOf("bé")[0]] as RepodataRecord[];
+    kept?.detach();
+    bytes.fill(0x20); // what a later solve's response would do to a reused buffer
+    expect([kept?.sha256, kept?.depends, kept?.buildNumber]).toEqual(["1".repeat(64), ["b"], 0]);
+    // a record left attached reads the overwritten bytes (so the detach above is what kept them)
+    expect(() => left?.sha256).toThrow(/not valid JSON/);
   });
 
   it("reports invalid escapes and odd package groups as E_REPODATA_INVALID or as JSON.parse reads them", () => {

@@ -165,7 +165,8 @@ describe("conda solve (fixture channel)", () => {
   });
 
   it("returns records that keep their fields after later solves reuse the response buffers", async () => {
-    // two channels whose repodata has the same length but other hashes and dependencies
+    // two channels whose repodata has the same length but other hashes and dependencies, so a
+    // later solve reuses the first one's response buffer (record.test.ts checks detach itself)
     const channelWith = (digit: string, dep: string) =>
       serveCondaChannel({
         files: {
