@@ -152,8 +152,10 @@ function contract(open: () => Promise<{ runs: RunStore; done: () => Promise<void
     expect((await runs.getService(s.id))?.status).toBe("deploying");
     await runs.updateService(s.id, { status: "healthy" }, { owner: "p1" });
     expect((await runs.getService(s.id))?.status).toBe("healthy");
+    expect((await runs.unheldServices(fresh)).map((x) => x.id)).not.toContain(s.id);
     // p1 stops renewing: p2 takes over, and p1 no longer holds it
     const later = new Date(Date.now() + 60_000);
+    expect((await runs.unheldServices(later)).map((x) => x.id)).toContain(s.id);
     expect(await runs.claimService(s.id, "p2", later)).not.toBeNull();
     expect(await runs.heartbeatServices("p1")).not.toContain(s.id);
     // a graceful stop lets go at once

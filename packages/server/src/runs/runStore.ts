@@ -701,9 +701,16 @@ export class RunStore {
     await this.db.all("UPDATE services SET owner = NULL, owner_heartbeat_at = NULL WHERE owner = ?", [owner]);
   }
 
-  /** Services that should be running (to restart them after a server restart). */
-  async liveServices(): Promise<ServiceRecord[]> {
-    const rows = await this.db.all("SELECT * FROM services WHERE status <> 'deleted' ORDER BY created_at");
+  /**
+   * Services that should be running and that no process holds: nobody, or a holder whose last
+   * heartbeat is older than `staleBefore` (the candidates for claimService).
+   */
+  async unheldServices(staleBefore: Date): Promise<ServiceRecord[]> {
+    const rows = await this.db.all(
+      `SELECT * FROM services WHERE status <> 'deleted' AND status <> 'failed'
+         AND (owner IS NULL OR owner_heartbeat_at IS NULL OR owner_heartbeat_at < ?) ORDER BY created_at`,
+      [staleBefore.toISOString()],
+    );
     return rows.map(toService);
   }
 

@@ -150,9 +150,9 @@ export class ServiceManager {
   /** Launch the live services that nobody holds (all of them at a first start), holding them. */
   async #adopt(): Promise<void> {
     const staleBefore = new Date(Date.now() - 3 * this.#heartbeatMs);
-    for (const s of await this.#o.store.liveServices()) {
+    for (const s of await this.#o.store.unheldServices(staleBefore)) {
       if (this.#closed) return;
-      if (s.status === "failed" || this.#live.has(s.id)) continue;
+      if (this.#live.has(s.id)) continue;
       const mine = await this.#o.store.claimService(s.id, this.#owner, staleBefore);
       // (a close or another launch may have come while the claim was on its way)
       if (mine && !this.#closed && !this.#live.has(s.id)) this.#launch(mine);
