@@ -125,7 +125,12 @@ describe.skipIf(skipWithout("docker", dockerMissing))(
           timeout: 600_000,
         });
       });
-      if (r.status !== 0) throw new Error(`image build failed:\n${r.stdout}\n${r.stderr}`);
+      if (r.status !== 0) {
+        const why = r.error ? String(r.error) : `exit ${r.status}${r.signal ? `, signal ${r.signal}` : ""}`;
+        throw new Error(
+          `image build failed (${why}):\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`,
+        );
+      }
     }, 900_000);
 
     afterAll(() => {
