@@ -522,7 +522,7 @@ describe.skipIf(pgSkip)("two server processes on one PostgreSQL database", () =>
     const dirB = makeTempDir();
     const b = await spawnServer({
       MLENV_DATA_DIR: dirB.path,
-      MLENV_DATABASE: url,
+      MLENV_DATABASE_URL: url,
       MLENV_BOOTSTRAP_TOKEN: a.token,
     });
     try {

@@ -253,7 +253,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()) || skipWithout("postg
         a = await startTestServer(startServer, { database, blobDir: blobDir.path });
         b = await spawnServer({
           MLENV_DATA_DIR: dir.path,
-          MLENV_DATABASE: database,
+          MLENV_DATABASE_URL: database,
           MLENV_BLOB_DIR: blobDir.path,
           MLENV_BOOTSTRAP_TOKEN: a.token,
           MLENV_SERVICE_HEARTBEAT_MS: beat,
@@ -309,7 +309,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()) || skipWithout("postg
         // another process starts; a delete through it reaches the process that runs the service
         b = await spawnServer({
           MLENV_DATA_DIR: dir.path,
-          MLENV_DATABASE: database,
+          MLENV_DATABASE_URL: database,
           MLENV_SERVICE_HEARTBEAT_MS: beat,
         });
         // a process that starts while another runs the service leaves it alone
