@@ -49,6 +49,8 @@ export {
   normalizePipName,
   normalizePipOption,
   normalizePipRequirement,
+  qualifiedBaseImage,
+  registryHost,
   resolveBaseImage,
 } from "./hash/normalize";
 export type { SourceLocation, SourceLocations } from "./internal/path";

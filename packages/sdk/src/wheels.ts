@@ -1,5 +1,6 @@
 import type { Environment } from "./environment";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
+import { retryingFetch } from "./internal/retry";
 import type { Workspace } from "./workspace";
 
 /** A private wheel as the server describes it. */
@@ -71,7 +72,8 @@ export class WheelsClient {
     readonly workspace: Workspace,
     options: { fetch?: typeof fetch } = {},
   ) {
-    this.#fetch = (options.fetch ?? globalThis.fetch).bind(globalThis);
+    // the workspace's fetch already retries (it is used as is); another one gets the same rules
+    this.#fetch = retryingFetch(options.fetch ?? globalThis.fetch);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { AdminClient } from "./admin";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
+import { DEFAULT_RETRY, type RetryPolicy, retryingFetch } from "./internal/retry";
 import { RegistryClient } from "./registry";
 import { WheelsClient } from "./wheels";
 
@@ -13,6 +14,13 @@ export interface WorkspaceOptions {
   fetch?: typeof fetch;
   /** Abort a request after this many milliseconds (default 30 s). */
   timeoutMs?: number;
+  /**
+   * Retries (default 4 attempts, backoff from 250 ms): idempotent requests (GET, HEAD, PUT,
+   * DELETE) are retried on a stale keep-alive connection and on HTTP 502/503; any request on a
+   * refused connection (it was never sent); other requests are never sent twice. `false` sends
+   * every request once.
+   */
+  retry?: Partial<RetryPolicy> | false;
 }
 
 /** Per-request options of {@link Workspace.request}. */
@@ -35,7 +43,7 @@ export class Workspace {
   readonly url: string;
   readonly token: string | undefined;
   readonly #fetch: typeof fetch;
-  /** The `fetch` this workspace sends with (for non-JSON requests). */
+  /** The `fetch` this workspace sends with (for non-JSON requests), with its retry rules. */
   readonly fetch: typeof fetch;
   readonly #timeoutMs: number;
 
@@ -49,7 +57,9 @@ export class Workspace {
         "Expected a global fetch (Node >= 20 or a browser); none found.",
       );
     }
-    this.#fetch = f.bind(globalThis);
+    const bound = f.bind(globalThis) as typeof fetch;
+    this.#fetch =
+      options.retry === false ? bound : retryingFetch(bound, { ...DEFAULT_RETRY, ...options.retry });
     this.fetch = this.#fetch;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }

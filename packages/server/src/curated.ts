@@ -1,4 +1,9 @@
-import { createDefinition, type EnvironmentDefinition } from "@mlenv/core";
+import {
+  type CoreConfig,
+  createDefinition,
+  defaultCoreConfig,
+  type EnvironmentDefinition,
+} from "@mlenv/core";
 
 /** Names starting with this prefix are reserved for curated environments. */
 export const RESERVED_PREFIX = "mlenv-";
@@ -14,12 +19,15 @@ function withPip(def: EnvironmentDefinition, pip: string[]): EnvironmentDefiniti
   return { ...def, python: { ...def.python, condaDependencies: { ...conda, dependencies: deps } } };
 }
 
-/** The curated environments seeded into every workspace, read-only. */
-export function curatedDefinitions(): EnvironmentDefinition[] {
-  const minimal = createDefinition("mlenv-minimal");
+/**
+ * The curated environments seeded into every workspace, read-only; they build on the server's
+ * configured default base image (`config.baseImages`).
+ */
+export function curatedDefinitions(config: CoreConfig = defaultCoreConfig): EnvironmentDefinition[] {
+  const minimal = createDefinition("mlenv-minimal", config);
   minimal.description = "Curated: Python and pip only.";
   minimal.tags = { curated: "true" };
-  const tutorial = withPip(createDefinition("mlenv-tutorial"), [
+  const tutorial = withPip(createDefinition("mlenv-tutorial", config), [
     "pandas==2.2.3",
     "numpy==2.1.3",
     "scikit-learn==1.5.2",

@@ -98,6 +98,11 @@ export class Registry {
     this.#now = deps.now ?? (() => new Date().toISOString());
   }
 
+  /** The core configuration definitions are parsed and keyed with (the server's base images). */
+  get config(): CoreConfig | undefined {
+    return this.#config;
+  }
+
   // ---- workspaces and tokens -------------------------------------------------------------
 
   /**
@@ -127,7 +132,7 @@ export class Registry {
   }
 
   async #seed(workspaceId: string): Promise<void> {
-    for (const def of curatedDefinitions()) {
+    for (const def of curatedDefinitions(this.#config)) {
       await this.#register(workspaceId, def, { curated: true, createdBy: "mlenv" });
     }
   }

@@ -94,6 +94,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       blobs,
       logger,
       wheels,
+      config: builds.config,
       docker: { builder: builds.builder, client: builds.docker },
     });
     const { app, registry } = createApp({

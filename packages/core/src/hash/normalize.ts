@@ -254,9 +254,39 @@ export function cudaPackages(def: EnvironmentDefinition): string[] {
 }
 
 /**
- * The base image a definition builds on: a custom Dockerfile (image null), its own base image, or,
- * when it uses the configured CPU default and asks for GPU (docker.gpuSupport) or names CUDA
- * packages, the configured GPU default.
+ * The image reference a definition's base image is pulled as: `docker.baseImage` prefixed with
+ * `docker.baseImageRegistry.address` (scheme and trailing `/` dropped) when the registry is given
+ * and the image does not already name it, as the reference combines them
+ * (`baseImage: "private/base:1"` + `address: "registry.example.com"` pulls
+ * `registry.example.com/private/base:1`). Null for a custom Dockerfile or no base image.
+ */
+export function qualifiedBaseImage(def: EnvironmentDefinition): string | null {
+  const image = def.docker.baseImage;
+  if (image === null || def.docker.baseDockerfile !== null) return null;
+  const address = registryHost(def.docker.baseImageRegistry.address);
+  if (!address || image.startsWith(`${address}/`)) return image;
+  return `${address}/${image}`;
+}
+
+/** A registry address as `host[:port]`: without `http(s)://` and trailing slashes; null when empty. */
+export function registryHost(address: string | null): string | null {
+  if (address === null) return null;
+  const host = address
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, "")
+    .replace(/\/+$/, "");
+  return host === "" ? null : host;
+}
+
+/**
+ * The base image a definition builds on: a custom Dockerfile (image null), its own base image
+ * (combined with its private registry, see {@link qualifiedBaseImage}), or the configured default
+ * when it did not choose one. A definition "did not choose" when its base image is a default CPU
+ * image (the configuration's or core's built-in one, which is what `createDefinition` and the SDK
+ * write) and no private registry is named: it builds on the configuration's CPU image, or on its
+ * GPU image when it asks for GPU (docker.gpuSupport) or names CUDA packages. Core's built-in GPU
+ * image likewise stands for the configured GPU image. So a server configured with its own base
+ * images builds every default definition on them, and the image key names the image really used.
  */
 export function resolveBaseImage(
   def: EnvironmentDefinition,
@@ -264,13 +294,26 @@ export function resolveBaseImage(
 ): { image: string | null; gpu: boolean; reason: string } {
   if (def.docker.baseDockerfile !== null) return { image: null, gpu: false, reason: "custom Dockerfile" };
   const image = def.docker.baseImage;
-  if (image !== null && image === config.baseImages.cpu) {
+  const privateRegistry = registryHost(def.docker.baseImageRegistry.address) !== null;
+  if (
+    image !== null &&
+    !privateRegistry &&
+    (image === config.baseImages.cpu || image === defaultCoreConfig.baseImages.cpu)
+  ) {
     if (def.docker.gpuSupport)
       return { image: config.baseImages.gpu, gpu: true, reason: "docker.gpuSupport" };
     const cuda = cudaPackages(def);
     if (cuda.length > 0)
       return { image: config.baseImages.gpu, gpu: true, reason: `CUDA packages: ${cuda.join(", ")}` };
-    return { image, gpu: false, reason: "CPU default" };
+    return { image: config.baseImages.cpu, gpu: false, reason: "CPU default" };
   }
-  return { image, gpu: image === config.baseImages.gpu, reason: "definition's base image" };
+  if (image !== null && !privateRegistry && image === defaultCoreConfig.baseImages.gpu) {
+    return { image: config.baseImages.gpu, gpu: true, reason: "GPU default" };
+  }
+  const qualified = qualifiedBaseImage(def);
+  return {
+    image: qualified,
+    gpu: qualified !== null && qualified === config.baseImages.gpu,
+    reason: "definition's base image",
+  };
 }

@@ -136,6 +136,68 @@ describe("renderDockerBuild", () => {
     );
   });
 
+  it("builds a definition that did not choose a base image on the configured defaults", () => {
+    // what createDefinition, the SDK's new Environment() and scaffold write: core's built-in image
+    const plain = parseDefinition({ name: "plain" });
+    expect(plain.docker.baseImage).toBe(defaultCoreConfig.baseImages.cpu);
+    const config = {
+      ...defaultCoreConfig,
+      baseImages: { cpu: "mlenv/base-cpu:bookworm", gpu: "site/gpu:1" },
+    };
+    const build = renderDockerBuild(plain, { config });
+    expect(build.baseImage).toBe("mlenv/base-cpu:bookworm");
+    expect(build.dockerfile).toContain("FROM mlenv/base-cpu:bookworm\n");
+    // the image key names the image really used
+    expect(build.imageKey).toBe(imageKey(plain, { config }));
+    expect(imageKey(plain, { config })).not.toBe(imageKey(plain));
+    const configured = parseDefinition({ name: "plain" }, { config });
+    expect(imageKey(configured, { config })).toBe(imageKey(plain, { config }));
+    const gpu = parseDefinition({ name: "g", docker: { gpuSupport: true } });
+    expect(renderDockerBuild(gpu, { config }).dockerfile).toContain("FROM site/gpu:1\n");
+    const builtInGpu = parseDefinition({
+      name: "g2",
+      docker: { baseImage: defaultCoreConfig.baseImages.gpu },
+    });
+    expect(renderDockerBuild(builtInGpu, { config }).dockerfile).toContain("FROM site/gpu:1\n");
+    // a chosen image stays
+    const own = parseDefinition({ name: "o", docker: { baseImage: "python:3.12-slim" } });
+    expect(renderDockerBuild(own, { config }).dockerfile).toContain("FROM python:3.12-slim\n");
+  });
+
+  it("combines a private registry address with the base image as the reference does", () => {
+    const def = parseDefinition({
+      name: "p",
+      docker: {
+        baseImage: "private/base:1",
+        baseImageRegistry: { address: "https://registry.example.com:5000/" },
+      },
+    });
+    expect(renderDockerBuild(def).dockerfile).toContain("FROM registry.example.com:5000/private/base:1\n");
+    const already = parseDefinition({
+      name: "p",
+      docker: {
+        baseImage: "registry.example.com:5000/private/base:1",
+        baseImageRegistry: { address: "registry.example.com:5000" },
+      },
+    });
+    expect(renderDockerBuild(already).dockerfile).toContain(
+      "FROM registry.example.com:5000/private/base:1\n",
+    );
+    // even the default image name is taken from the private registry when one is named
+    const mirrored = parseDefinition({
+      name: "m",
+      docker: { baseImageRegistry: { address: "mirror.example.com" } },
+    });
+    expect(renderDockerBuild(mirrored).baseImage).toBe(
+      `mirror.example.com/${defaultCoreConfig.baseImages.cpu}`,
+    );
+    const bad = parseDefinition({
+      name: "b",
+      docker: { baseImage: "private/base:1", baseImageRegistry: { address: "not a host" } },
+    });
+    expect(() => renderDockerBuild(bad)).toThrow(/registry address like/);
+  });
+
   it("uses a custom Dockerfile as the base stage", () => {
     const def = parseDefinition({
       ...input,

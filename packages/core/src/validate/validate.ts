@@ -1,6 +1,6 @@
 import { type CoreConfig, defaultCoreConfig } from "../config";
 import { CoreError, CoreErrorCode, type DefinitionIssue, preview } from "../errors";
-import { isPipOption, normalizeCondaSpec } from "../hash/normalize";
+import { isPipOption, normalizeCondaSpec, qualifiedBaseImage, registryHost } from "../hash/normalize";
 import { formatPath, locator, type SourceLocations } from "../internal/path";
 import type { EnvironmentDefinition } from "../spec/definition";
 
@@ -52,6 +52,7 @@ export interface ValidateOptions {
 const nameRe = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const aptRe = /^[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?$/;
 const envNameRe = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const registryHostRe = /^[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]{1,5})?$/;
 // A docker image reference: [registry[:port]/]path[:tag][@digest], lowercase path components.
 const imageRe =
   /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
@@ -228,11 +229,28 @@ export function validateDefinition(
     }
   }
   hostile(["docker", "shmSize"], def.docker.shmSize, "docker.shmSize");
-  hostile(
-    ["docker", "baseImageRegistry", "address"],
-    def.docker.baseImageRegistry.address,
-    "the registry address",
-  );
+  const registryAddress = def.docker.baseImageRegistry.address;
+  if (!hostile(["docker", "baseImageRegistry", "address"], registryAddress, "the registry address")) {
+    const host = registryHost(registryAddress);
+    if (host !== null && !registryHostRe.test(host)) {
+      add(
+        ValidationCode.BASE_IMAGE_INVALID,
+        "error",
+        ["docker", "baseImageRegistry", "address"],
+        `expected a registry address like "registry.example.com" or "127.0.0.1:5000"; received ${preview(registryAddress)}`,
+      );
+    } else if (host !== null && baseImage !== null && baseDockerfile === null && imageRe.test(baseImage)) {
+      const combined = qualifiedBaseImage(def);
+      if (combined !== null && !imageRe.test(combined)) {
+        add(
+          ValidationCode.BASE_IMAGE_INVALID,
+          "error",
+          ["docker", "baseImage"],
+          `expected docker.baseImage to be a path in the registry ${preview(host)} (e.g. "team/base:1.0"); the combined reference ${preview(combined)} is not an image reference`,
+        );
+      }
+    }
+  }
 
   // Environment variables
   for (const [k, v] of Object.entries(def.environmentVariables)) {

@@ -7,6 +7,7 @@ import {
   type Lock,
   lockImageKeyInput,
   type RenderOptions,
+  registryHost,
   renderCondaExplicit,
   renderDockerBuild,
   renderPipRequirements,
@@ -358,7 +359,8 @@ export class ImageBuilder {
     };
     const baseAuth =
       (await this.options.baseImageAuth?.(request.definition, { workspaceId: request.workspaceId })) ?? null;
-    const baseRegistry = baseAuth?.serveraddress ?? request.definition.docker.baseImageRegistry.address;
+    const baseRegistry =
+      baseAuth?.serveraddress ?? registryHost(request.definition.docker.baseImageRegistry.address);
     emit(`building ${ids.image} (image key ${ids.key})`);
     const built = await docker
       .buildImage({

@@ -102,5 +102,31 @@ describe.skipIf(skipWithout("docker", reason))(
       expect(everything).not.toContain(secret);
       expect(everything).not.toContain(Buffer.from(secret).toString("base64").slice(0, 12));
     }, 180_000);
+
+    it("combines baseImage and baseImageRegistry.address the reference's way", async () => {
+      const definition = parseDefinition({
+        name: "private-base-split",
+        docker: {
+          baseImage: `private/base-${run}:1`,
+          baseImageRegistry: { address: registry.address, username: "mlenv", password: secret },
+        },
+        python: { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" },
+      });
+      await docker.removeImage(privateBase, { force: true }).catch(() => false);
+      const lines: BuildLogLine[] = [];
+      const builder = new ImageBuilder({
+        docker,
+        baseImageAuth: (def) => ({
+          username: def.docker.baseImageRegistry.username ?? "",
+          password: def.docker.baseImageRegistry.password ?? "",
+          serveraddress: registry.address,
+        }),
+      });
+      const result = await builder.build({ definition, onLog: (l) => lines.push(l) });
+      images.add(result.image);
+      expect(result.source).toBe("built");
+      expect(result.steps[0]?.instruction).toBe(`FROM ${privateBase}`);
+      expect(JSON.stringify(lines)).not.toContain(secret);
+    }, 180_000);
   },
 );

@@ -1,4 +1,4 @@
-import type { EnvironmentDefinition } from "@mlenv/core";
+import { type EnvironmentDefinition, registryHost } from "@mlenv/core";
 import type { RegistryAuth } from "../docker/index";
 import type { WheelCatalog } from "../wheels/catalog";
 import { WheelError, WheelErrorCodes } from "../wheels/errors";
@@ -35,6 +35,10 @@ export function workspaceRegistryAuth(
       }
       return secret;
     };
-    return { username: await value(username), password: await value(password), serveraddress: address };
+    return {
+      username: await value(username),
+      password: await value(password),
+      serveraddress: registryHost(address) ?? address,
+    };
   };
 }

@@ -30,6 +30,8 @@ export async function dockerRun(options: {
   client: DockerClient;
   definition: EnvironmentDefinition;
   lock: Lock | null;
+  /** The run's workspace: its private wheels and secrets reach the image build. */
+  workspaceId: string;
   script: string;
   arguments: string[];
   env: Record<string, string>;
@@ -44,6 +46,7 @@ export async function dockerRun(options: {
   const built = await options.builder.build({
     definition: options.definition,
     ...(options.lock ? { lock: options.lock } : {}),
+    workspaceId: options.workspaceId,
     onLog: (l) => system(`build: ${l.text}`),
   });
   system(`image ${built.image}${built.cacheHit ? " (cached)" : ""}`);

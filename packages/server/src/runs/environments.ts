@@ -44,7 +44,8 @@ export async function resolveRunEnvironment(options: {
     selector = { version: choice.version, label: choice.label };
   }
   const view = await registry.get(workspaceId, name, selector);
-  const definition = parseDefinition(view.definition);
+  const config = registry.config;
+  const definition = parseDefinition(view.definition, config ? { config } : {});
   let lock: Lock | null = null;
   if ((options.lock === undefined || options.lock === null) && view.locked) {
     // No lock given: a locked version runs from the exact artifacts stored with it.
@@ -65,7 +66,10 @@ export async function resolveRunEnvironment(options: {
     }
   }
   // The same key the registry and the builder compute: over the lock's artifacts when locked.
-  const key = imageKey(definition, lock ? { lock: lockImageKeyInput(lock) } : {});
+  const key = imageKey(definition, {
+    ...(config ? { config } : {}),
+    ...(lock ? { lock: lockImageKeyInput(lock) } : {}),
+  });
   return {
     environment: {
       name: view.name,

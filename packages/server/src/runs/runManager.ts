@@ -304,6 +304,7 @@ export class RunManager {
           ...docker,
           definition,
           lock,
+          workspaceId: run.workspaceId,
           script: run.script,
           arguments: run.arguments,
           env: {

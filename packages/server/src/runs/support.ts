@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { CoreConfig } from "@mlenv/core";
 import type { Hono } from "hono";
 import type { BlobStore } from "../blobs/blobStore";
 import type { ImageBuilder } from "../builds/builder";
@@ -33,6 +34,8 @@ export interface RunSupportOptions {
   serviceHeartbeatMs?: number | undefined;
   /** Base interpreter of venvs (default env `MLENV_PYTHON`, else `python3`). */
   python?: string | undefined;
+  /** The server's core configuration (base images), as image builds use it; core's defaults otherwise. */
+  config?: CoreConfig | undefined;
   /** Enables the docker target: environment images from this builder, runs in host-network containers. */
   docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
 }
@@ -56,7 +59,12 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
   const runStore = openRunStore(
     options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
   );
-  const registry = new Registry({ store: options.store, blobs: options.blobs });
+  // the server's configuration: default definitions (runs without an environment) get its base images
+  const registry = new Registry({
+    store: options.store,
+    blobs: options.blobs,
+    ...(options.config ? { config: options.config } : {}),
+  });
   const python = options.python ?? process.env.MLENV_PYTHON ?? "python3";
   const venvs = new VenvCache({ root: join(options.dataDir, "venvs"), python });
   let baseUrl = "http://127.0.0.1";

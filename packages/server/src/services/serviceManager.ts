@@ -443,6 +443,7 @@ export class ServiceManager {
     const built = await docker.builder.build({
       definition: o.definition,
       ...(o.lock ? { lock: o.lock } : {}),
+      workspaceId: o.service.workspaceId,
       onLog: (l) => system(`build: ${l.text}`),
     });
     system(`environment image ${built.image}${built.cacheHit ? " (cached)" : ""}`);

@@ -1,0 +1,194 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { defaultCoreConfig, imageKey, parseDefinition } from "@mlenv/core";
+import { addPrivatePipWheel, Environment, Workspace } from "@mlenv/sdk";
+import { baseImageCpu, buildWheel, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serverCoreConfig } from "./builds/buildSupport";
+import { DockerClient } from "./docker/index";
+import { silentLogger } from "./logger";
+import { apiClient } from "./runs/testHelpers";
+import { type RunningServer, startServer } from "./server";
+
+/**
+ * Issue 15 (the reference's walkthrough on an offline server): a server whose base image setting
+ * is its own. No Docker engine is needed here: what is checked is which image every default
+ * definition names and is keyed on.
+ */
+describe("a server's base image setting reaches every default definition", () => {
+  const dir = makeTempDir("mlenv-walkthrough-");
+  const admin = `mlenv_${randomBytes(32).toString("base64url")}`;
+  const builds = {
+    dockerHost: `unix://${join(dir.path, "no-engine.sock")}`,
+    baseImageCpu: "local/base-cpu:walkthrough",
+    baseImageGpu: "local/base-gpu:walkthrough",
+    pollMs: 50,
+  };
+  const { config } = serverCoreConfig(builds, {});
+  let srv: RunningServer;
+  let ws: Workspace;
+  const api = (method: string, path: string, body?: unknown) => apiClient(srv.url, admin)(method, path, body);
+
+  beforeAll(async () => {
+    srv = await startServer({ dataDir: dir.path, bootstrapToken: admin, logger: silentLogger, builds });
+    ws = new Workspace({ url: srv.url, token: admin });
+  });
+  afterAll(async () => {
+    await srv?.close();
+    dir.cleanup();
+  });
+
+  it("curated environments name the server's base image and are keyed on it", async () => {
+    for (const name of ["mlenv-minimal", "mlenv-tutorial"]) {
+      const got = await api("GET", `/api/v1/environments/${name}`);
+      expect(got.status).toBe(200);
+      expect(got.json.definition.docker.baseImage).toBe("local/base-cpu:walkthrough");
+      expect(got.json.imageKey).toBe(imageKey(parseDefinition(got.json.definition), { config }));
+    }
+  });
+
+  it("new Environment() from the SDK (core's default image) is keyed on the server's image", async () => {
+    const env = new Environment("walkthrough-plain");
+    expect(env.docker.baseImage).toBe(defaultCoreConfig.baseImages.cpu);
+    const registered = await env.register(ws);
+    const def = registered.toDefinition();
+    expect(registered.registration?.imageKey).toBe(imageKey(def, { config }));
+    expect(registered.registration?.imageKey).not.toBe(imageKey(def));
+    // the same definition written with the server's image is the same image
+    const explicit = parseDefinition({
+      ...env.toJSON(),
+      docker: { baseImage: "local/base-cpu:walkthrough" },
+    });
+    expect(imageKey(explicit, { config })).toBe(registered.registration?.imageKey);
+    // asking for GPU gives the server's GPU image
+    const gpu = new Environment("walkthrough-gpu");
+    gpu.docker.gpuSupport = true;
+    const g = await gpu.register(ws);
+    const withGpu = parseDefinition({ ...g.toJSON(), docker: { baseImage: "local/base-gpu:walkthrough" } });
+    expect(g.registration?.imageKey).toBe(imageKey(withGpu, { config }));
+  });
+
+  it("a run submitted without an environment registers the default one on the server's image", async () => {
+    const snap = await api("POST", "/api/v1/snapshots", {
+      files: [{ path: "train.py", content: Buffer.from("print(1)\n").toString("base64") }],
+    });
+    expect(snap.status, JSON.stringify(snap.json)).toBe(201);
+    const sub = await api("POST", "/api/v1/runs", {
+      experiment: "walkthrough",
+      script: "train.py",
+      snapshot: snap.json.id,
+      target: "docker",
+    });
+    expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+    const env = await api("GET", "/api/v1/environments/default-run-environment");
+    expect(env.json.definition.docker.baseImage).toBe("local/base-cpu:walkthrough");
+    expect(sub.json.environment.imageKey).toBe(env.json.imageKey);
+    expect(env.json.imageKey).toBe(imageKey(parseDefinition(env.json.definition), { config }));
+  });
+});
+
+const reason = await dockerAvailable();
+const tag = `${process.pid}x${Date.now().toString(36)}`;
+const b64 = (t: string) => Buffer.from(t).toString("base64");
+
+/** The walkthrough on a real engine, offline: the local base image without conda. */
+describe.skipIf(skipWithout("docker", reason))("the walkthrough on a real engine", () => {
+  const dir = makeTempDir("mlenv-walkthrough-docker-");
+  const admin = `mlenv_${randomBytes(32).toString("base64url")}`;
+  const docker = new DockerClient();
+  const images = new Set<string>();
+  const priv = `mlenv-walk-priv-${tag}`;
+  const mod = priv.replace(/-/g, "_");
+  let srv: RunningServer;
+  let ws: Workspace;
+  const api = (method: string, path: string, body?: unknown) => apiClient(srv.url, admin)(method, path, body);
+  const final = async (path: string, done: (j: { status: string }) => boolean, timeoutMs = 300_000) => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await api("GET", path);
+      if (done(r.json)) return r.json;
+      if (Date.now() > end) throw new Error(`${path} still ${r.json.status}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  };
+  const logText = async (path: string) =>
+    (await api("GET", path)).json.items.map((l: { text: string }) => l.text).join("\n") as string;
+
+  beforeAll(async () => {
+    srv = await startServer({
+      dataDir: dir.path,
+      bootstrapToken: admin,
+      logger: silentLogger,
+      builds: { baseImageCpu: baseImageCpu(), condaExecutable: null, pollMs: 100 },
+    });
+    ws = new Workspace({ url: srv.url, token: admin, timeoutMs: 120_000 });
+  }, 60_000);
+  afterAll(async () => {
+    await srv?.close();
+    for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
+    dir.cleanup();
+  });
+
+  it("docker-target runs and services build an environment with a private wheel in their workspace", async () => {
+    const wheel = buildWheel({ name: priv, version: "0.1" });
+    const reference = await addPrivatePipWheel(ws, { filename: wheel.filename, bytes: wheel.bytes });
+    const definition = {
+      name: `walk-private-${tag}`,
+      python: { condaDependencies: { dependencies: ["python=3.11", { pip: [reference] }] } },
+    };
+    const snap = await api("POST", "/api/v1/snapshots", {
+      files: [
+        { path: "train.py", content: b64(`import ${mod}\nprint("imported", ${mod}.VALUE)\n`) },
+        {
+          path: "score.py",
+          content: b64(
+            `import ${mod}\ndef init():\n    pass\ndef run(raw):\n    return {"value": ${mod}.VALUE}\n`,
+          ),
+        },
+      ],
+    });
+    expect(snap.status).toBe(201);
+    const sub = await api("POST", "/api/v1/runs", {
+      experiment: "walkthrough",
+      script: "train.py",
+      snapshot: snap.json.id,
+      target: "docker",
+      environment: { definition },
+    });
+    expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+    const key: string = sub.json.environment.imageKey;
+    images.add(`mlenv/env_${key.slice(key.lastIndexOf(":") + 1)}:latest`);
+    const run = await final(`/api/v1/runs/${sub.json.id}`, (j) =>
+      ["completed", "failed", "canceled"].includes(j.status),
+    );
+    const log = await logText(`/api/v1/runs/${run.id}/logs`);
+    expect(run.status, log).toBe("completed");
+    expect(log).toContain(`imported ${priv} 0.1`);
+    for (const secret of ["sig=", "/signed/", admin]) expect(log).not.toContain(secret);
+
+    // a service of the same environment: its image comes from the same workspace build (cached)
+    const model = await api("POST", "/api/v1/models", {
+      name: `walk-model-${tag}`,
+      files: [{ path: "model.json", content: b64("{}") }],
+    });
+    expect(model.status, JSON.stringify(model.json)).toBe(201);
+    const svc = await api("POST", "/api/v1/services", {
+      name: `walk-svc-${tag}`,
+      target: "docker",
+      model: { name: model.json.model.name, version: model.json.model.version },
+      entryScript: "score.py",
+      snapshot: snap.json.id,
+      environment: { definition },
+    });
+    expect(svc.status, JSON.stringify(svc.json)).toBe(201);
+    const live = await final(`/api/v1/services/${svc.json.name}`, (j) =>
+      ["healthy", "failed"].includes(j.status),
+    );
+    const svcLog = await logText(`/api/v1/services/${svc.json.name}/logs`);
+    expect(live.status, svcLog).toBe("healthy");
+    const scored = await api("POST", `/api/v1/services/${svc.json.name}/score`, { data: [] });
+    expect(scored.json).toEqual({ value: `${priv} 0.1` });
+    for (const secret of ["sig=", "/signed/", admin]) expect(svcLog).not.toContain(secret);
+    expect((await api("DELETE", `/api/v1/services/${svc.json.name}`)).status).toBe(204);
+  }, 600_000);
+});
