@@ -56,6 +56,58 @@ describe.skipIf(skipWithout("conformance", present ? null : `${dir}/INDEX.json i
       }
     });
 
+    // conda ranks solutions by the requested packages' versions, then the number of packages
+    // with track_features, then the requested build numbers; rattler and conda give these.
+    it.each([
+      {
+        specs: ["conda-build=3.9", "dask-core>=0.18", "libsoup-devel-cos6-i686==2.34.3", "r<3.4.3"],
+        // a dependency (python 3.6.6 -> ncurses >=6.1) must not hold r down to 3.2.2
+        expect: { r: "3.4.2", python: "3.6.5" },
+      },
+      {
+        specs: ["r-colorspace", "numpy", "libgfortran-ng>=5.4"],
+        expect: { numpy: "1.15.0", "r-colorspace": "1.3_2" },
+      },
+      // the mro route has the same requested versions and no track_features packages
+      {
+        specs: ["r-r6", "r-dichromat"],
+        expect: { "r-r6": "2.2.2", "r-dichromat": "2.0_0" },
+        noTrackFeatures: true,
+      },
+      // highest build number before the build whose dependencies allow newer versions
+      { specs: ["numpy=1.11"], expect: { numpy: "1.11.3", "numpy-base": "1.11.3" }, numpyBuild: 9 },
+    ])("follows conda's objective for $specs", async (c) => {
+      const flat = JSON.parse(readFileSync(join(dir, "conda__tests__data__index4.json"), "utf8"));
+      const server = await serveCondaChannel({ files: channelFilesFromFlatIndex(flat) });
+      try {
+        const sol = await solveConda({
+          channels: [httpCondaChannel(server.url)],
+          specs: c.specs,
+          subdir: "linux-64",
+          semantics: defaultCondaSemantics,
+        });
+        const versions = Object.fromEntries(sol.records.map((r) => [r.name, r.version]));
+        for (const [name, version] of Object.entries(c.expect)) expect(versions[name], name).toBe(version);
+        if (c.noTrackFeatures) {
+          expect(
+            sol.records.filter((r) => r.trackFeatures.length > 0).map((r) => `${r.name}-${r.build}`),
+          ).toEqual([]);
+        }
+        if (c.numpyBuild !== undefined) {
+          expect(sol.records.find((r) => r.name === "numpy")?.buildNumber).toBe(c.numpyBuild);
+        }
+        const check = verifyCondaSolution({
+          records: sol.records,
+          specs: c.specs,
+          subdir: "linux-64",
+          semantics: defaultCondaSemantics,
+        });
+        expect(check.problems).toEqual([]);
+      } finally {
+        await server.close();
+      }
+    });
+
     it("refutes the sudoku channel with a short explanation", async () => {
       const recs = parseRepodata(
         readFileSync(join(dir, "mamba__libmamba__tests__data__repodata__sudoku.json"), "utf8"),

@@ -32,7 +32,7 @@ export class CondaProvider implements DependencyProvider {
   private readonly reqIds = new Map<string, number>();
   private readonly candCache: (number[] | undefined)[] = [];
   private readonly depCache: (Dependencies | undefined)[] = [];
-  private readonly bestRankCache = new Map<number, number>();
+  private readonly bestRankCache = new Map<number, { rank: number; tfOnly: boolean }>();
   private readonly depIds: (number[] | undefined)[] = [];
   private readonly depNames: (Map<string, number> | undefined)[] = [];
 
@@ -81,39 +81,55 @@ export class CondaProvider implements DependencyProvider {
     for (const s of ids) this.versionRank[s] = rank.get((this.records[s] as CondaRecord).version) as number;
   }
 
-  /** Best (lowest) version rank any record matching `requirement` has; Infinity when none. */
-  private bestRank(requirement: number): number {
+  /**
+   * Best (lowest) version rank any record matching `requirement` has (Infinity when none), and
+   * whether every matching record has track_features.
+   */
+  private bestRank(requirement: number): { rank: number; tfOnly: boolean } {
     const got = this.bestRankCache.get(requirement);
     if (got !== undefined) return got;
     const r = this.reqs[requirement];
-    let best = Number.POSITIVE_INFINITY;
+    let rank = Number.POSITIVE_INFINITY;
+    let tfOnly = true;
     if (r) {
       const nameId = this.nameId(r.name);
       this.ensureRanked(nameId);
       for (const s of this.byName[nameId] as number[]) {
+        const rec = this.records[s] as CondaRecord;
         const vr = this.versionRank[s] as number;
-        if (vr < best && r.matches(this.records[s] as CondaRecord)) best = vr;
+        if ((vr < rank || tfOnly) && r.matches(rec)) {
+          if (vr < rank) rank = vr;
+          if (rec.trackFeatures.length === 0) tfOnly = false;
+        }
       }
     }
-    this.bestRankCache.set(requirement, best);
-    return best;
+    const out = { rank, tfOnly };
+    this.bestRankCache.set(requirement, out);
+    return out;
   }
 
   /**
-   * Between two records of equal version, prefer the one whose dependencies allow newer
-   * versions (rattler/conda: the py37 build of a package beats its py35 build).
+   * Between two records of equal version and build number, prefer the one whose dependencies
+   * allow newer versions, like rattler: every dependency name both records require with
+   * different specs scores one for the spec whose newest match is newer (100 when only one of
+   * them can be met without track_features); the higher total wins. The py37 build of a
+   * package beats its py35 build.
    */
   private compareDeps(x: number, y: number): number {
-    const a = this.depReqs(x);
-    if (a.length === 0 || this.depReqs(y).length === 0) return 0;
+    if (this.depReqs(x).length === 0 || this.depReqs(y).length === 0) return 0;
+    const a = this.depsByName(x);
     const b = this.depsByName(y);
-    for (const ida of a) {
-      const idb = b.get((this.reqs[ida] as { name: string }).name);
+    let score = 0;
+    for (const [name, ida] of a) {
+      const idb = b.get(name);
       if (idb === undefined || idb === ida) continue;
-      const diff = this.bestRank(ida) - this.bestRank(idb);
-      if (diff !== 0) return diff;
+      const ra = this.bestRank(ida);
+      const rb = this.bestRank(idb);
+      if (ra.rank === Number.POSITIVE_INFINITY || rb.rank === Number.POSITIVE_INFINITY) continue;
+      if (ra.tfOnly !== rb.tfOnly) score += ra.tfOnly ? 100 : -100;
+      else score += Math.sign(ra.rank - rb.rank);
     }
-    return 0;
+    return score;
   }
 
   /** Requirement ids of a solvable's dependencies, in order. */
@@ -138,8 +154,8 @@ export class CondaProvider implements DependencyProvider {
   }
 
   /**
-   * Preference order of one name: channel priority (strict: only the best channel), no
-   * track_features first, newest version, newest dependencies, highest build number, newest
+   * Preference order of one name (rattler's): channel priority (strict: only the best channel),
+   * no track_features first, newest version, highest build number, newest dependencies, newest
    * timestamp.
    */
   private ensureSorted(name: number): number[] {
@@ -162,8 +178,8 @@ export class CondaProvider implements DependencyProvider {
         (useCh ? (this.channelOf[x] as number) - (this.channelOf[y] as number) : 0) ||
         tf(x) - tf(y) ||
         (this.versionRank[x] as number) - (this.versionRank[y] as number) ||
-        this.compareDeps(x, y) ||
         b.buildNumber - a.buildNumber ||
+        this.compareDeps(x, y) ||
         b.timestamp - a.timestamp
       );
     });
@@ -188,6 +204,21 @@ export class CondaProvider implements DependencyProvider {
 
   specOf(requirement: number): string {
     return this.reqs[requirement]?.spec ?? "?";
+  }
+
+  /** Package name id a requirement is about. */
+  requirementName(requirement: number): number {
+    return this.nameId((this.reqs[requirement] as { name: string }).name);
+  }
+
+  /**
+   * How far a solvable is from the best of its name, lower is better: its channel's priority
+   * (unless disabled) before its version rank (0 for the newest version).
+   */
+  versionRankOf(solvable: number): number {
+    this.ensureRanked(this.nameOf(solvable));
+    const v = this.versionRank[solvable] as number;
+    return this.priority === "disabled" ? v : (this.channelOf[solvable] as number) * 1e6 + v;
   }
 
   nameOf(solvable: number): number {

@@ -43,6 +43,27 @@ describe("solveCdcl", () => {
     if (out.ok) expect(u.picked(out.solvables)).toEqual({ a: 2, b: 2 });
   });
 
+  it("decides root requirements first with rootsFirst, and never chooses what allow rules out", async () => {
+    // a dependency decided before the request it limits: b's d (2 candidates, fewer than a's
+    // 3) is decided first, d 2 pulls c 2, which holds a down to 1 unless a is decided first
+    const u = universe({
+      a: { 1: [["c", [1, 2]]], 2: [["c", [1]]], 3: [["c", [1]]] },
+      b: { 1: [["d", [1, 2]]] },
+      c: { 1: [], 2: [] },
+      d: { 1: [["c", [1, 2]]], 2: [["c", [2]]] },
+    });
+    const roots = [u.req("a", [1, 2, 3]), u.req("b", [1])];
+    const plain = await solveCdcl(u.provider, roots);
+    expect(plain.ok && u.picked(plain.solvables)).toEqual({ a: 1, b: 1, c: 2, d: 2 });
+    const first = await solveCdcl(u.provider, roots, { rootsFirst: true });
+    expect(first.ok && u.picked(first.solvables)).toEqual({ a: 3, b: 1, c: 1, d: 1 });
+    // solvable 0 is a 3, 1 is a 2: without them the answer falls back to a 1
+    const allowed = await solveCdcl(u.provider, roots, { rootsFirst: true, allow: (s) => s > 1 });
+    expect(allowed.ok && u.picked(allowed.solvables)).toEqual({ a: 1, b: 1, c: 2, d: 2 });
+    const none = await solveCdcl(u.provider, [u.req("a", [3])], { allow: (s) => s !== 0 });
+    expect(none.ok).toBe(false);
+  });
+
   it("backtracks out of a newest choice that conflicts deeper down", async () => {
     const u = universe({
       a: { 1: [["c", [1]]], 2: [["c", [2]]] },

@@ -59,6 +59,14 @@ export interface SolveOptions {
    * (after a restart). Off by default (conda's order is kept).
    */
   prioritizeAfterRejections?: number;
+  /**
+   * Solvables this solve may choose (all when absent): the others are left out of every
+   * requirement's candidates, so nothing can make them true. Used to look for a better
+   * solution under bounds taken from an earlier one.
+   */
+  allow?: (solvable: number) => boolean;
+  /** Decide open root requirements before any dependency's requirement (conda's objective ranks requested packages first). */
+  rootsFirst?: boolean;
 }
 
 export async function solveCdcl(
@@ -94,6 +102,8 @@ class Cdcl {
   private readonly rejections = new Map<number, number>();
   private readonly boosted = new Set<number>();
   private restart = false;
+  /** The root requirements are the first `rootCount` of `reqClauses`. */
+  private rootCount = 0;
 
   constructor(
     private readonly provider: DependencyProvider,
@@ -423,7 +433,8 @@ class Cdcl {
       let cands = prov.candidates(req);
       if (isThenable(cands)) cands = await cands;
       const lits = [((s + 1) << 1) | 1];
-      for (const c of cands) lits.push((c + 1) << 1);
+      const allow = this.options.allow;
+      for (const c of cands) if (!allow || allow(c)) lits.push((c + 1) << 1);
       out.push({ lits, origin: { kind: "requires", solvable: s, requirement: req }, req: true });
     }
     for (const con of deps.constrains) {
@@ -498,11 +509,13 @@ class Cdcl {
       let cands = prov.candidates(req);
       if (isThenable(cands)) cands = await cands;
       const lits = [(ROOT << 1) | 1];
-      for (const c of cands) lits.push((c + 1) << 1);
+      const allow = this.options.allow;
+      for (const c of cands) if (!allow || allow(c)) lits.push((c + 1) << 1);
       this.reqClauses.push({ clause: this.clauses.length, owner: lits[0] as number, cands: lits.slice(1) });
       const conflict = this.addClause(lits, { kind: "root", requirement: req });
       if (conflict >= 0) return { ok: false, core: this.unsatCore(conflict), stats: this.stats };
     }
+    this.rootCount = this.reqClauses.length;
     this.processed = 1;
     let pendingConflict = -1;
     for (;;) {
@@ -571,6 +584,10 @@ class Cdcl {
    * candidates, earliest first on ties, and return its best undecided candidate.
    */
   private decide(): number {
+    if (this.options.rootsFirst) {
+      const root = this.decideRoot();
+      if (root >= 0) return root;
+    }
     let best = -1;
     let bestCount = Number.POSITIVE_INFINITY;
     let bestBoost = false;
@@ -598,6 +615,33 @@ class Cdcl {
         bestBoost = boost;
         if (count === 1 && (boost || this.boosted.size === 0)) break;
       }
+    }
+    return best;
+  }
+
+  /** The best undecided candidate of the open root requirement with the fewest of them, or -1. */
+  private decideRoot(): number {
+    let best = -1;
+    let bestCount = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.rootCount; i++) {
+      const rq = this.reqClauses[i] as (typeof this.reqClauses)[number];
+      let satisfied = false;
+      let count = 0;
+      let first = -1;
+      for (const l of rq.cands) {
+        const val = this.litValue(l);
+        if (val > 0) {
+          satisfied = true;
+          break;
+        }
+        if (val === 0) {
+          if (first < 0) first = l;
+          count++;
+        }
+      }
+      if (satisfied || first < 0 || count >= bestCount) continue;
+      bestCount = count;
+      best = first;
     }
     return best;
   }
