@@ -14,6 +14,7 @@ export {
   type DefinitionIssue,
   formatIssue,
   isCoreError,
+  preview,
 } from "./errors";
 export {
   condaPackages,

@@ -44,13 +44,4 @@ export function isResolverError(e: unknown): e is ResolverError {
   );
 }
 
-/** Cut untrusted input for a message. */
-export function preview(value: unknown, max = 200): string {
-  let s: string;
-  try {
-    s = JSON.stringify(value) ?? String(value);
-  } catch {
-    s = String(value);
-  }
-  return s.length > max ? `${s.slice(0, max)}…` : s;
-}
+export { preview } from "@mlenv/core";

@@ -1,4 +1,9 @@
-import { type CondaEnvironment, canonicalizeName, type PipBlock, Requirement } from "@mlenv/core";
+import {
+  type CondaEnvironment,
+  normalizePipName as normalisePipName,
+  type PipBlock,
+  Requirement,
+} from "@mlenv/core";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 
@@ -22,10 +27,8 @@ export const DEFAULT_CHANNELS: readonly string[] = ["anaconda", "conda-forge"];
 
 const HOSTILE = /[\n\r\0`]|\$\(/;
 
-/** PEP 503 normalised project name. */
-export function normalisePipName(name: string): string {
-  return canonicalizeName(name.trim());
-}
+/** PEP 503 normalised project name (core's `normalizePipName`). */
+export { normalisePipName };
 
 /**
  * The project name a pip block line installs, normalised (PEP 503), or null for an option line

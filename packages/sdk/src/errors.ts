@@ -73,16 +73,4 @@ export function isMlenvError(e: unknown, code?: string): e is MlenvError {
   return code === undefined || c === code;
 }
 
-/** Cut a received value for an error message (200 characters at most). */
-export function preview(value: unknown): string {
-  let s: string;
-  if (typeof value === "string") s = JSON.stringify(value);
-  else {
-    try {
-      s = JSON.stringify(value) ?? String(value);
-    } catch {
-      s = String(value);
-    }
-  }
-  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
-}
+export { preview } from "@mlenv/core";

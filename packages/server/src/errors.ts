@@ -36,16 +36,7 @@ const STATUS: Record<ServerErrorCode, number> = {
   E_SERVICE_UNREACHABLE: 502,
 };
 
-/** Cut a received value to at most `max` characters for an error message. */
-export function preview(value: unknown, max = 200): string {
-  let s: string;
-  try {
-    s = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
-  } catch {
-    s = String(value);
-  }
-  return s.length > max ? `${s.slice(0, max)}…` : s;
-}
+export { preview } from "@mlenv/core";
 
 /** Base class of every error the server reports over HTTP. */
 export class ServerError extends Error {

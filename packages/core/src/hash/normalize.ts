@@ -1,14 +1,11 @@
 import { type CoreConfig, defaultCoreConfig } from "../config";
-import { MatchSpec, Requirement } from "../packaging/index";
+import { canonicalizeName, MatchSpec, Requirement } from "../packaging/index";
 import type { CondaEnvironment, EnvironmentDefinition } from "../spec/definition";
 import type { JsonValue } from "./canonicalJson";
 
 /** PEP 503 normalised project name: lowercase, runs of `-`, `_`, `.` become `-`. */
 export function normalizePipName(name: string): string {
-  return name
-    .trim()
-    .toLowerCase()
-    .replace(/[-_.]+/g, "-");
+  return canonicalizeName(name.trim());
 }
 
 /**

@@ -1,3 +1,4 @@
+import { canonicalizeName as normalizeProjectName } from "@mlenv/core";
 import { unzipSync } from "fflate";
 import { preview, ResolverError, ResolverErrorCode } from "../errors";
 
@@ -32,10 +33,8 @@ export interface HttpIndexOptions {
   headers?: Record<string, string>;
 }
 
-/** PEP 503 name normalisation. */
-export function normalizeProjectName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, "-");
-}
+/** PEP 503 name normalisation: core's `canonicalizeName`. */
+export { normalizeProjectName };
 
 const ACCEPT =
   "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";

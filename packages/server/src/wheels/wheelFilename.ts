@@ -1,3 +1,4 @@
+import { canonicalizeName as normalizeProjectName } from "@mlenv/core";
 import { received, WheelError, WheelErrorCodes } from "./errors";
 
 /** The parts of a PEP 427 wheel file name. */
@@ -20,10 +21,8 @@ const SHELL_META = /[\s`$&|;<>(){}[\]*?~'"\\#%^=,@:]/;
 const WHEEL_RE =
   /^([A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?)-([A-Za-z0-9_.!+]+)(?:-(\d[A-Za-z0-9_.]*))?-([A-Za-z0-9_.]+)-([A-Za-z0-9_.]+)-([A-Za-z0-9_.]+)\.whl$/;
 
-/** PEP 503 normalisation: lower-case, runs of `-_.` become one `-`. */
-export function normalizeProjectName(name: string): string {
-  return name.replace(/[-_.]+/g, "-").toLowerCase();
-}
+/** PEP 503 normalisation: core's `canonicalizeName`. */
+export { normalizeProjectName };
 
 function invalid(filename: string, why: string): WheelError {
   return new WheelError(
