@@ -105,6 +105,19 @@ function refuseNul(value: unknown, where: string): void {
   }
 }
 
+/**
+ * Routes whose router applies its own, larger body limit: snapshots and model files travel base64
+ * in JSON (runs: MLENV_MAX_SNAPSHOT_BYTES), wheels stream to disk and stop past MLENV_MAX_WHEEL_BYTES.
+ */
+const OWN_BODY_LIMIT: ReadonlyArray<{ method: string; path: RegExp }> = [
+  { method: "POST", path: /^\/api\/v1\/(snapshots|models)\/?$/ },
+  { method: "PUT", path: /^\/upload\/v1\/wheels\/[^/]+$/ },
+];
+
+function hasOwnBodyLimit(method: string, path: string): boolean {
+  return OWN_BODY_LIMIT.some((r) => r.method === method && r.path.test(path));
+}
+
 const ARCHIVED = { false: "exclude", true: "include", only: "only" } as const;
 
 /** The registry HTTP app (Hono). Serve it with @hono/node-server or call `app.request()` in tests. */
@@ -438,16 +451,6 @@ export function createApp(deps: AppDeps): {
     { version: "1" },
   );
   app.get("/openapi.json", (c) => c.json(doc));
-  // Every route below, the sub-routers' too, authenticates through the registry's token cache.
-  app.use(
-    "*",
-    provideTokenLookup((token) => registry.authenticate(token)),
-  );
-  if (deps.wheels) app.route("/", wheelRoutes({ ...deps, ...deps.wheels, logger }));
-  if (deps.runs) app.route("/", deps.runs.routes);
-  if (deps.builds) app.route("/", deps.builds.routes);
-  mountUi(app); // web UI: `/` and `/ui/*` (src/ui)
-
   const limitBody = bodyLimit({
     maxSize: maxBody,
     onError: (c) =>
@@ -458,11 +461,24 @@ export function createApp(deps: AppDeps): {
         413,
       ),
   });
-  // Touching `body` makes @hono/node-server build a full Request (an AbortSignal and more):
-  // skip it for methods that carry none, the hot read path.
-  app.use("/api/*", (c, next) =>
-    c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next),
+  // Every route with a body is limited, the sub-routers' too: this is registered before they are
+  // mounted (Hono runs handlers in registration order). Touching `body` makes @hono/node-server
+  // build a full Request (an AbortSignal and more): skip it for methods that carry none, the hot
+  // read path. A few routes apply a larger limit of their own (OWN_BODY_LIMIT).
+  app.use("*", (c, next) =>
+    c.req.method === "GET" || c.req.method === "HEAD" || hasOwnBodyLimit(c.req.method, c.req.path)
+      ? next()
+      : limitBody(c, next),
   );
+  // Every route below, the sub-routers' too, authenticates through the registry's token cache.
+  app.use(
+    "*",
+    provideTokenLookup((token) => registry.authenticate(token)),
+  );
+  if (deps.wheels) app.route("/", wheelRoutes({ ...deps, ...deps.wheels, logger }));
+  if (deps.runs) app.route("/", deps.runs.routes);
+  if (deps.builds) app.route("/", deps.builds.routes);
+  mountUi(app); // web UI: `/` and `/ui/*` (src/ui)
   app.use("/api/*", async (c, next) => {
     c.set("auth", await identify(c));
     await next();
