@@ -399,6 +399,14 @@ export function createApp(deps: AppDeps): {
   const app = new Hono<Env>();
   const metrics = deps.metrics ?? new ServerMetrics();
   if (deps.builds?.jobs) metrics.setBuildJobs(deps.builds.jobs);
+  const validator = deps.wheels?.validator;
+  if (validator) {
+    metrics.addGauge(
+      "mlenv_wheel_validations_running",
+      "Wheel uploads being validated (in worker threads) in this process.",
+      () => validator.running,
+    );
+  }
   app.use("*", metrics.middleware());
   app.get("/metrics", metrics.handler);
   const maxBody = deps.maxBodyBytes ?? 10 * 1024 * 1024;

@@ -79,7 +79,7 @@ describe("every route with a body refuses one past the limit (413)", () => {
     const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as {
       paths: Record<string, Record<string, unknown>>;
     };
-    routes = [...UNDOCUMENTED];
+    routes = UNDOCUMENTED.map(([m, p]) => [m, p]);
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const method of Object.keys(ops)) {
         if (["post", "put", "patch", "delete"].includes(method)) routes.push([method.toUpperCase(), path]);

@@ -92,6 +92,7 @@ export class ServerMetrics {
   #builds: BuildJobsSource | undefined;
   readonly #buildWindow: number;
   readonly #startedAt = Date.now();
+  readonly #gauges: { name: string; help: string; read: () => number }[] = [];
 
   constructor(options: ServerMetricsOptions = {}) {
     this.#buildWindow = options.buildWindow ?? 1000;
@@ -100,6 +101,11 @@ export class ServerMetrics {
   /** Report build metrics from this job store. */
   setBuildJobs(source: BuildJobsSource): void {
     this.#builds = source;
+  }
+
+  /** Report a gauge read at scrape time (e.g. wheel validations running in this process). */
+  addGauge(name: string, help: string, read: () => number): void {
+    this.#gauges.push({ name, help, read });
   }
 
   /** Count one request. `route` is the matched pattern (`/api/v1/environments/:name`), never the raw path. */
@@ -163,6 +169,14 @@ export class ServerMetrics {
         lines: () => [`mlenv_process_uptime_seconds ${num((Date.now() - this.#startedAt) / 1000)}`],
       },
     ];
+    for (const g of this.#gauges) {
+      families.push({
+        name: g.name,
+        help: g.help,
+        type: "gauge",
+        lines: () => [`${g.name} ${num(g.read())}`],
+      });
+    }
     if (this.#builds) families.push(...(await this.#buildFamilies(this.#builds)));
     const out: string[] = [];
     for (const f of families) {

@@ -24,9 +24,10 @@ import type { WheelCatalog, WheelRecord } from "./catalog";
 import { isWheelError, received, WheelError, WheelErrorCodes } from "./errors";
 import { formatWheelReference } from "./reference";
 import { type ResolveOptions, resolveWheelReference, resolveWheelReferences } from "./resolve";
-import { validateWheelSource } from "./validateWheel";
+import type { ValidatedWheel } from "./validateWheel";
 import { normalizeProjectName, parseWheelFilename } from "./wheelFilename";
-import { defaultZipLimits, fileZipSource, type ZipLimits } from "./zipArchive";
+import { WheelValidator } from "./wheelValidator";
+import { defaultZipLimits, type ZipLimits } from "./zipArchive";
 
 /** What {@link wheelRoutes} needs; `store` and `blobs` are the registry's own. */
 export interface WheelRoutesDeps {
@@ -35,6 +36,8 @@ export interface WheelRoutesDeps {
   catalog: WheelCatalog;
   signer: UrlSigner;
   limits?: Partial<ZipLimits>;
+  /** Validates uploads off the main thread (default: a WheelValidator with its defaults). */
+  validator?: WheelValidator;
   logger?: Pick<Logger, "info" | "warn" | "error">;
   /** Lifetime of signed URLs handed out by `resolve` (default 3600 s). */
   signedUrlTtlSeconds?: number;
@@ -166,6 +169,7 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
   const limits = { ...defaultZipLimits, ...deps.limits };
   const now = deps.now ?? (() => new Date().toISOString());
   const log = deps.logger;
+  const validator = deps.validator ?? new WheelValidator();
 
   app.onError((err, c) => {
     if (isWheelError(err) || isSigningError(err)) {
@@ -257,13 +261,10 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     // upload, or the loser of two racing uploads of one file name, leaves nothing behind.
     const spooled = await spool(requestBody(c), await uploadPath(), limits.maxBytes);
     try {
-      const fd = await open(spooled.path, "r");
-      let v: ReturnType<typeof validateWheelSource>;
-      try {
-        v = validateWheelSource(filename, fileZipSource(fd.fd), limits, { sha256: spooled.sha256 });
-      } finally {
-        await fd.close();
-      }
+      // In a worker thread: the event loop keeps serving while the archive is inflated and hashed.
+      const v: ValidatedWheel = await validator.validateFile(filename, spooled.path, limits, {
+        sha256: spooled.sha256,
+      });
       const existing = await deps.catalog.get(a.workspaceId, filename);
       if (existing && existing.sha256 !== v.sha256 && !overwrite) {
         throw new WheelError(

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { generateSigningKey, UrlSigner } from "../signing/urlSigner";
 import type { WheelCatalog } from "./catalog";
 import { openWheelCatalog } from "./sqlCatalog";
+import { WheelValidator } from "./wheelValidator";
 import type { ZipLimits } from "./zipArchive";
 
 /** What the server passes to `wheelRoutes` besides its store and blobs. */
@@ -10,6 +11,8 @@ export interface WheelSupport {
   catalog: WheelCatalog;
   signer: UrlSigner;
   limits?: Partial<ZipLimits>;
+  /** Validates uploads in worker threads (its `running` count is a metric). */
+  validator: WheelValidator;
   close(): Promise<void>;
 }
 
@@ -57,10 +60,15 @@ export function openWheelSupport(options: WheelSupportOptions): WheelSupport {
   const catalog = openWheelCatalog(
     options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
   );
+  const validator = new WheelValidator();
   return {
     catalog,
     signer,
+    validator,
     ...(maxBytes !== undefined ? { limits: { maxBytes } } : {}),
-    close: () => catalog.close(),
+    close: async () => {
+      await validator.close();
+      await catalog.close();
+    },
   };
 }
