@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** A blob's address: `sha256:<64 lowercase hex>`. */
@@ -17,6 +17,62 @@ export function blobDigest(bytes: Uint8Array): BlobDigest {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
+/** An inclusive byte range of a blob (`end` at most `size - 1`). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** A blob opened for reading: its size, and its bytes as a stream (pulled, never held whole). */
+export interface BlobReader {
+  size: number;
+  stream(range?: ByteRange): ReadableStream<Uint8Array>;
+}
+
+/** Bytes read from disk per pull of a blob stream. */
+const STREAM_CHUNK = 256 * 1024;
+
+/**
+ * A pull stream over `path` (or its `range`): one chunk is read each time the consumer asks for
+ * more, so a slow reader holds at most a chunk or two in memory. The file opens on the first pull
+ * and closes at the end or on cancel.
+ */
+function fileStream(path: string, range: ByteRange): ReadableStream<Uint8Array> {
+  let file: Awaited<ReturnType<typeof open>> | undefined;
+  let position = range.start;
+  const close = async () => {
+    const f = file;
+    file = undefined;
+    await f?.close().catch(() => {});
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          file ??= await open(path, "r");
+          const want = Math.min(STREAM_CHUNK, range.end + 1 - position);
+          if (want <= 0) {
+            await close();
+            controller.close();
+            return;
+          }
+          const buf = new Uint8Array(want);
+          const { bytesRead } = await file.read(buf, 0, want, position);
+          if (bytesRead === 0)
+            throw new Error(`blob ${path} ended at ${position} bytes, before ${range.end + 1}`);
+          position += bytesRead;
+          controller.enqueue(bytesRead === want ? buf : buf.subarray(0, bytesRead));
+        } catch (e) {
+          await close();
+          controller.error(e);
+        }
+      },
+      cancel: close,
+    },
+    { highWaterMark: 1 },
+  );
+}
+
 /** Content-addressed storage: bytes are stored under the SHA-256 of their content. */
 export interface BlobStore {
   /** Store bytes (idempotent) and return their digest. */
@@ -24,6 +80,8 @@ export interface BlobStore {
   /** The bytes, or null when absent. Throws on a malformed digest. */
   get(digest: string): Promise<Uint8Array | null>;
   has(digest: string): Promise<boolean>;
+  /** The blob opened for streaming (downloads never buffer it whole), or null when absent. */
+  read(digest: string): Promise<BlobReader | null>;
 }
 
 /** Blobs as files `<root>/sha256/<ab>/<hex>`, written atomically (temp file + rename). */
@@ -95,6 +153,18 @@ export class FsBlobStore implements BlobStore {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw e;
     }
+  }
+
+  async read(digest: string): Promise<BlobReader | null> {
+    const path = this.#path(digest);
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw e;
+    }
+    return { size, stream: (range) => fileStream(path, range ?? { start: 0, end: size - 1 }) };
   }
 
   async has(digest: string): Promise<boolean> {

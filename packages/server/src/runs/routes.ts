@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { authenticate } from "../auth";
+import { blobResponse } from "../blobs/blobResponse";
 import type { BlobStore } from "../blobs/blobStore";
 import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
@@ -274,13 +275,14 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
     const run = await runOf(await auth(c, "reader"), c.req.param("id"));
     const path = c.req.query("path") ?? "";
     const art = run.artifacts.find((x) => x.path === path);
-    const bytes = art ? await deps.blobs.get(art.digest) : null;
-    if (!bytes)
+    const blob = art ? await deps.blobs.read(art.digest) : null;
+    if (!blob)
       throw new ServerError(
         ServerErrorCode.NOT_FOUND,
         `Run ${run.id} has no artifact ${preview(path)}; it has ${preview(run.artifacts.map((x) => x.path))}`,
       );
-    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/octet-stream" });
+    // streamed from the blob store, with Range support (artifacts may be large)
+    return blobResponse(c, blob, { "content-type": "application/octet-stream", etag: `"${art!.digest}"` });
   });
 
   app.post("/api/v1/runs/:id/cancel", async (c) => {

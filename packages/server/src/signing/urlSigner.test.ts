@@ -71,6 +71,14 @@ describe("UrlSigner", () => {
     );
   });
 
+  it("refuses a leading zero in expires (one URL per signature)", () => {
+    const p = parse(signer.signFor(blob, { ttlSeconds: 60, now }).query);
+    expect(() => signer.verify(blob, p, now)).not.toThrow();
+    expect(codeOf(() => signer.verify(blob, { ...p, expires: `0${p.expires}` }, now))).toBe(
+      "E_SIGNATURE_MALFORMED",
+    );
+  });
+
   it("refuses a short key", () => {
     expect(codeOf(() => new UrlSigner("too-short"))).toBe("E_SIGNING_KEY_INVALID");
   });

@@ -119,7 +119,8 @@ export class UrlSigner {
     now: number = Date.now(),
   ): void {
     const { expires, sig } = presented;
-    if (!expires || !/^\d{1,12}$/.test(expires) || !sig || !/^[A-Za-z0-9_-]{43}$/.test(sig)) {
+    // one spelling per number: a leading zero would give one signature several URLs
+    if (!expires || !/^[1-9]\d{0,11}$/.test(expires) || !sig || !/^[A-Za-z0-9_-]{43}$/.test(sig)) {
       throw new SigningError(
         SigningErrorCodes.malformed,
         "Expected a signed URL with ?expires=<unix seconds>&sig=<43 base64url characters> (ask the server for a fresh one with the wheel's url endpoint)",

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { type Context, Hono } from "hono";
 import { identify, requireRole } from "../auth";
-import { type BlobDigest, type BlobStore, FsBlobStore } from "../blobs/blobStore";
+import { blobResponse } from "../blobs/blobResponse";
+import { type BlobDigest, type BlobReader, type BlobStore, FsBlobStore } from "../blobs/blobStore";
 import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
 import {
@@ -216,25 +217,27 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     return w;
   }
 
-  async function blobOrThrow(sha256: string): Promise<Uint8Array> {
-    const bytes = await deps.blobs.get(`sha256:${sha256}`);
-    if (!bytes) throw new ServerError(ServerErrorCode.INTERNAL, "blob missing");
-    return bytes;
+  /** A stored blob opened for streaming; a catalog row whose blob is gone is a server fault. */
+  async function blobOrThrow(sha256: string): Promise<BlobReader> {
+    const blob = await deps.blobs.read(`sha256:${sha256}`);
+    if (!blob) throw new ServerError(ServerErrorCode.INTERNAL, "blob missing");
+    return blob;
   }
 
+  /** The wheel's bytes, streamed from the blob store, with Range support. */
   function wheelResponse(
     c: Context,
-    bytes: Uint8Array,
+    blob: BlobReader,
     filename: string,
     sha256: string,
     attachment: boolean,
   ): Response {
-    c.header("Content-Type", "application/octet-stream");
-    c.header("Content-Length", String(bytes.length));
-    c.header("ETag", `"${sha256}"`);
-    c.header("Cache-Control", "private, max-age=31536000, immutable");
-    if (attachment) c.header("Content-Disposition", `attachment; filename="${filename}"`);
-    return c.body(bytes as Uint8Array<ArrayBuffer>);
+    return blobResponse(c, blob, {
+      "content-type": "application/octet-stream",
+      etag: `"${sha256}"`,
+      "cache-control": "private, max-age=31536000, immutable",
+      ...(attachment ? { "content-disposition": `attachment; filename="${filename}"` } : {}),
+    });
   }
 
   // ---- upload -------------------------------------------------------------------------------
@@ -548,9 +551,10 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     const a = await auth(c, "reader", c.req.param("ws"));
     const f = await fileFor(a.workspaceId, c.req.param("sha256"), c.req.param("filename"));
     if (f.isMetadata) {
-      const bytes = await blobOrThrow(f.revision.metadataSha256);
-      c.header("Content-Type", "text/plain; charset=utf-8");
-      return c.body(bytes as Uint8Array<ArrayBuffer>);
+      return blobResponse(c, await blobOrThrow(f.revision.metadataSha256), {
+        "content-type": "text/plain; charset=utf-8",
+        etag: `"${f.revision.metadataSha256}"`,
+      });
     }
     return wheelResponse(c, await blobOrThrow(f.revision.sha256), f.filename, f.revision.sha256, false);
   });
