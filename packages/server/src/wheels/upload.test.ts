@@ -95,8 +95,9 @@ describe("streaming wheel uploads", () => {
     expect(statSync(blob).size).toBe(size);
     expect(blobFiles(join(srv.blobDir, "tmp"))).toEqual([]);
     // Held in memory, the body alone would be 160 MiB (and its inflated member another 160). What
-    // the size adds is the worker's garbage before it collects, about 30 MiB for 64 or 160 MiB.
-    expect(growth - baseline.growth).toBeLessThan(size / 4);
+    // the size adds is the validation worker's garbage before it collects (1 MiB pieces, external
+    // memory V8 collects in batches of tens of MiB): 30-60 MiB measured, for 64 and 160 MiB alike.
+    expect(growth - baseline.growth).toBeLessThan(size / 2);
   }, 60_000);
 
   it("refuses a streamed body past the limit with 413 and leaves no file behind", async () => {
