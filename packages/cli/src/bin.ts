@@ -1,6 +1,15 @@
 #!/usr/bin/env node
 import { runCli } from "./program";
 
+// A reader that went away (`mlenv ... | head -1`, `| true`) is not an error: stop quietly, as
+// Unix tools do, instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -27,5 +36,7 @@ const code = await runCli(process.argv.slice(2), {
   cwd: (process.env.npm_lifecycle_event === "mlenv" && process.env.INIT_CWD) || process.cwd(),
   readStdin,
   untilStopped,
+  isTTY: { stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true },
+  columns: () => process.stderr.columns,
 });
 process.exitCode = code;

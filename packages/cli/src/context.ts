@@ -1,4 +1,6 @@
 import { resolve } from "node:path";
+import { colorEnabled, formatJson, type Painter, painter, printableLines, type Style } from "./output";
+import { noProgress, type Progress, TerminalProgress } from "./progress";
 
 /** Where the CLI reads and writes: real process streams in `bin.ts`, buffers in tests. */
 export interface CliIo {
@@ -13,6 +15,13 @@ export interface CliIo {
    * `server start` wait on it; tests pass a promise they resolve themselves.
    */
   untilStopped?: () => Promise<string>;
+  /**
+   * Whether standard output / standard error are terminals (default: neither). Colour needs a
+   * terminal (see `NO_COLOR`, `FORCE_COLOR`); progress lines need standard error to be one.
+   */
+  isTTY?: { stdout?: boolean; stderr?: boolean };
+  /** Width of the terminal in columns (progress lines are cut to it); default 80. */
+  columns?: () => number | undefined;
 }
 
 /** What every command module receives besides the program. */
@@ -20,22 +29,85 @@ export interface CliContext {
   io: CliIo;
   /** Resolve a user-given path against the CLI's working directory. */
   path: (p: string) => string;
-  /** Print one line (adds the newline) to stdout. */
-  out: (line: string) => void;
-  /** Print one line (adds the newline) to stderr. */
-  err: (line: string) => void;
+  /**
+   * Print text to stdout (adds the newline). Each of its lines is printed with control
+   * characters made visible (its own line breaks stay line breaks), then styled on a colour
+   * terminal.
+   */
+  out: (text: string, style?: Style) => void;
+  /** The same on stderr. */
+  err: (text: string, style?: Style) => void;
+  /** An informational line on stderr that `--quiet` leaves out. */
+  note: (text: string, style?: Style) => void;
+  /** Print one JSON document (`--json`). */
+  json: (value: unknown) => void;
+  /** Print one JSON line (`--json` on a stream, e.g. logs). */
+  jsonLine: (value: unknown) => void;
+  /** A progress line on a terminal's stderr; shows nothing otherwise or with `--quiet`. */
+  progress: (phase: string) => Progress;
+  /** Remove a progress line still shown (the command ended). */
+  endProgress: () => void;
+  /** `--quiet` of the command being run. */
+  quiet: boolean;
+  /** Style functions for stdout / stderr (identity when colour is off). */
+  paint: { stdout: Painter; stderr: Painter };
 }
 
 export function createContext(io: CliIo): CliContext {
-  return {
+  const stdoutColor = colorEnabled(io.env, io.isTTY?.stdout === true);
+  const stderrColor = colorEnabled(io.env, io.isTTY?.stderr === true);
+  const paint = { stdout: painter(stdoutColor), stderr: painter(stderrColor) };
+  let active: TerminalProgress | undefined;
+  const print = (write: (t: string) => void, p: Painter, text: string, style?: Style) => {
+    active?.clear();
+    write(
+      `${printableLines(text)
+        .map((l) => p(l, style))
+        .join("\n")}\n`,
+    );
+    active?.draw();
+  };
+  const ctx: CliContext = {
     io,
     path: (p) => resolve(io.cwd, p),
-    out: (line) => io.stdout(`${line}\n`),
-    err: (line) => io.stderr(`${line}\n`),
+    out: (text, style) => print(io.stdout, paint.stdout, text, style),
+    err: (text, style) => print(io.stderr, paint.stderr, text, style),
+    note: (text, style) => {
+      if (!ctx.quiet) ctx.err(text, style);
+    },
+    json: (value) => {
+      active?.clear();
+      io.stdout(`${formatJson(value)}\n`);
+      active?.draw();
+    },
+    jsonLine: (value) => {
+      active?.clear();
+      io.stdout(`${JSON.stringify(value)}\n`);
+      active?.draw();
+    },
+    progress: (phase) => {
+      if (ctx.quiet || io.isTTY?.stderr !== true || io.env.TERM === "dumb") return noProgress;
+      active?.done();
+      const p = new TerminalProgress({
+        write: io.stderr,
+        columns: () => io.columns?.() || 80,
+        paint: paint.stderr,
+        phase,
+        onDone: () => {
+          if (active === p) active = undefined;
+        },
+      });
+      active = p;
+      return p;
+    },
+    endProgress: () => active?.done(),
+    quiet: false,
+    paint,
   };
+  return ctx;
 }
 
-/** An error the CLI reports as one line on stderr and a non-zero exit code. */
+/** An error the CLI reports on stderr (`error: <message> [code]`) with a non-zero exit code. */
 export class CliError extends Error {
   override readonly name = "CliError";
   readonly code: string;

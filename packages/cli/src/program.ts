@@ -10,7 +10,7 @@ import * as serverCommands from "./commands/server";
 import * as tokenCommands from "./commands/token";
 import * as wheelCommands from "./commands/wheel";
 import { type CliContext, type CliIo, createContext } from "./context";
-import { sanitize } from "./output";
+import { printableLines } from "./output";
 
 /** A command module: adds its commands to the program. */
 export interface CommandModule {
@@ -38,10 +38,15 @@ export const CLI_VERSION = "0.0.0";
 
 /** The `mlenv` program with every command registered, writing through `io`. */
 export function createProgram(io: CliIo): Command {
+  return programWithContext(io).program;
+}
+
+function programWithContext(io: CliIo): { program: Command; ctx: CliContext } {
   const ctx = createContext(io);
   const program = new Command("mlenv")
     .description("Reproducible machine-learning software environments.")
     .version(CLI_VERSION, "-V, --version")
+    .option("-q, --quiet", QUIET)
     .enablePositionalOptions()
     .showHelpAfterError(false)
     .exitOverride()
@@ -50,9 +55,18 @@ export function createProgram(io: CliIo): Command {
   applyRecursively(program, (c) => {
     c.exitOverride();
     c.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    // Every command takes --quiet after its name too (`mlenv env lock -d x -q`).
+    if (c !== program && c.commands.length === 0 && !c.options.some((o) => o.long === "--quiet")) {
+      c.option("-q, --quiet", QUIET);
+    }
   });
-  return program;
+  program.hook("preAction", (_root, action) => {
+    ctx.quiet = action.optsWithGlobals<{ quiet?: boolean }>().quiet === true;
+  });
+  return { program, ctx };
 }
+
+const QUIET = "no progress lines or notes on stderr (errors and warnings still print)";
 
 function applyRecursively(c: Command, f: (c: Command) => void): void {
   f(c);
@@ -61,7 +75,7 @@ function applyRecursively(c: Command, f: (c: Command) => void): void {
 
 /** Run the CLI on `argv` (without the node and script entries); resolves to the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = createProgram(io);
+  const { program, ctx } = programWithContext(io);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return 0;
@@ -69,21 +83,36 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (e instanceof CommanderError) return e.exitCode;
     // A CliError with an empty message has already printed its own lines (e.g. validation issues).
     if (!(e instanceof Error && e.message === "" && (e as { exitCode?: unknown }).exitCode !== undefined)) {
-      io.stderr(`${errorLine(e)}\n`);
+      const [first = "", ...rest] = errorLines(e);
+      ctx.err(first, "red");
+      if (rest.length) ctx.err(rest.join("\n"));
     }
-    // MLENV_DEBUG=1 adds the stack (and causes) after the one-line message.
+    // MLENV_DEBUG=1 adds the stack (and causes) after the message.
     if (io.env.MLENV_DEBUG && e instanceof Error && e.stack) io.stderr(`${e.stack}\n`);
     const exit = (e as { exitCode?: unknown }).exitCode;
     return typeof exit === "number" && exit > 0 ? exit : 1;
+  } finally {
+    ctx.endProgress();
   }
 }
 
-/** One line describing an error: `error: <message> [<code>]`. */
-export function errorLine(e: unknown): string {
+/**
+ * The lines describing an error: `error: <first line of the message> [<code>]`, then the
+ * message's further lines as they are (a build's step output, a code frame). Each line has its
+ * control characters made visible.
+ */
+export function errorLines(e: unknown): string[] {
   const message = e instanceof Error ? e.message : String(e);
   const code = (e as { code?: unknown } | null)?.code;
-  const oneLine = sanitize(message.replace(/\s*\n\s*/g, " ").trim());
-  return typeof code === "string" && /^E_[A-Z0-9_]+$/.test(code)
-    ? `error: ${oneLine} [${code}]`
-    : `error: ${oneLine}`;
+  const [first = "", ...rest] = printableLines(message.trim());
+  const head =
+    typeof code === "string" && /^E_[A-Z0-9_]+$/.test(code)
+      ? `error: ${first.trim()} [${code}]`
+      : `error: ${first.trim()}`;
+  return [head, ...rest.map((l) => l.trimEnd())];
+}
+
+/** The first line of {@link errorLines}. */
+export function errorLine(e: unknown): string {
+  return errorLines(e)[0] ?? "error:";
 }

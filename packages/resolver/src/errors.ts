@@ -8,6 +8,7 @@ export const ResolverErrorCode = {
   SPEC_INVALID: "E_RESOLVER_SPEC_INVALID",
   PLATFORM_UNKNOWN: "E_PLATFORM_UNKNOWN",
   LOCK_MISMATCH: "E_LOCK_MISMATCH",
+  NO_CHANNELS: "E_NO_CHANNELS",
 } as const;
 
 export type ResolverErrorCode = (typeof ResolverErrorCode)[keyof typeof ResolverErrorCode];

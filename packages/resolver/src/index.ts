@@ -24,6 +24,7 @@ export {
   checkLock,
   type LockCheck,
   type LockOptions,
+  lockChannels,
   lockEnvironment,
   type OutdatedEntry,
   outdated,

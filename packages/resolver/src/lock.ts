@@ -37,6 +37,23 @@ export interface LockOptions {
   prereleases?: "if-necessary" | "allow";
   condaSemantics?: CondaSemantics;
   pipSemantics?: PipSemantics;
+  /**
+   * conda's channel settings (`.condarc`), as conda applies them: a definition that lists no
+   * channels uses `channels`, and the name `defaults` stands for `defaultChannels`. Without it
+   * such a definition fails with E_NO_CHANNELS; so does one where both lists are empty.
+   */
+  condaConfig?: { channels: string[]; defaultChannels: string[] };
+}
+
+/** The channels a lock uses: the definition's, else the configured ones, `defaults` expanded. */
+export function lockChannels(listed: readonly string[], config?: LockOptions["condaConfig"]): string[] {
+  const names = listed.length ? listed : (config?.channels ?? []);
+  const out: string[] = [];
+  for (const c of names) {
+    const expanded = c === "defaults" && config ? config.defaultChannels : [c];
+    for (const e of expanded) if (!out.includes(e)) out.push(e);
+  }
+  return out;
 }
 
 /** Named channels resolve against anaconda.org like conda does. */
@@ -87,12 +104,20 @@ function splitPipBlock(lines: string[]): {
 export async function lockEnvironment(def: EnvironmentDefinition, options: LockOptions = {}): Promise<Lock> {
   const conda = def.python.condaDependencies;
   const platforms = options.platforms ?? def.platforms;
-  const channelNames = conda.channels ?? [];
+  const channelNames = lockChannels(conda.channels ?? [], options.condaConfig);
+  const specs = condaPackages(conda);
+  if (channelNames.length === 0 && specs.length > 0) {
+    throw new ResolverError(
+      ResolverErrorCode.NO_CHANNELS,
+      conda.channels?.length || !options.condaConfig
+        ? `no conda channel to look for ${preview(specs[0])} in: the definition lists no channels; expected channels such as [conda-forge]`
+        : `no conda channel to look for ${preview(specs[0])} in: the definition lists no channels and the conda configuration's channels and default_channels are empty; expected channels such as [conda-forge]`,
+    );
+  }
   const open =
     options.channel ??
     ((loc: string) => condaChannel(loc, options.cacheDir ? { cacheDir: options.cacheDir } : {}));
   const channels = channelNames.map((c) => open(channelLocation(c)));
-  const specs = condaPackages(conda);
   const pip = splitPipBlock(pipEntries(conda));
   const condaSem = options.condaSemantics ?? defaultCondaSemantics;
   const pipSem = options.pipSemantics ?? defaultPipSemantics;

@@ -1,8 +1,6 @@
-import { BuildsClient, buildEnvironment, type ImageBuild } from "@mlenv/sdk";
-import { workspaceFromConfig } from "@mlenv/sdk/node";
+import type { ImageBuild } from "@mlenv/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatJson, sanitize } from "../output";
 
 function parseVersion(v: string): number {
   if (!/^[1-9]\d{0,8}$/.test(v))
@@ -29,7 +27,13 @@ function describeBuild(b: ImageBuild): string[] {
     lines.push(`error:           ${i.error.code}: ${i.error.message.split("\n")[0]}`);
     if (s?.index) lines.push(`failed step:     ${s.index}/${s.total ?? "?"} ${s.instruction ?? ""}`);
   }
-  return lines.map(sanitize);
+  return lines;
+}
+
+/** The step a build log line starts (`Step 2/5 : RUN ...`, BuildKit's `#7 [2/5] RUN ...`). */
+function stepOf(line: string): string | undefined {
+  const m = /^Step (\d+\/\d+) : (.*)$/.exec(line) ?? /^#\d+ \[(?:[^\]]* )?(\d+\/\d+)\] (.*)$/.exec(line);
+  return m ? `step ${m[1]} ${m[2]}` : undefined;
 }
 
 /**
@@ -40,7 +44,9 @@ export function register(program: Command, ctx: CliContext): void {
   const env =
     program.commands.find((c) => c.name() === "env") ??
     program.command("env").description("Environment definitions and the environment registry.");
-  const ws = () => workspaceFromConfig({ env: ctx.io.env });
+  // The SDK loads when a command runs, not when the program is built.
+  const sdk = () => import("@mlenv/sdk");
+  const ws = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
 
   env
     .command("build")
@@ -58,27 +64,39 @@ export function register(program: Command, ctx: CliContext): void {
         showOutput?: boolean;
         json?: boolean;
       }) => {
+        const { buildEnvironment } = await sdk();
         const build = await buildEnvironment(
-          ws(),
+          await ws(),
           opts.name,
           opts.version !== undefined ? { version: opts.version } : {},
         );
         if (!opts.json)
-          ctx.err(
-            sanitize(`build ${build.id} ${build.coalesced ? "joined" : "queued"}: ${build.info.image}`),
-          );
+          ctx.note(`build ${build.id} ${build.coalesced ? "joined" : "queued"}: ${build.info.image}`);
         let failed: CliError | null = null;
         if (opts.wait || opts.showOutput) {
-          await build.waitForCompletion({
-            raiseOnError: false,
-            ...(opts.showOutput
-              ? {
-                  showOutput: true,
-                  // with --json the log goes to stderr, so stdout stays one JSON document
-                  output: (line: string) => (opts.json ? ctx.err : ctx.out)(sanitize(line)),
-                }
-              : {}),
-          });
+          // On a terminal: the build's status and current step, log lines received, elapsed time.
+          const progress = ctx.progress(`build ${build.info.status}`);
+          let lines = 0;
+          let step: string | undefined;
+          try {
+            await build.waitForCompletion({
+              raiseOnError: false,
+              // The log is always followed (it drives the progress line); printed with --show-output.
+              showOutput: true,
+              output: (line: string) => {
+                lines++;
+                step = stepOf(line) ?? step;
+                progress.update({
+                  phase: "building",
+                  detail: `${step ? `${step} · ` : ""}${lines} log line${lines === 1 ? "" : "s"}`,
+                });
+                // with --json the log goes to stderr, so stdout stays one JSON document
+                if (opts.showOutput) (opts.json ? ctx.err : ctx.out)(line);
+              },
+            });
+          } finally {
+            progress.done();
+          }
           if (build.status !== "succeeded") {
             const step = build.info.error?.step;
             failed = new CliError(
@@ -87,11 +105,11 @@ export function register(program: Command, ctx: CliContext): void {
             );
             // without the live log, show the failed step's output
             if (!opts.showOutput && !opts.json && step?.output) {
-              for (const line of step.output.trimEnd().split("\n").slice(-30)) ctx.err(sanitize(line));
+              ctx.err(step.output.trimEnd().split("\n").slice(-30).join("\n"));
             }
           }
         }
-        if (opts.json) ctx.out(formatJson({ ...build.info, coalesced: build.coalesced }));
+        if (opts.json) ctx.json({ ...build.info, coalesced: build.coalesced });
         else for (const line of describeBuild(build)) ctx.out(line);
         if (failed) throw failed;
       },
@@ -106,11 +124,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-v, --version <n>", "version number", parseVersion)
     .option("--json", "print JSON")
     .action(async (opts: { name: string; version?: number; json?: boolean }) => {
-      const d = await new BuildsClient(ws()).image(
+      const { BuildsClient } = await sdk();
+      const d = await new BuildsClient(await ws()).image(
         opts.name,
         opts.version !== undefined ? { version: opts.version } : {},
       );
-      if (opts.json) return ctx.out(formatJson(d));
+      if (opts.json) return ctx.json(d);
       for (const line of [
         `name:            ${d.name}`,
         `version:         ${d.version}`,
@@ -121,8 +140,14 @@ export function register(program: Command, ctx: CliContext): void {
         `imageKey:        ${d.imageKey}`,
         `local:           ${d.local}`,
       ])
-        ctx.out(sanitize(line));
+        ctx.out(line);
       ctx.out("dockerfile:");
-      for (const line of (d.dockerfile ?? "-").trimEnd().split("\n")) ctx.out(sanitize(`  ${line}`));
+      ctx.out(
+        (d.dockerfile ?? "-")
+          .trimEnd()
+          .split("\n")
+          .map((line) => `  ${line}`)
+          .join("\n"),
+      );
     });
 }

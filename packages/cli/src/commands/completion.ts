@@ -124,7 +124,8 @@ export function register(program: Command, ctx: CliContext): void {
       "after",
       "\nInstall:\n  bash: source <(mlenv completion bash)   (or write it to /etc/bash_completion.d/mlenv)\n  zsh:  mlenv completion zsh > ~/.zfunc/_mlenv   (a directory on $fpath)\n  fish: mlenv completion fish > ~/.config/fish/completions/mlenv.fish",
     )
-    .action((shell: string, opts: { name: string }) => {
+    .option("--json", "print JSON: {shell, script}")
+    .action((shell: string, opts: { name: string; json?: boolean }) => {
       const make = { bash: bashCompletion, zsh: zshCompletion, fish: fishCompletion }[shell];
       if (!make) {
         throw new CliError(
@@ -132,6 +133,9 @@ export function register(program: Command, ctx: CliContext): void {
           `Expected a shell: bash, zsh or fish (e.g. mlenv completion bash); received ${JSON.stringify(shell).slice(0, 200)}`,
         );
       }
-      ctx.out(make(program, safe([opts.name])[0]).trimEnd());
+      const script = make(program, safe([opts.name])[0]);
+      // The script itself, unchanged: it is meant for a shell to read.
+      if (opts.json) ctx.json({ shell, script });
+      else ctx.io.stdout(`${script.trimEnd()}\n`);
     });
 }

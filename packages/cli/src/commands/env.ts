@@ -1,15 +1,7 @@
-import {
-  definitionHash,
-  loadDefinitionFolder,
-  parseDefinition,
-  saveDefinitionFolder,
-  toReferenceJson,
-} from "@mlenv/core";
 import type { EnvironmentSummary, EnvironmentVersion, RegisterResult, VersionSelector } from "@mlenv/sdk";
-import { workspaceFromConfig, writeDefinitionFiles } from "@mlenv/sdk/node";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatJson, formatTable, sanitize } from "../output";
+import { formatTable } from "../output";
 import { registerDiffCommand } from "./envDiff";
 import { loadOrReport, registerOfflineCommands, validateOrReport } from "./envOffline";
 import { lockForRegister } from "./lock";
@@ -58,7 +50,7 @@ function describeVersion(v: EnvironmentVersion | EnvironmentSummary): string[] {
     `archived:        ${v.archived ? "yes" : "no"}`,
     `created:         ${v.createdAt} by ${v.createdBy}`,
   ];
-  return lines.map(sanitize);
+  return lines;
 }
 
 /** `mlenv env ...`: offline definition commands and registry commands. */
@@ -66,7 +58,8 @@ export function register(program: Command, ctx: CliContext): void {
   const env = program.command("env").description("Environment definitions and the environment registry.");
   registerOfflineCommands(env, ctx);
   registerDiffCommand(env, ctx);
-  const ws = () => workspaceFromConfig({ env: ctx.io.env });
+  // The SDK and core load when a command runs, not when the program is built.
+  const ws = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
 
   env
     .command("register")
@@ -88,28 +81,27 @@ export function register(program: Command, ctx: CliContext): void {
         json?: boolean;
       }) => {
         // Validate locally first: errors come out as `file:line: ...` lines and nothing is sent.
-        const loaded = loadOrReport(ctx, opts.directory);
-        validateOrReport(ctx, loaded);
+        const loaded = await loadOrReport(ctx, opts.directory);
+        await validateOrReport(ctx, loaded);
+        const { toReferenceJson } = await import("@mlenv/core");
         const def = { ...loaded.definition, version: null };
         if (opts.name) def.name = opts.name;
         if (opts.description !== undefined) def.description = opts.description;
         if (opts.tag) def.tags = { ...def.tags, ...opts.tag };
         const locked = await lockForRegister(ctx, opts.directory, loaded.definition, opts.lock);
-        const res: RegisterResult = await ws().environments.register({
+        const res: RegisterResult = await (await ws()).environments.register({
           definition: toReferenceJson(def),
           ...(locked.lock === undefined ? {} : { lock: locked.lock }),
         });
         // Warn only once the version exists (a refused register prints just its error).
-        if (locked.warning) ctx.err(sanitize(locked.warning));
-        if (opts.json) return ctx.out(formatJson(res));
+        if (locked.warning) ctx.err(locked.warning, "yellow");
+        if (opts.json) return ctx.json(res);
         const e = res.environment;
         const how = e.locked ? `locked${locked.source ? ` (${locked.source})` : ""}` : "unlocked";
         ctx.out(
-          sanitize(
-            res.created
-              ? `Registered ${e.name} version ${e.version} (${e.definitionHash}), ${how}`
-              : `Unchanged: ${e.name} version ${e.version} already has this definition (${e.definitionHash}), ${how}`,
-          ),
+          res.created
+            ? `Registered ${e.name} version ${e.version} (${e.definitionHash}), ${how}`
+            : `Unchanged: ${e.name} version ${e.version} already has this definition (${e.definitionHash}), ${how}`,
         );
       },
     );
@@ -122,12 +114,12 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option("--archived <mode>", "include archived environments").choices(["true", "only"]))
     .option("--json", "print JSON")
     .action(async (opts: { prefix?: string; tag?: string; archived?: "true" | "only"; json?: boolean }) => {
-      const items = await ws().environments.list({
+      const items = await (await ws()).environments.list({
         prefix: opts.prefix,
         tag: opts.tag,
         archived: opts.archived === undefined ? undefined : opts.archived === "only" ? "only" : true,
       });
-      if (opts.json) return ctx.out(formatJson(items));
+      if (opts.json) return ctx.json(items);
       if (items.length === 0) return ctx.out("No environments.");
       ctx.out(
         formatTable(items, [
@@ -150,21 +142,21 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-l, --label <label>", "label, e.g. production")
     .option("--json", "print JSON (includes the definition)")
     .action(async (opts: { name: string; version?: number; label?: string; json?: boolean }) => {
-      const v = await ws().environments.get(opts.name, selector(opts));
-      if (opts.json) return ctx.out(formatJson(v));
+      const v = await (await ws()).environments.get(opts.name, selector(opts));
+      if (opts.json) return ctx.json(v);
       for (const line of describeVersion(v)) ctx.out(line);
       const def = v.definition as { python?: { condaDependencies?: unknown } } | undefined;
       const conda = def?.python?.condaDependencies as
         | { channels?: string[]; dependencies?: Array<string | { pip?: string[] }> }
         | undefined;
       if (conda) {
-        ctx.out(sanitize(`channels:        ${(conda.channels ?? []).join(", ") || "-"}`));
+        ctx.out(`channels:        ${(conda.channels ?? []).join(", ") || "-"}`);
         ctx.out("dependencies:");
         for (const d of conda.dependencies ?? []) {
-          if (typeof d === "string") ctx.out(sanitize(`  - ${d}`));
+          if (typeof d === "string") ctx.out(`  - ${d}`);
           else {
             ctx.out("  - pip:");
-            for (const p of d.pip ?? []) ctx.out(sanitize(`    - ${p}`));
+            for (const p of d.pip ?? []) ctx.out(`    - ${p}`);
           }
         }
       }
@@ -176,8 +168,8 @@ export function register(program: Command, ctx: CliContext): void {
     .requiredOption("-n, --name <name>", "environment name")
     .option("--json", "print JSON")
     .action(async (opts: { name: string; json?: boolean }) => {
-      const h = await ws().environments.versions(opts.name);
-      if (opts.json) return ctx.out(formatJson(h));
+      const h = await (await ws()).environments.versions(opts.name);
+      if (opts.json) return ctx.json(h);
       ctx.out(
         formatTable(h.items, [
           { header: "version", value: (r) => r.version },
@@ -197,6 +189,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-l, --label <label>", "label")
     .requiredOption("-d, --directory <dir>", "folder to write")
     .option("--overwrite", "replace the files of a non-empty folder")
+    .option("--json", "print JSON")
     .action(
       async (opts: {
         name: string;
@@ -204,8 +197,13 @@ export function register(program: Command, ctx: CliContext): void {
         label?: string;
         directory: string;
         overwrite?: boolean;
+        json?: boolean;
       }) => {
-        const v = await ws().environments.get(opts.name, selector(opts));
+        const [{ definitionHash, loadDefinitionFolder, parseDefinition, saveDefinitionFolder }, sdkNode] =
+          await Promise.all([import("@mlenv/core"), import("@mlenv/sdk/node")]);
+        const v = await sdkNode
+          .workspaceFromConfig({ env: ctx.io.env })
+          .environments.get(opts.name, selector(opts));
         if (!v.definition)
           throw new CliError("E_BAD_RESPONSE", `The server returned no definition for ${opts.name}.`);
         const files = saveDefinitionFolder(parseDefinition(v.definition));
@@ -217,13 +215,20 @@ export function register(program: Command, ctx: CliContext): void {
             `Expected ${v.name} version ${v.version} to hash to the registered ${v.definitionHash}; its folder hashes to ${local}. Nothing was written.`,
           );
         }
-        writeDefinitionFiles(ctx.path(opts.directory), files, {
+        const path = ctx.path(opts.directory);
+        sdkNode.writeDefinitionFiles(path, files, {
           overwrite: opts.overwrite ?? false,
           displayPath: opts.directory,
         });
-        ctx.out(
-          sanitize(`Downloaded ${v.name} version ${v.version} to ${opts.directory} (${v.definitionHash})`),
-        );
+        if (opts.json)
+          return ctx.json({
+            name: v.name,
+            version: v.version,
+            definitionHash: v.definitionHash,
+            directory: path,
+            files: Object.keys(files).sort(),
+          });
+        ctx.out(`Downloaded ${v.name} version ${v.version} to ${opts.directory} (${v.definitionHash})`);
       },
     );
 
@@ -237,17 +242,18 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(
       async (opts: { name: string; label: string; version?: number; delete?: boolean; json?: boolean }) => {
-        const registry = ws().environments;
+        const registry = (await ws()).environments;
         if (opts.delete) {
           if (opts.version !== undefined)
             throw new CliError("E_USAGE", "Expected --delete or -v VERSION, not both.");
           await registry.deleteLabel(opts.name, opts.label);
-          return ctx.out(sanitize(`Removed label ${opts.label} from ${opts.name}`));
+          if (opts.json) return ctx.json({ name: opts.name, label: opts.label, deleted: true });
+          return ctx.out(`Removed label ${opts.label} from ${opts.name}`);
         }
         if (opts.version === undefined) throw new CliError("E_USAGE", "Expected -v VERSION (or --delete).");
         const l = await registry.setLabel(opts.name, opts.label, opts.version);
-        if (opts.json) return ctx.out(formatJson(l));
-        ctx.out(sanitize(`Label ${l.label} of ${opts.name} now points at version ${l.version}`));
+        if (opts.json) return ctx.json(l);
+        ctx.out(`Label ${l.label} of ${opts.name} now points at version ${l.version}`);
       },
     );
 
@@ -265,9 +271,9 @@ export function register(program: Command, ctx: CliContext): void {
       .requiredOption("-n, --name <name>", "environment name")
       .option("--json", "print JSON")
       .action(async (opts: { name: string; json?: boolean }) => {
-        const s = await ws().environments[verb](opts.name);
-        if (opts.json) return ctx.out(formatJson(s));
-        ctx.out(sanitize(`${done} ${s.name}`));
+        const s = await (await ws()).environments[verb](opts.name);
+        if (opts.json) return ctx.json(s);
+        ctx.out(`${done} ${s.name}`);
       });
   }
 
@@ -281,10 +287,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(
       async (opts: { name: string; newName: string; version?: number; label?: string; json?: boolean }) => {
-        const res = await ws().environments.clone(opts.name, { newName: opts.newName, ...selector(opts) });
-        if (opts.json) return ctx.out(formatJson(res));
+        const res = await (await ws()).environments.clone(opts.name, {
+          newName: opts.newName,
+          ...selector(opts),
+        });
+        if (opts.json) return ctx.json(res);
         const e = res.environment;
-        ctx.out(sanitize(`Cloned ${opts.name} to ${e.name} version ${e.version} (${e.definitionHash})`));
+        ctx.out(`Cloned ${opts.name} to ${e.name} version ${e.version} (${e.definitionHash})`);
       },
     );
 }

@@ -1,8 +1,7 @@
-import { type DefinitionDiff, definitionHash, diffDefinitions, formatDiff } from "@mlenv/core";
-import { loadDefinitionPath, workspaceFromConfig } from "@mlenv/sdk/node";
+import type { DefinitionDiff } from "@mlenv/core";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatJson, sanitize } from "../output";
+import type { Style } from "../output";
 
 function collectVersion(v: string, prev: number[] | undefined): number[] {
   if (!/^[1-9]\d{0,8}$/.test(v))
@@ -10,10 +9,20 @@ function collectVersion(v: string, prev: number[] | undefined): number[] {
   return [...(prev ?? []), Number(v)];
 }
 
-function printDiff(ctx: CliContext, header: [string, string], diff: DefinitionDiff): void {
-  ctx.out(sanitize(`--- ${header[0]}`));
-  ctx.out(sanitize(`+++ ${header[1]}`));
-  for (const line of formatDiff(diff).trimEnd().split("\n")) ctx.out(sanitize(line));
+/** How a diff line looks on a colour terminal: additions green, removals red, changes yellow. */
+function diffStyle(line: string): Style | undefined {
+  if (/^\s*\+ /.test(line)) return "green";
+  if (/^\s*- /.test(line)) return "red";
+  if (/^\s*~ /.test(line)) return "yellow";
+  if (/^\S.*:$/.test(line)) return "bold";
+  return undefined;
+}
+
+async function printDiff(ctx: CliContext, header: [string, string], diff: DefinitionDiff): Promise<void> {
+  const { formatDiff } = await import("@mlenv/core");
+  ctx.out(`--- ${header[0]}`, "red");
+  ctx.out(`+++ ${header[1]}`, "green");
+  for (const line of formatDiff(diff).trimEnd().split("\n")) ctx.out(line, diffStyle(line));
 }
 
 /** `mlenv env diff DIR_A DIR_B` and `mlenv env diff -n NAME -v A -v B`. */
@@ -39,8 +48,9 @@ export function registerDiffCommand(env: Command, ctx: CliContext): void {
           if (from === undefined || to === undefined || extra !== undefined) {
             throw new CliError("E_USAGE", "Expected exactly two versions: mlenv env diff -n NAME -v 1 -v 2");
           }
+          const { workspaceFromConfig } = await import("@mlenv/sdk/node");
           const d = await workspaceFromConfig({ env: ctx.io.env }).environments.diff(opts.name, from, to);
-          if (opts.json) return ctx.out(formatJson(d));
+          if (opts.json) return ctx.json(d);
           return printDiff(
             ctx,
             [`${d.name} version ${d.from} (${d.fromHash})`, `${d.name} version ${d.to} (${d.toHash})`],
@@ -53,10 +63,14 @@ export function registerDiffCommand(env: Command, ctx: CliContext): void {
             "Expected two definition paths (mlenv env diff DIR_A DIR_B) or -n NAME -v A -v B.",
           );
         }
+        const [{ definitionHash, diffDefinitions }, { loadDefinitionPath }] = await Promise.all([
+          import("@mlenv/core"),
+          import("@mlenv/sdk/node"),
+        ]);
         const da = loadDefinitionPath(ctx.path(a), { displayPath: a }).definition;
         const db = loadDefinitionPath(ctx.path(b), { displayPath: b }).definition;
         const diff = diffDefinitions(da, db);
-        if (opts.json) return ctx.out(formatJson(diff));
+        if (opts.json) return ctx.json(diff);
         printDiff(ctx, [`${a} (${definitionHash(da)})`, `${b} (${definitionHash(db)})`], diff);
       },
     );

@@ -1,38 +1,30 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  createDefinition,
-  type DefinitionIssue,
-  definitionHash,
-  type EnvironmentDefinition,
-  formatIssue,
-  imageKey,
-  isCoreError,
-  type LoadedDefinition,
-  pipEntries,
-  renderCondaEnvironment,
-  renderDockerBuild,
-  saveDefinitionFolder,
-  toReferenceJson,
-  validateDefinition,
-} from "@mlenv/core";
-import { loadDefinitionPath, writeDefinitionFiles } from "@mlenv/sdk/node";
+import type { DefinitionIssue, EnvironmentDefinition, LoadedDefinition } from "@mlenv/core";
 import { type Command, Option } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatJson, sanitize } from "../output";
+
+// @mlenv/core and @mlenv/sdk/node load when a command runs, not when the program is built.
+const core = () => import("@mlenv/core");
+
+/** One validation issue as a line, red for errors and yellow for warnings on a colour terminal. */
+export async function printIssue(ctx: CliContext, issue: DefinitionIssue): Promise<void> {
+  const { formatIssue } = await core();
+  ctx.err(formatIssue(issue), issue.severity === "error" ? "red" : "yellow");
+}
 
 /** Load a definition path; on a located parse error print `file:line: ...` lines and exit 1. */
-export function loadOrReport(ctx: CliContext, path: string): LoadedDefinition {
+export async function loadOrReport(ctx: CliContext, path: string): Promise<LoadedDefinition> {
+  const [{ isCoreError }, { loadDefinitionPath }] = await Promise.all([core(), import("@mlenv/sdk/node")]);
   try {
     return loadDefinitionPath(ctx.path(path), { displayPath: path });
   } catch (e) {
     if (isCoreError(e)) {
-      if (e.issues.length > 0) for (const i of e.issues) ctx.err(sanitize(formatIssue(i)));
+      if (e.issues.length > 0) for (const i of e.issues) await printIssue(ctx, i);
       else
         ctx.err(
-          sanitize(
-            `${e.file ? `${e.file}${e.line ? `:${e.line}` : ""}: ` : ""}${e.message.replace(/\s*\n\s*/g, " ")}`,
-          ),
+          `${e.file ? `${e.file}${e.line ? `:${e.line}` : ""}: ` : ""}${e.message.replace(/\s*\n\s*/g, " ")}`,
+          "red",
         );
       throw new CliError(e.code, "", { cause: e });
     }
@@ -41,12 +33,16 @@ export function loadOrReport(ctx: CliContext, path: string): LoadedDefinition {
 }
 
 /** Validate a loaded definition, printing every issue; throws (exit 1) on errors. */
-export function validateOrReport(ctx: CliContext, loaded: LoadedDefinition): DefinitionIssue[] {
+export async function validateOrReport(
+  ctx: CliContext,
+  loaded: LoadedDefinition,
+): Promise<DefinitionIssue[]> {
+  const { validateDefinition } = await core();
   const issues = [
     ...loaded.warnings,
     ...validateDefinition(loaded.definition, { locations: loaded.locations }),
   ];
-  for (const i of issues) ctx.err(sanitize(formatIssue(i)));
+  for (const i of issues) await printIssue(ctx, i);
   if (issues.some((i) => i.severity === "error")) throw new CliError("E_SPEC_INVALID", "");
   return issues;
 }
@@ -59,14 +55,22 @@ export function registerOfflineCommands(env: Command, ctx: CliContext): void {
     .requiredOption("-n, --name <name>", "environment name")
     .requiredOption("-d, --directory <dir>", "folder to create")
     .option("--overwrite", "write into a non-empty folder")
-    .action((opts: { name: string; directory: string; overwrite?: boolean }) => {
+    .option("--json", "print JSON")
+    .action(async (opts: { name: string; directory: string; overwrite?: boolean; json?: boolean }) => {
+      const [{ createDefinition, saveDefinitionFolder }, { writeDefinitionFiles }] = await Promise.all([
+        core(),
+        import("@mlenv/sdk/node"),
+      ]);
       const def = createDefinition(opts.name);
       const files = saveDefinitionFolder(def);
-      writeDefinitionFiles(ctx.path(opts.directory), files, {
+      const path = ctx.path(opts.directory);
+      writeDefinitionFiles(path, files, {
         overwrite: opts.overwrite ?? false,
         displayPath: opts.directory,
       });
-      ctx.out(`Scaffolded ${def.name} in ${opts.directory} (${Object.keys(files).sort().join(", ")})`);
+      const names = Object.keys(files).sort();
+      if (opts.json) return ctx.json({ name: def.name, directory: path, files: names });
+      ctx.out(`Scaffolded ${def.name} in ${opts.directory} (${names.join(", ")})`);
     });
 
   env
@@ -74,23 +78,23 @@ export function registerOfflineCommands(env: Command, ctx: CliContext): void {
     .description("Check a definition folder or file; prints `file:line: ...` lines and exits 1 on errors.")
     .requiredOption("-d, --directory <path>", "definition folder, or a .yml/.json/.txt file")
     .option("--json", "print the issues as JSON")
-    .action((opts: { directory: string; json?: boolean }) => {
-      const loaded = loadOrReport(ctx, opts.directory);
+    .action(async (opts: { directory: string; json?: boolean }) => {
+      const loaded = await loadOrReport(ctx, opts.directory);
       if (opts.json) {
+        const { validateDefinition } = await core();
         const issues = [
           ...loaded.warnings,
           ...validateDefinition(loaded.definition, { locations: loaded.locations }),
         ];
-        ctx.out(formatJson({ valid: !issues.some((i) => i.severity === "error"), issues }));
+        ctx.json({ valid: !issues.some((i) => i.severity === "error"), issues });
         if (issues.some((i) => i.severity === "error")) throw new CliError("E_SPEC_INVALID", "");
         return;
       }
-      const issues = validateOrReport(ctx, loaded);
+      const issues = await validateOrReport(ctx, loaded);
       const warnings = issues.filter((i) => i.severity === "warning").length;
       ctx.out(
-        sanitize(
-          `${opts.directory}: valid (${loaded.definition.name}, ${warnings} warning${warnings === 1 ? "" : "s"})`,
-        ),
+        `${opts.directory}: valid (${loaded.definition.name}, ${warnings} warning${warnings === 1 ? "" : "s"})`,
+        "green",
       );
     });
 
@@ -99,10 +103,11 @@ export function registerOfflineCommands(env: Command, ctx: CliContext): void {
     .description("Print the definitionHash and imageKey of a definition.")
     .requiredOption("-d, --directory <path>", "definition folder, or a .yml/.json/.txt file")
     .option("--json", "print JSON")
-    .action((opts: { directory: string; json?: boolean }) => {
-      const def = loadOrReport(ctx, opts.directory).definition;
+    .action(async (opts: { directory: string; json?: boolean }) => {
+      const def = (await loadOrReport(ctx, opts.directory)).definition;
+      const { definitionHash, imageKey } = await core();
       const out = { name: def.name, definitionHash: definitionHash(def), imageKey: imageKey(def) };
-      if (opts.json) return ctx.out(formatJson(out));
+      if (opts.json) return ctx.json(out);
       ctx.out(`definitionHash  ${out.definitionHash}`);
       ctx.out(`imageKey        ${out.imageKey}`);
     });
@@ -116,29 +121,40 @@ export function registerOfflineCommands(env: Command, ctx: CliContext): void {
     )
     .option("-o, --output <dir>", "dockerfile: also write the whole build context into this folder")
     .option("--overwrite", "with --output: write into a non-empty folder")
-    .action((opts: { directory: string; format: RenderFormat; output?: string; overwrite?: boolean }) => {
-      const loaded = loadOrReport(ctx, opts.directory);
-      if (opts.output !== undefined) {
-        if (opts.format !== "dockerfile")
-          throw new CliError("E_USAGE", "Expected --output only with --format dockerfile.");
-        const build = renderDockerBuild(loaded.definition);
-        const written = writeContext(
-          ctx.path(opts.output),
-          opts.output,
-          build.context,
-          opts.overwrite ?? false,
-        );
-        ctx.out(sanitize(`Wrote the build context (${written.join(", ")}) to ${opts.output}`));
-        return;
-      }
-      ctx.io.stdout(render(loaded.definition, opts.format));
-    });
+    .option("--json", "print JSON: the format and the rendered text (or the files written)")
+    .action(
+      async (opts: {
+        directory: string;
+        format: RenderFormat;
+        output?: string;
+        overwrite?: boolean;
+        json?: boolean;
+      }) => {
+        const loaded = await loadOrReport(ctx, opts.directory);
+        if (opts.output !== undefined) {
+          if (opts.format !== "dockerfile")
+            throw new CliError("E_USAGE", "Expected --output only with --format dockerfile.");
+          const { renderDockerBuild } = await core();
+          const build = renderDockerBuild(loaded.definition);
+          const path = ctx.path(opts.output);
+          const written = writeContext(path, opts.output, build.context, opts.overwrite ?? false);
+          if (opts.json) return ctx.json({ format: opts.format, output: path, files: written });
+          ctx.out(`Wrote the build context (${written.join(", ")}) to ${opts.output}`);
+          return;
+        }
+        const text = await render(loaded.definition, opts.format);
+        // The rendered file itself, byte for byte (a Dockerfile, an environment.yml).
+        if (opts.json) ctx.json({ format: opts.format, text });
+        else ctx.io.stdout(text);
+      },
+    );
 }
 
 const RENDER_FORMATS = ["conda", "pip", "dockerfile", "json"] as const;
 type RenderFormat = (typeof RENDER_FORMATS)[number];
 
-function render(def: EnvironmentDefinition, format: RenderFormat): string {
+async function render(def: EnvironmentDefinition, format: RenderFormat): Promise<string> {
+  const { pipEntries, renderCondaEnvironment, renderDockerBuild, toReferenceJson } = await core();
   switch (format) {
     case "conda":
       return renderCondaEnvironment(def.python.condaDependencies);
@@ -149,7 +165,7 @@ function render(def: EnvironmentDefinition, format: RenderFormat): string {
     case "dockerfile":
       return renderDockerBuild(def).dockerfile;
     case "json":
-      return `${formatJson(toReferenceJson(def))}\n`;
+      return `${JSON.stringify(toReferenceJson(def), null, 2)}\n`;
   }
 }
 

@@ -1,14 +1,14 @@
-import { workspaceFromConfig } from "@mlenv/sdk/node";
 import type { Command } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatJson, formatTable, sanitize } from "../output";
+import { formatTable } from "../output";
 
 /** `mlenv index url` (the workspace's pip index) and `mlenv index secret` (upstream index credentials). */
 export function register(program: Command, ctx: CliContext): void {
   const index = program
     .command("index")
     .description("The workspace's private package index and upstream index credentials.");
-  const workspace = () => workspaceFromConfig({ env: ctx.io.env });
+  // The SDK loads when a command runs, not when the program is built.
+  const workspace = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
 
   index
     .command("url")
@@ -18,7 +18,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--no-credentials", "leave the token out")
     .option("--json", "print JSON")
     .action(async (opts: { credentials: boolean; json?: boolean }) => {
-      const ws = workspace();
+      const ws = await workspace();
       const me = await ws.environments.whoami();
       const url = new URL(`${ws.url}/pypi/${encodeURIComponent(me.workspace)}/simple/`);
       if (opts.credentials) {
@@ -30,7 +30,7 @@ export function register(program: Command, ctx: CliContext): void {
         url.username = "__token__";
         url.password = ws.token;
       }
-      if (opts.json) return ctx.out(formatJson({ workspace: me.workspace, indexUrl: url.toString() }));
+      if (opts.json) return ctx.json({ workspace: me.workspace, indexUrl: url.toString() });
       ctx.out(url.toString());
     });
 
@@ -43,23 +43,27 @@ export function register(program: Command, ctx: CliContext): void {
     .command("set")
     .description("Set a secret from standard input (never from argv, which other users can see).")
     .argument("<name>", "e.g. CORP_PYPI_PASSWORD")
-    .action(async (name: string) => {
+    .option("--json", "print JSON")
+    .action(async (name: string, opts: { json?: boolean }) => {
       if (!ctx.io.readStdin)
         throw new CliError("E_USAGE", "Expected the secret value on standard input; there is none.");
       const value = (await ctx.io.readStdin()).replace(/\r?\n$/, "");
       if (value === "") throw new CliError("E_USAGE", "Expected a non-empty secret value on standard input.");
-      await workspace().request("PUT", `/api/v1/secrets/${encodeURIComponent(name)}`, { body: { value } });
-      ctx.out(sanitize(`Set secret ${name}`));
+      await (await workspace()).request("PUT", `/api/v1/secrets/${encodeURIComponent(name)}`, {
+        body: { value },
+      });
+      if (opts.json) return ctx.json({ name, set: true });
+      ctx.out(`Set secret ${name}`);
     });
   secret
     .command("list")
     .description("List secret names (values are never shown).")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const out = await workspace().request<{
+      const out = await (await workspace()).request<{
         items: { name: string; createdAt: string; updatedAt: string }[];
       }>("GET", "/api/v1/secrets");
-      if (opts.json) return ctx.out(formatJson(out.items));
+      if (opts.json) return ctx.json(out.items);
       ctx.out(
         formatTable(out.items, [
           { header: "name", value: (s) => s.name },
@@ -71,8 +75,10 @@ export function register(program: Command, ctx: CliContext): void {
     .command("delete")
     .description("Delete a secret.")
     .argument("<name>")
-    .action(async (name: string) => {
-      await workspace().request("DELETE", `/api/v1/secrets/${encodeURIComponent(name)}`);
-      ctx.out(sanitize(`Deleted secret ${name}`));
+    .option("--json", "print JSON")
+    .action(async (name: string, opts: { json?: boolean }) => {
+      await (await workspace()).request("DELETE", `/api/v1/secrets/${encodeURIComponent(name)}`);
+      if (opts.json) return ctx.json({ name, deleted: true });
+      ctx.out(`Deleted secret ${name}`);
     });
 }

@@ -1,19 +1,16 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import {
-  type EnvironmentDefinition,
-  type Lock,
-  parseDefinition,
-  parseLock,
-  serializeLock,
-  validateLock,
-} from "@mlenv/core";
-import { checkLock, isResolverError, lockEnvironment, outdated } from "@mlenv/resolver";
-import { workspaceFromConfig } from "@mlenv/sdk/node";
+import type { EnvironmentDefinition, Lock } from "@mlenv/core";
+import type { CondaChannel, LockOptions } from "@mlenv/resolver";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatJson, formatTable, sanitize } from "../output";
+import { formatTable } from "../output";
+import type { Progress } from "../progress";
 import { loadOrReport } from "./envOffline";
+
+// The resolver, core and the conda configuration load when a command runs.
+const core = () => import("@mlenv/core");
+const resolver = () => import("@mlenv/resolver");
 
 const PLATFORMS = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"];
 
@@ -33,19 +30,116 @@ function cacheDir(ctx: CliContext): string {
 }
 
 async function withResolverErrors<T>(ctx: CliContext, f: () => Promise<T>): Promise<T> {
+  const { isResolverError } = await resolver();
   try {
     return await f();
   } catch (e) {
     if (isResolverError(e)) {
       if (e.explanation.length) {
-        ctx.err(sanitize(`error: ${e.message.split("\n")[0]} [${e.code}]`));
-        for (const line of e.explanation) ctx.err(sanitize(`  ${line}`));
+        ctx.endProgress();
+        ctx.err(`error: ${e.message.split("\n")[0]} [${e.code}]`, "red");
+        ctx.err(e.explanation.map((line) => `  ${line}`).join("\n"));
         throw new CliError(e.code, "", { cause: e });
       }
       throw new CliError(e.code, e.message, { cause: e });
     }
     throw e;
   }
+}
+
+/**
+ * The resolver options every locking command uses: the repodata cache, the user's conda channel
+ * configuration for a definition without channels (said in one note line, or an error when
+ * there are none), and a progress line on a terminal.
+ */
+async function lockOptions(
+  ctx: CliContext,
+  def: EnvironmentDefinition,
+  shown: string,
+  progress: Progress,
+): Promise<LockOptions> {
+  const { condaChannel, lockChannels } = await resolver();
+  const options: LockOptions = {
+    cacheDir: cacheDir(ctx),
+    channel: watchedChannels(progress, condaChannel, cacheDir(ctx)),
+  };
+  if (def.python.condaDependencies.channels?.length) return options;
+  const { readCondaChannelConfig } = await import("../internal/condarc");
+  const config = readCondaChannelConfig(ctx.io.env);
+  const used = lockChannels([], config);
+  const where = config.sources.length
+    ? `the channels of ${config.sources.join(", ")}`
+    : "conda's default channels; no .condarc sets channels";
+  if (used.length === 0) {
+    throw new CliError(
+      "E_NO_CHANNELS",
+      `${shown} lists no channels and there are no default channels (${where} leave none): expected channels such as [conda-forge] in the definition or in ~/.condarc`,
+    );
+  }
+  ctx.note(`${shown} lists no channels: using ${used.join(", ")} (${where})`);
+  options.condaConfig = { channels: config.channels, defaultChannels: config.defaultChannels };
+  return options;
+}
+
+/** Channels that report their repodata fetches (files, bytes) to a progress line. */
+function watchedChannels(
+  progress: Progress,
+  condaChannel: (location: string, options: { cacheDir?: string }) => CondaChannel,
+  cache?: string,
+): (location: string) => CondaChannel {
+  let files = 0;
+  let bytes = 0;
+  let pending = 0;
+  const started = (what: string) => {
+    pending++;
+    progress.update({ phase: "fetching repodata", detail: what, bytes });
+  };
+  const finished = () => {
+    pending--;
+    files++;
+    progress.update(
+      pending
+        ? { detail: `${files} files` }
+        : { phase: "solving", detail: `${files} repodata files read`, bytes },
+    );
+  };
+  return (location) => {
+    const ch = condaChannel(location, cache ? { cacheDir: cache } : {});
+    const name = ch.url.replace(/^https?:\/\//, "");
+    const watched: CondaChannel = {
+      kind: "conda",
+      url: ch.url,
+      records: async (subdir, o) => {
+        started(`${name}/${subdir}`);
+        try {
+          return await ch.records(subdir, o);
+        } finally {
+          finished();
+        }
+      },
+    };
+    const source = ch.source?.bind(ch);
+    if (source) {
+      watched.source = async (subdir, o) => {
+        started(`${name}/${subdir}`);
+        const alloc = o?.alloc;
+        try {
+          return await source(subdir, {
+            ...o,
+            // The body's size, from its Content-Length, before it is read.
+            alloc: (size: number) => {
+              bytes += size;
+              progress.update({ bytes });
+              return alloc ? alloc(size) : Buffer.allocUnsafe(size);
+            },
+          });
+        } finally {
+          finished();
+        }
+      };
+    }
+    return watched;
+  };
 }
 
 /** The lock `mlenv env register` sends, and the warning to print when it has none. */
@@ -79,10 +173,13 @@ export async function lockForRegister(
   const beside = defaultLockPath(ctx, directory);
   if (existsSync(beside)) return { lock: readFileSync(beside, "utf8"), source: beside };
   if (def.python.userManagedDependencies) return {};
+  const { isResolverError, lockEnvironment } = await resolver();
+  const progress = ctx.progress("locking");
   try {
-    return { lock: await lockEnvironment(def, { cacheDir: cacheDir(ctx) }), source: "resolved now" };
+    const options = await lockOptions(ctx, def, directory, progress);
+    return { lock: await lockEnvironment(def, options), source: "resolved now" };
   } catch (e) {
-    if (!isResolverError(e)) throw e;
+    if (!isResolverError(e) && !(e instanceof CliError && e.code === "E_NO_CHANNELS")) throw e;
     // Which of several parallel fetches failed first varies: name the cause, not the URL.
     const why =
       e.code === "E_FETCH_FAILED"
@@ -91,6 +188,8 @@ export async function lockForRegister(
     return {
       warning: `warning: registering unlocked: no mlenv.lock beside the definition and locking failed (${why}) [${e.code}]; run mlenv env lock -d ${directory} where they are reachable, or pass --lock FILE`,
     };
+  } finally {
+    progress.done();
   }
 }
 
@@ -120,9 +219,13 @@ export function register(program: Command, ctx: CliContext): void {
         check?: boolean;
         json?: boolean;
       }) => {
-        const def = loadOrReport(ctx, opts.directory).definition;
+        const def = (await loadOrReport(ctx, opts.directory)).definition;
         const lockPath = opts.output ? ctx.path(opts.output) : defaultLockPath(ctx, opts.directory);
         const platforms = opts.platform ?? def.platforms;
+        const [{ parseLock, serializeLock }, { checkLock, lockEnvironment }] = await Promise.all([
+          core(),
+          resolver(),
+        ]);
         if (opts.check) {
           if (!existsSync(lockPath))
             throw new CliError(
@@ -131,23 +234,28 @@ export function register(program: Command, ctx: CliContext): void {
               { exitCode: 2 },
             );
           const res = checkLock(def, parseLock(readFileSync(lockPath, "utf8"), lockPath), platforms);
-          if (opts.json) ctx.out(formatJson(res));
-          else if (res.ok) ctx.out(sanitize(`Lock is up to date: ${lockPath}`));
+          if (opts.json) ctx.json(res);
+          else if (res.ok) ctx.out(`Lock is up to date: ${lockPath}`, "green");
           if (!res.ok) {
-            if (!opts.json) for (const r of res.reasons) ctx.err(sanitize(`lock out of date: ${r}`));
+            if (!opts.json) for (const r of res.reasons) ctx.err(`lock out of date: ${r}`, "red");
             throw new CliError("E_LOCK_MISMATCH", "", { exitCode: 2 });
           }
           return;
         }
-        const lock = await withResolverErrors(ctx, () =>
-          lockEnvironment(def, { platforms, cacheDir: cacheDir(ctx) }),
-        );
-        writeFileSync(lockPath, serializeLock(lock));
-        if (opts.json) return ctx.out(formatJson(lock));
-        for (const [p, e] of Object.entries(lock.platforms)) {
-          ctx.out(sanitize(`${p}: ${e.conda.length} conda, ${e.pip.length} pip packages`));
+        const progress = ctx.progress("locking");
+        let lock: Lock;
+        try {
+          const options = await lockOptions(ctx, def, opts.directory, progress);
+          lock = await withResolverErrors(ctx, () => lockEnvironment(def, { ...options, platforms }));
+        } finally {
+          progress.done();
         }
-        ctx.out(sanitize(`Wrote ${lockPath}`));
+        writeFileSync(lockPath, serializeLock(lock));
+        if (opts.json) return ctx.json(lock);
+        for (const [p, e] of Object.entries(lock.platforms)) {
+          ctx.out(`${p}: ${e.conda.length} conda, ${e.pip.length} pip packages`);
+        }
+        ctx.out(`Wrote ${lockPath}`);
       },
     );
 
@@ -177,7 +285,14 @@ export function register(program: Command, ctx: CliContext): void {
         let def: EnvironmentDefinition;
         let lockPath: string | undefined = opts.lock ? ctx.path(opts.lock) : undefined;
         let stored: Lock | undefined;
+        const [{ parseDefinition, parseLock, validateLock }, { outdated }] = await Promise.all([
+          core(),
+          resolver(),
+        ]);
+        let shown: string;
         if (opts.name) {
+          shown = opts.name;
+          const { workspaceFromConfig } = await import("@mlenv/sdk/node");
           const envs = workspaceFromConfig({ env: ctx.io.env }).environments;
           const v = await envs.get(opts.name, opts.version === undefined ? {} : { version: opts.version });
           def = parseDefinition(v.definition);
@@ -191,7 +306,8 @@ export function register(program: Command, ctx: CliContext): void {
             stored = validateLock(await envs.lock(opts.name, v.version), `${opts.name} version ${v.version}`);
           }
         } else if (opts.directory) {
-          def = loadOrReport(ctx, opts.directory).definition;
+          shown = opts.directory;
+          def = (await loadOrReport(ctx, opts.directory)).definition;
           lockPath ??= defaultLockPath(ctx, opts.directory);
         } else {
           throw new CliError("E_USAGE", "expected -n NAME or -d DIR|FILE");
@@ -203,19 +319,24 @@ export function register(program: Command, ctx: CliContext): void {
           );
         }
         const lock = stored ?? parseLock(readFileSync(lockPath as string, "utf8"), lockPath);
-        const rows = await withResolverErrors(ctx, () => outdated(def, lock, { cacheDir: cacheDir(ctx) }));
-        if (opts.json) return ctx.out(formatJson(rows));
-        if (!rows.length) return ctx.out("Everything is up to date.");
+        const progress = ctx.progress("locking");
+        let rows: Awaited<ReturnType<typeof outdated>>;
+        try {
+          const options = await lockOptions(ctx, def, shown, progress);
+          rows = await withResolverErrors(ctx, () => outdated(def, lock, options));
+        } finally {
+          progress.done();
+        }
+        if (opts.json) return ctx.json(rows);
+        if (!rows.length) return ctx.out("Everything is up to date.", "green");
         ctx.out(
-          sanitize(
-            formatTable(rows, [
-              { header: "PLATFORM", value: (r) => r.platform },
-              { header: "KIND", value: (r) => r.kind },
-              { header: "PACKAGE", value: (r) => r.name },
-              { header: "LOCKED", value: (r) => r.locked ?? "-" },
-              { header: "NOW", value: (r) => r.latest ?? "(removed)" },
-            ]),
-          ),
+          formatTable(rows, [
+            { header: "PLATFORM", value: (r) => r.platform },
+            { header: "KIND", value: (r) => r.kind },
+            { header: "PACKAGE", value: (r) => r.name },
+            { header: "LOCKED", value: (r) => r.locked ?? "-" },
+            { header: "NOW", value: (r) => r.latest ?? "(removed)" },
+          ]),
         );
       },
     );

@@ -1,7 +1,8 @@
-import { configPath, readConfig, workspaceFromConfig, writeConfig } from "@mlenv/sdk/node";
 import type { Command } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatJson } from "../output";
+
+// The SDK loads when a command runs, not when the program is built.
+const sdkNode = () => import("@mlenv/sdk/node");
 
 /** `mlenv login`, `mlenv logout`, `mlenv whoami`. */
 export function register(program: Command, ctx: CliContext): void {
@@ -13,6 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--token-stdin", "read the token from standard input")
     .option("--json", "print JSON")
     .action(async (opts: { url?: string; token?: string; tokenStdin?: boolean; json?: boolean }) => {
+      const { configPath, readConfig, workspaceFromConfig, writeConfig } = await sdkNode();
       const file = configPath(ctx.io.env);
       const saved = readConfig(file);
       const url = opts.url ?? ctx.io.env.MLENV_URL ?? saved.url;
@@ -37,7 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
       const ws = workspaceFromConfig({ url, token, env: {}, configFile: file });
       const me = await ws.environments.whoami();
       writeConfig(file, { url: ws.url, token });
-      if (opts.json) ctx.out(formatJson({ url: ws.url, ...me, configFile: file }));
+      if (opts.json) ctx.json({ url: ws.url, ...me, configFile: file });
       else
         ctx.out(
           `Logged in to ${ws.url} as ${me.tokenName} (${me.role}) in workspace ${me.workspace}; saved to ${file}`,
@@ -47,10 +49,13 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command("logout")
     .description("Remove the saved token from the config file.")
-    .action(() => {
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const { configPath, readConfig, writeConfig } = await sdkNode();
       const file = configPath(ctx.io.env);
       const saved = readConfig(file);
       writeConfig(file, saved.url ? { url: saved.url } : {});
+      if (opts.json) return ctx.json({ configFile: file, loggedOut: true });
       ctx.out(`Removed the saved token from ${file}`);
     });
 
@@ -59,9 +64,9 @@ export function register(program: Command, ctx: CliContext): void {
     .description("Show the workspace and role of the current token.")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const ws = workspaceFromConfig({ env: ctx.io.env });
+      const ws = (await sdkNode()).workspaceFromConfig({ env: ctx.io.env });
       const me = await ws.environments.whoami();
-      if (opts.json) ctx.out(formatJson({ url: ws.url, ...me }));
+      if (opts.json) ctx.json({ url: ws.url, ...me });
       else ctx.out(`${me.tokenName} (${me.role}) in workspace ${me.workspace} at ${ws.url}`);
     });
 }

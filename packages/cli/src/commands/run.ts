@@ -1,10 +1,13 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
-import { isMlenvError, type LogLine, Model, Run, RunsClient, Webservice, type Workspace } from "@mlenv/sdk";
-import { snapshotDirectory, workspaceFromConfig } from "@mlenv/sdk/node";
+import type { LogLine, Model, RunsClient, SnapshotFile, Workspace } from "@mlenv/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatJson, formatTable, sanitize } from "../output";
+import { formatTable, sanitize } from "../output";
+import { humanBytes } from "../progress";
+
+// The SDK loads when a command runs, not when the program is built.
+const sdk = () => import("@mlenv/sdk");
 
 const FINAL = ["completed", "failed", "canceled"];
 
@@ -25,7 +28,13 @@ function parseLimit(v: string): number {
 }
 
 function line(l: LogLine): string {
-  return sanitize(l.stream === "system" ? `[mlenv] ${l.text}` : l.text);
+  return l.stream === "system" ? `[mlenv] ${l.text}` : l.text;
+}
+
+/** A log line as printed: text (each line made safe), or one JSON line with `--json`. */
+function printLine(ctx: CliContext, l: LogLine, json: boolean | undefined): void {
+  if (json) ctx.jsonLine(l);
+  else ctx.out(line(l));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,21 +51,44 @@ function checkDir(ctx: CliContext, dir: string): string {
 }
 
 /** Print a run's log from `after` until it is final (follow) or once; returns the run's status. */
-async function printLogs(ctx: CliContext, ws: Workspace, id: string, follow: boolean): Promise<string> {
+async function printLogs(
+  ctx: CliContext,
+  ws: Workspace,
+  id: string,
+  options: { follow: boolean; json?: boolean },
+): Promise<string> {
+  const { RunsClient } = await sdk();
   const client = new RunsClient(ws);
+  const follow = options.follow;
   let after = 0;
   for (;;) {
     const page = await client.logs(id, after);
-    for (const l of page.items) ctx.out(line(l));
+    for (const l of page.items) printLine(ctx, l, options.json);
     after = page.next;
     if (!follow || (FINAL.includes(page.status) && page.items.length === 0)) return page.status;
     if (page.items.length === 0) await sleep(250);
   }
 }
 
+/** Upload a source snapshot with a progress line (its size and file count, elapsed time). */
+async function uploadSnapshot(
+  ctx: CliContext,
+  client: RunsClient,
+  files: SnapshotFile[],
+): Promise<{ id: string }> {
+  const total = files.reduce((n, f) => n + f.content.length, 0);
+  const progress = ctx.progress("uploading the source snapshot");
+  progress.update({ detail: `${files.length} files, ${humanBytes(total)}` });
+  try {
+    return await client.uploadSnapshot(files);
+  } finally {
+    progress.done();
+  }
+}
+
 /** `mlenv run`, `mlenv model` and `mlenv service`. */
 export function register(program: Command, ctx: CliContext): void {
-  const workspace = () => workspaceFromConfig({ env: ctx.io.env });
+  const workspace = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
 
   const run = program
     .command("run")
@@ -118,9 +150,10 @@ export function register(program: Command, ctx: CliContext): void {
             );
           }
         }
-        const ws = workspace();
+        const [{ RunsClient }, { snapshotDirectory }] = await Promise.all([sdk(), import("@mlenv/sdk/node")]);
+        const ws = await workspace();
         const client = new RunsClient(ws);
-        const snap = await client.uploadSnapshot(snapshotDirectory(dir));
+        const snap = await uploadSnapshot(ctx, client, snapshotDirectory(dir));
         const info = await client.submit({
           experiment,
           script: opts.script,
@@ -131,7 +164,7 @@ export function register(program: Command, ctx: CliContext): void {
           ...(lock !== undefined ? { lock } : {}),
         });
         if (!opts.wait) {
-          if (opts.json) ctx.out(formatJson(info));
+          if (opts.json) ctx.json(info);
           else {
             ctx.out(
               `Submitted run ${info.id} (${info.experiment} #${info.number}) in ${info.environment.name} version ${info.environment.version}`,
@@ -140,10 +173,12 @@ export function register(program: Command, ctx: CliContext): void {
           }
           return;
         }
-        if (!opts.json) ctx.err(`Submitted run ${info.id} (${info.experiment} #${info.number})`);
-        const status = opts.json ? await waitQuiet(ws, info.id) : await printLogs(ctx, ws, info.id, true);
+        if (!opts.json) ctx.note(`Submitted run ${info.id} (${info.experiment} #${info.number})`);
+        const status = opts.json
+          ? await waitQuiet(ctx, ws, info.id)
+          : await printLogs(ctx, ws, info.id, { follow: true });
         const final = await client.get(info.id);
-        if (opts.json) ctx.out(formatJson(final));
+        if (opts.json) ctx.json(final);
         if (status !== "completed") {
           throw new CliError(
             final.error?.code ?? "E_RUN_FAILED",
@@ -153,11 +188,18 @@ export function register(program: Command, ctx: CliContext): void {
       },
     );
 
-  async function waitQuiet(ws: Workspace, id: string): Promise<string> {
-    for (;;) {
-      const r = await new RunsClient(ws).get(id);
-      if (FINAL.includes(r.status)) return r.status;
-      await sleep(250);
+  async function waitQuiet(ctx: CliContext, ws: Workspace, id: string): Promise<string> {
+    const { RunsClient } = await sdk();
+    const progress = ctx.progress(`run ${id}`);
+    try {
+      for (;;) {
+        const r = await new RunsClient(ws).get(id);
+        progress.update({ phase: `run ${r.status}` });
+        if (FINAL.includes(r.status)) return r.status;
+        await sleep(250);
+      }
+    } finally {
+      progress.done();
     }
   }
 
@@ -166,8 +208,9 @@ export function register(program: Command, ctx: CliContext): void {
     .description("Print a run's output (-f: follow until it ends)")
     .argument("<id>", "the run id")
     .option("-f, --follow", "keep printing until the run ends")
-    .action(async (id: string, opts: { follow?: boolean }) => {
-      await printLogs(ctx, workspace(), id, opts.follow === true);
+    .option("--json", "print each log line as one JSON line ({stream, text, ...})")
+    .action(async (id: string, opts: { follow?: boolean; json?: boolean }) => {
+      await printLogs(ctx, await workspace(), id, { follow: opts.follow === true, json: opts.json });
     });
 
   run
@@ -176,10 +219,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-e, --experiment <name>", "only this experiment")
     .option("--json", "print JSON")
     .action(async (opts: { experiment?: string; json?: boolean }) => {
-      const items = (await Run.list(workspace(), opts.experiment ? { experiment: opts.experiment } : {})).map(
-        (r) => r.info,
-      );
-      if (opts.json) return ctx.out(formatJson({ items }));
+      const { Run } = await sdk();
+      const items = (
+        await Run.list(await workspace(), opts.experiment ? { experiment: opts.experiment } : {})
+      ).map((r) => r.info);
+      if (opts.json) return ctx.json({ items });
       ctx.out(
         formatTable(items, [
           { header: "id", value: (r) => r.id },
@@ -199,22 +243,26 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<id>", "the run id")
     .option("--json", "print JSON (with the environment's definition and lock)")
     .action(async (id: string, opts: { json?: boolean }) => {
-      const r = await Run.get(workspace(), id);
+      const { Run } = await sdk();
+      const r = await Run.get(await workspace(), id);
       const metrics = await r.getMetrics();
-      if (opts.json) return ctx.out(formatJson({ ...r.info, metrics }));
+      if (opts.json) return ctx.json({ ...r.info, metrics });
       const i = r.info;
       ctx.out(`run: ${i.id}`);
-      ctx.out(`experiment: ${sanitize(i.experiment)} #${i.number}`);
+      ctx.out(`experiment: ${i.experiment} #${i.number}`);
       ctx.out(`status: ${i.status}${i.exitCode !== null ? ` (exit code ${i.exitCode})` : ""}`);
-      if (i.error) ctx.out(`error: ${sanitize(i.error.message)} [${i.error.code}]`);
+      if (i.error) {
+        // The message's own lines (a build's step output) stay lines, indented under it.
+        const [first = "", ...rest] = i.error.message.trim().split("\n");
+        ctx.out(`error: ${first} [${i.error.code}]`);
+        if (rest.length) ctx.out(rest.map((l) => `  ${l}`).join("\n"));
+      }
       ctx.out(
         `environment: ${i.environment.name} version ${i.environment.version} (${i.environment.definitionHash})${i.environment.lock ? " with a lock" : ""}`,
       );
       ctx.out(`script: ${sanitize([i.script, ...i.arguments].join(" "))}`);
       for (const [name, values] of Object.entries(metrics))
-        ctx.out(
-          `metric ${sanitize(name)}: ${sanitize(JSON.stringify(values.at(-1)))} (${values.length} values)`,
-        );
+        ctx.out(`metric ${sanitize(name)}: ${JSON.stringify(values.at(-1))} (${values.length} values)`);
       for (const a of i.artifacts) ctx.out(`output: ${sanitize(a.path)} (${a.size} bytes)`);
     });
 
@@ -224,19 +272,31 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<id>", "the run id")
     .argument("<path>", "the artifact path")
     .option("-o, --output <file>", "where to write it (default: its base name)")
-    .action(async (id: string, path: string, opts: { output?: string }) => {
-      const bytes = await new RunsClient(workspace()).artifact(id, path);
+    .option("--json", "print JSON")
+    .action(async (id: string, path: string, opts: { output?: string; json?: boolean }) => {
+      const { RunsClient } = await sdk();
+      const progress = ctx.progress(`downloading ${path}`);
+      let bytes: Uint8Array;
+      try {
+        bytes = await new RunsClient(await workspace()).artifact(id, path);
+      } finally {
+        progress.done();
+      }
       const target = ctx.path(opts.output ?? basename(path));
       writeFileSync(target, bytes);
-      ctx.out(`Saved ${sanitize(path)} (${bytes.length} bytes) to ${sanitize(target)}`);
+      if (opts.json) return ctx.json({ run: id, path, size: bytes.length, output: target });
+      ctx.out(`Saved ${path} (${bytes.length} bytes) to ${target}`);
     });
 
   run
     .command("cancel")
     .description("Cancel a run: a queued one never starts, a running one has its process tree stopped")
     .argument("<id>", "the run id")
-    .action(async (id: string) => {
-      const r = await (await Run.get(workspace(), id)).cancel();
+    .option("--json", "print the run as JSON")
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const { Run } = await sdk();
+      const r = await (await Run.get(await workspace(), id)).cancel();
+      if (opts.json) return ctx.json(r);
       ctx.out(`Run ${r.id} is ${r.status}`);
     });
 
@@ -264,7 +324,8 @@ export function register(program: Command, ctx: CliContext): void {
         description?: string;
         json?: boolean;
       }) => {
-        const ws = workspace();
+        const { Model, Run } = await sdk();
+        const ws = await workspace();
         let m: Model;
         if (opts.run) {
           if (!opts.path)
@@ -289,7 +350,7 @@ export function register(program: Command, ctx: CliContext): void {
         } else {
           throw new CliError("E_USAGE", "Expected --run ID --path outputs/model.json, or --file model.pkl");
         }
-        if (opts.json) return ctx.out(formatJson({ created: m.created, model: m.info }));
+        if (opts.json) return ctx.json({ created: m.created, model: m.info });
         ctx.out(
           `${m.created === false ? "Unchanged" : "Registered"}: model ${m.name} version ${m.version} (${m.info.files.length} file(s))`,
         );
@@ -302,8 +363,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-n, --name <name>", "only this model, every version")
     .option("--json", "print JSON")
     .action(async (opts: { name?: string; json?: boolean }) => {
-      const items = (await Model.list(workspace(), opts.name)).map((m) => m.info);
-      if (opts.json) return ctx.out(formatJson({ items }));
+      const { Model } = await sdk();
+      const items = (await Model.list(await workspace(), opts.name)).map((m) => m.info);
+      if (opts.json) return ctx.json({ items });
       ctx.out(
         formatTable(items, [
           { header: "name", value: (m) => m.name },
@@ -372,9 +434,13 @@ export function register(program: Command, ctx: CliContext): void {
             `Expected --target local or docker; received ${sanitize(opts.target)}`,
           );
         }
-        const ws = workspace();
+        const [{ RunsClient, Webservice, isMlenvError }, { snapshotDirectory }] = await Promise.all([
+          sdk(),
+          import("@mlenv/sdk/node"),
+        ]);
+        const ws = await workspace();
         const client = new RunsClient(ws);
-        const snap = await client.uploadSnapshot(snapshotDirectory(checkDir(ctx, opts.sourceDir)));
+        const snap = await uploadSnapshot(ctx, client, snapshotDirectory(checkDir(ctx, opts.sourceDir)));
         const info = await client.deploy({
           name: opts.name,
           target: opts.target,
@@ -393,15 +459,18 @@ export function register(program: Command, ctx: CliContext): void {
         });
         const svc = new Webservice(ws, info);
         if (opts.wait) {
+          const progress = ctx.progress(`service ${opts.name} deploying`);
           try {
             await svc.waitForDeployment();
           } catch (e) {
             if (isMlenvError(e))
-              throw new CliError(e.code, `${e.message} (see mlenv service logs ${opts.name})`, { cause: e });
+              throw new CliError(e.code, `${e.message}\n(see mlenv service logs ${opts.name})`, { cause: e });
             throw e;
+          } finally {
+            progress.done();
           }
         }
-        if (opts.json) return ctx.out(formatJson(svc.info));
+        if (opts.json) return ctx.json(svc.info);
         ctx.out(
           `Service ${svc.name} is ${svc.info.status}: model ${svc.info.model.name}:${svc.info.model.version}, environment ${svc.info.environment.name}:${svc.info.environment.version}`,
         );
@@ -419,8 +488,9 @@ export function register(program: Command, ctx: CliContext): void {
     .description("Services of the workspace")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const items = (await Webservice.list(workspace())).map((s) => s.info);
-      if (opts.json) return ctx.out(formatJson({ items }));
+      const { Webservice } = await sdk();
+      const items = (await Webservice.list(await workspace())).map((s) => s.info);
+      if (opts.json) return ctx.json({ items });
       ctx.out(
         formatTable(items, [
           { header: "name", value: (s) => s.name },
@@ -438,8 +508,10 @@ export function register(program: Command, ctx: CliContext): void {
     .description("A service's worker output and mlenv's notes (-f: follow)")
     .argument("<name>", "the service")
     .option("-f, --follow", "keep printing until interrupted or the service is deleted")
-    .action(async (name: string, opts: { follow?: boolean }) => {
-      const client = new RunsClient(workspace());
+    .option("--json", "print each log line as one JSON line ({stream, text, ...})")
+    .action(async (name: string, opts: { follow?: boolean; json?: boolean }) => {
+      const { RunsClient, isMlenvError } = await sdk();
+      const client = new RunsClient(await workspace());
       let after = 0;
       for (;;) {
         const page = await client.serviceLogs(name, after).catch((e) => {
@@ -447,7 +519,7 @@ export function register(program: Command, ctx: CliContext): void {
           throw e;
         });
         if (!page) return;
-        for (const l of page.items) ctx.out(line(l));
+        for (const l of page.items) printLine(ctx, l, opts.json);
         after = page.next;
         if (!opts.follow) return;
         if (page.items.length === 0) await sleep(500);
@@ -460,28 +532,33 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<name>", "the service")
     .requiredOption("--data <json>", "the request body, e.g. '{\"data\": [1, 2]}'")
     .option("--via-server", "send it through the mlenv server (when the service's port is not reachable)")
-    .action(async (name: string, opts: { data: string; viaServer?: boolean }) => {
+    .option("--json", "print the answer as one JSON document (it always is)")
+    .action(async (name: string, opts: { data: string; viaServer?: boolean; json?: boolean }) => {
+      const { RunsClient, Webservice } = await sdk();
       if (opts.viaServer) {
-        const { status, body } = await new RunsClient(workspace()).scoreService(name, opts.data);
+        const { status, body } = await new RunsClient(await workspace()).scoreService(name, opts.data);
         if (status >= 400) {
           const msg = (body as { error?: unknown })?.error;
           throw new CliError(
             "E_HTTP",
-            `Service ${sanitize(name)} answered HTTP ${status}: ${sanitize(String(msg ?? JSON.stringify(body)))}`,
+            `Service ${name} answered HTTP ${status}: ${String(msg ?? JSON.stringify(body))}`,
           );
         }
-        return ctx.out(formatJson(body));
+        return ctx.json(body);
       }
-      const svc = await Webservice.get(workspace(), name);
-      ctx.out(formatJson(await svc.run(opts.data)));
+      const svc = await Webservice.get(await workspace(), name);
+      ctx.json(await svc.run(opts.data));
     });
 
   service
     .command("delete")
     .description("Stop a service's worker and remove it")
     .argument("<name>", "the service")
-    .action(async (name: string) => {
-      await (await Webservice.get(workspace(), name)).delete();
-      ctx.out(`Deleted service ${sanitize(name)}`);
+    .option("--json", "print JSON")
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const { Webservice } = await sdk();
+      await (await Webservice.get(await workspace(), name)).delete();
+      if (opts.json) return ctx.json({ name, deleted: true });
+      ctx.out(`Deleted service ${name}`);
     });
 }

@@ -37,6 +37,7 @@ interface StartOptions {
   dockerHost?: string;
   buildConcurrency?: number;
   buildTimeout?: number;
+  json?: boolean;
 }
 
 function parsePositive(v: string): number {
@@ -79,6 +80,7 @@ export function register(program: Command, ctx: CliContext): void {
       "image build time limit (default: $MLENV_BUILD_TIMEOUT_SECONDS or 1800)",
       parsePositive,
     )
+    .option("--json", "print JSON lines: {event: listening|stopping|stopped, ...} (the log stays on stderr)")
     .action(async (opts: StartOptions) => {
       const dataDir = ctx.path(opts.dataDir ?? (ctx.io.env.MLENV_DATA_DIR || ".mlenv-data"));
       const env = ctx.io.env;
@@ -117,16 +119,32 @@ export function register(program: Command, ctx: CliContext): void {
           timeoutMs: opts.buildTimeout === undefined ? undefined : opts.buildTimeout * 1000,
         },
       });
-      ctx.out(`mlenv server listening on ${started.url}`);
-      ctx.out(`storage: ${database ? "postgres" : `sqlite in ${dataDir}`}`);
+      const storage = database ? "postgres" : `sqlite in ${dataDir}`;
       const tokenFile = join(dataDir, "admin-token");
-      if (existsSync(tokenFile)) ctx.out(`admin token: ${tokenFile}`);
-      else if (ctx.io.env.MLENV_BOOTSTRAP_TOKEN) ctx.out("admin token: the value of MLENV_BOOTSTRAP_TOKEN");
-      else ctx.out("admin token: created on an earlier start (see that start's log)");
-      ctx.out(`log in with: mlenv login --url ${started.url} --token-stdin < ${tokenFile}`);
+      const adminToken = existsSync(tokenFile)
+        ? tokenFile
+        : ctx.io.env.MLENV_BOOTSTRAP_TOKEN
+          ? "the value of MLENV_BOOTSTRAP_TOKEN"
+          : "created on an earlier start (see that start's log)";
+      if (opts.json) {
+        ctx.jsonLine({
+          event: "listening",
+          url: started.url,
+          storage: database ? "postgres" : "sqlite",
+          dataDir,
+          adminTokenFile: existsSync(tokenFile) ? tokenFile : null,
+        });
+      } else {
+        ctx.out(`mlenv server listening on ${started.url}`);
+        ctx.out(`storage: ${storage}`);
+        ctx.out(`admin token: ${adminToken}`);
+        ctx.out(`log in with: mlenv login --url ${started.url} --token-stdin < ${tokenFile}`);
+      }
       const signal = ctx.io.untilStopped ? await ctx.io.untilStopped() : "end";
-      ctx.out(`stopping (${signal})...`);
+      if (opts.json) ctx.jsonLine({ event: "stopping", signal });
+      else ctx.out(`stopping (${signal})...`);
       await started.close();
-      ctx.out("stopped");
+      if (opts.json) ctx.jsonLine({ event: "stopped" });
+      else ctx.out("stopped");
     });
 }

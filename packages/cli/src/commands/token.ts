@@ -1,22 +1,25 @@
 import { randomBytes } from "node:crypto";
 import type { Role } from "@mlenv/sdk";
-import { workspaceFromConfig } from "@mlenv/sdk/node";
 import { type Command, Option } from "commander";
 import type { CliContext } from "../context";
-import { formatJson, formatTable, sanitize } from "../output";
+import { formatTable } from "../output";
 
 const ROLES: Role[] = ["reader", "writer", "admin"];
 
 /** `mlenv token ...` and `mlenv workspace create`: share access (admin token needed, except generate). */
 export function register(program: Command, ctx: CliContext): void {
-  const ws = () => workspaceFromConfig({ env: ctx.io.env });
+  // The SDK loads when a command runs, not when the program is built.
+  const ws = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
   const token = program.command("token").description("API tokens of the current workspace.");
 
   token
     .command("generate")
     .description("Print a new random token value (e.g. for MLENV_BOOTSTRAP_TOKEN); contacts no server.")
-    .action(() => {
-      ctx.out(`mlenv_${randomBytes(32).toString("base64url")}`);
+    .option("--json", "print JSON")
+    .action((opts: { json?: boolean }) => {
+      const token = `mlenv_${randomBytes(32).toString("base64url")}`;
+      if (opts.json) return ctx.json({ token });
+      ctx.out(token);
     });
 
   token
@@ -26,9 +29,9 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option("-r, --role <role>", "role").choices(ROLES).default("reader"))
     .option("--json", "print JSON")
     .action(async (opts: { name: string; role: Role; json?: boolean }) => {
-      const t = await ws().admin.createToken(opts.name, opts.role);
-      if (opts.json) return ctx.out(formatJson(t));
-      ctx.out(sanitize(`Created ${t.role} token ${t.name} (id ${t.id}); it is shown only now:`));
+      const t = await (await ws()).admin.createToken(opts.name, opts.role);
+      if (opts.json) return ctx.json(t);
+      ctx.out(`Created ${t.role} token ${t.name} (id ${t.id}); it is shown only now:`);
       ctx.out(t.token);
     });
 
@@ -37,8 +40,8 @@ export function register(program: Command, ctx: CliContext): void {
     .description("List the workspace's tokens (never their secrets).")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const items = await ws().admin.listTokens();
-      if (opts.json) return ctx.out(formatJson(items));
+      const items = await (await ws()).admin.listTokens();
+      if (opts.json) return ctx.json(items);
       ctx.out(
         formatTable(items, [
           { header: "id", value: (r) => r.id },
@@ -53,9 +56,11 @@ export function register(program: Command, ctx: CliContext): void {
     .command("revoke")
     .description("Revoke a token by id.")
     .argument("<id>", "token id (see mlenv token list)")
-    .action(async (id: string) => {
-      await ws().admin.revokeToken(id);
-      ctx.out(sanitize(`Revoked token ${id}`));
+    .option("--json", "print JSON")
+    .action(async (id: string, opts: { json?: boolean }) => {
+      await (await ws()).admin.revokeToken(id);
+      if (opts.json) return ctx.json({ id, revoked: true });
+      ctx.out(`Revoked token ${id}`);
     });
 
   program
@@ -66,9 +71,9 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<name>", "workspace name")
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }) => {
-      const w = await ws().admin.createWorkspace(name);
-      if (opts.json) return ctx.out(formatJson(w));
-      ctx.out(sanitize(`Created workspace ${w.workspace.name}; its admin token is shown only now:`));
+      const w = await (await ws()).admin.createWorkspace(name);
+      if (opts.json) return ctx.json(w);
+      ctx.out(`Created workspace ${w.workspace.name}; its admin token is shown only now:`);
       ctx.out(w.adminToken);
     });
 }

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Workspace } from "@mlenv/sdk";
-import { workspaceFromConfig } from "@mlenv/sdk/node";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatJson, formatTable, sanitize } from "../output";
+import { formatTable, sanitize } from "../output";
+import { humanBytes, noProgress, type Progress } from "../progress";
 
 /** A wheel as the server lists it (see packages/server/src/wheels/routes.ts). */
 interface WheelInfo {
@@ -33,8 +33,46 @@ interface Revision {
 
 const seg = encodeURIComponent;
 
+/** A request body that reports the bytes taken from it to a progress line. */
+function counted(body: Uint8Array, progress: Progress): ReadableStream<Uint8Array> {
+  const CHUNK = 256 * 1024;
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= body.length) return controller.close();
+      const end = Math.min(body.length, at + CHUNK);
+      controller.enqueue(body.subarray(at, end));
+      at = end;
+      progress.update({ bytes: at, total: body.length });
+    },
+  });
+}
+
+/** A response body read whole, reporting bytes received (of Content-Length) to a progress line. */
+async function readCounted(res: Response, progress: Progress): Promise<Uint8Array> {
+  const total = Number(res.headers.get("content-length") ?? "") || undefined;
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    bytes += value.length;
+    progress.update(total ? { bytes, total } : { bytes });
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
 /** Send a non-JSON request (upload/download) with the workspace's token; server errors keep their code. */
-async function send(ws: Workspace, method: string, path: string, body?: Uint8Array): Promise<Response> {
+async function send(
+  ws: Workspace,
+  method: string,
+  path: string,
+  options: { body?: Uint8Array; progress?: Progress } = {},
+): Promise<Response> {
+  const { body, progress } = options;
   const headers: Record<string, string> = {};
   if (ws.token) headers.authorization = `Bearer ${ws.token}`;
   if (body) headers["content-type"] = "application/octet-stream";
@@ -43,9 +81,14 @@ async function send(ws: Workspace, method: string, path: string, body?: Uint8Arr
     res = await fetch(`${ws.url}${path}`, {
       method,
       headers,
-      ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}),
+      // With a progress line the body streams (bytes counted as they go); else it is sent whole.
+      ...(body
+        ? progress
+          ? { body: counted(body, progress), duplex: "half" }
+          : { body: body as Uint8Array<ArrayBuffer> }
+        : {}),
       signal: AbortSignal.timeout(10 * 60_000),
-    });
+    } as RequestInit);
   } catch (cause) {
     throw new CliError(
       "E_NETWORK",
@@ -75,18 +118,15 @@ function parseTtl(v: string): number {
   return Number(v);
 }
 
-function human(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
+const human = humanBytes;
 
 /** `mlenv wheel upload|list|show|download|yank|unyank|url`. */
 export function register(program: Command, ctx: CliContext): void {
   const wheel = program
     .command("wheel")
     .description("Private wheels of the workspace: upload, list, show, download, yank, signed URLs.");
-  const workspace = () => workspaceFromConfig({ env: ctx.io.env });
+  // The SDK loads when a command runs, not when the program is built.
+  const workspace = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
 
   wheel
     .command("upload")
@@ -108,31 +148,29 @@ export function register(program: Command, ctx: CliContext): void {
           `Expected a wheel file such as dist/my_pkg-1.0-py3-none-any.whl; ${sanitize(path)} is not a file.`,
         );
       }
-      const ws = workspace();
+      const ws = await workspace();
       const query = opts.overwrite ? "?overwrite=true" : "";
-      const res = await send(
-        ws,
-        "PUT",
-        `/upload/v1/wheels/${seg(basename(path))}${query}`,
-        readFileSync(path),
-      );
-      const out = (await res.json()) as {
-        status: string;
-        wheel: WheelInfo;
-        previous: { sha256: string } | null;
-      };
-      if (opts.json) return ctx.out(formatJson(out));
+      const body = new Uint8Array(readFileSync(path));
+      const progress = ctx.progress(`uploading ${basename(path)}`);
+      let out: { status: string; wheel: WheelInfo; previous: { sha256: string } | null };
+      try {
+        const res = await send(ws, "PUT", `/upload/v1/wheels/${seg(basename(path))}${query}`, {
+          body,
+          ...(progress === noProgress ? {} : { progress }),
+        });
+        progress.update({ phase: `checking ${basename(path)}` });
+        out = (await res.json()) as typeof out;
+      } finally {
+        progress.done();
+      }
+      if (opts.json) return ctx.json(out);
       const what =
         { created: "Uploaded", unchanged: "Already uploaded (same bytes)", replaced: "Replaced" }[
           out.status
         ] ?? out.status;
-      ctx.out(
-        sanitize(
-          `${what} ${out.wheel.filename} (revision ${out.wheel.revision}, sha256 ${out.wheel.sha256})`,
-        ),
-      );
+      ctx.out(`${what} ${out.wheel.filename} (revision ${out.wheel.revision}, sha256 ${out.wheel.sha256})`);
       if (out.previous) ctx.out(`previous sha256 ${out.previous.sha256} is kept`);
-      ctx.out(sanitize(`reference: ${out.wheel.reference}`));
+      ctx.out(`reference: ${out.wheel.reference}`);
     });
 
   wheel
@@ -141,10 +179,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--project <name>", "only this project")
     .option("--json", "print JSON")
     .action(async (opts: { project?: string; json?: boolean }) => {
-      const out = await workspace().request<{ items: WheelInfo[] }>("GET", "/api/v1/wheels", {
+      const out = await (await workspace()).request<{ items: WheelInfo[] }>("GET", "/api/v1/wheels", {
         query: { project: opts.project },
       });
-      if (opts.json) return ctx.out(formatJson(out.items));
+      if (opts.json) return ctx.json(out.items);
       ctx.out(
         formatTable(out.items, [
           { header: "filename", value: (w) => w.filename },
@@ -163,11 +201,11 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<filename>", "the wheel's file name")
     .option("--json", "print JSON")
     .action(async (filename: string, opts: { json?: boolean }) => {
-      const w = await workspace().request<WheelInfo & { revisions: Revision[] }>(
+      const w = await (await workspace()).request<WheelInfo & { revisions: Revision[] }>(
         "GET",
         `/api/v1/wheels/${seg(filename)}`,
       );
-      if (opts.json) return ctx.out(formatJson(w));
+      if (opts.json) return ctx.json(w);
       const lines = [
         `filename:        ${w.filename}`,
         `project:         ${w.project} (${w.name})`,
@@ -183,7 +221,7 @@ export function register(program: Command, ctx: CliContext): void {
           (r) => `  ${r.revision}  ${r.sha256}  ${human(r.size)}  ${r.uploadedAt} by ${r.uploadedBy}`,
         ),
       ];
-      for (const l of lines) ctx.out(sanitize(l));
+      for (const l of lines) ctx.out(l);
     });
 
   wheel
@@ -193,26 +231,39 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-d, --dir <dir>", "target directory", ".")
     .option("--sha256 <hex>", "an earlier revision's sha256")
     .option("--overwrite", "replace an existing file")
-    .action(async (filename: string, opts: { dir: string; sha256?: string; overwrite?: boolean }) => {
-      if (filename !== basename(filename) || filename.startsWith(".")) {
-        throw new CliError(
-          "E_USAGE",
-          `Expected a wheel file name without directories; received ${sanitize(filename)}`,
-        );
-      }
-      const target = join(ctx.path(opts.dir), filename);
-      if (existsSync(target) && !opts.overwrite) {
-        throw new CliError(
-          "E_EXISTS",
-          `Expected ${sanitize(target)} not to exist; pass --overwrite to replace it.`,
-        );
-      }
-      const q = opts.sha256 ? `?sha256=${seg(opts.sha256)}` : "";
-      const res = await send(workspace(), "GET", `/api/v1/wheels/${seg(filename)}/download${q}`);
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      writeFileSync(target, bytes);
-      ctx.out(sanitize(`Downloaded ${filename} (${human(bytes.length)}) to ${target}`));
-    });
+    .option("--json", "print JSON")
+    .action(
+      async (
+        filename: string,
+        opts: { dir: string; sha256?: string; overwrite?: boolean; json?: boolean },
+      ) => {
+        if (filename !== basename(filename) || filename.startsWith(".")) {
+          throw new CliError(
+            "E_USAGE",
+            `Expected a wheel file name without directories; received ${sanitize(filename)}`,
+          );
+        }
+        const target = join(ctx.path(opts.dir), filename);
+        if (existsSync(target) && !opts.overwrite) {
+          throw new CliError(
+            "E_EXISTS",
+            `Expected ${sanitize(target)} not to exist; pass --overwrite to replace it.`,
+          );
+        }
+        const q = opts.sha256 ? `?sha256=${seg(opts.sha256)}` : "";
+        const progress = ctx.progress(`downloading ${filename}`);
+        let bytes: Uint8Array;
+        try {
+          const res = await send(await workspace(), "GET", `/api/v1/wheels/${seg(filename)}/download${q}`);
+          bytes = await readCounted(res, progress);
+        } finally {
+          progress.done();
+        }
+        writeFileSync(target, bytes);
+        if (opts.json) return ctx.json({ filename, size: bytes.length, output: target });
+        ctx.out(`Downloaded ${filename} (${human(bytes.length)}) to ${target}`);
+      },
+    );
 
   for (const action of ["yank", "unyank"] as const) {
     const cmd = wheel
@@ -222,11 +273,15 @@ export function register(program: Command, ctx: CliContext): void {
       )
       .argument("<filename>", "the wheel's file name");
     if (action === "yank") cmd.option("--reason <text>", "why it is yanked (shown by pip)");
-    cmd.action(async (filename: string, opts: { reason?: string }) => {
-      await workspace().request("POST", `/api/v1/wheels/${seg(filename)}/${action}`, {
-        body: opts.reason === undefined ? {} : { reason: opts.reason },
-      });
-      ctx.out(sanitize(`${action === "yank" ? "Yanked" : "Un-yanked"} ${filename}`));
+    cmd.option("--json", "print JSON");
+    cmd.action(async (filename: string, opts: { reason?: string; json?: boolean }) => {
+      const out = await (await workspace()).request<unknown>(
+        "POST",
+        `/api/v1/wheels/${seg(filename)}/${action}`,
+        { body: opts.reason === undefined ? {} : { reason: opts.reason } },
+      );
+      if (opts.json) return ctx.json(out ?? { filename, yanked: action === "yank" });
+      ctx.out(`${action === "yank" ? "Yanked" : "Un-yanked"} ${filename}`);
     });
   }
 
@@ -237,12 +292,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--ttl <seconds>", "lifetime in seconds (default 3600)", parseTtl)
     .option("--json", "print JSON")
     .action(async (reference: string, opts: { ttl?: number; json?: boolean }) => {
-      const out = await workspace().request<{ url: string; requirement: string; expiresAt: string }>(
+      const out = await (await workspace()).request<{ url: string; requirement: string; expiresAt: string }>(
         "POST",
         "/api/v1/wheels/resolve",
         { body: { reference, ...(opts.ttl ? { ttlSeconds: opts.ttl } : {}) } },
       );
-      if (opts.json) return ctx.out(formatJson(out));
+      if (opts.json) return ctx.json(out);
       ctx.out(out.url);
     });
 }
