@@ -80,6 +80,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await program.parseAsync([...argv], { from: "user" });
     return 0;
   } catch (e) {
+    ctx.endProgress();
     if (e instanceof CommanderError) return e.exitCode;
     // A CliError with an empty message has already printed its own lines (e.g. validation issues).
     if (!(e instanceof Error && e.message === "" && (e as { exitCode?: unknown }).exitCode !== undefined)) {

@@ -60,16 +60,20 @@ export class TerminalProgress implements Progress {
     phase: string;
     onDone: () => void;
     intervalMs?: number;
+    /** Nothing is drawn before this many ms: quick work shows no line at all (default 250). */
+    delayMs?: number;
   }) {
     this.#write = options.write;
     this.#columns = options.columns;
     this.#paint = options.paint;
     this.#onDone = options.onDone;
     this.#state = { phase: options.phase };
+    this.#delayMs = options.delayMs ?? 250;
     this.#timer = setInterval(() => this.draw(), options.intervalMs ?? 120);
     this.#timer.unref?.();
-    this.draw();
   }
+
+  readonly #delayMs: number;
 
   update(state: ProgressState): void {
     this.#state = { ...this.#state, ...state };
@@ -80,7 +84,7 @@ export class TerminalProgress implements Progress {
   line(): string {
     const s = this.#state;
     const parts = [sanitize(s.phase ?? "")];
-    if (s.bytes !== undefined)
+    if (s.bytes)
       parts.push(s.total ? `${humanBytes(s.bytes)} of ${humanBytes(s.total)}` : humanBytes(s.bytes));
     if (s.detail) parts.push(sanitize(s.detail));
     parts.push(humanElapsed(Date.now() - this.#started));
@@ -90,7 +94,7 @@ export class TerminalProgress implements Progress {
   }
 
   draw(): void {
-    if (!this.#timer) return;
+    if (!this.#timer || Date.now() - this.#started < this.#delayMs) return;
     this.#frame++;
     this.#lastDraw = Date.now();
     this.#write(`\r\x1b[K${this.#paint(this.line(), "dim")}`);

@@ -68,12 +68,12 @@ async function lockOptions(
   const config = readCondaChannelConfig(ctx.io.env);
   const used = lockChannels([], config);
   const where = config.sources.length
-    ? `the channels of ${config.sources.join(", ")}`
-    : "conda's default channels; no .condarc sets channels";
+    ? `conda configuration: ${config.sources.join(", ")}`
+    : "conda's defaults: no .condarc sets channels";
   if (used.length === 0) {
     throw new CliError(
       "E_NO_CHANNELS",
-      `${shown} lists no channels and there are no default channels (${where} leave none): expected channels such as [conda-forge] in the definition or in ~/.condarc`,
+      `${shown} lists no channels and the conda configuration (${config.sources.join(", ")}) sets none: expected channels such as [conda-forge] in the definition or in ~/.condarc`,
     );
   }
   ctx.note(`${shown} lists no channels: using ${used.join(", ")} (${where})`);
