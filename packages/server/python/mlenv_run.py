@@ -4,7 +4,8 @@
     mlenv_run.log("loss", 0.1)          # a metric of this run
     mlenv_run.run_id()                   # the run's id, or None outside a run
 
-The run sets MLENV_RUN_ID, MLENV_RUN_CALLBACK (a loopback URL) and MLENV_RUN_TOKEN. Outside a run
+The run sets MLENV_RUN_ID, MLENV_RUN_CALLBACK (a loopback URL) and MLENV_RUN_TOKEN; on a cluster
+target MLENV_RUN_METRICS_FILE instead (a file on the shared directory the server reads). Outside a run
 (none of them set) `log` prints the metric instead, so a script also works on its own.
 """
 
@@ -37,6 +38,12 @@ def _check(name, value):
 
 
 def _send(name, value):
+    path = os.environ.get("MLENV_RUN_METRICS_FILE")
+    if path and run_id():
+        # cluster runs: one JSON line per value, appended (the server reads the file)
+        with open(path, "a") as f:
+            f.write(json.dumps({"name": name, "value": value}) + "\n")
+        return
     url = os.environ.get("MLENV_RUN_CALLBACK")
     token = os.environ.get("MLENV_RUN_TOKEN")
     rid = run_id()

@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { identify, provideTokenLookup, requireRole } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
+import { computeRouteDocs } from "./compute/routes";
 import { isServerError, preview, ServerError, ServerErrorCode } from "./errors";
 import { openApiDocument, type RouteDoc } from "./http/openapi";
 import * as S from "./http/schemas";
@@ -453,7 +454,7 @@ export function createApp(deps: AppDeps): {
       },
       ...routes,
       ...(deps.wheels ? wheelRouteDocs : []),
-      ...(deps.runs ? runRouteDocs : []),
+      ...(deps.runs ? [...runRouteDocs, ...computeRouteDocs] : []),
       metricsRouteDoc,
     ],
     { version: "1" },

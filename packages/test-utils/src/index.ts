@@ -16,3 +16,5 @@ export { startTestServer } from "./server";
 export { makeTempDir } from "./tempDir";
 export type { BuildWheelOptions, BuiltWheel } from "./wheel";
 export { buildWheel, escapeWheelName } from "./wheel";
+export type { SlurmCluster } from "./slurm";
+export { SLURM_CLUSTER_SCRIPT, slurmMissing, startSlurm } from "./slurm";

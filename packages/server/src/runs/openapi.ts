@@ -18,7 +18,7 @@ const Run = z.object({
   experiment: z.string(),
   number: z.number().int().describe("per-experiment run number"),
   status: z.enum(["queued", "preparing", "running", "completed", "failed", "canceled"]),
-  target: z.enum(["local", "docker"]),
+  target: z.string().describe("local, docker or an attached compute target"),
   script: z.string(),
   arguments: z.array(z.string()),
   snapshot: z.string(),
@@ -30,6 +30,14 @@ const Run = z.object({
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
+  compute: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe("on a compute target: {kind, target, jobIds, state, reason, resources}"),
+  inputs: z
+    .array(z.record(z.string(), z.unknown()))
+    .nullable()
+    .describe("datastore arguments read: {datastore, kind, mode, version, digest, path}"),
 });
 const Model = z.object({
   name: z.string(),

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { authenticate } from "../auth";
 import { blobResponse } from "../blobs/blobResponse";
 import type { BlobStore } from "../blobs/blobStore";
+import { DatastoreArgumentSchema, ResourcesSchema } from "../compute/schemas";
 import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
 import { registerModel } from "../models/models";
@@ -66,9 +67,18 @@ export const FilesSchema = z
 export const SubmitSchema = z.object({
   experiment: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/),
   script: NUL_FREE.min(1).max(1024),
-  arguments: z.array(NUL_FREE.max(10_000)).max(1000).default([]),
+  arguments: z
+    .array(z.union([NUL_FREE.max(10_000), DatastoreArgumentSchema]))
+    .max(1000)
+    .default([]),
   snapshot: z.string(),
-  target: z.enum(["local", "docker"]).default("local"),
+  /** `local`, `docker` or an attached compute target's name (see /api/v1/compute). */
+  target: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected "local", "docker" or a compute target name like "gpu-cluster"')
+    .default("local"),
+  /** Resources on a compute target (ignored by local and docker). */
+  resources: ResourcesSchema.optional(),
   environment: EnvironmentChoiceSchema,
   lock: z.unknown().optional(),
 });
@@ -238,6 +248,7 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
       target: b.target,
       environment: b.environment ?? null,
       lock: b.lock,
+      ...(b.resources ? { resources: b.resources } : {}),
     });
     deps.logger.info("run submitted", {
       workspace: a.workspaceName,

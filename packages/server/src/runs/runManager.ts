@@ -7,6 +7,9 @@ import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BlobStore } from "../blobs/blobStore";
 import type { ImageBuilder } from "../builds/builder";
+import type { DatastoreArgument, RunResources } from "../compute/schemas";
+import type { ComputeService, ResolvedInput } from "../compute/service";
+import type { ClusterRuns } from "../compute/slurmRuns";
 import type { DockerClient } from "../docker/client";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
@@ -45,11 +48,15 @@ export interface SubmitRunInput {
   createdBy: string;
   experiment: string;
   script: string;
-  arguments: string[];
+  /** Strings, or datastore arguments resolved per target (`{datastore, mode}`). */
+  arguments: (string | DatastoreArgument)[];
   snapshot: string;
-  target: "local" | "docker";
+  /** `local`, `docker` or an attached compute target. */
+  target: string;
   environment: EnvironmentChoice;
   lock?: unknown;
+  /** Resources on a compute target (nodes, tasks, memory, time...). */
+  resources?: RunResources;
 }
 
 export interface RunManagerOptions {
@@ -68,6 +75,8 @@ export interface RunManagerOptions {
   maxArtifactBytes?: number;
   /** The docker target: environment images from the builder, runs in host-network containers. */
   docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
+  /** Compute targets and datastores (src/compute): cluster runs and datastore arguments. */
+  compute?: { service: ComputeService; cluster: ClusterRuns } | undefined;
   /** Prepare a pip block for a workspace (signed wheel URLs, secrets). */
   preparePip?: (
     workspaceId: string,
@@ -220,6 +229,30 @@ export class RunManager {
         'Expected target "local": this server has no Docker engine configured for the docker target; received "docker"',
       );
     }
+    const builtIn = input.target === "local" || input.target === "docker";
+    const compute = this.#o.compute;
+    if (!builtIn) {
+      if (!compute) {
+        throw new ServerError(
+          ServerErrorCode.BAD_REQUEST,
+          `Expected target "local" or "docker": this server has no compute targets configured; received ${preview(input.target)}`,
+        );
+      }
+      await compute.cluster.check({
+        workspaceId: input.workspaceId,
+        target: input.target,
+        resources: input.resources ?? { nodes: 1, tasksPerNode: 1, cpusPerTask: 1 },
+      });
+    }
+    const hasData = input.arguments.some((a) => typeof a !== "string");
+    if (hasData && (!compute || input.target === "docker")) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected plain string arguments on the ${input.target} target: datastore arguments are resolved on local and cluster targets only`,
+      );
+    }
+    const inputs =
+      hasData && compute ? await compute.service.resolveInputs(input.workspaceId, input.arguments) : [];
     const manifest = await readSnapshot(this.#o.blobs, input.snapshot);
     insideDir("/", input.script);
     if (!manifest.files.some((f) => f.path === input.script)) {
@@ -240,11 +273,25 @@ export class RunManager {
       experiment: input.experiment,
       target: input.target,
       script: input.script,
-      arguments: input.arguments,
+      // a datastore argument is recorded as a readable placeholder; `inputs` says what it read
+      arguments: input.arguments.map((a) =>
+        typeof a === "string"
+          ? a
+          : `{datastore:${a.datastore}${a.version ? `@${a.version}` : ""},mode:${a.mode}}`,
+      ),
       snapshot: input.snapshot,
       environment,
       createdBy: input.createdBy,
     });
+    if (inputs.length && compute) await compute.service.store.setRunInputs(run.id, inputs);
+    if (!builtIn && compute) {
+      await compute.cluster.launch(
+        run,
+        input.resources ?? { nodes: 1, tasksPerNode: 1, cpusPerTask: 1 },
+        inputs,
+      );
+      return (await this.#o.store.getRun(run.id)) ?? run;
+    }
     this.#queue.push(run.id);
     this.#pump();
     return run;
@@ -354,6 +401,7 @@ export class RunManager {
         ...(preparePip ? { preparePip: (lines: string[]) => preparePip(run.workspaceId, lines) } : {}),
       });
       await extractSnapshot(this.#o.blobs, await readSnapshot(this.#o.blobs, run.snapshot), dir);
+      const args = await this.#inputArguments(run, dir, system);
       if (active.cancel) return;
       const env = childEnvironment({
         ...definition.environmentVariables,
@@ -369,10 +417,10 @@ export class RunManager {
             }
           : {}),
       });
-      system(`running ${interpreter.python} ${run.script} ${run.arguments.join(" ")}`.trimEnd());
+      system(`running ${interpreter.python} ${run.script} ${args.join(" ")}`.trimEnd());
       const proc = spawnLogged({
         command: interpreter.python,
-        args: ["-u", insideDir(dir, run.script), ...run.arguments],
+        args: ["-u", insideDir(dir, run.script), ...args],
         cwd: dir,
         env,
         sink: (stream, text) => log.write(stream, text),
@@ -409,6 +457,21 @@ export class RunManager {
       this.#active.delete(id);
       await rm(dir, { recursive: true, force: true }).catch(() => {});
     }
+  }
+
+  /** The run's arguments with each datastore argument replaced by the path its data appears at. */
+  async #inputArguments(run: RunRecord, dir: string, system: (t: string) => void): Promise<string[]> {
+    const args = [...run.arguments];
+    const compute = this.#o.compute;
+    if (!run.inputs?.length || !compute) return args;
+    for (const input of run.inputs as unknown as ResolvedInput[]) {
+      const path = await compute.service.materialiseInput(run.workspaceId, input, { workDir: dir });
+      args[input.index] = path;
+      system(
+        `input ${input.datastore} (${input.mode}${input.version ? `, version ${input.version}` : ""}): ${path}`,
+      );
+    }
+    return args;
   }
 
   /** Keep the files under ./outputs as blobs (symlinks are skipped: they could point anywhere). */
@@ -453,6 +516,10 @@ export class RunManager {
     const moved = await this.#o.store.setRunStatus(id, "canceled", {
       error: { code: "E_CANCELED", message: "Canceled by a user" },
     });
+    if (moved && run.target !== "local" && run.target !== "docker") {
+      await this.#o.compute?.cluster.cancel(run);
+      return this.#o.store.getRun(id);
+    }
     const qi = this.#queue.indexOf(id);
     if (qi >= 0) this.#queue.splice(qi, 1);
     if (moved && active) {

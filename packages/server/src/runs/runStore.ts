@@ -37,7 +37,8 @@ export interface RunRecord {
   /** Per-experiment run number (1, 2, ...). */
   number: number;
   status: RunStatus;
-  target: "local" | "docker";
+  /** `local`, `docker` or the name of an attached compute target (e.g. a Slurm cluster). */
+  target: string;
   script: string;
   arguments: string[];
   snapshot: string;
@@ -51,6 +52,10 @@ export interface RunRecord {
   finishedAt: string | null;
   /** Process id of the script while it runs on this machine. */
   pid: number | null;
+  /** On a compute target: `{kind, target, jobIds, state, reason, resources}` (null on local/docker). */
+  compute: Record<string, unknown> | null;
+  /** The datastore arguments the run read, with the version of each (null when none). */
+  inputs: Record<string, unknown>[] | null;
 }
 
 export interface LogLine {
@@ -235,6 +240,8 @@ function toRun(r: Row): RunRecord {
     startedAt: str(r.started_at),
     finishedAt: str(r.finished_at),
     pid: num(r.pid),
+    compute: parse<Record<string, unknown>>(r.compute),
+    inputs: parse<Record<string, unknown>[]>(r.inputs),
   };
 }
 
@@ -411,7 +418,8 @@ export class RunStore {
   async failStale(staleBefore: Date, error: RunError): Promise<string[]> {
     const rows = await this.db.all(
       `UPDATE runs SET status = 'failed', finished_at = ?, error = ?, pid = NULL
-       WHERE status IN ('queued', 'preparing', 'running') AND (heartbeat_at IS NULL OR heartbeat_at < ?) RETURNING id`,
+       WHERE status IN ('queued', 'preparing', 'running') AND (heartbeat_at IS NULL OR heartbeat_at < ?)
+         AND target IN ('local', 'docker') RETURNING id`,
       [now(), JSON.stringify(error), staleBefore.toISOString()],
     );
     return rows.map((r) => String(r.id));

@@ -3,6 +3,10 @@ import type { CoreConfig } from "@mlenv/core";
 import type { Hono } from "hono";
 import type { BlobStore } from "../blobs/blobStore";
 import type { ImageBuilder } from "../builds/builder";
+import { computeRoutes } from "../compute/routes";
+import { ComputeService } from "../compute/service";
+import { ClusterRuns } from "../compute/slurmRuns";
+import { openComputeStore } from "../compute/store";
 import type { DockerClient } from "../docker/client";
 import type { Logger } from "../logger";
 import { Registry } from "../registry";
@@ -38,11 +42,15 @@ export interface RunSupportOptions {
   config?: CoreConfig | undefined;
   /** Enables the docker target: environment images from this builder, runs in host-network containers. */
   docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
+  /** How often runs on compute targets (Slurm) are polled (default env `MLENV_CLUSTER_POLL_MS`, else 2000). */
+  clusterPollMs?: number | undefined;
 }
 
 /** Runs, models and local web services of one server process. */
 export interface RunSupport {
   runs: RunManager;
+  /** Runs on compute targets (Slurm): submission and the poller. */
+  cluster: ClusterRuns;
   services: ServiceManager;
   runStore: RunStore;
   routes: Hono;
@@ -100,6 +108,30 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
       `Expected MLENV_SERVICE_HEARTBEAT_MS to be a whole number of milliseconds of at least 50 (e.g. 5000); received ${String(envBeat).slice(0, 200)}`,
     );
   }
+  const envPoll = process.env.MLENV_CLUSTER_POLL_MS;
+  const clusterPollMs = options.clusterPollMs ?? (envPoll ? Number(envPoll) : 2000);
+  if (!Number.isSafeInteger(clusterPollMs) || clusterPollMs < 50) {
+    throw new Error(
+      `Expected MLENV_CLUSTER_POLL_MS to be a whole number of milliseconds of at least 50 (e.g. 2000); received ${String(envPoll).slice(0, 200)}`,
+    );
+  }
+  const computeStore = openComputeStore(
+    options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
+  );
+  const compute = new ComputeService({
+    store: computeStore,
+    blobs: options.blobs,
+    secrets: options.wheels?.catalog,
+    dataCacheDir: join(options.dataDir, "datastores"),
+  });
+  const cluster = new ClusterRuns({
+    service: compute,
+    runStore,
+    blobs: options.blobs,
+    logger: options.logger,
+    pollMs: clusterPollMs,
+    ...(preparePip ? { preparePip } : {}),
+  });
   const common = {
     store: runStore,
     blobs: options.blobs,
@@ -112,6 +144,7 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     ...common,
     workDir: join(options.dataDir, "work", "runs"),
     ...(options.docker ? { docker: options.docker } : {}),
+    compute: { service: compute, cluster },
   });
   const services = new ServiceManager({
     ...common,
@@ -127,8 +160,13 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     logger: options.logger,
     maxSnapshotBytes,
   });
+  routes.route(
+    "/",
+    computeRoutes({ service: compute, logger: options.logger, maxUploadBytes: maxSnapshotBytes }),
+  );
   return {
     runs,
+    cluster,
     services,
     runStore,
     routes,
@@ -138,10 +176,12 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     async start() {
       await runs.start();
       await services.start();
+      cluster.start();
     },
     async close() {
-      await Promise.all([runs.close(), services.close()]);
+      await Promise.all([runs.close(), services.close(), cluster.close()]);
       await runStore.close();
+      await computeStore.close();
     },
   };
 }

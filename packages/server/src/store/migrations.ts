@@ -1,4 +1,5 @@
 import { buildsMigrationSql, buildsQueueOrderMigrationSql } from "../builds/jobStore";
+import { computeMigrationSql } from "../compute/store";
 import {
   runsHeartbeatMigrationSql,
   runsMigrationSql,
@@ -130,4 +131,6 @@ export const migrations: readonly Migration[] = [
     sqlite: servicesOwnerMigrationSql("sqlite"),
     postgres: servicesOwnerMigrationSql("postgres"),
   },
+  // Compute targets (Slurm clusters), the cluster jobs of runs, datastores; runs' compute and inputs.
+  { id: "0011_compute", sqlite: computeMigrationSql("sqlite"), postgres: computeMigrationSql("postgres") },
 ];
