@@ -14,13 +14,16 @@
 # REST: slurmrestd listens on a unix socket with rest_auth/local. Debian's 22.05 build ships no
 # auth/jwt plugin for slurmctld (only rest_auth_jwt.so), so JWT cannot be used with these packages;
 # with rest_auth/local the socket's permissions are the credential: whoever may connect to it acts
-# as the socket's user (root is accepted too).
+# as the socket's user (root is accepted too). A second slurmrestd with rest_auth/jwt listens on
+# 127.0.0.1:$MLENV_SLURM_JWT_PORT (default 6920): with these packages it can only refuse tokens, which
+# is what tests of wrong or expired credentials need.
 set -euo pipefail
 
 DIR=${MLENV_SLURM_DIR:-/tmp/mlenv-slurm}
 JOB_USER=${MLENV_SLURM_USER:-mlenv-slurm}
 CTLD_PORT=${MLENV_SLURM_CTLD_PORT:-6917}
 SLURMD_PORT=${MLENV_SLURM_SLURMD_PORT:-6918}
+JWT_PORT=${MLENV_SLURM_JWT_PORT:-6920}
 NODE=mlenv-node1
 CONF=$DIR/etc/slurm.conf
 SOCK=$DIR/run/slurmrestd.sock
@@ -159,6 +162,13 @@ start() {
     echo $! >"$DIR/run/slurmrestd.pid"
     wait_for "slurmrestd" 100 test -S "$SOCK"
   fi
+  if ! pidof_file "$DIR/run/slurmrestd-jwt.pid"; then
+    setpriv --reuid="$JOB_USER" --regid="$(id -g "$JOB_USER")" --init-groups \
+      env SLURM_CONF="$CONF" \
+      slurmrestd -f "$CONF" -a rest_auth/jwt -s openapi/v0.0.38 "127.0.0.1:$JWT_PORT" \
+      >"$DIR/log/slurmrestd-jwt.log" 2>&1 </dev/null &
+    echo $! >"$DIR/run/slurmrestd-jwt.pid"
+  fi
   status
 }
 
@@ -176,6 +186,7 @@ stop_pid() {
 
 stop() {
   stop_pid "$DIR/run/slurmrestd.pid"
+  stop_pid "$DIR/run/slurmrestd-jwt.pid"
   stop_pid "$DIR/run/slurmd.pid"
   stop_pid "$DIR/run/slurmctld.pid"
   stop_pid "$DIR/munge/munged.pid"
@@ -191,6 +202,7 @@ status() {
   echo "SLURM_CONF=$CONF"
   echo "MLENV_SLURM_REST_URL=unix:$SOCK"
   echo "MLENV_SLURM_SHARED_DIR=$DIR/shared"
+  echo "MLENV_SLURM_JWT_URL=http://127.0.0.1:$JWT_PORT"
   echo "MLENV_SLURM_USER=$JOB_USER"
   sinfo -h -o "partition=%P nodes=%D state=%t cpus=%c memory=%m"
 }
@@ -206,6 +218,15 @@ case "${1:-}" in
     slurmctld -f "$CONF" || die "slurmctld did not start again"
     wait_for "slurmctld" 100 scontrol ping
     ;;
+  forget-jobs)
+    # for tests: slurmctld starts again without its state (-c), as after losing StateSaveLocation;
+    # slurmd then kills the jobs the controller no longer knows
+    export SLURM_CONF=$CONF
+    stop_pid "$DIR/run/slurmctld.pid"
+    slurmctld -f "$CONF" -c || die "slurmctld did not start again"
+    wait_for "slurmctld" 100 scontrol ping
+    wait_for "the node $NODE" 150 node_idle
+    ;;
   clean) stop; rm -rf "$DIR" ;;
-  *) echo "usage: $0 start|stop|status|restart-controller|clean" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart-controller|forget-jobs|clean" >&2; exit 2 ;;
 esac

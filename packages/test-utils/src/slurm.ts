@@ -3,12 +3,21 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 /** The repository's `scripts/slurm-cluster.sh` (start|stop|status|restart-controller). */
-export const SLURM_CLUSTER_SCRIPT = join(import.meta.dirname, "..", "..", "..", "scripts", "slurm-cluster.sh");
+export const SLURM_CLUSTER_SCRIPT = join(
+  import.meta.dirname,
+  "..",
+  "..",
+  "..",
+  "scripts",
+  "slurm-cluster.sh",
+);
 
 /** A running one-node Slurm cluster on this machine (munged, slurmctld, slurmd, slurmrestd). */
 export interface SlurmCluster {
   /** `unix:/…/slurmrestd.sock` (rest_auth/local). */
   restUrl: string;
+  /** A slurmrestd with rest_auth/jwt on 127.0.0.1 (it refuses every token: no auth/jwt in Debian's slurmctld). */
+  jwtUrl: string;
   /** The directory jobs and the server share (owned by the job user). */
   sharedDir: string;
   /** The slurm.conf clients use (`SLURM_CONF`). */
@@ -17,6 +26,8 @@ export interface SlurmCluster {
   user: string;
   /** Stop and start slurmctld, keeping its state (jobs survive). */
   restartController(): void;
+  /** Restart slurmctld without its state: every job is forgotten (and killed on the node). */
+  forgetJobs(): void;
   /** Run a Slurm command (sbatch, squeue, scontrol...) against this cluster as the job user. */
   command(name: string, args: string[]): { status: number | null; stdout: string; stderr: string };
   /** Stop the cluster if this handle started it. */
@@ -58,11 +69,15 @@ export async function startSlurm(): Promise<SlurmCluster> {
   const user = s.MLENV_SLURM_USER!;
   return {
     restUrl: s.MLENV_SLURM_REST_URL!,
+    jwtUrl: s.MLENV_SLURM_JWT_URL!,
     sharedDir: s.MLENV_SLURM_SHARED_DIR!,
     conf,
     user,
     restartController() {
       execFileSync("bash", [SLURM_CLUSTER_SCRIPT, "restart-controller"], { stdio: "ignore" });
+    },
+    forgetJobs() {
+      execFileSync("bash", [SLURM_CLUSTER_SCRIPT, "forget-jobs"], { stdio: "ignore" });
     },
     command(name, args) {
       const r = spawnSync("setpriv", [`--reuid=${user}`, `--regid=${user}`, "--init-groups", name, ...args], {

@@ -252,7 +252,7 @@ export class ComputeService {
         if (a.version !== undefined) {
           throw bad(
             `arguments.${index}.version`,
-            `Expected no version for directory datastore "${d.name}" (a directory is not versioned)`,
+            `arguments.${index}.version: expected no version for directory datastore "${d.name}" (a directory is not versioned)`,
           );
         }
         out.push({
@@ -271,7 +271,7 @@ export class ComputeService {
       if (!v) {
         throw bad(
           `arguments.${index}.version`,
-          `Expected a version of datastore "${d.name}" (it has ${d.latestVersion}: upload one with \`mlenv datastore upload\`); received ${a.version ?? "latest"}`,
+          `arguments.${index}.version: expected a version of datastore "${d.name}" (it has ${d.latestVersion}: upload one with \`mlenv datastore upload\`); received ${a.version ?? "latest"}`,
         );
       }
       out.push({
@@ -354,7 +354,8 @@ export async function checkCluster(rest: SlurmRest, partition: string, setting: 
     names = (await rest.partitions()).map((p) => p.name);
   } catch (e) {
     if (e instanceof SlurmRestError) {
-      throw bad(e.kind === "unauthorized" ? "token" : "restUrl", e.message);
+      const setting = e.kind === "unauthorized" ? "token" : "restUrl";
+      throw bad(setting, `${setting}: ${e.message}`);
     }
     throw e;
   }

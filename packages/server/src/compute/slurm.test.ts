@@ -1,6 +1,8 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  makeTempDir,
   type SlurmCluster,
   skipWithout,
   slurmMissing,
@@ -9,8 +11,8 @@ import {
   type TestServer,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../runs/testHelpers";
 import { startServer } from "../server";
-import { apiClient, snapshotFiles, venvMissing } from "../runs/testHelpers";
 
 const TRAIN = `
 import json, os, sys
@@ -52,9 +54,10 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
   async function waitFor(id: string, ok: (run: any) => boolean, timeoutMs = 120_000): Promise<any> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const r = await api("GET", `/api/v1/runs/${id}`);
-      if (ok(r.json)) return r.json;
-      if (Date.now() > end) throw new Error(`run ${id} still ${r.json.status}: ${JSON.stringify(r.json.compute)}`);
+      // a keep-alive connection the server closes just then: ask again
+      const r = await api("GET", `/api/v1/runs/${id}`).catch(() => null);
+      if (r && ok(r.json)) return r.json;
+      if (Date.now() > end) throw new Error(`run ${id} still ${JSON.stringify(r?.json)}`);
       await new Promise((res) => setTimeout(res, 200));
     }
   }
@@ -106,12 +109,362 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     const metrics = await api("GET", `/api/v1/runs/${run.id}/metrics`);
     expect(metrics.json.items.map((m: { value: number }) => m.value)).toEqual([0.5, 0.25]);
     expect(run.artifacts.map((a: { path: string }) => a.path)).toEqual(["outputs/model.json"]);
-    const model = await fetch(`${server.url}/api/v1/runs/${run.id}/artifacts/content?path=outputs/model.json`, {
-      headers: { authorization: `Bearer ${server.token}` },
-    });
+    const model = await fetch(
+      `${server.url}/api/v1/runs/${run.id}/artifacts/content?path=outputs/model.json`,
+      {
+        headers: { authorization: `Bearer ${server.token}` },
+      },
+    );
     const body = JSON.parse(await model.text());
     // the job ran as the cluster user, not as the server's root
     expect(body.weight).toBe(2.0);
     expect(body.user).not.toBe(0);
+  }, 180_000);
+
+  it("three runs at once queue on the cluster and all finish", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await submit(
+        { "train.py": "import time, mlenv_run\ntime.sleep(1)\nmlenv_run.log('i', 1)\nprint('ok')\n" },
+        // each asks for all CPUs of the node: the cluster runs them one after another
+        { resources: { cpusPerTask: 2 } },
+      );
+      expect(r.status, JSON.stringify(r.json)).toBe(201);
+      ids.push(r.json.id);
+    }
+    const runs = await Promise.all(ids.map((id) => final(id)));
+    expect(runs.map((r) => r.status)).toEqual(["completed", "completed", "completed"]);
+    const jobs = runs.map((r) => r.compute.jobIds[0]);
+    expect(new Set(jobs).size).toBe(3);
+    // at least one of them waited for the node (Slurm's reason was shown)
+    const logs = await Promise.all(ids.map(logText));
+    expect(logs.some((l) => /PENDING \((Resources|Priority)\)/.test(l))).toBe(true);
+  }, 180_000);
+
+  it("a failing script fails the run with its exit code and last output", async () => {
+    const r = await submit({ "train.py": "import sys\nprint('about to fail')\nsys.exit(3)\n" });
+    const run = await final(r.json.id);
+    expect(run.status).toBe("failed");
+    expect(run.exitCode).toBe(3);
+    expect(run.error.code).toBe("E_SCRIPT_FAILED");
+    expect(run.error.message).toContain("about to fail");
+  }, 120_000);
+
+  it("cancels a running run: the Slurm job is cancelled", async () => {
+    const r = await submit({ "train.py": "import time\nprint('started', flush=True)\ntime.sleep(300)\n" });
+    await waitFor(r.json.id, (x) => x.status === "running");
+    const c = await api("POST", `/api/v1/runs/${r.json.id}/cancel`);
+    expect(c.json.status).toBe("canceled");
+    const jobId = c.json.compute.jobIds[0];
+    const run = await waitFor(r.json.id, (x) => x.compute?.state === "CANCELLED", 60_000);
+    expect(run.status).toBe("canceled");
+    const q = slurm.command("squeue", ["-h", "-j", String(jobId), "-o", "%T"]);
+    expect(q.stdout.trim()).not.toBe("RUNNING");
+  }, 120_000);
+
+  it("a job over its memory fails as out of memory", async () => {
+    const r = await submit(
+      {
+        "train.py":
+          "import time\nx = bytearray(400 * 2**20)\nfor i in range(0, len(x), 4096): x[i] = 1\nprint('allocated', flush=True)\ntime.sleep(30)\n",
+      },
+      { resources: { memoryMb: 100 } },
+    );
+    const run = await final(r.json.id, 90_000);
+    expect(run.status).toBe("failed");
+    expect(run.error.code).toBe("E_CLUSTER_OUT_OF_MEMORY");
+  }, 120_000);
+
+  it("a partition that does not exist is a clear error and nothing is queued", async () => {
+    const before = (await api("GET", "/api/v1/runs")).json.items.length;
+    const r = await submit({ "train.py": "print(1)\n" }, { resources: { partition: "nope" } });
+    expect(r.status).toBe(400);
+    expect(r.json.message).toContain("resources.partition");
+    expect(r.json.message).toContain("main, short");
+    expect((await api("GET", "/api/v1/runs")).json.items.length).toBe(before);
+    const bad = await submit({ "train.py": "print(1)\n" }, { resources: { partition: "main;reboot" } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.message).toContain("resources.partition");
+  });
+
+  it("a two-task distributed run: each task sees its rank and the world size", async () => {
+    const r = await submit(
+      {
+        "train.py":
+          "import os\nprint('rank', os.environ['RANK'], 'of', os.environ['WORLD_SIZE'], 'local', os.environ['LOCAL_RANK'], 'master', bool(os.environ['MASTER_ADDR']), os.environ['MASTER_PORT'].isdigit(), flush=True)\n",
+      },
+      { resources: { tasksPerNode: 2, distribution: "pytorch" } },
+    );
+    const run = await final(r.json.id);
+    const log = await logText(run.id);
+    expect(run.status, log).toBe("completed");
+    expect(log).toContain("rank 0 of 2 local 0 master True True");
+    expect(log).toContain("rank 1 of 2 local 1 master True True");
+  }, 120_000);
+
+  it("slurmctld restarted while a run is running: the run's state recovers", async () => {
+    const r = await submit({ "train.py": "import time\ntime.sleep(6)\nprint('survived')\n" });
+    await waitFor(r.json.id, (x) => x.status === "running");
+    slurm.restartController();
+    const run = await final(r.json.id);
+    expect(run.status, await logText(run.id)).toBe("completed");
+    expect(await logText(run.id)).toContain("survived");
+  }, 120_000);
+
+  it("slurmctld down while a run is pending: the run waits, then runs when it is back", async () => {
+    const blocker = await submit(
+      { "train.py": "import time\ntime.sleep(4)\n" },
+      { resources: { cpusPerTask: 2 } },
+    );
+    const r = await submit({ "train.py": "print('after the restart')\n" }, { resources: { cpusPerTask: 2 } });
+    await waitFor(r.json.id, (x) => x.compute?.state === "PENDING");
+    slurm.restartController();
+    const run = await final(r.json.id);
+    expect(run.status, await logText(run.id)).toBe("completed");
+    expect((await final(blocker.json.id)).status).toBe("completed");
+  }, 120_000);
+
+  it("a job Slurm forgets (controller state lost) is marked lost with a reason", async () => {
+    const r = await submit({ "train.py": "import time\ntime.sleep(300)\n" });
+    await waitFor(r.json.id, (x) => x.status === "running");
+    slurm.forgetJobs();
+    const run = await final(r.json.id, 60_000);
+    expect(run.status).toBe("failed");
+    expect(run.error.code).toBe("E_CLUSTER_JOB_LOST");
+    expect(run.error.message).toMatch(/Slurm no longer knows job \d+/);
+    expect(run.compute.state).toBe("LOST");
+  }, 120_000);
+
+  it("a job cancelled on the cluster (scancel) is canceled with Slurm's state", async () => {
+    const r = await submit({ "train.py": "import time\ntime.sleep(300)\n" });
+    const running = await waitFor(r.json.id, (x) => x.status === "running");
+    const jobId = String(running.compute.jobIds[0]);
+    // the job disappears behind mlenv's back before it could write its exit status
+    const rm = slurm.command("scancel", ["--signal=KILL", "--full", jobId]);
+    expect(rm.status, rm.stderr).toBe(0);
+    const run = await final(r.json.id, 60_000);
+    // cancelled outside mlenv: the run says so with Slurm's state
+    expect(run.status).toBe("canceled");
+    expect(run.error.code).toBe("E_CLUSTER_CANCELLED");
+  }, 120_000);
+
+  it("the server restarted while a job runs: the next server process picks the job up", async () => {
+    const dir = makeTempDir("mlenv-slurm-restart-");
+    const token = `mlenv_${randomBytes(32).toString("base64url")}`;
+    const env = {
+      MLENV_DATA_DIR: dir.path,
+      MLENV_BOOTSTRAP_TOKEN: token,
+      MLENV_CLUSTER_POLL_MS: "300",
+    };
+    const first = await spawnServer(env);
+    const a1 = apiClient(first.url, token);
+    try {
+      const att = await a1("POST", "/api/v1/compute", {
+        kind: "slurm",
+        name: "cluster",
+        restUrl: slurm.restUrl,
+        sharedDir: slurm.sharedDir,
+        partition: "main",
+      });
+      expect(att.status, JSON.stringify(att.json)).toBe(201);
+      const snap = await a1("POST", "/api/v1/snapshots", {
+        files: snapshotFiles({
+          "train.py":
+            "import time, mlenv_run\nprint('before', flush=True)\ntime.sleep(5)\nmlenv_run.log('after', 1)\nprint('after')\n",
+        }),
+      });
+      const sub = await a1("POST", "/api/v1/runs", {
+        experiment: "restart",
+        script: "train.py",
+        snapshot: snap.json.id,
+        target: "cluster",
+      });
+      expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+      const end = Date.now() + 60_000;
+      while ((await a1("GET", `/api/v1/runs/${sub.json.id}`)).json.status !== "running") {
+        if (Date.now() > end) throw new Error("never running");
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      await first.crash();
+      // the job ends and Slurm purges it (MinJobAge=5) while no server follows it
+      await new Promise((res) => setTimeout(res, 12_000));
+      const second = await spawnServer(env);
+      try {
+        const a2 = apiClient(second.url, token);
+        let run = (await a2("GET", `/api/v1/runs/${sub.json.id}`)).json;
+        while (!["completed", "failed", "canceled"].includes(run.status)) {
+          if (Date.now() > end + 30_000) throw new Error(`still ${run.status}`);
+          await new Promise((res) => setTimeout(res, 200));
+          run = (await a2("GET", `/api/v1/runs/${sub.json.id}`)).json;
+        }
+        const log = (await a2("GET", `/api/v1/runs/${sub.json.id}/logs`)).json.items
+          .map((l: { text: string }) => l.text)
+          .join("\n");
+        expect(run.status, log).toBe("completed");
+        expect(log).toContain("before");
+        expect(log).toContain("after");
+        expect(log).toContain("taken over by another server process");
+        const m = await a2("GET", `/api/v1/runs/${sub.json.id}/metrics`);
+        expect(m.json.items.map((x: { name: string }) => x.name)).toEqual(["after"]);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first.stop();
+      dir.cleanup();
+    }
+  }, 150_000);
+
+  it("bad target settings are refused naming the setting; nothing is attached", async () => {
+    const base = {
+      kind: "slurm",
+      name: "bad",
+      restUrl: slurm.restUrl,
+      sharedDir: slurm.sharedDir,
+      partition: "main",
+    };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ partition: "main; rm -rf /" }, "partition"],
+      [{ partition: "$(reboot)" }, "partition"],
+      [{ qos: "normal`id`" }, "qos"],
+      [{ account: "a b" }, "account"],
+      [{ sharedDir: "relative/dir" }, "sharedDir"],
+      [{ sharedDir: `${slurm.sharedDir}/../etc` }, "sharedDir"],
+      [{ sharedDir: "/tmp/x;id" }, "sharedDir"],
+      [{ sharedDir: "/nonexistent/mlenv" }, "sharedDir"],
+      [{ restUrl: "unix:/tmp/nothing-listens-here.sock" }, "restUrl"],
+      [{ restUrl: "http://127.0.0.1:1", user: "u", token: "t" }, "restUrl"],
+      [{ restUrl: "unix:/tmp/x.sock;id" }, "restUrl"],
+      [{ restUrl: "ftp://example" }, "restUrl"],
+      [{ restUrl: slurm.jwtUrl }, "user"],
+      [{ restUrl: slurm.jwtUrl, user: slurm.user, token: "wrong-or-expired" }, "token"],
+      [{ partition: "gpu" }, "partition"],
+      [{ name: "local" }, "name"],
+      [{ name: "Bad Name" }, "name"],
+    ];
+    for (const [change, setting] of cases) {
+      const r = await api("POST", "/api/v1/compute", { ...base, ...change });
+      expect(r.status, `${JSON.stringify(change)}: ${JSON.stringify(r.json)}`).toBe(400);
+      expect(r.json.details.setting, JSON.stringify(r.json)).toBe(setting);
+      expect(r.json.message).toContain(setting);
+      expect(JSON.stringify(r.json)).not.toContain("wrong-or-expired");
+    }
+    const list = await api("GET", "/api/v1/compute");
+    expect(list.json.items.map((t: { name: string }) => t.name)).toEqual(["local", "docker", "cluster"]);
+    const miss = await submit({ "train.py": "print(1)\n" }, { target: "nowhere" });
+    expect(miss.status).toBe(400);
+    expect(miss.json.message).toContain("compute target");
+  });
+
+  it("a token is kept as a workspace secret and never shown back", async () => {
+    // the JWT endpoint refuses every token, so attach the socket endpoint with one for the check
+    const r = await api("POST", "/api/v1/compute", {
+      kind: "slurm",
+      name: "with-token",
+      restUrl: slurm.restUrl,
+      sharedDir: slurm.sharedDir,
+      partition: "short",
+      token: "s3cr3t-token-value",
+    });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    expect(JSON.stringify(r.json)).not.toContain("s3cr3t");
+    expect(r.json.credentials).toBe("secret");
+    const show = await api("GET", "/api/v1/compute/with-token");
+    expect(JSON.stringify(show.json)).not.toContain("s3cr3t");
+    const secrets = await api("GET", "/api/v1/secrets");
+    expect(secrets.json.items.map((x: { name: string }) => x.name)).toContain("COMPUTE_WITH_TOKEN_TOKEN");
+    expect(JSON.stringify(secrets.json)).not.toContain("s3cr3t");
+    expect((await api("DELETE", "/api/v1/compute/with-token")).status).toBe(204);
+    expect((await api("GET", "/api/v1/compute/with-token")).status).toBe(404);
+    const after = await api("GET", "/api/v1/secrets");
+    expect(after.json.items.map((x: { name: string }) => x.name)).not.toContain("COMPUTE_WITH_TOKEN_TOKEN");
+  });
+
+  it("a run reads a directory datastore as a mount and a blob datastore version as a download", async () => {
+    const data = join(slurm.sharedDir, "datasets", "numbers");
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, "values.txt"), "1\n2\n3\n");
+    const d1 = await api("POST", "/api/v1/datastores", { name: "numbers", kind: "directory", path: data });
+    expect(d1.status, JSON.stringify(d1.json)).toBe(201);
+    const d2 = await api("POST", "/api/v1/datastores", { name: "labels", kind: "blob" });
+    expect(d2.status).toBe(201);
+    const up = await api("POST", "/api/v1/datastores/labels/versions", {
+      files: snapshotFiles({ "labels.csv": "a,b\n", "more/x.txt": "x" }),
+    });
+    expect(up.status, JSON.stringify(up.json)).toBe(201);
+    expect(up.json.version.version).toBe(1);
+    const again = await api("POST", "/api/v1/datastores/labels/versions", {
+      files: snapshotFiles({ "labels.csv": "a,b\n", "more/x.txt": "x" }),
+    });
+    expect(again.status).toBe(200);
+    expect(again.json.version.version).toBe(1);
+    const script = `
+import os, sys
+mount, download = sys.argv[1], sys.argv[2]
+print("mount", sum(int(x) for x in open(os.path.join(mount, "values.txt"))))
+print("download", open(os.path.join(download, "labels.csv")).read().strip(), os.path.isfile(os.path.join(download, "more", "x.txt")))
+print("inside", os.path.realpath(download).startswith(os.path.realpath(os.getcwd())))
+`;
+    const args = [
+      { datastore: "numbers", mode: "mount" },
+      { datastore: "labels", mode: "download" },
+    ];
+    for (const target of ["cluster", "local"]) {
+      const r = await submit({ "train.py": script }, { arguments: args, target });
+      expect(r.status, JSON.stringify(r.json)).toBe(201);
+      const run = await final(r.json.id);
+      const log = await logText(run.id);
+      expect(run.status, log).toBe("completed");
+      expect(log).toContain("mount 6");
+      expect(log).toContain("download a,b True");
+      expect(log).toContain("inside True");
+      expect(run.inputs).toEqual([
+        expect.objectContaining({
+          datastore: "numbers",
+          mode: "mount",
+          kind: "directory",
+          version: null,
+          path: data,
+        }),
+        expect.objectContaining({
+          datastore: "labels",
+          mode: "download",
+          kind: "blob",
+          version: 1,
+          digest: up.json.version.digest,
+        }),
+      ]);
+    }
+    const none = await submit(
+      { "train.py": script },
+      { arguments: [{ datastore: "nothing", mode: "mount" }] },
+    );
+    expect(none.status).toBe(404);
+    const badVersion = await submit(
+      { "train.py": script },
+      { arguments: [{ datastore: "labels", mode: "mount", version: 9 }] },
+    );
+    expect(badVersion.status).toBe(400);
+    expect(badVersion.json.message).toContain("arguments.0.version");
+    const badPath = await api("POST", "/api/v1/datastores", {
+      name: "evil",
+      kind: "directory",
+      path: "/tmp/$(id)",
+    });
+    expect(badPath.status).toBe(400);
+    expect(badPath.json.message).toContain("path");
+  }, 180_000);
+
+  it("a job over its time limit ends in the timeout state", async () => {
+    const r = await submit(
+      { "train.py": "import time\nprint('long', flush=True)\ntime.sleep(600)\n" },
+      {
+        resources: { timeLimitMinutes: 1 },
+      },
+    );
+    const run = await final(r.json.id, 170_000);
+    expect(run.status).toBe("failed");
+    expect(run.error.code).toBe("E_CLUSTER_TIMEOUT");
+    expect(run.compute.state).toBe("TIMEOUT");
   }, 180_000);
 });

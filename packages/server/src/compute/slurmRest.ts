@@ -18,6 +18,7 @@ export interface SlurmEndpoint {
 /** A Slurm job as slurmrestd describes it (the fields mlenv reads). */
 export interface SlurmJob {
   job_id: number;
+  name: string;
   job_state: string;
   state_reason: string;
   exit_code: number;

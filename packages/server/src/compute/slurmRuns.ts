@@ -265,7 +265,10 @@ export class ClusterRuns {
       };
       const script = `#!/bin/sh\nexec ${sq(interpreter.python)} -u ${sq(join(runDir, "helpers", "mlenv_slurm_entry.py"))} ${sq(runDir)}\n`;
       const job: Record<string, unknown> = {
-        name: `mlenv-${run.experiment}-${run.number}`.slice(0, 100),
+        // the run id in the name tells this job from a later one that reuses its id (a controller
+        // that lost its state numbers jobs again)
+        name: `mlenv-${run.id}`,
+        comment: `mlenv run ${run.experiment} #${run.number}`.slice(0, 200),
         partition: resources.partition ?? settings.partition,
         nodes: [resources.nodes, resources.nodes],
         tasks,
@@ -412,6 +415,7 @@ export class ClusterRuns {
     let info: SlurmJob | null;
     try {
       info = await rest.job(jobId);
+      if (info && info.name !== `mlenv-${j.runId}`) info = null;
     } catch (e) {
       // the controller is down or restarting: keep following, say so once
       const reason = `cluster unreachable: ${String((e as Error).message).slice(0, 200)}`;
