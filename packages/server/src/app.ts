@@ -112,6 +112,8 @@ function refuseNul(value: unknown, where: string): void {
  */
 const OWN_BODY_LIMIT: ReadonlyArray<{ method: string; path: RegExp }> = [
   { method: "POST", path: /^\/api\/v1\/(snapshots|models)\/?$/ },
+  // datastore versions travel like snapshots (base64 in JSON, the snapshot limit)
+  { method: "POST", path: /^\/api\/v1\/datastores\/[^/]+\/versions\/?$/ },
   { method: "PUT", path: /^\/upload\/v1\/wheels\/[^/]+$/ },
 ];
 

@@ -62,6 +62,7 @@ function send(
 const OWN_LIMIT = new Set([
   "POST /api/v1/snapshots",
   "POST /api/v1/models",
+  "POST /api/v1/datastores/{name}/versions",
   "PUT /upload/v1/wheels/{filename}",
 ]);
 
