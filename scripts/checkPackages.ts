@@ -20,7 +20,7 @@ import { dirname, join, resolve } from "node:path";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
 
-export const PUBLISHED = ["core", "resolver", "sdk", "cli", "server"] as const;
+export const PUBLISHED = ["core", "resolver", "conda-installer", "sdk", "cli", "server"] as const;
 
 const root = resolve(import.meta.dirname, "..");
 

@@ -14,6 +14,7 @@ import { buildAndPack, PUBLISHED } from "../scripts/checkPackages";
 const ENTRY_POINTS = [
   "@mlenv/core",
   "@mlenv/resolver",
+  "@mlenv/conda-installer",
   "@mlenv/sdk",
   "@mlenv/sdk/node",
   "@mlenv/cli",
@@ -64,6 +65,9 @@ console.log(JSON.stringify(out));`,
     expect(keys["@mlenv/sdk"]).toEqual(expect.arrayContaining(["Environment", "Workspace", "WheelsClient"]));
     expect(keys["@mlenv/sdk/node"]?.length).toBeGreaterThan(0);
     expect(keys["@mlenv/resolver"]?.length).toBeGreaterThan(0);
+    expect(keys["@mlenv/conda-installer"]).toEqual(
+      expect.arrayContaining(["installLock", "currentPlatform"]),
+    );
     expect(keys["@mlenv/cli"]?.length).toBeGreaterThan(0);
     expect(keys["@mlenv/server"]).toEqual(expect.arrayContaining(["startServer", "createApp"]));
     for (const k of Object.values(keys)) expect(k).not.toContain("default");

@@ -1,8 +1,19 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join, normalize, sep } from "node:path";
+import { dirname, join, normalize, sep } from "node:path";
+import { zipSync } from "fflate";
 
 /** A conda channel served over loopback HTTP. */
 export interface CondaChannelServer {
@@ -121,4 +132,322 @@ export function channelFilesFromFlatIndex(
   const doc = (sd: string, packages: Record<string, unknown>) =>
     JSON.stringify({ info: { subdir: sd }, packages, "packages.conda": {}, repodata_version: 1 });
   return { [`${subdir}/repodata.json`]: doc(subdir, host), "noarch/repodata.json": doc("noarch", noarch) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real conda package archives (.conda and .tar.bz2) built from files, for installer tests.
+
+/** One file of a fixture package. */
+export interface FixtureFile {
+  /** Path inside the package (and the prefix), e.g. `bin/hello`. */
+  path: string;
+  /** Contents (files), absent for symlinks and folders. */
+  data?: string | Uint8Array;
+  /** Unix mode (default 0o644; 0o755 for files under bin/). */
+  mode?: number;
+  /** Make this a symlink to the given target. */
+  symlink?: string;
+  /** The build prefix recorded in the file, and how conda must replace it. */
+  placeholder?: { prefix: string; mode: "text" | "binary" };
+  /** Override the `path_type` written to info/paths.json (hostile fixtures). */
+  pathType?: string;
+  /** Override the `_path` written to info/paths.json (hostile fixtures). */
+  pathsJsonPath?: string;
+}
+
+/** A package to build. */
+export interface FixturePackage {
+  name: string;
+  version: string;
+  build: string;
+  buildNumber?: number;
+  /** Default linux-64 (noarch packages: noarch). */
+  subdir?: string;
+  depends?: string[];
+  noarch?: "python";
+  /** `name = module:function` entry points (noarch: python). */
+  entryPoints?: string[];
+  files: FixtureFile[];
+  /** Default "conda". */
+  format?: "conda" | "tar.bz2";
+  /** Describe files with the pre-paths.json `info/files` + `info/has_prefix` instead. */
+  legacyInfo?: boolean;
+  /** Raw extra tar members (hostile fixtures): names are written exactly as given. */
+  rawMembers?: {
+    name: string;
+    type?: "file" | "symlink" | "link" | "directory";
+    data?: string;
+    linkname?: string;
+  }[];
+  /** Cut the finished archive to this fraction of its length (corrupt fixtures; the channel's hashes match the cut file). */
+  truncate?: number;
+}
+
+/** A built package: its file name, bytes and repodata record. */
+export interface BuiltCondaPackage {
+  filename: string;
+  subdir: string;
+  bytes: Uint8Array;
+  record: Record<string, unknown>;
+}
+
+function compressWith(tool: "zstd" | "bzip2", input: Uint8Array): Uint8Array {
+  const args = tool === "zstd" ? ["-q", "-3", "-c", "-T0"] : ["-c", "-9"];
+  const r = spawnSync(tool, args, { input, maxBuffer: 2 * 1024 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`${tool} failed: ${r.stderr?.toString() ?? String(r.error)}`);
+  return new Uint8Array(r.stdout);
+}
+
+type TarEntryIn = {
+  header: {
+    name: string;
+    size: number;
+    type?: "file" | "symlink" | "link" | "directory";
+    mode?: number;
+    linkname?: string;
+  };
+  body?: Uint8Array;
+};
+
+/** Build one conda package archive in memory (needs the `zstd` and `bzip2` command-line tools). */
+export async function buildCondaPackage(pkg: FixturePackage): Promise<BuiltCondaPackage> {
+  const { packTar } = await import("modern-tar");
+  const subdir = pkg.subdir ?? (pkg.noarch ? "noarch" : "linux-64");
+  const format = pkg.format ?? "conda";
+  const bytesOf = (d: string | Uint8Array | undefined) =>
+    typeof d === "string" ? Buffer.from(d) : (d ?? new Uint8Array(0));
+  const pkgEntries: TarEntryIn[] = [];
+  const paths: Record<string, unknown>[] = [];
+  for (const f of pkg.files) {
+    if (f.symlink !== undefined) {
+      pkgEntries.push({ header: { name: f.path, size: 0, type: "symlink", linkname: f.symlink } });
+      paths.push({ _path: f.pathsJsonPath ?? f.path, path_type: f.pathType ?? "softlink" });
+      continue;
+    }
+    const body = bytesOf(f.data);
+    const mode =
+      f.mode ?? (f.path.startsWith("bin/") || f.path.startsWith("python-scripts/") ? 0o755 : 0o644);
+    pkgEntries.push({ header: { name: f.path, size: body.length, type: "file", mode }, body });
+    const p: Record<string, unknown> = {
+      _path: f.pathsJsonPath ?? f.path,
+      path_type: f.pathType ?? "hardlink",
+      sha256: createHash("sha256").update(body).digest("hex"),
+      size_in_bytes: body.length,
+    };
+    if (f.placeholder) {
+      p.prefix_placeholder = f.placeholder.prefix;
+      p.file_mode = f.placeholder.mode;
+    }
+    paths.push(p);
+  }
+  for (const m of pkg.rawMembers ?? []) {
+    const body = Buffer.from(m.data ?? "");
+    pkgEntries.push({
+      header: {
+        name: m.name,
+        size: m.type && m.type !== "file" ? 0 : body.length,
+        type: m.type ?? "file",
+        ...(m.linkname ? { linkname: m.linkname } : {}),
+      },
+      ...(m.type && m.type !== "file" ? {} : { body }),
+    });
+  }
+  const index = {
+    name: pkg.name,
+    version: pkg.version,
+    build: pkg.build,
+    build_number: pkg.buildNumber ?? 0,
+    depends: pkg.depends ?? [],
+    subdir,
+    ...(pkg.noarch ? { noarch: pkg.noarch } : {}),
+  };
+  const info: Record<string, string> = { "info/index.json": JSON.stringify(index, null, 2) };
+  if (pkg.legacyInfo) {
+    info["info/files"] = `${pkg.files.map((f) => f.path).join("\n")}\n`;
+    const hp = pkg.files
+      .filter((f) => f.placeholder)
+      .map((f) => `${f.placeholder?.prefix} ${f.placeholder?.mode} ${f.path}`);
+    if (hp.length) info["info/has_prefix"] = `${hp.join("\n")}\n`;
+  } else {
+    info["info/paths.json"] = JSON.stringify({ paths, paths_version: 1 }, null, 2);
+  }
+  if (pkg.entryPoints?.length || pkg.noarch) {
+    info["info/link.json"] = JSON.stringify({
+      noarch: { type: "python", entry_points: pkg.entryPoints ?? [] },
+      package_metadata_version: 1,
+    });
+  }
+  const infoEntries: TarEntryIn[] = Object.entries(info).map(([name, text]) => {
+    const body = Buffer.from(text);
+    return { header: { name, size: body.length, type: "file", mode: 0o644 }, body };
+  });
+  const tar = (entries: TarEntryIn[]) => packTar(entries);
+  const stem = `${pkg.name}-${pkg.version}-${pkg.build}`;
+  let bytes: Uint8Array;
+  if (format === "tar.bz2") {
+    bytes = compressWith("bzip2", await tar([...infoEntries, ...pkgEntries]));
+  } else {
+    bytes = zipSync(
+      {
+        "metadata.json": [Buffer.from(JSON.stringify({ conda_pkg_format_version: 2 })), { level: 0 }],
+        [`pkg-${stem}.tar.zst`]: [compressWith("zstd", await tar(pkgEntries)), { level: 0 }],
+        [`info-${stem}.tar.zst`]: [compressWith("zstd", await tar(infoEntries)), { level: 0 }],
+      },
+      { level: 0 },
+    );
+  }
+  if (pkg.truncate !== undefined) bytes = bytes.subarray(0, Math.floor(bytes.length * pkg.truncate));
+  const filename = `${stem}.${format}`;
+  const record = {
+    ...index,
+    size: bytes.length,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    md5: createHash("md5").update(bytes).digest("hex"),
+  };
+  return { filename, subdir, bytes, record };
+}
+
+/**
+ * Write packages into a channel folder: `<subdir>/<file>` and `<subdir>/repodata.json`
+ * (`.conda` files under `packages.conda`), with linux-64 and noarch always present.
+ */
+export function writeCondaChannel(dir: string, packages: BuiltCondaPackage[]): void {
+  const subdirs = new Set(["linux-64", "noarch", ...packages.map((p) => p.subdir)]);
+  for (const sd of subdirs) {
+    mkdirSync(join(dir, sd), { recursive: true });
+    const tarBz2: Record<string, unknown> = {};
+    const conda: Record<string, unknown> = {};
+    for (const p of packages.filter((x) => x.subdir === sd)) {
+      writeFileSync(join(dir, sd, p.filename), p.bytes);
+      (p.filename.endsWith(".conda") ? conda : tarBz2)[p.filename] = p.record;
+    }
+    writeFileSync(
+      join(dir, sd, "repodata.json"),
+      JSON.stringify({
+        info: { subdir: sd },
+        packages: tarBz2,
+        "packages.conda": conda,
+        repodata_version: 1,
+      }),
+    );
+  }
+}
+
+/** A 255-byte build prefix like conda-build's `_h_env_placehold_placehold...`. */
+export const LONG_BUILD_PREFIX =
+  `/home/conda/feedstock_root/build_artifacts/demo_1700000000/_h_env${"_placehold".repeat(30)}`.slice(0, 255);
+
+/** Why the compiled fixture cannot be built (no C compiler), or null. */
+export function ccMissing(): string | null {
+  const r = spawnSync("cc", ["--version"], { encoding: "utf8" });
+  return r.status === 0 ? null : `no C compiler (cc) on PATH: ${String(r.error ?? r.stderr).slice(0, 200)}`;
+}
+
+/** Why archives cannot be built here (no zstd/bzip2 tools), or null. */
+export function condaArchiveToolsMissing(): string | null {
+  for (const tool of ["zstd", "bzip2"]) {
+    const r = spawnSync(tool, ["--help"], { encoding: "utf8" });
+    if (r.error) return `the ${tool} command-line tool is missing (needed to build fixture packages)`;
+  }
+  return null;
+}
+
+/**
+ * A compiled package: a tiny C program whose binary holds {@link LONG_BUILD_PREFIX} (binary
+ * placeholder: it prints the prefix it was installed into), and a shell script with a text
+ * placeholder.
+ */
+export function compiledFixture(workDir: string, format: "conda" | "tar.bz2" = "conda"): FixturePackage {
+  const src = join(workDir, "show-prefix.c");
+  writeFileSync(
+    src,
+    `#include <stdio.h>\nstatic char prefix[] = "${LONG_BUILD_PREFIX}";\nint main(void) { printf("%s\\n", prefix); return 0; }\n`,
+  );
+  const exe = join(workDir, "show-prefix");
+  const r = spawnSync("cc", ["-O1", "-o", exe, src], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`cc failed: ${r.stderr}`);
+  return {
+    name: "showprefix",
+    version: "1.0",
+    build: "h0_0",
+    format,
+    files: [
+      {
+        path: "bin/show-prefix",
+        data: readFileSync(exe),
+        mode: 0o755,
+        placeholder: { prefix: LONG_BUILD_PREFIX, mode: "binary" },
+      },
+      {
+        path: "bin/show-prefix.sh",
+        data: `#!/bin/sh\necho "script prefix: ${LONG_BUILD_PREFIX}"\n`,
+        placeholder: { prefix: LONG_BUILD_PREFIX, mode: "text" },
+      },
+    ],
+  };
+}
+
+function walk(root: string, rel: string, out: FixtureFile[], skip: (rel: string) => boolean): void {
+  for (const name of readdirSync(join(root, rel)).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    if (skip(r)) continue;
+    const st = lstatSync(join(root, r));
+    if (st.isSymbolicLink()) out.push({ path: r, symlink: readlinkSync(join(root, r)) });
+    else if (st.isDirectory()) walk(root, r, out, skip);
+    else if (st.isFile()) out.push({ path: r, data: readFileSync(join(root, r)), mode: st.mode & 0o777 });
+  }
+}
+
+/**
+ * A `python` package assembled from this machine's python3: the interpreter, libpython, the
+ * standard library (without tests, caches and GUI modules) and pip, so an installed environment
+ * really runs Python and can pip install.
+ */
+export function pythonFixture(): FixturePackage {
+  const exe = realpathSync(
+    spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).stdout.trim(),
+  );
+  const home = dirname(dirname(exe));
+  const info = spawnSync("python3", ["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], {
+    encoding: "utf8",
+  });
+  const version = info.stdout.trim();
+  const mm = version.split(".").slice(0, 2).join(".");
+  const stdlib = `lib/python${mm}`;
+  const files: FixtureFile[] = [
+    { path: `bin/python${mm}`, data: readFileSync(exe), mode: 0o755 },
+    { path: "bin/python3", symlink: `python${mm}` },
+    { path: "bin/python", symlink: `python${mm}` },
+  ];
+  for (const lib of readdirSync(join(home, "lib"))) {
+    if (!lib.startsWith("libpython")) continue;
+    const st = lstatSync(join(home, "lib", lib));
+    if (st.isSymbolicLink())
+      files.push({ path: `lib/${lib}`, symlink: readlinkSync(join(home, "lib", lib)) });
+    else if (st.isFile())
+      files.push({ path: `lib/${lib}`, data: readFileSync(join(home, "lib", lib)), mode: st.mode & 0o777 });
+  }
+  const skipDirs =
+    /(^|\/)(__pycache__|test|tests|idlelib|tkinter|turtledemo|lib2to3|ensurepip|config-[^/]*)$/;
+  walk(join(home, "lib"), `python${mm}`, files, (r) => {
+    if (skipDirs.test(r)) return true;
+    const site = `python${mm}/site-packages/`;
+    if (r.startsWith(site)) {
+      const top = r.slice(site.length).split("/")[0] ?? "";
+      return !(top === "pip" || /^pip-[^/]*\.dist-info$/.test(top));
+    }
+    return false;
+  });
+  for (const f of files) {
+    if (f.path.startsWith(`python${mm}/`)) f.path = `lib/${f.path}`;
+    // as in conda's own python: pip belongs to conda, not to a pip install
+    if (/\/site-packages\/pip-[^/]*\.dist-info\/INSTALLER$/.test(f.path)) f.data = "conda\n";
+  }
+  return {
+    name: "python",
+    version,
+    build: "h0_0_fixture",
+    format: "conda",
+    files: files.filter((f) => f.path !== stdlib),
+  };
 }

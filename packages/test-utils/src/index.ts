@@ -1,8 +1,24 @@
 export type { BrowserRun, BundleOptions } from "./browser";
 export { bundleForBrowser, CHROMIUM_PATH, chromiumMissing, evaluateInChromium } from "./browser";
 export { requireAll, skipWithout } from "./components";
-export type { CondaChannelOptions, CondaChannelServer } from "./condaChannel";
-export { channelFilesFromFlatIndex, serveCondaChannel } from "./condaChannel";
+export type {
+  BuiltCondaPackage,
+  CondaChannelOptions,
+  CondaChannelServer,
+  FixtureFile,
+  FixturePackage,
+} from "./condaChannel";
+export {
+  buildCondaPackage,
+  ccMissing,
+  channelFilesFromFlatIndex,
+  compiledFixture,
+  condaArchiveToolsMissing,
+  LONG_BUILD_PREFIX,
+  pythonFixture,
+  serveCondaChannel,
+  writeCondaChannel,
+} from "./condaChannel";
 export { baseImageCpu, dockerAvailable } from "./docker";
 export type { PostgresHandle } from "./postgres";
 export { postgresMissing, startPostgres } from "./postgres";

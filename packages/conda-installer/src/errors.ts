@@ -1,0 +1,70 @@
+/** Error codes of @mlenv/conda-installer. Recognise errors by `code`, not by `instanceof`. */
+export const CondaInstallErrorCode = {
+  FETCH_FAILED: "E_CONDA_FETCH_FAILED",
+  HASH_MISMATCH: "E_CONDA_HASH_MISMATCH",
+  ARCHIVE_INVALID: "E_CONDA_ARCHIVE_INVALID",
+  PATH_UNSAFE: "E_CONDA_PATH_UNSAFE",
+  PATH_TYPE_UNKNOWN: "E_CONDA_PATH_TYPE_UNKNOWN",
+  FILE_CLASH: "E_CONDA_FILE_CLASH",
+  PLATFORM_MISMATCH: "E_CONDA_PLATFORM_MISMATCH",
+  PREFIX_TOO_LONG: "E_CONDA_PREFIX_TOO_LONG",
+  PREFIX_INVALID: "E_CONDA_PREFIX_INVALID",
+  LINK_SCRIPT_FAILED: "E_CONDA_LINK_SCRIPT_FAILED",
+  PIP_FAILED: "E_CONDA_PIP_FAILED",
+  LOCK_TIMEOUT: "E_CONDA_CACHE_LOCKED",
+} as const;
+
+export type CondaInstallErrorCode = (typeof CondaInstallErrorCode)[keyof typeof CondaInstallErrorCode];
+
+/** Base class of every error thrown by @mlenv/conda-installer. */
+export class CondaInstallError extends Error {
+  override readonly name = "CondaInstallError";
+  readonly code: CondaInstallErrorCode;
+  /** The package (name-version-build) the error is about, when there is one. */
+  readonly package: string | undefined;
+
+  constructor(
+    code: CondaInstallErrorCode,
+    message: string,
+    options: { cause?: unknown; package?: string } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.package = options.package;
+  }
+
+  toJSON(): { name: string; code: string; message: string; package?: string } {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      ...(this.package === undefined ? {} : { package: this.package }),
+    };
+  }
+}
+
+/** True when `e` is a CondaInstallError (by shape, so it works across bundle copies). */
+export function isCondaInstallError(e: unknown): e is CondaInstallError {
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    (e as { name?: unknown }).name === "CondaInstallError" &&
+    typeof (e as { code?: unknown }).code === "string"
+  );
+}
+
+/** Cut untrusted input for a message. */
+export function preview(value: unknown, max = 200): string {
+  let s: string;
+  try {
+    s = JSON.stringify(value) ?? String(value);
+  } catch {
+    s = String(value);
+  }
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** Remove user:password@ from a URL before it reaches a message. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/)[^/@\s]*@/i, "$1***@");
+}

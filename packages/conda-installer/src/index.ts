@@ -1,0 +1,12 @@
+export type { ArchiveFormat } from "./archive";
+export { archiveFormat, extractPackage } from "./archive";
+export type { CachedPackage } from "./cache";
+export { cacheEntryDir, defaultPackageCacheDir, ensureCached, packageFilename, packageLabel } from "./cache";
+export { zstdBackend } from "./decompress";
+export { CondaInstallError, CondaInstallErrorCode, isCondaInstallError } from "./errors";
+export type { FetchOptions } from "./fetch";
+export type { InstallOptions, InstallProgress, InstallResult } from "./install";
+export { currentPlatform, installLock } from "./install";
+export type { PackageInfo, PackagePath } from "./packageInfo";
+export { DEFAULT_PLACEHOLDER, readPackageInfo } from "./packageInfo";
+export { replaceBinary, replaceText } from "./prefixReplace";
