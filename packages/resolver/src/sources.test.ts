@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildWheel, makeTempDir, serveCondaChannel, servePypiIndex } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -116,6 +116,76 @@ describe("HTTP channel cache", () => {
     expect((await httpCondaChannel(s.url, { cacheDir }).records("linux-64"))?.map((r) => r.name)).toEqual([
       "zlib",
     ]);
+  });
+});
+
+describe("HTTP channel cache index", () => {
+  // numpy in both formats (the .conda one wins), neighbours merged into spans, an escaped name
+  const doc = JSON.stringify({
+    info: { subdir: "linux-64" },
+    packages: {
+      "numpy-1.26.4-py312_0.tar.bz2": rec("numpy", "1.26.4", "py312_0", { sha256: "2".repeat(64) }),
+      "numpy-1.26.3-py312_0.tar.bz2": rec("numpy", "1.26.3", "py312_0"),
+      "python-3.12.1-h0_0.tar.bz2": rec("python", "3.12.1", "h0_0"),
+      "zlib-1.3-0.tar.bz2": rec("zlib", "1.3", "0"),
+      "numpy-1.25.0-py311_0.tar.bz2": rec("numpy", "1.25.0", "py311_0"),
+      "t\\u00e9st-1.0-0.tar.bz2": rec("t\\u00e9st", "1.0", "0"),
+    },
+    "packages.conda": {
+      "numpy-1.26.4-py312_0.conda": rec("numpy", "1.26.4", "py312_0", { depends: ["python >=3.12"] }),
+    },
+  }).replace(/\\\\u00e9/g, "\\u00e9");
+  const view = (
+    rs: readonly { fn: string; version: string; depends: string[]; sha256?: string | undefined }[],
+  ) => rs.map((r) => [r.fn, r.version, r.depends.join(","), r.sha256]);
+
+  it("a warm source reads only the records of the names asked for, through the index", async () => {
+    const s = await serveCondaChannel({ files: { "linux-64/repodata.json": doc } });
+    servers.push(s);
+    const cacheDir = join(tmp.path, "cache-index");
+    const cold = await httpCondaChannel(s.url, { cacheDir }).source?.("linux-64");
+    const want = view(cold?.recordsOf("numpy") ?? []);
+    expect(want.map((r) => r[0])).toEqual([
+      "numpy-1.26.4-py312_0.conda",
+      "numpy-1.26.3-py312_0.tar.bz2",
+      "numpy-1.25.0-py311_0.tar.bz2",
+    ]);
+    const files = readdirSync(cacheDir);
+    const body = join(cacheDir, files.find((f) => /^[0-9a-f]+\.json$/.test(f)) as string);
+    expect(files.some((f) => f.endsWith(".index.json"))).toBe(true);
+    // spoil python's record in the cached body (same length): reading the body whole would fail
+    const bytes = readFileSync(body, "latin1");
+    const at = bytes.indexOf('"python-3.12.1');
+    writeFileSync(body, bytes.slice(0, at) + "#".repeat(40) + bytes.slice(at + 40), "latin1");
+    const warm = await httpCondaChannel(s.url, { cacheDir }).source?.("linux-64");
+    expect(s.requests.map((r) => r.status)).toEqual([200, 304]);
+    expect(view(warm?.recordsOf("numpy") ?? [])).toEqual(want);
+    expect(warm?.recordsOf("zlib").map((r) => r.version)).toEqual(["1.3"]);
+    expect(warm?.recordsOf("t\u00e9st").map((r) => r.version)).toEqual(["1.0"]);
+    expect(warm?.recordsOf("scipy")).toEqual([]);
+    expect(() => warm?.recordsOf("python")).toThrow();
+  });
+
+  it("ignores an index that does not match the cached body, and rebuilds it on a new body", async () => {
+    const s = await serveCondaChannel({ files: { "linux-64/repodata.json": doc } });
+    servers.push(s);
+    const cacheDir = join(tmp.path, "cache-index2");
+    await httpCondaChannel(s.url, { cacheDir }).source?.("linux-64");
+    const files = readdirSync(cacheDir);
+    const body = join(cacheDir, files.find((f) => /^[0-9a-f]+\.json$/.test(f)) as string);
+    // the body grew (edited by hand): the index's spans no longer apply, the body is read whole
+    writeFileSync(body, `${readFileSync(body, "utf8")}\n`);
+    const warm = await httpCondaChannel(s.url, { cacheDir }).source?.("linux-64");
+    expect(warm?.recordsOf("numpy").length).toBe(3);
+    s.setFile(
+      "linux-64/repodata.json",
+      repodata("linux-64", { "zlib-1.4-0.tar.bz2": rec("zlib", "1.4", "0") }),
+    );
+    await httpCondaChannel(s.url, { cacheDir }).source?.("linux-64");
+    const again = await httpCondaChannel(s.url, { cacheDir }).source?.("linux-64");
+    expect(again?.recordsOf("zlib").map((r) => r.version)).toEqual(["1.4"]);
+    expect(again?.recordsOf("numpy")).toEqual([]);
+    expect(s.requests.map((r) => r.status)).toEqual([200, 304, 200, 304]);
   });
 });
 

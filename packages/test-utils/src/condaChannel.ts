@@ -46,6 +46,10 @@ export async function serveCondaChannel(options: CondaChannelOptions): Promise<C
   for (const [p, b] of Object.entries(options.files ?? {}))
     mem.set(p, { body: Buffer.from(b), mtime: started });
   const requests: CondaChannelServer["requests"] = [];
+  const fromDir = new Map<
+    string,
+    { mtimeMs: number; size: number; file: { body: Buffer; mtime: Date; etag?: string } }
+  >();
 
   const lookup = (rel: string): { body: Buffer; mtime: Date; etag?: string } | undefined => {
     const m = mem.get(rel);
@@ -56,7 +60,12 @@ export async function serveCondaChannel(options: CondaChannelOptions): Promise<C
     try {
       const st = statSync(full);
       if (!st.isFile()) return undefined;
-      return { body: readFileSync(full), mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000) };
+      // read (and hashed for its ETag) once per version of the file: channels can be hundreds of MB
+      const got = fromDir.get(full);
+      if (got && got.mtimeMs === st.mtimeMs && got.size === st.size) return got.file;
+      const file = { body: readFileSync(full), mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000) };
+      fromDir.set(full, { mtimeMs: st.mtimeMs, size: st.size, file });
+      return file;
     } catch {
       return undefined;
     }

@@ -1,10 +1,18 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { closeSync, openSync, readSync } from "node:fs";
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { preview, ResolverError, ResolverErrorCode } from "../errors";
 import { type Fetcher, nodeGet, responseBytes, type SimpleResponse } from "../internal/http";
-import { type CondaRecord, type CondaRecordSource, repodataSource } from "./record";
+import {
+  type CondaRecord,
+  type CondaRecordSource,
+  indexedRepodataSource,
+  type RepodataSpans,
+  repodataSource,
+  repodataSpans,
+} from "./record";
 
 /** A conda channel: per-subdir repodata. */
 export interface CondaChannel {
@@ -43,6 +51,23 @@ interface CacheMeta {
   lastModified?: string;
 }
 
+/** Bumped when the on-disk index format changes (older ones are ignored and rewritten). */
+const INDEX_VERSION = 1;
+
+/** `<key>.index.json`: where each package name's records lie in the cached body. */
+interface CacheIndex extends RepodataSpans {
+  version: number;
+  /** The cached body's size and the validators it was fetched with: the index is for that body only. */
+  size: number;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** What `get` found: fresh bytes (to be cached once scanned), or the cache to read. */
+type Got =
+  | { kind: "bytes"; body: Buffer; save?: (source: CondaRecordSource) => Promise<void> }
+  | { kind: "indexed"; source: CondaRecordSource };
+
 /** A channel served over HTTP(S), with an optional ETag/Last-Modified disk cache. */
 export function httpCondaChannel(url: string, options: HttpChannelOptions = {}): CondaChannel {
   if (!/^https?:\/\/[^\s]+$/.test(url)) {
@@ -55,10 +80,15 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
   const doFetch: Fetcher = options.fetch
     ? (u, { headers }) => (options.fetch as typeof fetch)(u, { headers, redirect: "follow" })
     : nodeGet;
-  const get = async (fileUrl: string, alloc?: (size: number) => Buffer): Promise<Buffer | null> => {
+  const get = async (
+    fileUrl: string,
+    subdir: string,
+    alloc?: (size: number) => Buffer,
+  ): Promise<Got | null> => {
     const key = createHash("sha256").update(fileUrl).digest("hex").slice(0, 40);
     const metaPath = options.cacheDir ? join(options.cacheDir, `${key}.meta.json`) : undefined;
     const bodyPath = options.cacheDir ? join(options.cacheDir, `${key}.json`) : undefined;
+    const indexPath = options.cacheDir ? join(options.cacheDir, `${key}.index.json`) : undefined;
     let meta: CacheMeta | undefined;
     if (metaPath) {
       try {
@@ -80,14 +110,18 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
         { cause },
       );
     }
-    if (res.status === 304 && bodyPath) {
+    if (res.status === 304 && bodyPath && indexPath && meta) {
+      // a warm lock: the index says where each name's records are, so the body is never read whole
+      const indexed = await readIndex(indexPath, bodyPath, meta, { channel: base, subdir, source: fileUrl });
+      if (indexed) return { kind: "indexed", source: indexed };
       try {
-        return await readFile(bodyPath);
+        const body = await readFile(bodyPath);
+        return { kind: "bytes", body, save: (src) => writeIndex(indexPath, src, body.length, meta) };
       } catch {
         // cache body vanished: refetch unconditionally
         const again = await doFetch(fileUrl, { headers: { ...options.headers } });
         if (!again.ok) return null;
-        return responseBytes(again);
+        return { kind: "bytes", body: await responseBytes(again) };
       }
     }
     if (res.status === 404) return null;
@@ -98,19 +132,30 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
       );
     }
     const body = await responseBytes(res);
-    if (metaPath && bodyPath && options.cacheDir) {
-      const m: CacheMeta = { url: fileUrl };
-      const etag = res.headers.get("etag");
-      const lm = res.headers.get("last-modified");
-      if (etag) m.etag = etag;
-      if (lm) m.lastModified = lm;
-      await mkdir(options.cacheDir, { recursive: true });
+    if (!(metaPath && bodyPath && indexPath && options.cacheDir)) return { kind: "bytes", body };
+    const m: CacheMeta = { url: fileUrl };
+    const etag = res.headers.get("etag");
+    const lm = res.headers.get("last-modified");
+    if (etag) m.etag = etag;
+    if (lm) m.lastModified = lm;
+    const dir = options.cacheDir;
+    // the body is written while it is scanned; the index once the scan is done
+    const written = (async () => {
+      await mkdir(dir, { recursive: true });
       const tmp = `${bodyPath}.${process.pid}.tmp`;
       await writeFile(tmp, body);
       await rename(tmp, bodyPath);
-      await writeFile(metaPath, JSON.stringify(m));
-    }
-    return body;
+    })();
+    written.catch(() => undefined);
+    return {
+      kind: "bytes",
+      body,
+      save: async (src) => {
+        await written;
+        await writeIndex(indexPath, src, body.length, m);
+        await writeFile(metaPath, JSON.stringify(m));
+      },
+    };
   };
   const source = async (
     subdir: string,
@@ -119,9 +164,12 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
     checkSubdir(subdir);
     const file = opts.current ? "current_repodata.json" : "repodata.json";
     const fileUrl = `${base}/${subdir}/${file}`;
-    const body = await get(fileUrl, opts.alloc);
-    if (body === null) return opts.current ? null : EMPTY;
-    return repodataSource(body, { channel: base, subdir, source: fileUrl });
+    const got = await get(fileUrl, subdir, opts.alloc);
+    if (got === null) return opts.current ? null : EMPTY;
+    if (got.kind === "indexed") return got.source;
+    const src = repodataSource(got.body, { channel: base, subdir, source: fileUrl });
+    await got.save?.(src);
+    return src;
   };
   return {
     kind: "conda",
@@ -131,6 +179,79 @@ export function httpCondaChannel(url: string, options: HttpChannelOptions = {}):
       return (await source(subdir, opts))?.all() ?? null;
     },
   };
+}
+
+async function writeIndex(
+  path: string,
+  source: CondaRecordSource,
+  size: number,
+  meta: CacheMeta,
+): Promise<void> {
+  const spans = repodataSpans(source);
+  if (!spans) return; // parsed whole (an unusual layout): no index, the body is read next time
+  const index: CacheIndex = { version: INDEX_VERSION, size, ...spans };
+  if (meta.etag) index.etag = meta.etag;
+  if (meta.lastModified) index.lastModified = meta.lastModified;
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(index));
+  await rename(tmp, path);
+}
+
+/** The cached body as an indexed source, or null when there is no index that matches it. */
+async function readIndex(
+  indexPath: string,
+  bodyPath: string,
+  meta: CacheMeta,
+  options: { channel: string; subdir: string; source: string },
+): Promise<CondaRecordSource | null> {
+  let index: CacheIndex;
+  let size: number;
+  try {
+    index = JSON.parse(await readFile(indexPath, "utf8")) as CacheIndex;
+    size = (await stat(bodyPath)).size;
+  } catch {
+    return null;
+  }
+  if (
+    index.version !== INDEX_VERSION ||
+    index.size !== size ||
+    index.etag !== meta.etag ||
+    index.lastModified !== meta.lastModified ||
+    !Array.isArray(index.names) ||
+    !Array.isArray(index.conda) ||
+    !Array.isArray(index.packages)
+  ) {
+    return null;
+  }
+  const read = (spans: readonly number[]): Buffer[] => {
+    if (spans.length === 0) return [];
+    const fd = openSync(bodyPath, "r");
+    try {
+      const out: Buffer[] = [];
+      for (let k = 0; k + 1 < spans.length; k += 2) {
+        const from = spans[k] as number;
+        const to = spans[k + 1] as number;
+        if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && to <= size && from < to)) {
+          throw new ResolverError(
+            ResolverErrorCode.REPODATA_INVALID,
+            `repodata cache index ${indexPath} is corrupt: expected byte spans within the ${size}-byte body; received ${preview([from, to])} (delete the cache folder to rebuild it)`,
+          );
+        }
+        const buf = Buffer.allocUnsafe(to - from);
+        let got = 0;
+        while (got < buf.length) {
+          const n = readSync(fd, buf, got, buf.length - got, from + got);
+          if (n <= 0) break;
+          got += n;
+        }
+        out.push(buf.subarray(0, got));
+      }
+      return out;
+    } finally {
+      closeSync(fd);
+    }
+  };
+  return indexedRepodataSource(read, index, options);
 }
 
 /** A channel folder on disk (`<dir>/<subdir>/repodata.json`). */

@@ -379,6 +379,35 @@ class RepodataIndex implements CondaRecordSource {
     return rec;
   }
 
+  /**
+   * Where each name's records lie in the document, per group: `[from, to)` byte spans, each
+   * covering one or more whole `"<file name>": {record}` members (neighbours merged when only a
+   * comma and whitespace separate them). Enough to read one name's records again later from
+   * the same bytes on disk without scanning the document ({@link indexedRepodataSource}).
+   */
+  spans(): RepodataSpans {
+    const out: RepodataSpans = { names: [], conda: [], packages: [] };
+    const b = this.doc.bytes;
+    const rows = this.scan.rows;
+    const [cFrom, cTo] = this.scan.conda;
+    for (const [name, g] of this.groupOf) {
+      const conda: number[] = [];
+      const packages: number[] = [];
+      for (let r = this.heads[g] as number; r >= 0; r = this.next[r] as number) {
+        const list = r >= cFrom && r < cTo ? conda : packages;
+        const from = (rows[r * ROW + R_FN] as number) - 1; // the file name's opening quote
+        const to = rows[r * ROW + R_END] as number;
+        const last = list.length - 1;
+        if (last > 0 && onlyOneComma(b, list[last] as number, from)) list[last] = to;
+        else list.push(from, to);
+      }
+      out.names.push(name);
+      out.conda.push(conda);
+      out.packages.push(packages);
+    }
+    return out;
+  }
+
   recordsOf(name: string): readonly CondaRecord[] {
     const got = this.byName.get(name);
     if (got) return got;
@@ -413,6 +442,67 @@ class RepodataIndex implements CondaRecordSource {
     }
     return out;
   }
+}
+
+/** Whether bytes [from, to) are whitespace around exactly one comma. */
+function onlyOneComma(b: Uint8Array, from: number, to: number): boolean {
+  let commas = 0;
+  for (let i = from; i < to; i++) {
+    const c = b[i];
+    if (c === 44) commas++;
+    else if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return false;
+  }
+  return commas === 1;
+}
+
+/**
+ * Per package name, the byte spans of its records in a repodata document (see
+ * `RepodataIndex.spans`): parallel arrays, each span list flat as `[from, to, from, to, ...]`.
+ */
+export interface RepodataSpans {
+  names: string[];
+  conda: number[][];
+  packages: number[][];
+}
+
+/** The spans of a source read by {@link repodataSource}, or null when it was parsed whole. */
+export function repodataSpans(source: CondaRecordSource): RepodataSpans | null {
+  return source instanceof RepodataIndex ? source.spans() : null;
+}
+
+/**
+ * A {@link CondaRecordSource} over a repodata document on disk that is never read whole: the
+ * records of a name are read from their byte spans (`read(from, to)`) the first time the name
+ * is asked for, and parsed like {@link repodataSource} parses them.
+ */
+export function indexedRepodataSource(
+  read: (spans: readonly number[]) => Buffer[],
+  index: RepodataSpans,
+  options: { channel: string; subdir: string; source?: string },
+): CondaRecordSource {
+  const at = new Map<string, number>();
+  for (let i = 0; i < index.names.length; i++) at.set(index.names[i] as string, i);
+  const byName = new Map<string, readonly CondaRecord[]>();
+  const open = Buffer.from('{"packages.conda":{');
+  const mid = Buffer.from('},"packages":{');
+  const close = Buffer.from("}}");
+  const comma = Buffer.from(",");
+  const join = (parts: Buffer[]) => parts.flatMap((p, k) => (k ? [comma, p] : [p]));
+  const recordsOf = (name: string): readonly CondaRecord[] => {
+    const got = byName.get(name);
+    if (got) return got;
+    const i = at.get(name);
+    let out: readonly CondaRecord[] = [];
+    if (i !== undefined) {
+      const conda = read(index.conda[i] as number[]);
+      const packages = read(index.packages[i] as number[]);
+      const doc = Buffer.concat([open, ...join(conda), mid, ...join(packages), close]);
+      out = repodataSource(doc, options).recordsOf(name);
+    }
+    byName.set(name, out);
+    return out;
+  };
+  return { recordsOf, all: () => index.names.flatMap((n) => recordsOf(n)) };
 }
 
 /**
