@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { identify, provideTokenLookup, requireRole } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
 import { computeRouteDocs } from "./compute/routes";
-import { isServerError, preview, ServerError, ServerErrorCode } from "./errors";
+import { asServerError, preview, ServerError, ServerErrorCode, serverErrorResponse } from "./errors";
 import { openApiDocument, type RouteDoc } from "./http/openapi";
 import * as S from "./http/schemas";
 import { type Logger, silentLogger } from "./logger";
@@ -415,7 +415,8 @@ export function createApp(deps: AppDeps): {
   const maxBody = deps.maxBodyBytes ?? 10 * 1024 * 1024;
 
   app.onError((err, c) => {
-    if (isServerError(err)) return c.json(err.toJSON(), err.status as 400);
+    const known = asServerError(err);
+    if (known) return serverErrorResponse(c, known);
     logger.error("request failed", {
       method: c.req.method,
       path: c.req.path,

@@ -1,3 +1,5 @@
+import { isDatabaseUnavailable } from "./store/pgPool";
+
 /** Error codes of @mlenv/server. Clients recognise errors by `code`. */
 export const ServerErrorCode = {
   BAD_REQUEST: "E_BAD_REQUEST",
@@ -13,6 +15,8 @@ export const ServerErrorCode = {
   CONFLICT: "E_CONFLICT",
   TOO_LARGE: "E_TOO_LARGE",
   INTERNAL: "E_INTERNAL",
+  /** The database is unreachable right now (restart, failover): retry shortly. */
+  UNAVAILABLE: "E_UNAVAILABLE",
   /** A web service's worker did not answer (in time, or with JSON). */
   SERVICE_UNREACHABLE: "E_SERVICE_UNREACHABLE",
 } as const;
@@ -34,6 +38,7 @@ const STATUS: Record<ServerErrorCode, number> = {
   E_TOO_LARGE: 413,
   E_INTERNAL: 500,
   E_SERVICE_UNREACHABLE: 502,
+  E_UNAVAILABLE: 503,
 };
 
 export { preview } from "@mlenv/core";
@@ -73,4 +78,30 @@ export function isServerError(e: unknown): e is ServerError {
     typeof (e as { code?: unknown }).code === "string" &&
     Object.values(ServerErrorCode).includes((e as { code: ServerErrorCode }).code)
   );
+}
+
+/**
+ * The ServerError an error handler answers with: the error itself when it is one, E_UNAVAILABLE
+ * (503, retry) when the database cannot be reached (a PostgreSQL restart or failover, a SQLite
+ * file locked past its busy timeout), otherwise null (a 500 the handler logs).
+ */
+export function asServerError(e: unknown): ServerError | null {
+  if (isServerError(e)) return e;
+  if (isDatabaseUnavailable(e) || (e as { code?: unknown } | null)?.code === "SQLITE_BUSY") {
+    return new ServerError(
+      ServerErrorCode.UNAVAILABLE,
+      "The database cannot be reached right now (restarting or failing over); retry in a few seconds",
+      { details: { retryAfterSeconds: 5 }, cause: e },
+    );
+  }
+  return null;
+}
+
+/** The JSON answer for a ServerError (503s say when to retry). */
+export function serverErrorResponse(
+  c: { json: (body: unknown, status: 400) => Response; header: (name: string, value: string) => void },
+  e: ServerError,
+): Response {
+  if (e.code === ServerErrorCode.UNAVAILABLE) c.header("Retry-After", "5");
+  return c.json(e.toJSON(), e.status as 400);
 }

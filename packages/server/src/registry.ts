@@ -157,6 +157,13 @@ export class Registry {
     return auth;
   }
 
+  /** The revocation feed is back (after a database restart): start caching afresh. */
+  resumeTokenCache(): void {
+    this.#generation++;
+    this.#tokens.clear();
+    this.#cacheTokens = true;
+  }
+
   /** Forget a revoked token (its hash), or every cached token (null: the revocation feed was lost). */
   forgetToken(tokenHash: string | null): void {
     this.#generation++;
@@ -171,7 +178,10 @@ export class Registry {
   /** Follow the store's revocation feed, if it has one; returns the function that stops it. */
   async watchRevocations(): Promise<() => Promise<void>> {
     if (!this.store.watchRevocations) return async () => {};
-    return this.store.watchRevocations((hash) => this.forgetToken(hash));
+    return this.store.watchRevocations(
+      (hash) => this.forgetToken(hash),
+      () => this.resumeTokenCache(),
+    );
   }
 
   async createWorkspace(name: string): Promise<{ workspace: WorkspaceRecord; adminToken: string }> {

@@ -13,6 +13,10 @@ export interface PostgresHandle {
   stop(): Promise<void>;
   /** Create a fresh database and return its URL (isolates test files sharing one server). */
   createDatabase(name: string): string;
+  /** Stop the server as an operator would for a restart (`pg_ctl stop -m fast`); data is kept. */
+  halt(): void;
+  /** Start a halted server again on the same port. */
+  resume(): void;
 }
 
 function binDirs(): string[] {
@@ -85,22 +89,24 @@ export async function startPostgres(): Promise<PostgresHandle> {
     }
   };
   run(initdb, ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
+  const startOn = (port: number) =>
+    run(pgCtl, [
+      "-D",
+      data,
+      "-l",
+      join(dir, "server.log"),
+      "-w",
+      "-t",
+      "60",
+      "-o",
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
+      "start",
+    ]);
   let port = 0;
   for (let attempt = 0; ; attempt++) {
     port = await freePort();
     try {
-      run(pgCtl, [
-        "-D",
-        data,
-        "-l",
-        join(dir, "server.log"),
-        "-w",
-        "-t",
-        "60",
-        "-o",
-        `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
-        "start",
-      ]);
+      startOn(port);
       break;
     } catch (e) {
       if (attempt >= 2) {
@@ -111,6 +117,7 @@ export async function startPostgres(): Promise<PostgresHandle> {
   }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let stopped = false;
+  let halted = false;
   return {
     url,
     port,
@@ -126,11 +133,19 @@ export async function startPostgres(): Promise<PostgresHandle> {
       if (r.status !== 0) throw new Error(`CREATE DATABASE ${name} failed: ${r.stderr}`);
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
+    halt(): void {
+      run(pgCtl, ["-D", data, "-m", "fast", "-w", "stop"]);
+      halted = true;
+    },
+    resume(): void {
+      startOn(port);
+      halted = false;
+    },
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;
       try {
-        run(pgCtl, ["-D", data, "-m", "fast", "-w", "stop"]);
+        if (!halted) run(pgCtl, ["-D", data, "-m", "fast", "-w", "stop"]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

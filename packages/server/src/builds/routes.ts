@@ -1,7 +1,7 @@
 import { type CoreConfig, type Lock, parseDefinition, validateLock } from "@mlenv/core";
 import { Hono } from "hono";
 import { authenticate } from "../auth";
-import { isServerError, ServerError, ServerErrorCode } from "../errors";
+import { asServerError, ServerError, ServerErrorCode, serverErrorResponse } from "../errors";
 import type { Logger } from "../logger";
 import type { AuthenticatedToken, Store } from "../store/types";
 import type { ImageBuilder } from "./builder";
@@ -44,7 +44,8 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
   const app = new Hono();
 
   app.onError((err, c) => {
-    if (isServerError(err)) return c.json(err.toJSON(), err.status as 400);
+    const known = asServerError(err);
+    if (known) return serverErrorResponse(c, known);
     const code = (err as { code?: unknown }).code;
     if (code === "E_BUILD_NOT_FOUND") {
       return c.json({ code: ServerErrorCode.NOT_FOUND, message: err.message, details: {} }, 404);

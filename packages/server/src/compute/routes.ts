@@ -2,7 +2,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { authenticate } from "../auth";
-import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
+import { asServerError, preview, ServerError, ServerErrorCode, serverErrorResponse } from "../errors";
 import type { RouteDoc } from "../http/openapi";
 import type { Logger } from "../logger";
 import {
@@ -72,7 +72,8 @@ export function computeRoutes(deps: {
   const app = new Hono();
   const svc = deps.service;
   app.onError((err, c) => {
-    if (isServerError(err)) return c.json(err.toJSON(), err.status as 400);
+    const known = asServerError(err);
+    if (known) return serverErrorResponse(c, known);
     deps.logger.error("compute request failed", {
       method: c.req.method,
       path: c.req.path,

@@ -5,7 +5,7 @@ import { authenticate } from "../auth";
 import { blobResponse } from "../blobs/blobResponse";
 import type { BlobStore } from "../blobs/blobStore";
 import { DatastoreArgumentSchema, ResourcesSchema } from "../compute/schemas";
-import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
+import { asServerError, preview, ServerError, ServerErrorCode, serverErrorResponse } from "../errors";
 import type { Logger } from "../logger";
 import { registerModel } from "../models/models";
 import type { ServiceManager } from "../services/serviceManager";
@@ -143,7 +143,8 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
   const store = deps.runs.store;
 
   app.onError((err, c) => {
-    if (isServerError(err)) return c.json(err.toJSON(), err.status as 400);
+    const known = asServerError(err);
+    if (known) return serverErrorResponse(c, known);
     const code = (err as { code?: unknown }).code;
     if (typeof code === "string" && code.startsWith("E_CORE_")) {
       return c.json(

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 
 export { venvMissing } from "@mlenv/test-utils";
@@ -9,7 +9,7 @@ export { venvMissing } from "@mlenv/test-utils";
  */
 export async function spawnServer(
   env: Record<string, string>,
-): Promise<{ url: string; stop: () => Promise<void>; crash: () => Promise<void> }> {
+): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void>; crash: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
     [
@@ -41,7 +41,7 @@ export async function spawnServer(
       child.once("exit", () => resolve());
       child.kill(sig);
     });
-  return { url, stop: () => signal("SIGTERM"), crash: () => signal("SIGKILL") };
+  return { url, child, stop: () => signal("SIGTERM"), crash: () => signal("SIGKILL") };
 }
 
 /** A tiny JSON client of a test server (answers are checked field by field with expect). */

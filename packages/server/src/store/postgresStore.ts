@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
 import { migrations } from "./migrations";
+import { openPgPool, pgTransaction } from "./pgPool";
 import {
   charLength,
   type Row,
@@ -64,24 +65,12 @@ export class PostgresStore implements Store {
 
   constructor(url: string, options: { maxConnections?: number } = {}) {
     this.#url = url;
-    this.#pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 });
-    // An idle client losing its connection must not crash the process.
-    this.#pool.on("error", () => {});
+    // An idle client losing its connection must not crash the process (openPgPool).
+    this.#pool = openPgPool(url, options.maxConnections ?? 10);
   }
 
-  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query("BEGIN");
-      const out = await fn(c);
-      await c.query("COMMIT");
-      return out;
-    } catch (e) {
-      await c.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
+  #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return pgTransaction(this.#pool, fn);
   }
 
   /** Run as a named prepared statement (parsed once per connection). */
@@ -205,22 +194,55 @@ export class PostgresStore implements Store {
     return res.rowCount === 1;
   }
 
-  async watchRevocations(onRevoked: (tokenHash: string | null) => void): Promise<() => Promise<void>> {
-    const client = new pg.Client({ connectionString: this.#url });
+  async watchRevocations(
+    onRevoked: (tokenHash: string | null) => void,
+    onResumed?: () => void,
+  ): Promise<() => Promise<void>> {
     let closing = false;
-    const lost = () => {
-      if (!closing) onRevoked(null);
+    let current: pg.Client | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    // One LISTEN connection; when it is lost (a database restart or failover) the feed is
+    // reported lost and the connection is made again every second until it is back.
+    const listen = async (): Promise<void> => {
+      const client = new pg.Client({ connectionString: this.#url });
+      let failed = false;
+      const fail = () => {
+        if (failed || closing) return;
+        failed = true;
+        if (current === client) {
+          current = undefined;
+          onRevoked(null);
+        }
+        client.end().catch(() => {});
+        retry = setTimeout(() => void listen().catch(() => {}), 1000);
+        retry.unref();
+      };
+      client.on("error", fail);
+      client.on("end", fail);
+      client.on("notification", (m) => {
+        if (m.channel === REVOKED_CHANNEL && m.payload) onRevoked(m.payload);
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${REVOKED_CHANNEL}`);
+      } catch (e) {
+        fail();
+        throw e;
+      }
+      if (closing) {
+        await client.end().catch(() => {});
+        return;
+      }
+      current = client;
+      if (connected) onResumed?.();
+      connected = true;
     };
-    client.on("error", lost);
-    client.on("end", lost);
-    client.on("notification", (m) => {
-      if (m.channel === REVOKED_CHANNEL && m.payload) onRevoked(m.payload);
-    });
-    await client.connect();
-    await client.query(`LISTEN ${REVOKED_CHANNEL}`);
+    let connected = false;
+    await listen();
     return async () => {
       closing = true;
-      await client.end().catch(() => {});
+      if (retry) clearTimeout(retry);
+      await current?.end().catch(() => {});
     };
   }
 

@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
-import pg from "pg";
+import type pg from "pg";
+import { openPgPool, pgTransaction } from "./pgPool";
 import type { Row } from "./rows";
 
 /**
@@ -77,27 +78,17 @@ class PostgresDb implements SqlDb {
   readonly #pool: pg.Pool;
 
   constructor(url: string) {
-    this.#pool = new pg.Pool({ connectionString: url, max: 4 });
-    this.#pool.on("error", () => {});
+    this.#pool = openPgPool(url, 4);
   }
 
   async all(sql: string, params: unknown[] = []): Promise<Row[]> {
     return (await this.#pool.query(toPg(sql), params)).rows as Row[];
   }
 
-  async tx<T>(fn: (all: SqlDb["all"]) => Promise<T>): Promise<T> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query("BEGIN");
-      const out = await fn(async (sql, params = []) => (await c.query(toPg(sql), params)).rows as Row[]);
-      await c.query("COMMIT");
-      return out;
-    } catch (e) {
-      await c.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
+  tx<T>(fn: (all: SqlDb["all"]) => Promise<T>): Promise<T> {
+    return pgTransaction(this.#pool, (c) =>
+      fn(async (sql, params = []) => (await c.query(toPg(sql), params)).rows as Row[]),
+    );
   }
 
   isUniqueViolation(e: unknown): boolean {

@@ -154,10 +154,15 @@ export interface Store {
   revokeToken(workspaceId: string, id: string, now: string): Promise<boolean>;
   /**
    * Backends shared by several processes tell each one about revocations: `onRevoked(hash)` per
-   * revoked token, `onRevoked(null)` when the feed is lost (forget every cached token). Returns
-   * a function that stops watching. Absent: only this process revokes (SQLite).
+   * revoked token, `onRevoked(null)` when the feed is lost (forget every cached token), and
+   * `onResumed()` once it is back (listening again after a database restart: revocations made
+   * while it was away were missed, so forget every cached token once more). Returns a function
+   * that stops watching. Absent: only this process revokes (SQLite).
    */
-  watchRevocations?(onRevoked: (tokenHash: string | null) => void): Promise<() => Promise<void>>;
+  watchRevocations?(
+    onRevoked: (tokenHash: string | null) => void,
+    onResumed?: () => void,
+  ): Promise<() => Promise<void>>;
 
   /**
    * Register a definition: an existing version with the same hash is returned unchanged, except

@@ -7,7 +7,7 @@ import { type Context, Hono } from "hono";
 import { identify, requireRole } from "../auth";
 import { blobResponse } from "../blobs/blobResponse";
 import { type BlobDigest, type BlobReader, type BlobStore, FsBlobStore } from "../blobs/blobStore";
-import { isServerError, preview, ServerError, ServerErrorCode } from "../errors";
+import { asServerError, preview, ServerError, ServerErrorCode, serverErrorResponse } from "../errors";
 import type { Logger } from "../logger";
 import {
   type IndexFile,
@@ -177,9 +177,10 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
       const e = err as WheelError;
       return c.json(e.toJSON(), e.status as 400);
     }
-    if (isServerError(err)) {
-      if (err.code === ServerErrorCode.UNAUTHENTICATED) c.header("WWW-Authenticate", 'Basic realm="mlenv"');
-      return c.json(err.toJSON(), err.status as 400);
+    const known = asServerError(err);
+    if (known) {
+      if (known.code === ServerErrorCode.UNAUTHENTICATED) c.header("WWW-Authenticate", 'Basic realm="mlenv"');
+      return serverErrorResponse(c, known);
     }
     log?.error("wheel request failed", {
       method: c.req.method,

@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
-import pg from "pg";
+import type pg from "pg";
+import { openPgPool, pgTransaction } from "../store/pgPool";
 import { toPg } from "../store/sqlDb";
 import {
   type SecretInfo,
@@ -77,32 +78,22 @@ class PostgresDb implements Db {
   readonly #pool: pg.Pool;
 
   constructor(url: string) {
-    this.#pool = new pg.Pool({ connectionString: url, max: 4 });
-    this.#pool.on("error", () => {});
+    this.#pool = openPgPool(url, 4);
   }
 
   async all(sql: string, params: unknown[] = []): Promise<Row[]> {
     return (await this.#pool.query(toPg(sql), params)).rows as Row[];
   }
 
-  async tx<T>(lockKey: string, body: TxBody<T>): Promise<T> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query("BEGIN");
+  tx<T>(lockKey: string, body: TxBody<T>): Promise<T> {
+    return pgTransaction(this.#pool, async (c) => {
       await c.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7242))", [lockKey]);
       const g = body();
       let step = g.next();
       while (!step.done)
         step = g.next((await c.query(toPg(step.value.sql), step.value.params)).rows as Row[]);
-      const out = step.value;
-      await c.query("COMMIT");
-      return out;
-    } catch (e) {
-      await c.query("ROLLBACK").catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
+      return step.value;
+    });
   }
 
   async close(): Promise<void> {
