@@ -584,7 +584,7 @@ class Generator {
         }
         lin({
           name: "blas",
-          version: "2.1" + b,
+          version: `2.1${b}`,
           build: impl,
           buildNumber: 0,
           depends: [

@@ -1,3 +1,5 @@
+import { cpus, loadavg } from "node:os";
+
 /** One comparison line of `pnpm bench --json`. ratio = ours / theirs (lower is better for times). */
 export interface Comparison {
   bench: string;
@@ -63,4 +65,15 @@ export async function timeRuns(
     out.push(performance.now() - t0);
   }
   return out;
+}
+
+/**
+ * How busy the machine was: 1-minute load average, cores, and whether the figures are noisy
+ * (load above the core count means other work was competing for the CPUs). Every bench line
+ * carries this (main.ts adds it), since latencies and throughputs on a shared machine swing with it.
+ */
+export function machineLoad(): { loadavg_1m: number; cores: number; noisy: string } {
+  const load1 = Number((loadavg()[0] ?? 0).toFixed(2));
+  const cores = cpus().length;
+  return { loadavg_1m: load1, cores, noisy: load1 > cores ? `yes (load ${load1} on ${cores} cores)` : "no" };
 }

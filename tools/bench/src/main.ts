@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { BenchContext, BenchSuite, Comparison, Report } from "./harness";
+import { type BenchContext, type BenchSuite, type Comparison, machineLoad, type Report } from "./harness";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -12,8 +12,21 @@ const suiteDir = join(here, "suites");
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
+/** Every line carries the machine's load (a suite's own, sampled during its runs, wins). */
+function withLoad<T extends { bench: string; extra?: Record<string, number | string> }>(line: T): T {
+  const load = machineLoad();
+  const extra = { ...load, ...line.extra };
+  const seen = Number(extra.loadavg_1m);
+  if (line.extra?.noisy === undefined && seen > load.cores)
+    extra.noisy = `yes (load ${seen} on ${load.cores} cores)`;
+  if (String(extra.noisy).startsWith("yes"))
+    err(`# warning: ${line.bench} was measured on a busy machine (${extra.noisy}): expect noisy figures`);
+  return { ...line, extra };
+}
+
 const ctx: BenchContext = {
-  compare(c) {
+  compare(c0) {
+    const c = withLoad(c0);
     const full: Comparison = {
       ...c,
       ratio: c.theirs === 0 ? Number.NaN : Number((c.ours / c.theirs).toFixed(4)),
@@ -26,7 +39,8 @@ const ctx: BenchContext = {
         }`,
       );
   },
-  report(r: Report) {
+  report(r0: Report) {
+    const r = withLoad(r0);
     if (json) out(JSON.stringify(r));
     else
       out(

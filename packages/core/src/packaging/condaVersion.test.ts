@@ -99,6 +99,16 @@ describe("VersionSpec", () => {
     expect(() => new VersionSpec("1.5||1.6")).toThrow(/conda version spec/);
   });
 
+  it("'~=' with one component parses, matches nothing below it and raises at or above it, like conda", () => {
+    const spec = new VersionSpec("~=2");
+    expect(spec.match("1.9")).toBe(false);
+    expect(() => spec.match("2.1")).toThrow(
+      expect.objectContaining({ code: "E_CONDA_VERSION_SPEC_INVALID" }),
+    );
+    expect(() => spec.match("2")).toThrow(/one component/);
+    expect(new VersionSpec("~=2|1.5").match("1.5")).toBe(true);
+  });
+
   it("property: the canonical string parses to an equal spec", () => {
     const leaf = fc.constantFrom("1.7", "1.7.*", ">=1.5", "<2", "!=1.6", "=2.1", "~=1.10");
     fc.assert(

@@ -146,7 +146,21 @@ function leaf(specIn: string): Leaf {
       default: {
         // ~=: >= target and starts with target minus its last dotted part.
         const dots = target.normalized.split(".");
-        if (dots.length < 2) throw invalid(specIn, "'~=' needs at least two components");
+        if (dots.length < 2) {
+          // conda (`compatible_release_operator`) compares first: a lower version simply does
+          // not match; at or above it, the empty prefix fails, so matching raises there
+          return {
+            str: spec,
+            exact,
+            match: (v) => {
+              if (v.compare(target) < 0) return false;
+              throw invalid(
+                specIn,
+                `'~=' with one component has no prefix to stay within, so conda cannot match ${v.normalized} against it; write ~=${target.normalized}.0 or >=${target.normalized}`,
+              );
+            },
+          };
+        }
         const prefix = CondaVersion.parse(dots.slice(0, -1).join("."));
         return { str: spec, exact, match: (v) => v.compare(target) >= 0 && v.startsWith(prefix) };
       }

@@ -14,14 +14,14 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { simpleSolve } from "@conda-org/rattler";
 import { defaultCondaSemantics, httpCondaChannel, solveConda } from "@mlenv/resolver";
 import { serveCondaChannel } from "@mlenv/test-utils";
 import { condaForgeChannel } from "../condaForgeChannel";
-import { type BenchSuite, median } from "../harness";
+import { type BenchSuite, machineLoad, median } from "../harness";
 
 const FORGE = { seed: 23, names: 30_000, density: 1.45 };
 const SPECS = ["python=3.11", "numpy", "pandas", "scikit-learn", "scipy", "pip"];
@@ -95,13 +95,6 @@ function runChildOnce(who: string, url: string, cacheDir: string): Promise<Child
   });
 }
 
-/** Load average (1 min) and cores, and whether the machine was too busy for clean figures. */
-export function machineLoad(): { load1: number; cores: number; noisy: string } {
-  const load1 = Number((loadavg()[0] ?? 0).toFixed(2));
-  const cores = cpus().length;
-  return { load1, cores, noisy: load1 > cores ? `yes (load ${load1} on ${cores} cores)` : "no" };
-}
-
 export const suite: BenchSuite = {
   name: "conda-forge-solve",
   async run(ctx) {
@@ -123,13 +116,13 @@ export const suite: BenchSuite = {
       for (let i = 0; i < REPS; i++) {
         const cacheDir = mkdtempSync(join(tmpdir(), "mlenv-bench-forge-"));
         caches.push(cacheDir);
-        loads.push(machineLoad().load1);
+        loads.push(machineLoad().loadavg_1m);
         runs.coldOurs.push(await runChild("ours", server.url, cacheDir));
         runs.coldRattler.push(await runChild("rattler", server.url, cacheDir));
         runs.warmOurs.push(await runChild("ours", server.url, cacheDir));
         runs.warmRattler.push(await runChild("rattler-warm", server.url, cacheDir));
         if (i === 0) runs.idle.push(await runChild("idle", server.url, cacheDir));
-        loads.push(machineLoad().load1);
+        loads.push(machineLoad().loadavg_1m);
       }
       const ours = runs.coldOurs[0]?.solution ?? [];
       const theirs = runs.coldRattler[0]?.solution ?? [];
@@ -147,7 +140,7 @@ export const suite: BenchSuite = {
         packages: ours.length,
         sameSolutionAsRattler: differ.length === 0 ? "yes" : `no: ${differ.slice(0, 4).join(", ")}`,
         idleProcessRssMiB: Math.round(runs.idle[0]?.rss ?? 0),
-        loadAvg: load,
+        loadavg_1m: load,
         cores,
         noisy,
       };

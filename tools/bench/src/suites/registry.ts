@@ -142,6 +142,8 @@ interface LoadResult {
   latencies: number[];
   rps: number;
   errors: number;
+  /** Highest 1-minute load average seen at the start and end of the run. */
+  load: number;
 }
 
 /** A bounded concurrent loop of keep-alive GETs for `seconds`. */
@@ -163,6 +165,7 @@ async function load(url: string, token: string, pathFor: () => string, seconds: 
       req.on("error", reject);
       req.end();
     });
+  const load0 = loadavg()[0] ?? 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -176,7 +179,7 @@ async function load(url: string, token: string, pathFor: () => string, seconds: 
   );
   const elapsed = (performance.now() - t0) / 1000;
   agent.destroy();
-  return { latencies, rps: latencies.length / elapsed, errors };
+  return { latencies, rps: latencies.length / elapsed, errors, load: Math.max(load0, loadavg()[0] ?? 0) };
 }
 
 interface BackendFigures {
@@ -229,8 +232,8 @@ async function measure(
             req_per_s: Math.round(r.rps),
             requests: r.latencies.length,
             concurrency: CONCURRENCY,
-            // Other work on this shared machine shows up in the tail; report how busy it was.
-            loadavg_1m: Number(loadavg()[0]!.toFixed(2)),
+            // Other work on this shared machine shows up in the tail: how busy it was while measuring.
+            loadavg_1m: Number(Math.max(get.load, list.load).toFixed(2)),
             ...(what === "get" && label === "sqlite" ? { target_req_per_s: 3000 } : {}),
           },
         });
@@ -280,6 +283,7 @@ export const suite: BenchSuite = {
             postgres_req_per_s: Math.round(postgres[what].rps),
             sqlite_req_per_s: Math.round(sqlite[what].rps),
             throughput_ratio: Number((postgres[what].rps / sqlite[what].rps).toFixed(3)),
+            loadavg_1m: Number(Math.max(postgres[what].load, sqlite[what].load).toFixed(2)),
           },
         });
       }
