@@ -1,9 +1,9 @@
 import { linkSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, posix } from "node:path";
 import { unzipSync } from "fflate";
-import { type ParsedTarEntryWithData, unpackTar } from "modern-tar";
 import { bzip2Decompress, zstdDecompress } from "./decompress";
 import { CondaInstallError, CondaInstallErrorCode, preview } from "./errors";
+import { readTar, type TarMember } from "./tar";
 
 /** The two conda package formats. */
 export type ArchiveFormat = "conda" | "tar.bz2";
@@ -62,16 +62,16 @@ function invalid(label: string, what: string, cause?: unknown): CondaInstallErro
   });
 }
 
-async function tarEntries(tar: Uint8Array, label: string, member: string): Promise<ParsedTarEntryWithData[]> {
+function tarEntries(tar: Uint8Array, label: string, member: string): TarMember[] {
   try {
-    return await unpackTar(tar, { strict: true });
+    return readTar(tar);
   } catch (cause) {
     throw invalid(label, `${member} is not a complete tar archive (truncated or corrupt)`, cause);
   }
 }
 
 /** Write tar entries under `dest`, refusing anything that could land outside it. */
-function writeEntries(entries: ParsedTarEntryWithData[], dest: string, label: string): number {
+function writeEntries(entries: TarMember[], dest: string, label: string): number {
   const dirs = new Set<string>([""]);
   const symlinks = new Set<string>();
   let files = 0;
@@ -84,7 +84,8 @@ function writeEntries(entries: ParsedTarEntryWithData[], dest: string, label: st
     for (let d = posix.dirname(rel); d !== "."; d = posix.dirname(d)) if (symlinks.has(d)) return true;
     return false;
   };
-  for (const { header, data } of entries) {
+  for (const header of entries) {
+    const { data } = header;
     const rel = safeRelativePath(header.name, label);
     if (underSymlink(rel)) {
       throw new CondaInstallError(
@@ -94,18 +95,18 @@ function writeEntries(entries: ParsedTarEntryWithData[], dest: string, label: st
       );
     }
     const full = join(dest, rel);
-    const mode = ((header.mode ?? 0o644) & 0o7777) | 0o600;
-    switch (header.type ?? "file") {
+    const mode = (header.mode & 0o7777) | 0o600;
+    switch (header.type) {
       case "directory":
         ensureDir(rel);
         break;
       case "file":
         ensureDir(posix.dirname(rel));
-        writeFileSync(full, data ?? new Uint8Array(0), { mode });
+        writeFileSync(full, data, { mode });
         files++;
         break;
       case "symlink": {
-        const target = header.linkname ?? "";
+        const target = header.linkname;
         checkLinkTarget(rel, target, label);
         ensureDir(posix.dirname(rel));
         symlinkSync(target, full);
@@ -114,7 +115,7 @@ function writeEntries(entries: ParsedTarEntryWithData[], dest: string, label: st
         break;
       }
       case "link": {
-        const target = safeRelativePath(header.linkname ?? "", label, "hard link target");
+        const target = safeRelativePath(header.linkname, label, "hard link target");
         ensureDir(posix.dirname(rel));
         try {
           linkSync(join(dest, target), full);
@@ -127,7 +128,7 @@ function writeEntries(entries: ParsedTarEntryWithData[], dest: string, label: st
       default:
         throw new CondaInstallError(
           CondaInstallErrorCode.ARCHIVE_INVALID,
-          `${label}: member ${rel} is a ${header.type}; a conda package holds only files, folders and links`,
+          `${label}: member ${rel} has tar type ${JSON.stringify(header.typeflag)} (a device, fifo or unknown entry); a conda package holds only files, folders and links`,
           { package: label },
         );
     }
@@ -136,20 +137,17 @@ function writeEntries(entries: ParsedTarEntryWithData[], dest: string, label: st
 }
 
 /**
- * Extract a conda package (`.conda`: a zip of `info-*.tar.zst` and `pkg-*.tar.zst`; or
- * `.tar.bz2`) into `dest`, in process. Every member path is checked before anything is written
- * under it; a truncated or corrupt archive throws E_CONDA_ARCHIVE_INVALID.
- * @returns the number of files and links written.
+ * Decode a conda package in memory (`.conda`: a zip of `info-*.tar.zst` and `pkg-*.tar.zst`; or
+ * `.tar.bz2`) into its tar members, package files first, then `info/`. A truncated or corrupt
+ * archive throws E_CONDA_ARCHIVE_INVALID.
  */
-export async function extractPackage(options: {
+export async function decodePackage(options: {
   bytes: Uint8Array;
   format: ArchiveFormat;
-  dest: string;
   /** Names the package in errors, e.g. `numpy-1.26.4-py312_0`. */
   label: string;
-}): Promise<number> {
-  const { bytes, format, dest, label } = options;
-  mkdirSync(dest, { recursive: true });
+}): Promise<TarMember[]> {
+  const { bytes, format, label } = options;
   if (format === "tar.bz2") {
     if (!(bytes[0] === 0x42 && bytes[1] === 0x5a && bytes[2] === 0x68))
       throw invalid(label, "is not a bzip2 stream (expected the magic bytes BZh)");
@@ -159,7 +157,7 @@ export async function extractPackage(options: {
     } catch (cause) {
       throw invalid(label, "bzip2 data is truncated or corrupt", cause);
     }
-    return writeEntries(await tarEntries(tar, label, "the archive"), dest, label);
+    return tarEntries(tar, label, "the archive");
   }
   let members: Record<string, Uint8Array>;
   try {
@@ -172,7 +170,7 @@ export async function extractPackage(options: {
   const pkg = names.find((n) => n.startsWith("pkg-"));
   if (!info || !pkg)
     throw invalid(label, `a .conda must hold info-*.tar.zst and pkg-*.tar.zst; found ${preview(names)}`);
-  let files = 0;
+  const out: TarMember[] = [];
   for (const member of [pkg, info]) {
     let tar: Uint8Array;
     try {
@@ -180,7 +178,24 @@ export async function extractPackage(options: {
     } catch (cause) {
       throw invalid(label, `${member} is truncated or corrupt zstd data`, cause);
     }
-    files += writeEntries(await tarEntries(tar, label, member), dest, label);
+    for (const m of tarEntries(tar, label, member)) out.push(m);
   }
-  return files;
+  return out;
+}
+
+/**
+ * Extract a conda package into `dest`, in process. Every member path is checked before anything
+ * is written under it.
+ * @returns the number of files and links written.
+ */
+export async function extractPackage(options: {
+  bytes: Uint8Array;
+  format: ArchiveFormat;
+  dest: string;
+  /** Names the package in errors, e.g. `numpy-1.26.4-py312_0`. */
+  label: string;
+}): Promise<number> {
+  const members = await decodePackage(options);
+  mkdirSync(options.dest, { recursive: true });
+  return writeEntries(members, options.dest, options.label);
 }

@@ -1,5 +1,5 @@
 export type { ArchiveFormat } from "./archive";
-export { archiveFormat, extractPackage } from "./archive";
+export { archiveFormat, decodePackage, extractPackage } from "./archive";
 export type { CachedPackage } from "./cache";
 export { cacheEntryDir, defaultPackageCacheDir, ensureCached, packageFilename, packageLabel } from "./cache";
 export { zstdBackend } from "./decompress";
@@ -10,3 +10,4 @@ export { currentPlatform, installLock } from "./install";
 export type { PackageInfo, PackagePath } from "./packageInfo";
 export { DEFAULT_PLACEHOLDER, readPackageInfo } from "./packageInfo";
 export { replaceBinary, replaceText } from "./prefixReplace";
+export type { TarMember } from "./tar";
