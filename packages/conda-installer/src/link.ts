@@ -171,17 +171,19 @@ export function linkPackage(options: {
       continue;
     }
     ensureParent(root, target, journal, dirs);
-    let st: ReturnType<typeof lstatSync>;
-    try {
-      st = lstatSync(src);
-    } catch (cause) {
-      throw new CondaInstallError(
+    const missing = (cause: unknown) =>
+      new CondaInstallError(
         CondaInstallErrorCode.ARCHIVE_INVALID,
         `${plan.label}: info/paths.json lists ${source.path}, which the package does not contain`,
         { package: plan.label, cause },
       );
-    }
-    if (source.pathType === "softlink" || st.isSymbolicLink()) {
+    if (source.pathType === "softlink") {
+      let st: ReturnType<typeof lstatSync>;
+      try {
+        st = lstatSync(src);
+      } catch (cause) {
+        throw missing(cause);
+      }
       if (!st.isSymbolicLink()) {
         // paths.json says softlink for a regular file: conda copies it
         copyFileSync(src, dest);
@@ -195,13 +197,19 @@ export function linkPackage(options: {
       continue;
     }
     if (source.prefixPlaceholder) {
-      const data = readFileSync(src);
+      let data: Buffer;
+      try {
+        data = readFileSync(src);
+      } catch (cause) {
+        throw missing(cause);
+      }
       const replaced =
         source.fileMode === "binary"
           ? replaceBinary(data, source.prefixPlaceholder, prefix, `${plan.label}: ${target}`)
           : replaceText(data, source.prefixPlaceholder, prefix);
-      writeFileSync(dest, replaced, { mode: statSync(src).mode & 0o7777 });
-      chmodSync(dest, st.mode & 0o7777);
+      const mode = statSync(src).mode & 0o7777;
+      writeFileSync(dest, replaced, { mode });
+      chmodSync(dest, mode);
       journal.created.push(dest);
       rec.prefix_placeholder = source.prefixPlaceholder;
       rec.file_mode = source.fileMode ?? "text";
@@ -217,6 +225,7 @@ export function linkPackage(options: {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === "EEXIST") throw e;
+        if (code === "ENOENT" && !existsSync(src)) throw missing(e);
         if (code === "EXDEV" || code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP")
           hardlinks.ok = false;
       }

@@ -330,7 +330,9 @@ export const suite: BenchSuite = {
           const dp = med(decPeer);
           const e = med(ext);
           const ep = med(extPeer);
-          const backend: Record<string, string> = { decoder: format === "conda" ? zstdBackend() : "@foxglove/wasm-bz2" };
+          const backend: Record<string, string> = {
+            decoder: format === "conda" ? zstdBackend() : "@foxglove/wasm-bz2",
+          };
           ctx.compare({
             bench: `install: decode .${format} (CPU)`,
             ours: d.cpu,
