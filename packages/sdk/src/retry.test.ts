@@ -48,7 +48,9 @@ async function freePort(): Promise<number> {
 
 const children: ChildProcess[] = [];
 async function startServer(port: number): Promise<void> {
-  const child = spawn(process.execPath, ["-e", SERVER, String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["-e", SERVER, String(port)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());

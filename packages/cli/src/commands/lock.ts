@@ -340,4 +340,121 @@ export function register(program: Command, ctx: CliContext): void {
         );
       },
     );
+
+  env
+    .command("install")
+    .description(
+      "Install a locked environment into a conda prefix without conda (locks first when there is no lock).",
+    )
+    .option("-d, --directory <path>", "definition folder or file (uses mlenv.lock beside it)")
+    .option("-n, --name <name>", "registered environment (its stored lock; latest version unless -v)")
+    .option("-v, --version <n>", "version of -n NAME", (v: string) => {
+      if (!/^[1-9]\d{0,8}$/.test(v))
+        throw new InvalidArgumentError(`expected a version such as 2; received ${v}`);
+      return Number(v);
+    })
+    .requiredOption("--prefix <path>", "the environment folder to create or update")
+    .option("--lock <file>", "the lock to install (default: mlenv.lock beside the definition)")
+    .addOption(
+      new Option("--platform <platform>", "the lock's platform to install (default: this machine's)").choices(
+        PLATFORMS,
+      ),
+    )
+    .option("--run-link-scripts", "run packages' pre-/post-link scripts (not run by default)")
+    .option("--no-pip", "skip the lock's pip packages")
+    .option("--json", "print JSON")
+    .action(
+      async (opts: {
+        directory?: string;
+        name?: string;
+        version?: number;
+        prefix: string;
+        lock?: string;
+        platform?: string;
+        runLinkScripts?: boolean;
+        pip: boolean;
+        json?: boolean;
+      }) => {
+        const [{ parseDefinition, parseLock, validateLock }, installer] = await Promise.all([
+          core(),
+          import("@mlenv/conda-installer"),
+        ]);
+        const platform = opts.platform ?? installer.currentPlatform();
+        let lock: Lock;
+        if (opts.lock) {
+          const p = ctx.path(opts.lock);
+          if (!existsSync(p))
+            throw new CliError("E_USAGE", `expected a lock file at --lock ${opts.lock}; none found`);
+          lock = parseLock(readFileSync(p, "utf8"), p);
+        } else if (opts.name) {
+          const { workspaceFromConfig } = await import("@mlenv/sdk/node");
+          const envs = workspaceFromConfig({ env: ctx.io.env }).environments;
+          const v = await envs.get(opts.name, opts.version === undefined ? {} : { version: opts.version });
+          if (v.locked)
+            lock = validateLock(await envs.lock(opts.name, v.version), `${opts.name} version ${v.version}`);
+          else {
+            const def = parseDefinition(v.definition);
+            ctx.note(`${opts.name} version ${v.version} is unlocked: locking it for ${platform} now`);
+            lock = await lockNow(def, opts.name, platform);
+          }
+        } else if (opts.directory) {
+          const beside = defaultLockPath(ctx, opts.directory);
+          if (existsSync(beside)) lock = parseLock(readFileSync(beside, "utf8"), beside);
+          else {
+            const def = (await loadOrReport(ctx, opts.directory)).definition;
+            ctx.note(
+              `no mlenv.lock beside ${opts.directory}: locking for ${platform} now (mlenv env lock keeps one)`,
+            );
+            lock = await lockNow(def, opts.directory, platform);
+          }
+        } else {
+          throw new CliError("E_USAGE", "expected -d DIR|FILE, -n NAME or --lock FILE");
+        }
+        const progress = ctx.progress("installing");
+        let result: Awaited<ReturnType<typeof installer.installLock>>;
+        try {
+          const base = ctx.io.env.XDG_CACHE_HOME || join(ctx.io.env.HOME ?? ctx.io.cwd, ".cache");
+          result = await installer.installLock({
+            prefix: ctx.path(opts.prefix),
+            lock,
+            platform,
+            cacheDir: join(base, "mlenv", "pkgs"),
+            pip: opts.pip,
+            ...(opts.runLinkScripts ? { runLinkScripts: true } : {}),
+            command: `mlenv env install --prefix ${opts.prefix}`,
+            onProgress: (e) => {
+              if (e.phase === "fetch") progress.update({ phase: "fetching packages", bytes: e.bytes });
+              else if (e.phase === "cached")
+                progress.update({ phase: "fetching packages", detail: `${e.done}/${e.total} in cache` });
+              else if (e.phase === "link")
+                progress.update({ phase: "linking", detail: `${e.done}/${e.total} ${e.package}` });
+              else if (e.phase === "unlink") progress.update({ phase: "unlinking", detail: e.package });
+              else progress.update({ phase: "pip", detail: `${e.packages} packages` });
+            },
+          });
+        } catch (e) {
+          if (installer.isCondaInstallError(e)) throw new CliError(e.code, e.message, { cause: e });
+          throw e;
+        } finally {
+          progress.done();
+        }
+        for (const w of result.warnings) ctx.err(`warning: ${w}`, "yellow");
+        if (opts.json) return ctx.json(result);
+        ctx.out(
+          `Installed ${platform} into ${result.prefix}: ${result.linked.length} linked, ${result.unlinked.length} removed, ${result.unchanged.length} unchanged conda packages (${result.fetched.length} fetched, ${(result.fetchedBytes / 2 ** 20).toFixed(1)} MiB), ${result.pip.length} pip packages`,
+          "green",
+        );
+      },
+    );
+
+  async function lockNow(def: EnvironmentDefinition, shown: string, platform: string): Promise<Lock> {
+    const { lockEnvironment } = await resolver();
+    const progress = ctx.progress("locking");
+    try {
+      const options = await lockOptions(ctx, def, shown, progress);
+      return await withResolverErrors(ctx, () => lockEnvironment(def, { ...options, platforms: [platform] }));
+    } finally {
+      progress.done();
+    }
+  }
 }
