@@ -1,6 +1,5 @@
 /** Why a run or a service could not be prepared or run (recorded on the run, never thrown over HTTP). */
 export const RunFailureCode = {
-  CONDA_REQUIRED: "E_CONDA_REQUIRED",
   INTERPRETER_MISSING: "E_INTERPRETER_MISSING",
   VENV_FAILED: "E_VENV_FAILED",
   PIP_FAILED: "E_PIP_FAILED",

@@ -1,12 +1,17 @@
 import { join } from "node:path";
 import { imageKey, parseDefinition } from "@mlenv/core";
 import {
+  buildCondaPackage,
   buildWheel,
+  condaArchiveToolsMissing,
   makeTempDir,
+  pythonFixture,
+  serveCondaChannel,
   servePypiIndex,
   skipWithout,
   startTestServer,
   type TestServer,
+  writeCondaChannel,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore, startServer } from "../server";
@@ -191,29 +196,67 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       expect(alive(childPid)).toBe(false);
     }, 60_000);
 
-    it("conda packages on the local target fail clearly when no conda is on PATH", async () => {
-      const def = {
-        name: "conda-env",
-        python: {
-          condaDependencies: {
-            name: "x",
-            dependencies: ["python=3.11", "numpy=1.26", { pip: [] }],
-            channels: ["conda-forge"],
+    it("conda packages on the local target: a conda environment installed without conda runs the script", async () => {
+      const missing = condaArchiveToolsMissing();
+      if (skipWithout("zstd/bzip2 tools", missing)) return;
+      const dir = makeTempDir("mlenv-run-conda-");
+      const built = [
+        await buildCondaPackage(pythonFixture()),
+        await buildCondaPackage({
+          name: "greet",
+          version: "0.1.0",
+          build: "pyh0_0",
+          noarch: "python",
+          format: "tar.bz2",
+          files: [
+            { path: "site-packages/greet/__init__.py", data: "GREETING = 'hello from a conda package'\n" },
+          ],
+        }),
+      ];
+      writeCondaChannel(dir.path, built);
+      const channel = await serveCondaChannel({ dir: dir.path });
+      try {
+        const version = String(built[0]?.record.version);
+        const def = {
+          name: "conda-env",
+          python: {
+            condaDependencies: {
+              name: "x",
+              dependencies: [`python=${version}`, "greet"],
+              channels: [channel.url],
+            },
           },
-        },
-      };
-      const snap = await snapshot({ "a.py": "print(1)\n" });
-      const sub = await api("POST", "/api/v1/runs", {
-        experiment: "demo",
-        script: "a.py",
-        snapshot: snap,
-        environment: { definition: def },
-      });
-      expect(sub.status, JSON.stringify(sub.json)).toBe(201);
-      const run = await waitFinal(sub.json.id);
-      expect(run).toMatchObject({ status: "failed", error: { code: "E_CONDA_REQUIRED" } });
-      expect(run.error.message).toMatch(/numpy.*conda, mamba or micromamba on PATH/);
-    });
+        };
+        const snap = await snapshot({
+          "a.py": "import sys, greet\nprint(greet.GREETING)\nprint('prefix', sys.prefix)\n",
+        });
+        const sub = await api("POST", "/api/v1/runs", {
+          experiment: "demo",
+          script: "a.py",
+          snapshot: snap,
+          environment: { definition: def },
+        });
+        expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+        const run = await waitFinal(sub.json.id, 300_000);
+        const logs = await logText(sub.json.id);
+        expect(run.status, logs).toBe("completed");
+        expect(logs).toContain("hello from a conda package");
+        expect(logs).toMatch(/prefix .*\/venvs\/[0-9a-f]+/);
+        expect(logs).toContain("conda environment ready: 2 conda packages (2 fetched)");
+        // the next run reuses the environment
+        const again = await api("POST", "/api/v1/runs", {
+          experiment: "demo",
+          script: "a.py",
+          snapshot: snap,
+          environment: { definition: def },
+        });
+        expect((await waitFinal(again.json.id)).status).toBe("completed");
+        expect(await logText(again.json.id)).toContain("environment ready: reusing venv");
+      } finally {
+        await channel.close();
+        dir.cleanup();
+      }
+    }, 400_000);
 
     it("installs the pip block from a loopback index into the venv", async () => {
       const wheel = buildWheel({

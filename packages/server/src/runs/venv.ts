@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import {
   condaPackages,
   type EnvironmentDefinition,
@@ -109,6 +109,8 @@ export interface VenvCacheOptions {
   python?: string;
   /** Extra environment for pip (e.g. `PIP_INDEX_URL` for an offline mirror). */
   pipEnv?: Record<string, string>;
+  /** The conda package cache (default `<root>/../pkgs`, i.e. `<dataDir>/pkgs`). */
+  condaPkgsDir?: string;
 }
 
 /**
@@ -136,19 +138,11 @@ export class VenvCache {
     const needConda = condaPackages(def.python.condaDependencies)
       .map(condaSpecName)
       .filter((n) => n && !VENV_PROVIDED.has(n));
-    if (needConda.length > 0) {
-      const tool = ["micromamba", "mamba", "conda"].find((t) => onPath(t));
-      throw new RunFailure(
-        RunFailureCode.CONDA_REQUIRED,
-        tool
-          ? `Environment ${def.name} needs conda packages (${needConda.join(", ")}) and the local target builds plain venvs only; found ${tool} on PATH but conda environments are not materialised locally yet: move them to the pip block or use the docker target`
-          : `Environment ${def.name} needs conda packages (${needConda.join(", ")}); the local target needs conda, mamba or micromamba on PATH for them, and none was found. Install one (e.g. micromamba), move the packages to the pip block, or use the docker target`,
-      );
-    }
+    const conda = needConda.length > 0;
     const dir = this.dirFor(input.imageKey);
     const running = this.#pending.get(dir);
     if (running) return running;
-    const p = this.#build(dir, input).finally(() => this.#pending.delete(dir));
+    const p = this.#build(dir, input, conda).finally(() => this.#pending.delete(dir));
     this.#pending.set(dir, p);
     return p;
   }
@@ -168,7 +162,7 @@ export class VenvCache {
     return { python, venvDir: null, cached: true };
   }
 
-  async #build(dir: string, input: MaterialiseInput): Promise<Interpreter> {
+  async #build(dir: string, input: MaterialiseInput, conda: boolean): Promise<Interpreter> {
     const marker = join(dir, ".mlenv-complete");
     const python = join(dir, "bin", "python");
     const ready = (): Interpreter | null => {
@@ -201,9 +195,69 @@ export class VenvCache {
     try {
       const done = ready();
       if (done) return done;
-      return await this.#create(dir, marker, python, input);
+      return conda
+        ? await this.#createConda(dir, marker, python, input)
+        : await this.#create(dir, marker, python, input);
     } finally {
       await rm(lock, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * A conda environment at the venv's place, installed without conda by
+   * @mlenv/conda-installer from the run's lock (or a lock made now for this machine's platform),
+   * conda packages from the shared package cache, then the lock's pip part with its own pip.
+   */
+  async #createConda(
+    dir: string,
+    marker: string,
+    python: string,
+    input: MaterialiseInput,
+  ): Promise<Interpreter> {
+    await rm(dir, { recursive: true, force: true }); // an environment left half-built by a crash
+    const [{ currentPlatform, installLock }, { lockEnvironment }] = await Promise.all([
+      import("@mlenv/conda-installer"),
+      import("@mlenv/resolver"),
+    ]);
+    const platform = currentPlatform();
+    let lock = input.lock;
+    if (!lock?.platforms[platform]) {
+      input.log(`locking the conda environment for ${platform}`);
+      lock = await lockEnvironment(input.definition, { platforms: [platform] });
+    }
+    const pkgs = this.#opts.condaPkgsDir ?? join(dirname(this.#opts.root), "pkgs");
+    input.log(
+      `installing conda environment ${dir} (${lock.platforms[platform]?.conda.length ?? 0} conda packages, cache ${pkgs})`,
+    );
+    try {
+      const result = await installLock({
+        prefix: dir,
+        lock,
+        platform,
+        cacheDir: pkgs,
+        env: {
+          ...pipBaseEnvironment(),
+          ...this.#opts.pipEnv,
+          PIP_NO_INPUT: "1",
+          PIP_DISABLE_PIP_VERSION_CHECK: "1",
+        },
+        command: `mlenv run (environment ${input.definition.name})`,
+      });
+      for (const w of result.warnings) input.log(`warning: ${w}`);
+      input.log(
+        `conda environment ready: ${result.linked.length} conda packages (${result.fetched.length} fetched), ${result.pip.length} pip packages`,
+      );
+      if (!existsSync(python)) {
+        throw new RunFailure(
+          RunFailureCode.INTERPRETER_MISSING,
+          `Expected the conda environment of ${input.definition.name} to contain bin/python; add python to its conda dependencies`,
+        );
+      }
+      await writeFile(marker, `${input.imageKey}\n`);
+      return { python, venvDir: dir, cached: false };
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
     }
   }
 
