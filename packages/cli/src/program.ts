@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import * as buildCommands from "./commands/build";
 import * as completionCommands from "./commands/completion";
+import * as computeCommands from "./commands/compute";
 import * as envCommands from "./commands/env";
 import * as indexCommands from "./commands/indexUrl";
 import * as lockCommands from "./commands/lock";
@@ -31,6 +32,7 @@ const commandModules: CommandModule[] = [
   wheelCommands,
   indexCommands,
   runCommands,
+  computeCommands,
   completionCommands,
 ];
 

@@ -2,6 +2,15 @@ export type { CreatedToken, CreatedWorkspace, TokenInfo } from "./admin";
 export { AdminClient } from "./admin";
 export type { BuildInfo, BuildLogLine, BuildStatus, BuildWaitOptions, ImageDetails } from "./builds";
 export { BuildsClient, buildEnvironment, ImageBuild } from "./builds";
+export type {
+  AttachSlurmOptions,
+  ComputeTargetInfo,
+  DatastoreArgument,
+  DatastoreInfo,
+  DatastoreVersionInfo,
+  RunResources,
+} from "./compute";
+export { ComputeClient, Datastore, MpiConfiguration, PyTorchConfiguration } from "./compute";
 export type { CondaDependenciesCreateOptions, CondaDocument } from "./condaDependencies";
 export {
   CondaDependencies,

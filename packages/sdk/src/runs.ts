@@ -1,3 +1,4 @@
+import type { DatastoreArgument, MpiConfiguration, PyTorchConfiguration, RunResources } from "./compute";
 import { CondaDependencies } from "./condaDependencies";
 import { Environment } from "./environment";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
@@ -37,7 +38,8 @@ export interface RunInfo {
   experiment: string;
   number: number;
   status: RunStatus;
-  target: "local" | "docker";
+  /** `local`, `docker` or an attached compute target. */
+  target: string;
   script: string;
   arguments: string[];
   snapshot: string;
@@ -49,6 +51,10 @@ export interface RunInfo {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** On a compute target: `{kind, target, jobIds, state, reason, resources}`. */
+  compute?: Record<string, unknown> | null;
+  /** The datastores the run read, with the version of each. */
+  inputs?: Record<string, unknown>[] | null;
 }
 
 export interface LogLine {
@@ -159,8 +165,10 @@ export class RunsClient {
     experiment: string;
     script: string;
     snapshot: string;
-    arguments?: string[];
-    target?: "local" | "docker";
+    arguments?: (string | DatastoreArgument)[];
+    /** `local`, `docker` or an attached compute target. */
+    target?: string;
+    resources?: RunResources;
     environment?: ReturnType<typeof environmentChoice>;
     lock?: unknown;
   }): Promise<RunInfo> {
@@ -625,26 +633,35 @@ export class Webservice {
 export class ScriptRunConfig {
   sourceDirectory: string;
   script: string;
-  arguments: string[];
-  computeTarget: "local" | "docker";
+  /** Strings, or datastore arguments (`ds.asMount()`), resolved where the run executes. */
+  arguments: (string | DatastoreArgument)[];
+  /** `local`, `docker` or an attached compute target's name (e.g. a Slurm cluster). */
+  computeTarget: string;
   environment: EnvironmentRef | undefined;
   /** A lock of the environment's definition (exact versions): the run installs from it. */
   lock: unknown;
+  /** Resources on a compute target (nodes, tasks, memory, time...); a distributed config adds nodes and tasks. */
+  resources: RunResources | undefined;
 
   constructor(options: {
     sourceDirectory?: string;
     script: string;
-    arguments?: (string | number)[];
-    computeTarget?: "local" | "docker";
+    arguments?: (string | number | DatastoreArgument)[];
+    computeTarget?: string;
     environment?: EnvironmentRef;
     lock?: unknown;
+    resources?: RunResources;
+    /** The reference's `distributed_job_config`: tasks started with srun with their ranks. */
+    distributedJobConfig?: PyTorchConfiguration | MpiConfiguration;
   }) {
     this.sourceDirectory = options.sourceDirectory ?? ".";
     this.script = options.script;
-    this.arguments = (options.arguments ?? []).map(String);
+    this.arguments = (options.arguments ?? []).map((a) => (typeof a === "object" ? a : String(a)));
     this.computeTarget = options.computeTarget ?? "local";
     this.environment = options.environment;
     this.lock = options.lock;
+    const dist = options.distributedJobConfig?.resources();
+    this.resources = options.resources || dist ? { ...options.resources, ...dist } : undefined;
   }
 }
 
@@ -657,7 +674,7 @@ export class Estimator extends ScriptRunConfig {
     sourceDirectory?: string;
     entryScript: string;
     scriptParams?: (string | number)[];
-    computeTarget?: "local" | "docker";
+    computeTarget?: string;
     condaPackages?: string[];
     pipPackages?: string[];
     pipOptions?: string[];
@@ -723,6 +740,7 @@ export class Experiment {
       snapshot: snap.id,
       arguments: config.arguments,
       target: config.computeTarget,
+      ...(config.resources ? { resources: config.resources } : {}),
       environment: environmentChoice(environment),
       ...(config.lock !== undefined ? { lock: config.lock } : {}),
     });

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 /** The repository's `scripts/slurm-cluster.sh` (start|stop|status|restart-controller). */
 export const SLURM_CLUSTER_SCRIPT = join(
@@ -56,8 +56,8 @@ function settings(out: string): Record<string, string> {
 
 /**
  * Start (or reuse) the one-node cluster of scripts/slurm-cluster.sh under `MLENV_SLURM_DIR`
- * (default /tmp/mlenv-slurm). It takes about a second; `stop()` stops it only when this call
- * started it. Tests sharing the cluster run in one file (it listens on fixed ports).
+ * (default /tmp/mlenv-slurm). It takes about a second. Test files running at once share it;
+ * the last one to `stop()` stops it when a test started it (one started beforehand, as in CI, stays).
  */
 export async function startSlurm(): Promise<SlurmCluster> {
   const missing = slurmMissing();
@@ -67,6 +67,22 @@ export async function startSlurm(): Promise<SlurmCluster> {
   const s = settings(out);
   const conf = s.SLURM_CONF!;
   const user = s.MLENV_SLURM_USER!;
+  // test files in parallel share the cluster: each holds it while it runs (a file per process),
+  // and the last holder of a cluster some test started stops it
+  const holders = join(dirname(dirname(conf)), "holders");
+  mkdirSync(holders, { recursive: true });
+  const mine = join(holders, `${process.pid}-${Date.now()}`);
+  writeFileSync(mine, "");
+  const startedByTests = join(dirname(holders), "started-by-tests");
+  if (!wasUp) writeFileSync(startedByTests, "");
+  const alive = (f: string) => {
+    try {
+      process.kill(Number(f.split("-")[0]), 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   return {
     restUrl: s.MLENV_SLURM_REST_URL!,
     jwtUrl: s.MLENV_SLURM_JWT_URL!,
@@ -87,7 +103,12 @@ export async function startSlurm(): Promise<SlurmCluster> {
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     },
     async stop() {
-      if (!wasUp) execFileSync("bash", [SLURM_CLUSTER_SCRIPT, "stop"], { stdio: "ignore" });
+      rmSync(mine, { force: true });
+      const others = readdirSync(holders).filter(alive);
+      if (others.length === 0 && existsSync(startedByTests)) {
+        rmSync(startedByTests, { force: true });
+        execFileSync("bash", [SLURM_CLUSTER_SCRIPT, "stop"], { stdio: "ignore" });
+      }
     },
   };
 }

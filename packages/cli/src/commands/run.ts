@@ -5,6 +5,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
 import { formatTable, sanitize } from "../output";
 import { humanBytes } from "../progress";
+import { datastoreArgument } from "./compute";
 
 // The SDK loads when a command runs, not when the program is built.
 const sdk = () => import("@mlenv/sdk");
@@ -17,6 +18,13 @@ export function parseNameVersion(v: string): { name: string; version?: number } 
   if (!m)
     throw new InvalidArgumentError(`expected NAME or NAME:VERSION such as my-env:3; received ${sanitize(v)}`);
   return m[2] ? { name: m[1]!, version: Number(m[2]) } : { name: m[1]! };
+}
+
+/** A whole number of 1 or more (nodes, tasks, MiB, minutes). */
+function positiveInt(v: string): number {
+  if (!/^[1-9]\d{0,8}$/.test(v))
+    throw new InvalidArgumentError(`expected a whole number such as 2; received ${sanitize(v)}`);
+  return Number(v);
 }
 
 /** A positive decimal such as 0.5 (the server checks the bounds). */
@@ -107,7 +115,25 @@ export function register(program: Command, ctx: CliContext): void {
       "a registered environment (default: a default environment registered automatically)",
       parseNameVersion,
     )
-    .option("--target <target>", "local (a venv on the server's machine) or docker", "local")
+    .option(
+      "--target <target>",
+      "local (a venv on the server's machine), docker, or an attached compute target (mlenv compute list)",
+      "local",
+    )
+    .option("--nodes <n>", "compute target: nodes", positiveInt)
+    .option(
+      "--tasks-per-node <n>",
+      "compute target: tasks (processes) per node; more than one task in all starts them with srun",
+      positiveInt,
+    )
+    .option("--cpus-per-task <n>", "compute target: CPUs per task", positiveInt)
+    .option("--memory-mb <n>", "compute target: memory per node, MiB", positiveInt)
+    .option("--gpus <n>", "compute target: GPUs per node (GRES gpu)", positiveInt)
+    .option("--time-limit <minutes>", "compute target: wall-clock limit in minutes", positiveInt)
+    .option("--partition <name>", "compute target: the partition (default: the target's)")
+    .option("--qos <name>", "compute target: the QoS")
+    .option("--account <name>", "compute target: the account")
+    .option("--distribution <kind>", "compute target: pytorch or mpi rank variables for each task")
     .option("--lock <file>", "a lock of the environment (mlenv env lock): install exactly its artifacts")
     .option("--wait", "stream the output until the run ends; exit 1 when it fails")
     .option("--json", "print the run as JSON")
@@ -124,14 +150,47 @@ export function register(program: Command, ctx: CliContext): void {
           lock?: string;
           wait?: boolean;
           json?: boolean;
+          nodes?: number;
+          tasksPerNode?: number;
+          cpusPerTask?: number;
+          memoryMb?: number;
+          gpus?: number;
+          timeLimit?: number;
+          partition?: string;
+          qos?: string;
+          account?: string;
+          distribution?: string;
         },
       ) => {
-        if (opts.target !== "local" && opts.target !== "docker") {
+        if (!/^[a-z][a-z0-9-]{0,31}$/.test(opts.target)) {
           throw new CliError(
             "E_USAGE",
-            `Expected --target local or docker; received ${sanitize(opts.target)}`,
+            `Expected --target local, docker or a compute target name like gpu-cluster; received ${sanitize(opts.target)}`,
           );
         }
+        if (
+          opts.distribution !== undefined &&
+          opts.distribution !== "pytorch" &&
+          opts.distribution !== "mpi"
+        ) {
+          throw new CliError(
+            "E_USAGE",
+            `Expected --distribution pytorch or mpi; received ${sanitize(opts.distribution)}`,
+          );
+        }
+        const resources = {
+          ...(opts.nodes ? { nodes: opts.nodes } : {}),
+          ...(opts.tasksPerNode ? { tasksPerNode: opts.tasksPerNode } : {}),
+          ...(opts.cpusPerTask ? { cpusPerTask: opts.cpusPerTask } : {}),
+          ...(opts.memoryMb ? { memoryMb: opts.memoryMb } : {}),
+          ...(opts.gpus ? { gpus: opts.gpus } : {}),
+          ...(opts.timeLimit ? { timeLimitMinutes: opts.timeLimit } : {}),
+          ...(opts.partition ? { partition: opts.partition } : {}),
+          ...(opts.qos ? { qos: opts.qos } : {}),
+          ...(opts.account ? { account: opts.account } : {}),
+          ...(opts.distribution ? { distribution: opts.distribution as "pytorch" | "mpi" } : {}),
+        };
+        const scriptArgs = args.map(datastoreArgument);
         const dir = checkDir(ctx, opts.sourceDir);
         const experiment =
           opts.experiment ??
@@ -158,8 +217,9 @@ export function register(program: Command, ctx: CliContext): void {
           experiment,
           script: opts.script,
           snapshot: snap.id,
-          arguments: args,
+          arguments: scriptArgs,
           target: opts.target,
+          ...(Object.keys(resources).length ? { resources } : {}),
           environment: opts.env ?? null,
           ...(lock !== undefined ? { lock } : {}),
         });

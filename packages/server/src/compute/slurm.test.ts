@@ -2,6 +2,15 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  ComputeClient,
+  Datastore,
+  PyTorchConfiguration,
+  RunsClient,
+  ScriptRunConfig,
+  Workspace,
+} from "@mlenv/sdk";
+import { Experiment } from "@mlenv/sdk/node";
+import {
   makeTempDir,
   type SlurmCluster,
   skipWithout,
@@ -454,6 +463,36 @@ print("inside", os.path.realpath(download).startswith(os.path.realpath(os.getcwd
     expect(badPath.status).toBe(400);
     expect(badPath.json.message).toContain("path");
   }, 180_000);
+
+  it("the SDK: a target and a datastore by name, a distributed ScriptRunConfig, ds.asMount() as an argument", async () => {
+    const ws = new Workspace({ url: server.url, token: server.token });
+    const targets = await new ComputeClient(ws).list();
+    expect(targets.find((t) => t.name === "cluster")?.kind).toBe("slurm");
+    const src = makeTempDir("mlenv-slurm-sdk-");
+    try {
+      writeFileSync(
+        join(src.path, "train.py"),
+        "import os, sys\nprint('task', os.environ['RANK'], os.environ['WORLD_SIZE'], sorted(os.listdir(sys.argv[1])))\n",
+      );
+      const ds = await Datastore.get(ws, "numbers");
+      const config = new ScriptRunConfig({
+        sourceDirectory: src.path,
+        script: "train.py",
+        arguments: [ds.asMount()],
+        computeTarget: "cluster",
+        distributedJobConfig: new PyTorchConfiguration({ processCount: 2, nodeCount: 1 }),
+      });
+      const run = await new Experiment(ws, "sdk-slurm").submit(config);
+      await run.waitForCompletion({ showOutput: false });
+      expect(run.info.status).toBe("completed");
+      const log = (await new RunsClient(ws).logs(run.id)).items.map((l) => l.text).join("\n");
+      expect(log).toContain("task 0 2 ['values.txt']");
+      expect(log).toContain("task 1 2 ['values.txt']");
+      expect(run.info.compute).toMatchObject({ target: "cluster", resources: { nodes: 1, tasksPerNode: 2 } });
+    } finally {
+      src.cleanup();
+    }
+  }, 120_000);
 
   it("a job over its time limit ends in the timeout state", async () => {
     const r = await submit(
