@@ -96,6 +96,9 @@ export async function bundleCli(outFile: string): Promise<void> {
     conditions: ["@mlenv/source"],
     outfile: outFile,
     plugins: [unsupportedNative()],
+    // @foxglove/wasm-bz2 names its .wasm in a browser-only branch; in Node it reads the file beside
+    // itself, which a single-file binary does not have (its .tar.bz2 extraction says so when used).
+    loader: { ".wasm": "empty" },
     // import.meta.url has no CommonJS equivalent: point it at the executable.
     define: { "import.meta.url": "__mlenvImportMetaUrl", "import.meta.dirname": "__dirname" },
     banner: { js: 'const __mlenvImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },

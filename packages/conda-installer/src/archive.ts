@@ -155,6 +155,7 @@ export async function decodePackage(options: {
     try {
       tar = await bzip2Decompress(bytes);
     } catch (cause) {
+      if ((cause as { code?: unknown }).code === CondaInstallErrorCode.ARCHIVE_INVALID) throw cause;
       throw invalid(label, "bzip2 data is truncated or corrupt", cause);
     }
     return tarEntries(tar, label, "the archive");

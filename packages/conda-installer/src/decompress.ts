@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import Bzip2 from "@foxglove/wasm-bz2";
 import { decompress as fzstdDecompress } from "fzstd";
+import { CondaInstallError, CondaInstallErrorCode } from "./errors";
 
 /**
  * Decompressors, chosen by measurement (`pnpm bench install`): zstd through the native
@@ -45,7 +46,17 @@ let bz2: Promise<Bzip2> | undefined;
  */
 export async function bzip2Decompress(data: Uint8Array): Promise<Uint8Array> {
   bz2 ??= Bzip2.init();
-  const decoder = await bz2;
+  let decoder: Bzip2;
+  try {
+    decoder = await bz2;
+  } catch (cause) {
+    bz2 = undefined;
+    throw new CondaInstallError(
+      CondaInstallErrorCode.ARCHIVE_INVALID,
+      `the bzip2 decoder (@foxglove/wasm-bz2, WebAssembly) could not be loaded here: ${(cause as Error).message}; .conda packages still install`,
+      { cause },
+    );
+  }
   let size = Math.max(1 << 20, data.length * 8);
   const max = Math.max(1 << 24, data.length * 200);
   for (;;) {
