@@ -17,6 +17,7 @@ import {
 } from "@mlenv/core";
 import { generateToken, hashToken } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
+import { redactRegistryPassword, refusePlainRegistryPassword } from "./builds/registryAuth";
 import { curatedDefinitions, isReservedName } from "./curated";
 import { preview, ServerError, ServerErrorCode } from "./errors";
 import type {
@@ -320,6 +321,7 @@ export class Registry {
     def: EnvironmentDefinition,
     opts: { curated: boolean; createdBy: string; lock?: Lock | null; onlyIfNew?: boolean },
   ): Promise<RegisterOutcome> {
+    refusePlainRegistryPassword(def);
     const { text, hash } = this.#canonical(def);
     const lock = opts.lock ?? null;
     const config = this.#config ? { config: this.#config } : {};
@@ -389,7 +391,7 @@ export class Registry {
       locked: v.locked,
     };
     if (withDefinition && "definitionJson" in v) {
-      const definition = JSON.parse(v.definitionJson) as Record<string, unknown>;
+      const definition = redactRegistryPassword(JSON.parse(v.definitionJson) as Record<string, unknown>);
       definition.version = String(v.version);
       out.definition = definition;
     }
