@@ -57,6 +57,8 @@ export interface SecretInfo {
   name: string;
   createdAt: string;
   updatedAt: string;
+  /** Hosts or URL prefixes the secret may be sent to (absent from servers before issue 14). */
+  allowedHosts?: string[];
 }
 
 const seg = encodeURIComponent;
@@ -164,8 +166,14 @@ export class WheelsClient {
     return (await this.workspace.request<{ items: SecretInfo[] }>("GET", "/api/v1/secrets")).items;
   }
 
-  setSecret(name: string, value: string): Promise<SecretInfo> {
-    return this.workspace.request("PUT", `/api/v1/secrets/${seg(name)}`, { body: { value } });
+  /**
+   * Set a secret and the hosts (`pypi.corp.example`) or URL prefixes it may be sent to; a pip
+   * block using it anywhere else is refused at build and run time.
+   */
+  setSecret(name: string, value: string, options: { allowedHosts?: string[] } = {}): Promise<SecretInfo> {
+    return this.workspace.request("PUT", `/api/v1/secrets/${seg(name)}`, {
+      body: { value, allowedHosts: options.allowedHosts ?? [] },
+    });
   }
 
   async deleteSecret(name: string): Promise<void> {

@@ -17,6 +17,7 @@ import {
 } from "@mlenv/core";
 import { generateToken, hashToken } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
+import { catalogPrivateInputs, type PrivateInputsSource, scopedImageKey } from "./builds/privateInputs";
 import { redactRegistryPassword, refusePlainRegistryPassword } from "./builds/registryAuth";
 import { curatedDefinitions, isReservedName } from "./curated";
 import { preview, ServerError, ServerErrorCode } from "./errors";
@@ -92,8 +93,18 @@ export class Registry {
   #generation = 0;
   #cacheTokens = true;
 
-  constructor(deps: { store: Store; blobs: BlobStore; now?: () => string; config?: CoreConfig }) {
+  readonly #privateInputs: PrivateInputsSource;
+
+  constructor(deps: {
+    store: Store;
+    blobs: BlobStore;
+    now?: () => string;
+    config?: CoreConfig;
+    /** Finds a definition's workspace wheels and secrets (runs' venv and image keys); none by default. */
+    privateInputs?: PrivateInputsSource;
+  }) {
     this.#config = deps.config;
+    this.#privateInputs = deps.privateInputs ?? catalogPrivateInputs({ get: async () => null });
     this.store = deps.store;
     this.blobs = deps.blobs;
     this.#now = deps.now ?? (() => new Date().toISOString());
@@ -102,6 +113,20 @@ export class Registry {
   /** The core configuration definitions are parsed and keyed with (the server's base images). */
   get config(): CoreConfig | undefined {
     return this.#config;
+  }
+
+  /**
+   * The key a run's venv (or image) uses in a workspace: core's `key`, or, when the definition
+   * installs workspace wheels or reads secrets, a key over it, the workspace and the wheels'
+   * current sha256 (as the image builder keys images).
+   */
+  async workspaceImageKey(
+    key: string,
+    definition: EnvironmentDefinition,
+    lock: Lock | null,
+    workspaceId: string,
+  ): Promise<string> {
+    return scopedImageKey(key, await this.#privateInputs(definition, lock, workspaceId));
   }
 
   // ---- workspaces and tokens -------------------------------------------------------------

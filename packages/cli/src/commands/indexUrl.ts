@@ -43,14 +43,19 @@ export function register(program: Command, ctx: CliContext): void {
     .command("set")
     .description("Set a secret from standard input (never from argv, which other users can see).")
     .argument("<name>", "e.g. CORP_PYPI_PASSWORD")
+    .option(
+      "--allow-host <host>",
+      "a host (pypi.corp.example) or URL prefix the secret may be sent to; repeat for several",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option("--json", "print JSON")
-    .action(async (name: string, opts: { json?: boolean }) => {
+    .action(async (name: string, opts: { json?: boolean; allowHost?: string[] }) => {
       if (!ctx.io.readStdin)
         throw new CliError("E_USAGE", "Expected the secret value on standard input; there is none.");
       const value = (await ctx.io.readStdin()).replace(/\r?\n$/, "");
       if (value === "") throw new CliError("E_USAGE", "Expected a non-empty secret value on standard input.");
       await (await workspace()).request("PUT", `/api/v1/secrets/${encodeURIComponent(name)}`, {
-        body: { value },
+        body: { value, allowedHosts: opts.allowHost ?? [] },
       });
       if (opts.json) return ctx.json({ name, set: true });
       ctx.out(`Set secret ${name}`);

@@ -128,7 +128,8 @@ export class BuildQueue {
    */
   async submit(input: SubmitBuildInput): Promise<{ job: BuildJob; coalesced: boolean }> {
     if (this.#closed) throw new BuildError(BuildErrorCode.CLOSED, "the build queue is closed");
-    const { imageKey, image } = this.#builder.imageFor(input.definition, input.lock);
+    // keyed with the workspace's private inputs (if any): jobs coalesce only within a workspace
+    const { imageKey, image } = await this.#builder.keyFor(input.definition, input.lock, input.workspaceId);
     const { job, created } = await this.#jobs.enqueue({
       workspaceId: input.workspaceId ?? "default",
       imageKey,

@@ -8,6 +8,7 @@ import { coreRenderer, ImageBuilder } from "./builder";
 import { BuildQueue } from "./buildQueue";
 import { type BuildJobStore, openBuildJobStore } from "./jobStore";
 import { BuildSecretBroker, wheelPipSecrets } from "./pipSecrets";
+import { catalogPrivateInputs } from "./privateInputs";
 import { workspaceRegistryAuth } from "./registryAuth";
 import { buildRoutes } from "./routes";
 
@@ -146,6 +147,8 @@ export function openBuildSupport(options: {
     config: coreConfig,
     render: coreRenderer({ condaExecutable: condaExecutableOrNull }),
     ...(timeoutMs ? { buildTimeoutMs: timeoutMs } : {}),
+    // images built from a workspace's wheels or secrets are keyed with that workspace
+    privateInputs: catalogPrivateInputs(options.wheels?.catalog ?? { get: async () => null }),
     ...(options.wheels
       ? {
           pipSecrets: {

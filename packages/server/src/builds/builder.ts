@@ -29,6 +29,7 @@ import {
   type PipSecretsSource,
   routePipThroughHelper,
 } from "./pipSecrets";
+import { type PrivateInputsSource, scopedImageKey } from "./privateInputs";
 
 /** Turns a definition (and its lock) into a build context: file path → bytes, `Dockerfile` at the root. */
 export type RenderBuildContext = (
@@ -88,6 +89,12 @@ export interface ImageBuilderOptions {
    * builds README). Without it such references reach pip unchanged (and fail there).
    */
   pipSecrets?: { source: PipSecretsSource; broker: BuildSecretBroker };
+  /**
+   * A definition's private inputs in its workspace (wheels, secrets): when it has any, the image
+   * key includes them (see {@link keyFor}), so images never cross workspaces or outlive a wheel
+   * overwrite.
+   */
+  privateInputs?: PrivateInputsSource;
 }
 
 export interface BuildRequest {
@@ -178,6 +185,29 @@ export class ImageBuilder {
   }
 
   /**
+   * The image key and reference a build in `workspaceId` uses: {@link imageFor}'s, or, when the
+   * definition has private inputs (workspace wheels, secrets), a key over core's key, the
+   * workspace and the wheels' current sha256.
+   */
+  async keyFor(
+    definition: EnvironmentDefinition,
+    lock: Lock | undefined,
+    workspaceId: string | undefined,
+  ): Promise<{ imageKey: string; image: string; repositoryPath: string }> {
+    const base = this.imageFor(definition, lock);
+    const inputs = (await this.options.privateInputs?.(definition, lock, workspaceId)) ?? null;
+    if (!inputs) return base;
+    const key = scopedImageKey(base.imageKey, inputs);
+    const repositoryPath = `mlenv/env_${key.slice(key.lastIndexOf(":") + 1)}`;
+    const registry = this.options.registry?.address;
+    return {
+      imageKey: key,
+      image: `${registry ? `${registry}/` : ""}${repositoryPath}:latest`,
+      repositoryPath,
+    };
+  }
+
+  /**
    * What the image of a definition is and whether it exists (the reference's image details):
    * repository, registry, the rendered Dockerfile, and where the image is (engine, registry).
    */
@@ -217,13 +247,8 @@ export class ImageBuilder {
   }
 
   /** Build (or reuse) the image of a definition. */
-  build(request: BuildRequest): Promise<ImageBuildResult> {
-    let ids: ReturnType<ImageBuilder["imageFor"]>;
-    try {
-      ids = this.imageFor(request.definition, request.lock);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async build(request: BuildRequest): Promise<ImageBuildResult> {
+    const ids = await this.keyFor(request.definition, request.lock, request.workspaceId);
     const { imageKey: key, image, repositoryPath } = ids;
     let entry = this.inflight.get(image);
     const coalesced = entry !== undefined;

@@ -64,7 +64,8 @@ export interface BuildJobStore {
   }): Promise<{ job: BuildJob; created: boolean }>;
   get(id: string): Promise<BuildJob | null>;
   /** The active job of an image key, if any. */
-  activeFor(imageKey: string): Promise<BuildJob | null>;
+  /** The queued or running job of a key (in `workspaceId`: jobs never coalesce across workspaces). */
+  activeFor(imageKey: string, workspaceId?: string): Promise<BuildJob | null>;
   list(options?: { workspaceId?: string; status?: BuildJobStatus[]; limit?: number }): Promise<BuildJob[]>;
   /** Atomically move the oldest queued job to running; null when none is queued. */
   claimNext(): Promise<BuildJob | null>;
@@ -130,6 +131,17 @@ CREATE INDEX build_jobs_enqueue_seq ON build_jobs(enqueue_seq);
 `;
 }
 
+/**
+ * One active job per image key per workspace (was: per key): a job is its workspace's (another
+ * workspace gets 404 for it), so a build in workspace B never joins A's.
+ */
+export function buildsPerWorkspaceMigrationSql(_backend: "sqlite" | "postgres"): string {
+  return `
+DROP INDEX build_jobs_one_active_per_key;
+CREATE UNIQUE INDEX build_jobs_one_active_per_workspace_key ON build_jobs(workspace_id, image_key) WHERE status IN ('queued', 'running');
+`;
+}
+
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const parse = <T>(v: unknown): T | null =>
   v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
@@ -161,7 +173,7 @@ class SqlBuildJobStore implements BuildJobStore {
     input: Parameters<BuildJobStore["enqueue"]>[0],
   ): Promise<{ job: BuildJob; created: boolean }> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await this.activeFor(input.imageKey);
+      const existing = await this.activeFor(input.imageKey, input.workspaceId);
       if (existing) return { job: existing, created: false };
       const id = randomUUID();
       try {
@@ -194,10 +206,12 @@ class SqlBuildJobStore implements BuildJobStore {
     return r ? toJob(r) : null;
   }
 
-  async activeFor(imageKey: string): Promise<BuildJob | null> {
+  async activeFor(imageKey: string, workspaceId?: string): Promise<BuildJob | null> {
     const [r] = await this.db.all(
-      "SELECT * FROM build_jobs WHERE image_key = ? AND status IN ('queued', 'running')",
-      [imageKey],
+      workspaceId === undefined
+        ? "SELECT * FROM build_jobs WHERE image_key = ? AND status IN ('queued', 'running')"
+        : "SELECT * FROM build_jobs WHERE image_key = ? AND workspace_id = ? AND status IN ('queued', 'running')",
+      workspaceId === undefined ? [imageKey] : [imageKey, workspaceId],
     );
     return r ? toJob(r) : null;
   }

@@ -4,6 +4,7 @@ import type { BuildContextFiles } from "../docker/index";
 import type { Store } from "../store/types";
 import { isWheelReference } from "../wheels/reference";
 import { referencedSecrets, resolveWheelReference, secretEnvironment } from "../wheels/resolve";
+import { redactionForms } from "../wheels/secretPolicy";
 import type { WheelSupport } from "../wheels/support";
 
 /**
@@ -85,7 +86,10 @@ export function wheelPipSecrets(options: {
       requirements: out.join("\n"),
       wheels,
       env,
-      redact: [...Object.values(env), ...wheels.map((w) => w.url)].filter((s) => s.length >= 4),
+      // encoded and partial forms too (percent-encoded, base64, 8-character windows)
+      redact: [...new Set([...Object.values(env).flatMap(redactionForms), ...wheels.map((w) => w.url)])]
+        .filter((s) => s.length >= 4)
+        .sort((a, b) => b.length - a.length),
     };
   };
 }

@@ -94,7 +94,14 @@ describe.skipIf(skipWithout("docker", reason))(
       expect((missing.error as { code: string }).code).toBe("E_WHEEL_SECRET_NOT_FOUND");
       expect((missing.error as { message: string }).message).toContain("REGISTRY_PW");
 
-      expect((await api("PUT", "/api/v1/secrets/REGISTRY_PW", { value: password })).status).toBeLessThan(300);
+      expect(
+        (
+          await api("PUT", "/api/v1/secrets/REGISTRY_PW", {
+            value: password,
+            allowedHosts: [registry.address],
+          })
+        ).status,
+      ).toBeLessThan(300);
       const job = await buildOf(`private-base-${run}`);
       expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
       const image = (job.outcome as { image: string }).image;

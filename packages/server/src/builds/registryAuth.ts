@@ -3,6 +3,7 @@ import type { RegistryAuth } from "../docker/index";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import type { WheelCatalog } from "../wheels/catalog";
 import { WheelError, WheelErrorCodes } from "../wheels/errors";
+import { urlAllowed } from "../wheels/secretPolicy";
 
 const SECRET = /^\$\{MLENV_SECRET_([A-Za-z][A-Za-z0-9_]{0,63})\}$/;
 
@@ -50,7 +51,7 @@ export function redactRegistryPassword(definition: Record<string, unknown>): Rec
  * X-Registry-Config header of the build.
  */
 export function workspaceRegistryAuth(
-  catalog: Pick<WheelCatalog, "getSecret">,
+  catalog: Pick<WheelCatalog, "getSecret" | "getSecretHosts">,
 ): (
   definition: EnvironmentDefinition,
   context: { workspaceId: string | undefined },
@@ -69,6 +70,24 @@ export function workspaceRegistryAuth(
           `Expected a workspace secret named "${m[1]}" for the base image registry ${address} (referenced as \${MLENV_SECRET_${m[1]}}); set it with \`mlenv index secret set ${m[1]}\``,
           { details: { secret: m[1] } },
         );
+      }
+      if (workspaceId) {
+        // the registry is where the secret goes: it must be one the admin allowed for it
+        const allowed = await catalog.getSecretHosts(workspaceId, m[1]!);
+        const host = registryHost(address) ?? address;
+        let ok = false;
+        try {
+          ok = urlAllowed(allowed, new URL(`https://${host}/`));
+        } catch {
+          ok = false;
+        }
+        if (!ok) {
+          throw new WheelError(
+            WheelErrorCodes.secretNotAllowed,
+            `Expected secret ${m[1]} to be sent only to ${allowed.length ? allowed.join(", ") : "hosts an admin allows (none yet)"}; the base image registry is ${host}. An admin allows it with \`mlenv index secret set ${m[1]} --allow-host ${host}\``,
+            { details: { secret: m[1], host, allowed } },
+          );
+        }
       }
       return secret;
     };

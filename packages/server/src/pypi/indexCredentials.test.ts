@@ -82,7 +82,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       const put = await fetch(`${srv.url}/api/v1/secrets/UPSTREAM_TOKEN`, {
         method: "PUT",
         headers: { authorization: `Bearer ${srv.adminToken}`, "content-type": "application/json" },
-        body: JSON.stringify({ value: secret }),
+        body: JSON.stringify({ value: secret, allowedHosts: [new URL(srv.url).host] }),
       });
       expect(put.status).toBe(200);
       const lines = [

@@ -65,11 +65,17 @@ export async function resolveRunEnvironment(options: {
       );
     }
   }
-  // The same key the registry and the builder compute: over the lock's artifacts when locked.
-  const key = imageKey(definition, {
-    ...(config ? { config } : {}),
-    ...(lock ? { lock: lockImageKeyInput(lock) } : {}),
-  });
+  // The same key the registry and the builder compute: over the lock's artifacts when locked;
+  // with the workspace and its wheels' bytes when the definition uses any (never shared).
+  const key = await registry.workspaceImageKey(
+    imageKey(definition, {
+      ...(config ? { config } : {}),
+      ...(lock ? { lock: lockImageKeyInput(lock) } : {}),
+    }),
+    definition,
+    lock,
+    workspaceId,
+  );
   return {
     environment: {
       name: view.name,

@@ -3,6 +3,7 @@ import type { CoreConfig } from "@mlenv/core";
 import type { Hono } from "hono";
 import type { BlobStore } from "../blobs/blobStore";
 import type { ImageBuilder } from "../builds/builder";
+import { catalogPrivateInputs } from "../builds/privateInputs";
 import { computeRoutes } from "../compute/routes";
 import { ComputeService } from "../compute/service";
 import { ClusterRuns } from "../compute/slurmRuns";
@@ -71,6 +72,7 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
   const registry = new Registry({
     store: options.store,
     blobs: options.blobs,
+    privateInputs: catalogPrivateInputs(options.wheels?.catalog ?? { get: async () => null }),
     ...(options.config ? { config: options.config } : {}),
   });
   const python = options.python ?? process.env.MLENV_PYTHON ?? "python3";

@@ -1,4 +1,8 @@
-import { buildsMigrationSql, buildsQueueOrderMigrationSql } from "../builds/jobStore";
+import {
+  buildsMigrationSql,
+  buildsPerWorkspaceMigrationSql,
+  buildsQueueOrderMigrationSql,
+} from "../builds/jobStore";
 import { computeMigrationSql } from "../compute/store";
 import {
   runsHeartbeatMigrationSql,
@@ -7,7 +11,7 @@ import {
   servicesOwnerMigrationSql,
   servicesTargetMigrationSql,
 } from "../runs/runStore";
-import { wheelsMigrationSql } from "../wheels/catalog";
+import { secretHostsMigrationSql, wheelsMigrationSql } from "../wheels/catalog";
 
 /**
  * Schema migrations, applied in order and recorded in `schema_migrations`. Append new entries
@@ -133,4 +137,16 @@ export const migrations: readonly Migration[] = [
   },
   // Compute targets (Slurm clusters), the cluster jobs of runs, datastores; runs' compute and inputs.
   { id: "0011_compute", sqlite: computeMigrationSql("sqlite"), postgres: computeMigrationSql("postgres") },
+  // Each workspace secret is bound to the hosts / URL prefixes an admin allows it to be sent to.
+  {
+    id: "0012_secret_hosts",
+    sqlite: secretHostsMigrationSql("sqlite"),
+    postgres: secretHostsMigrationSql("postgres"),
+  },
+  // Build jobs coalesce within a workspace only (one active job per workspace and image key).
+  {
+    id: "0013_build_jobs_per_workspace",
+    sqlite: buildsPerWorkspaceMigrationSql("sqlite"),
+    postgres: buildsPerWorkspaceMigrationSql("postgres"),
+  },
 ];

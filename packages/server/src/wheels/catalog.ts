@@ -80,10 +80,28 @@ export interface WheelCatalog {
   getSecret(workspaceId: string, name: string): Promise<string | null>;
   listSecrets(workspaceId: string): Promise<SecretInfo[]>;
   deleteSecret(workspaceId: string, name: string): Promise<boolean>;
+  /**
+   * Where a secret may be sent: hosts (`pypi.corp.example`, `host:8443`) or URL prefixes
+   * (`https://pypi.corp.example/simple/`) an admin allowed; [] (nowhere) when none were set.
+   */
+  getSecretHosts(workspaceId: string, name: string): Promise<string[]>;
+  setSecretHosts(workspaceId: string, name: string, hosts: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Tables for wheels and secrets; appended to the server's migrations list as `0002_wheels`. */
+/** The hosts (or URL prefixes) each workspace secret may be sent to, as a JSON array. */
+export function secretHostsMigrationSql(_backend: "sqlite" | "postgres"): string {
+  return `
+CREATE TABLE workspace_secret_hosts (
+  workspace_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  hosts TEXT NOT NULL,
+  PRIMARY KEY (workspace_id, name)
+);
+`;
+}
+
 export function wheelsMigrationSql(backend: "sqlite" | "postgres"): string {
   const big = backend === "postgres" ? "BIGINT" : "INTEGER";
   const text = backend === "postgres" ? 'TEXT COLLATE "C"' : "TEXT";

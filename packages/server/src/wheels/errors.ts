@@ -24,6 +24,8 @@ export const WheelErrorCodes = {
   notFound: "E_WHEEL_NOT_FOUND",
   /** A `mlenv+wheel://` reference is malformed. */
   referenceInvalid: "E_WHEEL_REFERENCE_INVALID",
+  /** A secret is used where its allowed hosts do not permit (another host, a requirement URL). */
+  secretNotAllowed: "E_WHEEL_SECRET_NOT_ALLOWED",
   /** A pip block references `${MLENV_SECRET_<NAME>}` but the workspace has no such secret. */
   secretNotFound: "E_WHEEL_SECRET_NOT_FOUND",
 } as const;
@@ -45,6 +47,7 @@ export const wheelErrorStatus: Record<WheelErrorCode, number> = {
   E_WHEEL_NOT_FOUND: 404,
   E_WHEEL_REFERENCE_INVALID: 400,
   E_WHEEL_SECRET_NOT_FOUND: 400,
+  E_WHEEL_SECRET_NOT_ALLOWED: 400,
 };
 
 /** Cut a received value for an error message: at most 200 characters, control characters escaped. */

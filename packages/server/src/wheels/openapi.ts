@@ -40,7 +40,18 @@ const Resolved = z.object({
   requirement: z.string(),
   expiresAt: z.string(),
 });
-const Secret = z.object({ name: z.string(), createdAt: z.string(), updatedAt: z.string() });
+const AllowedHosts = z
+  .array(z.string())
+  .max(50)
+  .describe(
+    "hosts (pypi.corp.example, host:8443) or URL prefixes (https://host/simple/) the secret may be sent to",
+  );
+const Secret = z.object({
+  name: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  allowedHosts: AllowedHosts,
+});
 const Ttl = z.number().int().min(1).max(604_800).optional();
 
 /**
@@ -121,9 +132,9 @@ export const wheelRouteDocs: readonly RouteDoc[] = [
   {
     method: "put",
     path: "/api/v1/secrets/{name}",
-    summary: "Set a build secret",
+    summary: "Set a build secret and where it may be sent (elsewhere it is refused)",
     role: "admin",
-    body: z.object({ value: z.string().min(1).max(4096) }),
+    body: z.object({ value: z.string().min(1).max(4096), allowedHosts: AllowedHosts.optional() }),
     responses: { 200: Secret },
   },
   {

@@ -2,6 +2,7 @@ import type { UrlSigner } from "../signing/urlSigner";
 import type { WheelCatalog } from "./catalog";
 import { received, WheelError, WheelErrorCodes } from "./errors";
 import { formatWheelReference, isWheelReference, parseWheelReference } from "./reference";
+import { checkSecretUse } from "./secretPolicy";
 
 /** A `mlenv+wheel://` reference turned into a short-lived signed URL. */
 export interface ResolvedWheel {
@@ -116,5 +117,7 @@ export async function secretEnvironment(
     }
     env[`MLENV_SECRET_${name}`] = value;
   }
+  // each secret goes only where an admin allowed it
+  await checkSecretUse(lines, (name) => options.catalog.getSecretHosts(options.workspaceId, name));
   return env;
 }

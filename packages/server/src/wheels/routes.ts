@@ -25,6 +25,7 @@ import type { WheelCatalog, WheelRecord } from "./catalog";
 import { isWheelError, received, WheelError, WheelErrorCodes } from "./errors";
 import { formatWheelReference } from "./reference";
 import { type ResolveOptions, resolveWheelReference, resolveWheelReferences } from "./resolve";
+import { normaliseAllowedHost } from "./secretPolicy";
 import type { ValidatedWheel } from "./validateWheel";
 import { normalizeProjectName, parseWheelFilename } from "./wheelFilename";
 import { WheelValidator } from "./wheelValidator";
@@ -450,27 +451,44 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
   }
   app.get("/api/v1/secrets", async (c) => {
     const a = await auth(c, "admin");
-    return c.json({ items: await deps.catalog.listSecrets(a.workspaceId) });
+    const items = await deps.catalog.listSecrets(a.workspaceId);
+    return c.json({
+      items: await Promise.all(
+        items.map(async (s) => ({
+          ...s,
+          allowedHosts: await deps.catalog.getSecretHosts(a.workspaceId, s.name),
+        })),
+      ),
+    });
   });
   app.put("/api/v1/secrets/:name", async (c) => {
     const a = await auth(c, "admin");
     const name = secretName(c);
-    const body = (await c.req.json().catch(() => null)) as { value?: unknown } | null;
+    const body = (await c.req.json().catch(() => null)) as { value?: unknown; allowedHosts?: unknown } | null;
     if (!body || typeof body.value !== "string" || body.value.length === 0 || body.value.length > 4096) {
       // Never echo what was sent: it may be the secret.
       throw new ServerError(
         ServerErrorCode.BAD_REQUEST,
-        'Expected a JSON body like {"value":"<secret, 1-4096 characters>"}',
+        'Expected a JSON body like {"value":"<secret, 1-4096 characters>","allowedHosts":["pypi.corp.example"]}',
       );
     }
+    const hosts = body.allowedHosts ?? [];
+    if (!Array.isArray(hosts) || hosts.length > 50 || !hosts.every((h) => typeof h === "string")) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected allowedHosts to be a list of at most 50 hosts or URL prefixes, e.g. ["pypi.corp.example"]; received ${preview(hosts)}`,
+      );
+    }
+    const allowedHosts = [...new Set((hosts as string[]).map(normaliseAllowedHost))];
     const out = await deps.catalog.putSecret({
       workspaceId: a.workspaceId,
       name,
       value: body.value,
       now: now(),
     });
-    log?.info("secret set", { workspace: a.workspaceName, name });
-    return c.json(out);
+    await deps.catalog.setSecretHosts(a.workspaceId, name, allowedHosts);
+    log?.info("secret set", { workspace: a.workspaceName, name, allowedHosts });
+    return c.json({ ...out, allowedHosts });
   });
   app.delete("/api/v1/secrets/:name", async (c) => {
     const a = await auth(c, "admin");

@@ -302,6 +302,27 @@ class SqlWheelCatalog implements WheelCatalog {
     });
   }
 
+  async getSecretHosts(workspaceId: string, name: string): Promise<string[]> {
+    const [r] = await this.db.all(
+      "SELECT hosts FROM workspace_secret_hosts WHERE workspace_id = ? AND name = ?",
+      [workspaceId, name],
+    );
+    return r ? (JSON.parse(String(r.hosts)) as string[]) : [];
+  }
+
+  async setSecretHosts(workspaceId: string, name: string, hosts: string[]): Promise<void> {
+    const json = JSON.stringify(hosts);
+    await this.db.tx(`secret-hosts:${workspaceId}:${name}`, function* () {
+      yield q("DELETE FROM workspace_secret_hosts WHERE workspace_id = ? AND name = ?", [workspaceId, name]);
+      yield q("INSERT INTO workspace_secret_hosts (workspace_id, name, hosts) VALUES (?, ?, ?)", [
+        workspaceId,
+        name,
+        json,
+      ]);
+      return undefined;
+    });
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }
