@@ -12,9 +12,11 @@ import {
 import { Experiment } from "@mlenv/sdk/node";
 import {
   makeTempDir,
+  postgresMissing,
   type SlurmCluster,
   skipWithout,
   slurmMissing,
+  startPostgres,
   startSlurm,
   startTestServer,
   type TestServer,
@@ -323,6 +325,73 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
       dir.cleanup();
     }
   }, 150_000);
+
+  it.skipIf(skipWithout("postgres", postgresMissing()))(
+    "PostgreSQL, two server processes: the one still running takes over the job of the one that crashed",
+    async () => {
+      const pg = await startPostgres();
+      const dir = makeTempDir("mlenv-slurm-pg-");
+      const token = `mlenv_${randomBytes(32).toString("base64url")}`;
+      const env = {
+        MLENV_DATA_DIR: dir.path,
+        MLENV_DATABASE_URL: pg.createDatabase("slurm_takeover"),
+        MLENV_BOOTSTRAP_TOKEN: token,
+        MLENV_CLUSTER_POLL_MS: "300",
+      };
+      const a = await spawnServer(env);
+      const b = await spawnServer(env);
+      try {
+        const apiA = apiClient(a.url, token);
+        const apiB = apiClient(b.url, token);
+        const att = await apiA("POST", "/api/v1/compute", {
+          kind: "slurm",
+          name: "cluster",
+          restUrl: slurm.restUrl,
+          sharedDir: slurm.sharedDir,
+          partition: "main",
+        });
+        expect(att.status, JSON.stringify(att.json)).toBe(201);
+        const snap = await apiA("POST", "/api/v1/snapshots", {
+          files: snapshotFiles({
+            "train.py": "import time\nprint('one', flush=True)\ntime.sleep(4)\nprint('two')\n",
+          }),
+        });
+        const sub = await apiA("POST", "/api/v1/runs", {
+          experiment: "pg",
+          script: "train.py",
+          snapshot: snap.json.id,
+          target: "cluster",
+        });
+        expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+        const end = Date.now() + 90_000;
+        // biome-ignore lint/suspicious/noExplicitAny: run JSON checked field by field
+        let run: any = sub.json;
+        while (run.status !== "running") {
+          if (Date.now() > end) throw new Error(`never running: ${JSON.stringify(run)}`);
+          await new Promise((res) => setTimeout(res, 200));
+          run = (await apiB("GET", `/api/v1/runs/${sub.json.id}`)).json;
+        }
+        await a.crash();
+        while (!["completed", "failed", "canceled"].includes(run.status)) {
+          if (Date.now() > end) throw new Error(`still ${run.status}`);
+          await new Promise((res) => setTimeout(res, 200));
+          run = (await apiB("GET", `/api/v1/runs/${sub.json.id}`)).json;
+        }
+        const log = (await apiB("GET", `/api/v1/runs/${sub.json.id}/logs`)).json.items
+          .map((l: { text: string }) => l.text)
+          .join("\n");
+        expect(run.status, log).toBe("completed");
+        expect(log).toContain("one");
+        expect(log).toContain("two");
+      } finally {
+        await a.stop();
+        await b.stop();
+        await pg.stop();
+        dir.cleanup();
+      }
+    },
+    150_000,
+  );
 
   it("bad target settings are refused naming the setting; nothing is attached", async () => {
     const base = {
