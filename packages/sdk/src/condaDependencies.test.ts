@@ -1,7 +1,10 @@
+import { defaultCoreConfig, validateDefinition } from "@mlenv/core";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CondaDependencies, condaSpecName, pipLineName } from "./condaDependencies";
+import { Environment } from "./environment";
 import { isMlenvError } from "./errors";
+import { Estimator } from "./runs";
 
 describe("CondaDependencies", () => {
   it("create() uses the reference's default channels and puts pip options before requirements", () => {
@@ -135,5 +138,29 @@ describe("name helpers", () => {
     ["pytorch[version='>=2']", "pytorch"],
   ])("condaSpecName(%j) = %j", (spec, name) => {
     expect(condaSpecName(spec)).toBe(name);
+  });
+});
+
+describe("the reference's snippets make buildable definitions", () => {
+  const errors = (env: Environment) =>
+    validateDefinition(env.toDefinition()).filter((i) => i.severity === "error");
+
+  it("new CondaDependencies() carries a python, as the reference's CondaDependencies() does", () => {
+    const cd = new CondaDependencies();
+    expect(cd.pythonVersion).toBe(defaultCoreConfig.pythonVersion);
+    expect(cd.channels).toEqual(["anaconda", "conda-forge"]);
+    const env = new Environment("snippet");
+    env.python.condaDependencies = cd.addPipPackage("numpy==1.26.4");
+    expect(errors(env)).toEqual([]);
+    expect(CondaDependencies.create({ pipPackages: ["numpy==1.26.4"] }).pythonVersion).toBe(
+      defaultCoreConfig.pythonVersion,
+    );
+  });
+
+  it("an Estimator without pythonVersion gets the default python", () => {
+    const est = new Estimator({ entryScript: "train.py", pipPackages: ["numpy==1.26.4"] });
+    const env = est.environment as Environment;
+    expect(env.python.condaDependencies.pythonVersion).toBe(defaultCoreConfig.pythonVersion);
+    expect(errors(env)).toEqual([]);
   });
 });

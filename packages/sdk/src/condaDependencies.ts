@@ -1,5 +1,7 @@
 import {
   type CondaEnvironment,
+  defaultCondaEnvironment,
+  defaultCoreConfig,
   normalizePipName as normalisePipName,
   type PipBlock,
   Requirement,
@@ -12,7 +14,7 @@ export type CondaDocument = CondaEnvironment;
 
 /** Options of {@link CondaDependencies.create}. */
 export interface CondaDependenciesCreateOptions {
-  /** e.g. "3.10"; becomes the conda package `python=3.10`. */
+  /** e.g. "3.10"; becomes the conda package `python=3.10` (default: core's default Python, as the reference adds one). */
   pythonVersion?: string;
   condaPackages?: string[];
   pipPackages?: string[];
@@ -93,17 +95,21 @@ function check(kind: string, value: string, example: string): string {
 export class CondaDependencies {
   #doc: CondaDocument;
 
-  constructor(doc: CondaDocument = {}) {
-    this.#doc = structuredClone(doc);
+  /**
+   * Wrap a conda document; without one, the reference's default document: the default Python
+   * and pip, an empty pip block, channels anaconda and conda-forge (so it builds as is).
+   */
+  constructor(doc?: CondaDocument) {
+    this.#doc = structuredClone(doc ?? defaultCondaEnvironment());
   }
 
-  /** A new document with the reference's defaults (channels anaconda, conda-forge). */
+  /** A new document with the reference's defaults (the default Python, channels anaconda, conda-forge). */
   static create(options: CondaDependenciesCreateOptions = {}): CondaDependencies {
     const cd = new CondaDependencies({
       channels: [...(options.channels ?? DEFAULT_CHANNELS)],
       dependencies: [],
     });
-    if (options.pythonVersion !== undefined) cd.setPythonVersion(options.pythonVersion);
+    cd.setPythonVersion(options.pythonVersion ?? defaultCoreConfig.pythonVersion);
     for (const p of options.condaPackages ?? []) cd.addCondaPackage(p);
     for (const o of options.pipOptions ?? []) cd.setPipOption(o);
     for (const p of options.pipPackages ?? []) cd.addPipPackage(p);

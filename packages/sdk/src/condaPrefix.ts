@@ -150,7 +150,8 @@ export function fromExistingCondaEnvironment(
   for (const p of packages) {
     if (p.channel && !channels.includes(p.channel)) channels.push(p.channel);
   }
-  const cd = CondaDependencies.create({ channels });
+  // the prefix's own python (a conda package of it) is the one pinned
+  const cd = new CondaDependencies({ channels, dependencies: [] });
   for (const p of packages.filter((x) => x.installer === "conda")) {
     cd.addCondaPackage(
       options.includeBuilds && p.build ? `${p.name}=${p.version}=${p.build}` : `${p.name}=${p.version}`,

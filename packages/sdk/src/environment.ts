@@ -220,12 +220,23 @@ export class Environment {
   }
 
   /**
-   * Build this environment's image on the server (the reference's `build`): this registered
-   * version, else the latest of its name. `await (await env.build(ws)).waitForCompletion({ showOutput: true })`.
+   * Build the image of what this object defines, on the server (the reference's `build`): the
+   * definition is registered first, as the reference does (an unchanged one keeps its version, an
+   * edited one becomes the next version, a new name becomes version 1), then that version is built.
+   * An object fetched from the registry and left unchanged (e.g. a curated environment) builds
+   * its registered version without registering. Afterwards `version` and `registration` name the
+   * version built. `await (await env.build(ws)).waitForCompletion({ showOutput: true })`.
    */
-  build(workspace: Workspace): Promise<ImageBuild> {
-    const version = this.version === null ? undefined : Number(this.version);
-    return buildEnvironment(workspace, this.name, version ? { version } : {});
+  async build(workspace: Workspace): Promise<ImageBuild> {
+    const reg = this.registration;
+    if (reg && reg.name === this.name && reg.definitionHash === this.definitionHash) {
+      return buildEnvironment(workspace, reg.name, { version: reg.version });
+    }
+    const registered = await this.register(workspace);
+    const version = Number(registered.version);
+    this.version = registered.version;
+    this.registration = registered.registration;
+    return buildEnvironment(workspace, registered.name, { version });
   }
 
   /** The latest version of `name`, or a given version or label. */

@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { identify, provideTokenLookup, requireRole } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
+import { buildRouteDocs } from "./builds/openapi";
 import { computeRouteDocs } from "./compute/routes";
 import { asServerError, preview, ServerError, ServerErrorCode, serverErrorResponse } from "./errors";
 import { openApiDocument, type RouteDoc } from "./http/openapi";
@@ -458,6 +459,7 @@ export function createApp(deps: AppDeps): {
       ...routes,
       ...(deps.wheels ? wheelRouteDocs : []),
       ...(deps.runs ? [...runRouteDocs, ...computeRouteDocs] : []),
+      ...(deps.builds ? buildRouteDocs : []),
       metricsRouteDoc,
     ],
     { version: "1" },

@@ -1,3 +1,4 @@
+import { isCoreError } from "@mlenv/core";
 import { isDatabaseUnavailable } from "./store/pgPool";
 
 /** Error codes of @mlenv/server. Clients recognise errors by `code`. */
@@ -83,10 +84,13 @@ export function isServerError(e: unknown): e is ServerError {
 /**
  * The ServerError an error handler answers with: the error itself when it is one, E_UNAVAILABLE
  * (503, retry) when the database cannot be reached (a PostgreSQL restart or failover, a SQLite
- * file locked past its busy timeout), otherwise null (a 500 the handler logs).
+ * file locked past its busy timeout), E_DEFINITION_INVALID (400) for a core error (see
+ * {@link definitionErrorOf}), otherwise null (a 500 the handler logs).
  */
 export function asServerError(e: unknown): ServerError | null {
   if (isServerError(e)) return e;
+  const definitionError = definitionErrorOf(e);
+  if (definitionError) return definitionError;
   if (isDatabaseUnavailable(e) || (e as { code?: unknown } | null)?.code === "SQLITE_BUSY") {
     return new ServerError(
       ServerErrorCode.UNAVAILABLE,
@@ -104,4 +108,17 @@ export function serverErrorResponse(
 ): Response {
   if (e.code === ServerErrorCode.UNAVAILABLE) c.header("Retry-After", "5");
   return c.json(e.toJSON(), e.status as 400);
+}
+
+/**
+ * A core error (a definition that does not parse, validate or render, e.g. one stored by an older
+ * server, or conda packages on a conda-less base image) as the HTTP error it is: the caller's
+ * definition, 400 E_DEFINITION_INVALID with core's code and issues; null for anything else.
+ */
+export function definitionErrorOf(e: unknown): ServerError | null {
+  if (!isCoreError(e)) return null;
+  return new ServerError(ServerErrorCode.DEFINITION_INVALID, e.message.slice(0, 1000), {
+    details: { reason: e.code, issues: e.issues },
+    cause: e,
+  });
 }

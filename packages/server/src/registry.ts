@@ -13,6 +13,7 @@ import {
   parseDefinition,
   parseLock,
   toReferenceJson,
+  validateDefinition,
   validateLock,
 } from "@mlenv/core";
 import { generateToken, hashToken } from "./auth";
@@ -276,6 +277,27 @@ export class Registry {
   }
 
   /**
+   * Refuse a definition that can never build: core's validation errors (the same rules as
+   * `mlenv env validate`, the CLI and the UI), e.g. both a base image and a base Dockerfile, a
+   * conda document without python, a hostile value. Warnings (unpinned packages) are accepted.
+   */
+  validate(def: EnvironmentDefinition): void {
+    const errors = validateDefinition(def, {
+      ...(this.#config ? { config: this.#config } : {}),
+      allowReservedName: true,
+    }).filter((i) => i.severity === "error");
+    if (errors.length === 0) return;
+    throw new ServerError(
+      ServerErrorCode.DEFINITION_INVALID,
+      `Invalid environment definition ${preview(def.name)}: ${errors
+        .map((e) => `${e.path || "(root)"}: ${e.message}`)
+        .join("; ")
+        .slice(0, 800)}`,
+      { details: { issues: errors } },
+    );
+  }
+
+  /**
    * Validate a lock (an mlenv.lock document as JSON, or its YAML text) with core and check it was
    * made from `def`. Bad input becomes E_LOCK_INVALID, another definition's lock E_LOCK_MISMATCH.
    */
@@ -317,6 +339,7 @@ export class Registry {
         { details: { name: def.name } },
       );
     }
+    this.validate(def);
     const lock = lockInput === undefined || lockInput === null ? null : this.parseLockFor(def, lockInput);
     return this.#register(workspaceId, def, {
       curated: false,

@@ -2,7 +2,14 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { defaultCoreConfig, imageKey, parseDefinition } from "@mlenv/core";
 import { addPrivatePipWheel, Environment, Workspace } from "@mlenv/sdk";
-import { baseImageCpu, buildWheel, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
+import {
+  baseImageCpu,
+  buildWheel,
+  dockerAvailable,
+  makeTempDir,
+  skipWithout,
+  venvMissing,
+} from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverCoreConfig } from "./builds/buildSupport";
 import { DockerClient } from "./docker/index";
@@ -68,6 +75,51 @@ describe("a server's base image setting reaches every default definition", () =>
     expect(g.registration?.imageKey).toBe(imageKey(withGpu, { config }));
   });
 
+  it.skipIf(skipWithout("python3-venv", venvMissing()))(
+    "a local run's log shows no signed wheel URL (pip prints the URLs it collects)",
+    async () => {
+      const name = `mlenv-walk-local-${process.pid}`;
+      const wheel = buildWheel({ name, version: "0.2" });
+      const reference = await addPrivatePipWheel(ws, { filename: wheel.filename, bytes: wheel.bytes });
+      const snap = await api("POST", "/api/v1/snapshots", {
+        files: [
+          {
+            path: "train.py",
+            content: Buffer.from(
+              `import ${name.replace(/-/g, "_")} as m\nprint("imported", m.VALUE)\n`,
+            ).toString("base64"),
+          },
+        ],
+      });
+      const sub = await api("POST", "/api/v1/runs", {
+        experiment: "walkthrough-local",
+        script: "train.py",
+        snapshot: snap.json.id,
+        environment: {
+          definition: {
+            name: `walk-local-${process.pid}`,
+            python: { condaDependencies: { dependencies: ["python=3.11", { pip: [reference] }] } },
+          },
+        },
+      });
+      expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+      let run = sub.json;
+      for (let i = 0; i < 600 && !["completed", "failed"].includes(run.status); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        run = (await api("GET", `/api/v1/runs/${sub.json.id}`)).json;
+      }
+      const log = (await api("GET", `/api/v1/runs/${run.id}/logs`)).json.items
+        .map((l: { text: string }) => l.text)
+        .join("\n");
+      expect(run.status, log).toBe("completed");
+      expect(log).toContain(`imported ${name} 0.2`);
+      // pip did print the signed URL it collected from; its signature is gone
+      expect(log).toMatch(/\/signed\/[0-9a-f]{64}\/[^?\s]+\?expires=\d+&sig=\*\*\*/);
+      expect(log).not.toMatch(/sig=[A-Za-z0-9_-]{43}/);
+    },
+    300_000,
+  );
+
   it("a run submitted without an environment registers the default one on the server's image", async () => {
     const snap = await api("POST", "/api/v1/snapshots", {
       files: [{ path: "train.py", content: Buffer.from("print(1)\n").toString("base64") }],
@@ -128,6 +180,38 @@ describe.skipIf(skipWithout("docker", reason))("the walkthrough on a real engine
     for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
     dir.cleanup();
   });
+
+  it("a Python the conda-less base image does not have is refused, naming the field and the base image's version", async () => {
+    const env = Environment.fromDefinition({
+      name: `walk-py39-${tag}`,
+      python: { condaDependencies: { dependencies: ["python=3.9", { pip: [] }] } },
+    });
+    const build = await env.build(ws);
+    const err = (await build.waitForCompletion().catch((e: unknown) => e)) as {
+      code: string;
+      message: string;
+    };
+    expect(err.code).toBe("E_BUILD_FAILED");
+    expect(build.info.error?.code).toBe("E_PYTHON_UNAVAILABLE");
+    expect(build.info.error?.message).toMatch(
+      /python\.condaDependencies\.dependencies\[0\] asks for "python=3\.9", but the base image \S+ has Python 3\.11\.\d+/,
+    );
+    expect(build.info.outcome).toBeNull();
+    // a docker-target run of it fails the same way, before any image is built
+    const snap = await api("POST", "/api/v1/snapshots", {
+      files: [{ path: "train.py", content: b64("print(1)\n") }],
+    });
+    const sub = await api("POST", "/api/v1/runs", {
+      experiment: "walkthrough",
+      script: "train.py",
+      snapshot: snap.json.id,
+      target: "docker",
+      environment: { name: env.name },
+    });
+    const run = await final(`/api/v1/runs/${sub.json.id}`, (j) => ["completed", "failed"].includes(j.status));
+    expect(run.status).toBe("failed");
+    expect(await logText(`/api/v1/runs/${run.id}/logs`)).toContain('asks for "python=3.9"');
+  }, 300_000);
 
   it("docker-target runs and services build an environment with a private wheel in their workspace", async () => {
     const wheel = buildWheel({ name: priv, version: "0.1" });

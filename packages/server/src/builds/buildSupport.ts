@@ -146,6 +146,8 @@ export function openBuildSupport(options: {
     registry,
     config: coreConfig,
     render: coreRenderer({ condaExecutable: condaExecutableOrNull }),
+    // without conda the base image's python3 is the environment's Python: asking for another is refused
+    basePythonOnly: condaExecutableOrNull === null,
     ...(timeoutMs ? { buildTimeoutMs: timeoutMs } : {}),
     // images built from a workspace's wheels or secrets are keyed with that workspace
     privateInputs: catalogPrivateInputs(options.wheels?.catalog ?? { get: async () => null }),

@@ -6,11 +6,13 @@ import {
   imageKey,
   type Lock,
   lockImageKeyInput,
+  MatchSpec,
   type RenderOptions,
   registryHost,
   renderCondaExplicit,
   renderDockerBuild,
   renderPipRequirements,
+  resolveBaseImage,
 } from "@mlenv/core";
 import {
   type BuildContextFiles,
@@ -22,6 +24,7 @@ import {
   type RegistryTarget,
   registryManifestDigest,
 } from "../docker/index";
+import { BuildError, BuildErrorCode } from "./errors";
 import {
   type BuildSecretBroker,
   needsPipSecrets,
@@ -95,6 +98,13 @@ export interface ImageBuilderOptions {
    * overwrite.
    */
   privateInputs?: PrivateInputsSource;
+  /**
+   * The base images have no conda (`MLENV_CONDA_EXECUTABLE=none`): the environment's Python is
+   * the base image's `python3`. A definition asking for another Python is then refused before the
+   * build (E_PYTHON_UNAVAILABLE, naming the field and the base image's version), never built on a
+   * silent substitute.
+   */
+  basePythonOnly?: boolean;
 }
 
 export interface BuildRequest {
@@ -156,6 +166,8 @@ interface Inflight {
  */
 export class ImageBuilder {
   private readonly inflight = new Map<string, Inflight>();
+  /** `python3 --version` of base images by image id (null: none). */
+  private readonly basePythons = new Map<string, string | null>();
 
   constructor(private readonly options: ImageBuilderOptions) {}
 
@@ -226,13 +238,15 @@ export class ImageBuilder {
     dockerfile: string | null;
   }> {
     const ids = this.imageFor(definition, options.lock);
+    // rendered first: a definition this server cannot render is the caller's error (core's
+    // E_RENDER_REFUSED), whatever the engine and registry answer
+    const files = this.renderContext(definition, options.lock);
     const opts = options.signal ? { signal: options.signal } : {};
     const local = await this.options.docker.inspectImage(ids.image, opts);
     const registry = this.options.registry ?? null;
     const digest = registry
       ? await registryManifestDigest(registry, ids.repositoryPath, "latest", opts)
       : null;
-    const files = this.renderContext(definition, options.lock);
     return {
       imageKey: ids.imageKey,
       image: ids.image,
@@ -244,6 +258,15 @@ export class ImageBuilder {
       digest,
       dockerfile: files.Dockerfile ? new TextDecoder().decode(files.Dockerfile) : null,
     };
+  }
+
+  /**
+   * Throw what rendering the definition throws (core's E_RENDER_REFUSED, e.g. conda packages on a
+   * conda-less base image), so a build request is refused before it is queued.
+   */
+  assertRenderable(definition: EnvironmentDefinition, lock?: Lock): void {
+    this.imageFor(definition, lock);
+    this.renderContext(definition, lock);
   }
 
   /** Build (or reuse) the image of a definition. */
@@ -367,6 +390,7 @@ export class ImageBuilder {
 
     // 2. Build from the rendered context; private wheels and secrets reach pip only at run time.
     const files = this.renderContext(request.definition, request.lock);
+    if (this.options.basePythonOnly) await this.checkBasePython(request.definition, emit, signal);
     const dockerfileBytes = files.Dockerfile;
     const requirements = files["requirements.txt"];
     const pip =
@@ -421,6 +445,62 @@ export class ImageBuilder {
       steps: built.steps,
       dockerfile: dockerfileBytes ? new TextDecoder().decode(dockerfileBytes) : null,
     });
+  }
+
+  /**
+   * With conda-less base images: the Python the definition asks for (`python=3.9` in its conda
+   * document) must be the one the base image has, or the build is refused. The base image's
+   * version is asked once per image id (`python3` in a throw-away container).
+   */
+  private async checkBasePython(
+    definition: EnvironmentDefinition,
+    emit: (text: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (definition.python.userManagedDependencies) return;
+    const deps = definition.python.condaDependencies.dependencies ?? [];
+    const index = deps.findIndex(
+      (d) => typeof d === "string" && /^\s*(?:[^\s:]+::)?python(?:$|[\s=<>!~[])/i.test(d),
+    );
+    const spec = index >= 0 ? (deps[index] as string) : null;
+    const base = resolveBaseImage(definition, this.options.config);
+    if (spec === null || base.image === null) return;
+    let wanted: MatchSpec;
+    try {
+      wanted = MatchSpec.parse(spec);
+    } catch {
+      return; // core's validation reports a malformed spec
+    }
+    const image = await this.options.docker.inspectImage(base.image, { signal });
+    if (!image) {
+      emit(`the base image ${base.image} is not on the engine yet: its Python is checked once it is`);
+      return;
+    }
+    let have = this.basePythons.get(image.Id);
+    if (have === undefined) {
+      const probe = await this.options.docker.run(
+        { image: base.image, cmd: ["python3", "-c", "import platform; print(platform.python_version())"] },
+        { signal },
+      );
+      have = probe.exitCode === 0 ? probe.stdout.trim() : null;
+      this.basePythons.set(image.Id, have);
+    }
+    const field = `python.condaDependencies.dependencies[${index}]`;
+    const advice = "(base images without conda cannot install another Python; MLENV_CONDA_EXECUTABLE=none)";
+    if (have === null) {
+      throw new BuildError(
+        BuildErrorCode.PYTHON_UNAVAILABLE,
+        `${field} asks for ${JSON.stringify(spec)}, but the base image ${base.image} has no python3 ${advice}; use a base image with Python, or user-managed dependencies`,
+      );
+    }
+    if (!wanted.match({ name: "python", version: have, build: "", build_number: 0 })) {
+      const minor = have.split(".").slice(0, 2).join(".");
+      throw new BuildError(
+        BuildErrorCode.PYTHON_UNAVAILABLE,
+        `${field} asks for ${JSON.stringify(spec)}, but the base image ${base.image} has Python ${have} ${advice}; ask for "python=${minor}", or use a base image that has the Python you need`,
+      );
+    }
+    emit(`the base image ${base.image} has Python ${have}, as ${field} asks (${spec})`);
   }
 
   /** Core's (or the given) rendering, with pip routed through the secrets helper when needed. */

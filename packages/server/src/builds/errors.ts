@@ -6,6 +6,8 @@ export const BuildErrorCode = {
   INTERRUPTED: "E_BUILD_INTERRUPTED",
   CLOSED: "E_BUILD_QUEUE_CLOSED",
   FAILED: "E_BUILD_FAILED",
+  /** The definition asks for a Python the base image does not have, and nothing can install it. */
+  PYTHON_UNAVAILABLE: "E_PYTHON_UNAVAILABLE",
 } as const;
 
 export type BuildErrorCode = (typeof BuildErrorCode)[keyof typeof BuildErrorCode];

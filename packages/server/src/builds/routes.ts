@@ -50,11 +50,9 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
     if (code === "E_BUILD_NOT_FOUND") {
       return c.json({ code: ServerErrorCode.NOT_FOUND, message: err.message, details: {} }, 404);
     }
-    if (typeof code === "string" && code.startsWith("E_CORE_")) {
-      return c.json(
-        { code: ServerErrorCode.DEFINITION_INVALID, message: err.message.slice(0, 1000), details: {} },
-        400,
-      );
+    // no engine answers: the service is unavailable, not broken
+    if (code === "E_DOCKER_UNREACHABLE") {
+      return c.json({ code, message: err.message.slice(0, 1000), details: {} }, 503);
     }
     deps.logger?.error("build request failed", {
       method: c.req.method,
@@ -127,6 +125,7 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
       }
     }
     const { definition, version, lock } = await definitionOf(a, name, body ?? {});
+    deps.builder.assertRenderable(definition, lock);
     const { job, coalesced } = await deps.queue.submit({
       definition,
       ...(lock ? { lock } : {}),

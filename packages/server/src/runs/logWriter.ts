@@ -1,3 +1,4 @@
+import { redactSignedUrls } from "../signing/urlSigner";
 import type { LogLine, RunStore } from "./runStore";
 
 /** Buffers an owner's output lines and writes them in batches (numbered from `startSeq + 1`). */
@@ -17,7 +18,9 @@ export class LogWriter {
     this.#seq = startSeq;
   }
 
-  write(stream: LogLine["stream"], text: string): void {
+  /** Append a line; signed wheel URLs (pip prints them) lose their signature first. */
+  write(stream: LogLine["stream"], raw: string): void {
+    const text = redactSignedUrls(raw);
     const cut = text.length > 16_384 ? `${text.slice(0, 16_384)}…` : text;
     this.#buffer.push({ seq: ++this.#seq, stream, text: cut });
     this.tail.push(cut);

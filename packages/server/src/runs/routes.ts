@@ -145,13 +145,6 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
   app.onError((err, c) => {
     const known = asServerError(err);
     if (known) return serverErrorResponse(c, known);
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === "string" && code.startsWith("E_CORE_")) {
-      return c.json(
-        { code: ServerErrorCode.DEFINITION_INVALID, message: err.message.slice(0, 1000), details: {} },
-        400,
-      );
-    }
     deps.logger.error("run request failed", {
       method: c.req.method,
       path: c.req.path,
@@ -400,8 +393,11 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
         ),
     }),
     async (c) => {
-      const s = await serviceOf(await auth(c, "reader"), c.req.param("name"));
+      const a = await auth(c, "reader");
+      // the body is read before the service is looked up: answering (404) with the body unread
+      // makes Node close the connection under a client still sending it ("other side closed")
       const text = await c.req.text();
+      const s = await serviceOf(a, c.req.param("name"));
       try {
         JSON.parse(text);
       } catch {

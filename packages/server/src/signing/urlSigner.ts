@@ -149,3 +149,13 @@ export function isSigningError(e: unknown): e is SigningError {
   const c = (e as { code?: unknown }).code;
   return typeof c === "string" && (Object.values(SigningErrorCodes) as string[]).includes(c);
 }
+
+/**
+ * A text (a log line, an error message) with the signature of every signed URL in it replaced by
+ * `***` (`...?expires=1700000000&sig=***`): whoever reads a run's or service's log cannot fetch
+ * the private wheel with it. URL-encoded forms (`sig%3D`) are covered too.
+ */
+export function redactSignedUrls(text: string): string {
+  if (!text.includes("sig")) return text;
+  return text.replace(/([?&]|%26|%3F)sig(=|%3D)[A-Za-z0-9_-]+/gi, "$1sig$2***");
+}
