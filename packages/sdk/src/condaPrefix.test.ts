@@ -69,6 +69,52 @@ describe("fromExistingCondaEnvironment", () => {
     expect(withBuilds.python.condaDependencies.condaPackages).toContain("numpy=1.26.4=py311h64a7726_0");
   });
 
+  it("takes a conda environment name, looked up where conda looks", () => {
+    // prefix = <t>/envs/demo: the envs directory of a root prefix at <t>
+    const root = t.path;
+    const pinned = (env: ReturnType<typeof fromExistingCondaEnvironment>) =>
+      env.python.condaDependencies.pythonVersion;
+    const home = join(t.path, "home");
+    mkdirSync(home, { recursive: true });
+    // CONDA_ENVS_PATH (a path list)
+    expect(
+      pinned(
+        fromExistingCondaEnvironment("x", "demo", {
+          env: { HOME: home, CONDA_ENVS_PATH: `/nowhere:${join(root, "envs")}` },
+        }),
+      ),
+    ).toBe("3.11.9");
+    // ~/.conda/environments.txt
+    mkdirSync(join(home, ".conda"), { recursive: true });
+    writeFileSync(join(home, ".conda", "environments.txt"), `/opt/other/envs/x\n${prefix}\n`);
+    expect(pinned(fromExistingCondaEnvironment("x", "demo", { env: { HOME: home } }))).toBe("3.11.9");
+    writeFileSync(join(home, ".conda", "environments.txt"), "");
+    // the root prefix's envs/ (conda's executable lives in <root>/bin)
+    expect(
+      pinned(
+        fromExistingCondaEnvironment("x", "demo", {
+          env: { HOME: home, CONDA_EXE: join(root, "bin", "conda") },
+        }),
+      ),
+    ).toBe("3.11.9");
+    // an activated environment names the root too
+    expect(
+      pinned(fromExistingCondaEnvironment("x", "demo", { env: { HOME: home, CONDA_PREFIX: prefix } })),
+    ).toBe("3.11.9");
+    // nowhere: the error says where it looked
+    let caught: unknown;
+    try {
+      fromExistingCondaEnvironment("x", "absent", {
+        env: { HOME: home, CONDA_ENVS_PATH: join(root, "envs") },
+      });
+    } catch (e) {
+      caught = e;
+    }
+    expect(isMlenvError(caught, "E_CONDA_PREFIX")).toBe(true);
+    expect((caught as Error).message).toContain(join(root, "envs", "absent"));
+    expect((caught as Error).message).toContain("environments.txt");
+  });
+
   it("refuses a directory that is not a conda prefix", () => {
     let caught: unknown;
     try {

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { homedir } from "node:os";
+import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { CondaDependencies, normalisePipName } from "./condaDependencies";
 import { Environment } from "./environment";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
@@ -19,6 +20,76 @@ export interface PrefixPackage {
 export interface FromPrefixOptions {
   /** Pin conda packages to `name=version=build` instead of `name=version` (not portable across platforms). */
   includeBuilds?: boolean;
+  /** Environment variables an environment name is looked up with (default `process.env`). */
+  env?: Record<string, string | undefined>;
+}
+
+function isPrefix(dir: string): boolean {
+  try {
+    return statSync(join(dir, "conda-meta")).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** conda's root prefix, as conda and mamba name it in the environment (or null). */
+function rootPrefix(env: Record<string, string | undefined>): string | null {
+  for (const v of [env.CONDA_ROOT, env.MAMBA_ROOT_PREFIX, env.CONDA_ROOT_PREFIX]) if (v) return v;
+  // CONDA_EXE is <root>/bin/conda (or <root>/condabin/conda)
+  if (env.CONDA_EXE) return dirname(dirname(env.CONDA_EXE));
+  // an activated environment: <root>/envs/<name>, or the root itself
+  const active = env.CONDA_PREFIX;
+  if (active) {
+    const parent = dirname(active);
+    return basename(parent) === "envs" ? dirname(parent) : active;
+  }
+  return null;
+}
+
+/**
+ * The prefix of a conda environment given by name, looked up where conda looks: the directories
+ * of `CONDA_ENVS_PATH` (and `CONDA_ENVS_DIRS`), the prefixes listed in `~/.conda/environments.txt`,
+ * and `envs/` of the root prefix (`base` is the root prefix itself). Throws `E_CONDA_PREFIX`
+ * naming every place looked in when none has it.
+ */
+export function findCondaEnvironment(
+  name: string,
+  env: Record<string, string | undefined> = process.env,
+): string {
+  if (!/^[A-Za-z0-9_.+-]{1,255}$/.test(name) || name === "." || name === "..") {
+    throw new MlenvError(
+      SdkErrorCodes.invalidArgument,
+      `Expected a conda environment name such as "myenv" (or a prefix path); received ${preview(name)}`,
+    );
+  }
+  const looked: string[] = [];
+  const candidates: string[] = [];
+  for (const list of [env.CONDA_ENVS_PATH, env.CONDA_ENVS_DIRS]) {
+    for (const dir of (list ?? "").split(delimiter)) if (dir) candidates.push(join(dir, name));
+  }
+  const home = env.HOME || env.USERPROFILE || homedir();
+  const listed = join(home, ".conda", "environments.txt");
+  let listedText = "";
+  try {
+    listedText = readFileSync(listed, "utf8");
+  } catch {
+    listedText = "";
+  }
+  const listedPrefixes = listedText
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+  for (const p of listedPrefixes) if (basename(p) === name) candidates.push(p);
+  const root = rootPrefix(env);
+  if (root) candidates.push(name === "base" ? root : join(root, "envs", name));
+  for (const c of candidates) {
+    looked.push(c);
+    if (isPrefix(c)) return c;
+  }
+  throw new MlenvError(
+    SdkErrorCodes.condaPrefix,
+    `Expected a conda environment named ${preview(name)} in CONDA_ENVS_PATH, ${listed} or the root prefix's envs/ (conda env list shows them); looked in ${looked.length ? looked.join(", ") : "none of them (none is set)"}`,
+  );
 }
 
 function channelName(raw: string | undefined): string | undefined {
@@ -136,15 +207,22 @@ export function readCondaPrefix(prefix: string): PrefixPackage[] {
 }
 
 /**
- * An environment from an existing local conda prefix, read directly (no conda needed): conda
- * packages pinned to their installed versions, channels in order of first use, pip-installed
- * packages pinned with `==` in the pip block.
+ * An environment from an existing local conda environment, read directly (no conda needed):
+ * conda packages pinned to their installed versions, channels in order of first use,
+ * pip-installed packages pinned with `==` in the pip block. `condaEnvironment` is a prefix path,
+ * or an environment name as the reference takes (`"myenv"`, looked up with
+ * {@link findCondaEnvironment}).
  */
 export function fromExistingCondaEnvironment(
   name: string,
-  prefix: string,
+  condaEnvironment: string,
   options: FromPrefixOptions = {},
 ): Environment {
+  const looksLikePath = /[\\/]/.test(condaEnvironment) || /^[.~]/.test(condaEnvironment);
+  const prefix =
+    looksLikePath || isPrefix(resolve(condaEnvironment))
+      ? condaEnvironment
+      : findCondaEnvironment(condaEnvironment, options.env ?? process.env);
   const packages = readCondaPrefix(prefix);
   const channels: string[] = [];
   for (const p of packages) {

@@ -1,6 +1,6 @@
 // Node-only entry of the SDK (`@mlenv/sdk/node`): everything that touches the filesystem.
 export type { FromPrefixOptions, PrefixPackage } from "./condaPrefix";
-export { fromExistingCondaEnvironment, readCondaPrefix } from "./condaPrefix";
+export { findCondaEnvironment, fromExistingCondaEnvironment, readCondaPrefix } from "./condaPrefix";
 export type { ConfigEnv, MlenvConfig, WorkspaceFromConfigOptions } from "./config";
 export { configPath, readConfig, workspaceFromConfig, writeConfig } from "./config";
 export type { LoadDefinitionPathOptions, WriteFilesOptions } from "./definitionFiles";
@@ -15,6 +15,9 @@ export {
 export type { SnapshotOptions } from "./sourceSnapshot";
 export { DEFAULT_MAX_SNAPSHOT_BYTES, parseIgnore, snapshotDirectory } from "./sourceSnapshot";
 
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import {
   Experiment as BaseExperiment,
   type DeploymentConfig,
@@ -25,6 +28,7 @@ import {
   type Webservice,
 } from "./runs";
 import { snapshotDirectory } from "./sourceSnapshot";
+import { addPrivatePipWheel } from "./wheels";
 import type { Workspace } from "./workspace";
 
 /** An experiment whose `submit` snapshots the source directory from disk (honouring `.mlenvignore`). */
@@ -45,4 +49,32 @@ export function deploy(
   },
 ): Promise<Webservice> {
   return deployWith(workspace, { ...options, readSource: (dir) => snapshotDirectory(dir) });
+}
+
+/**
+ * {@link addPrivatePipWheel} from a wheel file on disk (the reference's
+ * `Environment.add_private_pip_wheel(workspace, file_path)`): the file name is the wheel's name.
+ */
+export async function addPrivatePipWheelFile(
+  workspace: Workspace,
+  filePath: string,
+  options: Parameters<typeof addPrivatePipWheel>[2] = {},
+): Promise<string> {
+  if (!filePath.endsWith(".whl")) {
+    throw new MlenvError(
+      SdkErrorCodes.invalidArgument,
+      `Expected the path of a wheel file (*.whl) such as dist/my_pkg-1.0-py3-none-any.whl; received ${preview(filePath)}`,
+    );
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(filePath));
+  } catch (cause) {
+    throw new MlenvError(
+      SdkErrorCodes.invalidArgument,
+      `Expected a readable wheel file at ${preview(filePath)}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  return addPrivatePipWheel(workspace, { filename: basename(filePath), bytes }, options);
 }

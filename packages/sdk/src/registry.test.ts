@@ -82,6 +82,15 @@ describe("Workspace + RegistryClient against a real server", () => {
     expect((await Environment.list(ws)).map((e) => e.name)).not.toContain("labelled");
     expect((await Environment.list(ws, { archived: "only" })).map((e) => e.name)).toEqual(["labelled"]);
     expect((await Environment.get(ws, "labelled", { version: 1 })).registration?.archived).toBe(true);
+    // the reference passes the version as a string ("1"), as Environment.version holds it
+    const byString = await Environment.get(ws, "labelled", { version: "1" });
+    expect(byString.version).toBe("1");
+    expect(
+      (await Environment.get(ws, "labelled", { version: byString.version! })).registration?.version,
+    ).toBe(1);
+    await expect(Environment.get(ws, "labelled", { version: "1.5" })).rejects.toMatchObject({
+      code: "E_INVALID_ARGUMENT",
+    });
     await ws.environments.restore("labelled");
     expect((await Environment.list(ws)).map((e) => e.name)).toContain("labelled");
     await ws.environments.deleteLabel("labelled", "production");

@@ -46,7 +46,8 @@ export interface WhoAmI {
 
 /** A selector of one version: latest (none), a number or a label. */
 export interface VersionSelector {
-  version?: number | undefined;
+  /** A version number; its decimal string (`"1"`, as the reference and `Environment.version` hold it) too. */
+  version?: number | string | undefined;
   label?: string | undefined;
 }
 
@@ -97,11 +98,12 @@ export interface CloneRequest extends VersionSelector {
   newName: string;
 }
 
-function positiveVersion(v: number): number {
-  if (!Number.isSafeInteger(v) || v < 1) {
+function positiveVersion(raw: number | string): number {
+  const v = typeof raw === "string" && /^\s*[1-9][0-9]{0,15}\s*$/.test(raw) ? Number(raw) : raw;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
     throw new MlenvError(
       SdkErrorCodes.invalidArgument,
-      `Expected a version number such as 1 or 2; received ${preview(v)}`,
+      `Expected a version number such as 1 or "1"; received ${preview(raw)}`,
     );
   }
   return v;

@@ -1,8 +1,11 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { startServer } from "@mlenv/server";
-import { buildWheel, startTestServer, type TestServer } from "@mlenv/test-utils";
+import { buildWheel, makeTempDir, startTestServer, type TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Environment } from "./environment";
 import { isMlenvError } from "./errors";
+import { addPrivatePipWheelFile } from "./node";
 import { addPrivatePipWheel, WheelsClient } from "./wheels";
 import { Workspace } from "./workspace";
 
@@ -15,6 +18,29 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 describe("private wheels through the SDK against a real server", () => {
+  it("addPrivatePipWheelFile (@mlenv/sdk/node) uploads a wheel file from disk", async () => {
+    const dir = makeTempDir();
+    try {
+      const w = buildWheel({ name: "sdkfilewheel", version: "2.0" });
+      const path = join(dir.path, w.filename);
+      writeFileSync(path, w.bytes);
+      const env = new Environment("with-wheel-file");
+      const ref = await addPrivatePipWheelFile(ws, path, { environment: env });
+      expect(ref).toBe(`mlenv+wheel://default/${w.filename}#sha256=${w.sha256}`);
+      expect(env.python.condaDependencies.pipPackages).toEqual([ref]);
+      await expect(
+        addPrivatePipWheelFile(ws, join(dir.path, "missing-1.0-py3-none-any.whl")),
+      ).rejects.toMatchObject({
+        code: "E_INVALID_ARGUMENT",
+      });
+      await expect(addPrivatePipWheelFile(ws, join(dir.path, "notes.txt"))).rejects.toMatchObject({
+        code: "E_INVALID_ARGUMENT",
+      });
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   it("addPrivatePipWheel uploads and puts the stable reference in the pip block", async () => {
     const env = new Environment("with-wheel");
     env.python.condaDependencies.addPipPackage("sdkwheel==0.9");

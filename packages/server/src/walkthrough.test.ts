@@ -187,6 +187,7 @@ describe.skipIf(skipWithout("docker", reason))("the walkthrough on a real engine
       python: { condaDependencies: { dependencies: ["python=3.9", { pip: [] }] } },
     });
     const build = await env.build(ws);
+    images.add(build.info.image);
     const err = (await build.waitForCompletion().catch((e: unknown) => e)) as {
       code: string;
       message: string;

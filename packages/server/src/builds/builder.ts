@@ -359,6 +359,9 @@ export class ImageBuilder {
       ...fields,
     });
 
+    // 0. A Python the base image cannot give is refused, even when an image of the key exists.
+    if (this.options.basePythonOnly) await this.checkBasePython(request.definition, emit, signal);
+
     // 1. Cache: the image exists locally, or in the registry.
     const local = request.rebuild ? null : await docker.inspectImage(ids.image, { signal });
     if (local) {
@@ -390,7 +393,6 @@ export class ImageBuilder {
 
     // 2. Build from the rendered context; private wheels and secrets reach pip only at run time.
     const files = this.renderContext(request.definition, request.lock);
-    if (this.options.basePythonOnly) await this.checkBasePython(request.definition, emit, signal);
     const dockerfileBytes = files.Dockerfile;
     const requirements = files["requirements.txt"];
     const pip =
