@@ -20,6 +20,8 @@ export const ServerErrorCode = {
   UNAVAILABLE: "E_UNAVAILABLE",
   /** A web service's worker did not answer (in time, or with JSON). */
   SERVICE_UNREACHABLE: "E_SERVICE_UNREACHABLE",
+  /** The local target is off, or this server cannot confine user code and has several workspaces. */
+  LOCAL_TARGET_REFUSED: "E_LOCAL_TARGET_REFUSED",
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
@@ -40,6 +42,7 @@ const STATUS: Record<ServerErrorCode, number> = {
   E_INTERNAL: 500,
   E_SERVICE_UNREACHABLE: 502,
   E_UNAVAILABLE: 503,
+  E_LOCAL_TARGET_REFUSED: 403,
 };
 
 export { preview } from "@mlenv/core";

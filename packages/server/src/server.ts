@@ -6,6 +6,7 @@ import { createApp } from "./app";
 import { FsBlobStore } from "./blobs/blobStore";
 import { type BuildSupport, type BuildSupportOptions, openBuildSupport } from "./builds/buildSupport";
 import { jsonLogger, type Logger } from "./logger";
+import type { LocalTargetPolicy } from "./runs/confinement";
 import { openRunSupport, type RunSupport } from "./runs/support";
 import { PostgresStore } from "./store/postgresStore";
 import { SqliteStore } from "./store/sqliteStore";
@@ -30,6 +31,12 @@ export interface ServerOptions {
   maxConnections?: number;
   /** Image builds: base images, registry, Docker engine, concurrency, timeout (each also an env var). */
   builds?: BuildSupportOptions;
+  /**
+   * The local run target (default env `MLENV_LOCAL_TARGET`, else `confined`): `confined` runs user
+   * code confined and refuses the target on a server with several workspaces when it cannot;
+   * `unconfined` lets an admin accept unconfined user code; `off` refuses it. See docs/security.md.
+   */
+  localTarget?: LocalTargetPolicy;
 }
 
 export interface RunningServer {
@@ -96,6 +103,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       wheels,
       config: builds.config,
       docker: { builder: builds.builder, client: builds.docker },
+      blobDir: options.blobDir,
+      localTarget: options.localTarget,
     });
     const { app, registry } = createApp({
       store,

@@ -40,6 +40,8 @@ export async function dockerRun(options: {
   log: (stream: "stdout" | "stderr" | "system", text: string) => void;
   onContainer: (id: string) => Promise<void>;
   canceled: () => boolean;
+  /** Labels of the container besides `mlenv.run`. */
+  labels?: Record<string, string>;
 }): Promise<{ exitCode: number }> {
   const system = (t: string) => options.log("system", t);
   system("building or reusing the environment's image");
@@ -58,7 +60,7 @@ export async function dockerRun(options: {
     image: built.image,
     cmd: [python, "-c", options.entrySource, options.script, ...options.arguments],
     env: options.env,
-    labels: { "mlenv.run": options.env.MLENV_RUN_ID ?? "" },
+    labels: { ...options.labels, "mlenv.run": options.env.MLENV_RUN_ID ?? "" },
   });
   try {
     await options.onContainer(id);

@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { existsSync } from "node:fs";
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { constants, existsSync } from "node:fs";
+import { mkdir, open, readdir, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, relative, sep } from "node:path";
@@ -17,6 +17,7 @@ import type { Registry } from "../registry";
 import { dockerRun } from "./dockerTarget";
 import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "./environments";
 import { failureOf, RunFailure, RunFailureCode } from "./errors";
+import type { LocalSandbox } from "./localSandbox";
 import { LogWriter } from "./logWriter";
 import { type SpawnedProcess, spawnLogged, stopTree } from "./process";
 import type { RunArtifact, RunRecord, RunStore } from "./runStore";
@@ -32,6 +33,32 @@ export function pythonHelperDir(): string {
   const found = candidates.find((d) => existsSync(join(d, "mlenv_run.py")));
   if (!found) throw new Error(`mlenv_run.py not found in ${candidates.join(" or ")}`);
   return found;
+}
+
+/**
+ * Read a file user code wrote, at most `max` bytes: null unless it is a plain file with a single
+ * link (owned by `account` when given), opened without following a final link.
+ */
+async function readOwnFile(
+  path: string,
+  account: number | null,
+  max: number,
+): Promise<Uint8Array | null | "too-large"> {
+  let fh: import("node:fs/promises").FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.nlink !== 1 || (account !== null && st.uid !== account)) return null;
+    if (st.size > max) return "too-large";
+    const bytes = await fh.readFile();
+    return bytes.length > max ? "too-large" : new Uint8Array(bytes);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** A minimal environment for user code: never the server's own variables (tokens, database URLs). */
@@ -82,6 +109,10 @@ export interface RunManagerOptions {
     workspaceId: string,
     lines: string[],
   ) => Promise<{ lines: string[]; env: Record<string, string> }>;
+  /** How user code on the local target is confined, and its process groups recorded. */
+  sandbox: LocalSandbox;
+  /** Labels of every container (which data dir and process own it: a restart removes orphans). */
+  containerLabels?: Record<string, string>;
 }
 
 interface Active {
@@ -108,10 +139,11 @@ export class RunManager {
   #callbackUrl = "";
   #closed = false;
   #timer: NodeJS.Timeout | null = null;
-  readonly #helperDir = pythonHelperDir();
+  readonly #helperDir: string;
 
   constructor(options: RunManagerOptions) {
     this.#o = options;
+    this.#helperDir = options.sandbox.confinement.helperDir;
   }
 
   get store(): RunStore {
@@ -253,6 +285,7 @@ export class RunManager {
     }
     const inputs =
       hasData && compute ? await compute.service.resolveInputs(input.workspaceId, input.arguments) : [];
+    if (input.target === "local") await this.#o.sandbox.checkLocalAllowed();
     const manifest = await readSnapshot(this.#o.blobs, input.snapshot);
     insideDir("/", input.script);
     if (!manifest.files.some((f) => f.path === input.script)) {
@@ -329,6 +362,7 @@ export class RunManager {
     const log = new LogWriter(store, id);
     const system = (t: string) => log.write("system", t);
     const dir = join(this.#o.workDir, id);
+    let account: number | null = null;
     // the log is complete before a final status is visible (clients stop polling at a final status)
     const finish = async (
       status: "completed" | "failed",
@@ -369,6 +403,7 @@ export class RunManager {
             await store.setRunStatus(id, "running");
           },
           canceled: () => active.cancel,
+          labels: this.#o.containerLabels ?? {},
         });
         active.container = null;
         const artifacts = active.outputs ?? [];
@@ -392,19 +427,30 @@ export class RunManager {
         }
         return;
       }
+      const sandbox = this.#o.sandbox;
+      await sandbox.checkLocalAllowed();
+      const confinement = sandbox.confinement;
+      account = await confinement.account(run.workspaceId);
+      system(`confinement: ${confinement.describe(account)}`);
       const preparePip = this.#o.preparePip;
       const interpreter = await this.#o.venvs.materialise({
         definition,
         imageKey: run.environment.imageKey,
         lock,
         log: system,
+        account,
         ...(preparePip ? { preparePip: (lines: string[]) => preparePip(run.workspaceId, lines) } : {}),
       });
       await extractSnapshot(this.#o.blobs, await readSnapshot(this.#o.blobs, run.snapshot), dir);
       const args = await this.#inputArguments(run, dir, system);
+      await mkdir(join(dir, ".tmp"), { recursive: true });
+      confinement.harden();
+      await confinement.own(dir, account);
       if (active.cancel) return;
       const env = childEnvironment({
         ...definition.environmentVariables,
+        HOME: dir,
+        TMPDIR: join(dir, ".tmp"),
         PYTHONPATH: this.#helperDir,
         MLENV_RUN_ID: id,
         MLENV_RUN_CALLBACK: this.#callbackUrl,
@@ -418,17 +464,26 @@ export class RunManager {
           : {}),
       });
       system(`running ${interpreter.python} ${run.script} ${args.join(" ")}`.trimEnd());
-      const proc = spawnLogged({
+      const wrapped = confinement.wrap({
+        account,
         command: interpreter.python,
         args: ["-u", insideDir(dir, run.script), ...args],
+        cwd: dir,
+        writable: [dir],
+        readable: [...(interpreter.venvDir ? [interpreter.venvDir] : []), this.#helperDir],
+      });
+      const proc = spawnLogged({
+        ...wrapped,
         cwd: dir,
         env,
         sink: (stream, text) => log.write(stream, text),
       });
       active.process = proc;
+      await sandbox.processes.record(`run-${id}`, proc.child.pid, account);
       await store.setRunStatus(id, "running", { pid: proc.child.pid ?? null });
       const { code, signal } = await proc.done;
-      const artifacts = await this.#collectOutputs(dir, system);
+      await sandbox.processes.forget(`run-${id}`);
+      const artifacts = await this.#collectOutputs(dir, account, system);
       if (active.cancel) {
         system("canceled");
         await store.setArtifacts(id, artifacts);
@@ -455,7 +510,7 @@ export class RunManager {
     } finally {
       await log.flush();
       this.#active.delete(id);
-      await rm(dir, { recursive: true, force: true }).catch(() => {});
+      await this.#o.sandbox.confinement.remove(dir, account).catch(() => {});
     }
   }
 
@@ -474,8 +529,17 @@ export class RunManager {
     return args;
   }
 
-  /** Keep the files under ./outputs as blobs (symlinks are skipped: they could point anywhere). */
-  async #collectOutputs(dir: string, system: (t: string) => void): Promise<RunArtifact[]> {
+  /**
+   * Keep the files under ./outputs as blobs. User code wrote them (and may still be running):
+   * each is opened without following a link and kept only when it is a plain file with one link
+   * (owned by the run's account when there is one), so no link can make the server read a file
+   * of its own or another workspace's.
+   */
+  async #collectOutputs(
+    dir: string,
+    account: number | null,
+    system: (t: string) => void,
+  ): Promise<RunArtifact[]> {
     const root = join(dir, "outputs");
     const out: RunArtifact[] = [];
     const max = this.#o.maxArtifactBytes ?? 500 * 1024 * 1024;
@@ -491,14 +555,18 @@ export class RunManager {
         const p = join(d, e.name);
         if (e.isDirectory()) await walk(p);
         else if (e.isFile()) {
-          const size = (await stat(p)).size;
-          if (total + size > max) {
+          const bytes = await readOwnFile(p, account, max - total);
+          if (bytes === "too-large") {
             system(`artifact ${relative(dir, p)} not kept: outputs exceed ${max} bytes`);
             continue;
           }
-          total += size;
-          const digest = await this.#o.blobs.put(new Uint8Array(await readFile(p)));
-          out.push({ path: relative(dir, p).split(sep).join("/"), digest, size });
+          if (!bytes) {
+            system(`artifact ${relative(dir, p)} not kept: not a plain file of the run`);
+            continue;
+          }
+          total += bytes.length;
+          const digest = await this.#o.blobs.put(bytes);
+          out.push({ path: relative(dir, p).split(sep).join("/"), digest, size: bytes.length });
         }
       }
     };

@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore, startServer } from "../server";
 import { openRunStore } from "./runStore";
-import { apiClient, snapshotFiles, venvMissing } from "./testHelpers";
+import { apiClient, processesWith, snapshotFiles, venvMissing } from "./testHelpers";
 
 const TRAIN = `
 import json, os, sys
@@ -30,15 +30,6 @@ with open("outputs/model.json", "w") as f:
 print("prefix", os.environ.get("GREETING"))
 print("done", file=sys.stderr)
 `;
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe.skipIf(skipWithout("python3-venv", venvMissing()))(
   "runs on the local target (real python3, venv, pip)",
@@ -167,9 +158,11 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     });
 
     it("cancel stops the whole process tree", async () => {
+      // found by a marker in its command line: in a PID namespace the pid it sees is not the host's
+      const marker = `mlenv-cancel-${Date.now()}`;
       const script = [
         "import subprocess, sys, time",
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])",
+        `child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '${marker}'])`,
         "print('child', child.pid, flush=True)",
         "time.sleep(60)",
       ].join("\n");
@@ -180,20 +173,19 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         snapshot: snap,
         environment: { name: "train-env" },
       });
-      let childPid = 0;
+      let started = false;
       const end = Date.now() + 30_000;
-      while (!childPid && Date.now() < end) {
-        const m = /child (\d+)/.exec(await logText(sub.json.id));
-        if (m) childPid = Number(m[1]);
-        else await new Promise((r) => setTimeout(r, 100));
+      while (!started && Date.now() < end) {
+        started = /child (\d+)/.test(await logText(sub.json.id)) && processesWith(marker).length > 0;
+        if (!started) await new Promise((r) => setTimeout(r, 100));
       }
-      expect(childPid).toBeGreaterThan(0);
-      expect(alive(childPid)).toBe(true);
+      expect(started).toBe(true);
       const c = await api("POST", `/api/v1/runs/${sub.json.id}/cancel`);
       expect(c.json.status).toBe("canceled");
       const deadline = Date.now() + 10_000;
-      while (alive(childPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(alive(childPid)).toBe(false);
+      while (processesWith(marker).length > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(processesWith(marker)).toEqual([]);
     }, 60_000);
 
     it("conda packages on the local target: a conda environment installed without conda runs the script", async () => {

@@ -15,8 +15,11 @@ import { ServiceManager } from "../services/serviceManager";
 import type { Store } from "../store/types";
 import { resolveWheelReferences, secretEnvironment } from "../wheels/resolve";
 import type { WheelSupport } from "../wheels/support";
+import { Confinement, LOCAL_TARGET_POLICIES, type LocalTargetPolicy } from "./confinement";
+import type { LocalSandbox } from "./localSandbox";
+import { ownerLabels, ProcessRegistry, sweepContainers } from "./orphans";
 import { runRoutes } from "./routes";
-import { RunManager } from "./runManager";
+import { pythonHelperDir, RunManager } from "./runManager";
 import { openRunStore, type RunStore } from "./runStore";
 import { DEFAULT_MAX_SNAPSHOT_BYTES } from "./snapshot";
 import { VenvCache } from "./venv";
@@ -45,6 +48,16 @@ export interface RunSupportOptions {
   docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
   /** How often runs on compute targets (Slurm) are polled (default env `MLENV_CLUSTER_POLL_MS`, else 2000). */
   clusterPollMs?: number | undefined;
+  /** The blob store root when it is not `<dataDir>/blobs` (hidden from user code too). */
+  blobDir?: string | undefined;
+  /**
+   * The local target: `confined` (default: user code confined, or the target refused on a server
+   * with several workspaces when it cannot be), `unconfined` (an admin accepts unconfined user
+   * code), `off`. Default env `MLENV_LOCAL_TARGET`.
+   */
+  localTarget?: LocalTargetPolicy | undefined;
+  /** bubblewrap for non-root servers: a path, or null never to use it (default env `MLENV_BWRAP`, `off` = null, else `bwrap` on PATH). */
+  bwrap?: string | null | undefined;
 }
 
 /** Runs, models and local web services of one server process. */
@@ -76,7 +89,30 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     ...(options.config ? { config: options.config } : {}),
   });
   const python = options.python ?? process.env.MLENV_PYTHON ?? "python3";
-  const venvs = new VenvCache({ root: join(options.dataDir, "venvs"), python });
+  const envPolicy = process.env.MLENV_LOCAL_TARGET;
+  const localTarget = options.localTarget ?? (envPolicy || "confined");
+  if (!LOCAL_TARGET_POLICIES.includes(localTarget as LocalTargetPolicy)) {
+    throw new Error(
+      `Expected MLENV_LOCAL_TARGET to be one of ${LOCAL_TARGET_POLICIES.join(", ")} (e.g. confined); received ${String(envPolicy).slice(0, 200)}`,
+    );
+  }
+  const envBwrap = process.env.MLENV_BWRAP;
+  const confinement = new Confinement({
+    dataDir: options.dataDir,
+    blobDir: options.blobDir,
+    policy: localTarget as LocalTargetPolicy,
+    bwrap: options.bwrap !== undefined ? options.bwrap : envBwrap === "off" ? null : envBwrap || undefined,
+    helperDir: pythonHelperDir(),
+  });
+  const processes = new ProcessRegistry(options.dataDir);
+  const sandbox: LocalSandbox = {
+    confinement,
+    processes,
+    checkLocalAllowed: () =>
+      confinement.checkLocalAllowed(async () => (await options.store.listWorkspaces()).length),
+  };
+  const containerLabels = ownerLabels(options.dataDir, processes.me);
+  const venvs = new VenvCache({ root: join(options.dataDir, "venvs"), python, confinement });
   let baseUrl = "http://127.0.0.1";
   const wheels = options.wheels;
   const preparePip = wheels
@@ -140,6 +176,8 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     registry,
     venvs,
     logger: options.logger,
+    sandbox,
+    containerLabels,
     ...(preparePip ? { preparePip } : {}),
   };
   const runs = new RunManager({
@@ -176,6 +214,28 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
       baseUrl = url;
     },
     async start() {
+      if (confinement.confined) {
+        options.logger.info("local target confined", { mode: confinement.mode });
+      } else {
+        options.logger.warn("local target NOT confined", {
+          reason: confinement.reason,
+          policy: confinement.policy,
+        });
+      }
+      // what a crashed earlier process left running: its user code, its containers
+      const killed = await processes.sweep();
+      const removed = options.docker
+        ? await sweepContainers(options.docker.client, options.dataDir, processes.me).catch((e) => {
+            options.logger.warn("could not look for orphaned containers", { error: String(e).slice(0, 200) });
+            return 0;
+          })
+        : 0;
+      if (killed || removed) {
+        options.logger.warn("stopped what a crashed server process left running", {
+          processes: killed,
+          containers: removed,
+        });
+      }
       await runs.start();
       await services.start();
       cluster.start();

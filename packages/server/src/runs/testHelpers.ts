@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export { venvMissing } from "@mlenv/test-utils";
@@ -9,17 +10,38 @@ export { venvMissing } from "@mlenv/test-utils";
  */
 export async function spawnServer(
   env: Record<string, string>,
-): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void>; crash: () => Promise<void> }> {
-  const child = spawn(
+  options: { uid?: number } = {},
+): Promise<{
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  stop: () => Promise<void>;
+  crash: () => Promise<void>;
+}> {
+  const node = [
     process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--conditions=@mlenv/source",
-      join(import.meta.dirname, "..", "internal", "serveMain.ts"),
-    ],
-    { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+    "--import",
+    "tsx",
+    "--conditions=@mlenv/source",
+    join(import.meta.dirname, "..", "internal", "serveMain.ts"),
+  ];
+  // as another (unprivileged) user: setpriv drops root before node starts
+  const argv =
+    options.uid === undefined
+      ? node
+      : [
+          "setpriv",
+          "--reuid",
+          String(options.uid),
+          "--regid",
+          String(options.uid),
+          "--clear-groups",
+          ...node,
+        ];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => {
     stderr += d.toString();
@@ -41,7 +63,13 @@ export async function spawnServer(
       child.once("exit", () => resolve());
       child.kill(sig);
     });
-  return { url, child, stop: () => signal("SIGTERM"), crash: () => signal("SIGKILL") };
+  return {
+    url,
+    pid: child.pid ?? 0,
+    child,
+    stop: () => signal("SIGTERM"),
+    crash: () => signal("SIGKILL"),
+  };
 }
 
 /** A tiny JSON client of a test server (answers are checked field by field with expect). */
@@ -71,4 +99,18 @@ export function snapshotFiles(files: Record<string, string>): { path: string; co
     path,
     content: Buffer.from(text).toString("base64"),
   }));
+}
+
+/** Host pids of live processes whose command line holds `marker`. */
+export function processesWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
+      const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${name}/status`, "utf8"))?.[1];
+      if (cmd.includes(marker) && state !== "Z") out.push(Number(name));
+    } catch {}
+  }
+  return out;
 }

@@ -9,6 +9,7 @@ import {
   pipEntries,
   renderPipRequirements,
 } from "@mlenv/core";
+import type { Confinement } from "./confinement";
 import { RunFailure, RunFailureCode } from "./errors";
 import { runCollect } from "./process";
 
@@ -100,6 +101,8 @@ export interface MaterialiseInput {
    */
   preparePip?: (lines: string[]) => Promise<{ lines: string[]; env: Record<string, string> }>;
   log: (text: string) => void;
+  /** The workspace account that runs pip and probes (uid confinement), from `Confinement.account`. */
+  account?: number | null;
 }
 
 export interface VenvCacheOptions {
@@ -111,6 +114,12 @@ export interface VenvCacheOptions {
   pipEnv?: Record<string, string>;
   /** The conda package cache (default `<root>/../pkgs`, i.e. `<dataDir>/pkgs`). */
   condaPkgsDir?: string;
+  /**
+   * Confines what runs user-controlled code (the interpreter probe, venv creation, pip and the
+   * build hooks of what it installs): built as the workspace's account, then sealed (owned by the
+   * server, read-only for everyone else).
+   */
+  confinement?: Confinement;
 }
 
 /**
@@ -134,7 +143,7 @@ export class VenvCache {
 
   async materialise(input: MaterialiseInput): Promise<Interpreter> {
     const def = input.definition;
-    if (def.python.userManagedDependencies) return this.#userManaged(def, input.log);
+    if (def.python.userManagedDependencies) return this.#userManaged(def, input);
     const needConda = condaPackages(def.python.condaDependencies)
       .map(condaSpecName)
       .filter((n) => n && !VENV_PROVIDED.has(n));
@@ -147,10 +156,42 @@ export class VenvCache {
     return p;
   }
 
-  async #userManaged(def: EnvironmentDefinition, log: (t: string) => void): Promise<Interpreter> {
+  /** Run a command as the workspace's account (when confined), `writable` the folders it may write. */
+  #run(
+    input: Pick<MaterialiseInput, "account">,
+    command: string,
+    args: readonly string[],
+    options: {
+      cwd: string;
+      writable?: string[];
+      env?: NodeJS.ProcessEnv;
+      sink?: (s: string, t: string) => void;
+    },
+  ): Promise<{ code: number | null; output: string[] }> {
+    const c = this.#opts.confinement;
+    const w = c
+      ? c.wrap({
+          account: input.account ?? null,
+          command,
+          args,
+          cwd: options.cwd,
+          writable: options.writable ?? [],
+        })
+      : { command, args: [...args] };
+    return runCollect(w.command, w.args, {
+      cwd: options.cwd,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.sink ? { sink: options.sink } : {}),
+    });
+  }
+
+  async #userManaged(def: EnvironmentDefinition, input: MaterialiseInput): Promise<Interpreter> {
+    const log = input.log;
     const python = def.python.interpreterPath;
-    const probe = await runCollect(python, ["-c", "import sys; print(sys.version.split()[0])"], {
-      cwd: this.#opts.root,
+    // the interpreter is user input: probe it confined, like the run itself
+    const probe = await this.#run(input, python, ["-c", "import sys; print(sys.version.split()[0])"], {
+      cwd: "/",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
     }).catch(() => ({ code: 127, output: [] as string[] }));
     if (probe.code !== 0) {
       throw new RunFailure(
@@ -293,8 +334,13 @@ export class VenvCache {
         `creating venv ${dir} with ${base} (Python ${have})${withPip ? "" : " without pip: no pip packages"}`,
       );
       const sink = (_s: string, t: string) => input.log(t);
-      const made = await runCollect(base, ["-m", "venv", ...(withPip ? [] : ["--without-pip"]), dir], {
-        cwd: this.#opts.root,
+      // built as the workspace's account in a folder it owns, sealed when complete
+      await mkdir(dir, { recursive: true });
+      await this.#opts.confinement?.own(dir, input.account ?? null);
+      const made = await this.#run(input, base, ["-m", "venv", ...(withPip ? [] : ["--without-pip"]), dir], {
+        cwd: dir,
+        writable: [dir],
+        env: { ...pipBaseEnvironment(), HOME: dir },
         sink,
       });
       if (made.code !== 0) {
@@ -306,14 +352,22 @@ export class VenvCache {
       if (text.trim()) {
         const req = join(dir, `.mlenv-requirements-${randomBytes(4).toString("hex")}.txt`);
         await writeFile(req, text, { mode: 0o600 });
+        await this.#opts.confinement?.own(req, input.account ?? null);
         const args = ["-m", "pip", "install", "--no-input", "--disable-pip-version-check", "-r", req];
         if (hashes) args.push("--require-hashes", "--no-deps");
         input.log(
           `pip install (${text.trim().split("\n").length} requirement lines${input.lock ? ", from the lock" : ""})`,
         );
-        const pip = await runCollect(python, args, {
+        const pip = await this.#run(input, python, args, {
           cwd: dir,
-          env: { ...pipBaseEnvironment(), ...this.#opts.pipEnv, ...env, PIP_NO_INPUT: "1" },
+          writable: [dir],
+          env: {
+            ...pipBaseEnvironment(),
+            ...(this.#opts.confinement?.confined ? { HOME: dir, PIP_NO_CACHE_DIR: "1" } : {}),
+            ...this.#opts.pipEnv,
+            ...env,
+            PIP_NO_INPUT: "1",
+          },
           sink,
         });
         await rm(req, { force: true });
@@ -324,6 +378,7 @@ export class VenvCache {
           );
         }
       }
+      await this.#opts.confinement?.seal(dir);
       await writeFile(marker, `${input.imageKey}\n`);
       return { python, venvDir: dir, cached: false };
     } catch (e) {

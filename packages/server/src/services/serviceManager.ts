@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, join, resolve, sep } from "node:path";
 import type { EnvironmentDefinition, Lock } from "@mlenv/core";
@@ -13,6 +13,7 @@ import type { Registry } from "../registry";
 import { LineTail } from "../runs/dockerTarget";
 import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "../runs/environments";
 import { failureOf, RunFailureCode } from "../runs/errors";
+import type { LocalSandbox } from "../runs/localSandbox";
 import { LogWriter } from "../runs/logWriter";
 import { spawnLogged, stopTree } from "../runs/process";
 import { childEnvironment, pythonHelperDir } from "../runs/runManager";
@@ -78,6 +79,10 @@ export interface ServiceManagerOptions {
     workspaceId: string,
     lines: string[],
   ) => Promise<{ lines: string[]; env: Record<string, string> }>;
+  /** How user code on the local target is confined, and its process groups recorded. */
+  sandbox: LocalSandbox;
+  /** Labels of every container (which data dir and process own it: a restart removes orphans). */
+  containerLabels?: Record<string, string>;
 }
 
 /** One running worker: a local process or a container. */
@@ -203,7 +208,9 @@ export class ServiceManager {
       this.#images.delete(id);
       await this.#o.docker?.client.removeImage(image, { force: true }).catch(() => false);
     }
-    await rm(join(this.#o.workDir, id), { recursive: true, force: true });
+    const service = await this.#o.store.getService(id);
+    const account = service ? await this.#o.sandbox.confinement.account(service.workspaceId) : null;
+    await this.#o.sandbox.confinement.remove(join(this.#o.workDir, id), account);
   }
 
   async deploy(input: DeployInput): Promise<ServiceRecord> {
@@ -215,6 +222,7 @@ export class ServiceManager {
     }
     checkModelName(input.model.name);
     const deploymentConfig = checkDeploymentConfig(input.deploymentConfig);
+    if (input.target !== "docker") await this.#o.sandbox.checkLocalAllowed();
     if (input.target === "docker" && !this.#o.docker) {
       throw new ServerError(
         ServerErrorCode.BAD_REQUEST,
@@ -373,15 +381,21 @@ export class ServiceManager {
   }): Promise<() => Promise<Worker>> {
     const { service, dir } = o;
     const system = (t: string) => o.log.write("system", t);
+    const sandbox = this.#o.sandbox;
+    await sandbox.checkLocalAllowed();
+    const confinement = sandbox.confinement;
+    const account = await confinement.account(service.workspaceId);
+    system(`confinement: ${confinement.describe(account)}`);
     const preparePip = this.#o.preparePip;
     const interpreter = await this.#o.venvs.materialise({
       definition: o.definition,
       imageKey: service.environment.imageKey,
       lock: o.lock,
       log: system,
+      account,
       ...(preparePip ? { preparePip: (lines: string[]) => preparePip(service.workspaceId, lines) } : {}),
     });
-    await rm(dir, { recursive: true, force: true });
+    await confinement.remove(dir, account);
     await extractSnapshot(
       this.#o.blobs,
       await readSnapshot(this.#o.blobs, service.snapshot),
@@ -394,9 +408,15 @@ export class ServiceManager {
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, bytes);
     }
+    await mkdir(join(dir, ".tmp"), { recursive: true });
+    confinement.harden();
+    await confinement.own(dir, account);
+    const helpers = confinement.helperDir;
     const env = childEnvironment({
       ...o.definition.environmentVariables,
-      PYTHONPATH: pythonHelperDir(),
+      HOME: dir,
+      TMPDIR: join(dir, ".tmp"),
+      PYTHONPATH: helpers,
       MLENV_MODEL_DIR: modelDir,
       AZUREML_MODEL_DIR: modelDir,
       MLENV_SERVICE_NAME: service.name,
@@ -407,20 +427,33 @@ export class ServiceManager {
           }
         : {}),
     });
+    const key = `service-${service.id}`;
     return async () => {
-      const proc = spawnLogged({
+      const wrapped = confinement.wrap({
+        account,
         command: interpreter.python,
         args: [
           "-u",
-          join(pythonHelperDir(), "mlenv_serve.py"),
+          join(helpers, "mlenv_serve.py"),
           join(dir, "src", ...service.entryScript.split("/")),
           String(o.port),
         ],
         cwd: join(dir, "src"),
+        writable: [dir],
+        readable: [...(interpreter.venvDir ? [interpreter.venvDir] : []), helpers],
+      });
+      const proc = spawnLogged({
+        ...wrapped,
+        cwd: join(dir, "src"),
         env,
         sink: (stream, text) => o.log.write(stream, text),
       });
-      return { done: proc.done, stop: (grace) => stopTree(proc, grace) };
+      await sandbox.processes.record(key, proc.child.pid, account);
+      const done = proc.done.then(async (r) => {
+        await sandbox.processes.forget(key).catch(() => {});
+        return r;
+      });
+      return { done, stop: (grace) => stopTree(proc, grace) };
     };
   }
 
@@ -491,7 +524,7 @@ export class ServiceManager {
           MLENV_SERVICE_NAME: o.service.name,
           PYTHONUNBUFFERED: "1",
         },
-        labels: { "mlenv.service": o.service.id },
+        labels: { ...this.#o.containerLabels, "mlenv.service": o.service.id },
         ...(o.service.deploymentConfig.cpuCores !== null
           ? { cpus: o.service.deploymentConfig.cpuCores }
           : {}),
