@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { constants, existsSync } from "node:fs";
+import { constants, existsSync, readdirSync } from "node:fs";
 import { mkdir, open, readdir, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -58,6 +58,22 @@ async function readOwnFile(
     return bytes.length > max ? "too-large" : new Uint8Array(bytes);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * The site-packages of a conda environment: a python copied from the machine (Debian's, which
+ * only looks in dist-packages) does not find them by itself when run as a workspace account.
+ */
+export function condaSitePackages(prefix: string | null): string[] {
+  if (!prefix || !existsSync(join(prefix, "conda-meta"))) return [];
+  try {
+    return readdirSync(join(prefix, "lib"))
+      .filter((d) => /^python3\.\d+$/.test(d))
+      .map((d) => join(prefix, "lib", d, "site-packages"))
+      .filter((d) => existsSync(d));
+  } catch {
+    return [];
   }
 }
 
@@ -451,7 +467,7 @@ export class RunManager {
         ...definition.environmentVariables,
         HOME: dir,
         TMPDIR: join(dir, ".tmp"),
-        PYTHONPATH: this.#helperDir,
+        PYTHONPATH: [this.#helperDir, ...condaSitePackages(interpreter.venvDir)].join(":"),
         MLENV_RUN_ID: id,
         MLENV_RUN_CALLBACK: this.#callbackUrl,
         MLENV_RUN_TOKEN: active.token,

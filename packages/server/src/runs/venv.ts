@@ -294,6 +294,8 @@ export class VenvCache {
           `Expected the conda environment of ${input.definition.name} to contain bin/python; add python to its conda dependencies`,
         );
       }
+      // readable by every workspace account, writable by none
+      await this.#opts.confinement?.seal(dir);
       await writeFile(marker, `${input.imageKey}\n`);
       return { python, venvDir: dir, cached: false };
     } catch (e) {

@@ -16,7 +16,7 @@ import { failureOf, RunFailureCode } from "../runs/errors";
 import type { LocalSandbox } from "../runs/localSandbox";
 import { LogWriter } from "../runs/logWriter";
 import { spawnLogged, stopTree } from "../runs/process";
-import { childEnvironment, pythonHelperDir } from "../runs/runManager";
+import { childEnvironment, condaSitePackages, pythonHelperDir } from "../runs/runManager";
 import type { ModelRecord, RunStore, ServiceDeploymentConfig, ServiceRecord } from "../runs/runStore";
 import { checkRelativePath, extractSnapshot, readSnapshot } from "../runs/snapshot";
 import type { VenvCache } from "../runs/venv";
@@ -416,7 +416,7 @@ export class ServiceManager {
       ...o.definition.environmentVariables,
       HOME: dir,
       TMPDIR: join(dir, ".tmp"),
-      PYTHONPATH: helpers,
+      PYTHONPATH: [helpers, ...condaSitePackages(interpreter.venvDir)].join(":"),
       MLENV_MODEL_DIR: modelDir,
       AZUREML_MODEL_DIR: modelDir,
       MLENV_SERVICE_NAME: service.name,
