@@ -85,6 +85,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     const blobs = new FsBlobStore(options.blobDir ?? join(options.dataDir, "blobs"));
     wheels = openWheelSupport({ dataDir: options.dataDir, database: options.database });
+    const sealed = await wheels.sealPlaintextSecrets?.();
+    if (sealed) logger.info("encrypted secrets stored in plain text by an older server", { count: sealed });
     builds = openBuildSupport({
       dataDir: options.dataDir,
       database: options.database,

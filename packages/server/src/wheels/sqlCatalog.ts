@@ -14,6 +14,7 @@ import {
   type WheelRevision,
 } from "./catalog";
 import { received, WheelError, WheelErrorCodes } from "./errors";
+import { SecretBox } from "./secretBox";
 
 type Row = Record<string, unknown>;
 
@@ -103,7 +104,38 @@ class PostgresDb implements Db {
 
 /** The wheel catalog over SQL; use {@link openWheelCatalog}. */
 class SqlWheelCatalog implements WheelCatalog {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox | null = null,
+  ) {}
+
+  /** What is stored for a secret's value: sealed when the catalog has a key. */
+  #stored(workspaceId: string, name: string, value: string): string {
+    return this.box ? this.box.seal(workspaceId, name, value) : value;
+  }
+
+  /**
+   * Encrypt the secrets an older server stored in plain text (each row once, in place); returns
+   * how many. A no-op without a key.
+   */
+  async sealPlaintextSecrets(): Promise<number> {
+    const box = this.box;
+    if (!box) return 0;
+    const rows = await this.db.all("SELECT workspace_id, name, value FROM workspace_secrets");
+    let n = 0;
+    for (const r of rows) {
+      const value = String(r.value);
+      if (SecretBox.isSealed(value)) continue;
+      const ws = String(r.workspace_id);
+      const name = String(r.name);
+      await this.db.all(
+        "UPDATE workspace_secrets SET value = ? WHERE workspace_id = ? AND name = ? AND value = ?",
+        [box.seal(ws, name, value), ws, name, value],
+      );
+      n++;
+    }
+    return n;
+  }
 
   async get(workspaceId: string, filename: string): Promise<WheelRecord | null> {
     const [r] = await this.db.all("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
@@ -254,6 +286,7 @@ class SqlWheelCatalog implements WheelCatalog {
     value: string;
     now: string;
   }): Promise<SecretInfo> {
+    const stored = this.#stored(input.workspaceId, input.name, input.value);
     return this.db.tx(`secret:${input.workspaceId}:${input.name}`, function* () {
       const [cur] = yield q("SELECT created_at FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
         input.workspaceId,
@@ -262,13 +295,13 @@ class SqlWheelCatalog implements WheelCatalog {
       if (cur) {
         yield q(
           "UPDATE workspace_secrets SET value = ?, updated_at = ? WHERE workspace_id = ? AND name = ?",
-          [input.value, input.now, input.workspaceId, input.name],
+          [stored, input.now, input.workspaceId, input.name],
         );
         return { name: input.name, createdAt: String(cur.created_at), updatedAt: input.now };
       }
       yield q(
         "INSERT INTO workspace_secrets (workspace_id, name, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-        [input.workspaceId, input.name, input.value, input.now, input.now],
+        [input.workspaceId, input.name, stored, input.now, input.now],
       );
       return { name: input.name, createdAt: input.now, updatedAt: input.now };
     });
@@ -279,7 +312,13 @@ class SqlWheelCatalog implements WheelCatalog {
       workspaceId,
       name,
     ]);
-    return r ? String(r.value) : null;
+    if (!r) return null;
+    const stored = String(r.value);
+    if (this.box) return this.box.open(workspaceId, name, stored);
+    if (SecretBox.isSealed(stored)) {
+      throw new Error(`secret ${name} is encrypted and this catalog was opened without the secrets key`);
+    }
+    return stored;
   }
 
   async listSecrets(workspaceId: string): Promise<SecretInfo[]> {
@@ -332,8 +371,12 @@ class SqlWheelCatalog implements WheelCatalog {
  * Open the wheel catalog on the server's database: the SQLite file or the PostgreSQL URL the
  * registry Store uses (its migrations, including `0002_wheels`, must have run).
  */
-export function openWheelCatalog(location: { sqliteFile: string } | { postgresUrl: string }): WheelCatalog {
+export function openWheelCatalog(
+  location: { sqliteFile: string } | { postgresUrl: string },
+  options: { secretBox?: SecretBox } = {},
+): WheelCatalog & { sealPlaintextSecrets(): Promise<number> } {
   return new SqlWheelCatalog(
     "sqliteFile" in location ? new SqliteDb(location.sqliteFile) : new PostgresDb(location.postgresUrl),
+    options.secretBox ?? null,
   );
 }

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateSigningKey, UrlSigner } from "../signing/urlSigner";
 import type { WheelCatalog } from "./catalog";
+import { SecretBox } from "./secretBox";
 import { openWheelCatalog } from "./sqlCatalog";
 import { WheelValidator } from "./wheelValidator";
 import type { ZipLimits } from "./zipArchive";
@@ -13,6 +14,8 @@ export interface WheelSupport {
   limits?: Partial<ZipLimits>;
   /** Validates uploads in worker threads (its `running` count is a metric). */
   validator: WheelValidator;
+  /** Encrypt secrets an older server stored in plain text (at start); returns how many. */
+  sealPlaintextSecrets?(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -57,8 +60,10 @@ export function openWheelSupport(options: WheelSupportOptions): WheelSupport {
       `Expected MLENV_MAX_WHEEL_BYTES to be a positive whole number of bytes (e.g. 524288000); received ${String(envMax).slice(0, 200)}`,
     );
   }
+  // workspace secrets are encrypted at rest with a key outside the database
   const catalog = openWheelCatalog(
     options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
+    { secretBox: SecretBox.open(options.dataDir) },
   );
   const validator = new WheelValidator();
   return {
@@ -66,6 +71,7 @@ export function openWheelSupport(options: WheelSupportOptions): WheelSupport {
     signer,
     validator,
     ...(maxBytes !== undefined ? { limits: { maxBytes } } : {}),
+    sealPlaintextSecrets: () => catalog.sealPlaintextSecrets(),
     close: async () => {
       await validator.close();
       await catalog.close();
