@@ -6,7 +6,14 @@ import { identify, provideTokenLookup, requireRole } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
 import { buildRouteDocs } from "./builds/openapi";
 import { computeRouteDocs } from "./compute/routes";
-import { asServerError, preview, ServerError, ServerErrorCode, serverErrorResponse } from "./errors";
+import {
+  asServerError,
+  preview,
+  refuseDeepJson,
+  ServerError,
+  ServerErrorCode,
+  serverErrorResponse,
+} from "./errors";
 import { openApiDocument, type RouteDoc } from "./http/openapi";
 import * as S from "./http/schemas";
 import { type Logger, silentLogger } from "./logger";
@@ -518,6 +525,7 @@ export function createApp(deps: AppDeps): {
             },
           );
         }
+        refuseDeepJson(raw);
         body = parseWith(r.body, raw, "request body", r.bodyExample ?? "{}");
       }
       const rawQuery = c.req.query();

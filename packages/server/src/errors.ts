@@ -125,3 +125,26 @@ export function definitionErrorOf(e: unknown): ServerError | null {
     cause: e,
   });
 }
+
+/** Deepest JSON nesting a request body may have (definitions need a handful of levels). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * E_BAD_REQUEST when a parsed JSON body nests deeper than {@link MAX_JSON_DEPTH} (walked without
+ * recursion: a hostile body must not exhaust the stack of validators that recurse).
+ */
+export function refuseDeepJson(value: unknown): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw new ServerError(
+        ServerErrorCode.BAD_REQUEST,
+        `Expected a JSON body nested at most ${MAX_JSON_DEPTH} levels deep; received one nested deeper`,
+        { details: { maxDepth: MAX_JSON_DEPTH } },
+      );
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+}

@@ -225,10 +225,27 @@ export class Registry {
       });
     }
     const adminToken = generateToken();
-    const workspace = await this.store.createWorkspace(name, this.#now(), {
-      name: "admin",
-      tokenHash: hashToken(adminToken),
-    });
+    let workspace: WorkspaceRecord;
+    try {
+      workspace = await this.store.createWorkspace(name, this.#now(), {
+        name: "admin",
+        tokenHash: hashToken(adminToken),
+      });
+    } catch (e) {
+      // a concurrent request created it between the check and the insert
+      const code = (e as { code?: unknown }).code;
+      if (
+        code === "23505" ||
+        code === "SQLITE_CONSTRAINT_UNIQUE" ||
+        code === "SQLITE_CONSTRAINT_PRIMARYKEY"
+      ) {
+        throw new ServerError(ServerErrorCode.CONFLICT, `Workspace ${JSON.stringify(name)} already exists`, {
+          details: { name },
+          cause: e,
+        });
+      }
+      throw e;
+    }
     await this.#seed(workspace.id);
     return { workspace, adminToken };
   }
@@ -250,6 +267,15 @@ export class Registry {
   }
 
   async revokeToken(workspaceId: string, id: string): Promise<void> {
+    const live = await this.store.listTokens(workspaceId);
+    const target = live.find((t) => t.id === id);
+    if (target?.role === "admin" && live.filter((t) => t.role === "admin").length === 1) {
+      throw new ServerError(
+        ServerErrorCode.CONFLICT,
+        `Token ${preview(target.name)} is this workspace's only admin token; expected another admin token to exist first (create one with mlenv token create --role admin), so the workspace is not left without an admin`,
+        { details: { id } },
+      );
+    }
     const revoked = await this.store.revokeToken(workspaceId, id, this.#now());
     // The id is not the hash: forget every cached token of this process (revocations are rare).
     this.#generation++;

@@ -5,7 +5,14 @@ import { authenticate } from "../auth";
 import { blobResponse } from "../blobs/blobResponse";
 import type { BlobStore } from "../blobs/blobStore";
 import { DatastoreArgumentSchema, ResourcesSchema } from "../compute/schemas";
-import { asServerError, preview, ServerError, ServerErrorCode, serverErrorResponse } from "../errors";
+import {
+  asServerError,
+  preview,
+  refuseDeepJson,
+  ServerError,
+  ServerErrorCode,
+  serverErrorResponse,
+} from "../errors";
 import type { Logger } from "../logger";
 import { registerModel } from "../models/models";
 import type { ServiceManager } from "../services/serviceManager";
@@ -162,6 +169,7 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
     } catch {
       throw new ServerError(ServerErrorCode.BAD_REQUEST, `Expected a JSON request body like ${example}`);
     }
+    refuseDeepJson(raw);
     const r = schema.safeParse(raw);
     if (!r.success) {
       const i = r.error.issues[0];

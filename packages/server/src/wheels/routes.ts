@@ -192,7 +192,8 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
   });
 
   async function auth(c: Context, role: Role, workspace?: string): Promise<AuthenticatedToken> {
-    const found = await identify(c, { basic: true });
+    // pip sends the token by Basic auth: accepted on the index only, never on the JSON API
+    const found = await identify(c, { basic: c.req.path.startsWith("/pypi/") });
     // A token of one workspace sees nothing of another: the same answer as for a missing workspace.
     if (workspace !== undefined && workspace !== found.workspaceName)
       throw notFound(`Workspace ${preview(workspace)}`);
