@@ -77,7 +77,7 @@ export function readCondaChannelConfig(env: Record<string, string | undefined>):
   const found: { source: string; channels?: string[]; defaultChannels?: string[] }[] = [];
   for (const entry of condarcSearchPath(env)) {
     for (const file of filesOf(entry)) {
-      const doc = parseDocument(readFileSync(file, "utf8"), { prettyErrors: false });
+      const doc = parseDocument(readFileSync(file, "utf8"));
       const problem = doc.errors[0];
       if (problem) {
         const line = problem.linePos?.[0]?.line;
