@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer } from "@mlenv/server";
@@ -117,4 +118,27 @@ describe("mlenv wheel / mlenv index", () => {
     expect((await run(["index", "secret", "delete", "CORP_PASS"])).code).toBe(0);
     expectOneLineError(await run(["index", "secret", "delete", "CORP_PASS"]), "E_NOT_FOUND");
   });
+  it("with stderr on a terminal upload and download show progress and print the same results", async () => {
+    const big = buildWheel({
+      name: "zprogress",
+      version: "1.0",
+      files: { "zprogress/data.txt": randomBytes(2 * 1024 * 1024).toString("base64") },
+    });
+    writeFileSync(join(t.path, big.filename), big.bytes);
+    const tty = { isTTY: { stdout: false, stderr: true }, columns: () => 100 };
+    const up = await runInProcess(["wheel", "upload", big.filename], { cwd: t.path, env, ...tty });
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toContain(`reference: mlenv+wheel://default/${big.filename}#sha256=${big.sha256}`);
+    mkdirSync(join(t.path, "progress-dl"));
+    const down = await runInProcess(["wheel", "download", big.filename, "-d", "progress-dl", "--json"], {
+      cwd: t.path,
+      env,
+      ...tty,
+    });
+    expect(down.code, down.stderr).toBe(0);
+    expect(JSON.parse(down.stdout)).toMatchObject({ filename: big.filename, size: big.bytes.length });
+    expect(readFileSync(join(t.path, "progress-dl", big.filename))).toEqual(Buffer.from(big.bytes));
+    // whatever progress was drawn was erased again (each frame starts with \r and erase-line)
+    if (up.stderr) expect(up.stderr.endsWith("\r\x1b[K")).toBe(true);
+  }, 120_000);
 });

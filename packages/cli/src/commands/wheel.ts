@@ -4,7 +4,7 @@ import type { Workspace } from "@mlenv/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
 import { formatTable, sanitize } from "../output";
-import { humanBytes, noProgress, type Progress } from "../progress";
+import { humanBytes, type Progress } from "../progress";
 
 /** A wheel as the server lists it (see packages/server/src/wheels/routes.ts). */
 interface WheelInfo {
@@ -33,21 +33,6 @@ interface Revision {
 
 const seg = encodeURIComponent;
 
-/** A request body that reports the bytes taken from it to a progress line. */
-function counted(body: Uint8Array, progress: Progress): ReadableStream<Uint8Array> {
-  const CHUNK = 256 * 1024;
-  let at = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (at >= body.length) return controller.close();
-      const end = Math.min(body.length, at + CHUNK);
-      controller.enqueue(body.subarray(at, end));
-      at = end;
-      progress.update({ bytes: at, total: body.length });
-    },
-  });
-}
-
 /** A response body read whole, reporting bytes received (of Content-Length) to a progress line. */
 async function readCounted(res: Response, progress: Progress): Promise<Uint8Array> {
   const total = Number(res.headers.get("content-length") ?? "") || undefined;
@@ -70,25 +55,22 @@ async function send(
   ws: Workspace,
   method: string,
   path: string,
-  options: { body?: Uint8Array; progress?: Progress } = {},
+  options: { body?: Uint8Array } = {},
 ): Promise<Response> {
-  const { body, progress } = options;
+  const { body } = options;
   const headers: Record<string, string> = {};
   if (ws.token) headers.authorization = `Bearer ${ws.token}`;
   if (body) headers["content-type"] = "application/octet-stream";
   let res: Response;
   try {
+    // The body is sent whole (with its Content-Length): a server that refuses the upload early
+    // (a bad file name, too large) answers with its error instead of a broken stream.
     res = await fetch(`${ws.url}${path}`, {
       method,
       headers,
-      // With a progress line the body streams (bytes counted as they go); else it is sent whole.
-      ...(body
-        ? progress
-          ? { body: counted(body, progress), duplex: "half" }
-          : { body: body as Uint8Array<ArrayBuffer> }
-        : {}),
+      ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}),
       signal: AbortSignal.timeout(10 * 60_000),
-    } as RequestInit);
+    });
   } catch (cause) {
     throw new CliError(
       "E_NETWORK",
@@ -152,12 +134,10 @@ export function register(program: Command, ctx: CliContext): void {
       const query = opts.overwrite ? "?overwrite=true" : "";
       const body = new Uint8Array(readFileSync(path));
       const progress = ctx.progress(`uploading ${basename(path)}`);
+      progress.update({ detail: human(body.length) });
       let out: { status: string; wheel: WheelInfo; previous: { sha256: string } | null };
       try {
-        const res = await send(ws, "PUT", `/upload/v1/wheels/${seg(basename(path))}${query}`, {
-          body,
-          ...(progress === noProgress ? {} : { progress }),
-        });
+        const res = await send(ws, "PUT", `/upload/v1/wheels/${seg(basename(path))}${query}`, { body });
         progress.update({ phase: `checking ${basename(path)}` });
         out = (await res.json()) as typeof out;
       } finally {

@@ -12,6 +12,7 @@ import {
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
+import { runOnTerminal, runThroughPipes, scriptMissing } from "./cliProcess";
 
 const TRAIN = `
 import json, os, sys
@@ -317,5 +318,67 @@ describe.skipIf(skipWithout("docker", dockerReason))("mlenv run / service on the
     );
     expect(scored.predictions[0]).toBeCloseTo(21, 1);
     await ok("service", "delete", "docker-linear");
+  }, 900_000);
+
+  it("a run whose image fails to build: run show prints the error's own lines (terminal and pipe)", async () => {
+    // pip finds nothing (--no-index): the build fails at its pip step, with that step's output
+    writeFileSync(
+      join(t.path, "broken-env.json"),
+      JSON.stringify({
+        name: "cli-broken",
+        docker: { baseImage: baseImageCpu() },
+        python: {
+          condaDependencies: {
+            dependencies: ["python=3.11", { pip: ["--no-index", "mlenv-no-such-package==1.0"] }],
+          },
+        },
+      }),
+    );
+    await ok("env", "register", "-d", "broken-env.json", "--no-lock");
+    const failed = await runInProcess(
+      [
+        "run",
+        "submit",
+        "--source-dir",
+        "train",
+        "--script",
+        "train.py",
+        "--env",
+        "cli-broken",
+        "--target",
+        "docker",
+        "--wait",
+      ],
+      { cwd: t.path, env },
+    );
+    expect(failed.code).toBe(1);
+    const id = /Submitted run ([0-9a-f-]{36})/.exec(failed.stderr)?.[1] as string;
+    expect(failed.stdout).not.toContain("\\u000a");
+    const info = JSON.parse((await ok("run", "show", id, "--json")).stdout) as {
+      number: number;
+      error: { code: string; message: string };
+      environment: { definitionHash: string };
+    };
+    const [first, ...rest] = info.error.message.trim().split("\n");
+    expect(rest.length).toBeGreaterThan(1);
+    expect(info.error.message).toContain("No matching distribution found for mlenv-no-such-package==1.0");
+    const expected = [
+      `run: ${id}`,
+      `experiment: train #${info.number}`,
+      "status: failed",
+      `error: ${first} [${info.error.code}]`,
+      ...rest.map((l) => `  ${l}`),
+      `environment: cli-broken version 1 (${info.environment.definitionHash})`,
+      "script: train.py",
+      "",
+    ].join("\n");
+    const runEnv = { ...env, HOME: t.path };
+    const piped = await runThroughPipes(["run", "show", id], { cwd: t.path, env: runEnv });
+    expect(piped).toEqual({ code: 0, stdout: expected, stderr: "" });
+    if (!skipWithout("script (pseudo-terminal)", scriptMissing())) {
+      const tty = await runOnTerminal(["run", "show", id], { cwd: t.path, env: runEnv });
+      expect(tty.code).toBe(0);
+      expect(tty.screen).toBe(expected);
+    }
   }, 900_000);
 });

@@ -11,7 +11,7 @@ export interface CliRun {
 /** Run the CLI in this process with captured output (tests, scripts). */
 export async function runInProcess(
   argv: readonly string[],
-  options: Partial<Pick<CliIo, "env" | "cwd" | "readStdin" | "untilStopped">> = {},
+  options: Partial<Pick<CliIo, "env" | "cwd" | "readStdin" | "untilStopped" | "isTTY" | "columns">> = {},
 ): Promise<CliRun> {
   let stdout = "";
   let stderr = "";
@@ -27,6 +27,8 @@ export async function runInProcess(
   };
   if (options.readStdin) io.readStdin = options.readStdin;
   if (options.untilStopped) io.untilStopped = options.untilStopped;
+  if (options.isTTY) io.isTTY = options.isTTY;
+  if (options.columns) io.columns = options.columns;
   const code = await runCli(argv, io);
   return { code, stdout, stderr };
 }
