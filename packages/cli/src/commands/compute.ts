@@ -116,9 +116,11 @@ export function register(program: Command, ctx: CliContext): void {
     .command("detach")
     .description("Detach a compute target (admin); submitted runs keep being followed")
     .argument("<name>", "the target")
-    .action(async (name: string) => {
+    .option("--json", "print JSON")
+    .action(async (name: string, opts: { json?: boolean }) => {
       const { ComputeClient } = await sdk();
       await new ComputeClient(await workspace()).detach(name);
+      if (opts.json) return ctx.json({ name, detached: true });
       ctx.out(`Detached ${name}`);
     });
 
