@@ -80,8 +80,16 @@ module.exports.__mlenvUnsupported = ${JSON.stringify(what)};
   };
 }
 
-/** Bundle the CLI into one CommonJS file. */
-export async function bundleCli(outFile: string): Promise<void> {
+/**
+ * Bundle the CLI into one CommonJS file. `native: "stub"` (the single-file binary) replaces the
+ * native addons with modules that explain themselves; `"external"` (the portable tarball) leaves
+ * `require("better-sqlite3")` to find the addon in a node_modules folder shipped beside the bundle.
+ */
+export async function bundleCli(
+  outFile: string,
+  options: { native?: "stub" | "external" } = {},
+): Promise<void> {
+  const external = options.native === "external";
   await build({
     stdin: {
       contents: ENTRY,
@@ -95,7 +103,9 @@ export async function bundleCli(outFile: string): Promise<void> {
     target: "node20",
     conditions: ["@mlenv/source"],
     outfile: outFile,
-    plugins: [unsupportedNative()],
+    ...(external
+      ? { external: ["better-sqlite3", "esbuild", "pg-native"] }
+      : { plugins: [unsupportedNative()] }),
     // @foxglove/wasm-bz2 names its .wasm in a browser-only branch; in Node it reads the file beside
     // itself, which a single-file binary does not have (its .tar.bz2 extraction says so when used).
     loader: { ".wasm": "empty" },

@@ -40,6 +40,7 @@ export { canonicalJson, type JsonValue } from "./hash/canonicalJson";
 export { definitionHash, HASH_SCHEME, hashJson, imageKey } from "./hash/hash";
 export {
   cudaPackages,
+  definitionCudaVersion,
   definitionHashInput,
   type ImageKeyOptions,
   imageKeyInputs,

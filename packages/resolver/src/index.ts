@@ -5,6 +5,7 @@ export {
   httpCondaChannel,
   localCondaChannel,
 } from "./conda/channel";
+export { type CudaSource, type DetectedCuda, detectCuda, parseCudaVersion } from "./conda/cuda";
 export { type ChannelPriority, CondaProvider, type CondaSemantics } from "./conda/provider";
 export {
   type CondaRecord,

@@ -41,11 +41,13 @@ export { RegistryClient } from "./registry";
 export type {
   DeploymentConfig,
   EnvironmentRef,
+  GpuInfo,
   LogLine,
   MetricPoint,
   ModelInfo,
   RunArtifact,
   RunEnvironmentInfo,
+  RunGpus,
   RunInfo,
   RunStatus,
   ServiceInfo,

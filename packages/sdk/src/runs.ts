@@ -55,6 +55,25 @@ export interface RunInfo {
   compute?: Record<string, unknown> | null;
   /** The datastores the run read, with the version of each. */
   inputs?: Record<string, unknown>[] | null;
+  /** GPUs asked for and the indices (nvidia-smi's) given once the run started. */
+  gpus: RunGpus;
+}
+
+/** A run's GPUs: `count` asked for (exclusively unless `share`), `devices` given. */
+export interface RunGpus {
+  count: number;
+  share: boolean;
+  devices: number[];
+}
+
+/** The server machine's GPUs (`GET /api/v1/gpus`). */
+export interface GpuInfo {
+  devices: { index: number; name: string; uuid: string | null; held: number }[];
+  /** The `__cuda` virtual package version (the driver's CUDA version), or null without a driver. */
+  cuda: string | null;
+  cudaSource: "CONDA_OVERRIDE_CUDA" | "nvidia-smi" | "none";
+  /** Why there are no GPUs, when there are none. */
+  reason: string | null;
 }
 
 export interface LogLine {
@@ -89,7 +108,13 @@ export interface ServiceInfo {
   status: ServiceStatus;
   target: "local" | "docker";
   /** CPU cores and memory (GB, 2^30 bytes) asked for at deploy time; null when not asked. */
-  deploymentConfig: { cpuCores: number | null; memoryGb: number | null };
+  deploymentConfig: {
+    cpuCores: number | null;
+    memoryGb: number | null;
+    /** GPUs the service holds (absent: none). */
+    gpus?: number;
+    shareGpus?: boolean;
+  };
   /** True on the docker target (container limits); false on local (recorded, not enforced). */
   limitsEnforced: boolean;
   model: { name: string; version: number };
@@ -171,8 +196,17 @@ export class RunsClient {
     resources?: RunResources;
     environment?: ReturnType<typeof environmentChoice>;
     lock?: unknown;
+    /** GPUs for the run (it waits until that many are free; 409 E_GPU_UNAVAILABLE when the machine has fewer). */
+    gpus?: number;
+    /** Let GPUs be shared with other runs that also share. */
+    shareGpus?: boolean;
   }): Promise<RunInfo> {
     return this.workspace.request("POST", "/api/v1/runs", { body });
+  }
+
+  /** The server machine's GPUs and `__cuda` version. */
+  gpus(): Promise<GpuInfo> {
+    return this.workspace.request("GET", "/api/v1/gpus");
   }
 
   get(id: string): Promise<RunInfo> {
@@ -229,7 +263,7 @@ export class RunsClient {
   deploy(body: {
     name: string;
     target?: "local" | "docker";
-    deploymentConfig?: { cpuCores?: number; memoryGb?: number };
+    deploymentConfig?: { cpuCores?: number; memoryGb?: number; gpus?: number; shareGpus?: boolean };
     model: { name: string; version?: number };
     entryScript: string;
     snapshot: string;
@@ -521,6 +555,9 @@ export interface DeploymentConfig {
   target?: "local" | "docker";
   cpuCores?: number;
   memoryGb?: number;
+  /** GPUs the service holds while it lives (fails at deploy when the machine has fewer). */
+  gpus?: number;
+  shareGpus?: boolean;
 }
 
 /** A deployed web service. */
@@ -642,6 +679,10 @@ export class ScriptRunConfig {
   lock: unknown;
   /** Resources on a compute target (nodes, tasks, memory, time...); a distributed config adds nodes and tasks. */
   resources: RunResources | undefined;
+  /** GPUs the run needs (0: none); it waits until that many are free. */
+  gpus: number;
+  /** Let the run's GPUs be shared with other runs that also share. */
+  shareGpus: boolean;
 
   constructor(options: {
     sourceDirectory?: string;
@@ -653,7 +694,11 @@ export class ScriptRunConfig {
     resources?: RunResources;
     /** The reference's `distributed_job_config`: tasks started with srun with their ranks. */
     distributedJobConfig?: PyTorchConfiguration | MpiConfiguration;
+    gpus?: number;
+    shareGpus?: boolean;
   }) {
+    this.gpus = options.gpus ?? 0;
+    this.shareGpus = options.shareGpus ?? false;
     this.sourceDirectory = options.sourceDirectory ?? ".";
     this.script = options.script;
     this.arguments = (options.arguments ?? []).map((a) => (typeof a === "object" ? a : String(a)));
@@ -743,19 +788,21 @@ export class Experiment {
       ...(config.resources ? { resources: config.resources } : {}),
       environment: environmentChoice(environment),
       ...(config.lock !== undefined ? { lock: config.lock } : {}),
+      ...(config.gpus > 0 ? { gpus: config.gpus, shareGpus: config.shareGpus } : {}),
     });
     return new Run(this.workspace, info);
   }
 }
 
 function limitsOf(c: DeploymentConfig | undefined): {
-  deploymentConfig?: { cpuCores?: number; memoryGb?: number };
+  deploymentConfig?: { cpuCores?: number; memoryGb?: number; gpus?: number; shareGpus?: boolean };
 } {
-  if (c?.cpuCores === undefined && c?.memoryGb === undefined) return {};
+  if (c?.cpuCores === undefined && c?.memoryGb === undefined && c?.gpus === undefined) return {};
   return {
     deploymentConfig: {
       ...(c.cpuCores !== undefined ? { cpuCores: c.cpuCores } : {}),
       ...(c.memoryGb !== undefined ? { memoryGb: c.memoryGb } : {}),
+      ...(c.gpus !== undefined ? { gpus: c.gpus, shareGpus: c.shareGpus ?? false } : {}),
     },
   };
 }

@@ -55,7 +55,15 @@ def main():
     env = dict(os.environ)
     env["PYTHONPATH"] = helpers + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     sys.stdout.flush()
+    sampler = None
+    if os.environ.get("MLENV_RUN_GPUS"):
+        sys.path.insert(0, helpers)
+        import mlenv_run
+
+        sampler = mlenv_run.GpuSampler(mlenv_run.gpu_indices()).start()
     code = subprocess.call([sys.executable, "-u", safe_join(work, sys.argv[1])] + sys.argv[2:], cwd=work, env=env)
+    if sampler:
+        sampler.stop()
     outputs = []
     root = os.path.join(work, "outputs")
     for dirpath, _dirs, names in os.walk(root):

@@ -7,14 +7,20 @@
 The run sets MLENV_RUN_ID, MLENV_RUN_CALLBACK (a loopback URL) and MLENV_RUN_TOKEN; on a cluster
 target MLENV_RUN_METRICS_FILE instead (a file on the shared directory the server reads). Outside a run
 (none of them set) `log` prints the metric instead, so a script also works on its own.
+
+A run given GPUs (MLENV_RUN_GPUS, nvidia-smi indices) also gets system metrics per GPU, recorded by
+`GpuSampler` while the script runs: `system/gpu<i>/utilization` (percent) and
+`system/gpu<i>/memory_used_mib`.
 """
 
 import json
 import math
 import os
+import subprocess
+import threading
 import urllib.request
 
-__all__ = ["log", "log_list", "run_id", "outputs_dir"]
+__all__ = ["log", "log_list", "run_id", "outputs_dir", "GpuSampler"]
 
 
 def run_id():
@@ -71,3 +77,78 @@ def log_list(name, values):
     """Log several values of one metric, in order."""
     for v in values:
         log(name, v)
+
+
+def _gpu_query(indices):
+    """Rows (index, utilization %, memory used MiB, memory total MiB) from nvidia-smi for these GPUs."""
+    cmd = [
+        "nvidia-smi",
+        "--query-gpu=index,utilization.gpu,memory.used,memory.total",
+        "--format=csv,noheader,nounits",
+    ]
+    if indices:
+        cmd.append("--id=" + ",".join(str(i) for i in indices))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=20, check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) != 4 or not parts[0].isdigit():
+            continue
+        rows.append((int(parts[0]),) + tuple(_number(p) for p in parts[1:]))
+    return rows
+
+
+def _number(text):
+    """A number of nvidia-smi's CSV, or None for "[N/A]" (some devices do not report every field)."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+class GpuSampler:
+    """Records utilisation and memory of the run's GPUs every `interval` seconds until stopped."""
+
+    def __init__(self, indices, interval=2.0):
+        self.indices = list(indices)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="mlenv-gpu-metrics", daemon=True)
+        self.samples = 0
+        self.error = None
+
+    def sample(self):
+        for index, util, used, _total in _gpu_query(self.indices):
+            if util is not None:
+                log("system/gpu%d/utilization" % index, util)
+            if used is not None:
+                log("system/gpu%d/memory_used_mib" % index, used)
+        self.samples += 1
+
+    def _loop(self):
+        while True:
+            try:
+                self.sample()
+            except Exception as e:  # never break the run for a metric
+                self.error = "%s: %s" % (type(e).__name__, e)
+            if self._stop.wait(self.interval):
+                return
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop after one last sample (so even a short run has one)."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+        try:
+            self.sample()
+        except Exception as e:
+            self.error = "%s: %s" % (type(e).__name__, e)
+
+
+def gpu_indices():
+    """The nvidia-smi indices of the GPUs given to this run (MLENV_RUN_GPUS), or []."""
+    raw = os.environ.get("MLENV_RUN_GPUS", "")
+    return [int(x) for x in raw.split(",") if x.strip().isdigit()]

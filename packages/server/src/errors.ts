@@ -22,6 +22,8 @@ export const ServerErrorCode = {
   SERVICE_UNREACHABLE: "E_SERVICE_UNREACHABLE",
   /** The local target is off, or this server cannot confine user code and has several workspaces. */
   LOCAL_TARGET_REFUSED: "E_LOCAL_TARGET_REFUSED",
+  /** GPUs were asked for that this machine (or its Docker engine) cannot provide. */
+  GPU_UNAVAILABLE: "E_GPU_UNAVAILABLE",
 } as const;
 
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
@@ -43,6 +45,7 @@ const STATUS: Record<ServerErrorCode, number> = {
   E_SERVICE_UNREACHABLE: 502,
   E_UNAVAILABLE: 503,
   E_LOCAL_TARGET_REFUSED: 403,
+  E_GPU_UNAVAILABLE: 409,
 };
 
 export { preview } from "@mlenv/core";

@@ -63,6 +63,11 @@ async function lockOptions(
     cacheDir: cacheDir(ctx),
     channel: watchedChannels(progress, condaChannel, cacheDir(ctx)),
   };
+  const cuda = await cudaForLock(ctx, def);
+  if (cuda.version) {
+    options.virtualPackages = { cuda: cuda.version };
+    ctx.note(`__cuda ${cuda.version} (from ${cuda.source})`);
+  }
   if (def.python.condaDependencies.channels?.length) return options;
   const { readCondaChannelConfig } = await import("../internal/condarc");
   const config = readCondaChannelConfig(ctx.io.env);
@@ -150,6 +155,31 @@ export interface RegisterLock {
   source?: string;
   /** One line explaining why the version is unlocked (printed once on stderr). */
   warning?: string;
+}
+
+/**
+ * The `__cuda` virtual package a lock is made for: CONDA_OVERRIDE_CUDA wins (empty: none); a GPU
+ * definition is locked for its image (`docker.cudaVersion`, else the GPU base image's CUDA);
+ * any other definition for this machine's driver (`nvidia-smi`), as a local install would be.
+ */
+export async function cudaForLock(
+  ctx: CliContext,
+  def: EnvironmentDefinition,
+): Promise<{ version: string | null; source: string }> {
+  const override = ctx.io.env.CONDA_OVERRIDE_CUDA;
+  if (override === undefined) {
+    const { definitionCudaVersion } = await core();
+    const fromDefinition = definitionCudaVersion(def);
+    if (fromDefinition) {
+      return {
+        version: fromDefinition,
+        source: def.docker.cudaVersion !== null ? "docker.cudaVersion" : "the GPU base image",
+      };
+    }
+  }
+  const { detectCuda } = await resolver();
+  const found = await withResolverErrors(ctx, () => detectCuda({ env: ctx.io.env }));
+  return { version: found.version, source: found.source };
 }
 
 /**

@@ -35,6 +35,13 @@ function parseLimit(v: string): number {
   return n;
 }
 
+/** A GPU count 0-64. */
+function parseGpus(v: string): number {
+  if (!/^\d{1,2}$/.test(v) || Number(v) > 64)
+    throw new InvalidArgumentError(`expected a number of GPUs from 0 to 64, e.g. 1; received ${sanitize(v)}`);
+  return Number(v);
+}
+
 function line(l: LogLine): string {
   return l.stream === "system" ? `[mlenv] ${l.text}` : l.text;
 }
@@ -98,6 +105,25 @@ async function uploadSnapshot(
 export function register(program: Command, ctx: CliContext): void {
   const workspace = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
 
+  program
+    .command("gpus")
+    .description(
+      "The server machine's GPUs (nvidia-smi -L), how many runs/services hold each, and its __cuda version",
+    )
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const { RunsClient } = await sdk();
+      const info = await new RunsClient(await workspace()).gpus();
+      if (opts.json) return ctx.json(info);
+      ctx.out(
+        `__cuda: ${info.cuda ?? "none"}${info.cudaSource !== "none" ? ` (from ${info.cudaSource})` : ""}`,
+      );
+      if (!info.devices.length)
+        return ctx.out(`no GPU: ${sanitize(info.reason ?? "nvidia-smi -L listed none")}`);
+      for (const d of info.devices)
+        ctx.out(`GPU ${d.index}: ${sanitize(d.name)}${d.held ? ` (held by ${d.held})` : " (free)"}`);
+    });
+
   const run = program
     .command("run")
     .description("Training runs: submit a script with its source directory, follow, list, cancel.");
@@ -128,13 +154,18 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option("--cpus-per-task <n>", "compute target: CPUs per task", positiveInt)
     .option("--memory-mb <n>", "compute target: memory per node, MiB", positiveInt)
-    .option("--gpus <n>", "compute target: GPUs per node (GRES gpu)", positiveInt)
     .option("--time-limit <minutes>", "compute target: wall-clock limit in minutes", positiveInt)
     .option("--partition <name>", "compute target: the partition (default: the target's)")
     .option("--qos <name>", "compute target: the QoS")
     .option("--account <name>", "compute target: the account")
     .option("--distribution <kind>", "compute target: pytorch or mpi rank variables for each task")
     .option("--lock <file>", "a lock of the environment (mlenv env lock): install exactly its artifacts")
+    .option(
+      "--gpus <n>",
+      "GPUs: on local/docker the run's own (CUDA_VISIBLE_DEVICES; it waits until that many are free, and fails at once when the machine has fewer); on a compute target GPUs per node (GRES gpu)",
+      parseGpus,
+    )
+    .option("--share-gpus", "let the run's GPUs be shared with other runs that also share")
     .option("--wait", "stream the output until the run ends; exit 1 when it fails")
     .option("--json", "print the run as JSON")
     .argument("[args...]", "arguments for the script (after --)")
@@ -148,13 +179,14 @@ export function register(program: Command, ctx: CliContext): void {
           env?: { name: string; version?: number };
           target: string;
           lock?: string;
+          gpus?: number;
+          shareGpus?: boolean;
           wait?: boolean;
           json?: boolean;
           nodes?: number;
           tasksPerNode?: number;
           cpusPerTask?: number;
           memoryMb?: number;
-          gpus?: number;
           timeLimit?: number;
           partition?: string;
           qos?: string;
@@ -222,6 +254,7 @@ export function register(program: Command, ctx: CliContext): void {
           ...(Object.keys(resources).length ? { resources } : {}),
           environment: opts.env ?? null,
           ...(lock !== undefined ? { lock } : {}),
+          ...(opts.gpus ? { gpus: opts.gpus, shareGpus: opts.shareGpus === true } : {}),
         });
         if (!opts.wait) {
           if (opts.json) ctx.json(info);
@@ -321,6 +354,10 @@ export function register(program: Command, ctx: CliContext): void {
         `environment: ${i.environment.name} version ${i.environment.version} (${i.environment.definitionHash})${i.environment.lock ? " with a lock" : ""}`,
       );
       ctx.out(`script: ${sanitize([i.script, ...i.arguments].join(" "))}`);
+      if (i.gpus?.count)
+        ctx.out(
+          `gpus: ${i.gpus.count}${i.gpus.share ? " (shared)" : ""}${i.gpus.devices.length ? `, given ${i.gpus.devices.join(",")}` : ""}`,
+        );
       for (const [name, values] of Object.entries(metrics))
         ctx.out(`metric ${sanitize(name)}: ${JSON.stringify(values.at(-1))} (${values.length} values)`);
       for (const a of i.artifacts) ctx.out(`output: ${sanitize(a.path)} (${a.size} bytes)`);
@@ -473,12 +510,16 @@ export function register(program: Command, ctx: CliContext): void {
       "memory limit in GB of 2^30 bytes, e.g. 0.5 (enforced on docker, recorded on local)",
       parseLimit,
     )
+    .option("--gpus <n>", "GPUs the service holds while it lives (fails when they are not free)", parseGpus)
+    .option("--share-gpus", "let the service's GPUs be shared with runs/services that also share")
     .option("--no-wait", "return at once instead of waiting until the service is healthy")
     .option("--json", "print JSON")
     .action(
       async (opts: {
         cpuCores?: number;
         memoryGb?: number;
+        gpus?: number;
+        shareGpus?: boolean;
         name: string;
         model: { name: string; version?: number };
         entryScript: string;
@@ -504,11 +545,12 @@ export function register(program: Command, ctx: CliContext): void {
         const info = await client.deploy({
           name: opts.name,
           target: opts.target,
-          ...(opts.cpuCores !== undefined || opts.memoryGb !== undefined
+          ...(opts.cpuCores !== undefined || opts.memoryGb !== undefined || opts.gpus
             ? {
                 deploymentConfig: {
                   ...(opts.cpuCores !== undefined ? { cpuCores: opts.cpuCores } : {}),
                   ...(opts.memoryGb !== undefined ? { memoryGb: opts.memoryGb } : {}),
+                  ...(opts.gpus ? { gpus: opts.gpus, shareGpus: opts.shareGpus === true } : {}),
                 },
               }
             : {}),

@@ -165,6 +165,8 @@ export function definitionHashInput(def: EnvironmentDefinition): JsonValue {
       platform: def.docker.platform,
       gpuSupport: def.docker.gpuSupport,
       systemPackages: sortedUnique(def.docker.systemPackages.map((p) => p.trim())),
+      // absent when unset, so definitions without it keep their hashes
+      ...(def.docker.cudaVersion !== null ? { cudaVersion: def.docker.cudaVersion.trim() } : {}),
     },
     spark: def.spark as unknown as JsonValue,
     databricks: def.databricks as unknown as JsonValue,
@@ -248,6 +250,22 @@ export function cudaPackages(def: EnvironmentDefinition): string[] {
     }
   }
   return out;
+}
+
+/**
+ * The `__cuda` version a GPU definition's image is locked and built for: `docker.cudaVersion`, else
+ * the `cuda-MAJOR.MINOR` of the GPU base image's tag (e.g. 12.1 for `…-jammy-cuda-12.1.1`); null
+ * for CPU definitions and GPU images whose tag names no CUDA version.
+ */
+export function definitionCudaVersion(
+  def: EnvironmentDefinition,
+  config: CoreConfig = defaultCoreConfig,
+): string | null {
+  const base = resolveBaseImage(def, config);
+  if (def.docker.cudaVersion !== null) return def.docker.cudaVersion.trim();
+  if (!base.gpu || base.image === null) return null;
+  const m = /(?:^|[^a-z])cuda[-_]?(\d{1,3})\.(\d{1,3})/i.exec(base.image.slice(base.image.lastIndexOf(":")));
+  return m ? `${Number(m[1])}.${Number(m[2])}` : null;
 }
 
 /**

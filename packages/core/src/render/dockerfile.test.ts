@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { defaultCoreConfig } from "../config";
 import { definitionHash, imageKey } from "../hash/hash";
+import { definitionCudaVersion } from "../hash/normalize";
 import { type EnvironmentDefinitionInput, parseDefinition } from "../spec/definition";
 import { ImageLabels, renderDockerBuild } from "./dockerfile";
 
@@ -196,6 +197,23 @@ describe("renderDockerBuild", () => {
       docker: { baseImage: "private/base:1", baseImageRegistry: { address: "not a host" } },
     });
     expect(() => renderDockerBuild(bad)).toThrow(/registry address like/);
+  });
+
+  it("builds a GPU definition's conda environment for its __cuda (no driver during a build)", () => {
+    const gpu = parseDefinition({ ...input, docker: { gpuSupport: true } });
+    // default: the CUDA of the GPU base image's tag (mambaorg/micromamba:…-cuda-12.1.1)
+    expect(definitionCudaVersion(gpu)).toBe("12.1");
+    expect(renderDockerBuild(gpu).dockerfile).toContain(
+      "RUN CONDA_OVERRIDE_CUDA=12.1 micromamba create -y -p /opt/conda/envs/mlenv -f /tmp/mlenv/environment.yml",
+    );
+    const pinned = parseDefinition({ ...input, docker: { gpuSupport: true, cudaVersion: "12.4" } });
+    expect(renderDockerBuild(pinned).dockerfile).toContain("RUN CONDA_OVERRIDE_CUDA=12.4 micromamba create");
+    expect(definitionHash(pinned)).not.toBe(definitionHash(gpu));
+    // CPU definitions: no __cuda, the Dockerfile and hash are as before the field existed
+    expect(definitionCudaVersion(parseDefinition(input))).toBeNull();
+    expect(renderDockerBuild(parseDefinition(input)).dockerfile).not.toContain("CONDA_OVERRIDE_CUDA");
+    const hostile = parseDefinition({ ...input, docker: { gpuSupport: true, cudaVersion: "12; rm -rf /" } });
+    expect(() => renderDockerBuild(hostile)).toThrow(/cudaVersion|CUDA version/);
   });
 
   it("uses a custom Dockerfile as the base stage", () => {

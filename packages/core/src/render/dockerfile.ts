@@ -4,7 +4,7 @@ import { CoreError, CoreErrorCode } from "../errors";
 import { renderCondaEnvironment } from "../formats/condaEnvironment";
 import type { JsonValue } from "../hash/canonicalJson";
 import { definitionHash, imageKey } from "../hash/hash";
-import { normalizeCondaEnvironment, resolveBaseImage } from "../hash/normalize";
+import { definitionCudaVersion, normalizeCondaEnvironment, resolveBaseImage } from "../hash/normalize";
 import type { EnvironmentDefinition } from "../spec/definition";
 import { validateDefinition } from "../validate/validate";
 
@@ -164,9 +164,15 @@ export function renderDockerBuild(def: EnvironmentDefinition, options: RenderOpt
         dependencies: n.conda,
         ...n.extra,
       });
+      // no driver during a build: a GPU definition's __cuda comes from the definition (its image's CUDA)
+      const cuda = definitionCudaVersion(def, config);
+      if (cuda !== null && !/^\d{1,3}(\.\d{1,3}){0,2}$/.test(cuda))
+        refuse(
+          `expected docker.cudaVersion to be a CUDA version such as "12.4"; received ${JSON.stringify(cuda).slice(0, 200)}`,
+        );
       lines.push(
         "COPY environment.yml /tmp/mlenv/environment.yml",
-        `RUN ${conda} create -y -p ${prefix} -f /tmp/mlenv/environment.yml && ${conda} clean -a -y`,
+        `RUN ${cuda ? `CONDA_OVERRIDE_CUDA=${cuda} ` : ""}${conda} create -y -p ${prefix} -f /tmp/mlenv/environment.yml && ${conda} clean -a -y`,
       );
     }
     const pipText = options.lock

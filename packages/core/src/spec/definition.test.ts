@@ -34,6 +34,7 @@ describe("parseDefinition", () => {
       arguments: [],
       platform: { os: "Linux", architecture: "amd64" },
       gpuSupport: false,
+      cudaVersion: null,
       systemPackages: [],
     });
     expect(def.spark).toEqual({ repositories: [], packages: [], precachePackages: true });

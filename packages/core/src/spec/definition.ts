@@ -85,6 +85,11 @@ function buildSchema(config: CoreConfig) {
       .boolean()
       .default(false)
       .describe("Ask for the GPU default base image (the reference's deprecated docker.gpuSupport)."),
+    cudaVersion: nstr
+      .default(null)
+      .describe(
+        "mlenv addition: the CUDA driver version (e.g. 12.4) a GPU definition's image is locked for, as the __cuda virtual package; default: the version in the GPU base image's tag.",
+      ),
     systemPackages: z
       .array(z.string())
       .default([])
@@ -248,6 +253,9 @@ export function toReferenceJson(
       baseImageRegistry: { ...def.docker.baseImageRegistry },
       gpuSupport: def.docker.gpuSupport,
       ...(options.referenceOnly ? {} : { systemPackages: [...def.docker.systemPackages] }),
+      ...(options.referenceOnly || def.docker.cudaVersion === null
+        ? {}
+        : { cudaVersion: def.docker.cudaVersion }),
     },
     inferencingStackVersion: def.inferencingStackVersion,
     spark: structuredCloneJson(def.spark),

@@ -19,6 +19,7 @@ export const ValidationCode = {
   ENV_NAME_INVALID: "E_ENV_NAME_INVALID",
   CHANNEL_INVALID: "E_CHANNEL_INVALID",
   SYSTEM_PACKAGE_INVALID: "E_SYSTEM_PACKAGE_INVALID",
+  CUDA_VERSION_INVALID: "E_CUDA_VERSION_INVALID",
   UNPINNED: "W_UNPINNED",
   UNTAGGED_IMAGE: "W_UNTAGGED_IMAGE",
   LOCAL_PATH: "W_LOCAL_PATH",
@@ -229,6 +230,14 @@ export function validateDefinition(
     }
   }
   hostile(["docker", "shmSize"], def.docker.shmSize, "docker.shmSize");
+  if (def.docker.cudaVersion !== null && !/^\d{1,3}(\.\d{1,3}){0,2}$/.test(def.docker.cudaVersion.trim())) {
+    add(
+      ValidationCode.CUDA_VERSION_INVALID,
+      "error",
+      ["docker", "cudaVersion"],
+      `expected a CUDA version such as "12.4"; received ${preview(def.docker.cudaVersion)}`,
+    );
+  }
   const registryAddress = def.docker.baseImageRegistry.address;
   if (!hostile(["docker", "baseImageRegistry", "address"], registryAddress, "the registry address")) {
     const host = registryHost(registryAddress);

@@ -96,13 +96,35 @@ export interface ContainerSpec {
   cpus?: number;
   /** Memory limit in bytes (`HostConfig.Memory`); an integer from 6 MiB (the engine's minimum) to 1 PiB. */
   memoryBytes?: number;
+  /**
+   * GPU indices handed to the container through the Engine API's device requests
+   * (`HostConfig.DeviceRequests`, driver "nvidia", as `docker run --gpus device=0,1`).
+   */
+  gpuDeviceIds?: number[];
+}
+
+/** `HostConfig.DeviceRequests` asking the NVIDIA driver for these GPU indices (none when empty). */
+export function gpuDeviceRequests(
+  ids: readonly number[] | undefined,
+): { Driver: string; DeviceIDs: string[]; Capabilities: string[][] }[] {
+  if (!ids || ids.length === 0) return [];
+  for (const i of ids) {
+    if (!Number.isSafeInteger(i) || i < 0 || i > 4095)
+      throw new DockerError(DockerErrorCode.API, `Expected GPU indices 0-4095; received ${cut(String(i))}`);
+  }
+  return [{ Driver: "nvidia", DeviceIDs: ids.map(String), Capabilities: [["gpu"]] }];
 }
 
 /** The part of a container's inspect answer mlenv reads. */
 export interface ContainerInspect {
   Id: string;
   Config: { Labels: Record<string, string> | null } | null;
-  HostConfig: { NetworkMode?: string; NanoCpus?: number; Memory?: number } | null;
+  HostConfig: {
+    NetworkMode?: string;
+    NanoCpus?: number;
+    Memory?: number;
+    DeviceRequests?: { Driver?: string; DeviceIDs?: string[] | null }[] | null;
+  } | null;
   State: { Status: string; Running: boolean } | null;
 }
 
@@ -192,6 +214,14 @@ export class DockerClient {
     const signal = operationSignal(options);
     const res = await this.send({ method: "GET", path: "/version", ...(signal ? { signal } : {}) });
     return readJson(res, "version", signal);
+  }
+
+  /** The engine's container runtimes (`GET /info` `Runtimes`): `runc`, and `nvidia` with the NVIDIA Container Toolkit. */
+  async runtimes(options: OperationOptions = {}): Promise<string[]> {
+    const signal = operationSignal(options);
+    const res = await this.send({ method: "GET", path: "/info", ...(signal ? { signal } : {}) });
+    const info = await readJson<{ Runtimes?: Record<string, unknown> | null }>(res, "info", signal);
+    return Object.keys(info.Runtimes ?? {}).sort();
   }
 
   /**
@@ -405,6 +435,7 @@ export class DockerClient {
       );
     }
     const limits = containerLimits(spec);
+    const devices = gpuDeviceRequests(spec.gpuDeviceIds);
     const signal = operationSignal(options);
     const res = await this.send({
       method: "POST",
@@ -420,7 +451,11 @@ export class DockerClient {
           AttachStdout: true,
           AttachStderr: true,
           Tty: false,
-          HostConfig: { NetworkMode: "host", ...limits },
+          HostConfig: {
+            NetworkMode: "host",
+            ...limits,
+            ...(devices.length ? { DeviceRequests: devices } : {}),
+          },
         },
       },
       ...(signal ? { signal } : {}),

@@ -34,6 +34,8 @@ export async function dockerRun(options: {
   workspaceId: string;
   script: string;
   arguments: string[];
+  /** GPU indices handed to the container (Engine API device requests); none when empty. */
+  gpuDeviceIds?: number[];
   env: Record<string, string>;
   /** The source of mlenv_docker_entry.py, passed as `python -c`. */
   entrySource: string;
@@ -61,6 +63,7 @@ export async function dockerRun(options: {
     cmd: [python, "-c", options.entrySource, options.script, ...options.arguments],
     env: options.env,
     labels: { ...options.labels, "mlenv.run": options.env.MLENV_RUN_ID ?? "" },
+    ...(options.gpuDeviceIds?.length ? { gpuDeviceIds: options.gpuDeviceIds } : {}),
   });
   try {
     await options.onContainer(id);

@@ -8,6 +8,8 @@ export const RunFailureCode = {
   SERVER_RESTARTED: "E_SERVER_RESTARTED",
   PREPARE_FAILED: "E_PREPARE_FAILED",
   SERVICE_FAILED: "E_SERVICE_FAILED",
+  /** A service's GPUs are held by others (a service does not wait for them). */
+  GPU_BUSY: "E_GPU_BUSY",
 } as const;
 
 export type RunFailureCode = (typeof RunFailureCode)[keyof typeof RunFailureCode];

@@ -38,6 +38,22 @@ const Run = z.object({
     .array(z.record(z.string(), z.unknown()))
     .nullable()
     .describe("datastore arguments read: {datastore, kind, mode, version, digest, path}"),
+  gpus: z
+    .object({ count: z.number().int(), share: z.boolean(), devices: z.array(z.number().int()) })
+    .describe("GPUs asked for (exclusive unless share) and the nvidia-smi indices given once started"),
+});
+const Gpus = z.object({
+  devices: z.array(
+    z.object({
+      index: z.number().int(),
+      name: z.string(),
+      uuid: z.string().nullable(),
+      held: z.number().int().describe("runs and services holding it now"),
+    }),
+  ),
+  cuda: z.string().nullable().describe("the __cuda virtual package version (the driver's CUDA version)"),
+  cudaSource: z.enum(["CONDA_OVERRIDE_CUDA", "nvidia-smi", "none"]),
+  reason: z.string().nullable().describe("why there is no GPU, when there is none"),
 });
 const Model = z.object({
   name: z.string(),
@@ -54,7 +70,12 @@ const Service = z.object({
   name: z.string(),
   status: z.enum(["deploying", "healthy", "unhealthy", "failed", "deleted"]),
   target: z.enum(["local", "docker"]),
-  deploymentConfig: z.object({ cpuCores: z.number().nullable(), memoryGb: z.number().nullable() }),
+  deploymentConfig: z.object({
+    cpuCores: z.number().nullable(),
+    memoryGb: z.number().nullable(),
+    gpus: z.number().int().optional(),
+    shareGpus: z.boolean().optional(),
+  }),
   limitsEnforced: z.boolean(),
   model: z.object({ name: z.string(), version: z.number().int() }),
   entryScript: z.string(),
@@ -97,10 +118,18 @@ export const runRouteDocs: readonly RouteDoc[] = [
   {
     method: "post",
     path: "/api/v1/runs",
-    summary: "Submit a run of a script from a snapshot in an environment (local or docker target)",
+    summary:
+      "Submit a run of a script from a snapshot in an environment (local or docker target); with gpus it waits until that many GPUs are free (409 E_GPU_UNAVAILABLE when the machine has fewer)",
     role: "writer",
     body: SubmitSchema,
     responses: { 201: Run },
+  },
+  {
+    method: "get",
+    path: "/api/v1/gpus",
+    summary: "The server machine's GPUs (nvidia-smi -L), how many runs and services hold each, and __cuda",
+    role: "reader",
+    responses: { 200: Gpus },
   },
   {
     method: "get",

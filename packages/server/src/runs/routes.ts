@@ -13,6 +13,8 @@ import {
   ServerErrorCode,
   serverErrorResponse,
 } from "../errors";
+import type { Gpus } from "../gpus/gpus";
+import { gpuRequest, MAX_GPUS } from "../gpus/gpus";
 import type { Logger } from "../logger";
 import { registerModel } from "../models/models";
 import type { ServiceManager } from "../services/serviceManager";
@@ -31,6 +33,8 @@ export interface RunRoutesDeps {
   maxSnapshotBytes: number;
   /** How long `POST /services/:name/score` waits for the worker (default 30 s). */
   scoreTimeoutMs?: number;
+  /** This machine's GPUs (`GET /api/v1/gpus`). */
+  gpus?: Gpus;
 }
 
 /** Largest scoring request and answer relayed by `POST /services/:name/score`. */
@@ -88,6 +92,8 @@ export const SubmitSchema = z.object({
   resources: ResourcesSchema.optional(),
   environment: EnvironmentChoiceSchema,
   lock: z.unknown().optional(),
+  gpus: z.number().int().min(0).max(MAX_GPUS).optional(),
+  shareGpus: z.boolean().optional(),
 });
 export const ModelSchema = z.object({
   name: NUL_FREE,
@@ -101,7 +107,12 @@ export const DeploySchema = z.object({
   target: z.enum(["local", "docker"]).default("local"),
   // bounds are checked by the service manager (one message for API and direct callers)
   deploymentConfig: z
-    .object({ cpuCores: z.number().nullable().optional(), memoryGb: z.number().nullable().optional() })
+    .object({
+      cpuCores: z.number().nullable().optional(),
+      memoryGb: z.number().nullable().optional(),
+      gpus: z.number().int().min(0).max(MAX_GPUS).nullable().optional(),
+      shareGpus: z.boolean().optional(),
+    })
     .optional(),
   model: z.object({ name: NUL_FREE, version: z.number().int().positive().optional() }),
   entryScript: NUL_FREE.min(1).max(1024),
@@ -129,7 +140,8 @@ function serviceView(s: ServiceRecord) {
  * | method | path | role | answer |
  * |---|---|---|---|
  * | POST | `/api/v1/snapshots` `{files:[{path,content(base64)}]}` | writer | 201 `{id, files, size}` |
- * | POST | `/api/v1/runs` `{experiment, script, snapshot, arguments?, environment?, lock?, target?}` | writer | 201 run |
+ * | POST | `/api/v1/runs` `{experiment, script, snapshot, arguments?, environment?, lock?, target?, gpus?, shareGpus?}` | writer | 201 run (409 `E_GPU_UNAVAILABLE` when the machine has too few GPUs) |
+ * | GET | `/api/v1/gpus` | reader | `{devices:[{index,name,uuid,holders}], cuda, cudaSource, reason}` |
  * | GET | `/api/v1/runs` `?experiment=` | reader | `{items}` |
  * | GET | `/api/v1/runs/:id` | reader | run (with `environment`: name, version, hash, definition, lock) |
  * | GET | `/api/v1/runs/:id/logs` `?after=seq` | reader | `{items, status, next}` (poll until final) |
@@ -251,6 +263,7 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
       environment: b.environment ?? null,
       lock: b.lock,
       ...(b.resources ? { resources: b.resources } : {}),
+      gpus: gpuRequest(b.gpus, b.shareGpus),
     });
     deps.logger.info("run submitted", {
       workspace: a.workspaceName,
@@ -258,6 +271,20 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
       experiment: run.experiment,
     });
     return c.json(runView(run), 201);
+  });
+
+  app.get("/api/v1/gpus", async (c) => {
+    await auth(c, "reader");
+    const gpus = deps.gpus;
+    if (!gpus)
+      return c.json({ devices: [], cuda: null, cudaSource: "none", reason: "no GPU support configured" });
+    const inv = await gpus.refresh();
+    return c.json({
+      devices: inv.devices.map((d) => ({ ...d, held: gpus.allocator.holders(d.index) })),
+      cuda: inv.cuda,
+      cudaSource: inv.cudaSource,
+      reason: inv.reason,
+    });
   });
 
   app.get("/api/v1/runs", async (c) => {

@@ -12,6 +12,9 @@ import type { ComputeService, ResolvedInput } from "../compute/service";
 import type { ClusterRuns } from "../compute/slurmRuns";
 import type { DockerClient } from "../docker/client";
 import { preview, ServerError, ServerErrorCode } from "../errors";
+import type { GpuRequest } from "../gpus/allocator";
+import { cudaVisibleDevices } from "../gpus/allocator";
+import type { Gpus } from "../gpus/gpus";
 import type { Logger } from "../logger";
 import type { Registry } from "../registry";
 import { dockerRun } from "./dockerTarget";
@@ -100,6 +103,8 @@ export interface SubmitRunInput {
   lock?: unknown;
   /** Resources on a compute target (nodes, tasks, memory, time...). */
   resources?: RunResources;
+  /** GPUs the run needs (default none): it waits queued until that many are free. */
+  gpus?: GpuRequest;
 }
 
 export interface RunManagerOptions {
@@ -129,6 +134,8 @@ export interface RunManagerOptions {
   sandbox: LocalSandbox;
   /** Labels of every container (which data dir and process own it: a restart removes orphans). */
   containerLabels?: Record<string, string>;
+  /** This machine's GPUs (shared with the service manager); without it, asking for GPUs fails. */
+  gpus?: Gpus | undefined;
 }
 
 interface Active {
@@ -149,6 +156,11 @@ export class RunManager {
   readonly #o: RunManagerOptions;
   readonly #active = new Map<string, Active>();
   readonly #queue: string[] = [];
+  /** GPUs asked for by queued runs, and those given to starting/active runs. */
+  readonly #gpuWants = new Map<string, GpuRequest>();
+  readonly #gpuGiven = new Map<string, number[]>();
+  /** Queued runs told they wait for GPUs (once each). */
+  readonly #gpuWaiting = new Set<string>();
   #running = 0;
   readonly #executions = new Set<Promise<void>>();
   #callback: Server | null = null;
@@ -279,6 +291,13 @@ export class RunManager {
     }
     const builtIn = input.target === "local" || input.target === "docker";
     const compute = this.#o.compute;
+    // on a compute target GPUs are a resource of the cluster job (Slurm GRES), not of this machine
+    const resources = {
+      ...(input.resources ?? { nodes: 1, tasksPerNode: 1, cpusPerTask: 1 }),
+      ...(!builtIn && input.gpus?.count && input.resources?.gpus === undefined
+        ? { gpus: input.gpus.count }
+        : {}),
+    };
     if (!builtIn) {
       if (!compute) {
         throw new ServerError(
@@ -289,7 +308,7 @@ export class RunManager {
       await compute.cluster.check({
         workspaceId: input.workspaceId,
         target: input.target,
-        resources: input.resources ?? { nodes: 1, tasksPerNode: 1, cpusPerTask: 1 },
+        resources,
       });
     }
     const hasData = input.arguments.some((a) => typeof a !== "string");
@@ -309,6 +328,18 @@ export class RunManager {
         ServerErrorCode.BAD_REQUEST,
         `Expected the script to be a file of the source directory, e.g. "train.py"; ${preview(input.script)} is not in the snapshot (${manifest.files.length} files)`,
       );
+    }
+    const gpus = (builtIn ? input.gpus : undefined) ?? { count: 0, share: false };
+    if (gpus.count > 0) {
+      if (!this.#o.gpus) {
+        throw new ServerError(
+          ServerErrorCode.GPU_UNAVAILABLE,
+          `The run asks for ${gpus.count} GPU(s) but this server has no GPU support configured`,
+        );
+      }
+      if (input.target === "docker" && this.#o.docker)
+        await this.#o.gpus.checkDocker(this.#o.docker.client, gpus, "run");
+      else await this.#o.gpus.check(gpus, "run");
     }
     const { environment } = await resolveRunEnvironment({
       registry: this.#o.registry,
@@ -331,30 +362,77 @@ export class RunManager {
       snapshot: input.snapshot,
       environment,
       createdBy: input.createdBy,
+      ...(gpus.count > 0 ? { gpus } : {}),
     });
     if (inputs.length && compute) await compute.service.store.setRunInputs(run.id, inputs);
     if (!builtIn && compute) {
-      await compute.cluster.launch(
-        run,
-        input.resources ?? { nodes: 1, tasksPerNode: 1, cpusPerTask: 1 },
-        inputs,
-      );
+      await compute.cluster.launch(run, resources, inputs);
       return (await this.#o.store.getRun(run.id)) ?? run;
     }
+    if (gpus.count > 0) this.#gpuWants.set(run.id, gpus);
     this.#queue.push(run.id);
     this.#pump();
     return run;
   }
 
+  /**
+   * The first queued run that can start now: in submission order, skipping runs whose GPUs are
+   * not free (they keep their place; a CPU run behind them may start).
+   */
+  #next(): string | undefined {
+    for (let i = 0; i < this.#queue.length; i++) {
+      const id = this.#queue[i]!;
+      const want = this.#gpuWants.get(id);
+      if (want && this.#o.gpus) {
+        const given = this.#o.gpus.allocator.tryAcquire(id, want);
+        if (!given) {
+          if (!this.#gpuWaiting.has(id)) {
+            this.#gpuWaiting.add(id);
+            void this.#note(
+              id,
+              `waiting for ${want.count} free GPU(s): the machine's ${this.#o.gpus.allocator.devices.length} GPU(s) are held by other runs or services`,
+            );
+          }
+          continue;
+        }
+        this.#gpuGiven.set(id, given);
+      }
+      this.#gpuWants.delete(id);
+      this.#gpuWaiting.delete(id);
+      this.#queue.splice(i, 1);
+      return id;
+    }
+    return undefined;
+  }
+
+  /** A system line in a queued run's log. */
+  async #note(id: string, text: string): Promise<void> {
+    try {
+      const log = new LogWriter(this.#o.store, id, await this.#o.store.lastLogSeq(id));
+      log.write("system", text);
+      await log.flush();
+    } catch (e) {
+      this.#o.logger.warn("run log note failed", { run: id, error: String(e).slice(0, 200) });
+    }
+  }
+
+  #release(id: string): void {
+    this.#gpuWants.delete(id);
+    this.#gpuWaiting.delete(id);
+    if (this.#gpuGiven.delete(id)) this.#o.gpus?.allocator.release(id);
+  }
+
   #pump(): void {
     while (!this.#closed && this.#running < (this.#o.concurrency ?? 2) && this.#queue.length > 0) {
-      const id = this.#queue.shift()!;
+      const id = this.#next();
+      if (id === undefined) return;
       this.#running++;
       const p = this.#execute(id)
         .catch((e) =>
           this.#o.logger.error("run execution failed", { run: id, error: String(e).slice(0, 500) }),
         )
         .finally(() => {
+          this.#release(id);
           this.#running--;
           this.#executions.delete(p);
           this.#pump();
@@ -375,7 +453,7 @@ export class RunManager {
       outputs: null,
     };
     this.#active.set(id, active);
-    const log = new LogWriter(store, id);
+    const log = new LogWriter(store, id, await store.lastLogSeq(id));
     const system = (t: string) => log.write("system", t);
     const dir = join(this.#o.workDir, id);
     let account: number | null = null;
@@ -394,6 +472,14 @@ export class RunManager {
         `environment ${run.environment.name} version ${run.environment.version} (${run.environment.imageKey})`,
       );
       const { definition, lock } = recordedEnvironment(run.environment);
+      const gpuDevices = this.#gpuGiven.get(id) ?? [];
+      if (run.gpus.count > 0) {
+        const names = gpuDevices.map(
+          (i) => `${i} (${this.#o.gpus?.allocator.devices.find((d) => d.index === i)?.name ?? "GPU"})`,
+        );
+        system(`GPUs ${names.join(", ")}${run.gpus.share ? " (shared)" : ""}`);
+        await store.setRunGpus(id, { ...run.gpus, devices: gpuDevices });
+      }
       if (run.target === "docker") {
         const docker = this.#o.docker;
         if (!docker) throw new Error("the docker target is not configured on this server");
@@ -404,8 +490,11 @@ export class RunManager {
           workspaceId: run.workspaceId,
           script: run.script,
           arguments: run.arguments,
+          gpuDeviceIds: gpuDevices,
           env: {
             ...definition.environmentVariables,
+            // inside the container the given GPUs are numbered from 0
+            ...(gpuDevices.length ? { MLENV_RUN_GPUS: gpuDevices.map((_, i) => i).join(",") } : {}),
             MLENV_RUN_ID: id,
             MLENV_RUN_CALLBACK: this.#callbackUrl,
             MLENV_RUN_TOKEN: active.token,
@@ -472,6 +561,11 @@ export class RunManager {
         MLENV_RUN_CALLBACK: this.#callbackUrl,
         MLENV_RUN_TOKEN: active.token,
         MLENV_EXPERIMENT: run.experiment,
+        // the GPUs given to this run only; none when it asked for none (so none is used by accident)
+        ...(gpuDevices.length || this.#o.gpus?.allocator.devices.length
+          ? { CUDA_VISIBLE_DEVICES: cudaVisibleDevices(gpuDevices) }
+          : {}),
+        ...(gpuDevices.length ? { MLENV_RUN_GPUS: gpuDevices.join(",") } : {}),
         ...(interpreter.venvDir
           ? {
               VIRTUAL_ENV: interpreter.venvDir,
@@ -480,10 +574,12 @@ export class RunManager {
           : {}),
       });
       system(`running ${interpreter.python} ${run.script} ${args.join(" ")}`.trimEnd());
+      // with GPUs, the helper entry records their utilisation and memory while the script runs
+      const entry = gpuDevices.length ? [join(this.#helperDir, "mlenv_gpu_entry.py")] : [];
       const wrapped = confinement.wrap({
         account,
         command: interpreter.python,
-        args: ["-u", insideDir(dir, run.script), ...args],
+        args: ["-u", ...entry, insideDir(dir, run.script), ...args],
         cwd: dir,
         writable: [dir],
         readable: [...(interpreter.venvDir ? [interpreter.venvDir] : []), this.#helperDir],
@@ -605,7 +701,10 @@ export class RunManager {
       return this.#o.store.getRun(id);
     }
     const qi = this.#queue.indexOf(id);
-    if (qi >= 0) this.#queue.splice(qi, 1);
+    if (qi >= 0) {
+      this.#queue.splice(qi, 1);
+      this.#release(id);
+    }
     if (moved && active) {
       active.cancel = true;
       if (active.process) await stopTree(active.process);

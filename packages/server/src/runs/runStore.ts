@@ -56,6 +56,15 @@ export interface RunRecord {
   compute: Record<string, unknown> | null;
   /** The datastore arguments the run read, with the version of each (null when none). */
   inputs: Record<string, unknown>[] | null;
+  /** GPUs asked for (`count`, exclusively unless `share`) and the indices given once it started. */
+  gpus: RunGpus;
+}
+
+/** A run's GPUs: asked for, and the indices (nvidia-smi's) it was given. */
+export interface RunGpus {
+  count: number;
+  share: boolean;
+  devices: number[];
 }
 
 export interface LogLine {
@@ -90,6 +99,10 @@ export type ServiceStatus = "deploying" | "healthy" | "unhealthy" | "failed" | "
 export interface ServiceDeploymentConfig {
   cpuCores: number | null;
   memoryGb: number | null;
+  /** GPUs the service's worker holds while it runs (0: none). */
+  gpus?: number;
+  /** Whether those GPUs may also be given to other runs/services that share. */
+  shareGpus?: boolean;
 }
 
 export interface ServiceRecord {
@@ -119,6 +132,11 @@ export interface ServiceRecord {
 /** Runs' heartbeat column: a process renews it for runs it owns, so others can tell lost runs. */
 export function runsHeartbeatMigrationSql(_backend: "sqlite" | "postgres"): string {
   return "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;";
+}
+
+/** Runs' GPU column: JSON `{count, share, devices}` (NULL before 0011: no GPUs). */
+export function runsGpusMigrationSql(_backend: "sqlite" | "postgres"): string {
+  return "ALTER TABLE runs ADD COLUMN gpus TEXT;";
 }
 
 /** The services' deployment config column (JSON `{cpuCores, memoryGb}`; NULL before 0008). */
@@ -242,6 +260,7 @@ function toRun(r: Row): RunRecord {
     pid: num(r.pid),
     compute: parse<Record<string, unknown>>(r.compute),
     inputs: parse<Record<string, unknown>[]>(r.inputs),
+    gpus: { count: 0, share: false, devices: [], ...parse<Partial<RunGpus>>(r.gpus) },
   };
 }
 
@@ -295,6 +314,7 @@ export interface CreateRunInput {
   snapshot: string;
   environment: RunEnvironment;
   createdBy: string;
+  gpus?: { count: number; share: boolean };
 }
 
 /** Persistence of runs, logs, metrics, models and services (SQLite or PostgreSQL, same schema). */
@@ -312,7 +332,7 @@ export class RunStore {
       try {
         await this.db.all(
           `INSERT INTO runs (id, workspace_id, experiment, number, status, target, script, arguments, snapshot,
-             environment, artifacts, created_by, created_at, heartbeat_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, '[]', ?, ?, ?)`,
+             environment, artifacts, created_by, created_at, heartbeat_at, gpus) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?)`,
           [
             id,
             input.workspaceId,
@@ -326,6 +346,7 @@ export class RunStore {
             input.createdBy,
             now(),
             now(),
+            input.gpus?.count ? JSON.stringify({ ...input.gpus, devices: [] }) : null,
           ],
         );
       } catch (e) {
@@ -398,6 +419,11 @@ export class RunStore {
   }
 
   /** Record artifacts of a run that already reached a final status (cancel races the collection). */
+  /** Record the GPU indices a run was given. */
+  async setRunGpus(id: string, gpus: RunGpus): Promise<void> {
+    await this.db.all("UPDATE runs SET gpus = ? WHERE id = ?", [JSON.stringify(gpus), id]);
+  }
+
   async setArtifacts(id: string, artifacts: RunArtifact[]): Promise<void> {
     await this.db.all("UPDATE runs SET artifacts = ? WHERE id = ?", [JSON.stringify(artifacts), id]);
   }

@@ -9,6 +9,7 @@ import { ComputeService } from "../compute/service";
 import { ClusterRuns } from "../compute/slurmRuns";
 import { openComputeStore } from "../compute/store";
 import type { DockerClient } from "../docker/client";
+import { Gpus } from "../gpus/gpus";
 import type { Logger } from "../logger";
 import { Registry } from "../registry";
 import { ServiceManager } from "../services/serviceManager";
@@ -58,6 +59,8 @@ export interface RunSupportOptions {
   localTarget?: LocalTargetPolicy | undefined;
   /** bubblewrap for non-root servers: a path, or null never to use it (default env `MLENV_BWRAP`, `off` = null, else `bwrap` on PATH). */
   bwrap?: string | null | undefined;
+  /** This machine's GPUs (default: read with `nvidia-smi -L` at start; none without a driver). */
+  gpus?: Gpus | undefined;
 }
 
 /** Runs, models and local web services of one server process. */
@@ -65,6 +68,7 @@ export interface RunSupport {
   runs: RunManager;
   /** Runs on compute targets (Slurm): submission and the poller. */
   cluster: ClusterRuns;
+  gpus: Gpus;
   services: ServiceManager;
   runStore: RunStore;
   routes: Hono;
@@ -170,7 +174,10 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     pollMs: clusterPollMs,
     ...(preparePip ? { preparePip } : {}),
   });
+  const gpus =
+    options.gpus ?? new Gpus({ devices: [], cuda: null, cudaSource: "none", reason: "not read yet" });
   const common = {
+    gpus,
     store: runStore,
     blobs: options.blobs,
     registry,
@@ -199,6 +206,7 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     services,
     logger: options.logger,
     maxSnapshotBytes,
+    gpus,
   });
   routes.route(
     "/",
@@ -207,6 +215,7 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
   return {
     runs,
     cluster,
+    gpus,
     services,
     runStore,
     routes,
@@ -236,6 +245,7 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
           containers: removed,
         });
       }
+      if (!options.gpus) await gpus.refresh();
       await runs.start();
       await services.start();
       cluster.start();

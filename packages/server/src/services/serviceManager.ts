@@ -7,12 +7,14 @@ import type { BlobStore } from "../blobs/blobStore";
 import type { ImageBuilder } from "../builds/builder";
 import type { DockerClient } from "../docker/client";
 import { preview, ServerError, ServerErrorCode } from "../errors";
+import { cudaVisibleDevices } from "../gpus/allocator";
+import { type Gpus, gpuRequest } from "../gpus/gpus";
 import type { Logger } from "../logger";
 import { checkModelName } from "../models/models";
 import type { Registry } from "../registry";
 import { LineTail } from "../runs/dockerTarget";
 import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "../runs/environments";
-import { failureOf, RunFailureCode } from "../runs/errors";
+import { failureOf, RunFailure, RunFailureCode } from "../runs/errors";
 import type { LocalSandbox } from "../runs/localSandbox";
 import { LogWriter } from "../runs/logWriter";
 import { spawnLogged, stopTree } from "../runs/process";
@@ -37,7 +39,12 @@ export function checkDeploymentConfig(c: DeployInput["deploymentConfig"]): Servi
     }
     return v;
   };
-  return { cpuCores: one("cpuCores", "0.5"), memoryGb: one("memoryGb", "0.5") };
+  const gpus = gpuRequest(c?.gpus, c?.shareGpus);
+  return {
+    cpuCores: one("cpuCores", "0.5"),
+    memoryGb: one("memoryGb", "0.5"),
+    ...(gpus.count > 0 ? { gpus: gpus.count, shareGpus: gpus.share } : {}),
+  };
 }
 
 export interface DeployInput {
@@ -47,7 +54,13 @@ export interface DeployInput {
   target?: "local" | "docker";
   /** CPU cores and memory in GB (2^30 bytes, as Docker's `--memory 1g`): enforced on docker, recorded on local. */
   deploymentConfig?:
-    | { cpuCores?: number | null | undefined; memoryGb?: number | null | undefined }
+    | {
+        cpuCores?: number | null | undefined;
+        memoryGb?: number | null | undefined;
+        /** GPUs the worker holds while the service lives (exclusively unless `shareGpus`). */
+        gpus?: number | null | undefined;
+        shareGpus?: boolean | undefined;
+      }
     | undefined;
   model: { name: string; version?: number | undefined };
   entryScript: string;
@@ -83,6 +96,8 @@ export interface ServiceManagerOptions {
   sandbox: LocalSandbox;
   /** Labels of every container (which data dir and process own it: a restart removes orphans). */
   containerLabels?: Record<string, string>;
+  /** This machine's GPUs (shared with the run manager); without it, asking for GPUs fails. */
+  gpus?: Gpus | undefined;
 }
 
 /** One running worker: a local process or a container. */
@@ -194,6 +209,7 @@ export class ServiceManager {
     this.#live.delete(id);
     live.stopping = true;
     if (live.process) await live.process.stop(2000);
+    this.#o.gpus?.allocator.release(id);
     const now = await this.#o.store.getService(id);
     if (!now || now.status === "deleted") {
       live.log?.write("system", "deleted");
@@ -228,6 +244,18 @@ export class ServiceManager {
         ServerErrorCode.BAD_REQUEST,
         'Expected target "local": this server has no Docker engine configured for the docker target; received "docker"',
       );
+    }
+    const gpus = { count: deploymentConfig.gpus ?? 0, share: deploymentConfig.shareGpus ?? false };
+    if (gpus.count > 0) {
+      if (!this.#o.gpus) {
+        throw new ServerError(
+          ServerErrorCode.GPU_UNAVAILABLE,
+          `The service asks for ${gpus.count} GPU(s) but this server has no GPU support configured`,
+        );
+      }
+      if (input.target === "docker" && this.#o.docker)
+        await this.#o.gpus.checkDocker(this.#o.docker.client, gpus, "service");
+      else await this.#o.gpus.check(gpus, "service");
     }
     const model = await this.#o.store.getModel(input.workspaceId, input.model.name, input.model.version);
     if (!model) {
@@ -304,12 +332,13 @@ export class ServiceManager {
             : `limits: ${asked} recorded but NOT enforced on the ${service.target} target`,
         );
       }
+      const gpuDevices = this.#takeGpus(service);
       const port = service.port ?? (await freePort());
       const url = `http://127.0.0.1:${port}`;
       const startWorker =
         service.target === "docker"
-          ? await this.#dockerWorkers({ service, definition, lock, model, port, log })
-          : await this.#localWorkers({ service, definition, lock, model, port, log, dir });
+          ? await this.#dockerWorkers({ service, definition, lock, model, port, log, gpuDevices })
+          : await this.#localWorkers({ service, definition, lock, model, port, log, dir, gpuDevices });
       await store.updateService(service.id, { port, url }, mine);
       let restarts = service.restarts;
       const maxRestarts = this.#o.maxRestarts ?? 5;
@@ -353,8 +382,33 @@ export class ServiceManager {
       if (!live.stopping)
         await store.updateService(service.id, { status: "failed", error: f }, mine).catch(() => {});
     } finally {
+      // no worker runs any more (failed, stopped or deleted): its GPUs are free
+      this.#o.gpus?.allocator.release(service.id);
       await live.log?.flush();
     }
+  }
+
+  /**
+   * The GPUs a service holds while it runs (none when it asked for none). A service does not
+   * wait: with too few free GPUs it fails, naming who should give them back.
+   */
+  #takeGpus(service: ServiceRecord): number[] {
+    const count = service.deploymentConfig.gpus ?? 0;
+    if (count === 0) return [];
+    const share = service.deploymentConfig.shareGpus ?? false;
+    const gpus = this.#o.gpus;
+    const given = gpus?.allocator.tryAcquire(service.id, { count, share }) ?? null;
+    if (!gpus || !given) {
+      throw new RunFailure(
+        RunFailureCode.GPU_BUSY,
+        `The service asks for ${count} GPU(s) but only ${gpus ? gpus.allocator.devices.length : 0} exist on this machine and they are held by runs or other services; delete a service or wait for runs to end, then deploy again${share ? "" : " (or deploy with shareGpus)"}`,
+      );
+    }
+    const names = given.map(
+      (i) => `${i} (${gpus.allocator.devices.find((d) => d.index === i)?.name ?? "GPU"})`,
+    );
+    this.#live.get(service.id)?.log?.write("system", `GPUs ${names.join(", ")}${share ? " (shared)" : ""}`);
+    return given;
   }
 
   /** Files of the service's model, path → bytes (paths checked). */
@@ -378,6 +432,7 @@ export class ServiceManager {
     port: number;
     log: LogWriter;
     dir: string;
+    gpuDevices: number[];
   }): Promise<() => Promise<Worker>> {
     const { service, dir } = o;
     const system = (t: string) => o.log.write("system", t);
@@ -420,6 +475,9 @@ export class ServiceManager {
       MLENV_MODEL_DIR: modelDir,
       AZUREML_MODEL_DIR: modelDir,
       MLENV_SERVICE_NAME: service.name,
+      ...(o.gpuDevices.length || this.#o.gpus?.allocator.devices.length
+        ? { CUDA_VISIBLE_DEVICES: cudaVisibleDevices(o.gpuDevices) }
+        : {}),
       ...(interpreter.venvDir
         ? {
             VIRTUAL_ENV: interpreter.venvDir,
@@ -469,6 +527,7 @@ export class ServiceManager {
     model: ModelRecord;
     port: number;
     log: LogWriter;
+    gpuDevices: number[];
   }): Promise<() => Promise<Worker>> {
     const docker = this.#o.docker;
     if (!docker) throw new Error("the docker target is not configured on this server");
@@ -525,6 +584,7 @@ export class ServiceManager {
           PYTHONUNBUFFERED: "1",
         },
         labels: { ...this.#o.containerLabels, "mlenv.service": o.service.id },
+        ...(o.gpuDevices.length ? { gpuDeviceIds: o.gpuDevices } : {}),
         ...(o.service.deploymentConfig.cpuCores !== null
           ? { cpus: o.service.deploymentConfig.cpuCores }
           : {}),
@@ -588,6 +648,7 @@ export class ServiceManager {
     if (live) {
       live.stopping = true;
       if (live.process) await live.process.stop(2000);
+      this.#o.gpus?.allocator.release(service.id);
       live.log?.write("system", "deleted");
       await live.log?.flush();
       this.#live.delete(service.id);

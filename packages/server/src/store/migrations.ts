@@ -5,6 +5,7 @@ import {
 } from "../builds/jobStore";
 import { computeMigrationSql } from "../compute/store";
 import {
+  runsGpusMigrationSql,
   runsHeartbeatMigrationSql,
   runsMigrationSql,
   servicesDeploymentConfigMigrationSql,
@@ -149,4 +150,6 @@ export const migrations: readonly Migration[] = [
     sqlite: buildsPerWorkspaceMigrationSql("sqlite"),
     postgres: buildsPerWorkspaceMigrationSql("postgres"),
   },
+  // Runs ask for GPUs and record the indices they were given (services keep theirs in deployment_config).
+  { id: "0014_run_gpus", sqlite: runsGpusMigrationSql("sqlite"), postgres: runsGpusMigrationSql("postgres") },
 ];

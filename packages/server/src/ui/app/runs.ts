@@ -132,7 +132,10 @@ export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown
     if (el) el.scrollTop = el.scrollHeight;
   }, [lines]);
 
-  const series = numericSeries(metrics);
+  const allSeries = numericSeries(metrics);
+  // the run helper's own measurements (GPU utilisation and memory) are shown apart from the user's
+  const series = allSeries.filter((s) => !s.name.startsWith("system/"));
+  const systemSeries = allSeries.filter((s) => s.name.startsWith("system/"));
   return h(
     "main",
     { id: "main" },
@@ -154,6 +157,16 @@ export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown
           h("dd", { class: "hash" }, [run.script, ...run.arguments].join(" ")),
           h("dt", null, "Target"),
           h("dd", null, run.target),
+          run.gpus?.count
+            ? [
+                h("dt", null, "GPUs"),
+                h(
+                  "dd",
+                  { id: "run-gpus" },
+                  `${run.gpus.count}${run.gpus.share ? " (shared)" : ""}${run.gpus.devices.length ? `: ${run.gpus.devices.join(", ")}` : " (waiting)"}`,
+                ),
+              ]
+            : null,
           h("dt", null, "Environment"),
           h(
             "dd",
@@ -186,6 +199,16 @@ export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown
           series.map((s) => h(MetricChart, { series: s, key: s.name })),
         )
       : h("p", { class: "meta" }, "No metrics logged."),
+    systemSeries.length
+      ? [
+          h("h2", null, "System metrics"),
+          h(
+            "div",
+            { class: "metrics", id: "run-system-metrics" },
+            systemSeries.map((s) => h(MetricChart, { series: s, key: s.name })),
+          ),
+        ]
+      : null,
     h("h2", null, "Outputs"),
     run?.artifacts.length
       ? h(
