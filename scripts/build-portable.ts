@@ -88,6 +88,9 @@ export async function buildPortable(outDir: string): Promise<{ tarball: string; 
     mkdirSync(join(lib, "cli"), { recursive: true });
     await bundleCli(join(lib, "cli", "mlenv.cjs"), { native: "external" });
     await writeUiAssets(join(lib, "cli"));
+    // the conda installer's bzip2 (WebAssembly), read from beside the bundle
+    const bz2 = packageDir("@foxglove/wasm-bz2", join(root, "packages", "conda-installer"));
+    copyFileSync(join(bz2, "wasm", "module.wasm"), join(lib, "cli", "module.wasm"));
     // the run and service helpers, found by the server at <bundle>/../../python
     const python = join(root, "packages", "server", "python");
     mkdirSync(join(top, "python"));

@@ -104,6 +104,7 @@ describe.skipIf(skipWithout("portable tarball tools", toolsMissing()))(
       expect(statSync(tarball).size).toBeLessThanOrEqual(60 * 1000 * 1000);
       const top = join(unpacked, `mlenv-${portableVersion()}-linux-x64`);
       expect(readdirSync(top).sort()).toEqual(["LICENSE", "lib", "mlenv", "python"]);
+      expect(statSync(join(top, "lib", "cli", "module.wasm")).isFile()).toBe(true);
       expect(
         statSync(
           join(top, "lib", "node_modules", "better-sqlite3", "build", "Release", "better_sqlite3.node"),
