@@ -39,6 +39,8 @@ report() { # name PASS|FAIL detail...
 }
 
 WORK=$(mktemp -d /tmp/mlenv-gpu-check.XXXXXX)
+# a root server runs user code as another account, which must reach the data folder inside
+chmod 755 "$WORK"
 SERVER_PID=""
 cleanup() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -109,7 +111,8 @@ else
 fi
 
 # ---- a user-managed GPU environment whose interpreter is the given Python
-PY_ABS=$(command -v "$PY" || echo "$PY")
+# resolved: a root server runs user code as another account, which may not see a symlink's folder
+PY_ABS=$(readlink -f -- "$(command -v "$PY" || echo "$PY")")
 mkdir -p "$WORK/env" "$WORK/train" "$WORK/serve" "$WORK/hold"
 "$PY" - "$WORK/env/azureml_environment.json" "$PY_ABS" "$((1 - FAKE))" <<'PYEOF'
 import json, sys

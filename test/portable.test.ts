@@ -5,7 +5,7 @@
  * FAKE nvidia-smi of test/fixtures on PATH (parsing, allocation, the GPU errors: no real GPU).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir, skipWithout } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,13 @@ import { buildPortable, portableVersion } from "../scripts/build-portable";
 const root = join(import.meta.dirname, "..");
 /** System tools the launcher, the helpers and gpu-check.sh use; node is deliberately not among them. */
 const TOOLS = [
+  // the local target's confinement of user code on a root server
+  "setpriv",
+  "prlimit",
+  "unshare",
+  "useradd",
+  "groupadd",
+  "id",
   "sh",
   "bash",
   "tar",
@@ -78,6 +85,8 @@ describe.skipIf(skipWithout("portable tarball tools", toolsMissing()))(
 
     beforeAll(async () => {
       mkdirSync(bin);
+      // a root server runs user code as another account: it must reach the tools and the fake nvidia-smi
+      chmodSync(dir.path, 0o755);
       for (const t of TOOLS) {
         const p = spawnSync("sh", ["-c", `command -v ${t}`], { encoding: "utf8" }).stdout.trim();
         if (p) symlinkSync(p, join(bin, t));

@@ -4,7 +4,7 @@
  * run helper's GPU metrics and the errors at submit time. A real GPU is checked by
  * scripts/gpu-check.sh on a GPU machine.
  */
-import { mkdirSync, symlinkSync } from "node:fs";
+import { chmodSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir, skipWithout } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -65,6 +65,8 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     beforeAll(async () => {
       const bin = join(t.path, "bin");
       mkdirSync(bin);
+      // a root server runs user code as another account: it must reach the fake nvidia-smi
+      chmodSync(t.path, 0o755);
       symlinkSync(FAKE, join(bin, "nvidia-smi"));
       server = await spawnServer({
         MLENV_DATA_DIR: join(t.path, "data"),
