@@ -103,8 +103,6 @@ export async function bundleCli(
     target: "node20",
     conditions: ["@mlenv/source"],
     outfile: outFile,
-    // @foxglove/wasm-bz2 reads module.wasm beside the script in Node; its require() is for web bundlers
-    loader: { ".wasm": "empty" },
     ...(external
       ? { external: ["better-sqlite3", "esbuild", "pg-native"] }
       : { plugins: [unsupportedNative()] }),
