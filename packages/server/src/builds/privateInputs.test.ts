@@ -117,6 +117,7 @@ function suite(label: string, skip: boolean, database: () => string | undefined)
       expect(vb).not.toBe(va);
       // secrets make a definition private too
       const s = def([
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal ${MLENV_SECRET_*} reference syntax
         "--extra-index-url https://ci:${MLENV_SECRET_TOKEN}@pypi.corp.test/simple",
         "corp-x==1",
       ]);

@@ -23,6 +23,7 @@ export function refusePlainRegistryPassword(definition: EnvironmentDefinition): 
   if (password === null || password === undefined || isSecretReference(password)) return;
   throw new ServerError(
     ServerErrorCode.DEFINITION_INVALID,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal ${MLENV_SECRET_*} reference syntax
     "Expected docker.baseImageRegistry.password to be a workspace secret reference such as ${MLENV_SECRET_REGISTRY_PASSWORD} (set the value with `mlenv index secret set REGISTRY_PASSWORD`); received a literal password, which every reader of the workspace could read",
     { details: { field: "docker.baseImageRegistry.password", length: preview(password.length) } },
   );

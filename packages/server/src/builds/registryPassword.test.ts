@@ -65,6 +65,7 @@ function suite(label: string, skip: boolean, database: () => string | undefined)
     });
 
     it("accepts a secret reference; readers see the reference, never a value", async () => {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal ${MLENV_SECRET_*} reference syntax
       const ref = "${MLENV_SECRET_REGISTRY_PW}";
       const res = await call("POST", "/api/v1/environments", admin, { definition: definition(ref) });
       expect(res.status).toBe(201);
