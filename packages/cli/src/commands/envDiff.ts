@@ -71,7 +71,7 @@ export function registerDiffCommand(env: Command, ctx: CliContext): void {
         const db = loadDefinitionPath(ctx.path(b), { displayPath: b }).definition;
         const diff = diffDefinitions(da, db);
         if (opts.json) return ctx.json(diff);
-        printDiff(ctx, [`${a} (${definitionHash(da)})`, `${b} (${definitionHash(db)})`], diff);
+        return printDiff(ctx, [`${a} (${definitionHash(da)})`, `${b} (${definitionHash(db)})`], diff);
       },
     );
 }

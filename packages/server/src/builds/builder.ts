@@ -225,7 +225,7 @@ export class ImageBuilder {
    */
   async describe(
     definition: EnvironmentDefinition,
-    options: { lock?: Lock; signal?: AbortSignal } = {},
+    options: { lock?: Lock; signal?: AbortSignal; workspaceId?: string } = {},
   ): Promise<{
     imageKey: string;
     image: string;
@@ -237,7 +237,8 @@ export class ImageBuilder {
     digest: string | null;
     dockerfile: string | null;
   }> {
-    const ids = this.imageFor(definition, options.lock);
+    // the key a build in this workspace uses (scoped when the definition has private inputs)
+    const ids = await this.keyFor(definition, options.lock, options.workspaceId);
     // rendered first: a definition this server cannot render is the caller's error (core's
     // E_RENDER_REFUSED), whatever the engine and registry answer
     const files = this.renderContext(definition, options.lock);

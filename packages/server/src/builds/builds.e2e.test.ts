@@ -86,7 +86,7 @@ describe.skipIf(skipWithout("docker", reason))("image builds end to end through 
     const wheel = buildWheel({ name: priv, version: "0.1" });
     const reference = await addPrivatePipWheel(ws, { filename: wheel.filename, bytes: wheel.bytes });
     expect(reference).toMatch(/^mlenv\+wheel:\/\/default\//);
-    await ws.wheels.setSecret("IDX", secretValue);
+    await ws.wheels.setSecret("IDX", secretValue, { allowedHosts: [new URL(index.url).host] });
     const indexUrl = index.url.replace("http://", `http://ci:\${MLENV_SECRET_IDX}@`);
     const definition = (pin: string) => ({
       name: `e2e-${run}`,

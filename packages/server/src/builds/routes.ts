@@ -144,6 +144,7 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
     });
     const details = await deps.builder.describe(definition, {
       signal: c.req.raw.signal,
+      workspaceId: a.workspaceId,
       ...(lock ? { lock } : {}),
     });
     return c.json({ name: c.req.param("name"), version, ...details });
