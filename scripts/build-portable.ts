@@ -33,7 +33,7 @@ import {
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { writeUiAssets } from "../packages/server/src/ui/buildAssets";
+import { writeWebUiAssets } from "../packages/web-ui/src/buildAssets";
 import { bundleCli } from "./build-binary";
 
 const root = resolve(import.meta.dirname, "..");
@@ -87,7 +87,7 @@ export async function buildPortable(outDir: string): Promise<{ tarball: string; 
     const lib = join(top, "lib");
     mkdirSync(join(lib, "cli"), { recursive: true });
     await bundleCli(join(lib, "cli", "mlenv.cjs"), { native: "external" });
-    await writeUiAssets(join(lib, "cli"));
+    await writeWebUiAssets(join(lib, "cli"));
     // the conda installer's bzip2 (WebAssembly), read from beside the bundle
     const bz2 = packageDir("@foxglove/wasm-bz2", join(root, "packages", "conda-installer"));
     copyFileSync(join(bz2, "wasm", "module.wasm"), join(lib, "cli", "module.wasm"));

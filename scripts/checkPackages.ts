@@ -20,7 +20,7 @@ import { dirname, join, resolve } from "node:path";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
 
-export const PUBLISHED = ["core", "resolver", "conda-installer", "sdk", "cli", "server"] as const;
+export const PUBLISHED = ["core", "resolver", "conda-installer", "sdk", "web-ui", "cli", "server"] as const;
 
 const root = resolve(import.meta.dirname, "..");
 
@@ -120,7 +120,7 @@ export async function lintTarball(tarball: string): Promise<string[]> {
   if (JSON.stringify(packedPkg).includes("workspace:"))
     problems.push("package.json still names workspace: ranges");
   if (!files.has("./LICENSE")) problems.push("no LICENSE in the tarball");
-  if (packedPkg.name === "@mlenv/server" && !files.has("./dist/ui/app.js")) {
+  if (packedPkg.name === "@mlenv/web-ui" && !files.has("./dist/ui/app.js")) {
     problems.push(
       "no prebuilt web UI (dist/ui/app.js): the server would try to bundle sources it does not ship",
     );

@@ -19,6 +19,7 @@ const ENTRY_POINTS = [
   "@mlenv/sdk/node",
   "@mlenv/cli",
   "@mlenv/server",
+  "@mlenv/web-ui",
 ] as const;
 
 function node(cwd: string, args: string[]) {

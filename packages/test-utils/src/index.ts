@@ -28,7 +28,7 @@ export { pipEnv, runWithPipEnv, venvMissing } from "./python";
 export type { LocalRegistry, StartRegistryOptions } from "./registry";
 export { registryAvailable, startRegistry } from "./registry";
 export type { CapturedLog, StartServerFn, TestServer } from "./server";
-export { startTestServer } from "./server";
+export { apiClient, snapshotFiles, startTestServer } from "./server";
 export type { SlurmCluster } from "./slurm";
 export { SLURM_CLUSTER_SCRIPT, slurmMissing, startSlurm } from "./slurm";
 export { makeTempDir } from "./tempDir";

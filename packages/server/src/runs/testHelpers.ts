@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export { venvMissing } from "@mlenv/test-utils";
+export { apiClient, snapshotFiles, venvMissing } from "@mlenv/test-utils";
 
 /**
  * Start the server (src/internal/serveMain.ts) in its own process; resolves with its URL, a
@@ -70,35 +70,6 @@ export async function spawnServer(
     stop: () => signal("SIGTERM"),
     crash: () => signal("SIGKILL"),
   };
-}
-
-/** A tiny JSON client of a test server (answers are checked field by field with expect). */
-export function apiClient(url: string, token: string) {
-  // biome-ignore lint/suspicious/noExplicitAny: test answers are checked field by field with expect()
-  return async function api<T = any>(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; json: T }> {
-    const res = await fetch(url + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, json: (text ? JSON.parse(text) : null) as T };
-  };
-}
-
-/** Files for `POST /api/v1/snapshots`. */
-export function snapshotFiles(files: Record<string, string>): { path: string; content: string }[] {
-  return Object.entries(files).map(([path, text]) => ({
-    path,
-    content: Buffer.from(text).toString("base64"),
-  }));
 }
 
 /** Host pids of live processes whose command line holds `marker`. */

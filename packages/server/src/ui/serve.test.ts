@@ -1,9 +1,6 @@
-import { readFileSync } from "node:fs";
-import { makeTempDir, startTestServer, type TestServer } from "@mlenv/test-utils";
+import { startTestServer, type TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "../server";
-import { writeUiAssets } from "./buildAssets";
-import { bundleUi } from "./serve";
 
 describe("web UI routes", () => {
   let srv: TestServer;
@@ -58,16 +55,5 @@ describe("web UI routes", () => {
     expect((await openapi.json()).openapi).toMatch(/^3\.1/);
     const missing = await fetch(`${srv.url}/ui/nope.js`);
     expect(missing.status).toBe(404);
-  });
-
-  it("writes the same bundle to <dist>/ui/app.js for a built server", async () => {
-    const dir = makeTempDir("mlenv-ui-dist-");
-    try {
-      const file = await writeUiAssets(`${dir.path}/`);
-      expect(file).toBe(`${dir.path}/ui/app.js`);
-      expect(readFileSync(file, "utf8")).toBe(await bundleUi());
-    } finally {
-      dir.cleanup();
-    }
   });
 });

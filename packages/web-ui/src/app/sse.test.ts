@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SseParser } from "./app/sse";
+import { SseParser } from "./sse";
 
 describe("SseParser", () => {
   it("parses events with ids, names and multi-line data, skipping comments", () => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { definitionHash, loadDefinitionFile } from "@mlenv/core";
+import { startServer } from "@mlenv/server";
 import {
   CHROMIUM_PATH,
   chromiumMissing,
@@ -12,10 +13,9 @@ import {
 } from "@mlenv/test-utils";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer } from "../server";
 import { axeViolations } from "./axeAudit";
 
-const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.meta.url));
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 812 };
 

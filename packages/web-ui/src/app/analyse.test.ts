@@ -1,6 +1,6 @@
 import { definitionHash, parseDefinition } from "@mlenv/core";
 import { describe, expect, it } from "vitest";
-import { analyseSource, detectFormat, formatOfFile, parseTags } from "./app/analyse";
+import { analyseSource, detectFormat, formatOfFile, parseTags } from "./analyse";
 
 const YAML = `name: vision
 channels:

@@ -5,6 +5,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import {
+  BuildQueue,
+  buildRoutes,
+  createApp,
+  DockerClient,
+  FsBlobStore,
+  ImageBuilder,
+  openBuildJobStore,
+  Registry,
+  SqliteStore,
+} from "@mlenv/server";
+import {
   baseImageCpu,
   CHROMIUM_PATH,
   chromiumMissing,
@@ -14,15 +25,9 @@ import {
 } from "@mlenv/test-utils";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../app";
-import { FsBlobStore } from "../blobs/blobStore";
-import { BuildQueue, buildRoutes, ImageBuilder, openBuildJobStore } from "../builds/index";
-import { DockerClient } from "../docker/index";
-import { Registry } from "../registry";
-import { SqliteStore } from "../store/sqliteStore";
 import { axeViolations } from "./axeAudit";
 
-const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.meta.url));
 const dockerReason = await dockerAvailable();
 const run = `${process.pid}x${Date.now().toString(36)}`;
 

@@ -2,20 +2,22 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startServer } from "@mlenv/server";
 import {
+  apiClient,
   CHROMIUM_PATH,
   chromiumMissing,
   skipWithout,
+  snapshotFiles,
   startTestServer,
   type TestServer,
+  venvMissing,
 } from "@mlenv/test-utils";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, venvMissing } from "../runs/testHelpers";
-import { startServer } from "../server";
 import { axeViolations } from "./axeAudit";
 
-const ARTIFACTS = fileURLToPath(new URL("../../../../test-artifacts/ui/", import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.meta.url));
 
 const SCORE = `
 import json, os

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lineDiff } from "./app/lineDiff";
+import { lineDiff } from "./lineDiff";
 
 describe("lineDiff", () => {
   it("keeps equal texts as same rows with line numbers", () => {

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { definitionHash, type Lock, parseDefinition } from "@mlenv/core";
+import { startServer } from "@mlenv/server";
 import {
+  apiClient,
   CHROMIUM_PATH,
   chromiumMissing,
   skipWithout,
@@ -11,8 +13,6 @@ import {
 } from "@mlenv/test-utils";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient } from "../runs/testHelpers";
-import { startServer } from "../server";
 
 const def = (name: string, pip: string) => ({
   name,
