@@ -156,7 +156,11 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       expect(score.predictions[0]).toBeCloseTo(21, 2);
       expect(score.predictions[1]).toBeCloseTo(2, 2);
       // plain HTTP too
-      const http = await fetch(service.scoringUri!, { method: "POST", body: JSON.stringify({ data: [1] }) });
+      const http = await fetch(service.scoringUri!, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ws.token}` },
+        body: JSON.stringify({ data: [1] }),
+      });
       expect(((await http.json()) as { predictions: number[] }).predictions[0]).toBeCloseTo(3, 2);
 
       expect((await Webservice.list(ws)).map((s) => s.name)).toEqual(["tiny-regression"]);

@@ -57,6 +57,8 @@ export interface RunInfo {
   inputs?: Record<string, unknown>[] | null;
   /** GPUs asked for and the indices (nvidia-smi's) given once the run started. */
   gpus: RunGpus;
+  /** Whether the run asked for network access (without it, local and docker runs have none). */
+  network?: boolean;
 }
 
 /** A run's GPUs: `count` asked for (exclusively unless `share`), `devices` given. */
@@ -200,6 +202,8 @@ export class RunsClient {
     gpus?: number;
     /** Let GPUs be shared with other runs that also share. */
     shareGpus?: boolean;
+    /** Network access for the run's code (default none on the local and docker targets). */
+    network?: boolean;
   }): Promise<RunInfo> {
     return this.workspace.request("POST", "/api/v1/runs", { body });
   }
@@ -574,9 +578,13 @@ export class Webservice {
     return this.info.name;
   }
 
-  /** `<url>/score`, or null before the worker listens. */
+  /**
+   * The server's scoring route (`<server>/api/v1/services/<name>/score`, with `Authorization:
+   * Bearer <token>` of the workspace), or null before the worker listens. The worker's own port
+   * (`info.url`) answers /score only to the server, which adds the service's token.
+   */
   get scoringUri(): string | null {
-    return this.info.url ? `${this.info.url}/score` : null;
+    return this.info.url ? `${this.#client.workspace.url}/api/v1/services/${seg(this.name)}/score` : null;
   }
 
   static async get(workspace: Workspace, name: string): Promise<Webservice> {
@@ -617,43 +625,22 @@ export class Webservice {
     }
   }
 
-  /** POST a request body to /score and return the parsed JSON answer (errors keep the service's message). */
+  /**
+   * Score through the server (the worker answers only requests carrying the service's token,
+   * which the server adds) and return the parsed JSON answer (errors keep the service's message).
+   */
   async run(input: unknown): Promise<unknown> {
     if (!this.info.url) await this.waitForDeployment();
-    const body = typeof input === "string" ? input : JSON.stringify(input);
-    let res: Response;
-    try {
-      res = await this.#client.workspace.fetch(`${this.info.url}/score`, { method: "POST", body });
-    } catch (cause) {
-      throw new MlenvError(
-        SdkErrorCodes.network,
-        `Expected service ${this.name} to answer at ${this.info.url}/score`,
-        { cause },
-      );
-    }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (cause) {
-      throw new MlenvError(
-        SdkErrorCodes.badResponse,
-        `Expected JSON from ${this.name}/score; received ${preview(text)}`,
-        { cause },
-      );
-    }
-    if (!res.ok) {
-      const message = (json as { error?: unknown })?.error;
+    const { status, body } = await this.#client.scoreService(this.name, input);
+    if (status >= 400) {
+      const message = (body as { error?: unknown })?.error;
       throw new MlenvError(
         SdkErrorCodes.http,
-        `Service ${this.name} answered HTTP ${res.status}: ${preview(message ?? text)}`,
-        {
-          status: res.status,
-          details: json,
-        },
+        `Service ${this.name} answered HTTP ${status}: ${preview(message ?? body)}`,
+        { status, details: body },
       );
     }
-    return json;
+    return body;
   }
 
   /** The worker's output (and mlenv's notes), all of it or after a sequence number. */
@@ -683,6 +670,11 @@ export class ScriptRunConfig {
   gpus: number;
   /** Let the run's GPUs be shared with other runs that also share. */
   shareGpus: boolean;
+  /**
+   * Network access for the run's code. Default false: a docker run's container has no network
+   * and a local run its own empty network namespace (where the server can make one).
+   */
+  network: boolean;
 
   constructor(options: {
     sourceDirectory?: string;
@@ -696,9 +688,11 @@ export class ScriptRunConfig {
     distributedJobConfig?: PyTorchConfiguration | MpiConfiguration;
     gpus?: number;
     shareGpus?: boolean;
+    network?: boolean;
   }) {
     this.gpus = options.gpus ?? 0;
     this.shareGpus = options.shareGpus ?? false;
+    this.network = options.network ?? false;
     this.sourceDirectory = options.sourceDirectory ?? ".";
     this.script = options.script;
     this.arguments = (options.arguments ?? []).map((a) => (typeof a === "object" ? a : String(a)));
@@ -789,6 +783,7 @@ export class Experiment {
       environment: environmentChoice(environment),
       ...(config.lock !== undefined ? { lock: config.lock } : {}),
       ...(config.gpus > 0 ? { gpus: config.gpus, shareGpus: config.shareGpus } : {}),
+      ...(config.network ? { network: true } : {}),
     });
     return new Run(this.workspace, info);
   }

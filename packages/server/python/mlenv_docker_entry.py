@@ -2,29 +2,55 @@
 
     python -c "$(cat mlenv_docker_entry.py)" SCRIPT [ARGS...]
 
-Fetches the run's source snapshot and the mlenv_run helper from the server's loopback callback
-(host networking), runs SCRIPT in it, uploads the files written under ./outputs, and exits with
-the script's exit code. Needs MLENV_RUN_ID, MLENV_RUN_CALLBACK and MLENV_RUN_TOKEN.
+Fetches the run's source snapshot and the mlenv_run helper from the server's callback (a unix
+socket mounted into the container, `MLENV_RUN_CALLBACK=unix:/run/mlenv/callback.sock`, so it works
+without network), runs SCRIPT in it, uploads the files written under ./outputs, and exits with the
+script's exit code. Needs MLENV_RUN_ID, MLENV_RUN_CALLBACK and MLENV_RUN_TOKEN.
 """
 
 import base64
+import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
-import urllib.request
+import urllib.parse
+
+
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self._socket_path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._socket_path)
+        self.sock = sock
 
 
 def call(method, path, body=None):
-    url = os.environ["MLENV_RUN_CALLBACK"].rstrip("/") + path
+    url = os.environ["MLENV_RUN_CALLBACK"]
+    if url.startswith("unix:"):
+        conn = UnixConnection(url[len("unix:"):], 300)
+    else:
+        parsed = urllib.parse.urlsplit(url)
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=300)
     data = json.dumps(body).encode("utf-8") if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "content-type": "application/json",
-        "x-mlenv-run-token": os.environ["MLENV_RUN_TOKEN"],
-    })
-    with urllib.request.urlopen(req, timeout=300) as res:
-        return json.loads(res.read().decode("utf-8"))
+    try:
+        conn.request(method, path, body=data, headers={
+            "content-type": "application/json",
+            "x-mlenv-run-token": os.environ["MLENV_RUN_TOKEN"],
+        })
+        res = conn.getresponse()
+        text = res.read()
+        if res.status >= 400:
+            raise SystemExit("mlenv: the run's callback answered %d to %s %s" % (res.status, method, path))
+        return json.loads(text.decode("utf-8"))
+    finally:
+        conn.close()
 
 
 def safe_join(root, rel):

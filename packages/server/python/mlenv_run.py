@@ -4,7 +4,8 @@
     mlenv_run.log("loss", 0.1)          # a metric of this run
     mlenv_run.run_id()                   # the run's id, or None outside a run
 
-The run sets MLENV_RUN_ID, MLENV_RUN_CALLBACK (a loopback URL) and MLENV_RUN_TOKEN; on a cluster
+The run sets MLENV_RUN_ID, MLENV_RUN_CALLBACK (`unix:/path/of/the/server's/socket`, which works
+without network access; an `http://` URL is also accepted) and MLENV_RUN_TOKEN; on a cluster
 target MLENV_RUN_METRICS_FILE instead (a file on the shared directory the server reads). Outside a run
 (none of them set) `log` prints the metric instead, so a script also works on its own.
 
@@ -13,12 +14,14 @@ A run given GPUs (MLENV_RUN_GPUS, nvidia-smi indices) also gets system metrics p
 `system/gpu<i>/memory_used_mib`.
 """
 
+import http.client
 import json
 import math
 import os
+import socket
 import subprocess
 import threading
-import urllib.request
+import urllib.parse
 
 __all__ = ["log", "log_list", "run_id", "outputs_dir", "GpuSampler"]
 
@@ -57,14 +60,37 @@ def _send(name, value):
         print("metric %s = %s" % (name, json.dumps(value)))
         return
     body = json.dumps({"name": name, "value": value}).encode("utf-8")
-    req = urllib.request.Request(
-        url.rstrip("/") + "/runs/" + rid + "/metrics",
-        data=body,
-        method="POST",
-        headers={"content-type": "application/json", "x-mlenv-run-token": token},
-    )
-    with urllib.request.urlopen(req, timeout=30) as res:
-        res.read()
+    callback(url, "POST", "/runs/" + rid + "/metrics", body, token, timeout=30)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self._socket_path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._socket_path)
+        self.sock = sock
+
+
+def callback(url, method, path, body, token, timeout):
+    """One request to the run's callback (`unix:/path` or `http://host:port`); the answer's bytes."""
+    if url.startswith("unix:"):
+        conn = _UnixConnection(url[len("unix:"):], timeout)
+    else:
+        parsed = urllib.parse.urlsplit(url)
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers={"content-type": "application/json", "x-mlenv-run-token": token})
+        res = conn.getresponse()
+        data = res.read()
+        if res.status >= 400:
+            raise RuntimeError("mlenv: the run's callback answered %d to %s %s: %s" % (res.status, method, path, data[:200]))
+        return data
+    finally:
+        conn.close()
 
 
 def log(name, value):

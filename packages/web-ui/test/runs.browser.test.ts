@@ -165,9 +165,13 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3
         .poll(() => page.locator("#service-status").textContent(), { timeout: 120_000, interval: 300 })
         .toBe("healthy");
       const scoreUrl = (await page.locator("#service-url").textContent()) ?? "";
-      expect(scoreUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/score$/);
-      // The shown address really scores (from here: it is another origin than the page).
-      const scored = await fetch(scoreUrl, { method: "POST", body: JSON.stringify({ data: [1, 2] }) });
+      expect(scoreUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/services\/triple-svc\/score$/);
+      // The shown address really scores, with a token of the workspace.
+      const scored = await fetch(scoreUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${srv.token}` },
+        body: JSON.stringify({ data: [1, 2] }),
+      });
       expect(await scored.json()).toEqual({ result: [3, 6] });
       await expect
         .poll(() => page.locator("#service-log").textContent(), { timeout: 30_000 })

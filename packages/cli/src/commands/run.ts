@@ -166,6 +166,10 @@ export function register(program: Command, ctx: CliContext): void {
       parseGpus,
     )
     .option("--share-gpus", "let the run's GPUs be shared with other runs that also share")
+    .option(
+      "--network",
+      "give the run's code network access (default on local and docker: none, so it cannot reach services or the internet)",
+    )
     .option("--wait", "stream the output until the run ends; exit 1 when it fails")
     .option("--json", "print the run as JSON")
     .argument("[args...]", "arguments for the script (after --)")
@@ -181,6 +185,7 @@ export function register(program: Command, ctx: CliContext): void {
           lock?: string;
           gpus?: number;
           shareGpus?: boolean;
+          network?: boolean;
           wait?: boolean;
           json?: boolean;
           nodes?: number;
@@ -255,6 +260,7 @@ export function register(program: Command, ctx: CliContext): void {
           environment: opts.env ?? null,
           ...(lock !== undefined ? { lock } : {}),
           ...(opts.gpus ? { gpus: opts.gpus, shareGpus: opts.shareGpus === true } : {}),
+          ...(opts.network ? { network: true } : {}),
         });
         if (!opts.wait) {
           if (opts.json) ctx.json(info);
@@ -354,6 +360,7 @@ export function register(program: Command, ctx: CliContext): void {
         `environment: ${i.environment.name} version ${i.environment.version} (${i.environment.definitionHash})${i.environment.lock ? " with a lock" : ""}`,
       );
       ctx.out(`script: ${sanitize([i.script, ...i.arguments].join(" "))}`);
+      if (i.network) ctx.out("network: yes (asked for)");
       if (i.gpus?.count)
         ctx.out(
           `gpus: ${i.gpus.count}${i.gpus.share ? " (shared)" : ""}${i.gpus.devices.length ? `, given ${i.gpus.devices.join(",")}` : ""}`,

@@ -143,7 +143,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         "0.25",
       );
       expect(deployed.stdout).toMatch(
-        /^Service linear-svc is healthy: model linear:1, environment cli-train:1\nlimits: 0\.5 CPU cores, 0\.25 GB memory \(recorded, not enforced on this target\)\nscoring URI: http:\/\/127\.0\.0\.1:\d+\/score\n$/,
+        /^Service linear-svc is healthy: model linear:1, environment cli-train:1\nlimits: 0\.5 CPU cores, 0\.25 GB memory \(recorded, not enforced on this target\)\nscoring URI: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/services\/linear-svc\/score\n$/,
       );
       const relayed = JSON.parse(
         (await ok("service", "score", "linear-svc", "--via-server", "--data", '{"data": [10]}')).stdout,

@@ -76,10 +76,11 @@ describe.skipIf(skipWithout("docker", reason))("DockerClient on a real engine", 
         "import sys, socket; print(open('/opt/hello.txt').read().strip(), sys.version_info[0]); print(socket.gethostname())",
       ],
       env: { MLENV_X: "1" },
+      network: "host",
     });
     expect(out.exitCode).toBe(0);
     expect(out.stdout).toContain("hello from the context 3");
-    // host networking: the container shares the host's name
+    // asked-for host networking: the container shares the host's name
     const { hostname } = await import("node:os");
     expect(out.stdout.trim().split("\n")[1]).toBe(hostname());
 

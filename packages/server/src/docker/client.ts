@@ -101,6 +101,16 @@ export interface ContainerSpec {
    * (`HostConfig.DeviceRequests`, driver "nvidia", as `docker run --gpus device=0,1`).
    */
   gpuDeviceIds?: number[];
+  /**
+   * `none` (the default): the container has only its own loopback, no route anywhere. `host`:
+   * the host's network stack (the engine runs without a bridge, so these are the only two).
+   */
+  network?: "none" | "host";
+  /**
+   * Host paths bind-mounted into the container (`HostConfig.Binds`): absolute on both sides,
+   * e.g. a unix socket the server listens on.
+   */
+  mounts?: { source: string; target: string; readOnly?: boolean }[];
 }
 
 /** `HostConfig.DeviceRequests` asking the NVIDIA driver for these GPU indices (none when empty). */
@@ -175,8 +185,8 @@ const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /**
  * A Docker Engine API client over node:http: the unix socket by default, `DOCKER_HOST` honoured
- * (`unix://` and `tcp://`). Every build and container uses host networking; there is no option
- * to choose another network.
+ * (`unix://` and `tcp://`). Builds use host networking; containers get none unless they ask
+ * for the host's (the engine runs without a bridge).
  */
 export class DockerClient {
   readonly endpoint: DockerEndpoint;
@@ -415,7 +425,7 @@ export class DockerClient {
     return { digest, size };
   }
 
-  /** Create a container with host networking; resolves with its id. */
+  /** Create a container (no network unless `spec.network` is `host`); resolves with its id. */
   async createContainer(spec: ContainerSpec, options: OperationOptions = {}): Promise<string> {
     imageName(spec.image);
     checkStringMap("label", spec.labels);
@@ -436,6 +446,16 @@ export class DockerClient {
     }
     const limits = containerLimits(spec);
     const devices = gpuDeviceRequests(spec.gpuDeviceIds);
+    const binds = (spec.mounts ?? []).map((m) => {
+      const ok = (p: string) => p.startsWith("/") && !/[:,\0\n]/.test(p);
+      if (!ok(m.source) || !ok(m.target)) {
+        throw new DockerError(
+          DockerErrorCode.API,
+          `mounts take absolute paths without ':', ',' or control characters (e.g. /run/mlenv.sock); received ${cut(`${m.source} -> ${m.target}`)}`,
+        );
+      }
+      return `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`;
+    });
     const signal = operationSignal(options);
     const res = await this.send({
       method: "POST",
@@ -452,7 +472,8 @@ export class DockerClient {
           AttachStderr: true,
           Tty: false,
           HostConfig: {
-            NetworkMode: "host",
+            NetworkMode: spec.network ?? "none",
+            ...(binds.length ? { Binds: binds } : {}),
             ...limits,
             ...(devices.length ? { DeviceRequests: devices } : {}),
           },
@@ -557,7 +578,7 @@ export class DockerClient {
   }
 
   /**
-   * Run a command to completion in a fresh host-network container and remove it, e.g.
+   * Run a command to completion in a fresh container (no network unless asked) and remove it, e.g.
    * `run({ image, cmd: ["python3", "-c", "import numpy"] })`. The container is removed even
    * when the run is cancelled or times out.
    */

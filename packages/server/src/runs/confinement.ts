@@ -61,6 +61,12 @@ export interface WrapInput {
   writable?: readonly string[];
   /** Folders user code may read that bubblewrap would hide (a venv under the data dir). */
   readable?: readonly string[];
+  /**
+   * Whether user code keeps the machine's network (default true). False puts it in an empty
+   * network namespace (only a loopback of its own) where the mode allows one (uid: `unshare
+   * --net`, bwrap: `--unshare-net`); unix sockets on reachable paths still work.
+   */
+  network?: boolean;
 }
 
 function ok(command: string, args: string[]): boolean {
@@ -93,6 +99,8 @@ export class Confinement {
   readonly #o: ConfinementOptions;
   readonly #bwrap: string | null;
   readonly #pidNamespace: boolean;
+  /** Whether `unshare --net` works (uid mode): runs that did not ask for network get none. */
+  readonly #netNamespace: boolean;
   readonly #uidBase: number;
   readonly #accounts = new Map<string, Promise<number>>();
 
@@ -130,6 +138,7 @@ export class Confinement {
     this.#pidNamespace =
       mode === "uid" &&
       ok("unshare", ["--pid", "--fork", "--kill-child=SIGKILL", "--mount-proc", "--", "true"]);
+    this.#netNamespace = mode === "uid" && ok("unshare", ["--net", "--", "true"]);
     let bwrap: string | null = null;
     if (mode === "none" && options.bwrap !== null) {
       const candidate = options.bwrap ?? onPath("bwrap");
@@ -179,6 +188,11 @@ export class Confinement {
     }
     if (this.mode === "bwrap") return "bubblewrap sandbox (read-only system, data dir hidden)";
     return `NOT confined: ${this.reason}`;
+  }
+
+  /** True when code that did not ask for network gets an empty network namespace. */
+  get isolatesNetwork(): boolean {
+    return (this.mode === "uid" && this.#netNamespace) || this.mode === "bwrap";
   }
 
   /** True when user code is confined (uid or bwrap). */
@@ -343,19 +357,12 @@ export class Confinement {
       if (input.account === null) throw new Error("uid confinement needs a workspace account");
       // the kernel clears a parent-death signal when the uid changes: set it after the switch
       const drop = ["setpriv", ...this.#drop(input.account), "--pdeathsig", "SIGKILL", "--", ...inner];
-      const args = this.#pidNamespace
-        ? [
-            "--pdeathsig",
-            "SIGKILL",
-            "--",
-            "unshare",
-            "--pid",
-            "--fork",
-            "--kill-child=SIGKILL",
-            "--mount-proc",
-            "--",
-            ...drop,
-          ]
+      const namespaces = [
+        ...(this.#pidNamespace ? ["--pid", "--fork", "--kill-child=SIGKILL", "--mount-proc"] : []),
+        ...(this.#netNamespace && input.network === false ? ["--net"] : []),
+      ];
+      const args = namespaces.length
+        ? ["--pdeathsig", "SIGKILL", "--", "unshare", ...namespaces, "--", ...drop]
         : [...this.#drop(input.account), "--pdeathsig", "SIGKILL", "--", ...inner];
       return { command: "setpriv", args };
     }
@@ -367,6 +374,7 @@ export class Confinement {
         "--die-with-parent",
         "--unshare-pid",
         "--unshare-ipc",
+        ...(input.network === false ? ["--unshare-net"] : []),
         "--ro-bind",
         "/",
         "/",

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,7 +99,7 @@ describe.skipIf(skipWithout("docker", reason))(
       const text = (await support.runStore.logs(ok.id)).map((l) => l.text).join("\n");
       expect(ok.status, text).toBe("completed");
       expect(text).toContain("in container ['0']");
-      expect(text).toMatch(/running in container [0-9a-f]{12} \(host network\)/);
+      expect(text).toMatch(/running in container [0-9a-f]{12} \(no network\)/);
       expect(ok.artifacts.map((a) => a.path)).toEqual(["outputs/model.json"]);
       expect(await support.runStore.metrics(ok.id)).toMatchObject([{ name: "acc", value: 0.75 }]);
       images.add(
@@ -113,6 +114,67 @@ describe.skipIf(skipWithout("docker", reason))(
           /^image mlenv\/env_[0-9a-f]{64}:latest \(cached\)$/.test(l.text),
         ),
       ).toBe(true);
+    }, 600_000);
+
+    it("gives a run no network unless it asks: it cannot reach a loopback service of the host, yet reports metrics and outputs", async () => {
+      // another workspace's local service, listening on the host's loopback
+      const probe = createServer((socket) => socket.end("secret"));
+      await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+      const port = (probe.address() as AddressInfo).port;
+      try {
+        const script = [
+          "import os, socket, sys, mlenv_run",
+          "try:",
+          "    s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)",
+          "    print('REACHED', s.recv(100).decode())",
+          "except OSError as e:",
+          "    print('BLOCKED', type(e).__name__)",
+          "mlenv_run.log('probed', 1)",
+          "os.makedirs('outputs', exist_ok=True)",
+          "open('outputs/done.txt', 'w').write('ok')",
+        ].join("\n");
+        const snap = await storeSnapshot(
+          blobs,
+          workspaceId,
+          [{ path: "probe.py", content: Buffer.from(script).toString("base64") }],
+          1024 * 1024,
+        );
+        const runWith = async (network: boolean) => {
+          const run = await support.runs.submit({
+            workspaceId,
+            createdBy: "t",
+            experiment: "net",
+            script: "probe.py",
+            arguments: [String(port)],
+            snapshot: snap.id,
+            target: "docker",
+            environment: { definition: { name: "docker-env", docker: { baseImage: baseImageCpu() } } },
+            ...(network ? { network: true } : {}),
+          });
+          for (;;) {
+            const r = await support.runStore.getRun(run.id);
+            if (r && ["completed", "failed", "canceled"].includes(r.status)) {
+              const text = (await support.runStore.logs(r.id)).map((l) => l.text).join("\n");
+              return { r, text };
+            }
+            await new Promise((res) => setTimeout(res, 200));
+          }
+        };
+        const closed = await runWith(false);
+        expect(closed.r.status, closed.text).toBe("completed");
+        expect(closed.r.network).toBe(false);
+        expect(closed.text).toContain("BLOCKED");
+        expect(closed.text).not.toContain("REACHED");
+        expect(await support.runStore.metrics(closed.r.id)).toMatchObject([{ name: "probed", value: 1 }]);
+        expect(closed.r.artifacts.map((a) => a.path)).toEqual(["outputs/done.txt"]);
+        const open = await runWith(true);
+        expect(open.r.status, open.text).toBe("completed");
+        expect(open.r.network).toBe(true);
+        expect(open.text).toContain("REACHED secret");
+        expect(open.text).toMatch(/running in container [0-9a-f]{12} \(host network, as the run asked\)/);
+      } finally {
+        probe.close();
+      }
     }, 600_000);
 
     it("serves a model from a host-network container of the environment's image", async () => {
@@ -157,10 +219,19 @@ describe.skipIf(skipWithout("docker", reason))(
         live = (await support.runStore.getService(svc.id)) ?? live;
       }
       expect(live).toMatchObject({ status: "healthy", target: "docker" });
-      const res = await fetch(`${live.url}/score`, { method: "POST", body: '{"data": [1, 2]}' });
+      // the container shares the host's loopback, but /score needs the service's token
+      const stranger = await fetch(`${live.url}/score`, { method: "POST", body: '{"data": [1, 2]}' });
+      expect(stranger.status).toBe(401);
+      const res = await fetch(`${live.url}/score`, {
+        method: "POST",
+        headers: await support.services.workerHeaders(svc.id),
+        body: '{"data": [1, 2]}',
+      });
       expect(await res.json()).toEqual({ y: [3, 6], in_container: true });
       const logs = (await support.runStore.logs(svc.id)).map((l) => l.text).join("\n");
-      expect(logs).toMatch(/worker container [0-9a-f]{12} \(host network\)/);
+      expect(logs).toMatch(
+        /worker container [0-9a-f]{12} \(host network; \/score needs the service's token\)/,
+      );
       await support.services.delete(live);
       await expect(fetch(`${live.url}/healthz`)).rejects.toThrow();
       expect(await client.inspectImage(`mlenv/service_${svc.id.replace(/-/g, "")}:latest`)).toBeNull();

@@ -20,10 +20,15 @@ export class LineTail {
   }
 }
 
+/** Where the run's callback socket is mounted inside a container. */
+export const CONTAINER_CALLBACK_SOCKET = "/run/mlenv/callback.sock";
+
 /**
- * Run a script in a host-network container of the environment's built image: the builder builds
- * (or reuses) the image by its key, the container's entry fetches the source from the run's
- * loopback callback, and its output is polled into the log until it exits.
+ * Run a script in a container of the environment's built image: the builder builds (or reuses)
+ * the image by its key, the container's entry fetches the source from the run's callback (the
+ * server's unix socket, mounted alone into the container), and its output is polled into the log
+ * until it exits. The container has no network (`NetworkMode: none`, only its own loopback)
+ * unless the run asked for it, then the host's.
  */
 export async function dockerRun(options: {
   builder: ImageBuilder;
@@ -36,6 +41,10 @@ export async function dockerRun(options: {
   arguments: string[];
   /** GPU indices handed to the container (Engine API device requests); none when empty. */
   gpuDeviceIds?: number[];
+  /** Host networking instead of none. */
+  network?: boolean;
+  /** The host path of the run callback's unix socket (mounted at CONTAINER_CALLBACK_SOCKET). */
+  callbackSocket: string;
   env: Record<string, string>;
   /** The source of mlenv_docker_entry.py, passed as `python -c`. */
   entrySource: string;
@@ -61,14 +70,18 @@ export async function dockerRun(options: {
   const id = await options.client.createContainer({
     image: built.image,
     cmd: [python, "-c", options.entrySource, options.script, ...options.arguments],
-    env: options.env,
+    env: { ...options.env, MLENV_RUN_CALLBACK: `unix:${CONTAINER_CALLBACK_SOCKET}` },
     labels: { ...options.labels, "mlenv.run": options.env.MLENV_RUN_ID ?? "" },
+    network: options.network ? "host" : "none",
+    mounts: [{ source: options.callbackSocket, target: CONTAINER_CALLBACK_SOCKET }],
     ...(options.gpuDeviceIds?.length ? { gpuDeviceIds: options.gpuDeviceIds } : {}),
   });
   try {
     await options.onContainer(id);
     await options.client.startContainer(id);
-    system(`running in container ${id.slice(0, 12)} (host network)`);
+    system(
+      `running in container ${id.slice(0, 12)} (${options.network ? "host network, as the run asked" : "no network"})`,
+    );
     const out = new LineTail((t) => options.log("stdout", t));
     const err = new LineTail((t) => options.log("stderr", t));
     let exitCode: number | null = null;

@@ -41,6 +41,9 @@ const Run = z.object({
   gpus: z
     .object({ count: z.number().int(), share: z.boolean(), devices: z.array(z.number().int()) })
     .describe("GPUs asked for (exclusive unless share) and the nvidia-smi indices given once started"),
+  network: z
+    .boolean()
+    .describe("whether the run asked for network access (otherwise local and docker runs have none)"),
 });
 const Gpus = z.object({
   devices: z.array(

@@ -84,8 +84,8 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         const api2 = apiClient(srv.url, token);
         // the service comes back on its port (nothing holds it)
         const answer = await until(async () => {
-          const r = await fetch(`${url}/score`, { method: "POST", body: '{"x": 5}' });
-          return r.ok ? ((await r.json()) as { ok: number }) : null;
+          const r = await api2("POST", "/api/v1/services/svc/score", { x: 5 });
+          return r.status === 200 ? (r.json as { ok: number }) : null;
         }, 30_000);
         expect(answer).toEqual({ ok: 5 });
         const s = await api2("GET", "/api/v1/services/svc");

@@ -94,6 +94,8 @@ export const SubmitSchema = z.object({
   lock: z.unknown().optional(),
   gpus: z.number().int().min(0).max(MAX_GPUS).optional(),
   shareGpus: z.boolean().optional(),
+  /** Network access for the run's code (default none on local and docker). */
+  network: z.boolean().optional(),
 });
 export const ModelSchema = z.object({
   name: NUL_FREE,
@@ -140,7 +142,7 @@ function serviceView(s: ServiceRecord) {
  * | method | path | role | answer |
  * |---|---|---|---|
  * | POST | `/api/v1/snapshots` `{files:[{path,content(base64)}]}` | writer | 201 `{id, files, size}` |
- * | POST | `/api/v1/runs` `{experiment, script, snapshot, arguments?, environment?, lock?, target?, gpus?, shareGpus?}` | writer | 201 run (409 `E_GPU_UNAVAILABLE` when the machine has too few GPUs) |
+ * | POST | `/api/v1/runs` `{experiment, script, snapshot, arguments?, environment?, lock?, target?, gpus?, shareGpus?, network?}` | writer | 201 run (409 `E_GPU_UNAVAILABLE` when the machine has too few GPUs) |
  * | GET | `/api/v1/gpus` | reader | `{devices:[{index,name,uuid,holders}], cuda, cudaSource, reason}` |
  * | GET | `/api/v1/runs` `?experiment=` | reader | `{items}` |
  * | GET | `/api/v1/runs/:id` | reader | run (with `environment`: name, version, hash, definition, lock) |
@@ -264,6 +266,7 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
       lock: b.lock,
       ...(b.resources ? { resources: b.resources } : {}),
       gpus: gpuRequest(b.gpus, b.shareGpus),
+      ...(b.network ? { network: true } : {}),
     });
     deps.logger.info("run submitted", {
       workspace: a.workspaceName,
@@ -454,7 +457,7 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
       try {
         answer = await fetch(`${s.url}/score`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", ...(await deps.services.workerHeaders(s.id)) },
           body: text,
           signal: AbortSignal.timeout(timeoutMs),
         });

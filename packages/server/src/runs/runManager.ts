@@ -1,9 +1,9 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { constants, existsSync, readdirSync } from "node:fs";
+import { chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { mkdir, open, readdir, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { join, relative, sep } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BlobStore } from "../blobs/blobStore";
 import type { ImageBuilder } from "../builds/builder";
@@ -105,6 +105,11 @@ export interface SubmitRunInput {
   resources?: RunResources;
   /** GPUs the run needs (default none): it waits queued until that many are free. */
   gpus?: GpuRequest;
+  /**
+   * Network access for the run's code (default false: none). Docker runs get the host's network
+   * instead of none; local runs keep the server's instead of an empty network namespace.
+   */
+  network?: boolean;
 }
 
 export interface RunManagerOptions {
@@ -121,7 +126,7 @@ export interface RunManagerOptions {
   concurrency?: number;
   /** Largest total size of ./outputs kept as artifacts (default 500 MiB). */
   maxArtifactBytes?: number;
-  /** The docker target: environment images from the builder, runs in host-network containers. */
+  /** The docker target: environment images from the builder, runs in containers (no network unless asked). */
   docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
   /** Compute targets and datastores (src/compute): cluster runs and datastore arguments. */
   compute?: { service: ComputeService; cluster: ClusterRuns } | undefined;
@@ -164,7 +169,8 @@ export class RunManager {
   #running = 0;
   readonly #executions = new Set<Promise<void>>();
   #callback: Server | null = null;
-  #callbackUrl = "";
+  /** The unix socket of the callback (reachable without network; bind-mounted into containers). */
+  #callbackSocket = "";
   #closed = false;
   #timer: NodeJS.Timeout | null = null;
   readonly #helperDir: string;
@@ -191,11 +197,14 @@ export class RunManager {
     }, this.#o.heartbeatMs ?? 10_000);
     this.#timer.unref();
     this.#callback = createServer((req, res) => void this.#onCallback(req, res));
+    const socket = callbackSocketPath(this.#o.workDir);
     await new Promise<void>((resolve, reject) => {
       this.#callback?.once("error", reject);
-      this.#callback?.listen(0, "127.0.0.1", () => resolve());
+      this.#callback?.listen(socket, () => resolve());
     });
-    this.#callbackUrl = `http://127.0.0.1:${(this.#callback.address() as AddressInfo).port}`;
+    // every account may connect (the run's token is the check), none may replace it: the folder is the server's
+    chmodSync(socket, 0o666);
+    this.#callbackSocket = socket;
   }
 
   /** Fail runs whose heartbeat is older than three intervals: the process that owned them is gone. */
@@ -363,6 +372,7 @@ export class RunManager {
       environment,
       createdBy: input.createdBy,
       ...(gpus.count > 0 ? { gpus } : {}),
+      ...(input.network ? { network: true } : {}),
     });
     if (inputs.length && compute) await compute.service.store.setRunInputs(run.id, inputs);
     if (!builtIn && compute) {
@@ -491,12 +501,13 @@ export class RunManager {
           script: run.script,
           arguments: run.arguments,
           gpuDeviceIds: gpuDevices,
+          network: run.network,
+          callbackSocket: this.#callbackSocket,
           env: {
             ...definition.environmentVariables,
             // inside the container the given GPUs are numbered from 0
             ...(gpuDevices.length ? { MLENV_RUN_GPUS: gpuDevices.map((_, i) => i).join(",") } : {}),
             MLENV_RUN_ID: id,
-            MLENV_RUN_CALLBACK: this.#callbackUrl,
             MLENV_RUN_TOKEN: active.token,
             MLENV_EXPERIMENT: run.experiment,
             PYTHONUNBUFFERED: "1",
@@ -537,6 +548,15 @@ export class RunManager {
       const confinement = sandbox.confinement;
       account = await confinement.account(run.workspaceId);
       system(`confinement: ${confinement.describe(account)}`);
+      system(
+        `network: ${
+          run.network
+            ? "the machine's, as the run asked"
+            : confinement.isolatesNetwork
+              ? "none (its own empty network namespace)"
+              : "the machine's (this server cannot take it away)"
+        }`,
+      );
       const preparePip = this.#o.preparePip;
       const interpreter = await this.#o.venvs.materialise({
         definition,
@@ -558,7 +578,7 @@ export class RunManager {
         TMPDIR: join(dir, ".tmp"),
         PYTHONPATH: [this.#helperDir, ...condaSitePackages(interpreter.venvDir)].join(":"),
         MLENV_RUN_ID: id,
-        MLENV_RUN_CALLBACK: this.#callbackUrl,
+        MLENV_RUN_CALLBACK: `unix:${this.#callbackSocket}`,
         MLENV_RUN_TOKEN: active.token,
         MLENV_EXPERIMENT: run.experiment,
         // the GPUs given to this run only; none when it asked for none (so none is used by accident)
@@ -582,7 +602,12 @@ export class RunManager {
         args: ["-u", ...entry, insideDir(dir, run.script), ...args],
         cwd: dir,
         writable: [dir],
-        readable: [...(interpreter.venvDir ? [interpreter.venvDir] : []), this.#helperDir],
+        readable: [
+          ...(interpreter.venvDir ? [interpreter.venvDir] : []),
+          this.#helperDir,
+          this.#callbackSocket,
+        ],
+        network: run.network,
       });
       const proc = spawnLogged({
         ...wrapped,
@@ -741,7 +766,39 @@ export class RunManager {
     await new Promise<void>((resolve) =>
       this.#callback ? this.#callback.close(() => resolve()) : resolve(),
     );
+    removeCallbackSocket(this.#callbackSocket);
   }
+}
+
+/** Longest unix socket path Linux takes (`sun_path` holds 108 bytes with the NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * Where this process's run callback listens: `<workDir>/.callback-<pid>.sock` (one per process,
+ * so processes sharing a data dir do not collide; a stale one of a crashed process with the same
+ * pid is replaced), or a fresh folder under the temp dir when that path is too long for a socket.
+ */
+function callbackSocketPath(workDir: string): string {
+  const name = `.callback-${process.pid}.sock`;
+  let path = join(workDir, name);
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    const dir = mkdtempSync(join(tmpdir(), "mlenv-callback-"));
+    chmodSync(dir, 0o711);
+    path = join(dir, name);
+  } else mkdirSyncPrivate(workDir);
+  rmSync(path, { force: true });
+  return path;
+}
+
+function mkdirSyncPrivate(dir: string): void {
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o711 });
+}
+
+function removeCallbackSocket(path: string): void {
+  if (!path) return;
+  rmSync(path, { force: true });
+  if (dirname(path).startsWith(join(tmpdir(), "mlenv-callback-")))
+    rmSync(dirname(path), { recursive: true, force: true });
 }
 
 export { RunFailure };

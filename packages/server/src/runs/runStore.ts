@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { Row } from "../store/rows";
 import { openSqlDb, type SqlDb, type SqlLocation } from "../store/sqlDb";
 
@@ -58,6 +58,8 @@ export interface RunRecord {
   inputs: Record<string, unknown>[] | null;
   /** GPUs asked for (`count`, exclusively unless `share`) and the indices given once it started. */
   gpus: RunGpus;
+  /** Whether the run asked for network access (`network: true`); without it local and docker runs have none. */
+  network: boolean;
 }
 
 /** A run's GPUs: asked for, and the indices (nvidia-smi's) it was given. */
@@ -137,6 +139,14 @@ export function runsHeartbeatMigrationSql(_backend: "sqlite" | "postgres"): stri
 /** Runs' GPU column: JSON `{count, share, devices}` (NULL before 0011: no GPUs). */
 export function runsGpusMigrationSql(_backend: "sqlite" | "postgres"): string {
   return "ALTER TABLE runs ADD COLUMN gpus TEXT;";
+}
+
+/**
+ * Runs' network column ('host' when the run asked for network access; NULL: none) and the token
+ * a service's worker requires on /score (made on first use; never shown in the API).
+ */
+export function networkIsolationMigrationSql(_backend: "sqlite" | "postgres"): string {
+  return "ALTER TABLE runs ADD COLUMN network TEXT;\nALTER TABLE services ADD COLUMN worker_token TEXT;";
 }
 
 /** The services' deployment config column (JSON `{cpuCores, memoryGb}`; NULL before 0008). */
@@ -261,6 +271,7 @@ function toRun(r: Row): RunRecord {
     compute: parse<Record<string, unknown>>(r.compute),
     inputs: parse<Record<string, unknown>[]>(r.inputs),
     gpus: { count: 0, share: false, devices: [], ...parse<Partial<RunGpus>>(r.gpus) },
+    network: r.network === "host",
   };
 }
 
@@ -315,6 +326,8 @@ export interface CreateRunInput {
   environment: RunEnvironment;
   createdBy: string;
   gpus?: { count: number; share: boolean };
+  /** Give the run network access (host networking on docker, no network namespace on local). */
+  network?: boolean;
 }
 
 /** Persistence of runs, logs, metrics, models and services (SQLite or PostgreSQL, same schema). */
@@ -332,7 +345,7 @@ export class RunStore {
       try {
         await this.db.all(
           `INSERT INTO runs (id, workspace_id, experiment, number, status, target, script, arguments, snapshot,
-             environment, artifacts, created_by, created_at, heartbeat_at, gpus) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?)`,
+             environment, artifacts, created_by, created_at, heartbeat_at, gpus, network) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?)`,
           [
             id,
             input.workspaceId,
@@ -347,6 +360,7 @@ export class RunStore {
             now(),
             now(),
             input.gpus?.count ? JSON.stringify({ ...input.gpus, devices: [] }) : null,
+            input.network ? "host" : null,
           ],
         );
       } catch (e) {
@@ -597,6 +611,20 @@ export class RunStore {
   }
 
   /** Insert a deploying service; null when a live service of that name exists. */
+  /**
+   * The token a service's worker requires (x-mlenv-service-token): 32 random bytes made on first
+   * use and kept in the database, so every server process sharing it can score any service.
+   */
+  async serviceWorkerToken(id: string): Promise<string> {
+    await this.db.all("UPDATE services SET worker_token = ? WHERE id = ? AND worker_token IS NULL", [
+      randomBytes(32).toString("base64url"),
+      id,
+    ]);
+    const [r] = await this.db.all("SELECT worker_token FROM services WHERE id = ?", [id]);
+    if (!r?.worker_token) throw new Error(`service ${id} does not exist`);
+    return String(r.worker_token);
+  }
+
   async createService(input: {
     workspaceId: string;
     name: string;

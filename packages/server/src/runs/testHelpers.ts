@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { SERVICE_TOKEN_HEADER } from "../services/serviceManager";
+import { openRunStore } from "./runStore";
 
 export { apiClient, snapshotFiles, venvMissing } from "@mlenv/test-utils";
 
@@ -84,4 +86,14 @@ export function processesWith(marker: string): number[] {
     } catch {}
   }
   return out;
+}
+
+/** The headers a request straight to a service's worker needs (its token, read from the SQLite database of `dataDir`). */
+export async function workerHeaders(dataDir: string, serviceId: string): Promise<Record<string, string>> {
+  const store = openRunStore({ sqliteFile: join(dataDir, "mlenv.db") });
+  try {
+    return { [SERVICE_TOKEN_HEADER]: await store.serviceWorkerToken(serviceId) };
+  } finally {
+    await store.close();
+  }
 }

@@ -24,6 +24,9 @@ import { checkRelativePath, extractSnapshot, readSnapshot } from "../runs/snapsh
 import type { VenvCache } from "../runs/venv";
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** The header a service's worker requires on `/score` (the server's scoring route adds it). */
+export const SERVICE_TOKEN_HEADER = "x-mlenv-service-token";
 const GIB = 1024 ** 3;
 
 /** Checked limits: each absent/null or a finite number in 0.01..1024 (a BAD_REQUEST otherwise). */
@@ -77,7 +80,10 @@ export interface ServiceManagerOptions {
   /** `<workDir>/<service id>` holds the source and model files of a live service. */
   workDir: string;
   logger: Logger;
-  /** The docker target: environment images from the builder, workers in host-network containers. */
+  /**
+   * The docker target: environment images from the builder, workers in host-network containers
+   * (the server must reach their port; the worker's token keeps other callers out).
+   */
   docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
   /** Restarts of a crashing worker before the service is marked failed (default 5). */
   maxRestarts?: number;
@@ -475,6 +481,7 @@ export class ServiceManager {
       MLENV_MODEL_DIR: modelDir,
       AZUREML_MODEL_DIR: modelDir,
       MLENV_SERVICE_NAME: service.name,
+      MLENV_SERVICE_TOKEN: await this.#o.store.serviceWorkerToken(service.id),
       ...(o.gpuDevices.length || this.#o.gpus?.allocator.devices.length
         ? { CUDA_VISIBLE_DEVICES: cudaVisibleDevices(o.gpuDevices) }
         : {}),
@@ -568,6 +575,7 @@ export class ServiceManager {
     const python = o.definition.python.userManagedDependencies
       ? o.definition.python.interpreterPath
       : "python";
+    const token = await this.#o.store.serviceWorkerToken(o.service.id);
     return async () => {
       const id = await docker.client.createContainer({
         image: tag,
@@ -581,8 +589,11 @@ export class ServiceManager {
         env: {
           ...o.definition.environmentVariables,
           MLENV_SERVICE_NAME: o.service.name,
+          MLENV_SERVICE_TOKEN: token,
           PYTHONUNBUFFERED: "1",
         },
+        // the server reaches the worker on the host's loopback (no bridge); its token keeps others out
+        network: "host",
         labels: { ...this.#o.containerLabels, "mlenv.service": o.service.id },
         ...(o.gpuDevices.length ? { gpuDeviceIds: o.gpuDevices } : {}),
         ...(o.service.deploymentConfig.cpuCores !== null
@@ -593,7 +604,7 @@ export class ServiceManager {
           : {}),
       });
       await docker.client.startContainer(id);
-      system(`worker container ${id.slice(0, 12)} (host network)`);
+      system(`worker container ${id.slice(0, 12)} (host network; /score needs the service's token)`);
       const out = new LineTail((t) => o.log.write("stdout", t));
       const err = new LineTail((t) => o.log.write("stderr", t));
       let exited = false;
@@ -640,6 +651,14 @@ export class ServiceManager {
       await new Promise((r) => setTimeout(r, 100));
     }
     return false;
+  }
+
+  /**
+   * The headers a request to a service's worker needs: its token. Workers answer 401 to
+   * `/score` without it, so only the server (its scoring route) can score a service.
+   */
+  async workerHeaders(serviceId: string): Promise<Record<string, string>> {
+    return { [SERVICE_TOKEN_HEADER]: await this.#o.store.serviceWorkerToken(serviceId) };
   }
 
   /** Stop a service's worker and remove it (its logs stay readable by id). */

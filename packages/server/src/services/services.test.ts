@@ -7,7 +7,7 @@ import {
   type TestServer,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../runs/testHelpers";
+import { apiClient, snapshotFiles, spawnServer, venvMissing, workerHeaders } from "../runs/testHelpers";
 import { startServer } from "../server";
 
 const SCORE = `
@@ -91,8 +91,19 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       expect(healthy.environment).toMatchObject({ name: "serve-env", version: 1 });
       expect((await fetch(`${healthy.url}/healthz`)).status).toBe(200);
 
+      // another local process (another workspace's run, say) cannot score on the loopback port
+      // without the service's token; a wrong one is refused too
+      const direct = await fetch(`${healthy.url}/score`, { method: "POST", body: '{"data": [1]}' });
+      expect(direct.status).toBe(401);
+      const wrong = await fetch(`${healthy.url}/score`, {
+        method: "POST",
+        headers: { "x-mlenv-service-token": "x".repeat(43) },
+        body: '{"data": [1]}',
+      });
+      expect(wrong.status).toBe(401);
+      const headers = await workerHeaders(server.dataDir, healthy.id);
       const score = (body: unknown) =>
-        fetch(`${healthy.url}/score`, { method: "POST", body: JSON.stringify(body) });
+        fetch(`${healthy.url}/score`, { method: "POST", headers, body: JSON.stringify(body) });
       const ok = await score({ data: [1, 2] });
       const first = await ok.json();
       expect(first).toMatchObject({ result: [3, 6], inits: 1 });
@@ -223,8 +234,8 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("services and server
       const b = await startTestServer(startServer, { dataDir: t.path, token: a.token });
       try {
         const answer = await until(async () => {
-          const r = await fetch(`${url}/score`, { method: "POST", body: '{"data": [4]}' });
-          return r.ok ? ((await r.json()) as { result: number[] }) : null;
+          const r = await apiClient(b.url, a.token)("POST", "/api/v1/services/svc/score", { data: [4] });
+          return r.status === 200 ? (r.json as { result: number[] }) : null;
         });
         expect(answer.result).toEqual([8]);
         expect((await apiClient(b.url, a.token)("DELETE", "/api/v1/services/svc")).status).toBe(204);
@@ -281,9 +292,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()) || skipWithout("postg
           const s = await apiA("GET", "/api/v1/services/shared");
           return s.json.status === "healthy" ? (s.json.url as string) : null;
         });
-        const first = (await (
-          await fetch(`${url}/score`, { method: "POST", body: '{"data": [2]}' })
-        ).json()) as {
+        const first = (await apiA("POST", "/api/v1/services/shared/score", { data: [2] })).json as {
           result: number[];
           worker: string;
         };
@@ -299,8 +308,8 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()) || skipWithout("postg
         // B dies without a word (its worker dies with it); A takes the service over
         await b.crash();
         const second = await until(async () => {
-          const r = await fetch(`${url}/score`, { method: "POST", body: '{"data": [5]}' });
-          return r.ok ? ((await r.json()) as { result: number[]; worker: string }) : null;
+          const r = await apiA("POST", "/api/v1/services/shared/score", { data: [5] });
+          return r.status === 200 ? (r.json as { result: number[]; worker: string }) : null;
         }, 30_000);
         expect(second.result).toEqual([15]);
         expect(second.worker).not.toBe(first.worker);

@@ -5,6 +5,7 @@ import {
 } from "../builds/jobStore";
 import { computeMigrationSql } from "../compute/store";
 import {
+  networkIsolationMigrationSql,
   runsGpusMigrationSql,
   runsHeartbeatMigrationSql,
   runsMigrationSql,
@@ -152,4 +153,10 @@ export const migrations: readonly Migration[] = [
   },
   // Runs ask for GPUs and record the indices they were given (services keep theirs in deployment_config).
   { id: "0014_run_gpus", sqlite: runsGpusMigrationSql("sqlite"), postgres: runsGpusMigrationSql("postgres") },
+  // Runs have no network unless they ask for it; service workers require a token (issue 14 item 9).
+  {
+    id: "0015_network_isolation",
+    sqlite: networkIsolationMigrationSql("sqlite"),
+    postgres: networkIsolationMigrationSql("postgres"),
+  },
 ];

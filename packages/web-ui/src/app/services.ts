@@ -110,7 +110,11 @@ export function ServicePage(props: {
       setDeleted(errorText(e));
     }
   };
-  const example = s?.url ? `curl -s -X POST ${s.url}/score -d '{"data": [1, 2, 3]}'` : null;
+  // the worker's own port answers only the server (which adds the service's token): score through the server
+  const scoringUrl = s?.url ? `${location.origin}/api/v1/services/${encodeURIComponent(s.name)}/score` : null;
+  const example = scoringUrl
+    ? `curl -s -X POST ${scoringUrl} -H "Authorization: Bearer $MLENV_TOKEN" -d '{"data": [1, 2, 3]}'`
+    : null;
   const [input, setInput] = useState('{"data": [1, 2, 3]}');
   const [inputError, setInputError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -173,7 +177,7 @@ export function ServicePage(props: {
             ),
           ),
           h("dt", null, "Scoring URL"),
-          h("dd", { class: "hash", id: "service-url" }, s.url ? `${s.url}/score` : "—"),
+          h("dd", { class: "hash", id: "service-url" }, scoringUrl ?? "—"),
           h("dt", null, "Restarts"),
           h("dd", null, String(s.restarts)),
         )
