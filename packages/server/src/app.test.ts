@@ -13,6 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnServer } from "./runs/testHelpers";
 import { startServer } from "./server";
+import { loadServerSettings, serverOptionsFromSettings } from "./settings";
 
 // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary JSON responses
 type Json = Record<string, any>;
@@ -588,8 +589,6 @@ describe("first start", () => {
   it("creates the default workspace and a generated admin token, printed once and written 0600", async () => {
     const { makeTempDir } = await import("@mlenv/test-utils");
     const dir = makeTempDir();
-    const saved = process.env.MLENV_BOOTSTRAP_TOKEN;
-    delete process.env.MLENV_BOOTSTRAP_TOKEN;
     try {
       const lines: Json[] = [];
       const logger = {
@@ -618,32 +617,30 @@ describe("first start", () => {
       expect((await client(s2.url, token)("GET", "/api/v1/environments/mlenv-minimal")).json.version).toBe(1);
       await s2.close();
     } finally {
-      if (saved !== undefined) process.env.MLENV_BOOTSTRAP_TOKEN = saved;
       dir.cleanup();
     }
   });
 
-  it("uses MLENV_BOOTSTRAP_TOKEN and refuses a malformed one", async () => {
+  it("uses MLENV_BOOTSTRAP_TOKEN (read by the settings) and refuses a malformed one", async () => {
     const { makeTempDir } = await import("@mlenv/test-utils");
     const dir = makeTempDir();
-    const saved = process.env.MLENV_BOOTSTRAP_TOKEN;
     const token = `mlenv_${"b".repeat(43)}`;
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
     try {
-      process.env.MLENV_BOOTSTRAP_TOKEN = "short";
-      await expect(startServer({ dataDir: dir.path, logger: undefined as never })).rejects.toThrow(
-        /bootstrap token/,
-      );
-      process.env.MLENV_BOOTSTRAP_TOKEN = token;
-      const s = await startServer({
-        dataDir: dir.path,
-        logger: { debug() {}, info() {}, warn() {}, error() {} },
+      expect(() =>
+        loadServerSettings({ env: { MLENV_DATA_DIR: dir.path, MLENV_BOOTSTRAP_TOKEN: "short" } }),
+      ).toThrow(/Expected MLENV_BOOTSTRAP_TOKEN to be mlenv_ \+ 43 base64url.*not shown/);
+      await expect(
+        startServer({ dataDir: dir.path, bootstrapToken: "short", logger: quiet }),
+      ).rejects.toThrow(/bootstrap token/);
+      const settings = loadServerSettings({
+        env: { MLENV_DATA_DIR: dir.path, MLENV_BOOTSTRAP_TOKEN: token, MLENV_PORT: "0" },
       });
+      const s = await startServer({ ...serverOptionsFromSettings(settings), logger: quiet });
       expect((await readFile(join(dir.path, "admin-token"), "utf8")).trim()).toBe(token);
       expect((await client(s.url, token)("GET", "/api/v1/whoami")).status).toBe(200);
       await s.close();
     } finally {
-      if (saved === undefined) delete process.env.MLENV_BOOTSTRAP_TOKEN;
-      else process.env.MLENV_BOOTSTRAP_TOKEN = saved;
       dir.cleanup();
     }
   });

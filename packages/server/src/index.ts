@@ -17,11 +17,13 @@ export type {
   BuildSource,
   BuildSupport,
   BuildSupportOptions,
+  BuildWorkerOptions,
   ImageBuilderOptions,
   ImageBuildResult,
   PipSecretsPayload,
   PipSecretsSource,
   RenderBuildContext,
+  RunningBuildWorker,
   SubmitBuildInput,
 } from "./builds/index";
 export {
@@ -33,6 +35,8 @@ export {
   buildEventStream,
   buildRoutes,
   coreRenderer,
+  environmentImage,
+  environmentImageKey,
   IMAGE_LABEL_DEFINITION,
   IMAGE_LABEL_KEY,
   ImageBuilder,
@@ -40,6 +44,7 @@ export {
   openBuildJobStore,
   openBuildSupport,
   serverCoreConfig,
+  startBuildWorker,
   wheelPipSecrets,
 } from "./builds/index";
 export { isReservedName, RESERVED_PREFIX } from "./curated";
@@ -91,6 +96,15 @@ export type { RunSupport, RunSupportOptions } from "./runs/support";
 export { openRunSupport } from "./runs/support";
 export type { RunningServer, ServerOptions } from "./server";
 export { openStore, startServer } from "./server";
+export type { LoadServerSettingsOptions, ServerSettingName, ServerSettings } from "./settings";
+export {
+  buildWorkerOptionsFromSettings,
+  loadServerSettings,
+  SERVER_SETTING_FIELDS,
+  ServerSettingsError,
+  ServerSettingsSchema,
+  serverOptionsFromSettings,
+} from "./settings";
 export type { SignedBlobClaims, SigningErrorCode } from "./signing/urlSigner";
 export {
   DEFAULT_SIGNED_URL_TTL_SECONDS,

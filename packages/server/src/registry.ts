@@ -5,11 +5,9 @@ import {
   definitionHash,
   diffDefinitions,
   type EnvironmentDefinition,
-  imageKey,
   isCoreError,
   type JsonValue,
   type Lock,
-  lockImageKeyInput,
   parseDefinition,
   parseLock,
   toReferenceJson,
@@ -18,7 +16,8 @@ import {
 } from "@mlenv/core";
 import { generateToken, hashToken } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
-import { catalogPrivateInputs, type PrivateInputsSource, scopedImageKey } from "./builds/privateInputs";
+import { environmentImageKey } from "./builds/imageKey";
+import { catalogPrivateInputs, type PrivateInputsSource } from "./builds/privateInputs";
 import { redactRegistryPassword, refusePlainRegistryPassword } from "./builds/registryAuth";
 import { curatedDefinitions, isReservedName } from "./curated";
 import { preview, ServerError, ServerErrorCode } from "./errors";
@@ -117,17 +116,21 @@ export class Registry {
   }
 
   /**
-   * The key a run's venv (or image) uses in a workspace: core's `key`, or, when the definition
+   * The key a run's venv (or image) uses in a workspace: the version's key, or, when the definition
    * installs workspace wheels or reads secrets, a key over it, the workspace and the wheels'
    * current sha256 (as the image builder keys images).
    */
   async workspaceImageKey(
-    key: string,
     definition: EnvironmentDefinition,
     lock: Lock | null,
     workspaceId: string,
   ): Promise<string> {
-    return scopedImageKey(key, await this.#privateInputs(definition, lock, workspaceId));
+    return environmentImageKey({
+      definition,
+      lock,
+      config: this.#config,
+      privateInputs: await this.#privateInputs(definition, lock, workspaceId),
+    });
   }
 
   // ---- workspaces and tokens -------------------------------------------------------------
@@ -398,8 +401,7 @@ export class Registry {
     refusePlainRegistryPassword(def);
     const { text, hash } = this.#canonical(def);
     const lock = opts.lock ?? null;
-    const config = this.#config ? { config: this.#config } : {};
-    const key = imageKey(def, lock ? { ...config, lock: lockImageKeyInput(lock) } : config);
+    const key = environmentImageKey({ definition: def, lock, config: this.#config });
     const definitionBlob = await this.blobs.put(new TextEncoder().encode(text));
     const res = await this.store.register({
       workspaceId,

@@ -7,11 +7,11 @@ import { FsBlobStore } from "./blobs/blobStore";
 import { type BuildSupport, type BuildSupportOptions, openBuildSupport } from "./builds/buildSupport";
 import { jsonLogger, type Logger } from "./logger";
 import type { LocalTargetPolicy } from "./runs/confinement";
-import { openRunSupport, type RunSupport } from "./runs/support";
+import { openRunSupport, type RunSupport, type RunSupportOptions } from "./runs/support";
 import { PostgresStore } from "./store/postgresStore";
 import { SqliteStore } from "./store/sqliteStore";
 import type { Store } from "./store/types";
-import { openWheelSupport, type WheelSupport } from "./wheels/support";
+import { openWheelSupport, type WheelSupport, type WheelSupportOptions } from "./wheels/support";
 
 export interface ServerOptions {
   /** Listen address (default 127.0.0.1). */
@@ -24,15 +24,22 @@ export interface ServerOptions {
   database?: string;
   /** Blob store root (default `<dataDir>/blobs`). */
   blobDir?: string;
-  /** Admin token of the default workspace on first start (default env MLENV_BOOTSTRAP_TOKEN, else generated). */
+  /** Admin token of the default workspace on first start (default: generated). */
   bootstrapToken?: string;
   logger?: Logger;
   /** PostgreSQL pool size (default 10). */
   maxConnections?: number;
-  /** Image builds: base images, registry, Docker engine, concurrency, timeout (each also an env var). */
+  /** Image builds: base images, registry, Docker engine, concurrency, timeout. */
   builds?: BuildSupportOptions;
+  /** Private wheels and secrets: signing key, secrets key, upload limit. */
+  wheels?: Omit<WheelSupportOptions, "dataDir" | "database">;
+  /** Runs and services: Python, bubblewrap, snapshot limit, heartbeats, compute polling. */
+  runs?: Pick<
+    RunSupportOptions,
+    "python" | "bwrap" | "maxSnapshotBytes" | "serviceHeartbeatMs" | "clusterPollMs"
+  >;
   /**
-   * The local run target (default env `MLENV_LOCAL_TARGET`, else `confined`): `confined` runs user
+   * The local run target (default `confined`): `confined` runs user
    * code confined and refuses the target on a server with several workspaces when it cannot;
    * `unconfined` lets an admin accept unconfined user code; `off` refuses it. See docs/security.md.
    */
@@ -84,7 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let builds: BuildSupport | undefined;
   try {
     const blobs = new FsBlobStore(options.blobDir ?? join(options.dataDir, "blobs"));
-    wheels = openWheelSupport({ dataDir: options.dataDir, database: options.database });
+    wheels = openWheelSupport({ ...options.wheels, dataDir: options.dataDir, database: options.database });
     const sealed = await wheels.sealPlaintextSecrets?.();
     if (sealed) logger.info("encrypted secrets stored in plain text by an older server", { count: sealed });
     builds = openBuildSupport({
@@ -97,6 +104,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     // the docker run target uses the same builder (and engine) as image builds
     runs = openRunSupport({
+      ...options.runs,
       dataDir: options.dataDir,
       database: options.database,
       store,
@@ -117,7 +125,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       builds,
       config: builds.config,
     });
-    const given = options.bootstrapToken ?? process.env.MLENV_BOOTSTRAP_TOKEN;
+    const given = options.bootstrapToken;
     if (given !== undefined && !/^mlenv_[A-Za-z0-9_-]{43}$/.test(given)) {
       throw new Error(
         "Expected the bootstrap token (MLENV_BOOTSTRAP_TOKEN) to look like mlenv_ + 43 base64url characters, e.g. the output of `mlenv token generate`; received a value of another shape",

@@ -31,7 +31,7 @@ describe("a server's base image setting reaches every default definition", () =>
     baseImageGpu: "local/base-gpu:walkthrough",
     pollMs: 50,
   };
-  const { config } = serverCoreConfig(builds, {});
+  const { config } = serverCoreConfig(builds);
   let srv: RunningServer;
   let ws: Workspace;
   const api = (method: string, path: string, body?: unknown) => apiClient(srv.url, admin)(method, path, body);

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { makeTempDir } from "@mlenv/test-utils";
@@ -96,7 +96,7 @@ describe("mlenv server start (real process)", () => {
       join(t.path, "d2"),
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: Expected --database to be a postgres:\/\/ URL.*\n$/);
+    expect(r.stderr).toMatch(/^error: Expected --database to be a PostgreSQL URL such as postgres:\/\/.*\n$/);
   });
 
   it("runs in-process until told to stop", async () => {
@@ -175,7 +175,77 @@ describe("mlenv server start settings from the environment", () => {
     const flagWins = await runInProcess(["server", "start", "--port", "0", "--database", "mysql://x"], {
       env: { MLENV_PORT: "80a" },
     });
-    expect(flagWins.stderr).toMatch(/^error: Expected --database to be a postgres/);
+    expect(flagWins.stderr).toMatch(/^error: Expected --database to be a PostgreSQL URL/);
+  });
+
+  it("reads a --config file (flags > environment > file), names its bad fields, and honours --log-level", async () => {
+    const file = join(t.path, "server.yaml");
+    writeFileSync(file, `dataDir: ${join(t.path, "from-file")}\nport: 0\nbuildConcurrency: 0\n`);
+    const bad = await runInProcess(["server", "start", "--config", file]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      `error: Expected field buildConcurrency of config file ${file} to be a positive whole number, e.g. 2; received 0 [E_USAGE]\n`,
+    );
+    // the environment wins over the file; the flag over both
+    const overridden = await runInProcess(["server", "start", "--config", file, "--build-concurrency", "x"], {
+      env: { MLENV_BUILD_CONCURRENCY: "2" },
+    });
+    expect(overridden.stderr).toMatch(/^error: Expected --build-concurrency to be a positive whole number/);
+
+    writeFileSync(file, `dataDir: ${join(t.path, "from-file")}\nport: 0\nlogLevel: error\n`);
+    const logs = async (args: string[]) => {
+      let stop!: (s: string) => void;
+      const stopped = new Promise<string>((resolve) => {
+        stop = resolve;
+      });
+      const running = runInProcess(["server", "start", "--config", file, ...args], {
+        untilStopped: () => {
+          stop("test");
+          return stopped;
+        },
+      });
+      const r = await running;
+      expect(r.code, r.stderr).toBe(0);
+      return r.stderr
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => (JSON.parse(l) as { level: string; msg: string }).level);
+    };
+    // file: error only; the flag lowers it to info
+    expect(await logs([])).toEqual([]);
+    expect(await logs(["--log-level", "info"])).toContain("info");
+    statSync(join(t.path, "from-file", "admin-token"));
+  });
+});
+
+describe("mlenv server worker", () => {
+  it("starts on the server's data dir with the server's settings and stops when told", async () => {
+    const dataDir = join(t.path, "worker-data");
+    let stop!: (s: string) => void;
+    const stopped = new Promise<string>((resolve) => {
+      stop = resolve;
+    });
+    const r = await runInProcess(
+      ["server", "worker", "--data-dir", dataDir, "--json", "--log-level", "warn"],
+      {
+        env: { DOCKER_HOST: `unix://${join(t.path, "no-engine.sock")}` },
+        untilStopped: () => {
+          stop("test");
+          return stopped;
+        },
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { event: string; url?: string; storage?: string });
+    expect(events.map((e) => e.event)).toEqual(["ready", "stopping", "stopped"]);
+    expect(events[0]).toMatchObject({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+    expect(events[0]?.storage).toBe(`sqlite in ${dataDir}`);
+    // the worker logs no info lines at warn; without an engine it warns once
+    expect(r.stderr).toContain('"level":"warn","msg":"no Docker engine answers');
+    expect(r.stderr).not.toContain('"level":"info"');
   });
 });
 

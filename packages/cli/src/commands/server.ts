@@ -1,129 +1,144 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { type CliContext, CliError } from "../context";
 
-function isPort(v: string): boolean {
-  return /^\d{1,5}$/.test(v) && Number(v) <= 65535;
-}
-
-function parsePort(v: string): number {
-  if (!isPort(v)) throw new InvalidArgumentError(`expected a port 0-65535, e.g. 8080; received ${v}`);
-  return Number(v);
-}
-
-/** The port from `--port`, else `$MLENV_PORT`, else 8080. */
-function resolvePort(flag: number | undefined, env: string | undefined): number {
-  if (flag !== undefined) return flag;
-  if (env === undefined || env === "") return 8080;
-  if (!isPort(env)) {
-    throw new CliError(
-      "E_USAGE",
-      `Expected MLENV_PORT to be a port 0-65535, e.g. 8080; received ${env.slice(0, 200)}`,
-    );
-  }
-  return Number(env);
-}
-
-interface StartOptions {
-  port?: number;
+/** Flags both `server start` and `server worker` take, by setting name (see docs/server.md). */
+interface SettingFlags {
+  config?: string;
+  port?: string;
   host?: string;
   dataDir?: string;
   database?: string;
   blobDir?: string;
+  logLevel?: string;
   baseImageCpu?: string;
   baseImageGpu?: string;
+  condaExecutable?: string;
   registry?: string;
   dockerHost?: string;
-  buildConcurrency?: number;
-  buildTimeout?: number;
+  buildConcurrency?: string;
+  buildTimeout?: string;
+  secretsKeyFile?: string;
+  localTarget?: string;
+  serverUrl?: string;
   json?: boolean;
 }
 
-function parsePositive(v: string): number {
-  if (!/^[1-9]\d{0,6}$/.test(v))
-    throw new InvalidArgumentError(`expected a positive whole number such as 2; received ${v}`);
-  return Number(v);
+type ServerModule = typeof import("@mlenv/server");
+
+/** Read the settings once: flags > environment > config file > defaults. */
+function readSettings(
+  server: ServerModule,
+  ctx: CliContext,
+  opts: SettingFlags,
+  defaults: { port: number },
+): ReturnType<ServerModule["loadServerSettings"]> {
+  try {
+    return server.loadServerSettings({
+      env: ctx.io.env,
+      cwd: ctx.io.cwd,
+      configFile: opts.config,
+      defaults,
+      flags: {
+        port: opts.port,
+        host: opts.host,
+        dataDir: opts.dataDir,
+        databaseUrl: opts.database,
+        blobDir: opts.blobDir,
+        logLevel: opts.logLevel,
+        baseImageCpu: opts.baseImageCpu,
+        baseImageGpu: opts.baseImageGpu,
+        condaExecutable: opts.condaExecutable,
+        registry: opts.registry,
+        dockerHost: opts.dockerHost,
+        buildConcurrency: opts.buildConcurrency,
+        buildTimeoutSeconds: opts.buildTimeout,
+        secretsKeyFile: opts.secretsKeyFile,
+        localTarget: opts.localTarget,
+        serverUrl: opts.serverUrl,
+      },
+      warn: (message) => ctx.io.stderr(`warning: ${message}\n`),
+    });
+  } catch (e) {
+    if ((e as { code?: unknown }).code === "E_SETTINGS_INVALID") {
+      throw new CliError("E_USAGE", (e as Error).message);
+    }
+    throw e;
+  }
 }
 
-/** `mlenv server start`. */
-export function register(program: Command, ctx: CliContext): void {
-  const server = program.command("server").description("Run the mlenv registry server.");
-  server
-    .command("start")
-    .description("Start the server in the foreground; stops gracefully on SIGINT/SIGTERM.")
-    .option("--port <port>", "listen port, 0 = random (default: $MLENV_PORT or 8080)", parsePort)
+/** The settings flags shared by `start` and `worker`. */
+function settingOptions(cmd: Command, defaultPort: string): Command {
+  return cmd
+    .option("--config <file>", "settings file, YAML or JSON (default: $MLENV_SERVER_CONFIG)")
+    .option("--port <port>", `listen port, 0 = random (default: $MLENV_PORT or ${defaultPort})`)
     .option("--host <host>", "listen address (default: $MLENV_HOST or 127.0.0.1)")
     .option(
       "--data-dir <dir>",
-      "SQLite database, admin token and blobs (default: $MLENV_DATA_DIR or ./.mlenv-data)",
+      "SQLite database, admin token, keys and blobs (default: $MLENV_DATA_DIR or ./.mlenv-data)",
     )
     .option(
       "--database <url>",
       "postgres://... to use PostgreSQL (default: $MLENV_DATABASE_URL, else SQLite)",
     )
-    .option("--blob-dir <dir>", "blob store directory (default: $MLENV_BLOB_DIR or <data-dir>/blobs)")
+    .option("--log-level <level>", "error, warn, info or debug (default: $MLENV_LOG_LEVEL or info)")
     .option("--base-image-cpu <image>", "default CPU base image (default: $MLENV_BASE_IMAGE_CPU)")
     .option("--base-image-gpu <image>", "default GPU base image (default: $MLENV_BASE_IMAGE_GPU)")
+    .option(
+      "--conda-executable <name>",
+      "conda executable of the base images, none for venv + pip (default: $MLENV_CONDA_EXECUTABLE or micromamba)",
+    )
     .option("--registry <host:port>", "container registry images are pushed to (default: $MLENV_REGISTRY)")
     .option(
       "--docker-host <address>",
       "Docker engine, unix:///path or tcp://host:port (default: $DOCKER_HOST)",
     )
-    .option(
-      "--build-concurrency <n>",
-      "image builds at once (default: $MLENV_BUILD_CONCURRENCY or 2)",
-      parsePositive,
-    )
+    .option("--build-concurrency <n>", "image builds at once (default: $MLENV_BUILD_CONCURRENCY or 2)")
     .option(
       "--build-timeout <seconds>",
       "image build time limit (default: $MLENV_BUILD_TIMEOUT_SECONDS or 1800)",
-      parsePositive,
+    )
+    .option(
+      "--secrets-key-file <file>",
+      "key workspace secrets are encrypted with (default: $MLENV_SECRETS_KEY_FILE or <data-dir>/secrets.key)",
+    );
+}
+
+/** Loaded on demand: the server's storage drivers are not needed by any other command. */
+async function loadServer(): Promise<ServerModule> {
+  return await import("@mlenv/server");
+}
+
+/** `mlenv server start`, `mlenv server worker`. */
+export function register(program: Command, ctx: CliContext): void {
+  const server = program.command("server").description("Run the mlenv registry server or a build worker.");
+  settingOptions(
+    server
+      .command("start")
+      .description("Start the server in the foreground; stops gracefully on SIGINT/SIGTERM."),
+    "8080",
+  )
+    .option("--blob-dir <dir>", "blob store directory (default: $MLENV_BLOB_DIR or <data-dir>/blobs)")
+    .option(
+      "--local-target <policy>",
+      "confined, unconfined or off (default: $MLENV_LOCAL_TARGET or confined)",
     )
     .option("--json", "print JSON lines: {event: listening|stopping|stopped, ...} (the log stays on stderr)")
-    .action(async (opts: StartOptions) => {
-      const dataDir = ctx.path(opts.dataDir ?? (ctx.io.env.MLENV_DATA_DIR || ".mlenv-data"));
-      const env = ctx.io.env;
-      const port = resolvePort(opts.port, env.MLENV_PORT);
-      const host = opts.host ?? (env.MLENV_HOST || "127.0.0.1");
-      const blobDir = opts.blobDir ?? (env.MLENV_BLOB_DIR || undefined);
-      const database = opts.database ?? (ctx.io.env.MLENV_DATABASE_URL || undefined);
-      if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) {
-        throw new CliError(
-          "E_USAGE",
-          `Expected --database to be a postgres:// URL such as postgres://user@127.0.0.1:5432/mlenv; received ${database.slice(0, 200)}`,
-        );
-      }
-      // Loaded on demand: the server's storage drivers are not needed by any other command.
-      const { jsonLogger, startServer } = await import("@mlenv/server");
-      const started = await startServer({
-        host,
-        port,
-        dataDir,
-        ...(database ? { database } : {}),
-        ...(blobDir ? { blobDir: ctx.path(blobDir) } : {}),
-        ...(ctx.io.env.MLENV_BOOTSTRAP_TOKEN ? { bootstrapToken: ctx.io.env.MLENV_BOOTSTRAP_TOKEN } : {}),
-        logger: jsonLogger({ write: ctx.io.stderr }),
-        builds: {
-          baseImageCpu: opts.baseImageCpu ?? (ctx.io.env.MLENV_BASE_IMAGE_CPU || undefined),
-          baseImageGpu: opts.baseImageGpu ?? (ctx.io.env.MLENV_BASE_IMAGE_GPU || undefined),
-          ...(ctx.io.env.MLENV_CONDA_EXECUTABLE
-            ? {
-                condaExecutable:
-                  ctx.io.env.MLENV_CONDA_EXECUTABLE === "none" ? null : ctx.io.env.MLENV_CONDA_EXECUTABLE,
-              }
-            : {}),
-          registry: opts.registry ?? (ctx.io.env.MLENV_REGISTRY || undefined),
-          dockerHost: opts.dockerHost ?? (ctx.io.env.DOCKER_HOST || undefined),
-          concurrency: opts.buildConcurrency,
-          timeoutMs: opts.buildTimeout === undefined ? undefined : opts.buildTimeout * 1000,
-        },
+    .action(async (opts: SettingFlags) => {
+      const mod = await loadServer();
+      const settings = readSettings(mod, ctx, opts, { port: 8080 });
+      const { dataDir } = settings;
+      const database = settings.databaseUrl;
+      const started = await mod.startServer({
+        ...mod.serverOptionsFromSettings(settings),
+        logger: mod.jsonLogger({ write: ctx.io.stderr, level: settings.logLevel }),
       });
       const storage = database ? "postgres" : `sqlite in ${dataDir}`;
       const tokenFile = join(dataDir, "admin-token");
       const adminToken = existsSync(tokenFile)
         ? tokenFile
-        : ctx.io.env.MLENV_BOOTSTRAP_TOKEN
+        : settings.bootstrapToken
           ? "the value of MLENV_BOOTSTRAP_TOKEN"
           : "created on an earlier start (see that start's log)";
       if (opts.json) {
@@ -144,6 +159,40 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.json) ctx.jsonLine({ event: "stopping", signal });
       else ctx.out(`stopping (${signal})...`);
       await started.close();
+      if (opts.json) ctx.jsonLine({ event: "stopped" });
+      else ctx.out("stopped");
+    });
+
+  settingOptions(
+    server
+      .command("worker")
+      .description(
+        "Run a standalone build worker on the server's database, with the server's settings (base images, registry, secrets); stops on SIGINT/SIGTERM.",
+      ),
+    "0",
+  )
+    .option(
+      "--server-url <url>",
+      "the server's URL, signed private-wheel URLs point at it (default: $MLENV_SERVER_URL)",
+    )
+    .option("--json", "print JSON lines: {event: ready|stopping|stopped, ...} (the log stays on stderr)")
+    .action(async (opts: SettingFlags) => {
+      const mod = await loadServer();
+      const settings = readSettings(mod, ctx, opts, { port: 0 });
+      const worker = await mod.startBuildWorker({
+        ...mod.buildWorkerOptionsFromSettings(settings),
+        logger: mod.jsonLogger({ write: ctx.io.stderr, level: settings.logLevel }),
+      });
+      const storage = settings.databaseUrl ? "postgres" : `sqlite in ${settings.dataDir}`;
+      if (opts.json) ctx.jsonLine({ event: "ready", url: worker.url, storage });
+      else {
+        ctx.out(`mlenv build worker ready (storage: ${storage})`);
+        ctx.out(`build secrets served at ${worker.url}`);
+      }
+      const signal = ctx.io.untilStopped ? await ctx.io.untilStopped() : "end";
+      if (opts.json) ctx.jsonLine({ event: "stopping", signal });
+      else ctx.out(`stopping (${signal})...`);
+      await worker.close();
       if (opts.json) ctx.jsonLine({ event: "stopped" });
       else ctx.out("stopped");
     });

@@ -244,11 +244,9 @@ describe.skipIf(skipWithout("docker", dockerReason))("mlenv run / service on the
   let server: TestServer;
   const t = makeTempDir("mlenv-cli-docker-");
   let env: Record<string, string>;
-  const condaBefore = process.env.MLENV_CONDA_EXECUTABLE;
   beforeAll(async () => {
     // the local base image has python3-venv and no conda: the server builds venv images on it
-    process.env.MLENV_CONDA_EXECUTABLE = "none";
-    server = await startTestServer(startServer);
+    server = await startTestServer((o) => startServer({ ...o, builds: { condaExecutable: null } }));
     env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(t.path, "none.json") };
     mkdirSync(join(t.path, "train"));
     mkdirSync(join(t.path, "serve"));
@@ -261,8 +259,6 @@ describe.skipIf(skipWithout("docker", dockerReason))("mlenv run / service on the
   });
   afterAll(async () => {
     await server?.stop();
-    if (condaBefore === undefined) delete process.env.MLENV_CONDA_EXECUTABLE;
-    else process.env.MLENV_CONDA_EXECUTABLE = condaBefore;
     t.cleanup();
   });
   const ok = async (...argv: string[]) => {

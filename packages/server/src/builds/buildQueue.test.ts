@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
 import { type EnvironmentDefinition, parseDefinition, pipEntries } from "@mlenv/core";
 import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
@@ -244,15 +244,19 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
           "--import",
           "tsx",
           "--conditions=@mlenv/source",
-          join(import.meta.dirname, "workerMain.ts"),
-          "--sqlite",
-          file,
-          "--heartbeat-ms",
-          "200",
-          "--stale-ms",
-          "60000",
+          join(import.meta.dirname, "..", "internal", "serveMain.ts"),
+          "worker",
         ],
-        { stdio: ["ignore", "pipe", "pipe"] },
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+          // the settings `mlenv server worker` reads: the data dir holds the queue's SQLite file
+          env: {
+            ...process.env,
+            MLENV_DATA_DIR: dirname(file),
+            MLENV_BUILD_HEARTBEAT_MS: "200",
+            MLENV_BUILD_STALE_MS: "60000",
+          },
+        },
       );
       let out = "";
       child.stderr?.on("data", (c: Buffer) => {

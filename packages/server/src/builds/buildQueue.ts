@@ -361,6 +361,8 @@ export class BuildQueue {
         definition,
         ...(lock ? { lock } : {}),
         workspaceId: job.workspaceId,
+        // built as the job recorded it, whichever process queued it
+        recorded: { imageKey: job.imageKey, image: job.image },
         signal: r.controller.signal,
         onLog: (line) => this.#log(r, job.id, line),
       });

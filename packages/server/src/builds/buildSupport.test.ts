@@ -11,25 +11,19 @@ import { openBuildJobStore } from "./jobStore";
 const token = () => `mlenv_${randomBytes(32).toString("base64url")}`;
 
 describe("serverCoreConfig", () => {
-  it("takes base images and the conda executable from options, then the environment", () => {
-    const fromEnv = serverCoreConfig(
-      {},
-      {
-        MLENV_BASE_IMAGE_CPU: "local/cpu:1",
-        MLENV_BASE_IMAGE_GPU: "local/gpu:1",
-        MLENV_CONDA_EXECUTABLE: "none",
-      },
-    );
-    expect(fromEnv.config.baseImages).toEqual({ cpu: "local/cpu:1", gpu: "local/gpu:1" });
-    expect(fromEnv.condaExecutable).toBeNull();
-    const fromOptions = serverCoreConfig(
-      { baseImageCpu: "mine/cpu:2" },
-      { MLENV_BASE_IMAGE_CPU: "local/cpu:1" },
-    );
-    expect(fromOptions.config.baseImages.cpu).toBe("mine/cpu:2");
-    expect(fromOptions.condaExecutable).toBe("micromamba");
-    expect(() => serverCoreConfig({}, { MLENV_BASE_IMAGE_CPU: "bad image; rm -rf /" })).toThrow(
-      /MLENV_BASE_IMAGE_CPU.*mlenv\/base-cpu:bookworm/,
+  it("takes base images and the conda executable from options, else core's defaults", () => {
+    const given = serverCoreConfig({
+      baseImageCpu: "local/cpu:1",
+      baseImageGpu: "local/gpu:1",
+      condaExecutable: null,
+    });
+    expect(given.config.baseImages).toEqual({ cpu: "local/cpu:1", gpu: "local/gpu:1" });
+    expect(given.condaExecutable).toBeNull();
+    const defaults = serverCoreConfig({ baseImageCpu: "mine/cpu:2" });
+    expect(defaults.config.baseImages.cpu).toBe("mine/cpu:2");
+    expect(defaults.condaExecutable).toBe("micromamba");
+    expect(() => serverCoreConfig({ baseImageCpu: "bad image; rm -rf /" })).toThrow(
+      /baseImageCpu.*mlenv\/base-cpu:bookworm/,
     );
   });
 });
@@ -99,7 +93,8 @@ describe("a server without a Docker engine", () => {
     // An earlier process left one job queued and one running: a restart runs the first and
     // fails the second as interrupted.
     const jobs = openBuildJobStore({ sqliteFile: join(dir.path, "mlenv.db") });
-    const request = (await jobs.get(job.id))!.request;
+    const recorded = (await jobs.get(job.id))!;
+    const request = recorded.request;
     const queued = await jobs.enqueue({
       workspaceId: "w",
       imageKey: `mlenv1-sha256:${"1".repeat(64)}`,
@@ -115,10 +110,11 @@ describe("a server without a Docker engine", () => {
     expect((await jobs.claimNext())?.id).toBe(queued.job.id);
     // claimNext took the older job; make the newer one the left-over running job instead
     await jobs.finish(queued.job.id, "failed", { error: { code: "X", message: "x" } });
+    // built as recorded: the key and image the first submission recorded
     const requeued = await jobs.enqueue({
-      workspaceId: "w",
-      imageKey: `mlenv1-sha256:${"3".repeat(64)}`,
-      image: "z:latest",
+      workspaceId: recorded.workspaceId,
+      imageKey: recorded.imageKey,
+      image: recorded.image,
       request,
     });
     expect((await jobs.claimNext())?.id).toBe(running.job.id);

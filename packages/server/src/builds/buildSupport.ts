@@ -12,27 +12,31 @@ import { catalogPrivateInputs } from "./privateInputs";
 import { workspaceRegistryAuth } from "./registryAuth";
 import { buildRoutes } from "./routes";
 
-/** Image-build settings of a server; each falls back to an environment variable, then a default. */
+/** Image-build settings of a server (`mlenv server start` reads them with `loadServerSettings`). */
 export interface BuildSupportOptions {
-  /** Default CPU base image (env `MLENV_BASE_IMAGE_CPU`, else core's default). */
+  /** Default CPU base image (core's default when absent). */
   baseImageCpu?: string | undefined;
-  /** Default GPU base image (env `MLENV_BASE_IMAGE_GPU`, else core's default). */
+  /** Default GPU base image (core's default when absent). */
   baseImageGpu?: string | undefined;
   /**
-   * The conda-compatible executable of the base images; `null` (env `MLENV_CONDA_EXECUTABLE=none`)
-   * for base images without conda, where environments are a venv + pip (env, else core's default).
+   * The conda-compatible executable of the base images; `null` for base images without conda,
+   * where environments are a venv + pip (core's default when absent).
    */
   condaExecutable?: string | null | undefined;
-  /** Container registry `host[:port]` images are pushed to (env `MLENV_REGISTRY`); none keeps images local. */
+  /** Container registry images are pushed to (`host[:port]`, or with credentials); none keeps images local. */
   registry?: string | RegistryTarget | undefined;
-  /** Docker engine address (env `DOCKER_HOST`, else unix:///var/run/docker.sock). */
+  /** Docker engine address (unix:///var/run/docker.sock when absent). */
   dockerHost?: string | undefined;
-  /** Builds at once in this process (env `MLENV_BUILD_CONCURRENCY`, default 2). */
+  /** Builds at once in this process (default 2). */
   concurrency?: number | undefined;
-  /** A build running longer fails, log kept (env `MLENV_BUILD_TIMEOUT_SECONDS`, default 30 min). */
+  /** A build running longer fails, log kept (default 30 min). */
   timeoutMs?: number | undefined;
   /** Queue poll interval (default 1000 ms; tests lower it). */
   pollMs?: number | undefined;
+  /** How often running builds' heartbeats are renewed (default 5000 ms). */
+  heartbeatMs?: number | undefined;
+  /** A running build whose heartbeat is older is failed as interrupted (default 60 s). */
+  staleMs?: number | undefined;
 }
 
 /** Everything image builds need in a server process. */
@@ -53,11 +57,11 @@ export interface BuildSupport {
   close(): Promise<void>;
 }
 
-function positive(name: string, value: number | undefined, raw: string | undefined): number | undefined {
+function positive(name: string, value: number | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new Error(
-      `Expected ${name} to be a positive whole number, e.g. 2; received ${String(raw ?? value).slice(0, 200)}`,
+      `Expected ${name} to be a positive whole number, e.g. 2; received ${String(value).slice(0, 200)}`,
     );
   }
   return value;
@@ -65,24 +69,18 @@ function positive(name: string, value: number | undefined, raw: string | undefin
 
 /**
  * The core configuration a server uses both to parse definitions and to build them: core's
- * defaults with the base images and conda executable of the options / environment.
+ * defaults with the base images and conda executable of the options.
  */
 export function serverCoreConfig(
   options: Pick<BuildSupportOptions, "baseImageCpu" | "baseImageGpu" | "condaExecutable"> = {},
-  env: Record<string, string | undefined> = process.env,
 ): { config: CoreConfig; condaExecutable: string | null } {
-  const cpu = options.baseImageCpu ?? (env.MLENV_BASE_IMAGE_CPU || defaultCoreConfig.baseImages.cpu);
-  const gpu = options.baseImageGpu ?? (env.MLENV_BASE_IMAGE_GPU || defaultCoreConfig.baseImages.gpu);
-  const fromEnv = env.MLENV_CONDA_EXECUTABLE;
+  const cpu = options.baseImageCpu || defaultCoreConfig.baseImages.cpu;
+  const gpu = options.baseImageGpu || defaultCoreConfig.baseImages.gpu;
   const conda =
-    options.condaExecutable !== undefined
-      ? options.condaExecutable
-      : fromEnv === "none"
-        ? null
-        : fromEnv || defaultCoreConfig.condaExecutable;
+    options.condaExecutable === undefined ? defaultCoreConfig.condaExecutable : options.condaExecutable;
   for (const [what, v] of [
-    ["MLENV_BASE_IMAGE_CPU", cpu],
-    ["MLENV_BASE_IMAGE_GPU", gpu],
+    ["baseImageCpu", cpu],
+    ["baseImageGpu", gpu],
   ] as const) {
     if (!/^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/.test(v)) {
       throw new Error(
@@ -113,32 +111,24 @@ export function openBuildSupport(options: {
   wheels?: WheelSupport | undefined;
   logger?: Logger | undefined;
   builds?: BuildSupportOptions | undefined;
-  env?: Record<string, string | undefined>;
+  /**
+   * Other processes may hold builds on this database (default: only with PostgreSQL): jobs of a
+   * dead holder fail by heartbeat, not at start.
+   */
+  shared?: boolean | undefined;
+  /**
+   * The mlenv server's URL signed wheel URLs point at, when it is not this process (a standalone
+   * worker); default: this process's URL ({@link BuildSupport.setBaseUrl}).
+   */
+  serverUrl?: string | undefined;
 }): BuildSupport {
-  const env = options.env ?? process.env;
   const b = options.builds ?? {};
-  const { config: coreConfig, condaExecutable: condaExecutableOrNull } = serverCoreConfig(b, env);
-  const docker = new DockerClient({
-    ...((b.dockerHost ?? env.DOCKER_HOST) ? { host: b.dockerHost ?? env.DOCKER_HOST } : {}),
-  });
-  const registryOption = b.registry ?? (env.MLENV_REGISTRY || undefined);
+  const { config: coreConfig, condaExecutable: condaExecutableOrNull } = serverCoreConfig(b);
+  const docker = new DockerClient(b.dockerHost ? { host: b.dockerHost } : {});
   const registry: RegistryTarget | null =
-    registryOption === undefined
-      ? null
-      : typeof registryOption === "string"
-        ? { address: registryOption }
-        : registryOption;
-  const concurrency = positive(
-    "MLENV_BUILD_CONCURRENCY",
-    b.concurrency ?? (env.MLENV_BUILD_CONCURRENCY ? Number(env.MLENV_BUILD_CONCURRENCY) : undefined),
-    env.MLENV_BUILD_CONCURRENCY,
-  );
-  const timeoutSeconds = env.MLENV_BUILD_TIMEOUT_SECONDS;
-  const timeoutMs = positive(
-    "MLENV_BUILD_TIMEOUT_SECONDS",
-    b.timeoutMs ?? (timeoutSeconds ? Number(timeoutSeconds) * 1000 : undefined),
-    timeoutSeconds,
-  );
+    b.registry === undefined ? null : typeof b.registry === "string" ? { address: b.registry } : b.registry;
+  const concurrency = positive("the build concurrency", b.concurrency);
+  const timeoutMs = positive("the build timeout", b.timeoutMs);
   let baseUrl = "http://127.0.0.1";
   const broker = new BuildSecretBroker();
   const builder = new ImageBuilder({
@@ -154,7 +144,11 @@ export function openBuildSupport(options: {
     ...(options.wheels
       ? {
           pipSecrets: {
-            source: wheelPipSecrets({ store: options.store, wheels: options.wheels, baseUrl: () => baseUrl }),
+            source: wheelPipSecrets({
+              store: options.store,
+              wheels: options.wheels,
+              baseUrl: () => options.serverUrl ?? baseUrl,
+            }),
             broker,
           },
           baseImageAuth: workspaceRegistryAuth(options.wheels.catalog),
@@ -170,8 +164,10 @@ export function openBuildSupport(options: {
     ...(concurrency ? { concurrency } : {}),
     ...(timeoutMs ? { timeoutMs } : {}),
     ...(b.pollMs ? { pollMs: b.pollMs } : {}),
+    ...(b.heartbeatMs ? { heartbeatMs: b.heartbeatMs } : {}),
+    ...(b.staleMs ? { staleMs: b.staleMs } : {}),
     // several servers may share a PostgreSQL database: only heartbeats tell a dead one
-    exclusive: !options.database,
+    exclusive: !(options.shared ?? options.database),
   });
   const routes = buildRoutes({
     store: options.store,

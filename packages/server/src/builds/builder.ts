@@ -3,7 +3,6 @@ import {
   definitionHash,
   type EnvironmentDefinition,
   ImageLabels,
-  imageKey,
   type Lock,
   lockImageKeyInput,
   MatchSpec,
@@ -25,6 +24,7 @@ import {
   registryManifestDigest,
 } from "../docker/index";
 import { BuildError, BuildErrorCode } from "./errors";
+import { environmentImage, environmentImageKey } from "./imageKey";
 import {
   type BuildSecretBroker,
   needsPipSecrets,
@@ -32,7 +32,7 @@ import {
   type PipSecretsSource,
   routePipThroughHelper,
 } from "./pipSecrets";
-import { type PrivateInputsSource, scopedImageKey } from "./privateInputs";
+import type { PrivateInputsSource } from "./privateInputs";
 
 /** Turns a definition (and its lock) into a build context: file path → bytes, `Dockerfile` at the root. */
 export type RenderBuildContext = (
@@ -121,6 +121,8 @@ export interface BuildRequest {
   rebuild?: boolean;
   /** The workspace the build belongs to (private wheels and secrets are looked up in it). */
   workspaceId?: string;
+  /** The image key and image a queued job recorded: built as recorded (see the queue). */
+  recorded?: { imageKey: string; image: string };
 }
 
 export type BuildSource = "built" | "local" | "registry";
@@ -171,52 +173,58 @@ export class ImageBuilder {
 
   constructor(private readonly options: ImageBuilderOptions) {}
 
-  /** The image key and image reference of a definition. */
+  /** The image key and image reference of a definition (without private inputs). */
   imageFor(
     definition: EnvironmentDefinition,
     lock?: Lock,
   ): { imageKey: string; image: string; repositoryPath: string } {
-    const key = imageKey(definition, {
-      ...(lock ? { lock: lockImageKeyInput(lock) } : {}),
-      ...(this.options.config ? { config: this.options.config } : {}),
-    });
-    const hex = key.slice(key.lastIndexOf(":") + 1);
-    if (!/^[0-9a-f]{64}$/.test(hex)) {
-      throw new DockerError(
-        DockerErrorCode.REFERENCE_INVALID,
-        `expected an image key like mlenv1-sha256:<64 hex>; received ${key}`,
-      );
-    }
-    const repositoryPath = `mlenv/env_${hex}`;
-    const registry = this.options.registry?.address;
-    return {
-      imageKey: key,
-      image: `${registry ? `${registry}/` : ""}${repositoryPath}:latest`,
-      repositoryPath,
-    };
+    const key = environmentImageKey({ definition, lock, config: this.options.config });
+    return environmentImage(key, this.options.registry?.address);
   }
 
   /**
-   * The image key and reference a build in `workspaceId` uses: {@link imageFor}'s, or, when the
-   * definition has private inputs (workspace wheels, secrets), a key over core's key, the
-   * workspace and the wheels' current sha256.
+   * The image key and reference a build in `workspaceId` uses ({@link environmentImageKey}):
+   * {@link imageFor}'s, or, when the definition has private inputs (workspace wheels, secrets), a
+   * key over core's key, the workspace and the wheels' current sha256.
    */
   async keyFor(
     definition: EnvironmentDefinition,
     lock: Lock | undefined,
     workspaceId: string | undefined,
   ): Promise<{ imageKey: string; image: string; repositoryPath: string }> {
-    const base = this.imageFor(definition, lock);
     const inputs = (await this.options.privateInputs?.(definition, lock, workspaceId)) ?? null;
-    if (!inputs) return base;
-    const key = scopedImageKey(base.imageKey, inputs);
-    const repositoryPath = `mlenv/env_${key.slice(key.lastIndexOf(":") + 1)}`;
-    const registry = this.options.registry?.address;
-    return {
-      imageKey: key,
-      image: `${registry ? `${registry}/` : ""}${repositoryPath}:latest`,
-      repositoryPath,
-    };
+    const key = environmentImageKey({ definition, lock, config: this.options.config, privateInputs: inputs });
+    return environmentImage(key, this.options.registry?.address);
+  }
+
+  /**
+   * The image a queued job recorded, as recorded (never derived again): checked against this
+   * builder's registry and its own key of the definition, so a worker whose settings differ from
+   * the server that queued the job (base images, conda executable, registry) fails the job
+   * instead of building other contents under the recorded tag.
+   */
+  private async recordedIds(
+    request: BuildRequest & { recorded: { imageKey: string; image: string } },
+  ): Promise<{ imageKey: string; image: string; repositoryPath: string }> {
+    const { imageKey: key, image } = request.recorded;
+    const registry = this.options.registry?.address ?? null;
+    const prefix = registry ? `${registry}/` : "";
+    const path =
+      image.startsWith(prefix) && image.endsWith(":latest") ? image.slice(prefix.length, -7) : null;
+    if (path === null || !/^mlenv\/env_[0-9a-f]{64}$/.test(path)) {
+      throw new BuildError(
+        BuildErrorCode.FAILED,
+        `The job's image ${image.slice(0, 200)} is not one this builder pushes (registry ${registry ?? "none"}); expected the builder to have the registry setting of the server that queued the job`,
+      );
+    }
+    const own = await this.keyFor(request.definition, request.lock, request.workspaceId);
+    if (own.imageKey !== key) {
+      throw new BuildError(
+        BuildErrorCode.FAILED,
+        `The job's image key ${key.slice(0, 100)} differs from this builder's ${own.imageKey}; expected the builder to have the settings (base images, conda executable) of the server that queued the job`,
+      );
+    }
+    return { imageKey: key, image, repositoryPath: path };
   }
 
   /**
@@ -272,7 +280,9 @@ export class ImageBuilder {
 
   /** Build (or reuse) the image of a definition. */
   async build(request: BuildRequest): Promise<ImageBuildResult> {
-    const ids = await this.keyFor(request.definition, request.lock, request.workspaceId);
+    const ids = request.recorded
+      ? await this.recordedIds({ ...request, recorded: request.recorded })
+      : await this.keyFor(request.definition, request.lock, request.workspaceId);
     const { imageKey: key, image, repositoryPath } = ids;
     let entry = this.inflight.get(image);
     const coalesced = entry !== undefined;

@@ -11,6 +11,7 @@ export { BuildQueue } from "./buildQueue";
 export type { BuildSupport, BuildSupportOptions } from "./buildSupport";
 export { openBuildSupport, serverCoreConfig } from "./buildSupport";
 export { BuildError, BuildErrorCode } from "./errors";
+export { environmentImage, environmentImageKey } from "./imageKey";
 export type {
   BuildJob,
   BuildJobError,
@@ -25,3 +26,5 @@ export { BuildSecretBroker, needsPipSecrets, wheelPipSecrets } from "./pipSecret
 export type { BuildRoutesDeps } from "./routes";
 export { buildRoutes } from "./routes";
 export { buildEventResponse, buildEventStream } from "./sse";
+export type { BuildWorkerOptions, RunningBuildWorker } from "./worker";
+export { startBuildWorker } from "./worker";

@@ -46,8 +46,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
 
   beforeAll(async () => {
     slurm = await startSlurm();
-    process.env.MLENV_CLUSTER_POLL_MS = "300";
-    server = await startTestServer(startServer);
+    server = await startTestServer((o) => startServer({ ...o, runs: { clusterPollMs: 300 } }));
     api = apiClient(server.url, server.token);
   }, 60_000);
   afterAll(async () => {

@@ -1,30 +1,54 @@
 /**
- * A bare process entry for tests and benches that need the server in its own process:
+ * A bare process entry for tests and benches that need the server (or a build worker) in its own
+ * process; settings come from the environment and `--config FILE`, as `mlenv server start` reads
+ * them (see docs/server.md), with port 0 and log level `warn` by default:
  *   MLENV_DATA_DIR=... [MLENV_DATABASE_URL=postgres://...] [MLENV_BLOB_DIR=...] [MLENV_BOOTSTRAP_TOKEN=...] \
- *     node --import tsx --conditions=@mlenv/source packages/server/src/internal/serveMain.ts
- * Prints one line `listening <url>` on stdout, logs JSON to stderr, stops on SIGTERM/SIGINT.
- * Operators use `mlenv server start` instead.
+ *     node --import tsx --conditions=@mlenv/source packages/server/src/internal/serveMain.ts [worker] [--config FILE]
+ * The server prints one line `listening <url>` on stdout, a worker one JSON line
+ * `{"event":"ready","pid":...,"url":...}`; both log JSON to stderr and stop on SIGTERM/SIGINT.
+ * Operators use `mlenv server start` and `mlenv server worker` instead.
  */
+import { parseArgs } from "node:util";
+import { startBuildWorker } from "../builds/worker";
 import { jsonLogger } from "../logger";
 import { startServer } from "../server";
+import { buildWorkerOptionsFromSettings, loadServerSettings, serverOptionsFromSettings } from "../settings";
 
-const dataDir = process.env.MLENV_DATA_DIR;
-if (!dataDir) {
-  process.stderr.write("serveMain: expected MLENV_DATA_DIR to name the data directory; received nothing\n");
+const { values, positionals } = parseArgs({
+  options: { config: { type: "string" } },
+  allowPositionals: true,
+});
+const logger = (level: "error" | "warn" | "info" | "debug") => jsonLogger({ level });
+let settings: ReturnType<typeof loadServerSettings>;
+try {
+  settings = loadServerSettings({
+    env: process.env,
+    configFile: values.config,
+    defaults: { port: 0, logLevel: "warn" },
+    warn: (message) => process.stderr.write(`${message}\n`),
+  });
+} catch (e) {
+  process.stderr.write(`serveMain: ${(e as Error).message}\n`);
   process.exit(2);
 }
-const database = process.env.MLENV_DATABASE_URL || undefined;
-const blobDir = process.env.MLENV_BLOB_DIR || undefined;
-const server = await startServer({
-  dataDir,
-  ...(database ? { database } : {}),
-  ...(blobDir ? { blobDir } : {}),
-  port: Number(process.env.MLENV_PORT ?? 0),
-  logger: jsonLogger({ level: process.env.MLENV_LOG_LEVEL === "debug" ? "debug" : "warn" }),
-});
-process.stdout.write(`listening ${server.url}\n`);
+let close: () => Promise<void>;
+if (positionals[0] === "worker") {
+  const worker = await startBuildWorker({
+    ...buildWorkerOptionsFromSettings(settings),
+    logger: logger(settings.logLevel),
+  });
+  process.stdout.write(`${JSON.stringify({ event: "ready", pid: process.pid, url: worker.url })}\n`);
+  close = () => worker.close();
+} else {
+  const server = await startServer({
+    ...serverOptionsFromSettings(settings),
+    logger: logger(settings.logLevel),
+  });
+  process.stdout.write(`listening ${server.url}\n`);
+  close = () => server.close();
+}
 const stop = () => {
-  void server.close().then(() => process.exit(0));
+  void close().then(() => process.exit(0));
 };
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);

@@ -1,11 +1,4 @@
-import {
-  type EnvironmentDefinition,
-  imageKey,
-  type Lock,
-  lockImageKeyInput,
-  parseDefinition,
-  validateLock,
-} from "@mlenv/core";
+import { type EnvironmentDefinition, type Lock, parseDefinition, validateLock } from "@mlenv/core";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import type { Registry } from "../registry";
 import type { RunEnvironment } from "./runStore";
@@ -67,15 +60,7 @@ export async function resolveRunEnvironment(options: {
   }
   // The same key the registry and the builder compute: over the lock's artifacts when locked;
   // with the workspace and its wheels' bytes when the definition uses any (never shared).
-  const key = await registry.workspaceImageKey(
-    imageKey(definition, {
-      ...(config ? { config } : {}),
-      ...(lock ? { lock: lockImageKeyInput(lock) } : {}),
-    }),
-    definition,
-    lock,
-    workspaceId,
-  );
+  const key = await registry.workspaceImageKey(definition, lock, workspaceId);
   return {
     environment: {
       name: view.name,

@@ -33,31 +33,31 @@ export interface RunSupportOptions {
   blobs: BlobStore;
   logger: Logger;
   wheels?: WheelSupport | undefined;
-  /** Largest source snapshot (default env `MLENV_MAX_SNAPSHOT_BYTES`, else 25 MiB). */
+  /** Largest source snapshot (default 25 MiB). */
   maxSnapshotBytes?: number | undefined;
   /**
-   * How often this process renews its hold on the services it runs (default env
-   * `MLENV_SERVICE_HEARTBEAT_MS`, else 5000); after three missed renewals another server
+   * How often this process renews its hold on the services it runs (default 5000 ms); after
+   * three missed renewals another server
    * process on the same database takes them over.
    */
   serviceHeartbeatMs?: number | undefined;
-  /** Base interpreter of venvs (default env `MLENV_PYTHON`, else `python3`). */
+  /** Base interpreter of venvs (default `python3`). */
   python?: string | undefined;
   /** The server's core configuration (base images), as image builds use it; core's defaults otherwise. */
   config?: CoreConfig | undefined;
   /** Enables the docker target: environment images from this builder, runs in host-network containers. */
   docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
-  /** How often runs on compute targets (Slurm) are polled (default env `MLENV_CLUSTER_POLL_MS`, else 2000). */
+  /** How often runs on compute targets (Slurm) are polled (default 2000 ms). */
   clusterPollMs?: number | undefined;
   /** The blob store root when it is not `<dataDir>/blobs` (hidden from user code too). */
   blobDir?: string | undefined;
   /**
    * The local target: `confined` (default: user code confined, or the target refused on a server
    * with several workspaces when it cannot be), `unconfined` (an admin accepts unconfined user
-   * code), `off`. Default env `MLENV_LOCAL_TARGET`.
+   * code), `off`.
    */
   localTarget?: LocalTargetPolicy | undefined;
-  /** bubblewrap for non-root servers: a path, or null never to use it (default env `MLENV_BWRAP`, `off` = null, else `bwrap` on PATH). */
+  /** bubblewrap for non-root servers: a path, or null never to use it (default `bwrap` on PATH). */
   bwrap?: string | null | undefined;
   /** This machine's GPUs (default: read with `nvidia-smi -L` at start; none without a driver). */
   gpus?: Gpus | undefined;
@@ -92,20 +92,18 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     privateInputs: catalogPrivateInputs(options.wheels?.catalog ?? { get: async () => null }),
     ...(options.config ? { config: options.config } : {}),
   });
-  const python = options.python ?? process.env.MLENV_PYTHON ?? "python3";
-  const envPolicy = process.env.MLENV_LOCAL_TARGET;
-  const localTarget = options.localTarget ?? (envPolicy || "confined");
-  if (!LOCAL_TARGET_POLICIES.includes(localTarget as LocalTargetPolicy)) {
+  const python = options.python ?? "python3";
+  const localTarget = options.localTarget ?? "confined";
+  if (!LOCAL_TARGET_POLICIES.includes(localTarget)) {
     throw new Error(
-      `Expected MLENV_LOCAL_TARGET to be one of ${LOCAL_TARGET_POLICIES.join(", ")} (e.g. confined); received ${String(envPolicy).slice(0, 200)}`,
+      `Expected the local target (MLENV_LOCAL_TARGET) to be one of ${LOCAL_TARGET_POLICIES.join(", ")} (e.g. confined); received ${String(localTarget).slice(0, 200)}`,
     );
   }
-  const envBwrap = process.env.MLENV_BWRAP;
   const confinement = new Confinement({
     dataDir: options.dataDir,
     blobDir: options.blobDir,
-    policy: localTarget as LocalTargetPolicy,
-    bwrap: options.bwrap !== undefined ? options.bwrap : envBwrap === "off" ? null : envBwrap || undefined,
+    policy: localTarget,
+    bwrap: options.bwrap,
     helperDir: pythonHelperDir(),
   });
   const processes = new ProcessRegistry(options.dataDir);
@@ -136,25 +134,22 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
         };
       }
     : undefined;
-  const envMax = process.env.MLENV_MAX_SNAPSHOT_BYTES;
-  const maxSnapshotBytes = options.maxSnapshotBytes ?? (envMax ? Number(envMax) : DEFAULT_MAX_SNAPSHOT_BYTES);
+  const maxSnapshotBytes = options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
   if (!Number.isSafeInteger(maxSnapshotBytes) || maxSnapshotBytes <= 0) {
     throw new Error(
-      `Expected MLENV_MAX_SNAPSHOT_BYTES to be a positive whole number of bytes (e.g. 26214400); received ${String(envMax).slice(0, 200)}`,
+      `Expected maxSnapshotBytes (MLENV_MAX_SNAPSHOT_BYTES) to be a positive whole number of bytes (e.g. 26214400); received ${String(maxSnapshotBytes).slice(0, 200)}`,
     );
   }
-  const envBeat = process.env.MLENV_SERVICE_HEARTBEAT_MS;
-  const serviceHeartbeatMs = options.serviceHeartbeatMs ?? (envBeat ? Number(envBeat) : 5_000);
+  const serviceHeartbeatMs = options.serviceHeartbeatMs ?? 5_000;
   if (!Number.isSafeInteger(serviceHeartbeatMs) || serviceHeartbeatMs < 50) {
     throw new Error(
-      `Expected MLENV_SERVICE_HEARTBEAT_MS to be a whole number of milliseconds of at least 50 (e.g. 5000); received ${String(envBeat).slice(0, 200)}`,
+      `Expected serviceHeartbeatMs (MLENV_SERVICE_HEARTBEAT_MS) to be a whole number of milliseconds of at least 50 (e.g. 5000); received ${String(serviceHeartbeatMs).slice(0, 200)}`,
     );
   }
-  const envPoll = process.env.MLENV_CLUSTER_POLL_MS;
-  const clusterPollMs = options.clusterPollMs ?? (envPoll ? Number(envPoll) : 2000);
+  const clusterPollMs = options.clusterPollMs ?? 2000;
   if (!Number.isSafeInteger(clusterPollMs) || clusterPollMs < 50) {
     throw new Error(
-      `Expected MLENV_CLUSTER_POLL_MS to be a whole number of milliseconds of at least 50 (e.g. 2000); received ${String(envPoll).slice(0, 200)}`,
+      `Expected clusterPollMs (MLENV_CLUSTER_POLL_MS) to be a whole number of milliseconds of at least 50 (e.g. 2000); received ${String(clusterPollMs).slice(0, 200)}`,
     );
   }
   const computeStore = openComputeStore(

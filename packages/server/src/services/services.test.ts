@@ -257,13 +257,14 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()) || skipWithout("postg
       // several server processes share the database and the blob store (snapshots, models)
       const blobDir = makeTempDir("mlenv-svc-blobs-");
       const beat = "300";
-      const saved = process.env.MLENV_SERVICE_HEARTBEAT_MS;
-      process.env.MLENV_SERVICE_HEARTBEAT_MS = beat;
       let a: TestServer | undefined;
       let b: Awaited<ReturnType<typeof spawnServer>> | undefined;
       try {
         const database = pg.createDatabase("two_servers_services");
-        a = await startTestServer(startServer, { database, blobDir: blobDir.path });
+        a = await startTestServer((o) => startServer({ ...o, runs: { serviceHeartbeatMs: Number(beat) } }), {
+          database,
+          blobDir: blobDir.path,
+        });
         b = await spawnServer({
           MLENV_DATA_DIR: dir.path,
           MLENV_DATABASE_URL: database,
@@ -334,8 +335,6 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()) || skipWithout("postg
           return alive ? null : true;
         }, 10_000);
       } finally {
-        if (saved === undefined) delete process.env.MLENV_SERVICE_HEARTBEAT_MS;
-        else process.env.MLENV_SERVICE_HEARTBEAT_MS = saved;
         await b?.stop();
         await a?.stop();
         await pg.stop();

@@ -121,7 +121,7 @@ function suite(label: string, skip: boolean, database: () => string | undefined)
       const catalog = openWheelCatalog(
         db ? { postgresUrl: db } : { sqliteFile: join(dir.path, "mlenv.db") },
         {
-          secretBox: SecretBox.open(dir.path),
+          secretBox: SecretBox.open({ file: join(dir.path, "secrets.key") }),
         },
       );
       try {

@@ -1,13 +1,13 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 
 const PREFIX = "mlenv-enc-v1:";
 
 /**
  * Workspace secrets encrypted at rest with AES-256-GCM. The key lives outside the database:
- * env `MLENV_SECRETS_KEY` (32 bytes, base64; several server processes on one PostgreSQL
- * database must share it) or `<dataDir>/secrets.key` (generated once, 0600). A value is bound
+ * the `secretsKey` setting (env `MLENV_SECRETS_KEY`, 32 bytes, base64; several server processes on
+ * one PostgreSQL database must share it) or its file, `<dataDir>/secrets.key` by default
+ * (generated once, 0600). A value is bound
  * to its workspace and name (the GCM associated data): a row copied elsewhere does not decrypt.
  */
 export class SecretBox {
@@ -22,10 +22,10 @@ export class SecretBox {
     this.#key = Buffer.from(key);
   }
 
-  /** The key from `MLENV_SECRETS_KEY`, else `<dataDir>/secrets.key` (created when missing). */
-  static open(dataDir: string, given: string | undefined = process.env.MLENV_SECRETS_KEY): SecretBox {
-    if (given) return new SecretBox(Buffer.from(given, "base64"));
-    const file = join(dataDir, "secrets.key");
+  /** The `key` given (base64), else the one in `file` (created, mode 0600, when missing). */
+  static open(options: { file: string; key?: string | undefined }): SecretBox {
+    if (options.key) return new SecretBox(Buffer.from(options.key, "base64"));
+    const file = options.file;
     if (!existsSync(file)) {
       try {
         writeFileSync(file, `${randomBytes(32).toString("base64")}\n`, { mode: 0o600, flag: "wx" });

@@ -44,11 +44,14 @@ describe("wheel support in startServer", () => {
     }
   });
 
-  it("MLENV_MAX_WHEEL_BYTES sets the upload limit", async () => {
+  it("maxWheelBytes (MLENV_MAX_WHEEL_BYTES) sets the upload limit", async () => {
     const token = generateToken();
-    const before = process.env.MLENV_MAX_WHEEL_BYTES;
-    process.env.MLENV_MAX_WHEEL_BYTES = "300";
-    const s = await startServer({ dataDir: join(t.path, "limited"), bootstrapToken: token, logger: quiet });
+    const s = await startServer({
+      dataDir: join(t.path, "limited"),
+      bootstrapToken: token,
+      logger: quiet,
+      wheels: { maxWheelBytes: 300 },
+    });
     try {
       const w = buildWheel({ name: "limited", version: "1.0" });
       const res = await fetch(`${s.url}/upload/v1/wheels/${w.filename}`, {
@@ -60,8 +63,6 @@ describe("wheel support in startServer", () => {
       expect(((await res.json()) as { code: string }).code).toBe("E_WHEEL_TOO_LARGE");
     } finally {
       await s.close();
-      if (before === undefined) delete process.env.MLENV_MAX_WHEEL_BYTES;
-      else process.env.MLENV_MAX_WHEEL_BYTES = before;
     }
   });
 });

@@ -24,17 +24,21 @@ export interface WheelSupportOptions {
   /** The PostgreSQL URL the store uses; otherwise SQLite at `<dataDir>/mlenv.db`. */
   database?: string | undefined;
   /**
-   * HMAC key for signed URLs (>= 32 bytes). Default: env `MLENV_SIGNING_KEY`, else
-   * `<dataDir>/signing-key` (generated once, mode 0600). Several server processes sharing one
-   * PostgreSQL database must share the key: set `MLENV_SIGNING_KEY` on all of them.
+   * HMAC key for signed URLs (>= 32 bytes). Default: `<dataDir>/signing-key` (generated once,
+   * mode 0600). Several server processes sharing one PostgreSQL database must share the key
+   * (setting `signingKey`, env `MLENV_SIGNING_KEY`).
    */
   signingKey?: string | undefined;
-  /** Largest wheel accepted, in bytes (default env `MLENV_MAX_WHEEL_BYTES`, else 500 MiB). */
+  /** Largest wheel accepted, in bytes (default 500 MiB). */
   maxWheelBytes?: number | undefined;
+  /** Key workspace secrets are encrypted with (32 bytes, base64); default: read from `secretsKeyFile`. */
+  secretsKey?: string | undefined;
+  /** File of the secrets key, created when missing (default `<dataDir>/secrets.key`). */
+  secretsKeyFile?: string | undefined;
 }
 
 function signingKey(options: WheelSupportOptions): string {
-  const given = options.signingKey ?? process.env.MLENV_SIGNING_KEY;
+  const given = options.signingKey;
   if (given) return given;
   const file = join(options.dataDir, "signing-key");
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
@@ -53,17 +57,21 @@ function signingKey(options: WheelSupportOptions): string {
 /** Open the wheel catalog on the store's database (already migrated) and the URL signer. */
 export function openWheelSupport(options: WheelSupportOptions): WheelSupport {
   const signer = new UrlSigner(signingKey(options));
-  const envMax = process.env.MLENV_MAX_WHEEL_BYTES;
-  const maxBytes = options.maxWheelBytes ?? (envMax ? Number(envMax) : undefined);
+  const maxBytes = options.maxWheelBytes;
   if (maxBytes !== undefined && (!Number.isInteger(maxBytes) || maxBytes <= 0)) {
     throw new Error(
-      `Expected MLENV_MAX_WHEEL_BYTES to be a positive whole number of bytes (e.g. 524288000); received ${String(envMax).slice(0, 200)}`,
+      `Expected maxWheelBytes (MLENV_MAX_WHEEL_BYTES) to be a positive whole number of bytes (e.g. 524288000); received ${String(maxBytes).slice(0, 200)}`,
     );
   }
   // workspace secrets are encrypted at rest with a key outside the database
   const catalog = openWheelCatalog(
     options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
-    { secretBox: SecretBox.open(options.dataDir) },
+    {
+      secretBox: SecretBox.open({
+        file: options.secretsKeyFile ?? join(options.dataDir, "secrets.key"),
+        key: options.secretsKey,
+      }),
+    },
   );
   const validator = new WheelValidator();
   return {
