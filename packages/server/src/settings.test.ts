@@ -1,8 +1,8 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir } from "@mlenv/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadServerSettings, serverOptionsFromSettings } from "./settings";
+import { loadServerSettings, SERVER_SETTING_FIELDS, serverOptionsFromSettings } from "./settings";
 
 const t = makeTempDir("mlenv-settings-");
 afterAll(() => t.cleanup());
@@ -122,5 +122,16 @@ describe("loadServerSettings", () => {
       },
     });
     expect(both.databaseUrl).toBe("postgres://u@127.0.0.1:5432/b");
+  });
+});
+
+describe("docs/server.md", () => {
+  it("lists every setting with its flag and environment variable", () => {
+    const doc = readFileSync(join(import.meta.dirname, "..", "..", "..", "docs", "server.md"), "utf8");
+    for (const [name, field] of Object.entries(SERVER_SETTING_FIELDS)) {
+      const f = field as { flag?: string; env?: string };
+      const row = `| \`${name}\` | ${f.flag ? `\`${f.flag}\`` : ""} | ${f.env ? `\`${f.env}\`` : ""} |`;
+      expect(doc, name).toContain(row);
+    }
   });
 });

@@ -205,11 +205,11 @@ export const SERVER_SETTING_FIELDS = {
     defaultDoc: "5000",
   },
   buildStaleMs: {
-    expected: "a whole number of milliseconds of at least 50, e.g. 60000",
+    expected: "a whole number of milliseconds of at least 50, e.g. 30000",
     schema: millis,
     env: "MLENV_BUILD_STALE_MS",
     doc: "a running build whose holder missed renewals this long is failed as interrupted (ms)",
-    defaultDoc: "60000",
+    defaultDoc: "30000",
   },
   serverUrl: {
     expected: "an http(s) URL such as http://mlenv.internal:8080",

@@ -35,7 +35,7 @@ export interface BuildSupportOptions {
   pollMs?: number | undefined;
   /** How often running builds' heartbeats are renewed (default 5000 ms). */
   heartbeatMs?: number | undefined;
-  /** A running build whose heartbeat is older is failed as interrupted (default 60 s). */
+  /** A running build whose heartbeat is older is failed as interrupted (default 30 s). */
   staleMs?: number | undefined;
 }
 
