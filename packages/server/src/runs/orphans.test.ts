@@ -133,7 +133,9 @@ setInterval(() => {}, 1000);
       );
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
-      expect(processesWith(marker)).toHaveLength(2); // orphans: nobody killed them
+      // orphans: nobody killed them (polled: under load `sh` may not have exec'd python yet)
+      await until(async () => (processesWith(marker).length === 2 ? true : null), 20_000);
+      expect(processesWith(marker)).toHaveLength(2);
 
       // a live server's group is left alone
       const mine = new ProcessRegistry(data.path);
