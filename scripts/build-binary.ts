@@ -21,7 +21,7 @@ import { build, type Plugin } from "esbuild";
 const root = resolve(import.meta.dirname, "..");
 
 export const NATIVE_UNSUPPORTED =
-  "is not available in the single-file mlenv binary (better-sqlite3 is a native addon and cannot be embedded). Run the server from the npm package (npx @mlenv/cli server start) or the server image (docs/server.md).";
+  "is not available in the single-file mlenv binary (better-sqlite3 is a native addon and cannot be embedded). Run the server from the npm packages (npx -p @mlenv/cli -p @mlenv/server mlenv server start) or the server image (docs/server.md).";
 
 const ENTRY = `
 import { runCli } from "@mlenv/cli";

@@ -15,7 +15,8 @@ case "$TAG$BASE" in
 esac
 CTX=$(mktemp -d /tmp/mlenv-server-image.XXXXXX)
 trap 'rm -rf "$CTX"' EXIT
-# A self-contained copy of @mlenv/cli (and so @mlenv/server) with production node_modules, taken
+# A self-contained copy of @mlenv/cli, and of @mlenv/server (an optional peer of the CLI) where
+# the CLI finds it (app/node_modules/@mlenv/server), with production node_modules, taken
 # from the lockfile and the store that `pnpm install` filled: injected workspace packages make
 # `pnpm deploy` install from the lockfile, so it needs no registry metadata (a --legacy deploy
 # re-resolves every range and fails offline on a machine whose cache holds only the store).
@@ -24,6 +25,9 @@ PNPM=(pnpm)
 command -v pnpm >/dev/null 2>&1 || PNPM=(npx -y "pnpm@$(node -p 'require("./package.json").packageManager.split("@")[1]')")
 echo "build-server-image: pnpm deploy @mlenv/cli (offline, from the lockfile)" >&2
 "${PNPM[@]}" --filter @mlenv/cli deploy --prod --offline --config.inject-workspace-packages=true "$CTX/app" >&2
+echo "build-server-image: pnpm deploy @mlenv/server beside it" >&2
+"${PNPM[@]}" --filter @mlenv/server deploy --prod --offline --config.inject-workspace-packages=true \
+  "$CTX/app/node_modules/@mlenv/server" >&2
 cp "$(readlink -f "$(command -v node)")" "$CTX/node"
 docker build --network host --pull=false --build-arg "BASE_IMAGE=$BASE" \
   -f packages/server/Dockerfile -t "$TAG" "$CTX"

@@ -14,15 +14,24 @@
  * (test/packages.test.ts installs them into a scratch project).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
+import { parse as parseYaml } from "yaml";
 
 export const PUBLISHED = ["core", "resolver", "conda-installer", "sdk", "web-ui", "cli", "server"] as const;
 
 const root = resolve(import.meta.dirname, "..");
+
+/** `pnpm`, or the packageManager's version through npx where pnpm is not on PATH. */
+function pnpm(args: string[], cwd: string): string {
+  if (spawnSync("pnpm", ["--version"], { encoding: "utf8" }).status === 0) return run("pnpm", args, cwd);
+  const pm = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { packageManager: string })
+    .packageManager;
+  return run("npx", ["-y", pm, ...args], cwd);
+}
 
 function run(cmd: string, args: string[], cwd: string): string {
   const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
@@ -71,7 +80,7 @@ export function withBuildLock<T>(f: () => T): T {
 /** Build every published package (and what it depends on) with `pnpm -r`. */
 export function buildPackages(): void {
   const filters = PUBLISHED.flatMap((p) => ["--filter", `./packages/${p}`]);
-  run("pnpm", ["-r", ...filters, "run", "build"], root);
+  pnpm(["-r", ...filters, "run", "build"], root);
 }
 
 /** Build (optional) and pack every published package into `outDir`; returns tarball paths by package. */
@@ -85,7 +94,7 @@ function packAll(outDir: string, options: { build?: boolean }): Record<string, s
   const out: Record<string, string> = {};
   for (const p of PUBLISHED) {
     const before = new Set(readdirSync(outDir));
-    run("pnpm", ["pack", "--pack-destination", outDir], join(root, "packages", p));
+    pnpm(["pack", "--pack-destination", outDir], join(root, "packages", p));
     const made = readdirSync(outDir).filter((f) => f.endsWith(".tgz") && !before.has(f));
     const name =
       made[0] ?? readdirSync(outDir).find((f) => f.startsWith(`mlenv-${p}-`) && f.endsWith(".tgz"));
@@ -93,6 +102,84 @@ function packAll(outDir: string, options: { build?: boolean }): Record<string, s
     out[p] = join(outDir, name);
   }
   return out;
+}
+
+/** Pack one package (as it is; no build) into `<outDir>/<pkg>/`; returns the tarball's path. */
+export function packPackage(pkg: string, outDir: string): string {
+  const dir = join(outDir, pkg);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  pnpm(["pack", "--pack-destination", dir], join(root, "packages", pkg));
+  const made = readdirSync(dir).find((f) => f.endsWith(".tgz"));
+  if (!made) throw new Error(`Expected pnpm pack to write a tarball for @mlenv/${pkg} into ${dir}`);
+  return join(dir, made);
+}
+
+/** The package.json inside a tarball, as a consumer's package manager reads it. */
+export function packedManifest(tarball: string): PackedManifest {
+  return JSON.parse(execFileSync("tar", ["-xzOf", tarball, "package/package.json"], { encoding: "utf8" }));
+}
+
+export interface PackedManifest {
+  name: string;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+}
+
+/** What installing the manifest brings: dependencies, optional ones, and peers that are not optional. */
+function installedBy(m: PackedManifest): string[] {
+  const peers = Object.keys(m.peerDependencies ?? {}).filter((n) => !m.peerDependenciesMeta?.[n]?.optional);
+  return [...Object.keys(m.dependencies ?? {}), ...Object.keys(m.optionalDependencies ?? {}), ...peers];
+}
+
+/**
+ * The names of every package that installing the packed `@mlenv/<pkg>` brings, its own included:
+ * our packages are packed (their published manifests decide), third-party ones are followed through
+ * pnpm-lock.yaml at the versions this workspace resolved. Tarballs already in `<outDir>/<pkg>/` are
+ * reused.
+ */
+export function installClosure(pkg: string, outDir: string): Set<string> {
+  const lock = parseYaml(readFileSync(join(root, "pnpm-lock.yaml"), "utf8")) as {
+    importers: Record<string, Record<string, Record<string, { version: string }>>>;
+    snapshots: Record<string, Record<string, Record<string, string>>>;
+  };
+  const names = new Set<string>();
+  const queue: string[] = []; // third-party snapshot keys: name@version(peers)
+  const ours = [pkg];
+  while (ours.length) {
+    const p = ours.pop()!;
+    const packed = join(outDir, p);
+    const tarball = existsSync(packed)
+      ? join(packed, readdirSync(packed).find((f) => f.endsWith(".tgz")) ?? "")
+      : packPackage(p, outDir);
+    const manifest = packedManifest(tarball);
+    names.add(manifest.name);
+    const importer = lock.importers[`packages/${p}`] ?? {};
+    for (const name of installedBy(manifest)) {
+      if (name.startsWith("@mlenv/")) {
+        if (!names.has(name)) ours.push(name.slice("@mlenv/".length));
+        continue;
+      }
+      const version =
+        importer.dependencies?.[name]?.version ?? importer.optionalDependencies?.[name]?.version;
+      if (!version) throw new Error(`Expected pnpm-lock.yaml to resolve ${name} for packages/${p}`);
+      queue.push(`${name}@${version}`);
+    }
+  }
+  const visited = new Set<string>();
+  while (queue.length) {
+    const key = queue.pop()!;
+    if (visited.has(key)) continue;
+    visited.add(key);
+    names.add(key.slice(0, key.indexOf("@", 1)));
+    const snap = lock.snapshots[key];
+    if (!snap) throw new Error(`Expected pnpm-lock.yaml to hold the snapshot ${key}`);
+    for (const [name, version] of Object.entries({ ...snap.dependencies, ...snap.optionalDependencies }))
+      queue.push(`${name}@${version}`);
+  }
+  return names;
 }
 
 /** Problems found in one tarball (empty: fine). */

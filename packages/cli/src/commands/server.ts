@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { type CliContext, CliError } from "../context";
+import { loadServer, type ServerPackage } from "../serverPackage";
 
 /** Flags both `server start` and `server worker` take, by setting name (see docs/server.md). */
 interface SettingFlags {
@@ -25,15 +26,13 @@ interface SettingFlags {
   json?: boolean;
 }
 
-type ServerModule = typeof import("@mlenv/server");
-
 /** Read the settings once: flags > environment > config file > defaults. */
 function readSettings(
-  server: ServerModule,
+  server: ServerPackage,
   ctx: CliContext,
   opts: SettingFlags,
   defaults: { port: number },
-): ReturnType<ServerModule["loadServerSettings"]> {
+): ReturnType<ServerPackage["loadServerSettings"]> {
   try {
     return server.loadServerSettings({
       env: ctx.io.env,
@@ -103,11 +102,6 @@ function settingOptions(cmd: Command, defaultPort: string): Command {
       "--secrets-key-file <file>",
       "key workspace secrets are encrypted with (default: $MLENV_SECRETS_KEY_FILE or <data-dir>/secrets.key)",
     );
-}
-
-/** Loaded on demand: the server's storage drivers are not needed by any other command. */
-async function loadServer(): Promise<ServerModule> {
-  return await import("@mlenv/server");
 }
 
 /** `mlenv server start`, `mlenv server worker`. */
