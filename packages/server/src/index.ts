@@ -48,6 +48,7 @@ export {
   wheelPipSecrets,
 } from "./builds/index";
 export { isReservedName, RESERVED_PREFIX } from "./curated";
+export { PostgresStore, SqliteStore, serverMigrations } from "./database";
 export type {
   BuildContextFiles,
   BuildImageOptions,
@@ -114,8 +115,12 @@ export {
   SigningErrorCodes,
   UrlSigner,
 } from "./signing/urlSigner";
-export { PostgresStore } from "./store/postgresStore";
-export { SqliteStore } from "./store/sqliteStore";
+export type { Database, OpenDatabaseOptions, SqlLocation } from "./store/database";
+export { openDatabase } from "./store/database";
+export type { Migration } from "./store/migrator";
+export { appliedMigrations, migrate } from "./store/migrator";
+export type { SqlStoreOptions } from "./store/sqlStore";
+export { SqlStore } from "./store/sqlStore";
 export type {
   AuthenticatedToken,
   EnvironmentRecord,

@@ -7,8 +7,8 @@ import {
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FsBlobStore } from "./blobs/blobStore";
+import { PostgresStore } from "./database";
 import { Registry } from "./registry";
-import { PostgresStore } from "./store/postgresStore";
 
 const skip = skipWithout("postgres", postgresMissing());
 

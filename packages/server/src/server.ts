@@ -5,11 +5,12 @@ import { serve } from "@hono/node-server";
 import { createApp } from "./app";
 import { FsBlobStore } from "./blobs/blobStore";
 import { type BuildSupport, type BuildSupportOptions, openBuildSupport } from "./builds/buildSupport";
+import { serverMigrations } from "./database";
 import { jsonLogger, type Logger } from "./logger";
 import type { LocalTargetPolicy } from "./runs/confinement";
 import { openRunSupport, type RunSupport, type RunSupportOptions } from "./runs/support";
-import { PostgresStore } from "./store/postgresStore";
-import { SqliteStore } from "./store/sqliteStore";
+import { openDatabase } from "./store/database";
+import { SqlStore } from "./store/sqlStore";
 import type { Store } from "./store/types";
 import { openWheelSupport, type WheelSupport, type WheelSupportOptions } from "./wheels/support";
 
@@ -54,21 +55,24 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Open the store a ServerOptions names, migrated. */
+/**
+ * Open the process's one database handle for what a ServerOptions names, migrated (every
+ * feature's tables), and the registry store on it; `store.db` is the handle the other stores share
+ * and `store.close()` closes it.
+ */
 export async function openStore(
   options: Pick<ServerOptions, "dataDir" | "database" | "maxConnections">,
-): Promise<Store> {
-  let store: Store;
-  if (options.database) {
-    if (!/^postgres(ql)?:\/\//.test(options.database)) {
-      throw new Error(
-        `Expected database to be a PostgreSQL URL like postgres://user@127.0.0.1:5432/mlenv; received ${JSON.stringify(options.database.replace(/\/\/[^@/]*@/, "//***@")).slice(0, 200)}`,
-      );
-    }
-    store = new PostgresStore(options.database, { maxConnections: options.maxConnections ?? 10 });
-  } else {
-    store = new SqliteStore(join(options.dataDir, "mlenv.db"));
+): Promise<SqlStore> {
+  if (options.database && !/^postgres(ql)?:\/\//.test(options.database)) {
+    throw new Error(
+      `Expected database to be a PostgreSQL URL like postgres://user@127.0.0.1:5432/mlenv; received ${JSON.stringify(options.database.replace(/\/\/[^@/]*@/, "//***@")).slice(0, 200)}`,
+    );
   }
+  const db = openDatabase(
+    options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
+    { maxConnections: options.maxConnections ?? 10 },
+  );
+  const store = new SqlStore(db, { migrations: serverMigrations, owned: true });
   try {
     await store.migrate();
   } catch (e) {
@@ -91,12 +95,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let builds: BuildSupport | undefined;
   try {
     const blobs = new FsBlobStore(options.blobDir ?? join(options.dataDir, "blobs"));
-    wheels = openWheelSupport({ ...options.wheels, dataDir: options.dataDir, database: options.database });
+    wheels = openWheelSupport({
+      ...options.wheels,
+      dataDir: options.dataDir,
+      database: options.database,
+      db: store.db,
+    });
     const sealed = await wheels.sealPlaintextSecrets?.();
     if (sealed) logger.info("encrypted secrets stored in plain text by an older server", { count: sealed });
     builds = openBuildSupport({
       dataDir: options.dataDir,
       database: options.database,
+      db: store.db,
       store,
       wheels,
       logger,
@@ -107,6 +117,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...options.runs,
       dataDir: options.dataDir,
       database: options.database,
+      db: store.db,
       store,
       blobs,
       logger,

@@ -2,6 +2,7 @@ import { type CoreConfig, defaultCoreConfig } from "@mlenv/core";
 import type { Hono } from "hono";
 import { DockerClient, type RegistryTarget } from "../docker/index";
 import type { Logger } from "../logger";
+import type { Database } from "../store/database";
 import type { Store } from "../store/types";
 import type { WheelSupport } from "../wheels/support";
 import { coreRenderer, ImageBuilder } from "./builder";
@@ -107,6 +108,8 @@ export function serverCoreConfig(
 export function openBuildSupport(options: {
   dataDir: string;
   database?: string | undefined;
+  /** The process's database handle (shared by every store); absent: opened from `database`/`dataDir`. */
+  db?: Database | undefined;
   store: Store;
   wheels?: WheelSupport | undefined;
   logger?: Logger | undefined;
@@ -156,7 +159,8 @@ export function openBuildSupport(options: {
       : {}),
   });
   const jobs = openBuildJobStore(
-    options.database ? { postgresUrl: options.database } : { sqliteFile: `${options.dataDir}/mlenv.db` },
+    options.db ??
+      (options.database ? { postgresUrl: options.database } : { sqliteFile: `${options.dataDir}/mlenv.db` }),
   );
   const queue = new BuildQueue({
     jobs,

@@ -7,8 +7,7 @@ import {
   startPostgres,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresStore } from "../store/postgresStore";
-import { SqliteStore } from "../store/sqliteStore";
+import { PostgresStore, SqliteStore } from "../database";
 import { type BuildJobStore, openBuildJobStore } from "./jobStore";
 
 const key = (n: number) => `mlenv1-sha256:${n.toString(16).padStart(64, "0")}`;

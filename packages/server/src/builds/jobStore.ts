@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { type Database, exec, type SqlLocation, useDatabase } from "../store/database";
+import type { Migration } from "../store/migrator";
 import type { Row } from "../store/rows";
-import { openSqlDb, type SqlDb, type SqlLocation } from "../store/sqlDb";
 
 /** Where a build job is in its life. `queued` and `running` are active; the rest are final. */
 export type BuildJobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -142,6 +143,23 @@ CREATE UNIQUE INDEX build_jobs_one_active_per_workspace_key ON build_jobs(worksp
 `;
 }
 
+/** The builds feature's migrations (applied by the server's one migrator). */
+export const buildMigrations: readonly Migration[] = [
+  { id: "0003_builds", sqlite: buildsMigrationSql("sqlite"), postgres: buildsMigrationSql("postgres") },
+  // Build jobs are claimed in enqueue order, not (created_at, random id).
+  {
+    id: "0009_build_queue_order",
+    sqlite: buildsQueueOrderMigrationSql("sqlite"),
+    postgres: buildsQueueOrderMigrationSql("postgres"),
+  },
+  // Build jobs coalesce within a workspace only (one active job per workspace and image key).
+  {
+    id: "0013_build_jobs_per_workspace",
+    sqlite: buildsPerWorkspaceMigrationSql("sqlite"),
+    postgres: buildsPerWorkspaceMigrationSql("postgres"),
+  },
+];
+
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const parse = <T>(v: unknown): T | null =>
   v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
@@ -167,7 +185,11 @@ function toJob(r: Row): BuildJob {
 const now = () => new Date().toISOString();
 
 class SqlBuildJobStore implements BuildJobStore {
-  constructor(private readonly db: SqlDb) {}
+  constructor(
+    private readonly db: Database,
+    /** Closes the handle when the store opened it for itself. */
+    private readonly release: () => Promise<void> = async () => {},
+  ) {}
 
   async enqueue(
     input: Parameters<BuildJobStore["enqueue"]>[0],
@@ -291,12 +313,15 @@ class SqlBuildJobStore implements BuildJobStore {
 
   async appendLogs(id: string, lines: BuildLogRecord[]): Promise<void> {
     if (lines.length === 0) return;
-    await this.db.tx(async (all) => {
+    const db = this.db;
+    await db.tx(function* () {
       for (let i = 0; i < lines.length; i += 200) {
         const chunk = lines.slice(i, i + 200);
-        await all(
-          `INSERT INTO build_logs (job_id, seq, step, text) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
-          chunk.flatMap((l) => [id, l.seq, l.step, l.text]),
+        yield* exec(
+          db.raw(
+            `INSERT INTO build_logs (job_id, seq, step, text) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
+            chunk.flatMap((l) => [id, l.seq, l.step, l.text]),
+          ),
         );
       }
     });
@@ -315,7 +340,7 @@ class SqlBuildJobStore implements BuildJobStore {
   }
 
   close(): Promise<void> {
-    return this.db.close();
+    return this.release();
   }
 }
 
@@ -323,6 +348,7 @@ class SqlBuildJobStore implements BuildJobStore {
  * Open the build job store on the server's database (the tables come from the store's
  * migrations, so run `store.migrate()` first).
  */
-export function openBuildJobStore(location: SqlLocation): BuildJobStore {
-  return new SqlBuildJobStore(openSqlDb(location));
+export function openBuildJobStore(source: Database | SqlLocation): BuildJobStore {
+  const { db, release } = useDatabase(source);
+  return new SqlBuildJobStore(db, release);
 }

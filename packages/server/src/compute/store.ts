@@ -1,5 +1,6 @@
+import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
+import type { Migration } from "../store/migrator";
 import type { Row } from "../store/rows";
-import { openSqlDb, type SqlDb, type SqlLocation } from "../store/sqlDb";
 import type { SlurmTargetSettings } from "./schemas";
 
 /** Compute targets, the cluster jobs that run runs, datastores and their versions (migration 0011). */
@@ -126,6 +127,11 @@ export interface DatastoreVersionRecord {
   createdAt: string;
 }
 
+/** Compute targets (Slurm clusters), the cluster jobs of runs, datastores; runs' compute and inputs. */
+export const computeMigrations: readonly Migration[] = [
+  { id: "0011_compute", sqlite: computeMigrationSql("sqlite"), postgres: computeMigrationSql("postgres") },
+];
+
 const now = () => new Date().toISOString();
 const num = (v: unknown) => Number(v ?? 0);
 const strOrNull = (v: unknown) => (v === null || v === undefined ? null : String(v));
@@ -189,7 +195,11 @@ function toVersion(r: Row): DatastoreVersionRecord {
 
 /** Persistence of compute targets, cluster jobs and datastores (SQLite or PostgreSQL). */
 export class ComputeStore {
-  constructor(private readonly db: SqlDb) {}
+  constructor(
+    private readonly db: Database,
+    /** Closes the handle when the store opened it for itself. */
+    private readonly release: () => Promise<void> = async () => {},
+  ) {}
 
   // ---- targets -------------------------------------------------------------------------------
   async insertTarget(t: Omit<ComputeTargetRecord, "createdAt">): Promise<ComputeTargetRecord | null> {
@@ -371,37 +381,47 @@ export class ComputeStore {
     size: number;
     createdBy: string;
   }): Promise<{ created: boolean; version: DatastoreVersionRecord }> {
-    return this.db.tx(async (all) => {
-      const [same] = await all(
-        "SELECT * FROM datastore_versions WHERE workspace_id = ? AND name = ? AND digest = ?",
-        [input.workspaceId, input.name, input.digest],
-      );
-      if (same) return { created: false, version: toVersion(same) };
-      const [d] = await all("SELECT latest_version FROM datastores WHERE workspace_id = ? AND name = ?", [
-        input.workspaceId,
-        input.name,
-      ]);
-      const version = num(d?.latest_version) + 1;
-      const t = now();
-      await all(
-        `INSERT INTO datastore_versions (workspace_id, name, version, digest, files, size, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
+    const db = this.db;
+    return db.tx(function* () {
+      const same = yield* first<Row>(
+        db.raw("SELECT * FROM datastore_versions WHERE workspace_id = ? AND name = ? AND digest = ?", [
           input.workspaceId,
           input.name,
-          version,
           input.digest,
-          JSON.stringify(input.files),
-          input.size,
-          input.createdBy,
-          t,
-        ],
+        ]),
       );
-      await all("UPDATE datastores SET latest_version = ? WHERE workspace_id = ? AND name = ?", [
-        version,
-        input.workspaceId,
-        input.name,
-      ]);
+      if (same) return { created: false, version: toVersion(same) };
+      const d = yield* first<Row>(
+        db.raw("SELECT latest_version FROM datastores WHERE workspace_id = ? AND name = ?", [
+          input.workspaceId,
+          input.name,
+        ]),
+      );
+      const version = num(d?.latest_version) + 1;
+      const t = now();
+      yield* exec(
+        db.raw(
+          `INSERT INTO datastore_versions (workspace_id, name, version, digest, files, size, created_by, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          [
+            input.workspaceId,
+            input.name,
+            version,
+            input.digest,
+            JSON.stringify(input.files),
+            input.size,
+            input.createdBy,
+            t,
+          ],
+        ),
+      );
+      yield* exec(
+        db.raw("UPDATE datastores SET latest_version = ? WHERE workspace_id = ? AND name = ?", [
+          version,
+          input.workspaceId,
+          input.name,
+        ]),
+      );
       return {
         created: true,
         version: {
@@ -438,10 +458,11 @@ export class ComputeStore {
   }
 
   close(): Promise<void> {
-    return this.db.close();
+    return this.release();
   }
 }
 
-export function openComputeStore(location: SqlLocation): ComputeStore {
-  return new ComputeStore(openSqlDb(location));
+export function openComputeStore(source: Database | SqlLocation): ComputeStore {
+  const { db, release } = useDatabase(source);
+  return new ComputeStore(db, release);
 }

@@ -4,8 +4,8 @@ import { makeTempDir, startTestServer } from "@mlenv/test-utils";
 import { Hono } from "hono";
 import { afterAll, describe, expect, it } from "vitest";
 import { type BuildJobOutcome, openBuildJobStore } from "../builds/jobStore";
+import { SqliteStore } from "../database";
 import { startServer } from "../server";
-import { SqliteStore } from "../store/sqliteStore";
 import { PROMETHEUS_CONTENT_TYPE, ServerMetrics } from "./metrics";
 
 const dir = makeTempDir("mlenv-metrics-");

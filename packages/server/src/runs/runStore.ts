@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { type Database, type SqlLocation, useDatabase } from "../store/database";
+import type { Migration } from "../store/migrator";
 import type { Row } from "../store/rows";
-import { openSqlDb, type SqlDb, type SqlLocation } from "../store/sqlDb";
 
 /** Where a run is in its life. The last three are final. */
 export type RunStatus = "queued" | "preparing" | "running" | "completed" | "failed" | "canceled";
@@ -242,6 +243,41 @@ CREATE UNIQUE INDEX services_one_live_name ON services(workspace_id, name) WHERE
 `;
 }
 
+/** The runs feature's migrations: runs, logs, metrics, models and services. */
+export const runMigrations: readonly Migration[] = [
+  { id: "0004_runs", sqlite: runsMigrationSql("sqlite"), postgres: runsMigrationSql("postgres") },
+  {
+    id: "0005_service_target",
+    sqlite: servicesTargetMigrationSql("sqlite"),
+    postgres: servicesTargetMigrationSql("postgres"),
+  },
+  {
+    id: "0006_run_heartbeat",
+    sqlite: runsHeartbeatMigrationSql("sqlite"),
+    postgres: runsHeartbeatMigrationSql("postgres"),
+  },
+  // A service's CPU/memory limits as JSON `{cpuCores, memoryGb}` (enforced on the docker target).
+  {
+    id: "0008_service_deployment_config",
+    sqlite: servicesDeploymentConfigMigrationSql("sqlite"),
+    postgres: servicesDeploymentConfigMigrationSql("postgres"),
+  },
+  // Services are run by one server process at a time (a lease), not by every process.
+  {
+    id: "0010_service_owner",
+    sqlite: servicesOwnerMigrationSql("sqlite"),
+    postgres: servicesOwnerMigrationSql("postgres"),
+  },
+  // Runs ask for GPUs and record the indices they were given (services keep theirs in deployment_config).
+  { id: "0014_run_gpus", sqlite: runsGpusMigrationSql("sqlite"), postgres: runsGpusMigrationSql("postgres") },
+  // Runs have no network unless they ask for it; service workers require a token (issue 14 item 9).
+  {
+    id: "0015_network_isolation",
+    sqlite: networkIsolationMigrationSql("sqlite"),
+    postgres: networkIsolationMigrationSql("postgres"),
+  },
+];
+
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const parse = <T>(v: unknown): T | null =>
@@ -332,7 +368,11 @@ export interface CreateRunInput {
 
 /** Persistence of runs, logs, metrics, models and services (SQLite or PostgreSQL, same schema). */
 export class RunStore {
-  constructor(private readonly db: SqlDb) {}
+  constructor(
+    private readonly db: Database,
+    /** Closes the handle when the store opened it for itself. */
+    private readonly release: () => Promise<void> = async () => {},
+  ) {}
 
   /** Insert a queued run with the experiment's next number (retried on a concurrent insert). */
   async createRun(input: CreateRunInput): Promise<RunRecord> {
@@ -777,11 +817,12 @@ export class RunStore {
   }
 
   close(): Promise<void> {
-    return this.db.close();
+    return this.release();
   }
 }
 
 /** Open the run store on the server's database (run `store.migrate()` first: the tables come from its migrations). */
-export function openRunStore(location: SqlLocation): RunStore {
-  return new RunStore(openSqlDb(location));
+export function openRunStore(source: Database | SqlLocation): RunStore {
+  const { db, release } = useDatabase(source);
+  return new RunStore(db, release);
 }

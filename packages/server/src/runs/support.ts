@@ -13,6 +13,7 @@ import { Gpus } from "../gpus/gpus";
 import type { Logger } from "../logger";
 import { Registry } from "../registry";
 import { ServiceManager } from "../services/serviceManager";
+import type { Database } from "../store/database";
 import type { Store } from "../store/types";
 import { resolveWheelReferences, secretEnvironment } from "../wheels/resolve";
 import type { WheelSupport } from "../wheels/support";
@@ -29,6 +30,8 @@ export interface RunSupportOptions {
   dataDir: string;
   /** The PostgreSQL URL the store uses; otherwise SQLite at `<dataDir>/mlenv.db`. */
   database?: string | undefined;
+  /** The process's database handle (shared by every store); absent: opened from `database`/`dataDir`. */
+  db?: Database | undefined;
   store: Store;
   blobs: BlobStore;
   logger: Logger;
@@ -83,7 +86,10 @@ export interface RunSupport {
 /** Wire runs and services on the store's (migrated) database under `<dataDir>/{venvs,work}`. */
 export function openRunSupport(options: RunSupportOptions): RunSupport {
   const runStore = openRunStore(
-    options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
+    options.db ??
+      (options.database
+        ? { postgresUrl: options.database }
+        : { sqliteFile: join(options.dataDir, "mlenv.db") }),
   );
   // the server's configuration: default definitions (runs without an environment) get its base images
   const registry = new Registry({
@@ -153,7 +159,10 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     );
   }
   const computeStore = openComputeStore(
-    options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
+    options.db ??
+      (options.database
+        ? { postgresUrl: options.database }
+        : { sqliteFile: join(options.dataDir, "mlenv.db") }),
   );
   const compute = new ComputeService({
     store: computeStore,

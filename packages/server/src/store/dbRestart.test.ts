@@ -9,8 +9,8 @@ import {
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashToken } from "../auth";
+import { PostgresStore } from "../database";
 import { spawnServer } from "../runs/testHelpers";
-import { PostgresStore } from "./postgresStore";
 
 const skip = skipWithout("postgres", postgresMissing());
 
@@ -159,7 +159,7 @@ describe.skipIf(skip)("a PostgreSQL restart under load", () => {
     await store.migrate();
     const events: (string | null)[] = [];
     let resumed = 0;
-    const stopWatching = await store.watchRevocations(
+    const stopWatching = await store.watchRevocations!(
       (h) => events.push(h),
       () => resumed++,
     );

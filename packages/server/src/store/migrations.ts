@@ -1,29 +1,4 @@
-import {
-  buildsMigrationSql,
-  buildsPerWorkspaceMigrationSql,
-  buildsQueueOrderMigrationSql,
-} from "../builds/jobStore";
-import { computeMigrationSql } from "../compute/store";
-import {
-  networkIsolationMigrationSql,
-  runsGpusMigrationSql,
-  runsHeartbeatMigrationSql,
-  runsMigrationSql,
-  servicesDeploymentConfigMigrationSql,
-  servicesOwnerMigrationSql,
-  servicesTargetMigrationSql,
-} from "../runs/runStore";
-import { secretHostsMigrationSql, wheelsMigrationSql } from "../wheels/catalog";
-
-/**
- * Schema migrations, applied in order and recorded in `schema_migrations`. Append new entries
- * (locks, builds, runs, wheels, secrets...); never edit or reorder applied ones.
- */
-export interface Migration {
-  id: string;
-  sqlite: string;
-  postgres: string;
-}
+import type { Migration } from "./migrator";
 
 const core = `
 CREATE TABLE workspaces (
@@ -92,71 +67,15 @@ ALTER TABLE environment_versions ADD COLUMN lock TEXT;
 ALTER TABLE environment_versions ADD COLUMN image_key TEXT;
 `;
 
-export const migrations: readonly Migration[] = [
+/** The registry's own migrations (the other features export theirs beside their stores). */
+export const registryMigrations: readonly Migration[] = [
   // TEXT sorts by bytes in both backends once PostgreSQL columns use the "C" collation.
   {
     id: "0001_registry",
     sqlite: core,
     postgres: core.replaceAll("name TEXT NOT NULL", 'name TEXT COLLATE "C" NOT NULL'),
   },
-  { id: "0002_wheels", sqlite: wheelsMigrationSql("sqlite"), postgres: wheelsMigrationSql("postgres") },
-  { id: "0003_builds", sqlite: buildsMigrationSql("sqlite"), postgres: buildsMigrationSql("postgres") },
-  { id: "0004_runs", sqlite: runsMigrationSql("sqlite"), postgres: runsMigrationSql("postgres") },
-  {
-    id: "0005_service_target",
-    sqlite: servicesTargetMigrationSql("sqlite"),
-    postgres: servicesTargetMigrationSql("postgres"),
-  },
-  {
-    id: "0006_run_heartbeat",
-    sqlite: runsHeartbeatMigrationSql("sqlite"),
-    postgres: runsHeartbeatMigrationSql("postgres"),
-  },
   // A version's lock (mlenv.lock as canonical JSON, NULL when unlocked) and the image key the
   // registry computed for it (over the lock when locked); NULL image_key: registered before 0007.
-  {
-    id: "0007_environment_locks",
-    sqlite: LOCKS_SQL,
-    postgres: LOCKS_SQL,
-  },
-  // A service's CPU/memory limits as JSON `{cpuCores, memoryGb}` (enforced on the docker target).
-  {
-    id: "0008_service_deployment_config",
-    sqlite: servicesDeploymentConfigMigrationSql("sqlite"),
-    postgres: servicesDeploymentConfigMigrationSql("postgres"),
-  },
-  // Build jobs are claimed in enqueue order, not (created_at, random id).
-  {
-    id: "0009_build_queue_order",
-    sqlite: buildsQueueOrderMigrationSql("sqlite"),
-    postgres: buildsQueueOrderMigrationSql("postgres"),
-  },
-  // Services are run by one server process at a time (a lease), not by every process.
-  {
-    id: "0010_service_owner",
-    sqlite: servicesOwnerMigrationSql("sqlite"),
-    postgres: servicesOwnerMigrationSql("postgres"),
-  },
-  // Compute targets (Slurm clusters), the cluster jobs of runs, datastores; runs' compute and inputs.
-  { id: "0011_compute", sqlite: computeMigrationSql("sqlite"), postgres: computeMigrationSql("postgres") },
-  // Each workspace secret is bound to the hosts / URL prefixes an admin allows it to be sent to.
-  {
-    id: "0012_secret_hosts",
-    sqlite: secretHostsMigrationSql("sqlite"),
-    postgres: secretHostsMigrationSql("postgres"),
-  },
-  // Build jobs coalesce within a workspace only (one active job per workspace and image key).
-  {
-    id: "0013_build_jobs_per_workspace",
-    sqlite: buildsPerWorkspaceMigrationSql("sqlite"),
-    postgres: buildsPerWorkspaceMigrationSql("postgres"),
-  },
-  // Runs ask for GPUs and record the indices they were given (services keep theirs in deployment_config).
-  { id: "0014_run_gpus", sqlite: runsGpusMigrationSql("sqlite"), postgres: runsGpusMigrationSql("postgres") },
-  // Runs have no network unless they ask for it; service workers require a token (issue 14 item 9).
-  {
-    id: "0015_network_isolation",
-    sqlite: networkIsolationMigrationSql("sqlite"),
-    postgres: networkIsolationMigrationSql("postgres"),
-  },
+  { id: "0007_environment_locks", sqlite: LOCKS_SQL, postgres: LOCKS_SQL },
 ];

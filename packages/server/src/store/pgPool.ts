@@ -7,10 +7,15 @@ import pg from "pg";
  * and a test for "the database is unreachable right now" that the HTTP layer answers with 503.
  */
 
-/** A pool whose idle clients losing their connection is not fatal (they are dropped and replaced). */
+/**
+ * A pool whose clients losing their connection is not fatal, idle or checked out (by a query
+ * builder that adds no listener of its own): the query in flight fails, and the client, no longer
+ * queryable, is dropped on release and replaced.
+ */
 export function openPgPool(url: string, max: number): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 10_000 });
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   return pool;
 }
 

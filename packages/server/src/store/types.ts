@@ -114,7 +114,7 @@ export interface ListedEnvironment {
 
 /**
  * Durable state of the registry. Every backend passes the shared contract suite
- * (src/store/contract.ts). Methods never mix workspaces: each takes a workspaceId.
+ * (packages/server/test/store/contract.ts). Methods never mix workspaces: each takes a workspaceId.
  */
 export interface Store {
   readonly kind: "sqlite" | "postgres";

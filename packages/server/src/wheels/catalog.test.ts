@@ -7,8 +7,7 @@ import {
   startPostgres,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresStore } from "../store/postgresStore";
-import { SqliteStore } from "../store/sqliteStore";
+import { PostgresStore, SqliteStore } from "../database";
 import type { Store } from "../store/types";
 import type { WheelCatalog, WheelPutInput } from "./catalog";
 import { isWheelError } from "./errors";

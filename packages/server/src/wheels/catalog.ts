@@ -1,3 +1,4 @@
+import type { Migration } from "../store/migrator";
 /** A wheel as currently published under a file name in a workspace. */
 export interface WheelRecord {
   workspaceId: string;
@@ -146,6 +147,17 @@ CREATE TABLE workspace_secrets (
 );
 `;
 }
+
+/** The wheels feature's migrations: wheels, their revisions and workspace secrets. */
+export const wheelMigrations: readonly Migration[] = [
+  { id: "0002_wheels", sqlite: wheelsMigrationSql("sqlite"), postgres: wheelsMigrationSql("postgres") },
+  // Each workspace secret is bound to the hosts / URL prefixes an admin allows it to be sent to.
+  {
+    id: "0012_secret_hosts",
+    sqlite: secretHostsMigrationSql("sqlite"),
+    postgres: secretHostsMigrationSql("postgres"),
+  },
+];
 
 type Row = Record<string, unknown>;
 

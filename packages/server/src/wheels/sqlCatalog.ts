@@ -1,7 +1,4 @@
-import Database from "better-sqlite3";
-import type pg from "pg";
-import { openPgPool, pgTransaction } from "../store/pgPool";
-import { toPg } from "../store/sqlDb";
+import { type Database, exec, rows, type SqlLocation, useDatabase } from "../store/database";
 import {
   type SecretInfo,
   toRevision,
@@ -18,95 +15,13 @@ import { SecretBox } from "./secretBox";
 
 type Row = Record<string, unknown>;
 
-/** One SQL statement with `?` placeholders (every dialect). */
-interface Query {
-  sql: string;
-  params: unknown[];
-}
-const q = (sql: string, params: unknown[] = []): Query => ({ sql, params });
-
-/**
- * A transaction body: a generator that yields statements and receives their rows. SQLite runs
- * it synchronously inside one `BEGIN IMMEDIATE` (never holding the lock across an await, which
- * would deadlock other connections of this process); PostgreSQL runs it on one pooled client.
- */
-type TxBody<T> = () => Generator<Query, T, Row[]>;
-
-interface Db {
-  all(sql: string, params?: unknown[]): Promise<Row[]>;
-  /** Run `body` in a write transaction; `lockKey` serialises writers of one key across processes. */
-  tx<T>(lockKey: string, body: TxBody<T>): Promise<T>;
-  close(): Promise<void>;
-}
-
-class SqliteDb implements Db {
-  readonly #db: Database.Database;
-
-  constructor(file: string) {
-    this.#db = new Database(file);
-    this.#db.pragma("busy_timeout = 5000");
-    this.#db.pragma("foreign_keys = ON");
-  }
-
-  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
-    return this.#allSync(sql, params);
-  }
-
-  #allSync(sql: string, params: unknown[]): Row[] {
-    const st = this.#db.prepare(sql);
-    if (st.reader) return st.all(...params) as Row[];
-    st.run(...params);
-    return [];
-  }
-
-  async tx<T>(_lockKey: string, body: TxBody<T>): Promise<T> {
-    return this.#db
-      .transaction(() => {
-        const g = body();
-        let step = g.next();
-        while (!step.done) step = g.next(this.#allSync(step.value.sql, step.value.params));
-        return step.value;
-      })
-      .immediate();
-  }
-
-  async close(): Promise<void> {
-    this.#db.close();
-  }
-}
-
-class PostgresDb implements Db {
-  readonly #pool: pg.Pool;
-
-  constructor(url: string) {
-    this.#pool = openPgPool(url, 4);
-  }
-
-  async all(sql: string, params: unknown[] = []): Promise<Row[]> {
-    return (await this.#pool.query(toPg(sql), params)).rows as Row[];
-  }
-
-  tx<T>(lockKey: string, body: TxBody<T>): Promise<T> {
-    return pgTransaction(this.#pool, async (c) => {
-      await c.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7242))", [lockKey]);
-      const g = body();
-      let step = g.next();
-      while (!step.done)
-        step = g.next((await c.query(toPg(step.value.sql), step.value.params)).rows as Row[]);
-      return step.value;
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.#pool.end();
-  }
-}
-
 /** The wheel catalog over SQL; use {@link openWheelCatalog}. */
 class SqlWheelCatalog implements WheelCatalog {
   constructor(
-    private readonly db: Db,
-    private readonly box: SecretBox | null = null,
+    private readonly db: Database,
+    private readonly box: SecretBox | null,
+    /** Closes the handle when the catalog opened it for itself. */
+    private readonly release: () => Promise<void>,
   ) {}
 
   /** What is stored for a secret's value: sealed when the catalog has a key. */
@@ -167,11 +82,14 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async put(input: WheelPutInput): Promise<WheelPutResult> {
-    return this.db.tx(`wheel:${input.workspaceId}:${input.filename}`, function* () {
-      const [cur] = yield q("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
-        input.workspaceId,
-        input.filename,
-      ]);
+    const db = this.db;
+    return db.tx(function* () {
+      const [cur] = yield* rows<Row>(
+        db.raw("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
+          input.workspaceId,
+          input.filename,
+        ]),
+      );
       const existing = cur ? toWheel(cur) : null;
       if (existing && existing.sha256 === input.sha256)
         return { status: "unchanged", wheel: existing, previous: null };
@@ -184,66 +102,74 @@ class SqlWheelCatalog implements WheelCatalog {
       }
       const revision = existing ? existing.revision + 1 : 1;
       if (existing) {
-        yield q(
-          `UPDATE wheels SET project = ?, name = ?, version = ?, sha256 = ?, size = ?, metadata_sha256 = ?,
+        yield* exec(
+          db.raw(
+            `UPDATE wheels SET project = ?, name = ?, version = ?, sha256 = ?, size = ?, metadata_sha256 = ?,
              requires_python = ?, summary = ?, yanked = 0, yanked_reason = NULL, revision = ?, uploaded_at = ?, uploaded_by = ?
            WHERE workspace_id = ? AND filename = ?`,
-          [
-            input.project,
-            input.name,
-            input.version,
-            input.sha256,
-            input.size,
-            input.metadataSha256,
-            input.requiresPython,
-            input.summary,
-            revision,
-            input.uploadedAt,
-            input.uploadedBy,
-            input.workspaceId,
-            input.filename,
-          ],
+            [
+              input.project,
+              input.name,
+              input.version,
+              input.sha256,
+              input.size,
+              input.metadataSha256,
+              input.requiresPython,
+              input.summary,
+              revision,
+              input.uploadedAt,
+              input.uploadedBy,
+              input.workspaceId,
+              input.filename,
+            ],
+          ),
         );
       } else {
-        yield q(
-          `INSERT INTO wheels (workspace_id, filename, project, name, version, sha256, size, metadata_sha256,
+        yield* exec(
+          db.raw(
+            `INSERT INTO wheels (workspace_id, filename, project, name, version, sha256, size, metadata_sha256,
              requires_python, summary, yanked, yanked_reason, revision, uploaded_at, uploaded_by)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)`,
+            [
+              input.workspaceId,
+              input.filename,
+              input.project,
+              input.name,
+              input.version,
+              input.sha256,
+              input.size,
+              input.metadataSha256,
+              input.requiresPython,
+              input.summary,
+              revision,
+              input.uploadedAt,
+              input.uploadedBy,
+            ],
+          ),
+        );
+      }
+      yield* exec(
+        db.raw(
+          `INSERT INTO wheel_revisions (workspace_id, filename, revision, sha256, size, metadata_sha256, uploaded_at, uploaded_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           [
             input.workspaceId,
             input.filename,
-            input.project,
-            input.name,
-            input.version,
+            revision,
             input.sha256,
             input.size,
             input.metadataSha256,
-            input.requiresPython,
-            input.summary,
-            revision,
             input.uploadedAt,
             input.uploadedBy,
           ],
-        );
-      }
-      yield q(
-        `INSERT INTO wheel_revisions (workspace_id, filename, revision, sha256, size, metadata_sha256, uploaded_at, uploaded_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
+        ),
+      );
+      const [row] = yield* rows<Row>(
+        db.raw("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
           input.workspaceId,
           input.filename,
-          revision,
-          input.sha256,
-          input.size,
-          input.metadataSha256,
-          input.uploadedAt,
-          input.uploadedBy,
-        ],
+        ]),
       );
-      const [row] = yield q("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
-        input.workspaceId,
-        input.filename,
-      ]);
       const previous = existing
         ? {
             filename: existing.filename,
@@ -256,7 +182,7 @@ class SqlWheelCatalog implements WheelCatalog {
           }
         : null;
       return { status: existing ? "replaced" : "created", wheel: toWheel(row!), previous };
-    });
+    }, `wheel:${input.workspaceId}:${input.filename}`);
   }
 
   async revisions(workspaceId: string, filename: string): Promise<WheelRevision[]> {
@@ -287,24 +213,31 @@ class SqlWheelCatalog implements WheelCatalog {
     now: string;
   }): Promise<SecretInfo> {
     const stored = this.#stored(input.workspaceId, input.name, input.value);
-    return this.db.tx(`secret:${input.workspaceId}:${input.name}`, function* () {
-      const [cur] = yield q("SELECT created_at FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
-        input.workspaceId,
-        input.name,
-      ]);
+    const db = this.db;
+    return db.tx(function* () {
+      const [cur] = yield* rows<Row>(
+        db.raw("SELECT created_at FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
+          input.workspaceId,
+          input.name,
+        ]),
+      );
       if (cur) {
-        yield q(
-          "UPDATE workspace_secrets SET value = ?, updated_at = ? WHERE workspace_id = ? AND name = ?",
-          [stored, input.now, input.workspaceId, input.name],
+        yield* exec(
+          db.raw(
+            "UPDATE workspace_secrets SET value = ?, updated_at = ? WHERE workspace_id = ? AND name = ?",
+            [stored, input.now, input.workspaceId, input.name],
+          ),
         );
         return { name: input.name, createdAt: String(cur.created_at), updatedAt: input.now };
       }
-      yield q(
-        "INSERT INTO workspace_secrets (workspace_id, name, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-        [input.workspaceId, input.name, stored, input.now, input.now],
+      yield* exec(
+        db.raw(
+          "INSERT INTO workspace_secrets (workspace_id, name, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+          [input.workspaceId, input.name, stored, input.now, input.now],
+        ),
       );
       return { name: input.name, createdAt: input.now, updatedAt: input.now };
-    });
+    }, `secret:${input.workspaceId}:${input.name}`);
   }
 
   async getSecret(workspaceId: string, name: string): Promise<string | null> {
@@ -330,15 +263,17 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async deleteSecret(workspaceId: string, name: string): Promise<boolean> {
-    return this.db.tx(`secret:${workspaceId}:${name}`, function* () {
-      const [r] = yield q("SELECT name FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
-        workspaceId,
-        name,
-      ]);
+    const db = this.db;
+    return db.tx(function* () {
+      const [r] = yield* rows<Row>(
+        db.raw("SELECT name FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [workspaceId, name]),
+      );
       if (!r) return false;
-      yield q("DELETE FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [workspaceId, name]);
+      yield* exec(
+        db.raw("DELETE FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [workspaceId, name]),
+      );
       return true;
-    });
+    }, `secret:${workspaceId}:${name}`);
   }
 
   async getSecretHosts(workspaceId: string, name: string): Promise<string[]> {
@@ -351,32 +286,35 @@ class SqlWheelCatalog implements WheelCatalog {
 
   async setSecretHosts(workspaceId: string, name: string, hosts: string[]): Promise<void> {
     const json = JSON.stringify(hosts);
-    await this.db.tx(`secret-hosts:${workspaceId}:${name}`, function* () {
-      yield q("DELETE FROM workspace_secret_hosts WHERE workspace_id = ? AND name = ?", [workspaceId, name]);
-      yield q("INSERT INTO workspace_secret_hosts (workspace_id, name, hosts) VALUES (?, ?, ?)", [
-        workspaceId,
-        name,
-        json,
-      ]);
+    const db = this.db;
+    await db.tx(function* () {
+      yield* exec(
+        db.raw("DELETE FROM workspace_secret_hosts WHERE workspace_id = ? AND name = ?", [workspaceId, name]),
+      );
+      yield* exec(
+        db.raw("INSERT INTO workspace_secret_hosts (workspace_id, name, hosts) VALUES (?, ?, ?)", [
+          workspaceId,
+          name,
+          json,
+        ]),
+      );
       return undefined;
-    });
+    }, `secret-hosts:${workspaceId}:${name}`);
   }
 
   close(): Promise<void> {
-    return this.db.close();
+    return this.release();
   }
 }
 
 /**
- * Open the wheel catalog on the server's database: the SQLite file or the PostgreSQL URL the
- * registry Store uses (its migrations, including `0002_wheels`, must have run).
+ * Open the wheel catalog on the server's database handle (or a location it opens for itself);
+ * the migrations of the wheels feature, `0002_wheels` and `0012_secret_hosts`, must have run.
  */
 export function openWheelCatalog(
-  location: { sqliteFile: string } | { postgresUrl: string },
+  source: Database | SqlLocation,
   options: { secretBox?: SecretBox } = {},
 ): WheelCatalog & { sealPlaintextSecrets(): Promise<number> } {
-  return new SqlWheelCatalog(
-    "sqliteFile" in location ? new SqliteDb(location.sqliteFile) : new PostgresDb(location.postgresUrl),
-    options.secretBox ?? null,
-  );
+  const { db, release } = useDatabase(source);
+  return new SqlWheelCatalog(db, options.secretBox ?? null, release);
 }

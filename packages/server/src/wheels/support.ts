@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateSigningKey, UrlSigner } from "../signing/urlSigner";
+import type { Database } from "../store/database";
 import type { WheelCatalog } from "./catalog";
 import { SecretBox } from "./secretBox";
 import { openWheelCatalog } from "./sqlCatalog";
@@ -23,6 +24,8 @@ export interface WheelSupportOptions {
   dataDir: string;
   /** The PostgreSQL URL the store uses; otherwise SQLite at `<dataDir>/mlenv.db`. */
   database?: string | undefined;
+  /** The process's database handle (shared by every store); absent: opened from `database`/`dataDir`. */
+  db?: Database | undefined;
   /**
    * HMAC key for signed URLs (>= 32 bytes). Default: `<dataDir>/signing-key` (generated once,
    * mode 0600). Several server processes sharing one PostgreSQL database must share the key
@@ -65,7 +68,8 @@ export function openWheelSupport(options: WheelSupportOptions): WheelSupport {
   }
   // workspace secrets are encrypted at rest with a key outside the database
   const catalog = openWheelCatalog(
-    options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
+    options.db ??
+      (options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") }),
     {
       secretBox: SecretBox.open({
         file: options.secretsKeyFile ?? join(options.dataDir, "secrets.key"),

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RegisterInput, Store } from "./types";
+import type { RegisterInput, Store } from "../../src/store/types";
 
 /**
  * The behaviour every Store backend must show. `open()` returns a fresh, empty, migrated store;

@@ -1,0 +1,566 @@
+import { randomUUID } from "node:crypto";
+import { type ColumnType, type Kysely, sql } from "kysely";
+import { type Database, exec, first, rows } from "./database";
+import { registryMigrations } from "./migrations";
+import { appliedMigrations, type Migration, migrate } from "./migrator";
+import { listenForRevocations, REVOKED_CHANNEL } from "./revocations";
+import {
+  charLength,
+  tagsJson,
+  toEnvironment,
+  toLabel,
+  toToken,
+  toVersion,
+  toVersionSummary,
+  toWorkspace,
+} from "./rows";
+import type {
+  AuthenticatedToken,
+  EnvironmentRecord,
+  LabelRecord,
+  ListedEnvironment,
+  ListInput,
+  RegisterInput,
+  RegisterResult,
+  Resolved,
+  Role,
+  Store,
+  TokenRecord,
+  VersionRecord,
+  WorkspaceRecord,
+} from "./types";
+
+/** BOOLEAN columns: PostgreSQL answers true/false, SQLite 1/0. */
+type Bool = ColumnType<boolean | number, boolean, boolean>;
+
+/** The registry's tables (migrations 0001 and 0007). */
+type RegistryTables = {
+  workspaces: { id: string; name: string; created_at: string };
+  api_tokens: {
+    id: string;
+    workspace_id: string;
+    name: string;
+    role: string;
+    token_hash: string;
+    created_at: string;
+    revoked_at: string | null;
+  };
+  environments: {
+    workspace_id: string;
+    name: string;
+    latest_version: number;
+    archived: Bool;
+    curated: Bool;
+    created_at: string;
+    updated_at: string;
+  };
+  environment_versions: {
+    workspace_id: string;
+    name: string;
+    version: number;
+    definition_hash: string;
+    definition: string;
+    definition_blob: string;
+    description: string | null;
+    tags: string;
+    created_at: string;
+    created_by: string;
+    lock: string | null;
+    image_key: string | null;
+  };
+  environment_version_tags: {
+    workspace_id: string;
+    name: string;
+    version: number;
+    key: string;
+    value: string;
+  };
+  environment_labels: {
+    workspace_id: string;
+    name: string;
+    label: string;
+    version: number;
+    updated_at: string;
+  };
+};
+
+export interface SqlStoreOptions {
+  /**
+   * What `migrate()` applies: the server's whole list (every feature's tables). Default: the
+   * registry's own migrations.
+   */
+  migrations?: readonly Migration[];
+  /** `close()` closes the handle too (it was opened for this store alone). */
+  owned?: boolean;
+}
+
+/**
+ * The registry store, once for both dialects: typed Kysely queries on the process's one
+ * {@link Database} handle (SQLite file in WAL mode, or a PostgreSQL pool several server processes
+ * may share).
+ */
+export class SqlStore implements Store {
+  readonly kind: "sqlite" | "postgres";
+  readonly db: Database;
+  readonly #k: Kysely<RegistryTables>;
+  readonly #owned: boolean;
+  readonly #migrations: readonly Migration[];
+  readonly watchRevocations?: Store["watchRevocations"];
+
+  constructor(db: Database, options: SqlStoreOptions = {}) {
+    this.db = db;
+    this.kind = db.dialect;
+    this.#k = db.kysely.withTables<RegistryTables>() as unknown as Kysely<RegistryTables>;
+    this.#owned = options.owned ?? false;
+    this.#migrations = options.migrations ?? registryMigrations;
+    const url = db.postgresUrl;
+    // Only a database several processes share tells each one about the others' revocations.
+    if (url !== undefined) {
+      this.watchRevocations = (onRevoked, onResumed) => listenForRevocations(url, onRevoked, onResumed);
+    }
+  }
+
+  migrate(): Promise<void> {
+    return migrate(this.db, this.#migrations);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.all("SELECT 1");
+  }
+
+  async optimize(): Promise<void> {
+    await this.db.all("ANALYZE");
+  }
+
+  appliedMigrations(): Promise<string[]> {
+    return appliedMigrations(this.db);
+  }
+
+  async close(): Promise<void> {
+    if (this.#owned) await this.db.close();
+  }
+
+  async createWorkspace(
+    name: string,
+    now: string,
+    admin?: { name: string; tokenHash: string },
+  ): Promise<WorkspaceRecord> {
+    const k = this.#k;
+    const id = randomUUID();
+    await this.db.tx(function* () {
+      yield* exec(k.insertInto("workspaces").values({ id, name, created_at: now }));
+      if (admin) {
+        yield* exec(
+          k.insertInto("api_tokens").values({
+            id: randomUUID(),
+            workspace_id: id,
+            name: admin.name,
+            role: "admin",
+            token_hash: admin.tokenHash,
+            created_at: now,
+          }),
+        );
+      }
+    });
+    return { id, name, createdAt: now };
+  }
+
+  async getWorkspace(name: string): Promise<WorkspaceRecord | null> {
+    const r = await this.#k.selectFrom("workspaces").selectAll().where("name", "=", name).executeTakeFirst();
+    return r ? toWorkspace(r) : null;
+  }
+
+  async listWorkspaces(): Promise<WorkspaceRecord[]> {
+    return (await this.#k.selectFrom("workspaces").selectAll().orderBy("name").execute()).map(toWorkspace);
+  }
+
+  async createToken(input: {
+    workspaceId: string;
+    name: string;
+    role: Role;
+    tokenHash: string;
+    now: string;
+  }): Promise<TokenRecord> {
+    const id = randomUUID();
+    await this.#k
+      .insertInto("api_tokens")
+      .values({
+        id,
+        workspace_id: input.workspaceId,
+        name: input.name,
+        role: input.role,
+        token_hash: input.tokenHash,
+        created_at: input.now,
+      })
+      .execute();
+    return {
+      id,
+      workspaceId: input.workspaceId,
+      name: input.name,
+      role: input.role,
+      createdAt: input.now,
+      revokedAt: null,
+    };
+  }
+
+  async findToken(tokenHash: string): Promise<AuthenticatedToken | null> {
+    const r = await this.#k
+      .selectFrom("api_tokens as t")
+      .innerJoin("workspaces as w", "w.id", "t.workspace_id")
+      .selectAll("t")
+      .select("w.name as workspace_name")
+      .where("t.token_hash", "=", tokenHash)
+      .where("t.revoked_at", "is", null)
+      .executeTakeFirst();
+    return r ? { ...toToken(r), workspaceName: r.workspace_name } : null;
+  }
+
+  async listTokens(workspaceId: string): Promise<TokenRecord[]> {
+    const found = await this.#k
+      .selectFrom("api_tokens")
+      .selectAll()
+      .where("workspace_id", "=", workspaceId)
+      .where("revoked_at", "is", null)
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute();
+    return found.map(toToken);
+  }
+
+  async revokeToken(workspaceId: string, id: string, now: string): Promise<boolean> {
+    const k = this.#k;
+    const notify = this.kind === "postgres";
+    return this.db.tx(function* () {
+      const revoked = yield* rows(
+        k
+          .updateTable("api_tokens")
+          .set({ revoked_at: now })
+          .where("workspace_id", "=", workspaceId)
+          .where("id", "=", id)
+          .where("revoked_at", "is", null)
+          .returning("token_hash"),
+      );
+      // Sent on commit, to every server process listening on this database.
+      for (const r of notify ? revoked : [])
+        yield* exec(sql`SELECT pg_notify(${REVOKED_CHANNEL}, ${r.token_hash})`.compile(k));
+      return revoked.length === 1;
+    });
+  }
+
+  async register(input: RegisterInput): Promise<RegisterResult> {
+    const k = this.#k;
+    const { workspaceId: ws, name } = input;
+    const lockRow = this.kind === "postgres";
+    const versionRow = (version: number) =>
+      k
+        .selectFrom("environment_versions")
+        .selectAll()
+        .where("workspace_id", "=", ws)
+        .where("name", "=", name)
+        .where("version", "=", version);
+    return this.db.tx<RegisterResult>(function* () {
+      // Create the name row if absent (latest_version 0: no version yet), then lock it: concurrent
+      // registers of one name (from any process) queue here, so each sees the committed
+      // latest_version of the one before. SQLite's BEGIN IMMEDIATE already serialises writers.
+      yield* exec(
+        k
+          .insertInto("environments")
+          .values({
+            workspace_id: ws,
+            name,
+            latest_version: 0,
+            archived: false,
+            curated: input.curated,
+            created_at: input.now,
+            updated_at: input.now,
+          })
+          .onConflict((oc) => oc.columns(["workspace_id", "name"]).doNothing()),
+      );
+      const env = (yield* first(
+        k
+          .selectFrom("environments")
+          .selectAll()
+          .where("workspace_id", "=", ws)
+          .where("name", "=", name)
+          .$if(lockRow, (q) => q.forUpdate()),
+      ))!;
+      if (input.onlyIfNew && Number(env.latest_version) > 0) {
+        const latest = (yield* first(versionRow(Number(env.latest_version))))!;
+        return { created: false, environment: toEnvironment(env), version: toVersion(latest) };
+      }
+      const same = yield* first(
+        k
+          .selectFrom("environment_versions")
+          .selectAll()
+          .where("workspace_id", "=", ws)
+          .where("name", "=", name)
+          .where("definition_hash", "=", input.definitionHash),
+      );
+      if (same) {
+        if (same.lock !== null || (input.lockJson ?? null) === null)
+          return { created: false, environment: toEnvironment(env), version: toVersion(same) };
+        const attached = (yield* first(
+          k
+            .updateTable("environment_versions")
+            .set({ lock: input.lockJson ?? null, image_key: input.imageKey ?? null })
+            .where("workspace_id", "=", ws)
+            .where("name", "=", name)
+            .where("version", "=", same.version)
+            .returningAll(),
+        ))!;
+        return {
+          created: false,
+          lockAttached: true,
+          environment: toEnvironment(env),
+          version: toVersion(attached),
+        };
+      }
+      const version = Number(env.latest_version) + 1;
+      const envAfter = (yield* first(
+        k
+          .updateTable("environments")
+          .set({ latest_version: version, updated_at: input.now })
+          .where("workspace_id", "=", ws)
+          .where("name", "=", name)
+          .returningAll(),
+      ))!;
+      const row = (yield* first(
+        k
+          .insertInto("environment_versions")
+          .values({
+            workspace_id: ws,
+            name,
+            version,
+            definition_hash: input.definitionHash,
+            definition: input.definitionJson,
+            definition_blob: input.definitionBlob,
+            description: input.description,
+            tags: tagsJson(input.tags),
+            created_at: input.now,
+            created_by: input.createdBy,
+            lock: input.lockJson ?? null,
+            image_key: input.imageKey ?? null,
+          })
+          .returningAll(),
+      ))!;
+      const tags = Object.entries(input.tags).map(([key, value]) => ({
+        workspace_id: ws,
+        name,
+        version,
+        key,
+        value,
+      }));
+      if (tags.length > 0) yield* exec(k.insertInto("environment_version_tags").values(tags));
+      return { created: true, environment: toEnvironment(envAfter), version: toVersion(row) };
+    });
+  }
+
+  /** Environments with at least one version (a name row a register is creating has none yet). */
+  #environments() {
+    return this.#k.selectFrom("environments as e").where("e.latest_version", ">", 0);
+  }
+
+  async getEnvironment(workspaceId: string, name: string): Promise<EnvironmentRecord | null> {
+    const r = await this.#environments()
+      .selectAll("e")
+      .where("e.workspace_id", "=", workspaceId)
+      .where("e.name", "=", name)
+      .executeTakeFirst();
+    return r ? toEnvironment(r) : null;
+  }
+
+  async resolve(
+    workspaceId: string,
+    name: string,
+    which: { version?: number | undefined; label?: string | undefined },
+  ): Promise<Resolved | null> {
+    const label = which.label;
+    const version = which.version;
+    // One row per label at the resolved version (one row with a NULL label when it has none).
+    const found = await this.#environments()
+      .$if(label !== undefined, (q) =>
+        q.leftJoin("environment_labels as lb", (j) =>
+          j
+            .onRef("lb.workspace_id", "=", "e.workspace_id")
+            .onRef("lb.name", "=", "e.name")
+            .on("lb.label", "=", label ?? ""),
+        ),
+      )
+      .leftJoin("environment_versions as v", (j) => {
+        const on = j.onRef("v.workspace_id", "=", "e.workspace_id").onRef("v.name", "=", "e.name");
+        if (label !== undefined) return on.on("v.version", "=", sql.ref<number>("lb.version"));
+        if (version !== undefined) return on.on("v.version", "=", version);
+        return on.onRef("v.version", "=", "e.latest_version");
+      })
+      .leftJoin("environment_labels as x", (j) =>
+        j
+          .onRef("x.workspace_id", "=", "e.workspace_id")
+          .onRef("x.name", "=", "e.name")
+          .onRef("x.version", "=", "v.version"),
+      )
+      .select([
+        "e.name as e_name",
+        "e.latest_version as e_latest_version",
+        "e.archived as e_archived",
+        "e.curated as e_curated",
+        "e.created_at as e_created_at",
+        "e.updated_at as e_updated_at",
+        "x.label as at_label",
+      ])
+      .selectAll("v")
+      .where("e.workspace_id", "=", workspaceId)
+      .where("e.name", "=", name)
+      .orderBy("x.label")
+      .execute();
+    const r = found[0];
+    if (!r) return null;
+    return {
+      environment: toEnvironment(r, "e_"),
+      version: r.version === null ? null : toVersion(r),
+      labels: found.flatMap((x) => (x.at_label === null ? [] : [x.at_label])),
+    };
+  }
+
+  #versions(workspaceId: string, name: string) {
+    return this.#k
+      .selectFrom("environment_versions")
+      .selectAll()
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name);
+  }
+
+  async getVersion(workspaceId: string, name: string, version: number): Promise<VersionRecord | null> {
+    const r = await this.#versions(workspaceId, name).where("version", "=", version).executeTakeFirst();
+    return r ? toVersion(r) : null;
+  }
+
+  async listVersions(workspaceId: string, name: string): Promise<VersionRecord[]> {
+    return (await this.#versions(workspaceId, name).orderBy("version").execute()).map(toVersion);
+  }
+
+  async listEnvironments(input: ListInput): Promise<ListedEnvironment[]> {
+    const { prefix, after, tagKey, tagValue } = input;
+    const page = this.#k
+      .selectFrom("environments as e")
+      .selectAll("e")
+      .where("e.workspace_id", "=", input.workspaceId)
+      .$if(input.archived === "exclude", (q) => q.where("e.archived", "=", false))
+      .$if(input.archived === "only", (q) => q.where("e.archived", "=", true))
+      // SQL substr counts characters, not UTF-16 units
+      .$if(!!prefix, (q) => q.where(sql`substr(e.name, 1, ${charLength(prefix ?? "")})`, "=", prefix ?? ""))
+      .$if(after !== undefined, (q) => q.where("e.name", ">", after ?? ""))
+      .$if(tagKey !== undefined, (q) =>
+        q.where(({ exists, selectFrom }) =>
+          exists(
+            selectFrom("environment_version_tags as t")
+              .select(sql.lit(1).as("one"))
+              .whereRef("t.workspace_id", "=", "e.workspace_id")
+              .whereRef("t.name", "=", "e.name")
+              .whereRef("t.version", "=", "e.latest_version")
+              .where("t.key", "=", tagKey ?? "")
+              .$if(tagValue !== undefined, (s) => s.where("t.value", "=", tagValue ?? "")),
+          ),
+        ),
+      )
+      .orderBy("e.name")
+      .limit(input.limit);
+    const found = await this.#k
+      .selectFrom(page.as("e"))
+      .innerJoin("environment_versions as v", (j) =>
+        j
+          .onRef("v.workspace_id", "=", "e.workspace_id")
+          .onRef("v.name", "=", "e.name")
+          .onRef("v.version", "=", "e.latest_version"),
+      )
+      .select([
+        "e.name as e_name",
+        "e.latest_version as e_latest_version",
+        "e.archived as e_archived",
+        "e.curated as e_curated",
+        "e.created_at as e_created_at",
+        "e.updated_at as e_updated_at",
+        "v.name",
+        "v.version",
+        "v.definition_hash",
+        "v.definition_blob",
+        "v.description",
+        "v.tags",
+        "v.created_at",
+        "v.created_by",
+        "v.image_key",
+        sql<boolean>`(v.lock IS NOT NULL)`.as("locked"),
+      ])
+      .orderBy("e.name")
+      .execute();
+    return found.map((r) => ({ environment: toEnvironment(r, "e_"), latest: toVersionSummary(r) }));
+  }
+
+  async setArchived(
+    workspaceId: string,
+    name: string,
+    archived: boolean,
+    now: string,
+  ): Promise<EnvironmentRecord | null> {
+    const r = await this.#k
+      .updateTable("environments")
+      .set({ archived, updated_at: now })
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name)
+      .where("latest_version", ">", 0)
+      .returningAll()
+      .executeTakeFirst();
+    return r ? toEnvironment(r) : null;
+  }
+
+  async setLabel(input: {
+    workspaceId: string;
+    name: string;
+    label: string;
+    version: number;
+    now: string;
+  }): Promise<LabelRecord> {
+    await this.#k
+      .insertInto("environment_labels")
+      .values({
+        workspace_id: input.workspaceId,
+        name: input.name,
+        label: input.label,
+        version: input.version,
+        updated_at: input.now,
+      })
+      .onConflict((oc) =>
+        oc.columns(["workspace_id", "name", "label"]).doUpdateSet((eb) => ({
+          version: eb.ref("excluded.version"),
+          updated_at: eb.ref("excluded.updated_at"),
+        })),
+      )
+      .execute();
+    return { label: input.label, version: input.version, updatedAt: input.now };
+  }
+
+  #labels(workspaceId: string, name: string) {
+    return this.#k
+      .selectFrom("environment_labels")
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name);
+  }
+
+  async deleteLabel(workspaceId: string, name: string, label: string): Promise<boolean> {
+    const res = await this.#k
+      .deleteFrom("environment_labels")
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name)
+      .where("label", "=", label)
+      .executeTakeFirst();
+    return res.numDeletedRows === 1n;
+  }
+
+  async getLabel(workspaceId: string, name: string, label: string): Promise<LabelRecord | null> {
+    const r = await this.#labels(workspaceId, name).selectAll().where("label", "=", label).executeTakeFirst();
+    return r ? toLabel(r) : null;
+  }
+
+  async listLabels(workspaceId: string, name: string): Promise<LabelRecord[]> {
+    return (await this.#labels(workspaceId, name).selectAll().orderBy("label").execute()).map(toLabel);
+  }
+}
