@@ -17,8 +17,13 @@ it("reads a data dir the server wrote before the one database layer exactly as t
   try {
     const file = join(dir.path, "mlenv.db");
     copyFileSync(join(fixtures, "legacy-0014.db"), file);
-    const expected = JSON.parse(readFileSync(join(fixtures, "legacy-0014.json"), "utf8")) as unknown;
-    expect(await readAll(api, file)).toEqual(expected);
+    const { applied, ...expected } = JSON.parse(readFileSync(join(fixtures, "legacy-0014.json"), "utf8")) as {
+      applied: string[];
+    };
+    const { applied: appliedNow, ...now } = await readAll(api, file);
+    // later migrations are applied on top; records may gain fields, never lose or change one
+    expect((appliedNow as string[]).slice(0, applied.length)).toEqual(applied);
+    expect(now).toMatchObject(expected);
 
     // and keeps writing to it: the next version of a name, a label, a token
     const store = new SqliteStore(file);
