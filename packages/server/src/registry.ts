@@ -16,6 +16,7 @@ import {
 } from "@mlenv/core";
 import { generateToken, hashToken } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
+import { putPending } from "./blobs/sweep";
 import { environmentImageKey } from "./builds/imageKey";
 import { catalogPrivateInputs, type PrivateInputsSource } from "./builds/privateInputs";
 import { redactRegistryPassword, refusePlainRegistryPassword } from "./builds/registryAuth";
@@ -402,7 +403,9 @@ export class Registry {
     const { text, hash } = this.#canonical(def);
     const lock = opts.lock ?? null;
     const key = environmentImageKey({ definition: def, lock, config: this.#config });
-    const definitionBlob = await this.blobs.put(new TextEncoder().encode(text));
+    // marked pending until the version row commits: a crash in between is swept at the next start
+    const pending = await putPending(this.blobs, new TextEncoder().encode(text));
+    const definitionBlob = pending.digest;
     const res = await this.store.register({
       workspaceId,
       name: def.name,
@@ -418,6 +421,7 @@ export class Registry {
       imageKey: key,
       ...(opts.onlyIfNew ? { onlyIfNew: true } : {}),
     });
+    await pending.commit();
     if (opts.onlyIfNew && !res.created)
       return { created: false, environment: this.#view(res.environment, res.version, [], true) };
     // A version is immutable once locked: another lock for it is refused (nothing changed).

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app";
 import { FsBlobStore } from "./blobs/blobStore";
+import { sweepBlobs } from "./blobs/sweep";
 import { type BuildSupport, type BuildSupportOptions, openBuildSupport } from "./builds/buildSupport";
 import { serverMigrations } from "./database";
 import { jsonLogger, type Logger } from "./logger";
@@ -95,6 +96,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let builds: BuildSupport | undefined;
   try {
     const blobs = new FsBlobStore(options.blobDir ?? join(options.dataDir, "blobs"));
+    // what a crashed process left half-written in the blob store
+    const swept = await sweepBlobs(blobs, { definitionInUse: (d) => store.definitionBlobInUse(d) });
+    if (swept.temps + swept.uploads + swept.definitions > 0)
+      logger.info("swept abandoned blob files", { ...swept });
     wheels = openWheelSupport({
       ...options.wheels,
       dataDir: options.dataDir,

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { blobOwner } from "./blobOwner";
 
 /** A blob's address: `sha256:<64 lowercase hex>`. */
 export type BlobDigest = `sha256:${string}`;
@@ -84,9 +85,15 @@ export interface BlobStore {
   read(digest: string): Promise<BlobReader | null>;
 }
 
-/** Blobs as files `<root>/sha256/<ab>/<hex>`, written atomically (temp file + rename). */
+/**
+ * Blobs as files `<root>/sha256/<ab>/<hex>`, written atomically (temp file + rename). Temp files
+ * carry their writer's identity (`blobOwner()`), so a start-up sweep (`sweepBlobs`) removes those
+ * a crashed process left and never one a live process is still writing.
+ */
 export class FsBlobStore implements BlobStore {
   readonly root: string;
+  /** This process, as named in its temp files and pending marks. */
+  readonly owner = blobOwner();
 
   constructor(root: string) {
     this.root = root;
@@ -108,7 +115,7 @@ export class FsBlobStore implements BlobStore {
     if (await this.has(digest)) return digest;
     const dir = join(path, "..");
     await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.tmp-${randomBytes(8).toString("hex")}`);
+    const tmp = join(dir, `.tmp-${this.owner}-${randomBytes(8).toString("hex")}`);
     try {
       await writeFile(tmp, bytes, { flag: "wx", mode: 0o644 });
       await rename(tmp, path);
@@ -120,13 +127,30 @@ export class FsBlobStore implements BlobStore {
   }
 
   /**
+   * Put a blob that a database row will reference once a transaction commits (a definition
+   * blob before its version is registered). When the blob is new, a pending mark
+   * `<root>/pending/<owner>/<hex>` records it until `commit()`: a crash in between leaves the
+   * mark, and the next start's sweep removes the blob unless a row references it.
+   */
+  async putPending(bytes: Uint8Array): Promise<{ digest: BlobDigest; commit(): Promise<void> }> {
+    const digest = blobDigest(bytes);
+    if (await this.has(digest)) return { digest, commit: async () => {} };
+    const dir = join(this.root, "pending", this.owner);
+    await mkdir(dir, { recursive: true });
+    const mark = join(dir, digest.slice("sha256:".length));
+    await writeFile(mark, "");
+    await this.put(bytes);
+    return { digest, commit: () => rm(mark, { force: true }) };
+  }
+
+  /**
    * A fresh path for a temp file inside the store (same file system, so {@link putFile} is a
    * rename). The caller writes it and either hands it to `putFile` or removes it.
    */
   async tempPath(): Promise<string> {
     const dir = join(this.root, "tmp");
     await mkdir(dir, { recursive: true });
-    return join(dir, `.upload-${randomBytes(12).toString("hex")}`);
+    return join(dir, `.upload-${this.owner}-${randomBytes(12).toString("hex")}`);
   }
 
   /**

@@ -434,6 +434,16 @@ export class SqlStore implements Store {
     return r ? toVersion(r) : null;
   }
 
+  async definitionBlobInUse(digest: string): Promise<boolean> {
+    const r = await this.#k
+      .selectFrom("environment_versions")
+      .select("version")
+      .where("definition_blob", "=", digest)
+      .limit(1)
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
   async listVersions(workspaceId: string, name: string): Promise<VersionRecord[]> {
     return (await this.#versions(workspaceId, name).orderBy("version").execute()).map(toVersion);
   }

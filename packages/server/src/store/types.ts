@@ -183,6 +183,8 @@ export interface Store {
     which: { version?: number | undefined; label?: string | undefined },
   ): Promise<Resolved | null>;
   getVersion(workspaceId: string, name: string, version: number): Promise<VersionRecord | null>;
+  /** Whether any environment version (of any workspace) references this definition blob (the start-up blob sweep asks). */
+  definitionBlobInUse(digest: string): Promise<boolean>;
   listVersions(workspaceId: string, name: string): Promise<VersionRecord[]>;
   listEnvironments(input: ListInput): Promise<ListedEnvironment[]>;
   setArchived(

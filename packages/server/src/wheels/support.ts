@@ -69,7 +69,9 @@ export function openWheelSupport(options: WheelSupportOptions): WheelSupport {
   // workspace secrets are encrypted at rest with a key outside the database
   const catalog = openWheelCatalog(
     options.db ??
-      (options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") }),
+      (options.database
+        ? { postgresUrl: options.database }
+        : { sqliteFile: join(options.dataDir, "mlenv.db") }),
     {
       secretBox: SecretBox.open({
         file: options.secretsKeyFile ?? join(options.dataDir, "secrets.key"),
