@@ -1,15 +1,14 @@
 /**
  * Generate docs/cli.md (from the commander program definitions) and docs/http-api.md (from the
- * server's /openapi.json).
+ * route declarations of @mlenv/api, the document the server serves at /openapi.json).
  *
  *   pnpm docs:gen            write both files
  *   pnpm docs:gen --check    exit 1 when a committed file differs (test/docs.test.ts runs the same)
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { featureRoutes, openApiDocument } from "@mlenv/api";
 import { createProgram } from "@mlenv/cli";
-import { silentLogger, startServer } from "@mlenv/server";
 
 const root = resolve(import.meta.dirname, "..");
 export const CLI_DOC = join(root, "docs", "cli.md");
@@ -133,23 +132,17 @@ export function httpReference(doc: { paths: Record<string, Record<string, OpenAp
   return `${out.join("\n").trimEnd()}\n`;
 }
 
-/** The OpenAPI document of a real server (SQLite in a temporary directory). */
-export async function serverOpenApi(): Promise<{ paths: Record<string, Record<string, OpenApiOperation>> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), "mlenv-docs-"));
-  const server = await startServer({ dataDir, host: "127.0.0.1", port: 0, logger: silentLogger });
-  try {
-    const res = await fetch(`${server.url}/openapi.json`);
-    return (await res.json()) as { paths: Record<string, Record<string, OpenApiOperation>> };
-  } finally {
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+/** The OpenAPI document of every declared route (a server with every feature enabled serves it). */
+export function contractOpenApi(): { paths: Record<string, Record<string, OpenApiOperation>> } {
+  return openApiDocument(Object.values(featureRoutes).flat(), { version: "1" }) as {
+    paths: Record<string, Record<string, OpenApiOperation>>;
+  };
 }
 
 async function main(check: boolean): Promise<number> {
   const wanted: [string, string][] = [
     [CLI_DOC, cliReference()],
-    [HTTP_DOC, httpReference(await serverOpenApi())],
+    [HTTP_DOC, httpReference(contractOpenApi())],
   ];
   let stale = 0;
   for (const [file, text] of wanted) {

@@ -141,7 +141,6 @@ export type {
 } from "./wheels/catalog";
 export type { WheelErrorCode, WheelErrorOptions } from "./wheels/errors";
 export { isWheelError, WheelError, WheelErrorCodes } from "./wheels/errors";
-export { wheelRouteDocs } from "./wheels/openapi";
 export type { WheelReference } from "./wheels/reference";
 export {
   formatWheelReference,

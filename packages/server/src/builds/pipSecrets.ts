@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { builds as B } from "@mlenv/api";
 import { Hono } from "hono";
 import type { BuildContextFiles } from "../docker/index";
+import { mount } from "../http/mount";
 import type { Store } from "../store/types";
 import { isWheelReference } from "../wheels/reference";
 import { referencedSecrets, resolveWheelReference, secretEnvironment } from "../wheels/resolve";
@@ -144,8 +146,7 @@ export class BuildSecretBroker {
   /** The route the pip step fetches its payload from (mount at "/"). */
   routes(): Hono {
     const app = new Hono();
-    app.get("/build-secrets/v1/:nonce", (c) => {
-      const nonce = c.req.param("nonce");
+    mount(app, B.buildSecretPayload, ({ c, params: { nonce } }) => {
       const payload = /^[A-Za-z0-9_-]{43}$/.test(nonce) ? this.take(nonce) : null;
       if (!payload) {
         return c.json(

@@ -7,6 +7,7 @@ import { provideTokenLookup } from "../auth";
 import { FsBlobStore } from "../blobs/blobStore";
 import { SqliteStore } from "../database";
 import { DockerClient } from "../docker/index";
+import { errorHandler } from "../http/errors";
 import { Registry } from "../registry";
 import { ImageBuilder } from "./builder";
 import { BuildQueue } from "./buildQueue";
@@ -60,7 +61,8 @@ describe.skipIf(skipWithout("docker", reason))("build routes over real HTTP", ()
           "*",
           provideTokenLookup((token) => registry.authenticate(token)),
         )
-        .route("/", buildRoutes({ store, queue, builder })).fetch,
+        .route("/", buildRoutes({ store, queue, builder }))
+        .onError(errorHandler(undefined)).fetch,
       port: 0,
       hostname: "127.0.0.1",
     });

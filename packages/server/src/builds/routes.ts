@@ -1,7 +1,8 @@
+import { builds as B } from "@mlenv/api";
 import { type CoreConfig, type Lock, parseDefinition, validateLock } from "@mlenv/core";
 import { Hono } from "hono";
-import { authenticate } from "../auth";
-import { asServerError, ServerError, ServerErrorCode, serverErrorResponse } from "../errors";
+import { ServerError, ServerErrorCode } from "../errors";
+import { mount } from "../http/mount";
 import type { Logger } from "../logger";
 import type { AuthenticatedToken, Store } from "../store/types";
 import type { ImageBuilder } from "./builder";
@@ -29,40 +30,9 @@ function view(job: BuildJob): Omit<BuildJob, "request" | "workspaceId"> {
   return rest;
 }
 
-/**
- * HTTP routes of image builds (mount with `app.route("/", buildRoutes(deps))`):
- *
- * | method | path | role | answer |
- * |---|---|---|---|
- * | POST | `/api/v1/environments/:name/builds` `{version?, label?}` | writer | 202 `{ job, coalesced }` |
- * | GET | `/api/v1/environments/:name/image` `?version=&label=` | reader | image details |
- * | GET | `/api/v1/builds/:id` | reader | the job |
- * | GET | `/api/v1/builds/:id/logs` | reader | SSE (`Last-Event-ID` resumes); `?format=json` for `{items}` |
- * | POST | `/api/v1/builds/:id/cancel` | writer | the job after cancelling |
- */
+/** HTTP routes of image builds, as declared in @mlenv/api `builds` (mount with `app.route("/", buildRoutes(deps))`). */
 export function buildRoutes(deps: BuildRoutesDeps): Hono {
   const app = new Hono();
-
-  app.onError((err, c) => {
-    const known = asServerError(err);
-    if (known) return serverErrorResponse(c, known);
-    const code = (err as { code?: unknown }).code;
-    if (code === "E_BUILD_NOT_FOUND") {
-      return c.json({ code: ServerErrorCode.NOT_FOUND, message: err.message, details: {} }, 404);
-    }
-    // no engine answers: the service is unavailable, not broken
-    if (code === "E_DOCKER_UNREACHABLE") {
-      return c.json({ code, message: err.message.slice(0, 1000), details: {} }, 503);
-    }
-    deps.logger?.error("build request failed", {
-      method: c.req.method,
-      path: c.req.path,
-      error: String(err).slice(0, 500),
-    });
-    return c.json({ code: ServerErrorCode.INTERNAL, message: "Internal server error", details: {} }, 500);
-  });
-
-  const auth = authenticate;
 
   async function definitionOf(
     a: AuthenticatedToken,
@@ -109,68 +79,57 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
     return job;
   }
 
-  app.post("/api/v1/environments/:name/builds", async (c) => {
-    const a = await auth(c, "writer");
-    const name = c.req.param("name");
-    let body: { version?: unknown; label?: unknown } = {};
-    const text = await c.req.text();
-    if (text.trim() !== "") {
-      try {
-        body = JSON.parse(text) as typeof body;
-      } catch {
-        throw new ServerError(
-          ServerErrorCode.BAD_REQUEST,
-          `Expected a JSON body like {"version":3} or {}; received ${cut(text)}`,
-        );
-      }
-    }
-    const { definition, version, lock } = await definitionOf(a, name, body ?? {});
-    deps.builder.assertRenderable(definition, lock);
-    const { job, coalesced } = await deps.queue.submit({
-      definition,
-      ...(lock ? { lock } : {}),
-      workspaceId: a.workspaceId,
-      context: { environment: name, version },
-    });
-    deps.logger?.info("build submitted", { environment: name, version, job: job.id, coalesced });
-    return c.json({ job: view(job), coalesced }, 202);
-  });
+  const log = deps.logger ? { logger: deps.logger } : {};
 
-  app.get("/api/v1/environments/:name/image", async (c) => {
-    const a = await auth(c, "reader");
-    const { definition, version, lock } = await definitionOf(a, c.req.param("name"), {
-      version: c.req.query("version"),
-      label: c.req.query("label"),
-    });
+  mount(
+    app,
+    B.submitBuild,
+    async ({ c, auth: a, params: { name }, body }) => {
+      const { definition, version, lock } = await definitionOf(a, name, body);
+      deps.builder.assertRenderable(definition, lock);
+      const { job, coalesced } = await deps.queue.submit({
+        definition,
+        ...(lock ? { lock } : {}),
+        workspaceId: a.workspaceId,
+        context: { environment: name, version },
+      });
+      deps.logger?.info("build submitted", { environment: name, version, job: job.id, coalesced });
+      return c.json({ job: view(job), coalesced }, 202);
+    },
+    log,
+  );
+
+  mount(app, B.environmentImage, async ({ c, auth: a, params: { name }, query }) => {
+    const { definition, version, lock } = await definitionOf(a, name, query);
     const details = await deps.builder.describe(definition, {
       signal: c.req.raw.signal,
       workspaceId: a.workspaceId,
       ...(lock ? { lock } : {}),
     });
-    return c.json({ name: c.req.param("name"), version, ...details });
+    return c.json({ name, version, ...details });
   });
 
-  app.get("/api/v1/builds/:id", async (c) => {
-    const a = await auth(c, "reader");
-    return c.json(view(await jobOf(a, c.req.param("id"))));
-  });
+  mount(app, B.getBuild, async ({ c, auth, params }) => c.json(view(await jobOf(auth, params.id))));
 
-  app.get("/api/v1/builds/:id/logs", async (c) => {
-    const a = await auth(c, "reader");
-    const job = await jobOf(a, c.req.param("id"));
-    if (c.req.query("format") === "json") {
-      const after = Number(c.req.query("after") ?? 0);
+  mount(app, B.buildLogs, async ({ c, auth, params, query }) => {
+    const job = await jobOf(auth, params.id);
+    if (query.format === "json") {
+      const after = Number(query.after ?? 0);
       const items = await deps.queue.logs(job.id, Number.isInteger(after) && after > 0 ? after : 0);
       return c.json({ status: job.status, items });
     }
     return buildEventResponse(deps.queue, job.id, c.req.raw);
   });
 
-  app.post("/api/v1/builds/:id/cancel", async (c) => {
-    const a = await auth(c, "writer");
-    const job = await jobOf(a, c.req.param("id"));
-    return c.json(view(await deps.queue.cancel(job.id)));
-  });
+  mount(
+    app,
+    B.cancelBuild,
+    async ({ c, auth, params }) => {
+      const job = await jobOf(auth, params.id);
+      return c.json(view(await deps.queue.cancel(job.id)));
+    },
+    log,
+  );
 
   return app;
 }

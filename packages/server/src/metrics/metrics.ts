@@ -1,6 +1,5 @@
 import type { MiddlewareHandler } from "hono";
 import type { BuildJob, BuildJobStatus } from "../builds/jobStore";
-import type { RouteDoc } from "../http/openapi";
 
 /** Prometheus text exposition format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -245,13 +244,3 @@ export class ServerMetrics {
     ];
   }
 }
-
-/** `GET /metrics` in /openapi.json (the body is Prometheus text, not JSON). */
-export const metricsRouteDoc: RouteDoc = {
-  method: "get",
-  path: "/metrics",
-  summary:
-    "Prometheus metrics (text exposition format 0.0.4): requests, build queue, build durations, cache hits",
-  role: null,
-  responses: { 200: null },
-};

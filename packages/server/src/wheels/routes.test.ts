@@ -390,7 +390,7 @@ describe("wheel routes in /openapi.json", () => {
     expect(doc.paths["/api/v1/secrets/{name}"]?.delete?.["x-mlenv-role"]).toBe("admin");
     expect(doc.paths["/pypi/{workspace}/signed/{sha256}/{filename}"]?.get?.["x-mlenv-role"]).toBeUndefined();
     expect(Object.keys(doc.paths).filter((p) => p.includes("wheels") || p.startsWith("/pypi/"))).toHaveLength(
-      12,
+      14,
     );
   });
 });

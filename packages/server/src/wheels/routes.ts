@@ -3,11 +3,13 @@ import { open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { wheels as W } from "@mlenv/api";
 import { type Context, Hono } from "hono";
 import { identify, requireRole } from "../auth";
 import { blobResponse } from "../blobs/blobResponse";
 import { type BlobDigest, type BlobReader, type BlobStore, FsBlobStore } from "../blobs/blobStore";
-import { asServerError, preview, ServerError, ServerErrorCode, serverErrorResponse } from "../errors";
+import { preview, ServerError, ServerErrorCode } from "../errors";
+import { mount } from "../http/mount";
 import type { Logger } from "../logger";
 import {
   type IndexFile,
@@ -19,10 +21,10 @@ import {
   renderRootHtml,
   renderRootJson,
 } from "../pypi/simpleIndex";
-import { isSigningError, type UrlSigner } from "../signing/urlSigner";
+import type { UrlSigner } from "../signing/urlSigner";
 import type { AuthenticatedToken, Role, Store } from "../store/types";
 import type { WheelCatalog, WheelRecord } from "./catalog";
-import { isWheelError, received, WheelError, WheelErrorCodes } from "./errors";
+import { received, WheelError, WheelErrorCodes } from "./errors";
 import { formatWheelReference } from "./reference";
 import { type ResolveOptions, resolveWheelReference, resolveWheelReferences } from "./resolve";
 import { normaliseAllowedHost } from "./secretPolicy";
@@ -173,24 +175,6 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
   const log = deps.logger;
   const validator = deps.validator ?? new WheelValidator();
 
-  app.onError((err, c) => {
-    if (isWheelError(err) || isSigningError(err)) {
-      const e = err as WheelError;
-      return c.json(e.toJSON(), e.status as 400);
-    }
-    const known = asServerError(err);
-    if (known) {
-      if (known.code === ServerErrorCode.UNAUTHENTICATED) c.header("WWW-Authenticate", 'Basic realm="mlenv"');
-      return serverErrorResponse(c, known);
-    }
-    log?.error("wheel request failed", {
-      method: c.req.method,
-      path: c.req.path,
-      error: String(err).slice(0, 500),
-    });
-    return c.json({ code: ServerErrorCode.INTERNAL, message: "Internal server error", details: {} }, 500);
-  });
-
   async function auth(c: Context, role: Role, workspace?: string): Promise<AuthenticatedToken> {
     // pip sends the token by Basic auth: accepted on the index only, never on the JSON API
     const found = await identify(c, { basic: c.req.path.startsWith("/pypi/") });
@@ -200,8 +184,7 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     return requireRole(found, role);
   }
 
-  function filenameParam(c: Context): string {
-    const filename = c.req.param("filename") ?? "";
+  function checkedFilename(filename: string): string {
     parseWheelFilename(filename);
     return filename;
   }
@@ -255,74 +238,81 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     else if (!(await deps.blobs.has(digest))) await deps.blobs.put(new Uint8Array(await readFile(path)));
   }
 
-  app.put("/upload/v1/wheels/:filename", async (c) => {
-    const a = await auth(c, "writer");
-    const filename = filenameParam(c);
-    const overwrite = ["1", "true"].includes(c.req.query("overwrite") ?? "");
-    const declared = c.req.header("content-length");
-    if (declared !== undefined && Number(declared) > limits.maxBytes)
-      throw tooLarge(limits.maxBytes, `Content-Length ${preview(declared)}`);
-    // The body goes to a temp file (hashed and counted on the way, never held in memory), is
-    // validated from there, and becomes a blob only after the catalog row is written: a refused
-    // upload, or the loser of two racing uploads of one file name, leaves nothing behind.
-    const spooled = await spool(requestBody(c), await uploadPath(), limits.maxBytes);
-    try {
-      // In a worker thread: the event loop keeps serving while the archive is inflated and hashed.
-      const v: ValidatedWheel = await validator.validateFile(filename, spooled.path, limits, {
-        sha256: spooled.sha256,
-      });
-      const existing = await deps.catalog.get(a.workspaceId, filename);
-      if (existing && existing.sha256 !== v.sha256 && !overwrite) {
-        throw new WheelError(
-          WheelErrorCodes.exists,
-          `Expected a new file name or the same bytes, but "${filename}" already holds different bytes (sha256 ${existing.sha256}); upload with --overwrite to replace it (the old bytes are kept)`,
-          { details: { filename, existingSha256: existing.sha256, sha256: v.sha256 } },
-        );
-      }
-      const out = await deps.catalog.put({
-        workspaceId: a.workspaceId,
-        filename,
-        project: v.file.project,
-        name: v.name,
-        version: v.version,
-        sha256: v.sha256,
-        size: v.size,
-        metadataSha256: v.metadataSha256,
-        requiresPython: v.requiresPython,
-        summary: v.summary,
-        uploadedAt: now(),
-        uploadedBy: a.name,
-        overwrite,
-      });
-      // The row won; its blobs are committed now (also for "unchanged", which repairs a blob lost
-      // to a crash between the row and the rename). Readers may see a 500 for that instant.
-      await commitBlob(spooled.path, v.sha256);
-      await deps.blobs.put(v.metadata);
-      if (out.status !== "unchanged") {
-        log?.info(out.status === "created" ? "wheel uploaded" : "wheel replaced", {
-          workspace: a.workspaceName,
-          filename,
-          sha256: v.sha256,
-          revision: out.wheel.revision,
+  // a bad file name answers E_WHEEL_FILENAME_INVALID (before the generic checks of the path)
+  const byFilename = {
+    checkParams: (p: Record<string, string>) => void parseWheelFilename(p.filename ?? ""),
+  };
+
+  mount(
+    app,
+    W.uploadWheel,
+    async ({ c, auth: a, params, query }) => {
+      const filename = checkedFilename(params.filename);
+      const overwrite = ["1", "true"].includes(query.overwrite ?? "");
+      const declared = c.req.header("content-length");
+      if (declared !== undefined && Number(declared) > limits.maxBytes)
+        throw tooLarge(limits.maxBytes, `Content-Length ${preview(declared)}`);
+      // The body goes to a temp file (hashed and counted on the way, never held in memory), is
+      // validated from there, and becomes a blob only after the catalog row is written: a refused
+      // upload, or the loser of two racing uploads of one file name, leaves nothing behind.
+      const spooled = await spool(requestBody(c), await uploadPath(), limits.maxBytes);
+      try {
+        // In a worker thread: the event loop keeps serving while the archive is inflated and hashed.
+        const v: ValidatedWheel = await validator.validateFile(filename, spooled.path, limits, {
+          sha256: spooled.sha256,
         });
+        const existing = await deps.catalog.get(a.workspaceId, filename);
+        if (existing && existing.sha256 !== v.sha256 && !overwrite) {
+          throw new WheelError(
+            WheelErrorCodes.exists,
+            `Expected a new file name or the same bytes, but "${filename}" already holds different bytes (sha256 ${existing.sha256}); upload with --overwrite to replace it (the old bytes are kept)`,
+            { details: { filename, existingSha256: existing.sha256, sha256: v.sha256 } },
+          );
+        }
+        const out = await deps.catalog.put({
+          workspaceId: a.workspaceId,
+          filename,
+          project: v.file.project,
+          name: v.name,
+          version: v.version,
+          sha256: v.sha256,
+          size: v.size,
+          metadataSha256: v.metadataSha256,
+          requiresPython: v.requiresPython,
+          summary: v.summary,
+          uploadedAt: now(),
+          uploadedBy: a.name,
+          overwrite,
+        });
+        // The row won; its blobs are committed now (also for "unchanged", which repairs a blob lost
+        // to a crash between the row and the rename). Readers may see a 500 for that instant.
+        await commitBlob(spooled.path, v.sha256);
+        await deps.blobs.put(v.metadata);
+        if (out.status !== "unchanged") {
+          log?.info(out.status === "created" ? "wheel uploaded" : "wheel replaced", {
+            workspace: a.workspaceName,
+            filename,
+            sha256: v.sha256,
+            revision: out.wheel.revision,
+          });
+        }
+        return c.json(
+          {
+            status: out.status,
+            wheel: info(a.workspaceName, out.wheel),
+            previous: out.previous ? { revision: out.previous.revision, sha256: out.previous.sha256 } : null,
+          },
+          out.status === "created" ? 201 : 200,
+        );
+      } finally {
+        await rm(spooled.path, { force: true });
       }
-      return c.json(
-        {
-          status: out.status,
-          wheel: info(a.workspaceName, out.wheel),
-          previous: out.previous ? { revision: out.previous.revision, sha256: out.previous.sha256 } : null,
-        },
-        out.status === "created" ? 201 : 200,
-      );
-    } finally {
-      await rm(spooled.path, { force: true });
-    }
-  });
+    },
+    byFilename,
+  );
 
   // ---- JSON API -----------------------------------------------------------------------------
-  app.get("/api/v1/wheels", async (c) => {
-    const a = await auth(c, "reader");
-    const project = c.req.query("project");
+  mount(app, W.listWheels, async ({ c, auth: a, query: { project } }) => {
     const items = await deps.catalog.list(a.workspaceId, project ? normalizeProjectName(project) : undefined);
     return c.json({ items: items.map((w) => info(a.workspaceName, w)) });
   });
@@ -348,100 +338,79 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     };
   }
 
-  app.post("/api/v1/wheels/resolve", async (c) => {
-    const a = await auth(c, "reader");
-    const body = (await c.req.json().catch(() => null)) as {
-      reference?: unknown;
-      ttlSeconds?: unknown;
-    } | null;
-    if (!body || typeof body.reference !== "string") {
-      throw new ServerError(
-        ServerErrorCode.BAD_REQUEST,
-        `Expected a JSON body like {"reference":"mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"}; received ${preview(body)}`,
-      );
-    }
-    return c.json(
-      await resolveWheelReference(body.reference, resolveOptions(c, a, ttlFrom(body.ttlSeconds))),
-    );
-  });
+  mount(app, W.resolveWheel, async ({ c, auth: a, body }) =>
+    c.json(await resolveWheelReference(body.reference, resolveOptions(c, a, ttlFrom(body.ttlSeconds)))),
+  );
 
   // Build/run time: a pip block's lines with every wheel reference swapped for a signed URL.
-  app.post("/api/v1/wheels/render", async (c) => {
-    const a = await auth(c, "reader");
-    const body = (await c.req.json().catch(() => null)) as {
-      requirements?: unknown;
-      ttlSeconds?: unknown;
-    } | null;
-    const lines = body?.requirements;
-    if (!Array.isArray(lines) || lines.length > 10_000 || !lines.every((l) => typeof l === "string")) {
-      throw new ServerError(
-        ServerErrorCode.BAD_REQUEST,
-        `Expected a JSON body like {"requirements":["numpy==2.1.0","mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"]}; received ${preview(body)}`,
-      );
-    }
+  mount(app, W.renderWheels, async ({ c, auth: a, body }) => {
     const out = await resolveWheelReferences(
-      lines as string[],
-      resolveOptions(c, a, ttlFrom(body?.ttlSeconds)),
+      body.requirements,
+      resolveOptions(c, a, ttlFrom(body.ttlSeconds)),
     );
     return c.json({ requirements: out });
   });
 
-  app.get("/api/v1/wheels/:filename", async (c) => {
-    const a = await auth(c, "reader");
-    const w = await mustGet(a.workspaceId, filenameParam(c));
-    const revisions = await deps.catalog.revisions(a.workspaceId, w.filename);
-    return c.json({ ...info(a.workspaceName, w), revisions });
-  });
+  mount(
+    app,
+    W.getWheel,
+    async ({ c, auth: a, params }) => {
+      const w = await mustGet(a.workspaceId, checkedFilename(params.filename));
+      const revisions = await deps.catalog.revisions(a.workspaceId, w.filename);
+      return c.json({ ...info(a.workspaceName, w), revisions });
+    },
+    byFilename,
+  );
 
-  app.get("/api/v1/wheels/:filename/download", async (c) => {
-    const a = await auth(c, "reader");
-    const w = await mustGet(a.workspaceId, filenameParam(c));
-    const wanted = c.req.query("sha256");
-    let sha256 = w.sha256;
-    if (wanted !== undefined) {
-      if (!SHA256.test(wanted))
-        throw new ServerError(
-          ServerErrorCode.BAD_REQUEST,
-          `Expected sha256 to be 64 lower-case hex digits; received ${preview(wanted)}`,
-        );
-      const revs = await deps.catalog.revisions(a.workspaceId, w.filename);
-      if (!revs.some((r) => r.sha256 === wanted))
-        throw notFound(`Revision sha256=${wanted} of ${preview(w.filename)}`);
-      sha256 = wanted;
-    }
-    return wheelResponse(c, await blobOrThrow(sha256), w.filename, sha256, true);
-  });
-
-  for (const action of ["yank", "unyank"] as const) {
-    app.post(`/api/v1/wheels/:filename/${action}`, async (c) => {
-      const a = await auth(c, "writer");
-      const filename = filenameParam(c);
-      await mustGet(a.workspaceId, filename);
-      let reason: string | null = null;
-      if (action === "yank") {
-        const body = (await c.req.json().catch(() => ({}))) as { reason?: unknown };
-        if (body.reason !== undefined && (typeof body.reason !== "string" || body.reason.length > 500)) {
+  mount(
+    app,
+    W.downloadWheel,
+    async ({ c, auth: a, params, query }) => {
+      const w = await mustGet(a.workspaceId, checkedFilename(params.filename));
+      const wanted = query.sha256;
+      let sha256 = w.sha256;
+      if (wanted !== undefined) {
+        if (!SHA256.test(wanted))
           throw new ServerError(
             ServerErrorCode.BAD_REQUEST,
-            `Expected reason to be a string of at most 500 characters; received ${preview(body.reason)}`,
+            `Expected sha256 to be 64 lower-case hex digits; received ${preview(wanted)}`,
           );
-        }
-        reason = (body.reason as string | undefined) ?? "";
+        const revs = await deps.catalog.revisions(a.workspaceId, w.filename);
+        if (!revs.some((r) => r.sha256 === wanted))
+          throw notFound(`Revision sha256=${wanted} of ${preview(w.filename)}`);
+        sha256 = wanted;
       }
-      const w = await deps.catalog.setYanked({
-        workspaceId: a.workspaceId,
-        filename,
-        yanked: action === "yank",
-        reason,
-      });
-      log?.info(`wheel ${action}ed`, { workspace: a.workspaceName, filename });
-      return c.json(info(a.workspaceName, w!));
+      return wheelResponse(c, await blobOrThrow(sha256), w.filename, sha256, true);
+    },
+    byFilename,
+  );
+
+  async function setYanked(a: AuthenticatedToken, filename: string, reason: string | null) {
+    await mustGet(a.workspaceId, checkedFilename(filename));
+    const w = await deps.catalog.setYanked({
+      workspaceId: a.workspaceId,
+      filename,
+      yanked: reason !== null,
+      reason,
     });
+    log?.info(reason !== null ? "wheel yanked" : "wheel unyanked", { workspace: a.workspaceName, filename });
+    return info(a.workspaceName, w!);
   }
+  mount(
+    app,
+    W.yankWheel,
+    async ({ c, auth: a, params, body }) => c.json(await setYanked(a, params.filename, body.reason ?? "")),
+    byFilename,
+  );
+  mount(
+    app,
+    W.unyankWheel,
+    async ({ c, auth: a, params }) => c.json(await setYanked(a, params.filename, null)),
+    byFilename,
+  );
 
   // ---- workspace secrets (upstream index credentials) -----------------------------------------
-  function secretName(c: Context): string {
-    const name = c.req.param("name") ?? "";
+  function secretName(name: string): string {
     if (!SECRET_NAME.test(name)) {
       throw new ServerError(
         ServerErrorCode.NAME_INVALID,
@@ -450,8 +419,7 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     }
     return name;
   }
-  app.get("/api/v1/secrets", async (c) => {
-    const a = await auth(c, "admin");
+  mount(app, W.listSecrets, async ({ c, auth: a }) => {
     const items = await deps.catalog.listSecrets(a.workspaceId);
     return c.json({
       items: await Promise.all(
@@ -462,24 +430,9 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
       ),
     });
   });
-  app.put("/api/v1/secrets/:name", async (c) => {
-    const a = await auth(c, "admin");
-    const name = secretName(c);
-    const body = (await c.req.json().catch(() => null)) as { value?: unknown; allowedHosts?: unknown } | null;
-    if (!body || typeof body.value !== "string" || body.value.length === 0 || body.value.length > 4096) {
-      // Never echo what was sent: it may be the secret.
-      throw new ServerError(
-        ServerErrorCode.BAD_REQUEST,
-        'Expected a JSON body like {"value":"<secret, 1-4096 characters>","allowedHosts":["pypi.corp.example"]}',
-      );
-    }
+  mount(app, W.putSecret, async ({ c, auth: a, params, body }) => {
+    const name = secretName(params.name);
     const hosts = body.allowedHosts ?? [];
-    if (!Array.isArray(hosts) || hosts.length > 50 || !hosts.every((h) => typeof h === "string")) {
-      throw new ServerError(
-        ServerErrorCode.BAD_REQUEST,
-        `Expected allowedHosts to be a list of at most 50 hosts or URL prefixes, e.g. ["pypi.corp.example"]; received ${preview(hosts)}`,
-      );
-    }
     const allowedHosts = [...new Set((hosts as string[]).map(normaliseAllowedHost))];
     const out = await deps.catalog.putSecret({
       workspaceId: a.workspaceId,
@@ -491,9 +444,8 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     log?.info("secret set", { workspace: a.workspaceName, name, allowedHosts });
     return c.json({ ...out, allowedHosts });
   });
-  app.delete("/api/v1/secrets/:name", async (c) => {
-    const a = await auth(c, "admin");
-    const name = secretName(c);
+  mount(app, W.deleteSecret, async ({ c, auth: a, params }) => {
+    const name = secretName(params.name);
     if (!(await deps.catalog.deleteSecret(a.workspaceId, name))) throw notFound(`Secret ${preview(name)}`);
     return c.body(null, 204);
   });
@@ -517,44 +469,54 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     );
   }
 
-  app.get("/pypi/:ws/simple", (c) => c.redirect(`/pypi/${c.req.param("ws")}/simple/`, 301));
-  app.get("/pypi/:ws/simple/", async (c) => {
-    const a = await auth(c, "reader", c.req.param("ws"));
-    const projects = await deps.catalog.projects(a.workspaceId);
-    const format = negotiated(c);
-    if (!format) return notAcceptable(c);
-    c.header("Content-Type", format);
-    return c.body(format === PYPI_JSON ? renderRootJson(projects) : renderRootHtml(projects));
-  });
-  app.get("/pypi/:ws/simple/:project", (c) =>
-    c.redirect(`/pypi/${c.req.param("ws")}/simple/${encodeURIComponent(c.req.param("project"))}/`, 301),
+  // pip sends the token by Basic auth, and a token of one workspace sees nothing of another
+  const index = { authenticate: (c: Context) => auth(c, "reader", c.req.param("workspace")) };
+  mount(app, W.indexRootRedirect, ({ c, params }) => c.redirect(`/pypi/${params.workspace}/simple/`, 301));
+  mount(
+    app,
+    W.indexRoot,
+    async ({ c, auth: a }) => {
+      const projects = await deps.catalog.projects(a.workspaceId);
+      const format = negotiated(c);
+      if (!format) return notAcceptable(c);
+      c.header("Content-Type", format);
+      return c.body(format === PYPI_JSON ? renderRootJson(projects) : renderRootHtml(projects));
+    },
+    index,
   );
-  app.get("/pypi/:ws/simple/:project/", async (c) => {
-    const a = await auth(c, "reader", c.req.param("ws"));
-    const raw = c.req.param("project");
-    const project = normalizeProjectName(raw);
-    if (project !== raw)
-      return c.redirect(`/pypi/${a.workspaceName}/simple/${encodeURIComponent(project)}/`, 301);
-    const wheels = await deps.catalog.list(a.workspaceId, project);
-    if (wheels.length === 0) throw notFound(`Project ${preview(raw)}`);
-    const files: IndexFile[] = wheels.map((w) => ({
-      filename: w.filename,
-      url: `../../files/${w.sha256}/${w.filename}`,
-      sha256: w.sha256,
-      size: w.size,
-      requiresPython: w.requiresPython,
-      metadataSha256: w.metadataSha256,
-      yanked: w.yanked ? (w.yankedReason ?? "") : false,
-      uploadTime: w.uploadedAt,
-      version: w.version,
-    }));
-    const format = negotiated(c);
-    if (!format) return notAcceptable(c);
-    c.header("Content-Type", format);
-    return c.body(
-      format === PYPI_JSON ? renderProjectJson(project, files) : renderProjectHtml(project, files),
-    );
-  });
+  mount(app, W.indexProjectRedirect, ({ c, params }) =>
+    c.redirect(`/pypi/${params.workspace}/simple/${encodeURIComponent(params.project)}/`, 301),
+  );
+  mount(
+    app,
+    W.indexProject,
+    async ({ c, auth: a, params }) => {
+      const raw = params.project;
+      const project = normalizeProjectName(raw);
+      if (project !== raw)
+        return c.redirect(`/pypi/${a.workspaceName}/simple/${encodeURIComponent(project)}/`, 301);
+      const wheels = await deps.catalog.list(a.workspaceId, project);
+      if (wheels.length === 0) throw notFound(`Project ${preview(raw)}`);
+      const files: IndexFile[] = wheels.map((w) => ({
+        filename: w.filename,
+        url: `../../files/${w.sha256}/${w.filename}`,
+        sha256: w.sha256,
+        size: w.size,
+        requiresPython: w.requiresPython,
+        metadataSha256: w.metadataSha256,
+        yanked: w.yanked ? (w.yankedReason ?? "") : false,
+        uploadTime: w.uploadedAt,
+        version: w.version,
+      }));
+      const format = negotiated(c);
+      if (!format) return notAcceptable(c);
+      c.header("Content-Type", format);
+      return c.body(
+        format === PYPI_JSON ? renderProjectJson(project, files) : renderProjectHtml(project, files),
+      );
+    },
+    index,
+  );
 
   /** Resolve `<filename>` or `<filename>.metadata` of a stored revision, or throw 404. */
   async function fileFor(workspaceId: string, sha256: string, requested: string) {
@@ -567,27 +529,25 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     return { filename, isMetadata, revision };
   }
 
-  app.get("/pypi/:ws/files/:sha256/:filename", async (c) => {
-    const a = await auth(c, "reader", c.req.param("ws"));
-    const f = await fileFor(a.workspaceId, c.req.param("sha256"), c.req.param("filename"));
-    if (f.isMetadata) {
-      return blobResponse(c, await blobOrThrow(f.revision.metadataSha256), {
-        "content-type": "text/plain; charset=utf-8",
-        etag: `"${f.revision.metadataSha256}"`,
-      });
-    }
-    return wheelResponse(c, await blobOrThrow(f.revision.sha256), f.filename, f.revision.sha256, false);
-  });
+  mount(
+    app,
+    W.indexFile,
+    async ({ c, auth: a, params }) => {
+      const f = await fileFor(a.workspaceId, params.sha256, params.filename);
+      if (f.isMetadata) {
+        return blobResponse(c, await blobOrThrow(f.revision.metadataSha256), {
+          "content-type": "text/plain; charset=utf-8",
+          etag: `"${f.revision.metadataSha256}"`,
+        });
+      }
+      return wheelResponse(c, await blobOrThrow(f.revision.sha256), f.filename, f.revision.sha256, false);
+    },
+    index,
+  );
 
-  app.get("/pypi/:ws/signed/:sha256/:filename", async (c) => {
-    const workspace = c.req.param("ws");
-    const sha256 = c.req.param("sha256");
-    const filename = c.req.param("filename");
+  mount(app, W.signedWheel, async ({ c, params: { workspace, sha256, filename }, query }) => {
     // The signature is checked before anything is looked up, so unsigned probes learn nothing.
-    deps.signer.verify(
-      { workspace, sha256, filename },
-      { expires: c.req.query("expires"), sig: c.req.query("sig") },
-    );
+    deps.signer.verify({ workspace, sha256, filename }, { expires: query.expires, sig: query.sig });
     const ws = await deps.store.getWorkspace(workspace);
     if (!ws) throw notFound("File");
     const f = await fileFor(ws.id, sha256, filename);

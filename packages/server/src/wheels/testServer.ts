@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { generateToken, hashToken, provideTokenLookup } from "../auth";
 import { FsBlobStore } from "../blobs/blobStore";
 import { SqliteStore } from "../database";
+import { errorHandler } from "../http/errors";
 import { generateSigningKey, UrlSigner } from "../signing/urlSigner";
 import type { WheelCatalog } from "./catalog";
 import { wheelRoutes } from "./routes";
@@ -91,6 +92,7 @@ export async function startWheelTestServer(
   // mounted as createApp mounts it: behind the token lookup (uncached here; there, the registry's)
   const lookup = (token: string) => store.findToken(hashToken(token));
   const app = new Hono().use("*", provideTokenLookup(lookup)).route("/", routes);
+  app.onError(errorHandler(undefined));
   const paths: string[] = [];
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve(

@@ -1,19 +1,6 @@
 import { z } from "zod";
-import type { Role } from "../store/types";
-import { ErrorSchema } from "./schemas";
-
-/** One documented route: the route table is the single source of the router and /openapi.json. */
-export interface RouteDoc {
-  method: "get" | "post" | "put" | "delete";
-  /** OpenAPI-style path, e.g. /api/v1/environments/{name}. */
-  path: string;
-  summary: string;
-  role: Role | null;
-  body?: z.ZodType;
-  query?: z.ZodType;
-  /** Status code → response body schema (null: no body). */
-  responses: Record<number, z.ZodType | null>;
-}
+import { ErrorSchema } from "./common";
+import type { RouteDeclaration } from "./route";
 
 const ERROR_STATUSES: Record<number, string> = {
   400: "Bad input",
@@ -33,9 +20,13 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, u
   return rest;
 }
 
-/** An OpenAPI 3.1 document for the given routes. */
+function isZod(x: unknown): x is z.ZodType {
+  return x instanceof z.ZodType;
+}
+
+/** An OpenAPI 3.1 document of the given route declarations. */
 export function openApiDocument(
-  routes: readonly RouteDoc[],
+  routes: readonly RouteDeclaration[],
   info: { version: string },
 ): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -54,9 +45,11 @@ export function openApiDocument(
     }
     const responses: Record<string, unknown> = {};
     for (const [status, schema] of Object.entries(r.responses)) {
-      responses[status] = schema
+      responses[status] = isZod(schema)
         ? { description: "OK", content: { "application/json": { schema: jsonSchema(schema, "output") } } }
-        : { description: "No content" };
+        : schema
+          ? { description: "OK", content: { [schema.contentType]: {} } }
+          : { description: Number(status) === 301 ? "Moved permanently" : "No content" };
     }
     const errors = r.role ? [400, 401, 403, 404, 409, 413] : [];
     for (const s of errors) {
@@ -71,9 +64,11 @@ export function openApiDocument(
       ...(params.length ? { parameters: params } : {}),
       responses,
     };
-    if (r.body) {
+    if (r.rawBody && r.rawBody.contentType !== "application/json") {
+      op.requestBody = { required: true, content: { [r.rawBody.contentType]: {} } };
+    } else if (r.body) {
       op.requestBody = {
-        required: true,
+        required: !r.optionalBody,
         content: { "application/json": { schema: jsonSchema(r.body, "input") } },
       };
     }

@@ -1,0 +1,278 @@
+import { z } from "zod";
+import { MAX_INT, PositiveIntText, RoleSchema } from "./common";
+import { route } from "./route";
+
+/** The environment registry: workspaces, tokens, environments, versions, labels. */
+
+export const WhoamiSchema = z.object({
+  workspace: z.string(),
+  role: RoleSchema,
+  tokenId: z.string(),
+  tokenName: z.string(),
+});
+
+export const CreateWorkspaceSchema = z.strictObject({ name: z.string() });
+export const WorkspaceCreatedSchema = z.object({
+  workspace: z.object({ name: z.string(), createdAt: z.string() }),
+  adminToken: z.string(),
+});
+
+export const TokenSchema = z
+  .object({ id: z.string(), name: z.string(), role: RoleSchema, createdAt: z.string() })
+  .meta({ id: "Token" });
+export const TokenListSchema = z.object({ items: z.array(TokenSchema) });
+export const CreateTokenSchema = z.strictObject({
+  name: z.string().min(1).max(100),
+  role: RoleSchema,
+});
+export const TokenCreatedSchema = TokenSchema.extend({
+  token: z.string().describe("The plaintext token; shown only once"),
+});
+
+export const DefinitionSchema = z
+  .record(z.string(), z.unknown())
+  .describe("An environment definition (see @mlenv/core schema.json)");
+
+export const LockDocumentSchema = z
+  .record(z.string(), z.unknown())
+  .describe("An mlenv.lock document (see @mlenv/core lock.schema.json)")
+  .meta({ id: "Lock" });
+
+export const RegisterSchema = z.strictObject({
+  definition: DefinitionSchema,
+  lock: z
+    .union([LockDocumentSchema, z.string()])
+    .optional()
+    .describe(
+      "The definition's mlenv.lock, as JSON or YAML text; its definitionHash must be the definition's (else E_LOCK_MISMATCH)",
+    ),
+});
+
+const versionFields = {
+  name: z.string(),
+  version: z.number().int().min(1),
+  definitionHash: z.string(),
+  definitionBlob: z.string(),
+  description: z.string().nullable(),
+  tags: z.record(z.string(), z.string()),
+  labels: z.array(z.string()),
+  curated: z.boolean(),
+  archived: z.boolean(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  imageKey: z
+    .string()
+    .nullable()
+    .describe(
+      "Over the lock's exact artifacts when locked, else the loose definition; null before locks existed",
+    ),
+  locked: z.boolean(),
+};
+
+export const EnvironmentVersionSchema = z
+  .object({ ...versionFields, definition: DefinitionSchema })
+  .meta({ id: "EnvironmentVersion" });
+export const VersionSummarySchema = z.object(versionFields).meta({ id: "VersionSummary" });
+export const EnvironmentSummarySchema = z
+  .object({ ...versionFields, versionCount: z.number().int() })
+  .meta({ id: "EnvironmentSummary" });
+
+export const RegisteredSchema = z.object({ created: z.boolean(), environment: EnvironmentVersionSchema });
+
+export const ListQuerySchema = z.strictObject({
+  prefix: z.string().max(255).optional(),
+  tag: z.string().max(255).optional(),
+  limit: PositiveIntText.pipe(z.number().max(500)).optional(),
+  cursor: z.string().max(400).optional(),
+  archived: z.enum(["false", "true", "only"]).optional(),
+});
+export const EnvironmentListSchema = z.object({
+  items: z.array(EnvironmentSummarySchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const GetQuerySchema = z.strictObject({
+  version: PositiveIntText.optional(),
+  label: z.string().optional(),
+});
+export const HistorySchema = z.object({
+  name: z.string(),
+  archived: z.boolean(),
+  items: z.array(VersionSummarySchema),
+});
+export const DiffQuerySchema = z.strictObject({ from: PositiveIntText, to: PositiveIntText });
+export const DiffSchema = z.object({
+  name: z.string(),
+  from: z.number(),
+  to: z.number(),
+  fromHash: z.string(),
+  toHash: z.string(),
+  changes: z.unknown().describe("@mlenv/core diffDefinitions output"),
+});
+
+export const LabelSchema = z.object({ label: z.string(), version: z.number(), updatedAt: z.string() });
+export const LabelListSchema = z.object({ items: z.array(LabelSchema) });
+export const SetLabelSchema = z.strictObject({ version: z.number().int().min(1).max(MAX_INT) });
+
+export const CloneSchema = z.strictObject({
+  newName: z.string(),
+  version: z.number().int().min(1).max(MAX_INT).optional(),
+  label: z.string().optional(),
+});
+
+export const whoami = route({
+  method: "get",
+  path: "/api/v1/whoami",
+  summary: "The workspace and role of the calling token",
+  role: "reader",
+  responses: { 200: WhoamiSchema },
+});
+
+export const createWorkspace = route({
+  method: "post",
+  path: "/api/v1/workspaces",
+  summary: "Create a workspace and its first admin token",
+  role: "admin",
+  body: CreateWorkspaceSchema,
+  bodyExample: '{"name":"team-a"}',
+  responses: { 201: WorkspaceCreatedSchema },
+});
+
+export const listTokens = route({
+  method: "get",
+  path: "/api/v1/tokens",
+  summary: "List the workspace's live tokens",
+  role: "admin",
+  responses: { 200: TokenListSchema },
+});
+
+export const createToken = route({
+  method: "post",
+  path: "/api/v1/tokens",
+  summary: "Create a token (the plaintext is returned once)",
+  role: "admin",
+  body: CreateTokenSchema,
+  bodyExample: '{"name":"ci","role":"writer"}',
+  responses: { 201: TokenCreatedSchema },
+});
+
+export const revokeToken = route({
+  method: "delete",
+  path: "/api/v1/tokens/{id}",
+  summary: "Revoke a token",
+  role: "admin",
+  responses: { 204: null },
+});
+
+export const registerEnvironment = route({
+  method: "post",
+  path: "/api/v1/environments",
+  summary: "Register a definition (new hash: next version; same hash: the existing version)",
+  role: "writer",
+  body: RegisterSchema,
+  bodyExample: '{"definition":{"name":"my-env"}}',
+  responses: { 200: RegisteredSchema, 201: RegisteredSchema },
+});
+
+export const listEnvironments = route({
+  method: "get",
+  path: "/api/v1/environments",
+  summary: "List the latest version of each environment",
+  role: "reader",
+  query: ListQuerySchema,
+  responses: { 200: EnvironmentListSchema },
+});
+
+export const getEnvironment = route({
+  method: "get",
+  path: "/api/v1/environments/{name}",
+  summary: "Get the latest version, or ?version=N, or ?label=L",
+  role: "reader",
+  query: GetQuerySchema,
+  responses: { 200: EnvironmentVersionSchema },
+});
+
+export const environmentHistory = route({
+  method: "get",
+  path: "/api/v1/environments/{name}/versions",
+  summary: "Version history (oldest first, without definitions)",
+  role: "reader",
+  responses: { 200: HistorySchema },
+});
+
+export const getEnvironmentVersion = route({
+  method: "get",
+  path: "/api/v1/environments/{name}/versions/{version}",
+  summary: "Get one version",
+  role: "reader",
+  responses: { 200: EnvironmentVersionSchema },
+});
+
+export const getEnvironmentLock = route({
+  method: "get",
+  path: "/api/v1/environments/{name}/versions/{version}/lock",
+  summary: "The lock stored with a version (404 E_NOT_FOUND when it is unlocked)",
+  role: "reader",
+  responses: { 200: LockDocumentSchema },
+});
+
+export const diffEnvironment = route({
+  method: "get",
+  path: "/api/v1/environments/{name}/diff",
+  summary: "Structured diff between two versions (core's diffDefinitions)",
+  role: "reader",
+  query: DiffQuerySchema,
+  responses: { 200: DiffSchema },
+});
+
+export const listLabels = route({
+  method: "get",
+  path: "/api/v1/environments/{name}/labels",
+  summary: "Labels of an environment",
+  role: "reader",
+  responses: { 200: LabelListSchema },
+});
+
+export const setLabel = route({
+  method: "put",
+  path: "/api/v1/environments/{name}/labels/{label}",
+  summary: "Point a label at a version (moves it if it exists)",
+  role: "writer",
+  body: SetLabelSchema,
+  bodyExample: '{"version":2}',
+  responses: { 200: LabelSchema },
+});
+
+export const deleteLabel = route({
+  method: "delete",
+  path: "/api/v1/environments/{name}/labels/{label}",
+  summary: "Remove a label",
+  role: "writer",
+  responses: { 204: null },
+});
+
+export const archiveEnvironment = route({
+  method: "post",
+  path: "/api/v1/environments/{name}/archive",
+  summary: "Archive (hidden from list, still gettable by version)",
+  role: "writer",
+  responses: { 200: EnvironmentSummarySchema },
+});
+
+export const restoreEnvironment = route({
+  method: "post",
+  path: "/api/v1/environments/{name}/restore",
+  summary: "Restore an archived environment",
+  role: "writer",
+  responses: { 200: EnvironmentSummarySchema },
+});
+
+export const cloneEnvironment = route({
+  method: "post",
+  path: "/api/v1/environments/{name}/clone",
+  summary: "Copy a version under a new name (version 1)",
+  role: "writer",
+  body: CloneSchema,
+  bodyExample: '{"newName":"my-env","version":1}',
+  responses: { 201: RegisteredSchema },
+});

@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { ArtifactSchema, FilesSchema, NulFree } from "./common";
+import { route } from "./route";
+
+/** Models registered from runs' outputs or from files. */
+
+export const RegisterModelSchema = z.object({
+  name: NulFree,
+  description: NulFree.max(10_000).nullable().optional(),
+  runId: z.string().optional(),
+  path: NulFree.optional(),
+  files: FilesSchema.optional(),
+});
+
+export const ModelSchema = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  digest: z.string(),
+  files: z.array(ArtifactSchema),
+  runId: z.string().nullable(),
+  description: z.string().nullable(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+});
+
+export const ModelRegisteredSchema = z.object({ created: z.boolean(), model: ModelSchema });
+
+export const registerModel = route({
+  method: "post",
+  path: "/api/v1/models",
+  summary: "Register a model from a run's outputs ({runId, path}) or from files (same files: same version)",
+  role: "writer",
+  body: RegisterModelSchema,
+  bodyExample: '{"name":"my-model","runId":"…","path":"outputs/model.json"}',
+  responses: { 200: ModelRegisteredSchema, 201: ModelRegisteredSchema },
+});
+
+export const listModels = route({
+  method: "get",
+  path: "/api/v1/models",
+  summary: "List models, optionally the versions of one name",
+  role: "reader",
+  query: z.object({ name: z.string().optional() }),
+  responses: { 200: z.object({ items: z.array(ModelSchema) }) },
+});
+
+export const getModel = route({
+  method: "get",
+  path: "/api/v1/models/{name}",
+  summary: "The latest version of a model, or ?version=N",
+  role: "reader",
+  query: z.object({ version: z.string().optional() }),
+  responses: { 200: ModelSchema },
+});

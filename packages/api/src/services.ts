@@ -1,0 +1,109 @@
+import { z } from "zod";
+import { AfterQuerySchema, LogsSchema, MAX_GPUS, NulFree, RunErrorSchema } from "./common";
+import { route } from "./route";
+import { EnvironmentChoiceSchema, RunEnvironmentSchema } from "./runs";
+
+/** Models deployed as local web services (or docker containers). */
+
+/** Largest scoring request relayed by `POST /api/v1/services/{name}/score`. */
+export const MAX_SCORE_REQUEST_BYTES = 1024 * 1024;
+
+export const DeploySchema = z.object({
+  name: NulFree,
+  target: z.enum(["local", "docker"]).default("local"),
+  // bounds are checked by the service manager (one message for API and direct callers)
+  deploymentConfig: z
+    .object({
+      cpuCores: z.number().nullable().optional(),
+      memoryGb: z.number().nullable().optional(),
+      gpus: z.number().int().min(0).max(MAX_GPUS).nullable().optional(),
+      shareGpus: z.boolean().optional(),
+    })
+    .optional(),
+  model: z.object({ name: NulFree, version: z.number().int().positive().optional() }),
+  entryScript: NulFree.min(1).max(1024),
+  snapshot: z.string(),
+  environment: EnvironmentChoiceSchema,
+  lock: z.unknown().optional(),
+});
+
+export const ServiceStatusSchema = z.enum(["deploying", "healthy", "unhealthy", "failed", "deleted"]);
+
+export const ServiceSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: ServiceStatusSchema,
+  target: z.enum(["local", "docker"]),
+  deploymentConfig: z.object({
+    cpuCores: z.number().nullable(),
+    memoryGb: z.number().nullable(),
+    gpus: z.number().int().optional(),
+    shareGpus: z.boolean().optional(),
+  }),
+  limitsEnforced: z.boolean(),
+  model: z.object({ name: z.string(), version: z.number().int() }),
+  entryScript: z.string(),
+  snapshot: z.string(),
+  environment: RunEnvironmentSchema,
+  port: z.number().int().nullable(),
+  url: z.string().nullable(),
+  restarts: z.number().int(),
+  error: RunErrorSchema,
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const deployService = route({
+  method: "post",
+  path: "/api/v1/services",
+  summary: "Deploy a model as a local web service (or a docker container) running an entry script",
+  role: "writer",
+  body: DeploySchema,
+  bodyExample:
+    '{"name":"scoring","model":{"name":"my-model"},"entryScript":"score.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
+  responses: { 201: ServiceSchema },
+});
+
+export const listServices = route({
+  method: "get",
+  path: "/api/v1/services",
+  summary: "List services",
+  role: "reader",
+  responses: { 200: z.object({ items: z.array(ServiceSchema) }) },
+});
+
+export const getService = route({
+  method: "get",
+  path: "/api/v1/services/{name}",
+  summary: "One service",
+  role: "reader",
+  responses: { 200: ServiceSchema },
+});
+
+export const serviceLogs = route({
+  method: "get",
+  path: "/api/v1/services/{name}/logs",
+  summary: "Service log lines after ?after=seq",
+  role: "reader",
+  query: AfterQuerySchema,
+  responses: { 200: LogsSchema },
+});
+
+export const scoreService = route({
+  method: "post",
+  path: "/api/v1/services/{name}/score",
+  summary: "Relay a JSON request (at most 1 MiB) to the service; answers with its status and JSON",
+  role: "reader",
+  body: z.unknown(),
+  rawBody: { contentType: "application/json" },
+  responses: { 200: z.unknown() },
+});
+
+export const deleteService = route({
+  method: "delete",
+  path: "/api/v1/services/{name}",
+  summary: "Delete a service (stops its worker)",
+  role: "writer",
+  responses: { 204: null },
+});

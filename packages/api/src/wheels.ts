@@ -1,0 +1,217 @@
+import { z } from "zod";
+import { route } from "./route";
+
+/** Private wheels, build secrets and the per-workspace package index (PEP 503/691). */
+
+export const WheelSchema = z.object({
+  filename: z.string(),
+  project: z.string(),
+  name: z.string(),
+  version: z.string(),
+  sha256: z.string(),
+  size: z.number().int(),
+  requiresPython: z.string().nullable(),
+  summary: z.string().nullable(),
+  yanked: z.boolean(),
+  yankedReason: z.string().nullable(),
+  revision: z.number().int(),
+  uploadedAt: z.string(),
+  uploadedBy: z.string(),
+  reference: z.string().describe("mlenv+wheel://<workspace>/<filename>#sha256=<hex>"),
+});
+export const WheelRevisionSchema = z.object({
+  filename: z.string(),
+  revision: z.number().int(),
+  sha256: z.string(),
+  size: z.number().int(),
+  metadataSha256: z.string(),
+  uploadedAt: z.string(),
+  uploadedBy: z.string(),
+});
+export const WheelUploadSchema = z.object({
+  status: z.enum(["created", "unchanged", "replaced"]),
+  wheel: WheelSchema,
+  previous: z.object({ revision: z.number().int(), sha256: z.string() }).nullable(),
+});
+export const ResolvedWheelSchema = z.object({
+  reference: z.string(),
+  filename: z.string(),
+  name: z.string(),
+  sha256: z.string(),
+  url: z.string(),
+  requirement: z.string(),
+  expiresAt: z.string(),
+});
+export const AllowedHostsSchema = z
+  .array(z.string())
+  .max(50)
+  .describe(
+    "hosts (pypi.corp.example, host:8443) or URL prefixes (https://host/simple/) the secret may be sent to",
+  );
+export const SecretSchema = z.object({
+  name: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  allowedHosts: AllowedHostsSchema,
+});
+const Ttl = z.number().int().min(1).max(604_800).optional();
+
+export const WheelDetailSchema = WheelSchema.extend({ revisions: z.array(WheelRevisionSchema) });
+
+export const uploadWheel = route({
+  method: "put",
+  path: "/upload/v1/wheels/{filename}",
+  summary: "Upload a wheel (raw bytes as the body; ?overwrite=true replaces different bytes)",
+  role: "writer",
+  query: z.object({
+    overwrite: z.string().optional().describe("true or 1 replaces a file name holding different bytes"),
+  }),
+  rawBody: { contentType: "application/octet-stream" },
+  responses: { 200: WheelUploadSchema, 201: WheelUploadSchema },
+});
+
+export const listWheels = route({
+  method: "get",
+  path: "/api/v1/wheels",
+  summary: "List the workspace's wheels",
+  role: "reader",
+  query: z.object({ project: z.string().optional() }),
+  responses: { 200: z.object({ items: z.array(WheelSchema) }) },
+});
+
+export const resolveWheel = route({
+  method: "post",
+  path: "/api/v1/wheels/resolve",
+  summary: "Resolve an mlenv+wheel:// reference to a short-lived signed URL",
+  role: "reader",
+  body: z.object({ reference: z.string(), ttlSeconds: Ttl }),
+  bodyExample: '{"reference":"mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"}',
+  responses: { 200: ResolvedWheelSchema },
+});
+
+export const renderWheels = route({
+  method: "post",
+  path: "/api/v1/wheels/render",
+  summary: "Swap every wheel reference in pip lines for a signed requirement",
+  role: "reader",
+  body: z.object({ requirements: z.array(z.string()).max(10_000), ttlSeconds: Ttl }),
+  bodyExample: '{"requirements":["numpy==2.1.0","mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"]}',
+  responses: { 200: z.object({ requirements: z.array(z.string()) }) },
+});
+
+export const getWheel = route({
+  method: "get",
+  path: "/api/v1/wheels/{filename}",
+  summary: "One wheel with its revisions",
+  role: "reader",
+  responses: { 200: WheelDetailSchema },
+});
+
+export const downloadWheel = route({
+  method: "get",
+  path: "/api/v1/wheels/{filename}/download",
+  summary: "The wheel's bytes (?sha256= picks an older revision)",
+  role: "reader",
+  query: z.object({ sha256: z.string().optional() }),
+  responses: { 200: { contentType: "application/octet-stream" } },
+});
+
+export const yankWheel = route({
+  method: "post",
+  path: "/api/v1/wheels/{filename}/yank",
+  summary: "Yank a wheel (PEP 592)",
+  role: "writer",
+  body: z.object({ reason: z.string().max(500).optional() }),
+  optionalBody: true,
+  bodyExample: '{"reason":"broken build"}',
+  responses: { 200: WheelSchema },
+});
+
+export const unyankWheel = route({
+  method: "post",
+  path: "/api/v1/wheels/{filename}/unyank",
+  summary: "Undo a yank",
+  role: "writer",
+  responses: { 200: WheelSchema },
+});
+
+export const listSecrets = route({
+  method: "get",
+  path: "/api/v1/secrets",
+  summary: "List build secret names (values are write-only)",
+  role: "admin",
+  responses: { 200: z.object({ items: z.array(SecretSchema) }) },
+});
+
+export const putSecret = route({
+  method: "put",
+  path: "/api/v1/secrets/{name}",
+  summary: "Set a build secret and where it may be sent (elsewhere it is refused)",
+  role: "admin",
+  body: z.object({ value: z.string().min(1).max(4096), allowedHosts: AllowedHostsSchema.optional() }),
+  bodyExample: '{"value":"<secret, 1-4096 characters>","allowedHosts":["pypi.corp.example"]}',
+  responses: { 200: SecretSchema },
+});
+
+export const deleteSecret = route({
+  method: "delete",
+  path: "/api/v1/secrets/{name}",
+  summary: "Delete a build secret",
+  role: "admin",
+  responses: { 204: null },
+});
+
+const INDEX = { contentType: "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html" };
+const BYTES = { contentType: "application/octet-stream" };
+
+export const indexRootRedirect = route({
+  method: "get",
+  path: "/pypi/{workspace}/simple",
+  summary: "Redirects (301) to the index root with its trailing slash",
+  role: null,
+  responses: { 301: null },
+});
+
+export const indexRoot = route({
+  method: "get",
+  path: "/pypi/{workspace}/simple/",
+  summary: "PEP 503/691 index root (token by HTTP Basic auth, any user name)",
+  role: "reader",
+  responses: { 200: INDEX },
+});
+
+export const indexProjectRedirect = route({
+  method: "get",
+  path: "/pypi/{workspace}/simple/{project}",
+  summary: "Redirects (301) to the project page with its trailing slash",
+  role: null,
+  responses: { 301: null },
+});
+
+export const indexProject = route({
+  method: "get",
+  path: "/pypi/{workspace}/simple/{project}/",
+  summary: "PEP 503/691 project page",
+  role: "reader",
+  responses: { 200: INDEX },
+});
+
+export const indexFile = route({
+  method: "get",
+  path: "/pypi/{workspace}/files/{sha256}/{filename}",
+  summary: "A wheel file (or its .metadata) from the index",
+  role: "reader",
+  responses: { 200: BYTES },
+});
+
+export const signedWheel = route({
+  method: "get",
+  path: "/pypi/{workspace}/signed/{sha256}/{filename}",
+  summary: "A wheel by signed URL (no token; ?expires=&sig=)",
+  role: null,
+  query: z.object({
+    expires: z.string().optional().describe("required: from the signed URL"),
+    sig: z.string().optional().describe("required: from the signed URL"),
+  }),
+  responses: { 200: BYTES },
+});
