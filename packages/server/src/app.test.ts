@@ -11,7 +11,7 @@ import {
   type TestServer,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnServer } from "./runs/testHelpers";
+import { spawnServer } from "../test/helpers";
 import { startServer } from "./server";
 import { loadServerSettings, serverOptionsFromSettings } from "./settings";
 

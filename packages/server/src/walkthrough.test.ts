@@ -11,10 +11,10 @@ import {
   venvMissing,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiClient } from "../test/helpers";
 import { serverCoreConfig } from "./builds/buildSupport";
 import { DockerClient } from "./docker/index";
 import { silentLogger } from "./logger";
-import { apiClient } from "./runs/testHelpers";
 import { type RunningServer, startServer } from "./server";
 
 /**

@@ -5,8 +5,8 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { makeTempDir } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWheelTestServer, type WheelTestServer } from "../../test/wheelTestServer";
 import { writeBigWheel } from "../wheels/bigWheel";
-import { startWheelTestServer, type WheelTestServer } from "../wheels/testServer";
 import { parseRange } from "./blobResponse";
 
 const MiB = 1024 * 1024;

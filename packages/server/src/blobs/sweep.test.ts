@@ -9,7 +9,7 @@ import {
   startTestServer,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient } from "../runs/testHelpers";
+import { apiClient } from "../../test/helpers";
 import { startServer } from "../server";
 import { blobOwner } from "./blobOwner";
 import { blobDigest, FsBlobStore } from "./blobStore";

@@ -22,7 +22,7 @@ import {
   type TestServer,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../runs/testHelpers";
+import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
 import { startServer } from "../server";
 
 const TRAIN = `

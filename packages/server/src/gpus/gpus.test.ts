@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir, skipWithout } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../runs/testHelpers";
+import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
 import { GpuAllocator } from "./allocator";
 import { parseGpuList, queryGpus } from "./nvidia";
 

@@ -3,9 +3,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildWheel, makeTempDir, skipWithout, venvMissing } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWheelTestServer, type WheelTestServer } from "../../test/wheelTestServer";
 import { isWheelError } from "../wheels/errors";
 import { referencedSecrets, secretEnvironment } from "../wheels/resolve";
-import { startWheelTestServer, type WheelTestServer } from "../wheels/testServer";
 
 function run(
   cmd: string,

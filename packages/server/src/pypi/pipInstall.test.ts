@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildWheel, makeTempDir, runWithPipEnv as run, skipWithout, venvMissing } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWheelTestServer, type WheelTestServer } from "../wheels/testServer";
+import { startWheelTestServer, type WheelTestServer } from "../../test/wheelTestServer";
 
 describe.skipIf(skipWithout("python3-venv", venvMissing()))("real pip installs private wheels", () => {
   let srv: WheelTestServer;

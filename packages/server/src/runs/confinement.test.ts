@@ -3,8 +3,8 @@ import { chownSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
 import { startServer } from "../server";
-import { apiClient, snapshotFiles, spawnServer, venvMissing } from "./testHelpers";
 
 /**
  * A hostile script of workspace B: tries to read the server's secrets and another workspace's

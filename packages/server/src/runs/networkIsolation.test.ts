@@ -2,6 +2,7 @@ import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { makeTempDir, skipWithout } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { venvMissing } from "../../test/helpers";
 import { FsBlobStore } from "../blobs/blobStore";
 import { silentLogger } from "../logger";
 import { Registry } from "../registry";
@@ -9,7 +10,6 @@ import { openStore } from "../server";
 import type { Store } from "../store/types";
 import { storeSnapshot } from "./snapshot";
 import { openRunSupport, type RunSupport } from "./support";
-import { venvMissing } from "./testHelpers";
 
 // a root server confines local runs with unshare; bubblewrap does it for others
 const root = process.getuid?.() === 0;

@@ -3,9 +3,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
 import { describe, expect, it } from "vitest";
+import { apiClient, processesWith, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
 import { DockerClient } from "../docker/client";
 import { ownerLabels, ProcessRegistry, processStartTime, sweepContainers } from "./orphans";
-import { apiClient, processesWith, snapshotFiles, spawnServer, venvMissing } from "./testHelpers";
 
 async function until<T>(fn: () => Promise<T | null>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;

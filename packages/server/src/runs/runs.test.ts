@@ -14,9 +14,9 @@ import {
   writeCondaChannel,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiClient, processesWith, snapshotFiles, venvMissing } from "../../test/helpers";
 import { openStore, startServer } from "../server";
 import { openRunStore } from "./runStore";
-import { apiClient, processesWith, snapshotFiles, venvMissing } from "./testHelpers";
 
 const TRAIN = `
 import json, os, sys

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { imageKey, parseDefinition } from "@mlenv/core";
 import { makeTempDir, skipWithout } from "@mlenv/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
-import { venvMissing } from "./testHelpers";
+import { venvMissing } from "../../test/helpers";
 import { condaSpecName, VenvCache } from "./venv";
 
 describe("condaSpecName", () => {

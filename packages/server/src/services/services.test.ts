@@ -7,7 +7,7 @@ import {
   type TestServer,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, spawnServer, venvMissing, workerHeaders } from "../runs/testHelpers";
+import { apiClient, snapshotFiles, spawnServer, venvMissing, workerHeaders } from "../../test/helpers";
 import { startServer } from "../server";
 
 const SCORE = `

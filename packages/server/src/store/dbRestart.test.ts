@@ -8,9 +8,9 @@ import {
 } from "@mlenv/test-utils";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnServer } from "../../test/helpers";
 import { hashToken } from "../auth";
 import { PostgresStore } from "../database";
-import { spawnServer } from "../runs/testHelpers";
 
 const skip = skipWithout("postgres", postgresMissing());
 

@@ -1,8 +1,8 @@
 import { readdirSync } from "node:fs";
 import { buildWheel, startTestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWheelTestServer, type WheelTestServer } from "../../test/wheelTestServer";
 import { startServer } from "../server";
-import { startWheelTestServer, type WheelTestServer } from "./testServer";
 
 let srv: WheelTestServer;
 beforeAll(async () => {

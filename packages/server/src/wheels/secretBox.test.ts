@@ -12,7 +12,7 @@ import {
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient } from "../runs/testHelpers";
+import { apiClient } from "../../test/helpers";
 import { openStore, startServer } from "../server";
 import { SecretBox } from "./secretBox";
 import { openWheelCatalog } from "./sqlCatalog";

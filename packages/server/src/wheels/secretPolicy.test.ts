@@ -8,13 +8,13 @@ import {
   startPostgres,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWheelTestServer } from "../../test/wheelTestServer";
 import { openStore } from "../server";
 import type { Store } from "../store/types";
 import type { WheelCatalog } from "./catalog";
 import { secretEnvironment } from "./resolve";
 import { redactionForms } from "./secretPolicy";
 import { openWheelCatalog } from "./sqlCatalog";
-import { startWheelTestServer } from "./testServer";
 
 const skipPg = skipWithout("postgres", postgresMissing());
 /** `${MLENV_SECRET_<name>}` as written in a pip block. */

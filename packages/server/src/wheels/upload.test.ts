@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { buildWheel, makeTempDir } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startWheelTestServer, type WheelTestServer } from "../../test/wheelTestServer";
 import { writeBigWheel } from "./bigWheel";
-import { startWheelTestServer, type WheelTestServer } from "./testServer";
 
 const MiB = 1024 * 1024;
 

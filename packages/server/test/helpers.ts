@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { SERVICE_TOKEN_HEADER } from "../services/serviceManager";
-import { openRunStore } from "./runStore";
+import { openRunStore } from "../src/runs/runStore";
+import { SERVICE_TOKEN_HEADER } from "../src/services/serviceManager";
 
 export { apiClient, snapshotFiles, venvMissing } from "@mlenv/test-utils";
 
@@ -25,7 +25,7 @@ export async function spawnServer(
     "--import",
     "tsx",
     "--conditions=@mlenv/source",
-    join(import.meta.dirname, "..", "internal", "serveMain.ts"),
+    join(import.meta.dirname, "..", "src", "internal", "serveMain.ts"),
   ];
   // as another (unprivileged) user: setpriv drops root before node starts
   const argv =

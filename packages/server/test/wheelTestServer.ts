@@ -3,15 +3,15 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { makeTempDir } from "@mlenv/test-utils";
 import { Hono } from "hono";
-import { generateToken, hashToken, provideTokenLookup } from "../auth";
-import { FsBlobStore } from "../blobs/blobStore";
-import { SqliteStore } from "../database";
-import { errorHandler } from "../http/errors";
-import { generateSigningKey, UrlSigner } from "../signing/urlSigner";
-import type { WheelCatalog } from "./catalog";
-import { wheelRoutes } from "./routes";
-import { openWheelCatalog } from "./sqlCatalog";
-import type { ZipLimits } from "./zipArchive";
+import { generateToken, hashToken, provideTokenLookup } from "../src/auth";
+import { FsBlobStore } from "../src/blobs/blobStore";
+import { SqliteStore } from "../src/database";
+import { errorHandler } from "../src/http/errors";
+import { generateSigningKey, UrlSigner } from "../src/signing/urlSigner";
+import type { WheelCatalog } from "../src/wheels/catalog";
+import { wheelRoutes } from "../src/wheels/routes";
+import { openWheelCatalog } from "../src/wheels/sqlCatalog";
+import type { ZipLimits } from "../src/wheels/zipArchive";
 
 /** A real HTTP server (loopback) running only the wheel routes over SQLite + fs blobs. Tests only. */
 export interface WheelTestServer {
