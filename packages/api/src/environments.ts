@@ -131,7 +131,8 @@ export const whoami = route({
 export const createWorkspace = route({
   method: "post",
   path: "/api/v1/workspaces",
-  summary: "Create a workspace and its first admin token",
+  summary:
+    "Create a workspace and its first admin token (server admins only: admin tokens of the default workspace; others get 403)",
   role: "admin",
   body: CreateWorkspaceSchema,
   bodyExample: '{"name":"team-a"}',

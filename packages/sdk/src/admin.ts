@@ -39,7 +39,10 @@ export class AdminClient {
     await this.workspace.request("DELETE", `/api/v1/tokens/${seg(id)}`);
   }
 
-  /** Create another workspace; its environments and tokens are invisible to this one. */
+  /**
+   * Create another workspace; its environments and tokens are invisible to this one. Only server
+   * admins (admin tokens of the `default` workspace) may: other admins get 403 `E_FORBIDDEN`.
+   */
   createWorkspace(name: string): Promise<CreatedWorkspace> {
     return this.workspace.request("POST", "/api/v1/workspaces", { body: { name } });
   }

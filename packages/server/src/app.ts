@@ -9,7 +9,7 @@ import {
 import type { CoreConfig } from "@mlenv/core";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { provideTokenLookup } from "./auth";
+import { provideTokenLookup, requireServerAdmin } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
 import { preview, ServerError, ServerErrorCode } from "./errors";
 import { errorHandler } from "./http/errors";
@@ -87,7 +87,8 @@ function registryRoutes(registry: Registry, store: Store, logger: Logger): Hono 
   mount(
     app,
     E.createWorkspace,
-    async ({ c, body }) => {
+    async ({ c, auth, body }) => {
+      requireServerAdmin(auth);
       const { workspace, adminToken } = await registry.createWorkspace(body.name);
       logger.info("workspace created", { workspace: workspace.name });
       return c.json({ workspace: { name: workspace.name, createdAt: workspace.createdAt }, adminToken }, 201);

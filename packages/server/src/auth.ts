@@ -92,6 +92,27 @@ export function requireRole(auth: AuthenticatedToken, role: Role): Authenticated
   );
 }
 
+/**
+ * The workspace whose admins are the server's admins: `default`, created at bootstrap, whose
+ * first admin token the operator holds (`<dataDir>/admin-token`).
+ */
+export const SERVER_ADMIN_WORKSPACE = "default";
+
+/**
+ * `auth` when it is a server admin (an admin token of the `default` workspace); E_FORBIDDEN
+ * otherwise. Server-wide acts (creating workspaces) need it; another workspace's admin governs
+ * that workspace only.
+ */
+export function requireServerAdmin(auth: AuthenticatedToken): AuthenticatedToken {
+  requireRole(auth, "admin");
+  if (auth.workspaceName === SERVER_ADMIN_WORKSPACE) return auth;
+  throw new ServerError(
+    ServerErrorCode.FORBIDDEN,
+    `This needs a server admin: an admin token of the ${JSON.stringify(SERVER_ADMIN_WORKSPACE)} workspace (the operator's, in <dataDir>/admin-token); the calling token is an admin of ${JSON.stringify(auth.workspaceName)}, which governs that workspace only`,
+    { details: { required: "server-admin", workspace: auth.workspaceName } },
+  );
+}
+
 /** The calling token, which must have (at least) `role`. */
 export async function authenticate(
   c: Context,

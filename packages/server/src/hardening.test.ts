@@ -65,6 +65,31 @@ function suite(label: string, skip: boolean, database: () => string | undefined)
       expect(statuses.filter((s) => s !== 201 && s !== 409)).toEqual([]);
     });
 
+    it("lets only server admins (admins of default) create workspaces, not another workspace's admin", async () => {
+      const tenant = await call("POST", "/api/v1/workspaces", JSON.stringify({ name: "tenant" }));
+      expect(tenant.status).toBe(201);
+      const tenantAdmin = `Bearer ${tenant.json.adminToken as string}`;
+      const refused = await call(
+        "POST",
+        "/api/v1/workspaces",
+        JSON.stringify({ name: "rogue" }),
+        tenantAdmin,
+      );
+      expect([refused.status, refused.json.code]).toEqual([403, "E_FORBIDDEN"]);
+      expect(String(refused.json.message)).toContain('admin token of the "default" workspace');
+      // a default writer is no server admin either; a second admin of default is
+      const writer = await call("POST", "/api/v1/tokens", JSON.stringify({ name: "w", role: "writer" }));
+      const asWriter = `Bearer ${writer.json.token as string}`;
+      expect(
+        (await call("POST", "/api/v1/workspaces", JSON.stringify({ name: "rogue" }), asWriter)).status,
+      ).toBe(403);
+      const admin2 = await call("POST", "/api/v1/tokens", JSON.stringify({ name: "ops", role: "admin" }));
+      const asAdmin2 = `Bearer ${admin2.json.token as string}`;
+      expect(
+        (await call("POST", "/api/v1/workspaces", JSON.stringify({ name: "ops-made" }), asAdmin2)).status,
+      ).toBe(201);
+    });
+
     it("refuses to revoke a workspace's only admin token", async () => {
       const created = await call("POST", "/api/v1/workspaces", JSON.stringify({ name: "lonely" }));
       const admin = created.json.adminToken as string;

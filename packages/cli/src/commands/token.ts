@@ -67,7 +67,9 @@ export function register(program: Command, ctx: CliContext): void {
     .command("workspace")
     .description("Workspaces of the server.")
     .command("create")
-    .description("Create a workspace; prints its admin token once.")
+    .description(
+      "Create a workspace; prints its admin token once. Needs a server admin: an admin token of the default workspace.",
+    )
     .argument("<name>", "workspace name")
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }) => {
