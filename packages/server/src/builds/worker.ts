@@ -3,7 +3,6 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { jsonLogger, type Logger } from "../logger";
 import { openStore } from "../server";
-import type { Store } from "../store/types";
 import { openWheelSupport, type WheelSupport, type WheelSupportOptions } from "../wheels/support";
 import { type BuildSupport, type BuildSupportOptions, openBuildSupport } from "./buildSupport";
 
@@ -41,15 +40,22 @@ export interface RunningBuildWorker {
 export async function startBuildWorker(options: BuildWorkerOptions): Promise<RunningBuildWorker> {
   const logger = options.logger ?? jsonLogger();
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const store: Store = await openStore(options);
+  // one database handle for the process: the registry store's, shared with the job and wheel stores
+  const store = await openStore(options);
   let wheels: WheelSupport | undefined;
   let builds: BuildSupport | undefined;
   let listener: ReturnType<typeof serve> | undefined;
   try {
-    wheels = openWheelSupport({ ...options.wheels, dataDir: options.dataDir, database: options.database });
+    wheels = openWheelSupport({
+      ...options.wheels,
+      dataDir: options.dataDir,
+      database: options.database,
+      db: store.db,
+    });
     builds = openBuildSupport({
       dataDir: options.dataDir,
       database: options.database,
+      db: store.db,
       store,
       wheels,
       logger,

@@ -84,6 +84,16 @@ type RegistryTables = {
   };
 };
 
+/** An environment's columns beside a version's, prefixed `e_` (see `toEnvironment(row, "e_")`). */
+const ENVIRONMENT_COLUMNS = [
+  "e.name as e_name",
+  "e.latest_version as e_latest_version",
+  "e.archived as e_archived",
+  "e.curated as e_curated",
+  "e.created_at as e_created_at",
+  "e.updated_at as e_updated_at",
+] as const;
+
 export interface SqlStoreOptions {
   /**
    * What `migrate()` applies: the server's whole list (every feature's tables). Default: the
@@ -398,15 +408,7 @@ export class SqlStore implements Store {
           .onRef("x.name", "=", "e.name")
           .onRef("x.version", "=", "v.version"),
       )
-      .select([
-        "e.name as e_name",
-        "e.latest_version as e_latest_version",
-        "e.archived as e_archived",
-        "e.curated as e_curated",
-        "e.created_at as e_created_at",
-        "e.updated_at as e_updated_at",
-        "x.label as at_label",
-      ])
+      .select([...ENVIRONMENT_COLUMNS, "x.label as at_label"])
       .selectAll("v")
       .where("e.workspace_id", "=", workspaceId)
       .where("e.name", "=", name)
@@ -483,12 +485,7 @@ export class SqlStore implements Store {
           .onRef("v.version", "=", "e.latest_version"),
       )
       .select([
-        "e.name as e_name",
-        "e.latest_version as e_latest_version",
-        "e.archived as e_archived",
-        "e.curated as e_curated",
-        "e.created_at as e_created_at",
-        "e.updated_at as e_updated_at",
+        ...ENVIRONMENT_COLUMNS,
         "v.name",
         "v.version",
         "v.definition_hash",
