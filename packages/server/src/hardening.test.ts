@@ -111,6 +111,12 @@ function suite(label: string, skip: boolean, database: () => string | undefined)
       expect((await call("PUT", "/api/v1/secrets/X", JSON.stringify({ value: "v" }), basic)).status).toBe(
         401,
       );
+      const upload = await fetch(`${srv.url}/upload/v1/wheels/demo-1.0-py3-none-any.whl`, {
+        method: "PUT",
+        headers: { authorization: basic, "content-type": "application/octet-stream" },
+        body: new Uint8Array([80, 75, 3, 4]),
+      });
+      expect(upload.status).toBe(401);
       expect((await call("GET", "/api/v1/wheels")).status).toBe(200);
     });
   });
