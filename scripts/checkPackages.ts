@@ -206,6 +206,8 @@ export async function lintTarball(tarball: string): Promise<string[]> {
   }
   if (JSON.stringify(packedPkg).includes("workspace:"))
     problems.push("package.json still names workspace: ranges");
+  if (JSON.stringify(packedPkg).includes('"catalog:'))
+    problems.push("package.json still names catalog: ranges");
   if (!files.has("./LICENSE")) problems.push("no LICENSE in the tarball");
   if (packedPkg.name === "@mlenv/web-ui" && !files.has("./dist/ui/app.js")) {
     problems.push(

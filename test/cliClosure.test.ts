@@ -17,6 +17,7 @@ describe("the packed @mlenv/cli", () => {
     expect(manifest.optionalDependencies?.["@mlenv/server"]).toBeUndefined();
     expect(manifest.peerDependencies?.["@mlenv/server"]).toMatch(/^\^\d/);
     expect(manifest.peerDependenciesMeta?.["@mlenv/server"]).toEqual({ optional: true });
+    expect(manifest.dependencies?.yaml).toMatch(/^\^\d/); // catalog: ranges are written out
   });
 
   it("installs no better-sqlite3, pg, esbuild or preact", { timeout: 300_000 }, () => {
