@@ -124,7 +124,7 @@ export interface ServiceInfo {
   snapshot: string;
   environment: RunEnvironmentInfo;
   port: number | null;
-  /** The scoring base URL (`<url>/score`, `<url>/healthz`), on 127.0.0.1. */
+  /** The worker's base URL on 127.0.0.1 (`/healthz`; its `/score` answers only the server, which adds the service's token: score with `scoreService` or `Webservice.run`). */
   url: string | null;
   restarts: number;
   error: { code: string; message: string } | null;

@@ -286,7 +286,7 @@ describe.skipIf(skipWithout("docker", dockerReason))("mlenv run / service on the
       "3000",
     );
     expect(trained.stdout).toContain("trained w=2.00 b=1.00");
-    expect(trained.stdout).toMatch(/\[mlenv\] running in container [0-9a-f]{12} \(host network\)/);
+    expect(trained.stdout).toMatch(/\[mlenv\] running in container [0-9a-f]{12} \(no network\)/);
     const id = /Submitted run ([0-9a-f-]{36})/.exec(trained.stderr)?.[1];
     await ok("model", "register", "-n", "docker-linear", "--run", id!, "--path", "outputs/model.json");
     const deployed = await ok(
