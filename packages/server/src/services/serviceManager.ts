@@ -525,7 +525,8 @@ export class ServiceManager {
   /**
    * Docker target: the environment's image from the builder, then a service image on top holding
    * the source and model as one JSON bundle (file names need not be safe context paths) that the
-   * container's entry unpacks before starting the worker with host networking on `port`.
+   * container's entry unpacks before starting the worker with host networking on `port` (the
+   * server must reach it; the worker answers /score only with the service's token).
    */
   async #dockerWorkers(o: {
     service: ServiceRecord;
