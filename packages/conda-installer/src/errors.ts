@@ -53,16 +53,7 @@ export function isCondaInstallError(e: unknown): e is CondaInstallError {
   );
 }
 
-/** Cut untrusted input for a message. */
-export function preview(value: unknown, max = 200): string {
-  let s: string;
-  try {
-    s = JSON.stringify(value) ?? String(value);
-  } catch {
-    s = String(value);
-  }
-  return s.length > max ? `${s.slice(0, max)}…` : s;
-}
+export { preview } from "@mlenv/core";
 
 /** Remove user:password@ from a URL before it reaches a message. */
 export function redactUrl(url: string): string {

@@ -48,7 +48,6 @@ export {
   type NormalizedCondaEnvironment,
   normalizeCondaEnvironment,
   normalizeCondaSpec,
-  normalizePipName,
   normalizePipOption,
   normalizePipRequirement,
   qualifiedBaseImage,

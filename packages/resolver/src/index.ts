@@ -36,7 +36,6 @@ export {
   httpPypiIndex,
   metadataFromWheel,
   multiIndex,
-  normalizeProjectName,
   type PypiIndex,
   parseHtmlProjectPage,
   parseJsonProjectPage,

@@ -1,4 +1,5 @@
 import {
+  canonicalizeName,
   condaPackages,
   definitionHash,
   type EnvironmentDefinition,
@@ -15,7 +16,7 @@ import { defaultCondaSemantics } from "./conda/semantics";
 import { solveConda } from "./conda/solve";
 import type { VirtualPackageOptions } from "./conda/virtual";
 import { preview, ResolverError, ResolverErrorCode } from "./errors";
-import { httpPypiIndex, multiIndex, normalizeProjectName, type PypiIndex } from "./pypi/index";
+import { httpPypiIndex, multiIndex, type PypiIndex } from "./pypi/index";
 import type { PipSemantics } from "./pypi/provider";
 import { indexCandidateSource, resolvePip } from "./pypi/resolve";
 import { defaultPipSemantics } from "./pypi/semantics";
@@ -175,7 +176,7 @@ export async function lockEnvironment(def: EnvironmentDefinition, options: LockO
       }
       const pyVersion = /^(\d+\.\d+(?:\.\d+)?)/.exec(python.version)?.[1] ?? python.version;
       const provided: Record<string, string> = {};
-      for (const r of sol.records) provided[normalizeProjectName(r.name)] = r.version;
+      for (const r of sol.records) provided[canonicalizeName(r.name)] = r.version;
       const res = await resolvePip({
         requirements: pip.requirements,
         source: indexCandidateSource(index, { python: pyVersion, platform }),

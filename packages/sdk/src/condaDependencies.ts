@@ -1,8 +1,8 @@
 import {
   type CondaEnvironment,
+  canonicalizeName,
   defaultCondaEnvironment,
   defaultCoreConfig,
-  normalizePipName as normalisePipName,
   type PipBlock,
   Requirement,
 } from "@mlenv/core";
@@ -29,9 +29,6 @@ export const DEFAULT_CHANNELS: readonly string[] = ["anaconda", "conda-forge"];
 
 const HOSTILE = /[\n\r\0`]|\$\(/;
 
-/** PEP 503 normalised project name (core's `normalizePipName`). */
-export { normalisePipName };
-
 /**
  * The project name a pip block line installs, normalised (PEP 503), or null for an option line
  * (`--index-url ...`) or a line whose name cannot be told (a bare URL without `#egg=`).
@@ -41,18 +38,18 @@ export function pipLineName(line: string): string | null {
   if (s.startsWith("-")) return null;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith("./") || s.startsWith("/")) {
     const egg = /[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(s);
-    if (egg?.[1]) return normalisePipName(egg[1]);
+    if (egg?.[1]) return canonicalizeName(egg[1].trim());
     const file = /\/([A-Za-z0-9][A-Za-z0-9._]*?)-[0-9][^/]*\.(?:whl|tar\.gz|zip)$/.exec(
       s.split(/[?#]/)[0] ?? "",
     );
-    return file?.[1] ? normalisePipName(file[1]) : null;
+    return file?.[1] ? canonicalizeName(file[1].trim()) : null;
   }
   try {
-    return normalisePipName(Requirement.parse(s).name);
+    return canonicalizeName(Requirement.parse(s).name);
   } catch {
     // Not a PEP 508 line (pip accepts more, e.g. a trailing option): fall back to its leading name.
     const m = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)/.exec(s);
-    return m?.[1] ? normalisePipName(m[1]) : null;
+    return m?.[1] ? canonicalizeName(m[1].trim()) : null;
   }
 }
 
@@ -234,7 +231,7 @@ export class CondaDependencies {
 
   /** Remove the pip requirement(s) with this (normalised) name. */
   removePipPackage(name: string): this {
-    const n = normalisePipName(name);
+    const n = canonicalizeName(name.trim());
     const block = this.#pipList();
     if (block) {
       const kept = block.filter((l) => pipLineName(l) !== n);

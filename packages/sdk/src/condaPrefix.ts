@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
-import { CondaDependencies, normalisePipName } from "./condaDependencies";
+import { canonicalizeName } from "@mlenv/core";
+import { CondaDependencies } from "./condaDependencies";
 import { Environment } from "./environment";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 
@@ -172,7 +173,7 @@ export function readCondaPrefix(prefix: string): PrefixPackage[] {
     const ch = channelName(typeof channel === "string" ? channel : undefined);
     if (ch) pkg.channel = ch;
     packages.push(pkg);
-    condaNames.add(normalisePipName(name));
+    condaNames.add(canonicalizeName(name));
   }
   const siteDirs: string[] = [join(prefix, "Lib", "site-packages")];
   for (const lib of listDir(join(prefix, "lib"))) {
@@ -198,11 +199,11 @@ export function readCondaPrefix(prefix: string): PrefixPackage[] {
       }
       const name = headers.get("name");
       const version = headers.get("version");
-      if (!name || !version || condaNames.has(normalisePipName(name))) continue;
+      if (!name || !version || condaNames.has(canonicalizeName(name))) continue;
       pip.push({ name, version, installer: "pip" });
     }
   }
-  pip.sort((a, b) => (normalisePipName(a.name) < normalisePipName(b.name) ? -1 : 1));
+  pip.sort((a, b) => (canonicalizeName(a.name) < canonicalizeName(b.name) ? -1 : 1));
   return [...packages, ...pip];
 }
 

@@ -16,7 +16,6 @@ export {
   CondaDependencies,
   condaSpecName,
   DEFAULT_CHANNELS,
-  normalisePipName,
   pipLineName,
 } from "./condaDependencies";
 export type { DependencySources, PythonSection, Registration } from "./environment";

@@ -158,4 +158,4 @@ export { openWheelSupport } from "./wheels/support";
 export type { ValidatedWheel } from "./wheels/validateWheel";
 export { validateWheel } from "./wheels/validateWheel";
 export type { WheelFilename } from "./wheels/wheelFilename";
-export { normalizeProjectName, parseWheelFilename } from "./wheels/wheelFilename";
+export { parseWheelFilename } from "./wheels/wheelFilename";

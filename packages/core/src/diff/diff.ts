@@ -1,6 +1,7 @@
 import { canonicalJson, type JsonValue } from "../hash/canonicalJson";
-import { normalizeCondaEnvironment, normalizePipName } from "../hash/normalize";
+import { normalizeCondaEnvironment } from "../hash/normalize";
 import { formatPath } from "../internal/path";
+import { canonicalizeName } from "../packaging/index";
 import { type EnvironmentDefinition, toReferenceJson } from "../spec/definition";
 
 /** A package added, removed or changed between two definitions. */
@@ -54,7 +55,7 @@ function splitPip(line: string): [string, string] {
   if (line.startsWith("-e ")) return [line, ""];
   const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)(.*)$/s.exec(line);
   if (!m || /^[a-z][a-z0-9+.-]*:\/\//i.test(line)) return [line, ""];
-  return [normalizePipName(m[1]!), m[2]!.trim()];
+  return [canonicalizeName(m[1]!.trim()), m[2]!.trim()];
 }
 
 function group(

@@ -3,11 +3,6 @@ import { canonicalizeName, MatchSpec, Requirement } from "../packaging/index";
 import type { CondaEnvironment, EnvironmentDefinition } from "../spec/definition";
 import type { JsonValue } from "./canonicalJson";
 
-/** PEP 503 normalised project name: lowercase, runs of `-`, `_`, `.` become `-`. */
-export function normalizePipName(name: string): string {
-  return canonicalizeName(name.trim());
-}
-
 /**
  * Canonical spelling of one pip requirement (PEP 508, parsed by ./packaging's Requirement):
  * PEP 503 name, sorted normalised extras, canonical specifier set (clauses sorted, no whitespace),
@@ -35,7 +30,7 @@ function normalizePipRequirementUncached(line: string): string {
     return s;
   }
   const extras = req.extras.length
-    ? `[${[...new Set(req.extras.map((e) => normalizePipName(e)))].sort().join(",")}]`
+    ? `[${[...new Set(req.extras.map((e) => canonicalizeName(e.trim())))].sort().join(",")}]`
     : "";
   const marker = req.marker ? `; ${req.marker.toString()}` : "";
   if (req.url !== null) return `${req.canonicalName}${extras} @ ${req.url}${marker}`;
@@ -244,7 +239,7 @@ export function cudaPackages(def: EnvironmentDefinition): string[] {
         if (isPipOption(line)) continue;
         const name = /^[A-Za-z0-9][A-Za-z0-9._-]*/.exec(line.trim())?.[0];
         // A CUDA distribution by name, or a CUDA local version (`torch==2.3.0+cu121`).
-        if ((name && cudaPip.test(normalizePipName(name))) || /\+cu\d{2,3}\b/.test(line))
+        if ((name && cudaPip.test(canonicalizeName(name.trim()))) || /\+cu\d{2,3}\b/.test(line))
           out.push(line.trim());
       }
     }

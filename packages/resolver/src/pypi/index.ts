@@ -1,4 +1,4 @@
-import { canonicalizeName as normalizeProjectName } from "@mlenv/core";
+import { canonicalizeName } from "@mlenv/core";
 import { unzipSync } from "fflate";
 import { preview, ResolverError, ResolverErrorCode } from "../errors";
 
@@ -34,7 +34,6 @@ export interface HttpIndexOptions {
 }
 
 /** PEP 503 name normalisation: core's `canonicalizeName`. */
-export { normalizeProjectName };
 
 const ACCEPT =
   "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
@@ -172,7 +171,7 @@ export function httpPypiIndex(url: string, options: HttpIndexOptions = {}): Pypi
     kind: "pypi",
     url: base,
     files(project) {
-      const name = normalizeProjectName(project);
+      const name = canonicalizeName(project);
       let p = pages.get(name);
       if (!p) {
         p = (async () => {

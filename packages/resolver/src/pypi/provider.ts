@@ -1,7 +1,6 @@
-import { SpecifierSet, Version } from "@mlenv/core";
+import { canonicalizeName, SpecifierSet, Version } from "@mlenv/core";
 import type { ClauseOrigin, Dependencies, DependencyProvider } from "../solver/cdcl";
 import type { DistFile } from "./index";
-import { normalizeProjectName } from "./index";
 
 /** A parsed PEP 508 requirement, as far as the resolver needs it. */
 export interface ParsedRequirement {
@@ -227,7 +226,7 @@ export class PipProvider implements DependencyProvider {
 
   /** Intern a requirement on `name` (or `name[extra]`) with a specifier. */
   requirement(name: string, extra: string | null, specifier: string, root = false): number {
-    const n = normalizeProjectName(name);
+    const n = canonicalizeName(name);
     const key = extra ? `${n}[${extra}]` : n;
     const spec = new SpecifierSet(specifier);
     const specs = [...spec];
@@ -264,7 +263,7 @@ export class PipProvider implements DependencyProvider {
       const r = this.semantics.parseRequirement(text);
       const envs = this.appliesIn(r, null);
       if (envs.length === 0) continue;
-      lines.push({ name: normalizeProjectName(r.name), envs });
+      lines.push({ name: canonicalizeName(r.name), envs });
       out.push(this.requirement(r.name, null, r.specifier, true));
       for (const e of r.extras) out.push(this.requirement(r.name, normalizeExtra(e), r.specifier, true));
     }
@@ -364,13 +363,13 @@ export class PipProvider implements DependencyProvider {
       }
       const envs = this.appliesIn(r, pkg.extra);
       if (envs.length === 0) continue;
-      if (normalizeProjectName(r.name) === pkg.name && r.extras.length === 0) continue;
-      lines.push({ name: normalizeProjectName(r.name), envs });
-      if (!(normalizeProjectName(r.name) === pkg.name && !pkg.extra))
+      if (canonicalizeName(r.name) === pkg.name && r.extras.length === 0) continue;
+      lines.push({ name: canonicalizeName(r.name), envs });
+      if (!(canonicalizeName(r.name) === pkg.name && !pkg.extra))
         requires.push(this.requirement(r.name, null, r.specifier));
       for (const e of r.extras) {
         const ex = normalizeExtra(e);
-        if (normalizeProjectName(r.name) === pkg.name && ex === pkg.extra) continue;
+        if (canonicalizeName(r.name) === pkg.name && ex === pkg.extra) continue;
         requires.push(this.requirement(r.name, ex, r.specifier));
       }
     }

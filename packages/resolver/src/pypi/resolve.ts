@@ -1,7 +1,7 @@
-import { Version } from "@mlenv/core";
+import { canonicalizeName, Version } from "@mlenv/core";
 import { ResolverError, ResolverErrorCode } from "../errors";
 import { type SolveStats, solveCdcl } from "../solver/cdcl";
-import { type DistFile, normalizeProjectName, type PypiIndex } from "./index";
+import type { DistFile, PypiIndex } from "./index";
 import { parseCoreMetadata } from "./metadata";
 import {
   ForkNeeded,
@@ -38,7 +38,7 @@ export function indexCandidateSource(
     async releases(project) {
       const files = await index.files(project);
       if (files === null) return null;
-      const name = normalizeProjectName(project);
+      const name = canonicalizeName(project);
       const byVersion = new Map<
         string,
         { files: DistFile[]; wheel?: { f: DistFile; r: number }; sdist?: DistFile }
@@ -201,7 +201,7 @@ async function solveFor(
   where: string,
 ): Promise<PipResolution> {
   const provided: Record<string, string> = {};
-  for (const [k, v] of Object.entries(options.provided ?? {})) provided[normalizeProjectName(k)] = v;
+  for (const [k, v] of Object.entries(options.provided ?? {})) provided[canonicalizeName(k)] = v;
   const requiresSeen = new Map<string, string[]>();
   const source: PipCandidateSource = {
     releases: (p) => options.source.releases(p),
@@ -222,7 +222,7 @@ async function solveFor(
     resolution: options.resolution ?? "highest",
     direct: options.requirements.flatMap((text) => {
       const r = options.semantics.parseRequirement(text);
-      return inFork(r) ? [normalizeProjectName(r.name)] : [];
+      return inFork(r) ? [canonicalizeName(r.name)] : [];
     }),
   });
   const roots = provider.rootRequirementsOf(options.requirements);

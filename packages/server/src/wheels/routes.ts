@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { wheels as W } from "@mlenv/api";
+import { canonicalizeName } from "@mlenv/core";
 import { type Context, Hono } from "hono";
 import { identify, requireRole } from "../auth";
 import { blobResponse } from "../blobs/blobResponse";
@@ -29,7 +30,7 @@ import { formatWheelReference } from "./reference";
 import { type ResolveOptions, resolveWheelReference, resolveWheelReferences } from "./resolve";
 import { normaliseAllowedHost } from "./secretPolicy";
 import type { ValidatedWheel } from "./validateWheel";
-import { normalizeProjectName, parseWheelFilename } from "./wheelFilename";
+import { parseWheelFilename } from "./wheelFilename";
 import { WheelValidator } from "./wheelValidator";
 import { defaultZipLimits, type ZipLimits } from "./zipArchive";
 
@@ -313,7 +314,7 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
 
   // ---- JSON API -----------------------------------------------------------------------------
   mount(app, W.listWheels, async ({ c, auth: a, query: { project } }) => {
-    const items = await deps.catalog.list(a.workspaceId, project ? normalizeProjectName(project) : undefined);
+    const items = await deps.catalog.list(a.workspaceId, project ? canonicalizeName(project) : undefined);
     return c.json({ items: items.map((w) => info(a.workspaceName, w)) });
   });
 
@@ -492,7 +493,7 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     W.indexProject,
     async ({ c, auth: a, params }) => {
       const raw = params.project;
-      const project = normalizeProjectName(raw);
+      const project = canonicalizeName(raw);
       if (project !== raw)
         return c.redirect(`/pypi/${a.workspaceName}/simple/${encodeURIComponent(project)}/`, 301);
       const wheels = await deps.catalog.list(a.workspaceId, project);

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
+import { canonicalizeName } from "@mlenv/core";
 import { received, WheelError, WheelErrorCodes } from "./errors";
-import { normalizeProjectName, parseWheelFilename, type WheelFilename } from "./wheelFilename";
+import { parseWheelFilename, type WheelFilename } from "./wheelFilename";
 import { bytesZipSource, ZipArchive, type ZipLimits, type ZipSource } from "./zipArchive";
 
 /** What validation learned about a wheel; everything the index needs to list it. */
@@ -168,7 +169,7 @@ export function validateWheelSource(
       `Expected METADATA to have "Name:" and "Version:" headers, received headers: ${received([...headers.keys()].join(", "))}`,
     );
   }
-  if (normalizeProjectName(name) !== file.project) {
+  if (canonicalizeName(name) !== file.project) {
     throw new WheelError(
       WheelErrorCodes.metadataMismatch,
       `Expected METADATA Name to match the file name's "${file.distribution}" (${file.project}), received "${received(name)}"`,
@@ -184,7 +185,7 @@ export function validateWheelSource(
   }
   const distPrefix = distInfo.slice(0, -".dist-info".length);
   const dash = distPrefix.lastIndexOf("-");
-  if (dash <= 0 || normalizeProjectName(distPrefix.slice(0, dash)) !== file.project) {
+  if (dash <= 0 || canonicalizeName(distPrefix.slice(0, dash)) !== file.project) {
     throw new WheelError(
       WheelErrorCodes.metadataMismatch,
       `Expected the dist-info directory to be "${file.distribution}-${file.version}.dist-info", received "${received(distInfo)}"`,

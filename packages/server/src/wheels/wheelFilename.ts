@@ -1,4 +1,4 @@
-import { canonicalizeName as normalizeProjectName } from "@mlenv/core";
+import { canonicalizeName } from "@mlenv/core";
 import { received, WheelError, WheelErrorCodes } from "./errors";
 
 /** The parts of a PEP 427 wheel file name. */
@@ -22,7 +22,6 @@ const WHEEL_RE =
   /^([A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?)-([A-Za-z0-9_.!+]+)(?:-(\d[A-Za-z0-9_.]*))?-([A-Za-z0-9_.]+)-([A-Za-z0-9_.]+)-([A-Za-z0-9_.]+)\.whl$/;
 
 /** PEP 503 normalisation: core's `canonicalizeName`. */
-export { normalizeProjectName };
 
 function invalid(filename: string, why: string): WheelError {
   return new WheelError(
@@ -65,7 +64,7 @@ export function parseWheelFilename(filename: string): WheelFilename {
   return {
     filename,
     distribution,
-    project: normalizeProjectName(distribution),
+    project: canonicalizeName(distribution),
     version,
     buildTag: buildTag ?? null,
     pythonTag,

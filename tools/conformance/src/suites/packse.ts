@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { canonicalizeName } from "@mlenv/core";
 import {
   compatibleTags,
   defaultPipSemantics,
   isResolverError,
-  normalizeProjectName,
   type PipCandidateSource,
   type PipRelease,
   resolvePip,
@@ -56,13 +56,13 @@ const normExtra = (e: string) => e.toLowerCase().replace(/[-_.]+/g, "-");
 /** An in-memory package universe built from a packse scenario. */
 export function scenarioSource(s: Scenario, tags: Set<string> | null): PipCandidateSource {
   const pkgs = new Map<string, Record<string, VersionMeta>>();
-  for (const [n, p] of Object.entries(s.packages ?? {})) pkgs.set(normalizeProjectName(n), p.versions ?? {});
-  const noBuild = new Set((s.resolver_options?.no_build ?? []).map(normalizeProjectName));
-  const noBinary = new Set((s.resolver_options?.no_binary ?? []).map(normalizeProjectName));
+  for (const [n, p] of Object.entries(s.packages ?? {})) pkgs.set(canonicalizeName(n), p.versions ?? {});
+  const noBuild = new Set((s.resolver_options?.no_build ?? []).map((n) => canonicalizeName(n)));
+  const noBinary = new Set((s.resolver_options?.no_binary ?? []).map((n) => canonicalizeName(n)));
   const meta = new Map<string, VersionMeta>();
   return {
     async releases(project) {
-      const name = normalizeProjectName(project);
+      const name = canonicalizeName(project);
       const versions = pkgs.get(name);
       if (!versions) return null;
       return Object.entries(versions).map(([version, m0]): PipRelease => {
@@ -95,7 +95,7 @@ export function scenarioSource(s: Scenario, tags: Set<string> | null): PipCandid
       });
     },
     async metadata(project, release) {
-      const m = meta.get(`${normalizeProjectName(project)}\0${release.version}`) ?? {};
+      const m = meta.get(`${canonicalizeName(project)}\0${release.version}`) ?? {};
       const requiresDist = [...(m.requires ?? [])];
       for (const [extra, reqs] of Object.entries(m.extras ?? {})) {
         for (const r of reqs) {
@@ -213,7 +213,7 @@ async function runScenario(dir: string, e: Entry, useHead: boolean): Promise<voi
     `${e.name}: satisfiable${error ? ` (${(error as Error).message.slice(0, 200)})` : ""}`,
   );
   if (got && expected && Object.keys(expected).length) {
-    const want = Object.fromEntries(Object.entries(expected).map(([k, v]) => [normalizeProjectName(k), v]));
+    const want = Object.fromEntries(Object.entries(expected).map(([k, v]) => [canonicalizeName(k), v]));
     if (universal) {
       // universal: every expected name==version appears in at least one environment's resolution
       const missing = Object.entries(want).filter(([k, v]) => !union.has(`${k}==${v}`));
