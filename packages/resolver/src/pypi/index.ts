@@ -1,6 +1,7 @@
 import { canonicalizeName } from "@mlenv/core";
 import { unzipSync } from "fflate";
 import { preview, ResolverError, ResolverErrorCode } from "../errors";
+import { type Fetcher, nodeGet, type SimpleResponse } from "../internal/http";
 
 /** One distribution file listed by a simple index. */
 export interface DistFile {
@@ -29,8 +30,11 @@ export interface PypiIndex {
 }
 
 export interface HttpIndexOptions {
+  /** Default: node:http(s) (keep-alive, no fetch/undici to load at start-up). */
   fetch?: typeof fetch;
   headers?: Record<string, string>;
+  /** Most requests in flight at once (project pages and metadata together). Default 32. */
+  concurrency?: number;
 }
 
 /** PEP 503 name normalisation: core's `canonicalizeName`. */
@@ -154,18 +158,26 @@ export function httpPypiIndex(url: string, options: HttpIndexOptions = {}): Pypi
     );
   }
   const base = url.replace(/\/+$/, "");
-  const doFetch = options.fetch ?? fetch;
-  const get = async (u: string, accept?: string): Promise<Response> => {
-    try {
-      return await doFetch(u, { headers: { ...options.headers, ...(accept ? { accept } : {}) } });
-    } catch (cause) {
-      throw new ResolverError(
-        ResolverErrorCode.FETCH_FAILED,
-        `could not fetch ${u}: expected a reachable index such as https://pypi.org/simple; received ${preview(String(cause))}`,
-        { cause },
-      );
-    }
-  };
+  const doFetch: Fetcher = options.fetch
+    ? (u, { headers }) => (options.fetch as typeof fetch)(u, { headers, redirect: "follow" })
+    : nodeGet;
+  const limit = limiter(options.concurrency ?? 32);
+  const get = (u: string, accept?: string): Promise<SimpleResponse> =>
+    limit(async () => {
+      try {
+        // the body is read inside the slot, so a slot is one whole request
+        const res = await doFetch(u, { headers: { ...options.headers, ...(accept ? { accept } : {}) } });
+        const body = res.ok ? await res.arrayBuffer() : undefined;
+        return body === undefined ? res : bufferedResponse(res, body);
+      } catch (cause) {
+        if (cause instanceof ResolverError) throw cause;
+        throw new ResolverError(
+          ResolverErrorCode.FETCH_FAILED,
+          `could not fetch ${u}: expected a reachable index such as https://pypi.org/simple; received ${preview(String(cause))}`,
+          { cause },
+        );
+      }
+    });
   const pages = new Map<string, Promise<DistFile[] | null>>();
   return {
     kind: "pypi",
@@ -208,6 +220,36 @@ export function httpPypiIndex(url: string, options: HttpIndexOptions = {}): Pypi
       }
       return metadataFromWheel(new Uint8Array(await res.arrayBuffer()), file.filename);
     },
+  };
+}
+
+/** A response whose body has been read already. */
+function bufferedResponse(res: SimpleResponse, body: ArrayBuffer): SimpleResponse {
+  return {
+    status: res.status,
+    ok: res.ok,
+    url: res.url,
+    headers: res.headers,
+    text: async () => new TextDecoder().decode(body),
+    arrayBuffer: async () => body,
+  };
+}
+
+/** Run at most `n` of the given tasks at once, the rest in arrival order. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    // a finished task hands its slot straight to the next waiting one
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
   };
 }
 

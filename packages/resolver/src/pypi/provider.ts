@@ -113,6 +113,11 @@ export class PipProvider implements DependencyProvider {
   private readonly allowedYanks = new Map<string, Version[]>();
   /** Errors met while loading metadata (a release with unreadable metadata is unusable). */
   readonly problems: string[] = [];
+  /** Metadata of a release (name\0version), asked once: by the solver or ahead of it. */
+  private readonly metadataMemo = new Map<
+    string,
+    Promise<{ requiresDist: string[]; requiresPython?: string }>
+  >();
 
   constructor(
     private readonly source: PipCandidateSource,
@@ -224,6 +229,38 @@ export class PipProvider implements DependencyProvider {
     return p;
   }
 
+  /** The metadata of a solvable's release, fetched once (an extra shares its base package's). */
+  private metadataOf(s: number): Promise<{ requiresDist: string[]; requiresPython?: string }> {
+    const { pkg, release } = this.solvables[s] as { pkg: Pkg; release: PipRelease };
+    const key = `${pkg.name}\0${release.version}`;
+    let p = this.metadataMemo.get(key);
+    if (!p) {
+      p = this.source.metadata(pkg.name, release);
+      p.catch(() => undefined); // a prefetch nobody awaits must not be an unhandled rejection
+      this.metadataMemo.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Start loading what the solver asks for next, concurrently: each requirement's project page,
+   * then the metadata of its preferred candidate (the one the solver decides first). Results
+   * and errors land in the caches the solver reads, so the resolution does not change.
+   */
+  private prefetch(requirements: number[]): void {
+    for (const id of requirements) {
+      const r = this.reqs[id];
+      if (!r || r.exact !== undefined) continue;
+      this.candidates(id).then(
+        (c) => {
+          const s = c[0];
+          if (s !== undefined && this.policy.provided?.[r.name] === undefined) this.metadataOf(s);
+        },
+        () => undefined,
+      );
+    }
+  }
+
   /** Intern a requirement on `name` (or `name[extra]`) with a specifier. */
   requirement(name: string, extra: string | null, specifier: string, root = false): number {
     const n = canonicalizeName(name);
@@ -268,6 +305,7 @@ export class PipProvider implements DependencyProvider {
       for (const e of r.extras) out.push(this.requirement(r.name, normalizeExtra(e), r.specifier, true));
     }
     this.checkFork(lines);
+    this.prefetch(out);
     return out;
   }
 
@@ -321,7 +359,7 @@ export class PipProvider implements DependencyProvider {
     if (this.policy.provided?.[pkg.name] !== undefined) return { requires, constrains: [] };
     let meta: { requiresDist: string[]; requiresPython?: string };
     try {
-      meta = await this.source.metadata(pkg.name, release);
+      meta = await this.metadataOf(solvable);
     } catch (e) {
       this.problems.push(`${pkg.name} ${release.version}: ${(e as Error).message}`);
       // unusable: require something that cannot exist
@@ -374,11 +412,7 @@ export class PipProvider implements DependencyProvider {
       }
     }
     this.checkFork(lines);
-    // fetch the project pages of every requirement concurrently; the solver asks for them next
-    for (const id of requires) {
-      const r = this.reqs[id];
-      if (r && r.exact === undefined) this.loadPkg(r.key, r.name, r.extra).catch(() => {});
-    }
+    this.prefetch(requires);
     return { requires, constrains: [] };
   }
 
