@@ -8,6 +8,7 @@ import {
 } from "@mlenv/core";
 import { buildWheel, makeTempDir, serveCondaChannel, servePypiIndex } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CondaChannel, condaChannel } from "./conda/channel";
 import { isResolverError } from "./errors";
 import { checkLock, lockEnvironment, outdated } from "./lock";
 
@@ -78,6 +79,27 @@ const definition = (deps: string[]) =>
   });
 
 describe("lockEnvironment", () => {
+  it("fetches the pip block's project pages while conda is still solving", async () => {
+    const asked = () => index.requests.some((r) => r.path.startsWith("/simple/uses-numpy"));
+    let askedBeforeConda = false;
+    // a real channel that answers only once the index has been asked for the pip requirement
+    const gated = (location: string): CondaChannel => {
+      const real = condaChannel(location, { cacheDir: join(tmp.path, "cache-gated") });
+      return {
+        kind: "conda",
+        url: real.url,
+        records: async (subdir, o) => {
+          for (let i = 0; i < 200 && !asked(); i++) await new Promise((r) => setTimeout(r, 10));
+          askedBeforeConda = asked();
+          return real.records(subdir, o);
+        },
+      };
+    };
+    const lock = await lockEnvironment(definition(["python=3.12", "numpy", "pip"]), { channel: gated });
+    expect(askedBeforeConda).toBe(true);
+    expect(lock.platforms["linux-64"]?.pip.map((x) => x.name)).toEqual(["tqdm", "uses-numpy"]);
+  });
+
   it("locks conda then pip against conda's python, without reinstalling conda packages", async () => {
     const def = definition(["python=3.12", "numpy", "pip"]);
     const lock = await lockEnvironment(def, { cacheDir: join(tmp.path, "cache") });

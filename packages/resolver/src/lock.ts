@@ -99,6 +99,21 @@ function splitPipBlock(lines: string[]): {
 }
 
 /**
+ * Start fetching the project pages of the pip block's requirements while conda solves (the
+ * index keeps them for the resolution that follows). A line that does not parse is left to
+ * the resolution to report.
+ */
+function prefetchPages(index: PypiIndex, requirements: string[], semantics: PipSemantics): void {
+  for (const text of requirements) {
+    try {
+      index.files(semantics.parseRequirement(text).name).catch(() => undefined);
+    } catch {
+      // reported by resolvePip
+    }
+  }
+}
+
+/**
  * Lock a definition: solve its conda specs per platform, then its pip block against the Python
  * conda chose (packages conda already provides are not reinstalled), and record exact artifacts.
  */
@@ -133,6 +148,7 @@ export async function lockEnvironment(def: EnvironmentDefinition, options: LockO
             "first-index",
           );
   }
+  if (index && pip.requirements.length) prefetchPages(index, pip.requirements, pipSem);
   const out: Lock = {
     lockVersion: LOCK_VERSION,
     definitionHash: definitionHash(def),
