@@ -33,8 +33,7 @@ function newest(dir: string): number {
 }
 
 /** Build the CLI and the packages it loads when dist/ is missing or older than their sources. */
-function ensureBuilt(ctx: BenchContext): void {
-  const pkgs = ["cli", "core", "sdk"];
+export function ensureBuilt(ctx: BenchContext, pkgs: string[] = ["cli", "core", "sdk"]): void {
   const stale = pkgs.some((p) => {
     const dist = join(repo, "packages", p, "dist");
     return !existsSync(dist) || newest(dist) < newest(join(repo, "packages", p, "src"));
