@@ -26,13 +26,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { SpecifierSet } from "@mlenv/core";
+import { canonicalizeName as normalizeProjectName, SpecifierSet } from "@mlenv/core";
 import {
   defaultPipSemantics,
   httpPypiIndex,
   indexCandidateSource,
   markerEnvironment,
-  normalizeProjectName,
   parseCoreMetadata,
   parseWheelFilename,
   resolvePip,
