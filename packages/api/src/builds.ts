@@ -131,3 +131,15 @@ export const buildSecretPayload = route({
   role: null,
   responses: { 200: z.record(z.string(), z.unknown()) },
 });
+
+export type BuildStatus = z.infer<typeof BuildJobSchema>["status"];
+/** The states a build job never leaves. */
+export const FINAL_BUILD_STATUSES = [
+  "succeeded",
+  "failed",
+  "cancelled",
+] as const satisfies readonly BuildStatus[];
+/** Whether a build job is finished (succeeded, failed or cancelled). */
+export function isFinalBuildStatus(status: string): boolean {
+  return (FINAL_BUILD_STATUSES as readonly string[]).includes(status);
+}

@@ -200,3 +200,12 @@ export const cancelRun = route({
   role: "writer",
   responses: { 200: RunSchema },
 });
+
+/** The states a run never leaves. */
+export const FINAL_RUN_STATUSES = ["completed", "failed", "canceled"] as const satisfies readonly z.infer<
+  typeof RunStatusSchema
+>[];
+/** Whether a run is finished (completed, failed or canceled). */
+export function isFinalRunStatus(status: string): boolean {
+  return (FINAL_RUN_STATUSES as readonly string[]).includes(status);
+}

@@ -1,3 +1,4 @@
+import { builds } from "@mlenv/api";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import type { Workspace } from "./workspace";
 
@@ -67,7 +68,6 @@ export interface BuildWaitOptions {
   raiseOnError?: boolean;
 }
 
-const FINAL: BuildStatus[] = ["succeeded", "failed", "cancelled"];
 const seg = encodeURIComponent;
 
 function defaultOutput(): (line: string) => void {
@@ -271,7 +271,7 @@ export class ImageBuild {
     } finally {
       clearTimeout(timer);
     }
-    if (!FINAL.includes(this.info.status)) await this.refresh();
+    if (!builds.isFinalBuildStatus(this.info.status)) await this.refresh();
     if ((options.raiseOnError ?? true) && this.info.status !== "succeeded") {
       const err = this.info.error;
       const step = err?.step;

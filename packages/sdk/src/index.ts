@@ -1,4 +1,7 @@
 export type { CreatedToken, CreatedWorkspace, TokenInfo } from "./admin";
+
+import { builds, runs } from "@mlenv/api";
+
 export { AdminClient } from "./admin";
 export type { BuildInfo, BuildLogLine, BuildStatus, BuildWaitOptions, ImageDetails } from "./builds";
 export { BuildsClient, buildEnvironment, ImageBuild } from "./builds";
@@ -72,3 +75,7 @@ export type { ResolvedWheel, SecretInfo, WheelInfo, WheelRevisionInfo, WheelUplo
 export { addPrivatePipWheel, WheelsClient } from "./wheels";
 export type { RequestOptions, WorkspaceEnv, WorkspaceOptions } from "./workspace";
 export { Workspace } from "./workspace";
+
+/** Whether a build job or a run is finished (from @mlenv/api, the HTTP contract). */
+export const isFinalBuildStatus = builds.isFinalBuildStatus;
+export const isFinalRunStatus = runs.isFinalRunStatus;

@@ -1,3 +1,4 @@
+import { runs } from "@mlenv/api";
 import type { DatastoreArgument, MpiConfiguration, PyTorchConfiguration, RunResources } from "./compute";
 import { CondaDependencies } from "./condaDependencies";
 import { Environment } from "./environment";
@@ -14,7 +15,6 @@ export interface SnapshotFile {
 }
 
 export type RunStatus = "queued" | "preparing" | "running" | "completed" | "failed" | "canceled";
-const FINAL: readonly RunStatus[] = ["completed", "failed", "canceled"];
 
 /** The exact environment a run or service used. */
 export interface RunEnvironmentInfo {
@@ -449,7 +449,7 @@ export class Run {
       const page = await this.#client.logs(this.id, after);
       if (out) for (const l of page.items) out(l.stream === "system" ? `[mlenv] ${l.text}` : l.text);
       after = page.next;
-      if (FINAL.includes(page.status) && page.items.length === 0) break;
+      if (runs.isFinalRunStatus(page.status) && page.items.length === 0) break;
       if (Date.now() > end) {
         throw new MlenvError(
           SdkErrorCodes.timeout,

@@ -1,6 +1,13 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
-import type { LogLine, Model, RunsClient, SnapshotFile, Workspace } from "@mlenv/sdk";
+import {
+  isFinalRunStatus,
+  type LogLine,
+  type Model,
+  type RunsClient,
+  type SnapshotFile,
+  type Workspace,
+} from "@mlenv/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
 import { formatTable, sanitize } from "../output";
@@ -9,8 +16,6 @@ import { datastoreArgument } from "./compute";
 
 // The SDK loads when a command runs, not when the program is built.
 const sdk = () => import("@mlenv/sdk");
-
-const FINAL = ["completed", "failed", "canceled"];
 
 /** `NAME` or `NAME:VERSION`. */
 export function parseNameVersion(v: string): { name: string; version?: number } {
@@ -80,7 +85,7 @@ async function printLogs(
     const page = await client.logs(id, after);
     for (const l of page.items) printLine(ctx, l, options.json);
     after = page.next;
-    if (!follow || (FINAL.includes(page.status) && page.items.length === 0)) return page.status;
+    if (!follow || (isFinalRunStatus(page.status) && page.items.length === 0)) return page.status;
     if (page.items.length === 0) await sleep(250);
   }
 }
@@ -294,7 +299,7 @@ export function register(program: Command, ctx: CliContext): void {
       for (;;) {
         const r = await new RunsClient(ws).get(id);
         progress.update({ phase: `run ${r.status}` });
-        if (FINAL.includes(r.status)) return r.status;
+        if (isFinalRunStatus(r.status)) return r.status;
         await sleep(250);
       }
     } finally {

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { builds as api } from "@mlenv/api";
 import {
   type EnvironmentDefinition,
   type Lock,
@@ -45,8 +46,6 @@ export interface SubmitBuildInput {
 
 /** What a follower of a job sees: its log lines as they arrive, then its final state. */
 export type BuildEvent = { type: "log"; line: BuildLogRecord } | { type: "end"; job: BuildJob };
-
-const FINAL = new Set(["succeeded", "failed", "cancelled"]);
 
 interface Running {
   controller: AbortController;
@@ -163,7 +162,7 @@ export class BuildQueue {
   /** Cancel a queued or running job; resolves with its state afterwards. */
   async cancel(id: string): Promise<BuildJob> {
     const job = await this.get(id);
-    if (FINAL.has(job.status)) return job;
+    if (api.isFinalBuildStatus(job.status)) return job;
     const running = this.#running.get(id);
     if (running) {
       running.reason = "cancel";
@@ -183,7 +182,7 @@ export class BuildQueue {
   async wait(id: string, options: { signal?: AbortSignal } = {}): Promise<BuildJob> {
     for (;;) {
       const job = await this.get(id);
-      if (FINAL.has(job.status)) return job;
+      if (api.isFinalBuildStatus(job.status)) return job;
       await this.#nextChange(id, options.signal);
       if (options.signal?.aborted)
         throw new BuildError(BuildErrorCode.CANCELLED, "stopped waiting for the build");
@@ -206,7 +205,7 @@ export class BuildQueue {
         seq = line.seq;
         yield { type: "log", line };
       }
-      if (FINAL.has(job.status)) {
+      if (api.isFinalBuildStatus(job.status)) {
         const rest = await this.#jobs.logs(id, seq);
         for (const line of rest) {
           seq = line.seq;

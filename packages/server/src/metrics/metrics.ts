@@ -1,3 +1,4 @@
+import { builds as api } from "@mlenv/api";
 import type { MiddlewareHandler } from "hono";
 import type { BuildJob, BuildJobStatus } from "../builds/jobStore";
 
@@ -188,7 +189,7 @@ export class ServerMetrics {
     const [queued, running, finished] = await Promise.all([
       source.list({ status: ["queued"], limit: 100_000 }),
       source.list({ status: ["running"], limit: 100_000 }),
-      source.list({ status: ["succeeded", "failed", "cancelled"], limit: this.#buildWindow }),
+      source.list({ status: [...api.FINAL_BUILD_STATUSES], limit: this.#buildWindow }),
     ]);
     const durations = new Map<string, [Labels, HistogramState]>();
     let hits = 0;

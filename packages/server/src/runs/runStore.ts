@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { runs as api } from "@mlenv/api";
 import { type Database, type SqlLocation, useDatabase } from "../store/database";
 import type { Migration } from "../store/migrator";
 import type { Row } from "../store/rows";
@@ -6,7 +7,7 @@ import type { Row } from "../store/rows";
 /** Where a run is in its life. The last three are final. */
 export type RunStatus = "queued" | "preparing" | "running" | "completed" | "failed" | "canceled";
 
-export const FINAL_RUN_STATUSES: readonly RunStatus[] = ["completed", "failed", "canceled"];
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = api.FINAL_RUN_STATUSES;
 
 /** The environment a run used, exactly (name, version, hash, definition, lock when one was given). */
 export interface RunEnvironment {

@@ -1,4 +1,4 @@
-import type { Workspace } from "@mlenv/sdk";
+import { isFinalBuildStatus, type Workspace } from "@mlenv/sdk";
 import { type ComponentChild, h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { href } from "./route";
@@ -35,12 +35,6 @@ export interface LogLine {
   seq: number;
   step: number | null;
   text: string;
-}
-
-const FINAL = new Set(["succeeded", "failed", "cancelled"]);
-
-export function isFinal(status: string): boolean {
-  return FINAL.has(status);
 }
 
 /**
@@ -212,7 +206,7 @@ export function BuildPage(props: {
             "dd",
             null,
             h("span", { id: "build-status", class: `badge status-${job.status}` }, job.status),
-            following && !isFinal(job.status) ? " (following the log live)" : "",
+            following && !isFinalBuildStatus(job.status) ? " (following the log live)" : "",
           ),
           h("dt", null, "Image"),
           h("dd", { class: "hash" }, job.outcome?.image ?? job.image),
@@ -224,7 +218,7 @@ export function BuildPage(props: {
           job.finishedAt ? [h("dt", null, "Finished"), h("dd", null, formatDate(job.finishedAt))] : null,
         )
       : null,
-    job && !isFinal(job.status) && props.canWrite
+    job && !isFinalBuildStatus(job.status) && props.canWrite
       ? h(
           "p",
           null,
@@ -299,7 +293,7 @@ export function BuildPage(props: {
         },
       },
       lines.length === 0
-        ? job && isFinal(job.status)
+        ? job && isFinalBuildStatus(job.status)
           ? "(no log lines)"
           : "Waiting for the log…"
         : lines.map((l) => `${l.text}\n`).join(""),

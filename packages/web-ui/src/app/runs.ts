@@ -1,11 +1,16 @@
-import { type LogLine, type MetricPoint, type RunInfo, RunsClient, type Workspace } from "@mlenv/sdk";
+import {
+  isFinalRunStatus,
+  type LogLine,
+  type MetricPoint,
+  type RunInfo,
+  RunsClient,
+  type Workspace,
+} from "@mlenv/sdk";
 import { type ComponentChild, h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { MetricChart, numericSeries } from "./metricsChart";
 import { href } from "./route";
 import { ErrorBox, formatDate, PageTitle, useAsync } from "./util";
-
-const FINAL = new Set(["completed", "failed", "canceled"]);
 
 /** Every run of the workspace, newest first. */
 export function RunList(props: { ws: Workspace; onError: (e: unknown) => void }): ComponentChild {
@@ -111,7 +116,8 @@ export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown
           setMetrics(points);
           if (page.items.length) setLines((ls) => [...ls, ...page.items]);
           after = page.next;
-          if (FINAL.has(info.status) && FINAL.has(page.status) && page.items.length === 0) return;
+          if (isFinalRunStatus(info.status) && isFinalRunStatus(page.status) && page.items.length === 0)
+            return;
           await new Promise((r) => setTimeout(r, 700));
           if (!live) return;
         }

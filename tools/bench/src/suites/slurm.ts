@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runs } from "@mlenv/api";
 import { makeTempDir, skipWithout, slurmMissing, startSlurm, venvMissing } from "@mlenv/test-utils";
 import { type BenchContext, type BenchSuite, median } from "../harness";
 
@@ -102,7 +103,7 @@ export const suite: BenchSuite = {
       const until = async (id: string) => {
         for (;;) {
           const r = await api("GET", `/api/v1/runs/${id}`);
-          if (["completed", "failed", "canceled"].includes(r.status)) return r;
+          if (runs.isFinalRunStatus(r.status)) return r;
           await new Promise((res) => setTimeout(res, 50));
         }
       };
