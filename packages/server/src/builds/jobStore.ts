@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type Database, exec, type SqlLocation, useDatabase } from "../store/database";
-import type { Migration } from "../store/migrator";
-import type { Row } from "../store/rows";
+import { type Migration, migration } from "../store/migrator";
+import { jsonOrNull, type Row, strOrNull } from "../store/rows";
 
 /** Where a build job is in its life. `queued` and `running` are active; the rest are final. */
 export type BuildJobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -145,24 +145,12 @@ CREATE UNIQUE INDEX build_jobs_one_active_per_workspace_key ON build_jobs(worksp
 
 /** The builds feature's migrations (applied by the server's one migrator). */
 export const buildMigrations: readonly Migration[] = [
-  { id: "0003_builds", sqlite: buildsMigrationSql("sqlite"), postgres: buildsMigrationSql("postgres") },
+  migration("0003_builds", buildsMigrationSql),
   // Build jobs are claimed in enqueue order, not (created_at, random id).
-  {
-    id: "0009_build_queue_order",
-    sqlite: buildsQueueOrderMigrationSql("sqlite"),
-    postgres: buildsQueueOrderMigrationSql("postgres"),
-  },
+  migration("0009_build_queue_order", buildsQueueOrderMigrationSql),
   // Build jobs coalesce within a workspace only (one active job per workspace and image key).
-  {
-    id: "0013_build_jobs_per_workspace",
-    sqlite: buildsPerWorkspaceMigrationSql("sqlite"),
-    postgres: buildsPerWorkspaceMigrationSql("postgres"),
-  },
+  migration("0013_build_jobs_per_workspace", buildsPerWorkspaceMigrationSql),
 ];
-
-const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const parse = <T>(v: unknown): T | null =>
-  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
 
 function toJob(r: Row): BuildJob {
   return {
@@ -171,14 +159,14 @@ function toJob(r: Row): BuildJob {
     imageKey: String(r.image_key),
     image: String(r.image),
     status: String(r.status) as BuildJobStatus,
-    request: parse(r.request),
-    context: parse<Record<string, unknown>>(r.context) ?? {},
+    request: jsonOrNull(r.request),
+    context: jsonOrNull<Record<string, unknown>>(r.context) ?? {},
     createdAt: String(r.created_at),
-    startedAt: str(r.started_at),
-    finishedAt: str(r.finished_at),
-    heartbeatAt: str(r.heartbeat_at),
-    outcome: parse<BuildJobOutcome>(r.outcome),
-    error: parse<BuildJobError>(r.error),
+    startedAt: strOrNull(r.started_at),
+    finishedAt: strOrNull(r.finished_at),
+    heartbeatAt: strOrNull(r.heartbeat_at),
+    outcome: jsonOrNull<BuildJobOutcome>(r.outcome),
+    error: jsonOrNull<BuildJobError>(r.error),
   };
 }
 

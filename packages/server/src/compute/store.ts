@@ -1,6 +1,6 @@
 import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
-import type { Migration } from "../store/migrator";
-import type { Row } from "../store/rows";
+import { type Migration, migration } from "../store/migrator";
+import { type Row, strOrNull } from "../store/rows";
 import type { SlurmTargetSettings } from "./schemas";
 
 /** Compute targets, the cluster jobs that run runs, datastores and their versions (migration 0011). */
@@ -128,13 +128,10 @@ export interface DatastoreVersionRecord {
 }
 
 /** Compute targets (Slurm clusters), the cluster jobs of runs, datastores; runs' compute and inputs. */
-export const computeMigrations: readonly Migration[] = [
-  { id: "0011_compute", sqlite: computeMigrationSql("sqlite"), postgres: computeMigrationSql("postgres") },
-];
+export const computeMigrations: readonly Migration[] = [migration("0011_compute", computeMigrationSql)];
 
 const now = () => new Date().toISOString();
 const num = (v: unknown) => Number(v ?? 0);
-const strOrNull = (v: unknown) => (v === null || v === undefined ? null : String(v));
 
 function toTarget(r: Row): ComputeTargetRecord {
   return {

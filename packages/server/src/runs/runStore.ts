@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { runs as api } from "@mlenv/api";
 import { type Database, type SqlLocation, useDatabase } from "../store/database";
-import type { Migration } from "../store/migrator";
-import type { Row } from "../store/rows";
+import { type Migration, migration } from "../store/migrator";
+import { jsonOrNull, numOrNull, type Row, strOrNull } from "../store/rows";
 
 /** Where a run is in its life. The last three are final. */
 export type RunStatus = "queued" | "preparing" | "running" | "completed" | "failed" | "canceled";
@@ -246,43 +246,19 @@ CREATE UNIQUE INDEX services_one_live_name ON services(workspace_id, name) WHERE
 
 /** The runs feature's migrations: runs, logs, metrics, models and services. */
 export const runMigrations: readonly Migration[] = [
-  { id: "0004_runs", sqlite: runsMigrationSql("sqlite"), postgres: runsMigrationSql("postgres") },
-  {
-    id: "0005_service_target",
-    sqlite: servicesTargetMigrationSql("sqlite"),
-    postgres: servicesTargetMigrationSql("postgres"),
-  },
-  {
-    id: "0006_run_heartbeat",
-    sqlite: runsHeartbeatMigrationSql("sqlite"),
-    postgres: runsHeartbeatMigrationSql("postgres"),
-  },
+  migration("0004_runs", runsMigrationSql),
+  migration("0005_service_target", servicesTargetMigrationSql),
+  migration("0006_run_heartbeat", runsHeartbeatMigrationSql),
   // A service's CPU/memory limits as JSON `{cpuCores, memoryGb}` (enforced on the docker target).
-  {
-    id: "0008_service_deployment_config",
-    sqlite: servicesDeploymentConfigMigrationSql("sqlite"),
-    postgres: servicesDeploymentConfigMigrationSql("postgres"),
-  },
+  migration("0008_service_deployment_config", servicesDeploymentConfigMigrationSql),
   // Services are run by one server process at a time (a lease), not by every process.
-  {
-    id: "0010_service_owner",
-    sqlite: servicesOwnerMigrationSql("sqlite"),
-    postgres: servicesOwnerMigrationSql("postgres"),
-  },
+  migration("0010_service_owner", servicesOwnerMigrationSql),
   // Runs ask for GPUs and record the indices they were given (services keep theirs in deployment_config).
-  { id: "0014_run_gpus", sqlite: runsGpusMigrationSql("sqlite"), postgres: runsGpusMigrationSql("postgres") },
+  migration("0014_run_gpus", runsGpusMigrationSql),
   // Runs have no network unless they ask for it; service workers require a token (issue 14 item 9).
-  {
-    id: "0015_network_isolation",
-    sqlite: networkIsolationMigrationSql("sqlite"),
-    postgres: networkIsolationMigrationSql("postgres"),
-  },
+  migration("0015_network_isolation", networkIsolationMigrationSql),
 ];
 
-const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const parse = <T>(v: unknown): T | null =>
-  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
 const now = () => new Date().toISOString();
 
 function toRun(r: Row): RunRecord {
@@ -294,20 +270,20 @@ function toRun(r: Row): RunRecord {
     status: String(r.status) as RunStatus,
     target: String(r.target) as RunRecord["target"],
     script: String(r.script),
-    arguments: parse<string[]>(r.arguments) ?? [],
+    arguments: jsonOrNull<string[]>(r.arguments) ?? [],
     snapshot: String(r.snapshot),
-    environment: parse<RunEnvironment>(r.environment) as RunEnvironment,
-    exitCode: num(r.exit_code),
-    error: parse<RunError>(r.error),
-    artifacts: parse<RunArtifact[]>(r.artifacts) ?? [],
+    environment: jsonOrNull<RunEnvironment>(r.environment) as RunEnvironment,
+    exitCode: numOrNull(r.exit_code),
+    error: jsonOrNull<RunError>(r.error),
+    artifacts: jsonOrNull<RunArtifact[]>(r.artifacts) ?? [],
     createdBy: String(r.created_by),
     createdAt: String(r.created_at),
-    startedAt: str(r.started_at),
-    finishedAt: str(r.finished_at),
-    pid: num(r.pid),
-    compute: parse<Record<string, unknown>>(r.compute),
-    inputs: parse<Record<string, unknown>[]>(r.inputs),
-    gpus: { count: 0, share: false, devices: [], ...parse<Partial<RunGpus>>(r.gpus) },
+    startedAt: strOrNull(r.started_at),
+    finishedAt: strOrNull(r.finished_at),
+    pid: numOrNull(r.pid),
+    compute: jsonOrNull<Record<string, unknown>>(r.compute),
+    inputs: jsonOrNull<Record<string, unknown>[]>(r.inputs),
+    gpus: { count: 0, share: false, devices: [], ...jsonOrNull<Partial<RunGpus>>(r.gpus) },
     network: r.network === "host",
   };
 }
@@ -318,9 +294,9 @@ function toModel(r: Row): ModelRecord {
     name: String(r.name),
     version: Number(r.version),
     digest: String(r.digest),
-    files: parse<RunArtifact[]>(r.files) ?? [],
-    runId: str(r.run_id),
-    description: str(r.description),
+    files: jsonOrNull<RunArtifact[]>(r.files) ?? [],
+    runId: strOrNull(r.run_id),
+    description: strOrNull(r.description),
     createdBy: String(r.created_by),
     createdAt: String(r.created_at),
   };
@@ -336,17 +312,17 @@ function toService(r: Row): ServiceRecord {
     deploymentConfig: {
       cpuCores: null,
       memoryGb: null,
-      ...parse<Partial<ServiceDeploymentConfig>>(r.deployment_config),
+      ...jsonOrNull<Partial<ServiceDeploymentConfig>>(r.deployment_config),
     },
     limitsEnforced: r.target === "docker",
-    model: parse<{ name: string; version: number }>(r.model) as { name: string; version: number },
+    model: jsonOrNull<{ name: string; version: number }>(r.model) as { name: string; version: number },
     entryScript: String(r.entry_script),
     snapshot: String(r.snapshot),
-    environment: parse<RunEnvironment>(r.environment) as RunEnvironment,
-    port: num(r.port),
-    url: str(r.url),
+    environment: jsonOrNull<RunEnvironment>(r.environment) as RunEnvironment,
+    port: numOrNull(r.port),
+    url: strOrNull(r.url),
     restarts: Number(r.restarts),
-    error: parse<RunError>(r.error),
+    error: jsonOrNull<RunError>(r.error),
     createdBy: String(r.created_by),
     createdAt: String(r.created_at),
     updatedAt: String(r.updated_at),

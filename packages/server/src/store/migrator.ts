@@ -10,6 +10,11 @@ export interface Migration {
   postgres: string;
 }
 
+/** A migration whose SQL is written once, with the dialect as its parameter. */
+export function migration(id: string, sql: (dialect: "sqlite" | "postgres") => string): Migration {
+  return { id, sqlite: sql("sqlite"), postgres: sql("postgres") };
+}
+
 /** Any fixed number: the advisory lock key that serialises migrations across processes. */
 const MIGRATION_LOCK = 7_242_023_101;
 

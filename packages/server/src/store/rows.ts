@@ -13,7 +13,14 @@ export type Row = Record<string, unknown>;
 
 const bool = (v: unknown): boolean => v === true || v === 1 || v === "1" || v === "t";
 const str = (v: unknown): string => String(v);
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+/** A nullable TEXT column. */
+export const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+/** A nullable number column (PostgreSQL answers BIGINT as text). */
+export const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+/** A nullable column of JSON text. */
+export const jsonOrNull = <T>(v: unknown): T | null =>
+  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
 
 export function toWorkspace(r: Row): WorkspaceRecord {
   return { id: str(r.id), name: str(r.name), createdAt: str(r.created_at) };

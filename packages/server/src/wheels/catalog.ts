@@ -1,4 +1,4 @@
-import type { Migration } from "../store/migrator";
+import { type Migration, migration } from "../store/migrator";
 /** A wheel as currently published under a file name in a workspace. */
 export interface WheelRecord {
   workspaceId: string;
@@ -150,13 +150,9 @@ CREATE TABLE workspace_secrets (
 
 /** The wheels feature's migrations: wheels, their revisions and workspace secrets. */
 export const wheelMigrations: readonly Migration[] = [
-  { id: "0002_wheels", sqlite: wheelsMigrationSql("sqlite"), postgres: wheelsMigrationSql("postgres") },
+  migration("0002_wheels", wheelsMigrationSql),
   // Each workspace secret is bound to the hosts / URL prefixes an admin allows it to be sent to.
-  {
-    id: "0012_secret_hosts",
-    sqlite: secretHostsMigrationSql("sqlite"),
-    postgres: secretHostsMigrationSql("postgres"),
-  },
+  migration("0012_secret_hosts", secretHostsMigrationSql),
 ];
 
 type Row = Record<string, unknown>;
