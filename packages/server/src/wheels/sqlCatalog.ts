@@ -1,4 +1,5 @@
-import { type Database, exec, rows, type SqlLocation, useDatabase } from "../store/database";
+import type { ColumnType, Kysely } from "kysely";
+import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
 import {
   type SecretInfo,
   toRevision,
@@ -13,20 +14,79 @@ import {
 import { received, WheelError, WheelErrorCodes } from "./errors";
 import { SecretBox } from "./secretBox";
 
-type Row = Record<string, unknown>;
+/** BIGINT columns: PostgreSQL answers them as text. */
+type Big = ColumnType<number | string, number, number>;
 
-/** The wheel catalog over SQL; use {@link openWheelCatalog}. */
+/** The wheels feature's tables (migrations 0002 and 0012). */
+type WheelTables = {
+  wheels: {
+    workspace_id: string;
+    filename: string;
+    project: string;
+    name: string;
+    version: string;
+    sha256: string;
+    size: Big;
+    metadata_sha256: string;
+    requires_python: string | null;
+    summary: string | null;
+    yanked: number;
+    yanked_reason: string | null;
+    revision: number;
+    uploaded_at: string;
+    uploaded_by: string;
+  };
+  wheel_revisions: {
+    workspace_id: string;
+    filename: string;
+    revision: number;
+    sha256: string;
+    size: Big;
+    metadata_sha256: string;
+    uploaded_at: string;
+    uploaded_by: string;
+  };
+  workspace_secrets: {
+    workspace_id: string;
+    name: string;
+    value: string;
+    created_at: string;
+    updated_at: string;
+  };
+  workspace_secret_hosts: { workspace_id: string; name: string; hosts: string };
+};
+
+/** The wheel catalog over SQL (typed queries on the process's database handle); use {@link openWheelCatalog}. */
 class SqlWheelCatalog implements WheelCatalog {
+  readonly #k: Kysely<WheelTables>;
+
   constructor(
     private readonly db: Database,
     private readonly box: SecretBox | null,
     /** Closes the handle when the catalog opened it for itself. */
     private readonly release: () => Promise<void>,
-  ) {}
+  ) {
+    this.#k = db.kysely.withTables<WheelTables>() as unknown as Kysely<WheelTables>;
+  }
 
   /** What is stored for a secret's value: sealed when the catalog has a key. */
   #stored(workspaceId: string, name: string, value: string): string {
     return this.box ? this.box.seal(workspaceId, name, value) : value;
+  }
+
+  #wheel(workspaceId: string, filename: string) {
+    return this.#k
+      .selectFrom("wheels")
+      .selectAll()
+      .where("workspace_id", "=", workspaceId)
+      .where("filename", "=", filename);
+  }
+
+  #secret(workspaceId: string, name: string) {
+    return this.#k
+      .selectFrom("workspace_secrets")
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name);
   }
 
   /**
@@ -36,60 +96,58 @@ class SqlWheelCatalog implements WheelCatalog {
   async sealPlaintextSecrets(): Promise<number> {
     const box = this.box;
     if (!box) return 0;
-    const rows = await this.db.all("SELECT workspace_id, name, value FROM workspace_secrets");
+    const secrets = await this.#k
+      .selectFrom("workspace_secrets")
+      .select(["workspace_id", "name", "value"])
+      .execute();
     let n = 0;
-    for (const r of rows) {
-      const value = String(r.value);
+    for (const { workspace_id: ws, name, value } of secrets) {
       if (SecretBox.isSealed(value)) continue;
-      const ws = String(r.workspace_id);
-      const name = String(r.name);
-      await this.db.all(
-        "UPDATE workspace_secrets SET value = ? WHERE workspace_id = ? AND name = ? AND value = ?",
-        [box.seal(ws, name, value), ws, name, value],
-      );
+      await this.#k
+        .updateTable("workspace_secrets")
+        .set({ value: box.seal(ws, name, value) })
+        .where("workspace_id", "=", ws)
+        .where("name", "=", name)
+        .where("value", "=", value)
+        .execute();
       n++;
     }
     return n;
   }
 
   async get(workspaceId: string, filename: string): Promise<WheelRecord | null> {
-    const [r] = await this.db.all("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
-      workspaceId,
-      filename,
-    ]);
+    const r = await this.#wheel(workspaceId, filename).executeTakeFirst();
     return r ? toWheel(r) : null;
   }
 
   async list(workspaceId: string, project?: string): Promise<WheelRecord[]> {
-    const rows =
-      project === undefined
-        ? await this.db.all("SELECT * FROM wheels WHERE workspace_id = ? ORDER BY project, filename", [
-            workspaceId,
-          ])
-        : await this.db.all("SELECT * FROM wheels WHERE workspace_id = ? AND project = ? ORDER BY filename", [
-            workspaceId,
-            project,
-          ]);
-    return rows.map(toWheel);
+    const found = await this.#k
+      .selectFrom("wheels")
+      .selectAll()
+      .where("workspace_id", "=", workspaceId)
+      .$if(project !== undefined, (q) => q.where("project", "=", project ?? ""))
+      .orderBy("project")
+      .orderBy("filename")
+      .execute();
+    return found.map(toWheel);
   }
 
   async projects(workspaceId: string): Promise<string[]> {
-    const rows = await this.db.all(
-      "SELECT DISTINCT project FROM wheels WHERE workspace_id = ? ORDER BY project",
-      [workspaceId],
-    );
-    return rows.map((r) => String(r.project));
+    const found = await this.#k
+      .selectFrom("wheels")
+      .select("project")
+      .distinct()
+      .where("workspace_id", "=", workspaceId)
+      .orderBy("project")
+      .execute();
+    return found.map((r) => r.project);
   }
 
   async put(input: WheelPutInput): Promise<WheelPutResult> {
-    const db = this.db;
-    return db.tx(function* () {
-      const [cur] = yield* rows<Row>(
-        db.raw("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
-          input.workspaceId,
-          input.filename,
-        ]),
-      );
+    const k = this.#k;
+    const wheel = () => this.#wheel(input.workspaceId, input.filename);
+    return this.db.tx<WheelPutResult>(function* () {
+      const cur = yield* first(wheel());
       const existing = cur ? toWheel(cur) : null;
       if (existing && existing.sha256 === input.sha256)
         return { status: "unchanged", wheel: existing, previous: null };
@@ -101,75 +159,45 @@ class SqlWheelCatalog implements WheelCatalog {
         );
       }
       const revision = existing ? existing.revision + 1 : 1;
-      if (existing) {
-        yield* exec(
-          db.raw(
-            `UPDATE wheels SET project = ?, name = ?, version = ?, sha256 = ?, size = ?, metadata_sha256 = ?,
-             requires_python = ?, summary = ?, yanked = 0, yanked_reason = NULL, revision = ?, uploaded_at = ?, uploaded_by = ?
-           WHERE workspace_id = ? AND filename = ?`,
-            [
-              input.project,
-              input.name,
-              input.version,
-              input.sha256,
-              input.size,
-              input.metadataSha256,
-              input.requiresPython,
-              input.summary,
-              revision,
-              input.uploadedAt,
-              input.uploadedBy,
-              input.workspaceId,
-              input.filename,
-            ],
-          ),
-        );
-      } else {
-        yield* exec(
-          db.raw(
-            `INSERT INTO wheels (workspace_id, filename, project, name, version, sha256, size, metadata_sha256,
-             requires_python, summary, yanked, yanked_reason, revision, uploaded_at, uploaded_by)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)`,
-            [
-              input.workspaceId,
-              input.filename,
-              input.project,
-              input.name,
-              input.version,
-              input.sha256,
-              input.size,
-              input.metadataSha256,
-              input.requiresPython,
-              input.summary,
-              revision,
-              input.uploadedAt,
-              input.uploadedBy,
-            ],
-          ),
-        );
-      }
+      const fields = {
+        project: input.project,
+        name: input.name,
+        version: input.version,
+        sha256: input.sha256,
+        size: input.size,
+        metadata_sha256: input.metadataSha256,
+        requires_python: input.requiresPython,
+        summary: input.summary,
+        yanked: 0,
+        yanked_reason: null,
+        revision,
+        uploaded_at: input.uploadedAt,
+        uploaded_by: input.uploadedBy,
+      };
       yield* exec(
-        db.raw(
-          `INSERT INTO wheel_revisions (workspace_id, filename, revision, sha256, size, metadata_sha256, uploaded_at, uploaded_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            input.workspaceId,
-            input.filename,
-            revision,
-            input.sha256,
-            input.size,
-            input.metadataSha256,
-            input.uploadedAt,
-            input.uploadedBy,
-          ],
-        ),
+        existing
+          ? k
+              .updateTable("wheels")
+              .set(fields)
+              .where("workspace_id", "=", input.workspaceId)
+              .where("filename", "=", input.filename)
+          : k
+              .insertInto("wheels")
+              .values({ workspace_id: input.workspaceId, filename: input.filename, ...fields }),
       );
-      const [row] = yield* rows<Row>(
-        db.raw("SELECT * FROM wheels WHERE workspace_id = ? AND filename = ?", [
-          input.workspaceId,
-          input.filename,
-        ]),
+      yield* exec(
+        k.insertInto("wheel_revisions").values({
+          workspace_id: input.workspaceId,
+          filename: input.filename,
+          revision,
+          sha256: input.sha256,
+          size: input.size,
+          metadata_sha256: input.metadataSha256,
+          uploaded_at: input.uploadedAt,
+          uploaded_by: input.uploadedBy,
+        }),
       );
+      const row = (yield* first(wheel()))!;
       const previous = existing
         ? {
             filename: existing.filename,
@@ -181,16 +209,19 @@ class SqlWheelCatalog implements WheelCatalog {
             uploadedBy: existing.uploadedBy,
           }
         : null;
-      return { status: existing ? "replaced" : "created", wheel: toWheel(row!), previous };
+      return { status: existing ? "replaced" : "created", wheel: toWheel(row), previous };
     }, `wheel:${input.workspaceId}:${input.filename}`);
   }
 
   async revisions(workspaceId: string, filename: string): Promise<WheelRevision[]> {
-    const rows = await this.db.all(
-      "SELECT * FROM wheel_revisions WHERE workspace_id = ? AND filename = ? ORDER BY revision",
-      [workspaceId, filename],
-    );
-    return rows.map(toRevision);
+    const found = await this.#k
+      .selectFrom("wheel_revisions")
+      .selectAll()
+      .where("workspace_id", "=", workspaceId)
+      .where("filename", "=", filename)
+      .orderBy("revision")
+      .execute();
+    return found.map(toRevision);
   }
 
   async setYanked(input: {
@@ -199,10 +230,12 @@ class SqlWheelCatalog implements WheelCatalog {
     yanked: boolean;
     reason: string | null;
   }): Promise<WheelRecord | null> {
-    await this.db.all(
-      "UPDATE wheels SET yanked = ?, yanked_reason = ? WHERE workspace_id = ? AND filename = ?",
-      [input.yanked ? 1 : 0, input.yanked ? input.reason : null, input.workspaceId, input.filename],
-    );
+    await this.#k
+      .updateTable("wheels")
+      .set({ yanked: input.yanked ? 1 : 0, yanked_reason: input.yanked ? input.reason : null })
+      .where("workspace_id", "=", input.workspaceId)
+      .where("filename", "=", input.filename)
+      .execute();
     return this.get(input.workspaceId, input.filename);
   }
 
@@ -212,93 +245,84 @@ class SqlWheelCatalog implements WheelCatalog {
     value: string;
     now: string;
   }): Promise<SecretInfo> {
-    const stored = this.#stored(input.workspaceId, input.name, input.value);
-    const db = this.db;
-    return db.tx(function* () {
-      const [cur] = yield* rows<Row>(
-        db.raw("SELECT created_at FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
-          input.workspaceId,
-          input.name,
-        ]),
-      );
+    const k = this.#k;
+    const { workspaceId, name, now } = input;
+    const value = this.#stored(workspaceId, name, input.value);
+    const current = this.#secret(workspaceId, name).select("created_at");
+    return this.db.tx<SecretInfo>(function* () {
+      const cur = yield* first(current);
       if (cur) {
         yield* exec(
-          db.raw(
-            "UPDATE workspace_secrets SET value = ?, updated_at = ? WHERE workspace_id = ? AND name = ?",
-            [stored, input.now, input.workspaceId, input.name],
-          ),
+          k
+            .updateTable("workspace_secrets")
+            .set({ value, updated_at: now })
+            .where("workspace_id", "=", workspaceId)
+            .where("name", "=", name),
         );
-        return { name: input.name, createdAt: String(cur.created_at), updatedAt: input.now };
+        return { name, createdAt: cur.created_at, updatedAt: now };
       }
       yield* exec(
-        db.raw(
-          "INSERT INTO workspace_secrets (workspace_id, name, value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-          [input.workspaceId, input.name, stored, input.now, input.now],
-        ),
+        k
+          .insertInto("workspace_secrets")
+          .values({ workspace_id: workspaceId, name, value, created_at: now, updated_at: now }),
       );
-      return { name: input.name, createdAt: input.now, updatedAt: input.now };
-    }, `secret:${input.workspaceId}:${input.name}`);
-  }
-
-  async getSecret(workspaceId: string, name: string): Promise<string | null> {
-    const [r] = await this.db.all("SELECT value FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [
-      workspaceId,
-      name,
-    ]);
-    if (!r) return null;
-    const stored = String(r.value);
-    if (this.box) return this.box.open(workspaceId, name, stored);
-    if (SecretBox.isSealed(stored)) {
-      throw new Error(`secret ${name} is encrypted and this catalog was opened without the secrets key`);
-    }
-    return stored;
-  }
-
-  async listSecrets(workspaceId: string): Promise<SecretInfo[]> {
-    const rows = await this.db.all(
-      "SELECT name, created_at, updated_at FROM workspace_secrets WHERE workspace_id = ? ORDER BY name",
-      [workspaceId],
-    );
-    return rows.map(toSecretInfo);
-  }
-
-  async deleteSecret(workspaceId: string, name: string): Promise<boolean> {
-    const db = this.db;
-    return db.tx(function* () {
-      const [r] = yield* rows<Row>(
-        db.raw("SELECT name FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [workspaceId, name]),
-      );
-      if (!r) return false;
-      yield* exec(
-        db.raw("DELETE FROM workspace_secrets WHERE workspace_id = ? AND name = ?", [workspaceId, name]),
-      );
-      return true;
+      return { name, createdAt: now, updatedAt: now };
     }, `secret:${workspaceId}:${name}`);
   }
 
+  async getSecret(workspaceId: string, name: string): Promise<string | null> {
+    const r = await this.#secret(workspaceId, name).select("value").executeTakeFirst();
+    if (!r) return null;
+    if (this.box) return this.box.open(workspaceId, name, r.value);
+    if (SecretBox.isSealed(r.value)) {
+      throw new Error(`secret ${name} is encrypted and this catalog was opened without the secrets key`);
+    }
+    return r.value;
+  }
+
+  async listSecrets(workspaceId: string): Promise<SecretInfo[]> {
+    const found = await this.#k
+      .selectFrom("workspace_secrets")
+      .select(["name", "created_at", "updated_at"])
+      .where("workspace_id", "=", workspaceId)
+      .orderBy("name")
+      .execute();
+    return found.map(toSecretInfo);
+  }
+
+  async deleteSecret(workspaceId: string, name: string): Promise<boolean> {
+    const k = this.#k;
+    return this.db.tx(function* () {
+      const gone = yield* exec(
+        k.deleteFrom("workspace_secrets").where("workspace_id", "=", workspaceId).where("name", "=", name),
+      );
+      return gone === 1;
+    }, `secret:${workspaceId}:${name}`);
+  }
+
+  #hosts(workspaceId: string, name: string) {
+    return this.#k
+      .selectFrom("workspace_secret_hosts")
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name);
+  }
+
   async getSecretHosts(workspaceId: string, name: string): Promise<string[]> {
-    const [r] = await this.db.all(
-      "SELECT hosts FROM workspace_secret_hosts WHERE workspace_id = ? AND name = ?",
-      [workspaceId, name],
-    );
-    return r ? (JSON.parse(String(r.hosts)) as string[]) : [];
+    const r = await this.#hosts(workspaceId, name).select("hosts").executeTakeFirst();
+    return r ? (JSON.parse(r.hosts) as string[]) : [];
   }
 
   async setSecretHosts(workspaceId: string, name: string, hosts: string[]): Promise<void> {
-    const json = JSON.stringify(hosts);
-    const db = this.db;
-    await db.tx(function* () {
+    const k = this.#k;
+    const row = { workspace_id: workspaceId, name, hosts: JSON.stringify(hosts) };
+    await this.db.tx(function* () {
       yield* exec(
-        db.raw("DELETE FROM workspace_secret_hosts WHERE workspace_id = ? AND name = ?", [workspaceId, name]),
+        k
+          .deleteFrom("workspace_secret_hosts")
+          .where("workspace_id", "=", workspaceId)
+          .where("name", "=", name),
       );
-      yield* exec(
-        db.raw("INSERT INTO workspace_secret_hosts (workspace_id, name, hosts) VALUES (?, ?, ?)", [
-          workspaceId,
-          name,
-          json,
-        ]),
-      );
-      return undefined;
+      yield* exec(k.insertInto("workspace_secret_hosts").values(row));
     }, `secret-hosts:${workspaceId}:${name}`);
   }
 
