@@ -215,3 +215,21 @@ export const signedWheel = route({
   }),
   responses: { 200: BYTES },
 });
+
+const LEGACY_UPLOAD = {
+  method: "post",
+  summary:
+    "Upload a wheel with the PyPI legacy upload API (twine, uv publish, poetry, flit): a multipart form with :action=file_upload, the metadata fields and the file as `content`; token by HTTP Basic auth (user __token__). Same validation and answers as PUT /upload/v1/wheels/{filename}; sdists are refused",
+  role: "writer",
+  rawBody: { contentType: "multipart/form-data" },
+  responses: { 200: WheelUploadSchema, 201: WheelUploadSchema },
+} as const;
+
+export const legacyUpload = route({ ...LEGACY_UPLOAD, path: "/pypi/{workspace}/legacy/" });
+
+export const legacyUploadNoSlash = route({
+  ...LEGACY_UPLOAD,
+  path: "/pypi/{workspace}/legacy",
+  summary:
+    "The legacy upload API without the trailing slash (answered the same, never redirected: twine refuses redirects)",
+});

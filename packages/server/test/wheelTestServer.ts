@@ -97,9 +97,10 @@ export async function startWheelTestServer(
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve(
       {
-        fetch: (req) => {
+        // the Node request and response travel on (as in the server): uploads stream from them
+        fetch: (req, env) => {
           paths.push(new URL(req.url).pathname);
-          return app.fetch(req);
+          return app.fetch(req, env);
         },
         hostname: "127.0.0.1",
         port: 0,

@@ -24,7 +24,7 @@ export type { PostgresHandle } from "./postgres";
 export { postgresMissing, startPostgres } from "./postgres";
 export type { IndexFile, PypiIndexOptions, PypiIndexServer } from "./pypiIndex";
 export { servePypiIndex } from "./pypiIndex";
-export { pipEnv, runWithPipEnv, venvMissing } from "./python";
+export { pipEnv, runWithPipEnv, twineMissing, venvMissing } from "./python";
 export type { LocalRegistry, StartRegistryOptions } from "./registry";
 export { registryAvailable, startRegistry } from "./registry";
 export type { CapturedLog, StartServerFn, TestServer } from "./server";

@@ -8,6 +8,14 @@ export function venvMissing(): string | null {
     : `python3 with venv/ensurepip is not available (${(py.stderr || String(py.error)).trim().slice(0, 200)})`;
 }
 
+/** Why real twine tests cannot run here (Debian: `apt-get install twine`), or null when they can. */
+export function twineMissing(): string | null {
+  const twine = spawnSync("twine", ["--version"], { encoding: "utf8" });
+  return twine.status === 0
+    ? null
+    : `twine is not installed (apt-get install twine): ${(twine.stderr || String(twine.error)).trim().slice(0, 200)}`;
+}
+
 /** A clean environment for pip: no user config, no other index, no cache, no prompts. */
 export function pipEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};

@@ -18,6 +18,10 @@ export const WheelErrorCodes = {
   metadataMismatch: "E_WHEEL_METADATA_MISMATCH",
   /** RECORD does not list a member, or a hash/size in RECORD does not match the member. */
   recordMismatch: "E_WHEEL_RECORD_MISMATCH",
+  /** An upload that is not a wheel (an sdist, an egg): this index keeps wheels only. */
+  notWheel: "E_WHEEL_NOT_WHEEL",
+  /** A digest sent with an upload (`sha256_digest`, `md5_digest`) does not match the bytes received. */
+  digestMismatch: "E_WHEEL_DIGEST_MISMATCH",
   /** A different wheel is already stored under this file name (upload with overwrite to replace). */
   exists: "E_WHEEL_EXISTS",
   /** No such wheel in the workspace. */
@@ -43,6 +47,8 @@ export const wheelErrorStatus: Record<WheelErrorCode, number> = {
   E_WHEEL_METADATA_INVALID: 400,
   E_WHEEL_METADATA_MISMATCH: 400,
   E_WHEEL_RECORD_MISMATCH: 400,
+  E_WHEEL_NOT_WHEEL: 400,
+  E_WHEEL_DIGEST_MISMATCH: 400,
   E_WHEEL_EXISTS: 409,
   E_WHEEL_NOT_FOUND: 404,
   E_WHEEL_REFERENCE_INVALID: 400,

@@ -389,8 +389,9 @@ describe("wheel routes in /openapi.json", () => {
     expect(doc.paths["/api/v1/wheels/resolve"]?.post?.requestBody).toBeDefined();
     expect(doc.paths["/api/v1/secrets/{name}"]?.delete?.["x-mlenv-role"]).toBe("admin");
     expect(doc.paths["/pypi/{workspace}/signed/{sha256}/{filename}"]?.get?.["x-mlenv-role"]).toBeUndefined();
+    expect(doc.paths["/pypi/{workspace}/legacy/"]?.post?.["x-mlenv-role"]).toBe("writer");
     expect(Object.keys(doc.paths).filter((p) => p.includes("wheels") || p.startsWith("/pypi/"))).toHaveLength(
-      14,
+      16,
     );
   });
 });

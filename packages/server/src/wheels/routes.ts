@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { open, readFile, rm } from "node:fs/promises";
+import { ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { Busboy } from "@fastify/busboy";
 import { wheels as W } from "@mlenv/api";
 import { canonicalizeName } from "@mlenv/core";
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { identify, requireRole } from "../auth";
 import { blobResponse } from "../blobs/blobResponse";
 import { type BlobDigest, type BlobReader, type BlobStore, FsBlobStore } from "../blobs/blobStore";
@@ -98,59 +100,175 @@ function tooLarge(limit: number, received: string): WheelError {
   );
 }
 
-/** An upload spooled to disk: where, its SHA-256 (hex) and its size. */
+/** An upload spooled to disk: where, its SHA-256 and MD5 (hex) and its size. */
 interface Spooled {
   path: string;
   sha256: string;
+  md5: string;
   size: number;
 }
+
+/** A readable source of bytes, read with backpressure. */
+type ByteSource = AsyncIterator<Uint8Array> | null;
 
 /**
  * The request body, read with backpressure. Under @hono/node-server this is the Node request
  * itself: its web stream (`Readable.toWeb`) reads ahead without bound on Node 20, which would
  * buffer a fast upload in memory while the disk catches up.
  */
-function requestBody(c: Context): AsyncIterator<Uint8Array> | null {
+function requestStream(c: Context): Readable | null {
   const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
-  if (incoming instanceof Readable) return incoming[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-  const reader = c.req.raw.body?.getReader();
-  if (!reader) return null;
-  return {
-    next: async () => {
-      const r = await reader.read();
-      return r.done ? { done: true, value: undefined } : { done: false, value: r.value };
-    },
-    return: async () => {
-      await reader.cancel().catch(() => {});
-      return { done: true, value: undefined };
-    },
-  };
+  if (incoming instanceof Readable) return incoming;
+  const body = c.req.raw.body;
+  return body ? Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>) : null;
+}
+
+function requestBody(c: Context): ByteSource {
+  return requestStream(c)?.[Symbol.asyncIterator]() ?? null;
 }
 
 /**
- * Write a request body to `path` while hashing and counting it; past `limit` bytes reading stops
- * and `E_WHEEL_TOO_LARGE` is thrown. The file is removed on any failure.
+ * Write `body` to `path` while hashing and counting it; past `limit` bytes writing stops and
+ * `E_WHEEL_TOO_LARGE` is thrown: at once, or with `drain` after reading the rest (a part of a
+ * multipart form, whose parser must see the form's end). The file is removed on any failure.
  */
-async function spool(body: AsyncIterator<Uint8Array> | null, path: string, limit: number): Promise<Spooled> {
+async function spool(
+  body: ByteSource,
+  path: string,
+  options: { limit: number; drain?: boolean },
+): Promise<Spooled> {
+  const { limit } = options;
   const file = await open(path, "wx", 0o644);
-  const hash = createHash("sha256");
+  const sha256 = createHash("sha256");
+  const md5 = createHash("md5");
   let size = 0;
   try {
     while (body) {
       const { done, value } = await body.next();
       if (done) break;
       size += value.length;
-      if (size > limit) throw tooLarge(limit, `more than ${limit} bytes`);
-      hash.update(value);
+      if (size > limit) {
+        if (options.drain) continue;
+        throw tooLarge(limit, `more than ${limit} bytes`);
+      }
+      sha256.update(value);
+      md5.update(value);
       await file.write(value);
     }
+    if (size > limit) throw tooLarge(limit, `more than ${limit} bytes`);
     await file.close();
   } catch (e) {
     await file.close().catch(() => {});
     await rm(path, { force: true });
     throw e;
   }
-  return { path, sha256: hash.digest("hex"), size };
+  return { path, sha256: sha256.digest("hex"), md5: md5.digest("hex"), size };
+}
+
+/** Text for an HTTP reason phrase (what twine prints of an error): printable ASCII, one line. */
+function reasonPhrase(message: string): string {
+  const text = message.replace(/[^\x20-\x7e]+/g, " ").trim();
+  return text.length > 400 ? `${text.slice(0, 397)}...` : text;
+}
+
+/**
+ * Clients of the legacy upload API print the HTTP reason phrase of an error, not its body
+ * (`HTTPError: 409 Conflict from <url>` and then the reason): PyPI puts its message there, and
+ * so do we, after the one error handler has answered. The JSON body stays as everywhere.
+ */
+const messageAsReason: MiddlewareHandler = async (c, next) => {
+  await next();
+  const outgoing = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
+  if (c.res.status < 400 || !(outgoing instanceof ServerResponse)) return;
+  const body = (await c.res
+    .clone()
+    .json()
+    .catch(() => null)) as { message?: unknown } | null;
+  if (typeof body?.message === "string" && body.message !== "")
+    outgoing.statusMessage = reasonPhrase(body.message);
+};
+
+/** The legacy upload form: its fields (the first value of each) and its `content` part. */
+interface LegacyForm {
+  fields: Map<string, string>;
+  /** The `content` part's file name and bytes on disk, or its file name alone when it was not kept. */
+  content: { filename: string; spooled: Spooled | null } | null;
+}
+
+const MULTIPART = /^multipart\/form-data\s*;/i;
+/** Room for the metadata fields around the file (PyPI limits a description to 1 MiB too). */
+const FORM_OVERHEAD = 4 * 1024 * 1024;
+
+/**
+ * Read a legacy upload form with a streaming parser: fields into memory (bounded), the `content`
+ * part to a temp file (hashed on the way, never held in memory), parts other than a wheel read
+ * and dropped. The whole body is always read, so a client still sending is never cut off.
+ */
+function readLegacyForm(c: Context, options: { path: string; limit: number }): Promise<LegacyForm> {
+  const contentType = c.req.header("content-type") ?? "";
+  const source = requestStream(c);
+  if (!MULTIPART.test(contentType) || !source) {
+    source?.resume();
+    throw new ServerError(
+      ServerErrorCode.BAD_REQUEST,
+      `Expected a multipart/form-data body (the PyPI legacy upload API, as twine sends it); received Content-Type ${preview(contentType)}`,
+    );
+  }
+  return new Promise<LegacyForm>((resolve, reject) => {
+    const form = Busboy({
+      headers: { "content-type": contentType },
+      limits: { fileSize: options.limit + 1, files: 4, fields: 200, parts: 250, fieldSize: 1024 * 1024 },
+    });
+    const fields = new Map<string, string>();
+    let content: LegacyForm["content"] = null;
+    let pending: Promise<unknown> = Promise.resolve();
+    let failure: unknown = null;
+    form.on("field", (name, value) => {
+      if (!fields.has(name)) fields.set(name, value);
+    });
+    form.on("file", (name, stream, filename) => {
+      const isWheel =
+        filename.toLowerCase().endsWith(".whl") &&
+        (fields.get("filetype") ?? "bdist_wheel") === "bdist_wheel";
+      if (name !== "content" || content || !isWheel) {
+        if (name === "content" && !content) content = { filename, spooled: null };
+        stream.resume();
+        return;
+      }
+      const part = { filename, spooled: null as Spooled | null };
+      content = part;
+      pending = spool(stream[Symbol.asyncIterator](), options.path, {
+        limit: options.limit,
+        drain: true,
+      }).then(
+        (s) => {
+          part.spooled = s;
+        },
+        (e: unknown) => {
+          failure = e;
+        },
+      );
+    });
+    const fail = (e: unknown) => {
+      source.unpipe(form);
+      source.resume();
+      reject(
+        new ServerError(
+          ServerErrorCode.BAD_REQUEST,
+          `Expected a well-formed multipart/form-data body; ${String(e).slice(0, 200)}`,
+          {
+            cause: e,
+          },
+        ),
+      );
+    };
+    form.on("error", fail);
+    source.on("error", reject);
+    form.on("finish", () => {
+      void pending.then(() => (failure ? reject(failure) : resolve({ fields, content })));
+    });
+    source.pipe(form);
+  });
 }
 
 function notFound(what: string): ServerError {
@@ -244,6 +362,79 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     checkParams: (p: Record<string, string>) => void parseWheelFilename(p.filename ?? ""),
   };
 
+  /** What an upload answers: its status code and JSON body. */
+  interface Stored {
+    code: 200 | 201;
+    body: {
+      status: "created" | "unchanged" | "replaced";
+      wheel: WheelInfo;
+      previous: { revision: number; sha256: string } | null;
+    };
+  }
+
+  /**
+   * Validate a spooled upload and store it: the one path of every upload API (`PUT`, the legacy
+   * form). `check` runs on the validated wheel before anything is stored (the legacy API's
+   * declared digests and metadata).
+   */
+  async function storeWheel(options: {
+    a: AuthenticatedToken;
+    filename: string;
+    spooled: Spooled;
+    overwrite: boolean;
+    check?: (v: ValidatedWheel) => void;
+  }): Promise<Stored> {
+    const { a, filename, spooled, overwrite } = options;
+    // In a worker thread: the event loop keeps serving while the archive is inflated and hashed.
+    const v: ValidatedWheel = await validator.validateFile(filename, spooled.path, limits, {
+      sha256: spooled.sha256,
+    });
+    options.check?.(v);
+    const existing = await deps.catalog.get(a.workspaceId, filename);
+    if (existing && existing.sha256 !== v.sha256 && !overwrite) {
+      throw new WheelError(
+        WheelErrorCodes.exists,
+        `Expected a new file name or the same bytes, but "${filename}" already holds different bytes (sha256 ${existing.sha256}); upload with --overwrite to replace it (the old bytes are kept)`,
+        { details: { filename, existingSha256: existing.sha256, sha256: v.sha256 } },
+      );
+    }
+    const out = await deps.catalog.put({
+      workspaceId: a.workspaceId,
+      filename,
+      project: v.file.project,
+      name: v.name,
+      version: v.version,
+      sha256: v.sha256,
+      size: v.size,
+      metadataSha256: v.metadataSha256,
+      requiresPython: v.requiresPython,
+      summary: v.summary,
+      uploadedAt: now(),
+      uploadedBy: a.name,
+      overwrite,
+    });
+    // The row won; its blobs are committed now (also for "unchanged", which repairs a blob lost
+    // to a crash between the row and the rename). Readers may see a 500 for that instant.
+    await commitBlob(spooled.path, v.sha256);
+    await deps.blobs.put(v.metadata);
+    if (out.status !== "unchanged") {
+      log?.info(out.status === "created" ? "wheel uploaded" : "wheel replaced", {
+        workspace: a.workspaceName,
+        filename,
+        sha256: v.sha256,
+        revision: out.wheel.revision,
+      });
+    }
+    return {
+      code: out.status === "created" ? 201 : 200,
+      body: {
+        status: out.status,
+        wheel: info(a.workspaceName, out.wheel),
+        previous: out.previous ? { revision: out.previous.revision, sha256: out.previous.sha256 } : null,
+      },
+    };
+  }
+
   mount(
     app,
     W.uploadWheel,
@@ -256,61 +447,101 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
       // The body goes to a temp file (hashed and counted on the way, never held in memory), is
       // validated from there, and becomes a blob only after the catalog row is written: a refused
       // upload, or the loser of two racing uploads of one file name, leaves nothing behind.
-      const spooled = await spool(requestBody(c), await uploadPath(), limits.maxBytes);
+      const spooled = await spool(requestBody(c), await uploadPath(), { limit: limits.maxBytes });
       try {
-        // In a worker thread: the event loop keeps serving while the archive is inflated and hashed.
-        const v: ValidatedWheel = await validator.validateFile(filename, spooled.path, limits, {
-          sha256: spooled.sha256,
-        });
-        const existing = await deps.catalog.get(a.workspaceId, filename);
-        if (existing && existing.sha256 !== v.sha256 && !overwrite) {
-          throw new WheelError(
-            WheelErrorCodes.exists,
-            `Expected a new file name or the same bytes, but "${filename}" already holds different bytes (sha256 ${existing.sha256}); upload with --overwrite to replace it (the old bytes are kept)`,
-            { details: { filename, existingSha256: existing.sha256, sha256: v.sha256 } },
-          );
-        }
-        const out = await deps.catalog.put({
-          workspaceId: a.workspaceId,
-          filename,
-          project: v.file.project,
-          name: v.name,
-          version: v.version,
-          sha256: v.sha256,
-          size: v.size,
-          metadataSha256: v.metadataSha256,
-          requiresPython: v.requiresPython,
-          summary: v.summary,
-          uploadedAt: now(),
-          uploadedBy: a.name,
-          overwrite,
-        });
-        // The row won; its blobs are committed now (also for "unchanged", which repairs a blob lost
-        // to a crash between the row and the rename). Readers may see a 500 for that instant.
-        await commitBlob(spooled.path, v.sha256);
-        await deps.blobs.put(v.metadata);
-        if (out.status !== "unchanged") {
-          log?.info(out.status === "created" ? "wheel uploaded" : "wheel replaced", {
-            workspace: a.workspaceName,
-            filename,
-            sha256: v.sha256,
-            revision: out.wheel.revision,
-          });
-        }
-        return c.json(
-          {
-            status: out.status,
-            wheel: info(a.workspaceName, out.wheel),
-            previous: out.previous ? { revision: out.previous.revision, sha256: out.previous.sha256 } : null,
-          },
-          out.status === "created" ? 201 : 200,
-        );
+        const stored = await storeWheel({ a, filename, spooled, overwrite });
+        return c.json(stored.body, stored.code);
       } finally {
         await rm(spooled.path, { force: true });
       }
     },
     byFilename,
   );
+
+  // ---- the legacy upload API (twine, uv publish, poetry, flit) --------------------------------
+  /** The legacy form's declared digest `field` when it differs from the bytes' `actual` one. */
+  function checkDigest(fields: Map<string, string>, field: string, actual: string): void {
+    const declared = fields.get(field)?.trim().toLowerCase();
+    if (declared === undefined || declared === "" || declared === actual) return;
+    throw new WheelError(
+      WheelErrorCodes.digestMismatch,
+      `Expected the uploaded bytes to match ${field}; received ${received(declared)}, but the bytes' digest is ${actual}: the file changed or was cut in transit, upload it again`,
+      { details: { field, declared: received(declared), actual } },
+    );
+  }
+
+  async function legacyUpload(c: Context, a: AuthenticatedToken): Promise<Response> {
+    const declared = c.req.header("content-length");
+    if (declared !== undefined && Number(declared) > limits.maxBytes + FORM_OVERHEAD)
+      throw tooLarge(limits.maxBytes, `Content-Length ${preview(declared)}`);
+    const path = await uploadPath();
+    try {
+      const form = await readLegacyForm(c, { path, limit: limits.maxBytes });
+      const spooled = form.content?.spooled ?? null;
+      const { fields } = form;
+      const action = fields.get(":action");
+      if (action !== "file_upload") {
+        throw new ServerError(
+          ServerErrorCode.BAD_REQUEST,
+          `Expected the form field :action=file_upload (the PyPI legacy upload API); received ${preview(action ?? "none")}`,
+        );
+      }
+      const protocol = fields.get("protocol_version") ?? "1";
+      if (protocol !== "1")
+        throw new ServerError(
+          ServerErrorCode.BAD_REQUEST,
+          `Expected protocol_version 1; received ${preview(protocol)}`,
+        );
+      if (!form.content)
+        throw new ServerError(
+          ServerErrorCode.BAD_REQUEST,
+          "Expected the distribution file as the form's `content` part (e.g. twine upload dist/*.whl); received none",
+        );
+      const filename = form.content.filename;
+      if (!spooled) {
+        const filetype = fields.get("filetype") ?? "unknown";
+        throw new WheelError(
+          WheelErrorCodes.notWheel,
+          `Expected a wheel (.whl, filetype bdist_wheel): this index keeps wheels only; received ${received(filename)} (filetype ${received(filetype)}). Upload the wheel alone, e.g. twine upload dist/*.whl`,
+          { details: { filename: received(filename), filetype: received(filetype) } },
+        );
+      }
+      checkedFilename(filename);
+      checkDigest(fields, "sha256_digest", spooled.sha256);
+      checkDigest(fields, "md5_digest", spooled.md5);
+      const stored = await storeWheel({
+        a,
+        filename,
+        spooled,
+        overwrite: false,
+        check: (v) => {
+          const name = fields.get("name");
+          const version = fields.get("version");
+          if (
+            (name !== undefined && canonicalizeName(name) !== v.file.project) ||
+            (version !== undefined && version !== v.version)
+          ) {
+            throw new WheelError(
+              WheelErrorCodes.metadataMismatch,
+              `Expected the form's name and version to be the wheel's (${v.name} ${v.version}); received ${received(name ?? "")} ${received(version ?? "")}`,
+              { details: { name: received(name ?? ""), version: received(version ?? "") } },
+            );
+          }
+        },
+      });
+      return c.json(stored.body, stored.code);
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
+
+  const legacy = {
+    // twine sends the token by Basic auth (user __token__), like pip on the index
+    authenticate: (c: Context) => auth(c, "writer", c.req.param("workspace")),
+    before: [messageAsReason],
+  };
+  mount(app, W.legacyUpload, ({ c, auth: a }) => legacyUpload(c, a), legacy);
+  mount(app, W.legacyUploadNoSlash, ({ c, auth: a }) => legacyUpload(c, a), legacy);
 
   // ---- JSON API -----------------------------------------------------------------------------
   mount(app, W.listWheels, async ({ c, auth: a, query: { project } }) => {
