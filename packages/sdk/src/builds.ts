@@ -1,4 +1,5 @@
 import { builds } from "@mlenv/api";
+import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import type { Workspace } from "./workspace";
 
@@ -160,23 +161,16 @@ export class BuildsClient {
         );
       }
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
+      const events: EventSourceMessage[] = [];
+      const parser = createParser({ onEvent: (e) => events.push(e) });
       try {
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
-          buffer += value;
-          for (let cut = buffer.indexOf("\n\n"); cut >= 0; cut = buffer.indexOf("\n\n")) {
-            const block = buffer.slice(0, cut);
-            buffer = buffer.slice(cut + 2);
-            let event = "message";
-            const data: string[] = [];
-            for (const l of block.split("\n")) {
-              if (l.startsWith("event:")) event = l.slice(6).trim();
-              else if (l.startsWith("data:")) data.push(l.slice(5).replace(/^ /, ""));
-            }
-            if (data.length === 0) continue;
-            const payload = JSON.parse(data.join("\n")) as unknown;
+          parser.feed(value);
+          for (const { event = "message", data } of events.splice(0)) {
+            if (data === "") continue;
+            const payload = JSON.parse(data) as unknown;
             if (event === "log") {
               const line = payload as BuildLogLine;
               last = line.seq;

@@ -1,8 +1,7 @@
-import { isFinalBuildStatus, type Workspace } from "@mlenv/sdk";
+import { BuildsClient, isFinalBuildStatus, type Workspace } from "@mlenv/sdk";
 import { type ComponentChild, h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { href } from "./route";
-import { SseParser } from "./sse";
 import { ErrorBox, formatDate, PageTitle } from "./util";
 
 /** A build job as GET /api/v1/builds/:id answers it. */
@@ -35,66 +34,6 @@ export interface LogLine {
   seq: number;
   step: number | null;
   text: string;
-}
-
-/**
- * Follow a build's log (server-sent events read with fetch, so the token goes in a header) until
- * its `end` event; reconnects after a dropped connection from the last line seen.
- */
-export async function followBuildLog(options: {
-  ws: Workspace;
-  id: string;
-  signal: AbortSignal;
-  onLine: (line: LogLine) => void;
-  onEnd: (job: BuildJobView) => void;
-}): Promise<void> {
-  let after = 0;
-  for (let attempt = 0; attempt < 20 && !options.signal.aborted; attempt++) {
-    const headers: Record<string, string> = { accept: "text/event-stream" };
-    if (options.ws.token) headers.authorization = `Bearer ${options.ws.token}`;
-    if (after > 0) headers["last-event-id"] = String(after);
-    let res: Response;
-    try {
-      res = await fetch(`${options.ws.url}/api/v1/builds/${encodeURIComponent(options.id)}/logs`, {
-        headers,
-        signal: options.signal,
-      });
-    } catch {
-      if (options.signal.aborted) return;
-      await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
-      continue;
-    }
-    if (!res.ok || !res.body) {
-      const body = (await res.json().catch(() => null)) as { message?: string; code?: string } | null;
-      throw new Error(
-        `Expected the build's log stream; the server answered ${res.status}${body?.message ? `: ${body.message}` : ""}`,
-      );
-    }
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    const parser = new SseParser();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        for (const ev of parser.push(value)) {
-          if (ev.event === "log") {
-            const line = JSON.parse(ev.data) as LogLine;
-            after = Math.max(after, line.seq);
-            options.onLine(line);
-          } else if (ev.event === "end") {
-            options.onEnd(JSON.parse(ev.data) as BuildJobView);
-            return;
-          } else if (ev.event === "error") {
-            const err = JSON.parse(ev.data) as { code: string; message: string };
-            throw new Error(`${err.message} (${err.code})`);
-          }
-        }
-      }
-    } catch (e) {
-      if (options.signal.aborted) return;
-      if (e instanceof SyntaxError || (e instanceof Error && /\(E_/.test(e.message))) throw e;
-    }
-  }
 }
 
 /** The first part of an error message: the failed step's output is shown in the log. */
@@ -136,13 +75,11 @@ export function BuildPage(props: {
         if (stop.signal.aborted) return;
         setJob(first);
         setFollowing(true);
-        await followBuildLog({
-          ws: props.ws,
-          id: props.id,
-          signal: stop.signal,
-          onLine: (line) => setLines((ls) => [...ls, line]),
-          onEnd: (end) => setJob(end),
-        });
+        // the SDK's follower: SSE read with fetch (the token goes in a header), resumed after a drop
+        for await (const e of new BuildsClient(props.ws).follow(props.id, { signal: stop.signal })) {
+          if (e.type === "log") setLines((ls) => [...ls, e.line]);
+          else setJob(e.job as BuildJobView);
+        }
       } catch (e) {
         if (!stop.signal.aborted) {
           props.onError(e);
