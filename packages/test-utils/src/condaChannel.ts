@@ -408,6 +408,23 @@ function walk(root: string, rel: string, out: FixtureFile[], skip: (rel: string)
 }
 
 /**
+ * The interpreter with its RUNPATH (e.g. pyenv's `/root/.pyenv/versions/3.11.7/lib`) made
+ * `$ORIGIN/../lib`, as conda's python has it, padded with NULs to keep the length: otherwise a
+ * user who cannot read the build's directory gets the system's libpython (and its frozen `site`).
+ */
+function relocatableRunpath(binary: Buffer, libDir: string): Buffer {
+  const from = Buffer.from(`\0${libDir}\0`);
+  const at = binary.indexOf(from);
+  if (at < 0) return binary;
+  const out = Buffer.from(binary);
+  const to = Buffer.from("$ORIGIN/../lib");
+  if (to.length > libDir.length) return binary;
+  out.fill(0, at + 1, at + 1 + libDir.length);
+  to.copy(out, at + 1);
+  return out;
+}
+
+/**
  * A `python` package assembled from this machine's python3: the interpreter, libpython, the
  * standard library (without tests, caches and GUI modules) and pip, so an installed environment
  * really runs Python and can pip install.
@@ -424,7 +441,7 @@ export function pythonFixture(): FixturePackage {
   const mm = version.split(".").slice(0, 2).join(".");
   const stdlib = `lib/python${mm}`;
   const files: FixtureFile[] = [
-    { path: `bin/python${mm}`, data: readFileSync(exe), mode: 0o755 },
+    { path: `bin/python${mm}`, data: relocatableRunpath(readFileSync(exe), join(home, "lib")), mode: 0o755 },
     { path: "bin/python3", symlink: `python${mm}` },
     { path: "bin/python", symlink: `python${mm}` },
   ];

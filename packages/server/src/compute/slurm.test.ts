@@ -11,15 +11,20 @@ import {
 } from "@mlenv/sdk";
 import { Experiment } from "@mlenv/sdk/node";
 import {
+  buildCondaPackage,
+  condaArchiveToolsMissing,
   makeTempDir,
   postgresMissing,
+  pythonFixture,
   type SlurmCluster,
+  serveCondaChannel,
   skipWithout,
   slurmMissing,
   startPostgres,
   startSlurm,
   startTestServer,
   type TestServer,
+  writeCondaChannel,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
@@ -211,6 +216,97 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     expect(log).toContain("rank 0 of 2 local 0 master True True");
     expect(log).toContain("rank 1 of 2 local 1 master True True");
   }, 120_000);
+
+  it("a conda environment on the cluster: two servers submitting it at once build the prefix once on the shared directory", async () => {
+    const tools = condaArchiveToolsMissing();
+    if (skipWithout("zstd/bzip2 tools", tools)) return;
+    const dir = makeTempDir("mlenv-slurm-conda-");
+    const built = [
+      await buildCondaPackage(pythonFixture()),
+      await buildCondaPackage({
+        name: "greet",
+        version: "0.1.0",
+        build: "pyh0_0",
+        noarch: "python",
+        format: "tar.bz2",
+        files: [
+          { path: "site-packages/greet/__init__.py", data: "GREETING = 'hello from a conda package'\n" },
+        ],
+      }),
+    ];
+    writeCondaChannel(dir.path, built);
+    const channel = await serveCondaChannel({ dir: dir.path });
+    // a second server process with its own database: the only thing the two share is the
+    // cluster's shared directory, so only the lock file there keeps them from building twice
+    const other = await startTestServer((o) => startServer({ ...o, runs: { clusterPollMs: 300 } }));
+    try {
+      const api2 = apiClient(other.url, other.token);
+      const att = await api2("POST", "/api/v1/compute", {
+        kind: "slurm",
+        name: "cluster",
+        restUrl: slurm.restUrl,
+        sharedDir: slurm.sharedDir,
+        partition: "main",
+      });
+      expect(att.status, JSON.stringify(att.json)).toBe(201);
+      const definition = {
+        name: "conda-on-cluster",
+        python: {
+          condaDependencies: {
+            name: "x",
+            // a name no other test run used: a new environment on the shared directory
+            dependencies: [`python=${built[0]?.record.version}`, "greet"],
+            channels: [channel.url],
+            variables: { MLENV_TEST_NONCE: randomBytes(6).toString("hex") },
+          },
+        },
+      };
+      const files = snapshotFiles({
+        "train.py": "import sys, greet\nprint(greet.GREETING)\nprint('prefix', sys.prefix)\n",
+      });
+      const subs = await Promise.all(
+        [api, api2].map(async (a) => {
+          const snap = await a("POST", "/api/v1/snapshots", { files });
+          return a("POST", "/api/v1/runs", {
+            experiment: "conda",
+            script: "train.py",
+            snapshot: snap.json.id,
+            target: "cluster",
+            environment: { definition },
+          });
+        }),
+      );
+      for (const s of subs) expect(s.status, JSON.stringify(s.json)).toBe(201);
+      const logs: string[] = [];
+      for (const [i, a] of [api, api2].entries()) {
+        const id = subs[i]?.json.id as string;
+        const end = Date.now() + 300_000;
+        // biome-ignore lint/suspicious/noExplicitAny: run JSON checked field by field
+        let run: any;
+        for (;;) {
+          run = (await a("GET", `/api/v1/runs/${id}`)).json;
+          if (["completed", "failed", "canceled"].includes(run.status) || Date.now() > end) break;
+          await new Promise((res) => setTimeout(res, 300));
+        }
+        const log = (await a("GET", `/api/v1/runs/${id}/logs`)).json.items
+          .map((l: { text: string }) => l.text)
+          .join("\n");
+        expect(run.status, log).toBe("completed");
+        expect(log).toContain("hello from a conda package");
+        expect(log).toMatch(new RegExp(`prefix ${slurm.sharedDir}/\\.mlenv/envs/[0-9a-f]+`));
+        logs.push(log);
+      }
+      // one server installed the prefix, the other waited for its lock and reused it
+      expect(logs.filter((l) => l.includes("installing conda environment"))).toHaveLength(1);
+      expect(logs.filter((l) => l.includes("conda environment ready: 2 conda packages"))).toHaveLength(1);
+      expect(logs.filter((l) => l.includes("environment ready: reusing venv"))).toHaveLength(1);
+      expect(logs.some((l) => l.includes("waiting for another process that is building venv"))).toBe(true);
+    } finally {
+      await other.stop();
+      await channel.close();
+      dir.cleanup();
+    }
+  }, 400_000);
 
   it("slurmctld restarted while a run is running: the run's state recovers", async () => {
     const r = await submit({ "train.py": "import time\ntime.sleep(6)\nprint('survived')\n" });

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { imageKey, parseDefinition } from "@mlenv/core";
 import { makeTempDir, skipWithout } from "@mlenv/test-utils";
@@ -37,23 +38,91 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("VenvCache (real pyt
     expect(existsSync(`${a.dirFor(key)}.lock`)).toBe(false);
   }, 60_000);
 
-  it("a lock left by a dead process is taken over", async () => {
-    const def2 = parseDefinition({
-      name: "v2",
-      environmentVariables: {},
+  const fresh = (name: string) => {
+    const d = parseDefinition({
+      name,
+      // the image key is over what the image holds: another base image, another key
+      docker: { baseImage: `example.org/${name}:1` },
       python: {
         condaDependencies: { name: "x", dependencies: ["python=3.11", { pip: [] }], channels: ["defaults"] },
       },
     });
-    const key2 = imageKey(def2);
-    const cache = new VenvCache({ root: join(t.path, "venvs") });
-    const lock = `${cache.dirFor(key2)}.lock`;
-    mkdirSync(lock, { recursive: true });
-    writeFileSync(join(lock, "pid"), "999999");
-    const i = await cache.materialise({ definition: def2, imageKey: key2, lock: null, log: () => {} });
-    expect(i.cached).toBe(false);
-    expect(existsSync(i.python)).toBe(true);
+    return { def: d, key: imageKey(d) };
+  };
+  const holderOf = (host: string, pid: number, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ host, boot: "", pid, start: "", token: "t0", beat: 0, ...extra });
+
+  it("two machines (other host names) sharing the directory build a venv once", async () => {
+    const { def: d, key: k } = fresh("two-nodes");
+    const a = new VenvCache({ root: join(t.path, "shared"), lock: { host: "node-a", pollMs: 50 } });
+    const b = new VenvCache({ root: join(t.path, "shared"), lock: { host: "node-b", pollMs: 50 } });
+    const logs: string[] = [];
+    const [ia, ib] = await Promise.all([
+      a.materialise({ definition: d, imageKey: k, lock: null, log: (l) => logs.push(`a ${l}`) }),
+      b.materialise({ definition: d, imageKey: k, lock: null, log: (l) => logs.push(`b ${l}`) }),
+    ]);
+    expect([ia.cached, ib.cached].sort()).toEqual([false, true]);
+    expect(logs.filter((l) => l.includes("creating venv"))).toHaveLength(1);
+    expect(logs.some((l) => /waiting for another process .*\(node-[ab], pid \d+\)/.test(l))).toBe(true);
+    expect(existsSync(`${a.dirFor(k)}.lock`)).toBe(false);
   }, 60_000);
+
+  it("a live holder on another machine is waited for while it renews the lock, whatever its pid is here", async () => {
+    const { def: d, key: k } = fresh("live-remote");
+    const cache = new VenvCache({ root: join(t.path, "venvs"), lock: { staleMs: 1000, pollMs: 50 } });
+    const lock = `${cache.dirFor(k)}.lock`;
+    mkdirSync(join(t.path, "venvs"), { recursive: true });
+    // pid 999999 runs nothing here: only its renewals say the holder lives
+    writeFileSync(lock, holderOf("node-z", 999999));
+    let beat = 0;
+    const renew = setInterval(() => writeFileSync(lock, holderOf("node-z", 999999, { beat: ++beat })), 100);
+    let released = 0;
+    setTimeout(() => {
+      clearInterval(renew);
+      rmSync(lock);
+      released = Date.now();
+    }, 2500);
+    const logs: string[] = [];
+    const i = await cache.materialise({ definition: d, imageKey: k, lock: null, log: (l) => logs.push(l) });
+    expect(released).toBeGreaterThan(0);
+    expect(statSync(join(cache.dirFor(k), ".mlenv-complete")).mtimeMs).toBeGreaterThanOrEqual(released - 5);
+    expect(i.cached).toBe(false);
+    expect(logs).toContain(
+      `waiting for another process that is building venv ${cache.dirFor(k)} (node-z, pid 999999)`,
+    );
+  }, 60_000);
+
+  it("a holder on another machine that stops renewing is taken over after staleMs", async () => {
+    const { def: d, key: k } = fresh("dead-remote");
+    const cache = new VenvCache({ root: join(t.path, "venvs"), lock: { staleMs: 800, pollMs: 50 } });
+    const lock = `${cache.dirFor(k)}.lock`;
+    mkdirSync(join(t.path, "venvs"), { recursive: true });
+    // pid 1 is alive here, which says nothing about node-z
+    writeFileSync(lock, holderOf("node-z", 1));
+    const began = Date.now();
+    const i = await cache.materialise({ definition: d, imageKey: k, lock: null, log: () => {} });
+    expect(Date.now() - began).toBeGreaterThanOrEqual(800);
+    expect(i.cached).toBe(false);
+    expect(existsSync(lock)).toBe(false);
+    expect(existsSync(`${lock}.takeover`)).toBe(false);
+  }, 60_000);
+
+  it("a lock of this machine is taken over at once when its process is gone or its pid runs another process", async () => {
+    for (const [name, holder] of [
+      ["dead-local", holderOf(hostname(), 999999)],
+      ["reused-pid", holderOf(hostname(), process.pid, { start: "1" })],
+    ] as const) {
+      const { def: d, key: k } = fresh(name);
+      const cache = new VenvCache({ root: join(t.path, "venvs"), lock: { staleMs: 60_000, pollMs: 50 } });
+      mkdirSync(join(t.path, "venvs"), { recursive: true });
+      writeFileSync(`${cache.dirFor(k)}.lock`, holder);
+      const began = Date.now();
+      const i = await cache.materialise({ definition: d, imageKey: k, lock: null, log: () => {} });
+      expect(i.cached).toBe(false);
+      expect(existsSync(i.python)).toBe(true);
+      expect(Date.now() - began).toBeLessThan(30_000);
+    }
+  }, 90_000);
 
   it("user-managed environments run the given interpreter; a missing one fails clearly", async () => {
     const cache = new VenvCache({ root: join(t.path, "venvs") });

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
 import {
@@ -10,6 +10,7 @@ import {
   renderPipRequirements,
 } from "@mlenv/core";
 import type { Confinement } from "./confinement";
+import { acquireEnvLock, type EnvLockOptions } from "./envLock";
 import { RunFailure, RunFailureCode } from "./errors";
 import { runCollect } from "./process";
 
@@ -49,26 +50,6 @@ function pipBaseEnvironment(): NodeJS.ProcessEnv {
       env[k] = v;
   }
   return env;
-}
-
-/** False when a venv lock's holder (a pid on this machine) is gone, or the lock is unreadable and old. */
-function lockHolderAlive(lock: string): boolean {
-  try {
-    const pid = Number(readFileSync(join(lock, "pid"), "utf8"));
-    if (!Number.isSafeInteger(pid) || pid <= 0) throw new Error("no pid");
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EPERM") return true;
-    if (code === "ESRCH") return false;
-    // the pid file is not written yet (or unreadable): alive while the lock is young
-    try {
-      return Date.now() - statSync(lock).mtimeMs < 60_000;
-    } catch {
-      return false;
-    }
-  }
 }
 
 /** An executable on PATH, or null. */
@@ -120,6 +101,11 @@ export interface VenvCacheOptions {
    * server, read-only for everyone else).
    */
   confinement?: Confinement;
+  /**
+   * The build lock's timing and this machine's name in it (see `acquireEnvLock`): the defaults
+   * suit a directory shared by several machines.
+   */
+  lock?: Pick<EnvLockOptions, "host" | "beatMs" | "staleMs" | "pollMs">;
 }
 
 /**
@@ -211,28 +197,21 @@ export class VenvCache {
       input.log(`environment ready: reusing venv ${dir}`);
       return { python, venvDir: dir, cached: true };
     };
-    // Another server process on this data dir may be building the same venv: wait for it.
+    // Another server process, here or on another machine that sees the same directory (a
+    // cluster's shared directory), may be building the same environment: wait for it.
     await mkdir(this.#opts.root, { recursive: true });
-    const lock = `${dir}.lock`;
-    let told = false;
-    for (;;) {
-      const done = ready();
-      if (done) return done;
-      try {
-        await mkdir(lock);
-        await writeFile(join(lock, "pid"), String(process.pid));
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-        if (!lockHolderAlive(lock)) {
-          await rm(lock, { recursive: true, force: true });
-          continue;
-        }
-        if (!told) input.log(`waiting for another process that is building venv ${dir}`);
-        told = true;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    const early = ready();
+    if (early) return early;
+    const held = await acquireEnvLock({
+      ...this.#opts.lock,
+      path: `${dir}.lock`,
+      done: () => existsSync(marker),
+      onWait: (holder) =>
+        input.log(
+          `waiting for another process that is building venv ${dir}${holder ? ` (${holder.host}, pid ${holder.pid})` : ""}`,
+        ),
+    });
+    if (!held) return ready() as Interpreter;
     try {
       const done = ready();
       if (done) return done;
@@ -240,7 +219,7 @@ export class VenvCache {
         ? await this.#createConda(dir, marker, python, input)
         : await this.#create(dir, marker, python, input);
     } finally {
-      await rm(lock, { recursive: true, force: true });
+      await held.release();
     }
   }
 
