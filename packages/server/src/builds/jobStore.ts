@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { type ColumnType, type Kysely, sql } from "kysely";
 import { type Database, exec, type SqlLocation, useDatabase } from "../store/database";
 import { type Migration, migration } from "../store/migrator";
 import { jsonOrNull, type Row, strOrNull } from "../store/rows";
@@ -172,12 +173,39 @@ function toJob(r: Row): BuildJob {
 
 const now = () => new Date().toISOString();
 
+/** The builds feature's tables (migrations 0003, 0009 and 0013). JSON and times are TEXT. */
+type BuildTables = {
+  build_jobs: {
+    id: string;
+    workspace_id: string;
+    image_key: string;
+    image: string;
+    status: BuildJobStatus;
+    request: string;
+    context: string;
+    created_at: string;
+    started_at: string | null;
+    finished_at: string | null;
+    heartbeat_at: string | null;
+    outcome: string | null;
+    error: string | null;
+    enqueue_seq: ColumnType<number | string | null, number, number>;
+  };
+  build_logs: { job_id: string; seq: number; step: number | null; text: string };
+};
+
+const ACTIVE: BuildJobStatus[] = ["queued", "running"];
+
 class SqlBuildJobStore implements BuildJobStore {
+  readonly #k: Kysely<BuildTables>;
+
   constructor(
     private readonly db: Database,
     /** Closes the handle when the store opened it for itself. */
     private readonly release: () => Promise<void> = async () => {},
-  ) {}
+  ) {
+    this.#k = db.kysely.withTables<BuildTables>() as unknown as Kysely<BuildTables>;
+  }
 
   async enqueue(
     input: Parameters<BuildJobStore["enqueue"]>[0],
@@ -187,21 +215,25 @@ class SqlBuildJobStore implements BuildJobStore {
       if (existing) return { job: existing, created: false };
       const id = randomUUID();
       try {
-        await this.db.all(
-          // the next queue number is taken in the insert itself (one statement: no gap for
-          // another SQLite writer; concurrent PostgreSQL inserts may share a number, and then
-          // fall back to created_at order)
-          "INSERT INTO build_jobs (id, workspace_id, image_key, image, status, request, context, created_at, enqueue_seq) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, (SELECT COALESCE(MAX(enqueue_seq), 0) + 1 FROM build_jobs))",
-          [
+        await this.#k
+          .insertInto("build_jobs")
+          .values((eb) => ({
             id,
-            input.workspaceId,
-            input.imageKey,
-            input.image,
-            JSON.stringify(input.request),
-            JSON.stringify(input.context ?? {}),
-            now(),
-          ],
-        );
+            workspace_id: input.workspaceId,
+            image_key: input.imageKey,
+            image: input.image,
+            status: "queued",
+            request: JSON.stringify(input.request),
+            context: JSON.stringify(input.context ?? {}),
+            created_at: now(),
+            // the next queue number is taken in the insert itself (one statement: no gap for
+            // another SQLite writer; concurrent PostgreSQL inserts may share a number, and then
+            // fall back to created_at order)
+            enqueue_seq: eb
+              .selectFrom("build_jobs")
+              .select(sql<number>`COALESCE(MAX(enqueue_seq), 0) + 1`.as("n")),
+          }))
+          .execute();
       } catch (e) {
         if (this.db.isUniqueViolation(e)) continue; // another request won the race: join its job
         throw e;
@@ -212,65 +244,73 @@ class SqlBuildJobStore implements BuildJobStore {
   }
 
   async get(id: string): Promise<BuildJob | null> {
-    const [r] = await this.db.all("SELECT * FROM build_jobs WHERE id = ?", [id]);
+    const r = await this.#k.selectFrom("build_jobs").selectAll().where("id", "=", id).executeTakeFirst();
     return r ? toJob(r) : null;
   }
 
   async activeFor(imageKey: string, workspaceId?: string): Promise<BuildJob | null> {
-    const [r] = await this.db.all(
-      workspaceId === undefined
-        ? "SELECT * FROM build_jobs WHERE image_key = ? AND status IN ('queued', 'running')"
-        : "SELECT * FROM build_jobs WHERE image_key = ? AND workspace_id = ? AND status IN ('queued', 'running')",
-      workspaceId === undefined ? [imageKey] : [imageKey, workspaceId],
-    );
+    const r = await this.#k
+      .selectFrom("build_jobs")
+      .selectAll()
+      .where("image_key", "=", imageKey)
+      .$if(workspaceId !== undefined, (q) => q.where("workspace_id", "=", workspaceId ?? ""))
+      .where("status", "in", ACTIVE)
+      .executeTakeFirst();
     return r ? toJob(r) : null;
   }
 
   async list(
     options: { workspaceId?: string; status?: BuildJobStatus[]; limit?: number } = {},
   ): Promise<BuildJob[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (options.workspaceId !== undefined) {
-      where.push("workspace_id = ?");
-      params.push(options.workspaceId);
-    }
-    if (options.status?.length) {
-      where.push(`status IN (${options.status.map(() => "?").join(", ")})`);
-      params.push(...options.status);
-    }
-    params.push(Math.max(1, Math.min(options.limit ?? 100, 1000)));
-    const rows = await this.db.all(
-      `SELECT * FROM build_jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id LIMIT ?`,
-      params,
-    );
-    return rows.map(toJob);
+    const { workspaceId, status } = options;
+    const found = await this.#k
+      .selectFrom("build_jobs")
+      .selectAll()
+      .$if(workspaceId !== undefined, (q) => q.where("workspace_id", "=", workspaceId ?? ""))
+      .$if(!!status?.length, (q) => q.where("status", "in", status ?? []))
+      .orderBy("created_at", "desc")
+      .orderBy("id")
+      .limit(Math.max(1, Math.min(options.limit ?? 100, 1000)))
+      .execute();
+    return found.map(toJob);
   }
 
   async claimNext(): Promise<BuildJob | null> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const [r] = await this.db.all(
+      const r = await this.#k
+        .selectFrom("build_jobs")
+        .select("id")
+        .where("status", "=", "queued")
         // a job without a number (inserted by an older server sharing the database) sorts
         // by its time, after the numbered ones on both backends
-        "SELECT id FROM build_jobs WHERE status = 'queued' ORDER BY (enqueue_seq IS NULL), enqueue_seq, created_at, id LIMIT 1",
-      );
+        .orderBy(sql`(enqueue_seq IS NULL)`)
+        .orderBy("enqueue_seq")
+        .orderBy("created_at")
+        .orderBy("id")
+        .limit(1)
+        .executeTakeFirst();
       if (!r) return null;
       const t = now();
-      const moved = await this.db.all(
-        "UPDATE build_jobs SET status = 'running', started_at = ?, heartbeat_at = ? WHERE id = ? AND status = 'queued' RETURNING *",
-        [t, t, String(r.id)],
-      );
-      if (moved[0]) return toJob(moved[0]);
+      const moved = await this.#k
+        .updateTable("build_jobs")
+        .set({ status: "running", started_at: t, heartbeat_at: t })
+        .where("id", "=", r.id)
+        .where("status", "=", "queued")
+        .returningAll()
+        .executeTakeFirst();
+      if (moved) return toJob(moved);
     }
     return null;
   }
 
   async heartbeat(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.db.all(
-      `UPDATE build_jobs SET heartbeat_at = ? WHERE status = 'running' AND id IN (${ids.map(() => "?").join(", ")})`,
-      [now(), ...ids],
-    );
+    await this.#k
+      .updateTable("build_jobs")
+      .set({ heartbeat_at: now() })
+      .where("status", "=", "running")
+      .where("id", "in", ids)
+      .execute();
   }
 
   async finish(
@@ -278,49 +318,58 @@ class SqlBuildJobStore implements BuildJobStore {
     status: "succeeded" | "failed" | "cancelled",
     fields: { outcome?: BuildJobOutcome; error?: BuildJobError },
   ): Promise<boolean> {
-    const moved = await this.db.all(
-      "UPDATE build_jobs SET status = ?, finished_at = ?, outcome = ?, error = ? WHERE id = ? AND status IN ('queued', 'running') RETURNING id",
-      [
+    const moved = await this.#k
+      .updateTable("build_jobs")
+      .set({
         status,
-        now(),
-        fields.outcome ? JSON.stringify(fields.outcome) : null,
-        fields.error ? JSON.stringify(fields.error) : null,
-        id,
-      ],
-    );
+        finished_at: now(),
+        outcome: fields.outcome ? JSON.stringify(fields.outcome) : null,
+        error: fields.error ? JSON.stringify(fields.error) : null,
+      })
+      .where("id", "=", id)
+      .where("status", "in", ACTIVE)
+      .returning("id")
+      .execute();
     return moved.length > 0;
   }
 
   async failStale(staleBefore: Date, error: BuildJobError): Promise<string[]> {
-    const rows = await this.db.all(
-      "UPDATE build_jobs SET status = 'failed', finished_at = ?, error = ? WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?) RETURNING id",
-      [now(), JSON.stringify(error), staleBefore.toISOString()],
-    );
-    return rows.map((r) => String(r.id));
+    const failed = await this.#k
+      .updateTable("build_jobs")
+      .set({ status: "failed", finished_at: now(), error: JSON.stringify(error) })
+      .where("status", "=", "running")
+      .where((eb) =>
+        eb.or([eb("heartbeat_at", "is", null), eb("heartbeat_at", "<", staleBefore.toISOString())]),
+      )
+      .returning("id")
+      .execute();
+    return failed.map((r) => r.id);
   }
 
   async appendLogs(id: string, lines: BuildLogRecord[]): Promise<void> {
     if (lines.length === 0) return;
-    const db = this.db;
-    await db.tx(function* () {
+    const k = this.#k;
+    await this.db.tx(function* () {
       for (let i = 0; i < lines.length; i += 200) {
         const chunk = lines.slice(i, i + 200);
         yield* exec(
-          db.raw(
-            `INSERT INTO build_logs (job_id, seq, step, text) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
-            chunk.flatMap((l) => [id, l.seq, l.step, l.text]),
-          ),
+          k
+            .insertInto("build_logs")
+            .values(chunk.map((l) => ({ job_id: id, seq: l.seq, step: l.step, text: l.text }))),
         );
       }
     });
   }
 
   async logs(id: string, afterSeq = 0): Promise<BuildLogRecord[]> {
-    const rows = await this.db.all(
-      "SELECT seq, step, text FROM build_logs WHERE job_id = ? AND seq > ? ORDER BY seq",
-      [id, afterSeq],
-    );
-    return rows.map((r) => ({
+    const found = await this.#k
+      .selectFrom("build_logs")
+      .select(["seq", "step", "text"])
+      .where("job_id", "=", id)
+      .where("seq", ">", afterSeq)
+      .orderBy("seq")
+      .execute();
+    return found.map((r) => ({
       seq: Number(r.seq),
       step: r.step === null || r.step === undefined ? null : Number(r.step),
       text: String(r.text),
