@@ -12,6 +12,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -78,7 +79,14 @@ def main():
             out.write(base64.b64decode(f["content"]))
         if f.get("executable"):
             os.chmod(target, 0o755)
+    args = sys.argv[2:]
+    # datastore inputs in `download` mode: staged read-only by the server, copied into ./inputs
+    for copy in json.loads(os.environ.get("MLENV_RUN_INPUT_COPIES") or "[]"):
+        dest = safe_join(work, "inputs/" + copy["name"])
+        shutil.copytree(copy["source"], dest, symlinks=True)
+        args[int(copy["index"])] = dest
     env = dict(os.environ)
+    env.pop("MLENV_RUN_INPUT_COPIES", None)
     env["PYTHONPATH"] = helpers + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     sys.stdout.flush()
     sampler = None
@@ -87,7 +95,7 @@ def main():
         import mlenv_run
 
         sampler = mlenv_run.GpuSampler(mlenv_run.gpu_indices()).start()
-    code = subprocess.call([sys.executable, "-u", safe_join(work, sys.argv[1])] + sys.argv[2:], cwd=work, env=env)
+    code = subprocess.call([sys.executable, "-u", safe_join(work, sys.argv[1])] + args, cwd=work, env=env)
     if sampler:
         sampler.stop()
     outputs = []

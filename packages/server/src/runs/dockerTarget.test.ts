@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
@@ -175,6 +176,84 @@ describe.skipIf(skipWithout("docker", reason))(
       } finally {
         probe.close();
       }
+    }, 600_000);
+
+    it("datastore arguments: a read-only bind mount and a download into the container's working directory", async () => {
+      const data = join(t.path, "datasets", "numbers");
+      mkdirSync(data, { recursive: true });
+      writeFileSync(join(data, "values.txt"), "1\n2\n3\n");
+      await support.compute.createDatastore(workspaceId, "t", {
+        name: "numbers",
+        kind: "directory",
+        path: data,
+      });
+      await support.compute.createDatastore(workspaceId, "t", { name: "labels", kind: "blob" });
+      const b64 = (x: string) => Buffer.from(x).toString("base64");
+      const up = await support.compute.uploadVersion(workspaceId, "t", "labels", [
+        { path: "labels.csv", content: b64("a,b\n") },
+        { path: "more/x.txt", content: b64("x") },
+      ]);
+      const script = [
+        "import os, sys",
+        "mount, download, blob = sys.argv[1], sys.argv[2], sys.argv[3]",
+        "print('mount', mount, sum(int(x) for x in open(os.path.join(mount, 'values.txt'))))",
+        "try:",
+        "    open(os.path.join(mount, 'new.txt'), 'w').write('x')",
+        "    print('mount writable')",
+        "except OSError as e:",
+        "    print('mount read-only', e.errno)",
+        "print('download', open(os.path.join(download, 'labels.csv')).read().strip(), os.path.isfile(os.path.join(download, 'more', 'x.txt')))",
+        "print('inside', os.path.realpath(download).startswith(os.path.realpath(os.getcwd())), os.path.relpath(download))",
+        "print('blob', blob, open(os.path.join(blob, 'more', 'x.txt')).read())",
+        "print('in container', os.path.exists('/.dockerenv'))",
+      ].join("\n");
+      const snap = await storeSnapshot(
+        blobs,
+        workspaceId,
+        [{ path: "data.py", content: b64(script) }],
+        1024 * 1024,
+      );
+      const run = await support.runs.submit({
+        workspaceId,
+        createdBy: "t",
+        experiment: "data",
+        script: "data.py",
+        arguments: [
+          { datastore: "numbers", mode: "mount" },
+          { datastore: "labels", mode: "download" },
+          { datastore: "labels", mode: "mount", version: 1 },
+        ],
+        snapshot: snap.id,
+        target: "docker",
+        environment: { definition: { name: "docker-env", docker: { baseImage: baseImageCpu() } } },
+      });
+      let r = await support.runStore.getRun(run.id);
+      while (r && !["completed", "failed", "canceled"].includes(r.status)) {
+        await new Promise((res) => setTimeout(res, 200));
+        r = await support.runStore.getRun(run.id);
+      }
+      const text = (await support.runStore.logs(run.id)).map((l) => l.text).join("\n");
+      expect(r?.status, text).toBe("completed");
+      expect(text).toContain("mount /mnt/mlenv/data/0 6");
+      expect(text).toMatch(/mount read-only 30\b/); // EROFS
+      expect(text).toContain("download a,b True");
+      expect(text).toContain("inside True inputs/labels");
+      expect(text).toContain("blob /mnt/mlenv/data/2 x");
+      expect(text).toContain("in container True");
+      expect(text).toContain(`input numbers (mount): ${data} mounted read-only at /mnt/mlenv/data/0`);
+      // nothing was written into the datastore's directory
+      expect(existsSync(join(data, "new.txt"))).toBe(false);
+      expect(r?.inputs).toEqual([
+        expect.objectContaining({ datastore: "numbers", mode: "mount", kind: "directory", path: data }),
+        expect.objectContaining({
+          datastore: "labels",
+          mode: "download",
+          kind: "blob",
+          version: 1,
+          digest: up.version.digest,
+        }),
+        expect.objectContaining({ datastore: "labels", mode: "mount", kind: "blob", version: 1 }),
+      ]);
     }, 600_000);
 
     it("serves a model from a host-network container of the environment's image", async () => {

@@ -41,6 +41,8 @@ export async function dockerRun(options: {
   arguments: string[];
   /** GPU indices handed to the container (Engine API device requests); none when empty. */
   gpuDeviceIds?: number[];
+  /** Host paths bind-mounted into the container (datastore inputs), besides the callback socket. */
+  mounts?: { source: string; target: string; readOnly: boolean }[];
   /** Host networking instead of none. */
   network?: boolean;
   /** The host path of the run callback's unix socket (mounted at CONTAINER_CALLBACK_SOCKET). */
@@ -73,7 +75,10 @@ export async function dockerRun(options: {
     env: { ...options.env, MLENV_RUN_CALLBACK: `unix:${CONTAINER_CALLBACK_SOCKET}` },
     labels: { ...options.labels, "mlenv.run": options.env.MLENV_RUN_ID ?? "" },
     network: options.network ? "host" : "none",
-    mounts: [{ source: options.callbackSocket, target: CONTAINER_CALLBACK_SOCKET }],
+    mounts: [
+      { source: options.callbackSocket, target: CONTAINER_CALLBACK_SOCKET },
+      ...(options.mounts ?? []),
+    ],
     ...(options.gpuDeviceIds?.length ? { gpuDeviceIds: options.gpuDeviceIds } : {}),
   });
   try {

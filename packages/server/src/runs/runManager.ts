@@ -321,10 +321,10 @@ export class RunManager {
       });
     }
     const hasData = input.arguments.some((a) => typeof a !== "string");
-    if (hasData && (!compute || input.target === "docker")) {
+    if (hasData && !compute) {
       throw new ServerError(
         ServerErrorCode.BAD_REQUEST,
-        `Expected plain string arguments on the ${input.target} target: datastore arguments are resolved on local and cluster targets only`,
+        `Expected plain string arguments: this server has no datastores configured; received a datastore argument on the ${input.target} target`,
       );
     }
     const inputs =
@@ -493,13 +493,15 @@ export class RunManager {
       if (run.target === "docker") {
         const docker = this.#o.docker;
         if (!docker) throw new Error("the docker target is not configured on this server");
+        const data = await this.#containerInputs(run, dir, system);
         const result = await dockerRun({
           ...docker,
           definition,
           lock,
           workspaceId: run.workspaceId,
           script: run.script,
-          arguments: run.arguments,
+          arguments: data.args,
+          mounts: data.mounts,
           gpuDeviceIds: gpuDevices,
           network: run.network,
           callbackSocket: this.#callbackSocket,
@@ -511,6 +513,7 @@ export class RunManager {
             MLENV_RUN_TOKEN: active.token,
             MLENV_EXPERIMENT: run.experiment,
             PYTHONUNBUFFERED: "1",
+            ...(data.copies.length ? { MLENV_RUN_INPUT_COPIES: JSON.stringify(data.copies) } : {}),
           },
           entrySource: await readFile(join(this.#helperDir, "mlenv_docker_entry.py"), "utf8"),
           log: (stream, text) => log.write(stream, text),
@@ -649,6 +652,49 @@ export class RunManager {
       this.#active.delete(id);
       await this.#o.sandbox.confinement.remove(dir, account).catch(() => {});
     }
+  }
+
+  /**
+   * Datastore arguments of a docker run: `mount` is a read-only bind mount of where the data lies
+   * (the directory, or a blob version unpacked once per digest) at /mnt/mlenv/data/<argument
+   * index>; `download` is copied here first, bind-mounted read-only at /mnt/mlenv/stage/<index>,
+   * and the container's entry copies it into ./inputs/<name> of its working directory
+   * (`MLENV_RUN_INPUT_COPIES`) and passes that path to the script.
+   */
+  async #containerInputs(
+    run: RunRecord,
+    dir: string,
+    system: (t: string) => void,
+  ): Promise<{
+    args: string[];
+    mounts: { source: string; target: string; readOnly: boolean }[];
+    copies: { index: number; source: string; name: string }[];
+  }> {
+    const args = [...run.arguments];
+    const mounts: { source: string; target: string; readOnly: boolean }[] = [];
+    const copies: { index: number; source: string; name: string }[] = [];
+    const compute = this.#o.compute;
+    if (!run.inputs?.length || !compute) return { args, mounts, copies };
+    for (const input of run.inputs as unknown as ResolvedInput[]) {
+      const what = `input ${input.datastore} (${input.mode}${input.version ? `, version ${input.version}` : ""})`;
+      if (input.mode === "mount") {
+        const source = await compute.service.materialiseInput(run.workspaceId, input, { workDir: dir });
+        const target = `/mnt/mlenv/data/${input.index}`;
+        mounts.push({ source, target, readOnly: true });
+        args[input.index] = target;
+        system(`${what}: ${source} mounted read-only at ${target}`);
+      } else {
+        const source = await compute.service.materialiseInput(run.workspaceId, input, {
+          workDir: join(dir, "stage", String(input.index)),
+        });
+        const target = `/mnt/mlenv/stage/${input.index}`;
+        mounts.push({ source, target, readOnly: true });
+        copies.push({ index: input.index, source: target, name: input.datastore });
+        args[input.index] = `inputs/${input.datastore}`;
+        system(`${what}: copied into ./inputs/${input.datastore} of the container's working directory`);
+      }
+    }
+    return { args, mounts, copies };
   }
 
   /** The run's arguments with each datastore argument replaced by the path its data appears at. */

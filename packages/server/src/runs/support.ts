@@ -71,6 +71,8 @@ export interface RunSupport {
   runs: RunManager;
   /** Runs on compute targets (Slurm): submission and the poller. */
   cluster: ClusterRuns;
+  /** Compute targets and datastores of workspaces. */
+  compute: ComputeService;
   gpus: Gpus;
   services: ServiceManager;
   runStore: RunStore;
@@ -219,6 +221,7 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
   return {
     runs,
     cluster,
+    compute,
     gpus,
     services,
     runStore,
