@@ -175,6 +175,21 @@ function lockOf(names: string[], tweak: (p: LockedCondaPackage) => LockedCondaPa
   };
 }
 
+/** The lock with one (never fetched) pip package. */
+function withPip(lock: Lock): Lock {
+  const platform = lock.platforms["linux-64"] ?? { conda: [], pip: [] };
+  const pip = [
+    {
+      name: "tinydep",
+      version: "1.2.3",
+      url: "http://127.0.0.1:9/t.whl",
+      sha256: "0".repeat(64),
+      requires: [],
+    },
+  ];
+  return { ...lock, platforms: { "linux-64": { ...platform, pip } } };
+}
+
 const install = (o: Omit<InstallOptions, "cacheDir" | "platform">) =>
   installLock({ cacheDir, platform: "linux-64", ...o });
 const sh = (cmd: string, args: string[] = []) =>
@@ -334,6 +349,28 @@ describe.skipIf(skipWithout("conda archive tools, cc, python3", missing))(
       const r = await install({ prefix: p, lock: lockOf(["postlinkdemo"]), runLinkScripts: true });
       expect(r.warnings).toEqual([]);
       expect(readFileSync(join(p, "post-link-ran"), "utf8")).toBe("postlinkdemo 1.0\n");
+    });
+
+    it("installs for another path (an image's prefix): placeholders and entry points name the target", async () => {
+      const staged = join(tmp.path, "stage", "opt", "env");
+      const target = "/opt/mlenv-image/env";
+      const lock = lockOf(["python", "greet", "showprefix"]);
+      await expect(install({ prefix: staged, targetPrefix: target, lock: withPip(lock) })).rejects.toThrow(
+        /pip: false/,
+      );
+      expect(existsSync(staged)).toBe(false);
+      const r = await install({ prefix: staged, targetPrefix: target, lock, pip: false });
+      expect(r.prefix).toBe(staged);
+      expect(readFileSync(join(staged, "bin", "greet"), "utf8").split("\n")[0]).toBe(
+        `#!${target}/bin/python`,
+      );
+      expect(readFileSync(join(staged, "bin", "show-prefix.sh"), "utf8")).toContain(
+        `script prefix: ${target}"\n`,
+      );
+      // binary placeholder: the target path, NUL-padded to the placeholder's length
+      const out = sh(join(staged, "bin", "show-prefix")).stdout;
+      expect(out).toBe(`${target}\n`);
+      expect(readFileSync(join(staged, "bin", "show-prefix")).includes(Buffer.from(staged))).toBe(false);
     });
 
     it("fetches file:// URLs, and concurrent installs share one cache entry", async () => {

@@ -61,6 +61,14 @@ export type InstallProgress =
 export interface InstallOptions {
   /** The environment folder to create or update. */
   prefix: string;
+  /**
+   * The path the environment will have where it is used, when that is not `prefix` (an image
+   * build installs into a staging folder and copies the result to this path in the image):
+   * prefix placeholders, entry point scripts and link scripts' `PREFIX` name it. Default: `prefix`.
+   * With a target prefix the pip part cannot run here (its python would not find itself): pass
+   * `pip: false` and install it where the environment lives.
+   */
+  targetPrefix?: string;
   lock: Lock;
   /** The lock's platform to install (default: this machine's, see {@link currentPlatform}). */
   platform?: string;
@@ -234,6 +242,17 @@ function rollBack(journal: Journal): void {
  */
 export async function installLock(options: InstallOptions): Promise<InstallResult> {
   const prefix = checkPrefix(options.prefix);
+  const target = options.targetPrefix === undefined ? prefix : checkPrefix(options.targetPrefix);
+  if (
+    target !== prefix &&
+    options.pip !== false &&
+    options.lock.platforms[options.platform ?? currentPlatform()]?.pip.length
+  ) {
+    throw new CondaInstallError(
+      CondaInstallErrorCode.PREFIX_INVALID,
+      `a prefix installed for another path (${preview(target)}) cannot run its pip part here; pass pip: false and install the pip part where the environment lives`,
+    );
+  }
   const platform = options.platform ?? currentPlatform();
   const locked = options.lock.platforms[platform];
   if (!locked) {
@@ -367,8 +386,8 @@ export async function installLock(options: InstallOptions): Promise<InstallResul
     for (const [i, plan] of plans.entries()) {
       const pkg = toAdd[i] as LockedCondaPackage;
       if (options.runLinkScripts)
-        await runLinkScript(linkScripts, plan, "pre-link", { root, prefix, pkg, env });
-      const paths = linkPackage({ plan, root, prefix, journal, dirs, hardlinks });
+        await runLinkScript(linkScripts, plan, "pre-link", { root, prefix: target, pkg, env });
+      const paths = linkPackage({ plan, root, prefix: target, journal, dirs, hardlinks });
       const metaFile = join(root, "conda-meta", `${plan.label}.json`);
       writeFileSync(metaFile, `${JSON.stringify(prefixRecord(pkg, plan, paths), null, 2)}\n`);
       journal.created.push(metaFile);
@@ -394,7 +413,7 @@ export async function installLock(options: InstallOptions): Promise<InstallResul
       for (const [i, plan] of plans.entries())
         await runLinkScript(linkScripts, plan, "post-link", {
           root: prefix,
-          prefix,
+          prefix: target,
           pkg: toAdd[i] as LockedCondaPackage,
           env,
         });
