@@ -291,6 +291,56 @@ describe("renderDockerBuild", () => {
     expect(() => renderDockerBuild(withConda, { condaExecutable: null })).toThrow(/numpy=1\.26/);
   });
 
+  it("adds a prefix mlenv installed in its own layer, pip and the user's steps in theirs (no conda in the base)", () => {
+    const def = parseDefinition({ ...input, docker: { ...input.docker, baseImage: "debian:bookworm-slim" } });
+    const lock = {
+      condaExplicit: "@EXPLICIT\nhttp://127.0.0.1:9/linux-64/numpy-1.26.0-0.conda#abc\n",
+      pipRequirements: "requests @ http://127.0.0.1:9/r.whl --hash=sha256:00\n",
+      imageKeyInput: { locked: 1 },
+    };
+    for (const conda of [undefined, null, "micromamba"]) {
+      const build = renderDockerBuild(def, {
+        lock,
+        condaPrefixArchive: "conda-prefix.tar",
+        ...(conda !== undefined ? { condaExecutable: conda } : {}),
+      });
+      expect(build.condaPrefix).toEqual({ path: "/opt/conda/envs/mlenv", archive: "conda-prefix.tar" });
+      const order = [
+        "FROM debian:bookworm-slim",
+        "RUN apt-get update",
+        "ADD conda-prefix.tar /\n",
+        "COPY requirements.txt",
+        "RUN /opt/conda/envs/mlenv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps",
+        'CONDA_PREFIX="/opt/conda/envs/mlenv"',
+        "LABEL ",
+      ];
+      const positions = order.map((s) => build.dockerfile.indexOf(s));
+      expect(positions.every((p) => p >= 0)).toBe(true);
+      expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+      expect(build.dockerfile).not.toMatch(/micromamba|conda-explicit|environment\.yml|venv/);
+      // the archive is the caller's to add: core names it, never makes it
+      expect(Object.keys(build.context).sort()).toEqual(["Dockerfile", "requirements.txt"]);
+    }
+    // a pip-only change leaves every line up to the pip layer as it was
+    const other = renderDockerBuild(def, {
+      lock: { ...lock, pipRequirements: "requests @ http://127.0.0.1:9/s.whl --hash=sha256:01\n" },
+      condaPrefixArchive: "conda-prefix.tar",
+    });
+    const upToPip = (d: string) => d.slice(0, d.indexOf("RUN /opt/conda/envs/mlenv/bin/python -m pip"));
+    expect(upToPip(other.dockerfile)).toBe(
+      upToPip(renderDockerBuild(def, { lock, condaPrefixArchive: "conda-prefix.tar" }).dockerfile),
+    );
+    // without a lock the pip layer installs the definition's requirements
+    const loose = renderDockerBuild(def, { condaPrefixArchive: "conda-prefix.tar", envPrefix: "/opt/env" });
+    expect(loose.dockerfile).toContain("ADD conda-prefix.tar /\n");
+    expect(loose.dockerfile).toContain(
+      "RUN /opt/env/bin/python -m pip install --no-cache-dir --disable-pip-version-check -r",
+    );
+    expect(loose.condaPrefix).toEqual({ path: "/opt/env", archive: "conda-prefix.tar" });
+    expect(renderDockerBuild(def).condaPrefix).toBeNull();
+    expect(() => renderDockerBuild(def, { condaPrefixArchive: "../x.tar" })).toThrow(/plain file name/);
+  });
+
   it("refuses a hostile env prefix or conda executable", () => {
     const def = parseDefinition(input);
     expect(() => renderDockerBuild(def, { envPrefix: "/opt/x; rm -rf /" })).toThrow(/plain path/);

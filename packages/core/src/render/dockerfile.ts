@@ -33,6 +33,14 @@ export interface RenderOptions {
   condaExecutable?: string | null;
   /** The python that creates the venv when `condaExecutable` is null (default `python3`). */
   venvPython?: string;
+  /**
+   * The conda environment is installed outside the image (by `@mlenv/conda-installer`, for the
+   * path `envPrefix`) and handed in as this uncompressed tar in the build context, holding the
+   * prefix at its own path (`opt/conda/envs/mlenv/...`): the image `ADD`s it in a layer of its
+   * own, so the base image needs no conda (a plain glibc image) and `condaExecutable` is not used.
+   * The caller puts the archive into the context (see {@link DockerBuild.condaPrefix}).
+   */
+  condaPrefixArchive?: string;
 }
 
 /** The files of a docker build: the Dockerfile text and the whole build context. */
@@ -45,6 +53,11 @@ export interface DockerBuild {
   gpu: boolean;
   definitionHash: string;
   imageKey: string;
+  /**
+   * With `condaPrefixArchive`: the prefix the image expects and the context file that must hold
+   * it (not in `context`: the caller installs it); null otherwise.
+   */
+  condaPrefix: { path: string; archive: string } | null;
 }
 
 /** Label names written into every image. */
@@ -69,7 +82,8 @@ function dq(value: string): string {
 /**
  * Render a definition as a docker build, ordered for cache reuse: base image (or the custom
  * Dockerfile as the base stage), system packages, the conda environment from a copied
- * environment.yml (or the lock's explicit spec), pip requirements in a separate layer, environment
+ * environment.yml (or the lock's explicit spec; or, with `condaPrefixArchive`, the prefix mlenv
+ * installed, added in its own layer), pip requirements in a separate layer, environment
  * (PATH, conda variables), labels with definitionHash and imageKey, CMD. User-managed dependencies
  * skip conda and pip and record the interpreter. Runtime `environmentVariables` are not baked in:
  * they are applied when a container runs (they are not part of the image key).
@@ -91,8 +105,15 @@ export function renderDockerBuild(def: EnvironmentDefinition, options: RenderOpt
     );
   }
   const conda = options.condaExecutable === undefined ? config.condaExecutable : options.condaExecutable;
-  const prefix = options.envPrefix ?? (conda === null ? DEFAULT_VENV_PREFIX : DEFAULT_PREFIX);
+  const archive = options.condaPrefixArchive ?? null;
+  const prefix =
+    options.envPrefix ?? (conda === null && archive === null ? DEFAULT_VENV_PREFIX : DEFAULT_PREFIX);
   const venvPython = options.venvPython ?? "python3";
+  if (archive !== null && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(archive)) {
+    refuse(
+      `expected condaPrefixArchive to be a plain file name like "conda-prefix.tar"; received ${JSON.stringify(archive).slice(0, 200)}`,
+    );
+  }
   for (const [what, v] of [
     ["envPrefix", prefix],
     ["condaExecutable", conda ?? "none"],
@@ -138,7 +159,10 @@ export function renderDockerBuild(def: EnvironmentDefinition, options: RenderOpt
   const env: [string, string][] = [];
   if (!def.python.userManagedDependencies) {
     const n = normalizeCondaEnvironment(def.python.condaDependencies);
-    if (conda === null) {
+    if (archive !== null) {
+      // the conda packages' own layer: installed by mlenv, copied in at the same path
+      lines.push(`ADD ${archive} /`);
+    } else if (conda === null) {
       const others = n.conda.filter((spec) => !/^(?:[^\s:]+::)?(?:python|pip)(?:$|[\s=<>!~[])/.test(spec));
       if (others.length > 0) {
         refuse(
@@ -190,7 +214,7 @@ export function renderDockerBuild(def: EnvironmentDefinition, options: RenderOpt
     }
     // The prefix is checked to be a plain path above, so it may stay unquoted next to $PATH.
     env.push(["PATH", `${prefix}/bin:$PATH`]);
-    env.push([conda === null ? "VIRTUAL_ENV" : "CONDA_PREFIX", prefix]);
+    env.push([conda === null && archive === null ? "VIRTUAL_ENV" : "CONDA_PREFIX", prefix]);
     for (const k of Object.keys(n.variables).sort()) env.push([k, n.variables[k]!]);
   }
   env.push(["MLENV_PYTHON", interpreter]);
@@ -202,5 +226,13 @@ export function renderDockerBuild(def: EnvironmentDefinition, options: RenderOpt
   const dockerfile = `${lines.join("\n")}\n`;
   const context: Record<string, Uint8Array> = { Dockerfile: utf8ToBytes(dockerfile) };
   for (const [name, text] of Object.entries(files)) context[name] = utf8ToBytes(text);
-  return { dockerfile, context, baseImage: base.image, gpu: base.gpu, definitionHash: dHash, imageKey: key };
+  return {
+    dockerfile,
+    context,
+    baseImage: base.image,
+    gpu: base.gpu,
+    definitionHash: dHash,
+    imageKey: key,
+    condaPrefix: archive !== null && !def.python.userManagedDependencies ? { path: prefix, archive } : null,
+  };
 }
