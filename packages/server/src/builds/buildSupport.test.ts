@@ -11,7 +11,7 @@ import { openBuildJobStore } from "./jobStore";
 const token = () => `mlenv_${randomBytes(32).toString("base64url")}`;
 
 describe("serverCoreConfig", () => {
-  it("takes base images and the conda executable from options, else core's defaults", () => {
+  it("takes base images and the conda executable from options, else plain images and mlenv's conda prefix", () => {
     const given = serverCoreConfig({
       baseImageCpu: "local/cpu:1",
       baseImageGpu: "local/gpu:1",
@@ -19,9 +19,20 @@ describe("serverCoreConfig", () => {
     });
     expect(given.config.baseImages).toEqual({ cpu: "local/cpu:1", gpu: "local/gpu:1" });
     expect(given.condaExecutable).toBeNull();
+    expect(given.condaPrefix).toBe(false);
     const defaults = serverCoreConfig({ baseImageCpu: "mine/cpu:2" });
     expect(defaults.config.baseImages.cpu).toBe("mine/cpu:2");
-    expect(defaults.condaExecutable).toBe("micromamba");
+    // the default: mlenv installs the conda prefix, on plain slim base images without conda
+    expect(defaults.condaPrefix).toBe(true);
+    expect(serverCoreConfig().config.baseImages).toEqual({
+      cpu: "debian:bookworm-slim",
+      gpu: "nvidia/cuda:12.1.1-base-ubuntu22.04",
+    });
+    // micromamba in the base image, for those who ask for it, on core's micromamba images
+    const micromamba = serverCoreConfig({ condaExecutable: "micromamba" });
+    expect(micromamba.condaPrefix).toBe(false);
+    expect(micromamba.condaExecutable).toBe("micromamba");
+    expect(micromamba.config.baseImages.cpu).toMatch(/^mambaorg\/micromamba:/);
     expect(() => serverCoreConfig({ baseImageCpu: "bad image; rm -rf /" })).toThrow(
       /baseImageCpu.*mlenv\/base-cpu:bookworm/,
     );

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { type CoreConfig, defaultCoreConfig } from "@mlenv/core";
 import type { Hono } from "hono";
 import { DockerClient, type RegistryTarget } from "../docker/index";
@@ -20,8 +21,12 @@ export interface BuildSupportOptions {
   /** Default GPU base image (core's default when absent). */
   baseImageGpu?: string | undefined;
   /**
-   * The conda-compatible executable of the base images; `null` for base images without conda,
-   * where environments are a venv + pip (core's default when absent).
+   * How images get their conda environment. Absent (the default): mlenv installs the locked conda
+   * packages itself (`@mlenv/conda-installer`, on this machine) and copies the prefix into a
+   * plain glibc base image, conda and pip packages in separate layers; the default base images
+   * are then plain slim ones. A name (`micromamba`, `mamba`, `conda`): the base images have that
+   * executable and create the environment in the build (core's micromamba images by default).
+   * `null`: base images without conda whose `python3` makes a venv + pip.
    */
   condaExecutable?: string | null | undefined;
   /** Container registry images are pushed to (`host[:port]`, or with credentials); none keeps images local. */
@@ -58,6 +63,15 @@ export interface BuildSupport {
   close(): Promise<void>;
 }
 
+/**
+ * The default base images when mlenv installs the conda environment: plain glibc images without
+ * conda (the conda prefix, Python included, comes from the environment's lock).
+ */
+export const PLAIN_BASE_IMAGES = Object.freeze({
+  cpu: "debian:bookworm-slim",
+  gpu: "nvidia/cuda:12.1.1-base-ubuntu22.04",
+});
+
 function positive(name: string, value: number | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isSafeInteger(value) || value <= 0) {
@@ -74,9 +88,16 @@ function positive(name: string, value: number | undefined): number | undefined {
  */
 export function serverCoreConfig(
   options: Pick<BuildSupportOptions, "baseImageCpu" | "baseImageGpu" | "condaExecutable"> = {},
-): { config: CoreConfig; condaExecutable: string | null } {
-  const cpu = options.baseImageCpu || defaultCoreConfig.baseImages.cpu;
-  const gpu = options.baseImageGpu || defaultCoreConfig.baseImages.gpu;
+): {
+  config: CoreConfig;
+  condaExecutable: string | null;
+  /** mlenv installs conda prefixes and copies them into images (no `condaExecutable` given). */
+  condaPrefix: boolean;
+} {
+  const condaPrefix = options.condaExecutable === undefined;
+  const defaults = condaPrefix ? PLAIN_BASE_IMAGES : defaultCoreConfig.baseImages;
+  const cpu = options.baseImageCpu || defaults.cpu;
+  const gpu = options.baseImageGpu || defaults.gpu;
   const conda =
     options.condaExecutable === undefined ? defaultCoreConfig.condaExecutable : options.condaExecutable;
   for (const [what, v] of [
@@ -97,6 +118,7 @@ export function serverCoreConfig(
       condaExecutable: conda ?? defaultCoreConfig.condaExecutable,
     },
     condaExecutable: conda,
+    condaPrefix,
   };
 }
 
@@ -126,7 +148,7 @@ export function openBuildSupport(options: {
   serverUrl?: string | undefined;
 }): BuildSupport {
   const b = options.builds ?? {};
-  const { config: coreConfig, condaExecutable: condaExecutableOrNull } = serverCoreConfig(b);
+  const { config: coreConfig, condaExecutable: condaExecutableOrNull, condaPrefix } = serverCoreConfig(b);
   const docker = new DockerClient(b.dockerHost ? { host: b.dockerHost } : {});
   const registry: RegistryTarget | null =
     b.registry === undefined ? null : typeof b.registry === "string" ? { address: b.registry } : b.registry;
@@ -138,7 +160,15 @@ export function openBuildSupport(options: {
     docker,
     registry,
     config: coreConfig,
-    render: coreRenderer({ condaExecutable: condaExecutableOrNull }),
+    ...(condaPrefix
+      ? {
+          // mlenv installs the conda prefix here and copies it in: the base image needs no conda
+          condaPrefix: {
+            dir: join(options.dataDir, "builds", "conda-prefixes"),
+            packageCache: join(options.dataDir, "pkgs"),
+          },
+        }
+      : { render: coreRenderer({ condaExecutable: condaExecutableOrNull }) }),
     // without conda the base image's python3 is the environment's Python: asking for another is refused
     basePythonOnly: condaExecutableOrNull === null,
     ...(timeoutMs ? { buildTimeoutMs: timeoutMs } : {}),

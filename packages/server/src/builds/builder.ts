@@ -23,6 +23,7 @@ import {
   type RegistryTarget,
   registryManifestDigest,
 } from "../docker/index";
+import { CONDA_PREFIX_ARCHIVE, type CondaPrefixStaging, condaOnly, stageCondaPrefix } from "./condaPrefix";
 import { BuildError, BuildErrorCode } from "./errors";
 import { environmentImage, environmentImageKey } from "./imageKey";
 import {
@@ -44,10 +45,11 @@ export type RenderBuildContext = (
  * Core's Dockerfile rendering (`renderDockerBuild`) as a RenderBuildContext; a lock is rendered
  * for the definition's first platform (conda explicit spec + hashed pip requirements).
  * `condaExecutable: null` renders a venv + pip environment for base images without conda (such
- * as the local debootstrap base image).
+ * as the local debootstrap base image); `condaPrefixArchive` (with the builder's `condaPrefix`
+ * staging) adds the conda prefix mlenv installed in a layer of its own, on any glibc base image.
  */
 export function coreRenderer(
-  options: Pick<RenderOptions, "condaExecutable" | "envPrefix" | "venvPython"> = {},
+  options: Pick<RenderOptions, "condaExecutable" | "envPrefix" | "venvPython" | "condaPrefixArchive"> = {},
 ): RenderBuildContext {
   return (definition, { lock, config }) => {
     const platform = definition.platforms[0] ?? "linux-64";
@@ -105,7 +107,22 @@ export interface ImageBuilderOptions {
    * silent substitute.
    */
   basePythonOnly?: boolean;
+  /**
+   * Install conda environments here with `@mlenv/conda-installer` and copy them into the image
+   * (the default renderer is then `coreRenderer({ condaPrefixArchive })`): the conda packages are
+   * one layer, the pip packages the next, and the base image needs no conda. A rendered
+   * Dockerfile that `ADD`s {@link CONDA_PREFIX_ARCHIVE} gets the staged prefix of the build's lock
+   * (or of a lock of its conda part made at build time).
+   */
+  condaPrefix?: CondaPrefixStaging & {
+    /** The prefix path in the image (default `/opt/conda/envs/mlenv`). */
+    prefix?: string;
+  };
 }
+
+const DEFAULT_IMAGE_PREFIX = "/opt/conda/envs/mlenv";
+/** The line core renders for `condaPrefixArchive: CONDA_PREFIX_ARCHIVE`. */
+const ADDS_CONDA_PREFIX = /^ADD conda-prefix\.tar \/$/m;
 
 export interface BuildRequest {
   definition: EnvironmentDefinition;
@@ -423,10 +440,14 @@ export class ImageBuilder {
       (await this.options.baseImageAuth?.(request.definition, { workspaceId: request.workspaceId })) ?? null;
     const baseRegistry =
       baseAuth?.serveraddress ?? registryHost(request.definition.docker.baseImageRegistry.address);
+    const condaArchive = ADDS_CONDA_PREFIX.test(new TextDecoder().decode(dockerfileBytes))
+      ? await this.stagePrefix(request, emit)
+      : null;
     emit(`building ${ids.image} (image key ${ids.key})`);
     const built = await docker
       .buildImage({
         context: files,
+        ...(condaArchive ? { contextFiles: { [CONDA_PREFIX_ARCHIVE]: condaArchive } } : {}),
         ...(issued ? { buildArgs: { [PIP_SECRETS_ARG]: issued.url } } : {}),
         tags: [ids.image],
         labels: { [IMAGE_LABEL_KEY]: ids.key, [IMAGE_LABEL_DEFINITION]: definitionHash(request.definition) },
@@ -516,9 +537,48 @@ export class ImageBuilder {
     emit(`the base image ${base.image} has Python ${have}, as ${field} asks (${spec})`);
   }
 
+  /**
+   * The conda prefix archive of a build: its lock's conda packages for the definition's
+   * platform (locked now, conda part only, when the build has no lock for it), staged once.
+   */
+  private async stagePrefix(request: BuildRequest, emit: (text: string) => void): Promise<string> {
+    const staging = this.options.condaPrefix;
+    if (!staging) {
+      throw new BuildError(
+        BuildErrorCode.FAILED,
+        `the rendered Dockerfile adds ${CONDA_PREFIX_ARCHIVE}, but this builder installs no conda prefixes; expected the builder's condaPrefix option (a staging folder and package cache)`,
+      );
+    }
+    const platform = request.definition.platforms[0] ?? "linux-64";
+    let lock = request.lock;
+    if (!lock?.platforms[platform]) {
+      emit(`locking the conda packages of ${request.definition.name} for ${platform}`);
+      lock = staging.lock
+        ? await staging.lock(request.definition, platform)
+        : await (await import("@mlenv/resolver")).lockEnvironment(condaOnly(request.definition), {
+            platforms: [platform],
+          });
+    }
+    const { archive } = await stageCondaPrefix({
+      staging,
+      lock,
+      platform,
+      prefix: staging.prefix ?? DEFAULT_IMAGE_PREFIX,
+      log: emit,
+    });
+    return archive;
+  }
+
   /** Core's (or the given) rendering, with pip routed through the secrets helper when needed. */
   private renderContext(definition: EnvironmentDefinition, lock: Lock | undefined): BuildContextFiles {
-    const render = this.options.render ?? coreRenderer();
+    const staging = this.options.condaPrefix;
+    const render =
+      this.options.render ??
+      coreRenderer(
+        staging
+          ? { condaPrefixArchive: CONDA_PREFIX_ARCHIVE, envPrefix: staging.prefix ?? DEFAULT_IMAGE_PREFIX }
+          : {},
+      );
     const files = render(definition, {
       ...(lock ? { lock } : {}),
       ...(this.options.config ? { config: this.options.config } : {}),

@@ -38,6 +38,8 @@ export interface OperationOptions {
 export interface BuildImageOptions extends OperationOptions {
   /** File path → bytes; must hold the Dockerfile. */
   context: BuildContextFiles;
+  /** More context files read from this machine while the context is sent: context path → file path. */
+  contextFiles?: Record<string, string>;
   /** Image references to tag the result with. */
   tags?: string[];
   dockerfile?: string;
@@ -250,7 +252,7 @@ export class DockerClient {
     }
     checkStringMap("label", options.labels);
     checkStringMap("build argument", options.buildArgs);
-    const body = contextTar(options.context);
+    const body = contextTar(options.context, options.contextFiles);
     const signal = operationSignal(options);
     const query: DockerRequest["query"] = {
       dockerfile,
