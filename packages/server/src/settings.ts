@@ -139,7 +139,8 @@ export const SERVER_SETTING_FIELDS = {
     env: "MLENV_BASE_IMAGE_CPU",
     flag: "--base-image-cpu",
     doc: "CPU base image",
-    defaultDoc: "core's default CPU image (offline: the local `mlenv/base-cpu:bookworm`)",
+    defaultDoc:
+      "`debian:bookworm-slim` (with a conda executable: core's micromamba image; offline: the local `mlenv/base-cpu:bookworm`)",
   },
   baseImageGpu: {
     expected: "an image reference like mlenv/base-gpu:cuda12",
@@ -147,7 +148,7 @@ export const SERVER_SETTING_FIELDS = {
     env: "MLENV_BASE_IMAGE_GPU",
     flag: "--base-image-gpu",
     doc: "GPU base image",
-    defaultDoc: "core's default GPU image",
+    defaultDoc: "`nvidia/cuda:12.1.1-base-ubuntu22.04` (with a conda executable: core's micromamba image)",
   },
   condaExecutable: {
     expected: "an executable name such as micromamba, or none",
@@ -155,8 +156,8 @@ export const SERVER_SETTING_FIELDS = {
     env: "MLENV_CONDA_EXECUTABLE",
     flag: "--conda-executable",
     fromText: nullable("none"),
-    doc: "conda executable in base images; `none` for conda-less bases such as `mlenv/base-cpu:bookworm` (venv + pip)",
-    defaultDoc: "core's default (`micromamba`)",
+    doc: "conda executable in base images that create the environment in the build (`micromamba`, opt-in); `none`: a venv from the base image's python3 (pip only)",
+    defaultDoc: "unset: mlenv installs the locked conda prefix and copies it into a plain base image",
   },
   registry: {
     expected: "a registry address like 127.0.0.1:5000",

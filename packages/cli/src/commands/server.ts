@@ -86,7 +86,7 @@ function settingOptions(cmd: Command, defaultPort: string): Command {
     .option("--base-image-gpu <image>", "default GPU base image (default: $MLENV_BASE_IMAGE_GPU)")
     .option(
       "--conda-executable <name>",
-      "conda executable of the base images, none for venv + pip (default: $MLENV_CONDA_EXECUTABLE or micromamba)",
+      "conda executable of base images that create the environment (e.g. micromamba), none for venv + pip (default: $MLENV_CONDA_EXECUTABLE, else mlenv installs the conda prefix itself)",
     )
     .option("--registry <host:port>", "container registry images are pushed to (default: $MLENV_REGISTRY)")
     .option(

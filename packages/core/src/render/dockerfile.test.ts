@@ -309,9 +309,11 @@ describe("renderDockerBuild", () => {
         "FROM debian:bookworm-slim",
         "RUN apt-get update",
         "ADD conda-prefix.tar /\n",
+        "RUN /opt/conda/envs/mlenv/bin/python -m compileall -q -j 0 /opt/conda/envs/mlenv/lib/python3*/site-packages",
+        'CONDA_PREFIX="/opt/conda/envs/mlenv"',
+        'CMD ["/opt/conda/envs/mlenv/bin/python"]',
         "COPY requirements.txt",
         "RUN /opt/conda/envs/mlenv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps",
-        'CONDA_PREFIX="/opt/conda/envs/mlenv"',
         "LABEL ",
       ];
       const positions = order.map((s) => build.dockerfile.indexOf(s));

@@ -157,11 +157,17 @@ export function renderDockerBuild(def: EnvironmentDefinition, options: RenderOpt
     ? def.python.interpreterPath
     : `${prefix}/bin/python`;
   const env: [string, string][] = [];
+  const pipLines: string[] = [];
   if (!def.python.userManagedDependencies) {
     const n = normalizeCondaEnvironment(def.python.condaDependencies);
     if (archive !== null) {
       // the conda packages' own layer: installed by mlenv, copied in at the same path
-      lines.push(`ADD ${archive} /`);
+      // conda byte-compiles noarch: python packages when it links them; mlenv's installer does
+      // not run the environment's python, so the image does it, in a layer a pip change keeps
+      lines.push(
+        `ADD ${archive} /`,
+        `RUN ${prefix}/bin/python -m compileall -q -j 0 ${prefix}/lib/python3*/site-packages >/dev/null 2>&1 || echo "note: some files did not byte-compile (conda skips them too)"`,
+      );
     } else if (conda === null) {
       const others = n.conda.filter((spec) => !/^(?:[^\s:]+::)?(?:python|pip)(?:$|[\s=<>!~[])/.test(spec));
       if (others.length > 0) {
@@ -207,7 +213,7 @@ export function renderDockerBuild(def: EnvironmentDefinition, options: RenderOpt
     if (pipText.trim()) {
       files["requirements.txt"] = pipText;
       const flags = options.lock ? " --require-hashes --no-deps" : "";
-      lines.push(
+      pipLines.push(
         "COPY requirements.txt /tmp/mlenv/requirements.txt",
         `RUN ${prefix}/bin/python -m pip install --no-cache-dir --disable-pip-version-check${flags} -r /tmp/mlenv/requirements.txt`,
       );
@@ -218,11 +224,16 @@ export function renderDockerBuild(def: EnvironmentDefinition, options: RenderOpt
     for (const k of Object.keys(n.variables).sort()) env.push([k, n.variables[k]!]);
   }
   env.push(["MLENV_PYTHON", interpreter]);
-  lines.push(`ENV ${env.map(([k, v]) => `${k}=${k === "PATH" ? v : dq(v)}`).join(" \\\n    ")}`);
-  lines.push(
-    `LABEL ${ImageLabels.definitionHash}=${dq(dHash)} \\\n      ${ImageLabels.imageKey}=${dq(key)} \\\n      ${ImageLabels.interpreter}=${dq(interpreter)}`,
-  );
-  lines.push(`CMD ${JSON.stringify([interpreter])}`);
+  const envLine = `ENV ${env.map(([k, v]) => `${k}=${k === "PATH" ? v : dq(v)}`).join(" \\\n    ")}`;
+  const labelLine = `LABEL ${ImageLabels.definitionHash}=${dq(dHash)} \\\n      ${ImageLabels.imageKey}=${dq(key)} \\\n      ${ImageLabels.interpreter}=${dq(interpreter)}`;
+  const cmdLine = `CMD ${JSON.stringify([interpreter])}`;
+  if (archive !== null) {
+    // everything a pip-only change leaves alone comes before the pip layer; after it only the
+    // label that names the image key (so such a change rebuilds the pip layer and one label)
+    lines.push(envLine, cmdLine, ...pipLines, labelLine);
+  } else {
+    lines.push(...pipLines, envLine, labelLine, cmdLine);
+  }
   const dockerfile = `${lines.join("\n")}\n`;
   const context: Record<string, Uint8Array> = { Dockerfile: utf8ToBytes(dockerfile) };
   for (const [name, text] of Object.entries(files)) context[name] = utf8ToBytes(text);

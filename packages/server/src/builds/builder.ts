@@ -121,6 +121,16 @@ export interface ImageBuilderOptions {
 }
 
 const DEFAULT_IMAGE_PREFIX = "/opt/conda/envs/mlenv";
+/**
+ * The labels a Dockerfile does not already set to the same value (core's rendering sets both of
+ * the builder's): each label the engine adds is one more step after the last layer.
+ */
+function missingLabels(dockerfile: string, labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(labels).filter(([k, v]) => !dockerfile.includes(`${k}=${JSON.stringify(v)}`)),
+  );
+}
+
 /** The line core renders for `condaPrefixArchive: CONDA_PREFIX_ARCHIVE`. */
 const ADDS_CONDA_PREFIX = /^ADD conda-prefix\.tar \/$/m;
 
@@ -440,7 +450,8 @@ export class ImageBuilder {
       (await this.options.baseImageAuth?.(request.definition, { workspaceId: request.workspaceId })) ?? null;
     const baseRegistry =
       baseAuth?.serveraddress ?? registryHost(request.definition.docker.baseImageRegistry.address);
-    const condaArchive = ADDS_CONDA_PREFIX.test(new TextDecoder().decode(dockerfileBytes))
+    const dockerfileText = new TextDecoder().decode(dockerfileBytes);
+    const condaArchive = ADDS_CONDA_PREFIX.test(dockerfileText)
       ? await this.stagePrefix(request, emit)
       : null;
     emit(`building ${ids.image} (image key ${ids.key})`);
@@ -450,7 +461,10 @@ export class ImageBuilder {
         ...(condaArchive ? { contextFiles: { [CONDA_PREFIX_ARCHIVE]: condaArchive } } : {}),
         ...(issued ? { buildArgs: { [PIP_SECRETS_ARG]: issued.url } } : {}),
         tags: [ids.image],
-        labels: { [IMAGE_LABEL_KEY]: ids.key, [IMAGE_LABEL_DEFINITION]: definitionHash(request.definition) },
+        labels: missingLabels(dockerfileText, {
+          [IMAGE_LABEL_KEY]: ids.key,
+          [IMAGE_LABEL_DEFINITION]: definitionHash(request.definition),
+        }),
         signal,
         ...(baseAuth && baseRegistry ? { registryAuth: { [baseRegistry]: baseAuth } } : {}),
         timeoutMs: this.options.buildTimeoutMs ?? 30 * 60_000,

@@ -135,7 +135,7 @@ describe.skipIf(skipWithout("docker, conda archive tools, cc", reason))(
       expect(result.source).toBe("built");
       // conda packages, then pip packages, each in a step of its own
       expect(result.dockerfile).toMatch(
-        /\nADD conda-prefix\.tar \/\nCOPY requirements\.txt [^\n]+\nRUN \/opt\/conda\/envs\/mlenv\/bin\/python -m pip install/,
+        /\nADD conda-prefix\.tar \/\nRUN [^\n]+ -m compileall [^\n]+\nENV [^]*\nCMD [^\n]+\nCOPY requirements\.txt [^\n]+\nRUN \/opt\/conda\/envs\/mlenv\/bin\/python -m pip install[^\n]+\nLABEL /,
       );
       expect(result.dockerfile).not.toMatch(/micromamba|conda create/);
       expect(step(result, "ADD conda-prefix.tar").cached).toBe(false);
@@ -169,6 +169,9 @@ describe.skipIf(skipWithout("docker, conda archive tools, cc", reason))(
       expect(log.some((l) => /3 conda packages, staged earlier/.test(l))).toBe(true);
       expect(log.some((l) => /installing conda prefix/.test(l))).toBe(false);
       expect(step(result, "ADD conda-prefix.tar").cached).toBe(true);
+      expect(step(result, "RUN /opt/conda/envs/mlenv/bin/python -m compileall").cached).toBe(true);
+      expect(step(result, "ENV ").cached).toBe(true);
+      expect(step(result, "CMD ").cached).toBe(true);
       expect(step(result, "COPY requirements.txt").cached).toBe(false);
       expect(step(result, "RUN /opt/conda/envs/mlenv/bin/python -m pip").cached).toBe(false);
 

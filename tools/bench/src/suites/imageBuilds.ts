@@ -1,22 +1,33 @@
 /**
- * Image builds on the real Docker engine (issue 7), through the production path: core's
- * rendered Dockerfile (venv mode on the local conda-less base image), pip packages from a
- * loopback index, ImageBuilder with push to a local registry.
- * - cold: a forced rebuild (no image cache, no engine layer cache) + push of its layers;
+ * Image builds on the real Docker engine (issues 7 and 17), through the production path: a
+ * conda environment locked against a loopback channel (a python built from this machine's
+ * python3), installed by mlenv (@mlenv/conda-installer) and added to the conda-less offline base
+ * image as its own layer, pip packages from a loopback index in the next layer, ImageBuilder with
+ * push to a local registry.
+ * - cold: a forced rebuild (no image cache, no engine layer cache, empty package cache and
+ *   prefix staging) + push of its layers;
  * - cache hit: the same image key again (no engine build);
- * - pip-only change: one pin changed, earlier layers reused.
+ * - pip-only change: one pin changed; the staged conda prefix and its layer are reused.
  * Targets: cache hit <= 1% of cold; pip-only change <= 0.3x cold.
  */
-import { type EnvironmentDefinition, parseDefinition } from "@mlenv/core";
-import { coreRenderer, DockerClient, ImageBuilder } from "@mlenv/server";
+import { join } from "node:path";
+import { type EnvironmentDefinition, type Lock, parseDefinition } from "@mlenv/core";
+import { lockEnvironment } from "@mlenv/resolver";
+import { DockerClient, ImageBuilder } from "@mlenv/server";
 import {
   baseImageCpu,
+  buildCondaPackage,
   buildWheel,
+  condaArchiveToolsMissing,
   dockerAvailable,
+  makeTempDir,
+  pythonFixture,
   registryAvailable,
+  serveCondaChannel,
   servePypiIndex,
   skipWithout,
   startRegistry,
+  writeCondaChannel,
 } from "@mlenv/test-utils";
 import { type BenchSuite, median } from "../harness";
 
@@ -24,7 +35,17 @@ export const suite: BenchSuite = {
   name: "image-builds",
   requires: ["docker"],
   async run(ctx) {
-    if (skipWithout("docker", (await dockerAvailable()) ?? registryAvailable())) return;
+    if (
+      skipWithout(
+        "docker, conda archive tools",
+        (await dockerAvailable()) ?? registryAvailable() ?? condaArchiveToolsMissing(),
+      )
+    )
+      return;
+    const tmp = makeTempDir("mlenv-bench-images-");
+    const channelDir = join(tmp.path, "channel");
+    writeCondaChannel(channelDir, [await buildCondaPackage(pythonFixture())]);
+    const channel = await serveCondaChannel({ dir: channelDir });
     const run = `${process.pid}x${Date.now().toString(36)}`;
     const names = ["alpha", "beta", "gamma", "delta"].map((n) => `mlenv-bench-${n}-${run}`);
     const index = await servePypiIndex({
@@ -48,19 +69,25 @@ export const suite: BenchSuite = {
     const docker = new DockerClient();
     const builder = new ImageBuilder({
       docker,
-      render: coreRenderer({ condaExecutable: null }),
       registry: { address: registry.address },
+      condaPrefix: { dir: join(tmp.path, "prefixes"), packageCache: join(tmp.path, "pkgs") },
     });
     const definition = (pins: string[]): EnvironmentDefinition =>
       parseDefinition({
         name: "bench",
+        platforms: ["linux-64"],
         docker: { baseImage: baseImageCpu() },
         python: {
           condaDependencies: {
-            dependencies: ["python=3.11", { pip: [`--index-url ${index.url}/`, ...pins] }],
+            channels: [channel.url],
+            dependencies: ["python", { pip: [`--index-url ${index.url}/`, ...pins] }],
           },
         },
       });
+    const locked = async (pins: string[]): Promise<{ definition: EnvironmentDefinition; lock: Lock }> => {
+      const def = definition(pins);
+      return { definition: def, lock: await lockEnvironment(def) };
+    };
     const images: string[] = [];
     try {
       // A registry that already holds the base layer, as it does after its first environment:
@@ -71,16 +98,17 @@ export const suite: BenchSuite = {
       await docker.pushImage(basePushed);
 
       const pins = names.map((n) => `${n}==1.0`);
-      const cold = await builder.build({ definition: definition(pins), rebuild: true });
+      const cold = await builder.build({ ...(await locked(pins)), rebuild: true });
       images.push(cold.image);
       ctx.log(
         `cold build ${cold.durationMs.toFixed(0)} ms (${cold.steps.length} steps, pushed ${cold.digest})`,
       );
 
+      const again = await locked([...pins].reverse());
       const hits: number[] = [];
       for (let i = 0; i < 7; i++) {
         const t0 = performance.now();
-        const hit = await builder.build({ definition: definition([...pins].reverse()) });
+        const hit = await builder.build(again);
         hits.push(performance.now() - t0);
         if (!hit.cacheHit) throw new Error("expected a cache hit");
       }
@@ -94,7 +122,7 @@ export const suite: BenchSuite = {
       });
 
       const changedPins = [...pins.slice(0, -1), `${names[names.length - 1]}==1.1`];
-      const changed = await builder.build({ definition: definition(changedPins) });
+      const changed = await builder.build(await locked(changedPins));
       images.push(changed.image);
       if (changed.source !== "built") throw new Error(`expected a rebuild, got ${changed.source}`);
       ctx.compare({
@@ -106,13 +134,16 @@ export const suite: BenchSuite = {
         extra: {
           target: "<= 0.3",
           cachedSteps: changed.steps.filter((s) => s.cached).length,
+          condaLayerReused: String(changed.steps.some((s) => s.cached && s.instruction.startsWith("ADD "))),
           steps: changed.steps.length,
         },
       });
     } finally {
       for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
       await index.close();
+      await channel.close();
       await registry.stop();
+      tmp.cleanup();
     }
   },
 };
