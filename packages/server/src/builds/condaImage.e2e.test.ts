@@ -22,7 +22,7 @@ import {
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerClient } from "../docker/index";
-import { type ImageBuildResult, ImageBuilder } from "./index";
+import { ImageBuilder, type ImageBuildResult } from "./index";
 
 const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing() ?? ccMissing();
 const run = `${process.pid}x${Date.now().toString(36)}`;
@@ -135,7 +135,7 @@ describe.skipIf(skipWithout("docker, conda archive tools, cc", reason))(
       expect(result.source).toBe("built");
       // conda packages, then pip packages, each in a step of its own
       expect(result.dockerfile).toMatch(
-        /\nADD conda-prefix\.tar \/\nRUN [^\n]+ -m compileall [^\n]+\nENV [^]*\nCMD [^\n]+\nCOPY requirements\.txt [^\n]+\nRUN \/opt\/conda\/envs\/mlenv\/bin\/python -m pip install[^\n]+\nLABEL /,
+        /\nADD conda-prefix\.tar \/\nRUN [^\n]+ -m compileall [^\n]+\nENV [\s\S]*\nCMD [^\n]+\nCOPY requirements\.txt [^\n]+\nRUN \/opt\/conda\/envs\/mlenv\/bin\/python -m pip install[^\n]+\nLABEL /,
       );
       expect(result.dockerfile).not.toMatch(/micromamba|conda create/);
       expect(step(result, "ADD conda-prefix.tar").cached).toBe(false);
