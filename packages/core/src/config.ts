@@ -12,7 +12,18 @@ export interface CoreConfig {
   platforms: readonly string[];
   /** The conda-compatible executable the default base images provide (`micromamba`, `mamba`, `conda`). */
   condaExecutable: string;
+  /**
+   * How an image gets its Python packages: `conda-in-base` (the base image's conda executable
+   * creates the environment; the default), `mlenv-prefix` (mlenv installs the locked conda prefix
+   * and copies it into a plain base image) or `venv` (a venv and pip on a conda-less base). The
+   * same definition renders a different image in each, so a layout other than the default is part
+   * of the image key.
+   */
+  imageLayout?: ImageLayout;
 }
+
+/** See {@link CoreConfig.imageLayout}. */
+export type ImageLayout = "conda-in-base" | "mlenv-prefix" | "venv";
 
 export const defaultCoreConfig: CoreConfig = Object.freeze({
   pythonVersion: "3.11",

@@ -1,4 +1,4 @@
-export { type CoreConfig, defaultCoreConfig } from "./config";
+export { type CoreConfig, defaultCoreConfig, type ImageLayout } from "./config";
 export {
   type DefinitionDiff,
   diffDefinitions,

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { defaultCoreConfig, type ImageLayout } from "../config";
 import { loadDefinitionFile } from "../formats/folder";
 import { type EnvironmentDefinitionInput, parseDefinition } from "../spec/definition";
 import { definitionHash, imageKey } from "./hash";
@@ -129,6 +130,15 @@ describe("hashes DIFFER for", () => {
     expect(imageKey(ref, { lock: { numpy: "1.17.0" } })).not.toBe(
       imageKey(ref, { lock: { numpy: "1.17.1" } }),
     );
+  });
+
+  it("the image layout: each layout renders another image; the default keeps the old key", () => {
+    const withLayout = (imageLayout: ImageLayout) =>
+      imageKey(ref, { config: { ...defaultCoreConfig, imageLayout } });
+    expect(withLayout("conda-in-base")).toBe(imageKey(ref));
+    const keys = new Set([imageKey(ref), withLayout("mlenv-prefix"), withLayout("venv")]);
+    expect(keys.size).toBe(3);
+    expect(definitionHash(ref)).toBe(definitionHash(parseDefinition(base)));
   });
 
   it("with a lock: the lock replaces loose specs, but conda variables (baked as ENV) still count", () => {

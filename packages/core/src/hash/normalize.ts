@@ -216,6 +216,10 @@ export function imageKeyInputs(def: EnvironmentDefinition, options: ImageKeyOpti
     r: def.r as unknown as JsonValue,
   };
   if (options.lock !== undefined) input.lock = options.lock;
+  // another layout renders another image from the same definition; the default adds nothing, so
+  // keys made before layouts existed stay the same
+  const layout = options.config?.imageLayout;
+  if (layout !== undefined && layout !== "conda-in-base" && !userManaged) input.layout = layout;
   return input;
 }
 

@@ -1,16 +1,35 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { parseDefinition } from "@mlenv/core";
 import { buildEnvironment, Workspace } from "@mlenv/sdk";
 import { makeTempDir } from "@mlenv/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../logger";
 import { startServer } from "../server";
 import { serverCoreConfig } from "./buildSupport";
+import { environmentImageKey } from "./imageKey";
 import { openBuildJobStore } from "./jobStore";
 
 const token = () => `mlenv_${randomBytes(32).toString("base64url")}`;
 
 describe("serverCoreConfig", () => {
+  it("names the image layout its builder renders, so one definition gets one key per layout", () => {
+    const prefix = serverCoreConfig({ baseImageCpu: "mine/cpu:1" });
+    const venv = serverCoreConfig({ baseImageCpu: "mine/cpu:1", condaExecutable: null });
+    const mamba = serverCoreConfig({ baseImageCpu: "mine/cpu:1", condaExecutable: "micromamba" });
+    expect([prefix, venv, mamba].map((c) => c.config.imageLayout)).toEqual([
+      "mlenv-prefix",
+      "venv",
+      "conda-in-base",
+    ]);
+    const def = parseDefinition({
+      name: "k",
+      python: { condaDependencies: { dependencies: ["python=3.11"] } },
+    });
+    const keys = [prefix, venv, mamba].map((c) => environmentImageKey({ definition: def, config: c.config }));
+    expect(new Set(keys).size).toBe(3);
+  });
+
   it("takes base images and the conda executable from options, else plain images and mlenv's conda prefix", () => {
     const given = serverCoreConfig({
       baseImageCpu: "local/cpu:1",

@@ -116,6 +116,7 @@ export function serverCoreConfig(
       ...defaultCoreConfig,
       baseImages: { cpu, gpu },
       condaExecutable: conda ?? defaultCoreConfig.condaExecutable,
+      imageLayout: condaPrefix ? "mlenv-prefix" : conda === null ? "venv" : "conda-in-base",
     },
     condaExecutable: conda,
     condaPrefix,
