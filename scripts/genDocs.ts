@@ -101,6 +101,8 @@ export function httpReference(doc: { paths: Record<string, Record<string, OpenAp
     "Authenticated routes take `Authorization: Bearer <token>` and need the token's role to be",
     "at least the one shown (reader < writer < admin). Errors answer",
     '`{"code":"E_...","message":"..."}` with the HTTP status.',
+    "Builds and runs spell the stopped state `canceled`; `cancelled` (what build jobs answered",
+    "before) is accepted wherever a client reads a status (`isFinalBuildStatus`, `isFinalRunStatus`).",
     "",
   ];
   for (const path of Object.keys(doc.paths).sort()) {

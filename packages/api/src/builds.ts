@@ -33,7 +33,7 @@ export const BuildJobSchema = z.object({
   id: z.string(),
   imageKey: z.string(),
   image: z.string().describe("<registry>/mlenv/env_<hex>:latest"),
-  status: z.enum(["queued", "running", "succeeded", "failed", "cancelled"]),
+  status: z.enum(["queued", "running", "succeeded", "failed", "canceled"]),
   context: z.record(z.string(), z.unknown()).describe("{environment, version} of the request"),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
@@ -137,9 +137,16 @@ export type BuildStatus = z.infer<typeof BuildJobSchema>["status"];
 export const FINAL_BUILD_STATUSES = [
   "succeeded",
   "failed",
-  "cancelled",
+  "canceled",
 ] as const satisfies readonly BuildStatus[];
-/** Whether a build job is finished (succeeded, failed or cancelled). */
+/**
+ * The one spelling of a status: `canceled` for builds and runs alike. The older `cancelled` (what
+ * build jobs answered before) is accepted wherever a status is read.
+ */
+export function canonicalStatus(status: string): string {
+  return status === "cancelled" ? "canceled" : status;
+}
+/** Whether a build job is finished (succeeded, failed or canceled; `cancelled` is accepted). */
 export function isFinalBuildStatus(status: string): boolean {
-  return (FINAL_BUILD_STATUSES as readonly string[]).includes(status);
+  return (FINAL_BUILD_STATUSES as readonly string[]).includes(canonicalStatus(status));
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { canonicalStatus } from "./builds";
 import {
   AfterQuerySchema,
   ArtifactSchema,
@@ -205,7 +206,7 @@ export const cancelRun = route({
 export const FINAL_RUN_STATUSES = ["completed", "failed", "canceled"] as const satisfies readonly z.infer<
   typeof RunStatusSchema
 >[];
-/** Whether a run is finished (completed, failed or canceled). */
+/** Whether a run is finished (completed, failed or canceled; `cancelled` is accepted). */
 export function isFinalRunStatus(status: string): boolean {
-  return (FINAL_RUN_STATUSES as readonly string[]).includes(status);
+  return (FINAL_RUN_STATUSES as readonly string[]).includes(canonicalStatus(status));
 }

@@ -4,7 +4,7 @@ import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import type { Workspace } from "./workspace";
 
 /** Where an image build is in its life. */
-export type BuildStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type BuildStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
 
 /** An image build job as the server shows it. */
 export interface BuildInfo {
@@ -65,7 +65,7 @@ export interface BuildWaitOptions {
   output?: (line: string) => void;
   /** Give up after this many ms (default: wait for ever). */
   timeoutMs?: number;
-  /** Throw `E_BUILD_FAILED` when the build ends failed or cancelled (default true). */
+  /** Throw `E_BUILD_FAILED` when the build ends failed or canceled (default true). */
   raiseOnError?: boolean;
 }
 

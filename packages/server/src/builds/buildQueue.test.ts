@@ -148,7 +148,7 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
         if (e.type === "log" && e.line.text.startsWith("begin")) break;
       const t0 = Date.now();
       const cancelled = await q.cancel(running.id);
-      expect(cancelled.status).toBe("cancelled");
+      expect(cancelled.status).toBe("canceled");
       expect(cancelled.error?.code).toBe("E_BUILD_CANCELLED");
       expect(Date.now() - t0).toBeLessThan(20_000);
 

@@ -170,7 +170,7 @@ export class BuildQueue {
       await this.wait(id);
     } else {
       // queued, or running in another process (which sees the status at its next heartbeat)
-      await this.#jobs.finish(id, "cancelled", {
+      await this.#jobs.finish(id, "canceled", {
         error: { code: BuildErrorCode.CANCELLED, message: "the build was cancelled" },
       });
       this.#events.emit(`end:${id}`);
@@ -349,7 +349,7 @@ export class BuildQueue {
 
   async #execute(job: BuildJob, r: Running): Promise<void> {
     const request = job.request as { definition: unknown; lock?: unknown; rebuild?: unknown };
-    let status: "succeeded" | "failed" | "cancelled" = "failed";
+    let status: "succeeded" | "failed" | "canceled" = "failed";
     let fields: Parameters<BuildJobStore["finish"]>[2];
     try {
       const definition = parseDefinition(request.definition as Record<string, unknown>);
@@ -386,7 +386,7 @@ export class BuildQueue {
       });
     } catch (e) {
       const error = describeFailure(e, r.reason, this.#timeoutMs);
-      status = r.reason === "cancel" ? "cancelled" : "failed";
+      status = r.reason === "cancel" ? "canceled" : "failed";
       fields = { error };
       this.#log(r, job.id, { step: null, text: `${status}: ${error.message}` });
     }

@@ -95,7 +95,7 @@ function contract(open: () => Promise<{ jobs: BuildJobStore; done: () => Promise
   it("claims jobs in enqueue order even when they share a millisecond", async () => {
     // drain what earlier tests left queued
     for (let j = await jobs.claimNext(); j; j = await jobs.claimNext())
-      await jobs.finish(j.id, "cancelled", {});
+      await jobs.finish(j.id, "canceled", {});
     const ids: string[] = [];
     for (let n = 0; n < 12; n++) {
       const { job } = await jobs.enqueue({
@@ -109,7 +109,7 @@ function contract(open: () => Promise<{ jobs: BuildJobStore; done: () => Promise
     const claimed: string[] = [];
     for (let n = 0; n < 12; n++) claimed.push(((await jobs.claimNext()) as { id: string }).id);
     expect(claimed).toEqual(ids);
-    for (const id of claimed) await jobs.finish(id, "cancelled", {});
+    for (const id of claimed) await jobs.finish(id, "canceled", {});
   });
 }
 

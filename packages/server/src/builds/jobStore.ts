@@ -5,7 +5,11 @@ import { type Migration, migration } from "../store/migrator";
 import { jsonOrNull, type Row, strOrNull } from "../store/rows";
 
 /** Where a build job is in its life. `queued` and `running` are active; the rest are final. */
-export type BuildJobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type BuildJobStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
+
+/** The table spells the canceled state `cancelled` (its CHECK names it); the API says `canceled`. */
+type StoredStatus = Exclude<BuildJobStatus, "canceled"> | "cancelled";
+const stored = (s: BuildJobStatus): StoredStatus => (s === "canceled" ? "cancelled" : s);
 
 /** What a finished job produced (the builder's result without its log). */
 export interface BuildJobOutcome {
@@ -75,7 +79,7 @@ export interface BuildJobStore {
   /** Move an active job to a final status (no-op when it is already final); true when it moved. */
   finish(
     id: string,
-    status: "succeeded" | "failed" | "cancelled",
+    status: "succeeded" | "failed" | "canceled",
     fields: { outcome?: BuildJobOutcome; error?: BuildJobError },
   ): Promise<boolean>;
   /** Fail running jobs whose heartbeat is older than `staleBefore` (their server died). */
@@ -159,7 +163,7 @@ function toJob(r: Row): BuildJob {
     workspaceId: String(r.workspace_id),
     imageKey: String(r.image_key),
     image: String(r.image),
-    status: String(r.status) as BuildJobStatus,
+    status: (r.status === "cancelled" ? "canceled" : String(r.status)) as BuildJobStatus,
     request: jsonOrNull(r.request),
     context: jsonOrNull<Record<string, unknown>>(r.context) ?? {},
     createdAt: String(r.created_at),
@@ -180,7 +184,7 @@ type BuildTables = {
     workspace_id: string;
     image_key: string;
     image: string;
-    status: BuildJobStatus;
+    status: StoredStatus;
     request: string;
     context: string;
     created_at: string;
@@ -194,7 +198,7 @@ type BuildTables = {
   build_logs: { job_id: string; seq: number; step: number | null; text: string };
 };
 
-const ACTIVE: BuildJobStatus[] = ["queued", "running"];
+const ACTIVE: StoredStatus[] = ["queued", "running"];
 
 class SqlBuildJobStore implements BuildJobStore {
   readonly #k: Kysely<BuildTables>;
@@ -267,7 +271,7 @@ class SqlBuildJobStore implements BuildJobStore {
       .selectFrom("build_jobs")
       .selectAll()
       .$if(workspaceId !== undefined, (q) => q.where("workspace_id", "=", workspaceId ?? ""))
-      .$if(!!status?.length, (q) => q.where("status", "in", status ?? []))
+      .$if(!!status?.length, (q) => q.where("status", "in", (status ?? []).map(stored)))
       .orderBy("created_at", "desc")
       .orderBy("id")
       .limit(Math.max(1, Math.min(options.limit ?? 100, 1000)))
@@ -315,13 +319,13 @@ class SqlBuildJobStore implements BuildJobStore {
 
   async finish(
     id: string,
-    status: "succeeded" | "failed" | "cancelled",
+    status: "succeeded" | "failed" | "canceled",
     fields: { outcome?: BuildJobOutcome; error?: BuildJobError },
   ): Promise<boolean> {
     const moved = await this.#k
       .updateTable("build_jobs")
       .set({
-        status,
+        status: stored(status),
         finished_at: now(),
         outcome: fields.outcome ? JSON.stringify(fields.outcome) : null,
         error: fields.error ? JSON.stringify(fields.error) : null,

@@ -194,7 +194,7 @@ export class ServerMetrics {
     const durations = new Map<string, [Labels, HistogramState]>();
     let hits = 0;
     let succeeded = 0;
-    const byStatus: Record<string, number> = { succeeded: 0, failed: 0, cancelled: 0 };
+    const byStatus: Record<string, number> = { succeeded: 0, failed: 0, canceled: 0 };
     for (const job of finished) {
       byStatus[job.status] = (byStatus[job.status] ?? 0) + 1;
       if (job.status === "succeeded" && job.outcome) {

@@ -9,7 +9,7 @@ export interface BuildJobView {
   id: string;
   imageKey: string;
   image: string;
-  status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+  status: "queued" | "running" | "succeeded" | "failed" | "canceled";
   context: { environment?: string; version?: number } & Record<string, unknown>;
   createdAt: string;
   startedAt: string | null;
