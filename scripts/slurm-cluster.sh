@@ -118,6 +118,13 @@ ensure_user() {
   fi
   local home
   home=$(getent passwd "$JOB_USER" | cut -d: -f6)
+  # targets with `containers: docker` run the run's image with the node's Docker engine: the job
+  # user must reach it (membership of the docker group is root-equivalent on that node; this is a
+  # test cluster). MLENV_SLURM_DOCKER=0 leaves the user out.
+  if [ "${MLENV_SLURM_DOCKER:-1}" = 1 ] && getent group docker >/dev/null 2>&1 &&
+    ! id -nG "$JOB_USER" | tr ' ' '\n' | grep -qx docker; then
+    usermod -aG docker "$JOB_USER" || die "could not add $JOB_USER to the docker group"
+  fi
   mkdir -p "$home" "$DIR/shared"
   chown "$JOB_USER:" "$home" "$DIR/shared"
   chmod 755 "$DIR" "$DIR/shared"

@@ -42,6 +42,11 @@ export const AttachSlurmSchema = z.object({
   token: z.string().min(1).max(8192).optional(),
   /** The base interpreter of environments on the cluster's nodes (default python3 on the server's PATH). */
   python: z.string().regex(PLAIN_PATH, "python: expected an absolute path like /usr/bin/python3").optional(),
+  /**
+   * Run jobs in the run's environment image instead of a venv on the shared directory: `docker`
+   * (each node's Docker engine, reachable by the job user; no network, or the host's).
+   */
+  containers: z.enum(["docker"]).optional(),
 });
 export type AttachSlurmInput = z.infer<typeof AttachSlurmSchema>;
 
@@ -54,6 +59,8 @@ export interface SlurmTargetSettings {
   account: string | null;
   user: string | null;
   python: string | null;
+  /** How jobs run: `docker` containers of the run's image; null (or absent): a venv on the shared directory. */
+  containers?: "docker" | null;
 }
 
 /** A run's resources on a cluster target (`resources` of `POST /api/v1/runs`). */
@@ -118,6 +125,7 @@ export const ComputeTargetView = z.object({
       account: z.string().nullable(),
       user: z.string().nullable(),
       python: z.string().nullable(),
+      containers: z.enum(["docker"]).nullable().optional(),
     })
     .nullable(),
   credentials: z.enum(["none", "secret"]).describe("whether a token is stored (as a workspace secret)"),

@@ -17,6 +17,8 @@ export interface ComputeTargetInfo {
     account: string | null;
     user: string | null;
     python: string | null;
+    /** `docker`: jobs run the run's image; null or absent: a venv on the shared directory. */
+    containers?: "docker" | null;
   } | null;
   /** `secret`: a token is stored as a workspace secret. */
   credentials: "none" | "secret";
@@ -39,6 +41,8 @@ export interface AttachSlurmOptions {
   token?: string;
   /** The base interpreter of environments on the nodes (default /usr/bin/python3). */
   python?: string;
+  /** Run jobs in the run's image with each node's Docker engine instead of a venv. */
+  containers?: "docker";
 }
 
 /** A run's resources on a cluster target. */

@@ -29,6 +29,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--user <name>", "JWT: the Slurm user of the token")
     .option("--token-stdin", "JWT: read the token from standard input (kept as a workspace secret)")
     .option("--python <path>", "the base interpreter on the nodes (default /usr/bin/python3)")
+    .option("--containers <runtime>", "run jobs in the run's image: docker (each node's Docker engine)")
     .option("--json", "print JSON")
     .action(
       async (
@@ -43,6 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
           user?: string;
           tokenStdin?: boolean;
           python?: string;
+          containers?: string;
           json?: boolean;
         },
       ) => {
@@ -68,6 +70,8 @@ export function register(program: Command, ctx: CliContext): void {
           ...(opts.user ? { user: opts.user } : {}),
           ...(token ? { token } : {}),
           ...(opts.python ? { python: opts.python } : {}),
+          // the server checks the value and names the setting when it refuses it
+          ...(opts.containers ? { containers: opts.containers as "docker" } : {}),
         });
         if (opts.json) return ctx.json(t);
         ctx.out(

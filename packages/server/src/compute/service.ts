@@ -69,6 +69,8 @@ export class ComputeService {
       secrets?: WheelCatalog | undefined;
       /** Where blob datastore versions are unpacked for `mount` on the server's machine. */
       dataCacheDir: string;
+      /** Container runtimes this server can build images for (`docker` with a Docker engine). */
+      containers?: readonly "docker"[];
     },
   ) {}
 
@@ -94,7 +96,14 @@ export class ComputeService {
       account: input.account ?? null,
       user: input.user ?? null,
       python: input.python ?? null,
+      containers: input.containers ?? null,
     };
+    if (settings.containers && !(this.o.containers ?? []).includes(settings.containers)) {
+      throw bad(
+        "containers",
+        `Expected containers to name a runtime this server builds images for (${(this.o.containers ?? []).join(", ") || "none: no Docker engine is configured"}); received ${preview(settings.containers)}`,
+      );
+    }
     const http = settings.restUrl.startsWith("http");
     if (http && (!input.user || !input.token)) {
       throw bad(

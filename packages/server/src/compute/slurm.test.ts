@@ -1,5 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ComputeClient,
@@ -11,8 +12,10 @@ import {
 } from "@mlenv/sdk";
 import { Experiment } from "@mlenv/sdk/node";
 import {
+  baseImageCpu,
   buildCondaPackage,
   condaArchiveToolsMissing,
+  dockerAvailable,
   makeTempDir,
   postgresMissing,
   pythonFixture,
@@ -43,6 +46,7 @@ print("done", file=sys.stderr)
 `;
 
 const missing = slurmMissing() ?? venvMissing();
+const dockerMissing = await dockerAvailable();
 
 describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cluster", () => {
   let slurm: SlurmCluster;
@@ -284,8 +288,9 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
         // biome-ignore lint/suspicious/noExplicitAny: run JSON checked field by field
         let run: any;
         for (;;) {
-          run = (await a("GET", `/api/v1/runs/${id}`)).json;
-          if (["completed", "failed", "canceled"].includes(run.status) || Date.now() > end) break;
+          // a keep-alive connection the server closes just then: ask again
+          run = (await a("GET", `/api/v1/runs/${id}`).catch(() => null))?.json ?? run;
+          if (["completed", "failed", "canceled"].includes(run?.status) || Date.now() > end) break;
           await new Promise((res) => setTimeout(res, 300));
         }
         const log = (await a("GET", `/api/v1/runs/${id}/logs`)).json.items
@@ -307,6 +312,102 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
       dir.cleanup();
     }
   }, 400_000);
+
+  it.skipIf(skipWithout("docker", dockerMissing))(
+    "a target that runs containers: the script runs in the run's image on the node (no network, datastore read-only); cancel removes the container",
+    async () => {
+      const att = await api("POST", "/api/v1/compute", {
+        kind: "slurm",
+        name: "cluster-docker",
+        restUrl: slurm.restUrl,
+        sharedDir: slurm.sharedDir,
+        partition: "main",
+        containers: "docker",
+      });
+      expect(att.status, JSON.stringify(att.json)).toBe(201);
+      expect(att.json.settings.containers).toBe("docker");
+      const bad = await api("POST", "/api/v1/compute", {
+        kind: "slurm",
+        name: "cluster-bad",
+        restUrl: slurm.restUrl,
+        sharedDir: slurm.sharedDir,
+        partition: "main",
+        containers: "bridge-net",
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.json.message).toContain("containers");
+      const data = join(slurm.sharedDir, "datasets", "container-data");
+      mkdirSync(data, { recursive: true });
+      writeFileSync(join(data, "values.txt"), "4\n5\n");
+      const ds = await api("POST", "/api/v1/datastores", {
+        name: "container-data",
+        kind: "directory",
+        path: data,
+      });
+      expect(ds.status, JSON.stringify(ds.json)).toBe(201);
+      const environment = { definition: { name: "cluster-image", docker: { baseImage: baseImageCpu() } } };
+      const script = [
+        "import json, os, socket, sys, mlenv_run",
+        "print('in container', os.path.exists('/.dockerenv'), 'uid', os.getuid(), 'job', os.environ.get('SLURM_JOB_ID', '').isdigit())",
+        "print('data', sum(int(x) for x in open(os.path.join(sys.argv[1], 'values.txt'))))",
+        "try:",
+        "    open(os.path.join(sys.argv[1], 'x'), 'w')",
+        "    print('data writable')",
+        "except OSError as e:",
+        "    print('data read-only', e.errno)",
+        "try:",
+        "    socket.create_connection(('127.0.0.1', 22), timeout=2)",
+        "    print('network reached')",
+        "except OSError:",
+        "    print('no network')",
+        "mlenv_run.log('loss', 0.5)",
+        "os.makedirs('outputs', exist_ok=True)",
+        "json.dump({'ok': 1}, open('outputs/m.json', 'w'))",
+      ].join("\n");
+      const r = await submit(
+        { "train.py": script },
+        {
+          target: "cluster-docker",
+          environment,
+          arguments: [{ datastore: "container-data", mode: "mount" }],
+        },
+      );
+      expect(r.status, JSON.stringify(r.json)).toBe(201);
+      const run = await final(r.json.id, 300_000);
+      const log = await logText(run.id);
+      expect(run.status, log).toBe("completed");
+      expect(log).toMatch(/in container True uid [1-9]\d* job True/);
+      expect(log).toContain("data 9");
+      expect(log).toMatch(/data read-only 30\b/);
+      expect(log).toContain("no network");
+      expect(log).toMatch(/the script runs in a container of \S+ \(no network\)/);
+      expect(existsSync(join(data, "x"))).toBe(false);
+      expect((await api("GET", `/api/v1/runs/${run.id}/metrics`)).json.items).toMatchObject([
+        { name: "loss", value: 0.5 },
+      ]);
+      expect(run.artifacts.map((a: { path: string }) => a.path)).toEqual(["outputs/m.json"]);
+
+      const long = await submit(
+        { "train.py": "import time\nprint('started', flush=True)\ntime.sleep(300)\n" },
+        { target: "cluster-docker", environment },
+      );
+      await waitFor(long.json.id, (x) => x.status === "running");
+      const labelled = () =>
+        spawnSync("docker", ["ps", "-q", "--filter", `label=mlenv.run=${long.json.id}`], {
+          encoding: "utf8",
+        }).stdout.trim();
+      const end = Date.now() + 60_000;
+      while (!labelled() && Date.now() < end) await new Promise((res) => setTimeout(res, 300));
+      expect(labelled()).not.toBe("");
+      await api("POST", `/api/v1/runs/${long.json.id}/cancel`);
+      await waitFor(long.json.id, (x) => x.compute?.state === "CANCELLED", 60_000);
+      const gone = Date.now() + 30_000;
+      while (labelled() && Date.now() < gone) await new Promise((res) => setTimeout(res, 300));
+      expect(labelled()).toBe("");
+      expect((await api("DELETE", "/api/v1/compute/cluster-docker")).status).toBe(204);
+    },
+    400_000,
+  );
 
   it("slurmctld restarted while a run is running: the run's state recovers", async () => {
     const r = await submit({ "train.py": "import time\ntime.sleep(6)\nprint('survived')\n" });

@@ -3,6 +3,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { chown, copyFile, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore } from "../blobs/blobStore";
+import type { ImageBuilder } from "../builds/builder";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import type { Logger } from "../logger";
 import { recordedEnvironment } from "../runs/environments";
@@ -10,7 +11,7 @@ import { failureOf } from "../runs/errors";
 import { pythonHelperDir } from "../runs/runManager";
 import type { LogLine, RunArtifact, RunRecord, RunStore } from "../runs/runStore";
 import { extractSnapshot, insideDir, readSnapshot } from "../runs/snapshot";
-import { VenvCache } from "../runs/venv";
+import { type Interpreter, VenvCache } from "../runs/venv";
 import type { RunResources, SlurmTargetSettings } from "./schemas";
 import { type ComputeService, checkCluster, listFiles, type ResolvedInput } from "./service";
 import { type SlurmJob, SlurmRestError } from "./slurmRest";
@@ -85,6 +86,8 @@ export interface ClusterRunsOptions {
   /** How often cluster jobs are polled (default 2000 ms); three missed polls let another process take over. */
   pollMs?: number;
   maxArtifactBytes?: number;
+  /** Builds the run's image for targets that run containers (`containers: "docker"`). */
+  builder?: ImageBuilder;
   preparePip?: (
     workspaceId: string,
     lines: string[],
@@ -201,20 +204,42 @@ export class ClusterRuns {
         `environment ${run.environment.name} version ${run.environment.version} (${run.environment.imageKey})`,
       );
       const { definition, lock } = recordedEnvironment(run.environment);
-      const root = join(settings.sharedDir, ".mlenv", "envs");
-      let venvs = this.#venvs.get(root);
-      if (!venvs) {
-        venvs = new VenvCache({ root, python: settings.python ?? this.#o.python ?? "/usr/bin/python3" });
-        this.#venvs.set(root, venvs);
+      const tasks = resources.nodes * resources.tasksPerNode;
+      const nodePython = settings.python ?? this.#o.python ?? "/usr/bin/python3";
+      let interpreter: Interpreter;
+      let image: string | null = null;
+      if (settings.containers === "docker") {
+        // the batch step runs the entry with the node's python; the script runs in the image
+        const builder = this.#o.builder;
+        if (!builder) throw new Error("this server has no Docker engine to build the run's image");
+        say("building or reusing the environment's image");
+        const built = await builder.build({
+          definition,
+          ...(lock ? { lock } : {}),
+          workspaceId: run.workspaceId,
+          onLog: (l) => say(`build: ${l.text}`),
+        });
+        image = built.image;
+        say(
+          `image ${built.image}${built.cacheHit ? " (cached)" : ""}: the job runs it with docker on its node`,
+        );
+        interpreter = { python: nodePython, venvDir: null, cached: true };
+      } else {
+        const root = join(settings.sharedDir, ".mlenv", "envs");
+        let venvs = this.#venvs.get(root);
+        if (!venvs) {
+          venvs = new VenvCache({ root, python: nodePython });
+          this.#venvs.set(root, venvs);
+        }
+        const preparePip = this.#o.preparePip;
+        interpreter = await venvs.materialise({
+          definition,
+          imageKey: run.environment.imageKey,
+          lock,
+          log: say,
+          ...(preparePip ? { preparePip: (lines: string[]) => preparePip(run.workspaceId, lines) } : {}),
+        });
       }
-      const preparePip = this.#o.preparePip;
-      const interpreter = await venvs.materialise({
-        definition,
-        imageKey: run.environment.imageKey,
-        lock,
-        log: say,
-        ...(preparePip ? { preparePip: (lines: string[]) => preparePip(run.workspaceId, lines) } : {}),
-      });
       await this.#log(
         run.id,
         system.splice(0).map((text) => ({ stream: "system" as const, text })),
@@ -228,19 +253,43 @@ export class ClusterRuns {
       }
       const args = [...run.arguments];
       const recorded = [];
+      const readOnly: string[] = [];
       for (const input of inputs) {
         const path = await this.#o.service.materialiseInput(run.workspaceId, input, {
           workDir: work,
           cacheRoot: join(settings.sharedDir, ".mlenv", "data"),
         });
         args[input.index] = path;
+        if (input.mode === "mount") readOnly.push(path);
         recorded.push({ ...input, resolvedPath: path });
         say(
           `input ${input.datastore} (${input.mode}${input.version ? `, version ${input.version}` : ""}): ${path}`,
         );
       }
       if (recorded.length) await jobs.setRunInputs(run.id, recorded);
-      const tasks = resources.nodes * resources.tasksPerNode;
+      const passed = {
+        ...definition.environmentVariables,
+        MLENV_RUN_ID: run.id,
+        MLENV_EXPERIMENT: run.experiment,
+        MLENV_RUN_METRICS_FILE: join(runDir, "metrics.jsonl"),
+        PYTHONUNBUFFERED: "1",
+      };
+      const container = image
+        ? {
+            runtime: "docker",
+            image,
+            python: definition.python.userManagedDependencies ? definition.python.interpreterPath : "python",
+            // tasks of a distributed run reach each other through the host's network; never a bridge
+            network: tasks > 1 || run.network ? "host" : "none",
+            readOnly,
+            env: Object.keys(passed),
+            ...(resources.memoryMb !== undefined ? { memoryMb: resources.memoryMb } : {}),
+          }
+        : null;
+      if (container)
+        say(
+          `the script runs in a container of ${container.image} (${container.network === "none" ? "no network" : "host network"})`,
+        );
       await writeFile(
         join(runDir, "job.json"),
         JSON.stringify({
@@ -248,6 +297,7 @@ export class ClusterRuns {
           arguments: args,
           tasks,
           distribution: resources.distribution ?? "pytorch",
+          ...(container ? { container } : {}),
         }),
       );
       await this.#chownLikeShared(settings.sharedDir, runDir);
@@ -256,11 +306,7 @@ export class ClusterRuns {
       const env: Record<string, string> = {
         PATH: `${interpreter.venvDir ? `${join(interpreter.venvDir, "bin")}:` : ""}/usr/local/bin:/usr/bin:/bin`,
         LANG: process.env.LANG ?? "C.UTF-8",
-        PYTHONUNBUFFERED: "1",
-        ...definition.environmentVariables,
-        MLENV_RUN_ID: run.id,
-        MLENV_EXPERIMENT: run.experiment,
-        MLENV_RUN_METRICS_FILE: join(runDir, "metrics.jsonl"),
+        ...passed,
         ...(interpreter.venvDir ? { VIRTUAL_ENV: interpreter.venvDir } : {}),
       };
       const script = `#!/bin/sh\nexec ${sq(interpreter.python)} -u ${sq(join(runDir, "helpers", "mlenv_slurm_entry.py"))} ${sq(runDir)}\n`;

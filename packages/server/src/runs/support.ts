@@ -171,6 +171,7 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     blobs: options.blobs,
     secrets: options.wheels?.catalog,
     dataCacheDir: join(options.dataDir, "datastores"),
+    containers: options.docker ? ["docker"] : [],
   });
   const cluster = new ClusterRuns({
     service: compute,
@@ -179,6 +180,7 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     logger: options.logger,
     pollMs: clusterPollMs,
     ...(preparePip ? { preparePip } : {}),
+    ...(options.docker ? { builder: options.docker.builder } : {}),
   });
   const gpus =
     options.gpus ?? new Gpus({ devices: [], cuda: null, cudaSource: "none", reason: "not read yet" });
