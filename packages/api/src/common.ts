@@ -54,6 +54,16 @@ export const AfterQuerySchema = z.object({
   after: z.string().optional().describe("last seq seen (0 = from the start)"),
 });
 
+/** A log route's query: JSON pages after ?after=, or with ?follow=1 (or Accept: text/event-stream) server-sent events. */
+export const LogsQuerySchema = AfterQuerySchema.extend({
+  follow: z
+    .string()
+    .optional()
+    .describe(
+      "1 or true: server-sent events (as Accept: text/event-stream); Last-Event-ID or ?after= resumes",
+    ),
+});
+
 export const HealthSchema = z.object({
   status: z.enum(["ok", "unavailable"]),
   store: z.enum(["sqlite", "postgres"]),

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { canonicalStatus } from "./builds";
 import {
-  AfterQuerySchema,
   ArtifactSchema,
   FilesSchema,
+  LogsQuerySchema,
   LogsSchema,
   MAX_GPUS,
   NulFree,
@@ -171,9 +171,10 @@ export const getRun = route({
 export const runLogs = route({
   method: "get",
   path: "/api/v1/runs/{id}/logs",
-  summary: "Log lines after ?after=seq (poll until the status is final)",
+  summary:
+    "Log lines after ?after=seq; with Accept: text/event-stream or ?follow=1 server-sent events (`log` events with id = seq, Last-Event-ID resumes, one `end` event carrying the run when it is final)",
   role: "reader",
-  query: AfterQuerySchema,
+  query: LogsQuerySchema,
   responses: { 200: LogsSchema },
 });
 

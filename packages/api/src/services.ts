@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AfterQuerySchema, LogsSchema, MAX_GPUS, NulFree, RunErrorSchema } from "./common";
+import { LogsQuerySchema, LogsSchema, MAX_GPUS, NulFree, RunErrorSchema } from "./common";
 import { route } from "./route";
 import { EnvironmentChoiceSchema, RunEnvironmentSchema } from "./runs";
 
@@ -84,9 +84,10 @@ export const getService = route({
 export const serviceLogs = route({
   method: "get",
   path: "/api/v1/services/{name}/logs",
-  summary: "Service log lines after ?after=seq",
+  summary:
+    "Service log lines after ?after=seq; with Accept: text/event-stream or ?follow=1 server-sent events (`log` events with id = seq, Last-Event-ID resumes, one `end` event carrying the service when it fails or is deleted)",
   role: "reader",
-  query: AfterQuerySchema,
+  query: LogsQuerySchema,
   responses: { 200: LogsSchema },
 });
 

@@ -1,8 +1,8 @@
-import { runs } from "@mlenv/api";
 import type { DatastoreArgument, MpiConfiguration, PyTorchConfiguration, RunResources } from "./compute";
 import { CondaDependencies } from "./condaDependencies";
 import { Environment } from "./environment";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
+import { followEventStream } from "./internal/eventStream";
 import { seg } from "./internal/url";
 import { requestBytes, type Workspace } from "./workspace";
 
@@ -229,6 +229,23 @@ export class RunsClient {
     return this.workspace.request("GET", `/api/v1/runs/${seg(id)}/logs`, { query: { after } });
   }
 
+  /**
+   * A run's output as it is written (server-sent events): every line after `after`, then the
+   * final run. A dropped connection resumes after the last line seen: no line twice, none lost.
+   */
+  async *followLogs(
+    id: string,
+    options: { after?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<{ type: "log"; line: LogLine } | { type: "end"; run: RunInfo }> {
+    for await (const e of followEventStream(this.workspace, `/api/v1/runs/${seg(id)}/logs`, {
+      ...options,
+      what: `the log stream of run ${id}`,
+    })) {
+      if (e.event === "log") yield { type: "log", line: e.data as LogLine };
+      else if (e.event === "end") yield { type: "end", run: e.data as RunInfo };
+    }
+  }
+
   async metrics(id: string): Promise<MetricPoint[]> {
     return (await this.workspace.request<{ items: MetricPoint[] }>("GET", `/api/v1/runs/${seg(id)}/metrics`))
       .items;
@@ -287,6 +304,24 @@ export class RunsClient {
 
   serviceLogs(name: string, after = 0): Promise<{ items: LogLine[]; status: ServiceStatus; next: number }> {
     return this.workspace.request("GET", `/api/v1/services/${seg(name)}/logs`, { query: { after } });
+  }
+
+  /**
+   * A service's output as it is written (server-sent events): every line after `after`; when the
+   * service fails or is deleted, its final state. Resumes after a dropped connection like
+   * {@link followLogs}.
+   */
+  async *followServiceLogs(
+    name: string,
+    options: { after?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<{ type: "log"; line: LogLine } | { type: "end"; service: ServiceInfo }> {
+    for await (const e of followEventStream(this.workspace, `/api/v1/services/${seg(name)}/logs`, {
+      ...options,
+      what: `the log stream of service ${name}`,
+    })) {
+      if (e.event === "log") yield { type: "log", line: e.data as LogLine };
+      else if (e.event === "end") yield { type: "end", service: e.data as ServiceInfo };
+    }
   }
 
   /**
@@ -349,7 +384,7 @@ export interface WaitOptions {
    */
   showOutput?: boolean;
   output?: (line: string) => void;
-  /** Poll interval in ms (default 250). */
+  /** Unused: the output is streamed (server-sent events), not polled. Kept for callers that pass it. */
   pollMs?: number;
   /** Give up after this many ms (default: wait for ever). */
   timeoutMs?: number;
@@ -442,22 +477,27 @@ export class Run {
   /** Wait for a final status, optionally streaming output (`showOutput`, as the reference). */
   async waitForCompletion(options: WaitOptions = {}): Promise<Run> {
     const out = options.showOutput ? (options.output ?? defaultOutput()) : null;
-    const poll = options.pollMs ?? 250;
-    const end = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
-    let after = 0;
-    for (;;) {
-      const page = await this.#client.logs(this.id, after);
-      if (out) for (const l of page.items) out(l.stream === "system" ? `[mlenv] ${l.text}` : l.text);
-      after = page.next;
-      if (runs.isFinalRunStatus(page.status) && page.items.length === 0) break;
-      if (Date.now() > end) {
-        throw new MlenvError(
-          SdkErrorCodes.timeout,
-          `Expected run ${this.id} to finish within ${options.timeoutMs} ms; it is ${page.status}`,
-        );
+    // the log stream ends with the final run: no polling
+    const stop = new AbortController();
+    const timer =
+      options.timeoutMs === undefined ? undefined : setTimeout(() => stop.abort(), options.timeoutMs);
+    const timedOut = () =>
+      new MlenvError(
+        SdkErrorCodes.timeout,
+        `Expected run ${this.id} to finish within ${options.timeoutMs} ms; it is ${this.info.status}`,
+      );
+    try {
+      for await (const e of this.#client.followLogs(this.id, { signal: stop.signal })) {
+        if (e.type === "end") this.info = e.run;
+        else if (out) out(e.line.stream === "system" ? `[mlenv] ${e.line.text}` : e.line.text);
       }
-      if (page.items.length === 0) await sleep(poll);
+    } catch (e) {
+      if (stop.signal.aborted) throw timedOut();
+      throw e;
+    } finally {
+      clearTimeout(timer);
     }
+    if (stop.signal.aborted) throw timedOut();
     await this.refresh();
     if ((options.raiseOnError ?? true) && this.info.status !== "completed") {
       throw new MlenvError(

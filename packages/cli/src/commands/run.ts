@@ -70,7 +70,10 @@ function checkDir(ctx: CliContext, dir: string): string {
   return path;
 }
 
-/** Print a run's log from `after` until it is final (follow) or once; returns the run's status. */
+/**
+ * Print a run's log: once, or followed live (server-sent events, resumed after a dropped
+ * connection) until the run is final; returns the run's status.
+ */
 async function printLogs(
   ctx: CliContext,
   ws: Workspace,
@@ -79,14 +82,20 @@ async function printLogs(
 ): Promise<string> {
   const { RunsClient } = await sdk();
   const client = new RunsClient(ws);
-  const follow = options.follow;
+  if (options.follow) {
+    let status = "unknown";
+    for await (const e of client.followLogs(id)) {
+      if (e.type === "log") printLine(ctx, e.line, options.json);
+      else status = e.run.status;
+    }
+    return status;
+  }
   let after = 0;
   for (;;) {
     const page = await client.logs(id, after);
     for (const l of page.items) printLine(ctx, l, options.json);
     after = page.next;
-    if (!follow || (isFinalRunStatus(page.status) && page.items.length === 0)) return page.status;
-    if (page.items.length === 0) await sleep(250);
+    if (page.items.length === 0) return page.status;
   }
 }
 
@@ -311,7 +320,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command("logs")
     .description("Print a run's output (-f: follow until it ends)")
     .argument("<id>", "the run id")
-    .option("-f, --follow", "keep printing until the run ends")
+    .option("-f, --follow", "keep printing as lines are written until the run ends")
     .option("--json", "print each log line as one JSON line ({stream, text, ...})")
     .action(async (id: string, opts: { follow?: boolean; json?: boolean }) => {
       await printLogs(ctx, await workspace(), id, { follow: opts.follow === true, json: opts.json });
@@ -621,22 +630,26 @@ export function register(program: Command, ctx: CliContext): void {
     .command("logs")
     .description("A service's worker output and mlenv's notes (-f: follow)")
     .argument("<name>", "the service")
-    .option("-f, --follow", "keep printing until interrupted or the service is deleted")
+    .option(
+      "-f, --follow",
+      "keep printing as lines are written until the service fails or is deleted (or ^C)",
+    )
     .option("--json", "print each log line as one JSON line ({stream, text, ...})")
     .action(async (name: string, opts: { follow?: boolean; json?: boolean }) => {
-      const { RunsClient, isMlenvError } = await sdk();
+      const { RunsClient } = await sdk();
       const client = new RunsClient(await workspace());
+      if (opts.follow) {
+        // live (server-sent events) until the service fails or is deleted, or ^C
+        for await (const e of client.followServiceLogs(name))
+          if (e.type === "log") printLine(ctx, e.line, opts.json);
+        return;
+      }
       let after = 0;
       for (;;) {
-        const page = await client.serviceLogs(name, after).catch((e) => {
-          if (opts.follow && isMlenvError(e, "E_NOT_FOUND") && after > 0) return null;
-          throw e;
-        });
-        if (!page) return;
+        const page = await client.serviceLogs(name, after);
         for (const l of page.items) printLine(ctx, l, opts.json);
         after = page.next;
-        if (!opts.follow) return;
-        if (page.items.length === 0) await sleep(500);
+        if (page.items.length === 0) return;
       }
     });
 

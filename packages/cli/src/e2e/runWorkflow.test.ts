@@ -221,6 +221,11 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         await new Promise((r) => setTimeout(r, 100));
       expect((await ok("run", "cancel", id!)).stdout).toBe(`Run ${id} is canceled\n`);
       expect((await ok("run", "logs", "-f", id!)).stdout).toContain("sleeping");
+      // --json: one JSON document per line, the line's seq/stream/text (the stream's events)
+      const jsonLines = (await ok("run", "logs", "-f", "--json", id!)).stdout.trim().split("\n");
+      const parsed = jsonLines.map((l) => JSON.parse(l) as { seq: number; stream: string; text: string });
+      expect(parsed.map((l) => l.seq)).toEqual(parsed.map((_, i) => i + 1));
+      expect(parsed.some((l) => l.text.includes("sleeping"))).toBe(true);
 
       const bad = await mlenv(
         "run",

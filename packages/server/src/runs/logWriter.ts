@@ -1,5 +1,12 @@
+import { EventEmitter } from "node:events";
 import { redactSignedUrls } from "../signing/urlSigner";
 import type { LogLine, RunStore } from "./runStore";
+
+/**
+ * Emits an owner's id once a batch of its lines is stored: followers in this process wake at
+ * once (those of owners writing in another process poll the database).
+ */
+export const logsAppended = new EventEmitter().setMaxListeners(0);
 
 /** Buffers an owner's output lines and writes them in batches (numbered from `startSeq + 1`). */
 export class LogWriter {
@@ -38,7 +45,10 @@ export class LogWriter {
     const batch = this.#buffer;
     this.#buffer = [];
     if (batch.length > 0) {
-      this.#chain = this.#chain.then(() => this.store.appendLogs(this.ownerId, batch)).catch(() => {});
+      this.#chain = this.#chain
+        .then(() => this.store.appendLogs(this.ownerId, batch))
+        .then(() => void logsAppended.emit(this.ownerId))
+        .catch(() => {});
     }
     return this.#chain;
   }

@@ -11,6 +11,7 @@ import type { Logger } from "../logger";
 import { registerModel } from "../models/models";
 import type { ServiceManager } from "../services/serviceManager";
 import type { AuthenticatedToken, Store } from "../store/types";
+import { logEventResponse, resumeFrom, wantsEvents } from "./logEvents";
 import type { RunManager } from "./runManager";
 import type { ModelRecord, RunRecord, ServiceRecord } from "./runStore";
 import { readSnapshot, storeSnapshot } from "./snapshot";
@@ -176,6 +177,19 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
   mount(app, R.runLogs, async ({ c, auth, params, query }) => {
     const run = await runOf(auth, params.id);
     const from = after(query.after);
+    if (wantsEvents(c.req.header("accept"), query.follow)) {
+      return logEventResponse({
+        store,
+        ownerId: run.id,
+        afterSeq: resumeFrom(c.req.header("last-event-id"), from),
+        signal: c.req.raw.signal,
+        state: async () => {
+          const now = await store.getRun(run.id);
+          if (!now) return { final: true, view: runView({ ...run, status: "canceled" }) };
+          return R.isFinalRunStatus(now.status) ? { final: true, view: runView(now) } : { final: false };
+        },
+      });
+    }
     // read the status first: a final status means every line is already written
     const items = await store.logs(run.id, from);
     return c.json({ items, status: run.status, next: items.at(-1)?.seq ?? from });
@@ -285,6 +299,21 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
   mount(app, Sv.serviceLogs, async ({ c, auth, params, query }) => {
     const s = await serviceOf(auth, params.name);
     const from = after(query.after);
+    if (wantsEvents(c.req.header("accept"), query.follow)) {
+      return logEventResponse({
+        store,
+        ownerId: s.id,
+        afterSeq: resumeFrom(c.req.header("last-event-id"), from),
+        signal: c.req.raw.signal,
+        // a service ends when it fails or is deleted (by id: a new one may take its name)
+        state: async () => {
+          const now = (await store.getService(s.id)) ?? { ...s, status: "deleted" as const };
+          return now.status === "failed" || now.status === "deleted"
+            ? { final: true, view: serviceView(now) }
+            : { final: false };
+        },
+      });
+    }
     const items = await store.logs(s.id, from);
     return c.json({ items, status: s.status, next: items.at(-1)?.seq ?? from });
   });

@@ -91,7 +91,7 @@ function download(bytes: Uint8Array, path: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** One run: status, its live log (polled), metrics as charts, and its outputs. */
+/** One run: status, its live log (server-sent events), metrics as charts, and its outputs. */
 export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown) => void }): ComponentChild {
   const [run, setRun] = useState<RunInfo | null>(null);
   const [lines, setLines] = useState<LogLine[]>([]);
@@ -100,37 +100,56 @@ export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown
   const logRef = useRef<HTMLPreElement>(null);
 
   useEffect(() => {
-    let live = true;
+    const stop = new AbortController();
     const client = new RunsClient(props.ws);
-    (async () => {
-      let after = 0;
+    const fail = (e: unknown) => {
+      if (stop.signal.aborted) return;
+      props.onError(e);
+      setError(e);
+    };
+    // the log, live (server-sent events, resumed after a dropped connection) until the run ends
+    void (async () => {
+      const pending: LogLine[] = [];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // one render per burst of lines, not one per line
+      const flush = () => {
+        timer = undefined;
+        const batch = pending.splice(0);
+        if (batch.length && !stop.signal.aborted) setLines((ls) => [...ls, ...batch]);
+      };
       try {
-        for (;;) {
-          const [info, page, points] = await Promise.all([
-            client.get(props.id),
-            client.logs(props.id, after),
-            client.metrics(props.id),
-          ]);
-          if (!live) return;
-          setRun(info);
-          setMetrics(points);
-          if (page.items.length) setLines((ls) => [...ls, ...page.items]);
-          after = page.next;
-          if (isFinalRunStatus(info.status) && isFinalRunStatus(page.status) && page.items.length === 0)
-            return;
-          await new Promise((r) => setTimeout(r, 700));
-          if (!live) return;
+        for await (const e of client.followLogs(props.id, { signal: stop.signal })) {
+          if (e.type === "log") {
+            pending.push(e.line);
+            timer ??= setTimeout(flush, 50);
+          } else {
+            clearTimeout(timer);
+            flush();
+            setRun(e.run);
+            setMetrics(await client.metrics(props.id));
+          }
         }
       } catch (e) {
-        if (live) {
-          props.onError(e);
-          setError(e);
-        }
+        fail(e);
       }
     })();
-    return () => {
-      live = false;
-    };
+    // status and metrics, until the run is final
+    void (async () => {
+      try {
+        for (;;) {
+          const [info, points] = await Promise.all([client.get(props.id), client.metrics(props.id)]);
+          if (stop.signal.aborted) return;
+          setRun(info);
+          setMetrics(points);
+          if (isFinalRunStatus(info.status)) return;
+          await new Promise((r) => setTimeout(r, 1000));
+          if (stop.signal.aborted) return;
+        }
+      } catch (e) {
+        fail(e);
+      }
+    })();
+    return () => stop.abort();
   }, [props.ws, props.id]);
 
   useEffect(() => {

@@ -91,15 +91,39 @@ export function ServicePage(props: {
   const [lines, setLines] = useState<LogLine[]>([]);
   const [deleted, setDeleted] = useState<string | null>(null);
   const { data: s, error } = usePoll<ServiceInfo>(
-    async () => {
-      const info = await client.getService(props.name);
-      const page = await client.serviceLogs(props.name);
-      setLines(page.items);
-      return info;
-    },
+    () => client.getService(props.name),
     [props.ws, props.name],
     2000,
   );
+  // the log, live (server-sent events) until the service fails or is deleted
+  useEffect(() => {
+    const stop = new AbortController();
+    setLines([]);
+    void (async () => {
+      const pending: LogLine[] = [];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const flush = () => {
+        timer = undefined;
+        const batch = pending.splice(0);
+        if (batch.length && !stop.signal.aborted) setLines((ls) => [...ls, ...batch]);
+      };
+      try {
+        for await (const e of new RunsClient(props.ws).followServiceLogs(props.name, {
+          signal: stop.signal,
+        })) {
+          if (e.type === "log") {
+            pending.push(e.line);
+            timer ??= setTimeout(flush, 50);
+          }
+        }
+        clearTimeout(timer);
+        flush();
+      } catch (e) {
+        if (!stop.signal.aborted) props.onError(e);
+      }
+    })();
+    return () => stop.abort();
+  }, [props.ws, props.name]);
   const remove = async () => {
     try {
       await client.deleteService(props.name);
