@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { chromium } from "playwright-core";
+import { type BrowserContext, chromium } from "playwright-core";
 
 /** Debian's chromium binary used for browser tests. */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -117,4 +117,31 @@ export async function evaluateInChromium<T>(
     await context.close();
     rmSync(userDataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A headless Chromium profile in `profile` that reaches only `origin`: every other request is
+ * aborted (and passed to `onRefused`, when given). The profile folder is the caller's to remove.
+ */
+export async function openChromium(options: {
+  profile: string;
+  origin: string;
+  viewport?: { width: number; height: number };
+  acceptDownloads?: boolean;
+  onRefused?: (url: string) => void;
+}): Promise<BrowserContext> {
+  const context = await chromium.launchPersistentContext(options.profile, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    ...(options.viewport ? { viewport: options.viewport } : {}),
+    ...(options.acceptDownloads ? { acceptDownloads: true } : {}),
+  });
+  await context.route("**/*", (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${options.origin}/`)) return route.continue();
+    options.onRefused?.(url);
+    return route.abort();
+  });
+  return context;
 }

@@ -1,5 +1,11 @@
 export type { BrowserRun, BundleOptions } from "./browser";
-export { bundleForBrowser, CHROMIUM_PATH, chromiumMissing, evaluateInChromium } from "./browser";
+export {
+  bundleForBrowser,
+  CHROMIUM_PATH,
+  chromiumMissing,
+  evaluateInChromium,
+  openChromium,
+} from "./browser";
 export { requireAll, skipWithout } from "./components";
 export type {
   BuiltCondaPackage,

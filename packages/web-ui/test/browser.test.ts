@@ -5,13 +5,13 @@ import { fileURLToPath } from "node:url";
 import { definitionHash, loadDefinitionFile } from "@mlenv/core";
 import { startServer } from "@mlenv/server";
 import {
-  CHROMIUM_PATH,
   chromiumMissing,
+  openChromium,
   skipWithout,
   startTestServer,
   type TestServer,
 } from "@mlenv/test-utils";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { axeViolations } from "./axeAudit";
 
@@ -63,27 +63,12 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
       mkdirSync(ARTIFACTS, { recursive: true });
       srv = await startTestServer(startServer);
       profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM_PATH,
-        headless: true,
-        viewport: DESKTOP,
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
       // Only the test server may be reached; anything else (a CDN, a font) is recorded and refused.
-      await context.route("**/*", (route) => {
-        const url = route.request().url();
-        if (url.startsWith(`${srv.url}/`)) return route.continue();
-        offOrigin.push(url);
-        return route.abort();
+      context = await openChromium({
+        profile,
+        origin: srv.url,
+        viewport: DESKTOP,
+        onRefused: (u) => offOrigin.push(u),
       });
       page = context.pages()[0] ?? (await context.newPage());
       page.on("pageerror", (e) => pageErrors.push(String(e)));

@@ -17,13 +17,13 @@ import {
 } from "@mlenv/server";
 import {
   baseImageCpu,
-  CHROMIUM_PATH,
   chromiumMissing,
   dockerAvailable,
   makeTempDir,
+  openChromium,
   skipWithout,
 } from "@mlenv/test-utils";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { axeViolations } from "./axeAudit";
 
@@ -107,24 +107,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("docker"
       expect(failing.status).toBe(201);
 
       profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM_PATH,
-        headless: true,
-        viewport: { width: 1280, height: 900 },
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
-      await context.route("**/*", (route) =>
-        route.request().url().startsWith(`${url}/`) ? route.continue() : route.abort(),
-      );
+      context = await openChromium({ profile, origin: url, viewport: { width: 1280, height: 900 } });
       page = context.pages()[0] ?? (await context.newPage());
     }, 180_000);
 

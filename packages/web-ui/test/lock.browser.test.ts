@@ -5,13 +5,13 @@ import { definitionHash, type Lock, parseDefinition } from "@mlenv/core";
 import { startServer } from "@mlenv/server";
 import {
   apiClient,
-  CHROMIUM_PATH,
   chromiumMissing,
+  openChromium,
   skipWithout,
   startTestServer,
   type TestServer,
 } from "@mlenv/test-utils";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const def = (name: string, pip: string) => ({
@@ -61,20 +61,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))("web UI Lock tab in Ch
       (await api("POST", "/api/v1/environments", { definition: def("ui-loose", "requests") })).status,
     ).toBe(201);
     profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-      ],
-    });
-    await context.route("**/*", (route) =>
-      route.request().url().startsWith(`${srv.url}/`) ? route.continue() : route.abort(),
-    );
+    context = await openChromium({ profile, origin: srv.url });
     page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`${srv.url}/`);
     await page.getByLabel("API token").fill(srv.token);

@@ -5,15 +5,15 @@ import { fileURLToPath } from "node:url";
 import { startServer } from "@mlenv/server";
 import {
   apiClient,
-  CHROMIUM_PATH,
   chromiumMissing,
+  openChromium,
   skipWithout,
   snapshotFiles,
   startTestServer,
   type TestServer,
   venvMissing,
 } from "@mlenv/test-utils";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { axeViolations } from "./axeAudit";
 
@@ -75,25 +75,12 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3
       expect(sub.status, JSON.stringify(sub.json)).toBe(201);
       runId = sub.json.id;
       profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM_PATH,
-        headless: true,
+      context = await openChromium({
+        profile,
+        origin: srv.url,
         viewport: { width: 1280, height: 900 },
         acceptDownloads: true,
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
       });
-      await context.route("**/*", (route) =>
-        route.request().url().startsWith(`${srv.url}/`) ? route.continue() : route.abort(),
-      );
       page = context.pages()[0] ?? (await context.newPage());
     }, 180_000);
 

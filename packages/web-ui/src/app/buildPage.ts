@@ -1,40 +1,20 @@
-import { BuildsClient, isFinalBuildStatus, type Workspace } from "@mlenv/sdk";
+import {
+  type BuildInfo,
+  type BuildLogLine,
+  BuildsClient,
+  isFinalBuildStatus,
+  type Workspace,
+} from "@mlenv/sdk";
 import { type ComponentChild, h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { href } from "./route";
 import { ErrorBox, formatDate, PageTitle } from "./util";
 
-/** A build job as GET /api/v1/builds/:id answers it. */
-export interface BuildJobView {
-  id: string;
-  imageKey: string;
-  image: string;
-  status: "queued" | "running" | "succeeded" | "failed" | "canceled";
-  context: { environment?: string; version?: number } & Record<string, unknown>;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  outcome: {
-    image: string;
-    imageId: string | null;
-    digest: string | null;
-    cacheHit: boolean;
-    source: string;
-    steps: { index: number; instruction: string; cached: boolean }[];
-    durationMs: number;
-  } | null;
-  error: {
-    code: string;
-    message: string;
-    step?: { index: number | null; total: number | null; instruction: string | null; output: string };
-  } | null;
-}
+/** A build job as GET /api/v1/builds/:id answers it (the SDK's `BuildInfo`). */
+export type BuildJobView = BuildInfo;
 
-export interface LogLine {
-  seq: number;
-  step: number | null;
-  text: string;
-}
+/** One line of a build log. */
+export type LogLine = BuildLogLine;
 
 /** The first part of an error message: the failed step's output is shown in the log. */
 function headline(message: string): string {
@@ -78,7 +58,7 @@ export function BuildPage(props: {
         // the SDK's follower: SSE read with fetch (the token goes in a header), resumed after a drop
         for await (const e of new BuildsClient(props.ws).follow(props.id, { signal: stop.signal })) {
           if (e.type === "log") setLines((ls) => [...ls, e.line]);
-          else setJob(e.job as BuildJobView);
+          else setJob(e.job);
         }
       } catch (e) {
         if (!stop.signal.aborted) {
