@@ -1,35 +1,10 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { Workspace } from "@mlenv/sdk";
+import type { WheelInfo, WheelRevisionInfo, Workspace } from "@mlenv/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
 import { formatTable, sanitize } from "../output";
 import { humanBytes, type Progress } from "../progress";
-
-/** A wheel as the server lists it (see packages/server/src/wheels/routes.ts). */
-interface WheelInfo {
-  filename: string;
-  project: string;
-  name: string;
-  version: string;
-  sha256: string;
-  size: number;
-  requiresPython: string | null;
-  yanked: boolean;
-  yankedReason: string | null;
-  revision: number;
-  uploadedAt: string;
-  uploadedBy: string;
-  reference: string;
-}
-
-interface Revision {
-  revision: number;
-  sha256: string;
-  size: number;
-  uploadedAt: string;
-  uploadedBy: string;
-}
 
 const seg = encodeURIComponent;
 
@@ -181,7 +156,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<filename>", "the wheel's file name")
     .option("--json", "print JSON")
     .action(async (filename: string, opts: { json?: boolean }) => {
-      const w = await (await workspace()).request<WheelInfo & { revisions: Revision[] }>(
+      const w = await (await workspace()).request<WheelInfo & { revisions: WheelRevisionInfo[] }>(
         "GET",
         `/api/v1/wheels/${seg(filename)}`,
       );
