@@ -122,6 +122,28 @@ export async function serveCondaChannel(options: CondaChannelOptions): Promise<C
   };
 }
 
+/** One record of {@link repodataJson}: `depends` and `build_number` default to none and 0. */
+export interface RepodataRecord {
+  name: string;
+  version: string;
+  build: string;
+  depends?: string[];
+  build_number?: number;
+}
+
+/** A `repodata.json` text listing `.tar.bz2` records (placeholder md5) for one subdir. */
+export function repodataJson(records: RepodataRecord[], subdir = "linux-64"): string {
+  return JSON.stringify({
+    info: { subdir },
+    packages: Object.fromEntries(
+      records.map((r) => [
+        `${r.name}-${r.version}-${r.build}.tar.bz2`,
+        { build_number: 0, depends: [], md5: "c".repeat(32), ...r },
+      ]),
+    ),
+  });
+}
+
 /**
  * Split a flat `{filename: record}` index (like conda's tests/data/index4.json) into channel
  * files the way conda's tests do: records with subdir noarch (or a noarch field) go to

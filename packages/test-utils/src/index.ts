@@ -13,6 +13,7 @@ export type {
   CondaChannelServer,
   FixtureFile,
   FixturePackage,
+  RepodataRecord,
 } from "./condaChannel";
 export {
   buildCondaPackage,
@@ -22,6 +23,7 @@ export {
   condaArchiveToolsMissing,
   LONG_BUILD_PREFIX,
   pythonFixture,
+  repodataJson,
   serveCondaChannel,
   writeCondaChannel,
 } from "./condaChannel";

@@ -1,31 +1,19 @@
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseLock } from "@mlenv/core";
-import { makeTempDir, serveCondaChannel } from "@mlenv/test-utils";
+import { makeTempDir, repodataJson, serveCondaChannel } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
 
 const t = makeTempDir();
 const run = (...argv: string[]) => runInProcess(argv, { cwd: t.path, env: { HOME: t.path } });
-const repodata = (
-  recs: { name: string; version: string; build: string; depends?: string[]; build_number?: number }[],
-) =>
-  JSON.stringify({
-    info: { subdir: "linux-64" },
-    packages: Object.fromEntries(
-      recs.map((r) => [
-        `${r.name}-${r.version}-${r.build}.tar.bz2`,
-        { build_number: 0, depends: [], md5: "c".repeat(32), ...r },
-      ]),
-    ),
-  });
 const base = [
   { name: "python", version: "3.12.1", build: "h0_0" },
   { name: "numpy", version: "1.26.4", build: "py312_0", depends: ["python >=3.12,<3.13"] },
 ];
 let channel: Awaited<ReturnType<typeof serveCondaChannel>>;
 beforeAll(async () => {
-  channel = await serveCondaChannel({ files: { "linux-64/repodata.json": repodata(base) } });
+  channel = await serveCondaChannel({ files: { "linux-64/repodata.json": repodataJson(base) } });
   writeFileSync(
     join(t.path, "env.yml"),
     `name: demo\nchannels:\n  - ${channel.url}\ndependencies:\n  - python=3.12\n  - numpy\n`,
@@ -58,7 +46,7 @@ describe("mlenv env lock / outdated", () => {
     await run("env", "lock", "-d", "env.yml", "--platform", "linux-64");
     channel.setFile(
       "linux-64/repodata.json",
-      repodata([
+      repodataJson([
         ...base,
         { name: "numpy", version: "2.1.0", build: "py312_0", depends: ["python >=3.12,<3.13"] },
       ]),
@@ -109,7 +97,7 @@ describe("mlenv env lock and the __cuda virtual package", () => {
     };
   };
   beforeAll(async () => {
-    cudaChannel = await serveCondaChannel({ files: { "linux-64/repodata.json": repodata(torch) } });
+    cudaChannel = await serveCondaChannel({ files: { "linux-64/repodata.json": repodataJson(torch) } });
     writeFileSync(join(t.path, "gpu.json"), definition({ gpuSupport: true, cudaVersion: "12.4" }));
     writeFileSync(join(t.path, "gpu-old.json"), definition({ gpuSupport: true, cudaVersion: "11.8" }));
     writeFileSync(join(t.path, "cpu.json"), definition({}));

@@ -1,7 +1,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer } from "@mlenv/server";
-import { makeTempDir, serveCondaChannel, startTestServer, type TestServer } from "@mlenv/test-utils";
+import {
+  makeTempDir,
+  repodataJson,
+  serveCondaChannel,
+  startTestServer,
+  type TestServer,
+} from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
 
@@ -11,16 +17,6 @@ let channel: Awaited<ReturnType<typeof serveCondaChannel>>;
 let env: Record<string, string>;
 const run = (...argv: string[]) => runInProcess(argv, { cwd: t.path, env });
 
-const repodata = (recs: { name: string; version: string; build: string; depends?: string[] }[]) =>
-  JSON.stringify({
-    info: { subdir: "linux-64" },
-    packages: Object.fromEntries(
-      recs.map((r) => [
-        `${r.name}-${r.version}-${r.build}.tar.bz2`,
-        { build_number: 0, depends: [], md5: "c".repeat(32), ...r },
-      ]),
-    ),
-  });
 const base = [
   { name: "python", version: "3.12.1", build: "h0_0" },
   { name: "numpy", version: "1.26.4", build: "py312_0", depends: ["python >=3.12,<3.13"] },
@@ -36,7 +32,7 @@ function defFolder(dir: string, name: string, numpy: string, channelUrl = channe
 }
 
 beforeAll(async () => {
-  channel = await serveCondaChannel({ files: { "linux-64/repodata.json": repodata(base) } });
+  channel = await serveCondaChannel({ files: { "linux-64/repodata.json": repodataJson(base) } });
   server = await startTestServer(startServer);
   env = {
     HOME: t.path,
@@ -78,7 +74,7 @@ describe("mlenv env register with locks", () => {
     // Drift against the stored lock: the channel now has a newer numpy.
     channel.setFile(
       "linux-64/repodata.json",
-      repodata([
+      repodataJson([
         ...base,
         { name: "numpy", version: "2.1.0", build: "py312_0", depends: ["python >=3.12,<3.13"] },
       ]),
@@ -90,7 +86,7 @@ describe("mlenv env register with locks", () => {
     defFolder("later", "later", "numpy");
     await run("env", "register", "-d", "later/env.yml");
     expect((await show("later")).imageKey).not.toBe(a.imageKey);
-    channel.setFile("linux-64/repodata.json", repodata(base));
+    channel.setFile("linux-64/repodata.json", repodataJson(base));
   });
 
   it("registers unlocked with one warning line when the channel is unreachable", async () => {

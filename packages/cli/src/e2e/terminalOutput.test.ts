@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { makeTempDir, serveCondaChannel, skipWithout } from "@mlenv/test-utils";
+import { makeTempDir, repodataJson, serveCondaChannel, skipWithout } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
 import {
@@ -20,16 +20,6 @@ import {
   shellQuote,
 } from "./cliProcess";
 
-const repodata = (recs: { name: string; version: string; build: string; depends?: string[] }[]) =>
-  JSON.stringify({
-    info: { subdir: "linux-64" },
-    packages: Object.fromEntries(
-      recs.map((r) => [
-        `${r.name}-${r.version}-${r.build}.tar.bz2`,
-        { build_number: 0, depends: [], md5: "c".repeat(32), ...r },
-      ]),
-    ),
-  });
 const base = [
   { name: "python", version: "3.12.1", build: "h0_0" },
   { name: "numpy", version: "1.26.4", build: "py312_0", depends: ["python >=3.12,<3.13"] },
@@ -53,7 +43,7 @@ describe.skipIf(skipWithout("script (pseudo-terminal)", scriptMissing()))(
 
     beforeAll(async () => {
       mkdirSync(home);
-      channel = await serveCondaChannel({ files: { "linux-64/repodata.json": repodata(base) } });
+      channel = await serveCondaChannel({ files: { "linux-64/repodata.json": repodataJson(base) } });
       writeFileSync(
         join(t.path, "env.yml"),
         `name: demo\nchannels:\n  - ${channel.url}\ndependencies:\n  - python=3.12\n  - numpy\n`,
@@ -76,7 +66,7 @@ describe.skipIf(skipWithout("script (pseudo-terminal)", scriptMissing()))(
       expect(locked.code, locked.stderr).toBe(0);
       channel.setFile(
         "linux-64/repodata.json",
-        repodata([
+        repodataJson([
           ...base,
           { name: "numpy", version: "2.1.0", build: "py312_0", depends: ["python >=3.12,<3.13"] },
         ]),
@@ -170,7 +160,7 @@ describe.skipIf(skipWithout("script (pseudo-terminal)", scriptMissing()))(
 
     it("a progress line shows on a terminal while locking waits for a channel, never through a pipe", async () => {
       // A channel that answers after 1.5 s, so the progress line is drawn.
-      const body = repodata(base);
+      const body = repodataJson(base);
       const slow: Server = createServer((req, res) => {
         setTimeout(() => {
           if (req.url === "/slow/linux-64/repodata.json")
