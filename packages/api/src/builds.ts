@@ -34,7 +34,9 @@ export const BuildJobSchema = z.object({
   imageKey: z.string(),
   image: z.string().describe("<registry>/mlenv/env_<hex>:latest"),
   status: z.enum(["queued", "running", "succeeded", "failed", "canceled"]),
-  context: z.record(z.string(), z.unknown()).describe("{environment, version} of the request"),
+  context: z
+    .looseObject({ environment: z.string().optional(), version: z.number().int().optional() })
+    .describe("{environment, version} of the request"),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -72,6 +74,11 @@ export const BuildLogLineSchema = z.object({
 });
 
 export const BuildStatusSchema = BuildJobSchema.shape.status;
+
+export type BuildJob = z.output<typeof BuildJobSchema>;
+export type BuildStatus = z.output<typeof BuildStatusSchema>;
+export type ImageDetails = z.output<typeof ImageDetailsSchema>;
+export type BuildLogLine = z.output<typeof BuildLogLineSchema>;
 
 export const submitBuild = route({
   method: "post",
@@ -112,7 +119,7 @@ export const buildLogs = route({
     format: z.string().optional().describe("json: a JSON answer instead of events"),
     after: z.string().optional(),
   }),
-  responses: { 200: z.object({ status: z.string(), items: z.array(BuildLogLineSchema) }) },
+  responses: { 200: z.object({ status: BuildStatusSchema, items: z.array(BuildLogLineSchema) }) },
 });
 
 export const cancelBuild = route({
@@ -132,7 +139,6 @@ export const buildSecretPayload = route({
   responses: { 200: z.record(z.string(), z.unknown()) },
 });
 
-export type BuildStatus = z.infer<typeof BuildJobSchema>["status"];
 /** The states a build job never leaves. */
 export const FINAL_BUILD_STATUSES = [
   "succeeded",

@@ -68,3 +68,7 @@ export const HealthSchema = z.object({
   status: z.enum(["ok", "unavailable"]),
   store: z.enum(["sqlite", "postgres"]),
 });
+
+export type Artifact = z.output<typeof ArtifactSchema>;
+export type LogLine = z.output<typeof LogLineSchema>;
+export type Logs = z.output<typeof LogsSchema>;

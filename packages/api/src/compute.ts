@@ -164,6 +164,13 @@ export const DatastoreUploadSchema = z.object({
 export const DatastoreDetailView = DatastoreView.extend({ versions: z.array(DatastoreVersionView) });
 export const DatastoreUploadedSchema = z.object({ created: z.boolean(), version: DatastoreVersionView });
 
+export type ComputeTarget = z.output<typeof ComputeTargetView>;
+export type DatastoreInfo = z.output<typeof DatastoreView>;
+export type DatastoreVersion = z.output<typeof DatastoreVersionView>;
+export type DatastoreDetail = z.output<typeof DatastoreDetailView>;
+/** A run's resources as a client sends them (defaults not yet applied). */
+export type RunResourcesInput = z.input<typeof ResourcesSchema>;
+
 export const listComputeTargets = route({
   method: "get",
   path: "/api/v1/compute",
@@ -233,5 +240,6 @@ export const uploadDatastoreVersion = route({
   role: "writer",
   body: DatastoreUploadSchema,
   bodyExample: '{"files":[{"path":"train.csv","content":"<base64>"}]}',
+  ownBodyLimit: "snapshot",
   responses: { 200: DatastoreUploadedSchema, 201: DatastoreUploadedSchema },
 });

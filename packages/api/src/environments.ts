@@ -120,6 +120,21 @@ export const CloneSchema = z.strictObject({
   label: z.string().optional(),
 });
 
+export type Whoami = z.output<typeof WhoamiSchema>;
+export type WorkspaceCreated = z.output<typeof WorkspaceCreatedSchema>;
+export type Token = z.output<typeof TokenSchema>;
+export type TokenCreated = z.output<typeof TokenCreatedSchema>;
+export type EnvironmentVersion = z.output<typeof EnvironmentVersionSchema>;
+export type VersionSummary = z.output<typeof VersionSummarySchema>;
+export type EnvironmentSummary = z.output<typeof EnvironmentSummarySchema>;
+export type Registered = z.output<typeof RegisteredSchema>;
+export type EnvironmentList = z.output<typeof EnvironmentListSchema>;
+export type History = z.output<typeof HistorySchema>;
+export type Diff = z.output<typeof DiffSchema>;
+export type Label = z.output<typeof LabelSchema>;
+/** A register request as a client sends it. */
+export type RegisterInput = z.input<typeof RegisterSchema>;
+
 export const whoami = route({
   method: "get",
   path: "/api/v1/whoami",

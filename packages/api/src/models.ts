@@ -25,6 +25,10 @@ export const ModelSchema = z.object({
 
 export const ModelRegisteredSchema = z.object({ created: z.boolean(), model: ModelSchema });
 
+export type Model = z.output<typeof ModelSchema>;
+export type ModelRegistered = z.output<typeof ModelRegisteredSchema>;
+export type RegisterModelInput = z.input<typeof RegisterModelSchema>;
+
 export const registerModel = route({
   method: "post",
   path: "/api/v1/models",
@@ -32,6 +36,7 @@ export const registerModel = route({
   role: "writer",
   body: RegisterModelSchema,
   bodyExample: '{"name":"my-model","runId":"…","path":"outputs/model.json"}',
+  ownBodyLimit: "snapshot",
   responses: { 200: ModelRegisteredSchema, 201: ModelRegisteredSchema },
 });
 

@@ -35,6 +35,12 @@ export interface RouteDeclaration {
    * handler reads it itself. `body` then only documents it.
    */
   rawBody?: { contentType: string };
+  /**
+   * The route's own router limits its body with a larger limit than the server's default (which
+   * then skips it): `snapshot` (MLENV_MAX_SNAPSHOT_BYTES, base64 in JSON) or `wheel`
+   * (MLENV_MAX_WHEEL_BYTES, streamed to disk).
+   */
+  ownBodyLimit?: "snapshot" | "wheel";
   /** Status → JSON body schema, null for no body, or a non-JSON media type. */
   responses: Record<number, z.ZodType | null | NonJsonResponse>;
 }

@@ -121,6 +121,18 @@ export const MetricPointSchema = z.object({
   at: z.string(),
 });
 
+export type RunStatus = z.output<typeof RunStatusSchema>;
+export type Run = z.output<typeof RunSchema>;
+export type RunEnvironment = z.output<typeof RunEnvironmentSchema>;
+export type RunGpus = Run["gpus"];
+export type Gpus = z.output<typeof GpusSchema>;
+export type MetricPoint = z.output<typeof MetricPointSchema>;
+export type Snapshot = z.output<typeof SnapshotSchema>;
+/** A run submission as a client sends it (defaults not yet applied). */
+export type SubmitInput = z.input<typeof SubmitSchema>;
+/** How a run or service names its environment, as a client sends it. */
+export type EnvironmentChoice = z.input<typeof EnvironmentChoiceSchema>;
+
 export const uploadSnapshot = route({
   method: "post",
   path: "/api/v1/snapshots",
@@ -128,6 +140,7 @@ export const uploadSnapshot = route({
   role: "writer",
   body: SnapshotUploadSchema,
   bodyExample: '{"files":[{"path":"train.py","content":"<base64>"}]}',
+  ownBodyLimit: "snapshot",
   responses: { 201: SnapshotSchema },
 });
 
@@ -175,7 +188,7 @@ export const runLogs = route({
     "Log lines after ?after=seq; with Accept: text/event-stream or ?follow=1 server-sent events (`log` events with id = seq, Last-Event-ID resumes, one `end` event carrying the run when it is final)",
   role: "reader",
   query: LogsQuerySchema,
-  responses: { 200: LogsSchema },
+  responses: { 200: LogsSchema.extend({ status: RunStatusSchema }) },
 });
 
 export const runMetrics = route({
@@ -192,7 +205,7 @@ export const runArtifact = route({
   summary: "The bytes of one artifact (application/octet-stream)",
   role: "reader",
   query: z.object({ path: z.string().optional().describe("required, e.g. outputs/model.json") }),
-  responses: { 200: null },
+  responses: { 200: { contentType: "application/octet-stream" } },
 });
 
 export const cancelRun = route({

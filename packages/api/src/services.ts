@@ -54,6 +54,10 @@ export const ServiceSchema = z.object({
   updatedAt: z.string(),
 });
 
+export type ServiceStatus = z.output<typeof ServiceStatusSchema>;
+export type Service = z.output<typeof ServiceSchema>;
+export type DeployInput = z.input<typeof DeploySchema>;
+
 export const deployService = route({
   method: "post",
   path: "/api/v1/services",
@@ -88,7 +92,7 @@ export const serviceLogs = route({
     "Service log lines after ?after=seq; with Accept: text/event-stream or ?follow=1 server-sent events (`log` events with id = seq, Last-Event-ID resumes, one `end` event carrying the service when it fails or is deleted)",
   role: "reader",
   query: LogsQuerySchema,
-  responses: { 200: LogsSchema },
+  responses: { 200: LogsSchema.extend({ status: ServiceStatusSchema }) },
 });
 
 export const scoreService = route({

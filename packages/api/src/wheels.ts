@@ -58,6 +58,13 @@ const Ttl = z.number().int().min(1).max(604_800).optional();
 
 export const WheelDetailSchema = WheelSchema.extend({ revisions: z.array(WheelRevisionSchema) });
 
+export type Wheel = z.output<typeof WheelSchema>;
+export type WheelRevision = z.output<typeof WheelRevisionSchema>;
+export type WheelDetail = z.output<typeof WheelDetailSchema>;
+export type WheelUpload = z.output<typeof WheelUploadSchema>;
+export type ResolvedWheel = z.output<typeof ResolvedWheelSchema>;
+export type Secret = z.output<typeof SecretSchema>;
+
 export const uploadWheel = route({
   method: "put",
   path: "/upload/v1/wheels/{filename}",
@@ -67,6 +74,7 @@ export const uploadWheel = route({
     overwrite: z.string().optional().describe("true or 1 replaces a file name holding different bytes"),
   }),
   rawBody: { contentType: "application/octet-stream" },
+  ownBodyLimit: "wheel",
   responses: { 200: WheelUploadSchema, 201: WheelUploadSchema },
 });
 

@@ -1,62 +1,22 @@
-import { builds } from "@mlenv/api";
+import { builds as B, routePath } from "@mlenv/api";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import type { Workspace } from "./workspace";
 
 /** Where an image build is in its life. */
-export type BuildStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
+export type BuildStatus = B.BuildStatus;
 
-/** An image build job as the server shows it. */
-export interface BuildInfo {
-  id: string;
-  imageKey: string;
-  /** `<registry>/mlenv/env_<hex>:latest`. */
-  image: string;
-  status: BuildStatus;
-  context: { environment?: string; version?: number } & Record<string, unknown>;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  outcome: {
-    image: string;
-    imageId: string | null;
-    digest: string | null;
-    /** True when no engine build ran (the image existed). */
-    cacheHit: boolean;
-    source: "built" | "local" | "registry";
-    steps: { index: number; instruction: string; cached: boolean }[];
-    dockerfile: string | null;
-    durationMs: number;
-  } | null;
-  /** Why it failed; `step` names the Dockerfile step that failed and holds its output. */
-  error: {
-    code: string;
-    message: string;
-    step?: { index: number | null; total: number | null; instruction: string | null; output: string };
-  } | null;
-}
+/**
+ * An image build job as the server shows it: `outcome.cacheHit` is true when no engine build ran
+ * (the image existed); `error.step` names the Dockerfile step that failed and holds its output.
+ */
+export type BuildInfo = B.BuildJob;
 
 /** One line of a build log (`seq` increases from 1; `step` is the Dockerfile step or null). */
-export interface BuildLogLine {
-  seq: number;
-  step: number | null;
-  text: string;
-}
+export type BuildLogLine = B.BuildLogLine;
 
 /** The image of an environment version, as the reference's image details show it. */
-export interface ImageDetails {
-  name: string;
-  version: number;
-  imageKey: string;
-  image: string;
-  repository: string;
-  registry: string | null;
-  exists: boolean;
-  local: boolean;
-  imageId: string | null;
-  digest: string | null;
-  dockerfile: string | null;
-}
+export type ImageDetails = B.ImageDetails;
 
 /** Options of {@link ImageBuild.waitForCompletion}. */
 export interface BuildWaitOptions {
@@ -68,8 +28,6 @@ export interface BuildWaitOptions {
   /** Throw `E_BUILD_FAILED` when the build ends failed or canceled (default true). */
   raiseOnError?: boolean;
 }
-
-const seg = encodeURIComponent;
 
 function defaultOutput(): (line: string) => void {
   const proc = (globalThis as { process?: { stdout?: { write(s: string): unknown } } }).process;
@@ -85,31 +43,30 @@ export class BuildsClient {
   constructor(readonly workspace: Workspace) {}
 
   /** Start (or join: `coalesced`) the image build of an environment version (default latest). */
-  async submit(
+  submit(
     name: string,
     selector: { version?: number; label?: string } = {},
   ): Promise<{ job: BuildInfo; coalesced: boolean }> {
-    return this.workspace.request("POST", `/api/v1/environments/${seg(name)}/builds`, { body: selector });
+    return this.workspace.call(B.submitBuild, { params: { name }, body: selector });
   }
 
   get(id: string): Promise<BuildInfo> {
-    return this.workspace.request("GET", `/api/v1/builds/${seg(id)}`);
+    return this.workspace.call(B.getBuild, { params: { id } });
   }
 
   cancel(id: string): Promise<BuildInfo> {
-    return this.workspace.request("POST", `/api/v1/builds/${seg(id)}/cancel`);
+    return this.workspace.call(B.cancelBuild, { params: { id } });
   }
 
   /** Stored log lines after line `after`. */
   logs(id: string, after = 0): Promise<{ status: BuildStatus; items: BuildLogLine[] }> {
-    return this.workspace.request("GET", `/api/v1/builds/${seg(id)}/logs`, {
-      query: { format: "json", after },
-    });
+    return this.workspace.call(B.buildLogs, { params: { id }, query: { format: "json", after } });
   }
 
   /** Image details of an environment version (default latest). */
   image(name: string, selector: { version?: number; label?: string } = {}): Promise<ImageDetails> {
-    return this.workspace.request("GET", `/api/v1/environments/${seg(name)}/image`, {
+    return this.workspace.call(B.environmentImage, {
+      params: { name },
       query: { version: selector.version, label: selector.label },
     });
   }
@@ -129,7 +86,7 @@ export class BuildsClient {
       if (last > 0) headers["last-event-id"] = String(last);
       let res: Response;
       try {
-        res = await this.workspace.fetch(`${this.workspace.url}/api/v1/builds/${seg(id)}/logs`, {
+        res = await this.workspace.fetch(`${this.workspace.url}${routePath(B.buildLogs, { id })}`, {
           headers,
           ...(options.signal ? { signal: options.signal } : {}),
         });
@@ -265,7 +222,7 @@ export class ImageBuild {
     } finally {
       clearTimeout(timer);
     }
-    if (!builds.isFinalBuildStatus(this.info.status)) await this.refresh();
+    if (!B.isFinalBuildStatus(this.info.status)) await this.refresh();
     if ((options.raiseOnError ?? true) && this.info.status !== "succeeded") {
       const err = this.info.error;
       const step = err?.step;

@@ -1,92 +1,32 @@
+import { compute as C } from "@mlenv/api";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
-import { seg } from "./internal/url";
-import type { SnapshotFile } from "./runs";
+import { encodeFiles, type SnapshotFile } from "./runs";
 import type { Workspace } from "./workspace";
 
-/** A compute target as the server describes it (credentials are never shown). */
-export interface ComputeTargetInfo {
-  name: string;
-  kind: "local" | "docker" | "slurm";
-  /** `local` and `docker` always exist and cannot be detached. */
-  builtIn: boolean;
-  settings: {
-    restUrl: string;
-    sharedDir: string;
-    partition: string;
-    qos: string | null;
-    account: string | null;
-    user: string | null;
-    python: string | null;
-    /** `docker`: jobs run the run's image; null or absent: a venv on the shared directory. */
-    containers?: "docker" | null;
-  } | null;
-  /** `secret`: a token is stored as a workspace secret. */
-  credentials: "none" | "secret";
-  createdBy: string | null;
-  createdAt: string | null;
-}
+/**
+ * A compute target as the server describes it (credentials are never shown): `local` and `docker`
+ * are `builtIn` and cannot be detached; `credentials: "secret"` means a token is stored as a
+ * workspace secret.
+ */
+export type ComputeTargetInfo = C.ComputeTarget;
 
-/** Settings of a Slurm cluster to attach (`mlenv compute attach slurm`). */
-export interface AttachSlurmOptions {
-  name: string;
-  /** `unix:/path/to/slurmrestd.sock` (rest_auth/local) or `http://host:port` (JWT: user and token). */
-  restUrl: string;
-  /** A directory the server and every node see at the same path. */
-  sharedDir: string;
-  partition: string;
-  qos?: string;
-  account?: string;
-  user?: string;
-  /** Kept as a workspace secret, never shown back. */
-  token?: string;
-  /** The base interpreter of environments on the nodes (default /usr/bin/python3). */
-  python?: string;
-  /** Run jobs in the run's image with each node's Docker engine instead of a venv. */
-  containers?: "docker";
-}
+/**
+ * Settings of a Slurm cluster to attach (`mlenv compute attach slurm`): `restUrl` is
+ * `unix:/path/to/slurmrestd.sock` (rest_auth/local) or `http://host:port` (JWT: `user` and
+ * `token`, kept as a workspace secret); `sharedDir` a directory the server and every node see at
+ * the same path.
+ */
+export type AttachSlurmOptions = Omit<C.AttachSlurmInput, "kind">;
 
-/** A run's resources on a cluster target. */
-export interface RunResources {
-  nodes?: number;
-  tasksPerNode?: number;
-  cpusPerTask?: number;
-  /** Memory per node, MiB. */
-  memoryMb?: number;
-  /** GPUs per node (GRES gpu). */
-  gpus?: number;
-  timeLimitMinutes?: number;
-  partition?: string;
-  qos?: string;
-  account?: string;
-  distribution?: "pytorch" | "mpi";
-}
+/** A run's resources on a cluster target (`memoryMb` per node, `gpus` per node). */
+export type RunResources = C.RunResourcesInput;
 
 /** A script argument naming a datastore (what `Datastore.asMount()` / `asDownload()` give). */
-export interface DatastoreArgument {
-  datastore: string;
-  mode: "mount" | "download";
-  version?: number;
-}
+export type DatastoreArgument = C.DatastoreArgument;
 
-export interface DatastoreInfo {
-  name: string;
-  kind: "directory" | "blob";
-  path: string | null;
-  description: string | null;
-  latestVersion: number;
-  createdBy: string;
-  createdAt: string;
-}
+export type DatastoreInfo = C.DatastoreInfo;
 
-export interface DatastoreVersionInfo {
-  name: string;
-  version: number;
-  digest: string;
-  files: { path: string; digest: string; size: number }[];
-  size: number;
-  createdBy: string;
-  createdAt: string;
-}
+export type DatastoreVersionInfo = C.DatastoreVersion;
 
 /** The reference's `PyTorchConfiguration`: `processCount` processes over `nodeCount` nodes. */
 export class PyTorchConfiguration {
@@ -120,20 +60,20 @@ export class ComputeClient {
   constructor(readonly workspace: Workspace) {}
 
   async list(): Promise<ComputeTargetInfo[]> {
-    return (await this.workspace.request<{ items: ComputeTargetInfo[] }>("GET", "/api/v1/compute")).items;
+    return (await this.workspace.call(C.listComputeTargets)).items;
   }
 
   get(name: string): Promise<ComputeTargetInfo> {
-    return this.workspace.request("GET", `/api/v1/compute/${seg(name)}`);
+    return this.workspace.call(C.getComputeTarget, { params: { name } });
   }
 
   /** Attach a Slurm cluster (admin); the server checks that it answers and the partition exists. */
   attachSlurm(options: AttachSlurmOptions): Promise<ComputeTargetInfo> {
-    return this.workspace.request("POST", "/api/v1/compute", { body: { kind: "slurm", ...options } });
+    return this.workspace.call(C.attachComputeTarget, { body: { kind: "slurm", ...options } });
   }
 
   async detach(name: string): Promise<void> {
-    await this.workspace.request("DELETE", `/api/v1/compute/${seg(name)}`);
+    await this.workspace.call(C.detachComputeTarget, { params: { name } });
   }
 }
 
@@ -149,11 +89,11 @@ export class Datastore {
   }
 
   static async get(workspace: Workspace, name: string): Promise<Datastore> {
-    return new Datastore(workspace, await workspace.request("GET", `/api/v1/datastores/${seg(name)}`));
+    return new Datastore(workspace, await workspace.call(C.getDatastore, { params: { name } }));
   }
 
   static async list(workspace: Workspace): Promise<Datastore[]> {
-    const r = await workspace.request<{ items: DatastoreInfo[] }>("GET", "/api/v1/datastores");
+    const r = await workspace.call(C.listDatastores);
     return r.items.map((d) => new Datastore(workspace, d));
   }
 
@@ -162,9 +102,7 @@ export class Datastore {
     workspace: Workspace,
     options: { name: string; path: string; description?: string },
   ): Promise<Datastore> {
-    const info = await workspace.request<DatastoreInfo>("POST", "/api/v1/datastores", {
-      body: { kind: "directory", ...options },
-    });
+    const info = await workspace.call(C.createDatastore, { body: { kind: "directory", ...options } });
     return new Datastore(workspace, info);
   }
 
@@ -173,18 +111,16 @@ export class Datastore {
     workspace: Workspace,
     options: { name: string; description?: string },
   ): Promise<Datastore> {
-    const info = await workspace.request<DatastoreInfo>("POST", "/api/v1/datastores", {
-      body: { kind: "blob", ...options },
-    });
+    const info = await workspace.call(C.createDatastore, { body: { kind: "blob", ...options } });
     return new Datastore(workspace, info);
   }
 
   /** Upload a folder's files as a new version (the same files answer the existing version). */
   async upload(files: SnapshotFile[]): Promise<{ created: boolean; version: DatastoreVersionInfo }> {
-    const body = {
-      files: files.map((f) => ({ path: f.path, content: base64(f.content) })),
-    };
-    return this.workspace.request("POST", `/api/v1/datastores/${seg(this.name)}/versions`, { body });
+    return this.workspace.call(C.uploadDatastoreVersion, {
+      params: { name: this.name },
+      body: { files: encodeFiles(files).map(({ path, content }) => ({ path, content })) },
+    });
   }
 
   /** Read-only where the data lies (a directory's path; a blob version unpacked once). */
@@ -206,10 +142,4 @@ export class Datastore {
     }
     return { datastore: this.name, mode, ...(version !== undefined ? { version } : {}) };
   }
-}
-
-function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
 }

@@ -17,6 +17,7 @@ import type {
   EnvironmentSummary,
   EnvironmentVersion,
   ListOptions,
+  RegisterRequest,
   RegisterResult,
   VersionSelector,
 } from "./registry";
@@ -214,7 +215,7 @@ export class Environment {
     const def = this.toDefinition();
     const res: RegisterResult = await workspace.environments.register({
       definition: toReferenceJson({ ...def, version: null }),
-      ...(options.lock === undefined ? {} : { lock: options.lock }),
+      ...(options.lock === undefined ? {} : { lock: options.lock as RegisterRequest["lock"] }),
     });
     return Environment.fromRegistered(res.environment, res.created);
   }

@@ -37,6 +37,7 @@ export type {
   RegisterResult,
   Role,
   VersionSelector,
+  VersionSummary,
   WhoAmI,
 } from "./registry";
 export { RegistryClient } from "./registry";
@@ -73,7 +74,7 @@ export {
 } from "./runs";
 export type { ResolvedWheel, SecretInfo, WheelInfo, WheelRevisionInfo, WheelUploadResult } from "./wheels";
 export { addPrivatePipWheel, WheelsClient } from "./wheels";
-export type { RequestOptions, WorkspaceEnv, WorkspaceOptions } from "./workspace";
+export type { CallInput, CallResult, RequestOptions, WorkspaceEnv, WorkspaceOptions } from "./workspace";
 export { Workspace } from "./workspace";
 
 /** Whether a build job or a run is finished (from @mlenv/api, the HTTP contract). */

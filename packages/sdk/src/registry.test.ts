@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import { environments as E } from "@mlenv/api";
 import { startServer } from "@mlenv/server";
 import { startTestServer, type TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -64,6 +65,27 @@ describe("Workspace + RegistryClient against a real server", () => {
   it("names with URL metacharacters travel as one path segment", async () => {
     const e = await failure(ws.environments.get("../../healthz"));
     expect(e.code).toBe("E_NOT_FOUND");
+  });
+
+  it("call() sends a declared route: encoded path parameters, a typed query and body, the declared answer", async () => {
+    const name = "call-demo";
+    const reg = await ws.call(E.registerEnvironment, {
+      body: { definition: new Environment(name).toJSON() as Record<string, unknown> },
+    });
+    expect(reg.environment).toMatchObject({ name, version: 1 });
+    const label = await ws.call(E.setLabel, { params: { name, label: "prod" }, body: { version: 1 } });
+    expect(label).toMatchObject({ label: "prod", version: 1 });
+    const got = await ws.call(E.getEnvironment, { params: { name }, query: { label: "prod" } });
+    expect(got.version).toBe(1);
+    // "a b/c" reaches the route as one (refused) label, not as another path
+    const slash = await failure(
+      ws.call(E.setLabel, { params: { name, label: "a b/c" }, body: { version: 1 } }),
+    );
+    expect(slash.message).toContain('received "a b/c"');
+    // a refusal keeps the server's code; a missing path value is a TypeError before any request
+    const bad = await failure(ws.call(E.getEnvironment, { params: { name }, query: { version: 0 } }));
+    expect(bad).toMatchObject({ code: "E_BAD_REQUEST", status: 400 });
+    await expect(ws.call(E.listLabels, { params: {} as { name: string } })).rejects.toThrow(TypeError);
   });
 
   it("labels move between versions; archive hides from list; restore shows again", async () => {

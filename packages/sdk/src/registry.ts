@@ -1,48 +1,23 @@
+import { environments as E } from "@mlenv/api";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
-import { seg } from "./internal/url";
 import type { Workspace } from "./workspace";
 
 /** A token's role in its workspace. */
-export type Role = "reader" | "writer" | "admin";
+export type Role = E.Whoami["role"];
 
 /** One registered, immutable version of an environment (server JSON). */
-export interface EnvironmentVersion {
-  name: string;
-  version: number;
-  definitionHash: string;
-  /** The definition as registered (core's JSON form, `version` set); absent in history listings. */
-  definition?: Record<string, unknown>;
-  definitionBlob: string;
-  description: string | null;
-  tags: Record<string, string>;
-  labels: string[];
-  curated: boolean;
-  archived: boolean;
-  createdAt: string;
-  createdBy: string;
-  /** Image key: over the lock's exact artifacts when locked, else over the loose definition. */
-  imageKey: string | null;
-  /** Whether an mlenv.lock is stored with this version (`RegistryClient.lock`). */
-  locked: boolean;
-}
+export type EnvironmentVersion = E.EnvironmentVersion;
+
+/** One version as the history lists it (without its definition). */
+export type VersionSummary = E.VersionSummary;
 
 /** The latest version of one environment, as listed. */
-export interface EnvironmentSummary extends Omit<EnvironmentVersion, "definition"> {
-  versionCount: number;
-}
+export type EnvironmentSummary = E.EnvironmentSummary;
 
 /** The answer to a register or clone. `created` is false when an identical version existed. */
-export interface RegisterResult {
-  created: boolean;
-  environment: EnvironmentVersion;
-}
+export type RegisterResult = E.Registered;
 
-export interface WhoAmI {
-  workspace: string;
-  role: Role;
-  tokenId: string;
-  tokenName: string;
-}
+export type WhoAmI = E.Whoami;
 
 /** A selector of one version: latest (none), a number or a label. */
 export interface VersionSelector {
@@ -63,36 +38,18 @@ export interface ListOptions {
   cursor?: string | undefined;
 }
 
-export interface ListPage {
-  items: EnvironmentSummary[];
-  nextCursor: string | null;
-}
+export type ListPage = E.EnvironmentList;
 
-export interface DiffResult {
-  name: string;
-  from: number;
-  to: number;
-  fromHash: string;
-  toHash: string;
-  /** Core's `diffDefinitions` output. */
-  changes: unknown;
-}
+export type DiffResult = E.Diff;
 
-export interface LabelInfo {
-  label: string;
-  version: number;
-  updatedAt: string;
-}
+export type LabelInfo = E.Label;
 
-/** A register call: the definition (its `description` and `tags` travel inside it). */
-export interface RegisterRequest {
-  definition: unknown;
-  /**
-   * The definition's mlenv.lock (a lock document, or its YAML text). Stored with the version;
-   * the server refuses a lock made from another definition (E_LOCK_MISMATCH).
-   */
-  lock?: unknown;
-}
+/**
+ * A register call: the definition (its `description` and `tags` travel inside it) and optionally
+ * its mlenv.lock (a lock document, or its YAML text), stored with the version; the server refuses
+ * a lock made from another definition (E_LOCK_MISMATCH).
+ */
+export type RegisterRequest = E.RegisterInput;
 
 export interface CloneRequest extends VersionSelector {
   newName: string;
@@ -109,7 +66,7 @@ function positiveVersion(raw: number | string): number {
   return v;
 }
 
-function selectorQuery(sel: VersionSelector): Record<string, string | number | undefined> {
+function selectorQuery(sel: VersionSelector): { version?: number; label?: string } {
   if (sel.version !== undefined && sel.label !== undefined) {
     throw new MlenvError(
       SdkErrorCodes.invalidArgument,
@@ -117,8 +74,8 @@ function selectorQuery(sel: VersionSelector): Record<string, string | number | u
     );
   }
   return {
-    version: sel.version === undefined ? undefined : positiveVersion(sel.version),
-    label: sel.label,
+    ...(sel.version !== undefined ? { version: positiveVersion(sel.version) } : {}),
+    ...(sel.label !== undefined ? { label: sel.label } : {}),
   };
 }
 
@@ -127,22 +84,20 @@ export class RegistryClient {
   constructor(readonly workspace: Workspace) {}
 
   whoami(): Promise<WhoAmI> {
-    return this.workspace.request("GET", "/api/v1/whoami");
+    return this.workspace.call(E.whoami);
   }
 
   register(request: RegisterRequest): Promise<RegisterResult> {
-    return this.workspace.request("POST", "/api/v1/environments", { body: request });
+    return this.workspace.call(E.registerEnvironment, { body: request });
   }
 
   get(name: string, selector: VersionSelector = {}): Promise<EnvironmentVersion> {
-    return this.workspace.request("GET", `/api/v1/environments/${seg(name)}`, {
-      query: selectorQuery(selector),
-    });
+    return this.workspace.call(E.getEnvironment, { params: { name }, query: selectorQuery(selector) });
   }
 
   listPage(options: ListOptions = {}): Promise<ListPage> {
     const archived = options.archived === undefined ? undefined : String(options.archived);
-    return this.workspace.request("GET", "/api/v1/environments", {
+    return this.workspace.call(E.listEnvironments, {
       query: {
         prefix: options.prefix,
         tag: options.tag,
@@ -167,49 +122,55 @@ export class RegistryClient {
 
   /** The lock stored with a version (a lock document; validate with core's validateLock). */
   lock(name: string, version: number): Promise<Record<string, unknown>> {
-    return this.workspace.request(
-      "GET",
-      `/api/v1/environments/${seg(name)}/versions/${positiveVersion(version)}/lock`,
-    );
+    return this.workspace.call(E.getEnvironmentLock, {
+      params: { name, version: String(positiveVersion(version)) },
+    });
   }
 
-  versions(name: string): Promise<{ name: string; archived: boolean; items: EnvironmentVersion[] }> {
-    return this.workspace.request("GET", `/api/v1/environments/${seg(name)}/versions`);
+  /** Every version, oldest first, without definitions. */
+  versions(name: string): Promise<E.History> {
+    return this.workspace.call(E.environmentHistory, { params: { name } });
   }
 
   diff(name: string, from: number, to: number): Promise<DiffResult> {
-    return this.workspace.request("GET", `/api/v1/environments/${seg(name)}/diff`, {
+    return this.workspace.call(E.diffEnvironment, {
+      params: { name },
       query: { from: positiveVersion(from), to: positiveVersion(to) },
     });
   }
 
   labels(name: string): Promise<{ items: LabelInfo[] }> {
-    return this.workspace.request("GET", `/api/v1/environments/${seg(name)}/labels`);
+    return this.workspace.call(E.listLabels, { params: { name } });
   }
 
   setLabel(name: string, label: string, version: number): Promise<LabelInfo> {
-    return this.workspace.request("PUT", `/api/v1/environments/${seg(name)}/labels/${seg(label)}`, {
+    return this.workspace.call(E.setLabel, {
+      params: { name, label },
       body: { version: positiveVersion(version) },
     });
   }
 
   async deleteLabel(name: string, label: string): Promise<void> {
-    await this.workspace.request("DELETE", `/api/v1/environments/${seg(name)}/labels/${seg(label)}`);
+    await this.workspace.call(E.deleteLabel, { params: { name, label } });
   }
 
   archive(name: string): Promise<EnvironmentSummary> {
-    return this.workspace.request("POST", `/api/v1/environments/${seg(name)}/archive`);
+    return this.workspace.call(E.archiveEnvironment, { params: { name } });
   }
 
   restore(name: string): Promise<EnvironmentSummary> {
-    return this.workspace.request("POST", `/api/v1/environments/${seg(name)}/restore`);
+    return this.workspace.call(E.restoreEnvironment, { params: { name } });
   }
 
   clone(name: string, request: CloneRequest): Promise<RegisterResult> {
     const q = selectorQuery(request);
-    const body: Record<string, unknown> = { newName: request.newName };
-    if (q.version !== undefined) body.version = q.version;
-    if (q.label !== undefined) body.label = q.label;
-    return this.workspace.request("POST", `/api/v1/environments/${seg(name)}/clone`, { body });
+    return this.workspace.call(E.cloneEnvironment, {
+      params: { name },
+      body: {
+        newName: request.newName,
+        ...(q.version !== undefined ? { version: q.version } : {}),
+        ...(q.label !== undefined ? { label: q.label } : {}),
+      },
+    });
   }
 }

@@ -1,10 +1,10 @@
+import { type common, models as M, runs as R, routePath, services as Sv } from "@mlenv/api";
 import type { DatastoreArgument, MpiConfiguration, PyTorchConfiguration, RunResources } from "./compute";
 import { CondaDependencies } from "./condaDependencies";
 import { Environment } from "./environment";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import { followEventStream } from "./internal/eventStream";
-import { seg } from "./internal/url";
-import { requestBytes, type Workspace } from "./workspace";
+import type { Workspace } from "./workspace";
 
 /** One file of a run's source snapshot. */
 export interface SnapshotFile {
@@ -14,123 +14,36 @@ export interface SnapshotFile {
   executable?: boolean;
 }
 
-export type RunStatus = "queued" | "preparing" | "running" | "completed" | "failed" | "canceled";
+export type RunStatus = R.RunStatus;
 
 /** The exact environment a run or service used. */
-export interface RunEnvironmentInfo {
-  name: string;
-  version: number;
-  definitionHash: string;
-  imageKey: string;
-  definition: Record<string, unknown>;
-  lock: Record<string, unknown> | null;
-}
+export type RunEnvironmentInfo = R.RunEnvironment;
 
-export interface RunArtifact {
-  path: string;
-  digest: string;
-  size: number;
-}
+export type RunArtifact = common.Artifact;
 
 /** A run as the server describes it. */
-export interface RunInfo {
-  id: string;
-  experiment: string;
-  number: number;
-  status: RunStatus;
-  /** `local`, `docker` or an attached compute target. */
-  target: string;
-  script: string;
-  arguments: string[];
-  snapshot: string;
-  environment: RunEnvironmentInfo;
-  exitCode: number | null;
-  error: { code: string; message: string } | null;
-  artifacts: RunArtifact[];
-  createdBy: string;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  /** On a compute target: `{kind, target, jobIds, state, reason, resources}`. */
-  compute?: Record<string, unknown> | null;
-  /** The datastores the run read, with the version of each. */
-  inputs?: Record<string, unknown>[] | null;
-  /** GPUs asked for and the indices (nvidia-smi's) given once the run started. */
-  gpus: RunGpus;
-  /** Whether the run asked for network access (without it, local and docker runs have none). */
-  network?: boolean;
-}
+export type RunInfo = R.Run;
 
 /** A run's GPUs: `count` asked for (exclusively unless `share`), `devices` given. */
-export interface RunGpus {
-  count: number;
-  share: boolean;
-  devices: number[];
-}
+export type RunGpus = R.RunGpus;
 
 /** The server machine's GPUs (`GET /api/v1/gpus`). */
-export interface GpuInfo {
-  devices: { index: number; name: string; uuid: string | null; held: number }[];
-  /** The `__cuda` virtual package version (the driver's CUDA version), or null without a driver. */
-  cuda: string | null;
-  cudaSource: "CONDA_OVERRIDE_CUDA" | "nvidia-smi" | "none";
-  /** Why there are no GPUs, when there are none. */
-  reason: string | null;
-}
+export type GpuInfo = R.Gpus;
 
-export interface LogLine {
-  seq: number;
-  stream: "stdout" | "stderr" | "system";
-  text: string;
-}
+export type LogLine = common.LogLine;
 
-export interface MetricPoint {
-  name: string;
-  value: unknown;
-  step: number;
-  at: string;
-}
+export type MetricPoint = R.MetricPoint;
 
-export interface ModelInfo {
-  name: string;
-  version: number;
-  digest: string;
-  files: RunArtifact[];
-  runId: string | null;
-  description: string | null;
-  createdBy: string;
-  createdAt: string;
-}
+export type ModelInfo = M.Model;
 
-export type ServiceStatus = "deploying" | "healthy" | "unhealthy" | "failed" | "deleted";
+export type ServiceStatus = Sv.ServiceStatus;
 
-export interface ServiceInfo {
-  id: string;
-  name: string;
-  status: ServiceStatus;
-  target: "local" | "docker";
-  /** CPU cores and memory (GB, 2^30 bytes) asked for at deploy time; null when not asked. */
-  deploymentConfig: {
-    cpuCores: number | null;
-    memoryGb: number | null;
-    /** GPUs the service holds (absent: none). */
-    gpus?: number;
-    shareGpus?: boolean;
-  };
-  /** True on the docker target (container limits); false on local (recorded, not enforced). */
-  limitsEnforced: boolean;
-  model: { name: string; version: number };
-  entryScript: string;
-  snapshot: string;
-  environment: RunEnvironmentInfo;
-  port: number | null;
-  /** The worker's base URL on 127.0.0.1 (`/healthz`; its `/score` answers only the server, which adds the service's token: score with `scoreService` or `Webservice.run`). */
-  url: string | null;
-  restarts: number;
-  error: { code: string; message: string } | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/**
+ * A deployed service as the server describes it: `deploymentConfig` holds the CPU cores and
+ * memory (GB, 2^30 bytes) asked for (null when not), enforced on docker only (`limitsEnforced`);
+ * `url` is the worker's base URL on 127.0.0.1.
+ */
+export type ServiceInfo = Sv.Service;
 
 /** How a run or deployment names its environment. */
 export type EnvironmentRef =
@@ -139,9 +52,7 @@ export type EnvironmentRef =
   | { name: string; version?: number | undefined; label?: string | undefined };
 
 /** The JSON form the server takes: a registered name (+version/label) or a definition to register. */
-export function environmentChoice(
-  env: EnvironmentRef | undefined | null,
-): { name: string; version?: number; label?: string } | { definition: Record<string, unknown> } | null {
+export function environmentChoice(env: EnvironmentRef | undefined | null): R.EnvironmentChoice {
   if (env === undefined || env === null) return null;
   if (typeof env === "string") {
     const m = /^(.+?)(?::(\d+))?$/.exec(env);
@@ -184,49 +95,34 @@ export class RunsClient {
   constructor(readonly workspace: Workspace) {}
 
   /** Upload a source snapshot; returns its content address (the same files give the same id). */
-  uploadSnapshot(files: SnapshotFile[]): Promise<{ id: string; files: number; size: number }> {
-    return this.workspace.request("POST", "/api/v1/snapshots", { body: { files: encodeFiles(files) } });
+  uploadSnapshot(files: SnapshotFile[]): Promise<R.Snapshot> {
+    return this.workspace.call(R.uploadSnapshot, { body: { files: encodeFiles(files) } });
   }
 
-  submit(body: {
-    experiment: string;
-    script: string;
-    snapshot: string;
-    arguments?: (string | DatastoreArgument)[];
-    /** `local`, `docker` or an attached compute target. */
-    target?: string;
-    resources?: RunResources;
-    environment?: ReturnType<typeof environmentChoice>;
-    lock?: unknown;
-    /** GPUs for the run (it waits until that many are free; 409 E_GPU_UNAVAILABLE when the machine has fewer). */
-    gpus?: number;
-    /** Let GPUs be shared with other runs that also share. */
-    shareGpus?: boolean;
-    /** Network access for the run's code (default none on the local and docker targets). */
-    network?: boolean;
-  }): Promise<RunInfo> {
-    return this.workspace.request("POST", "/api/v1/runs", { body });
+  /**
+   * Submit a run: `target` is `local`, `docker` or an attached compute target; with `gpus` it
+   * waits until that many are free (409 E_GPU_UNAVAILABLE when the machine has fewer);
+   * `network` gives the run's code network access (default none on local and docker).
+   */
+  submit(body: R.SubmitInput): Promise<RunInfo> {
+    return this.workspace.call(R.submitRun, { body });
   }
 
   /** The server machine's GPUs and `__cuda` version. */
   gpus(): Promise<GpuInfo> {
-    return this.workspace.request("GET", "/api/v1/gpus");
+    return this.workspace.call(R.listGpus);
   }
 
   get(id: string): Promise<RunInfo> {
-    return this.workspace.request("GET", `/api/v1/runs/${seg(id)}`);
+    return this.workspace.call(R.getRun, { params: { id } });
   }
 
   async list(options: { experiment?: string } = {}): Promise<RunInfo[]> {
-    return (
-      await this.workspace.request<{ items: RunInfo[] }>("GET", "/api/v1/runs", {
-        query: { experiment: options.experiment },
-      })
-    ).items;
+    return (await this.workspace.call(R.listRuns, { query: { experiment: options.experiment } })).items;
   }
 
   logs(id: string, after = 0): Promise<{ items: LogLine[]; status: RunStatus; next: number }> {
-    return this.workspace.request("GET", `/api/v1/runs/${seg(id)}/logs`, { query: { after } });
+    return this.workspace.call(R.runLogs, { params: { id }, query: { after } });
   }
 
   /**
@@ -237,7 +133,7 @@ export class RunsClient {
     id: string,
     options: { after?: number; signal?: AbortSignal } = {},
   ): AsyncGenerator<{ type: "log"; line: LogLine } | { type: "end"; run: RunInfo }> {
-    for await (const e of followEventStream(this.workspace, `/api/v1/runs/${seg(id)}/logs`, {
+    for await (const e of followEventStream(this.workspace, routePath(R.runLogs, { id }), {
       ...options,
       what: `the log stream of run ${id}`,
     })) {
@@ -247,63 +143,43 @@ export class RunsClient {
   }
 
   async metrics(id: string): Promise<MetricPoint[]> {
-    return (await this.workspace.request<{ items: MetricPoint[] }>("GET", `/api/v1/runs/${seg(id)}/metrics`))
-      .items;
+    return (await this.workspace.call(R.runMetrics, { params: { id } })).items;
   }
 
   artifact(id: string, path: string): Promise<Uint8Array> {
-    return requestBytes(this.workspace, this.workspace.fetch, `/api/v1/runs/${seg(id)}/artifacts/content`, {
-      path,
-    });
+    return this.workspace.call(R.runArtifact, { params: { id }, query: { path } });
   }
 
   cancel(id: string): Promise<RunInfo> {
-    return this.workspace.request("POST", `/api/v1/runs/${seg(id)}/cancel`);
+    return this.workspace.call(R.cancelRun, { params: { id } });
   }
 
-  registerModel(body: {
-    name: string;
-    description?: string | null;
-    runId?: string;
-    path?: string;
-    files?: ReturnType<typeof encodeFiles>;
-  }): Promise<{ created: boolean; model: ModelInfo }> {
-    return this.workspace.request("POST", "/api/v1/models", { body });
+  registerModel(body: M.RegisterModelInput): Promise<M.ModelRegistered> {
+    return this.workspace.call(M.registerModel, { body });
   }
 
   getModel(name: string, version?: number): Promise<ModelInfo> {
-    return this.workspace.request("GET", `/api/v1/models/${seg(name)}`, { query: { version } });
+    return this.workspace.call(M.getModel, { params: { name }, query: { version } });
   }
 
   async listModels(name?: string): Promise<ModelInfo[]> {
-    return (
-      await this.workspace.request<{ items: ModelInfo[] }>("GET", "/api/v1/models", { query: { name } })
-    ).items;
+    return (await this.workspace.call(M.listModels, { query: { name } })).items;
   }
 
-  deploy(body: {
-    name: string;
-    target?: "local" | "docker";
-    deploymentConfig?: { cpuCores?: number; memoryGb?: number; gpus?: number; shareGpus?: boolean };
-    model: { name: string; version?: number };
-    entryScript: string;
-    snapshot: string;
-    environment?: ReturnType<typeof environmentChoice>;
-    lock?: unknown;
-  }): Promise<ServiceInfo> {
-    return this.workspace.request("POST", "/api/v1/services", { body });
+  deploy(body: Sv.DeployInput): Promise<ServiceInfo> {
+    return this.workspace.call(Sv.deployService, { body });
   }
 
   getService(name: string): Promise<ServiceInfo> {
-    return this.workspace.request("GET", `/api/v1/services/${seg(name)}`);
+    return this.workspace.call(Sv.getService, { params: { name } });
   }
 
   async listServices(): Promise<ServiceInfo[]> {
-    return (await this.workspace.request<{ items: ServiceInfo[] }>("GET", "/api/v1/services")).items;
+    return (await this.workspace.call(Sv.listServices)).items;
   }
 
   serviceLogs(name: string, after = 0): Promise<{ items: LogLine[]; status: ServiceStatus; next: number }> {
-    return this.workspace.request("GET", `/api/v1/services/${seg(name)}/logs`, { query: { after } });
+    return this.workspace.call(Sv.serviceLogs, { params: { name }, query: { after } });
   }
 
   /**
@@ -315,7 +191,7 @@ export class RunsClient {
     name: string,
     options: { after?: number; signal?: AbortSignal } = {},
   ): AsyncGenerator<{ type: "log"; line: LogLine } | { type: "end"; service: ServiceInfo }> {
-    for await (const e of followEventStream(this.workspace, `/api/v1/services/${seg(name)}/logs`, {
+    for await (const e of followEventStream(this.workspace, routePath(Sv.serviceLogs, { name }), {
       ...options,
       what: `the log stream of service ${name}`,
     })) {
@@ -331,7 +207,7 @@ export class RunsClient {
    */
   async scoreService(name: string, input: unknown): Promise<{ status: number; body: unknown }> {
     const ws = this.workspace;
-    const path = `/api/v1/services/${seg(name)}/score`;
+    const path = routePath(Sv.scoreService, { name });
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (ws.token) headers.authorization = `Bearer ${ws.token}`;
     let res: Response;
@@ -372,7 +248,7 @@ export class RunsClient {
   }
 
   async deleteService(name: string): Promise<void> {
-    await this.workspace.request("DELETE", `/api/v1/services/${seg(name)}`);
+    await this.workspace.call(Sv.deleteService, { params: { name } });
   }
 }
 
@@ -624,7 +500,9 @@ export class Webservice {
    * (`info.url`) answers /score only to the server, which adds the service's token.
    */
   get scoringUri(): string | null {
-    return this.info.url ? `${this.#client.workspace.url}/api/v1/services/${seg(this.name)}/score` : null;
+    return this.info.url
+      ? `${this.#client.workspace.url}${routePath(Sv.scoreService, { name: this.name })}`
+      : null;
   }
 
   static async get(workspace: Workspace, name: string): Promise<Webservice> {

@@ -1,67 +1,26 @@
+import { routePath, wheels as W } from "@mlenv/api";
 import type { Environment } from "./environment";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import { retryingFetch } from "./internal/retry";
 import type { Workspace } from "./workspace";
 
-/** A private wheel as the server describes it. */
-export interface WheelInfo {
-  filename: string;
-  /** PEP 503 normalised project name. */
-  project: string;
-  name: string;
-  version: string;
-  sha256: string;
-  size: number;
-  requiresPython: string | null;
-  summary: string | null;
-  yanked: boolean;
-  yankedReason: string | null;
-  /** 1 for the first upload, +1 per overwrite. */
-  revision: number;
-  uploadedAt: string;
-  uploadedBy: string;
-  /** `mlenv+wheel://<workspace>/<filename>#sha256=<hex>`: what to put in a pip block. */
-  reference: string;
-}
+/**
+ * A private wheel as the server describes it: `project` is the PEP 503 normalised name,
+ * `revision` 1 for the first upload (+1 per overwrite), `reference` the
+ * `mlenv+wheel://<workspace>/<filename>#sha256=<hex>` to put in a pip block.
+ */
+export type WheelInfo = W.Wheel;
 
-export interface WheelRevisionInfo {
-  filename: string;
-  revision: number;
-  sha256: string;
-  size: number;
-  metadataSha256: string;
-  uploadedAt: string;
-  uploadedBy: string;
-}
+export type WheelRevisionInfo = W.WheelRevision;
 
-export interface WheelUploadResult {
-  /** created: new file; unchanged: the same bytes were already there; replaced: overwritten. */
-  status: "created" | "unchanged" | "replaced";
-  wheel: WheelInfo;
-  previous: { revision: number; sha256: string } | null;
-}
+/** `status` created: new file; unchanged: the same bytes were already there; replaced: overwritten. */
+export type WheelUploadResult = W.WheelUpload;
 
-export interface ResolvedWheel {
-  reference: string;
-  filename: string;
-  name: string;
-  sha256: string;
-  /** Short-lived signed download URL (no token needed). */
-  url: string;
-  /** `name @ <url>#sha256=<hex>`, a pip requirement line. */
-  requirement: string;
-  expiresAt: string;
-}
+/** A short-lived signed `url` (no token needed) and `requirement`, a pip line `name @ <url>#sha256=<hex>`. */
+export type ResolvedWheel = W.ResolvedWheel;
 
-export interface SecretInfo {
-  name: string;
-  createdAt: string;
-  updatedAt: string;
-  /** Hosts or URL prefixes the secret may be sent to (absent from servers before issue 14). */
-  allowedHosts?: string[];
-}
-
-const seg = encodeURIComponent;
+/** A build secret: its name, dates and the hosts or URL prefixes it may be sent to (never its value). */
+export type SecretInfo = W.Secret;
 
 /**
  * Private wheels of a workspace: upload (validated by the server), list, show, download, yank,
@@ -87,7 +46,7 @@ export class WheelsClient {
     bytes: Uint8Array,
     options: { overwrite?: boolean } = {},
   ): Promise<WheelUploadResult> {
-    const url = `${this.workspace.url}/upload/v1/wheels/${seg(filename)}${options.overwrite ? "?overwrite=true" : ""}`;
+    const url = `${this.workspace.url}${routePath(W.uploadWheel, { filename })}${options.overwrite ? "?overwrite=true" : ""}`;
     const res = await this.#send(url, {
       method: "PUT",
       headers: { ...this.#auth(), "content-type": "application/octet-stream", accept: "application/json" },
@@ -97,45 +56,43 @@ export class WheelsClient {
   }
 
   async list(options: { project?: string } = {}): Promise<WheelInfo[]> {
-    const out = await this.workspace.request<{ items: WheelInfo[] }>("GET", "/api/v1/wheels", {
-      query: { project: options.project },
-    });
-    return out.items;
+    return (await this.workspace.call(W.listWheels, { query: { project: options.project } })).items;
   }
 
-  show(filename: string): Promise<WheelInfo & { revisions: WheelRevisionInfo[] }> {
-    return this.workspace.request("GET", `/api/v1/wheels/${seg(filename)}`);
+  show(filename: string): Promise<W.WheelDetail> {
+    return this.workspace.call(W.getWheel, { params: { filename } });
   }
 
   /** The wheel's bytes: the current revision, or the one with `sha256` (kept after overwrites). */
   async download(filename: string, options: { sha256?: string } = {}): Promise<Uint8Array> {
-    const q = options.sha256 ? `?sha256=${seg(options.sha256)}` : "";
-    const url = `${this.workspace.url}/api/v1/wheels/${seg(filename)}/download${q}`;
+    const q = options.sha256 ? `?sha256=${encodeURIComponent(options.sha256)}` : "";
+    const url = `${this.workspace.url}${routePath(W.downloadWheel, { filename })}${q}`;
     const res = await this.#send(url, { method: "GET", headers: this.#auth() });
     if (!res.ok) await this.#json(res, "GET", url);
     return new Uint8Array(await res.arrayBuffer());
   }
 
   yank(filename: string, reason?: string): Promise<WheelInfo> {
-    return this.workspace.request("POST", `/api/v1/wheels/${seg(filename)}/yank`, {
+    return this.workspace.call(W.yankWheel, {
+      params: { filename },
       body: reason === undefined ? {} : { reason },
     });
   }
 
   unyank(filename: string): Promise<WheelInfo> {
-    return this.workspace.request("POST", `/api/v1/wheels/${seg(filename)}/unyank`, { body: {} });
+    return this.workspace.call(W.unyankWheel, { params: { filename } });
   }
 
   /** A short-lived signed URL for a `mlenv+wheel://` reference. */
   resolve(reference: string, options: { ttlSeconds?: number } = {}): Promise<ResolvedWheel> {
-    return this.workspace.request("POST", "/api/v1/wheels/resolve", {
+    return this.workspace.call(W.resolveWheel, {
       body: { reference, ...(options.ttlSeconds === undefined ? {} : { ttlSeconds: options.ttlSeconds }) },
     });
   }
 
   /** A pip block's lines with each `mlenv+wheel://` reference replaced by a signed requirement. */
   async render(requirements: string[], options: { ttlSeconds?: number } = {}): Promise<string[]> {
-    const out = await this.workspace.request<{ requirements: string[] }>("POST", "/api/v1/wheels/render", {
+    const out = await this.workspace.call(W.renderWheels, {
       body: { requirements, ...(options.ttlSeconds === undefined ? {} : { ttlSeconds: options.ttlSeconds }) },
     });
     return out.requirements;
@@ -146,8 +103,8 @@ export class WheelsClient {
    * embedded as the basic-auth password (for scripts; it is a secret).
    */
   async indexUrl(options: { credentials?: boolean } = {}): Promise<string> {
-    const me = await this.workspace.request<{ workspace: string }>("GET", "/api/v1/whoami");
-    const u = new URL(`${this.workspace.url}/pypi/${seg(me.workspace)}/simple/`);
+    const me = await this.workspace.environments.whoami();
+    const u = new URL(`${this.workspace.url}${routePath(W.indexRoot, { workspace: me.workspace })}`);
     if (options.credentials) {
       if (!this.workspace.token) {
         throw new MlenvError(
@@ -163,7 +120,7 @@ export class WheelsClient {
 
   /** Workspace secrets (admin): names and dates only, values are write-only. */
   async listSecrets(): Promise<SecretInfo[]> {
-    return (await this.workspace.request<{ items: SecretInfo[] }>("GET", "/api/v1/secrets")).items;
+    return (await this.workspace.call(W.listSecrets)).items;
   }
 
   /**
@@ -171,13 +128,14 @@ export class WheelsClient {
    * block using it anywhere else is refused at build and run time.
    */
   setSecret(name: string, value: string, options: { allowedHosts?: string[] } = {}): Promise<SecretInfo> {
-    return this.workspace.request("PUT", `/api/v1/secrets/${seg(name)}`, {
+    return this.workspace.call(W.putSecret, {
+      params: { name },
       body: { value, allowedHosts: options.allowedHosts ?? [] },
     });
   }
 
   async deleteSecret(name: string): Promise<void> {
-    await this.workspace.request("DELETE", `/api/v1/secrets/${seg(name)}`);
+    await this.workspace.call(W.deleteSecret, { params: { name } });
   }
 
   #auth(): Record<string, string> {

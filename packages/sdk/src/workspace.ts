@@ -1,3 +1,12 @@
+import {
+  type NonJsonResponse,
+  type RouteBodyInput,
+  type RouteDeclaration,
+  type RouteParams,
+  type RouteQueryInput,
+  type RouteResponse,
+  routePath,
+} from "@mlenv/api";
 import { AdminClient } from "./admin";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import { DEFAULT_RETRY, type RetryPolicy, retryingFetch } from "./internal/retry";
@@ -27,6 +36,45 @@ export interface WorkspaceOptions {
 export interface RequestOptions {
   body?: unknown;
   query?: Record<string, string | number | boolean | undefined>;
+}
+
+type QueryValue = string | number | boolean | undefined;
+type SuccessResponse<R extends RouteDeclaration> = R["responses"][Extract<
+  keyof R["responses"],
+  200 | 201 | 202 | 204
+>];
+
+/**
+ * What {@link Workspace.call} sends for a route: its path parameters (when its path has any), its
+ * query (names from the declaration; numbers and booleans are sent as text) and its JSON body.
+ */
+export type CallInput<R extends RouteDeclaration> = (keyof RouteParams<R> extends never
+  ? { params?: undefined }
+  : { params: RouteParams<R> }) &
+  (RouteQueryInput<R> extends undefined
+    ? { query?: undefined }
+    : { query?: { [K in keyof NonNullable<RouteQueryInput<R>>]?: QueryValue } }) &
+  (RouteBodyInput<R> extends undefined
+    ? { body?: undefined }
+    : R["optionalBody"] extends true
+      ? { body?: RouteBodyInput<R> }
+      : { body: RouteBodyInput<R> });
+
+/** What {@link Workspace.call} answers: the declared JSON, or bytes for a route that answers bytes. */
+export type CallResult<R extends RouteDeclaration> = [Extract<SuccessResponse<R>, NonJsonResponse>] extends [
+  never,
+]
+  ? RouteResponse<R>
+  : Uint8Array;
+
+function answersBytes(route: RouteDeclaration): boolean {
+  return Object.entries(route.responses).some(
+    ([status, r]) =>
+      Number(status) < 300 &&
+      typeof r === "object" &&
+      r !== null &&
+      typeof (r as { contentType?: unknown }).contentType === "string",
+  );
 }
 
 /** The environment variables the SDK understands. */
@@ -92,24 +140,63 @@ export class Workspace {
   }
 
   /**
-   * Send one JSON request and return the parsed JSON answer. Errors answered by the server
-   * become an {@link MlenvError} with the server's `code`, `status` and `details`.
+   * Call one route of the server's contract (`@mlenv/api`): path parameters are URL-encoded into
+   * its path, the query and JSON body sent, and the answer typed from the declaration (bytes for
+   * a route that answers bytes). Errors as in {@link Workspace.request}.
    */
-  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  async call<R extends RouteDeclaration>(
+    route: R,
+    ...[input]: keyof RouteParams<R> extends never
+      ? RouteBodyInput<R> extends undefined
+        ? [input?: CallInput<R>]
+        : R["optionalBody"] extends true
+          ? [input?: CallInput<R>]
+          : [input: CallInput<R>]
+      : [input: CallInput<R>]
+  ): Promise<CallResult<R>> {
+    const i = (input ?? {}) as {
+      params?: Record<string, string>;
+      query?: RequestOptions["query"];
+      body?: unknown;
+    };
+    const path = routePath(route, (i.params ?? {}) as RouteParams<R>);
+    const method = route.method.toUpperCase();
+    if (answersBytes(route)) {
+      // bytes (artifacts) may take longer than the JSON timeout: no timeout of their own
+      const res = await this.#send(method, path, { query: i.query, accept: "*/*", timeout: false });
+      if (!res.ok) await readAnswer(res, method, this.#urlOf(path, i.query));
+      return new Uint8Array(await res.arrayBuffer()) as CallResult<R>;
+    }
+    return this.request<CallResult<R>>(method, path, {
+      ...(i.query ? { query: i.query } : {}),
+      ...(i.body !== undefined ? { body: i.body } : {}),
+    });
+  }
+
+  #urlOf(path: string, query: RequestOptions["query"]): URL {
     const url = new URL(this.url + path);
-    for (const [k, v] of Object.entries(options.query ?? {})) {
+    for (const [k, v] of Object.entries(query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
-    const headers: Record<string, string> = { accept: "application/json" };
+    return url;
+  }
+
+  async #send(
+    method: string,
+    path: string,
+    options: { query?: RequestOptions["query"]; body?: unknown; accept: string; timeout?: false },
+  ): Promise<Response> {
+    const url = this.#urlOf(path, options.query);
+    const headers: Record<string, string> = { accept: options.accept };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(this.#timeoutMs) };
+    const init: RequestInit = { method, headers };
+    if (options.timeout !== false) init.signal = AbortSignal.timeout(this.#timeoutMs);
     if (options.body !== undefined) {
       headers["content-type"] = "application/json";
       init.body = JSON.stringify(options.body);
     }
-    let res: Response;
     try {
-      res = await this.#fetch(url, init);
+      return await this.#fetch(url, init);
     } catch (cause) {
       const why = cause instanceof Error ? cause.message : String(cause);
       throw new MlenvError(
@@ -118,64 +205,44 @@ export class Workspace {
         { cause },
       );
     }
-    const text = await res.text();
-    let body: unknown;
-    if (text.length > 0) {
-      try {
-        body = JSON.parse(text);
-      } catch (cause) {
-        if (!res.ok) throw httpError(res, method, url, text);
-        throw new MlenvError(
-          SdkErrorCodes.badResponse,
-          `Expected JSON from ${method} ${url.pathname}; received ${preview(text)}`,
-          { cause, status: res.status },
-        );
-      }
-    }
-    if (!res.ok) {
-      if (isErrorBody(body)) {
-        throw new MlenvError(body.code, body.message, { status: res.status, details: body.details });
-      }
-      throw httpError(res, method, url, text);
-    }
-    return body as T;
+  }
+
+  /**
+   * Send one JSON request and return the parsed JSON answer. Errors answered by the server
+   * become an {@link MlenvError} with the server's `code`, `status` and `details`.
+   */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.#send(method, path, { ...options, accept: "application/json" });
+    return (await readAnswer(res, method, this.#urlOf(path, options.query))) as T;
   }
 }
 
-/** Answer bytes of a non-JSON endpoint (artifacts); errors as in {@link Workspace.request}. */
-export async function requestBytes(
-  ws: Workspace,
-  fetchFn: typeof fetch,
-  path: string,
-  query: Record<string, string>,
-): Promise<Uint8Array> {
-  const url = new URL(ws.url + path);
-  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-  const headers: Record<string, string> = {};
-  if (ws.token) headers.authorization = `Bearer ${ws.token}`;
-  let res: Response;
-  try {
-    res = await fetchFn(url, { headers });
-  } catch (cause) {
-    throw new MlenvError(
-      SdkErrorCodes.network,
-      `Expected an mlenv server at ${ws.url}; GET ${url.pathname} failed`,
-      {
-        cause,
-      },
-    );
-  }
-  if (!res.ok) {
-    const text = await res.text();
-    let body: unknown;
+/**
+ * The parsed JSON answer of a response; an error answer becomes an {@link MlenvError} with the
+ * server's `code`, `status` and `details` (or `E_HTTP` without them).
+ */
+async function readAnswer(res: Response, method: string, url: URL): Promise<unknown> {
+  const text = await res.text();
+  let body: unknown;
+  if (text.length > 0) {
     try {
       body = JSON.parse(text);
-    } catch {}
-    if (isErrorBody(body))
-      throw new MlenvError(body.code, body.message, { status: res.status, details: body.details });
-    throw httpError(res, "GET", url, text);
+    } catch (cause) {
+      if (!res.ok) throw httpError(res, method, url, text);
+      throw new MlenvError(
+        SdkErrorCodes.badResponse,
+        `Expected JSON from ${method} ${url.pathname}; received ${preview(text)}`,
+        { cause, status: res.status },
+      );
+    }
   }
-  return new Uint8Array(await res.arrayBuffer());
+  if (!res.ok) {
+    if (isErrorBody(body)) {
+      throw new MlenvError(body.code, body.message, { status: res.status, details: body.details });
+    }
+    throw httpError(res, method, url, text);
+  }
+  return body;
 }
 
 function httpError(res: Response, method: string, url: URL, text: string): MlenvError {

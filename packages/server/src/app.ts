@@ -48,18 +48,21 @@ export interface AppDeps {
 const ARCHIVED = { false: "exclude", true: "include", only: "only" } as const;
 
 /**
- * Routes whose router applies its own, larger body limit: snapshots and model files travel base64
- * in JSON (runs: MLENV_MAX_SNAPSHOT_BYTES), wheels stream to disk and stop past MLENV_MAX_WHEEL_BYTES.
+ * Matchers of the routes whose declaration says their router applies its own, larger body limit
+ * (`ownBodyLimit`: snapshots and model files travel base64 in JSON, wheels stream to disk).
  */
-const OWN_BODY_LIMIT: ReadonlyArray<{ method: string; path: RegExp }> = [
-  { method: "POST", path: /^\/api\/v1\/(snapshots|models)\/?$/ },
-  // datastore versions travel like snapshots (base64 in JSON, the snapshot limit)
-  { method: "POST", path: /^\/api\/v1\/datastores\/[^/]+\/versions\/?$/ },
-  { method: "PUT", path: /^\/upload\/v1\/wheels\/[^/]+$/ },
-];
-
-function hasOwnBodyLimit(method: string, path: string): boolean {
-  return OWN_BODY_LIMIT.some((r) => r.method === method && r.path.test(path));
+function ownBodyLimitMatchers(routes: readonly RouteDeclaration[]): { method: string; path: RegExp }[] {
+  return routes
+    .filter((r) => r.ownBodyLimit !== undefined)
+    .map((r) => ({
+      method: r.method.toUpperCase(),
+      path: new RegExp(
+        `^${r.path
+          .split(/\{[^}]+\}/)
+          .map((part) => part.replace(/[.*+?^$()|[\]\\]/g, "\\$&"))
+          .join("[^/]+")}/?$`,
+      ),
+    }));
 }
 
 /** The environment registry's routes: workspaces, tokens, environments, versions, labels. */
@@ -319,6 +322,9 @@ export function createApp(deps: AppDeps): {
     ...(deps.builds ? featureRoutes.builds : []),
   ];
   const doc = openApiDocument(routes, { version: "1" });
+  const ownLimit = ownBodyLimitMatchers(routes);
+  const hasOwnBodyLimit = (method: string, path: string) =>
+    ownLimit.some((r) => r.method === method && r.path.test(path));
   mount(app, system.openApi, ({ c }) => c.json(doc));
   const limitBody = bodyLimit({
     maxSize: maxBody,
@@ -333,7 +339,7 @@ export function createApp(deps: AppDeps): {
   // Every route with a body is limited, the sub-routers' too: this is registered before they are
   // mounted (Hono runs handlers in registration order). Touching `body` makes @hono/node-server
   // build a full Request (an AbortSignal and more): skip it for methods that carry none, the hot
-  // read path. A few routes apply a larger limit of their own (OWN_BODY_LIMIT).
+  // read path. Routes declared with `ownBodyLimit` apply a larger one of their own.
   app.use("*", (c, next) =>
     c.req.method === "GET" || c.req.method === "HEAD" || hasOwnBodyLimit(c.req.method, c.req.path)
       ? next()

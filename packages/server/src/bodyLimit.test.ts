@@ -1,4 +1,5 @@
 import { request } from "node:http";
+import { featureRoutes } from "@mlenv/api";
 import { startTestServer, type TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "./server";
@@ -58,13 +59,13 @@ function send(
   });
 }
 
-/** Routes whose router applies a larger limit of its own (see OWN_BODY_LIMIT in app.ts). */
-const OWN_LIMIT = new Set([
-  "POST /api/v1/snapshots",
-  "POST /api/v1/models",
-  "POST /api/v1/datastores/{name}/versions",
-  "PUT /upload/v1/wheels/{filename}",
-]);
+/** Routes whose router applies a larger limit of its own (declared with `ownBodyLimit`). */
+const OWN_LIMIT = new Set(
+  Object.values(featureRoutes)
+    .flat()
+    .filter((r) => r.ownBodyLimit !== undefined)
+    .map((r) => `${r.method.toUpperCase()} ${r.path}`),
+);
 
 /** Routes not (yet) in /openapi.json: the image build routes (src/builds/routes.ts). */
 const UNDOCUMENTED = [
@@ -96,6 +97,15 @@ describe("every route with a body refuses one past the limit (413)", () => {
       .replace("{filename}", "pkg-1.0-py3-none-any.whl")
       .replace("{id}", "00000000-0000-0000-0000-000000000000")
       .replace(/\{[^}]+\}/g, "x");
+
+  it("knows the routes with a limit of their own from their declarations", () => {
+    expect([...OWN_LIMIT].sort()).toEqual([
+      "POST /api/v1/datastores/{name}/versions",
+      "POST /api/v1/models",
+      "POST /api/v1/snapshots",
+      "PUT /upload/v1/wheels/{filename}",
+    ]);
+  });
 
   it("walks the sub-routers' routes (runs, services, builds, wheels, secrets) as well as the registry's", () => {
     const keys = routes.map(([m, p]) => `${m} ${p}`);

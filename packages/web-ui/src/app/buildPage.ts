@@ -10,12 +10,6 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { href } from "./route";
 import { ErrorBox, formatDate, PageTitle } from "./util";
 
-/** A build job as GET /api/v1/builds/:id answers it (the SDK's `BuildInfo`). */
-export type BuildJobView = BuildInfo;
-
-/** One line of a build log. */
-export type LogLine = BuildLogLine;
-
 /** The first part of an error message: the failed step's output is shown in the log. */
 function headline(message: string): string {
   const cut = message.split(/\s+step output \(last lines\):/)[0] ?? message;
@@ -33,8 +27,8 @@ export function BuildPage(props: {
   canWrite: boolean;
   onError: (e: unknown) => void;
 }): ComponentChild {
-  const [job, setJob] = useState<BuildJobView | null>(null);
-  const [lines, setLines] = useState<LogLine[]>([]);
+  const [job, setJob] = useState<BuildInfo | null>(null);
+  const [lines, setLines] = useState<BuildLogLine[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [following, setFollowing] = useState(false);
   const [cancelling, setCancelling] = useState(false);
@@ -48,10 +42,7 @@ export function BuildPage(props: {
     setError(null);
     (async () => {
       try {
-        const first = await props.ws.request<BuildJobView>(
-          "GET",
-          `/api/v1/builds/${encodeURIComponent(props.id)}`,
-        );
+        const first = await new BuildsClient(props.ws).get(props.id);
         if (stop.signal.aborted) return;
         setJob(first);
         setFollowing(true);
@@ -80,9 +71,7 @@ export function BuildPage(props: {
   const cancel = async () => {
     setCancelling(true);
     try {
-      setJob(
-        await props.ws.request<BuildJobView>("POST", `/api/v1/builds/${encodeURIComponent(props.id)}/cancel`),
-      );
+      setJob(await new BuildsClient(props.ws).cancel(props.id));
     } catch (e) {
       props.onError(e);
       setError(e);

@@ -1,5 +1,5 @@
 import { serializeLock, validateLock } from "@mlenv/core";
-import type { EnvironmentVersion, Workspace } from "@mlenv/sdk";
+import type { EnvironmentVersion, LabelInfo, VersionSummary, Workspace } from "@mlenv/sdk";
 import { type ComponentChild, h } from "preact";
 import { useState } from "preact/hooks";
 import { definitionJson, definitionYaml, dockerfileOf } from "./definitionText";
@@ -10,10 +10,10 @@ import { href } from "./route";
 import { ErrorBox, formatDate, PageTitle, shortHash, Tabs, useAsync } from "./util";
 
 interface EnvData {
-  versions: EnvironmentVersion[];
+  versions: VersionSummary[];
   archived: boolean;
   current: EnvironmentVersion;
-  labels: { label: string; version: number; updatedAt: string }[];
+  labels: LabelInfo[];
   /** The stored mlenv.lock as YAML, when the version is locked. */
   lockYaml: string | null;
 }

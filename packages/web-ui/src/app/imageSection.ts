@@ -1,22 +1,9 @@
-import { isMlenvError, type Workspace } from "@mlenv/sdk";
+import { BuildsClient, isMlenvError, type Workspace } from "@mlenv/sdk";
 import { type ComponentChild, h } from "preact";
 import { useState } from "preact/hooks";
-import type { BuildJobView } from "./buildPage";
 import { href } from "./route";
 import { errorText } from "./session";
 import { useAsync } from "./util";
-
-/** GET /api/v1/environments/:name/image */
-interface ImageDetails {
-  imageKey: string;
-  image: string;
-  exists: boolean;
-  local: boolean;
-  imageId: string | null;
-  digest: string | null;
-}
-
-const seg = encodeURIComponent;
 
 /** The image of one version: whether it exists, and a button to build it (writers). */
 export function ImageSection(props: {
@@ -29,21 +16,14 @@ export function ImageSection(props: {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const state = useAsync(
-    () =>
-      props.ws.request<ImageDetails>("GET", `/api/v1/environments/${seg(props.name)}/image`, {
-        query: { version: props.version },
-      }),
+    () => new BuildsClient(props.ws).image(props.name, { version: props.version }),
     [props.ws, props.name, props.version],
   );
   const build = async () => {
     setBusy(true);
     setError(null);
     try {
-      const res = await props.ws.request<{ job: BuildJobView; coalesced: boolean }>(
-        "POST",
-        `/api/v1/environments/${seg(props.name)}/builds`,
-        { body: { version: props.version } },
-      );
+      const res = await new BuildsClient(props.ws).submit(props.name, { version: props.version });
       location.hash = href.build(res.job.id);
     } catch (e) {
       props.onError(e);
