@@ -57,3 +57,12 @@ export const getModel = route({
   query: z.object({ version: z.string().optional() }),
   responses: { 200: ModelSchema },
 });
+
+export const downloadModelFile = route({
+  method: "get",
+  path: "/api/v1/models/{name}/versions/{version}/files/content",
+  summary: "The bytes of one file of a model version (?path= one of its files, e.g. model.json)",
+  role: "reader",
+  query: z.object({ path: z.string().optional().describe("required: a path from the version's files") }),
+  responses: { 200: { contentType: "application/octet-stream" } },
+});

@@ -162,6 +162,14 @@ export class RunsClient {
     return this.workspace.call(M.getModel, { params: { name }, query: { version } });
   }
 
+  /** The bytes of one file of a model version (a path from its `files`). */
+  modelFile(name: string, version: number, path: string): Promise<Uint8Array> {
+    return this.workspace.call(M.downloadModelFile, {
+      params: { name, version: String(version) },
+      query: { path },
+    });
+  }
+
   async listModels(name?: string): Promise<ModelInfo[]> {
     return (await this.workspace.call(M.listModels, { query: { name } })).items;
   }
@@ -443,6 +451,19 @@ export class Model {
   /** The latest version, or a given one. */
   static async get(workspace: Workspace, name: string, version?: number): Promise<Model> {
     return new Model(workspace, await new RunsClient(workspace).getModel(name, version));
+  }
+
+  /**
+   * The model's files as bytes (the reference's `Model.download`), each under its path; Node's
+   * `writeFileSync(join(dir, f.path), f.content)` saves them.
+   */
+  async download(): Promise<SnapshotFile[]> {
+    const client = new RunsClient(this.workspace);
+    const out: SnapshotFile[] = [];
+    for (const f of this.info.files) {
+      out.push({ path: f.path, content: await client.modelFile(this.name, this.version, f.path) });
+    }
+    return out;
   }
 
   /** The latest version of each model (or every version of `name`). */

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename } from "node:path";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, resolve, sep } from "node:path";
 import {
   isFinalRunStatus,
   type LogLine,
@@ -471,6 +471,66 @@ export function register(program: Command, ctx: CliContext): void {
         if (opts.json) return ctx.json({ created: m.created, model: m.info });
         ctx.out(
           `${m.created === false ? "Unchanged" : "Registered"}: model ${m.name} version ${m.version} (${m.info.files.length} file(s))`,
+        );
+      },
+    );
+
+  model
+    .command("download")
+    .description("Save the files of a model version (default latest) into a folder")
+    .requiredOption("-n, --name <name>", "the model name")
+    .option("-v, --version <n>", "the version (default: the latest)", (v: string) => {
+      if (!/^[1-9]\d{0,8}$/.test(v))
+        throw new InvalidArgumentError(`expected a version number such as 1 or 2; received ${v}`);
+      return Number(v);
+    })
+    .requiredOption("-d, --directory <dir>", "folder to write the files into")
+    .option("--overwrite", "replace files that exist")
+    .option("--json", "print JSON")
+    .action(
+      async (opts: {
+        name: string;
+        version?: number;
+        directory: string;
+        overwrite?: boolean;
+        json?: boolean;
+      }) => {
+        const { Model } = await sdk();
+        const m = await Model.get(await workspace(), opts.name, opts.version);
+        const dir = ctx.path(opts.directory);
+        const targets = m.info.files.map((f) => {
+          const target = resolve(dir, f.path);
+          if (!target.startsWith(dir + sep))
+            throw new CliError(
+              "E_BAD_RESPONSE",
+              `Expected a model file path inside the folder; received ${sanitize(f.path)}`,
+            );
+          if (existsSync(target) && !opts.overwrite)
+            throw new CliError("E_EXISTS", `${sanitize(target)} exists; pass --overwrite to replace it`);
+          return target;
+        });
+        const progress = ctx.progress(`downloading model ${opts.name} version ${m.version}`);
+        let files: Awaited<ReturnType<typeof m.download>>;
+        try {
+          files = await m.download();
+        } finally {
+          progress.done();
+        }
+        files.forEach((f, i) => {
+          mkdirSync(dirname(targets[i]!), { recursive: true });
+          writeFileSync(targets[i]!, f.content);
+        });
+        const size = files.reduce((n, f) => n + f.content.length, 0);
+        if (opts.json)
+          return ctx.json({
+            name: m.name,
+            version: m.version,
+            directory: dir,
+            files: files.map((f) => f.path),
+            size,
+          });
+        ctx.out(
+          `Saved model ${m.name} version ${m.version} (${files.length} file(s), ${size} bytes) to ${opts.directory}`,
         );
       },
     );

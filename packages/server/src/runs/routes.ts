@@ -248,6 +248,30 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
     c.json({ items: (await store.listModels(a.workspaceId, name || undefined)).map(modelView) }),
   );
 
+  mount(app, M.downloadModelFile, async ({ c, auth: a, params, query }) => {
+    const version = Number(params.version);
+    const m =
+      Number.isSafeInteger(version) && version > 0
+        ? await store.getModel(a.workspaceId, params.name, version)
+        : null;
+    if (!m) {
+      throw new ServerError(
+        ServerErrorCode.NOT_FOUND,
+        `Model ${preview(params.name)} version ${preview(params.version)} not found`,
+      );
+    }
+    const path = query.path ?? "";
+    const file = m.files.find((f) => f.path === path);
+    const blob = file ? await deps.blobs.read(file.digest) : null;
+    if (!blob) {
+      throw new ServerError(
+        ServerErrorCode.NOT_FOUND,
+        `Model ${m.name} version ${m.version} has no file ${preview(path)}; it has ${preview(m.files.map((f) => f.path))}`,
+      );
+    }
+    return blobResponse(c, blob, { "content-type": "application/octet-stream", etag: `"${file!.digest}"` });
+  });
+
   mount(app, M.getModel, async ({ c, auth: a, params, query: { version: v } }) => {
     const version = v ? Number(v) : undefined;
     if (version !== undefined && !(Number.isSafeInteger(version) && version > 0)) {
