@@ -291,10 +291,15 @@ export class Registry {
 
   // ---- environments ----------------------------------------------------------------------
 
-  /** Validate a definition with core; bad input becomes E_DEFINITION_INVALID. */
+  /**
+   * Validate a definition with core; bad input becomes E_DEFINITION_INVALID. Parsed with core's
+   * defaults, not the server's configuration: a definition that names no base image keeps core's
+   * default (which stands for the server's configured image when it is built, see core's
+   * resolveBaseImage), so its definitionHash is the one the client computed and locked against.
+   */
   parse(json: unknown): EnvironmentDefinition {
     try {
-      return parseDefinition(json, this.#config ? { config: this.#config } : {});
+      return parseDefinition(json);
     } catch (e) {
       if (isCoreError(e)) {
         throw new ServerError(ServerErrorCode.DEFINITION_INVALID, e.message, {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { defaultCoreConfig, imageKey, parseDefinition } from "@mlenv/core";
+import { defaultCoreConfig, definitionHash, imageKey, parseDefinition } from "@mlenv/core";
 import { addPrivatePipWheel, Environment, Workspace } from "@mlenv/sdk";
 import {
   baseImageCpu,
@@ -119,6 +119,21 @@ describe("a server's base image setting reaches every default definition", () =>
     },
     300_000,
   );
+
+  it("a definition naming no base image, locked by a client, registers with its lock (one definitionHash everywhere)", async () => {
+    const json = {
+      name: "walkthrough-locked",
+      python: { condaDependencies: { dependencies: ["python=3.11"] } },
+    };
+    const clientHash = definitionHash(parseDefinition(json));
+    const lock = { lockVersion: 1, definitionHash: clientHash, channels: [], indexes: [], platforms: {} };
+    const got = await api("POST", "/api/v1/environments", { definition: json, lock });
+    expect(got.status, JSON.stringify(got.json)).toBe(201);
+    expect(got.json.environment.definitionHash).toBe(clientHash);
+    // still built on the server's image
+    const details = await api("GET", "/api/v1/environments/walkthrough-locked");
+    expect(details.json.definition.docker.baseImage).toBe(defaultCoreConfig.baseImages.cpu);
+  });
 
   it("a run submitted without an environment registers the default one on the server's image", async () => {
     const snap = await api("POST", "/api/v1/snapshots", {

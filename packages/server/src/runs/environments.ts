@@ -28,7 +28,12 @@ export async function resolveRunEnvironment(options: {
   let name: string;
   let selector: { version?: number | undefined; label?: string | undefined };
   if (choice === null || "definition" in choice) {
-    const json = choice === null ? { name: DEFAULT_RUN_ENVIRONMENT } : choice.definition;
+    // the default run environment names the server's base image, as the curated ones do
+    const cpu = registry.config?.baseImages.cpu;
+    const json =
+      choice === null
+        ? { name: DEFAULT_RUN_ENVIRONMENT, ...(cpu ? { docker: { baseImage: cpu } } : {}) }
+        : choice.definition;
     const out = await registry.register(workspaceId, json, options.createdBy);
     name = out.environment.name;
     selector = { version: out.environment.version };
@@ -37,8 +42,8 @@ export async function resolveRunEnvironment(options: {
     selector = { version: choice.version, label: choice.label };
   }
   const view = await registry.get(workspaceId, name, selector);
-  const config = registry.config;
-  const definition = parseDefinition(view.definition, config ? { config } : {});
+  // core's defaults, as the registry parses it (the base image resolves to the server's at build)
+  const definition = parseDefinition(view.definition);
   let lock: Lock | null = null;
   if ((options.lock === undefined || options.lock === null) && view.locked) {
     // No lock given: a locked version runs from the exact artifacts stored with it.
