@@ -1,6 +1,7 @@
+import type { ColumnType, Kysely, Selectable } from "kysely";
+import type { RunTables } from "../runs/runStore";
 import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
 import { type Migration, migration } from "../store/migrator";
-import { type Row, strOrNull } from "../store/rows";
 import type { SlurmTargetSettings } from "./schemas";
 
 /** Compute targets, the cluster jobs that run runs, datastores and their versions (migration 0011). */
@@ -133,107 +134,172 @@ export const computeMigrations: readonly Migration[] = [migration("0011_compute"
 const now = () => new Date().toISOString();
 const num = (v: unknown) => Number(v ?? 0);
 
-function toTarget(r: Row): ComputeTargetRecord {
+/** PostgreSQL answers BIGINT as text. */
+type Big = ColumnType<number | string, number, number>;
+/** A BIGINT column with a default (0). */
+type Offset = ColumnType<number | string, number | undefined, number>;
+
+/** The compute feature's tables (migration 0011), and the runs' columns it writes. JSON and times are TEXT. */
+type ComputeTables = Pick<RunTables, "runs"> & {
+  compute_targets: {
+    workspace_id: string;
+    name: string;
+    kind: "slurm";
+    settings: string;
+    secret_name: string | null;
+    created_by: string;
+    created_at: string;
+  };
+  cluster_jobs: {
+    run_id: string;
+    workspace_id: string;
+    target: string;
+    phase: ClusterJobPhase;
+    job_ids: string;
+    run_dir: string;
+    settings: string;
+    state: string | null;
+    reason: string | null;
+    out_offset: Offset;
+    err_offset: Offset;
+    metrics_offset: Offset;
+    missing_since: string | null;
+    owner: string | null;
+    owner_at: string | null;
+    created_at: string;
+  };
+  datastores: {
+    workspace_id: string;
+    name: string;
+    kind: DatastoreRecord["kind"];
+    path: string | null;
+    description: string | null;
+    latest_version: number;
+    created_by: string;
+    created_at: string;
+  };
+  datastore_versions: {
+    workspace_id: string;
+    name: string;
+    version: number;
+    digest: string;
+    files: string;
+    size: Big;
+    created_by: string;
+    created_at: string;
+  };
+};
+
+function toTarget(r: Selectable<ComputeTables["compute_targets"]>): ComputeTargetRecord {
   return {
-    workspaceId: String(r.workspace_id),
-    name: String(r.name),
+    workspaceId: r.workspace_id,
+    name: r.name,
     kind: "slurm",
-    settings: JSON.parse(String(r.settings)) as SlurmTargetSettings,
-    secretName: strOrNull(r.secret_name),
-    createdBy: String(r.created_by),
-    createdAt: String(r.created_at),
+    settings: JSON.parse(r.settings) as SlurmTargetSettings,
+    secretName: r.secret_name,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
   };
 }
 
-function toJob(r: Row): ClusterJobRecord {
+function toJob(r: Selectable<ComputeTables["cluster_jobs"]>): ClusterJobRecord {
   return {
-    runId: String(r.run_id),
-    workspaceId: String(r.workspace_id),
-    target: String(r.target),
-    phase: String(r.phase) as ClusterJobPhase,
-    jobIds: JSON.parse(String(r.job_ids)) as number[],
-    runDir: String(r.run_dir),
-    settings: JSON.parse(String(r.settings)) as SlurmTargetSettings,
-    state: strOrNull(r.state),
-    reason: strOrNull(r.reason),
+    runId: r.run_id,
+    workspaceId: r.workspace_id,
+    target: r.target,
+    phase: r.phase,
+    jobIds: JSON.parse(r.job_ids) as number[],
+    runDir: r.run_dir,
+    settings: JSON.parse(r.settings) as SlurmTargetSettings,
+    state: r.state,
+    reason: r.reason,
     outOffset: num(r.out_offset),
     errOffset: num(r.err_offset),
     metricsOffset: num(r.metrics_offset),
-    missingSince: strOrNull(r.missing_since),
-    owner: strOrNull(r.owner),
-    ownerAt: strOrNull(r.owner_at),
+    missingSince: r.missing_since,
+    owner: r.owner,
+    ownerAt: r.owner_at,
   };
 }
 
-function toDatastore(r: Row): DatastoreRecord {
+function toDatastore(r: Selectable<ComputeTables["datastores"]>): DatastoreRecord {
   return {
-    workspaceId: String(r.workspace_id),
-    name: String(r.name),
-    kind: String(r.kind) as DatastoreRecord["kind"],
-    path: strOrNull(r.path),
-    description: strOrNull(r.description),
+    workspaceId: r.workspace_id,
+    name: r.name,
+    kind: r.kind,
+    path: r.path,
+    description: r.description,
     latestVersion: num(r.latest_version),
-    createdBy: String(r.created_by),
-    createdAt: String(r.created_at),
+    createdBy: r.created_by,
+    createdAt: r.created_at,
   };
 }
 
-function toVersion(r: Row): DatastoreVersionRecord {
+function toVersion(r: Selectable<ComputeTables["datastore_versions"]>): DatastoreVersionRecord {
   return {
-    name: String(r.name),
+    name: r.name,
     version: num(r.version),
-    digest: String(r.digest),
-    files: JSON.parse(String(r.files)) as DatastoreFile[],
+    digest: r.digest,
+    files: JSON.parse(r.files) as DatastoreFile[],
     size: num(r.size),
-    createdBy: String(r.created_by),
-    createdAt: String(r.created_at),
+    createdBy: r.created_by,
+    createdAt: r.created_at,
   };
 }
 
 /** Persistence of compute targets, cluster jobs and datastores (SQLite or PostgreSQL). */
 export class ComputeStore {
+  readonly #k: Kysely<ComputeTables>;
+
   constructor(
     private readonly db: Database,
     /** Closes the handle when the store opened it for itself. */
     private readonly release: () => Promise<void> = async () => {},
-  ) {}
+  ) {
+    this.#k = db.kysely.withTables<ComputeTables>() as unknown as Kysely<ComputeTables>;
+  }
 
   // ---- targets -------------------------------------------------------------------------------
+  /** Insert a target; null when one of that name exists. */
   async insertTarget(t: Omit<ComputeTargetRecord, "createdAt">): Promise<ComputeTargetRecord | null> {
-    try {
-      await this.db.all(
-        `INSERT INTO compute_targets (workspace_id, name, kind, settings, secret_name, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        [t.workspaceId, t.name, t.kind, JSON.stringify(t.settings), t.secretName, t.createdBy, now()],
-      );
-    } catch (e) {
-      if (this.db.isUniqueViolation(e)) return null;
-      throw e;
-    }
-    return this.getTarget(t.workspaceId, t.name);
+    const r = await this.#k
+      .insertInto("compute_targets")
+      .values({
+        workspace_id: t.workspaceId,
+        name: t.name,
+        kind: t.kind,
+        settings: JSON.stringify(t.settings),
+        secret_name: t.secretName,
+        created_by: t.createdBy,
+        created_at: now(),
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    return r ? toTarget(r) : null;
+  }
+
+  #targets(workspaceId: string) {
+    return this.#k.selectFrom("compute_targets").selectAll().where("workspace_id", "=", workspaceId);
   }
 
   async getTarget(workspaceId: string, name: string): Promise<ComputeTargetRecord | null> {
-    const [r] = await this.db.all("SELECT * FROM compute_targets WHERE workspace_id = ? AND name = ?", [
-      workspaceId,
-      name,
-    ]);
+    const r = await this.#targets(workspaceId).where("name", "=", name).executeTakeFirst();
     return r ? toTarget(r) : null;
   }
 
   async listTargets(workspaceId: string): Promise<ComputeTargetRecord[]> {
-    const rows = await this.db.all("SELECT * FROM compute_targets WHERE workspace_id = ? ORDER BY name", [
-      workspaceId,
-    ]);
-    return rows.map(toTarget);
+    return (await this.#targets(workspaceId).orderBy("name").execute()).map(toTarget);
   }
 
   async deleteTarget(workspaceId: string, name: string): Promise<boolean> {
-    const rows = await this.db.all(
-      "DELETE FROM compute_targets WHERE workspace_id = ? AND name = ? RETURNING name",
-      [workspaceId, name],
-    );
-    return rows.length > 0;
+    const gone = await this.#k
+      .deleteFrom("compute_targets")
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name)
+      .returning("name")
+      .execute();
+    return gone.length > 0;
   }
 
   // ---- cluster jobs --------------------------------------------------------------------------
@@ -246,24 +312,29 @@ export class ComputeStore {
     owner: string;
   }): Promise<void> {
     const t = now();
-    await this.db.all(
-      `INSERT INTO cluster_jobs (run_id, workspace_id, target, phase, job_ids, run_dir, settings, owner, owner_at, created_at)
-       VALUES (?, ?, ?, 'preparing', '[]', ?, ?, ?, ?, ?)`,
-      [
-        input.runId,
-        input.workspaceId,
-        input.target,
-        input.runDir,
-        JSON.stringify(input.settings),
-        input.owner,
-        t,
-        t,
-      ],
-    );
+    await this.#k
+      .insertInto("cluster_jobs")
+      .values({
+        run_id: input.runId,
+        workspace_id: input.workspaceId,
+        target: input.target,
+        phase: "preparing",
+        job_ids: "[]",
+        run_dir: input.runDir,
+        settings: JSON.stringify(input.settings),
+        owner: input.owner,
+        owner_at: t,
+        created_at: t,
+      })
+      .execute();
   }
 
   async getJob(runId: string): Promise<ClusterJobRecord | null> {
-    const [r] = await this.db.all("SELECT * FROM cluster_jobs WHERE run_id = ?", [runId]);
+    const r = await this.#k
+      .selectFrom("cluster_jobs")
+      .selectAll()
+      .where("run_id", "=", runId)
+      .executeTakeFirst();
     return r ? toJob(r) : null;
   }
 
@@ -276,22 +347,19 @@ export class ComputeStore {
       >
     >,
   ): Promise<void> {
-    const cols: string[] = [];
-    const params: unknown[] = [];
-    const set = (col: string, v: unknown) => {
-      cols.push(`${col} = ?`);
-      params.push(v);
+    // undefined leaves a column as it is
+    const set = {
+      phase: fields.phase,
+      job_ids: fields.jobIds === undefined ? undefined : JSON.stringify(fields.jobIds),
+      state: fields.state,
+      reason: fields.reason,
+      out_offset: fields.outOffset,
+      err_offset: fields.errOffset,
+      metrics_offset: fields.metricsOffset,
+      missing_since: fields.missingSince,
     };
-    if (fields.phase !== undefined) set("phase", fields.phase);
-    if (fields.jobIds !== undefined) set("job_ids", JSON.stringify(fields.jobIds));
-    if (fields.state !== undefined) set("state", fields.state);
-    if (fields.reason !== undefined) set("reason", fields.reason);
-    if (fields.outOffset !== undefined) set("out_offset", fields.outOffset);
-    if (fields.errOffset !== undefined) set("err_offset", fields.errOffset);
-    if (fields.metricsOffset !== undefined) set("metrics_offset", fields.metricsOffset);
-    if (fields.missingSince !== undefined) set("missing_since", fields.missingSince);
-    if (cols.length === 0) return;
-    await this.db.all(`UPDATE cluster_jobs SET ${cols.join(", ")} WHERE run_id = ?`, [...params, runId]);
+    if (Object.values(set).every((v) => v === undefined)) return;
+    await this.#k.updateTable("cluster_jobs").set(set).where("run_id", "=", runId).execute();
   }
 
   /**
@@ -302,71 +370,105 @@ export class ComputeStore {
     owner: string,
     staleBefore: Date,
   ): Promise<{ job: ClusterJobRecord; takenOver: boolean }[]> {
+    const k = this.#k;
     const t = now();
-    const rows = await this.db.all(
-      `SELECT run_id, owner FROM cluster_jobs WHERE phase <> 'done' AND (owner = ? OR owner IS NULL OR owner_at < ?)`,
-      [owner, staleBefore.toISOString()],
-    );
+    const candidates = await k
+      .selectFrom("cluster_jobs")
+      .select(["run_id", "owner"])
+      .where("phase", "<>", "done")
+      .where((eb) =>
+        eb.or([
+          eb("owner", "=", owner),
+          eb("owner", "is", null),
+          eb("owner_at", "<", staleBefore.toISOString()),
+        ]),
+      )
+      .execute();
     const out: { job: ClusterJobRecord; takenOver: boolean }[] = [];
-    for (const r of rows) {
-      const prev = strOrNull(r.owner);
+    for (const { run_id, owner: prev } of candidates) {
       // compare-and-set: another process may have claimed it in between
-      const got = await this.db.all(
-        `UPDATE cluster_jobs SET owner = ?, owner_at = ? WHERE run_id = ? AND phase <> 'done'
-           AND ${prev === null ? "owner IS NULL" : "owner = ?"} RETURNING *`,
-        prev === null ? [owner, t, String(r.run_id)] : [owner, t, String(r.run_id), prev],
-      );
-      if (got[0]) out.push({ job: toJob(got[0]), takenOver: prev !== owner });
+      const got = await k
+        .updateTable("cluster_jobs")
+        .set({ owner, owner_at: t })
+        .where("run_id", "=", run_id)
+        .where("phase", "<>", "done")
+        .where((eb) => (prev === null ? eb("owner", "is", null) : eb("owner", "=", prev)))
+        .returningAll()
+        .executeTakeFirst();
+      if (got) out.push({ job: toJob(got), takenOver: prev !== owner });
     }
     return out;
   }
 
   /** Let go of this process's jobs (a graceful shutdown: the next process takes them at once). */
   async releaseJobs(owner: string): Promise<void> {
-    await this.db.all("UPDATE cluster_jobs SET owner = NULL WHERE owner = ? AND phase = 'submitted'", [
-      owner,
-    ]);
+    await this.#k
+      .updateTable("cluster_jobs")
+      .set({ owner: null })
+      .where("owner", "=", owner)
+      .where("phase", "=", "submitted")
+      .execute();
   }
 
   /** Record on the run which cluster ran it (`compute` column: kind, target, job ids, state, reason). */
   async setRunCompute(runId: string, compute: Record<string, unknown>): Promise<void> {
-    await this.db.all("UPDATE runs SET compute = ? WHERE id = ?", [JSON.stringify(compute), runId]);
+    await this.#k
+      .updateTable("runs")
+      .set({ compute: JSON.stringify(compute) })
+      .where("id", "=", runId)
+      .execute();
   }
 
   async setRunInputs(runId: string, inputs: unknown[]): Promise<void> {
-    await this.db.all("UPDATE runs SET inputs = ? WHERE id = ?", [JSON.stringify(inputs), runId]);
+    await this.#k
+      .updateTable("runs")
+      .set({ inputs: JSON.stringify(inputs) })
+      .where("id", "=", runId)
+      .execute();
   }
 
   // ---- datastores ----------------------------------------------------------------------------
+  /** Insert a datastore; null when one of that name exists. */
   async insertDatastore(
     d: Omit<DatastoreRecord, "createdAt" | "latestVersion">,
   ): Promise<DatastoreRecord | null> {
-    try {
-      await this.db.all(
-        `INSERT INTO datastores (workspace_id, name, kind, path, description, latest_version, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
-        [d.workspaceId, d.name, d.kind, d.path, d.description, d.createdBy, now()],
-      );
-    } catch (e) {
-      if (this.db.isUniqueViolation(e)) return null;
-      throw e;
-    }
-    return this.getDatastore(d.workspaceId, d.name);
+    const r = await this.#k
+      .insertInto("datastores")
+      .values({
+        workspace_id: d.workspaceId,
+        name: d.name,
+        kind: d.kind,
+        path: d.path,
+        description: d.description,
+        latest_version: 0,
+        created_by: d.createdBy,
+        created_at: now(),
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    return r ? toDatastore(r) : null;
+  }
+
+  #datastores(workspaceId: string) {
+    return this.#k.selectFrom("datastores").selectAll().where("workspace_id", "=", workspaceId);
   }
 
   async getDatastore(workspaceId: string, name: string): Promise<DatastoreRecord | null> {
-    const [r] = await this.db.all("SELECT * FROM datastores WHERE workspace_id = ? AND name = ?", [
-      workspaceId,
-      name,
-    ]);
+    const r = await this.#datastores(workspaceId).where("name", "=", name).executeTakeFirst();
     return r ? toDatastore(r) : null;
   }
 
   async listDatastores(workspaceId: string): Promise<DatastoreRecord[]> {
-    const rows = await this.db.all("SELECT * FROM datastores WHERE workspace_id = ? ORDER BY name", [
-      workspaceId,
-    ]);
-    return rows.map(toDatastore);
+    return (await this.#datastores(workspaceId).orderBy("name").execute()).map(toDatastore);
+  }
+
+  #versions(workspaceId: string, name: string) {
+    return this.#k
+      .selectFrom("datastore_versions")
+      .selectAll()
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name);
   }
 
   /** Add a version of a blob datastore (same digest: the existing version, created false). */
@@ -378,59 +480,36 @@ export class ComputeStore {
     size: number;
     createdBy: string;
   }): Promise<{ created: boolean; version: DatastoreVersionRecord }> {
-    const db = this.db;
-    return db.tx(function* () {
-      const same = yield* first<Row>(
-        db.raw("SELECT * FROM datastore_versions WHERE workspace_id = ? AND name = ? AND digest = ?", [
-          input.workspaceId,
-          input.name,
-          input.digest,
-        ]),
-      );
-      if (same) return { created: false, version: toVersion(same) };
-      const d = yield* first<Row>(
-        db.raw("SELECT latest_version FROM datastores WHERE workspace_id = ? AND name = ?", [
-          input.workspaceId,
-          input.name,
-        ]),
-      );
-      const version = num(d?.latest_version) + 1;
-      const t = now();
-      yield* exec(
-        db.raw(
-          `INSERT INTO datastore_versions (workspace_id, name, version, digest, files, size, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            input.workspaceId,
-            input.name,
+    const k = this.#k;
+    const same = this.#versions(input.workspaceId, input.name).where("digest", "=", input.digest);
+    const datastore = this.#datastores(input.workspaceId).where("name", "=", input.name);
+    return this.db.tx(function* () {
+      const found = yield* first(same);
+      if (found) return { created: false, version: toVersion(found) };
+      const version = num((yield* first(datastore))?.latest_version) + 1;
+      const row = yield* first(
+        k
+          .insertInto("datastore_versions")
+          .values({
+            workspace_id: input.workspaceId,
+            name: input.name,
             version,
-            input.digest,
-            JSON.stringify(input.files),
-            input.size,
-            input.createdBy,
-            t,
-          ],
-        ),
+            digest: input.digest,
+            files: JSON.stringify(input.files),
+            size: input.size,
+            created_by: input.createdBy,
+            created_at: now(),
+          })
+          .returningAll(),
       );
       yield* exec(
-        db.raw("UPDATE datastores SET latest_version = ? WHERE workspace_id = ? AND name = ?", [
-          version,
-          input.workspaceId,
-          input.name,
-        ]),
+        k
+          .updateTable("datastores")
+          .set({ latest_version: version })
+          .where("workspace_id", "=", input.workspaceId)
+          .where("name", "=", input.name),
       );
-      return {
-        created: true,
-        version: {
-          name: input.name,
-          version,
-          digest: input.digest,
-          files: input.files,
-          size: input.size,
-          createdBy: input.createdBy,
-          createdAt: t,
-        },
-      };
+      return { created: true, version: toVersion(row!) };
     });
   }
 
@@ -439,19 +518,12 @@ export class ComputeStore {
     name: string,
     version: number,
   ): Promise<DatastoreVersionRecord | null> {
-    const [r] = await this.db.all(
-      "SELECT * FROM datastore_versions WHERE workspace_id = ? AND name = ? AND version = ?",
-      [workspaceId, name, version],
-    );
+    const r = await this.#versions(workspaceId, name).where("version", "=", version).executeTakeFirst();
     return r ? toVersion(r) : null;
   }
 
   async listVersions(workspaceId: string, name: string): Promise<DatastoreVersionRecord[]> {
-    const rows = await this.db.all(
-      "SELECT * FROM datastore_versions WHERE workspace_id = ? AND name = ? ORDER BY version",
-      [workspaceId, name],
-    );
-    return rows.map(toVersion);
+    return (await this.#versions(workspaceId, name).orderBy("version").execute()).map(toVersion);
   }
 
   close(): Promise<void> {

@@ -1,36 +1,23 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { runs as api } from "@mlenv/api";
-import { type Database, type SqlLocation, useDatabase } from "../store/database";
+import { runs as api, type common, type models, type services } from "@mlenv/api";
+import { type Kysely, type Selectable, sql, type Updateable } from "kysely";
+import type { z } from "zod";
+import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
 import { type Migration, migration } from "../store/migrator";
-import { jsonOrNull, numOrNull, type Row, strOrNull } from "../store/rows";
+import { jsonOrNull, numOrNull } from "../store/rows";
 
 /** Where a run is in its life. The last three are final. */
-export type RunStatus = "queued" | "preparing" | "running" | "completed" | "failed" | "canceled";
+export type RunStatus = z.infer<typeof api.RunStatusSchema>;
 
 export const FINAL_RUN_STATUSES: readonly RunStatus[] = api.FINAL_RUN_STATUSES;
 
 /** The environment a run used, exactly (name, version, hash, definition, lock when one was given). */
-export interface RunEnvironment {
-  name: string;
-  version: number;
-  definitionHash: string;
-  imageKey: string;
-  definition: Record<string, unknown>;
-  lock: Record<string, unknown> | null;
-}
+export type RunEnvironment = z.infer<typeof api.RunEnvironmentSchema>;
 
-/** A file the script wrote under `./outputs`, kept in the blob store. */
-export interface RunArtifact {
-  /** POSIX path relative to the run's working directory, e.g. `outputs/model.json`. */
-  path: string;
-  digest: string;
-  size: number;
-}
+/** A file the script wrote under `./outputs` (a POSIX path relative to the run's directory), kept in the blob store. */
+export type RunArtifact = z.infer<typeof common.ArtifactSchema>;
 
-export interface RunError {
-  code: string;
-  message: string;
-}
+export type RunError = NonNullable<z.infer<typeof common.RunErrorSchema>>;
 
 export interface RunRecord {
   id: string;
@@ -85,20 +72,10 @@ export interface MetricRecord {
   at: string;
 }
 
-export interface ModelRecord {
-  workspaceId: string;
-  name: string;
-  version: number;
-  /** Digest of the model's file manifest (same files: same version). */
-  digest: string;
-  files: RunArtifact[];
-  runId: string | null;
-  description: string | null;
-  createdBy: string;
-  createdAt: string;
-}
+/** A model version as the API shows it, and the workspace it belongs to. */
+export type ModelRecord = z.infer<typeof models.ModelSchema> & { workspaceId: string };
 
-export type ServiceStatus = "deploying" | "healthy" | "unhealthy" | "failed" | "deleted";
+export type ServiceStatus = z.infer<typeof services.ServiceStatusSchema>;
 
 export interface ServiceDeploymentConfig {
   cpuCores: number | null;
@@ -261,25 +238,98 @@ export const runMigrations: readonly Migration[] = [
 
 const now = () => new Date().toISOString();
 
-function toRun(r: Row): RunRecord {
+/** The runs feature's tables (migrations 0004-0015; `compute` and `inputs` from 0011). JSON and times are TEXT. */
+export type RunTables = {
+  runs: {
+    id: string;
+    workspace_id: string;
+    experiment: string;
+    number: number;
+    status: RunStatus;
+    target: string;
+    script: string;
+    arguments: string;
+    snapshot: string;
+    environment: string;
+    exit_code: number | null;
+    error: string | null;
+    artifacts: string;
+    created_by: string;
+    created_at: string;
+    started_at: string | null;
+    finished_at: string | null;
+    pid: number | null;
+    heartbeat_at: string | null;
+    gpus: string | null;
+    network: string | null;
+    compute: string | null;
+    inputs: string | null;
+  };
+  process_logs: { owner_id: string; seq: number; stream: LogLine["stream"]; text: string };
+  run_metrics: { run_id: string; seq: number; name: string; value: string; at: string };
+  models: {
+    workspace_id: string;
+    name: string;
+    version: number;
+    digest: string;
+    files: string;
+    run_id: string | null;
+    description: string | null;
+    created_by: string;
+    created_at: string;
+  };
+  services: {
+    id: string;
+    workspace_id: string;
+    name: string;
+    status: ServiceStatus;
+    target: string;
+    deployment_config: string | null;
+    model: string;
+    entry_script: string;
+    snapshot: string;
+    environment: string;
+    port: number | null;
+    url: string | null;
+    restarts: number;
+    error: string | null;
+    created_by: string;
+    created_at: string;
+    updated_at: string;
+    owner: string | null;
+    owner_heartbeat_at: string | null;
+    worker_token: string | null;
+  };
+};
+
+type RunRow = Selectable<RunTables["runs"]>;
+type ModelRow = Selectable<RunTables["models"]>;
+type ServiceRow = Selectable<RunTables["services"]>;
+
+const ACTIVE_RUN: RunStatus[] = ["queued", "preparing", "running"];
+const json = (v: unknown): string => JSON.stringify(v);
+const jsonOr = <T>(v: T | null | undefined): string | null | undefined =>
+  v === undefined ? undefined : v === null ? null : JSON.stringify(v);
+
+function toRun(r: RunRow): RunRecord {
   return {
-    id: String(r.id),
-    workspaceId: String(r.workspace_id),
-    experiment: String(r.experiment),
+    id: r.id,
+    workspaceId: r.workspace_id,
+    experiment: r.experiment,
     number: Number(r.number),
-    status: String(r.status) as RunStatus,
-    target: String(r.target) as RunRecord["target"],
-    script: String(r.script),
+    status: r.status,
+    target: r.target,
+    script: r.script,
     arguments: jsonOrNull<string[]>(r.arguments) ?? [],
-    snapshot: String(r.snapshot),
+    snapshot: r.snapshot,
     environment: jsonOrNull<RunEnvironment>(r.environment) as RunEnvironment,
     exitCode: numOrNull(r.exit_code),
     error: jsonOrNull<RunError>(r.error),
     artifacts: jsonOrNull<RunArtifact[]>(r.artifacts) ?? [],
-    createdBy: String(r.created_by),
-    createdAt: String(r.created_at),
-    startedAt: strOrNull(r.started_at),
-    finishedAt: strOrNull(r.finished_at),
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
     pid: numOrNull(r.pid),
     compute: jsonOrNull<Record<string, unknown>>(r.compute),
     inputs: jsonOrNull<Record<string, unknown>[]>(r.inputs),
@@ -288,27 +338,27 @@ function toRun(r: Row): RunRecord {
   };
 }
 
-function toModel(r: Row): ModelRecord {
+function toModel(r: ModelRow): ModelRecord {
   return {
-    workspaceId: String(r.workspace_id),
-    name: String(r.name),
+    workspaceId: r.workspace_id,
+    name: r.name,
     version: Number(r.version),
-    digest: String(r.digest),
+    digest: r.digest,
     files: jsonOrNull<RunArtifact[]>(r.files) ?? [],
-    runId: strOrNull(r.run_id),
-    description: strOrNull(r.description),
-    createdBy: String(r.created_by),
-    createdAt: String(r.created_at),
+    runId: r.run_id,
+    description: r.description,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
   };
 }
 
-function toService(r: Row): ServiceRecord {
+function toService(r: ServiceRow): ServiceRecord {
   return {
-    id: String(r.id),
-    workspaceId: String(r.workspace_id),
-    name: String(r.name),
-    status: String(r.status) as ServiceStatus,
-    target: (r.target === "docker" ? "docker" : "local") as ServiceRecord["target"],
+    id: r.id,
+    workspaceId: r.workspace_id,
+    name: r.name,
+    status: r.status,
+    target: r.target === "docker" ? "docker" : "local",
     deploymentConfig: {
       cpuCores: null,
       memoryGb: null,
@@ -316,16 +366,16 @@ function toService(r: Row): ServiceRecord {
     },
     limitsEnforced: r.target === "docker",
     model: jsonOrNull<{ name: string; version: number }>(r.model) as { name: string; version: number },
-    entryScript: String(r.entry_script),
-    snapshot: String(r.snapshot),
+    entryScript: r.entry_script,
+    snapshot: r.snapshot,
     environment: jsonOrNull<RunEnvironment>(r.environment) as RunEnvironment,
     port: numOrNull(r.port),
-    url: strOrNull(r.url),
+    url: r.url,
     restarts: Number(r.restarts),
     error: jsonOrNull<RunError>(r.error),
-    createdBy: String(r.created_by),
-    createdAt: String(r.created_at),
-    updatedAt: String(r.updated_at),
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
   };
 }
 
@@ -345,52 +395,68 @@ export interface CreateRunInput {
 
 /** Persistence of runs, logs, metrics, models and services (SQLite or PostgreSQL, same schema). */
 export class RunStore {
+  readonly #k: Kysely<RunTables>;
+
   constructor(
     private readonly db: Database,
     /** Closes the handle when the store opened it for itself. */
     private readonly release: () => Promise<void> = async () => {},
-  ) {}
+  ) {
+    this.#k = db.kysely.withTables<RunTables>() as unknown as Kysely<RunTables>;
+  }
+
+  /**
+   * Run an insert that takes the next number of a sequence in the statement itself; a concurrent
+   * insert (another PostgreSQL client) that took the same number makes it retry.
+   */
+  async #nextNumbered<T>(what: string, insert: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        return await insert();
+      } catch (e) {
+        if (!this.db.isUniqueViolation(e)) throw e;
+      }
+    }
+    throw new Error(`could not allocate ${what}`);
+  }
 
   /** Insert a queued run with the experiment's next number (retried on a concurrent insert). */
-  async createRun(input: CreateRunInput): Promise<RunRecord> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const [m] = await this.db.all(
-        "SELECT COALESCE(MAX(number), 0) AS n FROM runs WHERE workspace_id = ? AND experiment = ?",
-        [input.workspaceId, input.experiment],
-      );
-      const id = randomUUID();
-      try {
-        await this.db.all(
-          `INSERT INTO runs (id, workspace_id, experiment, number, status, target, script, arguments, snapshot,
-             environment, artifacts, created_by, created_at, heartbeat_at, gpus, network) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?)`,
-          [
-            id,
-            input.workspaceId,
-            input.experiment,
-            Number(m?.n ?? 0) + 1,
-            input.target,
-            input.script,
-            JSON.stringify(input.arguments),
-            input.snapshot,
-            JSON.stringify(input.environment),
-            input.createdBy,
-            now(),
-            now(),
-            input.gpus?.count ? JSON.stringify({ ...input.gpus, devices: [] }) : null,
-            input.network ? "host" : null,
-          ],
-        );
-      } catch (e) {
-        if (this.db.isUniqueViolation(e)) continue;
-        throw e;
-      }
-      return (await this.getRun(id)) as RunRecord;
-    }
-    throw new Error(`could not allocate a run number in experiment ${input.experiment}`);
+  createRun(input: CreateRunInput): Promise<RunRecord> {
+    const k = this.#k;
+    return this.#nextNumbered(`a run number in experiment ${input.experiment}`, async () => {
+      const t = now();
+      const r = await k
+        .insertInto("runs")
+        .values((eb) => ({
+          id: randomUUID(),
+          workspace_id: input.workspaceId,
+          experiment: input.experiment,
+          number: eb
+            .selectFrom("runs")
+            .select(sql<number>`COALESCE(MAX(number), 0) + 1`.as("n"))
+            .where("workspace_id", "=", input.workspaceId)
+            .where("experiment", "=", input.experiment),
+          status: "queued",
+          target: input.target,
+          script: input.script,
+          arguments: json(input.arguments),
+          snapshot: input.snapshot,
+          environment: json(input.environment),
+          artifacts: "[]",
+          created_by: input.createdBy,
+          created_at: t,
+          heartbeat_at: t,
+          gpus: input.gpus?.count ? json({ ...input.gpus, devices: [] }) : null,
+          network: input.network ? "host" : null,
+        }))
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toRun(r);
+    });
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
-    const [r] = await this.db.all("SELECT * FROM runs WHERE id = ?", [id]);
+    const r = await this.#k.selectFrom("runs").selectAll().where("id", "=", id).executeTakeFirst();
     return r ? toRun(r) : null;
   }
 
@@ -399,18 +465,17 @@ export class RunStore {
     experiment?: string;
     limit?: number;
   }): Promise<RunRecord[]> {
-    const params: unknown[] = [options.workspaceId];
-    let where = "workspace_id = ?";
-    if (options.experiment !== undefined) {
-      where += " AND experiment = ?";
-      params.push(options.experiment);
-    }
-    params.push(Math.max(1, Math.min(options.limit ?? 100, 1000)));
-    const rows = await this.db.all(
-      `SELECT * FROM runs WHERE ${where} ORDER BY created_at DESC, id LIMIT ?`,
-      params,
-    );
-    return rows.map(toRun);
+    const { experiment } = options;
+    const found = await this.#k
+      .selectFrom("runs")
+      .selectAll()
+      .where("workspace_id", "=", options.workspaceId)
+      .$if(experiment !== undefined, (q) => q.where("experiment", "=", experiment ?? ""))
+      .orderBy("created_at", "desc")
+      .orderBy("id")
+      .limit(Math.max(1, Math.min(options.limit ?? 100, 1000)))
+      .execute();
+    return found.map(toRun);
   }
 
   /** Move a run that is not final to `status`; false when it is already final (e.g. canceled). */
@@ -426,46 +491,48 @@ export class RunStore {
   ): Promise<boolean> {
     const final = FINAL_RUN_STATUSES.includes(status);
     const t = now();
-    const moved = await this.db.all(
-      `UPDATE runs SET status = ?,
-         started_at = CASE WHEN ? = 'running' THEN ? ELSE started_at END,
-         finished_at = CASE WHEN ? = 1 THEN ? ELSE finished_at END,
-         exit_code = COALESCE(?, exit_code), error = COALESCE(?, error),
-         artifacts = COALESCE(?, artifacts), pid = ?
-       WHERE id = ? AND status NOT IN ('completed', 'failed', 'canceled') RETURNING id`,
-      [
+    const moved = await this.#k
+      .updateTable("runs")
+      .set({
         status,
-        status,
-        t,
-        final ? 1 : 0,
-        t,
-        fields.exitCode ?? null,
-        fields.error ? JSON.stringify(fields.error) : null,
-        fields.artifacts ? JSON.stringify(fields.artifacts) : null,
-        final ? null : (fields.pid ?? null),
-        id,
-      ],
-    );
+        // undefined leaves a column as it is
+        started_at: status === "running" ? t : undefined,
+        finished_at: final ? t : undefined,
+        exit_code: fields.exitCode ?? undefined,
+        error: fields.error ? json(fields.error) : undefined,
+        artifacts: fields.artifacts ? json(fields.artifacts) : undefined,
+        pid: final ? null : (fields.pid ?? null),
+      })
+      .where("id", "=", id)
+      .where("status", "not in", FINAL_RUN_STATUSES)
+      .returning("id")
+      .execute();
     return moved.length > 0;
   }
 
-  /** Record artifacts of a run that already reached a final status (cancel races the collection). */
-  /** Record the GPU indices a run was given. */
-  async setRunGpus(id: string, gpus: RunGpus): Promise<void> {
-    await this.db.all("UPDATE runs SET gpus = ? WHERE id = ?", [JSON.stringify(gpus), id]);
+  #setRun(id: string, set: Updateable<RunTables["runs"]>): Promise<unknown> {
+    return this.#k.updateTable("runs").set(set).where("id", "=", id).execute();
   }
 
+  /** Record the GPU indices a run was given. */
+  async setRunGpus(id: string, gpus: RunGpus): Promise<void> {
+    await this.#setRun(id, { gpus: json(gpus) });
+  }
+
+  /** Record artifacts of a run that already reached a final status (cancel races the collection). */
   async setArtifacts(id: string, artifacts: RunArtifact[]): Promise<void> {
-    await this.db.all("UPDATE runs SET artifacts = ? WHERE id = ?", [JSON.stringify(artifacts), id]);
+    await this.#setRun(id, { artifacts: json(artifacts) });
   }
 
   /** Renew the heartbeat of runs this process owns (queued or active). */
   async heartbeat(ids: string[], at: Date = new Date()): Promise<void> {
     if (ids.length === 0) return;
-    await this.db.all(
-      `UPDATE runs SET heartbeat_at = ? WHERE status IN ('queued', 'preparing', 'running') AND id IN (${ids.map(() => "?").join(", ")})`,
-      [at.toISOString(), ...ids],
-    );
+    await this.#k
+      .updateTable("runs")
+      .set({ heartbeat_at: at.toISOString() })
+      .where("status", "in", ACTIVE_RUN)
+      .where("id", "in", ids)
+      .execute();
   }
 
   /**
@@ -473,77 +540,91 @@ export class RunStore {
    * `staleBefore` (their server process died); returns their ids.
    */
   async failStale(staleBefore: Date, error: RunError): Promise<string[]> {
-    const rows = await this.db.all(
-      `UPDATE runs SET status = 'failed', finished_at = ?, error = ?, pid = NULL
-       WHERE status IN ('queued', 'preparing', 'running') AND (heartbeat_at IS NULL OR heartbeat_at < ?)
-         AND target IN ('local', 'docker') RETURNING id`,
-      [now(), JSON.stringify(error), staleBefore.toISOString()],
-    );
-    return rows.map((r) => String(r.id));
+    const found = await this.#k
+      .updateTable("runs")
+      .set({ status: "failed", finished_at: now(), error: json(error), pid: null })
+      .where("status", "in", ACTIVE_RUN)
+      .where((eb) =>
+        eb.or([eb("heartbeat_at", "is", null), eb("heartbeat_at", "<", staleBefore.toISOString())]),
+      )
+      .where("target", "in", ["local", "docker"])
+      .returning("id")
+      .execute();
+    return found.map((r) => r.id);
   }
 
   async appendLogs(ownerId: string, lines: LogLine[]): Promise<void> {
     for (let i = 0; i < lines.length; i += 200) {
       const chunk = lines.slice(i, i + 200);
-      await this.db.all(
-        `INSERT INTO process_logs (owner_id, seq, stream, text) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
-        chunk.flatMap((l) => [ownerId, l.seq, l.stream, l.text]),
-      );
+      await this.#k
+        .insertInto("process_logs")
+        .values(chunk.map((l) => ({ owner_id: ownerId, seq: l.seq, stream: l.stream, text: l.text })))
+        .execute();
     }
   }
 
   async logs(ownerId: string, afterSeq = 0, limit = 5000): Promise<LogLine[]> {
-    const rows = await this.db.all(
-      "SELECT seq, stream, text FROM process_logs WHERE owner_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-      [ownerId, afterSeq, limit],
-    );
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      stream: String(r.stream) as LogLine["stream"],
-      text: String(r.text),
-    }));
+    const found = await this.#k
+      .selectFrom("process_logs")
+      .select(["seq", "stream", "text"])
+      .where("owner_id", "=", ownerId)
+      .where("seq", ">", afterSeq)
+      .orderBy("seq")
+      .limit(limit)
+      .execute();
+    return found.map((r) => ({ seq: Number(r.seq), stream: r.stream, text: r.text }));
   }
 
   async lastLogSeq(ownerId: string): Promise<number> {
-    const [r] = await this.db.all("SELECT COALESCE(MAX(seq), 0) AS n FROM process_logs WHERE owner_id = ?", [
-      ownerId,
-    ]);
+    const r = await this.#k
+      .selectFrom("process_logs")
+      .select(sql<number>`COALESCE(MAX(seq), 0)`.as("n"))
+      .where("owner_id", "=", ownerId)
+      .executeTakeFirst();
     return Number(r?.n ?? 0);
   }
 
   async addMetric(runId: string, name: string, value: unknown): Promise<void> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const [m] = await this.db.all("SELECT COALESCE(MAX(seq), 0) AS n FROM run_metrics WHERE run_id = ?", [
-        runId,
-      ]);
-      try {
-        await this.db.all("INSERT INTO run_metrics (run_id, seq, name, value, at) VALUES (?, ?, ?, ?, ?)", [
-          runId,
-          Number(m?.n ?? 0) + 1,
+    const k = this.#k;
+    await this.#nextNumbered(`a sequence number for metric ${name} of run ${runId}`, () =>
+      k
+        .insertInto("run_metrics")
+        .values((eb) => ({
+          run_id: runId,
+          seq: eb
+            .selectFrom("run_metrics")
+            .select(sql<number>`COALESCE(MAX(seq), 0) + 1`.as("n"))
+            .where("run_id", "=", runId),
           name,
-          JSON.stringify(value),
-          now(),
-        ]);
-        return;
-      } catch (e) {
-        if (!this.db.isUniqueViolation(e)) throw e;
-      }
-    }
-    throw new Error(`could not record metric ${name} of run ${runId}`);
+          value: json(value),
+          at: now(),
+        }))
+        .execute(),
+    );
   }
 
   /** Metrics in logged order; `step` counts per name from 0. */
   async metrics(runId: string): Promise<MetricRecord[]> {
-    const rows = await this.db.all("SELECT name, value, at FROM run_metrics WHERE run_id = ? ORDER BY seq", [
-      runId,
-    ]);
+    const found = await this.#k
+      .selectFrom("run_metrics")
+      .select(["name", "value", "at"])
+      .where("run_id", "=", runId)
+      .orderBy("seq")
+      .execute();
     const steps = new Map<string, number>();
-    return rows.map((r) => {
-      const name = String(r.name);
-      const step = steps.get(name) ?? 0;
-      steps.set(name, step + 1);
-      return { name, value: JSON.parse(String(r.value)), step, at: String(r.at) };
+    return found.map((r) => {
+      const step = steps.get(r.name) ?? 0;
+      steps.set(r.name, step + 1);
+      return { name: r.name, value: JSON.parse(r.value), step, at: r.at };
     });
+  }
+
+  #models(workspaceId: string, name: string) {
+    return this.#k
+      .selectFrom("models")
+      .selectAll()
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name);
   }
 
   /** Register model files: the same files under a name return the existing version. */
@@ -556,92 +637,86 @@ export class RunStore {
     description: string | null;
     createdBy: string;
   }): Promise<{ created: boolean; model: ModelRecord }> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const [same] = await this.db.all(
-        "SELECT * FROM models WHERE workspace_id = ? AND name = ? AND digest = ?",
-        [input.workspaceId, input.name, input.digest],
-      );
+    const k = this.#k;
+    const versions = this.#models(input.workspaceId, input.name);
+    // One writer per model name at a time (PostgreSQL: an advisory lock; SQLite: its write lock).
+    return this.db.tx(function* () {
+      const same = yield* first(versions.where("digest", "=", input.digest));
       if (same) return { created: false, model: toModel(same) };
-      const [m] = await this.db.all(
-        "SELECT COALESCE(MAX(version), 0) AS n FROM models WHERE workspace_id = ? AND name = ?",
-        [input.workspaceId, input.name],
+      const latest = yield* first(
+        versions.clearSelect().select(sql<number>`COALESCE(MAX(version), 0)`.as("n")),
       );
-      const version = Number(m?.n ?? 0) + 1;
-      try {
-        await this.db.all(
-          `INSERT INTO models (workspace_id, name, version, digest, files, run_id, description, created_by, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            input.workspaceId,
-            input.name,
-            version,
-            input.digest,
-            JSON.stringify(input.files),
-            input.runId,
-            input.description,
-            input.createdBy,
-            now(),
-          ],
-        );
-      } catch (e) {
-        if (this.db.isUniqueViolation(e)) continue;
-        throw e;
-      }
-      return {
-        created: true,
-        model: (await this.getModel(input.workspaceId, input.name, version)) as ModelRecord,
-      };
-    }
-    throw new Error(`could not register model ${input.name}`);
+      const model = yield* first(
+        k
+          .insertInto("models")
+          .values({
+            workspace_id: input.workspaceId,
+            name: input.name,
+            version: Number(latest?.n ?? 0) + 1,
+            digest: input.digest,
+            files: json(input.files),
+            run_id: input.runId,
+            description: input.description,
+            created_by: input.createdBy,
+            created_at: now(),
+          })
+          .returningAll(),
+      );
+      return { created: true, model: toModel(model!) };
+    }, `models:${input.workspaceId}:${input.name}`);
   }
 
   /** A version, or the latest when `version` is undefined. */
   async getModel(workspaceId: string, name: string, version?: number): Promise<ModelRecord | null> {
-    const rows =
-      version === undefined
-        ? await this.db.all(
-            "SELECT * FROM models WHERE workspace_id = ? AND name = ? ORDER BY version DESC LIMIT 1",
-            [workspaceId, name],
-          )
-        : await this.db.all("SELECT * FROM models WHERE workspace_id = ? AND name = ? AND version = ?", [
-            workspaceId,
-            name,
-            version,
-          ]);
-    return rows[0] ? toModel(rows[0]) : null;
+    const r = await this.#models(workspaceId, name)
+      .$if(version === undefined, (q) => q.orderBy("version", "desc").limit(1))
+      .$if(version !== undefined, (q) => q.where("version", "=", version ?? 0))
+      .executeTakeFirst();
+    return r ? toModel(r) : null;
   }
 
   /** The latest version of each model (or every version of one name). */
   async listModels(workspaceId: string, name?: string): Promise<ModelRecord[]> {
-    const rows =
+    const found =
       name === undefined
-        ? await this.db.all(
-            `SELECT m.* FROM models m WHERE m.workspace_id = ? AND m.version =
-               (SELECT MAX(version) FROM models x WHERE x.workspace_id = m.workspace_id AND x.name = m.name) ORDER BY m.name`,
-            [workspaceId],
-          )
-        : await this.db.all("SELECT * FROM models WHERE workspace_id = ? AND name = ? ORDER BY version", [
-            workspaceId,
-            name,
-          ]);
-    return rows.map(toModel);
+        ? await this.#k
+            .selectFrom("models as m")
+            .selectAll("m")
+            .where("m.workspace_id", "=", workspaceId)
+            .where("m.version", "=", (eb) =>
+              eb
+                .selectFrom("models as x")
+                .select((x) => x.fn.max("x.version").as("v"))
+                .whereRef("x.workspace_id", "=", "m.workspace_id")
+                .whereRef("x.name", "=", "m.name"),
+            )
+            .orderBy("m.name")
+            .execute()
+        : await this.#models(workspaceId, name).orderBy("version").execute();
+    return found.map(toModel);
   }
 
-  /** Insert a deploying service; null when a live service of that name exists. */
   /**
    * The token a service's worker requires (x-mlenv-service-token): 32 random bytes made on first
    * use and kept in the database, so every server process sharing it can score any service.
    */
   async serviceWorkerToken(id: string): Promise<string> {
-    await this.db.all("UPDATE services SET worker_token = ? WHERE id = ? AND worker_token IS NULL", [
-      randomBytes(32).toString("base64url"),
-      id,
-    ]);
-    const [r] = await this.db.all("SELECT worker_token FROM services WHERE id = ?", [id]);
+    const k = this.#k;
+    const r = await this.db.tx(function* () {
+      yield* exec(
+        k
+          .updateTable("services")
+          .set({ worker_token: randomBytes(32).toString("base64url") })
+          .where("id", "=", id)
+          .where("worker_token", "is", null),
+      );
+      return yield* first(k.selectFrom("services").select("worker_token").where("id", "=", id));
+    });
     if (!r?.worker_token) throw new Error(`service ${id} does not exist`);
-    return String(r.worker_token);
+    return r.worker_token;
   }
 
+  /** Insert a deploying service; null when a live service of that name exists. */
   async createService(input: {
     workspaceId: string;
     name: string;
@@ -655,56 +730,57 @@ export class RunStore {
     /** The server process that runs it from the start (see claimService). */
     owner?: string;
   }): Promise<ServiceRecord | null> {
-    const id = randomUUID();
     const t = now();
-    try {
-      await this.db.all(
-        `INSERT INTO services (id, workspace_id, name, status, target, deployment_config, model, entry_script, snapshot,
-           environment, restarts, created_by, created_at, updated_at, owner, owner_heartbeat_at)
-         VALUES (?, ?, ?, 'deploying', ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
-        [
-          id,
-          input.workspaceId,
-          input.name,
-          input.target ?? "local",
-          JSON.stringify(input.deploymentConfig ?? { cpuCores: null, memoryGb: null }),
-          JSON.stringify(input.model),
-          input.entryScript,
-          input.snapshot,
-          JSON.stringify(input.environment),
-          input.createdBy,
-          t,
-          t,
-          input.owner ?? null,
-          input.owner ? t : null,
-        ],
-      );
-    } catch (e) {
-      if (this.db.isUniqueViolation(e)) return null;
-      throw e;
-    }
-    return this.getService(id);
+    const r = await this.#k
+      .insertInto("services")
+      .values({
+        id: randomUUID(),
+        workspace_id: input.workspaceId,
+        name: input.name,
+        status: "deploying",
+        target: input.target ?? "local",
+        deployment_config: json(input.deploymentConfig ?? { cpuCores: null, memoryGb: null }),
+        model: json(input.model),
+        entry_script: input.entryScript,
+        snapshot: input.snapshot,
+        environment: json(input.environment),
+        restarts: 0,
+        created_by: input.createdBy,
+        created_at: t,
+        updated_at: t,
+        owner: input.owner ?? null,
+        owner_heartbeat_at: input.owner ? t : null,
+      })
+      // a live service of that name holds the partial unique index: no row
+      .onConflict((oc) => oc.doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    return r ? toService(r) : null;
+  }
+
+  #liveServices() {
+    return this.#k.selectFrom("services").selectAll().where("status", "<>", "deleted");
   }
 
   async getService(id: string): Promise<ServiceRecord | null> {
-    const [r] = await this.db.all("SELECT * FROM services WHERE id = ?", [id]);
+    const r = await this.#k.selectFrom("services").selectAll().where("id", "=", id).executeTakeFirst();
     return r ? toService(r) : null;
   }
 
   async findService(workspaceId: string, name: string): Promise<ServiceRecord | null> {
-    const [r] = await this.db.all(
-      "SELECT * FROM services WHERE workspace_id = ? AND name = ? AND status <> 'deleted'",
-      [workspaceId, name],
-    );
+    const r = await this.#liveServices()
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name)
+      .executeTakeFirst();
     return r ? toService(r) : null;
   }
 
   async listServices(workspaceId: string): Promise<ServiceRecord[]> {
-    const rows = await this.db.all(
-      "SELECT * FROM services WHERE workspace_id = ? AND status <> 'deleted' ORDER BY name",
-      [workspaceId],
-    );
-    return rows.map(toService);
+    const found = await this.#liveServices()
+      .where("workspace_id", "=", workspaceId)
+      .orderBy("name")
+      .execute();
+    return found.map(toService);
   }
 
   async updateService(
@@ -719,34 +795,20 @@ export class RunStore {
     /** Only while this process holds the service (a process that lost it writes nothing). */
     guard?: { owner: string },
   ): Promise<void> {
-    const sets: string[] = ["updated_at = ?"];
-    const params: unknown[] = [now()];
-    if (fields.status !== undefined) {
-      sets.push("status = ?");
-      params.push(fields.status);
-    }
-    if (fields.port !== undefined) {
-      sets.push("port = ?");
-      params.push(fields.port);
-    }
-    if (fields.url !== undefined) {
-      sets.push("url = ?");
-      params.push(fields.url);
-    }
-    if (fields.restarts !== undefined) {
-      sets.push("restarts = ?");
-      params.push(fields.restarts);
-    }
-    if (fields.error !== undefined) {
-      sets.push("error = ?");
-      params.push(fields.error ? JSON.stringify(fields.error) : null);
-    }
-    params.push(id);
-    if (guard) params.push(guard.owner);
-    await this.db.all(
-      `UPDATE services SET ${sets.join(", ")} WHERE id = ? AND status <> 'deleted'${guard ? " AND owner = ?" : ""}`,
-      params,
-    );
+    await this.#k
+      .updateTable("services")
+      .set({
+        updated_at: now(),
+        status: fields.status,
+        port: fields.port,
+        url: fields.url,
+        restarts: fields.restarts,
+        error: jsonOr(fields.error),
+      })
+      .where("id", "=", id)
+      .where("status", "<>", "deleted")
+      .$if(guard !== undefined, (q) => q.where("owner", "=", guard?.owner ?? ""))
+      .execute();
   }
 
   /**
@@ -755,29 +817,43 @@ export class RunStore {
    * Returns the service when `owner` holds it afterwards.
    */
   async claimService(id: string, owner: string, staleBefore: Date): Promise<ServiceRecord | null> {
-    const t = now();
-    const [r] = await this.db.all(
-      `UPDATE services SET owner = ?, owner_heartbeat_at = ?
-       WHERE id = ? AND status <> 'deleted' AND status <> 'failed'
-         AND (owner IS NULL OR owner = ? OR owner_heartbeat_at IS NULL OR owner_heartbeat_at < ?)
-       RETURNING *`,
-      [owner, t, id, owner, staleBefore.toISOString()],
-    );
+    const r = await this.#k
+      .updateTable("services")
+      .set({ owner, owner_heartbeat_at: now() })
+      .where("id", "=", id)
+      .where("status", "not in", ["deleted", "failed"])
+      .where((eb) =>
+        eb.or([
+          eb("owner", "is", null),
+          eb("owner", "=", owner),
+          eb("owner_heartbeat_at", "is", null),
+          eb("owner_heartbeat_at", "<", staleBefore.toISOString()),
+        ]),
+      )
+      .returningAll()
+      .executeTakeFirst();
     return r ? toService(r) : null;
   }
 
   /** Renew `owner`'s hold on its services; returns the ids it still holds (live ones only). */
   async heartbeatServices(owner: string): Promise<string[]> {
-    const rows = await this.db.all(
-      "UPDATE services SET owner_heartbeat_at = ? WHERE owner = ? AND status <> 'deleted' RETURNING id",
-      [now(), owner],
-    );
-    return rows.map((r) => String(r.id));
+    const found = await this.#k
+      .updateTable("services")
+      .set({ owner_heartbeat_at: now() })
+      .where("owner", "=", owner)
+      .where("status", "<>", "deleted")
+      .returning("id")
+      .execute();
+    return found.map((r) => r.id);
   }
 
   /** Give up `owner`'s services (graceful shutdown) so another process, or the next start, takes them at once. */
   async releaseServices(owner: string): Promise<void> {
-    await this.db.all("UPDATE services SET owner = NULL, owner_heartbeat_at = NULL WHERE owner = ?", [owner]);
+    await this.#k
+      .updateTable("services")
+      .set({ owner: null, owner_heartbeat_at: null })
+      .where("owner", "=", owner)
+      .execute();
   }
 
   /**
@@ -785,12 +861,18 @@ export class RunStore {
    * heartbeat is older than `staleBefore` (the candidates for claimService).
    */
   async unheldServices(staleBefore: Date): Promise<ServiceRecord[]> {
-    const rows = await this.db.all(
-      `SELECT * FROM services WHERE status <> 'deleted' AND status <> 'failed'
-         AND (owner IS NULL OR owner_heartbeat_at IS NULL OR owner_heartbeat_at < ?) ORDER BY created_at`,
-      [staleBefore.toISOString()],
-    );
-    return rows.map(toService);
+    const found = await this.#liveServices()
+      .where("status", "<>", "failed")
+      .where((eb) =>
+        eb.or([
+          eb("owner", "is", null),
+          eb("owner_heartbeat_at", "is", null),
+          eb("owner_heartbeat_at", "<", staleBefore.toISOString()),
+        ]),
+      )
+      .orderBy("created_at")
+      .execute();
+    return found.map(toService);
   }
 
   close(): Promise<void> {
