@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAndPack, PUBLISHED } from "../scripts/checkPackages";
 
 const ENTRY_POINTS = [
+  "@mlenv/api",
   "@mlenv/core",
   "@mlenv/resolver",
   "@mlenv/conda-installer",
