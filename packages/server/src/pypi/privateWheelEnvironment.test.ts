@@ -124,7 +124,7 @@ function suite(label: string, opts: { skip: boolean; withPostgres: boolean }) {
       expect(pip2.out).not.toContain(srv.token);
 
       expect(JSON.stringify(srv.logs)).not.toContain(srv.token);
-    });
+    }, 120_000); // two venvs and two real pip installs
 
     it("keeps workspace secrets write-only: listed by name, never echoed or logged", async () => {
       const value = "corp-index-password-Zq81";
