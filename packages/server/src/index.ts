@@ -47,7 +47,6 @@ export {
   startBuildWorker,
   wheelPipSecrets,
 } from "./builds/index";
-export { isReservedName, RESERVED_PREFIX } from "./curated";
 export { PostgresStore, SqliteStore, serverMigrations } from "./database";
 export type {
   BuildContextFiles,
@@ -76,11 +75,16 @@ export {
   parseImageReference,
   registryManifestDigest,
 } from "./docker/index";
+export { isReservedName, RESERVED_PREFIX } from "./environments/curated";
+export type {
+  EnvironmentSummaryView,
+  EnvironmentVersionView,
+  RegisterOutcome,
+} from "./environments/registry";
+export { Registry } from "./environments/registry";
 export { isServerError, ServerError, ServerErrorCode } from "./errors";
 export type { LogFields, Logger, LogLevel } from "./logger";
 export { jsonLogger, silentLogger } from "./logger";
-export type { EnvironmentSummaryView, EnvironmentVersionView, RegisterOutcome } from "./registry";
-export { Registry } from "./registry";
 export type {
   LogLine,
   MetricRecord,

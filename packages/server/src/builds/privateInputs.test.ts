@@ -10,7 +10,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FsBlobStore } from "../blobs/blobStore";
 import { DockerClient } from "../docker/index";
-import { Registry } from "../registry";
+import { Registry } from "../environments/registry";
 import { openStore } from "../server";
 import type { Store } from "../store/types";
 import type { WheelCatalog } from "../wheels/catalog";

@@ -1,6 +1,6 @@
 import { type EnvironmentDefinition, type Lock, parseDefinition, validateLock } from "@mlenv/core";
+import type { Registry } from "../environments/registry";
 import { preview, ServerError, ServerErrorCode } from "../errors";
-import type { Registry } from "../registry";
 import type { RunEnvironment } from "./runStore";
 
 /** The name of the environment registered for runs submitted without one (as in the reference). */

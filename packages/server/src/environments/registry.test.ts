@@ -6,8 +6,8 @@ import {
   startPostgres,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FsBlobStore } from "./blobs/blobStore";
-import { PostgresStore } from "./database";
+import { FsBlobStore } from "../blobs/blobStore";
+import { PostgresStore } from "../database";
 import { Registry } from "./registry";
 
 const skip = skipWithout("postgres", postgresMissing());

@@ -14,14 +14,13 @@ import {
   validateDefinition,
   validateLock,
 } from "@mlenv/core";
-import { generateToken, hashToken } from "./auth";
-import type { BlobStore } from "./blobs/blobStore";
-import { putPending } from "./blobs/sweep";
-import { environmentImageKey } from "./builds/imageKey";
-import { catalogPrivateInputs, type PrivateInputsSource } from "./builds/privateInputs";
-import { redactRegistryPassword, refusePlainRegistryPassword } from "./builds/registryAuth";
-import { curatedDefinitions, isReservedName } from "./curated";
-import { preview, ServerError, ServerErrorCode } from "./errors";
+import { generateToken, hashToken } from "../auth";
+import type { BlobStore } from "../blobs/blobStore";
+import { putPending } from "../blobs/sweep";
+import { environmentImageKey } from "../builds/imageKey";
+import { catalogPrivateInputs, type PrivateInputsSource } from "../builds/privateInputs";
+import { redactRegistryPassword, refusePlainRegistryPassword } from "../builds/registryAuth";
+import { preview, ServerError, ServerErrorCode } from "../errors";
 import type {
   AuthenticatedToken,
   EnvironmentRecord,
@@ -32,7 +31,8 @@ import type {
   VersionRecord,
   VersionSummaryRecord,
   WorkspaceRecord,
-} from "./store/types";
+} from "../store/types";
+import { curatedDefinitions, isReservedName } from "./curated";
 
 /** How long a looked-up token is trusted without asking the database again. */
 const TOKEN_TTL_MS = 5_000;
