@@ -1,55 +1,20 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
-import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FsBlobStore } from "../blobs/blobStore";
-import { coreRenderer, ImageBuilder } from "../builds/builder";
-import { DockerClient } from "../docker/client";
-import { Registry } from "../environments/registry";
-import { silentLogger } from "../logger";
+import { baseImageCpu, dockerAvailable, skipWithout } from "@mlenv/test-utils";
+import { afterAll, describe, expect, it } from "vitest";
+import { probeLoopback, scriptSnapshot, useRunSupport, waitForRun } from "../../test/runSupport";
 import { registerModel } from "../models/models";
-import { openStore } from "../server";
-import type { Store } from "../store/types";
-import { storeSnapshot } from "./snapshot";
-import { openRunSupport, type RunSupport } from "./support";
 
 const reason = await dockerAvailable();
 
 describe.skipIf(skipWithout("docker", reason))(
   "runs on the docker target (real engine, host network)",
   () => {
-    const t = makeTempDir("mlenv-docker-runs-");
-    const client = new DockerClient();
-    let store: Store;
-    let support: RunSupport;
-    let workspaceId: string;
-    const blobs = new FsBlobStore(join(t.path, "blobs"));
+    const fx = useRunSupport({ prefix: "mlenv-docker-runs-", docker: true });
+    const { blobs, client } = fx;
     const images = new Set<string>();
-    beforeAll(async () => {
-      store = await openStore({ dataDir: t.path });
-      const registry = new Registry({ store, blobs });
-      await registry.bootstrap(undefined);
-      workspaceId = (await store.getWorkspace("default"))!.id;
-      const builder = new ImageBuilder({
-        docker: client,
-        render: coreRenderer({ condaExecutable: null }),
-        registry: null,
-      });
-      support = openRunSupport({
-        dataDir: t.path,
-        store,
-        blobs,
-        logger: silentLogger,
-        docker: { builder, client },
-      });
-      await support.start();
-    });
     afterAll(async () => {
-      await support?.close();
-      await store?.close();
       for (const i of images) await client.removeImage(i, { force: true }).catch(() => false);
-      t.cleanup();
     });
 
     it("runs the script in the environment's image: output, metrics, outputs, exit code", async () => {
@@ -58,26 +23,19 @@ describe.skipIf(skipWithout("docker", reason))(
         docker: { baseImage: baseImageCpu() },
         environmentVariables: { MODE: "container" },
       };
-      const snap = await storeSnapshot(
-        blobs,
-        workspaceId,
+      const snap = await scriptSnapshot(
+        fx,
+        "train.py",
         [
-          {
-            path: "train.py",
-            content: Buffer.from(
-              [
-                "import os, sys, json, mlenv_run",
-                "print('in', os.environ['MODE'], sys.argv[1:])",
-                "mlenv_run.log('acc', 0.75)",
-                "os.makedirs('outputs', exist_ok=True)",
-                "json.dump({'w': 1}, open('outputs/model.json', 'w'))",
-                "sys.exit(int(sys.argv[1]))",
-              ].join("\n"),
-            ).toString("base64"),
-          },
-        ],
-        1024 * 1024,
+          "import os, sys, json, mlenv_run",
+          "print('in', os.environ['MODE'], sys.argv[1:])",
+          "mlenv_run.log('acc', 0.75)",
+          "os.makedirs('outputs', exist_ok=True)",
+          "json.dump({'w': 1}, open('outputs/model.json', 'w'))",
+          "sys.exit(int(sys.argv[1]))",
+        ].join("\n"),
       );
+      const { support, workspaceId } = fx;
       const submit = (code: string) =>
         support.runs.submit({
           workspaceId,
@@ -89,13 +47,7 @@ describe.skipIf(skipWithout("docker", reason))(
           target: "docker",
           environment: { definition },
         });
-      const wait = async (id: string) => {
-        for (;;) {
-          const r = await support.runStore.getRun(id);
-          if (r && ["completed", "failed", "canceled"].includes(r.status)) return r;
-          await new Promise((res) => setTimeout(res, 200));
-        }
-      };
+      const wait = async (id: string) => (await waitForRun(support, id)).r;
       const ok = await wait((await submit("0")).id);
       const text = (await support.runStore.logs(ok.id)).map((l) => l.text).join("\n");
       expect(ok.status, text).toBe("completed");
@@ -119,67 +71,26 @@ describe.skipIf(skipWithout("docker", reason))(
 
     it("gives a run no network unless it asks: it cannot reach a loopback service of the host, yet reports metrics and outputs", async () => {
       // another workspace's local service, listening on the host's loopback
-      const probe = createServer((socket) => socket.end("secret"));
-      await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
-      const port = (probe.address() as AddressInfo).port;
-      try {
-        const script = [
-          "import os, socket, sys, mlenv_run",
-          "try:",
-          "    s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)",
-          "    print('REACHED', s.recv(100).decode())",
-          "except OSError as e:",
-          "    print('BLOCKED', type(e).__name__)",
-          "mlenv_run.log('probed', 1)",
-          "os.makedirs('outputs', exist_ok=True)",
-          "open('outputs/done.txt', 'w').write('ok')",
-        ].join("\n");
-        const snap = await storeSnapshot(
-          blobs,
-          workspaceId,
-          [{ path: "probe.py", content: Buffer.from(script).toString("base64") }],
-          1024 * 1024,
-        );
-        const runWith = async (network: boolean) => {
-          const run = await support.runs.submit({
-            workspaceId,
-            createdBy: "t",
-            experiment: "net",
-            script: "probe.py",
-            arguments: [String(port)],
-            snapshot: snap.id,
-            target: "docker",
-            environment: { definition: { name: "docker-env", docker: { baseImage: baseImageCpu() } } },
-            ...(network ? { network: true } : {}),
-          });
-          for (;;) {
-            const r = await support.runStore.getRun(run.id);
-            if (r && ["completed", "failed", "canceled"].includes(r.status)) {
-              const text = (await support.runStore.logs(r.id)).map((l) => l.text).join("\n");
-              return { r, text };
-            }
-            await new Promise((res) => setTimeout(res, 200));
-          }
-        };
-        const closed = await runWith(false);
-        expect(closed.r.status, closed.text).toBe("completed");
-        expect(closed.r.network).toBe(false);
-        expect(closed.text).toContain("BLOCKED");
-        expect(closed.text).not.toContain("REACHED");
-        expect(await support.runStore.metrics(closed.r.id)).toMatchObject([{ name: "probed", value: 1 }]);
-        expect(closed.r.artifacts.map((a) => a.path)).toEqual(["outputs/done.txt"]);
-        const open = await runWith(true);
-        expect(open.r.status, open.text).toBe("completed");
-        expect(open.r.network).toBe(true);
-        expect(open.text).toContain("REACHED secret");
-        expect(open.text).toMatch(/running in container [0-9a-f]{12} \(host network, as the run asked\)/);
-      } finally {
-        probe.close();
-      }
+      const { closed, open } = await probeLoopback(fx, {
+        target: "docker",
+        definition: { name: "docker-env", docker: { baseImage: baseImageCpu() } },
+      });
+      const { support } = fx;
+      expect(closed.r.status, closed.text).toBe("completed");
+      expect(closed.r.network).toBe(false);
+      expect(closed.text).toContain("BLOCKED");
+      expect(closed.text).not.toContain("REACHED");
+      expect(await support.runStore.metrics(closed.r.id)).toMatchObject([{ name: "probed", value: 1 }]);
+      expect(closed.r.artifacts.map((a) => a.path)).toEqual(["outputs/done.txt"]);
+      expect(open.r.status, open.text).toBe("completed");
+      expect(open.r.network).toBe(true);
+      expect(open.text).toContain("REACHED secret");
+      expect(open.text).toMatch(/running in container [0-9a-f]{12} \(host network, as the run asked\)/);
     }, 600_000);
 
     it("datastore arguments: a read-only bind mount and a download into the container's working directory", async () => {
-      const data = join(t.path, "datasets", "numbers");
+      const { support, workspaceId } = fx;
+      const data = join(fx.path, "datasets", "numbers");
       mkdirSync(data, { recursive: true });
       writeFileSync(join(data, "values.txt"), "1\n2\n3\n");
       await support.compute.createDatastore(workspaceId, "t", {
@@ -207,12 +118,7 @@ describe.skipIf(skipWithout("docker", reason))(
         "print('blob', blob, open(os.path.join(blob, 'more', 'x.txt')).read())",
         "print('in container', os.path.exists('/.dockerenv'))",
       ].join("\n");
-      const snap = await storeSnapshot(
-        blobs,
-        workspaceId,
-        [{ path: "data.py", content: b64(script) }],
-        1024 * 1024,
-      );
+      const snap = await scriptSnapshot(fx, "data.py", script);
       const run = await support.runs.submit({
         workspaceId,
         createdBy: "t",
@@ -227,12 +133,7 @@ describe.skipIf(skipWithout("docker", reason))(
         target: "docker",
         environment: { definition: { name: "docker-env", docker: { baseImage: baseImageCpu() } } },
       });
-      let r = await support.runStore.getRun(run.id);
-      while (r && !["completed", "failed", "canceled"].includes(r.status)) {
-        await new Promise((res) => setTimeout(res, 200));
-        r = await support.runStore.getRun(run.id);
-      }
-      const text = (await support.runStore.logs(run.id)).map((l) => l.text).join("\n");
+      const { r, text } = await waitForRun(support, run.id);
       expect(r?.status, text).toBe("completed");
       expect(text).toContain("mount /mnt/mlenv/data/0 6");
       expect(text).toMatch(/mount read-only 30\b/); // EROFS
@@ -257,6 +158,7 @@ describe.skipIf(skipWithout("docker", reason))(
     }, 600_000);
 
     it("serves a model from a host-network container of the environment's image", async () => {
+      const { support, workspaceId } = fx;
       const b64 = (t: string) => Buffer.from(t).toString("base64");
       const { model } = await registerModel({
         store: support.runStore,
@@ -274,12 +176,7 @@ describe.skipIf(skipWithout("docker", reason))(
         "def run(raw):",
         "    return {'y': [m['w'] * x for x in json.loads(raw)['data']], 'in_container': os.path.exists('/.dockerenv')}",
       ].join("\n");
-      const snap = await storeSnapshot(
-        blobs,
-        workspaceId,
-        [{ path: "score.py", content: b64(score) }],
-        1024 * 1024,
-      );
+      const snap = await scriptSnapshot(fx, "score.py", score);
       const svc = await support.services.deploy({
         workspaceId,
         createdBy: "t",

@@ -9,18 +9,11 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { Environment, InferenceConfig, ScriptRunConfig, Webservice, Workspace } from "@mlenv/sdk";
 import { deploy, Experiment } from "@mlenv/sdk/node";
-import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { baseImageCpu, dockerAvailable, skipWithout } from "@mlenv/test-utils";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useRunSupport } from "../../test/runSupport";
 import { createApp } from "../app";
 import { generateToken } from "../auth";
-import { FsBlobStore } from "../blobs/blobStore";
-import { coreRenderer, ImageBuilder } from "../builds/builder";
-import { DockerClient } from "../docker/client";
-import { Registry } from "../environments/registry";
-import { silentLogger } from "../logger";
-import { openStore } from "../server";
-import type { Store } from "../store/types";
-import { openRunSupport, type RunSupport } from "./support";
 
 const reason = await dockerAvailable();
 
@@ -48,47 +41,31 @@ def run(raw_data):
 `;
 
 describe.skipIf(skipWithout("docker", reason))("SDK end to end on the docker target", () => {
-  const t = makeTempDir("mlenv-sdk-docker-");
-  const client = new DockerClient();
-  let store: Store;
-  let support: RunSupport;
-  let server: ReturnType<typeof serve>;
+  const token = generateToken();
+  let server: ReturnType<typeof serve> | undefined;
   let ws: Workspace;
-  beforeAll(async () => {
-    store = await openStore({ dataDir: t.path });
-    const blobs = new FsBlobStore(join(t.path, "blobs"));
-    const token = generateToken();
-    await new Registry({ store, blobs }).bootstrap(token);
-    const builder = new ImageBuilder({
-      docker: client,
-      render: coreRenderer({ condaExecutable: null }),
-      registry: null,
-    });
-    support = openRunSupport({
-      dataDir: t.path,
-      store,
-      blobs,
-      logger: silentLogger,
-      docker: { builder, client },
-    });
-    const { app } = createApp({ store, blobs, runs: support });
-    server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-      const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
-    });
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    support.setBaseUrl(url);
-    await support.start();
-    ws = new Workspace({ url, token });
-    mkdirSync(join(t.path, "train"));
-    mkdirSync(join(t.path, "serve"));
-    writeFileSync(join(t.path, "train", "train.py"), TRAIN);
-    writeFileSync(join(t.path, "serve", "score.py"), SCORE);
+  const fx = useRunSupport({
+    prefix: "mlenv-sdk-docker-",
+    docker: true,
+    token,
+    beforeStart: async ({ store, blobs, support }) => {
+      const { app } = createApp({ store, blobs, runs: support });
+      const s = await new Promise<ReturnType<typeof serve>>((resolve) => {
+        const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
+      });
+      server = s;
+      const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+      support.setBaseUrl(url);
+      ws = new Workspace({ url, token });
+    },
+    afterClose: () => new Promise<void>((r) => (server ? server.close(() => r()) : r())),
   });
-  afterAll(async () => {
-    await support?.close();
-    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-    await store?.close();
-    t.cleanup();
+  const { client } = fx;
+  beforeAll(() => {
+    mkdirSync(join(fx.path, "train"));
+    mkdirSync(join(fx.path, "serve"));
+    writeFileSync(join(fx.path, "train", "train.py"), TRAIN);
+    writeFileSync(join(fx.path, "serve", "score.py"), SCORE);
   });
 
   it("trains in a container, registers the output, deploys it in a container and scores it", async () => {
@@ -97,7 +74,7 @@ describe.skipIf(skipWithout("docker", reason))("SDK end to end on the docker tar
     const registered = await env.register(ws);
     const run = await new Experiment(ws, "docker-tiny").submit(
       new ScriptRunConfig({
-        sourceDirectory: join(t.path, "train"),
+        sourceDirectory: join(fx.path, "train"),
         script: "train.py",
         computeTarget: "docker",
         environment: registered,
@@ -113,7 +90,7 @@ describe.skipIf(skipWithout("docker", reason))("SDK end to end on the docker tar
 
     const inferenceConfig = new InferenceConfig({
       entryScript: "score.py",
-      sourceDirectory: join(t.path, "serve"),
+      sourceDirectory: join(fx.path, "serve"),
       environment: registered,
     });
     for (const bad of [{ cpuCores: -1 }, { memoryGb: 0 }, { cpuCores: 5000 }]) {
