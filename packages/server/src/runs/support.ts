@@ -12,6 +12,8 @@ import type { DockerClient } from "../docker/client";
 import { Registry } from "../environments/registry";
 import { Gpus } from "../gpus/gpus";
 import type { Logger } from "../logger";
+import { modelRoutes } from "../models/routes";
+import { serviceRoutes } from "../services/routes";
 import { ServiceManager } from "../services/serviceManager";
 import type { Database } from "../store/database";
 import type { Store } from "../store/types";
@@ -207,7 +209,7 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     heartbeatMs: serviceHeartbeatMs,
     ...(options.docker ? { docker: options.docker } : {}),
   });
-  const routes = runRoutes({
+  const routeDeps = {
     store: options.store,
     blobs: options.blobs,
     runs,
@@ -215,7 +217,10 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
     logger: options.logger,
     maxSnapshotBytes,
     gpus,
-  });
+  };
+  const routes = runRoutes(routeDeps);
+  routes.route("/", modelRoutes(routeDeps));
+  routes.route("/", serviceRoutes(routeDeps));
   routes.route(
     "/",
     computeRoutes({ service: compute, logger: options.logger, maxUploadBytes: maxSnapshotBytes }),
