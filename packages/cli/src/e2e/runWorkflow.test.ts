@@ -40,18 +40,56 @@ def run(raw_data):
     return {"predictions": [model["w"] * x + model["b"] for x in json.loads(raw_data)["data"]]}
 `;
 
+/**
+ * A real server and a working folder with train/train.py and serve/score.py, for the CLI run in
+ * process against it; `ok` runs a command and expects exit code 0.
+ */
+function useCliServer(prefix: string, start: Parameters<typeof startTestServer>[0]) {
+  const fx = {
+    t: makeTempDir(prefix),
+    server: undefined as TestServer | undefined,
+    env: {} as Record<string, string>,
+    mlenv: (...argv: string[]) => runInProcess(argv, { cwd: fx.t.path, env: fx.env }),
+    ok: async (...argv: string[]) => {
+      const r = await fx.mlenv(...argv);
+      expect(r.code, `${argv.join(" ")}: ${r.stderr}`).toBe(0);
+      return r;
+    },
+  };
+  beforeAll(async () => {
+    const server = await startTestServer(start);
+    fx.server = server;
+    fx.env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(fx.t.path, "none.json") };
+    mkdirSync(join(fx.t.path, "train"));
+    mkdirSync(join(fx.t.path, "serve"));
+    writeFileSync(join(fx.t.path, "train", "train.py"), TRAIN);
+    writeFileSync(join(fx.t.path, "serve", "score.py"), SCORE);
+  });
+  afterAll(async () => {
+    await fx.server?.stop();
+    fx.t.cleanup();
+  });
+  return fx;
+}
+
+/** `mlenv run submit` of train/SCRIPT in environment ENV, then the other arguments */
+const submit = (script: string, env: string, ...rest: string[]) => [
+  "run",
+  "submit",
+  "--source-dir",
+  "train",
+  "--script",
+  script,
+  "--env",
+  env,
+  ...rest,
+];
+
 describe.skipIf(skipWithout("python3-venv", venvMissing()))(
   "mlenv run / model / service (reference sections 4 and 6)",
   () => {
-    let server: TestServer;
-    const t = makeTempDir("mlenv-cli-runs-");
-    let env: Record<string, string>;
-    beforeAll(async () => {
-      server = await startTestServer(startServer);
-      env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(t.path, "none.json") };
-      mkdirSync(join(t.path, "train"));
-      mkdirSync(join(t.path, "serve"));
-      writeFileSync(join(t.path, "train", "train.py"), TRAIN);
+    const { t, mlenv, ok } = useCliServer("mlenv-cli-runs-", startServer);
+    beforeAll(() => {
       writeFileSync(
         join(t.path, "train", "fail.py"),
         "import sys\nprint('bad data', file=sys.stderr)\nsys.exit(2)\n",
@@ -60,19 +98,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         join(t.path, "train", "sleep.py"),
         "import time\nprint('sleeping', flush=True)\ntime.sleep(60)\n",
       );
-      writeFileSync(join(t.path, "serve", "score.py"), SCORE);
     });
-    afterAll(async () => {
-      await server?.stop();
-      t.cleanup();
-    });
-
-    const mlenv = (...argv: string[]) => runInProcess(argv, { cwd: t.path, env });
-    const ok = async (...argv: string[]) => {
-      const r = await mlenv(...argv);
-      expect(r.code, `${argv.join(" ")}: ${r.stderr}`).toBe(0);
-      return r;
-    };
 
     it("trains, registers the output as a model, deploys it in the same environment and scores it", async () => {
       await ok("env", "scaffold", "-n", "cli-train", "-d", "envdir");
@@ -80,20 +106,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         /^Registered cli-train version 1 /,
       );
 
-      const trained = await ok(
-        "run",
-        "submit",
-        "--source-dir",
-        "train",
-        "--script",
-        "train.py",
-        "--env",
-        "cli-train",
-        "--wait",
-        "--",
-        "--epochs",
-        "3000",
-      );
+      const trained = await ok(...submit("train.py", "cli-train", "--wait", "--", "--epochs", "3000"));
       expect(trained.stdout).toContain("trained w=2.00 b=1.00");
       expect(trained.stdout).toMatch(/\[mlenv\] environment cli-train version 1 /);
       const id = /Submitted run ([0-9a-f-]{36}) \(train #1\)/.exec(trained.stderr)?.[1];
@@ -187,33 +200,14 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     }, 120_000);
 
     it("a failing run exits 1 with its exit code on one line; cancel stops a running one", async () => {
-      const failed = await mlenv(
-        "run",
-        "submit",
-        "--source-dir",
-        "train",
-        "--script",
-        "fail.py",
-        "--env",
-        "cli-train",
-        "--wait",
-      );
+      const failed = await mlenv(...submit("fail.py", "cli-train", "--wait"));
       expect(failed.code).toBe(1);
       expect(failed.stdout).toContain("bad data");
       expect(failed.stderr).toMatch(
         /error: Run [0-9a-f-]{36} ended failed with exit code 2 \[E_SCRIPT_FAILED\]\n$/,
       );
 
-      const sub = await ok(
-        "run",
-        "submit",
-        "--source-dir",
-        "train",
-        "--script",
-        "sleep.py",
-        "--env",
-        "cli-train",
-      );
+      const sub = await ok(...submit("sleep.py", "cli-train"));
       const id = /^Submitted run ([0-9a-f-]{36})/.exec(sub.stdout)?.[1];
       expect(sub.stdout).toContain(`Follow it with: mlenv run logs -f ${id}`);
       const end = Date.now() + 30_000;
@@ -227,16 +221,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       expect(parsed.map((l) => l.seq)).toEqual(parsed.map((_, i) => i + 1));
       expect(parsed.some((l) => l.text.includes("sleeping"))).toBe(true);
 
-      const bad = await mlenv(
-        "run",
-        "submit",
-        "--source-dir",
-        "train",
-        "--script",
-        "train.py",
-        "--env",
-        "no such;env",
-      );
+      const bad = await mlenv(...submit("train.py", "no such;env"));
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toMatch(/expected NAME or NAME:VERSION/);
     }, 120_000);
@@ -246,49 +231,22 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
 const dockerReason = await dockerAvailable();
 
 describe.skipIf(skipWithout("docker", dockerReason))("mlenv run / service on the docker target", () => {
-  let server: TestServer;
-  const t = makeTempDir("mlenv-cli-docker-");
-  let env: Record<string, string>;
-  beforeAll(async () => {
-    // the local base image has python3-venv and no conda: the server builds venv images on it
-    server = await startTestServer((o) => startServer({ ...o, builds: { condaExecutable: null } }));
-    env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(t.path, "none.json") };
-    mkdirSync(join(t.path, "train"));
-    mkdirSync(join(t.path, "serve"));
-    writeFileSync(join(t.path, "train", "train.py"), TRAIN);
-    writeFileSync(join(t.path, "serve", "score.py"), SCORE);
+  // the local base image has python3-venv and no conda: the server builds venv images on it
+  const cli = useCliServer("mlenv-cli-docker-", (o) =>
+    startServer({ ...o, builds: { condaExecutable: null } }),
+  );
+  const { t, mlenv, ok } = cli;
+  beforeAll(() => {
     writeFileSync(
       join(t.path, "docker-env.json"),
       JSON.stringify({ name: "cli-docker", docker: { baseImage: baseImageCpu() } }),
     );
   });
-  afterAll(async () => {
-    await server?.stop();
-    t.cleanup();
-  });
-  const ok = async (...argv: string[]) => {
-    const r = await runInProcess(argv, { cwd: t.path, env });
-    expect(r.code, `${argv.join(" ")}: ${r.stderr}`).toBe(0);
-    return r;
-  };
 
   it("trains in a container of the environment's image and serves the model from one", async () => {
     await ok("env", "register", "-d", "docker-env.json");
     const trained = await ok(
-      "run",
-      "submit",
-      "--source-dir",
-      "train",
-      "--script",
-      "train.py",
-      "--env",
-      "cli-docker",
-      "--target",
-      "docker",
-      "--wait",
-      "--",
-      "--epochs",
-      "3000",
+      ...submit("train.py", "cli-docker", "--target", "docker", "--wait", "--", "--epochs", "3000"),
     );
     expect(trained.stdout).toContain("trained w=2.00 b=1.00");
     expect(trained.stdout).toMatch(/\[mlenv\] running in container [0-9a-f]{12} \(no network\)/);
@@ -336,22 +294,7 @@ describe.skipIf(skipWithout("docker", dockerReason))("mlenv run / service on the
       }),
     );
     await ok("env", "register", "-d", "broken-env.json", "--no-lock");
-    const failed = await runInProcess(
-      [
-        "run",
-        "submit",
-        "--source-dir",
-        "train",
-        "--script",
-        "train.py",
-        "--env",
-        "cli-broken",
-        "--target",
-        "docker",
-        "--wait",
-      ],
-      { cwd: t.path, env },
-    );
+    const failed = await mlenv(...submit("train.py", "cli-broken", "--target", "docker", "--wait"));
     expect(failed.code).toBe(1);
     const id = /Submitted run ([0-9a-f-]{36})/.exec(failed.stderr)?.[1] as string;
     expect(failed.stdout).not.toContain("\\u000a");
@@ -373,7 +316,7 @@ describe.skipIf(skipWithout("docker", dockerReason))("mlenv run / service on the
       "script: train.py",
       "",
     ].join("\n");
-    const runEnv = { ...env, HOME: t.path };
+    const runEnv = { ...cli.env, HOME: t.path };
     const piped = await runThroughPipes(["run", "show", id], { cwd: t.path, env: runEnv });
     expect(piped).toEqual({ code: 0, stdout: expected, stderr: "" });
     if (!skipWithout("script (pseudo-terminal)", scriptMissing())) {
