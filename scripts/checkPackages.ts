@@ -21,7 +21,16 @@ import { publint } from "publint";
 import { formatMessage } from "publint/utils";
 import { parse as parseYaml } from "yaml";
 
-export const PUBLISHED = ["api", "core", "resolver", "conda-installer", "sdk", "web-ui", "cli", "server"] as const;
+export const PUBLISHED = [
+  "api",
+  "core",
+  "resolver",
+  "conda-installer",
+  "sdk",
+  "web-ui",
+  "cli",
+  "server",
+] as const;
 
 const root = resolve(import.meta.dirname, "..");
 
