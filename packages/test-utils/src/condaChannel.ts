@@ -499,3 +499,27 @@ export function pythonFixture(): FixturePackage {
     files: files.filter((f) => f.path !== stdlib),
   };
 }
+
+/**
+ * Serves from `dir` a channel of two packages: this machine's python (`pythonFixture`) and a
+ * noarch `greet` whose module holds `GREETING = 'hello from a conda package'`. Answers the channel
+ * and the python version (for a `python=VERSION` pin).
+ */
+export async function serveGreetCondaChannel(
+  dir: string,
+): Promise<{ channel: CondaChannelServer; pythonVersion: string }> {
+  const built = [
+    await buildCondaPackage(pythonFixture()),
+    await buildCondaPackage({
+      name: "greet",
+      version: "0.1.0",
+      build: "pyh0_0",
+      noarch: "python",
+      format: "tar.bz2",
+      files: [{ path: "site-packages/greet/__init__.py", data: "GREETING = 'hello from a conda package'\n" }],
+    }),
+  ];
+  writeCondaChannel(dir, built);
+  const channel = await serveCondaChannel({ dir });
+  return { channel, pythonVersion: String(built[0]?.record.version) };
+}

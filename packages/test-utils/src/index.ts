@@ -25,6 +25,7 @@ export {
   pythonFixture,
   repodataJson,
   serveCondaChannel,
+  serveGreetCondaChannel,
   writeCondaChannel,
 } from "./condaChannel";
 export { baseImageCpu, dockerAvailable } from "./docker";

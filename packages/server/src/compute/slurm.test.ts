@@ -13,21 +13,18 @@ import {
 import { Experiment } from "@mlenv/sdk/node";
 import {
   baseImageCpu,
-  buildCondaPackage,
   condaArchiveToolsMissing,
   dockerAvailable,
   makeTempDir,
   postgresMissing,
-  pythonFixture,
   type SlurmCluster,
-  serveCondaChannel,
+  serveGreetCondaChannel,
   skipWithout,
   slurmMissing,
   startPostgres,
   startSlurm,
   startTestServer,
   type TestServer,
-  writeCondaChannel,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
@@ -225,21 +222,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     const tools = condaArchiveToolsMissing();
     if (skipWithout("zstd/bzip2 tools", tools)) return;
     const dir = makeTempDir("mlenv-slurm-conda-");
-    const built = [
-      await buildCondaPackage(pythonFixture()),
-      await buildCondaPackage({
-        name: "greet",
-        version: "0.1.0",
-        build: "pyh0_0",
-        noarch: "python",
-        format: "tar.bz2",
-        files: [
-          { path: "site-packages/greet/__init__.py", data: "GREETING = 'hello from a conda package'\n" },
-        ],
-      }),
-    ];
-    writeCondaChannel(dir.path, built);
-    const channel = await serveCondaChannel({ dir: dir.path });
+    const { channel, pythonVersion } = await serveGreetCondaChannel(dir.path);
     // a second server process with its own database: the only thing the two share is the
     // cluster's shared directory, so only the lock file there keeps them from building twice
     const other = await startTestServer((o) => startServer({ ...o, runs: { clusterPollMs: 300 } }));
@@ -259,7 +242,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
           condaDependencies: {
             name: "x",
             // a name no other test run used: a new environment on the shared directory
-            dependencies: [`python=${built[0]?.record.version}`, "greet"],
+            dependencies: [`python=${pythonVersion}`, "greet"],
             channels: [channel.url],
             variables: { MLENV_TEST_NONCE: randomBytes(6).toString("hex") },
           },

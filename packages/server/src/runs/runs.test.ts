@@ -1,17 +1,14 @@
 import { join } from "node:path";
 import { imageKey, parseDefinition } from "@mlenv/core";
 import {
-  buildCondaPackage,
   buildWheel,
   condaArchiveToolsMissing,
   makeTempDir,
-  pythonFixture,
-  serveCondaChannel,
+  serveGreetCondaChannel,
   servePypiIndex,
   skipWithout,
   startTestServer,
   type TestServer,
-  writeCondaChannel,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, processesWith, snapshotFiles, venvMissing } from "../../test/helpers";
@@ -192,29 +189,14 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       const missing = condaArchiveToolsMissing();
       if (skipWithout("zstd/bzip2 tools", missing)) return;
       const dir = makeTempDir("mlenv-run-conda-");
-      const built = [
-        await buildCondaPackage(pythonFixture()),
-        await buildCondaPackage({
-          name: "greet",
-          version: "0.1.0",
-          build: "pyh0_0",
-          noarch: "python",
-          format: "tar.bz2",
-          files: [
-            { path: "site-packages/greet/__init__.py", data: "GREETING = 'hello from a conda package'\n" },
-          ],
-        }),
-      ];
-      writeCondaChannel(dir.path, built);
-      const channel = await serveCondaChannel({ dir: dir.path });
+      const { channel, pythonVersion } = await serveGreetCondaChannel(dir.path);
       try {
-        const version = String(built[0]?.record.version);
         const def = {
           name: "conda-env",
           python: {
             condaDependencies: {
               name: "x",
-              dependencies: [`python=${version}`, "greet"],
+              dependencies: [`python=${pythonVersion}`, "greet"],
               channels: [channel.url],
             },
           },
