@@ -67,6 +67,8 @@ ALTER TABLE environment_versions ADD COLUMN lock TEXT;
 ALTER TABLE environment_versions ADD COLUMN image_key TEXT;
 `;
 
+const LIST_SQL = "CREATE INDEX environments_list ON environments(workspace_id, archived, name);";
+
 /** The registry's own migrations (the other features export theirs beside their stores). */
 export const registryMigrations: readonly Migration[] = [
   // TEXT sorts by bytes in both backends once PostgreSQL columns use the "C" collation.
@@ -78,4 +80,6 @@ export const registryMigrations: readonly Migration[] = [
   // A version's lock (mlenv.lock as canonical JSON, NULL when unlocked) and the image key the
   // registry computed for it (over the lock when locked); NULL image_key: registered before 0007.
   { id: "0007_environment_locks", sqlite: LOCKS_SQL, postgres: LOCKS_SQL },
+  // The list's keyset: a page of live (or archived) names after a cursor is one range of this index.
+  { id: "0016_environment_list", sqlite: LIST_SQL, postgres: LIST_SQL },
 ];

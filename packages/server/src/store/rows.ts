@@ -79,8 +79,3 @@ export function tagsJson(tags: Record<string, string>): string {
   for (const k of keys) out[k] = tags[k]!;
   return JSON.stringify(out);
 }
-
-/** The number of code points of `s` (SQL substr counts characters, not UTF-16 units). */
-export function charLength(s: string): number {
-  return Array.from(s).length;
-}

@@ -4,16 +4,7 @@ import { type Database, exec, first, rows } from "./database";
 import { registryMigrations } from "./migrations";
 import { appliedMigrations, type Migration, migrate } from "./migrator";
 import { listenForRevocations, REVOKED_CHANNEL } from "./revocations";
-import {
-  charLength,
-  tagsJson,
-  toEnvironment,
-  toLabel,
-  toToken,
-  toVersion,
-  toVersionSummary,
-  toWorkspace,
-} from "./rows";
+import { tagsJson, toEnvironment, toLabel, toToken, toVersion, toVersionSummary, toWorkspace } from "./rows";
 import type {
   AuthenticatedToken,
   EnvironmentRecord,
@@ -450,16 +441,22 @@ export class SqlStore implements Store {
     return (await this.#versions(workspaceId, name).orderBy("version").execute()).map(toVersion);
   }
 
+  /**
+   * A page of environments by name after a keyset cursor, each with its latest version, in one
+   * query: a range scan of `environments_list` (workspace, archived, name) or the primary key,
+   * joined to each latest version by its primary key (no OFFSET, no count, nothing per row).
+   */
   async listEnvironments(input: ListInput): Promise<ListedEnvironment[]> {
     const { prefix, after, tagKey, tagValue } = input;
-    const page = this.#k
-      .selectFrom("environments as e")
+    // The page of names first (a bounded range scan), then each one's latest version by primary
+    // key: joined before the limit, PostgreSQL would merge-join every version of the workspace.
+    const page = this.#environments()
       .selectAll("e")
       .where("e.workspace_id", "=", input.workspaceId)
-      .$if(input.archived === "exclude", (q) => q.where("e.archived", "=", false))
-      .$if(input.archived === "only", (q) => q.where("e.archived", "=", true))
-      // SQL substr counts characters, not UTF-16 units
-      .$if(!!prefix, (q) => q.where(sql`substr(e.name, 1, ${charLength(prefix ?? "")})`, "=", prefix ?? ""))
+      .$if(input.archived !== "include", (q) => q.where("e.archived", "=", input.archived === "only"))
+      // names starting with the prefix, as a range both backends compare by bytes (UTF-8 orders
+      // like code points; U+10FFFF is the largest)
+      .$if(!!prefix, (q) => q.where("e.name", ">=", prefix ?? "").where("e.name", "<", `${prefix}\u{10FFFF}`))
       .$if(after !== undefined, (q) => q.where("e.name", ">", after ?? ""))
       .$if(tagKey !== undefined, (q) =>
         q.where(({ exists, selectFrom }) =>

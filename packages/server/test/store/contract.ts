@@ -220,6 +220,14 @@ export function storeContract(
       expect(
         await store.listEnvironments({ workspaceId: ws, prefix: "LST-", limit: 10, archived: "exclude" }),
       ).toEqual([]);
+      // A prefix is a range of names: a whole name is its own prefix; beyond ASCII matches nothing here.
+      const names = async (prefix: string) =>
+        (await store.listEnvironments({ workspaceId: ws, prefix, limit: 10, archived: "exclude" })).map(
+          (e) => e.environment.name,
+        );
+      expect(await names("lst-b")).toEqual(["lst-b"]);
+      expect(await names("lst-\u00e9")).toEqual([]);
+      expect(await names("lst-\u{10FFFF}")).toEqual([]);
       expect(await store.listEnvironments({ workspaceId: other, limit: 10, archived: "include" })).toEqual(
         [],
       );
