@@ -3,6 +3,7 @@ import { type ColumnType, type Kysely, sql } from "kysely";
 import { type Database, exec, first, rows } from "./database";
 import { registryMigrations } from "./migrations";
 import { appliedMigrations, type Migration, migrate } from "./migrator";
+import { PreparedQuery } from "./prepared";
 import { listenForRevocations, REVOKED_CHANNEL } from "./revocations";
 import { tagsJson, toEnvironment, toLabel, toToken, toVersion, toVersionSummary, toWorkspace } from "./rows";
 import type {
@@ -73,6 +74,28 @@ type RegistryTables = {
     version: number;
     updated_at: string;
   };
+};
+
+/** Which clauses a list query has. */
+interface ListShape {
+  archived: ListInput["archived"];
+  prefix: boolean;
+  after: boolean;
+  tagKey: boolean;
+  tagValue: boolean;
+}
+
+/** The values a list query binds. */
+type ListValues = {
+  zero: number;
+  workspaceId: string;
+  archived: boolean;
+  prefix: string;
+  prefixEnd: string;
+  after: string;
+  tagKey: string;
+  tagValue: string;
+  limit: number;
 };
 
 /** An environment's columns beside a version's, prefixed `e_` (see `toEnvironment(row, "e_")`). */
@@ -445,57 +468,85 @@ export class SqlStore implements Store {
    * A page of environments by name after a keyset cursor, each with its latest version, in one
    * query: a range scan of `environments_list` (workspace, archived, name) or the primary key,
    * joined to each latest version by its primary key (no OFFSET, no count, nothing per row).
+   * Compiled once per combination of filters.
    */
-  async listEnvironments(input: ListInput): Promise<ListedEnvironment[]> {
-    const { prefix, after, tagKey, tagValue } = input;
-    // The page of names first (a bounded range scan), then each one's latest version by primary
-    // key: joined before the limit, PostgreSQL would merge-join every version of the workspace.
-    const page = this.#environments()
-      .selectAll("e")
-      .where("e.workspace_id", "=", input.workspaceId)
-      .$if(input.archived !== "include", (q) => q.where("e.archived", "=", input.archived === "only"))
-      // names starting with the prefix, as a range both backends compare by bytes (UTF-8 orders
-      // like code points; U+10FFFF is the largest)
-      .$if(!!prefix, (q) => q.where("e.name", ">=", prefix ?? "").where("e.name", "<", `${prefix}\u{10FFFF}`))
-      .$if(after !== undefined, (q) => q.where("e.name", ">", after ?? ""))
-      .$if(tagKey !== undefined, (q) =>
-        q.where(({ exists, selectFrom }) =>
-          exists(
-            selectFrom("environment_version_tags as t")
-              .select(sql.lit(1).as("one"))
-              .whereRef("t.workspace_id", "=", "e.workspace_id")
-              .whereRef("t.name", "=", "e.name")
-              .whereRef("t.version", "=", "e.latest_version")
-              .where("t.key", "=", tagKey ?? "")
-              .$if(tagValue !== undefined, (s) => s.where("t.value", "=", tagValue ?? "")),
+  readonly #list = new PreparedQuery(
+    (shape: ListShape, v: ListValues) => {
+      // The page of names first (a bounded range scan), then each one's latest version by primary
+      // key: joined before the limit, PostgreSQL would merge-join every version of the workspace.
+      const page = this.#k
+        .selectFrom("environments as e")
+        .selectAll("e")
+        .where("e.latest_version", ">", v.zero)
+        .where("e.workspace_id", "=", v.workspaceId)
+        .$if(shape.archived !== "include", (q) => q.where("e.archived", "=", v.archived))
+        // names starting with the prefix, as a range both backends compare by bytes (UTF-8
+        // orders like code points; the end is the prefix and U+10FFFF, the largest)
+        .$if(shape.prefix, (q) => q.where("e.name", ">=", v.prefix).where("e.name", "<", v.prefixEnd))
+        .$if(shape.after, (q) => q.where("e.name", ">", v.after))
+        .$if(shape.tagKey, (q) =>
+          q.where(({ exists, selectFrom }) =>
+            exists(
+              selectFrom("environment_version_tags as t")
+                .select(sql.lit(1).as("one"))
+                .whereRef("t.workspace_id", "=", "e.workspace_id")
+                .whereRef("t.name", "=", "e.name")
+                .whereRef("t.version", "=", "e.latest_version")
+                .where("t.key", "=", v.tagKey)
+                .$if(shape.tagValue, (s) => s.where("t.value", "=", v.tagValue)),
+            ),
           ),
-        ),
-      )
-      .orderBy("e.name")
-      .limit(input.limit);
-    const found = await this.#k
-      .selectFrom(page.as("e"))
-      .innerJoin("environment_versions as v", (j) =>
-        j
-          .onRef("v.workspace_id", "=", "e.workspace_id")
-          .onRef("v.name", "=", "e.name")
-          .onRef("v.version", "=", "e.latest_version"),
-      )
-      .select([
-        ...ENVIRONMENT_COLUMNS,
-        "v.name",
-        "v.version",
-        "v.definition_hash",
-        "v.definition_blob",
-        "v.description",
-        "v.tags",
-        "v.created_at",
-        "v.created_by",
-        "v.image_key",
-        sql<boolean>`(v.lock IS NOT NULL)`.as("locked"),
-      ])
-      .orderBy("e.name")
-      .execute();
+        )
+        .orderBy("e.name")
+        .limit(v.limit);
+      return this.#k
+        .selectFrom(page.as("e"))
+        .innerJoin("environment_versions as v", (j) =>
+          j
+            .onRef("v.workspace_id", "=", "e.workspace_id")
+            .onRef("v.name", "=", "e.name")
+            .onRef("v.version", "=", "e.latest_version"),
+        )
+        .select([
+          ...ENVIRONMENT_COLUMNS,
+          "v.name",
+          "v.version",
+          "v.definition_hash",
+          "v.definition_blob",
+          "v.description",
+          "v.tags",
+          "v.created_at",
+          "v.created_by",
+          "v.image_key",
+          sql<boolean>`(v.lock IS NOT NULL)`.as("locked"),
+        ])
+        .orderBy("e.name");
+    },
+    (shape) => `${shape.archived} ${shape.prefix} ${shape.after} ${shape.tagKey} ${shape.tagValue}`,
+  );
+
+  async listEnvironments(input: ListInput): Promise<ListedEnvironment[]> {
+    const { prefix = "", after = "", tagKey = "", tagValue = "" } = input;
+    const shape: ListShape = {
+      archived: input.archived,
+      prefix: prefix !== "",
+      after: input.after !== undefined,
+      tagKey: input.tagKey !== undefined,
+      tagValue: input.tagKey !== undefined && input.tagValue !== undefined,
+    };
+    const { rows: found } = await this.#k.executeQuery(
+      this.#list.bind(shape, {
+        zero: 0,
+        workspaceId: input.workspaceId,
+        archived: input.archived === "only",
+        prefix,
+        prefixEnd: `${prefix}\u{10FFFF}`,
+        after,
+        tagKey,
+        tagValue,
+        limit: input.limit,
+      }),
+    );
     return found.map((r) => ({ environment: toEnvironment(r, "e_"), latest: toVersionSummary(r) }));
   }
 
