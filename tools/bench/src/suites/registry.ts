@@ -2,10 +2,12 @@
  * Registry read path under load: 10,000 environments x 5 versions, `get` and `list` latency
  * (p50/p99) and requests/s over loopback, SQLite and PostgreSQL. The server runs in a child
  * process (this file, with MLENV_BENCH_REGISTRY_CHILD=1) so the load generator does not share
- * its event loop.
+ * its event loop. Each line also carries the server's CPU time per request: other work on shared
+ * cores moves it less than latency (though a busier loop batches fewer requests per wake-up).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -129,6 +131,7 @@ function spawnServer(dataDir: string, database: string | undefined, token: strin
   });
   return {
     url,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -142,12 +145,34 @@ interface LoadResult {
   latencies: number[];
   rps: number;
   errors: number;
+  /** The server process's CPU time per request (user + system), when /proc tells it. */
+  cpuMsPerRequest: number | null;
   /** Highest 1-minute load average seen at the start and end of the run. */
   load: number;
 }
 
-/** A bounded concurrent loop of keep-alive GETs for `seconds`. */
-async function load(url: string, token: string, pathFor: () => string, seconds: number): Promise<LoadResult> {
+/**
+ * CPU milliseconds a process has used (user + system, from /proc; null elsewhere): time spent
+ * waiting for a core shared with other work is not in it, unlike in latency.
+ */
+function cpuMs(pid: number | undefined): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = 100;
+
+/** A bounded concurrent loop of keep-alive GETs for `seconds` against the server process `pid`. */
+async function load(
+  url: string,
+  token: string,
+  pathFor: () => string,
+  seconds: number,
+  pid?: number,
+): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const { hostname, port } = new URL(url);
   const latencies: number[] = [];
@@ -166,6 +191,7 @@ async function load(url: string, token: string, pathFor: () => string, seconds: 
       req.end();
     });
   const load0 = loadavg()[0] ?? 0;
+  const cpu0 = cpuMs(pid);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -178,8 +204,15 @@ async function load(url: string, token: string, pathFor: () => string, seconds: 
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu1 = cpuMs(pid);
   agent.destroy();
-  return { latencies, rps: latencies.length / elapsed, errors, load: Math.max(load0, loadavg()[0] ?? 0) };
+  return {
+    latencies,
+    rps: latencies.length / elapsed,
+    errors,
+    cpuMsPerRequest: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / latencies.length,
+    load: Math.max(load0, loadavg()[0] ?? 0),
+  };
 }
 
 interface BackendFigures {
@@ -215,8 +248,8 @@ async function measure(
         return `/api/v1/environments?limit=50&cursor=${Buffer.from(envName(i)).toString("base64url")}`;
       };
       await load(url, token, getPath, 1); // warm-up
-      const get = await load(url, token, getPath, SECONDS);
-      const list = await load(url, token, listPath, Math.max(2, SECONDS / 2));
+      const get = await load(url, token, getPath, SECONDS, server.pid);
+      const list = await load(url, token, listPath, Math.max(2, SECONDS / 2), server.pid);
       if (get.errors || list.errors) throw new Error(`${label}: ${get.errors + list.errors} non-200 answers`);
       for (const [what, r] of [
         ["get", get],
@@ -231,6 +264,9 @@ async function measure(
             p50_ms: Number(percentile(r.latencies, 50).toFixed(3)),
             req_per_s: Math.round(r.rps),
             requests: r.latencies.length,
+            ...(r.cpuMsPerRequest === null
+              ? {}
+              : { server_cpu_ms_per_req: Number(r.cpuMsPerRequest.toFixed(3)) }),
             concurrency: CONCURRENCY,
             // Other work on this shared machine shows up in the tail: how busy it was while measuring.
             loadavg_1m: Number(Math.max(get.load, list.load).toFixed(2)),
