@@ -52,7 +52,13 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
 
   beforeAll(async () => {
     slurm = await startSlurm();
-    server = await startTestServer((o) => startServer({ ...o, runs: { clusterPollMs: 300 } }));
+    server = await startTestServer((o) =>
+      startServer({
+        ...o,
+        runs: { clusterPollMs: 300 },
+        builds: { baseImageCpu: baseImageCpu(), condaExecutable: null },
+      }),
+    );
     api = apiClient(server.url, server.token);
   }, 60_000);
   afterAll(async () => {
