@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { parseDefinition } from "@mlenv/core";
+import { defaultCoreConfig, parseDefinition } from "@mlenv/core";
 import { buildEnvironment, Workspace } from "@mlenv/sdk";
 import { makeTempDir } from "@mlenv/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
@@ -82,7 +82,8 @@ describe("a server without a Docker engine", () => {
         headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
       });
 
-    // a definition without a base image gets the server's CPU default
+    // a definition without a base image keeps core's default (so its definitionHash is the
+    // client's), which builds on the server's CPU default (the build's image key below)
     const reg = await api("/api/v1/environments", {
       method: "POST",
       body: JSON.stringify({ definition: { name: "no-engine" } }),
@@ -91,7 +92,14 @@ describe("a server without a Docker engine", () => {
     const got = (await (await api("/api/v1/environments/no-engine")).json()) as {
       definition: { docker: { baseImage: string } };
     };
-    expect(got.definition.docker.baseImage).toBe("local/base-cpu:test");
+    expect(got.definition.docker.baseImage).toBe(defaultCoreConfig.baseImages.cpu);
+    const details = (await (await api("/api/v1/environments/no-engine")).json()) as { imageKey: string };
+    expect(details.imageKey).toBe(
+      environmentImageKey({
+        definition: parseDefinition({ name: "no-engine" }),
+        config: serverCoreConfig(builds).config,
+      }),
+    );
 
     const submitted = await api("/api/v1/environments/no-engine/builds", { method: "POST", body: "{}" });
     expect(submitted.status).toBe(202);
