@@ -49,16 +49,15 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
   let slurm: SlurmCluster;
   let server: TestServer;
   let api: ReturnType<typeof apiClient>;
+  // images build on the offline base with venv (the default layout locks conda against remote channels)
+  const serverOptions = {
+    runs: { clusterPollMs: 300 },
+    builds: { baseImageCpu: baseImageCpu(), condaExecutable: null },
+  };
 
   beforeAll(async () => {
     slurm = await startSlurm();
-    server = await startTestServer((o) =>
-      startServer({
-        ...o,
-        runs: { clusterPollMs: 300 },
-        builds: { baseImageCpu: baseImageCpu(), condaExecutable: null },
-      }),
-    );
+    server = await startTestServer((o) => startServer({ ...o, ...serverOptions }));
     api = apiClient(server.url, server.token);
   }, 60_000);
   afterAll(async () => {
@@ -231,7 +230,8 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     const { channel, pythonVersion } = await serveGreetCondaChannel(dir.path);
     // a second server process with its own database: the only thing the two share is the
     // cluster's shared directory, so only the lock file there keeps them from building twice
-    const other = await startTestServer((o) => startServer({ ...o, runs: { clusterPollMs: 300 } }));
+    // the same settings: another image layout would key the environment elsewhere
+    const other = await startTestServer((o) => startServer({ ...o, ...serverOptions }));
     try {
       const api2 = apiClient(other.url, other.token);
       const att = await api2("POST", "/api/v1/compute", {
