@@ -1,6 +1,6 @@
 import { builds as B, routePath } from "@mlenv/api";
-import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { MlenvError, preview, SdkErrorCodes } from "./errors";
+import { MlenvError, SdkErrorCodes } from "./errors";
+import { followEventStream } from "./internal/eventStream";
 import type { Workspace } from "./workspace";
 
 /** Where an image build is in its life. */
@@ -79,78 +79,12 @@ export class BuildsClient {
     id: string,
     options: { after?: number; signal?: AbortSignal } = {},
   ): AsyncGenerator<{ type: "log"; line: BuildLogLine } | { type: "end"; job: BuildInfo }> {
-    let last = options.after ?? 0;
-    for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = { accept: "text/event-stream" };
-      if (this.workspace.token) headers.authorization = `Bearer ${this.workspace.token}`;
-      if (last > 0) headers["last-event-id"] = String(last);
-      let res: Response;
-      try {
-        res = await this.workspace.fetch(`${this.workspace.url}${routePath(B.buildLogs, { id })}`, {
-          headers,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-      } catch (cause) {
-        if (options.signal?.aborted || attempt >= 5) {
-          throw new MlenvError(
-            SdkErrorCodes.network,
-            `Expected the build log stream at ${this.workspace.url}; it failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-            { cause },
-          );
-        }
-        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
-        continue;
-      }
-      if (!res.ok || !res.body) {
-        const text = await res.text();
-        let body: { code?: unknown; message?: unknown; details?: unknown } = {};
-        try {
-          body = JSON.parse(text) as typeof body;
-        } catch {
-          // not JSON
-        }
-        throw new MlenvError(
-          typeof body.code === "string" ? body.code : SdkErrorCodes.http,
-          typeof body.message === "string"
-            ? body.message
-            : `Expected a build log stream; received HTTP ${res.status} ${preview(text)}`,
-          { status: res.status, details: body.details },
-        );
-      }
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      const events: EventSourceMessage[] = [];
-      const parser = createParser({ onEvent: (e) => events.push(e) });
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          parser.feed(value);
-          for (const { event = "message", data } of events.splice(0)) {
-            if (data === "") continue;
-            const payload = JSON.parse(data) as unknown;
-            if (event === "log") {
-              const line = payload as BuildLogLine;
-              last = line.seq;
-              yield { type: "log", line };
-            } else if (event === "end") {
-              yield { type: "end", job: payload as BuildInfo };
-              return;
-            } else if (event === "error") {
-              const e = payload as { code?: string; message?: string };
-              throw new MlenvError(
-                e.code ?? SdkErrorCodes.badResponse,
-                e.message ?? "the build log stream failed",
-              );
-            }
-          }
-        }
-      } catch (e) {
-        if (e instanceof MlenvError || options.signal?.aborted) throw e;
-        // the connection dropped: resume after the last line seen
-      } finally {
-        reader.releaseLock();
-      }
-      if (options.signal?.aborted) return;
+    for await (const e of followEventStream(this.workspace, routePath(B.buildLogs, { id }), {
+      ...options,
+      what: "the build log stream",
+    })) {
+      if (e.event === "log") yield { type: "log", line: e.data as BuildLogLine };
+      else if (e.event === "end") yield { type: "end", job: e.data as BuildInfo };
     }
   }
 }
