@@ -1,3 +1,5 @@
+import { CodedError, hasErrorShape } from "@mlenv/core";
+
 /** Error codes of @mlenv/conda-installer. Recognise errors by `code`, not by `instanceof`. */
 export const CondaInstallErrorCode = {
   FETCH_FAILED: "E_CONDA_FETCH_FAILED",
@@ -17,9 +19,8 @@ export const CondaInstallErrorCode = {
 export type CondaInstallErrorCode = (typeof CondaInstallErrorCode)[keyof typeof CondaInstallErrorCode];
 
 /** Base class of every error thrown by @mlenv/conda-installer. */
-export class CondaInstallError extends Error {
+export class CondaInstallError extends CodedError<CondaInstallErrorCode> {
   override readonly name = "CondaInstallError";
-  readonly code: CondaInstallErrorCode;
   /** The package (name-version-build) the error is about, when there is one. */
   readonly package: string | undefined;
 
@@ -28,12 +29,11 @@ export class CondaInstallError extends Error {
     message: string,
     options: { cause?: unknown; package?: string } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.package = options.package;
   }
 
-  toJSON(): { name: string; code: string; message: string; package?: string } {
+  override toJSON(): { name: string; code: string; message: string; package?: string } {
     return {
       name: this.name,
       code: this.code,
@@ -45,12 +45,7 @@ export class CondaInstallError extends Error {
 
 /** True when `e` is a CondaInstallError (by shape, so it works across bundle copies). */
 export function isCondaInstallError(e: unknown): e is CondaInstallError {
-  return (
-    typeof e === "object" &&
-    e !== null &&
-    (e as { name?: unknown }).name === "CondaInstallError" &&
-    typeof (e as { code?: unknown }).code === "string"
-  );
+  return hasErrorShape(e, "CondaInstallError");
 }
 
 export { preview } from "@mlenv/core";

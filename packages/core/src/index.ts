@@ -8,11 +8,14 @@ export {
   type PackageChange,
 } from "./diff/diff";
 export {
+  CodedError,
+  type CodedErrorJSON,
   CoreError,
   CoreErrorCode,
   type CoreErrorOptions,
   type DefinitionIssue,
   formatIssue,
+  hasErrorShape,
   isCoreError,
   preview,
 } from "./errors";

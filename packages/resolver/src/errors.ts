@@ -1,3 +1,5 @@
+import { CodedError, hasErrorShape } from "@mlenv/core";
+
 /** Error codes of @mlenv/resolver. Recognise errors by `code`, not by `instanceof`. */
 export const ResolverErrorCode = {
   FETCH_FAILED: "E_FETCH_FAILED",
@@ -14,9 +16,8 @@ export const ResolverErrorCode = {
 export type ResolverErrorCode = (typeof ResolverErrorCode)[keyof typeof ResolverErrorCode];
 
 /** Base class of every error thrown by @mlenv/resolver. */
-export class ResolverError extends Error {
+export class ResolverError extends CodedError<ResolverErrorCode> {
   override readonly name = "ResolverError";
-  readonly code: ResolverErrorCode;
   /** For E_UNSATISFIABLE: the conflict explanation, one statement per line. */
   readonly explanation: string[];
 
@@ -25,24 +26,18 @@ export class ResolverError extends Error {
     message: string,
     options: { cause?: unknown; explanation?: string[] } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.explanation = options.explanation ?? [];
   }
 
-  toJSON(): { name: string; code: string; message: string; explanation: string[] } {
+  override toJSON(): { name: string; code: string; message: string; explanation: string[] } {
     return { name: this.name, code: this.code, message: this.message, explanation: this.explanation };
   }
 }
 
 /** True when `e` is a ResolverError (by shape, so it works across bundle copies). */
 export function isResolverError(e: unknown): e is ResolverError {
-  return (
-    typeof e === "object" &&
-    e !== null &&
-    (e as { name?: unknown }).name === "ResolverError" &&
-    typeof (e as { code?: unknown }).code === "string"
-  );
+  return hasErrorShape(e, "ResolverError");
 }
 
 export { preview } from "@mlenv/core";

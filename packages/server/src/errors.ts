@@ -1,4 +1,5 @@
-import { isCoreError } from "@mlenv/core";
+import { hasErrorShape, isCoreError } from "@mlenv/core";
+import { HttpError } from "./httpError";
 import { isDatabaseUnavailable } from "./store/pgPool";
 
 /** Error codes of @mlenv/server. Clients recognise errors by `code`. */
@@ -51,38 +52,18 @@ const STATUS: Record<ServerErrorCode, number> = {
 export { preview } from "@mlenv/core";
 
 /** Base class of every error the server reports over HTTP. */
-export class ServerError extends Error {
+export class ServerError extends HttpError<ServerErrorCode> {
   override readonly name = "ServerError";
-  readonly code: ServerErrorCode;
-  readonly details: Record<string, unknown>;
-
-  constructor(
-    code: ServerErrorCode,
-    message: string,
-    options: { details?: Record<string, unknown>; cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.details = options.details ?? {};
-  }
 
   get status(): number {
     return STATUS[this.code];
-  }
-
-  /** The sanitised HTTP body: no stack, no cause. */
-  toJSON(): { code: string; message: string; details: Record<string, unknown> } {
-    return { code: this.code, message: this.message, details: this.details };
   }
 }
 
 /** True when `e` is a ServerError (checked by shape, so it works across bundle copies). */
 export function isServerError(e: unknown): e is ServerError {
   return (
-    typeof e === "object" &&
-    e !== null &&
-    (e as { name?: unknown }).name === "ServerError" &&
-    typeof (e as { code?: unknown }).code === "string" &&
+    hasErrorShape(e, "ServerError") &&
     Object.values(ServerErrorCode).includes((e as { code: ServerErrorCode }).code)
   );
 }

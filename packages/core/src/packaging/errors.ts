@@ -1,3 +1,5 @@
+import { CodedError, hasErrorShape } from "../errors";
+
 /** Error codes of the packaging semantics (PEP 440/508, conda, pip requirement files). */
 export const PackagingErrorCode = {
   VERSION_INVALID: "E_VERSION_INVALID",
@@ -22,20 +24,18 @@ export interface PackagingErrorOptions {
 }
 
 /** Base class of every packaging-semantics error. Recognise by `code`. */
-export class PackagingError extends Error {
+export class PackagingError extends CodedError<PackagingErrorCode> {
   override readonly name = "PackagingError";
-  readonly code: PackagingErrorCode;
   readonly file: string | undefined;
   readonly line: number | undefined;
 
   constructor(code: PackagingErrorCode, message: string, options: PackagingErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.file = options.file;
     this.line = options.line;
   }
 
-  toJSON(): { name: string; code: string; message: string; file?: string; line?: number } {
+  override toJSON(): { name: string; code: string; message: string; file?: string; line?: number } {
     return {
       name: this.name,
       code: this.code,
@@ -48,12 +48,7 @@ export class PackagingError extends Error {
 
 /** True when `e` is a PackagingError (checked by shape, so it works across bundle copies). */
 export function isPackagingError(e: unknown): e is PackagingError {
-  return (
-    typeof e === "object" &&
-    e !== null &&
-    (e as { name?: unknown }).name === "PackagingError" &&
-    typeof (e as { code?: unknown }).code === "string"
-  );
+  return hasErrorShape(e, "PackagingError");
 }
 
 /** Cut a received value for an error message (200 chars max, JSON-quoted). */

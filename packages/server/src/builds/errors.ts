@@ -1,3 +1,5 @@
+import { CodedError } from "@mlenv/core";
+
 /** Error codes of the build queue. Recognise errors by `code`. */
 export const BuildErrorCode = {
   NOT_FOUND: "E_BUILD_NOT_FOUND",
@@ -13,16 +15,6 @@ export const BuildErrorCode = {
 export type BuildErrorCode = (typeof BuildErrorCode)[keyof typeof BuildErrorCode];
 
 /** Base class of the build queue's errors. */
-export class BuildError extends Error {
+export class BuildError extends CodedError<BuildErrorCode> {
   override readonly name = "BuildError";
-  readonly code: BuildErrorCode;
-
-  constructor(code: BuildErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-  }
-
-  toJSON(): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message };
-  }
 }

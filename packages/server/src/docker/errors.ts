@@ -1,3 +1,5 @@
+import { CodedError, type CodedErrorJSON, preview } from "@mlenv/core";
+
 /** Error codes of the Docker Engine API client. Recognise errors by `code`. */
 export const DockerErrorCode = {
   HOST_INVALID: "E_DOCKER_HOST_INVALID",
@@ -15,15 +17,7 @@ export const DockerErrorCode = {
 export type DockerErrorCode = (typeof DockerErrorCode)[keyof typeof DockerErrorCode];
 
 /** Cut a received value to at most `max` characters for an error message. */
-export function cut(value: unknown, max = 200): string {
-  let s: string;
-  try {
-    s = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
-  } catch {
-    s = String(value);
-  }
-  return s.length > max ? `${s.slice(0, max)}…` : s;
-}
+export const cut = preview;
 
 /** Where a failed build stopped: the step (1-based) and the output that step printed. */
 export interface FailedStep {
@@ -37,21 +31,19 @@ export interface FailedStep {
 }
 
 /** Base class of every error the Docker client raises. */
-export class DockerError extends Error {
+export class DockerError extends CodedError<DockerErrorCode> {
   override readonly name: string = "DockerError";
-  readonly code: DockerErrorCode;
   /** HTTP status of the engine's answer, when there was one. */
   readonly status: number | undefined;
 
   constructor(code: DockerErrorCode, message: string, options: { cause?: unknown; status?: number } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.status = options.status;
   }
 
   /** A sanitised form for logs and HTTP bodies: no stack, no cause. */
-  toJSON(): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, status: this.status };
+  override toJSON(): CodedErrorJSON {
+    return { ...super.toJSON(), status: this.status };
   }
 }
 
@@ -77,7 +69,7 @@ export class DockerBuildError extends DockerError {
     this.engineMessage = engineMessage;
   }
 
-  override toJSON(): Record<string, unknown> {
+  override toJSON(): CodedErrorJSON {
     return { ...super.toJSON(), step: this.step, engineMessage: this.engineMessage };
   }
 }

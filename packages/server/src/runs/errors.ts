@@ -1,3 +1,5 @@
+import { CodedError } from "@mlenv/core";
+
 /** Why a run or a service could not be prepared or run (recorded on the run, never thrown over HTTP). */
 export const RunFailureCode = {
   INTERPRETER_MISSING: "E_INTERPRETER_MISSING",
@@ -15,14 +17,8 @@ export const RunFailureCode = {
 export type RunFailureCode = (typeof RunFailureCode)[keyof typeof RunFailureCode];
 
 /** An error of the run machinery with a `code` from {@link RunFailureCode}. */
-export class RunFailure extends Error {
+export class RunFailure extends CodedError<RunFailureCode> {
   override readonly name = "RunFailure";
-  readonly code: RunFailureCode;
-
-  constructor(code: RunFailureCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-  }
 }
 
 /** `{ code, message }` of any error, for a run record. */

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { HttpError } from "../httpError";
 
 /** Codes of signed-URL errors. Recognise errors by `code`. */
 export const SigningErrorCodes = {
@@ -14,22 +15,14 @@ export const SigningErrorCodes = {
 
 export type SigningErrorCode = (typeof SigningErrorCodes)[keyof typeof SigningErrorCodes];
 
-export class SigningError extends Error {
+export class SigningError extends HttpError<SigningErrorCode> {
   override readonly name = "SigningError";
-  readonly code: SigningErrorCode;
-  constructor(code: SigningErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-  }
   get status(): number {
     return this.code === SigningErrorCodes.malformed
       ? 400
       : this.code === SigningErrorCodes.keyInvalid
         ? 500
         : 403;
-  }
-  toJSON(): { code: SigningErrorCode; message: string; details: Record<string, unknown> } {
-    return { code: this.code, message: this.message, details: {} };
   }
 }
 

@@ -1,3 +1,5 @@
+import { HttpError, type HttpErrorOptions } from "../httpError";
+
 /** Codes of every error the wheel subsystem raises. Recognise errors by `code`. */
 export const WheelErrorCodes = {
   /** The file name is not a safe PEP 427 wheel name. */
@@ -65,30 +67,14 @@ export function received(value: unknown): string {
   return escaped.length > 200 ? `${escaped.slice(0, 200)}…` : escaped;
 }
 
-export interface WheelErrorOptions {
-  cause?: unknown;
-  details?: Record<string, unknown>;
-}
+export type WheelErrorOptions = HttpErrorOptions;
 
 /** The one error class of the wheel subsystem (validation, storage, references). */
-export class WheelError extends Error {
+export class WheelError extends HttpError<WheelErrorCode> {
   override readonly name = "WheelError";
-  readonly code: WheelErrorCode;
-  readonly details: Record<string, unknown>;
-
-  constructor(code: WheelErrorCode, message: string, options: WheelErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.details = options.details ?? {};
-  }
 
   get status(): number {
     return wheelErrorStatus[this.code];
-  }
-
-  /** Sanitised JSON: no stack, no cause. */
-  toJSON(): { code: WheelErrorCode; message: string; details: Record<string, unknown> } {
-    return { code: this.code, message: this.message, details: this.details };
   }
 }
 
