@@ -1,12 +1,4 @@
-import { defineConfig } from "tsup";
+import { packageConfig } from "../../tsup.base";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm"],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  // from source only: a built package reads dist/ui/app.js
-  external: ["esbuild"],
-  removeNodeProtocol: false,
-});
+// from source only: a built package reads dist/ui/app.js
+export default packageConfig({ external: ["esbuild"] });
