@@ -36,7 +36,7 @@ export { servePypiIndex } from "./pypiIndex";
 export { pipEnv, runWithPipEnv, twineMissing, venvMissing } from "./python";
 export type { LocalRegistry, StartRegistryOptions } from "./registry";
 export { registryAvailable, startRegistry } from "./registry";
-export type { CapturedLog, StartServerFn, TestServer } from "./server";
+export type { ApiClient, CapturedLog, StartServerFn, TestServer } from "./server";
 export { apiClient, snapshotFiles, startTestServer } from "./server";
 export type { SlurmCluster } from "./slurm";
 export { SLURM_CLUSTER_SCRIPT, slurmMissing, startSlurm } from "./slurm";

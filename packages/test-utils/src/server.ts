@@ -87,9 +87,16 @@ export async function startTestServer(
 }
 
 /** A tiny JSON client of a test server (answers are checked field by field with expect). */
-export function apiClient(url: string, token: string) {
-  // biome-ignore lint/suspicious/noExplicitAny: test answers are checked field by field with expect()
-  return async function api<T = any>(
+// biome-ignore lint/suspicious/noExplicitAny: test answers are checked field by field with expect()
+export type ApiClient = <T = any>(
+  method: string,
+  path: string,
+  body?: unknown,
+) => Promise<{ status: number; json: T }>;
+
+/** An {@link ApiClient} of the server at `url` with `token`. */
+export function apiClient(url: string, token: string): ApiClient {
+  return async function api<T>(
     method: string,
     path: string,
     body?: unknown,

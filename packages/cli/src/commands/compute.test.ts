@@ -1,9 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startServer } from "@mlenv/server";
-import { makeTempDir, skipWithout, startTestServer, type TestServer, venvMissing } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runInProcess } from "../internal/runInProcess";
+import { skipWithout, venvMissing } from "@mlenv/test-utils";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useCliServer } from "../e2e/cliServer";
 import { datastoreArgument } from "./compute";
 
 describe("datastore arguments of run submit", () => {
@@ -22,12 +21,9 @@ describe("datastore arguments of run submit", () => {
 });
 
 describe.skipIf(skipWithout("python3-venv", venvMissing()))("mlenv compute and mlenv datastore", () => {
-  let server: TestServer;
-  const t = makeTempDir("mlenv-cli-compute-");
-  let env: Record<string, string>;
-  beforeAll(async () => {
-    server = await startTestServer(startServer);
-    env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(t.path, "none.json") };
+  const cli = useCliServer("mlenv-cli-compute-");
+  const t = cli.dir;
+  beforeAll(() => {
     mkdirSync(join(t.path, "src"));
     mkdirSync(join(t.path, "data", "sub"), { recursive: true });
     writeFileSync(join(t.path, "data", "a.txt"), "alpha\n");
@@ -37,45 +33,31 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("mlenv compute and m
       "import os, sys\nprint('read', open(os.path.join(sys.argv[1], 'sub', 'b.txt')).read().strip(), sys.argv[2])\n",
     );
   });
-  afterAll(async () => {
-    await server?.stop();
-    t.cleanup();
-  });
-  const mlenv = (...argv: string[]) => runInProcess(argv, { cwd: t.path, env });
+  const mlenv = (...argv: string[]) => cli.run(argv);
+  const attachSlurm = (restUrl: string, partition: string) =>
+    mlenv(
+      "compute",
+      "attach",
+      "slurm",
+      "--name",
+      "gpu-cluster",
+      "--rest-url",
+      restUrl,
+      "--shared-dir",
+      t.path,
+      "--partition",
+      partition,
+    );
 
   it("lists the built-in targets and refuses a cluster that does not answer, naming the setting", async () => {
     const list = await mlenv("compute", "list", "--json");
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout).items.map((x: { name: string }) => x.name)).toEqual(["local", "docker"]);
-    const bad = await mlenv(
-      "compute",
-      "attach",
-      "slurm",
-      "--name",
-      "gpu-cluster",
-      "--rest-url",
-      `unix:${join(t.path, "no.sock")}`,
-      "--shared-dir",
-      t.path,
-      "--partition",
-      "gpu",
-    );
+    const bad = await attachSlurm(`unix:${join(t.path, "no.sock")}`, "gpu");
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("restUrl");
     expect(bad.stderr).toContain("does not answer");
-    const meta = await mlenv(
-      "compute",
-      "attach",
-      "slurm",
-      "--name",
-      "gpu-cluster",
-      "--rest-url",
-      "unix:/tmp/x.sock",
-      "--shared-dir",
-      t.path,
-      "--partition",
-      "gpu;reboot",
-    );
+    const meta = await attachSlurm("unix:/tmp/x.sock", "gpu;reboot");
     expect(meta.code).not.toBe(0);
     expect(meta.stderr).toContain("partition");
     expect((await mlenv("compute", "show", "local")).stdout).toContain("kind: local (built in)");

@@ -1,32 +1,13 @@
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startServer } from "@mlenv/server";
-import { makeTempDir, startTestServer, type TestServer } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { expectOneLineError, useCliServer } from "../e2e/cliServer";
 import { runInProcess } from "../internal/runInProcess";
 
-let server: TestServer;
-const t = makeTempDir("mlenv-cli-env-");
-let env: Record<string, string>;
-beforeAll(async () => {
-  server = await startTestServer(startServer);
-  env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(t.path, "none.json") };
-});
-afterAll(async () => {
-  await server?.stop();
-  t.cleanup();
-});
+const cli = useCliServer("mlenv-cli-env-");
+const { server, dir: t } = cli;
 
-const run = (...argv: string[]) => runInProcess(argv, { cwd: t.path, env });
-
-/** Every failure is one line on stderr, `error: ... [E_CODE]`, and a non-zero exit. */
-function expectOneLineError(r: { code: number; stdout: string; stderr: string }, code: string): void {
-  expect(r.code).not.toBe(0);
-  expect(r.stdout).toBe("");
-  const lines = r.stderr.trimEnd().split("\n");
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(new RegExp(`^error: .+ \\[${code}\\]$`));
-}
+const run = (...argv: string[]) => cli.run(argv);
 
 describe("mlenv env registry commands", () => {
   it("register prints the version; --description and --tag are stored; list shows a table", async () => {
@@ -115,7 +96,7 @@ describe("mlenv env registry commands", () => {
     expectOneLineError(await run("env", "show", "-n", "life", "-v", "1", "-l", "x"), "E_USAGE");
     const bad = await runInProcess(["env", "list"], {
       cwd: t.path,
-      env: { ...env, MLENV_TOKEN: "mlenv_bad" },
+      env: { ...cli.env, MLENV_TOKEN: "mlenv_bad" },
     });
     expectOneLineError(bad, "E_UNAUTHENTICATED");
     const none = await runInProcess(["env", "list"], {
@@ -202,7 +183,7 @@ describe("mlenv token / workspace", () => {
     const list = await run("token", "list");
     expect(list.stdout).toMatch(/\sci\s+reader\s/);
     expect(list.stdout).not.toContain(created.token);
-    const asReader = { ...env, MLENV_TOKEN: created.token };
+    const asReader = { ...cli.env, MLENV_TOKEN: created.token };
     expect((await runInProcess(["env", "list", "--json"], { cwd: t.path, env: asReader })).code).toBe(0);
     await run("env", "scaffold", "-n", "by-reader", "-d", "by-reader");
     const denied = await runInProcess(["env", "register", "-d", "by-reader"], { cwd: t.path, env: asReader });

@@ -1,24 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Model, Workspace } from "@mlenv/sdk";
-import { startServer } from "@mlenv/server";
-import { makeTempDir, startTestServer, type TestServer } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runInProcess } from "../internal/runInProcess";
+import { describe, expect, it } from "vitest";
+import { useCliServer } from "../e2e/cliServer";
 
-let server: TestServer;
-const t = makeTempDir("mlenv-cli-model-");
-let env: Record<string, string>;
-beforeAll(async () => {
-  server = await startTestServer(startServer);
-  env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(t.path, "none.json") };
-});
-afterAll(async () => {
-  await server?.stop();
-  t.cleanup();
-});
+const cli = useCliServer("mlenv-cli-model-");
+const { server, dir: t } = cli;
 
-const run = (argv: string[]) => runInProcess(argv, { cwd: t.path, env });
+const run = (argv: string[]) => cli.run(argv);
 
 describe("mlenv model download (GET /api/v1/models/{name}/versions/{version}/files/content)", () => {
   const weights = new Uint8Array([0, 1, 2, 250, 255]);

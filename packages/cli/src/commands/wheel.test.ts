@@ -1,33 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startServer } from "@mlenv/server";
-import { buildWheel, makeTempDir, startTestServer, type TestServer } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runInProcess } from "../internal/runInProcess";
+import { buildWheel } from "@mlenv/test-utils";
+import { describe, expect, it } from "vitest";
+import { expectOneLineError, useCliServer } from "../e2e/cliServer";
 
-let server: TestServer;
-const t = makeTempDir("mlenv-cli-wheel-");
-let env: Record<string, string>;
-beforeAll(async () => {
-  server = await startTestServer(startServer);
-  env = { MLENV_URL: server.url, MLENV_TOKEN: server.token, MLENV_CONFIG: join(t.path, "none.json") };
-});
-afterAll(async () => {
-  await server?.stop();
-  t.cleanup();
-});
+const cli = useCliServer("mlenv-cli-wheel-");
+const { server, dir: t } = cli;
 
 const run = (argv: string[], readStdin?: () => Promise<string>) =>
-  runInProcess(argv, { cwd: t.path, env, ...(readStdin ? { readStdin } : {}) });
-
-function expectOneLineError(r: { code: number; stdout: string; stderr: string }, code: string): void {
-  expect(r.code).not.toBe(0);
-  expect(r.stdout).toBe("");
-  const lines = r.stderr.trimEnd().split("\n");
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(new RegExp(`^error: .+ \\[${code}\\]$`));
-}
+  cli.run(argv, readStdin ? { readStdin } : {});
 
 describe("mlenv wheel / mlenv index", () => {
   const w = buildWheel({ name: "cliwheel", version: "1.0", requiresPython: ">=3.9" });
@@ -126,15 +108,11 @@ describe("mlenv wheel / mlenv index", () => {
     });
     writeFileSync(join(t.path, big.filename), big.bytes);
     const tty = { isTTY: { stdout: false, stderr: true }, columns: () => 100 };
-    const up = await runInProcess(["wheel", "upload", big.filename], { cwd: t.path, env, ...tty });
+    const up = await cli.run(["wheel", "upload", big.filename], tty);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stdout).toContain(`reference: mlenv+wheel://default/${big.filename}#sha256=${big.sha256}`);
     mkdirSync(join(t.path, "progress-dl"));
-    const down = await runInProcess(["wheel", "download", big.filename, "-d", "progress-dl", "--json"], {
-      cwd: t.path,
-      env,
-      ...tty,
-    });
+    const down = await cli.run(["wheel", "download", big.filename, "-d", "progress-dl", "--json"], tty);
     expect(down.code, down.stderr).toBe(0);
     expect(JSON.parse(down.stdout)).toMatchObject({ filename: big.filename, size: big.bytes.length });
     expect(readFileSync(join(t.path, "progress-dl", big.filename))).toEqual(Buffer.from(big.bytes));

@@ -1,18 +1,13 @@
 import { randomBytes } from "node:crypto";
 import {
   makeTempDir,
-  type PostgresHandle,
-  postgresMissing,
-  skipWithout,
-  startPostgres,
 } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeOnEachDatabase } from "@mlenv/test-utils/fixtures";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { createApp } from "../app";
 import { FsBlobStore } from "../blobs/blobStore";
 import { openStore } from "../server";
 import type { Store } from "../store/types";
-
-const skipPg = skipWithout("postgres", postgresMissing());
 
 const definition = (password: string | null) => ({
   name: "private-base",
@@ -23,8 +18,10 @@ const definition = (password: string | null) => ({
   python: { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" },
 });
 
-function suite(label: string, skip: boolean, database: () => string | undefined) {
-  describe.skipIf(skip)(`docker.baseImageRegistry.password holds only secret references (${label})`, () => {
+describeOnEachDatabase(
+  "docker.baseImageRegistry.password holds only secret references",
+  "registry_pw",
+  ({ database }) => {
     const dir = makeTempDir("mlenv-registry-pw-");
     let store: Store;
     let app: ReturnType<typeof createApp>["app"];
@@ -102,20 +99,5 @@ function suite(label: string, skip: boolean, database: () => string | undefined)
         expect(def.docker.baseImageRegistry.password).toBe("***");
       }
     });
-  });
-}
-
-let pgh: PostgresHandle | undefined;
-let pgUrl: string | undefined;
-beforeAll(async () => {
-  if (!skipPg) {
-    pgh = await startPostgres();
-    pgUrl = pgh.createDatabase("registry_pw");
-  }
-}, 120_000);
-afterAll(async () => {
-  await pgh?.stop();
-});
-
-suite("sqlite", false, () => undefined);
-suite("postgres", skipPg, () => pgUrl);
+  },
+);

@@ -1,7 +1,8 @@
 import { Run, RunsClient, Workspace } from "@mlenv/sdk";
-import { skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, venvMissing } from "../../test/helpers";
+import { skipWithout } from "@mlenv/test-utils";
+import { useTestServer } from "@mlenv/test-utils/fixtures";
+import { describe, expect, it } from "vitest";
+import { snapshotFiles, venvMissing } from "../../test/helpers";
 import { startServer } from "../server";
 
 /** Prints `n` numbered lines, one every `gap` seconds. */
@@ -58,13 +59,8 @@ async function readEvents(
 describe.skipIf(skipWithout("python3-venv", venvMissing()))(
   "run logs followed live (server-sent events)",
   () => {
-    let server: TestServer;
-    let api: ReturnType<typeof apiClient>;
-    beforeAll(async () => {
-      server = await startTestServer(startServer);
-      api = apiClient(server.url, server.token);
-    });
-    afterAll(() => server?.stop());
+    const server = useTestServer(startServer);
+    const { api } = server;
 
     async function submit(script: string): Promise<string> {
       const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ "slow.py": script }) });

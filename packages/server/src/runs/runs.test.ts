@@ -8,9 +8,9 @@ import {
   servePypiIndex,
   skipWithout,
   startTestServer,
-  type TestServer,
 } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTestServer } from "@mlenv/test-utils/fixtures";
+import { describe, expect, it } from "vitest";
 import { apiClient, processesWith, snapshotFiles, venvMissing } from "../../test/helpers";
 import { openStore, startServer } from "../server";
 import { openRunStore } from "./runStore";
@@ -31,13 +31,8 @@ print("done", file=sys.stderr)
 describe.skipIf(skipWithout("python3-venv", venvMissing()))(
   "runs on the local target (real python3, venv, pip)",
   () => {
-    let server: TestServer;
-    let api: ReturnType<typeof apiClient>;
-    beforeAll(async () => {
-      server = await startTestServer(startServer);
-      api = apiClient(server.url, server.token);
-    });
-    afterAll(() => server?.stop());
+    const server = useTestServer(startServer);
+    const { api } = server;
 
     async function snapshot(files: Record<string, string>): Promise<string> {
       const r = await api("POST", "/api/v1/snapshots", { files: snapshotFiles(files) });

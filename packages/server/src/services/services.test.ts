@@ -6,7 +6,8 @@ import {
   startTestServer,
   type TestServer,
 } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTestServer } from "@mlenv/test-utils/fixtures";
+import { describe, expect, it } from "vitest";
 import { apiClient, snapshotFiles, spawnServer, venvMissing, workerHeaders } from "../../test/helpers";
 import { startServer } from "../server";
 
@@ -45,13 +46,8 @@ async function until<T>(f: () => Promise<T | null>, ms = 60_000): Promise<T> {
 describe.skipIf(skipWithout("python3-venv", venvMissing()))(
   "local web services (real python3 venv workers)",
   () => {
-    let server: TestServer;
-    let api: ReturnType<typeof apiClient>;
-    beforeAll(async () => {
-      server = await startTestServer(startServer);
-      api = apiClient(server.url, server.token);
-    });
-    afterAll(() => server?.stop());
+    const server = useTestServer(startServer);
+    const { api } = server;
 
     it("registers a model from files (same files: same version) and lists it", async () => {
       const files = snapshotFiles({ "model.json": JSON.stringify({ weight: 3 }) });

@@ -1,17 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import {
-  makeTempDir,
-  type PostgresHandle,
-  postgresMissing,
-  skipWithout,
-  startPostgres,
-  startTestServer,
-} from "@mlenv/test-utils";
+import { makeTempDir, startTestServer } from "@mlenv/test-utils";
+import { describeOnEachDatabase } from "@mlenv/test-utils/fixtures";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { apiClient } from "../../test/helpers";
 import { openStore, startServer } from "../server";
 import { SecretBox } from "./secretBox";
@@ -32,10 +26,10 @@ describe("SecretBox (AES-256-GCM)", () => {
   });
 });
 
-const skipPg = skipWithout("postgres", postgresMissing());
-
-function suite(label: string, skip: boolean, database: () => string | undefined) {
-  describe.skipIf(skip)(`workspace secrets are encrypted at rest (${label}, issue 14 item 1)`, () => {
+describeOnEachDatabase(
+  "workspace secrets are encrypted at rest, issue 14 item 1",
+  "secrets_at_rest",
+  ({ database }) => {
     const dir = makeTempDir("mlenv-secrets-at-rest-");
     afterAll(() => dir.cleanup());
 
@@ -133,18 +127,5 @@ function suite(label: string, skip: boolean, database: () => string | undefined)
         await store.close();
       }
     }, 120_000);
-  });
-}
-
-suite("SQLite", false, () => undefined);
-
-let pgh: PostgresHandle | undefined;
-let pgUrl: string | undefined;
-describe.skipIf(skipPg)("(PostgreSQL)", () => {
-  beforeAll(async () => {
-    pgh = await startPostgres();
-    pgUrl = pgh.createDatabase("secrets_at_rest");
-  });
-  afterAll(() => pgh?.stop());
-  suite("PostgreSQL", skipPg, () => pgUrl);
-});
+  },
+);

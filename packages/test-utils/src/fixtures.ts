@@ -1,0 +1,116 @@
+/**
+ * vitest fixtures: each registers its own beforeAll/afterAll in the describe block it is called in
+ * (or the file, at top level) and returns a live view of what beforeAll made. Read the view in
+ * hooks and tests, never while the file is being collected.
+ *
+ * Kept out of the package's main entry so that scripts outside vitest (tools/bench) can import
+ * the rest without loading vitest.
+ */
+import { afterAll, beforeAll, describe } from "vitest";
+import { skipWithout } from "./components";
+import { type PostgresHandle, postgresMissing, startPostgres } from "./postgres";
+import { type ApiClient, apiClient, type StartServerFn, startTestServer, type TestServer } from "./server";
+import { makeTempDir } from "./tempDir";
+
+/** How long starting a fixture (PostgreSQL, a server) may take. */
+const SETUP_TIMEOUT_MS = 120_000;
+
+/**
+ * An object whose properties are read from `current()` when they are used: a test declares it
+ * while the file is collected and reads it once beforeAll has made the value. `fixed` members are
+ * there from the start (functions that look the value up when called).
+ */
+export function liveView<T extends object, F extends object = object>(
+  what: string,
+  current: () => T | undefined,
+  fixed?: F,
+): T & F {
+  return new Proxy({} as T & F, {
+    get(_, key) {
+      if (fixed && Object.hasOwn(fixed, key)) return Reflect.get(fixed, key);
+      const value = current();
+      if (value === undefined) throw new Error(`${what} is not started yet (read it in hooks and tests)`);
+      const member = Reflect.get(value, key, value);
+      return typeof member === "function" ? member.bind(value) : member;
+    },
+  });
+}
+
+/** A fresh temporary directory, made now and removed after the tests of the current block. */
+export function useTempDir(prefix?: string): { path: string } {
+  const dir = makeTempDir(prefix);
+  afterAll(() => dir.cleanup());
+  return { path: dir.path };
+}
+
+/**
+ * A throw-away PostgreSQL server for the tests of the current block: started before them,
+ * stopped (and its data removed) after them.
+ */
+export function usePostgres(): PostgresHandle {
+  let pg: PostgresHandle | undefined;
+  beforeAll(async () => {
+    pg = await startPostgres();
+  }, SETUP_TIMEOUT_MS);
+  afterAll(async () => {
+    await pg?.stop();
+  });
+  return liveView("PostgreSQL", () => pg);
+}
+
+/** The database a suite of {@link describeOnEachDatabase} runs on. */
+export interface DatabaseBackend {
+  name: "sqlite" | "postgres";
+  /** The URL of the suite's own PostgreSQL database, or undefined on SQLite (the server's data dir). */
+  database(): string | undefined;
+}
+
+/**
+ * Declare `body` twice: as `title (sqlite)`, and as `title (postgres)` on a fresh database
+ * `databaseName` of a throw-away PostgreSQL server. The PostgreSQL suite is skipped loudly where
+ * PostgreSQL is missing (a failure under MLENV_REQUIRE_ALL=1).
+ */
+export function describeOnEachDatabase(
+  title: string,
+  databaseName: string,
+  body: (backend: DatabaseBackend) => void,
+): void {
+  describe(`${title} (sqlite)`, () => body({ name: "sqlite", database: () => undefined }));
+  describe.skipIf(skipWithout("postgres", postgresMissing()))(`${title} (postgres)`, () => {
+    const pg = usePostgres();
+    let url: string | undefined;
+    beforeAll(() => {
+      url = pg.createDatabase(databaseName);
+    });
+    body({ name: "postgres", database: () => url });
+  });
+}
+
+/** A server of {@link useTestServer}: the running server, and a JSON client with its admin token. */
+export type TestServerFixture = TestServer & { api: ApiClient };
+
+/**
+ * A real server (see {@link startTestServer}) for the tests of the current block, on SQLite or on
+ * `options.database()` when that names a PostgreSQL database; stopped after them. Its `api` may be
+ * taken while collecting (`const { api } = useTestServer(startServer)`).
+ */
+export function useTestServer(
+  startServer: StartServerFn,
+  options: { database?: () => string | undefined } = {},
+): TestServerFixture {
+  let srv: TestServer | undefined;
+  beforeAll(async () => {
+    const database = options.database?.();
+    srv = await startTestServer(startServer, database ? { database } : {});
+  }, SETUP_TIMEOUT_MS);
+  afterAll(async () => {
+    await srv?.stop();
+  });
+  const current = () => srv;
+  const api: ApiClient = (method, path, body) => {
+    const server = current();
+    if (!server) throw new Error("the test server is not started yet (call api in hooks and tests)");
+    return apiClient(server.url, server.token)(method, path, body);
+  };
+  return liveView("the test server", current, { api });
+}
