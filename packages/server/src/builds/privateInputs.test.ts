@@ -1,8 +1,6 @@
 import { join } from "node:path";
 import { parseDefinition } from "@mlenv/core";
-import {
-  makeTempDir,
-} from "@mlenv/test-utils";
+import { makeTempDir } from "@mlenv/test-utils";
 import { describeOnEachDatabase } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { FsBlobStore } from "../blobs/blobStore";

@@ -1,7 +1,5 @@
 import { randomBytes } from "node:crypto";
-import {
-  makeTempDir,
-} from "@mlenv/test-utils";
+import { makeTempDir } from "@mlenv/test-utils";
 import { describeOnEachDatabase } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createApp } from "../app";

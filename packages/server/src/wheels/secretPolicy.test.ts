@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import {
-  makeTempDir,
-} from "@mlenv/test-utils";
+import { makeTempDir } from "@mlenv/test-utils";
 import { describeOnEachDatabase } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWheelTestServer } from "../../test/wheelTestServer";
