@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { route } from "./route";
+import { noToken, reader, writer } from "./route";
 
 /** Image builds of environment versions. */
 
@@ -80,41 +80,29 @@ export type BuildStatus = z.output<typeof BuildStatusSchema>;
 export type ImageDetails = z.output<typeof ImageDetailsSchema>;
 export type BuildLogLine = z.output<typeof BuildLogLineSchema>;
 
-export const submitBuild = route({
-  method: "post",
-  path: "/api/v1/environments/{name}/builds",
+export const submitBuild = writer.post("/api/v1/environments/{name}/builds", {
   summary:
     "Build (or reuse) the image of an environment version; a definition this server cannot render is refused (400)",
-  role: "writer",
   body: BuildSelectorSchema,
   bodyExample: '{"version":3} or {}',
   optionalBody: true,
   responses: { 202: z.object({ job: BuildJobSchema, coalesced: z.boolean() }) },
 });
 
-export const environmentImage = route({
-  method: "get",
-  path: "/api/v1/environments/{name}/image",
+export const environmentImage = reader.get("/api/v1/environments/{name}/image", {
   summary: "The image of an environment version: key, repository, registry, Dockerfile, whether it exists",
-  role: "reader",
   query: BuildSelectorQuerySchema,
   responses: { 200: ImageDetailsSchema },
 });
 
-export const getBuild = route({
-  method: "get",
-  path: "/api/v1/builds/{id}",
+export const getBuild = reader.get("/api/v1/builds/{id}", {
   summary: "One build job",
-  role: "reader",
   responses: { 200: BuildJobSchema },
 });
 
-export const buildLogs = route({
-  method: "get",
-  path: "/api/v1/builds/{id}/logs",
+export const buildLogs = reader.get("/api/v1/builds/{id}/logs", {
   summary:
     "The build log as server-sent events (Last-Event-ID resumes; an `end` event carries the job); ?format=json&after=seq for JSON",
-  role: "reader",
   query: z.object({
     format: z.string().optional().describe("json: a JSON answer instead of events"),
     after: z.string().optional(),
@@ -122,20 +110,14 @@ export const buildLogs = route({
   responses: { 200: z.object({ status: BuildStatusSchema, items: z.array(BuildLogLineSchema) }) },
 });
 
-export const cancelBuild = route({
-  method: "post",
-  path: "/api/v1/builds/{id}/cancel",
+export const cancelBuild = writer.post("/api/v1/builds/{id}/cancel", {
   summary: "Cancel a build job (the engine build stops when nobody else waits on it)",
-  role: "writer",
   responses: { 200: BuildJobSchema },
 });
 
-export const buildSecretPayload = route({
-  method: "get",
-  path: "/build-secrets/v1/{nonce}",
+export const buildSecretPayload = noToken.get("/build-secrets/v1/{nonce}", {
   summary:
     "The one-time payload of a build's pip step (wheel URLs and secrets); no token: the nonce is the credential, used once",
-  role: null,
   responses: { 200: z.record(z.string(), z.unknown()) },
 });
 

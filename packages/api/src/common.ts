@@ -64,6 +64,14 @@ export const LogsQuerySchema = AfterQuerySchema.extend({
     ),
 });
 
+/** A list answer: `{ items: [...] }`. */
+export function itemsOf<const S extends z.ZodType>(item: S) {
+  return z.object({ items: z.array(item) });
+}
+
+/** A route answering raw bytes. */
+export const BYTES = { contentType: "application/octet-stream" } as const;
+
 export const HealthSchema = z.object({
   status: z.enum(["ok", "unavailable"]),
   store: z.enum(["sqlite", "postgres"]),

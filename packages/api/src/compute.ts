@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { NulFree } from "./common";
-import { route } from "./route";
+import { itemsOf, NulFree } from "./common";
+import { admin, reader, writer } from "./route";
 
 /** Compute targets (Slurm clusters) and datastores. */
 
@@ -171,73 +171,49 @@ export type DatastoreDetail = z.output<typeof DatastoreDetailView>;
 /** A run's resources as a client sends them (defaults not yet applied). */
 export type RunResourcesInput = z.input<typeof ResourcesSchema>;
 
-export const listComputeTargets = route({
-  method: "get",
-  path: "/api/v1/compute",
+export const listComputeTargets = reader.get("/api/v1/compute", {
   summary: "List compute targets: local and docker, then the attached ones (credentials never shown)",
-  role: "reader",
-  responses: { 200: z.object({ items: z.array(ComputeTargetView) }) },
+  responses: { 200: itemsOf(ComputeTargetView) },
 });
 
-export const getComputeTarget = route({
-  method: "get",
-  path: "/api/v1/compute/{name}",
+export const getComputeTarget = reader.get("/api/v1/compute/{name}", {
   summary: "One compute target",
-  role: "reader",
   responses: { 200: ComputeTargetView },
 });
 
-export const attachComputeTarget = route({
-  method: "post",
-  path: "/api/v1/compute",
+export const attachComputeTarget = admin.post("/api/v1/compute", {
   summary:
     "Attach a Slurm cluster (validated: the REST endpoint answers, the partition exists); a token is kept as a workspace secret",
-  role: "admin",
   body: AttachSlurmSchema,
   bodyExample:
     '{"kind":"slurm","name":"gpu-cluster","restUrl":"unix:/run/slurmrestd.sock","sharedDir":"/shared/mlenv","partition":"gpu"}',
   responses: { 201: ComputeTargetView },
 });
 
-export const detachComputeTarget = route({
-  method: "delete",
-  path: "/api/v1/compute/{name}",
+export const detachComputeTarget = admin.delete("/api/v1/compute/{name}", {
   summary: "Detach a compute target (runs already submitted keep being followed)",
-  role: "admin",
   responses: { 204: null },
 });
 
-export const createDatastore = route({
-  method: "post",
-  path: "/api/v1/datastores",
+export const createDatastore = admin.post("/api/v1/datastores", {
   summary: "Create a datastore: a directory every target reaches, or versioned uploads to the blob store",
-  role: "admin",
   body: CreateDatastoreSchema,
   bodyExample: '{"name":"images","kind":"directory","path":"/shared/data/images"}',
   responses: { 201: DatastoreView },
 });
 
-export const listDatastores = route({
-  method: "get",
-  path: "/api/v1/datastores",
+export const listDatastores = reader.get("/api/v1/datastores", {
   summary: "List datastores",
-  role: "reader",
-  responses: { 200: z.object({ items: z.array(DatastoreView) }) },
+  responses: { 200: itemsOf(DatastoreView) },
 });
 
-export const getDatastore = route({
-  method: "get",
-  path: "/api/v1/datastores/{name}",
+export const getDatastore = reader.get("/api/v1/datastores/{name}", {
   summary: "One datastore with its versions",
-  role: "reader",
   responses: { 200: DatastoreDetailView },
 });
 
-export const uploadDatastoreVersion = route({
-  method: "post",
-  path: "/api/v1/datastores/{name}/versions",
+export const uploadDatastoreVersion = writer.post("/api/v1/datastores/{name}/versions", {
   summary: "Upload a version of a blob datastore (files base64; same files answer the existing version)",
-  role: "writer",
   body: DatastoreUploadSchema,
   bodyExample: '{"files":[{"path":"train.csv","content":"<base64>"}]}',
   ownBodyLimit: "snapshot",

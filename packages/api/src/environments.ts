@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { MAX_INT, PositiveIntText, RoleSchema } from "./common";
-import { route } from "./route";
+import { itemsOf, MAX_INT, PositiveIntText, RoleSchema } from "./common";
+import { admin, reader, writer } from "./route";
 
 /** The environment registry: workspaces, tokens, environments, versions, labels. */
 
@@ -20,7 +20,7 @@ export const WorkspaceCreatedSchema = z.object({
 export const TokenSchema = z
   .object({ id: z.string(), name: z.string(), role: RoleSchema, createdAt: z.string() })
   .meta({ id: "Token" });
-export const TokenListSchema = z.object({ items: z.array(TokenSchema) });
+export const TokenListSchema = itemsOf(TokenSchema);
 export const CreateTokenSchema = z.strictObject({
   name: z.string().min(1).max(100),
   role: RoleSchema,
@@ -111,7 +111,7 @@ export const DiffSchema = z.object({
 });
 
 export const LabelSchema = z.object({ label: z.string(), version: z.number(), updatedAt: z.string() });
-export const LabelListSchema = z.object({ items: z.array(LabelSchema) });
+export const LabelListSchema = itemsOf(LabelSchema);
 export const SetLabelSchema = z.strictObject({ version: z.number().int().min(1).max(MAX_INT) });
 
 export const CloneSchema = z.strictObject({
@@ -135,159 +135,105 @@ export type Label = z.output<typeof LabelSchema>;
 /** A register request as a client sends it. */
 export type RegisterInput = z.input<typeof RegisterSchema>;
 
-export const whoami = route({
-  method: "get",
-  path: "/api/v1/whoami",
+export const whoami = reader.get("/api/v1/whoami", {
   summary: "The workspace and role of the calling token",
-  role: "reader",
   responses: { 200: WhoamiSchema },
 });
 
-export const createWorkspace = route({
-  method: "post",
-  path: "/api/v1/workspaces",
+export const createWorkspace = admin.post("/api/v1/workspaces", {
   summary:
     "Create a workspace and its first admin token (server admins only: admin tokens of the default workspace; others get 403)",
-  role: "admin",
   body: CreateWorkspaceSchema,
   bodyExample: '{"name":"team-a"}',
   responses: { 201: WorkspaceCreatedSchema },
 });
 
-export const listTokens = route({
-  method: "get",
-  path: "/api/v1/tokens",
+export const listTokens = admin.get("/api/v1/tokens", {
   summary: "List the workspace's live tokens",
-  role: "admin",
   responses: { 200: TokenListSchema },
 });
 
-export const createToken = route({
-  method: "post",
-  path: "/api/v1/tokens",
+export const createToken = admin.post("/api/v1/tokens", {
   summary: "Create a token (the plaintext is returned once)",
-  role: "admin",
   body: CreateTokenSchema,
   bodyExample: '{"name":"ci","role":"writer"}',
   responses: { 201: TokenCreatedSchema },
 });
 
-export const revokeToken = route({
-  method: "delete",
-  path: "/api/v1/tokens/{id}",
+export const revokeToken = admin.delete("/api/v1/tokens/{id}", {
   summary: "Revoke a token",
-  role: "admin",
   responses: { 204: null },
 });
 
-export const registerEnvironment = route({
-  method: "post",
-  path: "/api/v1/environments",
+export const registerEnvironment = writer.post("/api/v1/environments", {
   summary: "Register a definition (new hash: next version; same hash: the existing version)",
-  role: "writer",
   body: RegisterSchema,
   bodyExample: '{"definition":{"name":"my-env"}}',
   responses: { 200: RegisteredSchema, 201: RegisteredSchema },
 });
 
-export const listEnvironments = route({
-  method: "get",
-  path: "/api/v1/environments",
+export const listEnvironments = reader.get("/api/v1/environments", {
   summary: "List the latest version of each environment",
-  role: "reader",
   query: ListQuerySchema,
   responses: { 200: EnvironmentListSchema },
 });
 
-export const getEnvironment = route({
-  method: "get",
-  path: "/api/v1/environments/{name}",
+export const getEnvironment = reader.get("/api/v1/environments/{name}", {
   summary: "Get the latest version, or ?version=N, or ?label=L",
-  role: "reader",
   query: GetQuerySchema,
   responses: { 200: EnvironmentVersionSchema },
 });
 
-export const environmentHistory = route({
-  method: "get",
-  path: "/api/v1/environments/{name}/versions",
+export const environmentHistory = reader.get("/api/v1/environments/{name}/versions", {
   summary: "Version history (oldest first, without definitions)",
-  role: "reader",
   responses: { 200: HistorySchema },
 });
 
-export const getEnvironmentVersion = route({
-  method: "get",
-  path: "/api/v1/environments/{name}/versions/{version}",
+export const getEnvironmentVersion = reader.get("/api/v1/environments/{name}/versions/{version}", {
   summary: "Get one version",
-  role: "reader",
   responses: { 200: EnvironmentVersionSchema },
 });
 
-export const getEnvironmentLock = route({
-  method: "get",
-  path: "/api/v1/environments/{name}/versions/{version}/lock",
+export const getEnvironmentLock = reader.get("/api/v1/environments/{name}/versions/{version}/lock", {
   summary: "The lock stored with a version (404 E_NOT_FOUND when it is unlocked)",
-  role: "reader",
   responses: { 200: LockDocumentSchema },
 });
 
-export const diffEnvironment = route({
-  method: "get",
-  path: "/api/v1/environments/{name}/diff",
+export const diffEnvironment = reader.get("/api/v1/environments/{name}/diff", {
   summary: "Structured diff between two versions (core's diffDefinitions)",
-  role: "reader",
   query: DiffQuerySchema,
   responses: { 200: DiffSchema },
 });
 
-export const listLabels = route({
-  method: "get",
-  path: "/api/v1/environments/{name}/labels",
+export const listLabels = reader.get("/api/v1/environments/{name}/labels", {
   summary: "Labels of an environment",
-  role: "reader",
   responses: { 200: LabelListSchema },
 });
 
-export const setLabel = route({
-  method: "put",
-  path: "/api/v1/environments/{name}/labels/{label}",
+export const setLabel = writer.put("/api/v1/environments/{name}/labels/{label}", {
   summary: "Point a label at a version (moves it if it exists)",
-  role: "writer",
   body: SetLabelSchema,
   bodyExample: '{"version":2}',
   responses: { 200: LabelSchema },
 });
 
-export const deleteLabel = route({
-  method: "delete",
-  path: "/api/v1/environments/{name}/labels/{label}",
+export const deleteLabel = writer.delete("/api/v1/environments/{name}/labels/{label}", {
   summary: "Remove a label",
-  role: "writer",
   responses: { 204: null },
 });
 
-export const archiveEnvironment = route({
-  method: "post",
-  path: "/api/v1/environments/{name}/archive",
+export const archiveEnvironment = writer.post("/api/v1/environments/{name}/archive", {
   summary: "Archive (hidden from list, still gettable by version)",
-  role: "writer",
   responses: { 200: EnvironmentSummarySchema },
 });
 
-export const restoreEnvironment = route({
-  method: "post",
-  path: "/api/v1/environments/{name}/restore",
+export const restoreEnvironment = writer.post("/api/v1/environments/{name}/restore", {
   summary: "Restore an archived environment",
-  role: "writer",
   responses: { 200: EnvironmentSummarySchema },
 });
 
-export const cloneEnvironment = route({
-  method: "post",
-  path: "/api/v1/environments/{name}/clone",
+export const cloneEnvironment = writer.post("/api/v1/environments/{name}/clone", {
   summary: "Copy a version under a new name (version 1)",
-  role: "writer",
   body: CloneSchema,
   bodyExample: '{"newName":"my-env","version":1}',
   responses: { 201: RegisteredSchema },

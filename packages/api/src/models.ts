@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { ArtifactSchema, FilesSchema, NulFree } from "./common";
-import { route } from "./route";
+import { ArtifactSchema, BYTES, FilesSchema, itemsOf, NulFree } from "./common";
+import { reader, writer } from "./route";
 
 /** Models registered from runs' outputs or from files. */
 
@@ -29,40 +29,28 @@ export type Model = z.output<typeof ModelSchema>;
 export type ModelRegistered = z.output<typeof ModelRegisteredSchema>;
 export type RegisterModelInput = z.input<typeof RegisterModelSchema>;
 
-export const registerModel = route({
-  method: "post",
-  path: "/api/v1/models",
+export const registerModel = writer.post("/api/v1/models", {
   summary: "Register a model from a run's outputs ({runId, path}) or from files (same files: same version)",
-  role: "writer",
   body: RegisterModelSchema,
   bodyExample: '{"name":"my-model","runId":"…","path":"outputs/model.json"}',
   ownBodyLimit: "snapshot",
   responses: { 200: ModelRegisteredSchema, 201: ModelRegisteredSchema },
 });
 
-export const listModels = route({
-  method: "get",
-  path: "/api/v1/models",
+export const listModels = reader.get("/api/v1/models", {
   summary: "List models, optionally the versions of one name",
-  role: "reader",
   query: z.object({ name: z.string().optional() }),
-  responses: { 200: z.object({ items: z.array(ModelSchema) }) },
+  responses: { 200: itemsOf(ModelSchema) },
 });
 
-export const getModel = route({
-  method: "get",
-  path: "/api/v1/models/{name}",
+export const getModel = reader.get("/api/v1/models/{name}", {
   summary: "The latest version of a model, or ?version=N",
-  role: "reader",
   query: z.object({ version: z.string().optional() }),
   responses: { 200: ModelSchema },
 });
 
-export const downloadModelFile = route({
-  method: "get",
-  path: "/api/v1/models/{name}/versions/{version}/files/content",
+export const downloadModelFile = reader.get("/api/v1/models/{name}/versions/{version}/files/content", {
   summary: "The bytes of one file of a model version (?path= one of its files, e.g. model.json)",
-  role: "reader",
   query: z.object({ path: z.string().optional().describe("required: a path from the version's files") }),
-  responses: { 200: { contentType: "application/octet-stream" } },
+  responses: { 200: BYTES },
 });

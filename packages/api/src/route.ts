@@ -50,6 +50,43 @@ export function route<const R extends RouteDeclaration>(declaration: R): R {
   return declaration;
 }
 
+/** What a route declares besides its method, path and role. */
+export type RouteOptions = Omit<RouteDeclaration, "method" | "path" | "role">;
+
+/** Declares a route for one role and method: `(path, options)`. */
+export type RouteBuilder<M extends Method, R extends Role | null> = <
+  const P extends string,
+  const O extends RouteOptions,
+>(
+  path: P,
+  options: O,
+) => { method: M; path: P; role: R } & O;
+
+/** The routes callable with the least role `role`, one builder per method (like tRPC's procedures). */
+export interface RoleRoutes<R extends Role | null> {
+  get: RouteBuilder<"get", R>;
+  post: RouteBuilder<"post", R>;
+  put: RouteBuilder<"put", R>;
+  delete: RouteBuilder<"delete", R>;
+}
+
+function routesFor<const R extends Role | null>(role: R): RoleRoutes<R> {
+  const builder =
+    <M extends Method>(method: M): RouteBuilder<M, R> =>
+    (path, options) =>
+      route({ method, path, role, ...options });
+  return { get: builder("get"), post: builder("post"), put: builder("put"), delete: builder("delete") };
+}
+
+/** Routes any token of the workspace may call: `reader.get("/api/v1/runs/{id}", { summary, responses })`. */
+export const reader = routesFor("reader");
+/** Routes that change the workspace's contents (writer or admin tokens). */
+export const writer = routesFor("writer");
+/** Routes for admin tokens only. */
+export const admin = routesFor("admin");
+/** Routes that take no token: public, or with their own check (a nonce, a signature). */
+export const noToken = routesFor(null);
+
 type ParamNames<P extends string> = P extends `${string}{${infer N}}${infer Rest}`
   ? N | ParamNames<Rest>
   : never;

@@ -2,7 +2,9 @@ import { z } from "zod";
 import { canonicalStatus } from "./builds";
 import {
   ArtifactSchema,
+  BYTES,
   FilesSchema,
+  itemsOf,
   LogsQuerySchema,
   LogsSchema,
   MAX_GPUS,
@@ -10,7 +12,7 @@ import {
   RunErrorSchema,
 } from "./common";
 import { DatastoreArgumentSchema, ResourcesSchema } from "./compute";
-import { route } from "./route";
+import { reader, writer } from "./route";
 
 /** Runs of scripts from source snapshots, and the server's GPUs. */
 
@@ -133,86 +135,59 @@ export type SubmitInput = z.input<typeof SubmitSchema>;
 /** How a run or service names its environment, as a client sends it. */
 export type EnvironmentChoice = z.input<typeof EnvironmentChoiceSchema>;
 
-export const uploadSnapshot = route({
-  method: "post",
-  path: "/api/v1/snapshots",
+export const uploadSnapshot = writer.post("/api/v1/snapshots", {
   summary: "Upload a run's source directory (files base64); the id is usable in this workspace only",
-  role: "writer",
   body: SnapshotUploadSchema,
   bodyExample: '{"files":[{"path":"train.py","content":"<base64>"}]}',
   ownBodyLimit: "snapshot",
   responses: { 201: SnapshotSchema },
 });
 
-export const submitRun = route({
-  method: "post",
-  path: "/api/v1/runs",
+export const submitRun = writer.post("/api/v1/runs", {
   summary:
     "Submit a run of a script from a snapshot in an environment (local or docker target); with gpus it waits until that many GPUs are free (409 E_GPU_UNAVAILABLE when the machine has fewer)",
-  role: "writer",
   body: SubmitSchema,
   bodyExample:
     '{"experiment":"demo","script":"train.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
   responses: { 201: RunSchema },
 });
 
-export const listGpus = route({
-  method: "get",
-  path: "/api/v1/gpus",
+export const listGpus = reader.get("/api/v1/gpus", {
   summary: "The server machine's GPUs (nvidia-smi -L), how many runs and services hold each, and __cuda",
-  role: "reader",
   responses: { 200: GpusSchema },
 });
 
-export const listRuns = route({
-  method: "get",
-  path: "/api/v1/runs",
+export const listRuns = reader.get("/api/v1/runs", {
   summary: "List runs, newest first, optionally of one experiment",
-  role: "reader",
   query: z.object({ experiment: z.string().optional() }),
-  responses: { 200: z.object({ items: z.array(RunSchema) }) },
+  responses: { 200: itemsOf(RunSchema) },
 });
 
-export const getRun = route({
-  method: "get",
-  path: "/api/v1/runs/{id}",
+export const getRun = reader.get("/api/v1/runs/{id}", {
   summary: "One run, with the exact environment it used",
-  role: "reader",
   responses: { 200: RunSchema },
 });
 
-export const runLogs = route({
-  method: "get",
-  path: "/api/v1/runs/{id}/logs",
+export const runLogs = reader.get("/api/v1/runs/{id}/logs", {
   summary:
     "Log lines after ?after=seq; with Accept: text/event-stream or ?follow=1 server-sent events (`log` events with id = seq, Last-Event-ID resumes, one `end` event carrying the run when it is final)",
-  role: "reader",
   query: LogsQuerySchema,
   responses: { 200: LogsSchema.extend({ status: RunStatusSchema }) },
 });
 
-export const runMetrics = route({
-  method: "get",
-  path: "/api/v1/runs/{id}/metrics",
+export const runMetrics = reader.get("/api/v1/runs/{id}/metrics", {
   summary: "Metrics the script logged",
-  role: "reader",
-  responses: { 200: z.object({ items: z.array(MetricPointSchema) }) },
+  responses: { 200: itemsOf(MetricPointSchema) },
 });
 
-export const runArtifact = route({
-  method: "get",
-  path: "/api/v1/runs/{id}/artifacts/content",
+export const runArtifact = reader.get("/api/v1/runs/{id}/artifacts/content", {
   summary: "The bytes of one artifact (application/octet-stream)",
-  role: "reader",
   query: z.object({ path: z.string().optional().describe("required, e.g. outputs/model.json") }),
-  responses: { 200: { contentType: "application/octet-stream" } },
+  responses: { 200: BYTES },
 });
 
-export const cancelRun = route({
-  method: "post",
-  path: "/api/v1/runs/{id}/cancel",
+export const cancelRun = writer.post("/api/v1/runs/{id}/cancel", {
   summary: "Cancel a run (stops its whole process tree)",
-  role: "writer",
   responses: { 200: RunSchema },
 });
 

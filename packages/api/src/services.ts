@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { LogsQuerySchema, LogsSchema, MAX_GPUS, NulFree, RunErrorSchema } from "./common";
-import { route } from "./route";
+import { itemsOf, LogsQuerySchema, LogsSchema, MAX_GPUS, NulFree, RunErrorSchema } from "./common";
+import { reader, writer } from "./route";
 import { EnvironmentChoiceSchema, RunEnvironmentSchema } from "./runs";
 
 /** Models deployed as local web services (or docker containers). */
@@ -58,57 +58,39 @@ export type ServiceStatus = z.output<typeof ServiceStatusSchema>;
 export type Service = z.output<typeof ServiceSchema>;
 export type DeployInput = z.input<typeof DeploySchema>;
 
-export const deployService = route({
-  method: "post",
-  path: "/api/v1/services",
+export const deployService = writer.post("/api/v1/services", {
   summary: "Deploy a model as a local web service (or a docker container) running an entry script",
-  role: "writer",
   body: DeploySchema,
   bodyExample:
     '{"name":"scoring","model":{"name":"my-model"},"entryScript":"score.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
   responses: { 201: ServiceSchema },
 });
 
-export const listServices = route({
-  method: "get",
-  path: "/api/v1/services",
+export const listServices = reader.get("/api/v1/services", {
   summary: "List services",
-  role: "reader",
-  responses: { 200: z.object({ items: z.array(ServiceSchema) }) },
+  responses: { 200: itemsOf(ServiceSchema) },
 });
 
-export const getService = route({
-  method: "get",
-  path: "/api/v1/services/{name}",
+export const getService = reader.get("/api/v1/services/{name}", {
   summary: "One service",
-  role: "reader",
   responses: { 200: ServiceSchema },
 });
 
-export const serviceLogs = route({
-  method: "get",
-  path: "/api/v1/services/{name}/logs",
+export const serviceLogs = reader.get("/api/v1/services/{name}/logs", {
   summary:
     "Service log lines after ?after=seq; with Accept: text/event-stream or ?follow=1 server-sent events (`log` events with id = seq, Last-Event-ID resumes, one `end` event carrying the service when it fails or is deleted)",
-  role: "reader",
   query: LogsQuerySchema,
   responses: { 200: LogsSchema.extend({ status: ServiceStatusSchema }) },
 });
 
-export const scoreService = route({
-  method: "post",
-  path: "/api/v1/services/{name}/score",
+export const scoreService = reader.post("/api/v1/services/{name}/score", {
   summary: "Relay a JSON request (at most 1 MiB) to the service; answers with its status and JSON",
-  role: "reader",
   body: z.unknown(),
   rawBody: { contentType: "application/json" },
   responses: { 200: z.unknown() },
 });
 
-export const deleteService = route({
-  method: "delete",
-  path: "/api/v1/services/{name}",
+export const deleteService = writer.delete("/api/v1/services/{name}", {
   summary: "Delete a service (stops its worker)",
-  role: "writer",
   responses: { 204: null },
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { route } from "./route";
+import { BYTES, itemsOf } from "./common";
+import { admin, noToken, reader, writer } from "./route";
 
 /** Private wheels, build secrets and the per-workspace package index (PEP 503/691). */
 
@@ -65,11 +66,8 @@ export type WheelUpload = z.output<typeof WheelUploadSchema>;
 export type ResolvedWheel = z.output<typeof ResolvedWheelSchema>;
 export type Secret = z.output<typeof SecretSchema>;
 
-export const uploadWheel = route({
-  method: "put",
-  path: "/upload/v1/wheels/{filename}",
+export const uploadWheel = writer.put("/upload/v1/wheels/{filename}", {
   summary: "Upload a wheel (raw bytes as the body; ?overwrite=true replaces different bytes)",
-  role: "writer",
   query: z.object({
     overwrite: z.string().optional().describe("true or 1 replaces a file name holding different bytes"),
   }),
@@ -78,145 +76,96 @@ export const uploadWheel = route({
   responses: { 200: WheelUploadSchema, 201: WheelUploadSchema },
 });
 
-export const listWheels = route({
-  method: "get",
-  path: "/api/v1/wheels",
+export const listWheels = reader.get("/api/v1/wheels", {
   summary: "List the workspace's wheels",
-  role: "reader",
   query: z.object({ project: z.string().optional() }),
-  responses: { 200: z.object({ items: z.array(WheelSchema) }) },
+  responses: { 200: itemsOf(WheelSchema) },
 });
 
-export const resolveWheel = route({
-  method: "post",
-  path: "/api/v1/wheels/resolve",
+export const resolveWheel = reader.post("/api/v1/wheels/resolve", {
   summary: "Resolve an mlenv+wheel:// reference to a short-lived signed URL",
-  role: "reader",
   body: z.object({ reference: z.string(), ttlSeconds: Ttl }),
   bodyExample: '{"reference":"mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"}',
   responses: { 200: ResolvedWheelSchema },
 });
 
-export const renderWheels = route({
-  method: "post",
-  path: "/api/v1/wheels/render",
+export const renderWheels = reader.post("/api/v1/wheels/render", {
   summary: "Swap every wheel reference in pip lines for a signed requirement",
-  role: "reader",
   body: z.object({ requirements: z.array(z.string()).max(10_000), ttlSeconds: Ttl }),
   bodyExample: '{"requirements":["numpy==2.1.0","mlenv+wheel://default/my_pkg-1.0-py3-none-any.whl"]}',
   responses: { 200: z.object({ requirements: z.array(z.string()) }) },
 });
 
-export const getWheel = route({
-  method: "get",
-  path: "/api/v1/wheels/{filename}",
+export const getWheel = reader.get("/api/v1/wheels/{filename}", {
   summary: "One wheel with its revisions",
-  role: "reader",
   responses: { 200: WheelDetailSchema },
 });
 
-export const downloadWheel = route({
-  method: "get",
-  path: "/api/v1/wheels/{filename}/download",
+export const downloadWheel = reader.get("/api/v1/wheels/{filename}/download", {
   summary: "The wheel's bytes (?sha256= picks an older revision)",
-  role: "reader",
   query: z.object({ sha256: z.string().optional() }),
-  responses: { 200: { contentType: "application/octet-stream" } },
+  responses: { 200: BYTES },
 });
 
-export const yankWheel = route({
-  method: "post",
-  path: "/api/v1/wheels/{filename}/yank",
+export const yankWheel = writer.post("/api/v1/wheels/{filename}/yank", {
   summary: "Yank a wheel (PEP 592)",
-  role: "writer",
   body: z.object({ reason: z.string().max(500).optional() }),
   optionalBody: true,
   bodyExample: '{"reason":"broken build"}',
   responses: { 200: WheelSchema },
 });
 
-export const unyankWheel = route({
-  method: "post",
-  path: "/api/v1/wheels/{filename}/unyank",
+export const unyankWheel = writer.post("/api/v1/wheels/{filename}/unyank", {
   summary: "Undo a yank",
-  role: "writer",
   responses: { 200: WheelSchema },
 });
 
-export const listSecrets = route({
-  method: "get",
-  path: "/api/v1/secrets",
+export const listSecrets = admin.get("/api/v1/secrets", {
   summary: "List build secret names (values are write-only)",
-  role: "admin",
-  responses: { 200: z.object({ items: z.array(SecretSchema) }) },
+  responses: { 200: itemsOf(SecretSchema) },
 });
 
-export const putSecret = route({
-  method: "put",
-  path: "/api/v1/secrets/{name}",
+export const putSecret = admin.put("/api/v1/secrets/{name}", {
   summary: "Set a build secret and where it may be sent (elsewhere it is refused)",
-  role: "admin",
   body: z.object({ value: z.string().min(1).max(4096), allowedHosts: AllowedHostsSchema.optional() }),
   bodyExample: '{"value":"<secret, 1-4096 characters>","allowedHosts":["pypi.corp.example"]}',
   responses: { 200: SecretSchema },
 });
 
-export const deleteSecret = route({
-  method: "delete",
-  path: "/api/v1/secrets/{name}",
+export const deleteSecret = admin.delete("/api/v1/secrets/{name}", {
   summary: "Delete a build secret",
-  role: "admin",
   responses: { 204: null },
 });
 
 const INDEX = { contentType: "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html" };
-const BYTES = { contentType: "application/octet-stream" };
 
-export const indexRootRedirect = route({
-  method: "get",
-  path: "/pypi/{workspace}/simple",
+export const indexRootRedirect = noToken.get("/pypi/{workspace}/simple", {
   summary: "Redirects (301) to the index root with its trailing slash",
-  role: null,
   responses: { 301: null },
 });
 
-export const indexRoot = route({
-  method: "get",
-  path: "/pypi/{workspace}/simple/",
+export const indexRoot = reader.get("/pypi/{workspace}/simple/", {
   summary: "PEP 503/691 index root (token by HTTP Basic auth, any user name)",
-  role: "reader",
   responses: { 200: INDEX },
 });
 
-export const indexProjectRedirect = route({
-  method: "get",
-  path: "/pypi/{workspace}/simple/{project}",
+export const indexProjectRedirect = noToken.get("/pypi/{workspace}/simple/{project}", {
   summary: "Redirects (301) to the project page with its trailing slash",
-  role: null,
   responses: { 301: null },
 });
 
-export const indexProject = route({
-  method: "get",
-  path: "/pypi/{workspace}/simple/{project}/",
+export const indexProject = reader.get("/pypi/{workspace}/simple/{project}/", {
   summary: "PEP 503/691 project page",
-  role: "reader",
   responses: { 200: INDEX },
 });
 
-export const indexFile = route({
-  method: "get",
-  path: "/pypi/{workspace}/files/{sha256}/{filename}",
+export const indexFile = reader.get("/pypi/{workspace}/files/{sha256}/{filename}", {
   summary: "A wheel file (or its .metadata) from the index",
-  role: "reader",
   responses: { 200: BYTES },
 });
 
-export const signedWheel = route({
-  method: "get",
-  path: "/pypi/{workspace}/signed/{sha256}/{filename}",
+export const signedWheel = noToken.get("/pypi/{workspace}/signed/{sha256}/{filename}", {
   summary: "A wheel by signed URL (no token; ?expires=&sig=)",
-  role: null,
   query: z.object({
     expires: z.string().optional().describe("required: from the signed URL"),
     sig: z.string().optional().describe("required: from the signed URL"),
@@ -225,19 +174,16 @@ export const signedWheel = route({
 });
 
 const LEGACY_UPLOAD = {
-  method: "post",
   summary:
     "Upload a wheel with the PyPI legacy upload API (twine, uv publish, poetry, flit): a multipart form with :action=file_upload, the metadata fields and the file as `content`; token by HTTP Basic auth (user __token__). Same validation and answers as PUT /upload/v1/wheels/{filename}; sdists are refused",
-  role: "writer",
   rawBody: { contentType: "multipart/form-data" },
   responses: { 200: WheelUploadSchema, 201: WheelUploadSchema },
 } as const;
 
-export const legacyUpload = route({ ...LEGACY_UPLOAD, path: "/pypi/{workspace}/legacy/" });
+export const legacyUpload = writer.post("/pypi/{workspace}/legacy/", LEGACY_UPLOAD);
 
-export const legacyUploadNoSlash = route({
+export const legacyUploadNoSlash = writer.post("/pypi/{workspace}/legacy", {
   ...LEGACY_UPLOAD,
-  path: "/pypi/{workspace}/legacy",
   summary:
     "The legacy upload API without the trailing slash (answered the same, never redirected: twine refuses redirects)",
 });
