@@ -1,6 +1,7 @@
 import { builds as B, routePath } from "@mlenv/api";
 import { MlenvError, SdkErrorCodes } from "./errors";
-import { followEventStream } from "./internal/eventStream";
+import { followLog, waitForLogEnd } from "./internal/followLog";
+import type { FollowOptions, LogEvent, LogWaitOptions } from "./logStream";
 import type { Workspace } from "./workspace";
 
 /** Where an image build is in its life. */
@@ -18,24 +19,10 @@ export type BuildLogLine = B.BuildLogLine;
 /** The image of an environment version, as the reference's image details show it. */
 export type ImageDetails = B.ImageDetails;
 
-/** Options of {@link ImageBuild.waitForCompletion}. */
-export interface BuildWaitOptions {
-  /** Stream the build log while waiting: to `output`, else (Node) standard output. */
-  showOutput?: boolean;
-  output?: (line: string) => void;
-  /** Give up after this many ms (default: wait for ever). */
-  timeoutMs?: number;
+/** Options of {@link ImageBuild.waitForCompletion}: `showOutput` streams the build log. */
+export interface BuildWaitOptions extends LogWaitOptions {
   /** Throw `E_BUILD_FAILED` when the build ends failed or canceled (default true). */
   raiseOnError?: boolean;
-}
-
-function defaultOutput(): (line: string) => void {
-  const proc = (globalThis as { process?: { stdout?: { write(s: string): unknown } } }).process;
-  if (proc?.stdout) return (line) => void proc.stdout?.write(`${line}\n`);
-  throw new MlenvError(
-    SdkErrorCodes.invalidArgument,
-    "Expected an `output` function with showOutput outside Node (e.g. { showOutput: true, output: (l) => lines.push(l) })",
-  );
 }
 
 /** Typed calls to a workspace's image builds. */
@@ -75,17 +62,12 @@ export class BuildsClient {
    * The build log as it happens (server-sent events): every line after `after`, then the final
    * job. A dropped connection resumes where it stopped (`Last-Event-ID`).
    */
-  async *follow(
-    id: string,
-    options: { after?: number; signal?: AbortSignal } = {},
-  ): AsyncGenerator<{ type: "log"; line: BuildLogLine } | { type: "end"; job: BuildInfo }> {
-    for await (const e of followEventStream(this.workspace, routePath(B.buildLogs, { id }), {
+  follow(id: string, options: FollowOptions = {}): AsyncGenerator<LogEvent<BuildLogLine, "job", BuildInfo>> {
+    return followLog(this.workspace, routePath(B.buildLogs, { id }), {
       ...options,
       what: "the build log stream",
-    })) {
-      if (e.event === "log") yield { type: "log", line: e.data as BuildLogLine };
-      else if (e.event === "end") yield { type: "end", job: e.data as BuildInfo };
-    }
+      end: "job",
+    });
   }
 }
 
@@ -136,26 +118,15 @@ export class ImageBuild {
    * failed step and its output, unless `raiseOnError: false`.
    */
   async waitForCompletion(options: BuildWaitOptions = {}): Promise<ImageBuild> {
-    const out = options.showOutput ? (options.output ?? defaultOutput()) : null;
-    const controller = new AbortController();
-    const timer =
-      options.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(), options.timeoutMs);
-    try {
-      for await (const event of this.#client.follow(this.id, { signal: controller.signal })) {
-        if (event.type === "log") out?.(event.line.text);
-        else this.info = event.job;
-      }
-    } catch (e) {
-      if (controller.signal.aborted) {
-        throw new MlenvError(
-          SdkErrorCodes.timeout,
-          `Expected build ${this.id} to finish within ${options.timeoutMs} ms; it is ${this.info.status}`,
-        );
-      }
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
+    await waitForLogEnd((signal) => this.#client.follow(this.id, { signal }), {
+      ...options,
+      show: (e) => e.line.text,
+      onEvent: (e) => {
+        if (e.type === "end") this.info = e.job;
+      },
+      timeoutMessage: () =>
+        `Expected build ${this.id} to finish within ${options.timeoutMs} ms; it is ${this.info.status}`,
+    });
     if (!B.isFinalBuildStatus(this.info.status)) await this.refresh();
     if ((options.raiseOnError ?? true) && this.info.status !== "succeeded") {
       const err = this.info.error;

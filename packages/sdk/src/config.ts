@@ -36,9 +36,7 @@ export function readConfig(path: string): MlenvConfig {
     throw new MlenvError(
       SdkErrorCodes.io,
       `Expected a readable config file at ${path}: ${(cause as Error).message}`,
-      {
-        cause,
-      },
+      { cause },
     );
   }
   let value: unknown;

@@ -25,6 +25,7 @@ export type { DependencySources, PythonSection, Registration } from "./environme
 export { Environment } from "./environment";
 export type { MlenvErrorOptions, SdkErrorCode } from "./errors";
 export { isMlenvError, MlenvError, SdkErrorCodes } from "./errors";
+export type { FollowOptions, LogEvent, LogWaitOptions } from "./logStream";
 export type {
   CloneRequest,
   DiffResult,
@@ -43,6 +44,7 @@ export type {
 export { RegistryClient } from "./registry";
 export type {
   DeploymentConfig,
+  DeployOptions,
   EnvironmentRef,
   GpuInfo,
   LogLine,

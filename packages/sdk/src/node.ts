@@ -20,10 +20,8 @@ import { basename } from "node:path";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
 import {
   Experiment as BaseExperiment,
-  type DeploymentConfig,
+  type DeployOptions,
   deploy as deployWith,
-  type InferenceConfig,
-  type Model,
   type SourceReader,
   type Webservice,
 } from "./runs";
@@ -41,12 +39,7 @@ export class Experiment extends BaseExperiment {
 /** Deploy one model as a local web service; the inference config's source directory is read from disk. */
 export function deploy(
   workspace: Workspace,
-  options: {
-    name: string;
-    models: Model[];
-    inferenceConfig: InferenceConfig;
-    deploymentConfig?: DeploymentConfig;
-  },
+  options: Omit<DeployOptions, "readSource">,
 ): Promise<Webservice> {
   return deployWith(workspace, { ...options, readSource: (dir) => snapshotDirectory(dir) });
 }

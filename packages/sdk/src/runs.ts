@@ -3,7 +3,8 @@ import type { DatastoreArgument, MpiConfiguration, PyTorchConfiguration, RunReso
 import { CondaDependencies } from "./condaDependencies";
 import { Environment } from "./environment";
 import { MlenvError, preview, SdkErrorCodes } from "./errors";
-import { followEventStream } from "./internal/eventStream";
+import { followLog, waitForLogEnd } from "./internal/followLog";
+import type { FollowOptions, LogEvent, LogWaitOptions } from "./logStream";
 import type { Workspace } from "./workspace";
 
 /** One file of a run's source snapshot. */
@@ -129,17 +130,12 @@ export class RunsClient {
    * A run's output as it is written (server-sent events): every line after `after`, then the
    * final run. A dropped connection resumes after the last line seen: no line twice, none lost.
    */
-  async *followLogs(
-    id: string,
-    options: { after?: number; signal?: AbortSignal } = {},
-  ): AsyncGenerator<{ type: "log"; line: LogLine } | { type: "end"; run: RunInfo }> {
-    for await (const e of followEventStream(this.workspace, routePath(R.runLogs, { id }), {
+  followLogs(id: string, options: FollowOptions = {}): AsyncGenerator<LogEvent<LogLine, "run", RunInfo>> {
+    return followLog(this.workspace, routePath(R.runLogs, { id }), {
       ...options,
       what: `the log stream of run ${id}`,
-    })) {
-      if (e.event === "log") yield { type: "log", line: e.data as LogLine };
-      else if (e.event === "end") yield { type: "end", run: e.data as RunInfo };
-    }
+      end: "run",
+    });
   }
 
   async metrics(id: string): Promise<MetricPoint[]> {
@@ -195,17 +191,15 @@ export class RunsClient {
    * service fails or is deleted, its final state. Resumes after a dropped connection like
    * {@link followLogs}.
    */
-  async *followServiceLogs(
+  followServiceLogs(
     name: string,
-    options: { after?: number; signal?: AbortSignal } = {},
-  ): AsyncGenerator<{ type: "log"; line: LogLine } | { type: "end"; service: ServiceInfo }> {
-    for await (const e of followEventStream(this.workspace, routePath(Sv.serviceLogs, { name }), {
+    options: FollowOptions = {},
+  ): AsyncGenerator<LogEvent<LogLine, "service", ServiceInfo>> {
+    return followLog(this.workspace, routePath(Sv.serviceLogs, { name }), {
       ...options,
       what: `the log stream of service ${name}`,
-    })) {
-      if (e.event === "log") yield { type: "log", line: e.data as LogLine };
-      else if (e.event === "end") yield { type: "end", service: e.data as ServiceInfo };
-    }
+      end: "service",
+    });
   }
 
   /**
@@ -229,9 +223,7 @@ export class RunsClient {
       throw new MlenvError(
         SdkErrorCodes.network,
         `Expected an mlenv server at ${ws.url}; POST ${path} failed`,
-        {
-          cause,
-        },
+        { cause },
       );
     }
     const text = await res.text();
@@ -242,10 +234,7 @@ export class RunsClient {
       throw new MlenvError(
         SdkErrorCodes.badResponse,
         `Expected JSON from POST ${path}; received ${preview(text)}`,
-        {
-          cause,
-          status: res.status,
-        },
+        { cause, status: res.status },
       );
     }
     const e = body as { code?: unknown; message?: unknown; details?: unknown };
@@ -260,29 +249,12 @@ export class RunsClient {
   }
 }
 
-/** Options of {@link Run.waitForCompletion}. */
-export interface WaitOptions {
-  /**
-   * Stream the run's output while waiting. Lines go to `output`, or, when none is given, to the
-   * process's standard output in Node (the caller asked to see them; browsers need `output`).
-   */
-  showOutput?: boolean;
-  output?: (line: string) => void;
+/** Options of {@link Run.waitForCompletion}: `showOutput` streams the run's output. */
+export interface WaitOptions extends LogWaitOptions {
   /** Unused: the output is streamed (server-sent events), not polled. Kept for callers that pass it. */
   pollMs?: number;
-  /** Give up after this many ms (default: wait for ever). */
-  timeoutMs?: number;
   /** Throw `E_RUN_FAILED` when the run ends Failed or Canceled (default true, as the reference). */
   raiseOnError?: boolean;
-}
-
-function defaultOutput(): (line: string) => void {
-  const proc = (globalThis as { process?: { stdout?: { write(s: string): unknown } } }).process;
-  if (proc?.stdout) return (line) => void proc.stdout?.write(`${line}\n`);
-  throw new MlenvError(
-    SdkErrorCodes.invalidArgument,
-    "Expected an `output` function with showOutput outside Node (e.g. { showOutput: true, output: (l) => lines.push(l) })",
-  );
 }
 
 /** A training run: its status, output, metrics, artifacts and the exact environment it used. */
@@ -360,28 +332,16 @@ export class Run {
 
   /** Wait for a final status, optionally streaming output (`showOutput`, as the reference). */
   async waitForCompletion(options: WaitOptions = {}): Promise<Run> {
-    const out = options.showOutput ? (options.output ?? defaultOutput()) : null;
     // the log stream ends with the final run: no polling
-    const stop = new AbortController();
-    const timer =
-      options.timeoutMs === undefined ? undefined : setTimeout(() => stop.abort(), options.timeoutMs);
-    const timedOut = () =>
-      new MlenvError(
-        SdkErrorCodes.timeout,
-        `Expected run ${this.id} to finish within ${options.timeoutMs} ms; it is ${this.info.status}`,
-      );
-    try {
-      for await (const e of this.#client.followLogs(this.id, { signal: stop.signal })) {
+    await waitForLogEnd((signal) => this.#client.followLogs(this.id, { signal }), {
+      ...options,
+      show: (e) => (e.line.stream === "system" ? `[mlenv] ${e.line.text}` : e.line.text),
+      onEvent: (e) => {
         if (e.type === "end") this.info = e.run;
-        else if (out) out(e.line.stream === "system" ? `[mlenv] ${e.line.text}` : e.line.text);
-      }
-    } catch (e) {
-      if (stop.signal.aborted) throw timedOut();
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (stop.signal.aborted) throw timedOut();
+      },
+      timeoutMessage: () =>
+        `Expected run ${this.id} to finish within ${options.timeoutMs} ms; it is ${this.info.status}`,
+    });
     await this.refresh();
     if ((options.raiseOnError ?? true) && this.info.status !== "completed") {
       throw new MlenvError(
@@ -741,17 +701,18 @@ function limitsOf(c: DeploymentConfig | undefined): {
   };
 }
 
+/** What {@link deploy} deploys: one model, its inference configuration and where it runs. */
+export interface DeployOptions {
+  name: string;
+  models: Model[];
+  inferenceConfig: InferenceConfig;
+  deploymentConfig?: DeploymentConfig;
+  /** Reads the inference configuration's source directory. */
+  readSource: SourceReader;
+}
+
 /** Deploy models as a web service with an inference configuration (the reference's `Model.deploy`). */
-export async function deploy(
-  workspace: Workspace,
-  options: {
-    name: string;
-    models: Model[];
-    inferenceConfig: InferenceConfig;
-    deploymentConfig?: DeploymentConfig;
-    readSource: SourceReader;
-  },
-): Promise<Webservice> {
+export async function deploy(workspace: Workspace, options: DeployOptions): Promise<Webservice> {
   const [model, ...rest] = options.models;
   if (!model || rest.length > 0) {
     throw new MlenvError(
