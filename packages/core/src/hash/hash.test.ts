@@ -141,6 +141,15 @@ describe("hashes DIFFER for", () => {
     expect(definitionHash(ref)).toBe(definitionHash(parseDefinition(base)));
   });
 
+  it("docker.cudaVersion while unlocked: the build's conda solve picks CUDA builds for it", () => {
+    const cuda = (v: string) => with_((d) => (d.docker = { ...d.docker, gpuSupport: true, cudaVersion: v }));
+    expect(imageKey(cuda("12.4"))).not.toBe(imageKey(cuda("11.8")));
+    expect(imageKey(cuda("12.4"))).toBe(imageKey(cuda(" 12.4 ")));
+    // locked, the lock's builds are the image's: the CUDA version adds nothing more
+    const lock = { pytorch: "2.3.0=cuda120_1" };
+    expect(imageKey(cuda("12.4"), { lock })).toBe(imageKey(cuda("12.5"), { lock }));
+  });
+
   it("with a lock: the lock replaces loose specs, but conda variables (baked as ENV) still count", () => {
     const lock = { numpy: "1.17.0" };
     const looser = with_((d) => (conda(d).dependencies[1] = "numpy>=1.17"));

@@ -216,6 +216,9 @@ export function imageKeyInputs(def: EnvironmentDefinition, options: ImageKeyOpti
     r: def.r as unknown as JsonValue,
   };
   if (options.lock !== undefined) input.lock = options.lock;
+  // unlocked, a conda solve at build time picks CUDA builds for this `__cuda` (a base image's own
+  // CUDA is in its tag, already keyed); absent when unset, so other keys stay the same
+  else if (!userManaged && def.docker.cudaVersion !== null) input.cuda = def.docker.cudaVersion.trim();
   // another layout renders another image from the same definition; the default adds nothing, so
   // keys made before layouts existed stay the same
   const layout = options.config?.imageLayout;

@@ -1,5 +1,6 @@
 import {
   type CoreConfig,
+  definitionCudaVersion,
   definitionHash,
   type EnvironmentDefinition,
   ImageLabels,
@@ -566,11 +567,17 @@ export class ImageBuilder {
     const platform = request.definition.platforms[0] ?? "linux-64";
     let lock = request.lock;
     if (!lock?.platforms[platform]) {
-      emit(`locking the conda packages of ${request.definition.name} for ${platform}`);
+      // no driver during a build: a GPU definition is locked for its image's CUDA (as the client's
+      // `mlenv env lock` does), so CUDA builds of its packages are chosen where the channel has them
+      const cuda = definitionCudaVersion(request.definition, this.options.config);
+      emit(
+        `locking the conda packages of ${request.definition.name} for ${platform}${cuda ? ` (__cuda ${cuda}, the image's CUDA)` : ""}`,
+      );
       lock = staging.lock
         ? await staging.lock(request.definition, platform)
         : await (await import("@mlenv/resolver")).lockEnvironment(condaOnly(request.definition), {
             platforms: [platform],
+            ...(cuda ? { virtualPackages: { cuda } } : {}),
           });
     }
     const { archive } = await stageCondaPrefix({

@@ -124,7 +124,12 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
       confinement.checkLocalAllowed(async () => (await options.store.listWorkspaces()).length),
   };
   const containerLabels = ownerLabels(options.dataDir, processes.me);
-  const venvs = new VenvCache({ root: join(options.dataDir, "venvs"), python, confinement });
+  const venvs = new VenvCache({
+    root: join(options.dataDir, "venvs"),
+    python,
+    confinement,
+    cuda: async () => (await gpus.refresh()).cuda,
+  });
   let baseUrl = "http://127.0.0.1";
   const wheels = options.wheels;
   const preparePip = wheels

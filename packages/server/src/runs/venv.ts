@@ -106,6 +106,11 @@ export interface VenvCacheOptions {
    * suit a directory shared by several machines.
    */
   lock?: Pick<EnvLockOptions, "host" | "beatMs" | "staleMs" | "pollMs">;
+  /**
+   * This machine's `__cuda` version (its NVIDIA driver's CUDA, CONDA_OVERRIDE_CUDA first; null
+   * without a driver), for conda environments locked here: CUDA builds only where a driver runs them.
+   */
+  cuda?: () => Promise<string | null>;
 }
 
 /**
@@ -242,8 +247,14 @@ export class VenvCache {
     const platform = currentPlatform();
     let lock = input.lock;
     if (!lock?.platforms[platform]) {
-      input.log(`locking the conda environment for ${platform}`);
-      lock = await lockEnvironment(input.definition, { platforms: [platform] });
+      const cuda = (await this.#opts.cuda?.()) ?? null;
+      input.log(
+        `locking the conda environment for ${platform}${cuda ? ` (__cuda ${cuda}, this machine's driver)` : ""}`,
+      );
+      lock = await lockEnvironment(input.definition, {
+        platforms: [platform],
+        ...(cuda ? { virtualPackages: { cuda } } : {}),
+      });
     }
     const pkgs = this.#opts.condaPkgsDir ?? join(dirname(this.#opts.root), "pkgs");
     input.log(

@@ -1,0 +1,96 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseDefinition } from "@mlenv/core";
+import {
+  baseImageCpu,
+  buildCondaPackage,
+  type CondaChannelServer,
+  condaArchiveToolsMissing,
+  dockerAvailable,
+  type FixturePackage,
+  makeTempDir,
+  pythonFixture,
+  serveCondaChannel,
+  skipWithout,
+  writeCondaChannel,
+} from "@mlenv/test-utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DockerClient } from "../docker/index";
+import { ImageBuilder } from "./index";
+
+const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing();
+
+/** One package in a CPU build and a CUDA build that needs a CUDA 12 driver (preferred: higher build number). */
+const kit = (build: string, depends: string[], buildNumber: number): FixturePackage => ({
+  name: "gpukit",
+  version: "1.0",
+  build,
+  buildNumber,
+  depends,
+  files: [{ path: "share/gpukit/build.txt", data: `${build}\n` }],
+});
+
+/**
+ * A definition without a lock is locked by the builder when it stages the conda prefix: with no
+ * driver at build time, a GPU definition's `__cuda` is its image's CUDA (docker.cudaVersion), as
+ * the client's `mlenv env lock` does, so the image gets the CUDA build; a CPU definition the CPU one.
+ */
+describe.skipIf(skipWithout("docker, conda archive tools", reason))(
+  "build-time locks of GPU definitions (__cuda from the image)",
+  () => {
+    const docker = new DockerClient();
+    const tmp = makeTempDir("mlenv-cuda-lock-");
+    const images = new Set<string>();
+    let channel: CondaChannelServer;
+    let builder: ImageBuilder;
+
+    beforeAll(async () => {
+      const built = [
+        await buildCondaPackage(pythonFixture()),
+        await buildCondaPackage(kit("cpu_0", [], 0)),
+        await buildCondaPackage(kit("cuda12_1", ["__cuda >=12"], 1)),
+      ];
+      writeCondaChannel(join(tmp.path, "channel"), built);
+      channel = await serveCondaChannel({ dir: join(tmp.path, "channel") });
+      builder = new ImageBuilder({
+        docker,
+        condaPrefix: { dir: join(tmp.path, "prefixes"), packageCache: join(tmp.path, "pkgs") },
+      });
+    }, 120_000);
+    afterAll(async () => {
+      for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
+      await channel?.close();
+      tmp.cleanup();
+    });
+
+    const buildOf = async (docker: Record<string, unknown>) => {
+      const definition = parseDefinition({
+        name: "cuda-lock",
+        platforms: ["linux-64"],
+        docker: { baseImage: baseImageCpu(), ...docker },
+        python: { condaDependencies: { channels: [channel.url], dependencies: ["python", "gpukit"] } },
+      });
+      const log: string[] = [];
+      const result = await builder.build({ definition, onLog: (l) => log.push(l.text) });
+      images.add(result.image);
+      const r = await new DockerClient().run({
+        image: result.image,
+        cmd: ["cat", "/opt/conda/envs/mlenv/share/gpukit/build.txt"],
+      });
+      return { build: r.stdout.trim(), log: log.join("\n") };
+    };
+
+    it("locks the CUDA build for a GPU definition of CUDA 12.4 and the CPU build otherwise", async () => {
+      const gpu = await buildOf({ gpuSupport: true, cudaVersion: "12.4" });
+      expect(gpu.build).toBe("cuda12_1");
+      expect(gpu.log).toContain("(__cuda 12.4, the image's CUDA)");
+      // a driver too old for the CUDA build, and a CPU definition: the CPU build
+      const old = await buildOf({ gpuSupport: true, cudaVersion: "11.8" });
+      expect(old.build, old.log).toBe("cpu_0");
+      const cpu = await buildOf({});
+      expect(cpu.build).toBe("cpu_0");
+      expect(cpu.log).not.toContain("__cuda");
+      expect(readdirSync(join(tmp.path, "prefixes")).filter((f) => f.endsWith(".tar"))).toHaveLength(2);
+    }, 300_000);
+  },
+);
