@@ -8,7 +8,10 @@
  */
 import { afterAll, beforeAll, describe } from "vitest";
 import { skipWithout } from "./components";
+import { dockerAvailable } from "./docker";
 import { type PostgresHandle, postgresMissing, startPostgres } from "./postgres";
+import { type PypiIndexOptions, type PypiIndexServer, servePypiIndex } from "./pypiIndex";
+import { type LocalRegistry, registryAvailable, type StartRegistryOptions, startRegistry } from "./registry";
 import { type ApiClient, apiClient, type StartServerFn, startTestServer, type TestServer } from "./server";
 import { makeTempDir } from "./tempDir";
 
@@ -113,4 +116,72 @@ export function useTestServer(
     return apiClient(server.url, server.token)(method, path, body);
   };
   return liveView("the test server", current, { api });
+}
+
+/** Why tests that build images and push them to a local registry cannot run here, or null when they can. */
+export async function imageBuildsMissing(): Promise<string | null> {
+  return (await dockerAvailable()) ?? registryAvailable();
+}
+
+/** What {@link useImageCleanup} needs of a Docker client (@mlenv/server's DockerClient). */
+export interface ImageRemover {
+  removeImage(ref: string, options: { force: boolean }): Promise<unknown>;
+  pruneDanglingImages(options: { since: Date }): Promise<unknown>;
+}
+
+/**
+ * The images the tests of the current block make: add each to the returned set; after the tests
+ * they are removed, and with `pruneDangling` the dangling images made since the block was
+ * collected (what failed and cancelled builds leave behind). Call it before the block's own
+ * afterAll that stops servers: after-hooks run last-registered first, so the images go last.
+ */
+export function useImageCleanup(
+  docker: ImageRemover,
+  options: { pruneDangling?: boolean } = {},
+): Set<string> {
+  const since = new Date(Date.now() - 1000);
+  const images = new Set<string>();
+  afterAll(async () => {
+    for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
+    if (options.pruneDangling) await docker.pruneDanglingImages({ since }).catch(() => []);
+  });
+  return images;
+}
+
+/** What {@link useImageBuilds} starts for the tests of a block. */
+export interface ImageBuildFixture {
+  /** A local registry (see {@link startRegistry}). */
+  registry: LocalRegistry;
+  /** The package index of `options.index` (see {@link servePypiIndex}). */
+  index: PypiIndexServer;
+  /** The images the tests make, removed after them (see {@link useImageCleanup}). */
+  images: Set<string>;
+}
+
+/**
+ * What tests that build images need, for the tests of the current block: a local registry (with
+ * `options.registry`), a package index when `options.index` is given (called in beforeAll: build
+ * the wheels there), and the clean-up of the images they make. Call it before the block's own
+ * afterAll that stops servers (see {@link useImageCleanup}).
+ */
+export function useImageBuilds(
+  docker: ImageRemover,
+  options: { registry?: StartRegistryOptions; index?: () => PypiIndexOptions; pruneDangling?: boolean } = {},
+): ImageBuildFixture {
+  let registry: LocalRegistry | undefined;
+  let index: PypiIndexServer | undefined;
+  beforeAll(async () => {
+    if (options.index) index = await servePypiIndex(options.index());
+    registry = await startRegistry(options.registry);
+  }, SETUP_TIMEOUT_MS);
+  afterAll(async () => {
+    await index?.close();
+    await registry?.stop();
+  });
+  const images = useImageCleanup(docker, options.pruneDangling ? { pruneDangling: true } : {});
+  return {
+    registry: liveView("the local registry", () => registry),
+    index: liveView("the package index (give useImageBuilds an index)", () => index),
+    images,
+  };
 }

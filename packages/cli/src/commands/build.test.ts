@@ -2,40 +2,29 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Environment, Workspace } from "@mlenv/sdk";
 import { DockerClient, type RunningServer, startServer } from "@mlenv/server";
-import {
-  baseImageCpu,
-  buildWheel,
-  dockerAvailable,
-  makeTempDir,
-  type PypiIndexServer,
-  registryAvailable,
-  servePypiIndex,
-  skipWithout,
-  startRegistry,
-} from "@mlenv/test-utils";
+import { baseImageCpu, buildWheel, skipWithout } from "@mlenv/test-utils";
+import { imageBuildsMissing, useImageBuilds, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
 
-const reason = (await dockerAvailable()) ?? registryAvailable();
-const testsStarted = new Date(Date.now() - 1000);
+const reason = await imageBuildsMissing();
 const tag = `${process.pid}x${Date.now().toString(36)}`;
 
 describe.skipIf(skipWithout("docker", reason))("mlenv env build / mlenv env image", () => {
-  const t = makeTempDir("mlenv-cli-build-");
+  const t = useTempDir("mlenv-cli-build-");
   const admin = `mlenv_${randomBytes(32).toString("base64url")}`;
   const pkg = `mlenv-cli-build-${tag}`;
   const docker = new DockerClient();
-  const images = new Set<string>();
-  let index: PypiIndexServer;
-  let registry: Awaited<ReturnType<typeof startRegistry>>;
+  const { registry, index, images } = useImageBuilds(docker, {
+    index: () => ({
+      projects: { [pkg]: [{ wheel: buildWheel({ name: pkg, version: "1.0" }) }] },
+    }),
+    pruneDangling: true,
+  });
   let srv: RunningServer;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    index = await servePypiIndex({
-      projects: { [pkg]: [{ wheel: buildWheel({ name: pkg, version: "1.0" }) }] },
-    });
-    registry = await startRegistry();
     srv = await startServer({
       dataDir: join(t.path, "data"),
       bootstrapToken: admin,
@@ -65,12 +54,6 @@ describe.skipIf(skipWithout("docker", reason))("mlenv env build / mlenv env imag
 
   afterAll(async () => {
     await srv?.close();
-    for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
-    // what this file's failed and cancelled builds left behind
-    await docker.pruneDanglingImages({ since: testsStarted }).catch(() => []);
-    await index?.close();
-    await registry?.stop();
-    t.cleanup();
   });
 
   const cli = (argv: string[]) => runInProcess(argv, { cwd: t.path, env });

@@ -2,27 +2,19 @@ import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
 import { type EnvironmentDefinition, parseDefinition, pipEntries } from "@mlenv/core";
-import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
+import { baseImageCpu, dockerAvailable, skipWithout } from "@mlenv/test-utils";
+import { useImageCleanup, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CountingDocker } from "../../test/countingDocker";
 import { SqliteStore } from "../database";
-import { type BuildImageOptions, DockerClient } from "../docker/index";
 import { coreRenderer, ImageBuilder, type RenderBuildContext } from "./builder";
 import { type BuildEvent, BuildQueue } from "./buildQueue";
 import { type BuildJobStore, openBuildJobStore } from "./jobStore";
 import { buildEventResponse } from "./sse";
 
 const reason = await dockerAvailable();
-const testsStarted = new Date(Date.now() - 1000);
 const enc = (s: string) => new TextEncoder().encode(s);
 const run = `${process.pid}x${Date.now().toString(36)}`;
-
-class CountingDocker extends DockerClient {
-  builds = 0;
-  override buildImage(options: BuildImageOptions) {
-    this.builds++;
-    return super.buildImage(options);
-  }
-}
 
 /**
  * Jobs are described by one pip entry `job-<name>==<seconds>`: the rendered image prints a few
@@ -53,13 +45,13 @@ const job = (name: string, seconds: number): EnvironmentDefinition =>
   });
 
 describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", () => {
-  const dir = makeTempDir();
+  const dir = useTempDir();
   const file = join(dir.path, "mlenv.db");
   const docker = new CountingDocker();
   const builder = new ImageBuilder({ docker, render });
+  const images = useImageCleanup(docker, { pruneDangling: true });
   let store: SqliteStore;
   let jobs: BuildJobStore;
-  const images = new Set<string>();
 
   const queue = (options: Partial<ConstructorParameters<typeof BuildQueue>[0]> = {}) =>
     new BuildQueue({ jobs, builder, pollMs: 100, heartbeatMs: 100, ...options });
@@ -70,12 +62,8 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
     jobs = openBuildJobStore({ sqliteFile: file });
   });
   afterAll(async () => {
-    for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
-    // what this file's failed and cancelled builds left behind
-    await docker.pruneDanglingImages({ since: testsStarted }).catch(() => []);
     await jobs?.close();
     await store?.close();
-    dir.cleanup();
   });
 
   it("coalesces concurrent requests for one key into one build, streams the log and records the result", async () => {

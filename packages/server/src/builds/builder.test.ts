@@ -1,37 +1,15 @@
 import { createServer, type Server } from "node:http";
 import { type EnvironmentDefinition, parseDefinition, pipEntries, renderDockerBuild } from "@mlenv/core";
-import {
-  type BuiltWheel,
-  baseImageCpu,
-  buildWheel,
-  dockerAvailable,
-  type LocalRegistry,
-  registryAvailable,
-  skipWithout,
-  startRegistry,
-} from "@mlenv/test-utils";
+import { type BuiltWheel, baseImageCpu, buildWheel, skipWithout } from "@mlenv/test-utils";
+import { imageBuildsMissing, useImageBuilds } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type BuildImageOptions,
-  type BuildLogLine,
-  DockerClient,
-  registryManifestDigest,
-} from "../docker/index";
+import { CountingDocker } from "../../test/countingDocker";
+import { type BuildLogLine, registryManifestDigest } from "../docker/index";
 import { IMAGE_LABEL_KEY, ImageBuilder, type RenderBuildContext } from "./index";
 
-const reason = (await dockerAvailable()) ?? registryAvailable();
-const testsStarted = new Date(Date.now() - 1000);
+const reason = await imageBuildsMissing();
 const enc = (s: string) => new TextEncoder().encode(s);
 const run = `${process.pid}x${Date.now().toString(36)}`;
-
-/** The real client, counting engine build calls. */
-class CountingDocker extends DockerClient {
-  builds = 0;
-  override buildImage(options: BuildImageOptions) {
-    this.builds++;
-    return super.buildImage(options);
-  }
-}
 
 /** Serve wheels as a pip --find-links page on 127.0.0.1. */
 async function serveWheels(wheels: BuiltWheel[]): Promise<{ url: string; server: Server }> {
@@ -64,10 +42,9 @@ describe.skipIf(skipWithout("docker", reason))("ImageBuilder on a real engine an
   const pkgB = `mlenv-demo-b-${run}`;
   const modA = pkgA.replace(/-/g, "_");
   const modB = pkgB.replace(/-/g, "_");
-  let registry: LocalRegistry;
+  const { registry, images } = useImageBuilds(docker, { pruneDangling: true });
   let index: { url: string; server: Server };
   let builder: ImageBuilder;
-  const images = new Set<string>();
 
   const definition = (pip: string[]): EnvironmentDefinition =>
     parseDefinition({
@@ -98,7 +75,6 @@ describe.skipIf(skipWithout("docker", reason))("ImageBuilder on a real engine an
   };
 
   beforeAll(async () => {
-    registry = await startRegistry();
     index = await serveWheels([
       buildWheel({ name: pkgA, version: "1.0" }),
       buildWheel({ name: pkgB, version: "2.0" }),
@@ -106,12 +82,8 @@ describe.skipIf(skipWithout("docker", reason))("ImageBuilder on a real engine an
     ]);
     builder = new ImageBuilder({ docker, render, registry: { address: registry.address } });
   });
-  afterAll(async () => {
-    for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
-    // what this file's failed and cancelled builds left behind
-    await docker.pruneDanglingImages({ since: testsStarted }).catch(() => []);
+  afterAll(() => {
     index?.server.close();
-    await registry?.stop();
   });
 
   const build = async (def: EnvironmentDefinition, onLog?: (l: BuildLogLine) => void) => {

@@ -1,22 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { addPrivatePipWheel, buildEnvironment, Environment, type ImageBuild, Workspace } from "@mlenv/sdk";
-import {
-  baseImageCpu,
-  buildWheel,
-  dockerAvailable,
-  makeTempDir,
-  type PypiIndexServer,
-  registryAvailable,
-  servePypiIndex,
-  skipWithout,
-  startRegistry,
-} from "@mlenv/test-utils";
+import { baseImageCpu, buildWheel, skipWithout } from "@mlenv/test-utils";
+import { imageBuildsMissing, useImageBuilds, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerClient } from "../docker/index";
 import { silentLogger } from "../logger";
 import { type RunningServer, startServer } from "../server";
 
-const reason = (await dockerAvailable()) ?? registryAvailable();
+const reason = await imageBuildsMissing();
 const run = `${process.pid}x${Date.now().toString(36)}`;
 
 /**
@@ -30,23 +21,21 @@ describe.skipIf(skipWithout("docker", reason))("image builds end to end through 
   const priv = `mlenv-e2e-priv-${run}`;
   const admin = `mlenv_${randomBytes(32).toString("base64url")}`;
   const secretValue = `idx-${randomBytes(12).toString("hex")}`;
-  const images = new Set<string>();
-  const dir = makeTempDir("mlenv-builds-e2e-");
-  let index: PypiIndexServer;
-  let registry: Awaited<ReturnType<typeof startRegistry>>;
-  let srv: RunningServer;
-  let ws: Workspace;
-
-  beforeAll(async () => {
-    index = await servePypiIndex({
+  const dir = useTempDir("mlenv-builds-e2e-");
+  const { registry, index, images } = useImageBuilds(docker, {
+    index: () => ({
       projects: {
         [pub]: [
           { wheel: buildWheel({ name: pub, version: "1.0" }) },
           { wheel: buildWheel({ name: pub, version: "1.1" }) },
         ],
       },
-    });
-    registry = await startRegistry();
+    }),
+  });
+  let srv: RunningServer;
+  let ws: Workspace;
+
+  beforeAll(async () => {
     srv = await startServer({
       dataDir: dir.path,
       bootstrapToken: admin,
@@ -63,10 +52,6 @@ describe.skipIf(skipWithout("docker", reason))("image builds end to end through 
 
   afterAll(async () => {
     await srv?.close();
-    for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
-    await index?.close();
-    await registry?.stop();
-    dir.cleanup();
   });
 
   const mod = (n: string) => n.replace(/-/g, "_");

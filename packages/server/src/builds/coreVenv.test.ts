@@ -1,41 +1,20 @@
 import { parseDefinition } from "@mlenv/core";
-import {
-  baseImageCpu,
-  buildWheel,
-  dockerAvailable,
-  type LocalRegistry,
-  type PypiIndexServer,
-  registryAvailable,
-  servePypiIndex,
-  skipWithout,
-  startRegistry,
-} from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BuildImageOptions, type BuildLogLine, DockerClient } from "../docker/index";
+import { baseImageCpu, buildWheel, skipWithout } from "@mlenv/test-utils";
+import { imageBuildsMissing, useImageBuilds } from "@mlenv/test-utils/fixtures";
+import { beforeAll, describe, expect, it } from "vitest";
+import { CountingDocker } from "../../test/countingDocker";
+import type { BuildLogLine } from "../docker/index";
 import { coreRenderer, ImageBuilder } from "./builder";
 
-const reason = (await dockerAvailable()) ?? registryAvailable();
+const reason = await imageBuildsMissing();
 const run = `${process.pid}x${Date.now().toString(36)}`;
-
-class CountingDocker extends DockerClient {
-  builds = 0;
-  override buildImage(options: BuildImageOptions) {
-    this.builds++;
-    return super.buildImage(options);
-  }
-}
 
 describe.skipIf(skipWithout("docker", reason))("core's venv rendering built on the local base image", () => {
   const docker = new CountingDocker();
   const a = `mlenv-venv-a-${run}`;
   const b = `mlenv-venv-b-${run}`;
-  let index: PypiIndexServer;
-  let registry: LocalRegistry;
-  let builder: ImageBuilder;
-  const images = new Set<string>();
-
-  beforeAll(async () => {
-    index = await servePypiIndex({
+  const { registry, index, images } = useImageBuilds(docker, {
+    index: () => ({
       projects: {
         [a]: [{ wheel: buildWheel({ name: a, version: "1.0" }) }],
         [b]: [
@@ -43,18 +22,16 @@ describe.skipIf(skipWithout("docker", reason))("core's venv rendering built on t
           { wheel: buildWheel({ name: b, version: "2.1" }) },
         ],
       },
-    });
-    registry = await startRegistry();
+    }),
+  });
+  let builder: ImageBuilder;
+
+  beforeAll(() => {
     builder = new ImageBuilder({
       docker,
       render: coreRenderer({ condaExecutable: null }),
       registry: { address: registry.address },
     });
-  });
-  afterAll(async () => {
-    for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
-    await index?.close();
-    await registry?.stop();
   });
 
   const definition = (pinB: string) =>

@@ -1,17 +1,11 @@
 import { parseDefinition } from "@mlenv/core";
-import {
-  baseImageCpu,
-  dockerAvailable,
-  type LocalRegistry,
-  registryAvailable,
-  skipWithout,
-  startRegistry,
-} from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { baseImageCpu, skipWithout } from "@mlenv/test-utils";
+import { imageBuildsMissing, useImageBuilds } from "@mlenv/test-utils/fixtures";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type BuildLogLine, DockerClient, registryManifestDigest } from "../docker/index";
 import { ImageBuilder } from "./builder";
 
-const reason = (await dockerAvailable()) ?? registryAvailable();
+const reason = await imageBuildsMissing();
 const run = `${process.pid}x${Date.now().toString(36)}`;
 const secret = `pw-${run}-never-logged`;
 
@@ -20,18 +14,12 @@ describe.skipIf(skipWithout("docker", reason))(
   () => {
     const docker = new DockerClient();
     const auth = { username: "mlenv", password: secret };
-    let registry: LocalRegistry;
+    const { registry, images } = useImageBuilds(docker, { registry: { auth } });
     let privateBase: string;
-    const images = new Set<string>();
 
-    beforeAll(async () => {
-      registry = await startRegistry({ auth });
+    beforeAll(() => {
       privateBase = `${registry.address}/private/base-${run}:1`;
-    });
-    afterAll(async () => {
-      for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
-      await docker.removeImage(privateBase, { force: true }).catch(() => false);
-      await registry?.stop();
+      images.add(privateBase);
     });
 
     it("pushes and looks up manifests only with the credentials", async () => {

@@ -1,18 +1,12 @@
 import { randomBytes } from "node:crypto";
-import {
-  baseImageCpu,
-  dockerAvailable,
-  makeTempDir,
-  registryAvailable,
-  skipWithout,
-  startRegistry,
-} from "@mlenv/test-utils";
+import { baseImageCpu, skipWithout } from "@mlenv/test-utils";
+import { imageBuildsMissing, useImageBuilds, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerClient } from "../docker/index";
 import { silentLogger } from "../logger";
 import { type RunningServer, startServer } from "../server";
 
-const reason = (await dockerAvailable()) ?? registryAvailable();
+const reason = await imageBuildsMissing();
 const run = `${process.pid}x${Date.now().toString(36)}`;
 /** `${MLENV_SECRET_REGISTRY_PW}`: the definition names the secret, never its value. */
 const secretRef = ["$", "{MLENV_SECRET_REGISTRY_PW}"].join("");
@@ -23,15 +17,16 @@ describe.skipIf(skipWithout("docker", reason))(
     const docker = new DockerClient();
     const password = `pw-${randomBytes(9).toString("hex")}`;
     const admin = `mlenv_${randomBytes(32).toString("base64url")}`;
-    const dir = makeTempDir("mlenv-builds-regauth-");
-    const images = new Set<string>();
-    let registry: Awaited<ReturnType<typeof startRegistry>>;
+    const dir = useTempDir("mlenv-builds-regauth-");
+    const { registry, images } = useImageBuilds(docker, {
+      registry: { auth: { username: "mlenv", password } },
+    });
     let srv: RunningServer;
     let privateBase: string;
 
     beforeAll(async () => {
-      registry = await startRegistry({ auth: { username: "mlenv", password } });
       privateBase = `${registry.address}/private/base-${run}:1`;
+      images.add(privateBase);
       await docker.tagImage(baseImageCpu(), privateBase);
       await docker.pushImage(privateBase, {
         auth: { username: "mlenv", password, serveraddress: registry.address },
@@ -47,10 +42,6 @@ describe.skipIf(skipWithout("docker", reason))(
 
     afterAll(async () => {
       await srv?.close();
-      for (const image of [...images, privateBase])
-        await docker.removeImage(image, { force: true }).catch(() => false);
-      await registry?.stop();
-      dir.cleanup();
     });
 
     const api = async (method: string, path: string, body?: unknown) => {

@@ -4,25 +4,16 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseDefinition } from "@mlenv/core";
 import { Workspace } from "@mlenv/sdk";
-import {
-  baseImageCpu,
-  buildWheel,
-  dockerAvailable,
-  makeTempDir,
-  type PypiIndexServer,
-  registryAvailable,
-  servePypiIndex,
-  skipWithout,
-  startRegistry,
-} from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { baseImageCpu, buildWheel, skipWithout } from "@mlenv/test-utils";
+import { imageBuildsMissing, useImageBuilds, useTempDir } from "@mlenv/test-utils/fixtures";
+import { afterAll, describe, expect, it } from "vitest";
 import { DockerClient } from "../docker/index";
 import { silentLogger } from "../logger";
 import { openStore, startServer } from "../server";
 import { openWheelSupport } from "../wheels/support";
 import { openBuildSupport } from "./buildSupport";
 
-const reason = (await dockerAvailable()) ?? registryAvailable();
+const reason = await imageBuildsMissing();
 const run = `${process.pid}w${Date.now().toString(36)}`;
 
 /**
@@ -38,25 +29,16 @@ describe.skipIf(skipWithout("docker", reason))(
     const pub = `mlenv-worker-pub-${run}`;
     const admin = `mlenv_${randomBytes(32).toString("base64url")}`;
     const secretValue = `idx-${randomBytes(12).toString("hex")}`;
-    const dir = makeTempDir("mlenv-worker-e2e-");
-    const images = new Set<string>();
-    const children: ChildProcess[] = [];
-    let index: PypiIndexServer;
-    let registry: Awaited<ReturnType<typeof startRegistry>>;
-
-    beforeAll(async () => {
-      index = await servePypiIndex({
+    const dir = useTempDir("mlenv-worker-e2e-");
+    const { registry, index, images } = useImageBuilds(docker, {
+      index: () => ({
         projects: { [pub]: [{ wheel: buildWheel({ name: pub, version: "1.0" }) }] },
-      });
-      registry = await startRegistry();
-    }, 60_000);
+      }),
+    });
+    const children: ChildProcess[] = [];
 
-    afterAll(async () => {
+    afterAll(() => {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-      for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
-      await index?.close();
-      await registry?.stop();
-      dir.cleanup();
     });
 
     it("builds a job that needs the server's base image and a secret index, as recorded", async () => {

@@ -1,32 +1,17 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
-import {
-  baseImageCpu,
-  dockerAvailable,
-  type LocalRegistry,
-  registryAvailable,
-  skipWithout,
-  startRegistry,
-} from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { baseImageCpu, skipWithout } from "@mlenv/test-utils";
+import { imageBuildsMissing, useImageBuilds } from "@mlenv/test-utils/fixtures";
+import { describe, expect, it } from "vitest";
 import { type BuildLogLine, type DockerBuildError, DockerClient } from "./index";
 
-const reason = (await dockerAvailable()) ?? registryAvailable();
+const reason = await imageBuildsMissing();
 const enc = (s: string) => new TextEncoder().encode(s);
 const run = `${process.pid}-${Date.now().toString(36)}`;
 
 describe.skipIf(skipWithout("docker", reason))("DockerClient on a real engine", () => {
   const docker = new DockerClient();
   const base = baseImageCpu();
-  const created: string[] = [];
-  let registry: LocalRegistry;
-
-  beforeAll(async () => {
-    registry = await startRegistry();
-  });
-  afterAll(async () => {
-    for (const ref of created) await docker.removeImage(ref, { force: true }).catch(() => false);
-    await registry?.stop();
-  });
+  const { registry, images: created } = useImageBuilds(docker);
 
   it("pings and reports its version", async () => {
     await docker.ping();
@@ -37,7 +22,7 @@ describe.skipIf(skipWithout("docker", reason))("DockerClient on a real engine", 
 
   it("builds from an in-memory context with labels and build args, streaming the log, and runs python in the image", async () => {
     const tag = `mlenv-test/client-${run}:one`;
-    created.push(tag);
+    created.add(tag);
     const lines: BuildLogLine[] = [];
     const result = await docker.buildImage({
       context: {
@@ -168,7 +153,7 @@ describe.skipIf(skipWithout("docker", reason))("DockerClient on a real engine", 
   it("tags, pushes to a registry with a digest the registry serves, and removes", async () => {
     const local = `mlenv-test/client-${run}:push`;
     const remote = `${registry.address}/mlenv/client_${run.replace(/[^a-z0-9]/g, "")}:v1`;
-    created.push(local, remote);
+    created.add(local).add(remote);
     await docker.buildImage({
       context: { Dockerfile: enc(`FROM ${base}\nLABEL marker=${run}\n`) },
       tags: [local],
