@@ -8,7 +8,7 @@ import {
 import { type ComponentChild, h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { href } from "./route";
-import { ErrorBox, formatDate, PageTitle } from "./util";
+import { Breadcrumbs, ErrorBox, formatDate, PageTitle, StatusBadge } from "./util";
 
 /** The first part of an error message: the failed step's output is shown in the log. */
 function headline(message: string): string {
@@ -85,22 +85,17 @@ export function BuildPage(props: {
   return h(
     "main",
     { id: "main" },
-    h(
-      "p",
-      { class: "meta" },
-      h("a", { href: href.list() }, "Environments"),
-      " / ",
-      typeof env === "string"
-        ? [
-            h(
-              "a",
-              { href: href.env(env, typeof version === "number" ? version : undefined) },
+    h(Breadcrumbs, {
+      links: [
+        [href.list(), "Environments"],
+        typeof env === "string"
+          ? [
+              href.env(env, typeof version === "number" ? version : undefined),
               `${env}${typeof version === "number" ? ` v${version}` : ""}`,
-            ),
-            " / ",
-          ]
-        : null,
-    ),
+            ]
+          : null,
+      ],
+    }),
     h(PageTitle, null, "Build ", h("span", { class: "hash" }, props.id)),
     error ? h(ErrorBox, { error }) : null,
     job
@@ -111,7 +106,7 @@ export function BuildPage(props: {
           h(
             "dd",
             null,
-            h("span", { id: "build-status", class: `badge status-${job.status}` }, job.status),
+            h(StatusBadge, { id: "build-status", status: job.status }),
             following && !isFinalBuildStatus(job.status) ? " (following the log live)" : "",
           ),
           h("dt", null, "Image"),

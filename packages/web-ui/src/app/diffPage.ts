@@ -5,35 +5,12 @@ import { ChangeSummary } from "./changeSummary";
 import { definitionYaml } from "./definitionText";
 import { type DiffRow, lineDiff } from "./lineDiff";
 import { href } from "./route";
-import { ErrorBox, PageTitle, useAsync } from "./util";
+import { Breadcrumbs, ErrorBox, PageTitle, useAsync, VersionSelect } from "./util";
 
 function cells(side: DiffRow["left"], kind: DiffRow["kind"], which: "left" | "right"): ComponentChild[] {
   if (!side) return [h("td", { class: "n empty" }), h("td", { class: "empty" })];
   const mark = kind === "same" ? "" : which === "left" ? "del" : "add";
   return [h("td", { class: `n ${mark}` }, String(side.line)), h("td", { class: mark }, side.text)];
-}
-
-function VersionSelect(props: {
-  id: string;
-  label: string;
-  value: number;
-  versions: number[];
-  onPick: (v: number) => void;
-}): ComponentChild {
-  return h(
-    "div",
-    { class: "field" },
-    h("label", { for: props.id }, props.label),
-    h(
-      "select",
-      {
-        id: props.id,
-        value: String(props.value),
-        onChange: (e: Event) => props.onPick(Number((e.currentTarget as HTMLSelectElement).value)),
-      },
-      props.versions.map((v) => h("option", { key: v, value: String(v) }, `v${v}`)),
-    ),
-  );
 }
 
 /** Side-by-side diff of the definitions of two versions of one environment. */
@@ -66,14 +43,12 @@ export function DiffPage(props: {
   return h(
     "main",
     { id: "main" },
-    h(
-      "p",
-      { class: "meta" },
-      h("a", { href: href.list() }, "Environments"),
-      " / ",
-      h("a", { href: href.env(props.name) }, props.name),
-      " / ",
-    ),
+    h(Breadcrumbs, {
+      links: [
+        [href.list(), "Environments"],
+        [href.env(props.name), props.name],
+      ],
+    }),
     h(PageTitle, null, `Compare v${props.from} and v${props.to}`),
     state.error ? h(ErrorBox, { error: state.error }) : null,
     !d && !state.error ? h("p", { "aria-live": "polite" }, "Loading…") : null,

@@ -7,7 +7,16 @@ import { TagList } from "./envList";
 import { ImageSection } from "./imageSection";
 import { Manage } from "./manage";
 import { href } from "./route";
-import { ErrorBox, formatDate, PageTitle, shortHash, Tabs, useAsync } from "./util";
+import {
+  Breadcrumbs,
+  ErrorBox,
+  formatDate,
+  PageTitle,
+  shortHash,
+  Tabs,
+  useAsync,
+  VersionSelect,
+} from "./util";
 
 interface EnvData {
   versions: VersionSummary[];
@@ -41,7 +50,6 @@ function DiffPicker(props: { name: string; versions: number[]; current: number }
       : props.current;
   const [from, setFrom] = useState(defaultFrom);
   const [to, setTo] = useState(props.current === defaultFrom ? latest : props.current);
-  const options = props.versions.map((v) => h("option", { value: String(v), key: v }, `v${v}`));
   const go = (e: Event) => {
     e.preventDefault();
     location.hash = href.diff(props.name, from, to);
@@ -49,34 +57,20 @@ function DiffPicker(props: { name: string; versions: number[]; current: number }
   return h(
     "form",
     { class: "toolbar", onSubmit: go, "aria-label": "Compare two versions" },
-    h(
-      "div",
-      { class: "field" },
-      h("label", { for: "diff-from" }, "From version"),
-      h(
-        "select",
-        {
-          id: "diff-from",
-          value: String(from),
-          onChange: (e: Event) => setFrom(Number((e.currentTarget as HTMLSelectElement).value)),
-        },
-        options,
-      ),
-    ),
-    h(
-      "div",
-      { class: "field" },
-      h("label", { for: "diff-to" }, "To version"),
-      h(
-        "select",
-        {
-          id: "diff-to",
-          value: String(to),
-          onChange: (e: Event) => setTo(Number((e.currentTarget as HTMLSelectElement).value)),
-        },
-        options,
-      ),
-    ),
+    h(VersionSelect, {
+      id: "diff-from",
+      label: "From version",
+      value: from,
+      versions: props.versions,
+      onPick: setFrom,
+    }),
+    h(VersionSelect, {
+      id: "diff-to",
+      label: "To version",
+      value: to,
+      versions: props.versions,
+      onPick: setTo,
+    }),
     h("button", { type: "submit" }, "Compare"),
   );
 }
@@ -131,7 +125,7 @@ export function EnvPage(props: {
   return h(
     "main",
     { id: "main" },
-    h("p", { class: "meta" }, h("a", { href: href.list() }, "Environments"), " / "),
+    h(Breadcrumbs, { links: [[href.list(), "Environments"]] }),
     h(
       PageTitle,
       null,

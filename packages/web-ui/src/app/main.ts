@@ -59,6 +59,8 @@ function Page(props: {
   onError: (e: unknown) => void;
 }): ComponentChild {
   const { route, ws, onError } = props;
+  // pages that change things show their controls to writers (not while whoami is unknown)
+  const canWrite = props.who ? props.who.role !== "reader" : false;
   switch (route.page) {
     case "list":
       return h(EnvList, { ws, onError });
@@ -70,7 +72,7 @@ function Page(props: {
         onError,
         name: route.name,
         version: route.version,
-        canWrite: props.who ? props.who.role !== "reader" : false,
+        canWrite,
         key: route.name,
       });
     case "diff":
@@ -80,7 +82,7 @@ function Page(props: {
         ws,
         onError,
         id: route.id,
-        canWrite: props.who ? props.who.role !== "reader" : false,
+        canWrite,
         key: route.id,
       });
     case "runs":
@@ -94,7 +96,7 @@ function Page(props: {
         ws,
         onError,
         name: route.name,
-        canWrite: props.who ? props.who.role !== "reader" : false,
+        canWrite,
         key: route.name,
       });
     case "missing":

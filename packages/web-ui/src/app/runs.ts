@@ -10,7 +10,7 @@ import { type ComponentChild, h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { MetricChart, numericSeries } from "./metricsChart";
 import { href } from "./route";
-import { ErrorBox, formatDate, PageTitle, useAsync } from "./util";
+import { Breadcrumbs, ErrorBox, formatDate, lineBatcher, PageTitle, StatusBadge, useAsync } from "./util";
 
 /** Every run of the workspace, newest first. */
 export function RunList(props: { ws: Workspace; onError: (e: unknown) => void }): ComponentChild {
@@ -60,7 +60,7 @@ export function RunList(props: { ws: Workspace; onError: (e: unknown) => void })
               "tr",
               { key: r.id, "data-run": r.id },
               h("th", { scope: "row" }, h("a", { href: href.run(r.id) }, `${r.experiment} #${r.number}`)),
-              h("td", null, h("span", { class: `badge status-${r.status}` }, r.status)),
+              h("td", null, h(StatusBadge, { status: r.status })),
               h("td", { class: "hash" }, [r.script, ...r.arguments].join(" ")),
               h(
                 "td",
@@ -109,22 +109,12 @@ export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown
     };
     // the log, live (server-sent events, resumed after a dropped connection) until the run ends
     void (async () => {
-      const pending: LogLine[] = [];
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      // one render per burst of lines, not one per line
-      const flush = () => {
-        timer = undefined;
-        const batch = pending.splice(0);
-        if (batch.length && !stop.signal.aborted) setLines((ls) => [...ls, ...batch]);
-      };
+      const batch = lineBatcher<LogLine>((ls) => setLines((shown) => [...shown, ...ls]), stop.signal);
       try {
         for await (const e of client.followLogs(props.id, { signal: stop.signal })) {
-          if (e.type === "log") {
-            pending.push(e.line);
-            timer ??= setTimeout(flush, 50);
-          } else {
-            clearTimeout(timer);
-            flush();
+          if (e.type === "log") batch.push(e.line);
+          else {
+            batch.flush();
             setRun(e.run);
             setMetrics(await client.metrics(props.id));
           }
@@ -164,7 +154,7 @@ export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown
   return h(
     "main",
     { id: "main" },
-    h("p", { class: "meta" }, h("a", { href: href.runs() }, "Runs"), " / "),
+    h(Breadcrumbs, { links: [[href.runs(), "Runs"]] }),
     h(PageTitle, null, run ? `${run.experiment} #${run.number}` : "Run"),
     error ? h(ErrorBox, { error }) : null,
     run
@@ -175,7 +165,7 @@ export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown
           h(
             "dd",
             null,
-            h("span", { id: "run-status", class: `badge status-${run.status}` }, run.status),
+            h(StatusBadge, { id: "run-status", status: run.status }),
             run.exitCode !== null ? ` (exit code ${run.exitCode})` : "",
           ),
           h("dt", null, "Script"),

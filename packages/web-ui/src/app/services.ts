@@ -3,7 +3,7 @@ import { type ComponentChild, h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { href } from "./route";
 import { errorText } from "./session";
-import { ErrorBox, formatDate, PageTitle } from "./util";
+import { Breadcrumbs, ErrorBox, formatDate, lineBatcher, PageTitle, StatusBadge } from "./util";
 
 /** Poll `load` every `ms` while the component is shown. */
 function usePoll<T>(load: () => Promise<T>, deps: unknown[], ms: number): { data: T | null; error: unknown } {
@@ -62,7 +62,7 @@ export function ServiceList(props: { ws: Workspace; onError: (e: unknown) => voi
             "div",
             { class: "title" },
             h("a", { href: href.service(s.name) }, s.name),
-            h("span", { class: `badge status-${s.status}` }, s.status),
+            h(StatusBadge, { status: s.status }),
           ),
           h(
             "p",
@@ -100,24 +100,14 @@ export function ServicePage(props: {
     const stop = new AbortController();
     setLines([]);
     void (async () => {
-      const pending: LogLine[] = [];
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const flush = () => {
-        timer = undefined;
-        const batch = pending.splice(0);
-        if (batch.length && !stop.signal.aborted) setLines((ls) => [...ls, ...batch]);
-      };
+      const batch = lineBatcher<LogLine>((ls) => setLines((shown) => [...shown, ...ls]), stop.signal);
       try {
         for await (const e of new RunsClient(props.ws).followServiceLogs(props.name, {
           signal: stop.signal,
         })) {
-          if (e.type === "log") {
-            pending.push(e.line);
-            timer ??= setTimeout(flush, 50);
-          }
+          if (e.type === "log") batch.push(e.line);
         }
-        clearTimeout(timer);
-        flush();
+        batch.flush();
       } catch (e) {
         if (!stop.signal.aborted) props.onError(e);
       }
@@ -176,7 +166,7 @@ export function ServicePage(props: {
   return h(
     "main",
     { id: "main" },
-    h("p", { class: "meta" }, h("a", { href: href.services() }, "Services"), " / "),
+    h(Breadcrumbs, { links: [[href.services(), "Services"]] }),
     h(PageTitle, null, props.name),
     error ? h(ErrorBox, { error }) : null,
     deleted ? h("div", { class: "ok", role: "status" }, deleted) : null,
@@ -185,7 +175,7 @@ export function ServicePage(props: {
           "dl",
           { class: "facts" },
           h("dt", null, "Status"),
-          h("dd", null, h("span", { id: "service-status", class: `badge status-${s.status}` }, s.status)),
+          h("dd", null, h(StatusBadge, { id: "service-status", status: s.status })),
           h("dt", null, "Model"),
           h("dd", null, `${s.model.name} v${s.model.version}`),
           h("dt", null, "Entry script"),

@@ -114,3 +114,68 @@ export function Tabs(props: { label: string; tabs: TabSpec[]; idPrefix: string }
       : null,
   );
 }
+
+/** A run's, service's or build's status as a coloured badge (`id` names it for tests and links). */
+export function StatusBadge(props: { status: string; id?: string }): ComponentChild {
+  return h("span", { id: props.id, class: `badge status-${props.status}` }, props.status);
+}
+
+/**
+ * Log lines arriving one by one, appended once per burst (50 ms) rather than once per line, so a
+ * chatty log renders a few times a second; nothing is appended once `signal` aborts.
+ */
+export function lineBatcher<L>(
+  append: (batch: L[]) => void,
+  signal: AbortSignal,
+): { push: (line: L) => void; flush: () => void } {
+  const pending: L[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const batch = pending.splice(0);
+    if (batch.length && !signal.aborted) append(batch);
+  };
+  return {
+    push: (line) => {
+      pending.push(line);
+      timer ??= setTimeout(flush, 50);
+    },
+    flush,
+  };
+}
+
+/** The trail above a page's title: each link followed by ` / ` (null entries are left out). */
+export function Breadcrumbs(props: {
+  links: ReadonlyArray<readonly [href: string, label: string] | null>;
+}): ComponentChild {
+  return h(
+    "p",
+    { class: "meta" },
+    props.links.flatMap((link) => (link ? [h("a", { href: link[0] }, link[1]), " / "] : [])),
+  );
+}
+
+/** A labelled select of an environment's versions (`v3`), reporting the picked number. */
+export function VersionSelect(props: {
+  id: string;
+  label: string;
+  value: number;
+  versions: number[];
+  onPick: (v: number) => void;
+}): ComponentChild {
+  return h(
+    "div",
+    { class: "field" },
+    h("label", { for: props.id }, props.label),
+    h(
+      "select",
+      {
+        id: props.id,
+        value: String(props.value),
+        onChange: (e: Event) => props.onPick(Number((e.currentTarget as HTMLSelectElement).value)),
+      },
+      props.versions.map((v) => h("option", { key: v, value: String(v) }, `v${v}`)),
+    ),
+  );
+}
