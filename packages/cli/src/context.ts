@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import type { Workspace } from "@mlenv/sdk";
 import { colorEnabled, formatJson, type Painter, painter, printableLines, type Style } from "./output";
 import { noProgress, type Progress, TerminalProgress } from "./progress";
 
@@ -47,6 +48,11 @@ export interface CliContext {
   progress: (phase: string) => Progress;
   /** Remove a progress line still shown (the command ended). */
   endProgress: () => void;
+  /**
+   * The workspace of the CLI's config file and environment (`MLENV_URL`, `MLENV_TOKEN`); the SDK
+   * loads when a command first asks, not when the program is built.
+   */
+  workspace: () => Promise<Workspace>;
   /** `--quiet` of the command being run. */
   quiet: boolean;
   /** Style functions for stdout / stderr (identity when colour is off). */
@@ -85,6 +91,7 @@ export function createContext(io: CliIo): CliContext {
       io.stdout(`${JSON.stringify(value)}\n`);
       active?.draw();
     },
+    workspace: async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: io.env }),
     progress: (phase) => {
       if (ctx.quiet || io.isTTY?.stderr !== true || io.env.TERM === "dumb") return noProgress;
       active?.done();

@@ -46,7 +46,6 @@ export function register(program: Command, ctx: CliContext): void {
     program.command("env").description("Environment definitions and the environment registry.");
   // The SDK loads when a command runs, not when the program is built.
   const sdk = () => import("@mlenv/sdk");
-  const ws = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
 
   env
     .command("build")
@@ -66,7 +65,7 @@ export function register(program: Command, ctx: CliContext): void {
       }) => {
         const { buildEnvironment } = await sdk();
         const build = await buildEnvironment(
-          await ws(),
+          await ctx.workspace(),
           opts.name,
           opts.version !== undefined ? { version: opts.version } : {},
         );
@@ -125,7 +124,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (opts: { name: string; version?: number; json?: boolean }) => {
       const { BuildsClient } = await sdk();
-      const d = await new BuildsClient(await ws()).image(
+      const d = await new BuildsClient(await ctx.workspace()).image(
         opts.name,
         opts.version !== undefined ? { version: opts.version } : {},
       );

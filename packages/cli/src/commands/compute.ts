@@ -8,8 +8,6 @@ const sdk = () => import("@mlenv/sdk");
 
 /** `mlenv compute` (targets) and `mlenv datastore`. */
 export function register(program: Command, ctx: CliContext): void {
-  const workspace = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
-
   const compute = program
     .command("compute")
     .description(
@@ -60,7 +58,7 @@ export function register(program: Command, ctx: CliContext): void {
           token = (await ctx.io.readStdin()).trim();
         }
         const { ComputeClient } = await sdk();
-        const t = await new ComputeClient(await workspace()).attachSlurm({
+        const t = await new ComputeClient(await ctx.workspace()).attachSlurm({
           name: opts.name,
           restUrl: opts.restUrl,
           sharedDir: opts.sharedDir,
@@ -87,7 +85,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
       const { ComputeClient } = await sdk();
-      const items = await new ComputeClient(await workspace()).list();
+      const items = await new ComputeClient(await ctx.workspace()).list();
       if (opts.json) return ctx.json({ items });
       ctx.out(
         formatTable(items, [
@@ -107,7 +105,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }) => {
       const { ComputeClient } = await sdk();
-      const t = await new ComputeClient(await workspace()).get(name);
+      const t = await new ComputeClient(await ctx.workspace()).get(name);
       if (opts.json) return ctx.json(t);
       ctx.out(`name: ${t.name}`);
       ctx.out(`kind: ${t.kind}${t.builtIn ? " (built in)" : ""}`);
@@ -123,7 +121,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }) => {
       const { ComputeClient } = await sdk();
-      await new ComputeClient(await workspace()).detach(name);
+      await new ComputeClient(await ctx.workspace()).detach(name);
       if (opts.json) return ctx.json({ name, detached: true });
       ctx.out(`Detached ${name}`);
     });
@@ -145,7 +143,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (!opts.path === !opts.blob)
         throw new CliError("E_USAGE", "Expected exactly one of --path <dir> or --blob");
       const { Datastore } = await sdk();
-      const ws = await workspace();
+      const ws = await ctx.workspace();
       const d = opts.path
         ? await Datastore.registerDirectory(ws, { name, path: opts.path })
         : await Datastore.registerBlob(ws, { name });
@@ -166,7 +164,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (!existsSync(path) || !statSync(path).isDirectory())
         throw new CliError("E_USAGE", `Expected a folder to upload; ${sanitize(path)} is not one`);
       const [{ Datastore }, { snapshotDirectory }] = await Promise.all([sdk(), import("@mlenv/sdk/node")]);
-      const d = await Datastore.get(await workspace(), name);
+      const d = await Datastore.get(await ctx.workspace(), name);
       const r = await d.upload(snapshotDirectory(path));
       if (opts.json) return ctx.json(r);
       ctx.out(
@@ -180,7 +178,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
       const { Datastore } = await sdk();
-      const items = (await Datastore.list(await workspace())).map((d) => d.info);
+      const items = (await Datastore.list(await ctx.workspace())).map((d) => d.info);
       if (opts.json) return ctx.json({ items });
       ctx.out(
         formatTable(items, [

@@ -59,7 +59,6 @@ export function register(program: Command, ctx: CliContext): void {
   registerOfflineCommands(env, ctx);
   registerDiffCommand(env, ctx);
   // The SDK and core load when a command runs, not when the program is built.
-  const ws = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
 
   env
     .command("register")
@@ -89,7 +88,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (opts.description !== undefined) def.description = opts.description;
         if (opts.tag) def.tags = { ...def.tags, ...opts.tag };
         const locked = await lockForRegister(ctx, opts.directory, loaded.definition, opts.lock);
-        const res: RegisterResult = await (await ws()).environments.register({
+        const res: RegisterResult = await (await ctx.workspace()).environments.register({
           definition: toReferenceJson(def),
           ...(locked.lock === undefined ? {} : { lock: locked.lock }),
         });
@@ -114,7 +113,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option("--archived <mode>", "include archived environments").choices(["true", "only"]))
     .option("--json", "print JSON")
     .action(async (opts: { prefix?: string; tag?: string; archived?: "true" | "only"; json?: boolean }) => {
-      const items = await (await ws()).environments.list({
+      const items = await (await ctx.workspace()).environments.list({
         prefix: opts.prefix,
         tag: opts.tag,
         archived: opts.archived === undefined ? undefined : opts.archived === "only" ? "only" : true,
@@ -142,7 +141,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-l, --label <label>", "label, e.g. production")
     .option("--json", "print JSON (includes the definition)")
     .action(async (opts: { name: string; version?: number; label?: string; json?: boolean }) => {
-      const v = await (await ws()).environments.get(opts.name, selector(opts));
+      const v = await (await ctx.workspace()).environments.get(opts.name, selector(opts));
       if (opts.json) return ctx.json(v);
       for (const line of describeVersion(v)) ctx.out(line);
       const def = v.definition as { python?: { condaDependencies?: unknown } } | undefined;
@@ -168,7 +167,7 @@ export function register(program: Command, ctx: CliContext): void {
     .requiredOption("-n, --name <name>", "environment name")
     .option("--json", "print JSON")
     .action(async (opts: { name: string; json?: boolean }) => {
-      const h = await (await ws()).environments.versions(opts.name);
+      const h = await (await ctx.workspace()).environments.versions(opts.name);
       if (opts.json) return ctx.json(h);
       ctx.out(
         formatTable(h.items, [
@@ -201,9 +200,7 @@ export function register(program: Command, ctx: CliContext): void {
       }) => {
         const [{ definitionHash, loadDefinitionFolder, parseDefinition, saveDefinitionFolder }, sdkNode] =
           await Promise.all([import("@mlenv/core"), import("@mlenv/sdk/node")]);
-        const v = await sdkNode
-          .workspaceFromConfig({ env: ctx.io.env })
-          .environments.get(opts.name, selector(opts));
+        const v = await (await ctx.workspace()).environments.get(opts.name, selector(opts));
         if (!v.definition)
           throw new CliError("E_BAD_RESPONSE", `The server returned no definition for ${opts.name}.`);
         const files = saveDefinitionFolder(parseDefinition(v.definition));
@@ -242,7 +239,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(
       async (opts: { name: string; label: string; version?: number; delete?: boolean; json?: boolean }) => {
-        const registry = (await ws()).environments;
+        const registry = (await ctx.workspace()).environments;
         if (opts.delete) {
           if (opts.version !== undefined)
             throw new CliError("E_USAGE", "Expected --delete or -v VERSION, not both.");
@@ -271,7 +268,7 @@ export function register(program: Command, ctx: CliContext): void {
       .requiredOption("-n, --name <name>", "environment name")
       .option("--json", "print JSON")
       .action(async (opts: { name: string; json?: boolean }) => {
-        const s = await (await ws()).environments[verb](opts.name);
+        const s = await (await ctx.workspace()).environments[verb](opts.name);
         if (opts.json) return ctx.json(s);
         ctx.out(`${done} ${s.name}`);
       });
@@ -287,7 +284,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(
       async (opts: { name: string; newName: string; version?: number; label?: string; json?: boolean }) => {
-        const res = await (await ws()).environments.clone(opts.name, {
+        const res = await (await ctx.workspace()).environments.clone(opts.name, {
           newName: opts.newName,
           ...selector(opts),
         });

@@ -48,8 +48,7 @@ export function registerDiffCommand(env: Command, ctx: CliContext): void {
           if (from === undefined || to === undefined || extra !== undefined) {
             throw new CliError("E_USAGE", "Expected exactly two versions: mlenv env diff -n NAME -v 1 -v 2");
           }
-          const { workspaceFromConfig } = await import("@mlenv/sdk/node");
-          const d = await workspaceFromConfig({ env: ctx.io.env }).environments.diff(opts.name, from, to);
+          const d = await (await ctx.workspace()).environments.diff(opts.name, from, to);
           if (opts.json) return ctx.json(d);
           return printDiff(
             ctx,

@@ -7,8 +7,6 @@ export function register(program: Command, ctx: CliContext): void {
   const index = program
     .command("index")
     .description("The workspace's private package index and upstream index credentials.");
-  // The SDK loads when a command runs, not when the program is built.
-  const workspace = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
 
   index
     .command("url")
@@ -18,7 +16,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--no-credentials", "leave the token out")
     .option("--json", "print JSON")
     .action(async (opts: { credentials: boolean; json?: boolean }) => {
-      const ws = await workspace();
+      const ws = await ctx.workspace();
       const me = await ws.environments.whoami();
       const url = new URL(`${ws.url}/pypi/${encodeURIComponent(me.workspace)}/simple/`);
       if (opts.credentials) {
@@ -54,7 +52,7 @@ export function register(program: Command, ctx: CliContext): void {
         throw new CliError("E_USAGE", "Expected the secret value on standard input; there is none.");
       const value = (await ctx.io.readStdin()).replace(/\r?\n$/, "");
       if (value === "") throw new CliError("E_USAGE", "Expected a non-empty secret value on standard input.");
-      await (await workspace()).request("PUT", `/api/v1/secrets/${encodeURIComponent(name)}`, {
+      await (await ctx.workspace()).request("PUT", `/api/v1/secrets/${encodeURIComponent(name)}`, {
         body: { value, allowedHosts: opts.allowHost ?? [] },
       });
       if (opts.json) return ctx.json({ name, set: true });
@@ -65,7 +63,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description("List secret names (values are never shown).")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const out = await (await workspace()).request<{
+      const out = await (await ctx.workspace()).request<{
         items: { name: string; createdAt: string; updatedAt: string }[];
       }>("GET", "/api/v1/secrets");
       if (opts.json) return ctx.json(out.items);
@@ -82,7 +80,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<name>")
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }) => {
-      await (await workspace()).request("DELETE", `/api/v1/secrets/${encodeURIComponent(name)}`);
+      await (await ctx.workspace()).request("DELETE", `/api/v1/secrets/${encodeURIComponent(name)}`);
       if (opts.json) return ctx.json({ name, deleted: true });
       ctx.out(`Deleted secret ${name}`);
     });

@@ -322,8 +322,7 @@ export function register(program: Command, ctx: CliContext): void {
         let shown: string;
         if (opts.name) {
           shown = opts.name;
-          const { workspaceFromConfig } = await import("@mlenv/sdk/node");
-          const envs = workspaceFromConfig({ env: ctx.io.env }).environments;
+          const envs = (await ctx.workspace()).environments;
           const v = await envs.get(opts.name, opts.version === undefined ? {} : { version: opts.version });
           def = parseDefinition(v.definition);
           if (!lockPath) {
@@ -417,8 +416,7 @@ export function register(program: Command, ctx: CliContext): void {
             throw new CliError("E_USAGE", `expected a lock file at --lock ${opts.lock}; none found`);
           lock = parseLock(readFileSync(p, "utf8"), p);
         } else if (opts.name) {
-          const { workspaceFromConfig } = await import("@mlenv/sdk/node");
-          const envs = workspaceFromConfig({ env: ctx.io.env }).environments;
+          const envs = (await ctx.workspace()).environments;
           const v = await envs.get(opts.name, opts.version === undefined ? {} : { version: opts.version });
           if (v.locked)
             lock = validateLock(await envs.lock(opts.name, v.version), `${opts.name} version ${v.version}`);

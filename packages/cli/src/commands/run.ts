@@ -117,8 +117,6 @@ async function uploadSnapshot(
 
 /** `mlenv run`, `mlenv model` and `mlenv service`. */
 export function register(program: Command, ctx: CliContext): void {
-  const workspace = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
-
   program
     .command("gpus")
     .description(
@@ -127,7 +125,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
       const { RunsClient } = await sdk();
-      const info = await new RunsClient(await workspace()).gpus();
+      const info = await new RunsClient(await ctx.workspace()).gpus();
       if (opts.json) return ctx.json(info);
       ctx.out(
         `__cuda: ${info.cuda ?? "none"}${info.cudaSource !== "none" ? ` (from ${info.cudaSource})` : ""}`,
@@ -261,7 +259,7 @@ export function register(program: Command, ctx: CliContext): void {
           }
         }
         const [{ RunsClient }, { snapshotDirectory }] = await Promise.all([sdk(), import("@mlenv/sdk/node")]);
-        const ws = await workspace();
+        const ws = await ctx.workspace();
         const client = new RunsClient(ws);
         const snap = await uploadSnapshot(ctx, client, snapshotDirectory(dir));
         const info = await client.submit({
@@ -323,7 +321,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-f, --follow", "keep printing as lines are written until the run ends")
     .option("--json", "print each log line as one JSON line ({stream, text, ...})")
     .action(async (id: string, opts: { follow?: boolean; json?: boolean }) => {
-      await printLogs(ctx, await workspace(), id, { follow: opts.follow === true, json: opts.json });
+      await printLogs(ctx, await ctx.workspace(), id, { follow: opts.follow === true, json: opts.json });
     });
 
   run
@@ -334,7 +332,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (opts: { experiment?: string; json?: boolean }) => {
       const { Run } = await sdk();
       const items = (
-        await Run.list(await workspace(), opts.experiment ? { experiment: opts.experiment } : {})
+        await Run.list(await ctx.workspace(), opts.experiment ? { experiment: opts.experiment } : {})
       ).map((r) => r.info);
       if (opts.json) return ctx.json({ items });
       ctx.out(
@@ -357,7 +355,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON (with the environment's definition and lock)")
     .action(async (id: string, opts: { json?: boolean }) => {
       const { Run } = await sdk();
-      const r = await Run.get(await workspace(), id);
+      const r = await Run.get(await ctx.workspace(), id);
       const metrics = await r.getMetrics();
       if (opts.json) return ctx.json({ ...r.info, metrics });
       const i = r.info;
@@ -396,7 +394,7 @@ export function register(program: Command, ctx: CliContext): void {
       const progress = ctx.progress(`downloading ${path}`);
       let bytes: Uint8Array;
       try {
-        bytes = await new RunsClient(await workspace()).artifact(id, path);
+        bytes = await new RunsClient(await ctx.workspace()).artifact(id, path);
       } finally {
         progress.done();
       }
@@ -413,7 +411,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print the run as JSON")
     .action(async (id: string, opts: { json?: boolean }) => {
       const { Run } = await sdk();
-      const r = await (await Run.get(await workspace(), id)).cancel();
+      const r = await (await Run.get(await ctx.workspace(), id)).cancel();
       if (opts.json) return ctx.json(r);
       ctx.out(`Run ${r.id} is ${r.status}`);
     });
@@ -443,7 +441,7 @@ export function register(program: Command, ctx: CliContext): void {
         json?: boolean;
       }) => {
         const { Model, Run } = await sdk();
-        const ws = await workspace();
+        const ws = await ctx.workspace();
         let m: Model;
         if (opts.run) {
           if (!opts.path)
@@ -496,7 +494,7 @@ export function register(program: Command, ctx: CliContext): void {
         json?: boolean;
       }) => {
         const { Model } = await sdk();
-        const m = await Model.get(await workspace(), opts.name, opts.version);
+        const m = await Model.get(await ctx.workspace(), opts.name, opts.version);
         const dir = ctx.path(opts.directory);
         const targets = m.info.files.map((f) => {
           const target = resolve(dir, f.path);
@@ -542,7 +540,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (opts: { name?: string; json?: boolean }) => {
       const { Model } = await sdk();
-      const items = (await Model.list(await workspace(), opts.name)).map((m) => m.info);
+      const items = (await Model.list(await ctx.workspace(), opts.name)).map((m) => m.info);
       if (opts.json) return ctx.json({ items });
       ctx.out(
         formatTable(items, [
@@ -620,7 +618,7 @@ export function register(program: Command, ctx: CliContext): void {
           sdk(),
           import("@mlenv/sdk/node"),
         ]);
-        const ws = await workspace();
+        const ws = await ctx.workspace();
         const client = new RunsClient(ws);
         const snap = await uploadSnapshot(ctx, client, snapshotDirectory(checkDir(ctx, opts.sourceDir)));
         const info = await client.deploy({
@@ -672,7 +670,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
       const { Webservice } = await sdk();
-      const items = (await Webservice.list(await workspace())).map((s) => s.info);
+      const items = (await Webservice.list(await ctx.workspace())).map((s) => s.info);
       if (opts.json) return ctx.json({ items });
       ctx.out(
         formatTable(items, [
@@ -697,7 +695,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print each log line as one JSON line ({stream, text, ...})")
     .action(async (name: string, opts: { follow?: boolean; json?: boolean }) => {
       const { RunsClient } = await sdk();
-      const client = new RunsClient(await workspace());
+      const client = new RunsClient(await ctx.workspace());
       if (opts.follow) {
         // live (server-sent events) until the service fails or is deleted, or ^C
         for await (const e of client.followServiceLogs(name))
@@ -723,7 +721,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (name: string, opts: { data: string; viaServer?: boolean; json?: boolean }) => {
       const { RunsClient, Webservice } = await sdk();
       if (opts.viaServer) {
-        const { status, body } = await new RunsClient(await workspace()).scoreService(name, opts.data);
+        const { status, body } = await new RunsClient(await ctx.workspace()).scoreService(name, opts.data);
         if (status >= 400) {
           const msg = (body as { error?: unknown })?.error;
           throw new CliError(
@@ -733,7 +731,7 @@ export function register(program: Command, ctx: CliContext): void {
         }
         return ctx.json(body);
       }
-      const svc = await Webservice.get(await workspace(), name);
+      const svc = await Webservice.get(await ctx.workspace(), name);
       ctx.json(await svc.run(opts.data));
     });
 
@@ -744,7 +742,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }) => {
       const { Webservice } = await sdk();
-      await (await Webservice.get(await workspace(), name)).delete();
+      await (await Webservice.get(await ctx.workspace(), name)).delete();
       if (opts.json) return ctx.json({ name, deleted: true });
       ctx.out(`Deleted service ${name}`);
     });

@@ -8,8 +8,6 @@ const ROLES: Role[] = ["reader", "writer", "admin"];
 
 /** `mlenv token ...` and `mlenv workspace create`: share access (admin token needed, except generate). */
 export function register(program: Command, ctx: CliContext): void {
-  // The SDK loads when a command runs, not when the program is built.
-  const ws = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
   const token = program.command("token").description("API tokens of the current workspace.");
 
   token
@@ -29,7 +27,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option("-r, --role <role>", "role").choices(ROLES).default("reader"))
     .option("--json", "print JSON")
     .action(async (opts: { name: string; role: Role; json?: boolean }) => {
-      const t = await (await ws()).admin.createToken(opts.name, opts.role);
+      const t = await (await ctx.workspace()).admin.createToken(opts.name, opts.role);
       if (opts.json) return ctx.json(t);
       ctx.out(`Created ${t.role} token ${t.name} (id ${t.id}); it is shown only now:`);
       ctx.out(t.token);
@@ -40,7 +38,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description("List the workspace's tokens (never their secrets).")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const items = await (await ws()).admin.listTokens();
+      const items = await (await ctx.workspace()).admin.listTokens();
       if (opts.json) return ctx.json(items);
       ctx.out(
         formatTable(items, [
@@ -58,7 +56,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<id>", "token id (see mlenv token list)")
     .option("--json", "print JSON")
     .action(async (id: string, opts: { json?: boolean }) => {
-      await (await ws()).admin.revokeToken(id);
+      await (await ctx.workspace()).admin.revokeToken(id);
       if (opts.json) return ctx.json({ id, revoked: true });
       ctx.out(`Revoked token ${id}`);
     });
@@ -73,7 +71,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<name>", "workspace name")
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }) => {
-      const w = await (await ws()).admin.createWorkspace(name);
+      const w = await (await ctx.workspace()).admin.createWorkspace(name);
       if (opts.json) return ctx.json(w);
       ctx.out(`Created workspace ${w.workspace.name}; its admin token is shown only now:`);
       ctx.out(w.adminToken);

@@ -82,8 +82,6 @@ export function register(program: Command, ctx: CliContext): void {
   const wheel = program
     .command("wheel")
     .description("Private wheels of the workspace: upload, list, show, download, yank, signed URLs.");
-  // The SDK loads when a command runs, not when the program is built.
-  const workspace = async () => (await import("@mlenv/sdk/node")).workspaceFromConfig({ env: ctx.io.env });
 
   wheel
     .command("upload")
@@ -105,7 +103,7 @@ export function register(program: Command, ctx: CliContext): void {
           `Expected a wheel file such as dist/my_pkg-1.0-py3-none-any.whl; ${sanitize(path)} is not a file.`,
         );
       }
-      const ws = await workspace();
+      const ws = await ctx.workspace();
       const query = opts.overwrite ? "?overwrite=true" : "";
       const body = new Uint8Array(readFileSync(path));
       const progress = ctx.progress(`uploading ${basename(path)}`);
@@ -134,7 +132,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--project <name>", "only this project")
     .option("--json", "print JSON")
     .action(async (opts: { project?: string; json?: boolean }) => {
-      const out = await (await workspace()).request<{ items: WheelInfo[] }>("GET", "/api/v1/wheels", {
+      const out = await (await ctx.workspace()).request<{ items: WheelInfo[] }>("GET", "/api/v1/wheels", {
         query: { project: opts.project },
       });
       if (opts.json) return ctx.json(out.items);
@@ -156,7 +154,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<filename>", "the wheel's file name")
     .option("--json", "print JSON")
     .action(async (filename: string, opts: { json?: boolean }) => {
-      const w = await (await workspace()).request<WheelInfo & { revisions: WheelRevisionInfo[] }>(
+      const w = await (await ctx.workspace()).request<WheelInfo & { revisions: WheelRevisionInfo[] }>(
         "GET",
         `/api/v1/wheels/${seg(filename)}`,
       );
@@ -209,7 +207,11 @@ export function register(program: Command, ctx: CliContext): void {
         const progress = ctx.progress(`downloading ${filename}`);
         let bytes: Uint8Array;
         try {
-          const res = await send(await workspace(), "GET", `/api/v1/wheels/${seg(filename)}/download${q}`);
+          const res = await send(
+            await ctx.workspace(),
+            "GET",
+            `/api/v1/wheels/${seg(filename)}/download${q}`,
+          );
           bytes = await readCounted(res, progress);
         } finally {
           progress.done();
@@ -230,7 +232,7 @@ export function register(program: Command, ctx: CliContext): void {
     if (action === "yank") cmd.option("--reason <text>", "why it is yanked (shown by pip)");
     cmd.option("--json", "print JSON");
     cmd.action(async (filename: string, opts: { reason?: string; json?: boolean }) => {
-      const out = await (await workspace()).request<unknown>(
+      const out = await (await ctx.workspace()).request<unknown>(
         "POST",
         `/api/v1/wheels/${seg(filename)}/${action}`,
         { body: opts.reason === undefined ? {} : { reason: opts.reason } },
@@ -247,11 +249,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--ttl <seconds>", "lifetime in seconds (default 3600)", parseTtl)
     .option("--json", "print JSON")
     .action(async (reference: string, opts: { ttl?: number; json?: boolean }) => {
-      const out = await (await workspace()).request<{ url: string; requirement: string; expiresAt: string }>(
-        "POST",
-        "/api/v1/wheels/resolve",
-        { body: { reference, ...(opts.ttl ? { ttlSeconds: opts.ttl } : {}) } },
-      );
+      const out = await (await ctx.workspace()).request<{
+        url: string;
+        requirement: string;
+        expiresAt: string;
+      }>("POST", "/api/v1/wheels/resolve", {
+        body: { reference, ...(opts.ttl ? { ttlSeconds: opts.ttl } : {}) },
+      });
       if (opts.json) return ctx.json(out);
       ctx.out(out.url);
     });
