@@ -13,7 +13,7 @@ import {
 } from "@mlenv/test-utils";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { axeViolations } from "./axeAudit";
+import { axeViolations, fitsWidth } from "./axeAudit";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.meta.url));
 const DESKTOP = { width: 1280, height: 900 };
@@ -56,8 +56,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
     const setSource = async (text: string) => {
       await page.fill("#source", text);
     };
-    const noHorizontalScroll = () =>
-      page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
+    const noHorizontalScroll = () => fitsWidth(page);
 
     beforeAll(async () => {
       mkdirSync(ARTIFACTS, { recursive: true });

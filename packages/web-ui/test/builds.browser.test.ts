@@ -25,7 +25,7 @@ import {
 } from "@mlenv/test-utils";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { axeViolations } from "./axeAudit";
+import { auditDesktopAndPhone, axeViolations } from "./axeAudit";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.meta.url));
 const dockerReason = await dockerAvailable();
@@ -164,15 +164,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("docker"
       const log = (await page.locator("#build-log").textContent()) ?? "";
       expect(log).toContain("tick-4");
       expect(log).toContain(run);
-      await page.screenshot({ path: join(ARTIFACTS, "build-failed-desktop.png"), fullPage: true });
-      expect(await axeViolations(page)).toEqual([]);
-      await page.setViewportSize({ width: 375, height: 812 });
-      expect(
-        await page.evaluate(
-          () => document.documentElement.scrollWidth <= document.documentElement.clientWidth,
-        ),
-      ).toBe(true);
-      await page.screenshot({ path: join(ARTIFACTS, "build-failed-phone.png"), fullPage: true });
+      await auditDesktopAndPhone(page, ARTIFACTS, "build-failed");
     }, 180_000);
   },
 );

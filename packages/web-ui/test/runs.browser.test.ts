@@ -15,7 +15,7 @@ import {
 } from "@mlenv/test-utils";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { axeViolations } from "./axeAudit";
+import { auditDesktopAndPhone, axeViolations } from "./axeAudit";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.meta.url));
 
@@ -117,15 +117,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3
       ]);
       const file = await download.path();
       expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ weight: 3 });
-      await page.screenshot({ path: join(ARTIFACTS, "run-desktop.png"), fullPage: true });
-      expect(await axeViolations(page)).toEqual([]);
-      await page.setViewportSize({ width: 375, height: 812 });
-      expect(
-        await page.evaluate(
-          () => document.documentElement.scrollWidth <= document.documentElement.clientWidth,
-        ),
-      ).toBe(true);
-      await page.screenshot({ path: join(ARTIFACTS, "run-phone.png"), fullPage: true });
+      await auditDesktopAndPhone(page, ARTIFACTS, "run");
     }, 200_000);
 
     it("shows a deployed service's status, scoring URL and log", async () => {
