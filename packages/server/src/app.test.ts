@@ -2,8 +2,8 @@ import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { definitionHash, parseDefinition } from "@mlenv/core";
-import { postgresMissing, skipWithout, startTestServer } from "@mlenv/test-utils";
-import { describeOnEachDatabase, usePostgres, useTestServer } from "@mlenv/test-utils/fixtures";
+import { startTestServer } from "@mlenv/test-utils";
+import { describeOnEachDatabase, describeWithPostgres, useTestServer } from "@mlenv/test-utils/fixtures";
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawnServer } from "../test/helpers";
 import { startServer } from "./server";
@@ -470,57 +470,53 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
   });
 });
 
-describe.skipIf(skipWithout("postgres", postgresMissing()))(
-  "two server processes on one PostgreSQL database",
-  () => {
-    const pg = usePostgres();
-    it("allocate versions consistently and see each other's writes", async () => {
-      const url = pg.createDatabase("two_servers");
-      const a = await startTestServer(startServer, { database: url });
-      const { makeTempDir } = await import("@mlenv/test-utils");
-      const dirB = makeTempDir();
-      const b = await spawnServer({
-        MLENV_DATA_DIR: dirB.path,
-        MLENV_DATABASE_URL: url,
-        MLENV_BOOTSTRAP_TOKEN: a.token,
-      });
-      try {
-        const ca = client(a.url, a.token);
-        const cb = client(b.url, a.token);
-        const results = await Promise.all(
-          Array.from({ length: 40 }, (_, i) =>
-            (i % 2 ? ca : cb)("POST", "/api/v1/environments", { definition: def("shared", [`p==${i}`]) }),
-          ),
-        );
-        expect(results.map((r) => r.json.environment.version).sort((x: number, y: number) => x - y)).toEqual(
-          Array.from({ length: 40 }, (_, i) => i + 1),
-        );
-        await ca("PUT", "/api/v1/environments/shared/labels/prod", { version: 7 });
-        expect((await cb("GET", "/api/v1/environments/shared?label=prod")).json.version).toBe(7);
-        const tok = await cb("POST", "/api/v1/tokens", { name: "r", role: "reader" });
-        expect((await client(a.url, tok.json.token)("GET", "/api/v1/whoami")).json.role).toBe("reader");
-        // B has the token cached; A's revocation reaches B through NOTIFY, well before the cache TTL.
-        expect((await client(b.url, tok.json.token)("GET", "/api/v1/whoami")).status).toBe(200);
-        await ca("DELETE", `/api/v1/tokens/${tok.json.id}`);
-        expect((await client(a.url, tok.json.token)("GET", "/api/v1/whoami")).status).toBe(401);
-        const t0 = Date.now();
-        let status = 200;
-        while (status !== 401 && Date.now() - t0 < 2_000) {
-          status = (await client(b.url, tok.json.token)("GET", "/api/v1/whoami")).status;
-          if (status !== 401) await new Promise((r) => setTimeout(r, 20));
-        }
-        expect(status).toBe(401);
-        expect(Date.now() - t0).toBeLessThan(2_000);
-        // Both processes seeded the curated environments once between them.
-        expect((await cb("GET", "/api/v1/environments/mlenv-minimal/versions")).json.items).toHaveLength(1);
-      } finally {
-        await a.stop();
-        await b.stop();
-        dirB.cleanup();
-      }
+describeWithPostgres("two server processes on one PostgreSQL database", (pg) => {
+  it("allocate versions consistently and see each other's writes", async () => {
+    const url = pg.createDatabase("two_servers");
+    const a = await startTestServer(startServer, { database: url });
+    const { makeTempDir } = await import("@mlenv/test-utils");
+    const dirB = makeTempDir();
+    const b = await spawnServer({
+      MLENV_DATA_DIR: dirB.path,
+      MLENV_DATABASE_URL: url,
+      MLENV_BOOTSTRAP_TOKEN: a.token,
     });
-  },
-);
+    try {
+      const ca = client(a.url, a.token);
+      const cb = client(b.url, a.token);
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          (i % 2 ? ca : cb)("POST", "/api/v1/environments", { definition: def("shared", [`p==${i}`]) }),
+        ),
+      );
+      expect(results.map((r) => r.json.environment.version).sort((x: number, y: number) => x - y)).toEqual(
+        Array.from({ length: 40 }, (_, i) => i + 1),
+      );
+      await ca("PUT", "/api/v1/environments/shared/labels/prod", { version: 7 });
+      expect((await cb("GET", "/api/v1/environments/shared?label=prod")).json.version).toBe(7);
+      const tok = await cb("POST", "/api/v1/tokens", { name: "r", role: "reader" });
+      expect((await client(a.url, tok.json.token)("GET", "/api/v1/whoami")).json.role).toBe("reader");
+      // B has the token cached; A's revocation reaches B through NOTIFY, well before the cache TTL.
+      expect((await client(b.url, tok.json.token)("GET", "/api/v1/whoami")).status).toBe(200);
+      await ca("DELETE", `/api/v1/tokens/${tok.json.id}`);
+      expect((await client(a.url, tok.json.token)("GET", "/api/v1/whoami")).status).toBe(401);
+      const t0 = Date.now();
+      let status = 200;
+      while (status !== 401 && Date.now() - t0 < 2_000) {
+        status = (await client(b.url, tok.json.token)("GET", "/api/v1/whoami")).status;
+        if (status !== 401) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(status).toBe(401);
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      // Both processes seeded the curated environments once between them.
+      expect((await cb("GET", "/api/v1/environments/mlenv-minimal/versions")).json.items).toHaveLength(1);
+    } finally {
+      await a.stop();
+      await b.stop();
+      dirB.cleanup();
+    }
+  });
+});
 
 describe("createApp in process", () => {
   it("answers /healthz 503 once the database is gone", async () => {

@@ -61,6 +61,30 @@ export function usePostgres(): PostgresHandle {
   return liveView("PostgreSQL", () => pg);
 }
 
+/**
+ * `describe(title, body)` with a throw-away PostgreSQL server for its tests (see
+ * {@link usePostgres}); skipped loudly where PostgreSQL is missing (a failure under
+ * MLENV_REQUIRE_ALL=1).
+ */
+export function describeWithPostgres(title: string, body: (pg: PostgresHandle) => void): void {
+  describe.skipIf(skipWithout("postgres", postgresMissing()))(title, () => body(usePostgres()));
+}
+
+/**
+ * A throw-away PostgreSQL server started the first time the returned function is called (by a
+ * suite that is not skipped), shared by the suites of the current block and stopped after them.
+ */
+export function usePostgresOnDemand(): () => Promise<PostgresHandle> {
+  let started: Promise<PostgresHandle> | undefined;
+  afterAll(async () => {
+    await (await started?.catch(() => undefined))?.stop();
+  });
+  return () => {
+    started ??= startPostgres();
+    return started;
+  };
+}
+
 /** The database a suite of {@link describeOnEachDatabase} runs on. */
 export interface DatabaseBackend {
   name: "sqlite" | "postgres";

@@ -1,11 +1,6 @@
 import { join } from "node:path";
-import {
-  makeTempDir,
-  type PostgresHandle,
-  postgresMissing,
-  skipWithout,
-  startPostgres,
-} from "@mlenv/test-utils";
+import { makeTempDir } from "@mlenv/test-utils";
+import { describeWithPostgres } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresStore, SqliteStore } from "../database";
 import { type BuildJobStore, openBuildJobStore } from "./jobStore";
@@ -131,12 +126,9 @@ describe("BuildJobStore on SQLite", () => {
   });
 });
 
-const pgReason = postgresMissing();
-describe.skipIf(skipWithout("postgres", pgReason))("BuildJobStore on PostgreSQL", () => {
-  let pgHandle: PostgresHandle;
+describeWithPostgres("BuildJobStore on PostgreSQL", (pg) => {
   contract(async () => {
-    pgHandle = await startPostgres();
-    const url = pgHandle.createDatabase("build_jobs_test");
+    const url = pg.createDatabase("build_jobs_test");
     const store = new PostgresStore(url);
     await store.migrate();
     const jobs = openBuildJobStore({ postgresUrl: url });
@@ -145,7 +137,6 @@ describe.skipIf(skipWithout("postgres", pgReason))("BuildJobStore on PostgreSQL"
       done: async () => {
         await jobs.close();
         await store.close();
-        await pgHandle.stop();
       },
     };
   });

@@ -1,27 +1,11 @@
-import {
-  makeTempDir,
-  type PostgresHandle,
-  postgresMissing,
-  skipWithout,
-  startPostgres,
-} from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describeWithPostgres, useTempDir } from "@mlenv/test-utils/fixtures";
+import { expect, it } from "vitest";
 import { FsBlobStore } from "../blobs/blobStore";
 import { PostgresStore } from "../database";
 import { Registry } from "./registry";
 
-const skip = skipWithout("postgres", postgresMissing());
-
-describe.skipIf(skip)("Registry on one PostgreSQL database from several processes", () => {
-  let pg: PostgresHandle;
-  const dir = makeTempDir();
-  beforeAll(async () => {
-    pg = await startPostgres();
-  });
-  afterAll(async () => {
-    await pg?.stop();
-    dir.cleanup();
-  });
+describeWithPostgres("Registry on one PostgreSQL database from several processes", (pg) => {
+  const dir = useTempDir();
 
   it("concurrent first starts bootstrap once and seed curated environments once", async () => {
     const url = pg.createDatabase("racing_start");

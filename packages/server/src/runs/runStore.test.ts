@@ -1,11 +1,6 @@
 import { join } from "node:path";
-import {
-  makeTempDir,
-  type PostgresHandle,
-  postgresMissing,
-  skipWithout,
-  startPostgres,
-} from "@mlenv/test-utils";
+import { makeTempDir } from "@mlenv/test-utils";
+import { describeWithPostgres } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresStore, SqliteStore } from "../database";
 import { openRunStore, type RunEnvironment, type RunStore } from "./runStore";
@@ -186,10 +181,8 @@ describe("RunStore on SQLite", () => {
   });
 });
 
-describe.skipIf(skipWithout("postgres", postgresMissing()))("RunStore on PostgreSQL", () => {
-  let pg: PostgresHandle;
+describeWithPostgres("RunStore on PostgreSQL", (pg) => {
   contract(async () => {
-    pg = await startPostgres();
     const store = new PostgresStore(pg.url);
     await store.migrate();
     const runs = openRunStore({ postgresUrl: pg.url });
@@ -198,7 +191,6 @@ describe.skipIf(skipWithout("postgres", postgresMissing()))("RunStore on Postgre
       done: async () => {
         await runs.close();
         await store.close();
-        await pg.stop();
       },
     };
   });

@@ -1,18 +1,11 @@
 import { randomBytes } from "node:crypto";
-import {
-  makeTempDir,
-  type PostgresHandle,
-  postgresMissing,
-  skipWithout,
-  startPostgres,
-} from "@mlenv/test-utils";
+import { makeTempDir } from "@mlenv/test-utils";
+import { describeWithPostgres } from "@mlenv/test-utils/fixtures";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { spawnServer } from "../../test/helpers";
 import { hashToken } from "../auth";
 import { PostgresStore } from "../database";
-
-const skip = skipWithout("postgres", postgresMissing());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,15 +25,7 @@ async function revokeElsewhere(url: string, token: string): Promise<void> {
   }
 }
 
-describe.skipIf(skip)("a PostgreSQL restart under load", () => {
-  let pgh: PostgresHandle;
-  beforeAll(async () => {
-    pgh = await startPostgres();
-  }, 120_000);
-  afterAll(async () => {
-    await pgh?.stop();
-  });
-
+describeWithPostgres("a PostgreSQL restart under load", (pgh) => {
   it("keeps the server up: 503 while the database is down, 200 again after, revocations still heard", async () => {
     const database = pgh.createDatabase("restart_load");
     const dir = makeTempDir("mlenv-pg-restart-");

@@ -1,11 +1,6 @@
 import { join } from "node:path";
-import {
-  makeTempDir,
-  type PostgresHandle,
-  postgresMissing,
-  skipWithout,
-  startPostgres,
-} from "@mlenv/test-utils";
+import { makeTempDir, postgresMissing, skipWithout } from "@mlenv/test-utils";
+import { usePostgresOnDemand } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresStore, SqliteStore } from "../database";
 import type { Store } from "../store/types";
@@ -126,13 +121,9 @@ contract("SQLite", false, async () => {
   };
 });
 
-let pg: PostgresHandle | undefined;
-afterAll(async () => {
-  await pg?.stop();
-});
+const postgres = usePostgresOnDemand();
 contract("PostgreSQL", skipWithout("postgres", postgresMissing()), async () => {
-  pg = await startPostgres();
-  const url = pg.createDatabase("catalog");
+  const url = (await postgres()).createDatabase("catalog");
   const store = new PostgresStore(url);
   await store.migrate();
   const catalog = openWheelCatalog({ postgresUrl: url });

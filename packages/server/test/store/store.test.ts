@@ -1,22 +1,16 @@
 import { join } from "node:path";
-import {
-  makeTempDir,
-  type PostgresHandle,
-  postgresMissing,
-  skipWithout,
-  startPostgres,
-} from "@mlenv/test-utils";
+import { makeTempDir, postgresMissing, skipWithout } from "@mlenv/test-utils";
+import { usePostgresOnDemand } from "@mlenv/test-utils/fixtures";
 import { afterAll, describe, expect, it } from "vitest";
 import { PostgresStore, SqliteStore } from "../../src/database";
 import { type Database, exec, first, openDatabase, type SqlLocation } from "../../src/store/database";
 import { storeContract } from "./contract";
 
 const dirs: Array<() => void> = [];
-let pg: PostgresHandle | undefined;
-afterAll(async () => {
+afterAll(() => {
   for (const d of dirs) d();
-  await pg?.stop();
 });
+const postgres = usePostgresOnDemand();
 
 let file = "";
 storeContract("sqlite", {
@@ -38,13 +32,12 @@ storeContract("sqlite", {
 storeContract("postgres", {
   skip: skipWithout("postgres", postgresMissing()),
   async open() {
-    pg ??= await startPostgres();
-    const s = new PostgresStore(pg.url);
+    const s = new PostgresStore((await postgres()).url);
     await s.migrate();
     return s;
   },
   async openAgain() {
-    const s = new PostgresStore(pg!.url);
+    const s = new PostgresStore((await postgres()).url);
     await s.migrate();
     return s;
   },
@@ -64,8 +57,7 @@ const backends: Array<{ name: string; skip: boolean; location: () => Promise<Sql
     name: "postgres",
     skip: skipWithout("postgres", postgresMissing()),
     async location() {
-      pg ??= await startPostgres();
-      return { postgresUrl: pg.createDatabase(`tx_${Date.now().toString(36)}`) };
+      return { postgresUrl: (await postgres()).createDatabase(`tx_${Date.now().toString(36)}`) };
     },
   },
 ];
