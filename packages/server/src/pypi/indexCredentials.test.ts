@@ -1,43 +1,10 @@
-import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildWheel, makeTempDir, skipWithout, venvMissing } from "@mlenv/test-utils";
+import { buildWheel, makeTempDir, makeVenv, skipWithout, venvMissing } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWheelTestServer, type WheelTestServer } from "../../test/wheelTestServer";
 import { isWheelError } from "../wheels/errors";
 import { referencedSecrets, secretEnvironment } from "../wheels/resolve";
-
-function run(
-  cmd: string,
-  args: string[],
-  extraEnv: Record<string, string> = {},
-): Promise<{ code: number | null; out: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!k.startsWith("PIP_") && !k.startsWith("PYTHON")) env[k] = v;
-  Object.assign(
-    env,
-    {
-      PIP_CONFIG_FILE: "/dev/null",
-      PIP_NO_INPUT: "1",
-      PIP_DISABLE_PIP_VERSION_CHECK: "1",
-      PIP_NO_CACHE_DIR: "1",
-    },
-    extraEnv,
-  );
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env, timeout: 120_000 });
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      out += d;
-    });
-    child.on("error", (e) => resolve({ code: -1, out: `${out}\n${String(e)}` }));
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 /** `${MLENV_SECRET_<name>}` as written in a pip block. */
 const ref = (name: string) => `$\{MLENV_SECRET_${name}}`;
@@ -94,15 +61,14 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       const env = await secretEnvironment(lines, { catalog: srv.catalog, workspaceId: srv.workspaceId });
       expect(Object.keys(env)).toEqual(["MLENV_SECRET_UPSTREAM_TOKEN"]);
 
-      const venv = join(tmp.path, "venv");
-      expect((await run("python3", ["-m", "venv", venv])).code).toBe(0);
+      const venv = await makeVenv(join(tmp.path, "venv"));
       // Without the secret pip is refused by the index...
-      const denied = await run(join(venv, "bin/python"), ["-m", "pip", "install", "-r", file]);
+      const denied = await venv.pip(["install", "-r", file]);
       expect(denied.code).not.toBe(0);
       // ...with it, it installs.
-      const pip = await run(join(venv, "bin/python"), ["-m", "pip", "install", "-v", "-r", file], env);
+      const pip = await venv.pip(["install", "-v", "-r", file], env);
       expect(pip.code, pip.out).toBe(0);
-      const py = await run(join(venv, "bin/python"), ["-c", "import credpkg; print(credpkg.VALUE)"]);
+      const py = await venv.python("import credpkg; print(credpkg.VALUE)");
       expect(py.out.trim()).toBe("credpkg 1.0");
 
       expect(readFileSync(file, "utf8")).not.toContain(secret);

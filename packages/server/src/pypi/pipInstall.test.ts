@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildWheel, makeTempDir, runWithPipEnv as run, skipWithout, venvMissing } from "@mlenv/test-utils";
+import { buildWheel, makeTempDir, makeVenv, skipWithout, venvMissing } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWheelTestServer, type WheelTestServer } from "../../test/wheelTestServer";
 
@@ -45,31 +45,20 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("real pip installs p
   });
 
   it("installs from the index with the token as basic auth, honouring yanking, requires-python and PEP 658", async () => {
-    const venv = join(tmp.path, "venv-index");
-    expect((await run("python3", ["-m", "venv", venv])).code).toBe(0);
+    const venv = await makeVenv(join(tmp.path, "venv-index"));
     const indexUrl = `${srv.url.replace("http://", `http://__token__:${srv.readerToken}@`)}/pypi/default/simple/`;
-    const pip = await run(join(venv, "bin/python"), [
-      "-m",
-      "pip",
-      "install",
-      "--index-url",
-      indexUrl,
-      "mlpriv-app",
-    ]);
+    const pip = await venv.pip(["install", "--index-url", indexUrl, "mlpriv-app"]);
     expect(pip.code, pip.out).toBe(0);
-    const py = await run(join(venv, "bin/python"), [
-      "-c",
+    const py = await venv.python(
       "import mlpriv_app, mlpriv_core; print(mlpriv_app.VALUE, '|', mlpriv_core.VALUE)",
-    ]);
+    );
     expect(py.out.trim()).toBe("mlpriv-app 1.0 | mlpriv-core 1.0");
     // pip read the index and the PEP 658 metadata files, and never the yanked or incompatible wheels.
     expect(srv.paths).toContain("/pypi/default/simple/mlpriv-app/");
     expect(srv.paths).toContain("/pypi/default/simple/mlpriv-core/");
     // pip >= 23.2 reads PEP 714's `core-metadata`; older pips (Debian bookworm ships 23.0.1) ignore
     // it by design (PEP 714 renamed the key because they crash on the dict form) and fetch the wheel.
-    const pipVersion = /pip (\d+)\.(\d+)/.exec(
-      (await run(join(venv, "bin/python"), ["-m", "pip", "--version"])).out,
-    );
+    const pipVersion = /pip (\d+)\.(\d+)/.exec((await venv.pip(["--version"])).out);
     const readsCoreMetadata =
       pipVersion !== null &&
       (Number(pipVersion[1]) > 23 || (Number(pipVersion[1]) === 23 && Number(pipVersion[2]) >= 2));
@@ -91,22 +80,12 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("real pip installs p
       body: JSON.stringify({ reference: "mlenv+wheel://default/mlpriv_core-1.0-py3-none-any.whl" }),
     });
     const { requirement } = (await res.json()) as { requirement: string };
-    const venv = join(tmp.path, "venv-signed");
-    expect((await run("python3", ["-m", "venv", venv])).code).toBe(0);
+    const venv = await makeVenv(join(tmp.path, "venv-signed"));
     const req = join(tmp.path, "requirements.txt");
     writeFileSync(req, `${requirement}\n`);
-    const pip = await run(join(venv, "bin/python"), [
-      "-m",
-      "pip",
-      "install",
-      "--no-index",
-      "--require-hashes",
-      "--no-deps",
-      "-r",
-      req,
-    ]);
+    const pip = await venv.pip(["install", "--no-index", "--require-hashes", "--no-deps", "-r", req]);
     expect(pip.code, pip.out).toBe(0);
-    const py = await run(join(venv, "bin/python"), ["-c", "import mlpriv_core; print(mlpriv_core.VALUE)"]);
+    const py = await venv.python("import mlpriv_core; print(mlpriv_core.VALUE)");
     expect(py.out.trim()).toBe("mlpriv-core 1.0");
   });
 });

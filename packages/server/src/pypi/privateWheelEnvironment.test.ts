@@ -3,9 +3,9 @@ import { join } from "node:path";
 import {
   buildWheel,
   makeTempDir,
+  makeVenv,
   type PostgresHandle,
   postgresMissing,
-  runWithPipEnv as run,
   skipWithout,
   startPostgres,
   startTestServer,
@@ -90,36 +90,19 @@ function suite(label: string, opts: { skip: boolean; withPostgres: boolean }) {
       );
       expect(reqs[0]).not.toContain(srv.token);
 
-      const venv = join(tmp.path, "venv");
-      expect((await run("python3", ["-m", "venv", venv])).code).toBe(0);
+      const venv = await makeVenv(join(tmp.path, "venv"));
       const file = join(tmp.path, "requirements.txt");
       writeFileSync(file, `${reqs.join("\n")}\n`);
       // --no-index: pip may use nothing but what the rendered requirements say.
-      const pip = await run(join(venv, "bin/python"), [
-        "-m",
-        "pip",
-        "install",
-        "--no-index",
-        "--require-hashes",
-        "-r",
-        file,
-      ]);
+      const pip = await venv.pip(["install", "--no-index", "--require-hashes", "-r", file]);
       expect(pip.code, pip.out).toBe(0);
-      const py = await run(join(venv, "bin/python"), ["-c", "import acme_secret_model as m; print(m.VALUE)"]);
+      const py = await venv.python("import acme_secret_model as m; print(m.VALUE)");
       expect(py.out.trim()).toBe("acme-secret-model 0.3.1");
 
       // The same wheel through the index, with the token as basic auth.
-      const venv2 = join(tmp.path, "venv-index");
-      expect((await run("python3", ["-m", "venv", venv2])).code).toBe(0);
+      const venv2 = await makeVenv(join(tmp.path, "venv-index"));
       const indexUrl = `${srv.url.replace("http://", `http://__token__:${srv.token}@`)}/pypi/default/simple/`;
-      const pip2 = await run(join(venv2, "bin/python"), [
-        "-m",
-        "pip",
-        "install",
-        "--index-url",
-        indexUrl,
-        "acme-secret-model==0.3.1",
-      ]);
+      const pip2 = await venv2.pip(["install", "--index-url", indexUrl, "acme-secret-model==0.3.1"]);
       expect(pip2.code, pip2.out).toBe(0);
       expect(pip2.out).not.toContain(srv.token);
 

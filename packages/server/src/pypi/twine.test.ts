@@ -1,10 +1,11 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   buildWheel,
   makeTempDir,
-  pipEnv,
+  makeVenv,
+  type PipRun,
   runWithPipEnv,
   skipWithout,
   twineMissing,
@@ -14,30 +15,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWheelTestServer, type WheelTestServer } from "../../test/wheelTestServer";
 
 /** Run Debian's real twine with no user config, no keyring and no prompts. */
-function twine(args: string[], home: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("twine", args, {
-      env: {
-        ...pipEnv(),
-        HOME: home,
-        PYTHON_KEYRING_BACKEND: "keyring.backends.null.Keyring",
-        TWINE_NON_INTERACTIVE: "1",
-        NO_COLOR: "1",
-        // rich wraps at 80 columns otherwise
-        COLUMNS: "1000",
-      },
-      timeout: 60_000,
-    });
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      out += d;
-    });
-    child.on("error", (e) => resolve({ code: -1, out: `${out}\n${String(e)}` }));
-    child.on("close", (code) => resolve({ code, out }));
-  });
+function twine(args: string[], home: string): Promise<PipRun> {
+  const env = {
+    HOME: home,
+    PYTHON_KEYRING_BACKEND: "keyring.backends.null.Keyring",
+    TWINE_NON_INTERACTIVE: "1",
+    NO_COLOR: "1",
+    // rich wraps at 80 columns otherwise
+    COLUMNS: "1000",
+  };
+  return runWithPipEnv("twine", args, { env, timeoutMs: 60_000 });
 }
 
 describe.skipIf(skipWithout("twine", twineMissing()))("the legacy upload API with the real twine", () => {
@@ -178,22 +165,11 @@ describe.skipIf(skipWithout("twine", twineMissing()))("the legacy upload API wit
   it.skipIf(skipWithout("python3-venv", venvMissing()))(
     "pip installs the published wheel from the workspace index",
     async () => {
-      const venv = join(tmp.path, "venv");
-      expect((await runWithPipEnv("python3", ["-m", "venv", venv])).code).toBe(0);
+      const venv = await makeVenv(join(tmp.path, "venv"));
       const index = `${srv.url.replace("http://", `http://__token__:${srv.readerToken}@`)}/pypi/default/simple/`;
-      const pip = await runWithPipEnv(join(venv, "bin/python"), [
-        "-m",
-        "pip",
-        "install",
-        "--index-url",
-        index,
-        "mlpub-pkg",
-      ]);
+      const pip = await venv.pip(["install", "--index-url", index, "mlpub-pkg"]);
       expect(pip.code, pip.out).toBe(0);
-      const py = await runWithPipEnv(join(venv, "bin/python"), [
-        "-c",
-        "import mlpub_pkg; print(mlpub_pkg.VALUE)",
-      ]);
+      const py = await venv.python("import mlpub_pkg; print(mlpub_pkg.VALUE)");
       expect(py.out.trim()).toBe("mlpub-pkg 1.0");
     },
     120_000,
