@@ -159,17 +159,9 @@ describe.skipIf(skipWithout("portable tarball tools", toolsMissing()))(
         join(dir.path, "src", "train.py"),
         "import os, mlenv_run\nmlenv_run.log('loss', 0.5)\nos.makedirs('outputs', exist_ok=True)\nopen('outputs/m.txt', 'w').write('ok')\nprint('hello from the portable server')\n",
       );
-      const run = cli([
-        "run",
-        "submit",
-        "--source-dir",
-        "src",
-        "--script",
-        "train.py",
-        "--env",
-        "portable",
-        "--wait",
-      ]);
+      const submitTrain = (...more: string[]) =>
+        cli(["run", "submit", "--source-dir", "src", "--script", "train.py", "--env", "portable", ...more]);
+      const run = submitTrain("--wait");
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).toContain("hello from the portable server");
       const id = /Submitted run (\S+)/.exec(run.stderr)?.[1];
@@ -177,18 +169,7 @@ describe.skipIf(skipWithout("portable tarball tools", toolsMissing()))(
       expect(shown.stdout).toContain("status: completed (exit code 0)");
       expect(shown.stdout).toContain("output: outputs/m.txt");
       // no nvidia-smi on this PATH: asking for a GPU fails at submit, not a run on the CPU
-      const gpu = cli([
-        "run",
-        "submit",
-        "--source-dir",
-        "src",
-        "--script",
-        "train.py",
-        "--env",
-        "portable",
-        "--gpus",
-        "1",
-      ]);
+      const gpu = submitTrain("--gpus", "1");
       expect(gpu.status).toBe(1);
       expect(gpu.stderr).toContain("[E_GPU_UNAVAILABLE]");
       expect(gpu.stderr).toContain("has no GPU (nvidia-smi is not on PATH");

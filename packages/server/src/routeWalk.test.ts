@@ -28,6 +28,14 @@ const UNRENDERABLE = {
   python: { condaDependencies: { dependencies: ["python=3.11", "numpy=1.26.4", { pip: [] }] } },
 };
 
+/** Build settings naming a Docker engine that is not there (no route needs one to answer). */
+const noEngineBuilds = (dataDir: string) => ({
+  dockerHost: `unix://${join(dataDir, "no-engine.sock")}`,
+  baseImageCpu: "local/base-cpu:walk",
+  condaExecutable: null,
+  pollMs: 50,
+});
+
 /**
  * Issue 15 item 7: no route answers 500 for a user's bad definition. Every route of /openapi.json
  * is walked with core's invalid definitions: as request bodies (refused with 4xx), and as stored
@@ -45,12 +53,7 @@ describe("every route with core's invalid definitions", () => {
       dataDir: dir.path,
       bootstrapToken: admin,
       logger: silentLogger,
-      builds: {
-        dockerHost: `unix://${join(dir.path, "no-engine.sock")}`,
-        baseImageCpu: "local/base-cpu:walk",
-        condaExecutable: null,
-        pollMs: 50,
-      },
+      builds: noEngineBuilds(dir.path),
     });
     api = apiClient(srv.url, admin);
     // invalid definitions stored as an older server (without validation) would have stored them
@@ -231,12 +234,7 @@ describe("mounted routes and the contract", () => {
       store,
       wheels,
       logger: silentLogger,
-      builds: {
-        dockerHost: `unix://${join(dir.path, "no-engine.sock")}`,
-        baseImageCpu: "local/base-cpu:walk",
-        condaExecutable: null,
-        pollMs: 50,
-      },
+      builds: noEngineBuilds(dir.path),
     });
     const runs = openRunSupport({
       dataDir: dir.path,

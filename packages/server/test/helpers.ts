@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { PostgresStore, SqliteStore } from "../src/database";
 import { openRunStore } from "../src/runs/runStore";
 import { SERVICE_TOKEN_HEADER } from "../src/services/serviceManager";
+import type { SqlLocation } from "../src/store/database";
 
 export { apiClient, snapshotFiles, venvMissing } from "@mlenv/test-utils";
 
@@ -96,4 +98,33 @@ export async function workerHeaders(dataDir: string, serviceId: string): Promise
   } finally {
     await store.close();
   }
+}
+
+/** The body of `POST /api/v1/services` that deploys `score.py` of `snapshot` with the latest version of `model`. */
+export function serviceRequest(
+  name: string,
+  model: string,
+  snapshot: string,
+  more: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { name, model: { name: model }, entryScript: "score.py", snapshot, ...more };
+}
+
+/**
+ * A migrated store for a store test: on the PostgreSQL `database` when given, else on mlenv.db in
+ * `dataDir`; `location` is where, for the other stores that share its database.
+ */
+export async function openTestStore(
+  dataDir: string,
+  database: string | undefined,
+): Promise<{ store: SqliteStore | PostgresStore; location: SqlLocation }> {
+  const location: SqlLocation = database
+    ? { postgresUrl: database }
+    : { sqliteFile: join(dataDir, "mlenv.db") };
+  const store =
+    "postgresUrl" in location
+      ? new PostgresStore(location.postgresUrl)
+      : new SqliteStore(location.sqliteFile);
+  await store.migrate();
+  return { store, location };
 }

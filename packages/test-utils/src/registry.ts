@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
+import { freePort } from "./freePort";
 import { makeTempDir } from "./tempDir";
 
 /** A running Debian `docker-registry` (distribution v2) on 127.0.0.1 with its own storage. */
@@ -24,18 +24,6 @@ export function registryAvailable(): string | null {
     return `${BINARY} is not runnable (${r.error?.message ?? r.stderr.trim()}); apt-get install docker-registry`;
   }
   return null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitUntilUp(url: string, child: ChildProcess, output: () => string): Promise<void> {

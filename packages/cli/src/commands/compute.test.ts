@@ -34,6 +34,9 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("mlenv compute and m
     );
   });
   const mlenv = (...argv: string[]) => cli.run(argv);
+  /** `mlenv run submit` of src/read.py with more arguments. */
+  const submitRead = (...more: string[]) =>
+    mlenv("run", "submit", "--source-dir", "src", "--script", "read.py", ...more);
   const attachSlurm = (restUrl: string, partition: string) =>
     mlenv(
       "compute",
@@ -61,16 +64,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("mlenv compute and m
     expect(meta.code).not.toBe(0);
     expect(meta.stderr).toContain("partition");
     expect((await mlenv("compute", "show", "local")).stdout).toContain("kind: local (built in)");
-    const unknown = await mlenv(
-      "run",
-      "submit",
-      "--source-dir",
-      "src",
-      "--script",
-      "read.py",
-      "--target",
-      "gpu-cluster",
-    );
+    const unknown = await submitRead("--target", "gpu-cluster");
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain("compute target");
   });
@@ -83,18 +77,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("mlenv compute and m
     expect((await mlenv("datastore", "upload", "corpus", "data")).stdout).toContain(
       "Unchanged: corpus version 1",
     );
-    const run = await mlenv(
-      "run",
-      "submit",
-      "--source-dir",
-      "src",
-      "--script",
-      "read.py",
-      "--wait",
-      "--",
-      "ds://corpus/download",
-      "plain",
-    );
+    const run = await submitRead("--wait", "--", "ds://corpus/download", "plain");
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain("read beta plain");
     expect(run.stdout).toMatch(/\[mlenv\] input corpus \(download, version 1\)/);

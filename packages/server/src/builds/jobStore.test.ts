@@ -1,8 +1,6 @@
-import { join } from "node:path";
-import { makeTempDir } from "@mlenv/test-utils";
-import { describeWithPostgres } from "@mlenv/test-utils/fixtures";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresStore, SqliteStore } from "../database";
+import { describeOnEachDatabase, useTempDir } from "@mlenv/test-utils/fixtures";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { openTestStore } from "../../test/helpers";
 import { type BuildJobStore, openBuildJobStore } from "./jobStore";
 
 const key = (n: number) => `mlenv1-sha256:${n.toString(16).padStart(64, "0")}`;
@@ -108,30 +106,11 @@ function contract(open: () => Promise<{ jobs: BuildJobStore; done: () => Promise
   });
 }
 
-describe("BuildJobStore on SQLite", () => {
+describeOnEachDatabase("BuildJobStore", "build_jobs_test", ({ database }) => {
+  const dir = useTempDir();
   contract(async () => {
-    const dir = makeTempDir();
-    const file = join(dir.path, "mlenv.db");
-    const store = new SqliteStore(file);
-    await store.migrate();
-    const jobs = openBuildJobStore({ sqliteFile: file });
-    return {
-      jobs,
-      done: async () => {
-        await jobs.close();
-        await store.close();
-        dir.cleanup();
-      },
-    };
-  });
-});
-
-describeWithPostgres("BuildJobStore on PostgreSQL", (pg) => {
-  contract(async () => {
-    const url = pg.createDatabase("build_jobs_test");
-    const store = new PostgresStore(url);
-    await store.migrate();
-    const jobs = openBuildJobStore({ postgresUrl: url });
+    const { store, location } = await openTestStore(dir.path, database());
+    const jobs = openBuildJobStore(location);
     return {
       jobs,
       done: async () => {

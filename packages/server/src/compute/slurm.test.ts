@@ -12,6 +12,7 @@ import {
 } from "@mlenv/sdk";
 import { Experiment } from "@mlenv/sdk/node";
 import {
+  type ApiClient,
   baseImageCpu,
   condaArchiveToolsMissing,
   dockerAvailable,
@@ -42,6 +43,9 @@ with open("outputs/model.json", "w") as f:
 print("done", file=sys.stderr)
 `;
 
+// biome-ignore lint/suspicious/noExplicitAny: run JSON checked field by field
+type RunJson = any;
+
 const missing = slurmMissing() ?? venvMissing();
 const dockerMissing = await dockerAvailable();
 
@@ -71,22 +75,27 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     return r.json.id;
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: run JSON checked field by field
-  async function waitFor(id: string, ok: (run: any) => boolean, timeoutMs = 120_000): Promise<any> {
+  /** Poll run `id` (through `client`, the suite's server by default) until `ok(run)`. */
+  async function waitFor(
+    id: string,
+    ok: (run: RunJson) => boolean,
+    timeoutMs = 120_000,
+    client: ApiClient = api,
+  ): Promise<RunJson> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       // a keep-alive connection the server closes just then: ask again
-      const r = await api("GET", `/api/v1/runs/${id}`).catch(() => null);
+      const r = await client("GET", `/api/v1/runs/${id}`).catch(() => null);
       if (r && ok(r.json)) return r.json;
       if (Date.now() > end) throw new Error(`run ${id} still ${JSON.stringify(r?.json)}`);
       await new Promise((res) => setTimeout(res, 200));
     }
   }
-  const final = (id: string, timeoutMs?: number) =>
-    waitFor(id, (r) => ["completed", "failed", "canceled"].includes(r.status), timeoutMs);
+  const final = (id: string, timeoutMs?: number, client?: ApiClient) =>
+    waitFor(id, (r) => ["completed", "failed", "canceled"].includes(r.status), timeoutMs, client);
 
-  async function logText(id: string): Promise<string> {
-    const r = await api("GET", `/api/v1/runs/${id}/logs`);
+  async function logText(id: string, client: ApiClient = api): Promise<string> {
+    const r = await client("GET", `/api/v1/runs/${id}/logs`);
     return r.json.items.map((l: { text: string }) => l.text).join("\n");
   }
 
@@ -101,14 +110,32 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     });
   }
 
-  it("attaches the cluster as a compute target (validated), listed after local and docker", async () => {
-    const r = await api("POST", "/api/v1/compute", {
-      kind: "slurm",
-      name: "cluster",
-      restUrl: slurm.restUrl,
-      sharedDir: slurm.sharedDir,
-      partition: "main",
+  /** The compute target request that attaches this cluster as `name`. */
+  const clusterTarget = (name = "cluster") => ({
+    kind: "slurm",
+    name,
+    restUrl: slurm.restUrl,
+    sharedDir: slurm.sharedDir,
+    partition: "main",
+  });
+
+  /** On another server (through `client`): attach the cluster and submit `train.py` to it; the run's id. */
+  async function submitElsewhere(client: ApiClient, experiment: string, trainPy: string): Promise<string> {
+    const att = await client("POST", "/api/v1/compute", clusterTarget());
+    expect(att.status, JSON.stringify(att.json)).toBe(201);
+    const snap = await client("POST", "/api/v1/snapshots", { files: snapshotFiles({ "train.py": trainPy }) });
+    const sub = await client("POST", "/api/v1/runs", {
+      experiment,
+      script: "train.py",
+      snapshot: snap.json.id,
+      target: "cluster",
     });
+    expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+    return sub.json.id;
+  }
+
+  it("attaches the cluster as a compute target (validated), listed after local and docker", async () => {
+    const r = await api("POST", "/api/v1/compute", clusterTarget());
     expect(r.status, JSON.stringify(r.json)).toBe(201);
     expect(r.json).toMatchObject({ name: "cluster", kind: "slurm", credentials: "none" });
     const list = await api("GET", "/api/v1/compute");
@@ -158,7 +185,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     const jobs = runs.map((r) => r.compute.jobIds[0]);
     expect(new Set(jobs).size).toBe(3);
     // at least one of them waited for the node (Slurm's reason was shown)
-    const logs = await Promise.all(ids.map(logText));
+    const logs = await Promise.all(ids.map((id) => logText(id)));
     expect(logs.some((l) => /PENDING \((Resources|Priority)\)/.test(l))).toBe(true);
   }, 180_000);
 
@@ -234,13 +261,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     const other = await startTestServer((o) => startServer({ ...o, ...serverOptions }));
     try {
       const api2 = apiClient(other.url, other.token);
-      const att = await api2("POST", "/api/v1/compute", {
-        kind: "slurm",
-        name: "cluster",
-        restUrl: slurm.restUrl,
-        sharedDir: slurm.sharedDir,
-        partition: "main",
-      });
+      const att = await api2("POST", "/api/v1/compute", clusterTarget());
       expect(att.status, JSON.stringify(att.json)).toBe(201);
       const definition = {
         name: "conda-on-cluster",
@@ -306,11 +327,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     "a target that runs containers: the script runs in the run's image on the node (no network, datastore read-only); cancel removes the container",
     async () => {
       const att = await api("POST", "/api/v1/compute", {
-        kind: "slurm",
-        name: "cluster-docker",
-        restUrl: slurm.restUrl,
-        sharedDir: slurm.sharedDir,
-        partition: "main",
+        ...clusterTarget("cluster-docker"),
         containers: "docker",
       });
       expect(att.status, JSON.stringify(att.json)).toBe(201);
@@ -455,52 +472,25 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     const first = await spawnServer(env);
     const a1 = apiClient(first.url, token);
     try {
-      const att = await a1("POST", "/api/v1/compute", {
-        kind: "slurm",
-        name: "cluster",
-        restUrl: slurm.restUrl,
-        sharedDir: slurm.sharedDir,
-        partition: "main",
-      });
-      expect(att.status, JSON.stringify(att.json)).toBe(201);
-      const snap = await a1("POST", "/api/v1/snapshots", {
-        files: snapshotFiles({
-          "train.py":
-            "import time, mlenv_run\nprint('before', flush=True)\ntime.sleep(5)\nmlenv_run.log('after', 1)\nprint('after')\n",
-        }),
-      });
-      const sub = await a1("POST", "/api/v1/runs", {
-        experiment: "restart",
-        script: "train.py",
-        snapshot: snap.json.id,
-        target: "cluster",
-      });
-      expect(sub.status, JSON.stringify(sub.json)).toBe(201);
-      const end = Date.now() + 60_000;
-      while ((await a1("GET", `/api/v1/runs/${sub.json.id}`)).json.status !== "running") {
-        if (Date.now() > end) throw new Error("never running");
-        await new Promise((res) => setTimeout(res, 200));
-      }
+      const id = await submitElsewhere(
+        a1,
+        "restart",
+        "import time, mlenv_run\nprint('before', flush=True)\ntime.sleep(5)\nmlenv_run.log('after', 1)\nprint('after')\n",
+      );
+      await waitFor(id, (x) => x.status === "running", 60_000, a1);
       await first.crash();
       // the job ends and Slurm purges it (MinJobAge=5) while no server follows it
       await new Promise((res) => setTimeout(res, 12_000));
       const second = await spawnServer(env);
       try {
         const a2 = apiClient(second.url, token);
-        let run = (await a2("GET", `/api/v1/runs/${sub.json.id}`)).json;
-        while (!["completed", "failed", "canceled"].includes(run.status)) {
-          if (Date.now() > end + 30_000) throw new Error(`still ${run.status}`);
-          await new Promise((res) => setTimeout(res, 200));
-          run = (await a2("GET", `/api/v1/runs/${sub.json.id}`)).json;
-        }
-        const log = (await a2("GET", `/api/v1/runs/${sub.json.id}/logs`)).json.items
-          .map((l: { text: string }) => l.text)
-          .join("\n");
+        const run = await final(id, 60_000, a2);
+        const log = await logText(id, a2);
         expect(run.status, log).toBe("completed");
         expect(log).toContain("before");
         expect(log).toContain("after");
         expect(log).toContain("taken over by another server process");
-        const m = await a2("GET", `/api/v1/runs/${sub.json.id}/metrics`);
+        const m = await a2("GET", `/api/v1/runs/${id}/metrics`);
         expect(m.json.items.map((x: { name: string }) => x.name)).toEqual(["after"]);
       } finally {
         await second.stop();
@@ -528,43 +518,15 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
       try {
         const apiA = apiClient(a.url, token);
         const apiB = apiClient(b.url, token);
-        const att = await apiA("POST", "/api/v1/compute", {
-          kind: "slurm",
-          name: "cluster",
-          restUrl: slurm.restUrl,
-          sharedDir: slurm.sharedDir,
-          partition: "main",
-        });
-        expect(att.status, JSON.stringify(att.json)).toBe(201);
-        const snap = await apiA("POST", "/api/v1/snapshots", {
-          files: snapshotFiles({
-            "train.py": "import time\nprint('one', flush=True)\ntime.sleep(4)\nprint('two')\n",
-          }),
-        });
-        const sub = await apiA("POST", "/api/v1/runs", {
-          experiment: "pg",
-          script: "train.py",
-          snapshot: snap.json.id,
-          target: "cluster",
-        });
-        expect(sub.status, JSON.stringify(sub.json)).toBe(201);
-        const end = Date.now() + 90_000;
-        // biome-ignore lint/suspicious/noExplicitAny: run JSON checked field by field
-        let run: any = sub.json;
-        while (run.status !== "running") {
-          if (Date.now() > end) throw new Error(`never running: ${JSON.stringify(run)}`);
-          await new Promise((res) => setTimeout(res, 200));
-          run = (await apiB("GET", `/api/v1/runs/${sub.json.id}`)).json;
-        }
+        const id = await submitElsewhere(
+          apiA,
+          "pg",
+          "import time\nprint('one', flush=True)\ntime.sleep(4)\nprint('two')\n",
+        );
+        await waitFor(id, (x) => x.status === "running", 90_000, apiB);
         await a.crash();
-        while (!["completed", "failed", "canceled"].includes(run.status)) {
-          if (Date.now() > end) throw new Error(`still ${run.status}`);
-          await new Promise((res) => setTimeout(res, 200));
-          run = (await apiB("GET", `/api/v1/runs/${sub.json.id}`)).json;
-        }
-        const log = (await apiB("GET", `/api/v1/runs/${sub.json.id}/logs`)).json.items
-          .map((l: { text: string }) => l.text)
-          .join("\n");
+        const run = await final(id, 90_000, apiB);
+        const log = await logText(id, apiB);
         expect(run.status, log).toBe("completed");
         expect(log).toContain("one");
         expect(log).toContain("two");
@@ -579,13 +541,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
   );
 
   it("bad target settings are refused naming the setting; nothing is attached", async () => {
-    const base = {
-      kind: "slurm",
-      name: "bad",
-      restUrl: slurm.restUrl,
-      sharedDir: slurm.sharedDir,
-      partition: "main",
-    };
+    const base = clusterTarget("bad");
     const cases: [Record<string, unknown>, string][] = [
       [{ partition: "main; rm -rf /" }, "partition"],
       [{ partition: "$(reboot)" }, "partition"],

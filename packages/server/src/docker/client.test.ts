@@ -24,7 +24,7 @@ describe.skipIf(skipWithout("docker", reason))("DockerClient on a real engine", 
     const tag = `mlenv-test/client-${run}:one`;
     created.add(tag);
     const lines: BuildLogLine[] = [];
-    const result = await docker.buildImage({
+    const hello = {
       context: {
         Dockerfile: enc(
           `FROM ${base}\nARG GREETING\nCOPY data/hello.txt /opt/hello.txt\nRUN echo "building $GREETING" && cat /opt/hello.txt\n`,
@@ -34,9 +34,8 @@ describe.skipIf(skipWithout("docker", reason))("DockerClient on a real engine", 
       tags: [tag],
       labels: { "org.mlenv.test": run },
       buildArgs: { GREETING: "hi there" },
-      onLog: (l) => lines.push(l),
-      timeoutMs: 120_000,
-    });
+    };
+    const result = await docker.buildImage({ ...hello, onLog: (l) => lines.push(l), timeoutMs: 120_000 });
     expect(result.imageId).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(result.steps.map((s) => s.instruction.split(" ")[0])).toEqual([
       "FROM",
@@ -74,17 +73,7 @@ describe.skipIf(skipWithout("docker", reason))("DockerClient on a real engine", 
     expect(failing.stderr).toContain("ModuleNotFoundError");
 
     // a rebuild of the same context comes from the layer cache
-    const again = await docker.buildImage({
-      context: {
-        Dockerfile: enc(
-          `FROM ${base}\nARG GREETING\nCOPY data/hello.txt /opt/hello.txt\nRUN echo "building $GREETING" && cat /opt/hello.txt\n`,
-        ),
-        "data/hello.txt": enc("hello from the context\n"),
-      },
-      tags: [tag],
-      labels: { "org.mlenv.test": run },
-      buildArgs: { GREETING: "hi there" },
-    });
+    const again = await docker.buildImage(hello);
     expect(again.steps.filter((s) => s.index > 1 && s.index < 5).every((s) => s.cached)).toBe(true);
 
     const history = await docker.imageHistory(tag);

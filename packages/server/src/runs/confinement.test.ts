@@ -3,7 +3,7 @@ import { chownSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
+import { apiClient, serviceRequest, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
 import { startServer } from "../server";
 
 /**
@@ -168,12 +168,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()) || skipWithout("root"
       const snap = await b("POST", "/api/v1/snapshots", {
         files: snapshotFiles({ "score.py": SCORE_ATTACK }),
       });
-      const dep = await b("POST", "/api/v1/services", {
-        name: "thief",
-        model: { name: "m" },
-        entryScript: "score.py",
-        snapshot: snap.json.id,
-      });
+      const dep = await b("POST", "/api/v1/services", serviceRequest("thief", "m", snap.json.id));
       expect(dep.status, JSON.stringify(dep.json)).toBe(201);
       await until(async () => {
         const s = await b("GET", "/api/v1/services/thief");

@@ -3,7 +3,14 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
 import { describe, expect, it } from "vitest";
-import { apiClient, processesWith, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
+import {
+  apiClient,
+  processesWith,
+  serviceRequest,
+  snapshotFiles,
+  spawnServer,
+  venvMissing,
+} from "../../test/helpers";
 import { DockerClient } from "../docker/client";
 import { ownerLabels, ProcessRegistry, processStartTime, sweepContainers } from "./orphans";
 
@@ -57,12 +64,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         });
         expect(run.status, JSON.stringify(run.json)).toBe(201);
         await api("POST", "/api/v1/models", { name: "m", files: snapshotFiles({ "m.json": "{}" }) });
-        const dep = await api("POST", "/api/v1/services", {
-          name: "svc",
-          model: { name: "m" },
-          entryScript: "score.py",
-          snapshot: snap.json.id,
-        });
+        const dep = await api("POST", "/api/v1/services", serviceRequest("svc", "m", snap.json.id));
         expect(dep.status, JSON.stringify(dep.json)).toBe(201);
         const url = await until(async () => {
           const s = await api("GET", "/api/v1/services/svc");

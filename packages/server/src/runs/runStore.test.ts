@@ -1,8 +1,6 @@
-import { join } from "node:path";
-import { makeTempDir } from "@mlenv/test-utils";
-import { describeWithPostgres } from "@mlenv/test-utils/fixtures";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresStore, SqliteStore } from "../database";
+import { describeOnEachDatabase, useTempDir } from "@mlenv/test-utils/fixtures";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { openTestStore } from "../../test/helpers";
 import { openRunStore, type RunEnvironment, type RunStore } from "./runStore";
 
 const env: RunEnvironment = {
@@ -164,28 +162,11 @@ function contract(open: () => Promise<{ runs: RunStore; done: () => Promise<void
   });
 }
 
-describe("RunStore on SQLite", () => {
+describeOnEachDatabase("RunStore", "run_store", ({ database }) => {
+  const dir = useTempDir("mlenv-runstore-");
   contract(async () => {
-    const t = makeTempDir("mlenv-runstore-");
-    const store = new SqliteStore(join(t.path, "mlenv.db"));
-    await store.migrate();
-    const runs = openRunStore({ sqliteFile: join(t.path, "mlenv.db") });
-    return {
-      runs,
-      done: async () => {
-        await runs.close();
-        await store.close();
-        t.cleanup();
-      },
-    };
-  });
-});
-
-describeWithPostgres("RunStore on PostgreSQL", (pg) => {
-  contract(async () => {
-    const store = new PostgresStore(pg.url);
-    await store.migrate();
-    const runs = openRunStore({ postgresUrl: pg.url });
+    const { store, location } = await openTestStore(dir.path, database());
+    const runs = openRunStore(location);
     return {
       runs,
       done: async () => {

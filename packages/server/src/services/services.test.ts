@@ -8,7 +8,14 @@ import {
 } from "@mlenv/test-utils";
 import { useTestServer } from "@mlenv/test-utils/fixtures";
 import { describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, spawnServer, venvMissing, workerHeaders } from "../../test/helpers";
+import {
+  apiClient,
+  serviceRequest,
+  snapshotFiles,
+  spawnServer,
+  venvMissing,
+  workerHeaders,
+} from "../../test/helpers";
 import { startServer } from "../server";
 
 const SCORE = `
@@ -64,14 +71,14 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     it("deploys, scores over HTTP, answers errors with 500 + message, restarts a crashed worker, deletes", async () => {
       await api("POST", "/api/v1/environments", { definition: { name: "serve-env" } });
       const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ "score.py": SCORE }) });
-      const dep = await api("POST", "/api/v1/services", {
-        name: "triple-svc",
-        model: { name: "triple" },
-        entryScript: "score.py",
-        snapshot: snap.json.id,
-        environment: { name: "serve-env" },
-        deploymentConfig: { cpuCores: 1.5, memoryGb: 0.5 },
-      });
+      const dep = await api(
+        "POST",
+        "/api/v1/services",
+        serviceRequest("triple-svc", "triple", snap.json.id, {
+          environment: { name: "serve-env" },
+          deploymentConfig: { cpuCores: 1.5, memoryGb: 0.5 },
+        }),
+      );
       expect(dep.status, JSON.stringify(dep.json)).toBe(201);
       // the local target records the limits and says it does not enforce them
       expect(dep.json).toMatchObject({
@@ -142,12 +149,11 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       expect(text).toContain("Traceback");
       expect(text).toMatch(/worker exited with code 7; restart 1/);
 
-      const dupe = await api("POST", "/api/v1/services", {
-        name: "triple-svc",
-        model: { name: "triple" },
-        entryScript: "score.py",
-        snapshot: snap.json.id,
-      });
+      const dupe = await api(
+        "POST",
+        "/api/v1/services",
+        serviceRequest("triple-svc", "triple", snap.json.id),
+      );
       expect([dupe.status, dupe.json.code]).toEqual([409, "E_CONFLICT"]);
 
       expect((await api("GET", "/api/v1/services")).json.items.map((s: { name: string }) => s.name)).toEqual([
@@ -185,12 +191,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     it("scoring through the server answers 409 while the service is not healthy", async () => {
       const slow = "import time\ndef init():\n    time.sleep(60)\ndef run(raw_data):\n    return raw_data\n";
       const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ "score.py": slow }) });
-      const dep = await api("POST", "/api/v1/services", {
-        name: "slow-svc",
-        model: { name: "triple" },
-        entryScript: "score.py",
-        snapshot: snap.json.id,
-      });
+      const dep = await api("POST", "/api/v1/services", serviceRequest("slow-svc", "triple", snap.json.id));
       expect(dep.status, JSON.stringify(dep.json)).toBe(201);
       const r = await api("POST", "/api/v1/services/slow-svc/score", { data: [1] });
       expect([r.status, r.json.code, r.json.details]).toEqual([409, "E_CONFLICT", { status: "deploying" }]);
@@ -213,12 +214,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("services and server
         files: snapshotFiles({ "model.json": '{"weight": 2}' }),
       });
       const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles({ "score.py": SCORE }) });
-      await api("POST", "/api/v1/services", {
-        name: "svc",
-        model: { name: "m" },
-        entryScript: "score.py",
-        snapshot: snap.json.id,
-      });
+      await api("POST", "/api/v1/services", serviceRequest("svc", "m", snap.json.id));
       const url = await until(async () => {
         const s = await api("GET", "/api/v1/services/svc");
         return s.json.status === "healthy" ? (s.json.url as string) : null;
@@ -276,14 +272,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()) || skipWithout("postg
         });
         const snap = await apiB("POST", "/api/v1/snapshots", { files: snapshotFiles({ "score.py": SCORE }) });
         expect(
-          (
-            await apiB("POST", "/api/v1/services", {
-              name: "shared",
-              model: { name: "m" },
-              entryScript: "score.py",
-              snapshot: snap.json.id,
-            })
-          ).status,
+          (await apiB("POST", "/api/v1/services", serviceRequest("shared", "m", snap.json.id))).status,
         ).toBe(201);
         const url = await until(async () => {
           const s = await apiA("GET", "/api/v1/services/shared");

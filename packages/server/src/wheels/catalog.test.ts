@@ -1,8 +1,6 @@
-import { join } from "node:path";
-import { makeTempDir, postgresMissing, skipWithout } from "@mlenv/test-utils";
-import { usePostgresOnDemand } from "@mlenv/test-utils/fixtures";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresStore, SqliteStore } from "../database";
+import { describeOnEachDatabase, useTempDir } from "@mlenv/test-utils/fixtures";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { openTestStore } from "../../test/helpers";
 import type { Store } from "../store/types";
 import type { WheelCatalog, WheelPutInput } from "./catalog";
 import { isWheelError } from "./errors";
@@ -27,8 +25,6 @@ function input(workspaceId: string, sha: string, overwrite = false): WheelPutInp
 }
 
 function contract(
-  label: string,
-  skip: boolean,
   open: () => Promise<{
     store: Store;
     catalog: WheelCatalog;
@@ -36,104 +32,84 @@ function contract(
     done: () => Promise<void>;
   }>,
 ) {
-  describe.skipIf(skip)(`wheel catalog (${label})`, () => {
-    let h: Awaited<ReturnType<typeof open>>;
-    let ws: string;
-    let other: string;
-    beforeAll(async () => {
-      h = await open();
-      ws = (await h.store.createWorkspace("w1", "2026-01-01T00:00:00.000Z")).id;
-      other = (await h.store.createWorkspace("w2", "2026-01-01T00:00:00.000Z")).id;
-    });
-    afterAll(async () => {
-      await h?.done();
-    });
+  let h: Awaited<ReturnType<typeof open>>;
+  let ws: string;
+  let other: string;
+  beforeAll(async () => {
+    h = await open();
+    ws = (await h.store.createWorkspace("w1", "2026-01-01T00:00:00.000Z")).id;
+    other = (await h.store.createWorkspace("w2", "2026-01-01T00:00:00.000Z")).id;
+  });
+  afterAll(async () => {
+    await h?.done();
+  });
 
-    it("concurrent identical uploads from two connections: one created, the rest unchanged", async () => {
-      const second = h.again();
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => (i % 2 ? second : h.catalog).put(input(ws, "a"))),
-      );
-      await second.close();
-      expect(results.filter((r) => r.status === "created")).toHaveLength(1);
-      expect(results.filter((r) => r.status === "unchanged")).toHaveLength(19);
-      expect(await h.catalog.revisions(ws, "pkg-1.0-py3-none-any.whl")).toHaveLength(1);
-    });
+  it("concurrent identical uploads from two connections: one created, the rest unchanged", async () => {
+    const second = h.again();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? second : h.catalog).put(input(ws, "a"))),
+    );
+    await second.close();
+    expect(results.filter((r) => r.status === "created")).toHaveLength(1);
+    expect(results.filter((r) => r.status === "unchanged")).toHaveLength(19);
+    expect(await h.catalog.revisions(ws, "pkg-1.0-py3-none-any.whl")).toHaveLength(1);
+  });
 
-    it("different bytes: refused without overwrite; concurrent overwrites each get their own revision", async () => {
-      await expect(h.catalog.put(input(ws, "b"))).rejects.toSatisfy((e: unknown) =>
-        isWheelError(e, "E_WHEEL_EXISTS"),
-      );
-      const shas = ["1", "2", "3", "4", "5", "6"];
-      await Promise.all(shas.map((s) => h.catalog.put(input(ws, s, true))));
-      const revs = await h.catalog.revisions(ws, "pkg-1.0-py3-none-any.whl");
-      expect(revs.map((r) => r.revision)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-      expect(new Set(revs.map((r) => r.sha256)).size).toBe(7);
-      const current = await h.catalog.get(ws, "pkg-1.0-py3-none-any.whl");
-      expect(current?.revision).toBe(7);
-      expect(current?.sha256).toBe(revs[6]!.sha256);
-    });
+  it("different bytes: refused without overwrite; concurrent overwrites each get their own revision", async () => {
+    await expect(h.catalog.put(input(ws, "b"))).rejects.toSatisfy((e: unknown) =>
+      isWheelError(e, "E_WHEEL_EXISTS"),
+    );
+    const shas = ["1", "2", "3", "4", "5", "6"];
+    await Promise.all(shas.map((s) => h.catalog.put(input(ws, s, true))));
+    const revs = await h.catalog.revisions(ws, "pkg-1.0-py3-none-any.whl");
+    expect(revs.map((r) => r.revision)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(new Set(revs.map((r) => r.sha256)).size).toBe(7);
+    const current = await h.catalog.get(ws, "pkg-1.0-py3-none-any.whl");
+    expect(current?.revision).toBe(7);
+    expect(current?.sha256).toBe(revs[6]!.sha256);
+  });
 
-    it("workspaces are separate; yanking and secrets round-trip", async () => {
-      expect(await h.catalog.list(other)).toEqual([]);
-      expect(await h.catalog.projects(ws)).toEqual(["pkg"]);
-      const y = await h.catalog.setYanked({
-        workspaceId: ws,
+  it("workspaces are separate; yanking and secrets round-trip", async () => {
+    expect(await h.catalog.list(other)).toEqual([]);
+    expect(await h.catalog.projects(ws)).toEqual(["pkg"]);
+    const y = await h.catalog.setYanked({
+      workspaceId: ws,
+      filename: "pkg-1.0-py3-none-any.whl",
+      yanked: true,
+      reason: "r",
+    });
+    expect([y?.yanked, y?.yankedReason]).toEqual([true, "r"]);
+    expect(
+      await h.catalog.setYanked({
+        workspaceId: other,
         filename: "pkg-1.0-py3-none-any.whl",
         yanked: true,
-        reason: "r",
-      });
-      expect([y?.yanked, y?.yankedReason]).toEqual([true, "r"]);
-      expect(
-        await h.catalog.setYanked({
-          workspaceId: other,
-          filename: "pkg-1.0-py3-none-any.whl",
-          yanked: true,
-          reason: null,
-        }),
-      ).toBeNull();
-      await h.catalog.putSecret({ workspaceId: ws, name: "A", value: "v1", now: "t1" });
-      await h.catalog.putSecret({ workspaceId: ws, name: "A", value: "v2", now: "t2" });
-      expect(await h.catalog.getSecret(ws, "A")).toBe("v2");
-      expect(await h.catalog.getSecret(other, "A")).toBeNull();
-      expect(await h.catalog.listSecrets(ws)).toEqual([{ name: "A", createdAt: "t1", updatedAt: "t2" }]);
-      expect(await h.catalog.deleteSecret(ws, "A")).toBe(true);
-      expect(await h.catalog.deleteSecret(ws, "A")).toBe(false);
-    });
+        reason: null,
+      }),
+    ).toBeNull();
+    await h.catalog.putSecret({ workspaceId: ws, name: "A", value: "v1", now: "t1" });
+    await h.catalog.putSecret({ workspaceId: ws, name: "A", value: "v2", now: "t2" });
+    expect(await h.catalog.getSecret(ws, "A")).toBe("v2");
+    expect(await h.catalog.getSecret(other, "A")).toBeNull();
+    expect(await h.catalog.listSecrets(ws)).toEqual([{ name: "A", createdAt: "t1", updatedAt: "t2" }]);
+    expect(await h.catalog.deleteSecret(ws, "A")).toBe(true);
+    expect(await h.catalog.deleteSecret(ws, "A")).toBe(false);
   });
 }
 
-contract("SQLite", false, async () => {
-  const t = makeTempDir("mlenv-catalog-");
-  const file = join(t.path, "mlenv.db");
-  const store = new SqliteStore(file);
-  await store.migrate();
-  const catalog = openWheelCatalog({ sqliteFile: file });
-  return {
-    store,
-    catalog,
-    again: () => openWheelCatalog({ sqliteFile: file }),
-    done: async () => {
-      await catalog.close();
-      await store.close();
-      t.cleanup();
-    },
-  };
-});
-
-const postgres = usePostgresOnDemand();
-contract("PostgreSQL", skipWithout("postgres", postgresMissing()), async () => {
-  const url = (await postgres()).createDatabase("catalog");
-  const store = new PostgresStore(url);
-  await store.migrate();
-  const catalog = openWheelCatalog({ postgresUrl: url });
-  return {
-    store,
-    catalog,
-    again: () => openWheelCatalog({ postgresUrl: url }),
-    done: async () => {
-      await catalog.close();
-      await store.close();
-    },
-  };
+describeOnEachDatabase("wheel catalog", "catalog", ({ database }) => {
+  const dir = useTempDir("mlenv-catalog-");
+  contract(async () => {
+    const { store, location } = await openTestStore(dir.path, database());
+    const catalog = openWheelCatalog(location);
+    return {
+      store,
+      catalog,
+      again: () => openWheelCatalog(location),
+      done: async () => {
+        await catalog.close();
+        await store.close();
+      },
+    };
+  });
 });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RegisterInput, Store } from "../../src/store/types";
+import type { ListInput, RegisterInput, Store } from "../../src/store/types";
 
 /**
  * The behaviour every Store backend must show. `open()` returns a fresh, empty, migrated store;
@@ -196,58 +196,31 @@ export function storeContract(
         "lst-c",
         "lst-d",
       ]);
-      // Tags are those of the latest version.
-      const old = await store.listEnvironments({
-        workspaceId: ws,
-        prefix: "lst-",
-        tagKey: "kind",
-        tagValue: "old",
-        limit: 10,
-        archived: "exclude",
-      });
-      expect(old.map((e) => e.environment.name)).toEqual(["lst-a", "lst-c", "lst-d"]);
-      const gpu = await store.listEnvironments({
-        workspaceId: ws,
-        tagKey: "gpu",
-        limit: 10,
-        archived: "exclude",
-      });
-      expect(gpu.map((e) => e.environment.name)).toEqual(["lst-b"]);
-      // Prefix matching is literal (no LIKE wildcards).
-      expect(
-        await store.listEnvironments({ workspaceId: ws, prefix: "lst%", limit: 10, archived: "exclude" }),
-      ).toEqual([]);
-      expect(
-        await store.listEnvironments({ workspaceId: ws, prefix: "LST-", limit: 10, archived: "exclude" }),
-      ).toEqual([]);
-      // A prefix is a range of names: a whole name is its own prefix; beyond ASCII matches nothing here.
-      const names = async (prefix: string) =>
-        (await store.listEnvironments({ workspaceId: ws, prefix, limit: 10, archived: "exclude" })).map(
+      /** The names `listEnvironments` gives: this workspace, at most 10, archived ones left out, unless `query` says otherwise. */
+      const names = async (query: Partial<ListInput>) =>
+        (await store.listEnvironments({ workspaceId: ws, limit: 10, archived: "exclude", ...query })).map(
           (e) => e.environment.name,
         );
-      expect(await names("lst-b")).toEqual(["lst-b"]);
-      expect(await names("lst-\u00e9")).toEqual([]);
-      expect(await names("lst-\u{10FFFF}")).toEqual([]);
-      expect(await store.listEnvironments({ workspaceId: other, limit: 10, archived: "include" })).toEqual(
-        [],
-      );
+      // Tags are those of the latest version.
+      expect(await names({ prefix: "lst-", tagKey: "kind", tagValue: "old" })).toEqual([
+        "lst-a",
+        "lst-c",
+        "lst-d",
+      ]);
+      expect(await names({ tagKey: "gpu" })).toEqual(["lst-b"]);
+      // Prefix matching is literal (no LIKE wildcards).
+      expect(await names({ prefix: "lst%" })).toEqual([]);
+      expect(await names({ prefix: "LST-" })).toEqual([]);
+      // A prefix is a range of names: a whole name is its own prefix; beyond ASCII matches nothing here.
+      expect(await names({ prefix: "lst-b" })).toEqual(["lst-b"]);
+      expect(await names({ prefix: "lst-\u00e9" })).toEqual([]);
+      expect(await names({ prefix: "lst-\u{10FFFF}" })).toEqual([]);
+      expect(await names({ workspaceId: other, archived: "include" })).toEqual([]);
 
       const arch = await store.setArchived(ws, "lst-c", true, now);
       expect(arch?.archived).toBe(true);
-      const visible = await store.listEnvironments({
-        workspaceId: ws,
-        prefix: "lst-",
-        limit: 10,
-        archived: "exclude",
-      });
-      expect(visible.map((e) => e.environment.name)).toEqual(["lst-a", "lst-b", "lst-d"]);
-      const only = await store.listEnvironments({
-        workspaceId: ws,
-        prefix: "lst-",
-        limit: 10,
-        archived: "only",
-      });
-      expect(only.map((e) => e.environment.name)).toEqual(["lst-c"]);
+      expect(await names({ prefix: "lst-" })).toEqual(["lst-a", "lst-b", "lst-d"]);
+      expect(await names({ prefix: "lst-", archived: "only" })).toEqual(["lst-c"]);
       expect((await store.getVersion(ws, "lst-c", 1))?.version).toBe(1);
       expect((await store.setArchived(ws, "lst-c", false, now))?.archived).toBe(false);
       expect(await store.setArchived(ws, "missing", true, now)).toBeNull();
