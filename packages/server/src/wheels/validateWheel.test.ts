@@ -15,22 +15,6 @@ function expectCode(fn: () => unknown, code: WheelErrorCode): string {
   throw new Error(`expected ${code}, nothing was thrown`);
 }
 
-/** Overwrite the central-directory uncompressed size of member `name`. */
-function patchDeclaredSize(bytes: Uint8Array, name: string, size: number): Uint8Array {
-  const out = bytes.slice();
-  const view = new DataView(out.buffer);
-  const nameBytes = new TextEncoder().encode(name);
-  for (let i = 0; i < out.length - 46; i++) {
-    if (view.getUint32(i, true) !== 0x02014b50) continue;
-    const len = view.getUint16(i + 28, true);
-    if (len === nameBytes.length && out.subarray(i + 46, i + 46 + len).every((b, j) => b === nameBytes[j])) {
-      view.setUint32(i + 24, size, true);
-      return out;
-    }
-  }
-  throw new Error(`no central entry for ${name}`);
-}
-
 /** Apply `edit` to the central-directory entry of member `name` (offset of its signature). */
 function patchCentral(
   bytes: Uint8Array,
@@ -49,6 +33,11 @@ function patchCentral(
     }
   }
   throw new Error(`no central entry for ${name}`);
+}
+
+/** Overwrite the central-directory uncompressed size of member `name`. */
+function patchDeclaredSize(bytes: Uint8Array, name: string, size: number): Uint8Array {
+  return patchCentral(bytes, name, (view, at) => view.setUint32(at + 24, size, true));
 }
 
 describe("validateWheel", () => {
