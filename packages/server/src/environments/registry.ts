@@ -33,6 +33,9 @@ import type {
   WorkspaceRecord,
 } from "../store/types";
 import { curatedDefinitions, isReservedName } from "./curated";
+import { type EnvironmentSummaryView, type EnvironmentVersionView, versionView } from "./view";
+
+export type { EnvironmentSummaryView, EnvironmentVersionView } from "./view";
 
 /** How long a looked-up token is trusted without asking the database again. */
 const TOKEN_TTL_MS = 5_000;
@@ -41,27 +44,15 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const WORKSPACE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** One version of an environment as the API returns it. */
-export interface EnvironmentVersionView {
-  name: string;
-  version: number;
-  definitionHash: string;
-  definition?: Record<string, unknown>;
-  definitionBlob: string;
-  description: string | null;
-  tags: Record<string, string>;
-  labels: string[];
-  curated: boolean;
-  archived: boolean;
-  createdAt: string;
-  createdBy: string;
-  /** Image key: over the lock's exact artifacts when locked, else over the loose definition. */
-  imageKey: string | null;
-  locked: boolean;
-}
-
-export interface EnvironmentSummaryView extends Omit<EnvironmentVersionView, "definition"> {
-  versionCount: number;
+export interface ListPageInput {
+  workspaceId: string;
+  prefix?: string | undefined;
+  /** `key` or `key=value` of the latest version's tags. */
+  tag?: string | undefined;
+  limit: number;
+  /** A previous page's nextCursor. */
+  cursor?: string | undefined;
+  archived: "exclude" | "include" | "only";
 }
 
 export interface RegisterOutcome {
@@ -460,21 +451,7 @@ export class Registry {
     labels: string[],
     withDefinition: boolean,
   ): EnvironmentVersionView {
-    const out: EnvironmentVersionView = {
-      name: v.name,
-      version: v.version,
-      definitionHash: v.definitionHash,
-      definitionBlob: v.definitionBlob,
-      description: v.description,
-      tags: v.tags,
-      labels,
-      curated: env.curated,
-      archived: env.archived,
-      createdAt: v.createdAt,
-      createdBy: v.createdBy,
-      imageKey: v.imageKey,
-      locked: v.locked,
-    };
+    const out = versionView(env, v, labels);
     if (withDefinition && "definitionJson" in v) {
       const definition = redactRegistryPassword(JSON.parse(v.definitionJson) as Record<string, unknown>);
       definition.version = String(v.version);
@@ -582,14 +559,19 @@ export class Registry {
     };
   }
 
-  async list(input: {
-    workspaceId: string;
-    prefix?: string | undefined;
-    tag?: string | undefined;
-    limit: number;
-    cursor?: string | undefined;
-    archived: "exclude" | "include" | "only";
-  }): Promise<{ items: EnvironmentSummaryView[]; nextCursor: string | null }> {
+  /** A page of environments, parsed (see {@link listJson} for the answer the route sends). */
+  async list(input: ListPageInput): Promise<{ items: EnvironmentSummaryView[]; nextCursor: string | null }> {
+    return JSON.parse(await this.listJson(input)) as {
+      items: EnvironmentSummaryView[];
+      nextCursor: string | null;
+    };
+  }
+
+  /**
+   * A page of environments as the JSON text the list route answers: each item is the summary the
+   * store keeps beside its environment, copied as it is (no row is decoded and re-encoded).
+   */
+  async listJson(input: ListPageInput): Promise<string> {
     let after: string | undefined;
     if (input.cursor !== undefined) {
       after = Buffer.from(input.cursor, "base64url").toString("utf8");
@@ -620,18 +602,10 @@ export class Registry {
       archived: input.archived,
     });
     const page = rows.slice(0, input.limit);
-    const items = page.map(({ environment, latest }) => ({
-      ...this.#view(environment, latest, [], false),
-      versionCount: environment.latestVersion,
-    }));
     const last = page.at(-1);
-    return {
-      items,
-      nextCursor:
-        rows.length > input.limit && last
-          ? Buffer.from(last.environment.name, "utf8").toString("base64url")
-          : null,
-    };
+    const nextCursor =
+      rows.length > input.limit && last ? Buffer.from(last.name, "utf8").toString("base64url") : null;
+    return `{"items":[${page.map((r) => r.summaryJson).join(",")}],"nextCursor":${JSON.stringify(nextCursor)}}`;
   }
 
   #writable(env: EnvironmentRecord): void {

@@ -95,8 +95,8 @@ export function registryRoutes(registry: Registry, store: Store, logger: Logger)
     app,
     E.listEnvironments,
     async ({ c, auth, query: q }) =>
-      c.json(
-        await registry.list({
+      c.body(
+        await registry.listJson({
           workspaceId: ws(auth),
           prefix: q.prefix,
           tag: q.tag,
@@ -104,6 +104,8 @@ export function registryRoutes(registry: Registry, store: Store, logger: Logger)
           limit: q.limit ?? 50,
           archived: ARCHIVED[q.archived ?? "false"],
         }),
+        200,
+        { "content-type": "application/json" },
       ),
     log,
   );

@@ -69,6 +69,8 @@ ALTER TABLE environment_versions ADD COLUMN image_key TEXT;
 
 const LIST_SQL = "CREATE INDEX environments_list ON environments(workspace_id, archived, name);";
 
+const SUMMARY_SQL = "ALTER TABLE environments ADD COLUMN summary TEXT;";
+
 /** The registry's own migrations (the other features export theirs beside their stores). */
 export const registryMigrations: readonly Migration[] = [
   // TEXT sorts by bytes in both backends once PostgreSQL columns use the "C" collation.
@@ -82,4 +84,8 @@ export const registryMigrations: readonly Migration[] = [
   { id: "0007_environment_locks", sqlite: LOCKS_SQL, postgres: LOCKS_SQL },
   // The list's keyset: a page of live (or archived) names after a cursor is one range of this index.
   { id: "0016_environment_list", sqlite: LIST_SQL, postgres: LIST_SQL },
+  // Each environment's list item (its latest version's summary, JSON), kept beside it by every write
+  // that changes it, so a page of the list reads one index range and decodes nothing. NULL until
+  // written: rows of older servers get theirs on their first listing.
+  { id: "0017_environment_summaries", sqlite: SUMMARY_SQL, postgres: SUMMARY_SQL },
 ];

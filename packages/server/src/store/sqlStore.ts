@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { type ColumnType, type Kysely, sql } from "kysely";
-import { type Database, exec, first, rows } from "./database";
+import { type ColumnType, type CompiledQuery, type Kysely, sql } from "kysely";
+import { environmentSummaryJson } from "../environments/view";
+import { type Database, exec, first, rows, type StepResult } from "./database";
 import { registryMigrations } from "./migrations";
 import { appliedMigrations, type Migration, migrate } from "./migrator";
 import { PreparedQuery } from "./prepared";
@@ -45,6 +46,8 @@ type RegistryTables = {
     curated: Bool;
     created_at: string;
     updated_at: string;
+    /** The list item of the latest version, as JSON (migration 0017); NULL before it was written. */
+    summary: ColumnType<string | null, string | null | undefined, string | null>;
   };
   environment_versions: {
     workspace_id: string;
@@ -83,6 +86,40 @@ interface ListShape {
   after: boolean;
   tagKey: boolean;
   tagValue: boolean;
+}
+
+/**
+ * Inside a write's transaction: rewrite the list item kept beside environment `name` from its row
+ * and its latest version (nothing while it has no version). `onlyIfMissing`: leave a written one.
+ */
+function* writeSummary(
+  k: Kysely<RegistryTables>,
+  workspaceId: string,
+  name: string,
+  onlyIfMissing = false,
+): Generator<CompiledQuery, string | null, StepResult> {
+  const env = yield* first(
+    k.selectFrom("environments").selectAll().where("workspace_id", "=", workspaceId).where("name", "=", name),
+  );
+  if (!env || Number(env.latest_version) === 0) return null;
+  const latest = (yield* first(
+    k
+      .selectFrom("environment_versions")
+      .selectAll()
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name)
+      .where("version", "=", Number(env.latest_version)),
+  ))!;
+  const summary = environmentSummaryJson(toEnvironment(env), toVersionSummary(latest));
+  yield* exec(
+    k
+      .updateTable("environments")
+      .set({ summary })
+      .where("workspace_id", "=", workspaceId)
+      .where("name", "=", name)
+      .$if(onlyIfMissing, (q) => q.where("summary", "is", null)),
+  );
+  return summary;
 }
 
 /** The values a list query binds. */
@@ -332,6 +369,7 @@ export class SqlStore implements Store {
             .where("version", "=", same.version)
             .returningAll(),
         ))!;
+        if (same.version === Number(env.latest_version)) yield* writeSummary(k, ws, name);
         return {
           created: false,
           lockAttached: true,
@@ -375,6 +413,7 @@ export class SqlStore implements Store {
         value,
       }));
       if (tags.length > 0) yield* exec(k.insertInto("environment_version_tags").values(tags));
+      yield* writeSummary(k, ws, name);
       return { created: true, environment: toEnvironment(envAfter), version: toVersion(row) };
     });
   }
@@ -471,12 +510,12 @@ export class SqlStore implements Store {
    * Compiled once per combination of filters.
    */
   readonly #list = new PreparedQuery(
-    (shape: ListShape, v: ListValues) => {
-      // The page of names first (a bounded range scan), then each one's latest version by primary
-      // key: joined before the limit, PostgreSQL would merge-join every version of the workspace.
-      const page = this.#k
+    (shape: ListShape, v: ListValues) =>
+      // One range of the environments_list index, each row's list item read as it is kept
+      // (written with every change of the environment or its latest version): nothing joined.
+      this.#k
         .selectFrom("environments as e")
-        .selectAll("e")
+        .select(["e.name", "e.summary"])
         .where("e.latest_version", ">", v.zero)
         .where("e.workspace_id", "=", v.workspaceId)
         .$if(shape.archived !== "include", (q) => q.where("e.archived", "=", v.archived))
@@ -498,30 +537,7 @@ export class SqlStore implements Store {
           ),
         )
         .orderBy("e.name")
-        .limit(v.limit);
-      return this.#k
-        .selectFrom(page.as("e"))
-        .innerJoin("environment_versions as v", (j) =>
-          j
-            .onRef("v.workspace_id", "=", "e.workspace_id")
-            .onRef("v.name", "=", "e.name")
-            .onRef("v.version", "=", "e.latest_version"),
-        )
-        .select([
-          ...ENVIRONMENT_COLUMNS,
-          "v.name",
-          "v.version",
-          "v.definition_hash",
-          "v.definition_blob",
-          "v.description",
-          "v.tags",
-          "v.created_at",
-          "v.created_by",
-          "v.image_key",
-          sql<boolean>`(v.lock IS NOT NULL)`.as("locked"),
-        ])
-        .orderBy("e.name");
-    },
+        .limit(v.limit),
     (shape) => `${shape.archived} ${shape.prefix} ${shape.after} ${shape.tagKey} ${shape.tagValue}`,
   );
 
@@ -547,7 +563,28 @@ export class SqlStore implements Store {
         limit: input.limit,
       }),
     );
-    return found.map((r) => ({ environment: toEnvironment(r, "e_"), latest: toVersionSummary(r) }));
+    const out: ListedEnvironment[] = [];
+    for (const r of found) {
+      // written before migration 0017: made now, once (a concurrent write's own stays)
+      const summaryJson = r.summary ?? (await this.#missingSummary(input.workspaceId, r.name));
+      if (summaryJson !== null) out.push({ name: r.name, summaryJson });
+    }
+    return out;
+  }
+
+  #missingSummary(workspaceId: string, name: string): Promise<string | null> {
+    const k = this.#k;
+    return this.db.tx(function* () {
+      yield* writeSummary(k, workspaceId, name, true);
+      const r = yield* first(
+        k
+          .selectFrom("environments")
+          .select("summary")
+          .where("workspace_id", "=", workspaceId)
+          .where("name", "=", name),
+      );
+      return r?.summary ?? null;
+    });
   }
 
   async setArchived(
@@ -556,15 +593,21 @@ export class SqlStore implements Store {
     archived: boolean,
     now: string,
   ): Promise<EnvironmentRecord | null> {
-    const r = await this.#k
-      .updateTable("environments")
-      .set({ archived, updated_at: now })
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name)
-      .where("latest_version", ">", 0)
-      .returningAll()
-      .executeTakeFirst();
-    return r ? toEnvironment(r) : null;
+    const k = this.#k;
+    return this.db.tx(function* () {
+      const r = yield* first(
+        k
+          .updateTable("environments")
+          .set({ archived, updated_at: now })
+          .where("workspace_id", "=", workspaceId)
+          .where("name", "=", name)
+          .where("latest_version", ">", 0)
+          .returningAll(),
+      );
+      if (!r) return null;
+      yield* writeSummary(k, workspaceId, name);
+      return toEnvironment(r);
+    });
   }
 
   async setLabel(input: {

@@ -107,9 +107,10 @@ export interface ListInput {
 /** A version without its definition text (what lists need). */
 export type VersionSummaryRecord = Omit<VersionRecord, "definitionJson" | "lockJson">;
 
+/** An environment in a list page: its name and its list item (the API's summary) as JSON text. */
 export interface ListedEnvironment {
-  environment: EnvironmentRecord;
-  latest: VersionSummaryRecord;
+  name: string;
+  summaryJson: string;
 }
 
 /**

@@ -124,7 +124,7 @@ export function storeContract(
         limit: 5,
         archived: "exclude",
       });
-      expect(listed?.latest).toMatchObject({ version: 2, locked: true, imageKey: "k2" });
+      expect(JSON.parse(listed!.summaryJson)).toMatchObject({ version: 2, locked: true, imageKey: "k2" });
       expect(await store.getVersion(other, "env-lk", 1)).toBeNull();
     });
 
@@ -175,8 +175,8 @@ export function storeContract(
         limit: 10,
         archived: "exclude",
       });
-      expect(all.map((e) => e.environment.name)).toEqual(["lst-a", "lst-b", "lst-c", "lst-d"]);
-      expect(all[1]?.latest.version).toBe(2);
+      expect(all.map((e) => e.name)).toEqual(["lst-a", "lst-b", "lst-c", "lst-d"]);
+      expect(JSON.parse(all[1]!.summaryJson)).toMatchObject({ name: "lst-b", version: 2, versionCount: 2 });
       const page1 = await store.listEnvironments({
         workspaceId: ws,
         prefix: "lst-",
@@ -187,19 +187,14 @@ export function storeContract(
         workspaceId: ws,
         prefix: "lst-",
         limit: 2,
-        after: page1.at(-1)!.environment.name,
+        after: page1.at(-1)!.name,
         archived: "exclude",
       });
-      expect([...page1, ...page2].map((e) => e.environment.name)).toEqual([
-        "lst-a",
-        "lst-b",
-        "lst-c",
-        "lst-d",
-      ]);
+      expect([...page1, ...page2].map((e) => e.name)).toEqual(["lst-a", "lst-b", "lst-c", "lst-d"]);
       /** The names `listEnvironments` gives: this workspace, at most 10, archived ones left out, unless `query` says otherwise. */
       const names = async (query: Partial<ListInput>) =>
         (await store.listEnvironments({ workspaceId: ws, limit: 10, archived: "exclude", ...query })).map(
-          (e) => e.environment.name,
+          (e) => e.name,
         );
       // Tags are those of the latest version.
       expect(await names({ prefix: "lst-", tagKey: "kind", tagValue: "old" })).toEqual([

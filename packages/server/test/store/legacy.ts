@@ -156,15 +156,24 @@ export async function readAll(api: StoreApi, file: string): Promise<Record<strin
   const store = new api.SqliteStore(file);
   await store.migrate();
   const ws = await store.getWorkspace("default");
+  // a listed environment as that server answered it: its record, and its latest version (from the
+  // list item, which a database of that age gets made on its first listing)
+  const listed = async (input: Parameters<typeof store.listEnvironments>[0]) =>
+    Promise.all(
+      (await store.listEnvironments(input)).map(async (l: { name: string; summaryJson: string }) => ({
+        environment: await store.getEnvironment(ws.id, l.name),
+        latest: JSON.parse(l.summaryJson),
+      })),
+    );
   const out: Record<string, unknown> = {
     applied: await store.appliedMigrations(),
     workspaces: await store.listWorkspaces(),
     admin: await store.findToken(hash("a")),
     revoked: await store.findToken(hash("c")),
     tokens: await store.listTokens(ws.id),
-    environments: await store.listEnvironments({ workspaceId: ws.id, limit: 100, archived: "include" }),
-    notArchived: await store.listEnvironments({ workspaceId: ws.id, limit: 100, archived: "exclude" }),
-    tagged: await store.listEnvironments({
+    environments: await listed({ workspaceId: ws.id, limit: 100, archived: "include" }),
+    notArchived: await listed({ workspaceId: ws.id, limit: 100, archived: "exclude" }),
+    tagged: await listed({
       workspaceId: ws.id,
       limit: 100,
       archived: "include",
