@@ -1,12 +1,12 @@
 import { featureRoutes, openApiDocument, type RouteDeclaration, system } from "@mlenv/api";
 import type { CoreConfig } from "@mlenv/core";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { provideTokenLookup } from "./auth";
 import type { BlobStore } from "./blobs/blobStore";
 import { Registry } from "./environments/registry";
 import { registryRoutes } from "./environments/routes";
 import { preview, ServerError, ServerErrorCode } from "./errors";
+import { tooLargeLimit } from "./http/bodyLimit";
 import { errorHandler } from "./http/errors";
 import { mount } from "./http/mount";
 import type { Logger } from "./logger";
@@ -123,15 +123,9 @@ export function createApp(deps: AppDeps): {
   const hasOwnBodyLimit = (method: string, path: string) =>
     ownLimit.some((r) => r.method === method && r.path.test(path));
   mount(app, system.openApi, ({ c }) => c.json(doc));
-  const limitBody = bodyLimit({
+  const limitBody = tooLargeLimit({
     maxSize: maxBody,
-    onError: (c) =>
-      c.json(
-        new ServerError(ServerErrorCode.TOO_LARGE, `Expected a request body of at most ${maxBody} bytes`, {
-          details: { maxBytes: maxBody },
-        }).toJSON(),
-        413,
-      ),
+    message: `Expected a request body of at most ${maxBody} bytes`,
   });
   // Every route with a body is limited, the sub-routers' too: this is registered before they are
   // mounted (Hono runs handlers in registration order). Touching `body` makes @hono/node-server

@@ -1,19 +1,17 @@
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { serve } from "@hono/node-server";
 import { createApp } from "./app";
 import { FsBlobStore } from "./blobs/blobStore";
 import { sweepBlobs } from "./blobs/sweep";
-import { type BuildSupport, type BuildSupportOptions, openBuildSupport } from "./builds/buildSupport";
-import { serverMigrations } from "./database";
+import type { BuildSupportOptions } from "./builds/buildSupport";
 import { jsonLogger, type Logger } from "./logger";
 import type { LocalTargetPolicy } from "./runs/confinement";
 import { openRunSupport, type RunSupport, type RunSupportOptions } from "./runs/support";
-import { openDatabase } from "./store/database";
-import { SqlStore } from "./store/sqlStore";
 import type { Store } from "./store/types";
-import { openWheelSupport, type WheelSupport, type WheelSupportOptions } from "./wheels/support";
+import type { WheelSupportOptions } from "./wheels/support";
+import { buildWiring, listen } from "./wiring";
+
+export { openStore } from "./wiring";
 
 export interface ServerOptions {
   /** Listen address (default 127.0.0.1). */
@@ -57,66 +55,21 @@ export interface RunningServer {
 }
 
 /**
- * Open the process's one database handle for what a ServerOptions names, migrated (every
- * feature's tables), and the registry store on it; `store.db` is the handle the other stores share
- * and `store.close()` closes it.
- */
-export async function openStore(
-  options: Pick<ServerOptions, "dataDir" | "database" | "maxConnections">,
-): Promise<SqlStore> {
-  if (options.database && !/^postgres(ql)?:\/\//.test(options.database)) {
-    throw new Error(
-      `Expected database to be a PostgreSQL URL like postgres://user@127.0.0.1:5432/mlenv; received ${JSON.stringify(options.database.replace(/\/\/[^@/]*@/, "//***@")).slice(0, 200)}`,
-    );
-  }
-  const db = openDatabase(
-    options.database ? { postgresUrl: options.database } : { sqliteFile: join(options.dataDir, "mlenv.db") },
-    { maxConnections: options.maxConnections ?? 10 },
-  );
-  const store = new SqlStore(db, { migrations: serverMigrations, owned: true });
-  try {
-    await store.migrate();
-  } catch (e) {
-    await store.close().catch(() => {});
-    throw e;
-  }
-  return store;
-}
-
-/**
  * Start the registry: open (and migrate) the store, bootstrap the default workspace on first
  * start, seed curated environments, and listen.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? jsonLogger();
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const store = await openStore(options);
-  let wheels: WheelSupport | undefined;
+  const { store, wheels, builds } = await buildWiring({ ...options, logger });
   let runs: RunSupport | undefined;
-  let builds: BuildSupport | undefined;
   try {
     const blobs = new FsBlobStore(options.blobDir ?? join(options.dataDir, "blobs"));
     // what a crashed process left half-written in the blob store
     const swept = await sweepBlobs(blobs, { definitionInUse: (d) => store.definitionBlobInUse(d) });
     if (swept.temps + swept.uploads + swept.definitions > 0)
       logger.info("swept abandoned blob files", { ...swept });
-    wheels = openWheelSupport({
-      ...options.wheels,
-      dataDir: options.dataDir,
-      database: options.database,
-      db: store.db,
-    });
     const sealed = await wheels.sealPlaintextSecrets?.();
     if (sealed) logger.info("encrypted secrets stored in plain text by an older server", { count: sealed });
-    builds = openBuildSupport({
-      dataDir: options.dataDir,
-      database: options.database,
-      db: store.db,
-      store,
-      wheels,
-      logger,
-      builds: options.builds,
-    });
     // the docker run target uses the same builder (and engine) as image builds
     runs = openRunSupport({
       ...options.runs,
@@ -160,13 +113,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
     }
     await registry.seedCurated();
-    const host = options.host ?? "127.0.0.1";
-    const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 0 }, () => resolve(s));
-      s.once("error", reject);
-    });
-    const port = (server.address() as AddressInfo).port;
-    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const { server, port, url } = await listen(app.fetch, options.host ?? "127.0.0.1", options.port ?? 0);
     runs.setBaseUrl(url);
     await runs.start();
     builds.setBaseUrl(url);
@@ -184,7 +131,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (closed) return;
         closed = true;
         await runs?.close();
-        await builds?.close();
+        await builds.close();
         await new Promise<void>((resolve) => {
           // Stop accepting; idle keep-alive sockets close now, requests in flight get up to 10 s.
           const s = server as unknown as {
@@ -198,15 +145,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           });
           s.closeIdleConnections?.();
         });
-        await wheels?.close();
+        await wheels.close();
         await stopWatching();
         await store.close();
       },
     };
   } catch (e) {
     await runs?.close().catch(() => {});
-    await builds?.close().catch(() => {});
-    await wheels?.close().catch(() => {});
+    await builds.close().catch(() => {});
+    await wheels.close().catch(() => {});
     await store.close().catch(() => {});
     throw e;
   }

@@ -3,7 +3,7 @@ import { type CoreConfig, defaultCoreConfig } from "@mlenv/core";
 import type { Hono } from "hono";
 import { DockerClient, type RegistryTarget } from "../docker/index";
 import type { Logger } from "../logger";
-import type { Database } from "../store/database";
+import { type Database, sharedDatabase } from "../store/database";
 import type { Store } from "../store/types";
 import type { WheelSupport } from "../wheels/support";
 import { coreRenderer, ImageBuilder } from "./builder";
@@ -189,10 +189,7 @@ export function openBuildSupport(options: {
         }
       : {}),
   });
-  const jobs = openBuildJobStore(
-    options.db ??
-      (options.database ? { postgresUrl: options.database } : { sqliteFile: `${options.dataDir}/mlenv.db` }),
-  );
+  const jobs = openBuildJobStore(sharedDatabase(options));
   const queue = new BuildQueue({
     jobs,
     builder,

@@ -1,7 +1,6 @@
+import { eventStream, eventStreamResponse } from "../http/eventStream";
 import type { BuildQueue } from "./buildQueue";
 import { BuildErrorCode } from "./errors";
-
-const encoder = new TextEncoder();
 
 /**
  * A job's log as server-sent events: `event: log` (id = line number, data
@@ -13,51 +12,23 @@ export function buildEventStream(
   id: string,
   options: { lastEventId?: number; signal?: AbortSignal } = {},
 ): ReadableStream<Uint8Array> {
-  const stop = new AbortController();
-  options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
-  let ping: NodeJS.Timeout | undefined;
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      ping = setInterval(() => controller.enqueue(encoder.encode(": keep-alive\n\n")), 15_000);
-      ping.unref();
-      void (async () => {
-        try {
-          for await (const event of queue.follow(id, {
-            ...(options.lastEventId !== undefined ? { afterSeq: options.lastEventId } : {}),
-            signal: stop.signal,
-          })) {
-            if (event.type === "log") {
-              controller.enqueue(
-                encoder.encode(`id: ${event.line.seq}\nevent: log\ndata: ${JSON.stringify(event.line)}\n\n`),
-              );
-            } else {
-              // the API view: no submitted request body, no internal workspace id
-              const { request: _request, workspaceId: _ws, ...job } = event.job;
-              controller.enqueue(encoder.encode(`event: end\ndata: ${JSON.stringify(job)}\n\n`));
-            }
-          }
-        } catch (e) {
-          const err = e as { code?: unknown; message?: unknown };
-          controller.enqueue(
-            encoder.encode(
-              `event: error\ndata: ${JSON.stringify({ code: typeof err.code === "string" ? err.code : "E_INTERNAL", message: String(err.message ?? e) })}\n\n`,
-            ),
-          );
-        } finally {
-          clearInterval(ping);
-          try {
-            controller.close();
-          } catch {
-            // the client went away
-          }
+  return eventStream(
+    async (send, signal) => {
+      for await (const event of queue.follow(id, {
+        ...(options.lastEventId !== undefined ? { afterSeq: options.lastEventId } : {}),
+        signal,
+      })) {
+        if (event.type === "log") {
+          send("log", event.line, event.line.seq);
+        } else {
+          // the API view: no submitted request body, no internal workspace id
+          const { request: _request, workspaceId: _ws, ...job } = event.job;
+          send("end", job);
         }
-      })();
+      }
     },
-    cancel() {
-      clearInterval(ping);
-      stop.abort();
-    },
-  });
+    { signal: options.signal },
+  );
 }
 
 /**
@@ -82,11 +53,5 @@ export async function buildEventResponse(queue: BuildQueue, id: string, request:
     ...(last !== undefined ? { lastEventId: last } : {}),
     signal: request.signal,
   });
-  return new Response(stream, {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache, no-transform",
-      "x-accel-buffering": "no",
-    },
-  });
+  return eventStreamResponse(stream);
 }

@@ -1,10 +1,8 @@
-import { mkdirSync } from "node:fs";
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
+import type { serve } from "@hono/node-server";
 import { jsonLogger, type Logger } from "../logger";
-import { openStore } from "../server";
-import { openWheelSupport, type WheelSupport, type WheelSupportOptions } from "../wheels/support";
-import { type BuildSupport, type BuildSupportOptions, openBuildSupport } from "./buildSupport";
+import type { WheelSupportOptions } from "../wheels/support";
+import { buildWiring, listen } from "../wiring";
+import type { BuildSupportOptions } from "./buildSupport";
 
 export interface BuildWorkerOptions {
   /** The server's data directory (SQLite database, signing and secrets keys when not given). */
@@ -39,59 +37,36 @@ export interface RunningBuildWorker {
  */
 export async function startBuildWorker(options: BuildWorkerOptions): Promise<RunningBuildWorker> {
   const logger = options.logger ?? jsonLogger();
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   // one database handle for the process: the registry store's, shared with the job and wheel stores
-  const store = await openStore(options);
-  let wheels: WheelSupport | undefined;
-  let builds: BuildSupport | undefined;
+  const { store, wheels, builds } = await buildWiring({ ...options, logger, shared: true });
   let listener: ReturnType<typeof serve> | undefined;
   try {
-    wheels = openWheelSupport({
-      ...options.wheels,
-      dataDir: options.dataDir,
-      database: options.database,
-      db: store.db,
-    });
-    builds = openBuildSupport({
-      dataDir: options.dataDir,
-      database: options.database,
-      db: store.db,
-      store,
-      wheels,
-      logger,
-      builds: options.builds,
-      shared: true,
-      serverUrl: options.serverUrl,
-    });
     // build containers reach the payload route over host networking
-    const host = options.host ?? "127.0.0.1";
-    const app = builds.broker.routes();
-    listener = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 0 }, () => resolve(s));
-      s.once("error", reject);
-    });
-    const port = (listener.address() as AddressInfo).port;
-    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const { server, url } = await listen(
+      builds.broker.routes().fetch,
+      options.host ?? "127.0.0.1",
+      options.port ?? 0,
+    );
+    listener = server;
     builds.setBaseUrl(url);
     await builds.start();
     logger.info("build worker ready", { url, store: store.kind });
     let closed = false;
-    const opened = { builds, wheels, listener };
     return {
       url,
       async close() {
         if (closed) return;
         closed = true;
-        await opened.builds.close();
-        await new Promise<void>((resolve) => opened.listener.close(() => resolve()));
-        await opened.wheels.close();
+        await builds.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await wheels.close();
         await store.close();
       },
     };
   } catch (e) {
-    await builds?.close().catch(() => {});
+    await builds.close().catch(() => {});
     listener?.close();
-    await wheels?.close().catch(() => {});
+    await wheels.close().catch(() => {});
     await store.close().catch(() => {});
     throw e;
   }

@@ -1,8 +1,8 @@
 import { compute as C } from "@mlenv/api";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import { preview, ServerError, ServerErrorCode } from "../errors";
+import { base64BodySize, tooLargeLimit } from "../http/bodyLimit";
 import { mount } from "../http/mount";
 import type { Logger } from "../logger";
 import type { ComputeTargetView, DatastoreView } from "./schemas";
@@ -130,17 +130,10 @@ export function computeRoutes(deps: {
     return c.json({ ...datastoreView(d), versions: await svc.store.listVersions(a.workspaceId, d.name) });
   });
 
-  const limit = bodyLimit({
-    maxSize: Math.ceil(deps.maxUploadBytes * 1.4) + 1024 * 1024,
-    onError: (c) =>
-      c.json(
-        new ServerError(
-          ServerErrorCode.TOO_LARGE,
-          `Expected a datastore upload of at most ${deps.maxUploadBytes} bytes; the request body is larger`,
-          { details: { maxBytes: deps.maxUploadBytes } },
-        ).toJSON(),
-        413,
-      ),
+  const limit = tooLargeLimit({
+    maxSize: base64BodySize(deps.maxUploadBytes),
+    maxBytes: deps.maxUploadBytes,
+    message: `Expected a datastore upload of at most ${deps.maxUploadBytes} bytes; the request body is larger`,
   });
   mount(
     app,

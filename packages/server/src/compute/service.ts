@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
-import { cp, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { BlobStore } from "../blobs/blobStore";
 import { preview, ServerError, ServerErrorCode } from "../errors";
+import { outputFiles } from "../runs/outputFiles";
 import { checkRelativePath } from "../runs/snapshot";
 import type { WheelCatalog } from "../wheels/catalog";
 import {
@@ -382,20 +383,8 @@ export async function listFiles(
   base: string,
 ): Promise<{ path: string; full: string; size: number }[]> {
   const out: { path: string; full: string; size: number }[] = [];
-  const walk = async (d: string): Promise<void> => {
-    let entries: import("node:fs").Dirent[];
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile())
-        out.push({ path: relative(base, p).split(sep).join("/"), full: p, size: (await stat(p)).size });
-    }
-  };
-  await walk(root);
+  for await (const p of outputFiles(root)) {
+    out.push({ path: relative(base, p).split(sep).join("/"), full: p, size: (await stat(p)).size });
+  }
   return out;
 }

@@ -1,17 +1,16 @@
 import type { ColumnType, Kysely, Selectable } from "kysely";
 import type { RunTables } from "../runs/runStore";
 import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
-import { type Migration, migration } from "../store/migrator";
+import { columnTypes, type Migration, migration } from "../store/migrator";
 import type { SlurmTargetSettings } from "./schemas";
 
 /** Compute targets, the cluster jobs that run runs, datastores and their versions (migration 0011). */
 export function computeMigrationSql(backend: "sqlite" | "postgres"): string {
-  const big = backend === "postgres" ? "BIGINT" : "INTEGER";
-  const name = backend === "postgres" ? 'TEXT COLLATE "C"' : "TEXT";
+  const { big, text } = columnTypes(backend);
   return `
 CREATE TABLE compute_targets (
   workspace_id TEXT NOT NULL REFERENCES workspaces(id),
-  name ${name} NOT NULL,
+  name ${text} NOT NULL,
   kind TEXT NOT NULL,
   settings TEXT NOT NULL,
   secret_name TEXT,
@@ -22,7 +21,7 @@ CREATE TABLE compute_targets (
 CREATE TABLE cluster_jobs (
   run_id TEXT PRIMARY KEY REFERENCES runs(id),
   workspace_id TEXT NOT NULL,
-  target ${name} NOT NULL,
+  target ${text} NOT NULL,
   phase TEXT NOT NULL,
   job_ids TEXT NOT NULL,
   run_dir TEXT NOT NULL,
@@ -40,7 +39,7 @@ CREATE TABLE cluster_jobs (
 CREATE INDEX cluster_jobs_phase ON cluster_jobs(phase);
 CREATE TABLE datastores (
   workspace_id TEXT NOT NULL REFERENCES workspaces(id),
-  name ${name} NOT NULL,
+  name ${text} NOT NULL,
   kind TEXT NOT NULL,
   path TEXT,
   description TEXT,
@@ -51,7 +50,7 @@ CREATE TABLE datastores (
 );
 CREATE TABLE datastore_versions (
   workspace_id TEXT NOT NULL,
-  name ${name} NOT NULL,
+  name ${text} NOT NULL,
   version INTEGER NOT NULL,
   digest TEXT NOT NULL,
   files TEXT NOT NULL,

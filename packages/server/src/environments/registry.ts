@@ -74,6 +74,21 @@ function notFound(message: string, details: Record<string, unknown>): ServerErro
   return new ServerError(ServerErrorCode.NOT_FOUND, message, { details });
 }
 
+/** `f()` over a caller's definition: core refusing it is bad input, E_DEFINITION_INVALID with core's issues. */
+function coreChecked<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isCoreError(e)) {
+      throw new ServerError(ServerErrorCode.DEFINITION_INVALID, e.message, {
+        details: { issues: e.issues },
+        cause: e,
+      });
+    }
+    throw e;
+  }
+}
+
 /** The registry's rules on top of a Store and a BlobStore. All methods are workspace-scoped. */
 export class Registry {
   readonly store: Store;
@@ -289,17 +304,7 @@ export class Registry {
    * resolveBaseImage), so its definitionHash is the one the client computed and locked against.
    */
   parse(json: unknown): EnvironmentDefinition {
-    try {
-      return parseDefinition(json);
-    } catch (e) {
-      if (isCoreError(e)) {
-        throw new ServerError(ServerErrorCode.DEFINITION_INVALID, e.message, {
-          details: { issues: e.issues },
-          cause: e,
-        });
-      }
-      throw e;
-    }
+    return coreChecked(() => parseDefinition(json));
   }
 
   /**
@@ -377,17 +382,10 @@ export class Registry {
 
   /** Canonical JSON and hash; core refusing them (e.g. a lone surrogate) is bad input. */
   #canonical(def: EnvironmentDefinition): { text: string; hash: string } {
-    try {
-      return { text: canonicalJson(toReferenceJson({ ...def, version: null })), hash: definitionHash(def) };
-    } catch (e) {
-      if (isCoreError(e)) {
-        throw new ServerError(ServerErrorCode.DEFINITION_INVALID, e.message, {
-          details: { issues: e.issues },
-          cause: e,
-        });
-      }
-      throw e;
-    }
+    return coreChecked(() => ({
+      text: canonicalJson(toReferenceJson({ ...def, version: null })),
+      hash: definitionHash(def),
+    }));
   }
 
   async #register(

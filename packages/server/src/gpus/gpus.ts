@@ -82,3 +82,26 @@ export class Gpus {
     await this.check(request, what);
   }
 }
+
+/**
+ * Refuse (E_GPU_UNAVAILABLE) GPUs a run or a service asks for that this server cannot give: it
+ * has no GPU support, or the machine (with `docker`, also its Docker engine) lacks them.
+ */
+export async function checkGpusAvailable(options: {
+  gpus: Gpus | undefined;
+  request: GpuRequest;
+  what: "run" | "service";
+  /** The Docker engine, when the run or service goes to the docker target. */
+  docker: DockerClient | undefined;
+}): Promise<void> {
+  const { gpus, request, what, docker } = options;
+  if (request.count === 0) return;
+  if (!gpus) {
+    throw new ServerError(
+      ServerErrorCode.GPU_UNAVAILABLE,
+      `The ${what} asks for ${request.count} GPU(s) but this server has no GPU support configured`,
+    );
+  }
+  if (docker) await gpus.checkDocker(docker, request, what);
+  else await gpus.check(request, what);
+}

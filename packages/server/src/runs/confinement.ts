@@ -45,6 +45,9 @@ export interface ConfinementOptions {
 /** Resource limits of user code (prlimit); `nproc` counts per account, so only in `uid` mode. */
 const LIMITS = { nofile: 8192, nproc: 4096, core: 0 };
 
+/** bubblewrap's view of the machine for user code: the root read-only, a fresh /dev and /proc. */
+const BWRAP_ROOT_VIEW = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"];
+
 /** A command line for a confined child. */
 export interface Wrapped {
   command: string;
@@ -143,21 +146,7 @@ export class Confinement {
     if (mode === "none" && options.bwrap !== null) {
       const candidate = options.bwrap ?? onPath("bwrap");
       if (!candidate) reasons.push("bubblewrap (bwrap) is not installed");
-      else if (
-        !ok(candidate, [
-          "--die-with-parent",
-          "--unshare-pid",
-          "--ro-bind",
-          "/",
-          "/",
-          "--dev",
-          "/dev",
-          "--proc",
-          "/proc",
-          "--",
-          "true",
-        ])
-      ) {
+      else if (!ok(candidate, ["--die-with-parent", "--unshare-pid", ...BWRAP_ROOT_VIEW, "--", "true"])) {
         reasons.push(`${candidate} could not create a sandbox (user namespaces disabled?)`);
       } else {
         bwrap = candidate;
@@ -375,13 +364,7 @@ export class Confinement {
         "--unshare-pid",
         "--unshare-ipc",
         ...(input.network === false ? ["--unshare-net"] : []),
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
+        ...BWRAP_ROOT_VIEW,
         "--tmpfs",
         "/tmp",
         ...hidden.flatMap((h) => ["--tmpfs", h]),

@@ -16,15 +16,13 @@ export type EnvironmentChoice =
  * Resolve an environment choice to the exact registered version: a name (+version/label) is looked
  * up; an inline definition is registered first (same definition: same version); none registers
  * the default environment. A lock, when given, must be a valid lock of that definition.
+ * `request` is the run or deployment asking.
  */
-export async function resolveRunEnvironment(options: {
-  registry: Registry;
-  workspaceId: string;
-  createdBy: string;
-  choice: EnvironmentChoice;
-  lock?: unknown;
-}): Promise<{ environment: RunEnvironment; definition: EnvironmentDefinition; lock: Lock | null }> {
-  const { registry, workspaceId, choice } = options;
+export async function resolveRunEnvironment(
+  registry: Registry,
+  request: { workspaceId: string; createdBy: string; environment: EnvironmentChoice; lock?: unknown },
+): Promise<{ environment: RunEnvironment; definition: EnvironmentDefinition; lock: Lock | null }> {
+  const { workspaceId, environment: choice } = request;
   let name: string;
   let selector: { version?: number | undefined; label?: string | undefined };
   if (choice === null || "definition" in choice) {
@@ -34,7 +32,7 @@ export async function resolveRunEnvironment(options: {
       choice === null
         ? { name: DEFAULT_RUN_ENVIRONMENT, ...(cpu ? { docker: { baseImage: cpu } } : {}) }
         : choice.definition;
-    const out = await registry.register(workspaceId, json, options.createdBy);
+    const out = await registry.register(workspaceId, json, request.createdBy);
     name = out.environment.name;
     selector = { version: out.environment.version };
   } else {
@@ -45,12 +43,12 @@ export async function resolveRunEnvironment(options: {
   // core's defaults, as the registry parses it (the base image resolves to the server's at build)
   const definition = parseDefinition(view.definition);
   let lock: Lock | null = null;
-  if ((options.lock === undefined || options.lock === null) && view.locked) {
+  if ((request.lock === undefined || request.lock === null) && view.locked) {
     // No lock given: a locked version runs from the exact artifacts stored with it.
     lock = await registry.getLock(workspaceId, view.name, view.version);
-  } else if (options.lock !== undefined && options.lock !== null) {
+  } else if (request.lock !== undefined && request.lock !== null) {
     try {
-      lock = validateLock(options.lock);
+      lock = validateLock(request.lock);
     } catch (e) {
       throw new ServerError(ServerErrorCode.BAD_REQUEST, `Expected a valid lock: ${(e as Error).message}`, {
         cause: e,

@@ -1,7 +1,8 @@
+import type { Context } from "hono";
+import { preview, ServerError, ServerErrorCode } from "../errors";
+import { eventStream, eventStreamResponse } from "../http/eventStream";
 import { logsAppended } from "./logWriter";
 import type { LogLine, RunStore } from "./runStore";
-
-const encoder = new TextEncoder();
 
 /** Where a followed owner (a run, a service) stands: gone, still writing, or final with its view. */
 export type OwnerState = { final: false } | { final: true; view: unknown };
@@ -40,58 +41,33 @@ function nextChange(ownerId: string, ms: number, signal?: AbortSignal): Promise<
  * open; a failure is one `event: error` `{code, message}`.
  */
 export function logEventStream(options: LogEventsOptions): ReadableStream<Uint8Array> {
-  const stop = new AbortController();
-  options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   const pollMs = options.pollMs ?? 250;
-  let ping: NodeJS.Timeout | undefined;
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      const send = (text: string) => controller.enqueue(encoder.encode(text));
-      ping = setInterval(() => send(": keep-alive\n\n"), 15_000);
-      ping.unref();
-      void (async () => {
-        let seq = options.afterSeq ?? 0;
-        const drain = async () => {
-          for (;;) {
-            const lines: LogLine[] = await options.store.logs(options.ownerId, seq);
-            for (const line of lines) {
-              seq = line.seq;
-              send(`id: ${line.seq}\nevent: log\ndata: ${JSON.stringify(line)}\n\n`);
-            }
-            if (lines.length === 0 || stop.signal.aborted) return;
+  return eventStream(
+    async (send, signal) => {
+      let seq = options.afterSeq ?? 0;
+      const drain = async () => {
+        for (;;) {
+          const lines: LogLine[] = await options.store.logs(options.ownerId, seq);
+          for (const line of lines) {
+            seq = line.seq;
+            send("log", line, line.seq);
           }
-        };
-        try {
-          while (!stop.signal.aborted) {
-            // the state first: once it is final, every line is stored and one more read gets them all
-            const state = await options.state();
-            await drain();
-            if (state.final) {
-              send(`event: end\ndata: ${JSON.stringify(state.view)}\n\n`);
-              return;
-            }
-            await nextChange(options.ownerId, pollMs, stop.signal);
-          }
-        } catch (e) {
-          const err = e as { code?: unknown; message?: unknown };
-          send(
-            `event: error\ndata: ${JSON.stringify({ code: typeof err.code === "string" ? err.code : "E_INTERNAL", message: String(err.message ?? e).slice(0, 500) })}\n\n`,
-          );
-        } finally {
-          clearInterval(ping);
-          try {
-            controller.close();
-          } catch {
-            // the client went away
-          }
+          if (lines.length === 0 || signal.aborted) return;
         }
-      })();
+      };
+      while (!signal.aborted) {
+        // the state first: once it is final, every line is stored and one more read gets them all
+        const state = await options.state();
+        await drain();
+        if (state.final) {
+          send("end", state.view);
+          return;
+        }
+        await nextChange(options.ownerId, pollMs, signal);
+      }
     },
-    cancel() {
-      clearInterval(ping);
-      stop.abort();
-    },
-  });
+    { signal: options.signal, maxErrorChars: 500 },
+  );
 }
 
 /** Whether a log request asks for events: `Accept: text/event-stream` or `?follow=1|true`. */
@@ -106,11 +82,46 @@ export function resumeFrom(lastEventId: string | undefined, after: number): numb
 
 /** An HTTP response streaming {@link logEventStream}. */
 export function logEventResponse(options: LogEventsOptions): Response {
-  return new Response(logEventStream(options), {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache, no-transform",
-      "x-accel-buffering": "no",
-    },
-  });
+  return eventStreamResponse(logEventStream(options));
+}
+
+/** `?after=` of a log route: a sequence number (0 when absent). */
+export function logCursor(v: string | undefined): number {
+  const n = v === undefined || v === "" ? 0 : Number(v);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new ServerError(
+      ServerErrorCode.BAD_REQUEST,
+      `Expected ?after= a log sequence number like 42; received ${preview(v)}`,
+    );
+  return n;
+}
+
+/** An owner's log route: whose lines, its status as read before them, and its state for followers. */
+export interface LogsAnswerOptions extends Pick<LogEventsOptions, "store" | "ownerId" | "state"> {
+  /** The status answered with a page (read before the lines: a final one means all are written). */
+  status: string;
+}
+
+/**
+ * The answer of a log route (`?after=`, `?follow=`): events when the request asks for them (see
+ * {@link wantsEvents}), resuming at `Last-Event-ID`, else the page `{ items, status, next }` of the
+ * lines after `?after=`.
+ */
+export async function logsAnswer(
+  c: Context,
+  query: { after?: string | undefined; follow?: string | undefined },
+  options: LogsAnswerOptions,
+): Promise<Response> {
+  const from = logCursor(query.after);
+  if (wantsEvents(c.req.header("accept"), query.follow)) {
+    return logEventResponse({
+      store: options.store,
+      ownerId: options.ownerId,
+      afterSeq: resumeFrom(c.req.header("last-event-id"), from),
+      signal: c.req.raw.signal,
+      state: options.state,
+    });
+  }
+  const items = await options.store.logs(options.ownerId, from);
+  return c.json({ items, status: options.status, next: items.at(-1)?.seq ?? from });
 }

@@ -1,16 +1,16 @@
 import { runs as R } from "@mlenv/api";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { blobResponse } from "../blobs/blobResponse";
 import type { BlobStore } from "../blobs/blobStore";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import type { Gpus } from "../gpus/gpus";
 import { gpuRequest } from "../gpus/gpus";
+import { base64BodySize, tooLargeLimit } from "../http/bodyLimit";
 import { mount } from "../http/mount";
 import type { Logger } from "../logger";
 import type { ServiceManager } from "../services/serviceManager";
 import type { AuthenticatedToken, Store } from "../store/types";
-import { logEventResponse, resumeFrom, wantsEvents } from "./logEvents";
+import { logsAnswer } from "./logEvents";
 import type { RunManager } from "./runManager";
 import type { RunRecord } from "./runStore";
 import { readSnapshot, storeSnapshot } from "./snapshot";
@@ -35,29 +35,11 @@ export interface RunRoutesDeps {
  * the default 10 MiB, up to the snapshot limit.
  */
 export function snapshotUploadLimit(deps: Pick<RunRoutesDeps, "maxSnapshotBytes">) {
-  return bodyLimit({
-    maxSize: Math.ceil(deps.maxSnapshotBytes * 1.4) + 1024 * 1024,
-    onError: (c) =>
-      c.json(
-        new ServerError(
-          ServerErrorCode.TOO_LARGE,
-          `Expected a source snapshot of at most ${deps.maxSnapshotBytes} bytes (list large files in .mlenvignore); the request body is larger`,
-          { details: { maxBytes: deps.maxSnapshotBytes } },
-        ).toJSON(),
-        413,
-      ),
+  return tooLargeLimit({
+    maxSize: base64BodySize(deps.maxSnapshotBytes),
+    maxBytes: deps.maxSnapshotBytes,
+    message: `Expected a source snapshot of at most ${deps.maxSnapshotBytes} bytes (list large files in .mlenvignore); the request body is larger`,
   });
-}
-
-/** `?after=` of a log route: a sequence number (0 when absent). */
-export function logCursor(v: string | undefined): number {
-  const n = v === undefined || v === "" ? 0 : Number(v);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new ServerError(
-      ServerErrorCode.BAD_REQUEST,
-      `Expected ?after= a log sequence number like 42; received ${preview(v)}`,
-    );
-  return n;
 }
 
 function runView(r: RunRecord) {
@@ -76,7 +58,6 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
       throw new ServerError(ServerErrorCode.NOT_FOUND, `No run ${preview(id)} in this workspace`);
     return run;
   }
-  const after = logCursor;
   const before = { before: [snapshotUploadLimit(deps)], logger: deps.logger };
   const log = { logger: deps.logger };
 
@@ -141,24 +122,18 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
   mount(app, R.getRun, async ({ c, auth, params }) => c.json(runView(await runOf(auth, params.id))));
 
   mount(app, R.runLogs, async ({ c, auth, params, query }) => {
+    // the status is read first: a final status means every line is already written
     const run = await runOf(auth, params.id);
-    const from = after(query.after);
-    if (wantsEvents(c.req.header("accept"), query.follow)) {
-      return logEventResponse({
-        store,
-        ownerId: run.id,
-        afterSeq: resumeFrom(c.req.header("last-event-id"), from),
-        signal: c.req.raw.signal,
-        state: async () => {
-          const now = await store.getRun(run.id);
-          if (!now) return { final: true, view: runView({ ...run, status: "canceled" }) };
-          return R.isFinalRunStatus(now.status) ? { final: true, view: runView(now) } : { final: false };
-        },
-      });
-    }
-    // read the status first: a final status means every line is already written
-    const items = await store.logs(run.id, from);
-    return c.json({ items, status: run.status, next: items.at(-1)?.seq ?? from });
+    return logsAnswer(c, query, {
+      store,
+      ownerId: run.id,
+      status: run.status,
+      state: async () => {
+        const now = await store.getRun(run.id);
+        if (!now) return { final: true, view: runView({ ...run, status: "canceled" }) };
+        return R.isFinalRunStatus(now.status) ? { final: true, view: runView(now) } : { final: false };
+      },
+    });
   });
 
   mount(app, R.runMetrics, async ({ c, auth, params }) => {

@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { mkdir, open, readdir, readFile } from "node:fs/promises";
+import { mkdir, open, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
@@ -15,13 +15,14 @@ import type { Registry } from "../environments/registry";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import type { GpuRequest } from "../gpus/allocator";
 import { cudaVisibleDevices } from "../gpus/allocator";
-import type { Gpus } from "../gpus/gpus";
+import { checkGpusAvailable, type Gpus } from "../gpus/gpus";
 import type { Logger } from "../logger";
 import { dockerRun } from "./dockerTarget";
 import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "./environments";
 import { failureOf, RunFailure, RunFailureCode } from "./errors";
 import type { LocalSandbox } from "./localSandbox";
 import { LogWriter } from "./logWriter";
+import { outputFiles } from "./outputFiles";
 import { type SpawnedProcess, spawnLogged, stopTree } from "./process";
 import type { RunArtifact, RunRecord, RunStore } from "./runStore";
 import { checkRelativePath, extractSnapshot, insideDir, readSnapshot } from "./snapshot";
@@ -112,24 +113,21 @@ export interface SubmitRunInput {
   network?: boolean;
 }
 
-export interface RunManagerOptions {
+/** What the run manager and the service manager both need to prepare and execute user code. */
+export interface ExecutionOptions {
   store: RunStore;
   blobs: BlobStore;
   registry: Registry;
   venvs: VenvCache;
-  /** Working directories of active runs: `<workDir>/<run id>`. */
+  /** Working directories of active runs and live services: `<workDir>/<run or service id>`. */
   workDir: string;
   logger: Logger;
-  /** How often this process renews its runs' heartbeats (default 10 s); 3 missed beats fail a run. */
-  heartbeatMs?: number;
-  /** Runs executing at once (default 2); more wait Queued. */
-  concurrency?: number;
-  /** Largest total size of ./outputs kept as artifacts (default 500 MiB). */
-  maxArtifactBytes?: number;
-  /** The docker target: environment images from the builder, runs in containers (no network unless asked). */
+  /**
+   * The docker target: environment images from the builder; runs in containers (no network
+   * unless asked), service workers in host-network containers (the server must reach their port;
+   * the worker's token keeps other callers out).
+   */
   docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
-  /** Compute targets and datastores (src/compute): cluster runs and datastore arguments. */
-  compute?: { service: ComputeService; cluster: ClusterRuns } | undefined;
   /** Prepare a pip block for a workspace (signed wheel URLs, secrets). */
   preparePip?: (
     workspaceId: string,
@@ -139,8 +137,19 @@ export interface RunManagerOptions {
   sandbox: LocalSandbox;
   /** Labels of every container (which data dir and process own it: a restart removes orphans). */
   containerLabels?: Record<string, string>;
-  /** This machine's GPUs (shared with the service manager); without it, asking for GPUs fails. */
+  /** This machine's GPUs (shared by runs and services); without it, asking for GPUs fails. */
   gpus?: Gpus | undefined;
+}
+
+export interface RunManagerOptions extends ExecutionOptions {
+  /** How often this process renews its runs' heartbeats (default 10 s); 3 missed beats fail a run. */
+  heartbeatMs?: number;
+  /** Runs executing at once (default 2); more wait Queued. */
+  concurrency?: number;
+  /** Largest total size of ./outputs kept as artifacts (default 500 MiB). */
+  maxArtifactBytes?: number;
+  /** Compute targets and datastores (src/compute): cluster runs and datastore arguments. */
+  compute?: { service: ComputeService; cluster: ClusterRuns } | undefined;
 }
 
 interface Active {
@@ -339,24 +348,13 @@ export class RunManager {
       );
     }
     const gpus = (builtIn ? input.gpus : undefined) ?? { count: 0, share: false };
-    if (gpus.count > 0) {
-      if (!this.#o.gpus) {
-        throw new ServerError(
-          ServerErrorCode.GPU_UNAVAILABLE,
-          `The run asks for ${gpus.count} GPU(s) but this server has no GPU support configured`,
-        );
-      }
-      if (input.target === "docker" && this.#o.docker)
-        await this.#o.gpus.checkDocker(this.#o.docker.client, gpus, "run");
-      else await this.#o.gpus.check(gpus, "run");
-    }
-    const { environment } = await resolveRunEnvironment({
-      registry: this.#o.registry,
-      workspaceId: input.workspaceId,
-      createdBy: input.createdBy,
-      choice: input.environment,
-      lock: input.lock,
+    await checkGpusAvailable({
+      gpus: this.#o.gpus,
+      request: gpus,
+      what: "run",
+      docker: input.target === "docker" ? this.#o.docker?.client : undefined,
     });
+    const { environment } = await resolveRunEnvironment(this.#o.registry, input);
     const run = await this.#o.store.createRun({
       workspaceId: input.workspaceId,
       experiment: input.experiment,
@@ -727,33 +725,20 @@ export class RunManager {
     const out: RunArtifact[] = [];
     const max = this.#o.maxArtifactBytes ?? 500 * 1024 * 1024;
     let total = 0;
-    const walk = async (d: string): Promise<void> => {
-      let entries: import("node:fs").Dirent[];
-      try {
-        entries = await readdir(d, { withFileTypes: true });
-      } catch {
-        return;
+    for await (const p of outputFiles(root)) {
+      const bytes = await readOwnFile(p, account, max - total);
+      if (bytes === "too-large") {
+        system(`artifact ${relative(dir, p)} not kept: outputs exceed ${max} bytes`);
+        continue;
       }
-      for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-        const p = join(d, e.name);
-        if (e.isDirectory()) await walk(p);
-        else if (e.isFile()) {
-          const bytes = await readOwnFile(p, account, max - total);
-          if (bytes === "too-large") {
-            system(`artifact ${relative(dir, p)} not kept: outputs exceed ${max} bytes`);
-            continue;
-          }
-          if (!bytes) {
-            system(`artifact ${relative(dir, p)} not kept: not a plain file of the run`);
-            continue;
-          }
-          total += bytes.length;
-          const digest = await this.#o.blobs.put(bytes);
-          out.push({ path: relative(dir, p).split(sep).join("/"), digest, size: bytes.length });
-        }
+      if (!bytes) {
+        system(`artifact ${relative(dir, p)} not kept: not a plain file of the run`);
+        continue;
       }
-    };
-    await walk(root);
+      total += bytes.length;
+      const digest = await this.#o.blobs.put(bytes);
+      out.push({ path: relative(dir, p).split(sep).join("/"), digest, size: bytes.length });
+    }
     if (out.length) system(`kept ${out.length} output file(s), ${total} bytes`);
     return out;
   }

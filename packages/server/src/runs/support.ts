@@ -15,7 +15,7 @@ import type { Logger } from "../logger";
 import { modelRoutes } from "../models/routes";
 import { serviceRoutes } from "../services/routes";
 import { ServiceManager } from "../services/serviceManager";
-import type { Database } from "../store/database";
+import { type Database, sharedDatabase } from "../store/database";
 import type { Store } from "../store/types";
 import { resolveWheelReferences, secretEnvironment } from "../wheels/resolve";
 import type { WheelSupport } from "../wheels/support";
@@ -87,14 +87,17 @@ export interface RunSupport {
   close(): Promise<void>;
 }
 
+/** `value` when it is a whole number of at least `min`; otherwise an error saying what was `expected`. */
+function wholeNumber(value: number, min: number, expected: string): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new Error(`Expected ${expected}; received ${String(value).slice(0, 200)}`);
+  }
+  return value;
+}
+
 /** Wire runs and services on the store's (migrated) database under `<dataDir>/{venvs,work}`. */
 export function openRunSupport(options: RunSupportOptions): RunSupport {
-  const runStore = openRunStore(
-    options.db ??
-      (options.database
-        ? { postgresUrl: options.database }
-        : { sqliteFile: join(options.dataDir, "mlenv.db") }),
-  );
+  const runStore = openRunStore(sharedDatabase(options));
   // the server's configuration: default definitions (runs without an environment) get its base images
   const registry = new Registry({
     store: options.store,
@@ -149,30 +152,22 @@ export function openRunSupport(options: RunSupportOptions): RunSupport {
         };
       }
     : undefined;
-  const maxSnapshotBytes = options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
-  if (!Number.isSafeInteger(maxSnapshotBytes) || maxSnapshotBytes <= 0) {
-    throw new Error(
-      `Expected maxSnapshotBytes (MLENV_MAX_SNAPSHOT_BYTES) to be a positive whole number of bytes (e.g. 26214400); received ${String(maxSnapshotBytes).slice(0, 200)}`,
-    );
-  }
-  const serviceHeartbeatMs = options.serviceHeartbeatMs ?? 5_000;
-  if (!Number.isSafeInteger(serviceHeartbeatMs) || serviceHeartbeatMs < 50) {
-    throw new Error(
-      `Expected serviceHeartbeatMs (MLENV_SERVICE_HEARTBEAT_MS) to be a whole number of milliseconds of at least 50 (e.g. 5000); received ${String(serviceHeartbeatMs).slice(0, 200)}`,
-    );
-  }
-  const clusterPollMs = options.clusterPollMs ?? 2000;
-  if (!Number.isSafeInteger(clusterPollMs) || clusterPollMs < 50) {
-    throw new Error(
-      `Expected clusterPollMs (MLENV_CLUSTER_POLL_MS) to be a whole number of milliseconds of at least 50 (e.g. 2000); received ${String(clusterPollMs).slice(0, 200)}`,
-    );
-  }
-  const computeStore = openComputeStore(
-    options.db ??
-      (options.database
-        ? { postgresUrl: options.database }
-        : { sqliteFile: join(options.dataDir, "mlenv.db") }),
+  const maxSnapshotBytes = wholeNumber(
+    options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
+    1,
+    "maxSnapshotBytes (MLENV_MAX_SNAPSHOT_BYTES) to be a positive whole number of bytes (e.g. 26214400)",
   );
+  const serviceHeartbeatMs = wholeNumber(
+    options.serviceHeartbeatMs ?? 5_000,
+    50,
+    "serviceHeartbeatMs (MLENV_SERVICE_HEARTBEAT_MS) to be a whole number of milliseconds of at least 50 (e.g. 5000)",
+  );
+  const clusterPollMs = wholeNumber(
+    options.clusterPollMs ?? 2000,
+    50,
+    "clusterPollMs (MLENV_CLUSTER_POLL_MS) to be a whole number of milliseconds of at least 50 (e.g. 2000)",
+  );
+  const computeStore = openComputeStore(sharedDatabase(options));
   const compute = new ComputeService({
     store: computeStore,
     blobs: options.blobs,

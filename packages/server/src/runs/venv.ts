@@ -220,9 +220,18 @@ export class VenvCache {
     try {
       const done = ready();
       if (done) return done;
-      return conda
-        ? await this.#createConda(dir, marker, python, input)
-        : await this.#create(dir, marker, python, input);
+      await rm(dir, { recursive: true, force: true }); // an environment left half-built by a crash
+      try {
+        if (conda) await this.#createConda(dir, python, input);
+        else await this.#create(dir, python, input);
+        // readable by every workspace account, writable by none
+        await this.#opts.confinement?.seal(dir);
+        await writeFile(marker, `${input.imageKey}\n`);
+        return { python, venvDir: dir, cached: false };
+      } catch (e) {
+        await rm(dir, { recursive: true, force: true });
+        throw e;
+      }
     } finally {
       await held.release();
     }
@@ -233,13 +242,7 @@ export class VenvCache {
    * @mlenv/conda-installer from the run's lock (or a lock made now for this machine's platform),
    * conda packages from the shared package cache, then the lock's pip part with its own pip.
    */
-  async #createConda(
-    dir: string,
-    marker: string,
-    python: string,
-    input: MaterialiseInput,
-  ): Promise<Interpreter> {
-    await rm(dir, { recursive: true, force: true }); // an environment left half-built by a crash
+  async #createConda(dir: string, python: string, input: MaterialiseInput): Promise<void> {
     const [{ currentPlatform, installLock }, { lockEnvironment }] = await Promise.all([
       import("@mlenv/conda-installer"),
       import("@mlenv/resolver"),
@@ -260,42 +263,33 @@ export class VenvCache {
     input.log(
       `installing conda environment ${dir} (${lock.platforms[platform]?.conda.length ?? 0} conda packages, cache ${pkgs})`,
     );
-    try {
-      const result = await installLock({
-        prefix: dir,
-        lock,
-        platform,
-        cacheDir: pkgs,
-        env: {
-          ...pipBaseEnvironment(),
-          ...this.#opts.pipEnv,
-          PIP_NO_INPUT: "1",
-          PIP_DISABLE_PIP_VERSION_CHECK: "1",
-        },
-        command: `mlenv run (environment ${input.definition.name})`,
-      });
-      for (const w of result.warnings) input.log(`warning: ${w}`);
-      input.log(
-        `conda environment ready: ${result.linked.length} conda packages (${result.fetched.length} fetched), ${result.pip.length} pip packages`,
+    const result = await installLock({
+      prefix: dir,
+      lock,
+      platform,
+      cacheDir: pkgs,
+      env: {
+        ...pipBaseEnvironment(),
+        ...this.#opts.pipEnv,
+        PIP_NO_INPUT: "1",
+        PIP_DISABLE_PIP_VERSION_CHECK: "1",
+      },
+      command: `mlenv run (environment ${input.definition.name})`,
+    });
+    for (const w of result.warnings) input.log(`warning: ${w}`);
+    input.log(
+      `conda environment ready: ${result.linked.length} conda packages (${result.fetched.length} fetched), ${result.pip.length} pip packages`,
+    );
+    if (!existsSync(python)) {
+      throw new RunFailure(
+        RunFailureCode.INTERPRETER_MISSING,
+        `Expected the conda environment of ${input.definition.name} to contain bin/python; add python to its conda dependencies`,
       );
-      if (!existsSync(python)) {
-        throw new RunFailure(
-          RunFailureCode.INTERPRETER_MISSING,
-          `Expected the conda environment of ${input.definition.name} to contain bin/python; add python to its conda dependencies`,
-        );
-      }
-      // readable by every workspace account, writable by none
-      await this.#opts.confinement?.seal(dir);
-      await writeFile(marker, `${input.imageKey}\n`);
-      return { python, venvDir: dir, cached: false };
-    } catch (e) {
-      await rm(dir, { recursive: true, force: true });
-      throw e;
     }
   }
 
-  async #create(dir: string, marker: string, python: string, input: MaterialiseInput): Promise<Interpreter> {
-    await rm(dir, { recursive: true, force: true }); // a venv left half-built by a crash
+  /** A venv of this machine's Python with the environment's pip packages. */
+  async #create(dir: string, python: string, input: MaterialiseInput): Promise<void> {
     const base = this.#opts.python ?? "python3";
     const version = await runCollect(base, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"], {
       cwd: this.#opts.root,
@@ -307,75 +301,67 @@ export class VenvCache {
         `warning: the definition asks for python ${wanted}; this machine's ${base} is Python ${have} (the local target uses the machine's interpreter; use the docker target for an exact Python)`,
       );
     }
-    try {
-      let text: string;
-      let hashes = false;
-      const env: Record<string, string> = {};
-      if (input.lock) {
-        text = renderPipRequirements(input.lock, "linux-64");
-        hashes = text.length > 0;
-      } else {
-        const raw = pipEntries(input.definition.python.condaDependencies);
-        const prepared = input.preparePip ? await input.preparePip(raw) : { lines: raw, env: {} };
-        Object.assign(env, prepared.env);
-        text = prepared.lines.length ? `${prepared.lines.join("\n")}\n` : "";
-      }
-      // Nothing to install: no pip inside the venv either (seconds instead of ensurepip's ~15 s).
-      const withPip = text.trim() !== "";
-      input.log(
-        `creating venv ${dir} with ${base} (Python ${have})${withPip ? "" : " without pip: no pip packages"}`,
+    let text: string;
+    let hashes = false;
+    const env: Record<string, string> = {};
+    if (input.lock) {
+      text = renderPipRequirements(input.lock, "linux-64");
+      hashes = text.length > 0;
+    } else {
+      const raw = pipEntries(input.definition.python.condaDependencies);
+      const prepared = input.preparePip ? await input.preparePip(raw) : { lines: raw, env: {} };
+      Object.assign(env, prepared.env);
+      text = prepared.lines.length ? `${prepared.lines.join("\n")}\n` : "";
+    }
+    // Nothing to install: no pip inside the venv either (seconds instead of ensurepip's ~15 s).
+    const withPip = text.trim() !== "";
+    input.log(
+      `creating venv ${dir} with ${base} (Python ${have})${withPip ? "" : " without pip: no pip packages"}`,
+    );
+    const sink = (_s: string, t: string) => input.log(t);
+    // built as the workspace's account in a folder it owns, sealed when complete
+    await mkdir(dir, { recursive: true });
+    await this.#opts.confinement?.own(dir, input.account ?? null);
+    const made = await this.#run(input, base, ["-m", "venv", ...(withPip ? [] : ["--without-pip"]), dir], {
+      cwd: dir,
+      writable: [dir],
+      env: { ...pipBaseEnvironment(), HOME: dir },
+      sink,
+    });
+    if (made.code !== 0) {
+      throw new RunFailure(
+        RunFailureCode.VENV_FAILED,
+        `Expected \`${base} -m venv\` to create a venv (is the python3-venv package installed?); it exited with ${made.code}: ${made.output.slice(-3).join(" | ").slice(0, 200)}`,
       );
-      const sink = (_s: string, t: string) => input.log(t);
-      // built as the workspace's account in a folder it owns, sealed when complete
-      await mkdir(dir, { recursive: true });
-      await this.#opts.confinement?.own(dir, input.account ?? null);
-      const made = await this.#run(input, base, ["-m", "venv", ...(withPip ? [] : ["--without-pip"]), dir], {
+    }
+    if (text.trim()) {
+      const req = join(dir, `.mlenv-requirements-${randomBytes(4).toString("hex")}.txt`);
+      await writeFile(req, text, { mode: 0o600 });
+      await this.#opts.confinement?.own(req, input.account ?? null);
+      const args = ["-m", "pip", "install", "--no-input", "--disable-pip-version-check", "-r", req];
+      if (hashes) args.push("--require-hashes", "--no-deps");
+      input.log(
+        `pip install (${text.trim().split("\n").length} requirement lines${input.lock ? ", from the lock" : ""})`,
+      );
+      const pip = await this.#run(input, python, args, {
         cwd: dir,
         writable: [dir],
-        env: { ...pipBaseEnvironment(), HOME: dir },
+        env: {
+          ...pipBaseEnvironment(),
+          ...(this.#opts.confinement?.confined ? { HOME: dir, PIP_NO_CACHE_DIR: "1" } : {}),
+          ...this.#opts.pipEnv,
+          ...env,
+          PIP_NO_INPUT: "1",
+        },
         sink,
       });
-      if (made.code !== 0) {
+      await rm(req, { force: true });
+      if (pip.code !== 0) {
         throw new RunFailure(
-          RunFailureCode.VENV_FAILED,
-          `Expected \`${base} -m venv\` to create a venv (is the python3-venv package installed?); it exited with ${made.code}: ${made.output.slice(-3).join(" | ").slice(0, 200)}`,
+          RunFailureCode.PIP_FAILED,
+          `Expected pip to install the environment's requirements; it exited with ${pip.code}: ${pip.output.slice(-3).join(" | ").slice(0, 200)}`,
         );
       }
-      if (text.trim()) {
-        const req = join(dir, `.mlenv-requirements-${randomBytes(4).toString("hex")}.txt`);
-        await writeFile(req, text, { mode: 0o600 });
-        await this.#opts.confinement?.own(req, input.account ?? null);
-        const args = ["-m", "pip", "install", "--no-input", "--disable-pip-version-check", "-r", req];
-        if (hashes) args.push("--require-hashes", "--no-deps");
-        input.log(
-          `pip install (${text.trim().split("\n").length} requirement lines${input.lock ? ", from the lock" : ""})`,
-        );
-        const pip = await this.#run(input, python, args, {
-          cwd: dir,
-          writable: [dir],
-          env: {
-            ...pipBaseEnvironment(),
-            ...(this.#opts.confinement?.confined ? { HOME: dir, PIP_NO_CACHE_DIR: "1" } : {}),
-            ...this.#opts.pipEnv,
-            ...env,
-            PIP_NO_INPUT: "1",
-          },
-          sink,
-        });
-        await rm(req, { force: true });
-        if (pip.code !== 0) {
-          throw new RunFailure(
-            RunFailureCode.PIP_FAILED,
-            `Expected pip to install the environment's requirements; it exited with ${pip.code}: ${pip.output.slice(-3).join(" | ").slice(0, 200)}`,
-          );
-        }
-      }
-      await this.#opts.confinement?.seal(dir);
-      await writeFile(marker, `${input.imageKey}\n`);
-      return { python, venvDir: dir, cached: false };
-    } catch (e) {
-      await rm(dir, { recursive: true, force: true });
-      throw e;
     }
   }
 }

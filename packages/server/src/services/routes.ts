@@ -1,10 +1,10 @@
 import { services as Sv } from "@mlenv/api";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { preview, ServerError, ServerErrorCode } from "../errors";
+import { tooLargeLimit } from "../http/bodyLimit";
 import { mount } from "../http/mount";
-import { logEventResponse, resumeFrom, wantsEvents } from "../runs/logEvents";
-import { logCursor, type RunRoutesDeps, snapshotUploadLimit } from "../runs/routes";
+import { logsAnswer } from "../runs/logEvents";
+import type { RunRoutesDeps } from "../runs/routes";
 import type { ServiceRecord } from "../runs/runStore";
 import { readSnapshot } from "../runs/snapshot";
 import type { AuthenticatedToken } from "../store/types";
@@ -15,7 +15,6 @@ const { MAX_SCORE_REQUEST_BYTES } = Sv;
 export { MAX_SCORE_REQUEST_BYTES };
 export const MAX_SCORE_ANSWER_BYTES = 10 * 1024 * 1024;
 
-/** The body of a fetch answer, failing past `max` bytes (the worker is not trusted to be small). */
 /** The body of a fetch answer, failing past `max` bytes (the worker is not trusted to be small). */
 async function readCapped(res: Response, max: number): Promise<string | null> {
   const reader = res.body?.getReader();
@@ -50,8 +49,6 @@ export function serviceRoutes(deps: RunRoutesDeps): Hono {
     if (!s) throw new ServerError(ServerErrorCode.NOT_FOUND, `No service ${preview(name)} in this workspace`);
     return s;
   }
-  const after = logCursor;
-  const _before = { before: [snapshotUploadLimit(deps)], logger: deps.logger };
   const log = { logger: deps.logger };
 
   mount(
@@ -87,38 +84,24 @@ export function serviceRoutes(deps: RunRoutesDeps): Hono {
 
   mount(app, Sv.serviceLogs, async ({ c, auth, params, query }) => {
     const s = await serviceOf(auth, params.name);
-    const from = after(query.after);
-    if (wantsEvents(c.req.header("accept"), query.follow)) {
-      return logEventResponse({
-        store,
-        ownerId: s.id,
-        afterSeq: resumeFrom(c.req.header("last-event-id"), from),
-        signal: c.req.raw.signal,
-        // a service ends when it fails or is deleted (by id: a new one may take its name)
-        state: async () => {
-          const now = (await store.getService(s.id)) ?? { ...s, status: "deleted" as const };
-          return now.status === "failed" || now.status === "deleted"
-            ? { final: true, view: serviceView(now) }
-            : { final: false };
-        },
-      });
-    }
-    const items = await store.logs(s.id, from);
-    return c.json({ items, status: s.status, next: items.at(-1)?.seq ?? from });
+    return logsAnswer(c, query, {
+      store,
+      ownerId: s.id,
+      status: s.status,
+      // a service ends when it fails or is deleted (by id: a new one may take its name)
+      state: async () => {
+        const now = (await store.getService(s.id)) ?? { ...s, status: "deleted" as const };
+        return now.status === "failed" || now.status === "deleted"
+          ? { final: true, view: serviceView(now) }
+          : { final: false };
+      },
+    });
   });
 
   // Scoring is a read of the workspace's services (it changes no record): a reader token may score.
-  const scoreLimit = bodyLimit({
+  const scoreLimit = tooLargeLimit({
     maxSize: MAX_SCORE_REQUEST_BYTES,
-    onError: (c) =>
-      c.json(
-        new ServerError(
-          ServerErrorCode.TOO_LARGE,
-          `Expected a scoring request of at most ${MAX_SCORE_REQUEST_BYTES} bytes; the request body is larger`,
-          { details: { maxBytes: MAX_SCORE_REQUEST_BYTES } },
-        ).toJSON(),
-        413,
-      ),
+    message: `Expected a scoring request of at most ${MAX_SCORE_REQUEST_BYTES} bytes; the request body is larger`,
   });
   mount(
     app,

@@ -3,25 +3,23 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, join, resolve, sep } from "node:path";
 import type { EnvironmentDefinition, Lock } from "@mlenv/core";
-import type { BlobStore } from "../blobs/blobStore";
-import type { ImageBuilder } from "../builds/builder";
-import type { DockerClient } from "../docker/client";
-import type { Registry } from "../environments/registry";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import { cudaVisibleDevices } from "../gpus/allocator";
-import { type Gpus, gpuRequest } from "../gpus/gpus";
-import type { Logger } from "../logger";
+import { checkGpusAvailable, gpuRequest } from "../gpus/gpus";
 import { checkModelName } from "../models/models";
 import { LineTail } from "../runs/dockerTarget";
 import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "../runs/environments";
 import { failureOf, RunFailure, RunFailureCode } from "../runs/errors";
-import type { LocalSandbox } from "../runs/localSandbox";
 import { LogWriter } from "../runs/logWriter";
 import { spawnLogged, stopTree } from "../runs/process";
-import { childEnvironment, condaSitePackages, pythonHelperDir } from "../runs/runManager";
-import type { ModelRecord, RunStore, ServiceDeploymentConfig, ServiceRecord } from "../runs/runStore";
+import {
+  childEnvironment,
+  condaSitePackages,
+  type ExecutionOptions,
+  pythonHelperDir,
+} from "../runs/runManager";
+import type { ModelRecord, ServiceDeploymentConfig, ServiceRecord } from "../runs/runStore";
 import { checkRelativePath, extractSnapshot, readSnapshot } from "../runs/snapshot";
-import type { VenvCache } from "../runs/venv";
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -72,19 +70,7 @@ export interface DeployInput {
   lock?: unknown;
 }
 
-export interface ServiceManagerOptions {
-  store: RunStore;
-  blobs: BlobStore;
-  registry: Registry;
-  venvs: VenvCache;
-  /** `<workDir>/<service id>` holds the source and model files of a live service. */
-  workDir: string;
-  logger: Logger;
-  /**
-   * The docker target: environment images from the builder, workers in host-network containers
-   * (the server must reach their port; the worker's token keeps other callers out).
-   */
-  docker?: { builder: ImageBuilder; client: DockerClient } | undefined;
+export interface ServiceManagerOptions extends ExecutionOptions {
   /** Restarts of a crashing worker before the service is marked failed (default 5). */
   maxRestarts?: number;
   /** How long a worker may take to answer /healthz after start (default 60 s). */
@@ -94,22 +80,25 @@ export interface ServiceManagerOptions {
    * (default 5 s); a holder that misses three renewals is taken over by another process.
    */
   heartbeatMs?: number;
-  preparePip?: (
-    workspaceId: string,
-    lines: string[],
-  ) => Promise<{ lines: string[]; env: Record<string, string> }>;
-  /** How user code on the local target is confined, and its process groups recorded. */
-  sandbox: LocalSandbox;
-  /** Labels of every container (which data dir and process own it: a restart removes orphans). */
-  containerLabels?: Record<string, string>;
-  /** This machine's GPUs (shared with the run manager); without it, asking for GPUs fails. */
-  gpus?: Gpus | undefined;
 }
 
 /** One running worker: a local process or a container. */
 interface Worker {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(graceMs: number): Promise<void>;
+}
+
+/** What a service's workers are started from, on either target. */
+interface WorkerPlan {
+  service: ServiceRecord;
+  definition: EnvironmentDefinition;
+  lock: Lock | null;
+  model: ModelRecord;
+  /** The loopback port the worker binds. */
+  port: number;
+  log: LogWriter;
+  /** GPUs held for the service (CUDA_VISIBLE_DEVICES / the container's devices). */
+  gpuDevices: number[];
 }
 
 interface Live {
@@ -252,17 +241,12 @@ export class ServiceManager {
       );
     }
     const gpus = { count: deploymentConfig.gpus ?? 0, share: deploymentConfig.shareGpus ?? false };
-    if (gpus.count > 0) {
-      if (!this.#o.gpus) {
-        throw new ServerError(
-          ServerErrorCode.GPU_UNAVAILABLE,
-          `The service asks for ${gpus.count} GPU(s) but this server has no GPU support configured`,
-        );
-      }
-      if (input.target === "docker" && this.#o.docker)
-        await this.#o.gpus.checkDocker(this.#o.docker.client, gpus, "service");
-      else await this.#o.gpus.check(gpus, "service");
-    }
+    await checkGpusAvailable({
+      gpus: this.#o.gpus,
+      request: gpus,
+      what: "service",
+      docker: input.target === "docker" ? this.#o.docker?.client : undefined,
+    });
     const model = await this.#o.store.getModel(input.workspaceId, input.model.name, input.model.version);
     if (!model) {
       throw new ServerError(
@@ -278,13 +262,7 @@ export class ServiceManager {
         `Expected the entry script to be a file of the source directory, e.g. "score.py"; ${preview(input.entryScript)} is not in the snapshot`,
       );
     }
-    const { environment } = await resolveRunEnvironment({
-      registry: this.#o.registry,
-      workspaceId: input.workspaceId,
-      createdBy: input.createdBy,
-      choice: input.environment,
-      lock: input.lock,
-    });
+    const { environment } = await resolveRunEnvironment(this.#o.registry, input);
     const service = await this.#o.store.createService({
       workspaceId: input.workspaceId,
       name: input.name,
@@ -430,16 +408,7 @@ export class ServiceManager {
   }
 
   /** Local target: the venv, the source and model files under the service's folder, a python worker. */
-  async #localWorkers(o: {
-    service: ServiceRecord;
-    definition: EnvironmentDefinition;
-    lock: Lock | null;
-    model: ModelRecord;
-    port: number;
-    log: LogWriter;
-    dir: string;
-    gpuDevices: number[];
-  }): Promise<() => Promise<Worker>> {
+  async #localWorkers(o: WorkerPlan & { dir: string }): Promise<() => Promise<Worker>> {
     const { service, dir } = o;
     const system = (t: string) => o.log.write("system", t);
     const sandbox = this.#o.sandbox;
@@ -528,15 +497,7 @@ export class ServiceManager {
    * container's entry unpacks before starting the worker with host networking on `port` (the
    * server must reach it; the worker answers /score only with the service's token).
    */
-  async #dockerWorkers(o: {
-    service: ServiceRecord;
-    definition: EnvironmentDefinition;
-    lock: Lock | null;
-    model: ModelRecord;
-    port: number;
-    log: LogWriter;
-    gpuDevices: number[];
-  }): Promise<() => Promise<Worker>> {
+  async #dockerWorkers(o: WorkerPlan): Promise<() => Promise<Worker>> {
     const docker = this.#o.docker;
     if (!docker) throw new Error("the docker target is not configured on this server");
     const system = (t: string) => o.log.write("system", t);

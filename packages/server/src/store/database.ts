@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import {
   type Compilable,
@@ -82,6 +83,22 @@ export function openDatabase(location: SqlLocation, options: OpenDatabaseOptions
   return "sqliteFile" in location
     ? openSqlite(location.sqliteFile)
     : openPostgres(location.postgresUrl, options.maxConnections ?? 10);
+}
+
+/** Where a server keeps its database: PostgreSQL at `database` when given, else SQLite at `<dataDir>/mlenv.db`. */
+export function serverDatabase(options: { dataDir: string; database?: string | undefined }): SqlLocation {
+  return options.database
+    ? { postgresUrl: options.database }
+    : { sqliteFile: join(options.dataDir, "mlenv.db") };
+}
+
+/** The process's one database handle when it is given, else where {@link serverDatabase} opens one. */
+export function sharedDatabase(options: {
+  db?: Database | undefined;
+  dataDir: string;
+  database?: string | undefined;
+}): Database | SqlLocation {
+  return options.db ?? serverDatabase(options);
 }
 
 /**

@@ -15,6 +15,16 @@ export function migration(id: string, sql: (dialect: "sqlite" | "postgres") => s
   return { id, sqlite: sql("sqlite"), postgres: sql("postgres") };
 }
 
+/**
+ * The column types whose names differ by dialect: `big`, a 64-bit integer; `text`, text keys
+ * that compare bytewise (PostgreSQL's "C" collation, as SQLite compares).
+ */
+export function columnTypes(dialect: "sqlite" | "postgres"): { big: string; text: string } {
+  return dialect === "postgres"
+    ? { big: "BIGINT", text: 'TEXT COLLATE "C"' }
+    : { big: "INTEGER", text: "TEXT" };
+}
+
 /** Any fixed number: the advisory lock key that serialises migrations across processes. */
 const MIGRATION_LOCK = 7_242_023_101;
 

@@ -1,4 +1,4 @@
-import { type Migration, migration } from "../store/migrator";
+import { columnTypes, type Migration, migration } from "../store/migrator";
 /** A wheel as currently published under a file name in a workspace. */
 export interface WheelRecord {
   workspaceId: string;
@@ -90,7 +90,6 @@ export interface WheelCatalog {
   close(): Promise<void>;
 }
 
-/** Tables for wheels and secrets; appended to the server's migrations list as `0002_wheels`. */
 /** The hosts (or URL prefixes) each workspace secret may be sent to, as a JSON array. */
 export function secretHostsMigrationSql(_backend: "sqlite" | "postgres"): string {
   return `
@@ -103,9 +102,9 @@ CREATE TABLE workspace_secret_hosts (
 `;
 }
 
+/** Tables for wheels and secrets; appended to the server's migrations list as `0002_wheels`. */
 export function wheelsMigrationSql(backend: "sqlite" | "postgres"): string {
-  const big = backend === "postgres" ? "BIGINT" : "INTEGER";
-  const text = backend === "postgres" ? 'TEXT COLLATE "C"' : "TEXT";
+  const { big, text } = columnTypes(backend);
   return `
 CREATE TABLE wheels (
   workspace_id TEXT NOT NULL REFERENCES workspaces(id),

@@ -55,23 +55,10 @@ const SECRET_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** The JSON form of a wheel in API responses. */
-export interface WheelInfo {
-  filename: string;
-  project: string;
-  name: string;
-  version: string;
-  sha256: string;
-  size: number;
-  requiresPython: string | null;
-  summary: string | null;
-  yanked: boolean;
-  yankedReason: string | null;
-  revision: number;
-  uploadedAt: string;
-  uploadedBy: string;
+export type WheelInfo = Omit<WheelRecord, "workspaceId" | "metadataSha256"> & {
   /** `mlenv+wheel://<workspace>/<filename>#sha256=<hex>`: what to put in a pip block. */
   reference: string;
-}
+};
 
 function info(workspace: string, w: WheelRecord): WheelInfo {
   return {

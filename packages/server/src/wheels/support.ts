@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateSigningKey, UrlSigner } from "../signing/urlSigner";
-import type { Database } from "../store/database";
+import { type Database, sharedDatabase } from "../store/database";
 import type { WheelCatalog } from "./catalog";
 import { SecretBox } from "./secretBox";
 import { openWheelCatalog } from "./sqlCatalog";
@@ -67,18 +67,12 @@ export function openWheelSupport(options: WheelSupportOptions): WheelSupport {
     );
   }
   // workspace secrets are encrypted at rest with a key outside the database
-  const catalog = openWheelCatalog(
-    options.db ??
-      (options.database
-        ? { postgresUrl: options.database }
-        : { sqliteFile: join(options.dataDir, "mlenv.db") }),
-    {
-      secretBox: SecretBox.open({
-        file: options.secretsKeyFile ?? join(options.dataDir, "secrets.key"),
-        key: options.secretsKey,
-      }),
-    },
-  );
+  const catalog = openWheelCatalog(sharedDatabase(options), {
+    secretBox: SecretBox.open({
+      file: options.secretsKeyFile ?? join(options.dataDir, "secrets.key"),
+      key: options.secretsKey,
+    }),
+  });
   const validator = new WheelValidator();
   return {
     catalog,
