@@ -110,42 +110,6 @@ export interface ServiceRecord {
   updatedAt: string;
 }
 
-/** Runs' heartbeat column: a process renews it for runs it owns, so others can tell lost runs. */
-export function runsHeartbeatMigrationSql(_backend: "sqlite" | "postgres"): string {
-  return "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;";
-}
-
-/** Runs' GPU column: JSON `{count, share, devices}` (NULL before 0011: no GPUs). */
-export function runsGpusMigrationSql(_backend: "sqlite" | "postgres"): string {
-  return "ALTER TABLE runs ADD COLUMN gpus TEXT;";
-}
-
-/**
- * Runs' network column ('host' when the run asked for network access; NULL: none) and the token
- * a service's worker requires on /score (made on first use; never shown in the API).
- */
-export function networkIsolationMigrationSql(_backend: "sqlite" | "postgres"): string {
-  return "ALTER TABLE runs ADD COLUMN network TEXT;\nALTER TABLE services ADD COLUMN worker_token TEXT;";
-}
-
-/** The services' deployment config column (JSON `{cpuCores, memoryGb}`; NULL before 0008). */
-export function servicesDeploymentConfigMigrationSql(_backend: "sqlite" | "postgres"): string {
-  return "ALTER TABLE services ADD COLUMN deployment_config TEXT;";
-}
-
-/**
- * Which server process runs a service's workers (`owner`, a per-process id) and when it last
- * said so; a service whose owner stopped renewing is taken over by another process.
- */
-export function servicesOwnerMigrationSql(_backend: "sqlite" | "postgres"): string {
-  return "ALTER TABLE services ADD COLUMN owner TEXT;\nALTER TABLE services ADD COLUMN owner_heartbeat_at TEXT;";
-}
-
-/** The services' target column (added after 0004_runs). */
-export function servicesTargetMigrationSql(_backend: "sqlite" | "postgres"): string {
-  return "ALTER TABLE services ADD COLUMN target TEXT NOT NULL DEFAULT 'local';";
-}
-
 /** Tables of runs, their logs and metrics, models and web services (the store's migration list applies it). */
 export function runsMigrationSql(_backend: "sqlite" | "postgres"): string {
   // JSON as TEXT and ISO-8601 timestamps as TEXT serve both backends unchanged.
@@ -224,16 +188,30 @@ CREATE UNIQUE INDEX services_one_live_name ON services(workspace_id, name) WHERE
 /** The runs feature's migrations: runs, logs, metrics, models and services. */
 export const runMigrations: readonly Migration[] = [
   migration("0004_runs", runsMigrationSql),
-  migration("0005_service_target", servicesTargetMigrationSql),
-  migration("0006_run_heartbeat", runsHeartbeatMigrationSql),
-  // A service's CPU/memory limits as JSON `{cpuCores, memoryGb}` (enforced on the docker target).
-  migration("0008_service_deployment_config", servicesDeploymentConfigMigrationSql),
-  // Services are run by one server process at a time (a lease), not by every process.
-  migration("0010_service_owner", servicesOwnerMigrationSql),
-  // Runs ask for GPUs and record the indices they were given (services keep theirs in deployment_config).
-  migration("0014_run_gpus", runsGpusMigrationSql),
-  // Runs have no network unless they ask for it; service workers require a token (issue 14 item 9).
-  migration("0015_network_isolation", networkIsolationMigrationSql),
+  // The services' target column (added after 0004_runs).
+  migration("0005_service_target", "ALTER TABLE services ADD COLUMN target TEXT NOT NULL DEFAULT 'local';"),
+  // Runs' heartbeat column: a process renews it for runs it owns, so others can tell lost runs.
+  migration("0006_run_heartbeat", "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;"),
+  // A service's CPU/memory limits as JSON `{cpuCores, memoryGb}` (enforced on the docker target;
+  // NULL before 0008).
+  migration("0008_service_deployment_config", "ALTER TABLE services ADD COLUMN deployment_config TEXT;"),
+  // Services are run by one server process at a time (a lease), not by every process: which
+  // process runs a service's workers (`owner`, a per-process id) and when it last said so; a
+  // service whose owner stopped renewing is taken over by another process.
+  migration(
+    "0010_service_owner",
+    "ALTER TABLE services ADD COLUMN owner TEXT;\nALTER TABLE services ADD COLUMN owner_heartbeat_at TEXT;",
+  ),
+  // Runs ask for GPUs and record the indices they were given (services keep theirs in
+  // deployment_config): JSON `{count, share, devices}` (NULL before 0014: no GPUs).
+  migration("0014_run_gpus", "ALTER TABLE runs ADD COLUMN gpus TEXT;"),
+  // Runs have no network unless they ask for it ('host' when the run asked for network access;
+  // NULL: none); service workers require a token on /score (made on first use; never shown in
+  // the API) (issue 14 item 9).
+  migration(
+    "0015_network_isolation",
+    "ALTER TABLE runs ADD COLUMN network TEXT;\nALTER TABLE services ADD COLUMN worker_token TEXT;",
+  ),
 ];
 
 const now = () => new Date().toISOString();

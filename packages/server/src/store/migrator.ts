@@ -10,9 +10,14 @@ export interface Migration {
   postgres: string;
 }
 
-/** A migration whose SQL is written once, with the dialect as its parameter. */
-export function migration(id: string, sql: (dialect: "sqlite" | "postgres") => string): Migration {
-  return { id, sqlite: sql("sqlite"), postgres: sql("postgres") };
+/**
+ * A migration whose SQL is written once: with the dialect as its parameter, or as one text both
+ * dialects run.
+ */
+export function migration(id: string, sql: string | ((dialect: "sqlite" | "postgres") => string)): Migration {
+  return typeof sql === "string"
+    ? { id, sqlite: sql, postgres: sql }
+    : { id, sqlite: sql("sqlite"), postgres: sql("postgres") };
 }
 
 /**
