@@ -1,13 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve, sep } from "node:path";
-import {
-  isFinalRunStatus,
-  type LogLine,
-  type Model,
-  type RunsClient,
-  type SnapshotFile,
-  type Workspace,
-} from "@mlenv/sdk";
+import type { LogLine, Model, RunsClient, SnapshotFile, Workspace } from "@mlenv/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
 import { formatTable, sanitize } from "../output";
@@ -300,7 +293,7 @@ export function register(program: Command, ctx: CliContext): void {
     );
 
   async function waitQuiet(ctx: CliContext, ws: Workspace, id: string): Promise<string> {
-    const { RunsClient } = await sdk();
+    const { RunsClient, isFinalRunStatus } = await sdk();
     const progress = ctx.progress(`run ${id}`);
     try {
       for (;;) {
