@@ -432,41 +432,62 @@ export class SqlStore implements Store {
     return r ? toEnvironment(r) : null;
   }
 
+  /**
+   * The environment, the version asked for (latest, a number, or a label's) and its labels: one
+   * row per label at that version (one with a NULL label when it has none). Compiled once per kind
+   * of `which`: the registry's hottest read.
+   */
+  readonly #resolve = new PreparedQuery(
+    (
+      by: "latest" | "version" | "label",
+      v: { zero: number; workspaceId: string; name: string; version: number; label: string },
+    ) =>
+      this.#k
+        .selectFrom("environments as e")
+        .where("e.latest_version", ">", v.zero)
+        .$if(by === "label", (q) =>
+          q.leftJoin("environment_labels as lb", (j) =>
+            j
+              .onRef("lb.workspace_id", "=", "e.workspace_id")
+              .onRef("lb.name", "=", "e.name")
+              .on("lb.label", "=", v.label),
+          ),
+        )
+        .leftJoin("environment_versions as v", (j) => {
+          const on = j.onRef("v.workspace_id", "=", "e.workspace_id").onRef("v.name", "=", "e.name");
+          if (by === "label") return on.on("v.version", "=", sql.ref<number>("lb.version"));
+          if (by === "version") return on.on("v.version", "=", v.version);
+          return on.onRef("v.version", "=", "e.latest_version");
+        })
+        .leftJoin("environment_labels as x", (j) =>
+          j
+            .onRef("x.workspace_id", "=", "e.workspace_id")
+            .onRef("x.name", "=", "e.name")
+            .onRef("x.version", "=", "v.version"),
+        )
+        .select([...ENVIRONMENT_COLUMNS, "x.label as at_label"])
+        .selectAll("v")
+        .where("e.workspace_id", "=", v.workspaceId)
+        .where("e.name", "=", v.name)
+        .orderBy("x.label"),
+    (by) => by,
+  );
+
   async resolve(
     workspaceId: string,
     name: string,
     which: { version?: number | undefined; label?: string | undefined },
   ): Promise<Resolved | null> {
-    const label = which.label;
-    const version = which.version;
-    // One row per label at the resolved version (one row with a NULL label when it has none).
-    const found = await this.#environments()
-      .$if(label !== undefined, (q) =>
-        q.leftJoin("environment_labels as lb", (j) =>
-          j
-            .onRef("lb.workspace_id", "=", "e.workspace_id")
-            .onRef("lb.name", "=", "e.name")
-            .on("lb.label", "=", label ?? ""),
-        ),
-      )
-      .leftJoin("environment_versions as v", (j) => {
-        const on = j.onRef("v.workspace_id", "=", "e.workspace_id").onRef("v.name", "=", "e.name");
-        if (label !== undefined) return on.on("v.version", "=", sql.ref<number>("lb.version"));
-        if (version !== undefined) return on.on("v.version", "=", version);
-        return on.onRef("v.version", "=", "e.latest_version");
-      })
-      .leftJoin("environment_labels as x", (j) =>
-        j
-          .onRef("x.workspace_id", "=", "e.workspace_id")
-          .onRef("x.name", "=", "e.name")
-          .onRef("x.version", "=", "v.version"),
-      )
-      .select([...ENVIRONMENT_COLUMNS, "x.label as at_label"])
-      .selectAll("v")
-      .where("e.workspace_id", "=", workspaceId)
-      .where("e.name", "=", name)
-      .orderBy("x.label")
-      .execute();
+    const by = which.label !== undefined ? "label" : which.version !== undefined ? "version" : "latest";
+    const { rows: found } = await this.#k.executeQuery(
+      this.#resolve.bind(by, {
+        zero: 0,
+        workspaceId,
+        name,
+        version: which.version ?? 0,
+        label: which.label ?? "",
+      }),
+    );
     const r = found[0];
     if (!r) return null;
     return {

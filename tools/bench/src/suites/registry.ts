@@ -108,7 +108,14 @@ async function seed(
 function spawnServer(dataDir: string, database: string | undefined, token: string) {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "--conditions=@mlenv/source", fileURLToPath(import.meta.url)],
+    [
+      // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where the server's time goes
+      ...(process.env.MLENV_BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+      "--import",
+      "tsx",
+      "--conditions=@mlenv/source",
+      fileURLToPath(import.meta.url),
+    ],
     {
       env: {
         ...process.env,
@@ -259,7 +266,8 @@ async function measure(
           bench: `registry ${what} p99 (${label})`,
           value: Number(percentile(r.latencies, 99).toFixed(3)),
           unit: "ms",
-          ...(what === "get" ? { target: 10 } : {}),
+          // both routes: p99 under 10 ms on an idle machine (issue 23), list pages of 50 from a cursor
+          target: 10,
           extra: {
             p50_ms: Number(percentile(r.latencies, 50).toFixed(3)),
             req_per_s: Math.round(r.rps),
