@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { type CoreConfig, defaultCoreConfig } from "@mlenv/core";
-import type { Hono } from "hono";
 import { DockerClient, type RegistryTarget } from "../docker/index";
+import type { ServerFeature } from "../feature";
 import type { Logger } from "../logger";
 import { type Database, sharedDatabase } from "../store/database";
 import type { Store } from "../store/types";
@@ -45,8 +45,12 @@ export interface BuildSupportOptions {
   staleMs?: number | undefined;
 }
 
-/** Everything image builds need in a server process. */
-export interface BuildSupport {
+/**
+ * Everything image builds need in a server process. Signed wheel URLs and one-time pip payloads
+ * point at the base URL; `start()` recovers jobs of an earlier process and starts building;
+ * `close()` stops building (running builds are failed as interrupted) and closes the job store.
+ */
+export interface BuildSupport extends ServerFeature {
   config: CoreConfig;
   docker: DockerClient;
   builder: ImageBuilder;
@@ -54,13 +58,6 @@ export interface BuildSupport {
   /** The job store the queue uses (read by GET /metrics). */
   jobs: BuildJobStore;
   broker: BuildSecretBroker;
-  routes: Hono;
-  /** The server's own URL (signed wheel URLs and one-time pip payloads point at it). */
-  setBaseUrl(url: string): void;
-  /** Recover jobs of an earlier process and start building. */
-  start(): Promise<void>;
-  /** Stop building (running builds are failed as interrupted) and close the job store. */
-  close(): Promise<void>;
 }
 
 /**

@@ -157,6 +157,12 @@ export const buildMigrations: readonly Migration[] = [
   migration("0013_build_jobs_per_workspace", buildsPerWorkspaceMigrationSql),
 ];
 
+/** A job as the API shows it: no submitted request body, no internal workspace id. */
+export function jobView(job: BuildJob): Omit<BuildJob, "request" | "workspaceId"> {
+  const { request: _request, workspaceId: _ws, ...rest } = job;
+  return rest;
+}
+
 function toJob(r: Row): BuildJob {
   return {
     id: String(r.id),

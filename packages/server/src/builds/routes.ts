@@ -7,7 +7,7 @@ import type { Logger } from "../logger";
 import type { AuthenticatedToken, Store } from "../store/types";
 import type { ImageBuilder } from "./builder";
 import type { BuildQueue } from "./buildQueue";
-import type { BuildJob } from "./jobStore";
+import { type BuildJob, jobView } from "./jobStore";
 import { buildEventResponse } from "./sse";
 
 export interface BuildRoutesDeps {
@@ -23,12 +23,6 @@ const cut = (v: unknown) => {
   const s = JSON.stringify(v) ?? String(v);
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;
 };
-
-/** A job as the API shows it: no submitted request body. */
-function view(job: BuildJob): Omit<BuildJob, "request" | "workspaceId"> {
-  const { request: _request, workspaceId: _ws, ...rest } = job;
-  return rest;
-}
 
 /** HTTP routes of image builds, as declared in @mlenv/api `builds` (mount with `app.route("/", buildRoutes(deps))`). */
 export function buildRoutes(deps: BuildRoutesDeps): Hono {
@@ -94,7 +88,7 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
         context: { environment: name, version },
       });
       deps.logger?.info("build submitted", { environment: name, version, job: job.id, coalesced });
-      return c.json({ job: view(job), coalesced }, 202);
+      return c.json({ job: jobView(job), coalesced }, 202);
     },
     log,
   );
@@ -109,7 +103,7 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
     return c.json({ name, version, ...details });
   });
 
-  mount(app, B.getBuild, async ({ c, auth, params }) => c.json(view(await jobOf(auth, params.id))));
+  mount(app, B.getBuild, async ({ c, auth, params }) => c.json(jobView(await jobOf(auth, params.id))));
 
   mount(app, B.buildLogs, async ({ c, auth, params, query }) => {
     const job = await jobOf(auth, params.id);
@@ -126,7 +120,7 @@ export function buildRoutes(deps: BuildRoutesDeps): Hono {
     B.cancelBuild,
     async ({ c, auth, params }) => {
       const job = await jobOf(auth, params.id);
-      return c.json(view(await deps.queue.cancel(job.id)));
+      return c.json(jobView(await deps.queue.cancel(job.id)));
     },
     log,
   );

@@ -1,6 +1,7 @@
 import { eventStream, eventStreamResponse } from "../http/eventStream";
 import type { BuildQueue } from "./buildQueue";
 import { BuildErrorCode } from "./errors";
+import { jobView } from "./jobStore";
 
 /**
  * A job's log as server-sent events: `event: log` (id = line number, data
@@ -21,9 +22,7 @@ export function buildEventStream(
         if (event.type === "log") {
           send("log", event.line, event.line.seq);
         } else {
-          // the API view: no submitted request body, no internal workspace id
-          const { request: _request, workspaceId: _ws, ...job } = event.job;
-          send("end", job);
+          send("end", jobView(event.job));
         }
       }
     },

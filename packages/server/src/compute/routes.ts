@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import { base64BodySize, tooLargeLimit } from "../http/bodyLimit";
 import { mount } from "../http/mount";
+import { workspaceView } from "../http/view";
 import type { Logger } from "../logger";
 import type { ComputeTargetView, DatastoreView } from "./schemas";
 import { BUILT_IN_TARGETS, type ComputeService } from "./service";
@@ -34,8 +35,7 @@ function builtInView(name: (typeof BUILT_IN_TARGETS)[number]): z.infer<typeof Co
 }
 
 function datastoreView(d: DatastoreRecord): z.infer<typeof DatastoreView> {
-  const { workspaceId: _w, ...rest } = d;
-  return rest;
+  return workspaceView(d);
 }
 
 /**

@@ -206,6 +206,23 @@ export class DockerClient {
     return sendRequest(this.endpoint, req);
   }
 
+  /** DELETE an engine object (`what` names it in errors); false when the engine has no such object. */
+  async #remove(
+    what: string,
+    request: Pick<DockerRequest, "path" | "query">,
+    options: OperationOptions,
+  ): Promise<boolean> {
+    const signal = operationSignal(options);
+    const res = await this.send({ method: "DELETE", ...request, ...(signal ? { signal } : {}) });
+    if (res.status === 404) {
+      res.body.resume();
+      return false;
+    }
+    await expectOk(res, what, signal);
+    res.body.resume();
+    return true;
+  }
+
   /** Resolves when the engine answers `/_ping` with OK. */
   async ping(options: OperationOptions = {}): Promise<void> {
     const signal = operationSignal(options);
@@ -361,20 +378,8 @@ export class DockerClient {
 
   /** Remove an image (or one of its tags). Resolves false when there was no such image. */
   async removeImage(ref: string, options: OperationOptions & { force?: boolean } = {}): Promise<boolean> {
-    const signal = operationSignal(options);
-    const res = await this.send({
-      method: "DELETE",
-      path: `/images/${imageName(ref)}`,
-      query: { force: options.force ?? false },
-      ...(signal ? { signal } : {}),
-    });
-    if (res.status === 404) {
-      res.body.resume();
-      return false;
-    }
-    await expectOk(res, `remove image ${ref}`, signal);
-    res.body.resume();
-    return true;
+    const query = { force: options.force ?? false };
+    return this.#remove(`remove image ${ref}`, { path: `/images/${imageName(ref)}`, query }, options);
   }
 
   /** Push `repo:tag` to its registry; resolves with the manifest digest the registry stored. */
@@ -563,20 +568,8 @@ export class DockerClient {
 
   /** Remove a container (forcefully, with its anonymous volumes). False when it did not exist. */
   async removeContainer(id: string, options: OperationOptions = {}): Promise<boolean> {
-    const signal = operationSignal(options);
-    const res = await this.send({
-      method: "DELETE",
-      path: `/containers/${containerId(id)}`,
-      query: { force: true, v: true },
-      ...(signal ? { signal } : {}),
-    });
-    if (res.status === 404) {
-      res.body.resume();
-      return false;
-    }
-    await expectOk(res, `remove container ${id}`, signal);
-    res.body.resume();
-    return true;
+    const query = { force: true, v: true };
+    return this.#remove(`remove container ${id}`, { path: `/containers/${containerId(id)}`, query }, options);
   }
 
   /**

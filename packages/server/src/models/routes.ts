@@ -3,14 +3,12 @@ import { Hono } from "hono";
 import { blobResponse } from "../blobs/blobResponse";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import { mount } from "../http/mount";
+import { workspaceView } from "../http/view";
 import { type RunRoutesDeps, snapshotUploadLimit } from "../runs/routes";
 import type { ModelRecord } from "../runs/runStore";
 import { registerModel } from "./models";
 
-function modelView(m: ModelRecord) {
-  const { workspaceId: _w, ...rest } = m;
-  return rest;
-}
+const modelView = workspaceView<ModelRecord>;
 
 /** HTTP routes of registered models (from a run's outputs or uploaded files), as declared in @mlenv/api. */
 export function modelRoutes(deps: RunRoutesDeps): Hono {

@@ -7,6 +7,7 @@ import type { Gpus } from "../gpus/gpus";
 import { gpuRequest } from "../gpus/gpus";
 import { base64BodySize, tooLargeLimit } from "../http/bodyLimit";
 import { mount } from "../http/mount";
+import { workspaceView } from "../http/view";
 import type { Logger } from "../logger";
 import type { ServiceManager } from "../services/serviceManager";
 import type { AuthenticatedToken, Store } from "../store/types";
@@ -43,7 +44,7 @@ export function snapshotUploadLimit(deps: Pick<RunRoutesDeps, "maxSnapshotBytes"
 }
 
 function runView(r: RunRecord) {
-  const { workspaceId: _w, pid: _p, ...rest } = r;
+  const { pid: _p, ...rest } = workspaceView(r);
   return rest;
 }
 

@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import type { CoreConfig } from "@mlenv/core";
-import type { Hono } from "hono";
 import type { BlobStore } from "../blobs/blobStore";
 import type { ImageBuilder } from "../builds/builder";
 import { catalogPrivateInputs } from "../builds/privateInputs";
@@ -10,6 +9,7 @@ import { ClusterRuns } from "../compute/slurmRuns";
 import { openComputeStore } from "../compute/store";
 import type { DockerClient } from "../docker/client";
 import { Registry } from "../environments/registry";
+import type { ServerFeature } from "../feature";
 import { Gpus } from "../gpus/gpus";
 import type { Logger } from "../logger";
 import { modelRoutes } from "../models/routes";
@@ -68,8 +68,11 @@ export interface RunSupportOptions {
   gpus?: Gpus | undefined;
 }
 
-/** Runs, models and local web services of one server process. */
-export interface RunSupport {
+/**
+ * Runs, models and local web services of one server process. `start()` fails runs a previous
+ * process lost and restarts live services; `close()` stops active runs and service workers.
+ */
+export interface RunSupport extends ServerFeature {
   runs: RunManager;
   /** Runs on compute targets (Slurm): submission and the poller. */
   cluster: ClusterRuns;
@@ -78,13 +81,6 @@ export interface RunSupport {
   gpus: Gpus;
   services: ServiceManager;
   runStore: RunStore;
-  routes: Hono;
-  /** The server's own URL (signed wheel URLs point at it); set once it listens. */
-  setBaseUrl(url: string): void;
-  /** Fail runs a previous process lost, restart live services (call after the server listens). */
-  start(): Promise<void>;
-  /** Stop active runs and service workers. */
-  close(): Promise<void>;
 }
 
 /** `value` when it is a whole number of at least `min`; otherwise an error saying what was `expected`. */

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import { tooLargeLimit } from "../http/bodyLimit";
 import { mount } from "../http/mount";
+import { workspaceView } from "../http/view";
 import { logsAnswer } from "../runs/logEvents";
 import type { RunRoutesDeps } from "../runs/routes";
 import type { ServiceRecord } from "../runs/runStore";
@@ -34,10 +35,7 @@ async function readCapped(res: Response, max: number): Promise<string | null> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function serviceView(s: ServiceRecord) {
-  const { workspaceId: _w, ...rest } = s;
-  return rest;
-}
+const serviceView = workspaceView<ServiceRecord>;
 
 /** HTTP routes of web services (deploy, list, logs, score through the server, delete), as declared in @mlenv/api. */
 export function serviceRoutes(deps: RunRoutesDeps): Hono {
