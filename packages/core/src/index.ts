@@ -77,21 +77,19 @@ export {
 } from "./lock/lock";
 export { renderCondaExplicit, renderPipRequirements } from "./lock/render";
 export {
-  CONDA_SUBDIRS,
-  type CondaPackageRecord,
   CondaVersion,
   type CondaVersionPart,
-  type ContainsOptions,
-  canonicalizeName,
-  canonicalizeVersion,
   compareCondaVersionsSlow,
-  compareVersions,
-  condaChannelMatches,
-  condaSpecFromLine,
-  decodeRequirementsBytes,
+  sortCondaVersions,
+} from "./packaging/condaVersion";
+export { VersionSpec } from "./packaging/condaVersionSpec";
+export {
   isPackagingError,
-  isValidName,
-  joinRequirementLines,
+  PackagingError,
+  PackagingErrorCode,
+  type PackagingErrorOptions,
+} from "./packaging/errors";
+export {
   MARKER_VARIABLES,
   Marker,
   type MarkerComparison,
@@ -101,36 +99,50 @@ export {
   type MarkerOp,
   type MarkerTarget,
   type MarkerValue,
+  markerEnvironment,
+} from "./packaging/marker";
+export {
+  CONDA_SUBDIRS,
+  type CondaPackageRecord,
+  condaChannelMatches,
+  condaSpecFromLine,
   MatchSpec,
   type MatchSpecFields,
   type MatchSpecParseOptions,
-  markerEnvironment,
-  PackagingError,
-  PackagingErrorCode,
-  type PackagingErrorOptions,
+  parseCondaChannel,
+  parseMatchSpecString,
+} from "./packaging/matchSpec";
+export { Requirement } from "./packaging/requirement";
+export {
+  decodeRequirementsBytes,
+  joinRequirementLines,
   type ParsedRequirementLine,
   type ParsedRequirementsFile,
   type ParseRequirementsOptions,
   PIP_FEATURES,
-  type PreLabel,
-  parseCondaChannel,
-  parseMatchSpecString,
   parseRequirementsFile,
-  Requirement,
   type RequirementLineOptions,
   type RequirementsGlobalOptions,
   type RequirementsLoader,
-  Specifier,
-  type SpecifierOperator,
-  SpecifierSet,
-  sortCondaVersions,
-  sortVersions,
   splitRequirementOptions,
   stripRequirementComments,
+} from "./packaging/requirementsFile";
+export {
+  type ContainsOptions,
+  canonicalizeVersion,
+  Specifier,
+  type SpecifierOperator,
+} from "./packaging/specifier";
+export { SpecifierSet } from "./packaging/specifierSet";
+export {
+  canonicalizeName,
+  compareVersions,
+  isValidName,
+  type PreLabel,
+  sortVersions,
   Version,
   type VersionParts,
-  VersionSpec,
-} from "./packaging/index";
+} from "./packaging/version";
 export {
   type DockerBuild,
   ImageLabels,

@@ -1,7 +1,7 @@
 import { canonicalJson, type JsonValue } from "../hash/canonicalJson";
 import { normalizeCondaEnvironment } from "../hash/normalize";
 import { formatPath } from "../internal/path";
-import { canonicalizeName } from "../packaging/index";
+import { canonicalizeName } from "../packaging/version";
 import { type EnvironmentDefinition, toReferenceJson } from "../spec/definition";
 
 /** A package added, removed or changed between two definitions. */

@@ -2,12 +2,12 @@ import { type CoreConfig, defaultCoreConfig } from "../config";
 import { CoreError, CoreErrorCode, type DefinitionIssue, preview } from "../errors";
 import { formatPath, locator, type SourceLocations } from "../internal/path";
 import { parseWithLocations } from "../internal/sourceMap";
+import { isPackagingError } from "../packaging/errors";
 import {
-  isPackagingError,
   parseRequirementsFile,
   type RequirementLineOptions,
   type RequirementsLoader,
-} from "../packaging/index";
+} from "../packaging/requirementsFile";
 import {
   type CondaEnvironment,
   type EnvironmentDefinition,

@@ -1,5 +1,7 @@
 import { type CoreConfig, defaultCoreConfig } from "../config";
-import { canonicalizeName, MatchSpec, Requirement } from "../packaging/index";
+import { MatchSpec } from "../packaging/matchSpec";
+import { Requirement } from "../packaging/requirement";
+import { canonicalizeName } from "../packaging/version";
 import type { CondaEnvironment, EnvironmentDefinition } from "../spec/definition";
 import type { JsonValue } from "./canonicalJson";
 

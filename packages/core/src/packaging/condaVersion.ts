@@ -1,4 +1,5 @@
 import { PackagingError, PackagingErrorCode, received } from "./errors";
+import { packNumbers, plainNumbers, type SortEntry, sortEntries } from "./packedSort";
 
 /** One part of a conda version component: a number, a lower-case string, "DEV", or +Infinity (post). */
 export type CondaVersionPart = number | string;
@@ -178,7 +179,6 @@ export class CondaVersion {
     this.version = ver.comps;
     this.local = loc.comps;
     this.digits = { v: ver.digits, l: loc.digits };
-    this.p = packComponents(ver.comps, loc.comps);
     let nums: number[] | null = loc.comps.length === 0 ? [] : null;
     if (nums !== null) {
       for (const c of ver.comps) {
@@ -190,6 +190,7 @@ export class CondaVersion {
       }
     }
     this.nums = nums;
+    this.p = nums === null ? -1 : packEpochAndNumbers(nums);
   }
 
   /** Sort key: `a.key < b.key` iff a sorts before b; equal keys iff equal versions. Built on first use. */
@@ -306,69 +307,32 @@ export function compareCondaVersionsSlow(a: CondaVersion, b: CondaVersion): -1 |
   return 0;
 }
 
-const R = 4096;
+/** Packed key of `[epoch, ...numbers]` (epoch <= 3, at most 4 numbers < 4096), else -1. */
+function packEpochAndNumbers(nums: readonly number[]): number {
+  return (nums[0] as number) > 3 ? -1 : packNumbers(0, nums, 5);
+}
 
-function packComponents(
-  version: readonly (readonly CondaVersionPart[])[],
-  local: readonly (readonly CondaVersionPart[])[],
-): number {
-  if (local.length > 0 || version.length > 5) return -1;
-  let p = 0;
-  for (let i = 0; i < 5; i++) {
-    const c = version[i];
-    let x = 0;
-    if (c !== undefined) {
-      if (c.length !== 1) return -1;
-      x = c[0] as number;
-      if (typeof x !== "number" || !(x < (i === 0 ? 4 : R))) return -1;
-    }
-    p = p * R + x;
-  }
-  return p;
+interface PackedEntry extends SortEntry {
+  p: number;
 }
 
 /** Packed key of a plain `N(.N)*` string (no epoch), or -1. */
 function packPlain(s: string): number {
-  const comps: number[] = [0];
-  let cur = 0;
-  let digits = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      cur = cur * 10 + (c - 48);
-      if (++digits > 6) return -1;
-    } else if (c === 46 && digits > 0) {
-      comps.push(cur);
-      cur = 0;
-      digits = 0;
-    } else return -1;
-  }
-  if (digits === 0) return -1;
-  comps.push(cur);
-  if (comps.length > 5) return -1;
-  let p = 0;
-  for (let i = 0; i < 5; i++) {
-    const x = comps[i] ?? 0;
-    if (x >= R) return -1;
-    p = p * R + x;
-  }
-  return p;
+  const nums = plainNumbers(s);
+  return nums === null ? -1 : packNumbers(0, nums, 4);
 }
 
-interface SortEntry {
-  s: string;
-  p: number;
-  k: string | null;
+function comparePacked(a: PackedEntry, b: PackedEntry): number | undefined {
+  return a.p >= 0 && b.p >= 0 ? a.p - b.p : undefined;
 }
 
-function entryKey(e: SortEntry): string {
-  if (e.k === null) e.k = CondaVersion.parse(e.s).key;
-  return e.k;
+function condaVersionKey(s: string): string {
+  return CondaVersion.parse(s).key;
 }
 
 /** Parse and sort conda version strings ascending (each parsed once; plain versions compare as numbers). */
 export function sortCondaVersions(versions: readonly string[]): string[] {
-  const entries: SortEntry[] = new Array(versions.length);
+  const entries: PackedEntry[] = new Array(versions.length);
   for (let i = 0; i < versions.length; i++) {
     const s = versions[i] as string;
     const p = packPlain(s);
@@ -378,11 +342,5 @@ export function sortCondaVersions(versions: readonly string[]): string[] {
       entries[i] = { s, p: v.p, k: v.p >= 0 ? null : v.key };
     }
   }
-  entries.sort((a, b) => {
-    if (a.p >= 0 && b.p >= 0) return a.p - b.p;
-    const x = entryKey(a);
-    const y = entryKey(b);
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
-  return entries.map((e) => e.s);
+  return sortEntries(entries, comparePacked, condaVersionKey);
 }

@@ -1,4 +1,5 @@
 import { PackagingError, PackagingErrorCode, received } from "./errors";
+import { packNumbers, plainNumbers, type SortEntry, sortEntries } from "./packedSort";
 
 /** Pre-release label in normalised form. */
 export type PreLabel = "a" | "b" | "rc";
@@ -344,22 +345,21 @@ export class Version {
   }
 }
 
-const R = 4096;
 /** p2 of a final release with no post/dev (phase 4, no post, no dev). */
 const FINAL_P2 = 4 * 2 ** 28 + 4095;
+
+/** How many release numbers count: trailing zeros do not (`1.0` is `1`). */
+function releaseLength(release: readonly number[]): number {
+  let end = release.length;
+  while (end > 0 && release[end - 1] === 0) end--;
+  return end;
+}
 
 /** Packed [p1, p2] (see {@link Version.p1}), or [-1, 0] when the version does not fit. */
 function pack(v: Version): [number, number] {
   if (v.epoch > 3) return [-1, 0];
-  let end = v.release.length;
-  while (end > 0 && v.release[end - 1] === 0) end--;
-  if (end > 4) return [-1, 0];
-  let p1 = v.epoch;
-  for (let i = 0; i < 4; i++) {
-    const x = i < end ? (v.release[i] as number) : 0;
-    if (x >= R) return [-1, 0];
-    p1 = p1 * R + x;
-  }
+  const p1 = packNumbers(v.epoch, v.release, 4, releaseLength(v.release));
+  if (p1 < 0) return [-1, 0];
   let phase: number;
   let preN = 0;
   if (v.pre === null) phase = v.post === null && v.dev !== null ? 0 : 4;
@@ -378,47 +378,29 @@ export function compareVersions(a: Version, b: Version): number {
   return a.compare(b);
 }
 
-interface SortEntry {
-  s: string;
+interface PackedEntry extends SortEntry {
   p1: number;
   p2: number;
   /** Has a local label (orders after the same public version). */
   l: boolean;
-  k: string | null;
 }
 
-/** Packed key of a plain `N(.N)*` release, straight from the string; -1 when it does not fit. */
+/** Packed p1 of a plain `N(.N)*` release, straight from the string; -1 when it does not fit. */
 function packPlain(s: string): number {
-  const comps: number[] = [];
-  let cur = 0;
-  let digits = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      cur = cur * 10 + (c - 48);
-      if (++digits > 6) return -1;
-    } else if (c === 46 && digits > 0) {
-      comps.push(cur);
-      cur = 0;
-      digits = 0;
-    } else return -1;
-  }
-  if (digits === 0) return -1;
-  comps.push(cur);
-  while (comps.length > 4 && comps[comps.length - 1] === 0) comps.pop();
-  if (comps.length > 4) return -1;
-  let p = 0;
-  for (let i = 0; i < 4; i++) {
-    const x = comps[i] ?? 0;
-    if (x >= R) return -1;
-    p = p * R + x;
-  }
-  return p;
+  const nums = plainNumbers(s);
+  return nums === null ? -1 : packNumbers(0, nums, 4, releaseLength(nums));
 }
 
-function entryKey(e: SortEntry): string {
-  if (e.k === null) e.k = Version.parse(e.s).key;
-  return e.k;
+function comparePacked(a: PackedEntry, b: PackedEntry): number | undefined {
+  if (a.p1 < 0 || b.p1 < 0) return undefined;
+  const d = a.p1 - b.p1 || a.p2 - b.p2;
+  if (d !== 0) return d;
+  if (!a.l || !b.l) return a.l === b.l ? 0 : a.l ? 1 : -1;
+  return undefined;
+}
+
+function versionKey(s: string): string {
+  return Version.parse(s).key;
 }
 
 /**
@@ -426,7 +408,7 @@ function entryKey(e: SortEntry): string {
  * Each string is parsed once; common versions compare as packed numbers, others by sort key.
  */
 export function sortVersions(versions: readonly string[]): string[] {
-  const entries: SortEntry[] = new Array(versions.length);
+  const entries: PackedEntry[] = new Array(versions.length);
   for (let i = 0; i < versions.length; i++) {
     const s = versions[i] as string;
     const p = packPlain(s);
@@ -436,17 +418,7 @@ export function sortVersions(versions: readonly string[]): string[] {
       entries[i] = { s, p1: v.p1, p2: v.p2, l: v.local !== null, k: v.p1 >= 0 ? null : v.key };
     }
   }
-  entries.sort((a, b) => {
-    if (a.p1 >= 0 && b.p1 >= 0) {
-      const d = a.p1 - b.p1 || a.p2 - b.p2;
-      if (d !== 0) return d;
-      if (!a.l || !b.l) return a.l === b.l ? 0 : a.l ? 1 : -1;
-    }
-    const x = entryKey(a);
-    const y = entryKey(b);
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
-  return entries.map((e) => e.s);
+  return sortEntries(entries, comparePacked, versionKey);
 }
 
 const NAME_SEP_RE = /[-_.]+/g;
