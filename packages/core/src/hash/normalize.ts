@@ -1,9 +1,12 @@
 import { type CoreConfig, defaultCoreConfig } from "../config";
+import { memoize } from "../internal/memo";
 import { MatchSpec } from "../packaging/matchSpec";
 import { Requirement } from "../packaging/requirement";
 import { canonicalizeName } from "../packaging/version";
 import type { CondaEnvironment, EnvironmentDefinition } from "../spec/definition";
 import type { JsonValue } from "./canonicalJson";
+
+const pipCache = memoize(20_000, normalizePipRequirementUncached);
 
 /**
  * Canonical spelling of one pip requirement (PEP 508, parsed by ./packaging's Requirement):
@@ -12,13 +15,7 @@ import type { JsonValue } from "./canonicalJson";
  * do not parse as PEP 508 are kept as written (trimmed, whitespace collapsed).
  */
 export function normalizePipRequirement(line: string): string {
-  let out = pipCache.get(line);
-  if (out === undefined) {
-    out = normalizePipRequirementUncached(line);
-    if (pipCache.size >= CACHE_LIMIT) pipCache.clear();
-    pipCache.set(line, out);
-  }
-  return out;
+  return pipCache(line);
 }
 
 function normalizePipRequirementUncached(line: string): string {
@@ -52,6 +49,8 @@ export function normalizePipOption(line: string): string {
   return m ? `${m[1]} ${m[2]}` : s;
 }
 
+const condaCache = memoize(20_000, normalizeCondaSpecUncached);
+
 /**
  * Canonical spelling of a conda MatchSpec string: conda's own `str(MatchSpec)` form, from
  * ./packaging's MatchSpec (name lowercased, channel kept, `python >= 3.8` = `python>=3.8` =
@@ -59,18 +58,8 @@ export function normalizePipOption(line: string): string {
  * trimmed, with whitespace around operators removed.
  */
 export function normalizeCondaSpec(spec: string): string {
-  let out = condaCache.get(spec);
-  if (out === undefined) {
-    out = normalizeCondaSpecUncached(spec);
-    if (condaCache.size >= CACHE_LIMIT) condaCache.clear();
-    condaCache.set(spec, out);
-  }
-  return out;
+  return condaCache(spec);
 }
-
-const CACHE_LIMIT = 20_000;
-const condaCache = new Map<string, string>();
-const pipCache = new Map<string, string>();
 
 function normalizeCondaSpecUncached(spec: string): string {
   const s = spec.trim();

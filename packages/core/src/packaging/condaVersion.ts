@@ -1,5 +1,6 @@
+import { memoize } from "../internal/memo";
 import { PackagingError, PackagingErrorCode, received } from "./errors";
-import { packNumbers, plainNumbers, type SortEntry, sortEntries } from "./packedSort";
+import { type PackedOrder, packNumbers, plainNumbers, type SortEntry, sortPacked } from "./packedSort";
 
 /** One part of a conda version component: a number, a lower-case string, "DEV", or +Infinity (post). */
 export type CondaVersionPart = number | string;
@@ -130,7 +131,7 @@ function parseComponents(
   return { comps, digits };
 }
 
-const cache = new Map<string, CondaVersion>();
+const parsedVersions = memoize(50_000, (input) => new CondaVersion(input));
 
 /**
  * A conda version (conda's VersionOrder): epoch, dot/underscore-separated components of
@@ -205,13 +206,7 @@ export class CondaVersion {
 
   /** Parse (cached). Throws PackagingError(E_CONDA_VERSION_INVALID). */
   static parse(input: string): CondaVersion {
-    let v = cache.get(input);
-    if (v === undefined) {
-      v = new CondaVersion(input);
-      if (cache.size > 50_000) cache.clear();
-      cache.set(input, v);
-    }
-    return v;
+    return parsedVersions(input);
   }
 
   toString(): string {
@@ -316,31 +311,20 @@ interface PackedEntry extends SortEntry {
   p: number;
 }
 
-/** Packed key of a plain `N(.N)*` string (no epoch), or -1. */
-function packPlain(s: string): number {
-  const nums = plainNumbers(s);
-  return nums === null ? -1 : packNumbers(0, nums, 4);
-}
-
-function comparePacked(a: PackedEntry, b: PackedEntry): number | undefined {
-  return a.p >= 0 && b.p >= 0 ? a.p - b.p : undefined;
-}
-
-function condaVersionKey(s: string): string {
-  return CondaVersion.parse(s).key;
-}
+/** Plain versions pack straight from the string; others parse (and keep their key when they do not pack). */
+const condaOrder: PackedOrder<PackedEntry> = {
+  entry(s) {
+    const nums = plainNumbers(s);
+    const p = nums === null ? -1 : packNumbers(0, nums, 4);
+    if (p >= 0) return { s, p, k: null };
+    const v = new CondaVersion(s);
+    return { s, p: v.p, k: v.p >= 0 ? null : v.key };
+  },
+  compare: (a, b) => (a.p >= 0 && b.p >= 0 ? a.p - b.p : undefined),
+  key: (s) => CondaVersion.parse(s).key,
+};
 
 /** Parse and sort conda version strings ascending (each parsed once; plain versions compare as numbers). */
 export function sortCondaVersions(versions: readonly string[]): string[] {
-  const entries: PackedEntry[] = new Array(versions.length);
-  for (let i = 0; i < versions.length; i++) {
-    const s = versions[i] as string;
-    const p = packPlain(s);
-    if (p >= 0) entries[i] = { s, p, k: null };
-    else {
-      const v = new CondaVersion(s);
-      entries[i] = { s, p: v.p, k: v.p >= 0 ? null : v.key };
-    }
-  }
-  return sortEntries(entries, comparePacked, condaVersionKey);
+  return sortPacked(versions, condaOrder);
 }

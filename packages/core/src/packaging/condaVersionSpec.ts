@@ -1,3 +1,4 @@
+import { memoize } from "../internal/memo";
 import { CondaVersion } from "./condaVersion";
 import { PackagingError, PackagingErrorCode, received } from "./errors";
 
@@ -205,7 +206,7 @@ function compile(t: Tree): { match: Matcher; exact: boolean } {
   };
 }
 
-const specCache = new Map<string, VersionSpec>();
+const parsedSpecs = memoize(20_000, (spec) => new VersionSpec(spec));
 
 /** A conda version constraint: `1.7`, `1.7*`, `=1.7`, `>=1.5,<2`, `1.7|1.8`, `^1\.7$`, `*`. */
 export class VersionSpec {
@@ -234,13 +235,7 @@ export class VersionSpec {
 
   /** Parse (cached). Throws PackagingError(E_CONDA_VERSION_SPEC_INVALID). */
   static parse(spec: string): VersionSpec {
-    let v = specCache.get(spec);
-    if (v === undefined) {
-      v = new VersionSpec(spec);
-      if (specCache.size > 20_000) specCache.clear();
-      specCache.set(spec, v);
-    }
-    return v;
+    return parsedSpecs(spec);
   }
 
   /** Does `version` satisfy this spec? */

@@ -1,3 +1,4 @@
+import { memoize } from "../internal/memo";
 import { PackagingError, PackagingErrorCode, received } from "./errors";
 import { Specifier } from "./specifier";
 import { canonicalizeName } from "./version";
@@ -183,20 +184,16 @@ function undefinedComparison(what: string): PackagingError {
   );
 }
 
-const specCache = new Map<string, Specifier | null>();
-function versionSpec(op: string, rhs: string): Specifier | null {
-  const text = op + rhs;
-  let s = specCache.get(text);
-  if (s === undefined) {
-    try {
-      s = new Specifier(text);
-    } catch {
-      s = null;
-    }
-    if (specCache.size > 10_000) specCache.clear();
-    specCache.set(text, s);
+const cachedSpecifier = memoize(10_000, (text: string): Specifier | null => {
+  try {
+    return new Specifier(text);
+  } catch {
+    return null;
   }
-  return s;
+});
+
+function versionSpec(op: string, rhs: string): Specifier | null {
+  return cachedSpecifier(op + rhs);
 }
 
 function evalOp(
@@ -236,7 +233,7 @@ function evalOp(
   }
 }
 
-const parsedMarkers = new Map<string, Marker>();
+const parsedMarkers = memoize(10_000, (marker) => new Marker(marker));
 
 /** A parsed PEP 508 environment marker. Evaluate it against a target environment. */
 export class Marker {
@@ -261,13 +258,7 @@ export class Marker {
 
   /** Parse (cached: parsed markers are immutable). */
   static parse(marker: string): Marker {
-    let m = parsedMarkers.get(marker);
-    if (m === undefined) {
-      m = new Marker(marker);
-      if (parsedMarkers.size > 10_000) parsedMarkers.clear();
-      parsedMarkers.set(marker, m);
-    }
-    return m;
+    return parsedMarkers(marker);
   }
 
   /** Canonical form: double quotes, single spaces, normalised extras, redundant groups dropped. */

@@ -1,3 +1,4 @@
+import { memoize } from "../internal/memo";
 import { VersionSpec } from "./condaVersionSpec";
 import { PackagingError, PackagingErrorCode, received } from "./errors";
 
@@ -425,18 +426,8 @@ function featureSet(v: string | readonly string[] | null | undefined): string[] 
   return [...new Set(list.filter((x) => x !== ""))].sort();
 }
 
-const channelUrls = new Map<string, string>();
-
 /** A channel (name or URL, subdir stripped) as a URL; "defaults" stays "defaults". Cached. */
-function channelUrl(value: string): string {
-  let u = channelUrls.get(value);
-  if (u === undefined) {
-    u = channelUrlUncached(value);
-    if (channelUrls.size > 10_000) channelUrls.clear();
-    channelUrls.set(value, u);
-  }
-  return u;
-}
+const channelUrl = memoize(10_000, channelUrlUncached);
 
 function channelUrlUncached(value: string): string {
   let v = value.replace(/\/+$/, "");
@@ -468,7 +459,11 @@ export function condaChannelMatches(specChannel: string, recordChannel: string |
   return rec.endsWith(`/${name}`);
 }
 
-const parsedSpecs = new Map<string, MatchSpec>();
+/** Parsed specs by syntax: `syntax: "v3"` reads the same text differently. */
+const parsedSpecs = {
+  v1: memoize(20_000, (spec) => new MatchSpec(spec, {}, {})),
+  v3: memoize(20_000, (spec) => new MatchSpec(spec, {}, { syntax: "v3" })),
+};
 
 /** A conda MatchSpec: parse, canonical string, and matching against package records. */
 export class MatchSpec {
@@ -579,14 +574,7 @@ export class MatchSpec {
 
   /** Parse (cached). Throws PackagingError(E_MATCHSPEC_INVALID). */
   static parse(spec: string, options: MatchSpecParseOptions = {}): MatchSpec {
-    const cacheKey = options.syntax === "v3" ? `v3\0${spec}` : spec;
-    let m = parsedSpecs.get(cacheKey);
-    if (m === undefined) {
-      m = new MatchSpec(spec, {}, options);
-      if (parsedSpecs.size > 20_000) parsedSpecs.clear();
-      parsedSpecs.set(cacheKey, m);
-    }
-    return m;
+    return parsedSpecs[options.syntax ?? "v1"](spec);
   }
 
   get name(): string {

@@ -57,21 +57,28 @@ export interface SortEntry {
   k: string | null;
 }
 
-/**
- * Sort `entries` ascending and return their strings. `packed` orders two entries by their packed
- * numbers, or returns undefined where those cannot decide; then `key(s)` (the full sort key of a
- * string, built once per entry) does.
- */
-export function sortEntries<E extends SortEntry>(
-  entries: E[],
-  packed: (a: E, b: E) => number | undefined,
-  key: (s: string) => string,
+/** How one version scheme sorts its strings through packed numbers. */
+export interface PackedOrder<E extends SortEntry> {
+  /** The entry of one string, parsed once: its packed numbers, and its key where those do not decide. */
+  entry(s: string): E;
+  /** Order two entries by their packed numbers, or undefined where only their keys can. */
+  compare(a: E, b: E): number | undefined;
+  /** The full sort key of a string. */
+  key(s: string): string;
+}
+
+/** Sort version strings ascending: each parsed once, compared as packed numbers where it can be. */
+export function sortPacked<E extends SortEntry>(
+  versions: readonly string[],
+  order: PackedOrder<E>,
 ): string[] {
+  const entries: E[] = new Array(versions.length);
+  for (let i = 0; i < versions.length; i++) entries[i] = order.entry(versions[i] as string);
   entries.sort((a, b) => {
-    const d = packed(a, b);
+    const d = order.compare(a, b);
     if (d !== undefined) return d;
-    if (a.k === null) a.k = key(a.s);
-    if (b.k === null) b.k = key(b.s);
+    if (a.k === null) a.k = order.key(a.s);
+    if (b.k === null) b.k = order.key(b.s);
     return a.k < b.k ? -1 : a.k > b.k ? 1 : 0;
   });
   return entries.map((e) => e.s);

@@ -1,3 +1,4 @@
+import { memoize } from "../internal/memo";
 import { PackagingError, PackagingErrorCode, received } from "./errors";
 import { Marker } from "./marker";
 import { SpecifierSet } from "./specifierSet";
@@ -15,7 +16,7 @@ function fail(input: string, expected: string, column: number): never {
   );
 }
 
-const parsedRequirements = new Map<string, Requirement>();
+const parsedRequirements = memoize(20_000, (input) => new Requirement(input));
 
 /** A PEP 508 dependency specification: name, extras, version specifier or URL, marker. */
 export class Requirement {
@@ -121,13 +122,7 @@ export class Requirement {
 
   /** Parse a requirement (cached; Requirement objects are not mutated by this library). */
   static parse(input: string): Requirement {
-    let r = parsedRequirements.get(input);
-    if (r === undefined) {
-      r = new Requirement(input);
-      if (parsedRequirements.size > 20_000) parsedRequirements.clear();
-      parsedRequirements.set(input, r);
-    }
-    return r;
+    return parsedRequirements(input);
   }
 
   /** PEP 503 normalised name. */

@@ -1,3 +1,4 @@
+import { memoize } from "../internal/memo";
 import { PackagingError, PackagingErrorCode, received } from "./errors";
 import { Version } from "./version";
 
@@ -17,16 +18,7 @@ const ARBITRARY_RE = /^[^\s;)]+$/;
 const TRIM_RE = /^\s+|\s+$/g;
 
 /** Parse a version, caching results (the resolver asks about the same strings often). */
-const versionCache = new Map<string, Version | null>();
-export function cachedVersion(s: string): Version | null {
-  let v = versionCache.get(s);
-  if (v === undefined) {
-    v = Version.tryParse(s);
-    if (versionCache.size > 50_000) versionCache.clear();
-    versionCache.set(s, v);
-  }
-  return v;
-}
+export const cachedVersion: (s: string) => Version | null = memoize(50_000, Version.tryParse);
 
 function coerce(item: string | Version): Version | null {
   return typeof item === "string" ? cachedVersion(item) : item;

@@ -1,12 +1,9 @@
+import { memoize } from "../internal/memo";
 import { PackagingError, PackagingErrorCode } from "./errors";
 import { type ContainsOptions, cachedVersion, filterWith, Specifier } from "./specifier";
 import { Version, type VersionParts } from "./version";
 
-const parsedSets = new Map<string, Specifier[]>();
-
-function parseSpecifiers(text: string): Specifier[] {
-  const cached = parsedSets.get(text);
-  if (cached !== undefined) return cached;
+const parseSpecifiers = memoize(20_000, (text: string): Specifier[] => {
   const byCanonical = new Map<string, Specifier>();
   for (const raw of text.split(",")) {
     const part = raw.trim();
@@ -15,11 +12,8 @@ function parseSpecifiers(text: string): Specifier[] {
     byCanonical.delete(s.canonical);
     byCanonical.set(s.canonical, s);
   }
-  const specs = [...byCanonical.values()];
-  if (parsedSets.size > 20_000) parsedSets.clear();
-  parsedSets.set(text, specs);
-  return specs;
-}
+  return [...byCanonical.values()];
+});
 
 /**
  * A comma-separated set of PEP 440 specifiers (`>=1.0,!=1.3.*,<2`), all of which must match.

@@ -1,5 +1,5 @@
 import { PackagingError, PackagingErrorCode, received } from "./errors";
-import { packNumbers, plainNumbers, type SortEntry, sortEntries } from "./packedSort";
+import { type PackedOrder, packNumbers, plainNumbers, type SortEntry, sortPacked } from "./packedSort";
 
 /** Pre-release label in normalised form. */
 export type PreLabel = "a" | "b" | "rc";
@@ -385,40 +385,31 @@ interface PackedEntry extends SortEntry {
   l: boolean;
 }
 
-/** Packed p1 of a plain `N(.N)*` release, straight from the string; -1 when it does not fit. */
-function packPlain(s: string): number {
-  const nums = plainNumbers(s);
-  return nums === null ? -1 : packNumbers(0, nums, 4, releaseLength(nums));
-}
-
-function comparePacked(a: PackedEntry, b: PackedEntry): number | undefined {
-  if (a.p1 < 0 || b.p1 < 0) return undefined;
-  const d = a.p1 - b.p1 || a.p2 - b.p2;
-  if (d !== 0) return d;
-  if (!a.l || !b.l) return a.l === b.l ? 0 : a.l ? 1 : -1;
-  return undefined;
-}
-
-function versionKey(s: string): string {
-  return Version.parse(s).key;
-}
+/** Plain releases pack straight from the string; others parse (and keep their key when they do not pack). */
+const pep440Order: PackedOrder<PackedEntry> = {
+  entry(s) {
+    const nums = plainNumbers(s);
+    const p = nums === null ? -1 : packNumbers(0, nums, 4, releaseLength(nums));
+    if (p >= 0) return { s, p1: p, p2: FINAL_P2, l: false, k: null };
+    const v = Version.parse(s);
+    return { s, p1: v.p1, p2: v.p2, l: v.local !== null, k: v.p1 >= 0 ? null : v.key };
+  },
+  compare(a, b) {
+    if (a.p1 < 0 || b.p1 < 0) return undefined;
+    const d = a.p1 - b.p1 || a.p2 - b.p2;
+    if (d !== 0) return d;
+    if (!a.l || !b.l) return a.l === b.l ? 0 : a.l ? 1 : -1;
+    return undefined;
+  },
+  key: (s) => Version.parse(s).key,
+};
 
 /**
  * Parse and sort version strings ascending by PEP 440 order. Throws on an invalid string.
  * Each string is parsed once; common versions compare as packed numbers, others by sort key.
  */
 export function sortVersions(versions: readonly string[]): string[] {
-  const entries: PackedEntry[] = new Array(versions.length);
-  for (let i = 0; i < versions.length; i++) {
-    const s = versions[i] as string;
-    const p = packPlain(s);
-    if (p >= 0) entries[i] = { s, p1: p, p2: FINAL_P2, l: false, k: null };
-    else {
-      const v = Version.parse(s);
-      entries[i] = { s, p1: v.p1, p2: v.p2, l: v.local !== null, k: v.p1 >= 0 ? null : v.key };
-    }
-  }
-  return sortEntries(entries, comparePacked, versionKey);
+  return sortPacked(versions, pep440Order);
 }
 
 const NAME_SEP_RE = /[-_.]+/g;
