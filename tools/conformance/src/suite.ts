@@ -103,3 +103,33 @@ export function makeContext(dir: string, na: NotApplicable): SuiteContext {
     file: (rel) => new FileRun(rel, na[rel] ?? {}),
   };
 }
+
+/**
+ * A suite for one JSON file of the conformance folder: `cases` gets the parsed file and runs its
+ * cases on `t`; the suite reports that one file.
+ */
+export function jsonFileSuite<D>(
+  name: string,
+  file: string,
+  cases: (d: D, t: FileRun) => void,
+): ConformanceSuite {
+  return {
+    name,
+    claims: [file],
+    run(ctx) {
+      const d = ctx.readJson(file) as D;
+      const t = ctx.file(file);
+      cases(d, t);
+      return [t.done()];
+    },
+  };
+}
+
+/** Run every case of every section, counted under the section's name, through `check`. */
+export function eachSectionCase<C>(
+  t: FileRun,
+  sections: readonly { name: string; cases: readonly C[] }[],
+  check: (section: string, c: C) => unknown,
+): void {
+  for (const s of sections) each(s.cases, (c, i) => t.case(s.name, i, () => void check(s.name, c)));
+}

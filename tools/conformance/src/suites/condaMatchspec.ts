@@ -6,7 +6,7 @@ import {
   type MatchSpecFields,
   parseMatchSpecString,
 } from "@mlenv/core";
-import { type ConformanceSuite, each, expectEqual, expectThrows } from "../suite";
+import { each, expectEqual, expectThrows, jsonFileSuite } from "../suite";
 
 const FILE = "conda_matchspec.json";
 type Case = Record<string, unknown>;
@@ -116,16 +116,13 @@ function run(section: string, c: Case): unknown {
   }
 }
 
-export const condaMatchspecSuite: ConformanceSuite = {
-  name: "conda-matchspec",
-  claims: [FILE],
-  run(ctx) {
-    const d = ctx.readJson(FILE) as Record<string, { cases?: Case[] }>;
-    const t = ctx.file(FILE);
+export const condaMatchspecSuite = jsonFileSuite<Record<string, { cases?: Case[] }>>(
+  "conda-matchspec",
+  FILE,
+  (d, t) => {
     for (const [section, body] of Object.entries(d)) {
       if (section === "header" || section === "notes" || body.cases === undefined) continue;
       each(body.cases, (c, i) => t.case(section, i, () => void run(section, c)));
     }
-    return [t.done()];
   },
-};
+);

@@ -1,5 +1,5 @@
 import { CondaVersion, type CondaVersionPart, VersionSpec } from "@mlenv/core";
-import { type ConformanceSuite, each, expectEqual, expectThrows } from "../suite";
+import { each, expectEqual, expectThrows, jsonFileSuite } from "../suite";
 
 const FILE = "conda_versions.json";
 type Case = Record<string, unknown>;
@@ -70,32 +70,25 @@ function run(section: string, c: Case): unknown {
   }
 }
 
-export const condaVersionsSuite: ConformanceSuite = {
-  name: "conda-versions",
-  claims: [FILE],
-  run(ctx) {
-    const d = ctx.readJson(FILE) as Data;
-    const t = ctx.file(FILE);
-    const ordering = d.ordering as Record<string, unknown>;
-    for (const [name, list] of Object.entries(ordering)) {
-      if (!Array.isArray(list)) continue;
-      const vs = (list as string[]).map((s) => CondaVersion.parse(s));
-      const sorted = [...vs].sort((a, b) => a.compare(b)).map(String);
-      // One case per entry: it sorts no later than the next, and sorting leaves it in place.
-      each(vs, (v, i) =>
-        t.case(`ordering.${name}`, i, () => {
-          const next = vs[i + 1];
-          if (next !== undefined) expectEqual(v.compare(next) <= 0, true, `${list[i]} <= ${list[i + 1]}`);
-          expectEqual(sorted[i], v.toString(), `sorted position of ${list[i]}`);
-        }),
-      );
-    }
-    for (const [section, body] of Object.entries(d)) {
-      if (section === "header" || section === "notes" || section === "ordering") continue;
-      const cases = (body as { cases?: Case[] }).cases;
-      if (cases === undefined) continue;
-      each(cases, (c, i) => t.case(section, i, () => void run(section, c)));
-    }
-    return [t.done()];
-  },
-};
+export const condaVersionsSuite = jsonFileSuite<Data>("conda-versions", FILE, (d, t) => {
+  const ordering = d.ordering as Record<string, unknown>;
+  for (const [name, list] of Object.entries(ordering)) {
+    if (!Array.isArray(list)) continue;
+    const vs = (list as string[]).map((s) => CondaVersion.parse(s));
+    const sorted = [...vs].sort((a, b) => a.compare(b)).map(String);
+    // One case per entry: it sorts no later than the next, and sorting leaves it in place.
+    each(vs, (v, i) =>
+      t.case(`ordering.${name}`, i, () => {
+        const next = vs[i + 1];
+        if (next !== undefined) expectEqual(v.compare(next) <= 0, true, `${list[i]} <= ${list[i + 1]}`);
+        expectEqual(sorted[i], v.toString(), `sorted position of ${list[i]}`);
+      }),
+    );
+  }
+  for (const [section, body] of Object.entries(d)) {
+    if (section === "header" || section === "notes" || section === "ordering") continue;
+    const cases = (body as { cases?: Case[] }).cases;
+    if (cases === undefined) continue;
+    each(cases, (c, i) => t.case(section, i, () => void run(section, c)));
+  }
+});

@@ -1,5 +1,5 @@
-import { Specifier, SpecifierSet, Version } from "@mlenv/core";
-import { type ConformanceSuite, each, expectEqual, expectThrows } from "../suite";
+import { type ContainsOptions, Specifier, SpecifierSet, Version } from "@mlenv/core";
+import { each, eachSectionCase, expectEqual, expectThrows, jsonFileSuite } from "../suite";
 
 const FILE = "pep440_specifiers.json";
 
@@ -24,10 +24,24 @@ const items = (xs: unknown): (string | Version)[] => (xs as Item[]).map(item);
 
 const pre = (x: unknown): boolean | null => (x === undefined ? null : (x as boolean | null));
 
-/** Items keep their identity through filter; map results back to the input JSON values. */
-function filterBack(input: unknown[], parsed: (string | Version)[], kept: (string | Version)[]): unknown[] {
-  const set = new Set(kept);
-  return parsed.flatMap((p, i) => (set.has(p) ? [input[i]] : []));
+/**
+ * Filter the case's input with `by` (under the case's filter pre-release policy). Items keep their
+ * identity through filter: the kept ones map back to the input JSON values.
+ */
+function filteredInput(c: Case, by: Specifier | SpecifierSet): unknown[] {
+  const input = c.input as unknown[];
+  const parsed = items(input);
+  const kept = new Set(by.filter(parsed, { prereleases: pre(c.filter_prereleases) }));
+  return parsed.flatMap((p, i) => (kept.has(p) ? [input[i]] : []));
+}
+
+/** The case's version (as written) is in `by` under `options` exactly when the case expects it. */
+function expectContains(c: Case, by: Specifier | SpecifierSet, options: ContainsOptions = {}): true {
+  return expectEqual(
+    by.contains(c.version as string, options),
+    c.expected,
+    `${c.spec} contains ${c.version}`,
+  );
 }
 
 function runSection(name: string, c: Case): unknown {
@@ -85,63 +99,39 @@ function runSection(name: string, c: Case): unknown {
     case "specifier_prereleases_property":
       return expectEqual(new Specifier(spec).prereleases, c.expected, spec);
     case "specifier_contains_prerelease_policy":
-      return expectEqual(
-        new Specifier(spec, pre(c.spec_prereleases)).contains(c.version as string, {
-          prereleases: pre(c.contains_prereleases),
-        }),
-        c.expected,
-        `${spec} contains ${c.version}`,
-      );
-    case "specifier_filter":
-    case "specifier_filter_arbitrary_equality_normalization": {
-      const input = c.input as unknown[];
-      const parsed = items(input);
-      const kept = new Specifier(spec, pre(c.spec_prereleases)).filter(parsed, {
-        prereleases: pre(c.filter_prereleases),
+      return expectContains(c, new Specifier(spec, pre(c.spec_prereleases)), {
+        prereleases: pre(c.contains_prereleases),
       });
-      return expectEqual(filterBack(input, parsed, kept), c.expected, `${spec} filter`);
-    }
+    case "specifier_filter":
+    case "specifier_filter_arbitrary_equality_normalization":
+      return expectEqual(
+        filteredInput(c, new Specifier(spec, pre(c.spec_prereleases))),
+        c.expected,
+        `${spec} filter`,
+      );
     case "specifierset_len":
       return expectEqual(new SpecifierSet(spec).size, c.expected, spec);
     case "specifierset_iter":
       return expectEqual([...new SpecifierSet(spec)].map(String).sort(), c.expected, spec);
     case "specifierset_empty_contains":
-      return expectEqual(
-        new SpecifierSet(spec, pre(c.spec_prereleases)).contains(c.version as string),
-        c.expected,
-        `${spec} contains ${c.version}`,
-      );
+      return expectContains(c, new SpecifierSet(spec, pre(c.spec_prereleases)));
     case "specifierset_empty_filter":
     case "specifierset_filter":
-    case "specifierset_filter_exclusionary_bridges": {
-      const input = c.input as unknown[];
-      const parsed = items(input);
-      const kept = new SpecifierSet(spec, pre(c.spec_prereleases)).filter(parsed, {
-        prereleases: pre(c.filter_prereleases),
-      });
+    case "specifierset_filter_exclusionary_bridges":
       return expectEqual(
-        filterBack(input, parsed, kept),
+        filteredInput(c, new SpecifierSet(spec, pre(c.spec_prereleases))),
         c.expected,
-        `${spec} filter ${JSON.stringify(input)}`,
+        `${spec} filter ${JSON.stringify(c.input)}`,
       );
-    }
     case "specifierset_contains_installed":
-      return expectEqual(
-        new SpecifierSet(spec, pre(c.spec_prereleases)).contains(c.version as string, {
-          prereleases: pre(c.contains_prereleases),
-          installed: c.installed === true,
-        }),
-        c.expected,
-        `${spec} contains ${c.version}`,
-      );
+      return expectContains(c, new SpecifierSet(spec, pre(c.spec_prereleases)), {
+        prereleases: pre(c.contains_prereleases),
+        installed: c.installed === true,
+      });
     case "specifierset_contains_exclusionary_bridges":
     case "specifierset_contains_post_release_boundary":
     case "specifierset_contains_arbitrary_equality":
-      return expectEqual(
-        new SpecifierSet(spec).contains(c.version as string, { prereleases: pre(c.contains_prereleases) }),
-        c.expected,
-        `${spec} contains ${c.version}`,
-      );
+      return expectContains(c, new SpecifierSet(spec), { prereleases: pre(c.contains_prereleases) });
     case "specifierset_contains_arbitrary_equality_normalization":
       return expectEqual(
         new SpecifierSet(spec, true).contains(item(c.version)),
@@ -199,34 +189,25 @@ function runSection(name: string, c: Case): unknown {
   }
 }
 
-export const pep440SpecifiersSuite: ConformanceSuite = {
-  name: "pep440-specifiers",
-  claims: [FILE],
-  run(ctx) {
-    const d = ctx.readJson(FILE) as Data;
-    const t = ctx.file(FILE);
-    for (const section of d.sections) {
-      each(section.cases, (c, i) => t.case(section.name, i, () => runSection(section.name, c)));
-    }
-    const m = d.reference_computed_matrix;
-    each(m.rows, (row, i) =>
-      t.case("reference_computed_matrix", i, () => {
-        const set = new SpecifierSet(row.spec, row.spec_prereleases);
-        for (const [p, flags] of Object.entries(row.contains)) {
-          const prereleases = p === "null" ? null : p === "true";
-          const got = m.items.map((x) => (set.contains(x, { prereleases }) ? "1" : "0")).join("");
-          expectEqual(got, flags, `${row.spec} (${row.spec_prereleases}) contains[${p}]`);
-        }
-        for (const [p, expected] of Object.entries(row.filter)) {
-          const prereleases = p === "null" ? null : p === "true";
-          expectEqual(
-            set.filter(m.items, { prereleases }),
-            expected,
-            `${row.spec} (${row.spec_prereleases}) filter[${p}]`,
-          );
-        }
-      }),
-    );
-    return [t.done()];
-  },
-};
+export const pep440SpecifiersSuite = jsonFileSuite<Data>("pep440-specifiers", FILE, (d, t) => {
+  eachSectionCase(t, d.sections, runSection);
+  const m = d.reference_computed_matrix;
+  each(m.rows, (row, i) =>
+    t.case("reference_computed_matrix", i, () => {
+      const set = new SpecifierSet(row.spec, row.spec_prereleases);
+      for (const [p, flags] of Object.entries(row.contains)) {
+        const prereleases = p === "null" ? null : p === "true";
+        const got = m.items.map((x) => (set.contains(x, { prereleases }) ? "1" : "0")).join("");
+        expectEqual(got, flags, `${row.spec} (${row.spec_prereleases}) contains[${p}]`);
+      }
+      for (const [p, expected] of Object.entries(row.filter)) {
+        const prereleases = p === "null" ? null : p === "true";
+        expectEqual(
+          set.filter(m.items, { prereleases }),
+          expected,
+          `${row.spec} (${row.spec_prereleases}) filter[${p}]`,
+        );
+      }
+    }),
+  );
+});

@@ -1,5 +1,5 @@
 import { Marker, type MarkerContext, type MarkerEnvironment, Requirement, SpecifierSet } from "@mlenv/core";
-import { type ConformanceSuite, each, expectEqual, expectThrows } from "../suite";
+import { eachSectionCase, expectEqual, expectThrows, jsonFileSuite } from "../suite";
 
 /**
  * The host the marker_evaluate cases were recorded on (Linux / CPython 3.11, os_name "posix"):
@@ -101,25 +101,12 @@ function requirementCase(name: string, c: Case): unknown {
   }
 }
 
-export const pep508MarkersSuite: ConformanceSuite = {
-  name: "pep508-markers",
-  claims: ["pep508_markers.json"],
-  run(ctx) {
-    const d = ctx.readJson("pep508_markers.json") as Data;
-    const t = ctx.file("pep508_markers.json");
-    for (const s of d.sections) each(s.cases, (c, i) => t.case(s.name, i, () => void markerCase(s.name, c)));
-    return [t.done()];
-  },
-};
+export const pep508MarkersSuite = jsonFileSuite<Data>("pep508-markers", "pep508_markers.json", (d, t) =>
+  eachSectionCase(t, d.sections, markerCase),
+);
 
-export const pep508RequirementsSuite: ConformanceSuite = {
-  name: "pep508-requirements",
-  claims: ["pep508_requirements.json"],
-  run(ctx) {
-    const d = ctx.readJson("pep508_requirements.json") as Data;
-    const t = ctx.file("pep508_requirements.json");
-    for (const s of d.sections)
-      each(s.cases, (c, i) => t.case(s.name, i, () => void requirementCase(s.name, c)));
-    return [t.done()];
-  },
-};
+export const pep508RequirementsSuite = jsonFileSuite<Data>(
+  "pep508-requirements",
+  "pep508_requirements.json",
+  (d, t) => eachSectionCase(t, d.sections, requirementCase),
+);

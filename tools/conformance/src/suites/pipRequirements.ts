@@ -9,7 +9,7 @@ import {
   splitRequirementOptions,
   stripRequirementComments,
 } from "@mlenv/core";
-import { type ConformanceSuite, each, expectEqual, expectThrows } from "../suite";
+import { each, expectEqual, expectThrows, jsonFileSuite } from "../suite";
 
 const FILE = "pip_requirements_file.json";
 
@@ -122,40 +122,34 @@ interface LineFunctions {
   break_args_options: { input: string; expected: [string, string] }[];
 }
 
-export const pipRequirementsSuite: ConformanceSuite = {
-  name: "pip-requirements-file",
-  claims: [FILE],
-  run(ctx) {
-    const d = ctx.readJson(FILE) as { scenarios: Scenario[]; line_functions: LineFunctions };
-    const t = ctx.file(FILE);
-    each(d.scenarios, (s, i) => t.case("scenarios", i, () => runScenario(s)));
-    const lf = d.line_functions;
-    each(lf.preprocess, (c, i) =>
-      t.case("line_functions.preprocess", i, () => {
-        const lines = c.input.split("\n");
-        if (lines[lines.length - 1] === "") lines.pop();
-        expectEqual(
-          stripRequirementComments(joinRequirementLines(lines)),
-          c.expected,
-          JSON.stringify(c.input),
-        );
-      }),
-    );
-    each(lf.ignore_comments, (c, i) =>
-      t.case("line_functions.ignore_comments", i, () => {
-        expectEqual(stripRequirementComments(c.input), c.expected, JSON.stringify(c.input));
-      }),
-    );
-    each(lf.join_lines, (c, i) =>
-      t.case("line_functions.join_lines", i, () => {
-        expectEqual(joinRequirementLines(c.input), c.expected, JSON.stringify(c.input));
-      }),
-    );
-    each(lf.break_args_options, (c, i) =>
-      t.case("line_functions.break_args_options", i, () => {
-        expectEqual(splitRequirementOptions(c.input), c.expected, c.input);
-      }),
-    );
-    return [t.done()];
-  },
-};
+interface Data {
+  scenarios: Scenario[];
+  line_functions: LineFunctions;
+}
+
+export const pipRequirementsSuite = jsonFileSuite<Data>("pip-requirements-file", FILE, (d, t) => {
+  each(d.scenarios, (s, i) => t.case("scenarios", i, () => runScenario(s)));
+  const lf = d.line_functions;
+  each(lf.preprocess, (c, i) =>
+    t.case("line_functions.preprocess", i, () => {
+      const lines = c.input.split("\n");
+      if (lines[lines.length - 1] === "") lines.pop();
+      expectEqual(stripRequirementComments(joinRequirementLines(lines)), c.expected, JSON.stringify(c.input));
+    }),
+  );
+  each(lf.ignore_comments, (c, i) =>
+    t.case("line_functions.ignore_comments", i, () => {
+      expectEqual(stripRequirementComments(c.input), c.expected, JSON.stringify(c.input));
+    }),
+  );
+  each(lf.join_lines, (c, i) =>
+    t.case("line_functions.join_lines", i, () => {
+      expectEqual(joinRequirementLines(c.input), c.expected, JSON.stringify(c.input));
+    }),
+  );
+  each(lf.break_args_options, (c, i) =>
+    t.case("line_functions.break_args_options", i, () => {
+      expectEqual(splitRequirementOptions(c.input), c.expected, c.input);
+    }),
+  );
+});
