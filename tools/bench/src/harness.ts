@@ -1,4 +1,7 @@
+import { spawn } from "node:child_process";
 import { cpus, loadavg } from "node:os";
+import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** One comparison line of `pnpm bench --json`. ratio = ours / theirs (lower is better for times). */
 export interface Comparison {
@@ -76,4 +79,39 @@ export function machineLoad(): { loadavg_1m: number; cores: number; noisy: strin
   const load1 = Number((loadavg()[0] ?? 0).toFixed(2));
   const cores = cpus().length;
   return { loadavg_1m: load1, cores, noisy: load1 > cores ? `yes (load ${load1} on ${cores} cores)` : "no" };
+}
+
+/**
+ * Run the bench module `moduleUrl` (pass `import.meta.url`) again in a fresh Node process, as
+ * `pnpm bench` runs it (tsx, source condition), with `args` and `env` added; resolves with its
+ * stdout when it exits 0. For figures that must start cold: empty caches, a fresh JIT, its own peak
+ * RSS. The module sees itself started this way through {@link isBenchChild}.
+ */
+export function runBenchChild(
+  moduleUrl: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<string> {
+  const file = fileURLToPath(moduleUrl);
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ["--import", "tsx", "--conditions=@mlenv/source", file, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    p.stdout.on("data", (d) => {
+      out += String(d);
+    });
+    p.on("error", reject);
+    p.on("exit", (code) => {
+      if (code === 0) resolve(out);
+      else
+        reject(new Error(`${basename(file)} child (${args[0]}) exited with ${code}: ${out.slice(0, 200)}`));
+    });
+  });
+}
+
+/** True in a process that {@link runBenchChild} started for `moduleUrl` with `flag` set to "1". */
+export function isBenchChild(moduleUrl: string, flag: string): boolean {
+  return process.env[flag] === "1" && process.argv[1] === fileURLToPath(moduleUrl);
 }

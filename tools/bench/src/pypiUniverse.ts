@@ -17,6 +17,7 @@
  *   disjoint ranges of one library.
  */
 import { buildWheel, type IndexFile } from "@mlenv/test-utils";
+import { prng } from "./random";
 
 export interface UniverseOptions {
   seed: number;
@@ -29,18 +30,6 @@ export interface Universe {
   /** Requirement sets to resolve, each named after what it exercises. */
   scenarios: { name: string; requirements: string[] }[];
   files: number;
-}
-
-/** mulberry32: a small seeded PRNG (deterministic across runs and machines). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SYLLABLES = ["py", "data", "net", "ml", "fast", "tor", "ka", "lo", "zen", "qu", "ix", "ar", "mo", "vi"];
@@ -104,7 +93,7 @@ function versions(count: number, rand: () => number): string[] {
 
 /** Generate the universe for `options` (same options, same bytes). */
 export function pypiUniverse(options: UniverseOptions): Universe {
-  const rand = rng(options.seed);
+  const rand = prng(options.seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const projects: Record<string, IndexFile[]> = {};
   let files = 0;

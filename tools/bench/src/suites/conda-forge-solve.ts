@@ -12,16 +12,14 @@
  *   names the solve reaches are read). simpleSolve keeps no on-disk cache, so rattler's warm
  *   figure is its second solve in one process (WASM compiled, repodata fetched again).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { simpleSolve } from "@conda-org/rattler";
 import { defaultCondaSemantics, httpCondaChannel, solveConda } from "@mlenv/resolver";
 import { serveCondaChannel } from "@mlenv/test-utils";
 import { condaForgeChannel } from "../condaForgeChannel";
-import { type BenchSuite, machineLoad, median } from "../harness";
+import { type BenchSuite, isBenchChild, machineLoad, median, runBenchChild } from "../harness";
 
 const FORGE = { seed: 23, names: 30_000, density: 1.45 };
 const SPECS = ["python=3.11", "numpy", "pandas", "scikit-learn", "scipy", "pip"];
@@ -76,23 +74,9 @@ async function runChild(who: string, url: string, cacheDir: string): Promise<Chi
   }
 }
 
-function runChildOnce(who: string, url: string, cacheDir: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(
-      process.execPath,
-      ["--import", "tsx", "--conditions=@mlenv/source", fileURLToPath(import.meta.url), who, url, cacheDir],
-      { env: { ...process.env, MLENV_BENCH_FORGE_CHILD: "1" }, stdio: ["ignore", "pipe", "inherit"] },
-    );
-    let out = "";
-    p.stdout.on("data", (d) => {
-      out += String(d);
-    });
-    p.on("error", reject);
-    p.on("exit", (code) => {
-      if (code === 0) resolve(JSON.parse(out.trim()) as ChildResult);
-      else reject(new Error(`${who} child exited with ${code}: ${out.slice(0, 200)}`));
-    });
-  });
+async function runChildOnce(who: string, url: string, cacheDir: string): Promise<ChildResult> {
+  const out = await runBenchChild(import.meta.url, [who, url, cacheDir], { MLENV_BENCH_FORGE_CHILD: "1" });
+  return JSON.parse(out.trim()) as ChildResult;
 }
 
 export const suite: BenchSuite = {
@@ -196,6 +180,6 @@ export const suite: BenchSuite = {
   },
 };
 
-if (process.env.MLENV_BENCH_FORGE_CHILD === "1" && process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isBenchChild(import.meta.url, "MLENV_BENCH_FORGE_CHILD")) {
   await child();
 }

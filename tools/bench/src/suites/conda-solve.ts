@@ -5,13 +5,11 @@
  * that each solution satisfies every constraint and is no older than rattler's, and reports
  * the peak RSS of a child process doing one solve (this file with MLENV_BENCH_CONDA_CHILD=1).
  */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { simpleSolve } from "@conda-org/rattler";
 import { defaultCondaSemantics, httpCondaChannel, solveConda, verifyCondaSolution } from "@mlenv/resolver";
 import { channelFilesFromFlatIndex, serveCondaChannel } from "@mlenv/test-utils";
-import { type BenchSuite, median } from "../harness";
+import { type BenchSuite, isBenchChild, median, runBenchChild } from "../harness";
 
 const DATA = process.env.MLENV_CONFORMANCE_DIR ?? "/work/shared/conformance";
 /** Runs per problem and solver before measuring (JIT/WASM tier-up), and measured runs. */
@@ -57,32 +55,12 @@ async function child(): Promise<void> {
 }
 
 /** One solve in a fresh process: its peak RSS (MiB) and wall time (ms, cold: nothing compiled yet). */
-function coldSolve(who: string, url: string, specs: string[]): Promise<{ rss: number; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "--conditions=@mlenv/source",
-        fileURLToPath(import.meta.url),
-        who,
-        url,
-        JSON.stringify(specs),
-      ],
-      { env: { ...process.env, MLENV_BENCH_CONDA_CHILD: "1" }, stdio: ["ignore", "pipe", "inherit"] },
-    );
-    let out = "";
-    p.stdout.on("data", (d) => {
-      out += String(d);
-    });
-    p.on("error", reject);
-    p.on("exit", (code) => {
-      const [rss, ms] = out.trim().split(" ").map(Number);
-      if (code === 0) resolve({ rss: (rss as number) / 1024, ms: ms as number });
-      else reject(new Error(`child exit ${code}`));
-    });
+async function coldSolve(who: string, url: string, specs: string[]): Promise<{ rss: number; ms: number }> {
+  const out = await runBenchChild(import.meta.url, [who, url, JSON.stringify(specs)], {
+    MLENV_BENCH_CONDA_CHILD: "1",
   });
+  const [rss, ms] = out.trim().split(" ").map(Number);
+  return { rss: (rss as number) / 1024, ms: ms as number };
 }
 
 export const suite: BenchSuite = {
@@ -178,6 +156,6 @@ export const suite: BenchSuite = {
   },
 };
 
-if (process.env.MLENV_BENCH_CONDA_CHILD === "1" && process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isBenchChild(import.meta.url, "MLENV_BENCH_CONDA_CHILD")) {
   await child();
 }

@@ -5,7 +5,7 @@
 import { createRequire } from "node:module";
 import { CondaVersion, sortCondaVersions } from "@mlenv/core";
 import { type BenchSuite, median, timeRuns } from "../harness";
-import { prng } from "./pep440";
+import { prng } from "../random";
 
 const require = createRequire(import.meta.url);
 interface RattlerVersion {

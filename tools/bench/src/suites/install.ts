@@ -8,11 +8,10 @@
  *   `bzip2 -d` command-line tools decompressing the same archives' compressed streams, target <= 2;
  * - cold install time and the peak RSS of a cold install in a fresh process.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   archiveFormat,
   decodePackage,
@@ -30,28 +29,19 @@ import {
   writeCondaChannel,
 } from "@mlenv/test-utils";
 import { unzipSync } from "fflate";
-import { type BenchSuite, median } from "../harness";
+import { type BenchSuite, isBenchChild, median, runBenchChild } from "../harness";
+import { prng } from "../random";
 
 const PACKAGES = 150;
 const FILES = 20_000;
 const PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3";
 
-/** Deterministic pseudo-text (compresses like source code and data files do, about 3-5x). */
-function makeRandom(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const WORDS = Array.from(
   { length: 400 },
   (_, i) => `w${(i * 2654435761).toString(36).slice(0, 3 + (i % 7))}`,
 );
 
+/** Deterministic pseudo-text (compresses like source code and data files do, about 3-5x). */
 function text(rand: () => number, size: number): string {
   const parts: string[] = [];
   let n = 0;
@@ -65,7 +55,7 @@ function text(rand: () => number, size: number): string {
 }
 
 async function buildSynthetic(): Promise<BuiltCondaPackage[]> {
-  const rand = makeRandom(42);
+  const rand = prng(42);
   const out: BuiltCondaPackage[] = [];
   const perPkg = Math.round(FILES / PACKAGES);
   for (let i = 0; i < PACKAGES; i++) {
@@ -165,36 +155,16 @@ async function child(): Promise<void> {
   process.stdout.write(`${process.resourceUsage().maxRSS} ${performance.now() - t}\n`);
 }
 
-function coldInChild(
+async function coldInChild(
   lockFile: string,
   prefix: string,
   cacheDir: string,
 ): Promise<{ rssMiB: number; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "--conditions=@mlenv/source",
-        fileURLToPath(import.meta.url),
-        lockFile,
-        prefix,
-        cacheDir,
-      ],
-      { env: { ...process.env, MLENV_BENCH_INSTALL_CHILD: "1" }, stdio: ["ignore", "pipe", "inherit"] },
-    );
-    let out = "";
-    p.stdout.on("data", (d) => {
-      out += String(d);
-    });
-    p.on("error", reject);
-    p.on("exit", (code) => {
-      const [rss, t] = out.trim().split(" ").map(Number);
-      if (code === 0) resolve({ rssMiB: Math.round((rss as number) / 1024), ms: t as number });
-      else reject(new Error(`install child exited ${code}`));
-    });
+  const out = await runBenchChild(import.meta.url, [lockFile, prefix, cacheDir], {
+    MLENV_BENCH_INSTALL_CHILD: "1",
   });
+  const [rss, t] = out.trim().split(" ").map(Number);
+  return { rssMiB: Math.round((rss as number) / 1024), ms: t as number };
 }
 
 export const suite: BenchSuite = {
@@ -370,7 +340,7 @@ export const suite: BenchSuite = {
   },
 };
 
-if (process.env.MLENV_BENCH_INSTALL_CHILD === "1" && process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isBenchChild(import.meta.url, "MLENV_BENCH_INSTALL_CHILD")) {
   child().catch((e: unknown) => {
     process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exit(1);

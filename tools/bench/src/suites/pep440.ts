@@ -10,21 +10,10 @@ import { createRequire } from "node:module";
 import { sortVersions, Version } from "@mlenv/core";
 import { type BenchSuite, median, timeRuns } from "../harness";
 import { packagingPeer } from "../packagingPeer";
+import { prng } from "../random";
 
 const require = createRequire(import.meta.url);
 const pep440 = require("@renovatebot/pep440") as { compare(a: string, b: string): number };
-
-/** mulberry32: small deterministic PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `n` realistic PEP 440 version strings (deterministic for a seed). */
 export function pep440Corpus(n: number, seed = 440): string[] {
