@@ -93,6 +93,8 @@ class Cdcl {
   private watches: number[][] = [];
   /** requirement clauses with their candidates in preference order, checked when deciding */
   private reqClauses: { clause: number; owner: number; cands: number[] }[] = [];
+  /** How many candidates the last {@link firstOpen} found undecided. */
+  private openCount = 0;
   private pending = new Map<number, Pending>();
   private expandPos = new Map<number, number>();
   private forbidDone = new Set<number>();
@@ -593,21 +595,9 @@ class Cdcl {
     let bestBoost = false;
     for (const rq of this.reqClauses) {
       if (this.litValue(rq.owner) >= 0) continue; // owner not true
-      let satisfied = false;
-      let count = 0;
-      let first = -1;
-      for (const l of rq.cands) {
-        const val = this.litValue(l);
-        if (val > 0) {
-          satisfied = true;
-          break;
-        }
-        if (val === 0) {
-          if (first < 0) first = l;
-          count++;
-        }
-      }
-      if (satisfied || first < 0) continue;
+      const first = this.firstOpen(rq.cands);
+      if (first < 0) continue;
+      const count = this.openCount;
       const boost = this.boosted.size > 0 && this.boosted.has(this.provider.nameOf((first >> 1) - 1));
       if ((boost && !bestBoost) || (boost === bestBoost && count < bestCount)) {
         bestCount = count;
@@ -619,28 +609,34 @@ class Cdcl {
     return best;
   }
 
+  /**
+   * The first undecided candidate of a requirement, with how many are undecided in `openCount`;
+   * -1 when one candidate is already true (nothing to decide) or none is left open.
+   */
+  private firstOpen(cands: readonly number[]): number {
+    let first = -1;
+    let count = 0;
+    for (const l of cands) {
+      const val = this.litValue(l);
+      if (val > 0) return -1;
+      if (val === 0) {
+        if (first < 0) first = l;
+        count++;
+      }
+    }
+    this.openCount = count;
+    return first;
+  }
+
   /** The best undecided candidate of the open root requirement with the fewest of them, or -1. */
   private decideRoot(): number {
     let best = -1;
     let bestCount = Number.POSITIVE_INFINITY;
     for (let i = 0; i < this.rootCount; i++) {
       const rq = this.reqClauses[i] as (typeof this.reqClauses)[number];
-      let satisfied = false;
-      let count = 0;
-      let first = -1;
-      for (const l of rq.cands) {
-        const val = this.litValue(l);
-        if (val > 0) {
-          satisfied = true;
-          break;
-        }
-        if (val === 0) {
-          if (first < 0) first = l;
-          count++;
-        }
-      }
-      if (satisfied || first < 0 || count >= bestCount) continue;
-      bestCount = count;
+      const first = this.firstOpen(rq.cands);
+      if (first < 0 || this.openCount >= bestCount) continue;
+      bestCount = this.openCount;
       best = first;
     }
     return best;
