@@ -1,4 +1,4 @@
-import type { ClauseOrigin, Dependencies, DependencyProvider } from "../solver/cdcl";
+import { type ClauseOrigin, type Dependencies, type DependencyProvider, groupOneOf } from "../solver/cdcl";
 import { type CondaRecord, type CondaRecordSource, recordSource } from "./record";
 
 /** The conda spec/version semantics the provider needs (from @mlenv/core's packaging module). */
@@ -265,7 +265,6 @@ export class CondaProvider implements DependencyProvider {
   /** Human statements for the clauses behind a conflict. */
   explain(core: ClauseOrigin[]): string[] {
     const lines: string[] = [];
-    const oneOf = new Map<string, Set<string>>();
     for (const o of core) {
       if (o.kind === "root") {
         const n = this.candidates(o.requirement).length;
@@ -283,19 +282,14 @@ export class CondaProvider implements DependencyProvider {
         lines.push(
           `${this.label(o.solvable)} constrains ${this.specOf(o.requirement)}, which rules out ${this.label(o.forbidden)}`,
         );
-      } else if (o.kind === "oneOf") {
-        const name = (this.records[o.a] as CondaRecord).name;
-        let s = oneOf.get(name);
-        if (!s) {
-          s = new Set();
-          oneOf.set(name, s);
-        }
-        s.add(this.label(o.a));
-        s.add(this.label(o.b));
       }
     }
-    for (const [name, set] of oneOf) {
-      const list = [...set];
+    const oneOf = groupOneOf(
+      core,
+      (r) => (this.records[r] as CondaRecord).name,
+      (r) => this.label(r),
+    );
+    for (const [name, list] of oneOf) {
       lines.push(
         `only one ${name} can be installed, and these conflict: ${list.slice(0, 6).join(", ")}${list.length > 6 ? ` and ${list.length - 6} more` : ""}`,
       );

@@ -1,5 +1,5 @@
 import { canonicalizeName, SpecifierSet, Version } from "@mlenv/core";
-import type { ClauseOrigin, Dependencies, DependencyProvider } from "../solver/cdcl";
+import { type ClauseOrigin, type Dependencies, type DependencyProvider, groupOneOf } from "../solver/cdcl";
 import type { DistFile } from "./index";
 
 /** A parsed PEP 508 requirement, as far as the resolver needs it. */
@@ -427,7 +427,6 @@ export class PipProvider implements DependencyProvider {
 
   explain(core: ClauseOrigin[]): string[] {
     const lines: string[] = [];
-    const oneOf = new Map<string, Set<string>>();
     for (const o of core) {
       if (o.kind === "root") {
         const n = this.candCache[o.requirement]?.length ?? 0;
@@ -441,19 +440,15 @@ export class PipProvider implements DependencyProvider {
         lines.push(
           `${this.label(o.solvable)} requires ${this.textOf(o.requirement)}${n === 0 ? ", which no usable version satisfies" : ""}`,
         );
-      } else if (o.kind === "oneOf") {
-        const key = this.solvables[o.a]?.pkg.key ?? "?";
-        let s = oneOf.get(key);
-        if (!s) {
-          s = new Set();
-          oneOf.set(key, s);
-        }
-        s.add(this.label(o.a));
-        s.add(this.label(o.b));
       }
     }
-    for (const [key, set] of oneOf)
-      lines.push(`only one version of ${key} can be installed: ${[...set].slice(0, 6).join(", ")}`);
+    const oneOf = groupOneOf(
+      core,
+      (v) => this.solvables[v]?.pkg.key ?? "?",
+      (v) => this.label(v),
+    );
+    for (const [key, list] of oneOf)
+      lines.push(`only one version of ${key} can be installed: ${list.slice(0, 6).join(", ")}`);
     return lines;
   }
 }

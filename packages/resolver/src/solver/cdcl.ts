@@ -32,6 +32,30 @@ export type ClauseOrigin =
   | { kind: "oneOf"; a: number; b: number }
   | { kind: "learned"; from: number[] };
 
+/**
+ * The `oneOf` clauses of a conflict grouped by what they are about (`keyOf` a solvable, e.g. its
+ * package name): each key with the labels of the solvables that exclude each other, first seen first.
+ */
+export function groupOneOf(
+  core: readonly ClauseOrigin[],
+  keyOf: (solvable: number) => string,
+  label: (solvable: number) => string,
+): Map<string, string[]> {
+  const groups = new Map<string, Set<string>>();
+  for (const o of core) {
+    if (o.kind !== "oneOf") continue;
+    const key = keyOf(o.a);
+    let set = groups.get(key);
+    if (!set) {
+      set = new Set();
+      groups.set(key, set);
+    }
+    set.add(label(o.a));
+    set.add(label(o.b));
+  }
+  return new Map([...groups].map(([key, set]) => [key, [...set]]));
+}
+
 export type SolveOutcome =
   | { ok: true; solvables: number[]; stats: SolveStats }
   | { ok: false; core: ClauseOrigin[]; stats: SolveStats };
