@@ -126,6 +126,20 @@ function contract(open: () => Promise<{ store: SqlStore; done: () => Promise<voi
     ]);
     expect((await compute.listVersions(ws, "data")).map((v) => v.digest)).toEqual(["sha256:1", "sha256:2"]);
   });
+
+  it("numbers concurrent adds of other contents 1..N without a gap or a duplicate", async () => {
+    const d = { workspaceId: ws, kind: "blob" as const, path: null, description: null, createdBy: "t" };
+    await compute.insertDatastore({ ...d, name: "many" });
+    const digests = Array.from({ length: 12 }, (_, i) => `sha256:m${i}`);
+    const added = await Promise.all(
+      [...digests, ...digests].map((digest) =>
+        compute.addVersion({ workspaceId: ws, name: "many", digest, files: [], size: 1, createdBy: "t" }),
+      ),
+    );
+    expect(added.filter((a) => a.created)).toHaveLength(12);
+    expect(new Set(added.map((a) => a.version.version))).toEqual(new Set(digests.map((_, i) => i + 1)));
+    expect((await compute.getDatastore(ws, "many"))?.latestVersion).toBe(12);
+  });
 }
 
 describe("ComputeStore on SQLite", () => {

@@ -509,7 +509,9 @@ export class ComputeStore {
           .where("name", "=", input.name),
       );
       return { created: true, version: toVersion(row!) };
-    });
+      // adds of one datastore queue here (across processes too): each sees the one before it,
+      // so two adds of one content make one version, never a duplicate key
+    }, `datastore-version:${input.workspaceId}:${input.name}`);
   }
 
   async getVersion(
