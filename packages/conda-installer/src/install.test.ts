@@ -7,21 +7,20 @@ import { lockEnvironment } from "@mlenv/resolver";
 import { fromExistingCondaEnvironment, readCondaPrefix } from "@mlenv/sdk/node";
 import {
   type BuiltCondaPackage,
-  buildCondaPackage,
   buildWheel,
   type CondaChannelServer,
   ccMissing,
   compiledFixture,
   condaArchiveToolsMissing,
   type FixturePackage,
+  greetCliFixture,
   makeTempDir,
   type PypiIndexServer,
   pythonFixture,
-  serveCondaChannel,
+  serveFixtureChannel,
   servePypiIndex,
   skipWithout,
   venvMissing,
-  writeCondaChannel,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cacheEntryDir } from "./cache";
@@ -35,23 +34,9 @@ let channel: CondaChannelServer;
 let pypi: PypiIndexServer;
 const built = new Map<string, BuiltCondaPackage>();
 
-const greet: FixturePackage = {
-  name: "greet",
-  version: "0.1.0",
-  build: "pyh0_0",
-  noarch: "python",
-  format: "tar.bz2",
-  depends: ["python >=3"],
-  entryPoints: ["greet = greet.cli:main"],
-  files: [
-    { path: "site-packages/greet/__init__.py", data: "GREETING = 'hello from greet'\n" },
-    {
-      path: "site-packages/greet/cli.py",
-      data: "import sys\nfrom greet import GREETING\n\ndef main():\n    print(GREETING, sys.prefix)\n    return 0\n",
-    },
-    { path: "python-scripts/greet-raw", data: "#!/bin/sh\necho raw script\n", mode: 0o755 },
-  ],
-};
+const greet = greetCliFixture([
+  { path: "python-scripts/greet-raw", data: "#!/bin/sh\necho raw script\n", mode: 0o755 },
+]);
 const libdemo: FixturePackage = {
   name: "libdemo",
   version: "2.0",
@@ -208,9 +193,9 @@ describe.skipIf(skipWithout("conda archive tools, cc, python3", missing))(
         postlink,
         ...Object.values(bad),
       ];
-      for (const p of pkgs) built.set(p.name, await buildCondaPackage(p));
-      writeCondaChannel(channelDir, [...built.values()]);
-      channel = await serveCondaChannel({ dir: channelDir });
+      const served = await serveFixtureChannel(channelDir, pkgs);
+      channel = served.channel;
+      for (const b of served.built) built.set(String(b.record.name), b);
       const wheel = buildWheel({ name: "tinydep", version: "1.2.3" });
       pypi = await servePypiIndex({ projects: { tinydep: [{ wheel }] } });
     }, 300_000);

@@ -1,18 +1,15 @@
 import { createServer } from "node:net";
 import { environments as E } from "@mlenv/api";
-import { startServer } from "@mlenv/server";
-import { startTestServer, type TestServer } from "@mlenv/test-utils";
+import type { TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServerWorkspace } from "../test/serverWorkspace";
 import { Environment } from "./environment";
 import { isMlenvError, type MlenvError } from "./errors";
 import { Workspace } from "./workspace";
 
 let server: TestServer;
 let ws: Workspace;
-beforeAll(async () => {
-  server = await startTestServer(startServer);
-  ws = new Workspace({ url: server.url, token: server.token });
-});
+beforeAll(async () => ({ server, ws } = await startServerWorkspace()));
 afterAll(() => server?.stop());
 
 async function failure(p: Promise<unknown>): Promise<MlenvError> {

@@ -1,13 +1,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startServer } from "@mlenv/server";
-import { makeTempDir, skipWithout, startTestServer, type TestServer, venvMissing } from "@mlenv/test-utils";
+import { LINEAR_SCORE_PY, makeTempDir, skipWithout, type TestServer, venvMissing } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServerWorkspace } from "../test/serverWorkspace";
 import { Environment } from "./environment";
 import { isMlenvError } from "./errors";
 import { deploy, Experiment, snapshotDirectory } from "./node";
 import { Estimator, InferenceConfig, Model, Run, ScriptRunConfig, Webservice } from "./runs";
-import { Workspace } from "./workspace";
+import type { Workspace } from "./workspace";
 
 /** Fits y = w*x + b by gradient descent on (1,3),(2,5),(3,7),(4,9): w=2, b=1. Pure Python. */
 const TRAIN = `
@@ -28,20 +28,6 @@ os.makedirs("outputs", exist_ok=True)
 with open("outputs/model.json", "w") as f:
     json.dump({"w": w, "b": b}, f)
 print("trained w=%.3f b=%.3f" % (w, b))
-`;
-
-const SCORE = `
-import json, os
-model = None
-
-def init():
-    global model
-    with open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.json")) as f:
-        model = json.load(f)
-
-def run(raw_data):
-    xs = json.loads(raw_data)["data"]
-    return {"predictions": [model["w"] * x + model["b"] for x in xs]}
 `;
 
 describe("snapshotDirectory", () => {
@@ -86,12 +72,11 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     let ws: Workspace;
     const t = makeTempDir("mlenv-sdk-runs-");
     beforeAll(async () => {
-      server = await startTestServer(startServer);
-      ws = new Workspace({ url: server.url, token: server.token });
+      ({ server, ws } = await startServerWorkspace());
       mkdirSync(join(t.path, "train"));
       mkdirSync(join(t.path, "serve"));
       writeFileSync(join(t.path, "train", "train.py"), TRAIN);
-      writeFileSync(join(t.path, "serve", "score.py"), SCORE);
+      writeFileSync(join(t.path, "serve", "score.py"), LINEAR_SCORE_PY);
     });
     afterAll(async () => {
       await server?.stop();

@@ -1,20 +1,17 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startServer } from "@mlenv/server";
-import { buildWheel, makeTempDir, startTestServer, type TestServer } from "@mlenv/test-utils";
+import { buildWheel, makeTempDir, type TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServerWorkspace } from "../test/serverWorkspace";
 import { Environment } from "./environment";
 import { isMlenvError } from "./errors";
 import { addPrivatePipWheelFile } from "./node";
 import { addPrivatePipWheel, WheelsClient } from "./wheels";
-import { Workspace } from "./workspace";
+import type { Workspace } from "./workspace";
 
 let server: TestServer;
 let ws: Workspace;
-beforeAll(async () => {
-  server = await startTestServer(startServer);
-  ws = new Workspace({ url: server.url, token: server.token });
-});
+beforeAll(async () => ({ server, ws } = await startServerWorkspace()));
 afterAll(() => server?.stop());
 
 describe("private wheels through the SDK against a real server", () => {

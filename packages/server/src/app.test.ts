@@ -5,7 +5,7 @@ import { definitionHash, parseDefinition } from "@mlenv/core";
 import { startTestServer } from "@mlenv/test-utils";
 import { describeOnEachDatabase, describeWithPostgres, useTestServer } from "@mlenv/test-utils/fixtures";
 import { beforeAll, describe, expect, it } from "vitest";
-import { spawnServer } from "../test/helpers";
+import { pipDefinition, spawnServer } from "../test/helpers";
 import { startServer } from "./server";
 import { loadServerSettings, serverOptionsFromSettings } from "./settings";
 
@@ -31,18 +31,6 @@ function client(url: string, token: string | null) {
     return { status: res.status, json: text ? (JSON.parse(text) as Json) : {} };
   };
 }
-
-const def = (name: string, pip: string[] = ["requests==2.32.3"], extra: Json = {}) => ({
-  name,
-  python: {
-    condaDependencies: {
-      name: "project_environment",
-      channels: ["conda-forge"],
-      dependencies: ["python=3.11", "pip", { pip }],
-    },
-  },
-  ...extra,
-});
 
 describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database }) => {
   const srv = useTestServer(startServer, { database });
@@ -80,7 +68,7 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
     expect(reader.json.token).toMatch(/^mlenv_/);
     const asReader = client(srv.url, reader.json.token);
     expect((await asReader("GET", "/api/v1/environments")).status).toBe(200);
-    const denied = await asReader("POST", "/api/v1/environments", { definition: def("r1") });
+    const denied = await asReader("POST", "/api/v1/environments", { definition: pipDefinition("r1") });
     expect(denied.status).toBe(403);
     expect(denied.json).toMatchObject({
       code: "E_FORBIDDEN",
@@ -99,7 +87,7 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
 
   it("registers versions: new hash bumps, same hash does not, versions are immutable", async () => {
     const v1 = await api("POST", "/api/v1/environments", {
-      definition: def("train", ["requests==2.32.3"]),
+      definition: pipDefinition("train", ["requests==2.32.3"]),
     });
     expect(v1.status).toBe(201);
     expect(v1.json.created).toBe(true);
@@ -109,11 +97,11 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
       curated: false,
       archived: false,
     });
-    expect(v1.json.environment.definitionHash).toBe(definitionHash(parseDefinition(def("train"))));
+    expect(v1.json.environment.definitionHash).toBe(definitionHash(parseDefinition(pipDefinition("train"))));
     expect(v1.json.environment.definition.version).toBe("1");
 
     // Key order and description/tags do not change the hash: still version 1.
-    const reordered = { ...def("train"), description: "again", tags: { team: "a" } };
+    const reordered = { ...pipDefinition("train"), description: "again", tags: { team: "a" } };
     const same = await api("POST", "/api/v1/environments", {
       definition: Object.fromEntries(Object.entries(reordered).reverse()),
     });
@@ -121,7 +109,10 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
     expect(same.json).toMatchObject({ created: false, environment: { version: 1, description: null } });
 
     const v2 = await api("POST", "/api/v1/environments", {
-      definition: def("train", ["requests==2.32.4"], { tags: { team: "ml" }, description: "bumped" }),
+      definition: pipDefinition("train", ["requests==2.32.4"], {
+        tags: { team: "ml" },
+        description: "bumped",
+      }),
     });
     expect(v2.json.environment).toMatchObject({ version: 2, tags: { team: "ml" }, description: "bumped" });
     expect(v2.json.environment.definitionHash).not.toBe(v1.json.environment.definitionHash);
@@ -165,8 +156,8 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
   });
 
   it("moves labels and gets by label", async () => {
-    await api("POST", "/api/v1/environments", { definition: def("lab", ["a==1"]) });
-    await api("POST", "/api/v1/environments", { definition: def("lab", ["a==2"]) });
+    await api("POST", "/api/v1/environments", { definition: pipDefinition("lab", ["a==1"]) });
+    await api("POST", "/api/v1/environments", { definition: pipDefinition("lab", ["a==2"]) });
     expect(
       (await api("PUT", "/api/v1/environments/lab/labels/production", { version: 1 })).json,
     ).toMatchObject({
@@ -191,11 +182,11 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
   it("lists the latest of each, with prefix, tag, paging and archive filters", async () => {
     for (const n of ["pg-c", "pg-a", "pg-b"]) {
       await api("POST", "/api/v1/environments", {
-        definition: def(n, ["x==1"], { tags: { team: n === "pg-b" ? "b" : "a" } }),
+        definition: pipDefinition(n, ["x==1"], { tags: { team: n === "pg-b" ? "b" : "a" } }),
       });
     }
     await api("POST", "/api/v1/environments", {
-      definition: def("pg-a", ["x==2"], { tags: { team: "a", gpu: "1" } }),
+      definition: pipDefinition("pg-a", ["x==2"], { tags: { team: "a", gpu: "1" } }),
     });
     const all = await api("GET", "/api/v1/environments?prefix=pg-");
     expect(all.json.items.map((e: Json) => [e.name, e.version, e.versionCount])).toEqual([
@@ -246,9 +237,9 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
     const pip = JSON.stringify(tut.json.definition.python.condaDependencies);
     for (const p of ["pandas", "numpy", "scikit-learn", "matplotlib", "tqdm"]) expect(pip).toContain(p);
 
-    const reserved = await api("POST", "/api/v1/environments", { definition: def("mlenv-mine") });
+    const reserved = await api("POST", "/api/v1/environments", { definition: pipDefinition("mlenv-mine") });
     expect(reserved).toMatchObject({ status: 403, json: { code: "E_NAME_RESERVED" } });
-    const upper = await api("POST", "/api/v1/environments", { definition: def("MLENV-mine") });
+    const upper = await api("POST", "/api/v1/environments", { definition: pipDefinition("MLENV-mine") });
     expect(upper.json.code).toBe("E_NAME_RESERVED");
     expect((await api("POST", "/api/v1/environments/mlenv-minimal/archive")).json.code).toBe("E_READ_ONLY");
     expect(
@@ -278,7 +269,14 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
     const labelsBefore = await api("GET", "/api/v1/environments/train/labels");
     const cases: Array<[string, string, unknown, string | undefined, number, string | undefined]> = [
       ["POST", "/api/v1/environments", undefined, "{not json", 400, "E_BAD_REQUEST"],
-      ["POST", "/api/v1/environments", { definition: def("ok"), extra: 1 }, undefined, 400, "E_BAD_REQUEST"],
+      [
+        "POST",
+        "/api/v1/environments",
+        { definition: pipDefinition("ok"), extra: 1 },
+        undefined,
+        400,
+        "E_BAD_REQUEST",
+      ],
       [
         "POST",
         "/api/v1/environments",
@@ -298,7 +296,7 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
       [
         "POST",
         "/api/v1/environments",
-        { definition: def("../etc/passwd") },
+        { definition: pipDefinition("../etc/passwd") },
         undefined,
         400,
         "E_NAME_INVALID",
@@ -306,7 +304,7 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
       [
         "POST",
         "/api/v1/environments",
-        { definition: def("a b; rm -rf /") },
+        { definition: pipDefinition("a b; rm -rf /") },
         undefined,
         400,
         "E_NAME_INVALID",
@@ -314,7 +312,7 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
       [
         "POST",
         "/api/v1/environments",
-        { definition: def("x".repeat(256)) },
+        { definition: pipDefinition("x".repeat(256)) },
         undefined,
         400,
         "E_NAME_INVALID",
@@ -359,7 +357,7 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
       [
         "POST",
         "/api/v1/environments",
-        { definition: def("nul", ["a==1"], { tags: { k: "v\u0000" } }) },
+        { definition: pipDefinition("nul", ["a==1"], { tags: { k: "v\u0000" } }) },
         undefined,
         400,
         "E_BAD_REQUEST",
@@ -367,7 +365,7 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
       [
         "POST",
         "/api/v1/environments",
-        { definition: def("nul", ["a==1"], { description: "x\u0000" }) },
+        { definition: pipDefinition("nul", ["a==1"], { description: "x\u0000" }) },
         undefined,
         400,
         "E_BAD_REQUEST",
@@ -399,7 +397,7 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
       "POST",
       "/api/v1/environments",
       undefined,
-      JSON.stringify({ definition: def("big"), pad: "x".repeat(11 * 1024 * 1024) }),
+      JSON.stringify({ definition: pipDefinition("big"), pad: "x".repeat(11 * 1024 * 1024) }),
     );
     expect(big).toMatchObject({ status: 413, json: { code: "E_TOO_LARGE" } });
     expect(await api("GET", "/api/v1/environments?archived=true&limit=500")).toEqual(before);
@@ -411,7 +409,7 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
   it("50 concurrent registers of distinct definitions give versions 1..50", async () => {
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        api("POST", "/api/v1/environments", { definition: def("race", [`pkg==1.0.${i}`]) }),
+        api("POST", "/api/v1/environments", { definition: pipDefinition("race", [`pkg==1.0.${i}`]) }),
       ),
     );
     expect(results.every((r) => r.status === 201)).toBe(true);
@@ -437,7 +435,9 @@ describeOnEachDatabase("registry over HTTP", "registry_http", ({ name, database 
     const tokensA = (await api("GET", "/api/v1/tokens")).json.items as Json[];
     expect((await b("DELETE", `/api/v1/tokens/${tokensA[0]!.id}`)).status).toBe(404);
     expect((await api("GET", "/api/v1/whoami")).status).toBe(200);
-    const mine = await b("POST", "/api/v1/environments", { definition: def("train", ["other==1"]) });
+    const mine = await b("POST", "/api/v1/environments", {
+      definition: pipDefinition("train", ["other==1"]),
+    });
     expect(mine.json.environment.version).toBe(1);
     expect((await api("GET", "/api/v1/environments/train")).json.version).toBe(2);
   });
@@ -486,7 +486,9 @@ describeWithPostgres("two server processes on one PostgreSQL database", (pg) => 
       const cb = client(b.url, a.token);
       const results = await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
-          (i % 2 ? ca : cb)("POST", "/api/v1/environments", { definition: def("shared", [`p==${i}`]) }),
+          (i % 2 ? ca : cb)("POST", "/api/v1/environments", {
+            definition: pipDefinition("shared", [`p==${i}`]),
+          }),
         ),
       );
       expect(results.map((r) => r.json.environment.version).sort((x: number, y: number) => x - y)).toEqual(

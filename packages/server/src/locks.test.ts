@@ -1,21 +1,11 @@
 import { definitionHash, type Lock, parseDefinition, serializeLock } from "@mlenv/core";
 import { describeOnEachDatabase, useTestServer } from "@mlenv/test-utils/fixtures";
 import { expect, it } from "vitest";
+import { pipDefinition } from "../test/helpers";
 import { startServer } from "./server";
 
 // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary JSON responses
 type Json = Record<string, any>;
-
-const def = (name: string, pip: string[]) => ({
-  name,
-  python: {
-    condaDependencies: {
-      name: "project_environment",
-      channels: ["conda-forge"],
-      dependencies: ["python=3.11", "pip", { pip }],
-    },
-  },
-});
 
 /** A lock of `d` pinning python and one pip package at `version`. */
 function lockOf(d: Json, pipVersion: string): Lock {
@@ -73,8 +63,8 @@ describeOnEachDatabase("environment locks over HTTP", "registry_locks", ({ datab
   };
 
   it("two definitions locking to the same packages share an imageKey; a changed package changes it", async () => {
-    const loose = def("lk-loose", ["requests"]);
-    const pinned = def("lk-pinned", ["requests==2.32.3"]);
+    const loose = pipDefinition("lk-loose", ["requests"]);
+    const pinned = pipDefinition("lk-pinned", ["requests==2.32.3"]);
     const a = await api("POST", "/api/v1/environments", {
       definition: loose,
       lock: lockOf(loose, "2.32.3"),
@@ -92,16 +82,18 @@ describeOnEachDatabase("environment locks over HTTP", "registry_locks", ({ datab
     expect(a.json.environment.imageKey).toBe(b.json.environment.imageKey);
 
     // Unlocked, the loose and pinned definitions have different keys, both unlike the locked one.
-    const ul = await api("POST", "/api/v1/environments", { definition: def("lk-u1", ["requests"]) });
+    const ul = await api("POST", "/api/v1/environments", {
+      definition: pipDefinition("lk-u1", ["requests"]),
+    });
     const up = await api("POST", "/api/v1/environments", {
-      definition: def("lk-u2", ["requests==2.32.3"]),
+      definition: pipDefinition("lk-u2", ["requests==2.32.3"]),
     });
     expect(ul.json.environment.locked).toBe(false);
     expect(ul.json.environment.imageKey).not.toBe(up.json.environment.imageKey);
     expect(ul.json.environment.imageKey).not.toBe(a.json.environment.imageKey);
 
     // A relock that moves requests gives another key.
-    const other = def("lk-relocked", ["requests"]);
+    const other = pipDefinition("lk-relocked", ["requests"]);
     const c = await api("POST", "/api/v1/environments", {
       definition: other,
       lock: lockOf(other, "2.33.0"),
@@ -131,10 +123,10 @@ describeOnEachDatabase("environment locks over HTTP", "registry_locks", ({ datab
   });
 
   it("a lock of another definition is refused and nothing is stored", async () => {
-    const d = def("lk-mismatch", ["numpy"]);
+    const d = pipDefinition("lk-mismatch", ["numpy"]);
     const r = await api("POST", "/api/v1/environments", {
       definition: d,
-      lock: lockOf(def("lk-mismatch", ["scipy"]), "2.32.3"),
+      lock: lockOf(pipDefinition("lk-mismatch", ["scipy"]), "2.32.3"),
     });
     expect(r.status).toBe(400);
     expect(r.json.code).toBe("E_LOCK_MISMATCH");
@@ -147,7 +139,7 @@ describeOnEachDatabase("environment locks over HTTP", "registry_locks", ({ datab
   });
 
   it("unlocked versions have no lock; a lock is attached once, then the version keeps it", async () => {
-    const d = def("lk-attach", ["pandas"]);
+    const d = pipDefinition("lk-attach", ["pandas"]);
     const u = await api("POST", "/api/v1/environments", { definition: d });
     expect(u.json.environment).toMatchObject({ version: 1, locked: false });
     const none = await api("GET", "/api/v1/environments/lk-attach/versions/1/lock");

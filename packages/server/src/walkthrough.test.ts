@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { defaultCoreConfig, definitionHash, imageKey, parseDefinition } from "@mlenv/core";
 import { addPrivatePipWheel, Environment, Workspace } from "@mlenv/sdk";
 import {
@@ -8,10 +7,12 @@ import {
   dockerAvailable,
   makeTempDir,
   skipWithout,
+  snapshotFiles,
+  uploadSnapshot,
   venvMissing,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient } from "../test/helpers";
+import { apiClient, useServerWithoutEngine } from "../test/helpers";
 import { serverCoreConfig } from "./builds/buildSupport";
 import { DockerClient } from "./docker/index";
 import { silentLogger } from "./logger";
@@ -23,26 +24,14 @@ import { type RunningServer, startServer } from "./server";
  * definition names and is keyed on.
  */
 describe("a server's base image setting reaches every default definition", () => {
-  const dir = makeTempDir("mlenv-walkthrough-");
-  const admin = `mlenv_${randomBytes(32).toString("base64url")}`;
-  const builds = {
-    dockerHost: `unix://${join(dir.path, "no-engine.sock")}`,
-    baseImageCpu: "local/base-cpu:walkthrough",
-    baseImageGpu: "local/base-gpu:walkthrough",
-    pollMs: 50,
-  };
+  const builds = { baseImageCpu: "local/base-cpu:walkthrough", baseImageGpu: "local/base-gpu:walkthrough" };
   const { config } = serverCoreConfig(builds);
-  let srv: RunningServer;
+  const srv = useServerWithoutEngine(builds);
+  const { api } = srv;
   let ws: Workspace;
-  const api = (method: string, path: string, body?: unknown) => apiClient(srv.url, admin)(method, path, body);
 
-  beforeAll(async () => {
-    srv = await startServer({ dataDir: dir.path, bootstrapToken: admin, logger: silentLogger, builds });
-    ws = new Workspace({ url: srv.url, token: admin });
-  });
-  afterAll(async () => {
-    await srv?.close();
-    dir.cleanup();
+  beforeAll(() => {
+    ws = new Workspace({ url: srv.url, token: srv.token });
   });
 
   it("curated environments name the server's base image and are keyed on it", async () => {
@@ -81,20 +70,13 @@ describe("a server's base image setting reaches every default definition", () =>
       const name = `mlenv-walk-local-${process.pid}`;
       const wheel = buildWheel({ name, version: "0.2" });
       const reference = await addPrivatePipWheel(ws, { filename: wheel.filename, bytes: wheel.bytes });
-      const snap = await api("POST", "/api/v1/snapshots", {
-        files: [
-          {
-            path: "train.py",
-            content: Buffer.from(
-              `import ${name.replace(/-/g, "_")} as m\nprint("imported", m.VALUE)\n`,
-            ).toString("base64"),
-          },
-        ],
+      const snapshot = await uploadSnapshot(api, {
+        "train.py": `import ${name.replace(/-/g, "_")} as m\nprint("imported", m.VALUE)\n`,
       });
       const sub = await api("POST", "/api/v1/runs", {
         experiment: "walkthrough-local",
         script: "train.py",
-        snapshot: snap.json.id,
+        snapshot,
         environment: {
           definition: {
             name: `walk-local-${process.pid}`,
@@ -136,14 +118,10 @@ describe("a server's base image setting reaches every default definition", () =>
   });
 
   it("a run submitted without an environment registers the default one on the server's image", async () => {
-    const snap = await api("POST", "/api/v1/snapshots", {
-      files: [{ path: "train.py", content: Buffer.from("print(1)\n").toString("base64") }],
-    });
-    expect(snap.status, JSON.stringify(snap.json)).toBe(201);
     const sub = await api("POST", "/api/v1/runs", {
       experiment: "walkthrough",
       script: "train.py",
-      snapshot: snap.json.id,
+      snapshot: await uploadSnapshot(api, { "train.py": "print(1)\n" }),
       target: "docker",
     });
     expect(sub.status, JSON.stringify(sub.json)).toBe(201);
@@ -156,7 +134,6 @@ describe("a server's base image setting reaches every default definition", () =>
 
 const reason = await dockerAvailable();
 const tag = `${process.pid}x${Date.now().toString(36)}`;
-const b64 = (t: string) => Buffer.from(t).toString("base64");
 
 /** The walkthrough on a real engine, offline: the local base image without conda. */
 describe.skipIf(skipWithout("docker", reason))("the walkthrough on a real engine", () => {
@@ -214,13 +191,10 @@ describe.skipIf(skipWithout("docker", reason))("the walkthrough on a real engine
     );
     expect(build.info.outcome).toBeNull();
     // a docker-target run of it fails the same way, before any image is built
-    const snap = await api("POST", "/api/v1/snapshots", {
-      files: [{ path: "train.py", content: b64("print(1)\n") }],
-    });
     const sub = await api("POST", "/api/v1/runs", {
       experiment: "walkthrough",
       script: "train.py",
-      snapshot: snap.json.id,
+      snapshot: await uploadSnapshot(api, { "train.py": "print(1)\n" }),
       target: "docker",
       environment: { name: env.name },
     });
@@ -236,22 +210,14 @@ describe.skipIf(skipWithout("docker", reason))("the walkthrough on a real engine
       name: `walk-private-${tag}`,
       python: { condaDependencies: { dependencies: ["python=3.11", { pip: [reference] }] } },
     };
-    const snap = await api("POST", "/api/v1/snapshots", {
-      files: [
-        { path: "train.py", content: b64(`import ${mod}\nprint("imported", ${mod}.VALUE)\n`) },
-        {
-          path: "score.py",
-          content: b64(
-            `import ${mod}\ndef init():\n    pass\ndef run(raw):\n    return {"value": ${mod}.VALUE}\n`,
-          ),
-        },
-      ],
+    const snapshot = await uploadSnapshot(api, {
+      "train.py": `import ${mod}\nprint("imported", ${mod}.VALUE)\n`,
+      "score.py": `import ${mod}\ndef init():\n    pass\ndef run(raw):\n    return {"value": ${mod}.VALUE}\n`,
     });
-    expect(snap.status).toBe(201);
     const sub = await api("POST", "/api/v1/runs", {
       experiment: "walkthrough",
       script: "train.py",
-      snapshot: snap.json.id,
+      snapshot,
       target: "docker",
       environment: { definition },
     });
@@ -269,7 +235,7 @@ describe.skipIf(skipWithout("docker", reason))("the walkthrough on a real engine
     // a service of the same environment: its image comes from the same workspace build (cached)
     const model = await api("POST", "/api/v1/models", {
       name: `walk-model-${tag}`,
-      files: [{ path: "model.json", content: b64("{}") }],
+      files: snapshotFiles({ "model.json": "{}" }),
     });
     expect(model.status, JSON.stringify(model.json)).toBe(201);
     const svc = await api("POST", "/api/v1/services", {
@@ -277,7 +243,7 @@ describe.skipIf(skipWithout("docker", reason))("the walkthrough on a real engine
       target: "docker",
       model: { name: model.json.model.name, version: model.json.model.version },
       entryScript: "score.py",
-      snapshot: snap.json.id,
+      snapshot,
       environment: { definition },
     });
     expect(svc.status, JSON.stringify(svc.json)).toBe(201);

@@ -1,12 +1,27 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { type TestServerFixture, useTestServer } from "@mlenv/test-utils/fixtures";
+import type { BuildSupportOptions } from "../src/builds/buildSupport";
 import { PostgresStore, SqliteStore } from "../src/database";
 import { openRunStore } from "../src/runs/runStore";
+import { startServer } from "../src/server";
 import { SERVICE_TOKEN_HEADER } from "../src/services/serviceManager";
 import type { SqlLocation } from "../src/store/database";
 
-export { apiClient, snapshotFiles, venvMissing } from "@mlenv/test-utils";
+export { apiClient, snapshotFiles, uploadSnapshot, venvMissing } from "@mlenv/test-utils";
+
+/** The command line that runs src/internal/serveMain.ts (what `mlenv server` runs) with `args`. */
+export function serveMainCommand(...args: string[]): [string, ...string[]] {
+  return [
+    process.execPath,
+    "--import",
+    "tsx",
+    "--conditions=@mlenv/source",
+    join(import.meta.dirname, "..", "src", "internal", "serveMain.ts"),
+    ...args,
+  ];
+}
 
 /**
  * Start the server (src/internal/serveMain.ts) in its own process; resolves with its URL, a
@@ -22,13 +37,7 @@ export async function spawnServer(
   stop: () => Promise<void>;
   crash: () => Promise<void>;
 }> {
-  const node = [
-    process.execPath,
-    "--import",
-    "tsx",
-    "--conditions=@mlenv/source",
-    join(import.meta.dirname, "..", "src", "internal", "serveMain.ts"),
-  ];
+  const node = serveMainCommand();
   // as another (unprivileged) user: setpriv drops root before node starts
   const argv =
     options.uid === undefined
@@ -74,6 +83,30 @@ export async function spawnServer(
     stop: () => signal("SIGTERM"),
     crash: () => signal("SIGKILL"),
   };
+}
+
+/**
+ * PUT the file at `path` as wheel `filename` to `server` with curl (another process, streaming
+ * from disk); answers the HTTP status and the response body.
+ */
+export function curlUploadWheel(
+  server: { url: string; token: string },
+  path: string,
+  filename: string,
+): Promise<{ status: number; body: string }> {
+  const args = ["-sS", "-w", "\n%{http_code}", "-T", path, "-H", `authorization: Bearer ${server.token}`];
+  return new Promise((resolve, reject) =>
+    execFile(
+      "curl",
+      [...args, `${server.url}/upload/v1/wheels/${filename}`],
+      { maxBuffer: 1 << 20 },
+      (err, out) => {
+        if (err) return reject(err);
+        const nl = out.lastIndexOf("\n");
+        resolve({ status: Number(out.slice(nl + 1)), body: out.slice(0, nl) });
+      },
+    ),
+  );
 }
 
 /** Host pids of live processes whose command line holds `marker`. */
@@ -127,4 +160,62 @@ export async function openTestStore(
       : new SqliteStore(location.sqliteFile);
   await store.migrate();
   return { store, location };
+}
+
+/**
+ * A feature's store, `open(location)`, beside a migrated test store (see openTestStore) in the
+ * same database; `done` closes both.
+ */
+export async function openFeatureStore<T extends { close(): Promise<void> }>(
+  dataDir: string,
+  database: string | undefined,
+  open: (location: SqlLocation) => T,
+): Promise<{ store: SqliteStore | PostgresStore; location: SqlLocation; opened: T; done(): Promise<void> }> {
+  const { store, location } = await openTestStore(dataDir, database);
+  const opened = open(location);
+  return {
+    store,
+    location,
+    opened,
+    async done() {
+      await opened.close();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * A server for the tests of the current block (see useTestServer) whose builds have `builds`
+ * (base images, registry) and a Docker host that does not exist: image keys are computed, no
+ * image is built.
+ */
+export function useServerWithoutEngine(builds: BuildSupportOptions): TestServerFixture {
+  return useTestServer((o) =>
+    startServer({
+      ...o,
+      builds: { dockerHost: `unix://${join(o.dataDir, "no-engine.sock")}`, pollMs: 50, ...builds },
+    }),
+  );
+}
+
+/**
+ * A definition (JSON, as clients send it) of python 3.11 and pip from conda-forge with the `pip`
+ * requirements, and `extra` top-level fields.
+ */
+export function pipDefinition(
+  name: string,
+  pip: string[] = ["requests==2.32.3"],
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    name,
+    python: {
+      condaDependencies: {
+        name: "project_environment",
+        channels: ["conda-forge"],
+        dependencies: ["python=3.11", "pip", { pip }],
+      },
+    },
+    ...extra,
+  };
 }

@@ -501,6 +501,45 @@ export function pythonFixture(): FixturePackage {
 }
 
 /**
+ * Builds `packages` (in order), writes them as a channel in `dir` and serves it. Answers the
+ * server and the built packages, in the order given.
+ */
+export async function serveFixtureChannel(
+  dir: string,
+  packages: FixturePackage[],
+): Promise<{ channel: CondaChannelServer; built: BuiltCondaPackage[] }> {
+  const built: BuiltCondaPackage[] = [];
+  for (const p of packages) built.push(await buildCondaPackage(p));
+  writeCondaChannel(dir, built);
+  return { channel: await serveCondaChannel({ dir }), built };
+}
+
+/**
+ * A noarch python package `greet` with a console entry point: `greet` prints
+ * `hello from greet <sys.prefix>` (its module holds `GREETING = 'hello from greet'`). `extraFiles`
+ * are added as they are (e.g. a `python-scripts/` file).
+ */
+export function greetCliFixture(extraFiles: FixtureFile[] = []): FixturePackage {
+  return {
+    name: "greet",
+    version: "0.1.0",
+    build: "pyh0_0",
+    noarch: "python",
+    format: "tar.bz2",
+    depends: ["python >=3"],
+    entryPoints: ["greet = greet.cli:main"],
+    files: [
+      { path: "site-packages/greet/__init__.py", data: "GREETING = 'hello from greet'\n" },
+      {
+        path: "site-packages/greet/cli.py",
+        data: "import sys\nfrom greet import GREETING\n\ndef main():\n    print(GREETING, sys.prefix)\n    return 0\n",
+      },
+      ...extraFiles,
+    ],
+  };
+}
+
+/**
  * Serves from `dir` a channel of two packages: this machine's python (`pythonFixture`) and a
  * noarch `greet` whose module holds `GREETING = 'hello from a conda package'`. Answers the channel
  * and the python version (for a `python=VERSION` pin).
@@ -508,18 +547,42 @@ export function pythonFixture(): FixturePackage {
 export async function serveGreetCondaChannel(
   dir: string,
 ): Promise<{ channel: CondaChannelServer; pythonVersion: string }> {
-  const built = [
-    await buildCondaPackage(pythonFixture()),
-    await buildCondaPackage({
+  const { channel, built } = await serveFixtureChannel(dir, [
+    pythonFixture(),
+    {
       name: "greet",
       version: "0.1.0",
       build: "pyh0_0",
       noarch: "python",
       format: "tar.bz2",
       files: [{ path: "site-packages/greet/__init__.py", data: "GREETING = 'hello from a conda package'\n" }],
-    }),
-  ];
-  writeCondaChannel(dir, built);
-  const channel = await serveCondaChannel({ dir });
+    },
+  ]);
   return { channel, pythonVersion: String(built[0]?.record.version) };
+}
+
+/** One package in a CPU build and a CUDA build that needs a CUDA 12 driver (preferred: higher build number). */
+function gpukit(build: string, depends: string[], buildNumber: number): FixturePackage {
+  return {
+    name: "gpukit",
+    version: "1.0",
+    build,
+    buildNumber,
+    depends,
+    files: [{ path: "share/gpukit/build.txt", data: `${build}\n` }],
+  };
+}
+
+/**
+ * Serves from `dir` a channel of this machine's python (`pythonFixture`) and `gpukit 1.0` in two
+ * builds: `cpu_0` and `cuda12_1` (depends on `__cuda >=12`, preferred by its build number). Each
+ * build installs `share/gpukit/build.txt` holding its build string.
+ */
+export async function serveGpukitCondaChannel(dir: string): Promise<CondaChannelServer> {
+  const { channel } = await serveFixtureChannel(dir, [
+    pythonFixture(),
+    gpukit("cpu_0", [], 0),
+    gpukit("cuda12_1", ["__cuda >=12"], 1),
+  ]);
+  return channel;
 }

@@ -21,10 +21,13 @@ export {
   channelFilesFromFlatIndex,
   compiledFixture,
   condaArchiveToolsMissing,
+  greetCliFixture,
   LONG_BUILD_PREFIX,
   pythonFixture,
   repodataJson,
   serveCondaChannel,
+  serveFixtureChannel,
+  serveGpukitCondaChannel,
   serveGreetCondaChannel,
   writeCondaChannel,
 } from "./condaChannel";
@@ -32,13 +35,14 @@ export { baseImageCpu, dockerAvailable } from "./docker";
 export type { PostgresHandle } from "./postgres";
 export { postgresMissing, startPostgres } from "./postgres";
 export type { IndexFile, PypiIndexOptions, PypiIndexServer } from "./pypiIndex";
-export { servePypiIndex } from "./pypiIndex";
+export { servePypiIndex, wheelProjects } from "./pypiIndex";
 export type { PipRun, Venv } from "./python";
 export { makeVenv, pipEnv, runWithPipEnv, twineMissing, venvMissing } from "./python";
+export { LINEAR_SCORE_PY } from "./pythonScripts";
 export type { LocalRegistry, StartRegistryOptions } from "./registry";
 export { registryAvailable, startRegistry } from "./registry";
 export type { ApiClient, CapturedLog, StartServerFn, TestServer } from "./server";
-export { apiClient, snapshotFiles, startTestServer } from "./server";
+export { apiClient, snapshotFiles, startTestServer, uploadSnapshot } from "./server";
 export type { SlurmCluster } from "./slurm";
 export { SLURM_CLUSTER_SCRIPT, slurmMissing, startSlurm } from "./slurm";
 export { makeTempDir } from "./tempDir";

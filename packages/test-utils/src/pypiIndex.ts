@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { BuiltWheel } from "./wheel";
+import { type BuiltWheel, buildWheel } from "./wheel";
 
 /** One file of a project on the test index. */
 export interface IndexFile {
@@ -37,6 +37,19 @@ const esc = (s: string) =>
     .replace(/>/g, "&gt;")
     .replace(/"/g, "&quot;")
     .replace(/'/g, "&#x27;");
+
+/**
+ * Projects of plain wheels (see buildWheel) for {@link PypiIndexOptions}: each name with one
+ * wheel per version given, e.g. `wheelProjects({ demo: ["1.0", "1.1"] })`.
+ */
+export function wheelProjects(versions: Record<string, string[]>): Record<string, IndexFile[]> {
+  return Object.fromEntries(
+    Object.entries(versions).map(([name, vs]) => [
+      name,
+      vs.map((version) => ({ wheel: buildWheel({ name, version }) })),
+    ]),
+  );
+}
 
 /**
  * A loopback PEP 503 / PEP 691 simple index serving the given files, with PEP 658 metadata,

@@ -121,3 +121,13 @@ export function snapshotFiles(files: Record<string, string>): { path: string; co
     content: Buffer.from(text).toString("base64"),
   }));
 }
+
+/**
+ * Uploads `files` (path to text) as a snapshot through `api`; answers its id. Throws with the
+ * answer when the server does not create it (201).
+ */
+export async function uploadSnapshot(api: ApiClient, files: Record<string, string>): Promise<string> {
+  const r = await api<{ id: string }>("POST", "/api/v1/snapshots", { files: snapshotFiles(files) });
+  if (r.status !== 201) throw new Error(`snapshot upload: ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json.id;
+}

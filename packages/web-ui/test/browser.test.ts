@@ -1,19 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { definitionHash, loadDefinitionFile } from "@mlenv/core";
 import { startServer } from "@mlenv/server";
-import {
-  chromiumMissing,
-  openChromium,
-  skipWithout,
-  startTestServer,
-  type TestServer,
-} from "@mlenv/test-utils";
+import { chromiumMissing, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { axeViolations, fitsWidth } from "./axeAudit";
+import { openPage } from "./chromiumPage";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.meta.url));
 const DESKTOP = { width: 1280, height: 900 };
@@ -40,7 +34,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
     let srv: TestServer;
     let context: BrowserContext;
     let page: Page;
-    let profile: string;
+    let closePage: () => Promise<void>;
     const pageErrors: string[] = [];
     const offOrigin: string[] = [];
 
@@ -57,19 +51,24 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
       await page.fill("#source", text);
     };
     const noHorizontalScroll = () => fitsWidth(page);
+    /** Press Register and wait for the result line to say `result`. */
+    const register = async (result: string) => {
+      await page.getByRole("button", { name: "Register" }).click();
+      await expect.poll(() => page.locator("#register-result").textContent()).toContain(result);
+    };
 
     beforeAll(async () => {
       mkdirSync(ARTIFACTS, { recursive: true });
       srv = await startTestServer(startServer);
-      profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
       // Only the test server may be reached; anything else (a CDN, a font) is recorded and refused.
-      context = await openChromium({
-        profile,
-        origin: srv.url,
+      ({
+        context,
+        page,
+        close: closePage,
+      } = await openPage(srv.url, {
         viewport: DESKTOP,
         onRefused: (u) => offOrigin.push(u),
-      });
-      page = context.pages()[0] ?? (await context.newPage());
+      }));
       page.on("pageerror", (e) => pageErrors.push(String(e)));
       page.on("console", (m) => {
         if (m.type() === "error") consoleErrors.push(`${m.text()} ${m.location().url}`);
@@ -77,8 +76,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
     }, 120_000);
 
     afterAll(async () => {
-      await context?.close();
-      if (profile) rmSync(profile, { recursive: true, force: true });
+      await closePage?.();
       await srv?.stop();
     });
 
@@ -149,9 +147,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
       await expect.poll(() => page.locator("#local-hash").textContent()).toBe(expected);
       expect(await page.locator("#issues-title").textContent()).toMatch(/0 errors|No problems/);
       await shot("new-environment-desktop");
-      await page.getByRole("button", { name: "Register" }).click();
-      await page.locator("#register-result").waitFor();
-      expect(await page.locator("#register-result").textContent()).toContain("Registered ui-demo version 1");
+      await register("Registered ui-demo version 1");
       expect(await page.locator("#server-hash").textContent()).toBe(expected);
       expect(await page.locator("#hash-verdict").textContent()).toContain(
         "equals the hash computed in this browser",
@@ -170,10 +166,7 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
       await setSource(V2);
       const expected2 = definitionHash(loadDefinitionFile("environment.yml", V2).definition);
       await expect.poll(() => page.locator("#local-hash").textContent()).toBe(expected2);
-      await page.getByRole("button", { name: "Register" }).click();
-      await expect
-        .poll(() => page.locator("#register-result").textContent())
-        .toContain("Registered ui-demo version 2");
+      await register("Registered ui-demo version 2");
       expect(await page.locator("#server-hash").textContent()).toBe(expected2);
     });
 
@@ -242,16 +235,10 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))(
           .definition,
       );
       await expect.poll(() => page.locator("#local-hash").textContent()).toBe(expected);
-      await page.getByRole("button", { name: "Register" }).click();
-      await expect
-        .poll(() => page.locator("#register-result").textContent())
-        .toContain("Registered web-reqs version 1");
+      await register("Registered web-reqs version 1");
       expect(await page.locator("#server-hash").textContent()).toBe(expected);
       // Registering the same content again is no new version.
-      await page.getByRole("button", { name: "Register" }).click();
-      await expect
-        .poll(() => page.locator("#register-result").textContent())
-        .toContain("Unchanged: identical to web-reqs version 1");
+      await register("Unchanged: identical to web-reqs version 1");
     });
 
     it("is usable at phone width", async () => {

@@ -1,6 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
@@ -16,16 +15,17 @@ import {
   SqliteStore,
 } from "@mlenv/server";
 import {
+  apiClient,
   baseImageCpu,
   chromiumMissing,
   dockerAvailable,
   makeTempDir,
-  openChromium,
   skipWithout,
 } from "@mlenv/test-utils";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditDesktopAndPhone, axeViolations } from "./axeAudit";
+import { openPage, signIn } from "./chromiumPage";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.meta.url));
 const dockerReason = await dockerAvailable();
@@ -44,9 +44,8 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("docker"
     let url: string;
     let token: string;
     let stop: () => Promise<void>;
-    let context: BrowserContext;
     let page: Page;
-    let profile: string;
+    let closePage: () => Promise<void>;
 
     beforeAll(async () => {
       mkdirSync(ARTIFACTS, { recursive: true });
@@ -76,53 +75,42 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("docker"
       };
       // User-managed on the local base image: a quick real build. The spark repository makes the
       // image key unique to this run, so it is built, not found in the cache.
-      const res = await fetch(`${url}/api/v1/environments`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          definition: {
-            name: "ui-build",
-            docker: { baseImage: baseImageCpu() },
-            python: { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" },
-            spark: { repositories: [`https://example.invalid/${run}`] },
-          },
-        }),
+      const api = apiClient(url, token);
+      const userManaged = { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" };
+      const build = await api("POST", "/api/v1/environments", {
+        definition: {
+          name: "ui-build",
+          docker: { baseImage: baseImageCpu() },
+          python: userManaged,
+          spark: { repositories: [`https://example.invalid/${run}`] },
+        },
       });
-      expect(res.status).toBe(201);
+      expect(build.status).toBe(201);
       // A custom Dockerfile that prints while it runs, then fails: the log must arrive live.
-      const failing = await fetch(`${url}/api/v1/environments`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          definition: {
-            name: "ui-fails",
-            docker: {
-              baseImage: null,
-              baseDockerfile: `FROM ${baseImageCpu()}\nRUN for i in 1 2 3 4; do echo tick-$i; sleep 1; done; echo ${run} >&2; exit 3\n`,
-            },
-            python: { userManagedDependencies: true, interpreterPath: "/usr/bin/python3" },
+      const failing = await api("POST", "/api/v1/environments", {
+        definition: {
+          name: "ui-fails",
+          docker: {
+            baseImage: null,
+            baseDockerfile: `FROM ${baseImageCpu()}\nRUN for i in 1 2 3 4; do echo tick-$i; sleep 1; done; echo ${run} >&2; exit 3\n`,
           },
-        }),
+          python: userManaged,
+        },
       });
       expect(failing.status).toBe(201);
 
-      profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
-      context = await openChromium({ profile, origin: url, viewport: { width: 1280, height: 900 } });
-      page = context.pages()[0] ?? (await context.newPage());
+      ({ page, close: closePage } = await openPage(url, { viewport: { width: 1280, height: 900 } }));
     }, 180_000);
 
     afterAll(async () => {
-      await context?.close();
-      if (profile) rmSync(profile, { recursive: true, force: true });
+      await closePage?.();
       await stop?.();
       for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
       dir.cleanup();
     });
 
     it("starts a build from the environment page and shows its log and image", async () => {
-      await page.goto(`${url}/`);
-      await page.getByLabel("API token").fill(token);
-      await page.getByRole("button", { name: "Sign in" }).click();
+      await signIn(page, url, token);
       await page.locator('li[data-env="ui-build"] a').click();
       await expect.poll(() => page.locator("#image-state").textContent()).toBe("not built yet");
       await page.getByRole("button", { name: "Build image" }).click();

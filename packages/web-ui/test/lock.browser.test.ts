@@ -1,18 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { definitionHash, type Lock, parseDefinition } from "@mlenv/core";
 import { startServer } from "@mlenv/server";
-import {
-  apiClient,
-  chromiumMissing,
-  openChromium,
-  skipWithout,
-  startTestServer,
-  type TestServer,
-} from "@mlenv/test-utils";
-import type { BrowserContext, Page } from "playwright-core";
+import { apiClient, chromiumMissing, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPage, signIn } from "./chromiumPage";
 
 const def = (name: string, pip: string) => ({
   name,
@@ -46,9 +37,8 @@ function lockOf(d: Record<string, unknown>): Lock {
 
 describe.skipIf(skipWithout("chromium", chromiumMissing))("web UI Lock tab in Chromium", () => {
   let srv: TestServer;
-  let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let closePage: () => Promise<void>;
 
   beforeAll(async () => {
     srv = await startTestServer(startServer);
@@ -60,17 +50,12 @@ describe.skipIf(skipWithout("chromium", chromiumMissing))("web UI Lock tab in Ch
     expect(
       (await api("POST", "/api/v1/environments", { definition: def("ui-loose", "requests") })).status,
     ).toBe(201);
-    profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
-    context = await openChromium({ profile, origin: srv.url });
-    page = context.pages()[0] ?? (await context.newPage());
-    await page.goto(`${srv.url}/`);
-    await page.getByLabel("API token").fill(srv.token);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    ({ page, close: closePage } = await openPage(srv.url));
+    await signIn(page, srv.url, srv.token);
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await closePage?.();
     await srv?.stop();
   });
 

@@ -1,21 +1,20 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startServer } from "@mlenv/server";
 import {
   apiClient,
   chromiumMissing,
-  openChromium,
   skipWithout,
   snapshotFiles,
   startTestServer,
   type TestServer,
   venvMissing,
 } from "@mlenv/test-utils";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditDesktopAndPhone, axeViolations } from "./axeAudit";
+import { openPage, signIn } from "./chromiumPage";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.meta.url));
 
@@ -51,9 +50,8 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3
   "web UI runs in Chromium",
   () => {
     let srv: TestServer;
-    let context: BrowserContext;
     let page: Page;
-    let profile: string;
+    let closePage: () => Promise<void>;
     let runId: string;
 
     beforeAll(async () => {
@@ -74,26 +72,19 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3
       });
       expect(sub.status, JSON.stringify(sub.json)).toBe(201);
       runId = sub.json.id;
-      profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
-      context = await openChromium({
-        profile,
-        origin: srv.url,
+      ({ page, close: closePage } = await openPage(srv.url, {
         viewport: { width: 1280, height: 900 },
         acceptDownloads: true,
-      });
-      page = context.pages()[0] ?? (await context.newPage());
+      }));
     }, 180_000);
 
     afterAll(async () => {
-      await context?.close();
-      if (profile) rmSync(profile, { recursive: true, force: true });
+      await closePage?.();
       await srv?.stop();
     });
 
     it("lists runs and shows a run's status, log, metric charts and outputs", async () => {
-      await page.goto(`${srv.url}/`);
-      await page.getByLabel("API token").fill(srv.token);
-      await page.getByRole("button", { name: "Sign in" }).click();
+      await signIn(page, srv.url, srv.token);
       await page.getByRole("link", { name: "Runs", exact: true }).click();
       const row = page.locator(`tr[data-run="${runId}"]`);
       await row.waitFor();

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Environment, Workspace } from "@mlenv/sdk";
 import { DockerClient, type RunningServer, startServer } from "@mlenv/server";
-import { baseImageCpu, buildWheel, skipWithout } from "@mlenv/test-utils";
+import { baseImageCpu, skipWithout, wheelProjects } from "@mlenv/test-utils";
 import { imageBuildsMissing, useImageBuilds, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
@@ -16,9 +16,7 @@ describe.skipIf(skipWithout("docker", reason))("mlenv env build / mlenv env imag
   const pkg = `mlenv-cli-build-${tag}`;
   const docker = new DockerClient();
   const { registry, index, images } = useImageBuilds(docker, {
-    index: () => ({
-      projects: { [pkg]: [{ wheel: buildWheel({ name: pkg, version: "1.0" }) }] },
-    }),
+    index: () => ({ projects: wheelProjects({ [pkg]: ["1.0"] }) }),
     pruneDangling: true,
   });
   let srv: RunningServer;

@@ -3,15 +3,13 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseLock, serializeLock } from "@mlenv/core";
 import {
-  buildCondaPackage,
   type CondaChannelServer,
   ccMissing,
   compiledFixture,
   condaArchiveToolsMissing,
   makeTempDir,
-  serveCondaChannel,
+  serveFixtureChannel,
   skipWithout,
-  writeCondaChannel,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
@@ -25,25 +23,23 @@ describe.skipIf(skipWithout("conda archive tools, cc", condaArchiveToolsMissing(
   "mlenv env install",
   () => {
     beforeAll(async () => {
-      const built = [
-        await buildCondaPackage(compiledFixture(t.path)),
+      ({ channel } = await serveFixtureChannel(join(t.path, "channel"), [
+        compiledFixture(t.path),
         // the definition's default python=3.11 (a stand-in: these tests run no Python)
-        await buildCondaPackage({
+        {
           name: "python",
           version: "3.11.0",
           build: "h0_0",
           files: [{ path: "bin/python3.11", data: "#!/bin/sh\necho stand-in\n" }],
-        }),
-        await buildCondaPackage({
+        },
+        {
           name: "tool-data",
           version: "2.1",
           build: "0",
           format: "tar.bz2",
           files: [{ path: "share/tool/data.txt", data: "data\n" }],
-        }),
-      ];
-      writeCondaChannel(join(t.path, "channel"), built);
-      channel = await serveCondaChannel({ dir: join(t.path, "channel") });
+        },
+      ]));
       writeFileSync(
         join(t.path, "env.yml"),
         `name: demo\nchannels:\n  - ${channel.url}\ndependencies:\n  - showprefix\n  - tool-data\n`,

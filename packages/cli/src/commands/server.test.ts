@@ -4,6 +4,7 @@ import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { makeTempDir } from "@mlenv/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
+import { collectOutput } from "../e2e/cliProcess";
 import { runInProcess } from "../internal/runInProcess";
 
 const repoRoot = join(import.meta.dirname, "..", "..", "..", "..");
@@ -252,21 +253,9 @@ describe("mlenv server worker", () => {
 describe("mlenv binary (real process)", () => {
   it("pnpm mlenv --version and an offline command work from the repository root", async () => {
     const run = (args: string[]) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const c = spawn("pnpm", ["-s", "mlenv", ...args], {
-          cwd: repoRoot,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        c.stdout.on("data", (d) => {
-          stdout += d;
-        });
-        c.stderr.on("data", (d) => {
-          stderr += d;
-        });
-        c.on("exit", (code) => resolve({ code, stdout, stderr }));
-      });
+      collectOutput(
+        spawn("pnpm", ["-s", "mlenv", ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }),
+      );
     const v = await run(["--version"]);
     expect(v).toMatchObject({ code: 0, stdout: "0.0.0\n" });
     const dir = join(t.path, "bin-scaffold");

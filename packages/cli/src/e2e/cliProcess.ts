@@ -41,7 +41,7 @@ function baseEnv(env: Record<string, string | undefined>): Record<string, string
 
 /** Run a shell command line (e.g. a pipeline) with the environment of {@link baseEnv}. */
 export function runShell(script: string, options: RunOptions): Promise<ProcessRun> {
-  return collect(
+  return collectOutput(
     spawn("bash", ["--norc", "--noprofile", "-c", script], {
       cwd: options.cwd,
       env: baseEnv(options.env),
@@ -54,7 +54,7 @@ export function runShell(script: string, options: RunOptions): Promise<ProcessRu
 /** Run the CLI with stdout and stderr as pipes (not terminals). */
 export function runThroughPipes(argv: readonly string[], options: RunOptions): Promise<ProcessRun> {
   const [cmd, ...args] = cliCommand(argv);
-  return collect(
+  return collectOutput(
     spawn(cmd as string, args, {
       cwd: options.cwd,
       env: baseEnv(options.env),
@@ -64,7 +64,8 @@ export function runThroughPipes(argv: readonly string[], options: RunOptions): P
   );
 }
 
-function collect(child: ReturnType<typeof spawn>, input?: string): Promise<ProcessRun> {
+/** Wait for `child` to end, collecting its output; `input` is written to its standard input (if a pipe). */
+export function collectOutput(child: ReturnType<typeof spawn>, input?: string): Promise<ProcessRun> {
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (d) => {
@@ -105,7 +106,7 @@ export interface TerminalRun {
  */
 export async function runOnTerminal(argv: readonly string[], options: RunOptions): Promise<TerminalRun> {
   const line = cliCommand(argv).map(shellQuote).join(" ");
-  const r = await collect(
+  const r = await collectOutput(
     spawn("script", ["-q", "-e", "-f", "-c", line, "/dev/null"], {
       cwd: options.cwd,
       env: baseEnv(options.env),

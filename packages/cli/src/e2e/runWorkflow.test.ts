@@ -4,6 +4,7 @@ import { startServer } from "@mlenv/server";
 import {
   baseImageCpu,
   dockerAvailable,
+  LINEAR_SCORE_PY,
   makeTempDir,
   skipWithout,
   startTestServer,
@@ -31,15 +32,6 @@ json.dump({"w": w, "b": b}, open("outputs/model.json", "w"))
 print("trained w=%.2f b=%.2f" % (w, b))
 `;
 
-const SCORE = `
-import json, os
-def init():
-    global model
-    model = json.load(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.json")))
-def run(raw_data):
-    return {"predictions": [model["w"] * x + model["b"] for x in json.loads(raw_data)["data"]]}
-`;
-
 /**
  * A real server and a working folder with train/train.py and serve/score.py, for the CLI run in
  * process against it; `ok` runs a command and expects exit code 0.
@@ -63,7 +55,7 @@ function useCliServer(prefix: string, start: Parameters<typeof startTestServer>[
     mkdirSync(join(fx.t.path, "train"));
     mkdirSync(join(fx.t.path, "serve"));
     writeFileSync(join(fx.t.path, "train", "train.py"), TRAIN);
-    writeFileSync(join(fx.t.path, "serve", "score.py"), SCORE);
+    writeFileSync(join(fx.t.path, "serve", "score.py"), LINEAR_SCORE_PY);
   });
   afterAll(async () => {
     await fx.server?.stop();

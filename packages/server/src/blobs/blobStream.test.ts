@@ -1,10 +1,10 @@
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { makeTempDir } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { curlUploadWheel } from "../../test/helpers";
 import { startWheelTestServer, type WheelTestServer } from "../../test/wheelTestServer";
 import { writeBigWheel } from "../wheels/bigWheel";
 import { parseRange } from "./blobResponse";
@@ -39,25 +39,8 @@ describe("blob downloads stream from disk, with Range support", () => {
     bytes = readFileSync(wheel.path);
     sha256 = createHash("sha256").update(bytes).digest("hex");
     srv = await startWheelTestServer({ limits: { maxBytes: 64 * MiB } });
-    const status = await new Promise<string>((resolve, reject) =>
-      execFile(
-        "curl",
-        [
-          "-sS",
-          "-o",
-          "/dev/null",
-          "-w",
-          "%{http_code}",
-          "-T",
-          wheel.path,
-          "-H",
-          `authorization: Bearer ${srv.token}`,
-          `${srv.url}/upload/v1/wheels/${wheel.filename}`,
-        ],
-        (err, out) => (err ? reject(err) : resolve(out)),
-      ),
-    );
-    expect(status).toBe("201");
+    const { status, body } = await curlUploadWheel(srv, wheel.path, wheel.filename);
+    expect(status, body).toBe(201);
   }, 120_000);
   afterAll(async () => {
     await srv?.close();

@@ -6,6 +6,7 @@ import { baseImageCpu, dockerAvailable, skipWithout } from "@mlenv/test-utils";
 import { useImageCleanup, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CountingDocker } from "../../test/countingDocker";
+import { serveMainCommand } from "../../test/helpers";
 import { SqliteStore } from "../database";
 import { coreRenderer, ImageBuilder, type RenderBuildContext } from "./builder";
 import { type BuildEvent, BuildQueue } from "./buildQueue";
@@ -226,26 +227,17 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
       });
     const workers: ReturnType<typeof spawn>[] = [];
     const startWorker = async () => {
-      const child = spawn(
-        process.execPath,
-        [
-          "--import",
-          "tsx",
-          "--conditions=@mlenv/source",
-          join(import.meta.dirname, "..", "internal", "serveMain.ts"),
-          "worker",
-        ],
-        {
-          stdio: ["ignore", "pipe", "pipe"],
-          // the settings `mlenv server worker` reads: the data dir holds the queue's SQLite file
-          env: {
-            ...process.env,
-            MLENV_DATA_DIR: dirname(file),
-            MLENV_BUILD_HEARTBEAT_MS: "200",
-            MLENV_BUILD_STALE_MS: "60000",
-          },
+      const [node, ...args] = serveMainCommand("worker");
+      const child = spawn(node, args, {
+        stdio: ["ignore", "pipe", "pipe"],
+        // the settings `mlenv server worker` reads: the data dir holds the queue's SQLite file
+        env: {
+          ...process.env,
+          MLENV_DATA_DIR: dirname(file),
+          MLENV_BUILD_HEARTBEAT_MS: "200",
+          MLENV_BUILD_STALE_MS: "60000",
         },
-      );
+      });
       let out = "";
       child.stderr?.on("data", (c: Buffer) => {
         out += c.toString();

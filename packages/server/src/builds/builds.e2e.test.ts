@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { addPrivatePipWheel, buildEnvironment, Environment, type ImageBuild, Workspace } from "@mlenv/sdk";
-import { baseImageCpu, buildWheel, skipWithout } from "@mlenv/test-utils";
+import { baseImageCpu, buildWheel, skipWithout, wheelProjects } from "@mlenv/test-utils";
 import { imageBuildsMissing, useImageBuilds, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerClient } from "../docker/index";
@@ -23,14 +23,7 @@ describe.skipIf(skipWithout("docker", reason))("image builds end to end through 
   const secretValue = `idx-${randomBytes(12).toString("hex")}`;
   const dir = useTempDir("mlenv-builds-e2e-");
   const { registry, index, images } = useImageBuilds(docker, {
-    index: () => ({
-      projects: {
-        [pub]: [
-          { wheel: buildWheel({ name: pub, version: "1.0" }) },
-          { wheel: buildWheel({ name: pub, version: "1.1" }) },
-        ],
-      },
-    }),
+    index: () => ({ projects: wheelProjects({ [pub]: ["1.0", "1.1"] }) }),
   });
   let srv: RunningServer;
   let ws: Workspace;

@@ -4,22 +4,20 @@ import { type EnvironmentDefinition, type Lock, parseDefinition } from "@mlenv/c
 import { lockEnvironment } from "@mlenv/resolver";
 import {
   baseImageCpu,
-  buildCondaPackage,
-  buildWheel,
   type CondaChannelServer,
   ccMissing,
   compiledFixture,
   condaArchiveToolsMissing,
   dockerAvailable,
-  type FixturePackage,
-  makeTempDir,
+  greetCliFixture,
   type PypiIndexServer,
   pythonFixture,
-  serveCondaChannel,
+  serveFixtureChannel,
   servePypiIndex,
   skipWithout,
-  writeCondaChannel,
+  wheelProjects,
 } from "@mlenv/test-utils";
+import { useImageCleanup, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerClient } from "../docker/index";
 import { ImageBuilder, type ImageBuildResult } from "./index";
@@ -27,23 +25,6 @@ import { ImageBuilder, type ImageBuildResult } from "./index";
 const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing() ?? ccMissing();
 const run = `${process.pid}x${Date.now().toString(36)}`;
 const PREFIX = "/opt/conda/envs/mlenv";
-
-const greet: FixturePackage = {
-  name: "greet",
-  version: "0.1.0",
-  build: "pyh0_0",
-  noarch: "python",
-  format: "tar.bz2",
-  depends: ["python >=3"],
-  entryPoints: ["greet = greet.cli:main"],
-  files: [
-    { path: "site-packages/greet/__init__.py", data: "GREETING = 'hello from greet'\n" },
-    {
-      path: "site-packages/greet/cli.py",
-      data: "import sys\nfrom greet import GREETING\n\ndef main():\n    print(GREETING, sys.prefix)\n    return 0\n",
-    },
-  ],
-};
 
 /**
  * Issue 17's image test: a conda environment locked against a loopback channel (a python built
@@ -55,37 +36,28 @@ describe.skipIf(skipWithout("docker, conda archive tools, cc", reason))(
   "images with a conda prefix installed by mlenv (no conda in the base image)",
   () => {
     const docker = new DockerClient();
-    const tmp = makeTempDir("mlenv-conda-image-");
-    const images = new Set<string>();
+    const tmp = useTempDir("mlenv-conda-image-");
+    const images = useImageCleanup(docker);
     const tool = `mlenv-tool-${run}`;
     let channel: CondaChannelServer;
     let pypi: PypiIndexServer;
     let builder: ImageBuilder;
 
     beforeAll(async () => {
-      const built = [];
-      for (const p of [pythonFixture(), greet, compiledFixture(tmp.path, "tar.bz2")])
-        built.push(await buildCondaPackage(p));
-      writeCondaChannel(join(tmp.path, "channel"), built);
-      channel = await serveCondaChannel({ dir: join(tmp.path, "channel") });
-      pypi = await servePypiIndex({
-        projects: {
-          [tool]: [
-            { wheel: buildWheel({ name: tool, version: "1.0" }) },
-            { wheel: buildWheel({ name: tool, version: "1.1" }) },
-          ],
-        },
-      });
+      ({ channel } = await serveFixtureChannel(join(tmp.path, "channel"), [
+        pythonFixture(),
+        greetCliFixture(),
+        compiledFixture(tmp.path, "tar.bz2"),
+      ]));
+      pypi = await servePypiIndex({ projects: wheelProjects({ [tool]: ["1.0", "1.1"] }) });
       builder = new ImageBuilder({
         docker,
         condaPrefix: { dir: join(tmp.path, "prefixes"), packageCache: join(tmp.path, "pkgs") },
       });
     }, 300_000);
     afterAll(async () => {
-      for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
       await channel?.close();
       await pypi?.close();
-      tmp.cleanup();
     });
 
     const definition = (pin: string): EnvironmentDefinition =>

@@ -1,5 +1,5 @@
 import { parseDefinition } from "@mlenv/core";
-import { baseImageCpu, buildWheel, skipWithout } from "@mlenv/test-utils";
+import { baseImageCpu, skipWithout, wheelProjects } from "@mlenv/test-utils";
 import { imageBuildsMissing, useImageBuilds } from "@mlenv/test-utils/fixtures";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CountingDocker } from "../../test/countingDocker";
@@ -14,15 +14,7 @@ describe.skipIf(skipWithout("docker", reason))("core's venv rendering built on t
   const a = `mlenv-venv-a-${run}`;
   const b = `mlenv-venv-b-${run}`;
   const { registry, index, images } = useImageBuilds(docker, {
-    index: () => ({
-      projects: {
-        [a]: [{ wheel: buildWheel({ name: a, version: "1.0" }) }],
-        [b]: [
-          { wheel: buildWheel({ name: b, version: "2.0" }) },
-          { wheel: buildWheel({ name: b, version: "2.1" }) },
-        ],
-      },
-    }),
+    index: () => ({ projects: wheelProjects({ [a]: ["1.0"], [b]: ["2.0", "2.1"] }) }),
   });
   let builder: ImageBuilder;
 

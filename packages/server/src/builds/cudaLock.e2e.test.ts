@@ -3,32 +3,18 @@ import { join } from "node:path";
 import { parseDefinition } from "@mlenv/core";
 import {
   baseImageCpu,
-  buildCondaPackage,
   type CondaChannelServer,
   condaArchiveToolsMissing,
   dockerAvailable,
-  type FixturePackage,
-  makeTempDir,
-  pythonFixture,
-  serveCondaChannel,
+  serveGpukitCondaChannel,
   skipWithout,
-  writeCondaChannel,
 } from "@mlenv/test-utils";
+import { useImageCleanup, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerClient } from "../docker/index";
 import { ImageBuilder } from "./index";
 
 const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing();
-
-/** One package in a CPU build and a CUDA build that needs a CUDA 12 driver (preferred: higher build number). */
-const kit = (build: string, depends: string[], buildNumber: number): FixturePackage => ({
-  name: "gpukit",
-  version: "1.0",
-  build,
-  buildNumber,
-  depends,
-  files: [{ path: "share/gpukit/build.txt", data: `${build}\n` }],
-});
 
 /**
  * A definition without a lock is locked by the builder when it stages the conda prefix: with no
@@ -39,28 +25,20 @@ describe.skipIf(skipWithout("docker, conda archive tools", reason))(
   "build-time locks of GPU definitions (__cuda from the image)",
   () => {
     const docker = new DockerClient();
-    const tmp = makeTempDir("mlenv-cuda-lock-");
-    const images = new Set<string>();
+    const tmp = useTempDir("mlenv-cuda-lock-");
+    const images = useImageCleanup(docker);
     let channel: CondaChannelServer;
     let builder: ImageBuilder;
 
     beforeAll(async () => {
-      const built = [
-        await buildCondaPackage(pythonFixture()),
-        await buildCondaPackage(kit("cpu_0", [], 0)),
-        await buildCondaPackage(kit("cuda12_1", ["__cuda >=12"], 1)),
-      ];
-      writeCondaChannel(join(tmp.path, "channel"), built);
-      channel = await serveCondaChannel({ dir: join(tmp.path, "channel") });
+      channel = await serveGpukitCondaChannel(join(tmp.path, "channel"));
       builder = new ImageBuilder({
         docker,
         condaPrefix: { dir: join(tmp.path, "prefixes"), packageCache: join(tmp.path, "pkgs") },
       });
     }, 120_000);
     afterAll(async () => {
-      for (const image of images) await docker.removeImage(image, { force: true }).catch(() => false);
       await channel?.close();
-      tmp.cleanup();
     });
 
     const buildOf = async (docker: Record<string, unknown>) => {

@@ -1,6 +1,6 @@
 import { describeOnEachDatabase, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openTestStore } from "../../test/helpers";
+import { openFeatureStore } from "../../test/helpers";
 import { type BuildJobStore, openBuildJobStore } from "./jobStore";
 
 const key = (n: number) => `mlenv1-sha256:${n.toString(16).padStart(64, "0")}`;
@@ -109,14 +109,7 @@ function contract(open: () => Promise<{ jobs: BuildJobStore; done: () => Promise
 describeOnEachDatabase("BuildJobStore", "build_jobs_test", ({ database }) => {
   const dir = useTempDir();
   contract(async () => {
-    const { store, location } = await openTestStore(dir.path, database());
-    const jobs = openBuildJobStore(location);
-    return {
-      jobs,
-      done: async () => {
-        await jobs.close();
-        await store.close();
-      },
-    };
+    const { opened: jobs, done } = await openFeatureStore(dir.path, database(), openBuildJobStore);
+    return { jobs, done };
   });
 });

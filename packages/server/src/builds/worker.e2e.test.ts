@@ -4,9 +4,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseDefinition } from "@mlenv/core";
 import { Workspace } from "@mlenv/sdk";
-import { baseImageCpu, buildWheel, skipWithout } from "@mlenv/test-utils";
+import { baseImageCpu, skipWithout, wheelProjects } from "@mlenv/test-utils";
 import { imageBuildsMissing, useImageBuilds, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, describe, expect, it } from "vitest";
+import { serveMainCommand } from "../../test/helpers";
 import { DockerClient } from "../docker/index";
 import { silentLogger } from "../logger";
 import { openStore, startServer } from "../server";
@@ -31,9 +32,7 @@ describe.skipIf(skipWithout("docker", reason))(
     const secretValue = `idx-${randomBytes(12).toString("hex")}`;
     const dir = useTempDir("mlenv-worker-e2e-");
     const { registry, index, images } = useImageBuilds(docker, {
-      index: () => ({
-        projects: { [pub]: [{ wheel: buildWheel({ name: pub, version: "1.0" }) }] },
-      }),
+      index: () => ({ projects: wheelProjects({ [pub]: ["1.0"] }) }),
     });
     const children: ChildProcess[] = [];
 
@@ -92,26 +91,15 @@ describe.skipIf(skipWithout("docker", reason))(
         const { job } = await submitter.submit({ definition, workspaceId });
         expect(job.image.startsWith(`${registry.address}/mlenv/env_`)).toBe(true);
 
-        const child = spawn(
-          process.execPath,
-          [
-            "--import",
-            "tsx",
-            "--conditions=@mlenv/source",
-            join(import.meta.dirname, "..", "internal", "serveMain.ts"),
-            "worker",
-            "--config",
-            configFile,
-          ],
-          {
-            stdio: ["ignore", "pipe", "pipe"],
-            // nothing of the server's build settings in the worker's environment
-            env: {
-              PATH: process.env.PATH ?? "/usr/bin:/bin",
-              ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
-            },
+        const [node, ...args] = serveMainCommand("worker", "--config", configFile);
+        const child = spawn(node, args, {
+          stdio: ["ignore", "pipe", "pipe"],
+          // nothing of the server's build settings in the worker's environment
+          env: {
+            PATH: process.env.PATH ?? "/usr/bin:/bin",
+            ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
           },
-        );
+        });
         children.push(child);
         let stderr = "";
         child.stderr?.on("data", (c: Buffer) => {

@@ -28,7 +28,7 @@ import {
   type TestServer,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
+import { apiClient, snapshotFiles, spawnServer, uploadSnapshot, venvMissing } from "../../test/helpers";
 import { startServer } from "../server";
 
 const TRAIN = `
@@ -69,11 +69,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     await slurm?.stop();
   });
 
-  async function snapshot(files: Record<string, string>): Promise<string> {
-    const r = await api("POST", "/api/v1/snapshots", { files: snapshotFiles(files) });
-    expect(r.status, JSON.stringify(r.json)).toBe(201);
-    return r.json.id;
-  }
+  const snapshot = (files: Record<string, string>) => uploadSnapshot(api, files);
 
   /** Poll run `id` (through `client`, the suite's server by default) until `ok(run)`. */
   async function waitFor(
@@ -123,11 +119,10 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
   async function submitElsewhere(client: ApiClient, experiment: string, trainPy: string): Promise<string> {
     const att = await client("POST", "/api/v1/compute", clusterTarget());
     expect(att.status, JSON.stringify(att.json)).toBe(201);
-    const snap = await client("POST", "/api/v1/snapshots", { files: snapshotFiles({ "train.py": trainPy }) });
     const sub = await client("POST", "/api/v1/runs", {
       experiment,
       script: "train.py",
-      snapshot: snap.json.id,
+      snapshot: await uploadSnapshot(client, { "train.py": trainPy }),
       target: "cluster",
     });
     expect(sub.status, JSON.stringify(sub.json)).toBe(201);

@@ -13,6 +13,7 @@ import {
   venvMissing,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pipDefinition } from "../../test/helpers";
 import { startServer } from "../server";
 
 const pgMissing = postgresMissing();
@@ -55,16 +56,7 @@ function suite(label: string, opts: { skip: boolean; withPostgres: boolean }) {
       const { wheel: info } = (await up.json()) as { wheel: { reference: string } };
       expect(info.reference).toBe(`mlenv+wheel://default/${wheel.filename}#sha256=${wheel.sha256}`);
 
-      const definition = {
-        name: "uses-private-wheel",
-        python: {
-          condaDependencies: {
-            name: "project_environment",
-            channels: ["conda-forge"],
-            dependencies: ["python=3.11", "pip", { pip: [info.reference] }],
-          },
-        },
-      };
+      const definition = pipDefinition("uses-private-wheel", [info.reference]);
       const reg = await call("POST", "/api/v1/environments", { definition });
       expect(reg.status, JSON.stringify(reg.json)).toBe(201);
       const got = await call("GET", "/api/v1/environments/uses-private-wheel");

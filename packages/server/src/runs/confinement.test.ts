@@ -3,7 +3,14 @@ import { chownSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, serviceRequest, snapshotFiles, spawnServer, venvMissing } from "../../test/helpers";
+import {
+  apiClient,
+  serviceRequest,
+  snapshotFiles,
+  spawnServer,
+  uploadSnapshot,
+  venvMissing,
+} from "../../test/helpers";
 import { startServer } from "../server";
 
 /**
@@ -82,9 +89,8 @@ async function waitFinal(api: Api, id: string): Promise<any> {
 }
 
 async function submit(api: Api, files: Record<string, string>, script: string, body: object = {}) {
-  const snap = await api("POST", "/api/v1/snapshots", { files: snapshotFiles(files) });
-  expect(snap.status, JSON.stringify(snap.json)).toBe(201);
-  return api("POST", "/api/v1/runs", { experiment: "iso", script, snapshot: snap.json.id, ...body });
+  const snapshot = await uploadSnapshot(api, files);
+  return api("POST", "/api/v1/runs", { experiment: "iso", script, snapshot, ...body });
 }
 
 /** A's run holding a private file; resolves with its folder once it is there. */

@@ -1,6 +1,6 @@
 import { describeOnEachDatabase, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openTestStore } from "../../test/helpers";
+import { openFeatureStore } from "../../test/helpers";
 import { openRunStore, type RunEnvironment, type RunStore } from "./runStore";
 
 const env: RunEnvironment = {
@@ -165,14 +165,7 @@ function contract(open: () => Promise<{ runs: RunStore; done: () => Promise<void
 describeOnEachDatabase("RunStore", "run_store", ({ database }) => {
   const dir = useTempDir("mlenv-runstore-");
   contract(async () => {
-    const { store, location } = await openTestStore(dir.path, database());
-    const runs = openRunStore(location);
-    return {
-      runs,
-      done: async () => {
-        await runs.close();
-        await store.close();
-      },
-    };
+    const { opened: runs, done } = await openFeatureStore(dir.path, database(), openRunStore);
+    return { runs, done };
   });
 });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { Environment, InferenceConfig, ScriptRunConfig, Webservice, Workspace } from "@mlenv/sdk";
 import { deploy, Experiment } from "@mlenv/sdk/node";
-import { baseImageCpu, dockerAvailable, skipWithout } from "@mlenv/test-utils";
+import { baseImageCpu, dockerAvailable, LINEAR_SCORE_PY, skipWithout } from "@mlenv/test-utils";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useRunSupport } from "../../test/runSupport";
 import { createApp } from "../app";
@@ -29,15 +29,6 @@ mlenv_run.log("loss", sum((w * x + b - y) ** 2 for x, y in data) / len(data))
 os.makedirs("outputs", exist_ok=True)
 json.dump({"w": w, "b": b}, open("outputs/model.json", "w"))
 print("trained in a container:", os.path.exists("/.dockerenv"))
-`;
-
-const SCORE = `
-import json, os
-def init():
-    global model
-    model = json.load(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.json")))
-def run(raw_data):
-    return {"predictions": [model["w"] * x + model["b"] for x in json.loads(raw_data)["data"]]}
 `;
 
 describe.skipIf(skipWithout("docker", reason))("SDK end to end on the docker target", () => {
@@ -65,7 +56,7 @@ describe.skipIf(skipWithout("docker", reason))("SDK end to end on the docker tar
     mkdirSync(join(fx.path, "train"));
     mkdirSync(join(fx.path, "serve"));
     writeFileSync(join(fx.path, "train", "train.py"), TRAIN);
-    writeFileSync(join(fx.path, "serve", "score.py"), SCORE);
+    writeFileSync(join(fx.path, "serve", "score.py"), LINEAR_SCORE_PY);
   });
 
   it("trains in a container, registers the output, deploys it in a container and scores it", async () => {

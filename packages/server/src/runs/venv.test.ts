@@ -51,6 +51,15 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("VenvCache (real pyt
   };
   const holderOf = (host: string, pid: number, extra: Record<string, unknown> = {}) =>
     JSON.stringify({ host, boot: "", pid, start: "", token: "t0", beat: 0, ...extra });
+  /** A fresh definition (see fresh) whose venv lock, in a cache taking over after `staleMs`, `holder` holds. */
+  const heldBy = (name: string, holder: string, staleMs: number) => {
+    const { def: d, key: k } = fresh(name);
+    const cache = new VenvCache({ root: join(t.path, "venvs"), lock: { staleMs, pollMs: 50 } });
+    const lock = `${cache.dirFor(k)}.lock`;
+    mkdirSync(join(t.path, "venvs"), { recursive: true });
+    writeFileSync(lock, holder);
+    return { d, k, cache, lock };
+  };
 
   it("two machines (other host names) sharing the directory build a venv once", async () => {
     const { def: d, key: k } = fresh("two-nodes");
@@ -68,12 +77,8 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("VenvCache (real pyt
   }, 60_000);
 
   it("a live holder on another machine is waited for while it renews the lock, whatever its pid is here", async () => {
-    const { def: d, key: k } = fresh("live-remote");
-    const cache = new VenvCache({ root: join(t.path, "venvs"), lock: { staleMs: 1000, pollMs: 50 } });
-    const lock = `${cache.dirFor(k)}.lock`;
-    mkdirSync(join(t.path, "venvs"), { recursive: true });
     // pid 999999 runs nothing here: only its renewals say the holder lives
-    writeFileSync(lock, holderOf("node-z", 999999));
+    const { d, k, cache, lock } = heldBy("live-remote", holderOf("node-z", 999999), 1000);
     let beat = 0;
     const renew = setInterval(() => writeFileSync(lock, holderOf("node-z", 999999, { beat: ++beat })), 100);
     let released = 0;
@@ -93,12 +98,8 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("VenvCache (real pyt
   }, 60_000);
 
   it("a holder on another machine that stops renewing is taken over after staleMs", async () => {
-    const { def: d, key: k } = fresh("dead-remote");
-    const cache = new VenvCache({ root: join(t.path, "venvs"), lock: { staleMs: 800, pollMs: 50 } });
-    const lock = `${cache.dirFor(k)}.lock`;
-    mkdirSync(join(t.path, "venvs"), { recursive: true });
     // pid 1 is alive here, which says nothing about node-z
-    writeFileSync(lock, holderOf("node-z", 1));
+    const { d, k, cache, lock } = heldBy("dead-remote", holderOf("node-z", 1), 800);
     const began = Date.now();
     const i = await cache.materialise({ definition: d, imageKey: k, lock: null, log: () => {} });
     expect(Date.now() - began).toBeGreaterThanOrEqual(800);
@@ -112,10 +113,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))("VenvCache (real pyt
       ["dead-local", holderOf(hostname(), 999999)],
       ["reused-pid", holderOf(hostname(), process.pid, { start: "1" })],
     ] as const) {
-      const { def: d, key: k } = fresh(name);
-      const cache = new VenvCache({ root: join(t.path, "venvs"), lock: { staleMs: 60_000, pollMs: 50 } });
-      mkdirSync(join(t.path, "venvs"), { recursive: true });
-      writeFileSync(`${cache.dirFor(k)}.lock`, holder);
+      const { d, k, cache } = heldBy(name, holder, 60_000);
       const began = Date.now();
       const i = await cache.materialise({ definition: d, imageKey: k, lock: null, log: () => {} });
       expect(i.cached).toBe(false);

@@ -2,28 +2,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { imageKey, parseDefinition } from "@mlenv/core";
 import {
-  buildCondaPackage,
   type CondaChannelServer,
   condaArchiveToolsMissing,
-  type FixturePackage,
   makeTempDir,
-  pythonFixture,
-  serveCondaChannel,
+  serveGpukitCondaChannel,
   skipWithout,
-  writeCondaChannel,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { venvMissing } from "../../test/helpers";
 import { VenvCache } from "./venv";
-
-const kit = (build: string, depends: string[], buildNumber: number): FixturePackage => ({
-  name: "gpukit",
-  version: "1.0",
-  build,
-  buildNumber,
-  depends,
-  files: [{ path: "share/gpukit/build.txt", data: `${build}\n` }],
-});
 
 /**
  * A conda environment locked on this machine for a local run takes this machine's `__cuda` (its
@@ -36,13 +23,7 @@ describe.skipIf(
   const t = makeTempDir("mlenv-venv-cuda-");
   let channel: CondaChannelServer;
   beforeAll(async () => {
-    const built = [
-      await buildCondaPackage(pythonFixture()),
-      await buildCondaPackage(kit("cpu_0", [], 0)),
-      await buildCondaPackage(kit("cuda12_1", ["__cuda >=12"], 1)),
-    ];
-    writeCondaChannel(join(t.path, "channel"), built);
-    channel = await serveCondaChannel({ dir: join(t.path, "channel") });
+    channel = await serveGpukitCondaChannel(join(t.path, "channel"));
   }, 120_000);
   afterAll(async () => {
     await channel?.close();

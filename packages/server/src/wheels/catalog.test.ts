@@ -1,6 +1,6 @@
 import { describeOnEachDatabase, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { openTestStore } from "../../test/helpers";
+import { openFeatureStore } from "../../test/helpers";
 import type { Store } from "../store/types";
 import type { WheelCatalog, WheelPutInput } from "./catalog";
 import { isWheelError } from "./errors";
@@ -100,16 +100,7 @@ function contract(
 describeOnEachDatabase("wheel catalog", "catalog", ({ database }) => {
   const dir = useTempDir("mlenv-catalog-");
   contract(async () => {
-    const { store, location } = await openTestStore(dir.path, database());
-    const catalog = openWheelCatalog(location);
-    return {
-      store,
-      catalog,
-      again: () => openWheelCatalog(location),
-      done: async () => {
-        await catalog.close();
-        await store.close();
-      },
-    };
+    const { store, location, opened, done } = await openFeatureStore(dir.path, database(), openWheelCatalog);
+    return { store, catalog: opened, again: () => openWheelCatalog(location), done };
   });
 });

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, readdirSync, statSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -6,6 +5,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { buildWheel, makeTempDir } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { curlUploadWheel } from "../../test/helpers";
 import { startWheelTestServer, type WheelTestServer } from "../../test/wheelTestServer";
 import { writeBigWheel } from "./bigWheel";
 
@@ -35,31 +35,15 @@ describe("streaming wheel uploads", () => {
   });
 
   /** PUT a file with curl (another process, so only the server's memory is measured). */
-  async function curlUpload(path: string, filename: string): Promise<{ out: string; growth: number }> {
+  async function curlUpload(path: string, filename: string) {
     const base = process.memoryUsage().rss;
     let peak = base;
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 2);
     try {
-      const out = await new Promise<string>((resolve, reject) => {
-        execFile(
-          "curl",
-          [
-            "-sS",
-            "-w",
-            "\\n%{http_code}",
-            "-T",
-            path,
-            "-H",
-            `authorization: Bearer ${srv.token}`,
-            `${srv.url}/upload/v1/wheels/${filename}`,
-          ],
-          { maxBuffer: 1 << 20 },
-          (err, stdout) => (err ? reject(err) : resolve(stdout)),
-        );
-      });
-      return { out, growth: Math.max(peak, process.memoryUsage().rss) - base };
+      const answer = await curlUploadWheel(srv, path, filename);
+      return { ...answer, growth: Math.max(peak, process.memoryUsage().rss) - base };
     } finally {
       clearInterval(sampler);
     }
@@ -74,17 +58,15 @@ describe("streaming wheel uploads", () => {
     const tinyPath = join(dir.path, tiny.filename);
     writeFileSync(tinyPath, tiny.bytes);
     const baseline = await curlUpload(tinyPath, tiny.filename);
-    expect(baseline.out).toMatch(/201$/);
+    expect(baseline.status, baseline.body).toBe(201);
     const started = performance.now();
-    const { out, growth } = await curlUpload(big.path, big.filename);
+    const { status, body: text, growth } = await curlUpload(big.path, big.filename);
     const ms = performance.now() - started;
-    const nl = out.lastIndexOf("\n");
-    const res = { status: Number(out.slice(nl + 1)) };
-    const body = JSON.parse(out.slice(0, nl)) as { status: string; wheel: { sha256: string; size: number } };
+    const body = JSON.parse(text) as { status: string; wheel: { sha256: string; size: number } };
     process.stderr.write(
       `160 MiB wheel: upload+validate ${ms.toFixed(0)} ms, peak RSS growth ${(growth / MiB).toFixed(1)} MiB (a tiny wheel: ${(baseline.growth / MiB).toFixed(1)} MiB)\n`,
     );
-    expect(res.status, JSON.stringify(body)).toBe(201);
+    expect(status, text).toBe(201);
     const sha256 = createHash("sha256")
       .update(await readFile(big.path))
       .digest("hex");

@@ -1,7 +1,7 @@
-import { execFile } from "node:child_process";
 import { statSync } from "node:fs";
 import { makeTempDir, startTestServer, type TestServer } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { curlUploadWheel } from "../../test/helpers";
 import { startServer } from "../server";
 import { writeBigWheel } from "./bigWheel";
 import { WheelValidator } from "./wheelValidator";
@@ -30,23 +30,7 @@ describe("a hostile wheel upload does not stall the server", () => {
 
   it("answers other requests while the upload is being validated", async () => {
     expect(statSync(hostile.path).size).toBeLessThan(16 * MiB);
-    const upload = new Promise<string>((resolve, reject) => {
-      execFile(
-        "curl",
-        [
-          "-sS",
-          "-w",
-          "\n%{http_code}",
-          "-T",
-          hostile.path,
-          "-H",
-          `authorization: Bearer ${srv.token}`,
-          `${srv.url}/upload/v1/wheels/${hostile.filename}`,
-        ],
-        { maxBuffer: 1 << 20 },
-        (err, stdout) => (err ? reject(err) : resolve(stdout)),
-      );
-    });
+    const upload = curlUploadWheel(srv, hostile.path, hostile.filename);
     let done = false;
     void upload.finally(() => {
       done = true;
@@ -66,8 +50,8 @@ describe("a hostile wheel upload does not stall the server", () => {
     expect(res.status).toBe(200);
     expect(gauge(await metrics(), "mlenv_wheel_validations_running")).toBe(1);
     expect(done).toBe(false);
-    const out = await upload;
-    expect(out.slice(out.lastIndexOf("\n") + 1), out).toBe("201");
+    const { status, body } = await upload;
+    expect(status, body).toBe(201);
     expect(gauge(await metrics(), "mlenv_wheel_validations_running")).toBe(0);
   }, 120_000);
 
