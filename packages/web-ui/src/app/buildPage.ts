@@ -8,7 +8,7 @@ import {
 import { type ComponentChild, h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { href } from "./route";
-import { Breadcrumbs, ErrorBox, formatDate, PageTitle, StatusBadge } from "./util";
+import { formatDate, PageFrame, StatusFact } from "./util";
 
 /** The first part of an error message: the failed step's output is shown in the log. */
 function headline(message: string): string {
@@ -83,10 +83,9 @@ export function BuildPage(props: {
   const env = job?.context.environment;
   const version = job?.context.version;
   return h(
-    "main",
-    { id: "main" },
-    h(Breadcrumbs, {
-      links: [
+    PageFrame,
+    {
+      crumbs: [
         [href.list(), "Environments"],
         typeof env === "string"
           ? [
@@ -95,20 +94,18 @@ export function BuildPage(props: {
             ]
           : null,
       ],
-    }),
-    h(PageTitle, null, "Build ", h("span", { class: "hash" }, props.id)),
-    error ? h(ErrorBox, { error }) : null,
+      title: ["Build ", h("span", { class: "hash" }, props.id)],
+      error,
+    },
     job
       ? h(
           "dl",
           { class: "facts" },
-          h("dt", null, "Status"),
-          h(
-            "dd",
-            null,
-            h(StatusBadge, { id: "build-status", status: job.status }),
-            following && !isFinalBuildStatus(job.status) ? " (following the log live)" : "",
-          ),
+          h(StatusFact, {
+            id: "build-status",
+            status: job.status,
+            note: following && !isFinalBuildStatus(job.status) ? " (following the log live)" : "",
+          }),
           h("dt", null, "Image"),
           h("dd", { class: "hash" }, job.outcome?.image ?? job.image),
           h("dt", null, "Image key"),

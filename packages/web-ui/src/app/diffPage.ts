@@ -5,7 +5,7 @@ import { ChangeSummary } from "./changeSummary";
 import { definitionYaml } from "./definitionText";
 import { type DiffRow, lineDiff } from "./lineDiff";
 import { href } from "./route";
-import { Breadcrumbs, ErrorBox, PageTitle, useAsync, VersionSelect } from "./util";
+import { PageFrame, useAsync, VersionSelect } from "./util";
 
 function cells(side: DiffRow["left"], kind: DiffRow["kind"], which: "left" | "right"): ComponentChild[] {
   if (!side) return [h("td", { class: "n empty" }), h("td", { class: "empty" })];
@@ -41,16 +41,15 @@ export function DiffPage(props: {
   const d = state.data;
   const changed = d ? d.rows.filter((r) => r.kind !== "same").length : 0;
   return h(
-    "main",
-    { id: "main" },
-    h(Breadcrumbs, {
-      links: [
+    PageFrame,
+    {
+      crumbs: [
         [href.list(), "Environments"],
         [href.env(props.name), props.name],
       ],
-    }),
-    h(PageTitle, null, `Compare v${props.from} and v${props.to}`),
-    state.error ? h(ErrorBox, { error: state.error }) : null,
+      title: `Compare v${props.from} and v${props.to}`,
+      error: state.error,
+    },
     !d && !state.error ? h("p", { "aria-live": "polite" }, "Loading…") : null,
     d
       ? h(

@@ -2,7 +2,7 @@ import type { EnvironmentSummary, Workspace } from "@mlenv/sdk";
 import { type ComponentChild, h } from "preact";
 import { useState } from "preact/hooks";
 import { href } from "./route";
-import { ErrorBox, formatDate, PageTitle, useAsync } from "./util";
+import { ErrorBox, formatDate, PageFrame, useAsync } from "./util";
 
 function matches(env: EnvironmentSummary, q: string): boolean {
   if (!q) return true;
@@ -43,9 +43,8 @@ export function EnvList(props: { ws: Workspace; onError: (e: unknown) => void })
   const all = state.data ?? [];
   const shown = all.filter((e) => matches(e, query.trim()));
   return h(
-    "main",
-    { id: "main" },
-    h(PageTitle, null, "Environments"),
+    PageFrame,
+    { title: "Environments" },
     h(
       "div",
       { class: "toolbar", role: "search" },

@@ -7,16 +7,7 @@ import { TagList } from "./envList";
 import { ImageSection } from "./imageSection";
 import { Manage } from "./manage";
 import { href } from "./route";
-import {
-  Breadcrumbs,
-  ErrorBox,
-  formatDate,
-  PageTitle,
-  shortHash,
-  Tabs,
-  useAsync,
-  VersionSelect,
-} from "./util";
+import { ErrorBox, formatDate, PageFrame, shortHash, Tabs, useAsync, VersionSelect } from "./util";
 
 interface EnvData {
   versions: VersionSummary[];
@@ -123,16 +114,15 @@ export function EnvPage(props: {
             : null,
         });
   return h(
-    "main",
-    { id: "main" },
-    h(Breadcrumbs, { links: [[href.list(), "Environments"]] }),
-    h(
-      PageTitle,
-      null,
-      props.name,
-      d?.current.curated ? h("span", { class: "badge curated" }, " curated") : null,
-      d?.archived ? h("span", { class: "badge archived" }, " archived") : null,
-    ),
+    PageFrame,
+    {
+      crumbs: [[href.list(), "Environments"]],
+      title: [
+        props.name,
+        d?.current.curated ? h("span", { class: "badge curated" }, " curated") : null,
+        d?.archived ? h("span", { class: "badge archived" }, " archived") : null,
+      ],
+    },
     body,
   );
 }

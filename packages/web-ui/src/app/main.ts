@@ -11,7 +11,7 @@ import { href, parseRoute, type Route } from "./route";
 import { RunList, RunPage } from "./runs";
 import { ServiceList, ServicePage } from "./services";
 import { isUnauthenticated, storedToken, storeToken, workspaceFor } from "./session";
-import { PageTitle } from "./util";
+import { PageFrame } from "./util";
 
 function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(location.hash));
@@ -101,9 +101,8 @@ function Page(props: {
       });
     case "missing":
       return h(
-        "main",
-        { id: "main" },
-        h(PageTitle, null, "Page not found"),
+        PageFrame,
+        { title: "Page not found" },
         h("p", null, h("a", { href: href.list() }, "Back to the environments")),
       );
   }

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { type Analysis, analyseSource, formatOfFile, type SourceFormat } from "./analyse";
 import { href } from "./route";
 import { errorText } from "./session";
-import { PageTitle } from "./util";
+import { PageFrame } from "./util";
 
 const EXAMPLE = `name: my-env
 channels:
@@ -110,9 +110,8 @@ export function NewEnv(props: {
 
   const env = result?.res.environment;
   return h(
-    "main",
-    { id: "main" },
-    h(PageTitle, null, "New environment"),
+    PageFrame,
+    { title: "New environment" },
     h(
       "form",
       { class: "new", onSubmit: register, "aria-label": "New environment" },

@@ -10,7 +10,7 @@ import { type ComponentChild, h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { MetricChart, numericSeries } from "./metricsChart";
 import { href } from "./route";
-import { Breadcrumbs, ErrorBox, formatDate, lineBatcher, PageTitle, StatusBadge, useAsync } from "./util";
+import { formatDate, lineBatcher, PageFrame, StatusBadge, StatusFact, useAsync } from "./util";
 
 /** Every run of the workspace, newest first. */
 export function RunList(props: { ws: Workspace; onError: (e: unknown) => void }): ComponentChild {
@@ -26,10 +26,8 @@ export function RunList(props: { ws: Workspace; onError: (e: unknown) => void })
     a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0,
   );
   return h(
-    "main",
-    { id: "main" },
-    h(PageTitle, null, "Runs"),
-    state.error ? h(ErrorBox, { error: state.error }) : null,
+    PageFrame,
+    { title: "Runs", error: state.error },
     h(
       "p",
       { class: "meta", "aria-live": "polite" },
@@ -152,22 +150,17 @@ export function RunPage(props: { ws: Workspace; id: string; onError: (e: unknown
   const series = allSeries.filter((s) => !s.name.startsWith("system/"));
   const systemSeries = allSeries.filter((s) => s.name.startsWith("system/"));
   return h(
-    "main",
-    { id: "main" },
-    h(Breadcrumbs, { links: [[href.runs(), "Runs"]] }),
-    h(PageTitle, null, run ? `${run.experiment} #${run.number}` : "Run"),
-    error ? h(ErrorBox, { error }) : null,
+    PageFrame,
+    { crumbs: [[href.runs(), "Runs"]], title: run ? `${run.experiment} #${run.number}` : "Run", error },
     run
       ? h(
           "dl",
           { class: "facts" },
-          h("dt", null, "Status"),
-          h(
-            "dd",
-            null,
-            h(StatusBadge, { id: "run-status", status: run.status }),
-            run.exitCode !== null ? ` (exit code ${run.exitCode})` : "",
-          ),
+          h(StatusFact, {
+            id: "run-status",
+            status: run.status,
+            note: run.exitCode !== null ? ` (exit code ${run.exitCode})` : "",
+          }),
           h("dt", null, "Script"),
           h("dd", { class: "hash" }, [run.script, ...run.arguments].join(" ")),
           h("dt", null, "Target"),

@@ -3,7 +3,7 @@ import { type ComponentChild, h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { href } from "./route";
 import { errorText } from "./session";
-import { Breadcrumbs, ErrorBox, formatDate, lineBatcher, PageTitle, StatusBadge } from "./util";
+import { formatDate, lineBatcher, PageFrame, StatusBadge, StatusFact } from "./util";
 
 /** Poll `load` every `ms` while the component is shown. */
 function usePoll<T>(load: () => Promise<T>, deps: unknown[], ms: number): { data: T | null; error: unknown } {
@@ -42,10 +42,8 @@ export function ServiceList(props: { ws: Workspace; onError: (e: unknown) => voi
   );
   const items = data ?? [];
   return h(
-    "main",
-    { id: "main" },
-    h(PageTitle, null, "Services"),
-    error ? h(ErrorBox, { error }) : null,
+    PageFrame,
+    { title: "Services", error },
     h(
       "p",
       { class: "meta", "aria-live": "polite" },
@@ -164,18 +162,14 @@ export function ServicePage(props: {
     }
   };
   return h(
-    "main",
-    { id: "main" },
-    h(Breadcrumbs, { links: [[href.services(), "Services"]] }),
-    h(PageTitle, null, props.name),
-    error ? h(ErrorBox, { error }) : null,
+    PageFrame,
+    { crumbs: [[href.services(), "Services"]], title: props.name, error },
     deleted ? h("div", { class: "ok", role: "status" }, deleted) : null,
     s
       ? h(
           "dl",
           { class: "facts" },
-          h("dt", null, "Status"),
-          h("dd", null, h(StatusBadge, { id: "service-status", status: s.status })),
+          h(StatusFact, { id: "service-status", status: s.status }),
           h("dt", null, "Model"),
           h("dd", null, `${s.model.name} v${s.model.version}`),
           h("dt", null, "Entry script"),

@@ -1,4 +1,4 @@
-import { type ComponentChild, type ComponentChildren, h } from "preact";
+import { type ComponentChild, type ComponentChildren, Fragment, h } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { errorText } from "./session";
 
@@ -36,6 +36,26 @@ export function PageTitle(props: { children: ComponentChildren }): ComponentChil
     ref.current?.focus();
   }, []);
   return h("h1", { ref, tabIndex: -1, id: "page-title" }, props.children);
+}
+
+/**
+ * A page: its `main` landmark with the breadcrumbs (when given), the heading (see PageTitle), the
+ * error box (when there is an error), then `children`.
+ */
+export function PageFrame(props: {
+  crumbs?: ReadonlyArray<readonly [href: string, label: string] | null>;
+  title: ComponentChildren;
+  error?: unknown;
+  children?: ComponentChildren;
+}): ComponentChild {
+  return h(
+    "main",
+    { id: "main" },
+    props.crumbs ? h(Breadcrumbs, { links: props.crumbs }) : null,
+    h(PageTitle, null, props.title),
+    props.error ? h(ErrorBox, { error: props.error }) : null,
+    props.children,
+  );
 }
 
 export function formatDate(iso: string): string {
@@ -118,6 +138,16 @@ export function Tabs(props: { label: string; tabs: TabSpec[]; idPrefix: string }
 /** A run's, service's or build's status as a coloured badge (`id` names it for tests and links). */
 export function StatusBadge(props: { status: string; id?: string }): ComponentChild {
   return h("span", { id: props.id, class: `badge status-${props.status}` }, props.status);
+}
+
+/** The Status row of a facts list (`dl`): the badge named `id`, then `note` (if any) after it. */
+export function StatusFact(props: { id: string; status: string; note?: string }): ComponentChild {
+  return h(
+    Fragment,
+    null,
+    h("dt", null, "Status"),
+    h("dd", null, h(StatusBadge, { id: props.id, status: props.status }), props.note ?? ""),
+  );
 }
 
 /**
