@@ -11,7 +11,7 @@ import {
 } from "@mlenv/test-utils";
 import { useTestServer } from "@mlenv/test-utils/fixtures";
 import { describe, expect, it } from "vitest";
-import { apiClient, processesWith, snapshotFiles, venvMissing } from "../../test/helpers";
+import { apiClient, processesWith, snapshotFiles, uploadSnapshot, venvMissing } from "../../test/helpers";
 import { openStore, startServer } from "../server";
 import { openRunStore } from "./runStore";
 
@@ -28,17 +28,22 @@ print("prefix", os.environ.get("GREETING"))
 print("done", file=sys.stderr)
 `;
 
+/** A run environment's definition: conda `dependencies` from `channels`. */
+const condaEnv = (name: string, dependencies: unknown[], channels = ["conda-forge"]) => ({
+  name,
+  python: { condaDependencies: { name: "x", dependencies, channels } },
+});
+
 describe.skipIf(skipWithout("python3-venv", venvMissing()))(
   "runs on the local target (real python3, venv, pip)",
   () => {
     const server = useTestServer(startServer);
     const { api } = server;
 
-    async function snapshot(files: Record<string, string>): Promise<string> {
-      const r = await api("POST", "/api/v1/snapshots", { files: snapshotFiles(files) });
-      expect(r.status, JSON.stringify(r.json)).toBe(201);
-      return r.json.id;
-    }
+    const snapshot = (files: Record<string, string>) => uploadSnapshot(api, files);
+    /** Submit `script` of `snap` to the local target, in an environment of `definition`. */
+    const submitWith = (definition: object, experiment: string, script: string, snap: string) =>
+      api("POST", "/api/v1/runs", { experiment, script, snapshot: snap, environment: { definition } });
 
     // biome-ignore lint/suspicious/noExplicitAny: the run's JSON is checked field by field with expect()
     async function waitFinal(id: string, timeoutMs = 120_000): Promise<any> {
@@ -186,25 +191,11 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       const dir = makeTempDir("mlenv-run-conda-");
       const { channel, pythonVersion } = await serveGreetCondaChannel(dir.path);
       try {
-        const def = {
-          name: "conda-env",
-          python: {
-            condaDependencies: {
-              name: "x",
-              dependencies: [`python=${pythonVersion}`, "greet"],
-              channels: [channel.url],
-            },
-          },
-        };
+        const def = condaEnv("conda-env", [`python=${pythonVersion}`, "greet"], [channel.url]);
         const snap = await snapshot({
           "a.py": "import sys, greet\nprint(greet.GREETING)\nprint('prefix', sys.prefix)\n",
         });
-        const sub = await api("POST", "/api/v1/runs", {
-          experiment: "demo",
-          script: "a.py",
-          snapshot: snap,
-          environment: { definition: def },
-        });
+        const sub = await submitWith(def, "demo", "a.py", snap);
         expect(sub.status, JSON.stringify(sub.json)).toBe(201);
         const run = await waitFinal(sub.json.id, 300_000);
         const logs = await logText(sub.json.id);
@@ -213,12 +204,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         expect(logs).toMatch(/prefix .*\/venvs\/[0-9a-f]+/);
         expect(logs).toContain("conda environment ready: 2 conda packages (2 fetched)");
         // the next run reuses the environment
-        const again = await api("POST", "/api/v1/runs", {
-          experiment: "demo",
-          script: "a.py",
-          snapshot: snap,
-          environment: { definition: def },
-        });
+        const again = await submitWith(def, "demo", "a.py", snap);
         expect((await waitFinal(again.json.id)).status).toBe("completed");
         expect(await logText(again.json.id)).toContain("environment ready: reusing venv");
       } finally {
@@ -235,23 +221,12 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       });
       const index = await servePypiIndex({ projects: { tinymath: [{ wheel }] } });
       try {
-        const def = {
-          name: "pip-env",
-          python: {
-            condaDependencies: {
-              name: "x",
-              dependencies: ["python=3.11", { pip: [`--index-url ${index.url}`, "tinymath==1.0"] }],
-              channels: ["conda-forge"],
-            },
-          },
-        };
+        const def = condaEnv("pip-env", [
+          "python=3.11",
+          { pip: [`--index-url ${index.url}`, "tinymath==1.0"] },
+        ]);
         const snap = await snapshot({ "use.py": "import tinymath\nprint('double', tinymath.double(21))\n" });
-        const sub = await api("POST", "/api/v1/runs", {
-          experiment: "pip",
-          script: "use.py",
-          snapshot: snap,
-          environment: { definition: def },
-        });
+        const sub = await submitWith(def, "pip", "use.py", snap);
         const run = await waitFinal(sub.json.id);
         const log = await logText(run.id);
         expect(run.status, log).toBe("completed");
@@ -270,16 +245,10 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       });
       const index = await servePypiIndex({ projects: { lockedpkg: [{ wheel }] } });
       try {
-        const def = {
-          name: "locked-env",
-          python: {
-            condaDependencies: {
-              name: "x",
-              dependencies: ["python=3.11", { pip: [`--index-url ${index.url}`, "lockedpkg"] }],
-              channels: ["conda-forge"],
-            },
-          },
-        };
+        const def = condaEnv("locked-env", [
+          "python=3.11",
+          { pip: [`--index-url ${index.url}`, "lockedpkg"] },
+        ]);
         const reg = await api("POST", "/api/v1/environments", { definition: def });
         const base = index.url.replace(/\/simple$/, "");
         const lock = {
