@@ -88,13 +88,18 @@ describe("CondaVersion", () => {
 });
 
 describe("VersionSpec", () => {
-  it("matches the conda forms", () => {
-    expect(new VersionSpec("1.7.*").match("1.7.1")).toBe(true);
-    expect(new VersionSpec("1.7").match("1.7.1")).toBe(false);
-    expect(new VersionSpec("=1.7").match("1.7.1")).toBe(true);
-    expect(new VersionSpec(">=1.5,<2|3.*").match("3.1")).toBe(true);
-    expect(new VersionSpec("!=3.3.*").match("3.3.1")).toBe(false);
-    expect(new VersionSpec("^1\\.7\\.[0-9]+$").match("1.7.12")).toBe(true);
+  it.each([
+    ["1.7.*", "1.7.1", true],
+    ["1.7", "1.7.1", false],
+    ["=1.7", "1.7.1", true],
+    [">=1.5,<2|3.*", "3.1", true],
+    ["!=3.3.*", "3.3.1", false],
+    ["^1\\.7\\.[0-9]+$", "1.7.12", true],
+  ])("matches the conda form %s against %s: %s", (spec, version, expected) => {
+    expect(new VersionSpec(spec).match(version)).toBe(expected);
+  });
+
+  it("spells and rejects the conda forms", () => {
     expect(new VersionSpec("1.7.1*").toString()).toBe("1.7.1.*");
     expect(() => new VersionSpec("1.5||1.6")).toThrow(/conda version spec/);
   });

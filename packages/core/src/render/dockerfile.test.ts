@@ -24,13 +24,20 @@ const input: EnvironmentDefinitionInput = {
 };
 const text = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b) : undefined);
 
+/** Every fragment occurs in `dockerfile`, their first occurrences in the given order. */
+function expectInOrder(dockerfile: string, fragments: string[]): void {
+  const positions = fragments.map((s) => dockerfile.indexOf(s));
+  expect(positions.every((p) => p >= 0)).toBe(true);
+  expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+}
+
 describe("renderDockerBuild", () => {
   it("orders layers for cache reuse and labels the image with both hashes", () => {
     const def = parseDefinition(input);
     const build = renderDockerBuild(def);
     // No BuildKit frontend directive: it would pull an image, and builds run offline.
     expect(build.dockerfile).not.toContain("syntax=");
-    const order = [
+    expectInOrder(build.dockerfile, [
       `FROM ${defaultCoreConfig.baseImages.cpu}`,
       "RUN apt-get update",
       "COPY environment.yml",
@@ -40,10 +47,7 @@ describe("renderDockerBuild", () => {
       "ENV PATH=/opt/conda/envs/mlenv/bin:$PATH",
       "LABEL ",
       'CMD ["/opt/conda/envs/mlenv/bin/python"]',
-    ];
-    const positions = order.map((s) => build.dockerfile.indexOf(s));
-    expect(positions.every((p) => p >= 0)).toBe(true);
-    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    ]);
     expect(build.dockerfile).toContain("install -y --no-install-recommends curl libgl1 &&");
     expect(build.dockerfile).toContain(`${ImageLabels.definitionHash}="${definitionHash(def)}"`);
     expect(build.dockerfile).toContain(`${ImageLabels.imageKey}="${imageKey(def)}"`);
@@ -305,7 +309,7 @@ describe("renderDockerBuild", () => {
         ...(conda !== undefined ? { condaExecutable: conda } : {}),
       });
       expect(build.condaPrefix).toEqual({ path: "/opt/conda/envs/mlenv", archive: "conda-prefix.tar" });
-      const order = [
+      expectInOrder(build.dockerfile, [
         "FROM debian:bookworm-slim",
         "RUN apt-get update",
         "ADD conda-prefix.tar /\n",
@@ -315,10 +319,7 @@ describe("renderDockerBuild", () => {
         "COPY requirements.txt",
         "RUN /opt/conda/envs/mlenv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps",
         "LABEL ",
-      ];
-      const positions = order.map((s) => build.dockerfile.indexOf(s));
-      expect(positions.every((p) => p >= 0)).toBe(true);
-      expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+      ]);
       expect(build.dockerfile).not.toMatch(/micromamba|conda-explicit|environment\.yml|venv/);
       // the archive is the caller's to add: core names it, never makes it
       expect(Object.keys(build.context).sort()).toEqual(["Dockerfile", "requirements.txt"]);
