@@ -8,6 +8,7 @@ import {
   makeTempDir,
   skipWithout,
   snapshotFiles,
+  uniqueTag,
   uploadSnapshot,
   venvMissing,
 } from "@mlenv/test-utils";
@@ -133,7 +134,7 @@ describe("a server's base image setting reaches every default definition", () =>
 });
 
 const reason = await dockerAvailable();
-const tag = `${process.pid}x${Date.now().toString(36)}`;
+const tag = uniqueTag();
 
 /** The walkthrough on a real engine, offline: the local base image without conda. */
 describe.skipIf(skipWithout("docker", reason))("the walkthrough on a real engine", () => {

@@ -2,8 +2,10 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TestServerFixture, useTestServer } from "@mlenv/test-utils/fixtures";
+import { ImageBuilder } from "../src/builds/builder";
 import type { BuildSupportOptions } from "../src/builds/buildSupport";
 import { PostgresStore, SqliteStore } from "../src/database";
+import type { DockerClient } from "../src/docker/index";
 import { openRunStore } from "../src/runs/runStore";
 import { startServer } from "../src/server";
 import { SERVICE_TOKEN_HEADER } from "../src/services/serviceManager";
@@ -182,6 +184,14 @@ export async function openFeatureStore<T extends { close(): Promise<void> }>(
       await store.close();
     },
   };
+}
+
+/** An image builder on `docker` that installs conda prefixes itself, in `workDir` (prefixes/, pkgs/). */
+export function condaPrefixImageBuilder(docker: DockerClient, workDir: string): ImageBuilder {
+  return new ImageBuilder({
+    docker,
+    condaPrefix: { dir: join(workDir, "prefixes"), packageCache: join(workDir, "pkgs") },
+  });
 }
 
 /**

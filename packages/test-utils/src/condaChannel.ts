@@ -14,6 +14,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join, normalize, sep } from "node:path";
 import { zipSync } from "fflate";
+import { makeTempDir } from "./tempDir";
 
 /** A conda channel served over loopback HTTP. */
 export interface CondaChannelServer {
@@ -559,6 +560,26 @@ export async function serveGreetCondaChannel(
     },
   ]);
   return { channel, pythonVersion: String(built[0]?.record.version) };
+}
+
+/**
+ * Run `body` with the channel of {@link serveGreetCondaChannel}, served from a fresh temporary
+ * directory; the channel is closed and the directory removed after it.
+ */
+export async function withGreetCondaChannel<T>(
+  body: (served: { channel: CondaChannelServer; pythonVersion: string }) => Promise<T>,
+): Promise<T> {
+  const dir = makeTempDir("mlenv-greet-channel-");
+  try {
+    const served = await serveGreetCondaChannel(dir.path);
+    try {
+      return await body(served);
+    } finally {
+      await served.channel.close();
+    }
+  } finally {
+    dir.cleanup();
+  }
 }
 
 /** One package in a CPU build and a CUDA build that needs a CUDA 12 driver (preferred: higher build number). */

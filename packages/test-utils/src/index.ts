@@ -29,6 +29,7 @@ export {
   serveFixtureChannel,
   serveGpukitCondaChannel,
   serveGreetCondaChannel,
+  withGreetCondaChannel,
   writeCondaChannel,
 } from "./condaChannel";
 export { baseImageCpu, dockerAvailable } from "./docker";
@@ -45,6 +46,6 @@ export type { ApiClient, CapturedLog, StartServerFn, TestServer } from "./server
 export { apiClient, snapshotFiles, startTestServer, uploadSnapshot } from "./server";
 export type { SlurmCluster } from "./slurm";
 export { SLURM_CLUSTER_SCRIPT, slurmMissing, startSlurm } from "./slurm";
-export { makeTempDir } from "./tempDir";
+export { makeTempDir, uniqueTag } from "./tempDir";
 export type { BuildWheelOptions, BuiltWheel } from "./wheel";
 export { buildWheel, escapeWheelName } from "./wheel";

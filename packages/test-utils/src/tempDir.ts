@@ -7,3 +7,11 @@ export function makeTempDir(prefix = "mlenv-test-"): { path: string; cleanup: ()
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
+
+/**
+ * A tag of this test process and moment (`<pid>x<time in base 36>`): names with it (images,
+ * packages, environments) do not meet those of another run on the same engine or registry.
+ */
+export function uniqueTag(): string {
+  return `${process.pid}x${Date.now().toString(36)}`;
+}

@@ -21,6 +21,7 @@ import {
   dockerAvailable,
   makeTempDir,
   skipWithout,
+  uniqueTag,
 } from "@mlenv/test-utils";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,7 +30,7 @@ import { openPage, signIn } from "./chromiumPage";
 
 const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.meta.url));
 const dockerReason = await dockerAvailable();
-const run = `${process.pid}x${Date.now().toString(36)}`;
+const run = uniqueTag();
 
 /**
  * The UI against the registry app with the build routes mounted next to it (as the builds README

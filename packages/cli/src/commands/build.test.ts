@@ -2,13 +2,13 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Environment, Workspace } from "@mlenv/sdk";
 import { DockerClient, type RunningServer, startServer } from "@mlenv/server";
-import { baseImageCpu, skipWithout, wheelProjects } from "@mlenv/test-utils";
+import { baseImageCpu, skipWithout, uniqueTag, wheelProjects } from "@mlenv/test-utils";
 import { imageBuildsMissing, useImageBuilds, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runInProcess } from "../internal/runInProcess";
 
 const reason = await imageBuildsMissing();
-const tag = `${process.pid}x${Date.now().toString(36)}`;
+const tag = uniqueTag();
 
 describe.skipIf(skipWithout("docker", reason))("mlenv env build / mlenv env image", () => {
   const t = useTempDir("mlenv-cli-build-");

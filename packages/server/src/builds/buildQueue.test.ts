@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { serve } from "@hono/node-server";
 import { type EnvironmentDefinition, parseDefinition, pipEntries } from "@mlenv/core";
-import { baseImageCpu, dockerAvailable, skipWithout } from "@mlenv/test-utils";
+import { baseImageCpu, dockerAvailable, skipWithout, uniqueTag } from "@mlenv/test-utils";
 import { useImageCleanup, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CountingDocker } from "../../test/countingDocker";
@@ -15,7 +15,7 @@ import { buildEventResponse } from "./sse";
 
 const reason = await dockerAvailable();
 const enc = (s: string) => new TextEncoder().encode(s);
-const run = `${process.pid}x${Date.now().toString(36)}`;
+const run = uniqueTag();
 
 /**
  * Jobs are described by one pip entry `job-<name>==<seconds>`: the rendered image prints a few
@@ -56,6 +56,19 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
 
   const queue = (options: Partial<ConstructorParameters<typeof BuildQueue>[0]> = {}) =>
     new BuildQueue({ jobs, builder, pollMs: 100, heartbeatMs: 100, ...options });
+  /** Run `body` with a started queue (see queue); the queue is closed after it. */
+  const withQueue = async (
+    options: Parameters<typeof queue>[0],
+    body: (q: BuildQueue) => Promise<void>,
+  ): Promise<void> => {
+    const q = queue(options);
+    await q.start();
+    try {
+      await body(q);
+    } finally {
+      await q.close();
+    }
+  };
 
   beforeAll(async () => {
     store = new SqliteStore(file);
@@ -68,9 +81,7 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
   });
 
   it("coalesces concurrent requests for one key into one build, streams the log and records the result", async () => {
-    const q = queue();
-    await q.start();
-    try {
+    await withQueue({}, async (q) => {
       const before = docker.builds;
       const def = job("same", 1);
       const [a, b] = await Promise.all([q.submit({ definition: def }), q.submit({ definition: def })]);
@@ -96,15 +107,11 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
       expect(again.coalesced).toBe(false);
       expect((await q.wait(again.job.id)).outcome).toMatchObject({ cacheHit: true, source: "local" });
       expect(docker.builds - before).toBe(1);
-    } finally {
-      await q.close();
-    }
+    });
   }, 120_000);
 
   it("runs at most `concurrency` builds at once", async () => {
-    const q = queue({ concurrency: 1 });
-    await q.start();
-    try {
+    await withQueue({ concurrency: 1 }, async (q) => {
       const submitted = await Promise.all(["c1", "c2", "c3"].map((n) => q.submit({ definition: job(n, 1) })));
       let maxRunning = 0;
       const watch = setInterval(async () => {
@@ -123,15 +130,11 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
       spans.sort((x, y) => x[0] - y[0]);
       for (let i = 1; i < spans.length; i++)
         expect(spans[i]?.[0]).toBeGreaterThanOrEqual(spans[i - 1]?.[1] ?? 0);
-    } finally {
-      await q.close();
-    }
+    });
   }, 180_000);
 
   it("cancels a running build, and fails one that outlives its timeout with its log kept", async () => {
-    const q = queue({ timeoutMs: 8000 });
-    await q.start();
-    try {
+    await withQueue({ timeoutMs: 8000 }, async (q) => {
       const { job: running } = await q.submit({ definition: job("cancel", 60) });
       for await (const e of q.follow(running.id))
         if (e.type === "log" && e.line.text.startsWith("begin")) break;
@@ -148,9 +151,7 @@ describe.skipIf(skipWithout("docker", reason))("BuildQueue on a real engine", ()
       const log = (await jobs.logs(slow.id)).map((l) => l.text);
       expect(log).toContain(`begin job-timeout-${run}`);
       expect(log.at(-1)).toMatch(/^failed: the build ran longer/);
-    } finally {
-      await q.close();
-    }
+    });
   }, 120_000);
 
   it("after a crash mid-build, a restarted queue fails the interrupted build and runs the queued one", async () => {

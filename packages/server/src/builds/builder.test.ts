@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { type EnvironmentDefinition, parseDefinition, pipEntries, renderDockerBuild } from "@mlenv/core";
-import { type BuiltWheel, baseImageCpu, buildWheel, skipWithout } from "@mlenv/test-utils";
+import { type BuiltWheel, baseImageCpu, buildWheel, skipWithout, uniqueTag } from "@mlenv/test-utils";
 import { imageBuildsMissing, useImageBuilds } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CountingDocker } from "../../test/countingDocker";
@@ -9,7 +9,7 @@ import { IMAGE_LABEL_KEY, ImageBuilder, type RenderBuildContext } from "./index"
 
 const reason = await imageBuildsMissing();
 const enc = (s: string) => new TextEncoder().encode(s);
-const run = `${process.pid}x${Date.now().toString(36)}`;
+const run = uniqueTag();
 
 /** Serve wheels as a pip --find-links page on 127.0.0.1. */
 async function serveWheels(wheels: BuiltWheel[]): Promise<{ url: string; server: Server }> {

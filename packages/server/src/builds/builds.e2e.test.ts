@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { addPrivatePipWheel, buildEnvironment, Environment, type ImageBuild, Workspace } from "@mlenv/sdk";
-import { baseImageCpu, buildWheel, skipWithout, wheelProjects } from "@mlenv/test-utils";
+import { baseImageCpu, buildWheel, skipWithout, uniqueTag, wheelProjects } from "@mlenv/test-utils";
 import { imageBuildsMissing, useImageBuilds, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerClient } from "../docker/index";
@@ -8,7 +8,7 @@ import { silentLogger } from "../logger";
 import { type RunningServer, startServer } from "../server";
 
 const reason = await imageBuildsMissing();
-const run = `${process.pid}x${Date.now().toString(36)}`;
+const run = uniqueTag();
 
 /**
  * Issue 7's done-when test: a real server, a real engine, a real registry, host networking.

@@ -15,15 +15,17 @@ import {
   serveFixtureChannel,
   servePypiIndex,
   skipWithout,
+  uniqueTag,
   wheelProjects,
 } from "@mlenv/test-utils";
 import { useImageCleanup, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { condaPrefixImageBuilder } from "../../test/helpers";
 import { DockerClient } from "../docker/index";
-import { ImageBuilder, type ImageBuildResult } from "./index";
+import type { ImageBuilder, ImageBuildResult } from "./index";
 
 const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing() ?? ccMissing();
-const run = `${process.pid}x${Date.now().toString(36)}`;
+const run = uniqueTag();
 const PREFIX = "/opt/conda/envs/mlenv";
 
 /**
@@ -50,10 +52,7 @@ describe.skipIf(skipWithout("docker, conda archive tools, cc", reason))(
         compiledFixture(tmp.path, "tar.bz2"),
       ]));
       pypi = await servePypiIndex({ projects: wheelProjects({ [tool]: ["1.0", "1.1"] }) });
-      builder = new ImageBuilder({
-        docker,
-        condaPrefix: { dir: join(tmp.path, "prefixes"), packageCache: join(tmp.path, "pkgs") },
-      });
+      builder = condaPrefixImageBuilder(docker, tmp.path);
     }, 300_000);
     afterAll(async () => {
       await channel?.close();

@@ -1,5 +1,5 @@
 import { parseDefinition } from "@mlenv/core";
-import { baseImageCpu, skipWithout, wheelProjects } from "@mlenv/test-utils";
+import { baseImageCpu, skipWithout, uniqueTag, wheelProjects } from "@mlenv/test-utils";
 import { imageBuildsMissing, useImageBuilds } from "@mlenv/test-utils/fixtures";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CountingDocker } from "../../test/countingDocker";
@@ -7,7 +7,7 @@ import type { BuildLogLine } from "../docker/index";
 import { coreRenderer, ImageBuilder } from "./builder";
 
 const reason = await imageBuildsMissing();
-const run = `${process.pid}x${Date.now().toString(36)}`;
+const run = uniqueTag();
 
 describe.skipIf(skipWithout("docker", reason))("core's venv rendering built on the local base image", () => {
   const docker = new CountingDocker();

@@ -11,8 +11,9 @@ import {
 } from "@mlenv/test-utils";
 import { useImageCleanup, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { condaPrefixImageBuilder } from "../../test/helpers";
 import { DockerClient } from "../docker/index";
-import { ImageBuilder } from "./index";
+import type { ImageBuilder } from "./index";
 
 const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing();
 
@@ -32,10 +33,7 @@ describe.skipIf(skipWithout("docker, conda archive tools", reason))(
 
     beforeAll(async () => {
       channel = await serveGpukitCondaChannel(join(tmp.path, "channel"));
-      builder = new ImageBuilder({
-        docker,
-        condaPrefix: { dir: join(tmp.path, "prefixes"), packageCache: join(tmp.path, "pkgs") },
-      });
+      builder = condaPrefixImageBuilder(docker, tmp.path);
     }, 120_000);
     afterAll(async () => {
       await channel?.close();

@@ -1,12 +1,12 @@
 import { parseDefinition } from "@mlenv/core";
-import { baseImageCpu, skipWithout } from "@mlenv/test-utils";
+import { baseImageCpu, skipWithout, uniqueTag } from "@mlenv/test-utils";
 import { imageBuildsMissing, useImageBuilds } from "@mlenv/test-utils/fixtures";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type BuildLogLine, DockerClient, registryManifestDigest } from "../docker/index";
 import { ImageBuilder } from "./builder";
 
 const reason = await imageBuildsMissing();
-const run = `${process.pid}x${Date.now().toString(36)}`;
+const run = uniqueTag();
 const secret = `pw-${run}-never-logged`;
 
 describe.skipIf(skipWithout("docker", reason))(

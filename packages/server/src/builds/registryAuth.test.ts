@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { baseImageCpu, skipWithout } from "@mlenv/test-utils";
+import { baseImageCpu, skipWithout, uniqueTag } from "@mlenv/test-utils";
 import { imageBuildsMissing, useImageBuilds, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerClient } from "../docker/index";
@@ -7,7 +7,7 @@ import { silentLogger } from "../logger";
 import { type RunningServer, startServer } from "../server";
 
 const reason = await imageBuildsMissing();
-const run = `${process.pid}x${Date.now().toString(36)}`;
+const run = uniqueTag();
 /** `${MLENV_SECRET_REGISTRY_PW}`: the definition names the secret, never its value. */
 const secretRef = ["$", "{MLENV_SECRET_REGISTRY_PW}"].join("");
 

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
-import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout } from "@mlenv/test-utils";
+import { baseImageCpu, dockerAvailable, makeTempDir, skipWithout, uniqueTag } from "@mlenv/test-utils";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provideTokenLookup } from "../auth";
@@ -15,7 +15,7 @@ import { openBuildJobStore } from "./jobStore";
 import { buildRoutes } from "./routes";
 
 const reason = await dockerAvailable();
-const run = `${process.pid}x${Date.now().toString(36)}`;
+const run = uniqueTag();
 
 describe.skipIf(skipWithout("docker", reason))("build routes over real HTTP", () => {
   const dir = makeTempDir();

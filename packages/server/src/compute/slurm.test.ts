@@ -19,13 +19,13 @@ import {
   makeTempDir,
   postgresMissing,
   type SlurmCluster,
-  serveGreetCondaChannel,
   skipWithout,
   slurmMissing,
   startPostgres,
   startSlurm,
   startTestServer,
   type TestServer,
+  withGreetCondaChannel,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, snapshotFiles, spawnServer, uploadSnapshot, venvMissing } from "../../test/helpers";
@@ -246,76 +246,73 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
   }, 120_000);
 
   it("a conda environment on the cluster: two servers submitting it at once build the prefix once on the shared directory", async () => {
-    const tools = condaArchiveToolsMissing();
-    if (skipWithout("zstd/bzip2 tools", tools)) return;
-    const dir = makeTempDir("mlenv-slurm-conda-");
-    const { channel, pythonVersion } = await serveGreetCondaChannel(dir.path);
-    // a second server process with its own database: the only thing the two share is the
-    // cluster's shared directory, so only the lock file there keeps them from building twice
-    // the same settings: another image layout would key the environment elsewhere
-    const other = await startTestServer((o) => startServer({ ...o, ...serverOptions }));
-    try {
-      const api2 = apiClient(other.url, other.token);
-      const att = await api2("POST", "/api/v1/compute", clusterTarget());
-      expect(att.status, JSON.stringify(att.json)).toBe(201);
-      const definition = {
-        name: "conda-on-cluster",
-        python: {
-          condaDependencies: {
-            name: "x",
-            // a name no other test run used: a new environment on the shared directory
-            dependencies: [`python=${pythonVersion}`, "greet"],
-            channels: [channel.url],
-            variables: { MLENV_TEST_NONCE: randomBytes(6).toString("hex") },
+    if (skipWithout("zstd/bzip2 tools", condaArchiveToolsMissing())) return;
+    await withGreetCondaChannel(async ({ channel, pythonVersion }) => {
+      // a second server process with its own database: the only thing the two share is the
+      // cluster's shared directory, so only the lock file there keeps them from building twice
+      // the same settings: another image layout would key the environment elsewhere
+      const other = await startTestServer((o) => startServer({ ...o, ...serverOptions }));
+      try {
+        const api2 = apiClient(other.url, other.token);
+        const att = await api2("POST", "/api/v1/compute", clusterTarget());
+        expect(att.status, JSON.stringify(att.json)).toBe(201);
+        const definition = {
+          name: "conda-on-cluster",
+          python: {
+            condaDependencies: {
+              name: "x",
+              // a name no other test run used: a new environment on the shared directory
+              dependencies: [`python=${pythonVersion}`, "greet"],
+              channels: [channel.url],
+              variables: { MLENV_TEST_NONCE: randomBytes(6).toString("hex") },
+            },
           },
-        },
-      };
-      const files = snapshotFiles({
-        "train.py": "import sys, greet\nprint(greet.GREETING)\nprint('prefix', sys.prefix)\n",
-      });
-      const subs = await Promise.all(
-        [api, api2].map(async (a) => {
-          const snap = await a("POST", "/api/v1/snapshots", { files });
-          return a("POST", "/api/v1/runs", {
-            experiment: "conda",
-            script: "train.py",
-            snapshot: snap.json.id,
-            target: "cluster",
-            environment: { definition },
-          });
-        }),
-      );
-      for (const s of subs) expect(s.status, JSON.stringify(s.json)).toBe(201);
-      const logs: string[] = [];
-      for (const [i, a] of [api, api2].entries()) {
-        const id = subs[i]?.json.id as string;
-        const end = Date.now() + 300_000;
-        // biome-ignore lint/suspicious/noExplicitAny: run JSON checked field by field
-        let run: any;
-        for (;;) {
-          // a keep-alive connection the server closes just then: ask again
-          run = (await a("GET", `/api/v1/runs/${id}`).catch(() => null))?.json ?? run;
-          if (["completed", "failed", "canceled"].includes(run?.status) || Date.now() > end) break;
-          await new Promise((res) => setTimeout(res, 300));
+        };
+        const files = snapshotFiles({
+          "train.py": "import sys, greet\nprint(greet.GREETING)\nprint('prefix', sys.prefix)\n",
+        });
+        const subs = await Promise.all(
+          [api, api2].map(async (a) => {
+            const snap = await a("POST", "/api/v1/snapshots", { files });
+            return a("POST", "/api/v1/runs", {
+              experiment: "conda",
+              script: "train.py",
+              snapshot: snap.json.id,
+              target: "cluster",
+              environment: { definition },
+            });
+          }),
+        );
+        for (const s of subs) expect(s.status, JSON.stringify(s.json)).toBe(201);
+        const logs: string[] = [];
+        for (const [i, a] of [api, api2].entries()) {
+          const id = subs[i]?.json.id as string;
+          const end = Date.now() + 300_000;
+          // biome-ignore lint/suspicious/noExplicitAny: run JSON checked field by field
+          let run: any;
+          for (;;) {
+            // a keep-alive connection the server closes just then: ask again
+            run = (await a("GET", `/api/v1/runs/${id}`).catch(() => null))?.json ?? run;
+            if (["completed", "failed", "canceled"].includes(run?.status) || Date.now() > end) break;
+            await new Promise((res) => setTimeout(res, 300));
+          }
+          const log = (await a("GET", `/api/v1/runs/${id}/logs`)).json.items
+            .map((l: { text: string }) => l.text)
+            .join("\n");
+          expect(run.status, log).toBe("completed");
+          expect(log).toContain("hello from a conda package");
+          expect(log).toMatch(new RegExp(`prefix ${slurm.sharedDir}/\\.mlenv/envs/[0-9a-f]+`));
+          logs.push(log);
         }
-        const log = (await a("GET", `/api/v1/runs/${id}/logs`)).json.items
-          .map((l: { text: string }) => l.text)
-          .join("\n");
-        expect(run.status, log).toBe("completed");
-        expect(log).toContain("hello from a conda package");
-        expect(log).toMatch(new RegExp(`prefix ${slurm.sharedDir}/\\.mlenv/envs/[0-9a-f]+`));
-        logs.push(log);
+        // one server installed the prefix, the other waited for its lock and reused it
+        expect(logs.filter((l) => l.includes("installing conda environment"))).toHaveLength(1);
+        expect(logs.filter((l) => l.includes("conda environment ready: 2 conda packages"))).toHaveLength(1);
+        expect(logs.filter((l) => l.includes("environment ready: reusing venv"))).toHaveLength(1);
+        expect(logs.some((l) => l.includes("waiting for another process that is building venv"))).toBe(true);
+      } finally {
+        await other.stop();
       }
-      // one server installed the prefix, the other waited for its lock and reused it
-      expect(logs.filter((l) => l.includes("installing conda environment"))).toHaveLength(1);
-      expect(logs.filter((l) => l.includes("conda environment ready: 2 conda packages"))).toHaveLength(1);
-      expect(logs.filter((l) => l.includes("environment ready: reusing venv"))).toHaveLength(1);
-      expect(logs.some((l) => l.includes("waiting for another process that is building venv"))).toBe(true);
-    } finally {
-      await other.stop();
-      await channel.close();
-      dir.cleanup();
-    }
+    });
   }, 400_000);
 
   it.skipIf(skipWithout("docker", dockerMissing))(

@@ -4,10 +4,10 @@ import {
   buildWheel,
   condaArchiveToolsMissing,
   makeTempDir,
-  serveGreetCondaChannel,
   servePypiIndex,
   skipWithout,
   startTestServer,
+  withGreetCondaChannel,
 } from "@mlenv/test-utils";
 import { useTestServer } from "@mlenv/test-utils/fixtures";
 import { describe, expect, it } from "vitest";
@@ -186,11 +186,8 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     }, 60_000);
 
     it("conda packages on the local target: a conda environment installed without conda runs the script", async () => {
-      const missing = condaArchiveToolsMissing();
-      if (skipWithout("zstd/bzip2 tools", missing)) return;
-      const dir = makeTempDir("mlenv-run-conda-");
-      const { channel, pythonVersion } = await serveGreetCondaChannel(dir.path);
-      try {
+      if (skipWithout("zstd/bzip2 tools", condaArchiveToolsMissing())) return;
+      await withGreetCondaChannel(async ({ channel, pythonVersion }) => {
         const def = condaEnv("conda-env", [`python=${pythonVersion}`, "greet"], [channel.url]);
         const snap = await snapshot({
           "a.py": "import sys, greet\nprint(greet.GREETING)\nprint('prefix', sys.prefix)\n",
@@ -207,10 +204,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         const again = await submitWith(def, "demo", "a.py", snap);
         expect((await waitFinal(again.json.id)).status).toBe("completed");
         expect(await logText(again.json.id)).toContain("environment ready: reusing venv");
-      } finally {
-        await channel.close();
-        dir.cleanup();
-      }
+      });
     }, 400_000);
 
     it("installs the pip block from a loopback index into the venv", async () => {
