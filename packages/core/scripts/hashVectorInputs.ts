@@ -1,3 +1,5 @@
+import { condaDefinition } from "../test/definitions";
+
 /** Inputs of hash-vectors.json. Changing an input or the scheme means regenerating the vectors. */
 export const canonicalInputs: { name: string; value: unknown }[] = [
   { name: "empty object", value: {} },
@@ -14,20 +16,12 @@ export const definitionInputs: { name: string; input?: unknown; file?: { name: s
   { name: "minimal", input: { name: "minimal" } },
   {
     name: "conda and pip",
-    input: {
-      name: "train",
-      python: {
-        condaDependencies: {
-          channels: ["conda-forge", "defaults"],
-          dependencies: [
-            "python=3.10",
-            "numpy=1.17.0",
-            "scipy >= 1.3",
-            { pip: ["Requests == 2.31.0", "flask[async]==2.0; python_version >= '3.8'"] },
-          ],
-        },
-      },
-    },
+    input: condaDefinition("train", [
+      "python=3.10",
+      "numpy=1.17.0",
+      "scipy >= 1.3",
+      { pip: ["Requests == 2.31.0", "flask[async]==2.0; python_version >= '3.8'"] },
+    ]),
   },
   {
     name: "same, reordered and respelled",
@@ -58,16 +52,10 @@ export const definitionInputs: { name: string; input?: unknown; file?: { name: s
   },
   {
     name: "GPU via CUDA packages, platforms",
-    input: {
-      name: "gpu",
+    input: condaDefinition("gpu", ["python=3.11", "pytorch::pytorch-cuda=12.1"], {
       platforms: ["linux-64", "linux-aarch64"],
-      python: {
-        condaDependencies: {
-          channels: ["pytorch", "nvidia"],
-          dependencies: ["python=3.11", "pytorch::pytorch-cuda=12.1"],
-        },
-      },
-    },
+      channels: ["pytorch", "nvidia"],
+    }),
   },
   {
     name: "user-managed, spark, r",

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TestServerFixture, useTestServer } from "@mlenv/test-utils/fixtures";
@@ -11,81 +11,14 @@ import { startServer } from "../src/server";
 import { SERVICE_TOKEN_HEADER } from "../src/services/serviceManager";
 import type { SqlLocation } from "../src/store/database";
 
-export { apiClient, snapshotFiles, uploadSnapshot, venvMissing } from "@mlenv/test-utils";
-
-/** The command line that runs src/internal/serveMain.ts (what `mlenv server` runs) with `args`. */
-export function serveMainCommand(...args: string[]): [string, ...string[]] {
-  return [
-    process.execPath,
-    "--import",
-    "tsx",
-    "--conditions=@mlenv/source",
-    join(import.meta.dirname, "..", "src", "internal", "serveMain.ts"),
-    ...args,
-  ];
-}
-
-/**
- * Start the server (src/internal/serveMain.ts) in its own process; resolves with its URL, a
- * graceful stop (SIGTERM) and a crash (SIGKILL: nothing is released or flushed).
- */
-export async function spawnServer(
-  env: Record<string, string>,
-  options: { uid?: number } = {},
-): Promise<{
-  url: string;
-  pid: number;
-  child: ChildProcess;
-  stop: () => Promise<void>;
-  crash: () => Promise<void>;
-}> {
-  const node = serveMainCommand();
-  // as another (unprivileged) user: setpriv drops root before node starts
-  const argv =
-    options.uid === undefined
-      ? node
-      : [
-          "setpriv",
-          "--reuid",
-          String(options.uid),
-          "--regid",
-          String(options.uid),
-          "--clear-groups",
-          ...node,
-        ];
-  const child = spawn(argv[0]!, argv.slice(1), {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /^listening (\S+)$/m.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    child.once("exit", (code) =>
-      reject(new Error(`server process exited with ${code}: ${stderr.slice(0, 2000)}`)),
-    );
-  });
-  const signal = (sig: NodeJS.Signals) =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill(sig);
-    });
-  return {
-    url,
-    pid: child.pid ?? 0,
-    child,
-    stop: () => signal("SIGTERM"),
-    crash: () => signal("SIGKILL"),
-  };
-}
+export {
+  apiClient,
+  serveMainCommand,
+  snapshotFiles,
+  spawnServer,
+  uploadSnapshot,
+  venvMissing,
+} from "@mlenv/test-utils";
 
 /**
  * PUT the file at `path` as wheel `filename` to `server` with curl (another process, streaming

@@ -44,6 +44,8 @@ export type { LocalRegistry, StartRegistryOptions } from "./registry";
 export { registryAvailable, startRegistry } from "./registry";
 export type { ApiClient, CapturedLog, StartServerFn, TestServer } from "./server";
 export { apiClient, snapshotFiles, startTestServer, uploadSnapshot } from "./server";
+export type { ServerProcess } from "./serverProcess";
+export { serveMainCommand, spawnServer } from "./serverProcess";
 export type { SlurmCluster } from "./slurm";
 export { SLURM_CLUSTER_SCRIPT, slurmMissing, startSlurm } from "./slurm";
 export { makeTempDir, uniqueTag } from "./tempDir";

@@ -1,50 +1,39 @@
 import { describe, expect, it } from "vitest";
-import { type EnvironmentDefinitionInput, parseDefinition } from "../spec/definition";
+import { condaDefinition } from "../../test/definitions";
+import { parseDefinition } from "../spec/definition";
 import { diffDefinitions, formatDiff } from "./diff";
 
-const a: EnvironmentDefinitionInput = {
-  name: "a",
-  environmentVariables: { KEEP: "1", GONE: "x", CHANGE: "old" },
-  python: {
-    condaDependencies: {
-      channels: ["conda-forge", "defaults"],
-      dependencies: ["python=3.10", "numpy=1.17.0", "pandas", { pip: ["requests==2.31.0", "Flask==2.0"] }],
-    },
+const a = condaDefinition(
+  "a",
+  ["python=3.10", "numpy=1.17.0", "pandas", { pip: ["requests==2.31.0", "Flask==2.0"] }],
+  { environmentVariables: { KEEP: "1", GONE: "x", CHANGE: "old" } },
+);
+const b = condaDefinition(
+  "b",
+  [
+    "python = 3.10",
+    "numpy>=1.18",
+    "scipy=1.3",
+    { pip: ["flask == 2.0", "--index-url http://127.0.0.1:9/simple"] },
+  ],
+  {
+    environmentVariables: { KEEP: "1", CHANGE: "new", ADDED: "y" },
+    docker: { baseImage: "ubuntu:24.04", shmSize: "4g" },
+    channels: ["defaults", "conda-forge"],
   },
-};
-const b: EnvironmentDefinitionInput = {
-  name: "b",
-  environmentVariables: { KEEP: "1", CHANGE: "new", ADDED: "y" },
-  docker: { baseImage: "ubuntu:24.04", shmSize: "4g" },
-  python: {
-    condaDependencies: {
-      channels: ["defaults", "conda-forge"],
-      dependencies: [
-        "python = 3.10",
-        "numpy>=1.18",
-        "scipy=1.3",
-        { pip: ["flask == 2.0", "--index-url http://127.0.0.1:9/simple"] },
-      ],
-    },
-  },
-};
+);
 
 describe("diffDefinitions", () => {
   it("reports no differences for normalised-equal definitions", () => {
     const x = parseDefinition(a);
     const y = parseDefinition({
       ...a,
-      python: {
-        condaDependencies: {
-          channels: ["conda-forge", "defaults"],
-          dependencies: [
-            { pip: ["flask==2.0", "Requests == 2.31.0"] },
-            "pandas",
-            "NumPy=1.17.0",
-            "python=3.10",
-          ],
-        },
-      },
+      ...condaDefinition(a.name, [
+        { pip: ["flask==2.0", "Requests == 2.31.0"] },
+        "pandas",
+        "NumPy=1.17.0",
+        "python=3.10",
+      ]),
     });
     const d = diffDefinitions(x, y);
     expect(d.equal).toBe(true);

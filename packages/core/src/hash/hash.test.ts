@@ -1,24 +1,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { condaDefinition } from "../../test/definitions";
 import { defaultCoreConfig, type ImageLayout } from "../config";
 import { loadDefinitionFile } from "../formats/folder";
 import { type EnvironmentDefinitionInput, parseDefinition } from "../spec/definition";
 import { definitionHash, imageKey } from "./hash";
 
-const base: EnvironmentDefinitionInput = {
-  name: "base",
-  python: {
-    condaDependencies: {
-      channels: ["conda-forge", "defaults"],
-      dependencies: [
-        "python=3.10",
-        "numpy=1.17.0",
-        "scipy>=1.3",
-        { pip: ["requests==2.31.0", "Flask==2.0"] },
-      ],
-    },
-  },
-};
+const base = condaDefinition("base", [
+  "python=3.10",
+  "numpy=1.17.0",
+  "scipy>=1.3",
+  { pip: ["requests==2.31.0", "Flask==2.0"] },
+]);
 
 function with_(mutate: (d: EnvironmentDefinitionInput & Record<string, unknown>) => void) {
   const copy = JSON.parse(JSON.stringify(base));
@@ -173,12 +166,9 @@ describe("hash invariance (property)", () => {
         fc.integer(),
         (condaSpecs, pipSpecs, seed) => {
           const make = (c: string[], p: string[]) =>
-            parseDefinition({
-              name: "p",
-              python: {
-                condaDependencies: { channels: ["a", "b"], dependencies: ["python=3.11", ...c, { pip: p }] },
-              },
-            });
+            parseDefinition(
+              condaDefinition("p", ["python=3.11", ...c, { pip: p }], { channels: ["a", "b"] }),
+            );
           const shuffle = <T>(xs: T[]) =>
             xs
               .map((x, i) => ({ x, k: Math.imul(i + 1, seed | 1) >>> 0 }))

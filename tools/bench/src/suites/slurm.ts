@@ -1,23 +1,17 @@
-/**
- * Runs on a Slurm compute target (the one-node cluster of scripts/slurm-cluster.sh):
- * - slurm-run-overhead: a trivial run from submit to `completed` through the server, against
- *   `sbatch --wait` of the same script on the same cluster in the same run (ratio target <= 1.5);
- * - slurm-50-runs: 50 trivial runs submitted at once (all must complete), wall time and the
- *   server process's CPU time per run (utime + stime from /proc).
- * The server runs in its own process (serveMain) so its CPU time is its own.
- */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { runs } from "@mlenv/api";
-import { makeTempDir, skipWithout, slurmMissing, startSlurm, venvMissing } from "@mlenv/test-utils";
+import {
+  makeTempDir,
+  skipWithout,
+  slurmMissing,
+  spawnServer,
+  startSlurm,
+  venvMissing,
+} from "@mlenv/test-utils";
 import { type BenchContext, type BenchSuite, median } from "../harness";
 
-const SERVE_MAIN = fileURLToPath(
-  new URL("../../../../packages/server/src/internal/serveMain.ts", import.meta.url),
-);
 const SCRIPT = "print('ok')\n";
 const RUNS = Number(process.env.MLENV_BENCH_SLURM_RUNS ?? 5);
 
@@ -28,36 +22,6 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function startServerProcess(env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@mlenv/source", SERVE_MAIN], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /^listening (\S+)$/m.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${stderr.slice(0, 2000)}`)));
-  });
-  return {
-    url,
-    pid: child.pid!,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
 export const suite: BenchSuite = {
   name: "slurm",
   requires: ["slurm"],
@@ -66,7 +30,7 @@ export const suite: BenchSuite = {
     const slurm = await startSlurm();
     const dir = makeTempDir("mlenv-bench-slurm-");
     const token = `mlenv_${randomBytes(32).toString("base64url")}`;
-    const server = await startServerProcess({
+    const server = await spawnServer({
       MLENV_DATA_DIR: dir.path,
       MLENV_BOOTSTRAP_TOKEN: token,
       MLENV_CLUSTER_POLL_MS: "200",
