@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { resource } from "./resource";
 import { noToken, reader, writer } from "./route";
 
 /** Image builds of environment versions. */
@@ -95,10 +96,9 @@ export const environmentImage = reader.get("/api/v1/environments/{name}/image", 
   responses: { 200: ImageDetailsSchema },
 });
 
-export const getBuild = reader.get("/api/v1/builds/{id}", {
-  summary: "One build job",
-  responses: { 200: BuildJobSchema },
-});
+const build = resource("/api/v1/builds/{id}", BuildJobSchema);
+
+export const getBuild = build.get(reader, "One build job");
 
 export const buildLogs = reader.get("/api/v1/builds/{id}/logs", {
   summary:
@@ -110,10 +110,11 @@ export const buildLogs = reader.get("/api/v1/builds/{id}/logs", {
   responses: { 200: z.object({ status: BuildStatusSchema, items: z.array(BuildLogLineSchema) }) },
 });
 
-export const cancelBuild = writer.post("/api/v1/builds/{id}/cancel", {
-  summary: "Cancel a build job (the engine build stops when nobody else waits on it)",
-  responses: { 200: BuildJobSchema },
-});
+export const cancelBuild = build.action(
+  writer,
+  "cancel",
+  "Cancel a build job (the engine build stops when nobody else waits on it)",
+);
 
 export const buildSecretPayload = noToken.get("/build-secrets/v1/{nonce}", {
   summary:

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { itemsOf, NulFree } from "./common";
+import { NulFree } from "./common";
+import { resource } from "./resource";
 import { admin, reader, writer } from "./route";
 
 /** Compute targets (Slurm clusters) and datastores. */
@@ -171,46 +172,43 @@ export type DatastoreDetail = z.output<typeof DatastoreDetailView>;
 /** A run's resources as a client sends them (defaults not yet applied). */
 export type RunResourcesInput = z.input<typeof ResourcesSchema>;
 
-export const listComputeTargets = reader.get("/api/v1/compute", {
-  summary: "List compute targets: local and docker, then the attached ones (credentials never shown)",
-  responses: { 200: itemsOf(ComputeTargetView) },
-});
+const target = resource("/api/v1/compute/{name}", ComputeTargetView);
+const datastore = resource("/api/v1/datastores/{name}", DatastoreView, DatastoreDetailView);
 
-export const getComputeTarget = reader.get("/api/v1/compute/{name}", {
-  summary: "One compute target",
-  responses: { 200: ComputeTargetView },
-});
+export const listComputeTargets = target.list(
+  reader,
+  "List compute targets: local and docker, then the attached ones (credentials never shown)",
+);
 
-export const attachComputeTarget = admin.post("/api/v1/compute", {
-  summary:
-    "Attach a Slurm cluster (validated: the REST endpoint answers, the partition exists); a token is kept as a workspace secret",
-  body: AttachSlurmSchema,
-  bodyExample:
-    '{"kind":"slurm","name":"gpu-cluster","restUrl":"unix:/run/slurmrestd.sock","sharedDir":"/shared/mlenv","partition":"gpu"}',
-  responses: { 201: ComputeTargetView },
-});
+export const getComputeTarget = target.get(reader, "One compute target");
 
-export const detachComputeTarget = admin.delete("/api/v1/compute/{name}", {
-  summary: "Detach a compute target (runs already submitted keep being followed)",
-  responses: { 204: null },
-});
+export const attachComputeTarget = target.create(
+  admin,
+  "Attach a Slurm cluster (validated: the REST endpoint answers, the partition exists); a token is kept as a workspace secret",
+  {
+    body: AttachSlurmSchema,
+    bodyExample:
+      '{"kind":"slurm","name":"gpu-cluster","restUrl":"unix:/run/slurmrestd.sock","sharedDir":"/shared/mlenv","partition":"gpu"}',
+  },
+);
 
-export const createDatastore = admin.post("/api/v1/datastores", {
-  summary: "Create a datastore: a directory every target reaches, or versioned uploads to the blob store",
-  body: CreateDatastoreSchema,
-  bodyExample: '{"name":"images","kind":"directory","path":"/shared/data/images"}',
-  responses: { 201: DatastoreView },
-});
+export const detachComputeTarget = target.delete(
+  admin,
+  "Detach a compute target (runs already submitted keep being followed)",
+);
 
-export const listDatastores = reader.get("/api/v1/datastores", {
-  summary: "List datastores",
-  responses: { 200: itemsOf(DatastoreView) },
-});
+export const createDatastore = datastore.create(
+  admin,
+  "Create a datastore: a directory every target reaches, or versioned uploads to the blob store",
+  {
+    body: CreateDatastoreSchema,
+    bodyExample: '{"name":"images","kind":"directory","path":"/shared/data/images"}',
+  },
+);
 
-export const getDatastore = reader.get("/api/v1/datastores/{name}", {
-  summary: "One datastore with its versions",
-  responses: { 200: DatastoreDetailView },
-});
+export const listDatastores = datastore.list(reader, "List datastores");
+
+export const getDatastore = datastore.get(reader, "One datastore with its versions");
 
 export const uploadDatastoreVersion = writer.post("/api/v1/datastores/{name}/versions", {
   summary: "Upload a version of a blob datastore (files base64; same files answer the existing version)",

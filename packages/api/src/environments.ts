@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { itemsOf, MAX_INT, PositiveIntText, RoleSchema } from "./common";
+import { resource } from "./resource";
 import { admin, reader, writer } from "./route";
 
 /** The environment registry: workspaces, tokens, environments, versions, labels. */
@@ -148,10 +149,20 @@ export const createWorkspace = admin.post("/api/v1/workspaces", {
   responses: { 201: WorkspaceCreatedSchema },
 });
 
-export const listTokens = admin.get("/api/v1/tokens", {
-  summary: "List the workspace's live tokens",
-  responses: { 200: TokenListSchema },
-});
+const token = resource("/api/v1/tokens/{id}", TokenSchema);
+const environment = resource(
+  "/api/v1/environments/{name}",
+  EnvironmentSummarySchema,
+  EnvironmentVersionSchema,
+);
+const version = resource(
+  "/api/v1/environments/{name}/versions/{version}",
+  VersionSummarySchema,
+  EnvironmentVersionSchema,
+);
+const label = resource("/api/v1/environments/{name}/labels/{label}", LabelSchema);
+
+export const listTokens = token.list(admin, "List the workspace's live tokens");
 
 export const createToken = admin.post("/api/v1/tokens", {
   summary: "Create a token (the plaintext is returned once)",
@@ -160,10 +171,7 @@ export const createToken = admin.post("/api/v1/tokens", {
   responses: { 201: TokenCreatedSchema },
 });
 
-export const revokeToken = admin.delete("/api/v1/tokens/{id}", {
-  summary: "Revoke a token",
-  responses: { 204: null },
-});
+export const revokeToken = token.delete(admin, "Revoke a token");
 
 export const registerEnvironment = writer.post("/api/v1/environments", {
   summary: "Register a definition (new hash: next version; same hash: the existing version)",
@@ -178,10 +186,8 @@ export const listEnvironments = reader.get("/api/v1/environments", {
   responses: { 200: EnvironmentListSchema },
 });
 
-export const getEnvironment = reader.get("/api/v1/environments/{name}", {
-  summary: "Get the latest version, or ?version=N, or ?label=L",
+export const getEnvironment = environment.get(reader, "Get the latest version, or ?version=N, or ?label=L", {
   query: GetQuerySchema,
-  responses: { 200: EnvironmentVersionSchema },
 });
 
 export const environmentHistory = reader.get("/api/v1/environments/{name}/versions", {
@@ -189,10 +195,7 @@ export const environmentHistory = reader.get("/api/v1/environments/{name}/versio
   responses: { 200: HistorySchema },
 });
 
-export const getEnvironmentVersion = reader.get("/api/v1/environments/{name}/versions/{version}", {
-  summary: "Get one version",
-  responses: { 200: EnvironmentVersionSchema },
-});
+export const getEnvironmentVersion = version.get(reader, "Get one version");
 
 export const getEnvironmentLock = reader.get("/api/v1/environments/{name}/versions/{version}/lock", {
   summary: "The lock stored with a version (404 E_NOT_FOUND when it is unlocked)",
@@ -205,32 +208,22 @@ export const diffEnvironment = reader.get("/api/v1/environments/{name}/diff", {
   responses: { 200: DiffSchema },
 });
 
-export const listLabels = reader.get("/api/v1/environments/{name}/labels", {
-  summary: "Labels of an environment",
-  responses: { 200: LabelListSchema },
-});
+export const listLabels = label.list(reader, "Labels of an environment");
 
-export const setLabel = writer.put("/api/v1/environments/{name}/labels/{label}", {
-  summary: "Point a label at a version (moves it if it exists)",
+export const setLabel = label.put(writer, "Point a label at a version (moves it if it exists)", {
   body: SetLabelSchema,
   bodyExample: '{"version":2}',
-  responses: { 200: LabelSchema },
 });
 
-export const deleteLabel = writer.delete("/api/v1/environments/{name}/labels/{label}", {
-  summary: "Remove a label",
-  responses: { 204: null },
-});
+export const deleteLabel = label.delete(writer, "Remove a label");
 
-export const archiveEnvironment = writer.post("/api/v1/environments/{name}/archive", {
-  summary: "Archive (hidden from list, still gettable by version)",
-  responses: { 200: EnvironmentSummarySchema },
-});
+export const archiveEnvironment = environment.action(
+  writer,
+  "archive",
+  "Archive (hidden from list, still gettable by version)",
+);
 
-export const restoreEnvironment = writer.post("/api/v1/environments/{name}/restore", {
-  summary: "Restore an archived environment",
-  responses: { 200: EnvironmentSummarySchema },
-});
+export const restoreEnvironment = environment.action(writer, "restore", "Restore an archived environment");
 
 export const cloneEnvironment = writer.post("/api/v1/environments/{name}/clone", {
   summary: "Copy a version under a new name (version 1)",

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ArtifactSchema, BYTES, FilesSchema, itemsOf, NulFree } from "./common";
+import { ArtifactSchema, BYTES, FilesSchema, NulFree } from "./common";
+import { resource } from "./resource";
 import { reader, writer } from "./route";
 
 /** Models registered from runs' outputs or from files. */
@@ -37,16 +38,14 @@ export const registerModel = writer.post("/api/v1/models", {
   responses: { 200: ModelRegisteredSchema, 201: ModelRegisteredSchema },
 });
 
-export const listModels = reader.get("/api/v1/models", {
-  summary: "List models, optionally the versions of one name",
+const model = resource("/api/v1/models/{name}", ModelSchema);
+
+export const listModels = model.list(reader, "List models, optionally the versions of one name", {
   query: z.object({ name: z.string().optional() }),
-  responses: { 200: itemsOf(ModelSchema) },
 });
 
-export const getModel = reader.get("/api/v1/models/{name}", {
-  summary: "The latest version of a model, or ?version=N",
+export const getModel = model.get(reader, "The latest version of a model, or ?version=N", {
   query: z.object({ version: z.string().optional() }),
-  responses: { 200: ModelSchema },
 });
 
 export const downloadModelFile = reader.get("/api/v1/models/{name}/versions/{version}/files/content", {

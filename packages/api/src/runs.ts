@@ -1,17 +1,8 @@
 import { z } from "zod";
 import { canonicalStatus } from "./builds";
-import {
-  ArtifactSchema,
-  BYTES,
-  FilesSchema,
-  itemsOf,
-  LogsQuerySchema,
-  LogsSchema,
-  MAX_GPUS,
-  NulFree,
-  RunErrorSchema,
-} from "./common";
+import { ArtifactSchema, BYTES, FilesSchema, itemsOf, MAX_GPUS, NulFree, RunErrorSchema } from "./common";
 import { DatastoreArgumentSchema, ResourcesSchema } from "./compute";
+import { resource } from "./resource";
 import { reader, writer } from "./route";
 
 /** Runs of scripts from source snapshots, and the server's GPUs. */
@@ -143,36 +134,32 @@ export const uploadSnapshot = writer.post("/api/v1/snapshots", {
   responses: { 201: SnapshotSchema },
 });
 
-export const submitRun = writer.post("/api/v1/runs", {
-  summary:
-    "Submit a run of a script from a snapshot in an environment (local or docker target); with gpus it waits until that many GPUs are free (409 E_GPU_UNAVAILABLE when the machine has fewer)",
-  body: SubmitSchema,
-  bodyExample:
-    '{"experiment":"demo","script":"train.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
-  responses: { 201: RunSchema },
-});
+const run = resource("/api/v1/runs/{id}", RunSchema);
+
+export const submitRun = run.create(
+  writer,
+  "Submit a run of a script from a snapshot in an environment (local or docker target); with gpus it waits until that many GPUs are free (409 E_GPU_UNAVAILABLE when the machine has fewer)",
+  {
+    body: SubmitSchema,
+    bodyExample:
+      '{"experiment":"demo","script":"train.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
+  },
+);
 
 export const listGpus = reader.get("/api/v1/gpus", {
   summary: "The server machine's GPUs (nvidia-smi -L), how many runs and services hold each, and __cuda",
   responses: { 200: GpusSchema },
 });
 
-export const listRuns = reader.get("/api/v1/runs", {
-  summary: "List runs, newest first, optionally of one experiment",
+export const listRuns = run.list(reader, "List runs, newest first, optionally of one experiment", {
   query: z.object({ experiment: z.string().optional() }),
-  responses: { 200: itemsOf(RunSchema) },
 });
 
-export const getRun = reader.get("/api/v1/runs/{id}", {
-  summary: "One run, with the exact environment it used",
-  responses: { 200: RunSchema },
-});
+export const getRun = run.get(reader, "One run, with the exact environment it used");
 
-export const runLogs = reader.get("/api/v1/runs/{id}/logs", {
-  summary:
-    "Log lines after ?after=seq; with Accept: text/event-stream or ?follow=1 server-sent events (`log` events with id = seq, Last-Event-ID resumes, one `end` event carrying the run when it is final)",
-  query: LogsQuerySchema,
-  responses: { 200: LogsSchema.extend({ status: RunStatusSchema }) },
+export const runLogs = run.logs(reader, RunStatusSchema, {
+  lines: "Log lines",
+  end: "the run when it is final",
 });
 
 export const runMetrics = reader.get("/api/v1/runs/{id}/metrics", {
@@ -186,10 +173,7 @@ export const runArtifact = reader.get("/api/v1/runs/{id}/artifacts/content", {
   responses: { 200: BYTES },
 });
 
-export const cancelRun = writer.post("/api/v1/runs/{id}/cancel", {
-  summary: "Cancel a run (stops its whole process tree)",
-  responses: { 200: RunSchema },
-});
+export const cancelRun = run.action(writer, "cancel", "Cancel a run (stops its whole process tree)");
 
 /** The states a run never leaves. */
 export const FINAL_RUN_STATUSES = ["completed", "failed", "canceled"] as const satisfies readonly z.infer<

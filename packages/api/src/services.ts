@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { itemsOf, LogsQuerySchema, LogsSchema, MAX_GPUS, NulFree, RunErrorSchema } from "./common";
+import { MAX_GPUS, NulFree, RunErrorSchema } from "./common";
+import { resource } from "./resource";
 import { reader, writer } from "./route";
 import { EnvironmentChoiceSchema, RunEnvironmentSchema } from "./runs";
 
@@ -58,29 +59,25 @@ export type ServiceStatus = z.output<typeof ServiceStatusSchema>;
 export type Service = z.output<typeof ServiceSchema>;
 export type DeployInput = z.input<typeof DeploySchema>;
 
-export const deployService = writer.post("/api/v1/services", {
-  summary: "Deploy a model as a local web service (or a docker container) running an entry script",
-  body: DeploySchema,
-  bodyExample:
-    '{"name":"scoring","model":{"name":"my-model"},"entryScript":"score.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
-  responses: { 201: ServiceSchema },
-});
+const service = resource("/api/v1/services/{name}", ServiceSchema);
 
-export const listServices = reader.get("/api/v1/services", {
-  summary: "List services",
-  responses: { 200: itemsOf(ServiceSchema) },
-});
+export const deployService = service.create(
+  writer,
+  "Deploy a model as a local web service (or a docker container) running an entry script",
+  {
+    body: DeploySchema,
+    bodyExample:
+      '{"name":"scoring","model":{"name":"my-model"},"entryScript":"score.py","snapshot":"sha256:…","environment":{"name":"my-env"}}',
+  },
+);
 
-export const getService = reader.get("/api/v1/services/{name}", {
-  summary: "One service",
-  responses: { 200: ServiceSchema },
-});
+export const listServices = service.list(reader, "List services");
 
-export const serviceLogs = reader.get("/api/v1/services/{name}/logs", {
-  summary:
-    "Service log lines after ?after=seq; with Accept: text/event-stream or ?follow=1 server-sent events (`log` events with id = seq, Last-Event-ID resumes, one `end` event carrying the service when it fails or is deleted)",
-  query: LogsQuerySchema,
-  responses: { 200: LogsSchema.extend({ status: ServiceStatusSchema }) },
+export const getService = service.get(reader, "One service");
+
+export const serviceLogs = service.logs(reader, ServiceStatusSchema, {
+  lines: "Service log lines",
+  end: "the service when it fails or is deleted",
 });
 
 export const scoreService = reader.post("/api/v1/services/{name}/score", {
@@ -90,7 +87,4 @@ export const scoreService = reader.post("/api/v1/services/{name}/score", {
   responses: { 200: z.unknown() },
 });
 
-export const deleteService = writer.delete("/api/v1/services/{name}", {
-  summary: "Delete a service (stops its worker)",
-  responses: { 204: null },
-});
+export const deleteService = service.delete(writer, "Delete a service (stops its worker)");

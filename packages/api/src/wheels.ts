@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { BYTES, itemsOf } from "./common";
+import { BYTES } from "./common";
+import { resource } from "./resource";
 import { admin, noToken, reader, writer } from "./route";
 
 /** Private wheels, build secrets and the per-workspace package index (PEP 503/691). */
@@ -76,10 +77,11 @@ export const uploadWheel = writer.put("/upload/v1/wheels/{filename}", {
   responses: { 200: WheelUploadSchema, 201: WheelUploadSchema },
 });
 
-export const listWheels = reader.get("/api/v1/wheels", {
-  summary: "List the workspace's wheels",
+const wheel = resource("/api/v1/wheels/{filename}", WheelSchema, WheelDetailSchema);
+const secret = resource("/api/v1/secrets/{name}", SecretSchema);
+
+export const listWheels = wheel.list(reader, "List the workspace's wheels", {
   query: z.object({ project: z.string().optional() }),
-  responses: { 200: itemsOf(WheelSchema) },
 });
 
 export const resolveWheel = reader.post("/api/v1/wheels/resolve", {
@@ -96,10 +98,7 @@ export const renderWheels = reader.post("/api/v1/wheels/render", {
   responses: { 200: z.object({ requirements: z.array(z.string()) }) },
 });
 
-export const getWheel = reader.get("/api/v1/wheels/{filename}", {
-  summary: "One wheel with its revisions",
-  responses: { 200: WheelDetailSchema },
-});
+export const getWheel = wheel.get(reader, "One wheel with its revisions");
 
 export const downloadWheel = reader.get("/api/v1/wheels/{filename}/download", {
   summary: "The wheel's bytes (?sha256= picks an older revision)",
@@ -107,56 +106,48 @@ export const downloadWheel = reader.get("/api/v1/wheels/{filename}/download", {
   responses: { 200: BYTES },
 });
 
-export const yankWheel = writer.post("/api/v1/wheels/{filename}/yank", {
-  summary: "Yank a wheel (PEP 592)",
+export const yankWheel = wheel.action(writer, "yank", "Yank a wheel (PEP 592)", {
   body: z.object({ reason: z.string().max(500).optional() }),
   optionalBody: true,
   bodyExample: '{"reason":"broken build"}',
-  responses: { 200: WheelSchema },
 });
 
-export const unyankWheel = writer.post("/api/v1/wheels/{filename}/unyank", {
-  summary: "Undo a yank",
-  responses: { 200: WheelSchema },
-});
+export const unyankWheel = wheel.action(writer, "unyank", "Undo a yank");
 
-export const listSecrets = admin.get("/api/v1/secrets", {
-  summary: "List build secret names (values are write-only)",
-  responses: { 200: itemsOf(SecretSchema) },
-});
+export const listSecrets = secret.list(admin, "List build secret names (values are write-only)");
 
-export const putSecret = admin.put("/api/v1/secrets/{name}", {
-  summary: "Set a build secret and where it may be sent (elsewhere it is refused)",
-  body: z.object({ value: z.string().min(1).max(4096), allowedHosts: AllowedHostsSchema.optional() }),
-  bodyExample: '{"value":"<secret, 1-4096 characters>","allowedHosts":["pypi.corp.example"]}',
-  responses: { 200: SecretSchema },
-});
+export const putSecret = secret.put(
+  admin,
+  "Set a build secret and where it may be sent (elsewhere it is refused)",
+  {
+    body: z.object({ value: z.string().min(1).max(4096), allowedHosts: AllowedHostsSchema.optional() }),
+    bodyExample: '{"value":"<secret, 1-4096 characters>","allowedHosts":["pypi.corp.example"]}',
+  },
+);
 
-export const deleteSecret = admin.delete("/api/v1/secrets/{name}", {
-  summary: "Delete a build secret",
-  responses: { 204: null },
-});
+export const deleteSecret = secret.delete(admin, "Delete a build secret");
 
 const INDEX = { contentType: "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html" };
 
-export const indexRootRedirect = noToken.get("/pypi/{workspace}/simple", {
-  summary: "Redirects (301) to the index root with its trailing slash",
-  responses: { 301: null },
-});
+/** A page of the index, served at `{path}/`, and the redirect (301, no token) from `{path}` to it. */
+function indexPage<const P extends string>(path: P, page: { name: string; summary: string }) {
+  return [
+    noToken.get(path, {
+      summary: `Redirects (301) to the ${page.name} with its trailing slash`,
+      responses: { 301: null },
+    }),
+    reader.get(`${path}/`, { summary: page.summary, responses: { 200: INDEX } }),
+  ] as const;
+}
 
-export const indexRoot = reader.get("/pypi/{workspace}/simple/", {
+export const [indexRootRedirect, indexRoot] = indexPage("/pypi/{workspace}/simple", {
+  name: "index root",
   summary: "PEP 503/691 index root (token by HTTP Basic auth, any user name)",
-  responses: { 200: INDEX },
 });
 
-export const indexProjectRedirect = noToken.get("/pypi/{workspace}/simple/{project}", {
-  summary: "Redirects (301) to the project page with its trailing slash",
-  responses: { 301: null },
-});
-
-export const indexProject = reader.get("/pypi/{workspace}/simple/{project}/", {
+export const [indexProjectRedirect, indexProject] = indexPage("/pypi/{workspace}/simple/{project}", {
+  name: "project page",
   summary: "PEP 503/691 project page",
-  responses: { 200: INDEX },
 });
 
 export const indexFile = reader.get("/pypi/{workspace}/files/{sha256}/{filename}", {
