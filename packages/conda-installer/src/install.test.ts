@@ -14,6 +14,7 @@ import {
   condaArchiveToolsMissing,
   type FixturePackage,
   greetCliFixture,
+  localCondaDefinition,
   makeTempDir,
   type PypiIndexServer,
   pythonFixture,
@@ -208,23 +209,20 @@ describe.skipIf(skipWithout("conda archive tools, cc, python3", missing))(
     const prefix = () => join(tmp.path, "envs", "main");
 
     it("locks, installs, imports, runs the entry point and the relocated binaries", async () => {
-      const def = parseDefinition({
-        name: "e2e",
-        platforms: ["linux-64"],
-        python: {
-          condaDependencies: {
-            channels: [channel.url],
-            dependencies: [
-              "python",
-              "greet",
-              "showprefix",
-              "libdemo",
-              "legacytool",
-              { pip: [`--index-url ${pypi.url}`, "tinydep"] },
-            ],
-          },
-        },
-      });
+      const def = parseDefinition(
+        localCondaDefinition(
+          "e2e",
+          [
+            "python",
+            "greet",
+            "showprefix",
+            "libdemo",
+            "legacytool",
+            { pip: [`--index-url ${pypi.url}`, "tinydep"] },
+          ],
+          { channels: [channel.url] },
+        ),
+      );
       const lock = await lockEnvironment(def);
       expect(lock.platforms["linux-64"]?.conda.map((p) => p.name)).toEqual([
         "greet",

@@ -6,7 +6,13 @@ import {
   renderPipRequirements,
   serializeLock,
 } from "@mlenv/core";
-import { buildWheel, makeTempDir, serveCondaChannel, servePypiIndex } from "@mlenv/test-utils";
+import {
+  buildWheel,
+  localCondaDefinition,
+  makeTempDir,
+  serveCondaChannel,
+  servePypiIndex,
+} from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CondaChannel, condaChannel } from "./conda/channel";
 import { isResolverError } from "./errors";
@@ -67,16 +73,11 @@ afterAll(async () => {
 });
 
 const definition = (deps: string[]) =>
-  parseDefinition({
-    name: "train",
-    platforms: ["linux-64"],
-    python: {
-      condaDependencies: {
-        channels: [channel.url],
-        dependencies: [...deps, { pip: [`--index-url ${index.url}`, "uses-numpy"] }],
-      },
-    },
-  });
+  parseDefinition(
+    localCondaDefinition("train", [...deps, { pip: [`--index-url ${index.url}`, "uses-numpy"] }], {
+      channels: [channel.url],
+    }),
+  );
 
 describe("lockEnvironment", () => {
   it("fetches the pip block's project pages while conda is still solving", async () => {
@@ -151,16 +152,11 @@ describe("lockEnvironment", () => {
   });
 
   it("fails with an explanation when the pip block cannot be satisfied", async () => {
-    const def = parseDefinition({
-      name: "bad",
-      platforms: ["linux-64"],
-      python: {
-        condaDependencies: {
-          channels: [channel.url],
-          dependencies: ["python=3.12", { pip: [`--index-url ${index.url}`, "tqdm>=5"] }],
-        },
-      },
-    });
+    const def = parseDefinition(
+      localCondaDefinition("bad", ["python=3.12", { pip: [`--index-url ${index.url}`, "tqdm>=5"] }], {
+        channels: [channel.url],
+      }),
+    );
     const e = await lockEnvironment(def).catch((x) => x);
     expect(isResolverError(e) && e.code).toBe("E_UNSATISFIABLE");
     expect((e as { explanation: string[] }).explanation[0]).toContain("tqdm>=5");
@@ -168,16 +164,11 @@ describe("lockEnvironment", () => {
 
   it("honours --pre in the pip block", async () => {
     const def = (pip: string[]) =>
-      parseDefinition({
-        name: "pre",
-        platforms: ["linux-64"],
-        python: {
-          condaDependencies: {
-            channels: [channel.url],
-            dependencies: ["python=3.12", { pip: [`--index-url ${index.url}`, ...pip] }],
-          },
-        },
-      });
+      parseDefinition(
+        localCondaDefinition("pre", ["python=3.12", { pip: [`--index-url ${index.url}`, ...pip] }], {
+          channels: [channel.url],
+        }),
+      );
     const version = async (pip: string[]) =>
       (await lockEnvironment(def(pip))).platforms["linux-64"]?.pip[0]?.version;
     expect(await version(["beta"])).toBe("1.0");

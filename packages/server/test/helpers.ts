@@ -1,11 +1,16 @@
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type TestServerFixture, useTestServer } from "@mlenv/test-utils/fixtures";
+import {
+  type TestServerFixture,
+  useImageCleanup,
+  useTempDir,
+  useTestServer,
+} from "@mlenv/test-utils/fixtures";
 import { ImageBuilder } from "../src/builds/builder";
 import type { BuildSupportOptions } from "../src/builds/buildSupport";
 import { PostgresStore, SqliteStore } from "../src/database";
-import type { DockerClient } from "../src/docker/index";
+import { DockerClient } from "../src/docker/index";
 import { openRunStore } from "../src/runs/runStore";
 import { startServer } from "../src/server";
 import { SERVICE_TOKEN_HEADER } from "../src/services/serviceManager";
@@ -119,12 +124,25 @@ export async function openFeatureStore<T extends { close(): Promise<void> }>(
   };
 }
 
-/** An image builder on `docker` that installs conda prefixes itself, in `workDir` (prefixes/, pkgs/). */
-export function condaPrefixImageBuilder(docker: DockerClient, workDir: string): ImageBuilder {
-  return new ImageBuilder({
+/**
+ * For the image builds of the current block: the engine, a temporary work directory (`prefix`),
+ * the set of images to remove after the tests, and a builder that installs conda prefixes itself,
+ * in the work directory (prefixes/, pkgs/).
+ */
+export function useCondaPrefixBuilds(prefix: string): {
+  docker: DockerClient;
+  tmp: { path: string };
+  images: Set<string>;
+  builder: ImageBuilder;
+} {
+  const docker = new DockerClient();
+  const tmp = useTempDir(prefix);
+  const images = useImageCleanup(docker);
+  const builder = new ImageBuilder({
     docker,
-    condaPrefix: { dir: join(workDir, "prefixes"), packageCache: join(workDir, "pkgs") },
+    condaPrefix: { dir: join(tmp.path, "prefixes"), packageCache: join(tmp.path, "pkgs") },
   });
+  return { docker, tmp, images, builder };
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe } from "vitest";
 import { skipWithout } from "./components";
+import type { CondaChannelServer } from "./condaChannel";
 import { dockerAvailable } from "./docker";
 import { type PostgresHandle, postgresMissing, startPostgres } from "./postgres";
 import { type PypiIndexOptions, type PypiIndexServer, servePypiIndex } from "./pypiIndex";
@@ -47,18 +48,35 @@ export function useTempDir(prefix?: string): { path: string } {
 }
 
 /**
+ * What `start` makes before the tests of the current block, ended by `end` after them; read
+ * through a live view.
+ */
+function useStarted<T extends object>(
+  what: string,
+  start: () => Promise<T>,
+  end: (value: T) => Promise<unknown>,
+): T {
+  let value: T | undefined;
+  beforeAll(async () => {
+    value = await start();
+  }, SETUP_TIMEOUT_MS);
+  afterAll(async () => {
+    if (value) await end(value);
+  });
+  return liveView(what, () => value);
+}
+
+/** The conda channel `serve` starts for the tests of the current block, closed after them. */
+export function useCondaChannel(serve: () => Promise<CondaChannelServer>): CondaChannelServer {
+  return useStarted("the conda channel", serve, (channel) => channel.close());
+}
+
+/**
  * A throw-away PostgreSQL server for the tests of the current block: started before them,
  * stopped (and its data removed) after them.
  */
 export function usePostgres(): PostgresHandle {
-  let pg: PostgresHandle | undefined;
-  beforeAll(async () => {
-    pg = await startPostgres();
-  }, SETUP_TIMEOUT_MS);
-  afterAll(async () => {
-    await pg?.stop();
-  });
-  return liveView("PostgreSQL", () => pg);
+  return useStarted("PostgreSQL", startPostgres, (pg) => pg.stop());
 }
 
 /**

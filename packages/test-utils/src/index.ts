@@ -32,6 +32,7 @@ export {
   withGreetCondaChannel,
   writeCondaChannel,
 } from "./condaChannel";
+export { localCondaDefinition } from "./definitions";
 export { baseImageCpu, dockerAvailable } from "./docker";
 export type { PostgresHandle } from "./postgres";
 export { postgresMissing, startPostgres } from "./postgres";

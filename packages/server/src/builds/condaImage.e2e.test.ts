@@ -10,6 +10,7 @@ import {
   condaArchiveToolsMissing,
   dockerAvailable,
   greetCliFixture,
+  localCondaDefinition,
   type PypiIndexServer,
   pythonFixture,
   serveFixtureChannel,
@@ -18,11 +19,9 @@ import {
   uniqueTag,
   wheelProjects,
 } from "@mlenv/test-utils";
-import { useImageCleanup, useTempDir } from "@mlenv/test-utils/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { condaPrefixImageBuilder } from "../../test/helpers";
-import { DockerClient } from "../docker/index";
-import type { ImageBuilder, ImageBuildResult } from "./index";
+import { useCondaPrefixBuilds } from "../../test/helpers";
+import type { ImageBuildResult } from "./index";
 
 const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing() ?? ccMissing();
 const run = uniqueTag();
@@ -37,13 +36,10 @@ const PREFIX = "/opt/conda/envs/mlenv";
 describe.skipIf(skipWithout("docker, conda archive tools, cc", reason))(
   "images with a conda prefix installed by mlenv (no conda in the base image)",
   () => {
-    const docker = new DockerClient();
-    const tmp = useTempDir("mlenv-conda-image-");
-    const images = useImageCleanup(docker);
+    const { docker, tmp, images, builder } = useCondaPrefixBuilds("mlenv-conda-image-");
     const tool = `mlenv-tool-${run}`;
     let channel: CondaChannelServer;
     let pypi: PypiIndexServer;
-    let builder: ImageBuilder;
 
     beforeAll(async () => {
       ({ channel } = await serveFixtureChannel(join(tmp.path, "channel"), [
@@ -52,7 +48,6 @@ describe.skipIf(skipWithout("docker, conda archive tools, cc", reason))(
         compiledFixture(tmp.path, "tar.bz2"),
       ]));
       pypi = await servePypiIndex({ projects: wheelProjects({ [tool]: ["1.0", "1.1"] }) });
-      builder = condaPrefixImageBuilder(docker, tmp.path);
     }, 300_000);
     afterAll(async () => {
       await channel?.close();
@@ -60,17 +55,13 @@ describe.skipIf(skipWithout("docker, conda archive tools, cc", reason))(
     });
 
     const definition = (pin: string): EnvironmentDefinition =>
-      parseDefinition({
-        name: "conda-image",
-        platforms: ["linux-64"],
-        docker: { baseImage: baseImageCpu() },
-        python: {
-          condaDependencies: {
-            channels: [channel.url],
-            dependencies: ["python", "greet", "showprefix", { pip: [`--index-url ${pypi.url}`, pin] }],
-          },
-        },
-      });
+      parseDefinition(
+        localCondaDefinition(
+          "conda-image",
+          ["python", "greet", "showprefix", { pip: [`--index-url ${pypi.url}`, pin] }],
+          { channels: [channel.url], docker: { baseImage: baseImageCpu() } },
+        ),
+      );
     const build = async (def: EnvironmentDefinition, lock: Lock) => {
       const log: string[] = [];
       const result = await builder.build({ definition: def, lock, onLog: (l) => log.push(l.text) });

@@ -3,17 +3,16 @@ import { join } from "node:path";
 import { parseDefinition } from "@mlenv/core";
 import {
   baseImageCpu,
-  type CondaChannelServer,
   condaArchiveToolsMissing,
   dockerAvailable,
+  localCondaDefinition,
   serveGpukitCondaChannel,
   skipWithout,
 } from "@mlenv/test-utils";
-import { useImageCleanup, useTempDir } from "@mlenv/test-utils/fixtures";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { condaPrefixImageBuilder } from "../../test/helpers";
+import { useCondaChannel } from "@mlenv/test-utils/fixtures";
+import { describe, expect, it } from "vitest";
+import { useCondaPrefixBuilds } from "../../test/helpers";
 import { DockerClient } from "../docker/index";
-import type { ImageBuilder } from "./index";
 
 const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing();
 
@@ -25,27 +24,16 @@ const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing();
 describe.skipIf(skipWithout("docker, conda archive tools", reason))(
   "build-time locks of GPU definitions (__cuda from the image)",
   () => {
-    const docker = new DockerClient();
-    const tmp = useTempDir("mlenv-cuda-lock-");
-    const images = useImageCleanup(docker);
-    let channel: CondaChannelServer;
-    let builder: ImageBuilder;
-
-    beforeAll(async () => {
-      channel = await serveGpukitCondaChannel(join(tmp.path, "channel"));
-      builder = condaPrefixImageBuilder(docker, tmp.path);
-    }, 120_000);
-    afterAll(async () => {
-      await channel?.close();
-    });
+    const { tmp, images, builder } = useCondaPrefixBuilds("mlenv-cuda-lock-");
+    const channel = useCondaChannel(() => serveGpukitCondaChannel(join(tmp.path, "channel")));
 
     const buildOf = async (docker: Record<string, unknown>) => {
-      const definition = parseDefinition({
-        name: "cuda-lock",
-        platforms: ["linux-64"],
-        docker: { baseImage: baseImageCpu(), ...docker },
-        python: { condaDependencies: { channels: [channel.url], dependencies: ["python", "gpukit"] } },
-      });
+      const definition = parseDefinition(
+        localCondaDefinition("cuda-lock", ["python", "gpukit"], {
+          channels: [channel.url],
+          docker: { baseImage: baseImageCpu(), ...docker },
+        }),
+      );
       const log: string[] = [];
       const result = await builder.build({ definition, onLog: (l) => log.push(l.text) });
       images.add(result.image);

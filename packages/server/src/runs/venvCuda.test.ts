@@ -1,14 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { imageKey, parseDefinition } from "@mlenv/core";
-import {
-  type CondaChannelServer,
-  condaArchiveToolsMissing,
-  makeTempDir,
-  serveGpukitCondaChannel,
-  skipWithout,
-} from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { condaArchiveToolsMissing, serveGpukitCondaChannel, skipWithout } from "@mlenv/test-utils";
+import { useCondaChannel, useTempDir } from "@mlenv/test-utils/fixtures";
+import { describe, expect, it } from "vitest";
 import { venvMissing } from "../../test/helpers";
 import { VenvCache } from "./venv";
 
@@ -20,15 +15,8 @@ import { VenvCache } from "./venv";
 describe.skipIf(
   skipWithout("python3-venv, conda archive tools", venvMissing() ?? condaArchiveToolsMissing()),
 )("local conda environments locked for this machine's __cuda", () => {
-  const t = makeTempDir("mlenv-venv-cuda-");
-  let channel: CondaChannelServer;
-  beforeAll(async () => {
-    channel = await serveGpukitCondaChannel(join(t.path, "channel"));
-  }, 120_000);
-  afterAll(async () => {
-    await channel?.close();
-    t.cleanup();
-  });
+  const t = useTempDir("mlenv-venv-cuda-");
+  const channel = useCondaChannel(() => serveGpukitCondaChannel(join(t.path, "channel")));
 
   const installed = async (cuda: string | null, name: string) => {
     const def = parseDefinition({

@@ -20,6 +20,7 @@ import {
   buildWheel,
   condaArchiveToolsMissing,
   dockerAvailable,
+  localCondaDefinition,
   makeTempDir,
   pythonFixture,
   registryAvailable,
@@ -73,17 +74,12 @@ export const suite: BenchSuite = {
       condaPrefix: { dir: join(tmp.path, "prefixes"), packageCache: join(tmp.path, "pkgs") },
     });
     const definition = (pins: string[]): EnvironmentDefinition =>
-      parseDefinition({
-        name: "bench",
-        platforms: ["linux-64"],
-        docker: { baseImage: baseImageCpu() },
-        python: {
-          condaDependencies: {
-            channels: [channel.url],
-            dependencies: ["python", { pip: [`--index-url ${index.url}/`, ...pins] }],
-          },
-        },
-      });
+      parseDefinition(
+        localCondaDefinition("bench", ["python", { pip: [`--index-url ${index.url}/`, ...pins] }], {
+          channels: [channel.url],
+          docker: { baseImage: baseImageCpu() },
+        }),
+      );
     const locked = async (pins: string[]): Promise<{ definition: EnvironmentDefinition; lock: Lock }> => {
       const def = definition(pins);
       return { definition: def, lock: await lockEnvironment(def) };
