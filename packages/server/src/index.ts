@@ -3,78 +3,9 @@ export { createApp } from "./app";
 export { generateToken, hashToken } from "./auth";
 export type { BlobDigest, BlobStore } from "./blobs/blobStore";
 export { blobDigest, FsBlobStore, isBlobDigest } from "./blobs/blobStore";
-export type {
-  BuildEvent,
-  BuildJob,
-  BuildJobError,
-  BuildJobOutcome,
-  BuildJobStatus,
-  BuildJobStore,
-  BuildLogRecord,
-  BuildQueueOptions,
-  BuildRequest,
-  BuildRoutesDeps,
-  BuildSource,
-  BuildSupport,
-  BuildSupportOptions,
-  BuildWorkerOptions,
-  ImageBuilderOptions,
-  ImageBuildResult,
-  PipSecretsPayload,
-  PipSecretsSource,
-  RenderBuildContext,
-  RunningBuildWorker,
-  SubmitBuildInput,
-} from "./builds/index";
-export {
-  BuildError,
-  BuildErrorCode,
-  BuildQueue,
-  BuildSecretBroker,
-  buildEventResponse,
-  buildEventStream,
-  buildRoutes,
-  coreRenderer,
-  environmentImage,
-  environmentImageKey,
-  IMAGE_LABEL_DEFINITION,
-  IMAGE_LABEL_KEY,
-  ImageBuilder,
-  needsPipSecrets,
-  openBuildJobStore,
-  openBuildSupport,
-  serverCoreConfig,
-  startBuildWorker,
-  wheelPipSecrets,
-} from "./builds/index";
+export * from "./builds/index";
 export { PostgresStore, SqliteStore, serverMigrations } from "./database";
-export type {
-  BuildContextFiles,
-  BuildImageOptions,
-  BuildImageResult,
-  BuildLogLine,
-  ContainerSpec,
-  DockerClientOptions,
-  DockerEndpoint,
-  FailedStep,
-  ImageHistoryEntry,
-  ImageInspect,
-  OperationOptions,
-  PushImageOptions,
-  RegistryAuth,
-  RegistryTarget,
-  RunResult,
-} from "./docker/index";
-export {
-  DockerBuildError,
-  DockerClient,
-  DockerError,
-  DockerErrorCode,
-  isDockerError,
-  parseDockerHost,
-  parseImageReference,
-  registryManifestDigest,
-} from "./docker/index";
+export * from "./docker/index";
 export { isReservedName, RESERVED_PREFIX } from "./environments/curated";
 export type {
   EnvironmentSummaryView,
@@ -101,15 +32,7 @@ export type { RunSupport, RunSupportOptions } from "./runs/support";
 export { openRunSupport } from "./runs/support";
 export type { RunningServer, ServerOptions } from "./server";
 export { openStore, startServer } from "./server";
-export type { LoadServerSettingsOptions, ServerSettingName, ServerSettings } from "./settings";
-export {
-  buildWorkerOptionsFromSettings,
-  loadServerSettings,
-  SERVER_SETTING_FIELDS,
-  ServerSettingsError,
-  ServerSettingsSchema,
-  serverOptionsFromSettings,
-} from "./settings";
+export * from "./settings";
 export type { SignedBlobClaims, SigningErrorCode } from "./signing/urlSigner";
 export {
   DEFAULT_SIGNED_URL_TTL_SECONDS,
@@ -125,16 +48,7 @@ export type { Migration } from "./store/migrator";
 export { appliedMigrations, migrate } from "./store/migrator";
 export type { SqlStoreOptions } from "./store/sqlStore";
 export { SqlStore } from "./store/sqlStore";
-export type {
-  AuthenticatedToken,
-  EnvironmentRecord,
-  LabelRecord,
-  Role,
-  Store,
-  TokenRecord,
-  VersionRecord,
-  WorkspaceRecord,
-} from "./store/types";
+export type * from "./store/types";
 export type {
   SecretInfo,
   WheelCatalog,
@@ -145,13 +59,7 @@ export type {
 } from "./wheels/catalog";
 export type { WheelErrorCode, WheelErrorOptions } from "./wheels/errors";
 export { isWheelError, WheelError, WheelErrorCodes } from "./wheels/errors";
-export type { WheelReference } from "./wheels/reference";
-export {
-  formatWheelReference,
-  isWheelReference,
-  parseWheelReference,
-  WHEEL_REFERENCE_SCHEME,
-} from "./wheels/reference";
+export * from "./wheels/reference";
 export type { ResolvedWheel, ResolveOptions } from "./wheels/resolve";
 export { resolveWheelReference, resolveWheelReferences } from "./wheels/resolve";
 export type { WheelInfo, WheelRoutesDeps } from "./wheels/routes";

@@ -1,3 +1,4 @@
+/** The builds feature's public names (the package barrel re-exports them all). */
 export type {
   BuildRequest,
   BuildSource,
@@ -20,7 +21,7 @@ export type {
   BuildJobStore,
   BuildLogRecord,
 } from "./jobStore";
-export { buildsMigrationSql, openBuildJobStore } from "./jobStore";
+export { openBuildJobStore } from "./jobStore";
 export type { PipSecretsPayload, PipSecretsSource } from "./pipSecrets";
 export { BuildSecretBroker, needsPipSecrets, wheelPipSecrets } from "./pipSecrets";
 export type { BuildRoutesDeps } from "./routes";

@@ -1,7 +1,6 @@
+/** The Docker client's public names (the package barrel re-exports them all). */
 export type { BuildContextFiles } from "./buildContext";
-export { checkContextPath, contextTar } from "./buildContext";
 export type { BuildLogLine } from "./buildLog";
-export { BuildLogTracker } from "./buildLog";
 export type {
   BuildImageOptions,
   BuildImageResult,
@@ -19,7 +18,6 @@ export type { DockerEndpoint } from "./endpoint";
 export { parseDockerHost } from "./endpoint";
 export type { FailedStep } from "./errors";
 export { DockerBuildError, DockerError, DockerErrorCode, isDockerError } from "./errors";
-export type { ImageReference } from "./reference";
-export { parseImageReference, registryHost } from "./reference";
+export { parseImageReference } from "./reference";
 export type { RegistryTarget } from "./registryApi";
-export { registryBaseUrl, registryManifestDigest } from "./registryApi";
+export { registryManifestDigest } from "./registryApi";

@@ -101,6 +101,34 @@ function bomb(why: string, name?: string): WheelError {
   });
 }
 
+function unsafeMember(expected: string, name: string): WheelError {
+  return new WheelError(WheelErrorCodes.unsafeMember, `Expected ${expected}`, {
+    details: { member: received(name) },
+  });
+}
+
+/** A member whose inflated bytes went past the size its header declared. */
+function pastDeclaredSize(entry: ZipEntry): WheelError {
+  return bomb(
+    `member "${received(entry.name)}" expands past its declared size of ${entry.uncompressedSize} bytes`,
+    entry.name,
+  );
+}
+
+function notDeflate(entry: ZipEntry, cause: unknown): WheelError {
+  return notZip(`member "${received(entry.name)}" is not valid deflate data (${received(String(cause))})`);
+}
+
+function wrongSize(entry: ZipEntry, size: number): WheelError {
+  return notZip(
+    `member "${received(entry.name)}" expands to ${size} bytes, not the declared ${entry.uncompressedSize}`,
+  );
+}
+
+function wrongCrc(entry: ZipEntry): WheelError {
+  return notZip(`member "${received(entry.name)}" fails its CRC-32 check`);
+}
+
 /**
  * Vet an archive member name: relative, forward slashes only, no `..` or `.` segments, no
  * empty segments, no control characters, no drive letters.
@@ -223,9 +251,7 @@ export class ZipArchive {
         throw new WheelError(
           WheelErrorCodes.unsafeMember,
           `Expected UTF-8 archive member names, but entry ${i} has a name that is not valid UTF-8`,
-          {
-            cause,
-          },
+          { cause },
         );
       }
       p += 46 + nameLen + extraLen + commentLen;
@@ -235,21 +261,13 @@ export class ZipArchive {
         throw unsupported(`member "${received(name)}" uses zip64 sizes`, name);
       }
       if (madeBy >> 8 === 3 && ((externalAttrs >>> 16) & S_IFMT) === S_IFLNK) {
-        throw new WheelError(
-          WheelErrorCodes.unsafeMember,
-          `Expected regular files in a wheel, but member "${received(name)}" is a symbolic link`,
-          { details: { member: received(name) } },
+        throw unsafeMember(
+          `regular files in a wheel, but member "${received(name)}" is a symbolic link`,
+          name,
         );
       }
-      if (names.has(name)) {
-        throw new WheelError(
-          WheelErrorCodes.unsafeMember,
-          `Expected unique member names, but "${received(name)}" appears twice`,
-          {
-            details: { member: received(name) },
-          },
-        );
-      }
+      if (names.has(name))
+        throw unsafeMember(`unique member names, but "${received(name)}" appears twice`, name);
       names.add(name);
       if (method !== 0 && method !== 8) {
         throw unsupported(
@@ -280,10 +298,9 @@ export class ZipArchive {
         throw notZip(`the local header of "${received(name)}" runs past the central directory`);
       const locName = src.read(localOffset + 30, locNameLen);
       if (locNameLen !== nameLen || decoderLoose(locName) !== name) {
-        throw new WheelError(
-          WheelErrorCodes.unsafeMember,
-          `Expected each local header to carry the same name as the central directory, but "${received(name)}" differs`,
-          { details: { member: received(name) } },
+        throw unsafeMember(
+          `each local header to carry the same name as the central directory, but "${received(name)}" differs`,
+          name,
         );
       }
       const dataOffset = localOffset + 30 + locNameLen + locExtraLen;
@@ -339,34 +356,23 @@ export class ZipArchive {
       try {
         out = inflateRawSync(data, { maxOutputLength: entry.uncompressedSize + 1 });
       } catch (cause) {
-        if ((cause as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
-          throw bomb(
-            `member "${received(entry.name)}" expands past its declared size of ${entry.uncompressedSize} bytes`,
-            entry.name,
-          );
-        }
-        throw notZip(
-          `member "${received(entry.name)}" is not valid deflate data (${received(String(cause))})`,
-        );
+        if ((cause as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") throw pastDeclaredSize(entry);
+        throw notDeflate(entry, cause);
       }
-      if (out.length !== entry.uncompressedSize) {
-        if (out.length > entry.uncompressedSize) {
-          throw bomb(
-            `member "${received(entry.name)}" expands past its declared size of ${entry.uncompressedSize} bytes`,
-            entry.name,
-          );
-        }
-        throw notZip(
-          `member "${received(entry.name)}" expands to ${out.length} bytes, not the declared ${entry.uncompressedSize}`,
-        );
-      }
+      if (out.length > entry.uncompressedSize) throw pastDeclaredSize(entry);
+      if (out.length < entry.uncompressedSize) throw wrongSize(entry, out.length);
     }
-    this.inflated += out.length;
+    this.#countInflated(out.length, entry);
+    if (crc32(out) !== entry.crc32) throw wrongCrc(entry);
+    return out;
+  }
+
+  /** Add inflated bytes to the archive's total; past its limit the read stops. */
+  #countInflated(n: number, entry: ZipEntry): void {
+    this.inflated += n;
     if (this.inflated > this.limits.maxUncompressedBytes) {
       throw bomb(`the members expand to more than ${this.limits.maxUncompressedBytes} bytes`, entry.name);
     }
-    if (crc32(out) !== entry.crc32) throw notZip(`member "${received(entry.name)}" fails its CRC-32 check`);
-    return out;
   }
 
   /**
@@ -380,16 +386,8 @@ export class ZipArchive {
     let size = 0;
     const take = (piece: Uint8Array) => {
       size += piece.length;
-      if (size > entry.uncompressedSize) {
-        throw bomb(
-          `member "${received(entry.name)}" expands past its declared size of ${entry.uncompressedSize} bytes`,
-          entry.name,
-        );
-      }
-      this.inflated += piece.length;
-      if (this.inflated > this.limits.maxUncompressedBytes) {
-        throw bomb(`the members expand to more than ${this.limits.maxUncompressedBytes} bytes`, entry.name);
-      }
+      if (size > entry.uncompressedSize) throw pastDeclaredSize(entry);
+      this.#countInflated(piece.length, entry);
       hash.update(piece);
       crc = crc32(piece, crc);
     };
@@ -407,17 +405,11 @@ export class ZipArchive {
         inflater.push(piece, done >= entry.compressedSize);
       } catch (cause) {
         if (isWheelError(cause)) throw cause;
-        throw notZip(
-          `member "${received(entry.name)}" is not valid deflate data (${received(String(cause))})`,
-        );
+        throw notDeflate(entry, cause);
       }
     } while (done < entry.compressedSize);
-    if (size !== entry.uncompressedSize) {
-      throw notZip(
-        `member "${received(entry.name)}" expands to ${size} bytes, not the declared ${entry.uncompressedSize}`,
-      );
-    }
-    if (crc !== entry.crc32) throw notZip(`member "${received(entry.name)}" fails its CRC-32 check`);
+    if (size !== entry.uncompressedSize) throw wrongSize(entry, size);
+    if (crc !== entry.crc32) throw wrongCrc(entry);
     return { digest: hash.digest("base64url"), size };
   }
 }
