@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { z } from "zod";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import { base64BodySize, tooLargeLimit } from "../http/bodyLimit";
-import { mount } from "../http/mount";
+import { logChange, mount } from "../http/mount";
 import { workspaceView } from "../http/view";
 import type { Logger } from "../logger";
 import type { ComputeTargetView, DatastoreView } from "./schemas";
@@ -82,11 +82,7 @@ export function computeRoutes(deps: {
     C.attachComputeTarget,
     async ({ c, auth: a, body: b }) => {
       const t = await svc.attach(a.workspaceId, a.name, b);
-      deps.logger.info("compute target attached", {
-        workspace: a.workspaceName,
-        target: t.name,
-        kind: t.kind,
-      });
+      logChange(deps.logger, a, "compute target attached", { target: t.name, kind: t.kind });
       return c.json(targetView(t), 201);
     },
     log,
@@ -107,7 +103,7 @@ export function computeRoutes(deps: {
           ServerErrorCode.NOT_FOUND,
           `No compute target ${preview(name)} in this workspace`,
         );
-      deps.logger.info("compute target detached", { workspace: a.workspaceName, target: name });
+      logChange(deps.logger, a, "compute target detached", { target: name });
       return c.body(null, 204);
     },
     log,

@@ -168,3 +168,18 @@ export function mount<R extends RouteDeclaration>(
   const handlers: MiddlewareHandler[] = [...(options.before ?? []), handler as MiddlewareHandler];
   app.on(r.method.toUpperCase(), [honoPath(r)], ...(handlers as [MiddlewareHandler]));
 }
+
+/** Log, at info (the audit trail), a change the calling token made in its workspace. */
+export function logChange(
+  logger: Pick<Logger, "info"> | undefined,
+  auth: AuthenticatedToken,
+  msg: string,
+  fields: Record<string, unknown>,
+): void {
+  logger?.info(msg, { workspace: auth.workspaceName, ...fields });
+}
+
+/** {@link mount} for a router whose routes all take the same options (all logged, say): the app and options bound. */
+export function mounter(app: Hono, options: MountOptions) {
+  return <R extends RouteDeclaration>(r: R, handle: RouteHandler<R>): void => mount(app, r, handle, options);
+}

@@ -12,6 +12,15 @@ export type EnvironmentChoice =
   | { definition: Record<string, unknown> }
   | null;
 
+/** What a run and a deployment both submit: who asks, the code snapshot, its environment and (optionally) a lock. */
+export interface CodeSubmission {
+  workspaceId: string;
+  createdBy: string;
+  snapshot: string;
+  environment: EnvironmentChoice;
+  lock?: unknown;
+}
+
 /**
  * Resolve an environment choice to the exact registered version: a name (+version/label) is looked
  * up; an inline definition is registered first (same definition: same version); none registers
@@ -20,7 +29,7 @@ export type EnvironmentChoice =
  */
 export async function resolveRunEnvironment(
   registry: Registry,
-  request: { workspaceId: string; createdBy: string; environment: EnvironmentChoice; lock?: unknown },
+  request: Omit<CodeSubmission, "snapshot">,
 ): Promise<{ environment: RunEnvironment; definition: EnvironmentDefinition; lock: Lock | null }> {
   const { workspaceId, environment: choice } = request;
   let name: string;

@@ -6,11 +6,12 @@ import { preview, ServerError, ServerErrorCode } from "../errors";
 import type { Gpus } from "../gpus/gpus";
 import { gpuRequest } from "../gpus/gpus";
 import { base64BodySize, tooLargeLimit } from "../http/bodyLimit";
-import { mount } from "../http/mount";
+import { logChange, mount } from "../http/mount";
 import { workspaceView } from "../http/view";
 import type { Logger } from "../logger";
 import type { ServiceManager } from "../services/serviceManager";
 import type { AuthenticatedToken, Store } from "../store/types";
+import type { CodeSubmission, EnvironmentChoice } from "./environments";
 import { logsAnswer } from "./logEvents";
 import type { RunManager } from "./runManager";
 import type { RunRecord } from "./runStore";
@@ -41,6 +42,25 @@ export function snapshotUploadLimit(deps: Pick<RunRoutesDeps, "maxSnapshotBytes"
     maxBytes: deps.maxSnapshotBytes,
     message: `Expected a source snapshot of at most ${deps.maxSnapshotBytes} bytes (list large files in .mlenvignore); the request body is larger`,
   });
+}
+
+/**
+ * The code a run or service request names, submitted by the calling token: its snapshot must be one
+ * this workspace uploaded (another workspace's answers like a missing one).
+ */
+export async function submittedCode(
+  deps: Pick<RunRoutesDeps, "blobs">,
+  a: AuthenticatedToken,
+  b: { snapshot: string; environment?: EnvironmentChoice | undefined; lock?: unknown },
+): Promise<CodeSubmission> {
+  await readSnapshot(deps.blobs, b.snapshot, a.workspaceId);
+  return {
+    workspaceId: a.workspaceId,
+    createdBy: a.name,
+    snapshot: b.snapshot,
+    environment: b.environment ?? null,
+    lock: b.lock,
+  };
 }
 
 function runView(r: RunRecord) {
@@ -76,27 +96,17 @@ export function runRoutes(deps: RunRoutesDeps): Hono {
     app,
     R.submitRun,
     async ({ c, auth: a, body: b }) => {
-      // Snapshots belong to the workspace that uploaded them: another's answers like a missing one.
-      await readSnapshot(deps.blobs, b.snapshot, a.workspaceId);
       const run = await deps.runs.submit({
-        workspaceId: a.workspaceId,
-        createdBy: a.name,
+        ...(await submittedCode(deps, a, b)),
         experiment: b.experiment,
         script: b.script,
         arguments: b.arguments,
-        snapshot: b.snapshot,
         target: b.target,
-        environment: b.environment ?? null,
-        lock: b.lock,
         ...(b.resources ? { resources: b.resources } : {}),
         gpus: gpuRequest(b.gpus, b.shareGpus),
         ...(b.network ? { network: true } : {}),
       });
-      deps.logger.info("run submitted", {
-        workspace: a.workspaceName,
-        run: run.id,
-        experiment: run.experiment,
-      });
+      logChange(deps.logger, a, "run submitted", { run: run.id, experiment: run.experiment });
       return c.json(runView(run), 201);
     },
     log,

@@ -18,7 +18,7 @@ import { cudaVisibleDevices } from "../gpus/allocator";
 import { checkGpusAvailable, type Gpus } from "../gpus/gpus";
 import type { Logger } from "../logger";
 import { dockerRun } from "./dockerTarget";
-import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "./environments";
+import { type CodeSubmission, recordedEnvironment, resolveRunEnvironment } from "./environments";
 import { failureOf, RunFailure, RunFailureCode } from "./errors";
 import type { LocalSandbox } from "./localSandbox";
 import { LogWriter } from "./logWriter";
@@ -90,18 +90,13 @@ export function childEnvironment(extra: Record<string, string>): NodeJS.ProcessE
   return { ...env, PYTHONUNBUFFERED: "1", ...extra };
 }
 
-export interface SubmitRunInput {
-  workspaceId: string;
-  createdBy: string;
+export interface SubmitRunInput extends CodeSubmission {
   experiment: string;
   script: string;
   /** Strings, or datastore arguments resolved per target (`{datastore, mode}`). */
   arguments: (string | DatastoreArgument)[];
-  snapshot: string;
   /** `local`, `docker` or an attached compute target. */
   target: string;
-  environment: EnvironmentChoice;
-  lock?: unknown;
   /** Resources on a compute target (nodes, tasks, memory, time...). */
   resources?: RunResources;
   /** GPUs the run needs (default none): it waits queued until that many are free. */

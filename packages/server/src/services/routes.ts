@@ -2,12 +2,11 @@ import { services as Sv } from "@mlenv/api";
 import { Hono } from "hono";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import { tooLargeLimit } from "../http/bodyLimit";
-import { mount } from "../http/mount";
+import { logChange, mount } from "../http/mount";
 import { workspaceView } from "../http/view";
 import { logsAnswer } from "../runs/logEvents";
-import type { RunRoutesDeps } from "../runs/routes";
+import { type RunRoutesDeps, submittedCode } from "../runs/routes";
 import type { ServiceRecord } from "../runs/runStore";
-import { readSnapshot } from "../runs/snapshot";
 import type { AuthenticatedToken } from "../store/types";
 
 const { MAX_SCORE_REQUEST_BYTES } = Sv;
@@ -53,20 +52,9 @@ export function serviceRoutes(deps: RunRoutesDeps): Hono {
     app,
     Sv.deployService,
     async ({ c, auth: a, body: b }) => {
-      await readSnapshot(deps.blobs, b.snapshot, a.workspaceId);
-      const s = await deps.services.deploy({
-        workspaceId: a.workspaceId,
-        createdBy: a.name,
-        name: b.name,
-        target: b.target,
-        deploymentConfig: b.deploymentConfig,
-        model: b.model,
-        entryScript: b.entryScript,
-        snapshot: b.snapshot,
-        environment: b.environment ?? null,
-        lock: b.lock,
-      });
-      deps.logger.info("service deployed", { workspace: a.workspaceName, service: s.name });
+      // the body names the service and its code; the code is submitted as the caller's
+      const s = await deps.services.deploy({ ...b, ...(await submittedCode(deps, a, b)) });
+      logChange(deps.logger, a, "service deployed", { service: s.name });
       return c.json(serviceView(s), 201);
     },
     log,
@@ -171,7 +159,7 @@ export function serviceRoutes(deps: RunRoutesDeps): Hono {
     Sv.deleteService,
     async ({ c, auth: a, params }) => {
       await deps.services.delete(await serviceOf(a, params.name));
-      deps.logger.info("service deleted", { workspace: a.workspaceName, service: params.name });
+      logChange(deps.logger, a, "service deleted", { service: params.name });
       return c.body(null, 204);
     },
     log,

@@ -8,7 +8,7 @@ import { cudaVisibleDevices } from "../gpus/allocator";
 import { checkGpusAvailable, gpuRequest } from "../gpus/gpus";
 import { checkModelName } from "../models/models";
 import { LineTail } from "../runs/dockerTarget";
-import { type EnvironmentChoice, recordedEnvironment, resolveRunEnvironment } from "../runs/environments";
+import { type CodeSubmission, recordedEnvironment, resolveRunEnvironment } from "../runs/environments";
 import { failureOf, RunFailure, RunFailureCode } from "../runs/errors";
 import { LogWriter } from "../runs/logWriter";
 import { spawnLogged, stopTree } from "../runs/process";
@@ -48,9 +48,7 @@ export function checkDeploymentConfig(c: DeployInput["deploymentConfig"]): Servi
   };
 }
 
-export interface DeployInput {
-  workspaceId: string;
-  createdBy: string;
+export interface DeployInput extends CodeSubmission {
   name: string;
   target?: "local" | "docker";
   /** CPU cores and memory in GB (2^30 bytes, as Docker's `--memory 1g`): enforced on docker, recorded on local. */
@@ -65,9 +63,6 @@ export interface DeployInput {
     | undefined;
   model: { name: string; version?: number | undefined };
   entryScript: string;
-  snapshot: string;
-  environment: EnvironmentChoice;
-  lock?: unknown;
 }
 
 export interface ServiceManagerOptions extends ExecutionOptions {

@@ -12,7 +12,7 @@ import { identify, requireRole } from "../auth";
 import { blobResponse } from "../blobs/blobResponse";
 import { type BlobDigest, type BlobReader, type BlobStore, FsBlobStore } from "../blobs/blobStore";
 import { preview, ServerError, ServerErrorCode } from "../errors";
-import { mount } from "../http/mount";
+import { logChange, mount } from "../http/mount";
 import type { Logger } from "../logger";
 import {
   type IndexFile,
@@ -405,8 +405,7 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
     await commitBlob(spooled.path, v.sha256);
     await deps.blobs.put(v.metadata);
     if (out.status !== "unchanged") {
-      log?.info(out.status === "created" ? "wheel uploaded" : "wheel replaced", {
-        workspace: a.workspaceName,
+      logChange(log, a, out.status === "created" ? "wheel uploaded" : "wheel replaced", {
         filename,
         sha256: v.sha256,
         revision: out.wheel.revision,
@@ -612,7 +611,7 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
       yanked: reason !== null,
       reason,
     });
-    log?.info(reason !== null ? "wheel yanked" : "wheel unyanked", { workspace: a.workspaceName, filename });
+    logChange(log, a, reason !== null ? "wheel yanked" : "wheel unyanked", { filename });
     return info(a.workspaceName, w!);
   }
   mount(
@@ -660,7 +659,7 @@ export function wheelRoutes(deps: WheelRoutesDeps): Hono {
       now: now(),
     });
     await deps.catalog.setSecretHosts(a.workspaceId, name, allowedHosts);
-    log?.info("secret set", { workspace: a.workspaceName, name, allowedHosts });
+    logChange(log, a, "secret set", { name, allowedHosts });
     return c.json({ ...out, allowedHosts });
   });
   mount(app, W.deleteSecret, async ({ c, auth: a, params }) => {
