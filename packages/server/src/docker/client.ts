@@ -206,14 +206,26 @@ export class DockerClient {
     return sendRequest(this.endpoint, req);
   }
 
+  /**
+   * Send one request of an operation with the operation's signal (its `signal` and `timeoutMs`);
+   * the same signal is returned for reading the answer.
+   */
+  async #request(
+    options: OperationOptions,
+    req: Omit<DockerRequest, "signal">,
+  ): Promise<{ res: DockerResponse; signal: AbortSignal | undefined }> {
+    const signal = operationSignal(options);
+    const res = await this.send({ ...req, ...(signal ? { signal } : {}) });
+    return { res, signal };
+  }
+
   /** DELETE an engine object (`what` names it in errors); false when the engine has no such object. */
   async #remove(
     what: string,
     request: Pick<DockerRequest, "path" | "query">,
     options: OperationOptions,
   ): Promise<boolean> {
-    const signal = operationSignal(options);
-    const res = await this.send({ method: "DELETE", ...request, ...(signal ? { signal } : {}) });
+    const { res, signal } = await this.#request(options, { method: "DELETE", ...request });
     if (res.status === 404) {
       res.body.resume();
       return false;
@@ -225,8 +237,7 @@ export class DockerClient {
 
   /** Resolves when the engine answers `/_ping` with OK. */
   async ping(options: OperationOptions = {}): Promise<void> {
-    const signal = operationSignal(options);
-    const res = await this.send({ method: "GET", path: "/_ping", ...(signal ? { signal } : {}) });
+    const { res, signal } = await this.#request(options, { method: "GET", path: "/_ping" });
     const text = await readTextOk(res, "ping", signal);
     if (text.trim() !== "OK") {
       throw new DockerError(
@@ -240,15 +251,13 @@ export class DockerClient {
   async version(
     options: OperationOptions = {},
   ): Promise<{ Version: string; ApiVersion: string; Os: string; Arch: string; KernelVersion?: string }> {
-    const signal = operationSignal(options);
-    const res = await this.send({ method: "GET", path: "/version", ...(signal ? { signal } : {}) });
+    const { res, signal } = await this.#request(options, { method: "GET", path: "/version" });
     return readJson(res, "version", signal);
   }
 
   /** The engine's container runtimes (`GET /info` `Runtimes`): `runc`, and `nvidia` with the NVIDIA Container Toolkit. */
   async runtimes(options: OperationOptions = {}): Promise<string[]> {
-    const signal = operationSignal(options);
-    const res = await this.send({ method: "GET", path: "/info", ...(signal ? { signal } : {}) });
+    const { res, signal } = await this.#request(options, { method: "GET", path: "/info" });
     const info = await readJson<{ Runtimes?: Record<string, unknown> | null }>(res, "info", signal);
     return Object.keys(info.Runtimes ?? {}).sort();
   }
@@ -270,7 +279,6 @@ export class DockerClient {
     checkStringMap("label", options.labels);
     checkStringMap("build argument", options.buildArgs);
     const body = contextTar(options.context, options.contextFiles);
-    const signal = operationSignal(options);
     const query: DockerRequest["query"] = {
       dockerfile,
       networkmode: "host",
@@ -281,7 +289,7 @@ export class DockerClient {
       ...(options.labels ? { labels: JSON.stringify(options.labels) } : {}),
       ...(options.buildArgs ? { buildargs: JSON.stringify(options.buildArgs) } : {}),
     };
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "POST",
       path: "/build",
       query: { ...query, t: tags },
@@ -289,7 +297,6 @@ export class DockerClient {
       ...(options.registryAuth
         ? { headers: { "x-registry-config": encodeRegistryConfig(options.registryAuth) } }
         : {}),
-      ...(signal ? { signal } : {}),
     });
     await expectOk(res, "image build", signal);
     const tracker = new BuildLogTracker(options.onLog);
@@ -309,11 +316,9 @@ export class DockerClient {
   /** The image's details, or null when the engine has no such image. */
   async inspectImage(ref: string, options: OperationOptions = {}): Promise<ImageInspect | null> {
     const name = imageName(ref);
-    const signal = operationSignal(options);
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "GET",
       path: `/images/${name}/json`,
-      ...(signal ? { signal } : {}),
     });
     if (res.status === 404) {
       res.body.resume();
@@ -324,11 +329,9 @@ export class DockerClient {
 
   /** The image's layers, newest first, with the instruction that created each. */
   async imageHistory(ref: string, options: OperationOptions = {}): Promise<ImageHistoryEntry[]> {
-    const signal = operationSignal(options);
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "GET",
       path: `/images/${imageName(ref)}/history`,
-      ...(signal ? { signal } : {}),
     });
     return readJson(res, `history of image ${ref}`, signal);
   }
@@ -338,12 +341,10 @@ export class DockerClient {
    * created at or after `since`; images in use or removed meanwhile are skipped. Returns the ids removed.
    */
   async pruneDanglingImages(options: OperationOptions & { since?: Date } = {}): Promise<string[]> {
-    const signal = operationSignal(options);
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "GET",
       path: "/images/json",
       query: { filters: JSON.stringify({ dangling: ["true"] }) },
-      ...(signal ? { signal } : {}),
     });
     const list = await readJson<{ Id: string; Created: number }[]>(res, "list dangling images", signal);
     const since = options.since ? Math.floor(options.since.getTime() / 1000) : 0;
@@ -365,12 +366,10 @@ export class DockerClient {
         `a tag target cannot hold a digest; received ${cut(target)}`,
       );
     }
-    const signal = operationSignal(options);
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "POST",
       path: `/images/${imageName(source)}/tag`,
       query: { repo: t.repository, tag: t.tag ?? "latest" },
-      ...(signal ? { signal } : {}),
     });
     await expectOk(res, `tag ${source} as ${target}`, signal);
     res.body.resume();
@@ -395,14 +394,12 @@ export class DockerClient {
       );
     }
     const tag = r.tag ?? "latest";
-    const signal = operationSignal(options);
     const auth = options.auth ? encodeAuth(options.auth) : encodeAuth({});
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "POST",
       path: `/images/${encodeRepository(r.repository)}/push`,
       query: { tag },
       headers: { "x-registry-auth": auth },
-      ...(signal ? { signal } : {}),
     });
     await expectOk(res, `push ${ref}`, signal);
     let digest: string | null = null;
@@ -463,8 +460,7 @@ export class DockerClient {
       }
       return `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`;
     });
-    const signal = operationSignal(options);
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "POST",
       path: "/containers/create",
       query: { name: spec.name },
@@ -486,7 +482,6 @@ export class DockerClient {
           },
         },
       },
-      ...(signal ? { signal } : {}),
     });
     const created = await readJson<{ Id: string }>(res, `create a container from ${spec.image}`, signal);
     return created.Id;
@@ -494,11 +489,9 @@ export class DockerClient {
 
   /** A container's inspect answer, or null when there is no such container. */
   async inspectContainer(id: string, options: OperationOptions = {}): Promise<ContainerInspect | null> {
-    const signal = operationSignal(options);
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "GET",
       path: `/containers/${containerId(id)}/json`,
-      ...(signal ? { signal } : {}),
     });
     if (res.status === 404) {
       res.body.resume();
@@ -510,23 +503,19 @@ export class DockerClient {
   /** Ids of the containers (running or not) carrying a label with this value. */
   async containersWithLabel(key: string, value: string, options: OperationOptions = {}): Promise<string[]> {
     checkStringMap("label", { [key]: value });
-    const signal = operationSignal(options);
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "GET",
       path: "/containers/json",
       query: { all: true, filters: JSON.stringify({ label: [`${key}=${value}`] }) },
-      ...(signal ? { signal } : {}),
     });
     const items = await readJson<{ Id: string }[]>(res, "list containers", signal);
     return items.map((c) => c.Id);
   }
 
   async startContainer(id: string, options: OperationOptions = {}): Promise<void> {
-    const signal = operationSignal(options);
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "POST",
       path: `/containers/${containerId(id)}/start`,
-      ...(signal ? { signal } : {}),
     });
     await expectOk(res, `start container ${id}`, signal);
     res.body.resume();
@@ -534,11 +523,9 @@ export class DockerClient {
 
   /** Wait for the container to stop; resolves with its exit code. */
   async waitContainer(id: string, options: OperationOptions = {}): Promise<number> {
-    const signal = operationSignal(options);
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "POST",
       path: `/containers/${containerId(id)}/wait`,
-      ...(signal ? { signal } : {}),
     });
     const out = await readJson<{ StatusCode: number; Error?: { Message?: string } | null }>(
       res,
@@ -553,12 +540,10 @@ export class DockerClient {
     id: string,
     options: OperationOptions = {},
   ): Promise<{ stdout: string; stderr: string }> {
-    const signal = operationSignal(options);
-    const res = await this.send({
+    const { res, signal } = await this.#request(options, {
       method: "GET",
       path: `/containers/${containerId(id)}/logs`,
       query: { stdout: true, stderr: true },
-      ...(signal ? { signal } : {}),
     });
     await expectOk(res, `logs of container ${id}`, signal);
     const chunks: Buffer[] = [];
