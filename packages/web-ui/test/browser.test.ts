@@ -6,6 +6,7 @@ import { startServer } from "@mlenv/server";
 import { chromiumMissing, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXAMPLE } from "../src/app/newEnv";
 import { axeViolations, fitsWidth } from "./axeAudit";
 import { openPage } from "./chromiumPage";
 
@@ -13,15 +14,8 @@ const ARTIFACTS = fileURLToPath(new URL("../../../test-artifacts/ui/", import.me
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 812 };
 
-const V1 = `name: ui-demo
-channels:
-  - conda-forge
-dependencies:
-  - python=3.11
-  - numpy=1.26.4
-  - pip:
-      - requests==2.32.3
-`;
+// the page's own example under another name
+const V1 = EXAMPLE.replace("name: my-env", "name: ui-demo");
 const V2 = V1.replace("numpy=1.26.4", "numpy=2.1.0").replace(
   "requests==2.32.3",
   "requests==2.32.3\n      - tqdm==4.66.5",

@@ -1,12 +1,7 @@
 import type { ImageBuild } from "@mlenv/sdk";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { type CliContext, CliError } from "../context";
-
-function parseVersion(v: string): number {
-  if (!/^[1-9]\d{0,8}$/.test(v))
-    throw new InvalidArgumentError(`expected a version number such as 1 or 2; received ${v}`);
-  return Number(v);
-}
+import { parseVersion } from "./versionNumber";
 
 function describeBuild(b: ImageBuild): string[] {
   const i = b.info;

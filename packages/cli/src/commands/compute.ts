@@ -1,7 +1,8 @@
 import { existsSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatTable, sanitize } from "../output";
+import { sanitize } from "../output";
+import { listCommand } from "./listCommand";
 
 // The SDK loads when a command runs, not when the program is built.
 const sdk = () => import("@mlenv/sdk");
@@ -13,6 +14,8 @@ export function register(program: Command, ctx: CliContext): void {
     .description(
       "Compute targets: local and docker always exist; attach a Slurm cluster for runs beyond one machine.",
     );
+  // The workspace's compute targets, through the SDK loaded on first use.
+  const targets = async () => new (await sdk()).ComputeClient(await ctx.workspace());
 
   compute
     .command("attach")
@@ -57,8 +60,7 @@ export function register(program: Command, ctx: CliContext): void {
             throw new CliError("E_USAGE", "Expected the token on standard input; there is none");
           token = (await ctx.io.readStdin()).trim();
         }
-        const { ComputeClient } = await sdk();
-        const t = await new ComputeClient(await ctx.workspace()).attachSlurm({
+        const t = await (await targets()).attachSlurm({
           name: opts.name,
           restUrl: opts.restUrl,
           sharedDir: opts.sharedDir,
@@ -79,24 +81,17 @@ export function register(program: Command, ctx: CliContext): void {
       },
     );
 
-  compute
-    .command("list")
-    .description("The workspace's compute targets")
-    .option("--json", "print JSON")
-    .action(async (opts: { json?: boolean }) => {
-      const { ComputeClient } = await sdk();
-      const items = await new ComputeClient(await ctx.workspace()).list();
-      if (opts.json) return ctx.json({ items });
-      ctx.out(
-        formatTable(items, [
-          { header: "name", value: (t) => t.name },
-          { header: "kind", value: (t) => t.kind },
-          { header: "endpoint", value: (t) => t.settings?.restUrl ?? "(built in)" },
-          { header: "partition", value: (t) => t.settings?.partition ?? "" },
-          { header: "shared dir", value: (t) => t.settings?.sharedDir ?? "" },
-        ]),
-      );
-    });
+  listCommand(compute, ctx, {
+    description: "The workspace's compute targets",
+    fetch: async () => ({ items: await (await targets()).list() }),
+    columns: [
+      { header: "name", value: (t) => t.name },
+      { header: "kind", value: (t) => t.kind },
+      { header: "endpoint", value: (t) => t.settings?.restUrl ?? "(built in)" },
+      { header: "partition", value: (t) => t.settings?.partition ?? "" },
+      { header: "shared dir", value: (t) => t.settings?.sharedDir ?? "" },
+    ],
+  });
 
   compute
     .command("show")
@@ -104,8 +99,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<name>", "the target")
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }) => {
-      const { ComputeClient } = await sdk();
-      const t = await new ComputeClient(await ctx.workspace()).get(name);
+      const t = await (await targets()).get(name);
       if (opts.json) return ctx.json(t);
       ctx.out(`name: ${t.name}`);
       ctx.out(`kind: ${t.kind}${t.builtIn ? " (built in)" : ""}`);
@@ -120,8 +114,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<name>", "the target")
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }) => {
-      const { ComputeClient } = await sdk();
-      await new ComputeClient(await ctx.workspace()).detach(name);
+      await (await targets()).detach(name);
       if (opts.json) return ctx.json({ name, detached: true });
       ctx.out(`Detached ${name}`);
     });
@@ -172,22 +165,18 @@ export function register(program: Command, ctx: CliContext): void {
       );
     });
 
-  datastore
-    .command("list")
-    .description("The workspace's datastores")
-    .option("--json", "print JSON")
-    .action(async (opts: { json?: boolean }) => {
+  listCommand(datastore, ctx, {
+    description: "The workspace's datastores",
+    fetch: async () => {
       const { Datastore } = await sdk();
-      const items = (await Datastore.list(await ctx.workspace())).map((d) => d.info);
-      if (opts.json) return ctx.json({ items });
-      ctx.out(
-        formatTable(items, [
-          { header: "name", value: (d) => d.name },
-          { header: "kind", value: (d) => d.kind },
-          { header: "path / latest version", value: (d) => d.path ?? String(d.latestVersion) },
-        ]),
-      );
-    });
+      return { items: (await Datastore.list(await ctx.workspace())).map((d) => d.info) };
+    },
+    columns: [
+      { header: "name", value: (d) => d.name },
+      { header: "kind", value: (d) => d.kind },
+      { header: "path / latest version", value: (d) => d.path ?? String(d.latestVersion) },
+    ],
+  });
 }
 
 /**

@@ -1,16 +1,11 @@
 import type { EnvironmentSummary, EnvironmentVersion, RegisterResult, VersionSelector } from "@mlenv/sdk";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatTable } from "../output";
 import { registerDiffCommand } from "./envDiff";
 import { loadOrReport, registerOfflineCommands, validateOrReport } from "./envOffline";
+import { listCommand } from "./listCommand";
 import { lockForRegister } from "./lock";
-
-function parseVersion(v: string): number {
-  if (!/^[1-9]\d{0,8}$/.test(v))
-    throw new InvalidArgumentError(`expected a version number such as 1 or 2; received ${v}`);
-  return Number(v);
-}
+import { parseVersion } from "./versionNumber";
 
 function collectTag(v: string, prev: Record<string, string> | undefined): Record<string, string> {
   const i = v.indexOf("=");
@@ -105,33 +100,32 @@ export function register(program: Command, ctx: CliContext): void {
       },
     );
 
-  env
-    .command("list")
-    .description("List the latest version of each environment.")
-    .option("--prefix <prefix>", "only names starting with this")
-    .option("--tag <key[=value]>", "only environments with this tag")
-    .addOption(new Option("--archived <mode>", "include archived environments").choices(["true", "only"]))
-    .option("--json", "print JSON")
-    .action(async (opts: { prefix?: string; tag?: string; archived?: "true" | "only"; json?: boolean }) => {
-      const items = await (await ctx.workspace()).environments.list({
+  listCommand(env, ctx, {
+    description: "List the latest version of each environment.",
+    options: (c) =>
+      c
+        .option("--prefix <prefix>", "only names starting with this")
+        .option("--tag <key[=value]>", "only environments with this tag")
+        .addOption(
+          new Option("--archived <mode>", "include archived environments").choices(["true", "only"]),
+        ),
+    fetch: async (opts: { prefix?: string; tag?: string; archived?: "true" | "only" }) =>
+      (await ctx.workspace()).environments.list({
         prefix: opts.prefix,
         tag: opts.tag,
         archived: opts.archived === undefined ? undefined : opts.archived === "only" ? "only" : true,
-      });
-      if (opts.json) return ctx.json(items);
-      if (items.length === 0) return ctx.out("No environments.");
-      ctx.out(
-        formatTable(items, [
-          { header: "name", value: (r) => r.name },
-          { header: "version", value: (r) => r.version },
-          { header: "versions", value: (r) => r.versionCount },
-          { header: "labels", value: (r) => r.labels.join(",") },
-          { header: "curated", value: (r) => (r.curated ? "yes" : "") },
-          { header: "archived", value: (r) => (r.archived ? "yes" : "") },
-          { header: "created", value: (r) => r.createdAt },
-        ]),
-      );
-    });
+      }),
+    empty: "No environments.",
+    columns: [
+      { header: "name", value: (r) => r.name },
+      { header: "version", value: (r) => r.version },
+      { header: "versions", value: (r) => r.versionCount },
+      { header: "labels", value: (r) => r.labels.join(",") },
+      { header: "curated", value: (r) => (r.curated ? "yes" : "") },
+      { header: "archived", value: (r) => (r.archived ? "yes" : "") },
+      { header: "created", value: (r) => r.createdAt },
+    ],
+  });
 
   env
     .command("show")
@@ -161,24 +155,19 @@ export function register(program: Command, ctx: CliContext): void {
       }
     });
 
-  env
-    .command("versions")
-    .description("List every version of one environment, oldest first.")
-    .requiredOption("-n, --name <name>", "environment name")
-    .option("--json", "print JSON")
-    .action(async (opts: { name: string; json?: boolean }) => {
-      const h = await (await ctx.workspace()).environments.versions(opts.name);
-      if (opts.json) return ctx.json(h);
-      ctx.out(
-        formatTable(h.items, [
-          { header: "version", value: (r) => r.version },
-          { header: "definitionHash", value: (r) => r.definitionHash },
-          { header: "labels", value: (r) => r.labels.join(",") },
-          { header: "created", value: (r) => r.createdAt },
-          { header: "by", value: (r) => r.createdBy },
-        ]),
-      );
-    });
+  listCommand(env, ctx, {
+    name: "versions",
+    description: "List every version of one environment, oldest first.",
+    options: (c) => c.requiredOption("-n, --name <name>", "environment name"),
+    fetch: async (opts: { name: string }) => (await ctx.workspace()).environments.versions(opts.name),
+    columns: [
+      { header: "version", value: (r) => r.version },
+      { header: "definitionHash", value: (r) => r.definitionHash },
+      { header: "labels", value: (r) => r.labels.join(",") },
+      { header: "created", value: (r) => r.createdAt },
+      { header: "by", value: (r) => r.createdBy },
+    ],
+  });
 
   env
     .command("download")

@@ -1,12 +1,11 @@
 import type { DefinitionDiff } from "@mlenv/core";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { type CliContext, CliError } from "../context";
 import type { Style } from "../output";
+import { parseVersion } from "./versionNumber";
 
 function collectVersion(v: string, prev: number[] | undefined): number[] {
-  if (!/^[1-9]\d{0,8}$/.test(v))
-    throw new InvalidArgumentError(`expected a version number such as 1 or 2; received ${v}`);
-  return [...(prev ?? []), Number(v)];
+  return [...(prev ?? []), parseVersion(v)];
 }
 
 /** How a diff line looks on a colour terminal: additions green, removals red, changes yellow. */

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatTable } from "../output";
+import { listCommand } from "./listCommand";
 
 /** `mlenv index url` (the workspace's pip index) and `mlenv index secret` (upstream index credentials). */
 export function register(program: Command, ctx: CliContext): void {
@@ -58,22 +58,21 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.json) return ctx.json({ name, set: true });
       ctx.out(`Set secret ${name}`);
     });
-  secret
-    .command("list")
-    .description("List secret names (values are never shown).")
-    .option("--json", "print JSON")
-    .action(async (opts: { json?: boolean }) => {
-      const out = await (await ctx.workspace()).request<{
-        items: { name: string; createdAt: string; updatedAt: string }[];
-      }>("GET", "/api/v1/secrets");
-      if (opts.json) return ctx.json(out.items);
-      ctx.out(
-        formatTable(out.items, [
-          { header: "name", value: (s) => s.name },
-          { header: "updated", value: (s) => s.updatedAt },
-        ]),
-      );
-    });
+  listCommand(secret, ctx, {
+    description: "List secret names (values are never shown).",
+    fetch: async () =>
+      (
+        await (
+          await ctx.workspace()
+        ).request<{
+          items: { name: string; createdAt: string; updatedAt: string }[];
+        }>("GET", "/api/v1/secrets")
+      ).items,
+    columns: [
+      { header: "name", value: (s) => s.name },
+      { header: "updated", value: (s) => s.updatedAt },
+    ],
+  });
   secret
     .command("delete")
     .description("Delete a secret.")

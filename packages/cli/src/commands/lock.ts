@@ -14,6 +14,13 @@ const resolver = () => import("@mlenv/resolver");
 
 const PLATFORMS = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"];
 
+/** The value of `-v, --version <n>` beside `-n NAME`. */
+function parseVersionOfName(v: string): number {
+  if (!/^[1-9]\d{0,8}$/.test(v))
+    throw new InvalidArgumentError(`expected a version such as 2; received ${v}`);
+  return Number(v);
+}
+
 function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];
 }
@@ -293,11 +300,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command("outdated")
     .description("Show packages that would now resolve to other versions than the lock pins.")
     .option("-n, --name <name>", "registered environment (its stored lock; latest version unless -v)")
-    .option("-v, --version <n>", "version of -n NAME", (v: string) => {
-      if (!/^[1-9]\d{0,8}$/.test(v))
-        throw new InvalidArgumentError(`expected a version such as 2; received ${v}`);
-      return Number(v);
-    })
+    .option("-v, --version <n>", "version of -n NAME", parseVersionOfName)
     .option("-d, --directory <path>", "definition folder or file")
     .option(
       "--lock <file>",
@@ -377,11 +380,7 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option("-d, --directory <path>", "definition folder or file (uses mlenv.lock beside it)")
     .option("-n, --name <name>", "registered environment (its stored lock; latest version unless -v)")
-    .option("-v, --version <n>", "version of -n NAME", (v: string) => {
-      if (!/^[1-9]\d{0,8}$/.test(v))
-        throw new InvalidArgumentError(`expected a version such as 2; received ${v}`);
-      return Number(v);
-    })
+    .option("-v, --version <n>", "version of -n NAME", parseVersionOfName)
     .requiredOption("--prefix <path>", "the environment folder to create or update")
     .option("--lock <file>", "the lock to install (default: mlenv.lock beside the definition)")
     .addOption(

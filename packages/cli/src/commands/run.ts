@@ -3,9 +3,11 @@ import { basename, dirname, resolve, sep } from "node:path";
 import type { LogLine, Model, RunsClient, SnapshotFile, Workspace } from "@mlenv/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatTable, sanitize } from "../output";
+import { sanitize } from "../output";
 import { humanBytes } from "../progress";
 import { datastoreArgument } from "./compute";
+import { listCommand } from "./listCommand";
+import { parseVersion } from "./versionNumber";
 
 // The SDK loads when a command runs, not when the program is built.
 const sdk = () => import("@mlenv/sdk");
@@ -110,6 +112,9 @@ async function uploadSnapshot(
 
 /** `mlenv run`, `mlenv model` and `mlenv service`. */
 export function register(program: Command, ctx: CliContext): void {
+  // The workspace's runs, models and services, through the SDK loaded on first use.
+  const runs = async () => new (await sdk()).RunsClient(await ctx.workspace());
+
   program
     .command("gpus")
     .description(
@@ -117,8 +122,7 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const { RunsClient } = await sdk();
-      const info = await new RunsClient(await ctx.workspace()).gpus();
+      const info = await (await runs()).gpus();
       if (opts.json) return ctx.json(info);
       ctx.out(
         `__cuda: ${info.cuda ?? "none"}${info.cudaSource !== "none" ? ` (from ${info.cudaSource})` : ""}`,
@@ -317,29 +321,22 @@ export function register(program: Command, ctx: CliContext): void {
       await printLogs(ctx, await ctx.workspace(), id, { follow: opts.follow === true, json: opts.json });
     });
 
-  run
-    .command("list")
-    .description("Runs of the workspace, newest first")
-    .option("-e, --experiment <name>", "only this experiment")
-    .option("--json", "print JSON")
-    .action(async (opts: { experiment?: string; json?: boolean }) => {
-      const { Run } = await sdk();
-      const items = (
-        await Run.list(await ctx.workspace(), opts.experiment ? { experiment: opts.experiment } : {})
-      ).map((r) => r.info);
-      if (opts.json) return ctx.json({ items });
-      ctx.out(
-        formatTable(items, [
-          { header: "id", value: (r) => r.id },
-          { header: "experiment", value: (r) => `${r.experiment} #${r.number}` },
-          { header: "status", value: (r) => r.status },
-          { header: "exit", value: (r) => r.exitCode },
-          { header: "environment", value: (r) => `${r.environment.name}:${r.environment.version}` },
-          { header: "script", value: (r) => r.script },
-          { header: "created", value: (r) => r.createdAt },
-        ]),
-      );
-    });
+  listCommand(run, ctx, {
+    description: "Runs of the workspace, newest first",
+    options: (c) => c.option("-e, --experiment <name>", "only this experiment"),
+    fetch: async (opts: { experiment?: string }) => ({
+      items: await (await runs()).list(opts.experiment ? { experiment: opts.experiment } : {}),
+    }),
+    columns: [
+      { header: "id", value: (r) => r.id },
+      { header: "experiment", value: (r) => `${r.experiment} #${r.number}` },
+      { header: "status", value: (r) => r.status },
+      { header: "exit", value: (r) => r.exitCode },
+      { header: "environment", value: (r) => `${r.environment.name}:${r.environment.version}` },
+      { header: "script", value: (r) => r.script },
+      { header: "created", value: (r) => r.createdAt },
+    ],
+  });
 
   run
     .command("show")
@@ -383,11 +380,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-o, --output <file>", "where to write it (default: its base name)")
     .option("--json", "print JSON")
     .action(async (id: string, path: string, opts: { output?: string; json?: boolean }) => {
-      const { RunsClient } = await sdk();
       const progress = ctx.progress(`downloading ${path}`);
       let bytes: Uint8Array;
       try {
-        bytes = await new RunsClient(await ctx.workspace()).artifact(id, path);
+        bytes = await (await runs()).artifact(id, path);
       } finally {
         progress.done();
       }
@@ -470,11 +466,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command("download")
     .description("Save the files of a model version (default latest) into a folder")
     .requiredOption("-n, --name <name>", "the model name")
-    .option("-v, --version <n>", "the version (default: the latest)", (v: string) => {
-      if (!/^[1-9]\d{0,8}$/.test(v))
-        throw new InvalidArgumentError(`expected a version number such as 1 or 2; received ${v}`);
-      return Number(v);
-    })
+    .option("-v, --version <n>", "the version (default: the latest)", parseVersion)
     .requiredOption("-d, --directory <dir>", "folder to write the files into")
     .option("--overwrite", "replace files that exist")
     .option("--json", "print JSON")
@@ -526,25 +518,18 @@ export function register(program: Command, ctx: CliContext): void {
       },
     );
 
-  model
-    .command("list")
-    .description("The latest version of each model, or every version of one (-n)")
-    .option("-n, --name <name>", "only this model, every version")
-    .option("--json", "print JSON")
-    .action(async (opts: { name?: string; json?: boolean }) => {
-      const { Model } = await sdk();
-      const items = (await Model.list(await ctx.workspace(), opts.name)).map((m) => m.info);
-      if (opts.json) return ctx.json({ items });
-      ctx.out(
-        formatTable(items, [
-          { header: "name", value: (m) => m.name },
-          { header: "version", value: (m) => m.version },
-          { header: "files", value: (m) => m.files.map((f) => f.path).join(",") },
-          { header: "run", value: (m) => m.runId },
-          { header: "created", value: (m) => m.createdAt },
-        ]),
-      );
-    });
+  listCommand(model, ctx, {
+    description: "The latest version of each model, or every version of one (-n)",
+    options: (c) => c.option("-n, --name <name>", "only this model, every version"),
+    fetch: async (opts: { name?: string }) => ({ items: await (await runs()).listModels(opts.name) }),
+    columns: [
+      { header: "name", value: (m) => m.name },
+      { header: "version", value: (m) => m.version },
+      { header: "files", value: (m) => m.files.map((f) => f.path).join(",") },
+      { header: "run", value: (m) => m.runId },
+      { header: "created", value: (m) => m.createdAt },
+    ],
+  });
 
   const service = program
     .command("service")
@@ -657,25 +642,18 @@ export function register(program: Command, ctx: CliContext): void {
       },
     );
 
-  service
-    .command("list")
-    .description("Services of the workspace")
-    .option("--json", "print JSON")
-    .action(async (opts: { json?: boolean }) => {
-      const { Webservice } = await sdk();
-      const items = (await Webservice.list(await ctx.workspace())).map((s) => s.info);
-      if (opts.json) return ctx.json({ items });
-      ctx.out(
-        formatTable(items, [
-          { header: "name", value: (s) => s.name },
-          { header: "status", value: (s) => s.status },
-          { header: "model", value: (s) => `${s.model.name}:${s.model.version}` },
-          { header: "environment", value: (s) => `${s.environment.name}:${s.environment.version}` },
-          { header: "restarts", value: (s) => s.restarts },
-          { header: "url", value: (s) => s.url },
-        ]),
-      );
-    });
+  listCommand(service, ctx, {
+    description: "Services of the workspace",
+    fetch: async () => ({ items: await (await runs()).listServices() }),
+    columns: [
+      { header: "name", value: (s) => s.name },
+      { header: "status", value: (s) => s.status },
+      { header: "model", value: (s) => `${s.model.name}:${s.model.version}` },
+      { header: "environment", value: (s) => `${s.environment.name}:${s.environment.version}` },
+      { header: "restarts", value: (s) => s.restarts },
+      { header: "url", value: (s) => s.url },
+    ],
+  });
 
   service
     .command("logs")
@@ -687,8 +665,7 @@ export function register(program: Command, ctx: CliContext): void {
     )
     .option("--json", "print each log line as one JSON line ({stream, text, ...})")
     .action(async (name: string, opts: { follow?: boolean; json?: boolean }) => {
-      const { RunsClient } = await sdk();
-      const client = new RunsClient(await ctx.workspace());
+      const client = await runs();
       if (opts.follow) {
         // live (server-sent events) until the service fails or is deleted, or ^C
         for await (const e of client.followServiceLogs(name))

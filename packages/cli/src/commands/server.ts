@@ -104,6 +104,47 @@ function settingOptions(cmd: Command, defaultPort: string): Command {
     );
 }
 
+type Settings = ReturnType<ServerPackage["loadServerSettings"]>;
+
+/** How {@link runInForeground} starts one part of the server and says that it is up. */
+interface Foreground<T extends { close: () => Promise<void> }> {
+  /** The port when no flag, environment variable or config file sets one. */
+  port: number;
+  /** Start it with the settings and a JSON logger on stderr at their log level. */
+  start: (
+    server: ServerPackage,
+    settings: Settings,
+    logger: ReturnType<ServerPackage["jsonLogger"]>,
+  ) => Promise<T>;
+  /** Say that it is up (one JSON line with `--json`). */
+  started: (running: T, settings: Settings) => void;
+}
+
+/**
+ * Load the server package, read the settings, start and announce, then wait for SIGINT/SIGTERM
+ * and close, saying so (`stopping`, `stopped`).
+ */
+async function runInForeground<T extends { close: () => Promise<void> }>(
+  ctx: CliContext,
+  opts: SettingFlags,
+  fg: Foreground<T>,
+): Promise<void> {
+  const server = await loadServer();
+  const settings = readSettings(server, ctx, opts, { port: fg.port });
+  const running = await fg.start(
+    server,
+    settings,
+    server.jsonLogger({ write: ctx.io.stderr, level: settings.logLevel }),
+  );
+  fg.started(running, settings);
+  const signal = ctx.io.untilStopped ? await ctx.io.untilStopped() : "end";
+  if (opts.json) ctx.jsonLine({ event: "stopping", signal });
+  else ctx.out(`stopping (${signal})...`);
+  await running.close();
+  if (opts.json) ctx.jsonLine({ event: "stopped" });
+  else ctx.out("stopped");
+}
+
 /** `mlenv server start`, `mlenv server worker`. */
 export function register(program: Command, ctx: CliContext): void {
   const server = program.command("server").description("Run the mlenv registry server or a build worker.");
@@ -119,43 +160,36 @@ export function register(program: Command, ctx: CliContext): void {
       "confined, unconfined or off (default: $MLENV_LOCAL_TARGET or confined)",
     )
     .option("--json", "print JSON lines: {event: listening|stopping|stopped, ...} (the log stays on stderr)")
-    .action(async (opts: SettingFlags) => {
-      const mod = await loadServer();
-      const settings = readSettings(mod, ctx, opts, { port: 8080 });
-      const { dataDir } = settings;
-      const database = settings.databaseUrl;
-      const started = await mod.startServer({
-        ...mod.serverOptionsFromSettings(settings),
-        logger: mod.jsonLogger({ write: ctx.io.stderr, level: settings.logLevel }),
-      });
-      const storage = database ? "postgres" : `sqlite in ${dataDir}`;
-      const tokenFile = join(dataDir, "admin-token");
-      const adminToken = existsSync(tokenFile)
-        ? tokenFile
-        : settings.bootstrapToken
-          ? "the value of MLENV_BOOTSTRAP_TOKEN"
-          : "created on an earlier start (see that start's log)";
-      if (opts.json) {
-        ctx.jsonLine({
-          event: "listening",
-          url: started.url,
-          storage: database ? "postgres" : "sqlite",
-          dataDir,
-          adminTokenFile: existsSync(tokenFile) ? tokenFile : null,
-        });
-      } else {
-        ctx.out(`mlenv server listening on ${started.url}`);
-        ctx.out(`storage: ${storage}`);
-        ctx.out(`admin token: ${adminToken}`);
-        ctx.out(`log in with: mlenv login --url ${started.url} --token-stdin < ${tokenFile}`);
-      }
-      const signal = ctx.io.untilStopped ? await ctx.io.untilStopped() : "end";
-      if (opts.json) ctx.jsonLine({ event: "stopping", signal });
-      else ctx.out(`stopping (${signal})...`);
-      await started.close();
-      if (opts.json) ctx.jsonLine({ event: "stopped" });
-      else ctx.out("stopped");
-    });
+    .action((opts: SettingFlags) =>
+      runInForeground(ctx, opts, {
+        port: 8080,
+        start: (mod, settings, logger) =>
+          mod.startServer({ ...mod.serverOptionsFromSettings(settings), logger }),
+        started: (started, { dataDir, databaseUrl: database, bootstrapToken }) => {
+          const storage = database ? "postgres" : `sqlite in ${dataDir}`;
+          const tokenFile = join(dataDir, "admin-token");
+          const adminToken = existsSync(tokenFile)
+            ? tokenFile
+            : bootstrapToken
+              ? "the value of MLENV_BOOTSTRAP_TOKEN"
+              : "created on an earlier start (see that start's log)";
+          if (opts.json) {
+            ctx.jsonLine({
+              event: "listening",
+              url: started.url,
+              storage: database ? "postgres" : "sqlite",
+              dataDir,
+              adminTokenFile: existsSync(tokenFile) ? tokenFile : null,
+            });
+          } else {
+            ctx.out(`mlenv server listening on ${started.url}`);
+            ctx.out(`storage: ${storage}`);
+            ctx.out(`admin token: ${adminToken}`);
+            ctx.out(`log in with: mlenv login --url ${started.url} --token-stdin < ${tokenFile}`);
+          }
+        },
+      }),
+    );
 
   settingOptions(
     server
@@ -170,24 +204,19 @@ export function register(program: Command, ctx: CliContext): void {
       "the server's URL, signed private-wheel URLs point at it (default: $MLENV_SERVER_URL)",
     )
     .option("--json", "print JSON lines: {event: ready|stopping|stopped, ...} (the log stays on stderr)")
-    .action(async (opts: SettingFlags) => {
-      const mod = await loadServer();
-      const settings = readSettings(mod, ctx, opts, { port: 0 });
-      const worker = await mod.startBuildWorker({
-        ...mod.buildWorkerOptionsFromSettings(settings),
-        logger: mod.jsonLogger({ write: ctx.io.stderr, level: settings.logLevel }),
-      });
-      const storage = settings.databaseUrl ? "postgres" : `sqlite in ${settings.dataDir}`;
-      if (opts.json) ctx.jsonLine({ event: "ready", url: worker.url, storage });
-      else {
-        ctx.out(`mlenv build worker ready (storage: ${storage})`);
-        ctx.out(`build secrets served at ${worker.url}`);
-      }
-      const signal = ctx.io.untilStopped ? await ctx.io.untilStopped() : "end";
-      if (opts.json) ctx.jsonLine({ event: "stopping", signal });
-      else ctx.out(`stopping (${signal})...`);
-      await worker.close();
-      if (opts.json) ctx.jsonLine({ event: "stopped" });
-      else ctx.out("stopped");
-    });
+    .action((opts: SettingFlags) =>
+      runInForeground(ctx, opts, {
+        port: 0,
+        start: (mod, settings, logger) =>
+          mod.startBuildWorker({ ...mod.buildWorkerOptionsFromSettings(settings), logger }),
+        started: (worker, settings) => {
+          const storage = settings.databaseUrl ? "postgres" : `sqlite in ${settings.dataDir}`;
+          if (opts.json) ctx.jsonLine({ event: "ready", url: worker.url, storage });
+          else {
+            ctx.out(`mlenv build worker ready (storage: ${storage})`);
+            ctx.out(`build secrets served at ${worker.url}`);
+          }
+        },
+      }),
+    );
 }

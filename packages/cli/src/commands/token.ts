@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Role } from "@mlenv/sdk";
 import { type Command, Option } from "commander";
 import type { CliContext } from "../context";
-import { formatTable } from "../output";
+import { listCommand } from "./listCommand";
 
 const ROLES: Role[] = ["reader", "writer", "admin"];
 
@@ -33,22 +33,16 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.out(t.token);
     });
 
-  token
-    .command("list")
-    .description("List the workspace's tokens (never their secrets).")
-    .option("--json", "print JSON")
-    .action(async (opts: { json?: boolean }) => {
-      const items = await (await ctx.workspace()).admin.listTokens();
-      if (opts.json) return ctx.json(items);
-      ctx.out(
-        formatTable(items, [
-          { header: "id", value: (r) => r.id },
-          { header: "name", value: (r) => r.name },
-          { header: "role", value: (r) => r.role },
-          { header: "created", value: (r) => r.createdAt },
-        ]),
-      );
-    });
+  listCommand(token, ctx, {
+    description: "List the workspace's tokens (never their secrets).",
+    fetch: async () => (await ctx.workspace()).admin.listTokens(),
+    columns: [
+      { header: "id", value: (r) => r.id },
+      { header: "name", value: (r) => r.name },
+      { header: "role", value: (r) => r.role },
+      { header: "created", value: (r) => r.createdAt },
+    ],
+  });
 
   token
     .command("revoke")

@@ -3,8 +3,9 @@ import { basename, join } from "node:path";
 import type { WheelInfo, WheelRevisionInfo, Workspace } from "@mlenv/sdk";
 import { type Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliError } from "../context";
-import { formatTable, sanitize } from "../output";
+import { sanitize } from "../output";
 import { humanBytes, type Progress } from "../progress";
+import { listCommand } from "./listCommand";
 
 const seg = encodeURIComponent;
 
@@ -126,27 +127,26 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.out(`reference: ${out.wheel.reference}`);
     });
 
-  wheel
-    .command("list")
-    .description("List the workspace's wheels.")
-    .option("--project <name>", "only this project")
-    .option("--json", "print JSON")
-    .action(async (opts: { project?: string; json?: boolean }) => {
-      const out = await (await ctx.workspace()).request<{ items: WheelInfo[] }>("GET", "/api/v1/wheels", {
-        query: { project: opts.project },
-      });
-      if (opts.json) return ctx.json(out.items);
-      ctx.out(
-        formatTable(out.items, [
-          { header: "filename", value: (w) => w.filename },
-          { header: "version", value: (w) => w.version },
-          { header: "size", value: (w) => human(w.size) },
-          { header: "revision", value: (w) => w.revision },
-          { header: "yanked", value: (w) => (w.yanked ? w.yankedReason || "yes" : "no") },
-          { header: "uploaded", value: (w) => w.uploadedAt },
-        ]),
-      );
-    });
+  listCommand(wheel, ctx, {
+    description: "List the workspace's wheels.",
+    options: (c) => c.option("--project <name>", "only this project"),
+    fetch: async (opts: { project?: string }) =>
+      (
+        await (
+          await ctx.workspace()
+        ).request<{ items: WheelInfo[] }>("GET", "/api/v1/wheels", {
+          query: { project: opts.project },
+        })
+      ).items,
+    columns: [
+      { header: "filename", value: (w) => w.filename },
+      { header: "version", value: (w) => w.version },
+      { header: "size", value: (w) => human(w.size) },
+      { header: "revision", value: (w) => w.revision },
+      { header: "yanked", value: (w) => (w.yanked ? w.yankedReason || "yes" : "no") },
+      { header: "uploaded", value: (w) => w.uploadedAt },
+    ],
+  });
 
   wheel
     .command("show")

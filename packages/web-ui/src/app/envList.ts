@@ -2,7 +2,7 @@ import type { EnvironmentSummary, Workspace } from "@mlenv/sdk";
 import { type ComponentChild, h } from "preact";
 import { useState } from "preact/hooks";
 import { href } from "./route";
-import { ErrorBox, formatDate, PageFrame, useAsync } from "./util";
+import { CardList, ErrorBox, formatDate, PageFrame, useAsync } from "./util";
 
 function matches(env: EnvironmentSummary, q: string): boolean {
   if (!q) return true;
@@ -84,26 +84,22 @@ export function EnvList(props: { ws: Workspace; onError: (e: unknown) => void })
         ? "Loading…"
         : `${shown.length} of ${all.length} environment${all.length === 1 ? "" : "s"}`,
     ),
-    h(
-      "ul",
-      { class: "envs", "aria-labelledby": "page-title" },
-      shown.map((env) =>
-        h(
-          "li",
-          { key: env.name, "data-env": env.name },
-          h(
-            "div",
-            { class: "title" },
-            h("a", { href: href.env(env.name) }, env.name),
-            env.curated ? h("span", { class: "badge curated" }, "curated") : null,
-            env.archived ? h("span", { class: "badge archived" }, "archived") : null,
-            h("span", { class: "badge", title: `${env.versionCount} version(s)` }, `v${env.version}`),
-          ),
-          env.description ? h("p", { class: "meta" }, env.description) : null,
-          h(TagList, { tags: env.tags }),
-          h("p", { class: "meta" }, `Updated ${formatDate(env.createdAt)} by ${env.createdBy}`),
-        ),
-      ),
-    ),
+    h(CardList<EnvironmentSummary>, {
+      items: shown,
+      kind: "env",
+      name: (env) => env.name,
+      href: (env) => href.env(env.name),
+      badges: (env) => [
+        env.curated ? h("span", { class: "badge curated" }, "curated") : null,
+        env.archived ? h("span", { class: "badge archived" }, "archived") : null,
+        h("span", { class: "badge", title: `${env.versionCount} version(s)` }, `v${env.version}`),
+      ],
+      details: (env) => [
+        env.description ? h("p", { class: "meta" }, env.description) : null,
+        h(TagList, { tags: env.tags }),
+        h("p", { class: "meta" }, `Updated ${formatDate(env.createdAt)} by ${env.createdBy}`),
+      ],
+      labelledBy: "page-title",
+    }),
   );
 }

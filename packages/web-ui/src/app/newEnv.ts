@@ -7,7 +7,8 @@ import { href } from "./route";
 import { errorText } from "./session";
 import { PageFrame } from "./util";
 
-const EXAMPLE = `name: my-env
+/** The definition the new-environment page starts with. */
+export const EXAMPLE = `name: my-env
 channels:
   - conda-forge
 dependencies:

@@ -3,7 +3,7 @@ import { type ComponentChild, h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { href } from "./route";
 import { errorText } from "./session";
-import { formatDate, lineBatcher, PageFrame, StatusBadge, StatusFact } from "./util";
+import { CardList, formatDate, lineBatcher, PageFrame, StatusBadge, StatusFact } from "./util";
 
 /** Poll `load` every `ms` while the component is shown. */
 function usePoll<T>(load: () => Promise<T>, deps: unknown[], ms: number): { data: T | null; error: unknown } {
@@ -49,32 +49,25 @@ export function ServiceList(props: { ws: Workspace; onError: (e: unknown) => voi
       { class: "meta", "aria-live": "polite" },
       data ? `${items.length} service${items.length === 1 ? "" : "s"}` : "Loading…",
     ),
-    h(
-      "ul",
-      { class: "envs" },
-      items.map((s) =>
+    h(CardList<ServiceInfo>, {
+      items,
+      kind: "service",
+      name: (s) => s.name,
+      href: (s) => href.service(s.name),
+      badges: (s) => [h(StatusBadge, { status: s.status })],
+      details: (s) => [
         h(
-          "li",
-          { key: s.name, "data-service": s.name },
-          h(
-            "div",
-            { class: "title" },
-            h("a", { href: href.service(s.name) }, s.name),
-            h(StatusBadge, { status: s.status }),
-          ),
-          h(
-            "p",
-            { class: "meta" },
-            `model ${s.model.name} v${s.model.version} · ${s.environment.name} v${s.environment.version}`,
-          ),
-          h(
-            "p",
-            { class: "meta" },
-            `updated ${formatDate(s.updatedAt)}${s.restarts ? ` · ${s.restarts} restart(s)` : ""}`,
-          ),
+          "p",
+          { class: "meta" },
+          `model ${s.model.name} v${s.model.version} · ${s.environment.name} v${s.environment.version}`,
         ),
-      ),
-    ),
+        h(
+          "p",
+          { class: "meta" },
+          `updated ${formatDate(s.updatedAt)}${s.restarts ? ` · ${s.restarts} restart(s)` : ""}`,
+        ),
+      ],
+    }),
   );
 }
 

@@ -135,6 +135,40 @@ export function Tabs(props: { label: string; tabs: TabSpec[]; idPrefix: string }
   );
 }
 
+/**
+ * A list page's cards (`ul.envs`): one `li` per item, marked `data-<kind>` with its name, a title
+ * line linking to it followed by its badges, then its details.
+ */
+export function CardList<T>(props: {
+  items: readonly T[];
+  /** The item kind, e.g. `env`: its `data-` attribute holds each item's name. */
+  kind: string;
+  name: (item: T) => string;
+  href: (item: T) => string;
+  badges: (item: T) => ComponentChild[];
+  details: (item: T) => ComponentChild[];
+  /** The id of the element that labels the list. */
+  labelledBy?: string;
+}): ComponentChild {
+  return h(
+    "ul",
+    { class: "envs", "aria-labelledby": props.labelledBy },
+    props.items.map((item) =>
+      h(
+        "li",
+        { key: props.name(item), [`data-${props.kind}`]: props.name(item) },
+        h(
+          "div",
+          { class: "title" },
+          h("a", { href: props.href(item) }, props.name(item)),
+          ...props.badges(item),
+        ),
+        ...props.details(item),
+      ),
+    ),
+  );
+}
+
 /** A run's, service's or build's status as a coloured badge (`id` names it for tests and links). */
 export function StatusBadge(props: { status: string; id?: string }): ComponentChild {
   return h("span", { id: props.id, class: `badge status-${props.status}` }, props.status);
