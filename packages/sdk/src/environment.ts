@@ -82,6 +82,16 @@ export class Environment {
     return env;
   }
 
+  /** A definition converted from another format, named `name`, with the conversion's warnings. */
+  static #fromConverted(
+    name: string,
+    converted: { definition: EnvironmentDefinition; warnings: DefinitionIssue[] },
+  ): Environment {
+    const env = Environment.fromDefinition({ ...toReferenceJson(converted.definition), name });
+    env.warnings = converted.warnings;
+    return env;
+  }
+
   /** From a conda `environment.yml` text; adds the default Python (with a warning) if none is named. */
   static fromCondaSpecification(
     name: string,
@@ -95,9 +105,7 @@ export class Environment {
       file,
       locations: parsed.locations,
     });
-    const env = Environment.fromDefinition({ ...toReferenceJson(loaded.definition), name });
-    env.warnings = loaded.warnings;
-    return env;
+    return Environment.#fromConverted(name, loaded);
   }
 
   /** From a pip `requirements.txt` text: conda Python and pip, the requirements as the pip block. */
@@ -110,9 +118,7 @@ export class Environment {
       name: checkName(name),
       ...(options.file ? { file: options.file } : {}),
     });
-    const env = Environment.fromDefinition({ ...toReferenceJson(loaded.definition), name });
-    env.warnings = loaded.warnings;
-    return env;
+    return Environment.#fromConverted(name, loaded);
   }
 
   /**
