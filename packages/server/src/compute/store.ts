@@ -2,6 +2,7 @@ import type { ColumnType, Kysely, Selectable } from "kysely";
 import type { RunTables } from "../runs/runStore";
 import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
 import { columnTypes, type Migration, migration } from "../store/migrator";
+import { named } from "../store/rows";
 import type { SlurmTargetSettings } from "./schemas";
 
 /** Compute targets, the cluster jobs that run runs, datastores and their versions (migration 0011). */
@@ -294,8 +295,7 @@ export class ComputeStore {
   async deleteTarget(workspaceId: string, name: string): Promise<boolean> {
     const gone = await this.#k
       .deleteFrom("compute_targets")
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name)
+      .where((eb) => eb.and(named(workspaceId, name)))
       .returning("name")
       .execute();
     return gone.length > 0;
@@ -466,8 +466,7 @@ export class ComputeStore {
     return this.#k
       .selectFrom("datastore_versions")
       .selectAll()
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name);
+      .where((eb) => eb.and(named(workspaceId, name)));
   }
 
   /** Add a version of a blob datastore (same digest: the existing version, created false). */

@@ -4,7 +4,7 @@ import { type Kysely, type Selectable, sql, type Updateable } from "kysely";
 import type { z } from "zod";
 import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
 import { type Migration, migration } from "../store/migrator";
-import { jsonOrNull, numOrNull } from "../store/rows";
+import { jsonOrNull, named, numOrNull } from "../store/rows";
 
 /** Where a run is in its life. The last three are final. */
 export type RunStatus = z.infer<typeof api.RunStatusSchema>;
@@ -601,8 +601,7 @@ export class RunStore {
     return this.#k
       .selectFrom("models")
       .selectAll()
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name);
+      .where((eb) => eb.and(named(workspaceId, name)));
   }
 
   /** Register model files: the same files under a name return the existing version. */
@@ -747,8 +746,7 @@ export class RunStore {
 
   async findService(workspaceId: string, name: string): Promise<ServiceRecord | null> {
     const r = await this.#liveServices()
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name)
+      .where((eb) => eb.and(named(workspaceId, name)))
       .executeTakeFirst();
     return r ? toService(r) : null;
   }

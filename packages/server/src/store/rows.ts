@@ -79,3 +79,11 @@ export function tagsJson(tags: Record<string, string>): string {
   for (const k of keys) out[k] = tags[k]!;
   return JSON.stringify(out);
 }
+
+/**
+ * The key most tables share, a name in one workspace, as a filter:
+ * `.where((eb) => eb.and(named(workspaceId, name)))`.
+ */
+export function named(workspaceId: string, name: string): { workspace_id: string; name: string } {
+  return { workspace_id: workspaceId, name };
+}

@@ -6,7 +6,16 @@ import { registryMigrations } from "./migrations";
 import { appliedMigrations, type Migration, migrate } from "./migrator";
 import { PreparedQuery } from "./prepared";
 import { listenForRevocations, REVOKED_CHANNEL } from "./revocations";
-import { tagsJson, toEnvironment, toLabel, toToken, toVersion, toVersionSummary, toWorkspace } from "./rows";
+import {
+  named,
+  tagsJson,
+  toEnvironment,
+  toLabel,
+  toToken,
+  toVersion,
+  toVersionSummary,
+  toWorkspace,
+} from "./rows";
 import type {
   AuthenticatedToken,
   EnvironmentRecord,
@@ -99,15 +108,17 @@ function* writeSummary(
   onlyIfMissing = false,
 ): Generator<CompiledQuery, string | null, StepResult> {
   const env = yield* first(
-    k.selectFrom("environments").selectAll().where("workspace_id", "=", workspaceId).where("name", "=", name),
+    k
+      .selectFrom("environments")
+      .selectAll()
+      .where((eb) => eb.and(named(workspaceId, name))),
   );
   if (!env || Number(env.latest_version) === 0) return null;
   const latest = (yield* first(
     k
       .selectFrom("environment_versions")
       .selectAll()
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name)
+      .where((eb) => eb.and(named(workspaceId, name)))
       .where("version", "=", Number(env.latest_version)),
   ))!;
   const summary = environmentSummaryJson(toEnvironment(env), toVersionSummary(latest));
@@ -115,8 +126,7 @@ function* writeSummary(
     k
       .updateTable("environments")
       .set({ summary })
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name)
+      .where((eb) => eb.and(named(workspaceId, name)))
       .$if(onlyIfMissing, (q) => q.where("summary", "is", null)),
   );
   return summary;
@@ -316,8 +326,7 @@ export class SqlStore implements Store {
       k
         .selectFrom("environment_versions")
         .selectAll()
-        .where("workspace_id", "=", ws)
-        .where("name", "=", name)
+        .where((eb) => eb.and(named(ws, name)))
         .where("version", "=", version);
     return this.db.tx<RegisterResult>(function* () {
       // Create the name row if absent (latest_version 0: no version yet), then lock it: concurrent
@@ -341,8 +350,7 @@ export class SqlStore implements Store {
         k
           .selectFrom("environments")
           .selectAll()
-          .where("workspace_id", "=", ws)
-          .where("name", "=", name)
+          .where((eb) => eb.and(named(ws, name)))
           .$if(lockRow, (q) => q.forUpdate()),
       ))!;
       if (input.onlyIfNew && Number(env.latest_version) > 0) {
@@ -353,8 +361,7 @@ export class SqlStore implements Store {
         k
           .selectFrom("environment_versions")
           .selectAll()
-          .where("workspace_id", "=", ws)
-          .where("name", "=", name)
+          .where((eb) => eb.and(named(ws, name)))
           .where("definition_hash", "=", input.definitionHash),
       );
       if (same) {
@@ -364,8 +371,7 @@ export class SqlStore implements Store {
           k
             .updateTable("environment_versions")
             .set({ lock: input.lockJson ?? null, image_key: input.imageKey ?? null })
-            .where("workspace_id", "=", ws)
-            .where("name", "=", name)
+            .where((eb) => eb.and(named(ws, name)))
             .where("version", "=", same.version)
             .returningAll(),
         ))!;
@@ -382,8 +388,7 @@ export class SqlStore implements Store {
         k
           .updateTable("environments")
           .set({ latest_version: version, updated_at: input.now })
-          .where("workspace_id", "=", ws)
-          .where("name", "=", name)
+          .where((eb) => eb.and(named(ws, name)))
           .returningAll(),
       ))!;
       const row = (yield* first(
@@ -501,8 +506,7 @@ export class SqlStore implements Store {
     return this.#k
       .selectFrom("environment_versions")
       .selectAll()
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name);
+      .where((eb) => eb.and(named(workspaceId, name)));
   }
 
   async getVersion(workspaceId: string, name: string, version: number): Promise<VersionRecord | null> {
@@ -601,8 +605,7 @@ export class SqlStore implements Store {
         k
           .selectFrom("environments")
           .select("summary")
-          .where("workspace_id", "=", workspaceId)
-          .where("name", "=", name),
+          .where((eb) => eb.and(named(workspaceId, name))),
       );
       return r?.summary ?? null;
     });
@@ -620,8 +623,7 @@ export class SqlStore implements Store {
         k
           .updateTable("environments")
           .set({ archived, updated_at: now })
-          .where("workspace_id", "=", workspaceId)
-          .where("name", "=", name)
+          .where((eb) => eb.and(named(workspaceId, name)))
           .where("latest_version", ">", 0)
           .returningAll(),
       );
@@ -658,17 +660,13 @@ export class SqlStore implements Store {
   }
 
   #labels(workspaceId: string, name: string) {
-    return this.#k
-      .selectFrom("environment_labels")
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name);
+    return this.#k.selectFrom("environment_labels").where((eb) => eb.and(named(workspaceId, name)));
   }
 
   async deleteLabel(workspaceId: string, name: string, label: string): Promise<boolean> {
     const res = await this.#k
       .deleteFrom("environment_labels")
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name)
+      .where((eb) => eb.and(named(workspaceId, name)))
       .where("label", "=", label)
       .executeTakeFirst();
     return res.numDeletedRows === 1n;

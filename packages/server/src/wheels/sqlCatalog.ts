@@ -1,5 +1,6 @@
 import type { ColumnType, Kysely } from "kysely";
 import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
+import { named } from "../store/rows";
 import {
   type SecretInfo,
   toRevision,
@@ -83,10 +84,7 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   #secret(workspaceId: string, name: string) {
-    return this.#k
-      .selectFrom("workspace_secrets")
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name);
+    return this.#k.selectFrom("workspace_secrets").where((eb) => eb.and(named(workspaceId, name)));
   }
 
   /**
@@ -106,8 +104,7 @@ class SqlWheelCatalog implements WheelCatalog {
       await this.#k
         .updateTable("workspace_secrets")
         .set({ value: box.seal(ws, name, value) })
-        .where("workspace_id", "=", ws)
-        .where("name", "=", name)
+        .where((eb) => eb.and(named(ws, name)))
         .where("value", "=", value)
         .execute();
       n++;
@@ -256,8 +253,7 @@ class SqlWheelCatalog implements WheelCatalog {
           k
             .updateTable("workspace_secrets")
             .set({ value, updated_at: now })
-            .where("workspace_id", "=", workspaceId)
-            .where("name", "=", name),
+            .where((eb) => eb.and(named(workspaceId, name))),
         );
         return { name, createdAt: cur.created_at, updatedAt: now };
       }
@@ -294,17 +290,14 @@ class SqlWheelCatalog implements WheelCatalog {
     const k = this.#k;
     return this.db.tx(function* () {
       const gone = yield* exec(
-        k.deleteFrom("workspace_secrets").where("workspace_id", "=", workspaceId).where("name", "=", name),
+        k.deleteFrom("workspace_secrets").where((eb) => eb.and(named(workspaceId, name))),
       );
       return gone === 1;
     }, `secret:${workspaceId}:${name}`);
   }
 
   #hosts(workspaceId: string, name: string) {
-    return this.#k
-      .selectFrom("workspace_secret_hosts")
-      .where("workspace_id", "=", workspaceId)
-      .where("name", "=", name);
+    return this.#k.selectFrom("workspace_secret_hosts").where((eb) => eb.and(named(workspaceId, name)));
   }
 
   async getSecretHosts(workspaceId: string, name: string): Promise<string[]> {
@@ -316,12 +309,7 @@ class SqlWheelCatalog implements WheelCatalog {
     const k = this.#k;
     const row = { workspace_id: workspaceId, name, hosts: JSON.stringify(hosts) };
     await this.db.tx(function* () {
-      yield* exec(
-        k
-          .deleteFrom("workspace_secret_hosts")
-          .where("workspace_id", "=", workspaceId)
-          .where("name", "=", name),
-      );
+      yield* exec(k.deleteFrom("workspace_secret_hosts").where((eb) => eb.and(named(workspaceId, name))));
       yield* exec(k.insertInto("workspace_secret_hosts").values(row));
     }, `secret-hosts:${workspaceId}:${name}`);
   }
