@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { type ColumnType, type Kysely, sql } from "kysely";
+import { type ColumnType, sql } from "kysely";
 import { type Database, exec, type SqlLocation, useDatabase } from "../store/database";
 import { type Migration, migration } from "../store/migrator";
 import { jsonOrNull, type Row, strOrNull } from "../store/rows";
+import { TableStore } from "../store/tableStore";
 
 /** Where a build job is in its life. `queued` and `running` are active; the rest are final. */
 export type BuildJobStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
@@ -206,17 +207,7 @@ type BuildTables = {
 
 const ACTIVE: StoredStatus[] = ["queued", "running"];
 
-class SqlBuildJobStore implements BuildJobStore {
-  readonly #k: Kysely<BuildTables>;
-
-  constructor(
-    private readonly db: Database,
-    /** Closes the handle when the store opened it for itself. */
-    private readonly release: () => Promise<void> = async () => {},
-  ) {
-    this.#k = db.kysely.withTables<BuildTables>() as unknown as Kysely<BuildTables>;
-  }
-
+class SqlBuildJobStore extends TableStore<BuildTables> implements BuildJobStore {
   async enqueue(
     input: Parameters<BuildJobStore["enqueue"]>[0],
   ): Promise<{ job: BuildJob; created: boolean }> {
@@ -225,7 +216,7 @@ class SqlBuildJobStore implements BuildJobStore {
       if (existing) return { job: existing, created: false };
       const id = randomUUID();
       try {
-        await this.#k
+        await this.k
           .insertInto("build_jobs")
           .values((eb) => ({
             id,
@@ -254,12 +245,12 @@ class SqlBuildJobStore implements BuildJobStore {
   }
 
   async get(id: string): Promise<BuildJob | null> {
-    const r = await this.#k.selectFrom("build_jobs").selectAll().where("id", "=", id).executeTakeFirst();
+    const r = await this.k.selectFrom("build_jobs").selectAll().where("id", "=", id).executeTakeFirst();
     return r ? toJob(r) : null;
   }
 
   async activeFor(imageKey: string, workspaceId?: string): Promise<BuildJob | null> {
-    const r = await this.#k
+    const r = await this.k
       .selectFrom("build_jobs")
       .selectAll()
       .where("image_key", "=", imageKey)
@@ -273,7 +264,7 @@ class SqlBuildJobStore implements BuildJobStore {
     options: { workspaceId?: string; status?: BuildJobStatus[]; limit?: number } = {},
   ): Promise<BuildJob[]> {
     const { workspaceId, status } = options;
-    const found = await this.#k
+    const found = await this.k
       .selectFrom("build_jobs")
       .selectAll()
       .$if(workspaceId !== undefined, (q) => q.where("workspace_id", "=", workspaceId ?? ""))
@@ -287,7 +278,7 @@ class SqlBuildJobStore implements BuildJobStore {
 
   async claimNext(): Promise<BuildJob | null> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const r = await this.#k
+      const r = await this.k
         .selectFrom("build_jobs")
         .select("id")
         .where("status", "=", "queued")
@@ -301,7 +292,7 @@ class SqlBuildJobStore implements BuildJobStore {
         .executeTakeFirst();
       if (!r) return null;
       const t = now();
-      const moved = await this.#k
+      const moved = await this.k
         .updateTable("build_jobs")
         .set({ status: "running", started_at: t, heartbeat_at: t })
         .where("id", "=", r.id)
@@ -315,7 +306,7 @@ class SqlBuildJobStore implements BuildJobStore {
 
   async heartbeat(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.#k
+    await this.k
       .updateTable("build_jobs")
       .set({ heartbeat_at: now() })
       .where("status", "=", "running")
@@ -328,7 +319,7 @@ class SqlBuildJobStore implements BuildJobStore {
     status: "succeeded" | "failed" | "canceled",
     fields: { outcome?: BuildJobOutcome; error?: BuildJobError },
   ): Promise<boolean> {
-    const moved = await this.#k
+    const moved = await this.k
       .updateTable("build_jobs")
       .set({
         status: stored(status),
@@ -344,7 +335,7 @@ class SqlBuildJobStore implements BuildJobStore {
   }
 
   async failStale(staleBefore: Date, error: BuildJobError): Promise<string[]> {
-    const failed = await this.#k
+    const failed = await this.k
       .updateTable("build_jobs")
       .set({ status: "failed", finished_at: now(), error: JSON.stringify(error) })
       .where("status", "=", "running")
@@ -358,7 +349,7 @@ class SqlBuildJobStore implements BuildJobStore {
 
   async appendLogs(id: string, lines: BuildLogRecord[]): Promise<void> {
     if (lines.length === 0) return;
-    const k = this.#k;
+    const k = this.k;
     await this.db.tx(function* () {
       for (let i = 0; i < lines.length; i += 200) {
         const chunk = lines.slice(i, i + 200);
@@ -372,7 +363,7 @@ class SqlBuildJobStore implements BuildJobStore {
   }
 
   async logs(id: string, afterSeq = 0): Promise<BuildLogRecord[]> {
-    const found = await this.#k
+    const found = await this.k
       .selectFrom("build_logs")
       .select(["seq", "step", "text"])
       .where("job_id", "=", id)
@@ -384,10 +375,6 @@ class SqlBuildJobStore implements BuildJobStore {
       step: r.step === null || r.step === undefined ? null : Number(r.step),
       text: String(r.text),
     }));
-  }
-
-  close(): Promise<void> {
-    return this.release();
   }
 }
 

@@ -1,8 +1,10 @@
-import type { ColumnType, Kysely, Selectable } from "kysely";
+import type { ColumnType, Selectable } from "kysely";
 import type { RunTables } from "../runs/runStore";
 import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
+import { addDigestVersion, type DigestVersionInput } from "../store/digestVersions";
 import { columnTypes, type Migration, migration } from "../store/migrator";
 import { named } from "../store/rows";
+import { TableStore } from "../store/tableStore";
 import type { SlurmTargetSettings } from "./schemas";
 
 /** Compute targets, the cluster jobs that run runs, datastores and their versions (migration 0011). */
@@ -248,21 +250,11 @@ function toVersion(r: Selectable<ComputeTables["datastore_versions"]>): Datastor
 }
 
 /** Persistence of compute targets, cluster jobs and datastores (SQLite or PostgreSQL). */
-export class ComputeStore {
-  readonly #k: Kysely<ComputeTables>;
-
-  constructor(
-    private readonly db: Database,
-    /** Closes the handle when the store opened it for itself. */
-    private readonly release: () => Promise<void> = async () => {},
-  ) {
-    this.#k = db.kysely.withTables<ComputeTables>() as unknown as Kysely<ComputeTables>;
-  }
-
+export class ComputeStore extends TableStore<ComputeTables> {
   // ---- targets -------------------------------------------------------------------------------
   /** Insert a target; null when one of that name exists. */
   async insertTarget(t: Omit<ComputeTargetRecord, "createdAt">): Promise<ComputeTargetRecord | null> {
-    const r = await this.#k
+    const r = await this.k
       .insertInto("compute_targets")
       .values({
         workspace_id: t.workspaceId,
@@ -280,7 +272,7 @@ export class ComputeStore {
   }
 
   #targets(workspaceId: string) {
-    return this.#k.selectFrom("compute_targets").selectAll().where("workspace_id", "=", workspaceId);
+    return this.k.selectFrom("compute_targets").selectAll().where("workspace_id", "=", workspaceId);
   }
 
   async getTarget(workspaceId: string, name: string): Promise<ComputeTargetRecord | null> {
@@ -293,7 +285,7 @@ export class ComputeStore {
   }
 
   async deleteTarget(workspaceId: string, name: string): Promise<boolean> {
-    const gone = await this.#k
+    const gone = await this.k
       .deleteFrom("compute_targets")
       .where((eb) => eb.and(named(workspaceId, name)))
       .returning("name")
@@ -311,7 +303,7 @@ export class ComputeStore {
     owner: string;
   }): Promise<void> {
     const t = now();
-    await this.#k
+    await this.k
       .insertInto("cluster_jobs")
       .values({
         run_id: input.runId,
@@ -329,7 +321,7 @@ export class ComputeStore {
   }
 
   async getJob(runId: string): Promise<ClusterJobRecord | null> {
-    const r = await this.#k
+    const r = await this.k
       .selectFrom("cluster_jobs")
       .selectAll()
       .where("run_id", "=", runId)
@@ -358,7 +350,7 @@ export class ComputeStore {
       missing_since: fields.missingSince,
     };
     if (Object.values(set).every((v) => v === undefined)) return;
-    await this.#k.updateTable("cluster_jobs").set(set).where("run_id", "=", runId).execute();
+    await this.k.updateTable("cluster_jobs").set(set).where("run_id", "=", runId).execute();
   }
 
   /**
@@ -369,7 +361,7 @@ export class ComputeStore {
     owner: string,
     staleBefore: Date,
   ): Promise<{ job: ClusterJobRecord; takenOver: boolean }[]> {
-    const k = this.#k;
+    const k = this.k;
     const t = now();
     const candidates = await k
       .selectFrom("cluster_jobs")
@@ -401,7 +393,7 @@ export class ComputeStore {
 
   /** Let go of this process's jobs (a graceful shutdown: the next process takes them at once). */
   async releaseJobs(owner: string): Promise<void> {
-    await this.#k
+    await this.k
       .updateTable("cluster_jobs")
       .set({ owner: null })
       .where("owner", "=", owner)
@@ -411,7 +403,7 @@ export class ComputeStore {
 
   /** Record on the run which cluster ran it (`compute` column: kind, target, job ids, state, reason). */
   async setRunCompute(runId: string, compute: Record<string, unknown>): Promise<void> {
-    await this.#k
+    await this.k
       .updateTable("runs")
       .set({ compute: JSON.stringify(compute) })
       .where("id", "=", runId)
@@ -419,7 +411,7 @@ export class ComputeStore {
   }
 
   async setRunInputs(runId: string, inputs: unknown[]): Promise<void> {
-    await this.#k
+    await this.k
       .updateTable("runs")
       .set({ inputs: JSON.stringify(inputs) })
       .where("id", "=", runId)
@@ -431,7 +423,7 @@ export class ComputeStore {
   async insertDatastore(
     d: Omit<DatastoreRecord, "createdAt" | "latestVersion">,
   ): Promise<DatastoreRecord | null> {
-    const r = await this.#k
+    const r = await this.k
       .insertInto("datastores")
       .values({
         workspace_id: d.workspaceId,
@@ -450,7 +442,7 @@ export class ComputeStore {
   }
 
   #datastores(workspaceId: string) {
-    return this.#k.selectFrom("datastores").selectAll().where("workspace_id", "=", workspaceId);
+    return this.k.selectFrom("datastores").selectAll().where("workspace_id", "=", workspaceId);
   }
 
   async getDatastore(workspaceId: string, name: string): Promise<DatastoreRecord | null> {
@@ -463,51 +455,40 @@ export class ComputeStore {
   }
 
   #versions(workspaceId: string, name: string) {
-    return this.#k
+    return this.k
       .selectFrom("datastore_versions")
       .selectAll()
       .where((eb) => eb.and(named(workspaceId, name)));
   }
 
   /** Add a version of a blob datastore (same digest: the existing version, created false). */
-  async addVersion(input: {
-    workspaceId: string;
-    name: string;
-    digest: string;
-    files: DatastoreFile[];
-    size: number;
-    createdBy: string;
-  }): Promise<{ created: boolean; version: DatastoreVersionRecord }> {
-    const k = this.#k;
+  async addVersion(
+    input: DigestVersionInput<DatastoreFile> & { size: number },
+  ): Promise<{ created: boolean; version: DatastoreVersionRecord }> {
+    const k = this.k;
     const same = this.#versions(input.workspaceId, input.name).where("digest", "=", input.digest);
     const datastore = this.#datastores(input.workspaceId).where("name", "=", input.name);
     return this.db.tx(function* () {
-      const found = yield* first(same);
-      if (found) return { created: false, version: toVersion(found) };
-      const version = num((yield* first(datastore))?.latest_version) + 1;
-      const row = yield* first(
-        k
-          .insertInto("datastore_versions")
-          .values({
-            workspace_id: input.workspaceId,
-            name: input.name,
-            version,
-            digest: input.digest,
-            files: JSON.stringify(input.files),
-            size: input.size,
-            created_by: input.createdBy,
-            created_at: now(),
-          })
-          .returningAll(),
-      );
-      yield* exec(
-        k
-          .updateTable("datastores")
-          .set({ latest_version: version })
-          .where("workspace_id", "=", input.workspaceId)
-          .where("name", "=", input.name),
-      );
-      return { created: true, version: toVersion(row!) };
+      const { created, row } = yield* addDigestVersion(input, {
+        same,
+        *latest() {
+          return num((yield* first(datastore))?.latest_version);
+        },
+        insert: (row) =>
+          k
+            .insertInto("datastore_versions")
+            .values({ ...row, size: input.size })
+            .returningAll(),
+      });
+      if (created) {
+        yield* exec(
+          k
+            .updateTable("datastores")
+            .set({ latest_version: row.version })
+            .where((eb) => eb.and(named(input.workspaceId, input.name))),
+        );
+      }
+      return { created, version: toVersion(row) };
       // adds of one datastore queue here (across processes too): each sees the one before it,
       // so two adds of one content make one version, never a duplicate key
     }, `datastore-version:${input.workspaceId}:${input.name}`);
@@ -524,10 +505,6 @@ export class ComputeStore {
 
   async listVersions(workspaceId: string, name: string): Promise<DatastoreVersionRecord[]> {
     return (await this.#versions(workspaceId, name).orderBy("version").execute()).map(toVersion);
-  }
-
-  close(): Promise<void> {
-    return this.release();
   }
 }
 

@@ -1,10 +1,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { runs as api, type common, type models, type services } from "@mlenv/api";
-import { type Kysely, type Selectable, sql, type Updateable } from "kysely";
+import { type Selectable, sql, type Updateable } from "kysely";
 import type { z } from "zod";
 import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
+import { addDigestVersion, type DigestVersionInput } from "../store/digestVersions";
 import { type Migration, migration } from "../store/migrator";
 import { jsonOrNull, named, numOrNull } from "../store/rows";
+import { TableStore } from "../store/tableStore";
 
 /** Where a run is in its life. The last three are final. */
 export type RunStatus = z.infer<typeof api.RunStatusSchema>;
@@ -372,17 +374,7 @@ export interface CreateRunInput {
 }
 
 /** Persistence of runs, logs, metrics, models and services (SQLite or PostgreSQL, same schema). */
-export class RunStore {
-  readonly #k: Kysely<RunTables>;
-
-  constructor(
-    private readonly db: Database,
-    /** Closes the handle when the store opened it for itself. */
-    private readonly release: () => Promise<void> = async () => {},
-  ) {
-    this.#k = db.kysely.withTables<RunTables>() as unknown as Kysely<RunTables>;
-  }
-
+export class RunStore extends TableStore<RunTables> {
   /**
    * Run an insert that takes the next number of a sequence in the statement itself; a concurrent
    * insert (another PostgreSQL client) that took the same number makes it retry.
@@ -400,7 +392,7 @@ export class RunStore {
 
   /** Insert a queued run with the experiment's next number (retried on a concurrent insert). */
   createRun(input: CreateRunInput): Promise<RunRecord> {
-    const k = this.#k;
+    const k = this.k;
     return this.#nextNumbered(`a run number in experiment ${input.experiment}`, async () => {
       const t = now();
       const r = await k
@@ -434,7 +426,7 @@ export class RunStore {
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
-    const r = await this.#k.selectFrom("runs").selectAll().where("id", "=", id).executeTakeFirst();
+    const r = await this.k.selectFrom("runs").selectAll().where("id", "=", id).executeTakeFirst();
     return r ? toRun(r) : null;
   }
 
@@ -444,7 +436,7 @@ export class RunStore {
     limit?: number;
   }): Promise<RunRecord[]> {
     const { experiment } = options;
-    const found = await this.#k
+    const found = await this.k
       .selectFrom("runs")
       .selectAll()
       .where("workspace_id", "=", options.workspaceId)
@@ -469,7 +461,7 @@ export class RunStore {
   ): Promise<boolean> {
     const final = FINAL_RUN_STATUSES.includes(status);
     const t = now();
-    const moved = await this.#k
+    const moved = await this.k
       .updateTable("runs")
       .set({
         status,
@@ -489,7 +481,7 @@ export class RunStore {
   }
 
   #setRun(id: string, set: Updateable<RunTables["runs"]>): Promise<unknown> {
-    return this.#k.updateTable("runs").set(set).where("id", "=", id).execute();
+    return this.k.updateTable("runs").set(set).where("id", "=", id).execute();
   }
 
   /** Record the GPU indices a run was given. */
@@ -505,7 +497,7 @@ export class RunStore {
   /** Renew the heartbeat of runs this process owns (queued or active). */
   async heartbeat(ids: string[], at: Date = new Date()): Promise<void> {
     if (ids.length === 0) return;
-    await this.#k
+    await this.k
       .updateTable("runs")
       .set({ heartbeat_at: at.toISOString() })
       .where("status", "in", ACTIVE_RUN)
@@ -518,7 +510,7 @@ export class RunStore {
    * `staleBefore` (their server process died); returns their ids.
    */
   async failStale(staleBefore: Date, error: RunError): Promise<string[]> {
-    const found = await this.#k
+    const found = await this.k
       .updateTable("runs")
       .set({ status: "failed", finished_at: now(), error: json(error), pid: null })
       .where("status", "in", ACTIVE_RUN)
@@ -534,7 +526,7 @@ export class RunStore {
   async appendLogs(ownerId: string, lines: LogLine[]): Promise<void> {
     for (let i = 0; i < lines.length; i += 200) {
       const chunk = lines.slice(i, i + 200);
-      await this.#k
+      await this.k
         .insertInto("process_logs")
         .values(chunk.map((l) => ({ owner_id: ownerId, seq: l.seq, stream: l.stream, text: l.text })))
         .execute();
@@ -542,7 +534,7 @@ export class RunStore {
   }
 
   async logs(ownerId: string, afterSeq = 0, limit = 5000): Promise<LogLine[]> {
-    const found = await this.#k
+    const found = await this.k
       .selectFrom("process_logs")
       .select(["seq", "stream", "text"])
       .where("owner_id", "=", ownerId)
@@ -554,7 +546,7 @@ export class RunStore {
   }
 
   async lastLogSeq(ownerId: string): Promise<number> {
-    const r = await this.#k
+    const r = await this.k
       .selectFrom("process_logs")
       .select(sql<number>`COALESCE(MAX(seq), 0)`.as("n"))
       .where("owner_id", "=", ownerId)
@@ -563,7 +555,7 @@ export class RunStore {
   }
 
   async addMetric(runId: string, name: string, value: unknown): Promise<void> {
-    const k = this.#k;
+    const k = this.k;
     await this.#nextNumbered(`a sequence number for metric ${name} of run ${runId}`, () =>
       k
         .insertInto("run_metrics")
@@ -583,7 +575,7 @@ export class RunStore {
 
   /** Metrics in logged order; `step` counts per name from 0. */
   async metrics(runId: string): Promise<MetricRecord[]> {
-    const found = await this.#k
+    const found = await this.k
       .selectFrom("run_metrics")
       .select(["name", "value", "at"])
       .where("run_id", "=", runId)
@@ -598,48 +590,35 @@ export class RunStore {
   }
 
   #models(workspaceId: string, name: string) {
-    return this.#k
+    return this.k
       .selectFrom("models")
       .selectAll()
       .where((eb) => eb.and(named(workspaceId, name)));
   }
 
   /** Register model files: the same files under a name return the existing version. */
-  async registerModel(input: {
-    workspaceId: string;
-    name: string;
-    digest: string;
-    files: RunArtifact[];
-    runId: string | null;
-    description: string | null;
-    createdBy: string;
-  }): Promise<{ created: boolean; model: ModelRecord }> {
-    const k = this.#k;
+  async registerModel(
+    input: DigestVersionInput<RunArtifact> & { runId: string | null; description: string | null },
+  ): Promise<{ created: boolean; model: ModelRecord }> {
+    const k = this.k;
     const versions = this.#models(input.workspaceId, input.name);
     // One writer per model name at a time (PostgreSQL: an advisory lock; SQLite: its write lock).
     return this.db.tx(function* () {
-      const same = yield* first(versions.where("digest", "=", input.digest));
-      if (same) return { created: false, model: toModel(same) };
-      const latest = yield* first(
-        versions.clearSelect().select(sql<number>`COALESCE(MAX(version), 0)`.as("n")),
-      );
-      const model = yield* first(
-        k
-          .insertInto("models")
-          .values({
-            workspace_id: input.workspaceId,
-            name: input.name,
-            version: Number(latest?.n ?? 0) + 1,
-            digest: input.digest,
-            files: json(input.files),
-            run_id: input.runId,
-            description: input.description,
-            created_by: input.createdBy,
-            created_at: now(),
-          })
-          .returningAll(),
-      );
-      return { created: true, model: toModel(model!) };
+      const { created, row } = yield* addDigestVersion(input, {
+        same: versions.where("digest", "=", input.digest),
+        *latest() {
+          const r = yield* first(
+            versions.clearSelect().select(sql<number>`COALESCE(MAX(version), 0)`.as("n")),
+          );
+          return Number(r?.n ?? 0);
+        },
+        insert: (row) =>
+          k
+            .insertInto("models")
+            .values({ ...row, run_id: input.runId, description: input.description })
+            .returningAll(),
+      });
+      return { created, model: toModel(row) };
     }, `models:${input.workspaceId}:${input.name}`);
   }
 
@@ -656,7 +635,7 @@ export class RunStore {
   async listModels(workspaceId: string, name?: string): Promise<ModelRecord[]> {
     const found =
       name === undefined
-        ? await this.#k
+        ? await this.k
             .selectFrom("models as m")
             .selectAll("m")
             .where("m.workspace_id", "=", workspaceId)
@@ -678,7 +657,7 @@ export class RunStore {
    * use and kept in the database, so every server process sharing it can score any service.
    */
   async serviceWorkerToken(id: string): Promise<string> {
-    const k = this.#k;
+    const k = this.k;
     const r = await this.db.tx(function* () {
       yield* exec(
         k
@@ -708,7 +687,7 @@ export class RunStore {
     owner?: string;
   }): Promise<ServiceRecord | null> {
     const t = now();
-    const r = await this.#k
+    const r = await this.k
       .insertInto("services")
       .values({
         id: randomUUID(),
@@ -736,11 +715,11 @@ export class RunStore {
   }
 
   #liveServices() {
-    return this.#k.selectFrom("services").selectAll().where("status", "<>", "deleted");
+    return this.k.selectFrom("services").selectAll().where("status", "<>", "deleted");
   }
 
   async getService(id: string): Promise<ServiceRecord | null> {
-    const r = await this.#k.selectFrom("services").selectAll().where("id", "=", id).executeTakeFirst();
+    const r = await this.k.selectFrom("services").selectAll().where("id", "=", id).executeTakeFirst();
     return r ? toService(r) : null;
   }
 
@@ -771,7 +750,7 @@ export class RunStore {
     /** Only while this process holds the service (a process that lost it writes nothing). */
     guard?: { owner: string },
   ): Promise<void> {
-    await this.#k
+    await this.k
       .updateTable("services")
       .set({
         updated_at: now(),
@@ -793,7 +772,7 @@ export class RunStore {
    * Returns the service when `owner` holds it afterwards.
    */
   async claimService(id: string, owner: string, staleBefore: Date): Promise<ServiceRecord | null> {
-    const r = await this.#k
+    const r = await this.k
       .updateTable("services")
       .set({ owner, owner_heartbeat_at: now() })
       .where("id", "=", id)
@@ -813,7 +792,7 @@ export class RunStore {
 
   /** Renew `owner`'s hold on its services; returns the ids it still holds (live ones only). */
   async heartbeatServices(owner: string): Promise<string[]> {
-    const found = await this.#k
+    const found = await this.k
       .updateTable("services")
       .set({ owner_heartbeat_at: now() })
       .where("owner", "=", owner)
@@ -825,7 +804,7 @@ export class RunStore {
 
   /** Give up `owner`'s services (graceful shutdown) so another process, or the next start, takes them at once. */
   async releaseServices(owner: string): Promise<void> {
-    await this.#k
+    await this.k
       .updateTable("services")
       .set({ owner: null, owner_heartbeat_at: null })
       .where("owner", "=", owner)
@@ -849,10 +828,6 @@ export class RunStore {
       .orderBy("created_at")
       .execute();
     return found.map(toService);
-  }
-
-  close(): Promise<void> {
-    return this.release();
   }
 }
 

@@ -1,6 +1,7 @@
-import type { ColumnType, Kysely } from "kysely";
+import type { ColumnType } from "kysely";
 import { type Database, exec, first, type SqlLocation, useDatabase } from "../store/database";
 import { named } from "../store/rows";
+import { TableStore } from "../store/tableStore";
 import {
   type SecretInfo,
   toRevision,
@@ -58,16 +59,13 @@ type WheelTables = {
 };
 
 /** The wheel catalog over SQL (typed queries on the process's database handle); use {@link openWheelCatalog}. */
-class SqlWheelCatalog implements WheelCatalog {
-  readonly #k: Kysely<WheelTables>;
-
+class SqlWheelCatalog extends TableStore<WheelTables> implements WheelCatalog {
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly box: SecretBox | null,
-    /** Closes the handle when the catalog opened it for itself. */
-    private readonly release: () => Promise<void>,
+    release: () => Promise<void>,
   ) {
-    this.#k = db.kysely.withTables<WheelTables>() as unknown as Kysely<WheelTables>;
+    super(db, release);
   }
 
   /** What is stored for a secret's value: sealed when the catalog has a key. */
@@ -76,7 +74,7 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   #wheel(workspaceId: string, filename: string) {
-    return this.#k
+    return this.k
       .selectFrom("wheels")
       .selectAll()
       .where("workspace_id", "=", workspaceId)
@@ -84,7 +82,7 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   #secret(workspaceId: string, name: string) {
-    return this.#k.selectFrom("workspace_secrets").where((eb) => eb.and(named(workspaceId, name)));
+    return this.k.selectFrom("workspace_secrets").where((eb) => eb.and(named(workspaceId, name)));
   }
 
   /**
@@ -94,14 +92,14 @@ class SqlWheelCatalog implements WheelCatalog {
   async sealPlaintextSecrets(): Promise<number> {
     const box = this.box;
     if (!box) return 0;
-    const secrets = await this.#k
+    const secrets = await this.k
       .selectFrom("workspace_secrets")
       .select(["workspace_id", "name", "value"])
       .execute();
     let n = 0;
     for (const { workspace_id: ws, name, value } of secrets) {
       if (SecretBox.isSealed(value)) continue;
-      await this.#k
+      await this.k
         .updateTable("workspace_secrets")
         .set({ value: box.seal(ws, name, value) })
         .where((eb) => eb.and(named(ws, name)))
@@ -118,7 +116,7 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async list(workspaceId: string, project?: string): Promise<WheelRecord[]> {
-    const found = await this.#k
+    const found = await this.k
       .selectFrom("wheels")
       .selectAll()
       .where("workspace_id", "=", workspaceId)
@@ -130,7 +128,7 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async projects(workspaceId: string): Promise<string[]> {
-    const found = await this.#k
+    const found = await this.k
       .selectFrom("wheels")
       .select("project")
       .distinct()
@@ -141,7 +139,7 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async put(input: WheelPutInput): Promise<WheelPutResult> {
-    const k = this.#k;
+    const k = this.k;
     const wheel = () => this.#wheel(input.workspaceId, input.filename);
     return this.db.tx<WheelPutResult>(function* () {
       const cur = yield* first(wheel());
@@ -211,7 +209,7 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async revisions(workspaceId: string, filename: string): Promise<WheelRevision[]> {
-    const found = await this.#k
+    const found = await this.k
       .selectFrom("wheel_revisions")
       .selectAll()
       .where("workspace_id", "=", workspaceId)
@@ -227,7 +225,7 @@ class SqlWheelCatalog implements WheelCatalog {
     yanked: boolean;
     reason: string | null;
   }): Promise<WheelRecord | null> {
-    await this.#k
+    await this.k
       .updateTable("wheels")
       .set({ yanked: input.yanked ? 1 : 0, yanked_reason: input.yanked ? input.reason : null })
       .where("workspace_id", "=", input.workspaceId)
@@ -242,7 +240,7 @@ class SqlWheelCatalog implements WheelCatalog {
     value: string;
     now: string;
   }): Promise<SecretInfo> {
-    const k = this.#k;
+    const k = this.k;
     const { workspaceId, name, now } = input;
     const value = this.#stored(workspaceId, name, input.value);
     const current = this.#secret(workspaceId, name).select("created_at");
@@ -277,7 +275,7 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async listSecrets(workspaceId: string): Promise<SecretInfo[]> {
-    const found = await this.#k
+    const found = await this.k
       .selectFrom("workspace_secrets")
       .select(["name", "created_at", "updated_at"])
       .where("workspace_id", "=", workspaceId)
@@ -287,7 +285,7 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async deleteSecret(workspaceId: string, name: string): Promise<boolean> {
-    const k = this.#k;
+    const k = this.k;
     return this.db.tx(function* () {
       const gone = yield* exec(
         k.deleteFrom("workspace_secrets").where((eb) => eb.and(named(workspaceId, name))),
@@ -297,7 +295,7 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   #hosts(workspaceId: string, name: string) {
-    return this.#k.selectFrom("workspace_secret_hosts").where((eb) => eb.and(named(workspaceId, name)));
+    return this.k.selectFrom("workspace_secret_hosts").where((eb) => eb.and(named(workspaceId, name)));
   }
 
   async getSecretHosts(workspaceId: string, name: string): Promise<string[]> {
@@ -306,16 +304,12 @@ class SqlWheelCatalog implements WheelCatalog {
   }
 
   async setSecretHosts(workspaceId: string, name: string, hosts: string[]): Promise<void> {
-    const k = this.#k;
+    const k = this.k;
     const row = { workspace_id: workspaceId, name, hosts: JSON.stringify(hosts) };
     await this.db.tx(function* () {
       yield* exec(k.deleteFrom("workspace_secret_hosts").where((eb) => eb.and(named(workspaceId, name))));
       yield* exec(k.insertInto("workspace_secret_hosts").values(row));
     }, `secret-hosts:${workspaceId}:${name}`);
-  }
-
-  close(): Promise<void> {
-    return this.release();
   }
 }
 
