@@ -13,6 +13,7 @@ import { blobResponse } from "../blobs/blobResponse";
 import { type BlobDigest, type BlobReader, type BlobStore, FsBlobStore } from "../blobs/blobStore";
 import { preview, ServerError, ServerErrorCode } from "../errors";
 import { logChange, mount } from "../http/mount";
+import { workspaceView } from "../http/view";
 import type { Logger } from "../logger";
 import {
   type IndexFile,
@@ -61,22 +62,8 @@ export type WheelInfo = Omit<WheelRecord, "workspaceId" | "metadataSha256"> & {
 };
 
 function info(workspace: string, w: WheelRecord): WheelInfo {
-  return {
-    filename: w.filename,
-    project: w.project,
-    name: w.name,
-    version: w.version,
-    sha256: w.sha256,
-    size: w.size,
-    requiresPython: w.requiresPython,
-    summary: w.summary,
-    yanked: w.yanked,
-    yankedReason: w.yankedReason,
-    revision: w.revision,
-    uploadedAt: w.uploadedAt,
-    uploadedBy: w.uploadedBy,
-    reference: formatWheelReference({ workspace, filename: w.filename, sha256: w.sha256 }),
-  };
+  const { metadataSha256: _m, ...shown } = workspaceView(w);
+  return { ...shown, reference: formatWheelReference({ workspace, filename: w.filename, sha256: w.sha256 }) };
 }
 
 function tooLarge(limit: number, received: string): WheelError {
