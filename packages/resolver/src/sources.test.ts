@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildWheel, makeTempDir, serveCondaChannel, servePypiIndex } from "@mlenv/test-utils";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useStarted } from "@mlenv/test-utils/fixtures";
+import { afterAll, describe, expect, it } from "vitest";
 import { type CondaChannel, httpCondaChannel, localCondaChannel } from "./conda/channel";
 import { isResolverError } from "./errors";
 import { httpPypiIndex, multiIndex, type PypiIndex } from "./pypi/index";
@@ -31,10 +32,7 @@ const channelFiles = {
 /** The contract every conda channel implementation must honour. */
 function condaChannelContract(label: string, make: () => Promise<CondaChannel>) {
   describe(`conda channel contract: ${label}`, () => {
-    let ch: CondaChannel;
-    beforeAll(async () => {
-      ch = await make();
-    });
+    const ch = useStarted(label, make);
     it("lists the records of a subdir with URLs, hashes and depends", async () => {
       const recs = (await ch.records("linux-64")) ?? [];
       expect(recs.map((r) => `${r.name}-${r.version}-${r.build}`).sort()).toEqual([
@@ -192,10 +190,7 @@ describe("HTTP channel cache index", () => {
 /** The contract every PyPI-compatible index implementation must honour. */
 function pypiIndexContract(label: string, make: () => Promise<PypiIndex>) {
   describe(`pypi index contract: ${label}`, () => {
-    let ix: PypiIndex;
-    beforeAll(async () => {
-      ix = await make();
-    });
+    const ix = useStarted(label, make);
     it("lists files with sha256, requires-python and yanked flags, by normalised name", async () => {
       const files = (await ix.files("My_Pkg")) ?? [];
       expect(files.map((f) => f.filename).sort()).toEqual([

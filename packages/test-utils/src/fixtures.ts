@@ -48,20 +48,20 @@ export function useTempDir(prefix?: string): { path: string } {
 }
 
 /**
- * What `start` makes before the tests of the current block, ended by `end` after them; read
- * through a live view.
+ * What `start` makes before the tests of the current block (ended by `end`, if given, after
+ * them); read through a live view.
  */
-function useStarted<T extends object>(
+export function useStarted<T extends object>(
   what: string,
   start: () => Promise<T>,
-  end: (value: T) => Promise<unknown>,
+  end?: (value: T) => Promise<unknown>,
 ): T {
   let value: T | undefined;
   beforeAll(async () => {
     value = await start();
   }, SETUP_TIMEOUT_MS);
   afterAll(async () => {
-    if (value) await end(value);
+    if (value && end) await end(value);
   });
   return liveView(what, () => value);
 }

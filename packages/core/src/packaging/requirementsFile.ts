@@ -308,6 +308,20 @@ function splitList(v: string): string[] {
 }
 
 /**
+ * A pair of comma-separated list options (`--no-binary`/`--only-binary`, ...) given as `dest`:
+ * its values on that side, none on the other.
+ */
+function listPair<K extends string>(
+  dest: string,
+  pair: readonly [K, K],
+  vals: string[],
+): Record<K, string[]> {
+  const values = vals.flatMap(splitList);
+  const [a, b] = pair;
+  return { [a]: dest === a ? values : [], [b]: dest === b ? values : [] } as Record<K, string[]>;
+}
+
+/**
  * Parse a pip requirements file with pip's full syntax: `\` continuations, comments (stripped
  * after joining), `${VAR}` expansion from `env`, `-r`/`-c` includes through `loader`, `-e`,
  * index/finder options, `--hash`, `--config-settings`, `--pre`. Errors name the file and line.
@@ -393,17 +407,11 @@ function parseInto(
           break;
         case "no_binary":
         case "only_binary":
-          lineOptions.format_control = {
-            no_binary: dest === "no_binary" ? vals.flatMap(splitList) : [],
-            only_binary: dest === "only_binary" ? vals.flatMap(splitList) : [],
-          };
+          lineOptions.format_control = listPair(dest, ["no_binary", "only_binary"], vals);
           break;
         case "all_releases":
         case "only_final":
-          lineOptions.release_control = {
-            all_releases: dest === "all_releases" ? vals.flatMap(splitList) : [],
-            only_final: dest === "only_final" ? vals.flatMap(splitList) : [],
-          };
+          lineOptions.release_control = listPair(dest, ["all_releases", "only_final"], vals);
           break;
         case "use_feature":
           for (const v of vals) {
