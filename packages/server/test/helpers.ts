@@ -1,12 +1,14 @@
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ApiClient } from "@mlenv/test-utils";
 import {
   type TestServerFixture,
   useImageCleanup,
   useTempDir,
   useTestServer,
 } from "@mlenv/test-utils/fixtures";
+import { expect } from "vitest";
 import { ImageBuilder } from "../src/builds/builder";
 import type { BuildSupportOptions } from "../src/builds/buildSupport";
 import { PostgresStore, SqliteStore } from "../src/database";
@@ -179,4 +181,45 @@ export function pipDefinition(
     },
     ...extra,
   };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a run's JSON, checked field by field with expect()
+type RunJson = any;
+
+const isFinal = (run: RunJson) => ["completed", "failed", "canceled"].includes(run.status);
+
+/**
+ * Poll run `id` through `api` until `until(run)` (by default: it has ended); answers the run. A
+ * request that fails just then (a keep-alive connection the server closes) is asked again.
+ */
+export async function pollRun(
+  api: ApiClient,
+  id: string,
+  { until = isFinal, timeoutMs = 120_000 }: { until?: (run: RunJson) => boolean; timeoutMs?: number } = {},
+): Promise<RunJson> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await api("GET", `/api/v1/runs/${id}`).catch(() => null);
+    if (r && until(r.json)) return r.json;
+    if (Date.now() > end) throw new Error(`run ${id} still ${JSON.stringify(r?.json)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/** Run `id`'s log lines, joined by newlines. */
+export async function runLog(api: ApiClient, id: string): Promise<string> {
+  const r = await api("GET", `/api/v1/runs/${id}/logs`);
+  return r.json.items.map((l: { text: string }) => l.text).join("\n");
+}
+
+/** Wait for run `id` to end and check that it completed (its log says why not); the run and its log. */
+export async function completedRun(
+  api: ApiClient,
+  id: string,
+  timeoutMs?: number,
+): Promise<{ run: RunJson; log: string }> {
+  const run = await pollRun(api, id, timeoutMs === undefined ? {} : { timeoutMs });
+  const log = await runLog(api, id);
+  expect(run.status, log).toBe("completed");
+  return { run, log };
 }

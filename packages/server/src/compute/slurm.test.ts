@@ -28,7 +28,16 @@ import {
   withGreetCondaChannel,
 } from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiClient, snapshotFiles, spawnServer, uploadSnapshot, venvMissing } from "../../test/helpers";
+import {
+  apiClient,
+  completedRun,
+  pollRun,
+  runLog,
+  snapshotFiles,
+  spawnServer,
+  uploadSnapshot,
+  venvMissing,
+} from "../../test/helpers";
 import { startServer } from "../server";
 
 const TRAIN = `
@@ -72,28 +81,11 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
   const snapshot = (files: Record<string, string>) => uploadSnapshot(api, files);
 
   /** Poll run `id` (through `client`, the suite's server by default) until `ok(run)`. */
-  async function waitFor(
-    id: string,
-    ok: (run: RunJson) => boolean,
-    timeoutMs = 120_000,
-    client: ApiClient = api,
-  ): Promise<RunJson> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      // a keep-alive connection the server closes just then: ask again
-      const r = await client("GET", `/api/v1/runs/${id}`).catch(() => null);
-      if (r && ok(r.json)) return r.json;
-      if (Date.now() > end) throw new Error(`run ${id} still ${JSON.stringify(r?.json)}`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
-  }
-  const final = (id: string, timeoutMs?: number, client?: ApiClient) =>
-    waitFor(id, (r) => ["completed", "failed", "canceled"].includes(r.status), timeoutMs, client);
-
-  async function logText(id: string, client: ApiClient = api): Promise<string> {
-    const r = await client("GET", `/api/v1/runs/${id}/logs`);
-    return r.json.items.map((l: { text: string }) => l.text).join("\n");
-  }
+  const waitFor = (id: string, ok: (run: RunJson) => boolean, timeoutMs = 120_000, client: ApiClient = api) =>
+    pollRun(client, id, { until: ok, timeoutMs });
+  const final = (id: string, timeoutMs = 120_000, client: ApiClient = api) =>
+    pollRun(client, id, { timeoutMs });
+  const logText = (id: string, client: ApiClient = api) => runLog(client, id);
 
   async function submit(files: Record<string, string>, extra: Record<string, unknown> = {}) {
     const snap = await snapshot(files);
@@ -129,6 +121,22 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     return sub.json.id;
   }
 
+  /**
+   * For server processes of their own (spawnServer): the settings of a fresh data dir (removed by
+   * the test) with a known admin token, following cluster jobs every 300 ms, and `more`.
+   */
+  function serverProcessSettings(prefix: string, more: Record<string, string> = {}) {
+    const dir = makeTempDir(prefix);
+    const token = `mlenv_${randomBytes(32).toString("base64url")}`;
+    const env = {
+      MLENV_DATA_DIR: dir.path,
+      MLENV_BOOTSTRAP_TOKEN: token,
+      MLENV_CLUSTER_POLL_MS: "300",
+      ...more,
+    };
+    return { env, token, dir };
+  }
+
   it("attaches the cluster as a compute target (validated), listed after local and docker", async () => {
     const r = await api("POST", "/api/v1/compute", clusterTarget());
     expect(r.status, JSON.stringify(r.json)).toBe(201);
@@ -140,8 +148,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
   it("runs a script: logs, metrics and outputs come back, the run names its job", async () => {
     const sub = await submit({ "train.py": TRAIN }, { arguments: ["--lr", "0.1; rm -rf /"] });
     expect(sub.status, JSON.stringify(sub.json)).toBe(201);
-    const run = await final(sub.json.id);
-    expect(run.status, await logText(run.id)).toBe("completed");
+    const { run } = await completedRun(api, sub.json.id);
     expect(run.target).toBe("cluster");
     expect(run.compute).toMatchObject({ kind: "slurm", target: "cluster", state: "COMPLETED" });
     expect(run.compute.jobIds).toHaveLength(1);
@@ -238,9 +245,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
       },
       { resources: { tasksPerNode: 2, distribution: "pytorch" } },
     );
-    const run = await final(r.json.id);
-    const log = await logText(run.id);
-    expect(run.status, log).toBe("completed");
+    const { log } = await completedRun(api, r.json.id);
     expect(log).toContain("rank 0 of 2 local 0 master True True");
     expect(log).toContain("rank 1 of 2 local 1 master True True");
   }, 120_000);
@@ -371,9 +376,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
         },
       );
       expect(r.status, JSON.stringify(r.json)).toBe(201);
-      const run = await final(r.json.id, 300_000);
-      const log = await logText(run.id);
-      expect(run.status, log).toBe("completed");
+      const { run, log } = await completedRun(api, r.json.id, 300_000);
       expect(log).toMatch(/in container True uid [1-9]\d* job True/);
       expect(log).toContain("data 9");
       expect(log).toMatch(/data read-only 30\b/);
@@ -411,8 +414,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     const r = await submit({ "train.py": "import time\ntime.sleep(6)\nprint('survived')\n" });
     await waitFor(r.json.id, (x) => x.status === "running");
     slurm.restartController();
-    const run = await final(r.json.id);
-    expect(run.status, await logText(run.id)).toBe("completed");
+    const { run } = await completedRun(api, r.json.id);
     expect(await logText(run.id)).toContain("survived");
   }, 120_000);
 
@@ -424,8 +426,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     const r = await submit({ "train.py": "print('after the restart')\n" }, { resources: { cpusPerTask: 2 } });
     await waitFor(r.json.id, (x) => x.compute?.state === "PENDING");
     slurm.restartController();
-    const run = await final(r.json.id);
-    expect(run.status, await logText(run.id)).toBe("completed");
+    await completedRun(api, r.json.id);
     expect((await final(blocker.json.id)).status).toBe("completed");
   }, 120_000);
 
@@ -454,13 +455,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
   }, 120_000);
 
   it("the server restarted while a job runs: the next server process picks the job up", async () => {
-    const dir = makeTempDir("mlenv-slurm-restart-");
-    const token = `mlenv_${randomBytes(32).toString("base64url")}`;
-    const env = {
-      MLENV_DATA_DIR: dir.path,
-      MLENV_BOOTSTRAP_TOKEN: token,
-      MLENV_CLUSTER_POLL_MS: "300",
-    };
+    const { env, token, dir } = serverProcessSettings("mlenv-slurm-restart-");
     const first = await spawnServer(env);
     const a1 = apiClient(first.url, token);
     try {
@@ -476,9 +471,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
       const second = await spawnServer(env);
       try {
         const a2 = apiClient(second.url, token);
-        const run = await final(id, 60_000, a2);
-        const log = await logText(id, a2);
-        expect(run.status, log).toBe("completed");
+        const { log } = await completedRun(a2, id, 60_000);
         expect(log).toContain("before");
         expect(log).toContain("after");
         expect(log).toContain("taken over by another server process");
@@ -497,14 +490,9 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
     "PostgreSQL, two server processes: the one still running takes over the job of the one that crashed",
     async () => {
       const pg = await startPostgres();
-      const dir = makeTempDir("mlenv-slurm-pg-");
-      const token = `mlenv_${randomBytes(32).toString("base64url")}`;
-      const env = {
-        MLENV_DATA_DIR: dir.path,
+      const { env, token, dir } = serverProcessSettings("mlenv-slurm-pg-", {
         MLENV_DATABASE_URL: pg.createDatabase("slurm_takeover"),
-        MLENV_BOOTSTRAP_TOKEN: token,
-        MLENV_CLUSTER_POLL_MS: "300",
-      };
+      });
       const a = await spawnServer(env);
       const b = await spawnServer(env);
       try {
@@ -517,9 +505,7 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
         );
         await waitFor(id, (x) => x.status === "running", 90_000, apiB);
         await a.crash();
-        const run = await final(id, 90_000, apiB);
-        const log = await logText(id, apiB);
-        expect(run.status, log).toBe("completed");
+        const { log } = await completedRun(apiB, id, 90_000);
         expect(log).toContain("one");
         expect(log).toContain("two");
       } finally {
@@ -623,9 +609,7 @@ print("inside", os.path.realpath(download).startswith(os.path.realpath(os.getcwd
     for (const target of ["cluster", "local"]) {
       const r = await submit({ "train.py": script }, { arguments: args, target });
       expect(r.status, JSON.stringify(r.json)).toBe(201);
-      const run = await final(r.json.id);
-      const log = await logText(run.id);
-      expect(run.status, log).toBe("completed");
+      const { run, log } = await completedRun(api, r.json.id);
       expect(log).toContain("mount 6");
       expect(log).toContain("download a,b True");
       expect(log).toContain("inside True");

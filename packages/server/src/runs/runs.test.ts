@@ -9,9 +9,18 @@ import {
   startTestServer,
   withGreetCondaChannel,
 } from "@mlenv/test-utils";
-import { useTestServer } from "@mlenv/test-utils/fixtures";
+import { useStarted, useTestServer } from "@mlenv/test-utils/fixtures";
 import { describe, expect, it } from "vitest";
-import { apiClient, processesWith, snapshotFiles, uploadSnapshot, venvMissing } from "../../test/helpers";
+import {
+  apiClient,
+  completedRun,
+  pollRun,
+  processesWith,
+  runLog,
+  snapshotFiles,
+  uploadSnapshot,
+  venvMissing,
+} from "../../test/helpers";
 import { openStore, startServer } from "../server";
 import { openRunStore } from "./runStore";
 
@@ -41,25 +50,16 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     const { api } = server;
 
     const snapshot = (files: Record<string, string>) => uploadSnapshot(api, files);
+    /** Upload `files` and submit `script` of them to the local target (experiment "demo" unless `body` says). */
+    const submitFiles = async (files: Record<string, string>, script: string, body: object = {}) =>
+      api("POST", "/api/v1/runs", { experiment: "demo", script, snapshot: await snapshot(files), ...body });
     /** Submit `script` of `snap` to the local target, in an environment of `definition`. */
     const submitWith = (definition: object, experiment: string, script: string, snap: string) =>
       api("POST", "/api/v1/runs", { experiment, script, snapshot: snap, environment: { definition } });
 
-    // biome-ignore lint/suspicious/noExplicitAny: the run's JSON is checked field by field with expect()
-    async function waitFinal(id: string, timeoutMs = 120_000): Promise<any> {
-      const end = Date.now() + timeoutMs;
-      for (;;) {
-        const r = await api("GET", `/api/v1/runs/${id}`);
-        if (["completed", "failed", "canceled"].includes(r.json.status)) return r.json;
-        if (Date.now() > end) throw new Error(`run ${id} still ${r.json.status}`);
-        await new Promise((res) => setTimeout(res, 100));
-      }
-    }
-
-    async function logText(id: string): Promise<string> {
-      const r = await api("GET", `/api/v1/runs/${id}/logs`);
-      return r.json.items.map((l: { text: string }) => l.text).join("\n");
-    }
+    const waitFinal = (id: string, timeoutMs?: number) =>
+      pollRun(api, id, timeoutMs === undefined ? {} : { timeoutMs });
+    const logText = (id: string) => runLog(api, id);
 
     it("runs a script in a registered environment: output, metrics, outputs as artifacts, exact environment", async () => {
       const reg = await api("POST", "/api/v1/environments", {
@@ -76,9 +76,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       });
       expect(sub.status, JSON.stringify(sub.json)).toBe(201);
       expect(sub.json).toMatchObject({ status: "queued", number: 1, experiment: "demo" });
-      const run = await waitFinal(sub.json.id);
-      const log = await logText(run.id);
-      expect(run.status, log).toBe("completed");
+      const { run, log } = await completedRun(api, sub.json.id);
       expect(run.exitCode).toBe(0);
       expect(log).toContain("training with ['--lr', '0.1; rm -rf /']");
       expect(log).toContain("prefix hello");
@@ -111,12 +109,8 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     }, 180_000);
 
     it("a second run in the same environment reuses the cached venv", async () => {
-      const snap = await snapshot({ "train.py": TRAIN });
       const t0 = performance.now();
-      const sub = await api("POST", "/api/v1/runs", {
-        experiment: "demo",
-        script: "train.py",
-        snapshot: snap,
+      const sub = await submitFiles({ "train.py": TRAIN }, "train.py", {
         environment: { name: "train-env" },
       });
       const run = await waitFinal(sub.json.id);
@@ -128,12 +122,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     });
 
     it("no environment given: a default environment is registered and used", async () => {
-      const snap = await snapshot({ "hello.py": "print('hi')\n" });
-      const sub = await api("POST", "/api/v1/runs", {
-        experiment: "auto",
-        script: "hello.py",
-        snapshot: snap,
-      });
+      const sub = await submitFiles({ "hello.py": "print('hi')\n" }, "hello.py", { experiment: "auto" });
       const run = await waitFinal(sub.json.id);
       expect(run.status).toBe("completed");
       expect(run.environment).toMatchObject({ name: "default-run-environment", version: 1 });
@@ -142,13 +131,11 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
     }, 120_000);
 
     it("a failing script ends Failed with its exit code and log", async () => {
-      const snap = await snapshot({ "bad.py": "import sys\nprint('about to fail')\nsys.exit(3)\n" });
-      const sub = await api("POST", "/api/v1/runs", {
-        experiment: "demo",
-        script: "bad.py",
-        snapshot: snap,
-        environment: { name: "train-env" },
-      });
+      const sub = await submitFiles(
+        { "bad.py": "import sys\nprint('about to fail')\nsys.exit(3)\n" },
+        "bad.py",
+        { environment: { name: "train-env" } },
+      );
       const run = await waitFinal(sub.json.id);
       expect(run).toMatchObject({ status: "failed", exitCode: 3, error: { code: "E_SCRIPT_FAILED" } });
       expect(run.error.message).toContain("about to fail");
@@ -163,13 +150,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         "print('child', child.pid, flush=True)",
         "time.sleep(60)",
       ].join("\n");
-      const snap = await snapshot({ "long.py": script });
-      const sub = await api("POST", "/api/v1/runs", {
-        experiment: "demo",
-        script: "long.py",
-        snapshot: snap,
-        environment: { name: "train-env" },
-      });
+      const sub = await submitFiles({ "long.py": script }, "long.py", { environment: { name: "train-env" } });
       let started = false;
       const end = Date.now() + 30_000;
       while (!started && Date.now() < end) {
@@ -194,9 +175,7 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
         });
         const sub = await submitWith(def, "demo", "a.py", snap);
         expect(sub.status, JSON.stringify(sub.json)).toBe(201);
-        const run = await waitFinal(sub.json.id, 300_000);
-        const logs = await logText(sub.json.id);
-        expect(run.status, logs).toBe("completed");
+        const { log: logs } = await completedRun(api, sub.json.id, 300_000);
         expect(logs).toContain("hello from a conda package");
         expect(logs).toMatch(/prefix .*\/venvs\/[0-9a-f]+/);
         expect(logs).toContain("conda environment ready: 2 conda packages (2 fetched)");
@@ -207,89 +186,80 @@ describe.skipIf(skipWithout("python3-venv", venvMissing()))(
       });
     }, 400_000);
 
+    // the wheels of the pip tests, served by one loopback package index
+    const tinymath = buildWheel({
+      name: "tinymath",
+      version: "1.0",
+      files: { "tinymath/__init__.py": "def double(x):\n    return 2 * x\n" },
+    });
+    const lockedpkg = buildWheel({
+      name: "lockedpkg",
+      version: "2.0",
+      files: { "lockedpkg/__init__.py": "V = 'locked 2.0'\n" },
+    });
+    const index = useStarted(
+      "the package index",
+      () =>
+        servePypiIndex({ projects: { tinymath: [{ wheel: tinymath }], lockedpkg: [{ wheel: lockedpkg }] } }),
+      (ix) => ix.close(),
+    );
+
     it("installs the pip block from a loopback index into the venv", async () => {
-      const wheel = buildWheel({
-        name: "tinymath",
-        version: "1.0",
-        files: { "tinymath/__init__.py": "def double(x):\n    return 2 * x\n" },
-      });
-      const index = await servePypiIndex({ projects: { tinymath: [{ wheel }] } });
-      try {
-        const def = condaEnv("pip-env", [
-          "python=3.11",
-          { pip: [`--index-url ${index.url}`, "tinymath==1.0"] },
-        ]);
-        const snap = await snapshot({ "use.py": "import tinymath\nprint('double', tinymath.double(21))\n" });
-        const sub = await submitWith(def, "pip", "use.py", snap);
-        const run = await waitFinal(sub.json.id);
-        const log = await logText(run.id);
-        expect(run.status, log).toBe("completed");
-        expect(log).toContain("double 42");
-        expect(index.requests.some((r) => r.path.includes("tinymath"))).toBe(true);
-      } finally {
-        await index.close();
-      }
+      const def = condaEnv("pip-env", [
+        "python=3.11",
+        { pip: [`--index-url ${index.url}`, "tinymath==1.0"] },
+      ]);
+      const snap = await snapshot({ "use.py": "import tinymath\nprint('double', tinymath.double(21))\n" });
+      const sub = await submitWith(def, "pip", "use.py", snap);
+      const { log } = await completedRun(api, sub.json.id);
+      expect(log).toContain("double 42");
+      expect(index.requests.some((r) => r.path.includes("tinymath"))).toBe(true);
     }, 180_000);
 
     it("a run given a lock installs exactly its artifacts (hash-checked) and records the lock", async () => {
-      const wheel = buildWheel({
-        name: "lockedpkg",
-        version: "2.0",
-        files: { "lockedpkg/__init__.py": "V = 'locked 2.0'\n" },
-      });
-      const index = await servePypiIndex({ projects: { lockedpkg: [{ wheel }] } });
-      try {
-        const def = condaEnv("locked-env", [
-          "python=3.11",
-          { pip: [`--index-url ${index.url}`, "lockedpkg"] },
-        ]);
-        const reg = await api("POST", "/api/v1/environments", { definition: def });
-        const base = index.url.replace(/\/simple$/, "");
-        const lock = {
-          lockVersion: 1,
-          definitionHash: reg.json.environment.definitionHash,
-          platforms: {
-            "linux-64": {
-              conda: [],
-              pip: [
-                {
-                  name: "lockedpkg",
-                  version: "2.0",
-                  url: `${base}/files/${wheel.filename}`,
-                  sha256: wheel.sha256,
-                },
-              ],
-            },
+      const def = condaEnv("locked-env", ["python=3.11", { pip: [`--index-url ${index.url}`, "lockedpkg"] }]);
+      const reg = await api("POST", "/api/v1/environments", { definition: def });
+      const base = index.url.replace(/\/simple$/, "");
+      const lock = {
+        lockVersion: 1,
+        definitionHash: reg.json.environment.definitionHash,
+        platforms: {
+          "linux-64": {
+            conda: [],
+            pip: [
+              {
+                name: "lockedpkg",
+                version: "2.0",
+                url: `${base}/files/${lockedpkg.filename}`,
+                sha256: lockedpkg.sha256,
+              },
+            ],
           },
-        };
-        const snap = await snapshot({ "use.py": "import lockedpkg\nprint(lockedpkg.V)\n" });
-        const stale = await api("POST", "/api/v1/runs", {
-          experiment: "lock",
-          script: "use.py",
-          snapshot: snap,
-          environment: { name: "locked-env" },
-          lock: { ...lock, definitionHash: `mlenv1-sha256:${"0".repeat(64)}` },
-        });
-        expect([stale.status, stale.json.code]).toEqual([409, "E_CONFLICT"]);
-        const sub = await api("POST", "/api/v1/runs", {
-          experiment: "lock",
-          script: "use.py",
-          snapshot: snap,
-          environment: { name: "locked-env" },
-          lock,
-        });
-        expect(sub.status, JSON.stringify(sub.json)).toBe(201);
-        const run = await waitFinal(sub.json.id);
-        const log = await logText(run.id);
-        expect(run.status, log).toBe("completed");
-        expect(log).toContain("locked 2.0");
-        expect(log).toContain("from the lock");
-        expect(run.environment.lock.platforms["linux-64"].pip[0].sha256).toBe(wheel.sha256);
-        // the lock is part of the venv's key: not the unlocked environment's venv
-        expect(run.environment.imageKey).not.toBe(imageKey(parseDefinition(reg.json.environment.definition)));
-      } finally {
-        await index.close();
-      }
+        },
+      };
+      const snap = await snapshot({ "use.py": "import lockedpkg\nprint(lockedpkg.V)\n" });
+      const stale = await api("POST", "/api/v1/runs", {
+        experiment: "lock",
+        script: "use.py",
+        snapshot: snap,
+        environment: { name: "locked-env" },
+        lock: { ...lock, definitionHash: `mlenv1-sha256:${"0".repeat(64)}` },
+      });
+      expect([stale.status, stale.json.code]).toEqual([409, "E_CONFLICT"]);
+      const sub = await api("POST", "/api/v1/runs", {
+        experiment: "lock",
+        script: "use.py",
+        snapshot: snap,
+        environment: { name: "locked-env" },
+        lock,
+      });
+      expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+      const { run, log } = await completedRun(api, sub.json.id);
+      expect(log).toContain("locked 2.0");
+      expect(log).toContain("from the lock");
+      expect(run.environment.lock.platforms["linux-64"].pip[0].sha256).toBe(lockedpkg.sha256);
+      // the lock is part of the venv's key: not the unlocked environment's venv
+      expect(run.environment.imageKey).not.toBe(imageKey(parseDefinition(reg.json.environment.definition)));
     }, 180_000);
 
     it("refuses hostile snapshot paths, scripts outside the snapshot, and oversized snapshots", async () => {
