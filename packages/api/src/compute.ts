@@ -52,17 +52,18 @@ export const AttachSlurmSchema = z.object({
 export type AttachSlurmInput = z.infer<typeof AttachSlurmSchema>;
 
 /** What is stored of a Slurm target (the token lives in the workspace's secrets). */
-export interface SlurmTargetSettings {
-  restUrl: string;
-  sharedDir: string;
-  partition: string;
-  qos: string | null;
-  account: string | null;
-  user: string | null;
-  python: string | null;
+export const SlurmTargetSettingsSchema = z.object({
+  restUrl: z.string(),
+  sharedDir: z.string(),
+  partition: z.string(),
+  qos: z.string().nullable(),
+  account: z.string().nullable(),
+  user: z.string().nullable(),
+  python: z.string().nullable(),
   /** How jobs run: `docker` containers of the run's image; null (or absent): a venv on the shared directory. */
-  containers?: "docker" | null;
-}
+  containers: z.enum(["docker"]).nullable().optional(),
+});
+export type SlurmTargetSettings = z.output<typeof SlurmTargetSettingsSchema>;
 
 /** A run's resources on a cluster target (`resources` of `POST /api/v1/runs`). */
 export const ResourcesSchema = z.object({
@@ -117,18 +118,7 @@ export const ComputeTargetView = z.object({
   name: z.string(),
   kind: z.enum(["local", "docker", "slurm"]),
   builtIn: z.boolean(),
-  settings: z
-    .object({
-      restUrl: z.string(),
-      sharedDir: z.string(),
-      partition: z.string(),
-      qos: z.string().nullable(),
-      account: z.string().nullable(),
-      user: z.string().nullable(),
-      python: z.string().nullable(),
-      containers: z.enum(["docker"]).nullable().optional(),
-    })
-    .nullable(),
+  settings: SlurmTargetSettingsSchema.nullable(),
   credentials: z.enum(["none", "secret"]).describe("whether a token is stored (as a workspace secret)"),
   createdBy: z.string().nullable(),
   createdAt: z.string().nullable(),
