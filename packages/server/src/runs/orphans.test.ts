@@ -147,6 +147,8 @@ setInterval(() => {}, 1000);
       });
       await mine.record("run-live", live.pid, null);
       try {
+        // `python3` may be a shim (pyenv) whose helper processes carry the marker until it execs
+        await until(async () => (processesWith(liveMarker).length === 1 ? true : null), 20_000);
         expect(await new ProcessRegistry(data.path).sweep()).toBeGreaterThanOrEqual(2);
         await until(async () => (processesWith(marker).length === 0 ? true : null), 5000).catch(() => {});
         expect(processesWith(marker)).toEqual([]);
