@@ -82,8 +82,15 @@ export function tagsJson(tags: Record<string, string>): string {
 
 /**
  * The key most tables share, a name in one workspace, as a filter:
- * `.where((eb) => eb.and(named(workspaceId, name)))`.
+ * `.where((eb) => eb.and(named(workspaceId, name)))`. Both must be text: Kysely leaves an
+ * undefined key out of an object filter, so a missing workspace id would match (or delete) every
+ * workspace's rows of that name.
  */
 export function named(workspaceId: string, name: string): { workspace_id: string; name: string } {
+  if (typeof workspaceId !== "string" || typeof name !== "string") {
+    throw new TypeError(
+      `Expected a workspace id and a name as text; received ${typeof workspaceId} and ${typeof name}`,
+    );
+  }
   return { workspace_id: workspaceId, name };
 }
