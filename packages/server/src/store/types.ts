@@ -1,8 +1,6 @@
 /** A role of an API token. Each role includes the rights of the ones before it. */
 export type Role = "reader" | "writer" | "admin";
 
-export const ROLES: readonly Role[] = ["reader", "writer", "admin"];
-
 export interface WorkspaceRecord {
   id: string;
   name: string;
