@@ -468,6 +468,8 @@ export class ComputeStore extends TableStore<ComputeTables> {
     const k = this.k;
     const same = this.#versions(input.workspaceId, input.name).where("digest", "=", input.digest);
     const datastore = this.#datastores(input.workspaceId).where("name", "=", input.name);
+    // adds of one datastore queue on its lock key (across processes too): each sees the one before
+    // it, so two adds of one content make one version, never a duplicate key
     return this.db.tx(function* () {
       const { created, row } = yield* addDigestVersion(input, {
         same,
@@ -489,8 +491,6 @@ export class ComputeStore extends TableStore<ComputeTables> {
         );
       }
       return { created, version: toVersion(row) };
-      // adds of one datastore queue here (across processes too): each sees the one before it,
-      // so two adds of one content make one version, never a duplicate key
     }, `datastore-version:${input.workspaceId}:${input.name}`);
   }
 
