@@ -2,24 +2,18 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { EnvironmentDefinition, Lock } from "@mlenv/core";
 import type { CondaChannel, LockOptions } from "@mlenv/resolver";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { type CliContext, CliError } from "../context";
 import { formatTable } from "../output";
 import type { Progress } from "../progress";
 import { loadOrReport } from "./envOffline";
+import { parseVersionOfName } from "./versionNumber";
 
 // The resolver, core and the conda configuration load when a command runs.
 const core = () => import("@mlenv/core");
 const resolver = () => import("@mlenv/resolver");
 
 const PLATFORMS = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"];
-
-/** The value of `-v, --version <n>` beside `-n NAME`. */
-function parseVersionOfName(v: string): number {
-  if (!/^[1-9]\d{0,8}$/.test(v))
-    throw new InvalidArgumentError(`expected a version such as 2; received ${v}`);
-  return Number(v);
-}
 
 function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];
