@@ -18,21 +18,21 @@ export async function openPage(
 ): Promise<ChromiumPage> {
   const profile = mkdtempSync(join(tmpdir(), "mlenv-ui-chromium-"));
   const removeProfile = () => rmSync(profile, { recursive: true, force: true });
-  let context: BrowserContext;
+  let context: BrowserContext | undefined;
+  const close = async () => {
+    try {
+      await context?.close();
+    } finally {
+      removeProfile();
+    }
+  };
   try {
     context = await openChromium({ profile, origin, ...options });
+    return { context, page: context.pages()[0] ?? (await context.newPage()), close };
   } catch (e) {
-    removeProfile();
+    await close();
     throw e;
   }
-  return {
-    context,
-    page: context.pages()[0] ?? (await context.newPage()),
-    async close() {
-      await context.close();
-      removeProfile();
-    },
-  };
 }
 
 /** Open the app at `origin` and sign in with `token`. */
