@@ -12,7 +12,6 @@ import {
 import { useCondaChannel } from "@mlenv/test-utils/fixtures";
 import { describe, expect, it } from "vitest";
 import { useCondaPrefixBuilds } from "../../test/helpers";
-import { DockerClient } from "../docker/index";
 
 const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing();
 
@@ -24,20 +23,20 @@ const reason = (await dockerAvailable()) ?? condaArchiveToolsMissing();
 describe.skipIf(skipWithout("docker, conda archive tools", reason))(
   "build-time locks of GPU definitions (__cuda from the image)",
   () => {
-    const { tmp, images, builder } = useCondaPrefixBuilds("mlenv-cuda-lock-");
+    const { docker, tmp, images, builder } = useCondaPrefixBuilds("mlenv-cuda-lock-");
     const channel = useCondaChannel(() => serveGpukitCondaChannel(join(tmp.path, "channel")));
 
-    const buildOf = async (docker: Record<string, unknown>) => {
+    const buildOf = async (settings: Record<string, unknown>) => {
       const definition = parseDefinition(
         localCondaDefinition("cuda-lock", ["python", "gpukit"], {
           channels: [channel.url],
-          docker: { baseImage: baseImageCpu(), ...docker },
+          docker: { baseImage: baseImageCpu(), ...settings },
         }),
       );
       const log: string[] = [];
       const result = await builder.build({ definition, onLog: (l) => log.push(l.text) });
       images.add(result.image);
-      const r = await new DockerClient().run({
+      const r = await docker.run({
         image: result.image,
         cmd: ["cat", "/opt/conda/envs/mlenv/share/gpukit/build.txt"],
       });
