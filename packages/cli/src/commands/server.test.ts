@@ -267,4 +267,44 @@ describe("mlenv binary (real process)", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
   }, 60_000);
+
+  it("mlenv --version loads neither the SDK, the server nor the resolver (they load when a command runs)", async () => {
+    // a module hook that names each module of those packages as it is resolved
+    const hook = `export async function resolve(specifier, context, next) {
+      const r = await next(specifier, context);
+      if (/\\/packages\\/(sdk|server|resolver)\\//.test(r.url)) process.stderr.write("loaded " + r.url + "\\n");
+      return r;
+    }`;
+    const dataUrl = (code: string) => `data:text/javascript,${encodeURIComponent(code)}`;
+    const register = `import { register } from "node:module"; register(${JSON.stringify(dataUrl(hook))});`;
+    const run = (args: string[]) =>
+      collectOutput(
+        spawn(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            "--import",
+            dataUrl(register),
+            "--conditions=@mlenv/source",
+            join("packages", "cli", "src", "bin.ts"),
+            ...args,
+          ],
+          {
+            cwd: repoRoot,
+            stdio: ["ignore", "pipe", "pipe"],
+            // no config file; a server that is not there (the command fails once the SDK asks it)
+            env: {
+              ...process.env,
+              MLENV_CONFIG: join(t.path, "no-config.json"),
+              MLENV_URL: "http://127.0.0.1:9",
+            },
+          },
+        ),
+      );
+    expect(await run(["--version"])).toMatchObject({ code: 0, stdout: "0.0.0\n", stderr: "" });
+    // the hook sees them where a command needs them
+    const needsSdk = await run(["token", "list"]);
+    expect(needsSdk.stderr).toMatch(/^loaded .*\/packages\/sdk\//m);
+  }, 60_000);
 });
