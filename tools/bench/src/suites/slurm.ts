@@ -1,3 +1,11 @@
+/**
+ * Runs on a Slurm compute target (the one-node cluster of scripts/slurm-cluster.sh):
+ * - slurm-run-overhead: a trivial run from submit to `completed` through the server, against
+ *   `sbatch --wait` of the same script on the same cluster in the same run (ratio target <= 1.5);
+ * - slurm-50-runs: 50 trivial runs submitted at once (all must complete), wall time and the
+ *   server process's CPU time per run (utime + stime from /proc).
+ * The server runs in its own process (test-utils' spawnServer) so its CPU time is its own.
+ */
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
