@@ -36,6 +36,27 @@ describe("CondaVersion", () => {
     expect(CondaVersion.parse("1.1").compare(CondaVersion.parse("1.1a1"))).toBe(1);
   });
 
+  it("sorts at the packing limits (more than four numbers, numbers >= 4096, epochs > 3) by the full key", () => {
+    const order = [
+      "1.2.3.4",
+      "1.2.3.4.0.1",
+      "1.2.3.4.1",
+      "1.2.3.4.5",
+      "1.2.3.5",
+      "4095",
+      "4095.4095.4095.4095",
+      "4095.4095.4095.4095.1",
+      "4096",
+      "4096.0.1",
+      "1!0",
+      "3!4095.1",
+      "3!4096",
+      "4!0",
+    ];
+    expect(sortCondaVersions([...order].reverse())).toEqual(order);
+    expect(sortCondaVersions([...order.slice(7), ...order.slice(0, 7)])).toEqual(order);
+  });
+
   it("prefix-matches", () => {
     expect(CondaVersion.parse("0.4.1p1").startsWith(CondaVersion.parse("0.4.1p"))).toBe(true);
     expect(CondaVersion.parse("0.4").startsWith(CondaVersion.parse("0.4.1"))).toBe(false);

@@ -42,6 +42,27 @@ describe("Version", () => {
     expect(sortVersions(shuffled)).toEqual(order);
   });
 
+  it("sorts at the packing limits (more than four numbers, numbers >= 4096, epochs > 3) by the full key", () => {
+    const order = [
+      "1.2.3.4",
+      "1.2.3.4.0.1",
+      "1.2.3.4.1",
+      "1.2.3.4.5",
+      "1.2.3.5",
+      "4095",
+      "4095.4095.4095.4095",
+      "4095.4095.4095.4095.1",
+      "4096",
+      "4096.0.1",
+      "1!0",
+      "3!4095.1",
+      "3!4096",
+      "4!0",
+    ];
+    expect(sortVersions([...order].reverse())).toEqual(order);
+    expect(sortVersions([...order.slice(7), ...order.slice(0, 7)])).toEqual(order);
+  });
+
   it("exposes parts", () => {
     const v = Version.parse("2!1.2.3rc4.post5.dev6+l.7");
     expect([v.epoch, v.release, v.pre, v.post, v.dev, v.local]).toEqual([
