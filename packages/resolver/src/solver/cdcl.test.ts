@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Dependencies, type DependencyProvider, solveCdcl } from "./cdcl";
+import { type ClauseOrigin, type Dependencies, type DependencyProvider, groupOneOf, solveCdcl } from "./cdcl";
 
 /** A tiny universe: packages with integer versions; requirements are [name, allowed versions]. */
 function universe(pkgs: Record<string, Record<number, [string, number[]][]>>) {
@@ -133,5 +133,28 @@ describe("solveCdcl", () => {
       { prioritizeAfterRejections: 5 },
     );
     expect(prioritised.ok && u.picked(prioritised.solvables)).toEqual({ a: 1, b: 29 });
+  });
+});
+
+describe("groupOneOf", () => {
+  it("groups the oneOf clauses of a conflict by key, labels de-duplicated, first seen first", () => {
+    const names = ["numpy", "numpy", "numpy", "python", "python"];
+    const core: ClauseOrigin[] = [
+      { kind: "oneOf", a: 3, b: 4 },
+      { kind: "root", requirement: 0 },
+      { kind: "oneOf", a: 1, b: 0 },
+      { kind: "oneOf", a: 0, b: 2 },
+      { kind: "learned", from: [0] },
+    ];
+    const groups = groupOneOf(
+      core,
+      (s) => names[s] as string,
+      (s) => `${names[s]}-${s}`,
+    );
+    expect([...groups]).toEqual([
+      ["python", ["python-3", "python-4"]],
+      ["numpy", ["numpy-1", "numpy-0", "numpy-2"]],
+    ]);
+    expect(groupOneOf([{ kind: "root", requirement: 0 }], String, String).size).toBe(0);
   });
 });
