@@ -574,7 +574,7 @@ export class MatchSpec {
 
   /** Parse (cached). Throws PackagingError(E_MATCHSPEC_INVALID). */
   static parse(spec: string, options: MatchSpecParseOptions = {}): MatchSpec {
-    return parsedSpecs[options.syntax ?? "v1"](spec);
+    return (options.syntax === "v3" ? parsedSpecs.v3 : parsedSpecs.v1)(spec);
   }
 
   get name(): string {
