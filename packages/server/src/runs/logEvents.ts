@@ -7,6 +7,9 @@ import type { LogLine, RunStore } from "./runStore";
 /** Where a followed owner (a run, a service) stands: gone, still writing, or final with its view. */
 export type OwnerState = { final: false } | { final: true; view: unknown };
 
+/** Longest wait between looks at the database (a line stored by this process wakes it at once). */
+const POLL_MS = 250;
+
 export interface LogEventsOptions {
   store: Pick<RunStore, "logs">;
   ownerId: string;
@@ -15,8 +18,6 @@ export interface LogEventsOptions {
   /** The last line the client has (Last-Event-ID / ?after=). */
   afterSeq?: number;
   signal?: AbortSignal;
-  /** Longest wait between looks at the database (default 250 ms; a line stored here wakes at once). */
-  pollMs?: number;
 }
 
 /** Wait for a stored batch of `ownerId`'s lines, `ms`, or the abort, whichever comes first. */
@@ -40,8 +41,7 @@ function nextChange(ownerId: string, ms: number, signal?: AbortSignal): Promise<
  * one `event: end` whose data is the final owner. A comment every 15 s keeps idle connections
  * open; a failure is one `event: error` `{code, message}`.
  */
-export function logEventStream(options: LogEventsOptions): ReadableStream<Uint8Array> {
-  const pollMs = options.pollMs ?? 250;
+function logEventStream(options: LogEventsOptions): ReadableStream<Uint8Array> {
   return eventStream(
     async (send, signal) => {
       let seq = options.afterSeq ?? 0;
@@ -63,7 +63,7 @@ export function logEventStream(options: LogEventsOptions): ReadableStream<Uint8A
           send("end", state.view);
           return;
         }
-        await nextChange(options.ownerId, pollMs, signal);
+        await nextChange(options.ownerId, POLL_MS, signal);
       }
     },
     { signal: options.signal, maxErrorChars: 500 },
@@ -71,22 +71,17 @@ export function logEventStream(options: LogEventsOptions): ReadableStream<Uint8A
 }
 
 /** Whether a log request asks for events: `Accept: text/event-stream` or `?follow=1|true`. */
-export function wantsEvents(accept: string | undefined, follow: string | undefined): boolean {
+function wantsEvents(accept: string | undefined, follow: string | undefined): boolean {
   return follow === "1" || follow === "true" || /\btext\/event-stream\b/i.test(accept ?? "");
 }
 
 /** The `Last-Event-ID` header, else `?after=`: the last line the client has. */
-export function resumeFrom(lastEventId: string | undefined, after: number): number {
+function resumeFrom(lastEventId: string | undefined, after: number): number {
   return lastEventId !== undefined && /^[0-9]{1,15}$/.test(lastEventId.trim()) ? Number(lastEventId) : after;
 }
 
-/** An HTTP response streaming {@link logEventStream}. */
-export function logEventResponse(options: LogEventsOptions): Response {
-  return eventStreamResponse(logEventStream(options));
-}
-
 /** `?after=` of a log route: a sequence number (0 when absent). */
-export function logCursor(v: string | undefined): number {
+function logCursor(v: string | undefined): number {
   const n = v === undefined || v === "" ? 0 : Number(v);
   if (!Number.isSafeInteger(n) || n < 0)
     throw new ServerError(
@@ -114,13 +109,15 @@ export async function logsAnswer(
 ): Promise<Response> {
   const from = logCursor(query.after);
   if (wantsEvents(c.req.header("accept"), query.follow)) {
-    return logEventResponse({
-      store: options.store,
-      ownerId: options.ownerId,
-      afterSeq: resumeFrom(c.req.header("last-event-id"), from),
-      signal: c.req.raw.signal,
-      state: options.state,
-    });
+    return eventStreamResponse(
+      logEventStream({
+        store: options.store,
+        ownerId: options.ownerId,
+        afterSeq: resumeFrom(c.req.header("last-event-id"), from),
+        signal: c.req.raw.signal,
+        state: options.state,
+      }),
+    );
   }
   const items = await options.store.logs(options.ownerId, from);
   return c.json({ items, status: options.status, next: items.at(-1)?.seq ?? from });
