@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type ColumnType, sql } from "kysely";
+import { workspaceView } from "../http/view";
 import { type Database, exec, type SqlLocation, useDatabase } from "../store/database";
 import { type Migration, migration } from "../store/migrator";
 import { jsonOrNull, type Row, strOrNull } from "../store/rows";
@@ -160,7 +161,7 @@ export const buildMigrations: readonly Migration[] = [
 
 /** A job as the API shows it: no submitted request body, no internal workspace id. */
 export function jobView(job: BuildJob): Omit<BuildJob, "request" | "workspaceId"> {
-  const { request: _request, workspaceId: _ws, ...rest } = job;
+  const { request: _request, ...rest } = workspaceView(job);
   return rest;
 }
 
