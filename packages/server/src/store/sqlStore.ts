@@ -29,6 +29,7 @@ import type {
   Store,
   TokenRecord,
   VersionRecord,
+  VersionSummaryRecord,
   WorkspaceRecord,
 } from "./types";
 
@@ -97,23 +98,37 @@ interface ListShape {
   tagValue: boolean;
 }
 
+/** The update that keeps environment `env`'s list item, from its latest version `latest`, beside it. */
+function summaryUpdate(
+  k: Kysely<RegistryTables>,
+  workspaceId: string,
+  env: EnvironmentRecord,
+  latest: VersionSummaryRecord,
+) {
+  return k
+    .updateTable("environments")
+    .set({ summary: environmentSummaryJson(env, latest) })
+    .where((eb) => eb.and(named(workspaceId, env.name)));
+}
+
 /**
  * Inside a write's transaction: rewrite the list item kept beside environment `name` from its row
- * and its latest version (nothing while it has no version). `onlyIfMissing`: leave a written one.
+ * and its latest version, both read here (nothing while it has no version). `onlyIfMissing`:
+ * leave a written one. A write that has both rows in hand runs {@link summaryUpdate} itself.
  */
 function* writeSummary(
   k: Kysely<RegistryTables>,
   workspaceId: string,
   name: string,
   onlyIfMissing = false,
-): Generator<CompiledQuery, string | null, StepResult> {
+): Generator<CompiledQuery, void, StepResult> {
   const env = yield* first(
     k
       .selectFrom("environments")
       .selectAll()
       .where((eb) => eb.and(named(workspaceId, name))),
   );
-  if (!env || Number(env.latest_version) === 0) return null;
+  if (!env || Number(env.latest_version) === 0) return;
   const latest = (yield* first(
     k
       .selectFrom("environment_versions")
@@ -121,15 +136,11 @@ function* writeSummary(
       .where((eb) => eb.and(named(workspaceId, name)))
       .where("version", "=", Number(env.latest_version)),
   ))!;
-  const summary = environmentSummaryJson(toEnvironment(env), toVersionSummary(latest));
   yield* exec(
-    k
-      .updateTable("environments")
-      .set({ summary })
-      .where((eb) => eb.and(named(workspaceId, name)))
-      .$if(onlyIfMissing, (q) => q.where("summary", "is", null)),
+    summaryUpdate(k, workspaceId, toEnvironment(env), toVersionSummary(latest)).$if(onlyIfMissing, (q) =>
+      q.where("summary", "is", null),
+    ),
   );
-  return summary;
 }
 
 /** The values a list query binds. */
@@ -375,7 +386,8 @@ export class SqlStore implements Store {
             .where("version", "=", same.version)
             .returningAll(),
         ))!;
-        if (same.version === Number(env.latest_version)) yield* writeSummary(k, ws, name);
+        if (same.version === Number(env.latest_version))
+          yield* exec(summaryUpdate(k, ws, toEnvironment(env), toVersionSummary(attached)));
         return {
           created: false,
           lockAttached: true,
@@ -418,7 +430,7 @@ export class SqlStore implements Store {
         value,
       }));
       if (tags.length > 0) yield* exec(k.insertInto("environment_version_tags").values(tags));
-      yield* writeSummary(k, ws, name);
+      yield* exec(summaryUpdate(k, ws, toEnvironment(envAfter), toVersionSummary(row)));
       return { created: true, environment: toEnvironment(envAfter), version: toVersion(row) };
     });
   }
