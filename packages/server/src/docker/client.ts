@@ -202,10 +202,6 @@ export class DockerClient {
     return describeEndpoint(this.endpoint);
   }
 
-  private send(req: DockerRequest): Promise<DockerResponse> {
-    return sendRequest(this.endpoint, req);
-  }
-
   /**
    * Send one request of an operation with the operation's signal (its `signal` and `timeoutMs`);
    * the same signal is returned for reading the answer.
@@ -215,7 +211,7 @@ export class DockerClient {
     req: Omit<DockerRequest, "signal">,
   ): Promise<{ res: DockerResponse; signal: AbortSignal | undefined }> {
     const signal = operationSignal(options);
-    const res = await this.send({ ...req, ...(signal ? { signal } : {}) });
+    const res = await sendRequest(this.endpoint, { ...req, ...(signal ? { signal } : {}) });
     return { res, signal };
   }
 
