@@ -18,6 +18,7 @@ import {
   dockerAvailable,
   makeTempDir,
   postgresMissing,
+  type ServerProcess,
   type SlurmCluster,
   skipWithout,
   slurmMissing,
@@ -493,9 +494,11 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
       const { env, token, dir } = serverProcessSettings("mlenv-slurm-pg-", {
         MLENV_DATABASE_URL: pg.createDatabase("slurm_takeover"),
       });
-      const a = await spawnServer(env);
-      const b = await spawnServer(env);
+      let a: ServerProcess | undefined;
+      let b: ServerProcess | undefined;
       try {
+        a = await spawnServer(env);
+        b = await spawnServer(env);
         const apiA = apiClient(a.url, token);
         const apiB = apiClient(b.url, token);
         const id = await submitElsewhere(
@@ -509,8 +512,8 @@ describe.skipIf(skipWithout("slurm", missing))("runs on a real one-node Slurm cl
         expect(log).toContain("one");
         expect(log).toContain("two");
       } finally {
-        await a.stop();
-        await b.stop();
+        await a?.stop();
+        await b?.stop();
         await pg.stop();
         dir.cleanup();
       }

@@ -1,7 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { chownSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { makeTempDir, skipWithout, startTestServer, type TestServer } from "@mlenv/test-utils";
+import {
+  makeTempDir,
+  type ServerProcess,
+  skipWithout,
+  startTestServer,
+  type TestServer,
+} from "@mlenv/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   apiClient,
@@ -209,14 +215,28 @@ async function serverAsNobody(env: Record<string, string>) {
   const data = makeTempDir("mlenv-nonroot-");
   chownSync(data.path, 65534, 65534);
   const token = `mlenv_${"n".repeat(43)}`;
-  const srv = await spawnServer(
-    { MLENV_DATA_DIR: data.path, MLENV_BOOTSTRAP_TOKEN: token, HOME: data.path, ...env },
-    { uid: 65534 },
-  );
-  const a = apiClient(srv.url, token);
-  const ws = await a("POST", "/api/v1/workspaces", { name: "team-b" });
-  expect(ws.status).toBe(201);
-  return { ...srv, dataDir: data.path, a, b: apiClient(srv.url, ws.json.adminToken), cleanup: data.cleanup };
+  let srv: ServerProcess | undefined;
+  try {
+    srv = await spawnServer(
+      { MLENV_DATA_DIR: data.path, MLENV_BOOTSTRAP_TOKEN: token, HOME: data.path, ...env },
+      { uid: 65534 },
+    );
+    const a = apiClient(srv.url, token);
+    const ws = await a("POST", "/api/v1/workspaces", { name: "team-b" });
+    expect(ws.status).toBe(201);
+    return {
+      ...srv,
+      dataDir: data.path,
+      a,
+      b: apiClient(srv.url, ws.json.adminToken),
+      cleanup: data.cleanup,
+    };
+  } catch (e) {
+    // not started as the caller expects: nothing of it stays behind
+    await srv?.stop();
+    data.cleanup();
+    throw e;
+  }
 }
 
 describe.skipIf(skipWithout("python3-venv", venvMissing()) || skipWithout("root", notRoot))(
