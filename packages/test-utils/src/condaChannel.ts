@@ -545,7 +545,7 @@ export function greetCliFixture(extraFiles: FixtureFile[] = []): FixturePackage 
  * noarch `greet` whose module holds `GREETING = 'hello from a conda package'`. Answers the channel
  * and the python version (for a `python=VERSION` pin).
  */
-export async function serveGreetCondaChannel(
+async function serveGreetCondaChannel(
   dir: string,
 ): Promise<{ channel: CondaChannelServer; pythonVersion: string }> {
   const { channel, built } = await serveFixtureChannel(dir, [

@@ -28,7 +28,6 @@ export {
   serveCondaChannel,
   serveFixtureChannel,
   serveGpukitCondaChannel,
-  serveGreetCondaChannel,
   withGreetCondaChannel,
   writeCondaChannel,
 } from "./condaChannel";
