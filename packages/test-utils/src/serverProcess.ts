@@ -13,6 +13,9 @@ export function serveMainCommand(...args: string[]): [string, ...string[]] {
   ];
 }
 
+/** How long a spawned server may take to say that it listens. */
+const START_TIMEOUT_MS = 60_000;
+
 /** A server running in its own process. */
 export interface ServerProcess {
   url: string;
@@ -26,8 +29,8 @@ export interface ServerProcess {
 
 /**
  * Start the server (serveMain.ts, see {@link serveMainCommand}) in its own process with `env` added
- * to this one's; resolves once it prints `listening <url>`. With `uid` it runs as that
- * (unprivileged) user: setpriv drops root before node starts.
+ * to this one's; resolves once it prints `listening <url>` (killed when it has not within a
+ * minute). With `uid` it runs as that (unprivileged) user: setpriv drops root before node starts.
  */
 export async function spawnServer(
   env: Record<string, string>,
@@ -55,15 +58,26 @@ export async function spawnServer(
     stderr += d.toString();
   });
   const url = await new Promise<string>((resolve, reject) => {
+    // one that neither listens nor exits is killed, not left running after the test
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(
+        new Error(`server process not listening after ${START_TIMEOUT_MS} ms: ${stderr.slice(0, 2000)}`),
+      );
+    }, START_TIMEOUT_MS);
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       const m = /^listening (\S+)$/m.exec(out);
-      if (m) resolve(m[1] as string);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
     });
-    child.once("exit", (code) =>
-      reject(new Error(`server process exited with ${code}: ${stderr.slice(0, 2000)}`)),
-    );
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server process exited with ${code}: ${stderr.slice(0, 2000)}`));
+    });
   });
   const signal = (sig: NodeJS.Signals) =>
     new Promise<void>((resolve) => {
