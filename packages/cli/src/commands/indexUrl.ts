@@ -60,14 +60,7 @@ export function register(program: Command, ctx: CliContext): void {
     });
   listCommand(secret, ctx, {
     description: "List secret names (values are never shown).",
-    fetch: async () =>
-      (
-        await (
-          await ctx.workspace()
-        ).request<{
-          items: { name: string; createdAt: string; updatedAt: string }[];
-        }>("GET", "/api/v1/secrets")
-      ).items,
+    fetch: async () => (await ctx.workspace()).wheels.listSecrets(),
     columns: [
       { header: "name", value: (s) => s.name },
       { header: "updated", value: (s) => s.updatedAt },

@@ -131,13 +131,7 @@ export function register(program: Command, ctx: CliContext): void {
     description: "List the workspace's wheels.",
     options: (c) => c.option("--project <name>", "only this project"),
     fetch: async (opts: { project?: string }) =>
-      (
-        await (
-          await ctx.workspace()
-        ).request<{ items: WheelInfo[] }>("GET", "/api/v1/wheels", {
-          query: { project: opts.project },
-        })
-      ).items,
+      (await ctx.workspace()).wheels.list({ project: opts.project }),
     columns: [
       { header: "filename", value: (w) => w.filename },
       { header: "version", value: (w) => w.version },
