@@ -94,6 +94,10 @@ describe.skipIf(skipWithout("chromium", chromiumMissing) || skipWithout("python3
       await expect
         .poll(() => page.locator("#run-status").textContent(), { timeout: 150_000, interval: 300 })
         .toBe("completed");
+      // the Status row: the badge, then the exit code
+      await expect
+        .poll(() => page.locator("dd:has(#run-status)").textContent())
+        .toBe("completed (exit code 0)");
       await expect
         .poll(() => page.locator("#run-log").textContent())
         .toContain("training with ['--epochs', '4']");
