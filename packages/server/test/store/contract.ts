@@ -110,6 +110,18 @@ export function storeContract(
       const att = await store.register(input("env-lk", "lk-1", { lockJson: lock, imageKey: "locked-key" }));
       expect(att).toMatchObject({ created: false, lockAttached: true });
       expect(att.version).toMatchObject({ version: 1, locked: true, lockJson: lock, imageKey: "locked-key" });
+      // The list item follows a lock attached to the latest version.
+      const [attached] = await store.listEnvironments({
+        workspaceId: ws,
+        prefix: "env-lk",
+        limit: 5,
+        archived: "exclude",
+      });
+      expect(JSON.parse(attached!.summaryJson)).toMatchObject({
+        version: 1,
+        locked: true,
+        imageKey: "locked-key",
+      });
       // A locked version keeps its lock and key.
       const again = await store.register(input("env-lk", "lk-1", { lockJson: "{}", imageKey: "other" }));
       expect(again.lockAttached).toBeUndefined();
@@ -216,6 +228,14 @@ export function storeContract(
       expect(arch?.archived).toBe(true);
       expect(await names({ prefix: "lst-" })).toEqual(["lst-a", "lst-b", "lst-d"]);
       expect(await names({ prefix: "lst-", archived: "only" })).toEqual(["lst-c"]);
+      // The list item follows the archive flag.
+      const [archivedItem] = await store.listEnvironments({
+        workspaceId: ws,
+        prefix: "lst-c",
+        limit: 1,
+        archived: "only",
+      });
+      expect(JSON.parse(archivedItem!.summaryJson)).toMatchObject({ name: "lst-c", archived: true });
       expect((await store.getVersion(ws, "lst-c", 1))?.version).toBe(1);
       expect((await store.setArchived(ws, "lst-c", false, now))?.archived).toBe(false);
       expect(await store.setArchived(ws, "missing", true, now)).toBeNull();
